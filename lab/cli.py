@@ -1,0 +1,160 @@
+"""``python -m lab`` / ``ucrenew lab``: start, stop and inspect the twin cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import socket
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lab import runner
+from lab.control import LabControl
+from lab.faults import Fault
+
+app = typer.Typer(help="The lab: a digital twin of a CUCM/IM&P cluster.", no_args_is_help=True)
+console = Console()
+
+StateDir = Annotated[
+    Path,
+    typer.Option("--state-dir", envvar="UCRENEW_STATE_DIR", help="where the lab keeps its state"),
+]
+JsonOut = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+def _probe(address: str, port: int, server_name: str) -> str:
+    """Fingerprint prefix and subject of the certificate a node serves, or why not."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection((address, port), timeout=2) as sock, ctx.wrap_socket(
+            sock, server_hostname=server_name
+        ) as tls:
+            der = tls.getpeercert(binary_form=True)
+    except OSError as exc:
+        return f"[red]{exc.__class__.__name__}[/]"
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    cert = x509.load_der_x509_certificate(der or b"")
+    return f"{cert.fingerprint(hashes.SHA256()).hex()[:16]}…  serial {cert.serial_number:x}"[:60]
+
+
+def _print_desc(desc: dict[str, Any], probe: bool = True) -> None:
+    table = Table(title=f"lab cluster {desc['cluster']} (CUCM {desc['version']}, {desc['timing']} timing)")
+    for col in ("node", "role", "address", "https", "ssh", "serving (TLS probe)"):
+        table.add_column(col)
+    for n in desc["nodes"]:
+        served = _probe(n["address"], n["https_ports"][0], n["fqdn"]) if probe else ""
+        table.add_row(
+            n["fqdn"],
+            f"{n['product']} {n['role'].lower()}",
+            n["address"],
+            ",".join(str(p) for p in n["https_ports"]),
+            str(n["ssh_port"]),
+            served,
+        )
+    console.print(table)
+    console.print(f"control API  {desc['control_url']}")
+    console.print(f"inventory    {desc['inventory']}")
+
+
+@app.command()
+def up(
+    state_dir: StateDir = Path(".state"),
+    topology: Annotated[str | None, typer.Option(help="topology YAML (default: built-in)")] = None,
+    timing: Annotated[str | None, typer.Option(help="fast | realistic")] = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Start the lab in the background and show each node serving TLS."""
+    desc = runner.up(state_dir, topology, timing)
+    if json_out:
+        typer.echo(json.dumps(desc, indent=2))
+    else:
+        _print_desc(desc)
+
+
+@app.command()
+def down(state_dir: StateDir = Path(".state")) -> None:
+    """Stop the lab."""
+    if runner.down(state_dir):
+        console.print("lab stopped")
+    else:
+        console.print("no lab was running")
+
+
+@app.command()
+def status(state_dir: StateDir = Path(".state"), json_out: JsonOut = False) -> None:
+    """Show the running lab."""
+    try:
+        desc = runner.read_descriptor(state_dir)
+    except runner.LabNotRunning as exc:
+        console.print(str(exc))
+        raise typer.Exit(1) from None
+    if json_out:
+        typer.echo(json.dumps(desc, indent=2))
+    else:
+        _print_desc(desc)
+
+
+@app.command()
+def serve(
+    state_dir: StateDir = Path(".state"),
+    topology: Annotated[str | None, typer.Option()] = None,
+    timing: Annotated[str | None, typer.Option()] = None,
+    control_port: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Run the lab in the foreground (what ``up`` starts in the background)."""
+    asyncio.run(runner.serve(topology, state_dir, timing, control_port))
+
+
+@app.command()
+def fault(
+    kind: Annotated[str, typer.Argument(help="fault kind, or 'clear' / 'list'")],
+    node: Annotated[str | None, typer.Option()] = None,
+    target: Annotated[str | None, typer.Option()] = None,
+    rate: Annotated[float, typer.Option()] = 1.0,
+    count: Annotated[int | None, typer.Option()] = None,
+    param: Annotated[list[str] | None, typer.Option(help="key=value")] = None,
+    state_dir: StateDir = Path(".state"),
+) -> None:
+    """Inject a fault (e.g. ``unreachable --node cucm-sub1``), ``clear`` or ``list`` them."""
+    desc = runner.read_descriptor(state_dir)
+
+    async def run() -> Any:
+        async with LabControl(desc["control_url"]) as ctl:
+            if kind == "clear":
+                return [f.model_dump() for f in await ctl.clear_faults()]
+            if kind == "list":
+                return [f.model_dump() for f in await ctl.faults()]
+            params = dict(p.split("=", 1) for p in (param or []))
+            f = Fault.model_validate(
+                {"kind": kind, "node": node, "target": target, "rate": rate, "count": count,
+                 "params": params}
+            )
+            return (await ctl.add_fault(f)).model_dump()
+
+    typer.echo(json.dumps(asyncio.run(run()), indent=2))
+
+
+@app.command()
+def journal(
+    kind: Annotated[str | None, typer.Option()] = None,
+    node: Annotated[str | None, typer.Option()] = None,
+    state_dir: StateDir = Path(".state"),
+) -> None:
+    """Print the journal of state changes."""
+    desc = runner.read_descriptor(state_dir)
+
+    async def run() -> None:
+        async with LabControl(desc["control_url"]) as ctl:
+            for e in await ctl.journal(kind=kind, node=node):
+                typer.echo(json.dumps(e.model_dump()))
+
+    asyncio.run(run())

@@ -1,0 +1,82 @@
+"""The inventory a running lab writes for clients: the ``clusters.yaml`` contract of ucrenew.
+
+Hostnames map to the lab's loopback addresses, ports are the ones actually bound, credentials
+are references to files under the lab's state dir (never literal passwords), and TLS/SSH trust
+points at the certificates and host keys the nodes present.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from lab import pki
+
+if TYPE_CHECKING:
+    from lab.server import Lab
+
+
+def _write_secret(path: Path, value: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+
+
+def write_inventory(lab: Lab) -> Path:
+    """Write secrets, trust files and ``inventory.yaml`` under the lab's state dir."""
+    state = lab.state_dir.resolve()
+    refs: dict[str, dict[str, str]] = {}
+    for account, (user, password) in lab.credentials.items():
+        secret = state / "secrets" / account
+        _write_secret(secret, password)
+        refs[account] = {"username": user, "password": f"file:{secret}"}
+    trust = state / "https-trust.pem"
+    trust.write_text("".join(n.active["tomcat"].pem for n in lab.cluster.nodes))
+    known_hosts = state / "known_hosts"
+    lines = []
+    for node in lab.cluster.nodes:
+        servers = lab.servers[node.hostname]
+        pub = servers.host_key.export_public_key().decode().strip()
+        port = servers.ssh_port
+        names = [node.fqdn, node.address] if port == 22 else [f"[{node.fqdn}]:{port}",
+                                                             f"[{node.address}]:{port}"]
+        lines.append(f"{','.join(names)} {pub}")
+    known_hosts.write_text("\n".join(lines) + "\n")
+    spec = lab.spec
+    cluster: dict[str, Any] = {
+        "name": spec.cluster,
+        "version": spec.version,
+        "domain": spec.domain,
+        "publisher": lab.cluster.publisher.fqdn,
+        "nodes": [
+            {
+                "fqdn": n.fqdn,
+                "product": n.product,
+                "role": "publisher" if n.publisher else "subscriber",
+                "address": n.address,
+                "https_port": lab.servers[n.hostname].https_ports[0],
+                "rest_port": lab.servers[n.hostname].https_ports[1],
+                "ssh_port": lab.servers[n.hostname].ssh_port,
+            }
+            for n in lab.cluster.nodes
+        ],
+        "credentials": refs,
+        "tls": {"ca_file": str(trust), "ssh_known_hosts": str(known_hosts)},
+        "lab": {"control_url": lab.control_url},
+    }
+    path = state / "inventory.yaml"
+    path.write_text(
+        "# Written by the ucrenew lab; regenerated at every `lab up`.\n"
+        + yaml.safe_dump({"clusters": [cluster]}, sort_keys=False)
+    )
+    lab.write_descriptor()
+    return path
+
+
+def served_fingerprints(lab: Lab) -> dict[str, str]:
+    """The fingerprint each node's Tomcat presents right now."""
+    return {n.hostname: pki.fingerprint(n.active["tomcat"].cert) for n in lab.cluster.nodes}
