@@ -1,0 +1,117 @@
+"""Typed errors of the CUCM clients, from one root, with structured attributes.
+
+The activity boundary (activities/errors.py) translates these once into Temporal
+ApplicationErrors; messages never contain credentials.
+"""
+
+from __future__ import annotations
+
+
+class CucmError(Exception):
+    """Root of every CUCM client error.
+
+    Attributes:
+        node: FQDN of the node that failed, when known.
+        retryable: Whether retrying the same call may succeed.
+    """
+
+    retryable = True
+
+    def __init__(self, message: str, *, node: str | None = None) -> None:
+        super().__init__(f"{node}: {message}" if node else message)
+        self.node = node
+
+
+class CucmUnreachable(CucmError):
+    """The node refused or dropped the connection, or timed out."""
+
+
+class CucmResponseLost(CucmUnreachable):
+    """The request was sent but no response came back: it may or may not have been applied."""
+
+
+class CucmAuthError(CucmError):
+    """Credentials were refused (HTTP 401, SSH authentication failure)."""
+
+    retryable = False
+
+
+class CucmHttpError(CucmError):
+    """An HTTP error status not covered by a more specific error."""
+
+    def __init__(self, message: str, *, node: str | None = None, status: int = 0) -> None:
+        super().__init__(message, node=node)
+        self.status = status
+        self.retryable = status >= 500 or status == 429
+
+
+class CucmBadRequest(CucmHttpError):
+    """HTTP 400: the node refused the request as invalid (retrying will not help)."""
+
+    retryable = False
+
+
+class CucmIssuerNotTrusted(CucmBadRequest):
+    """Identity upload refused: the issuing CA is not in the purpose's trust store (HTTP 400)."""
+
+
+class CucmStaleCsr(CucmHttpError):
+    """Identity upload refused with 500: the certificate does not match the CSR pending on the
+    node (a newer CSR was generated, or the upload already happened)."""
+
+    def __init__(self, message: str, *, node: str | None = None, status: int = 500) -> None:
+        super().__init__(message, node=node, status=status)
+        self.retryable = False
+
+
+class CucmTrustDuplicate(CucmBadRequest):
+    """Trust upload refused because every certificate already exists in the store."""
+
+
+class CucmThrottled(CucmError):
+    """The node's realtime (Control Center / RisPort) or AXL rate limit was exceeded."""
+
+    def __init__(self, message: str, *, node: str | None = None, retry_after: float = 30.0) -> None:
+        super().__init__(message, node=node)
+        self.retry_after = retry_after
+
+
+class CucmSoapFault(CucmError):
+    """A SOAP fault other than throttling."""
+
+    def __init__(self, message: str, *, node: str | None = None, faultcode: str = "") -> None:
+        super().__init__(message, node=node)
+        self.faultcode = faultcode
+
+
+class CucmAxlVersionError(CucmError):
+    """AXL answered 599: the requested schema version is not supported."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, node: str | None = None, supported: tuple[str, ...] = ()):
+        super().__init__(message, node=node)
+        self.supported = supported
+
+
+class CucmServiceError(CucmError):
+    """A service could not be controlled (not activated, failed to start, hung)."""
+
+    def __init__(
+        self, message: str, *, node: str | None = None, service: str = "", retryable: bool = True
+    ) -> None:
+        super().__init__(message, node=node)
+        self.service = service
+        self.retryable = retryable
+
+
+class CucmCliError(CucmError):
+    """A CLI command failed or printed something unexpected."""
+
+    def __init__(self, message: str, *, node: str | None = None, command: str = "") -> None:
+        super().__init__(message, node=node)
+        self.command = command
+
+
+class CucmTlsError(CucmError):
+    """The TLS handshake failed or the served certificate did not verify."""

@@ -1,0 +1,145 @@
+"""The inventory (``clusters.yaml``): the clusters ucrenew manages and how to reach them.
+
+Credentials are references (``env:NAME``, ``file:PATH``) resolved only inside activities,
+never literal passwords. This module never imports temporalio.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from activities.clients.secrets import resolve_secret_ref
+
+
+class InventoryError(ValueError):
+    """The inventory file is missing, malformed, or names an unknown cluster or node."""
+
+
+class NodeEntry(BaseModel):
+    """One server of a cluster."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fqdn: str
+    product: Literal["cucm", "imp"] = "cucm"
+    role: Literal["publisher", "subscriber"] = "subscriber"
+    address: str | None = Field(default=None, description="connect here instead of DNS")
+    https_port: int = 8443
+    rest_port: int = 443
+    ssh_port: int = 22
+
+    @property
+    def hostname(self) -> str:
+        """The short host name."""
+        return self.fqdn.split(".", 1)[0]
+
+    @property
+    def connect_host(self) -> str:
+        """Where sockets go: the address override, else the FQDN."""
+        return self.address or self.fqdn
+
+
+class Account(BaseModel):
+    """A user name and a reference to its password."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    username: str
+    password: str = Field(description="secret reference: env:NAME or file:PATH")
+
+    @field_validator("password")
+    @classmethod
+    def _is_reference(cls, v: str) -> str:
+        if not v.startswith(("env:", "file:")):
+            raise ValueError(
+                "passwords are given by reference only (env:NAME or file:PATH), never literally"
+            )
+        return v
+
+
+class Credentials(BaseModel):
+    """The accounts ucrenew uses: the OS platform admin (CLI, certmgr REST) and an application
+    user with AXL and serviceability roles (AXL, Control Center, RisPort)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    os_admin: Account
+    app_user: Account
+
+
+class TlsTrust(BaseModel):
+    """How to trust the nodes' HTTPS certificates and SSH host keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ca_file: str | None = Field(default=None, description="PEM bundle the nodes' HTTPS chains to")
+    ssh_known_hosts: str | None = None
+
+
+class ClusterEntry(BaseModel):
+    """One cluster."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str
+    version: str | None = None
+    domain: str
+    publisher: str
+    nodes: list[NodeEntry]
+    credentials: Credentials
+    tls: TlsTrust = Field(default_factory=TlsTrust)
+
+    def node(self, name: str) -> NodeEntry:
+        """A node by FQDN or short host name."""
+        for n in self.nodes:
+            if name in (n.fqdn, n.hostname):
+                return n
+        raise InventoryError(f"cluster {self.name} has no node {name!r}")
+
+    @property
+    def publisher_node(self) -> NodeEntry:
+        """The CUCM publisher."""
+        return self.node(self.publisher)
+
+
+class Inventory(BaseModel):
+    """All clusters."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    clusters: list[ClusterEntry]
+    base_dir: str = Field(default=".", exclude=True)
+
+    def cluster(self, name: str) -> ClusterEntry:
+        """A cluster by name."""
+        for c in self.clusters:
+            if c.name == name:
+                return c
+        known = ", ".join(c.name for c in self.clusters) or "none"
+        raise InventoryError(f"no cluster named {name!r} in the inventory (known: {known})")
+
+    def password(self, account: Account) -> str:
+        """Resolve an account's password reference (inside activities only)."""
+        return resolve_secret_ref(account.password, base_dir=self.base_dir)
+
+
+def load_inventory(path: str | Path) -> Inventory:
+    """Read and validate an inventory file."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text())
+    except FileNotFoundError:
+        raise InventoryError(
+            f"inventory {p} not found: start the lab (`ucrenew lab up`) or point "
+            "UCRENEW_INVENTORY at your clusters.yaml"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise InventoryError(f"inventory {p} is not valid YAML: {exc}") from None
+    try:
+        return Inventory.model_validate({**(data or {}), "base_dir": str(p.parent)})
+    except ValueError as exc:
+        raise InventoryError(f"inventory {p} is invalid: {exc}") from None

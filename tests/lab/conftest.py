@@ -1,0 +1,72 @@
+"""Fixtures that run a lab in-process on a loopback network of its own."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from activities.clients.cucm.transport import BasicAuth, NodeEndpoint, credentials
+from activities.clients.inventory import ClusterEntry, Inventory, load_inventory
+from lab import topology
+from lab.server import Lab
+from lab.timing import FAST
+
+_subnets = itertools.count(0)
+
+
+def lab_spec(**overrides: object) -> topology.TopologySpec:
+    """The default topology on a loopback /24 no other lab of this test run uses."""
+    n = next(_subnets)
+    third = 100 + (os.getpid() + n * 7) % 150
+    data = topology.load().model_dump()
+    data.update({"network": f"127.{third}.{n % 250}.0/24"})
+    data.update(overrides)
+    return topology.TopologySpec.model_validate(data)
+
+
+class LabHandle:
+    """A running lab plus what a client needs to reach it."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self.inventory: Inventory = load_inventory(lab.state_dir / "inventory.yaml")
+        self.cluster_entry: ClusterEntry = self.inventory.clusters[0]
+
+    def endpoint(self, hostname: str, extra_ca_pem: tuple[str, ...] = ()) -> NodeEndpoint:
+        """Endpoint of a node by short name."""
+        return NodeEndpoint.from_inventory(
+            self.cluster_entry, self.cluster_entry.node(hostname), extra_ca_pem
+        )
+
+    @property
+    def os_admin(self) -> BasicAuth:
+        """The OS platform admin account."""
+        return credentials(self.inventory, self.cluster_entry, "os_admin")
+
+    @property
+    def app_user(self) -> BasicAuth:
+        """The AXL / serviceability application user."""
+        return credentials(self.inventory, self.cluster_entry, "app_user")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def lab(tmp_path: Path) -> AsyncIterator[LabHandle]:
+    """A fresh default lab (fast timing) for one test."""
+    async with Lab(lab_spec(), tmp_path / "lab", FAST) as running:
+        yield LabHandle(running)
+
+
+@pytest.fixture
+def make_lab(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Factory for a lab with topology overrides: ``async with make_lab(sso_enabled=False)``."""
+    counter = itertools.count()
+
+    def factory(**overrides: object) -> Lab:
+        return Lab(lab_spec(**overrides), tmp_path / f"lab{next(counter)}", FAST)
+
+    return factory
