@@ -1,0 +1,1 @@
+"""Temporal activities: thin adapters over the protocol clients in ``activities.clients``."""

@@ -1,0 +1,1 @@
+"""Protocol clients (CUCM, CAs, PKI helpers); nothing here imports temporalio."""

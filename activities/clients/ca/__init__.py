@@ -1,0 +1,1 @@
+"""Certificate authority backends behind one interface (``base.CertificateAuthority``)."""

@@ -1,0 +1,1 @@
+"""Tests of the Temporal plumbing: binaries, dev server, converter, settings, secrets."""

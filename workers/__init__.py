@@ -1,0 +1,1 @@
+"""Process wiring: settings, the shared data converter, Temporal binaries, the dev server."""

@@ -1,0 +1,219 @@
+"""The one data converter every ucrenew Temporal client uses (workers, CLI, dashboard, tests).
+
+Pydantic payloads, failure messages and stack traces moved into encoded attributes (so the
+codec covers them too), and optional AES-256-GCM payload encryption. Every process that talks
+to the same namespace must build its converter here, with the same keys, or it cannot read
+the others' payloads.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from temporalio.api.common.v1 import Payload
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import (
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    PayloadCodec,
+)
+
+from activities.clients.secrets import resolve_secret_ref
+from workers.settings import UcrenewSettings
+
+__all__ = [
+    "ENCRYPTED_ENCODING",
+    "KEY_ID_METADATA",
+    "CodecKeyError",
+    "EncryptionCodec",
+    "codec_from_settings",
+    "make_data_converter",
+    "parse_key",
+]
+
+ENCRYPTED_ENCODING = b"binary/encrypted"
+"""``encoding`` metadata value of an encrypted payload."""
+
+KEY_ID_METADATA = "encryption-key-id"
+"""Metadata entry naming the key that encrypted a payload."""
+
+_NONCE_SIZE = 12
+_KEY_SIZE = 32
+
+
+class CodecKeyError(ValueError):
+    """A payload cannot be decrypted: unknown key id, wrong key, or corrupt data."""
+
+
+def parse_key(text: str) -> bytes:
+    """Decode a 256-bit key written as 64 hex digits or base64 (standard or URL-safe).
+
+    Args:
+        text: The key material as stored in the secret.
+
+    Returns:
+        The 32 key bytes.
+
+    Raises:
+        CodecKeyError: The text is not a 32-byte key in either form (the message does not
+            include the text).
+    """
+    text = text.strip()
+    if len(text) == 2 * _KEY_SIZE:
+        try:
+            return bytes.fromhex(text)
+        except ValueError:
+            pass
+    try:
+        key = base64.b64decode(text.replace("-", "+").replace("_", "/"), validate=True)
+    except (binascii.Error, ValueError):
+        raise CodecKeyError("codec key is neither 64 hex digits nor base64") from None
+    if len(key) != _KEY_SIZE:
+        raise CodecKeyError(f"codec key must be {_KEY_SIZE} bytes, got {len(key)}")
+    return key
+
+
+class EncryptionCodec(PayloadCodec):
+    """AES-256-GCM payload codec with key ids for rotation.
+
+    Each payload is serialized, encrypted with the active key under a random 12-byte nonce
+    and stored as ``nonce || ciphertext+tag`` with ``encoding=binary/encrypted`` and the key
+    id in metadata. The key id is also the AEAD associated data, so a payload relabelled with
+    another key id fails authentication. Payloads without the encrypted encoding (written
+    before encryption was turned on) pass through decode unchanged.
+    """
+
+    def __init__(self, keys: Mapping[str, bytes], active_key_id: str) -> None:
+        """Build the codec.
+
+        Args:
+            keys: Key id to 32-byte key, for every key that may still be needed to decrypt.
+            active_key_id: Id of the key that encrypts new payloads; must be in ``keys``.
+
+        Raises:
+            CodecKeyError: The active key is missing or a key has the wrong length.
+        """
+        super().__init__()
+        if active_key_id not in keys:
+            raise CodecKeyError(f"active codec key id {active_key_id!r} has no key")
+        for key_id, key in keys.items():
+            if len(key) != _KEY_SIZE:
+                raise CodecKeyError(f"codec key {key_id!r} must be {_KEY_SIZE} bytes")
+        self._ciphers = {key_id: AESGCM(key) for key_id, key in keys.items()}
+        self._active_key_id = active_key_id
+
+    @property
+    def active_key_id(self) -> str:
+        """Id of the key that encrypts new payloads."""
+        return self._active_key_id
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        """Encrypt payloads with the active key.
+
+        Args:
+            payloads: Plain payloads.
+
+        Returns:
+            Encrypted payloads, one per input.
+        """
+        key_id = self._active_key_id.encode()
+        cipher = self._ciphers[self._active_key_id]
+        encoded = []
+        for payload in payloads:
+            nonce = os.urandom(_NONCE_SIZE)
+            data = nonce + cipher.encrypt(nonce, payload.SerializeToString(), key_id)
+            encoded.append(
+                Payload(
+                    metadata={"encoding": ENCRYPTED_ENCODING, KEY_ID_METADATA: key_id},
+                    data=data,
+                )
+            )
+        return encoded
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        """Decrypt payloads written by any known key.
+
+        Args:
+            payloads: Payloads as stored by Temporal.
+
+        Returns:
+            Plain payloads, one per input.
+
+        Raises:
+            CodecKeyError: A payload names an unknown key id or fails authentication.
+        """
+        decoded = []
+        for payload in payloads:
+            if payload.metadata.get("encoding") != ENCRYPTED_ENCODING:
+                decoded.append(payload)
+                continue
+            raw_id = payload.metadata.get(KEY_ID_METADATA, b"")
+            key_id = raw_id.decode("utf-8", errors="replace")
+            cipher = self._ciphers.get(key_id)
+            if cipher is None:
+                raise CodecKeyError(f"payload encrypted with unknown codec key id {key_id!r}")
+            nonce, ciphertext = payload.data[:_NONCE_SIZE], payload.data[_NONCE_SIZE:]
+            try:
+                plain = cipher.decrypt(nonce, ciphertext, raw_id)
+            except InvalidTag:
+                raise CodecKeyError(
+                    f"payload does not decrypt with codec key {key_id!r} (wrong key or corrupt)"
+                ) from None
+            decoded.append(Payload.FromString(plain))
+        return decoded
+
+
+def codec_from_settings(
+    settings: UcrenewSettings, base_dir: Path | None = None
+) -> EncryptionCodec | None:
+    """Build the payload codec that the settings configure.
+
+    Args:
+        settings: Settings with ``codec_key_ref`` and friends.
+        base_dir: Directory for relative ``file:`` key references; the current directory
+            when omitted.
+
+    Returns:
+        The codec, or ``None`` when no key is configured.
+
+    Raises:
+        activities.clients.secrets.SecretRefError: A key reference does not resolve.
+        CodecKeyError: A resolved key is malformed.
+    """
+    if settings.codec_key_ref is None:
+        return None
+    keys = {
+        key_id: parse_key(resolve_secret_ref(ref, base_dir))
+        for key_id, ref in settings.codec_previous_key_refs.items()
+    }
+    keys[settings.codec_key_id] = parse_key(resolve_secret_ref(settings.codec_key_ref, base_dir))
+    return EncryptionCodec(keys, settings.codec_key_id)
+
+
+def make_data_converter(
+    settings: UcrenewSettings | None = None, *, codec: PayloadCodec | None = None
+) -> DataConverter:
+    """Build the ucrenew data converter.
+
+    Args:
+        settings: Settings whose codec key (if any) enables encryption.
+        codec: An explicit payload codec, taking precedence over ``settings``; for tests and
+            tools that hold the key themselves.
+
+    Returns:
+        A pydantic data converter with encoded failure attributes and the codec, if any.
+    """
+    if codec is None and settings is not None:
+        codec = codec_from_settings(settings)
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=codec,
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )

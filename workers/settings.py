@@ -1,0 +1,99 @@
+"""Process settings for workers, the CLI and the dev server, read from ``UCRENEW_*`` variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["UcrenewSettings"]
+
+
+def _check_ref(value: str) -> str:
+    scheme, sep, target = value.partition(":")
+    if not sep or scheme not in ("env", "file") or not target:
+        raise ValueError("must be a secret reference 'env:NAME' or 'file:PATH', not a literal")
+    return value
+
+
+class UcrenewSettings(BaseSettings):
+    """Where state lives and how to reach Temporal.
+
+    Every field can be set through an environment variable named ``UCRENEW_<FIELD>``, e.g.
+    ``UCRENEW_TEMPORAL_ADDRESS=temporal.example.net:7233``. Secrets are references only
+    (``env:NAME`` or ``file:PATH``); relative ``file:`` paths are relative to the current
+    directory, like ``state_dir``.
+
+    Attributes:
+        state_dir: Directory for the dev server's SQLite file, pid and log files, and the
+            default inventory.
+        temporal_address: ``host:port`` of the Temporal frontend.
+        temporal_ui_port: Web UI port of the embedded dev server.
+        namespace: Temporal namespace.
+        task_queue: Task queue the workers poll.
+        inventory: Path of ``clusters.yaml``; defaults to ``<state_dir>/clusters.yaml``.
+        codec_key_ref: Reference to the active AES-256 payload key (32 bytes, base64 or hex);
+            no encryption when unset.
+        codec_key_id: Identifier stored with each encrypted payload, for key rotation.
+        codec_previous_key_refs: Retired key ids mapped to key references, still accepted
+            for decryption (``UCRENEW_CODEC_PREVIOUS_KEY_REFS='{"k1": "file:old.key"}'``).
+    """
+
+    # hide_input_in_errors: a literal pasted where a reference belongs must not be echoed.
+    model_config = SettingsConfigDict(
+        env_prefix="UCRENEW_", frozen=True, extra="forbid", hide_input_in_errors=True
+    )
+
+    state_dir: Path = Path(".state")
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_ui_port: int = Field(default=8233, ge=1, le=65535)
+    namespace: str = "default"
+    task_queue: str = "ucrenew"
+    inventory: Path | None = None
+    codec_key_ref: str | None = None
+    codec_key_id: str = Field(default="ucrenew-1", min_length=1)
+    codec_previous_key_refs: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("codec_key_ref")
+    @classmethod
+    def _key_ref_is_reference(cls, value: str | None) -> str | None:
+        return None if value is None else _check_ref(value)
+
+    @field_validator("codec_previous_key_refs")
+    @classmethod
+    def _previous_refs_are_references(cls, value: dict[str, str]) -> dict[str, str]:
+        for ref in value.values():
+            _check_ref(ref)
+        return value
+
+    @model_validator(mode="after")
+    def _default_inventory(self) -> Self:
+        if self.inventory is None:
+            # frozen model: set the derived default without going through __setattr__
+            object.__setattr__(self, "inventory", self.state_dir / "clusters.yaml")
+        return self
+
+    @property
+    def inventory_path(self) -> Path:
+        """The inventory path, never ``None`` once the settings are built."""
+        assert self.inventory is not None
+        return self.inventory
+
+    @property
+    def temporal_dir(self) -> Path:
+        """Directory of the embedded dev server's database, pid file and log."""
+        return self.state_dir / "temporal"
+
+    @property
+    def temporal_host_port(self) -> tuple[str, int]:
+        """``temporal_address`` split into host and port.
+
+        Raises:
+            ValueError: The address has no numeric port.
+        """
+        host, sep, port = self.temporal_address.rpartition(":")
+        if not sep or not port.isdigit():
+            raise ValueError(f"temporal_address {self.temporal_address!r} is not host:port")
+        return host.strip("[]"), int(port)

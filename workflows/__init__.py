@@ -1,0 +1,1 @@
+"""Deterministic renewal orchestration: workflows, their models, policies and search attributes."""
