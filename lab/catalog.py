@@ -26,22 +26,37 @@ SERVICES: tuple[ServiceDef, ...] = (
     ServiceDef(TOMCAT, "Platform Services", False, products=("cucm", "imp")),
     ServiceDef(PAWS, "Platform Services", False, products=("cucm", "imp")),
     ServiceDef("Cisco DB", "Database and Admin Services", False, products=("cucm", "imp")),
-    ServiceDef("Cisco DB Replicator", "Database and Admin Services", False, ("cucm", "imp")),
+    ServiceDef(
+        "Cisco DB Replicator", "Database and Admin Services", False, products=("cucm", "imp")
+    ),
     ServiceDef("Cisco CallManager", "CM Services"),
     ServiceDef("Cisco CTIManager", "CM Services"),
     ServiceDef("Cisco Tftp", "CM Services"),
     ServiceDef("Cisco Trust Verification Service", "Security Services", False),
-    ServiceDef("Cisco Certificate Authority Proxy Function", "Security Services",
-               publisher_only=True),
+    ServiceDef(
+        "Cisco Certificate Authority Proxy Function", "Security Services", publisher_only=True
+    ),
     ServiceDef("Cisco AXL Web Service", "Database and Admin Services", publisher_only=True),
-    ServiceDef("Cisco RIS Data Collector", "Performance and Monitoring Services", False,
-               products=("cucm", "imp")),
-    ServiceDef("Cisco DRF Master", "Backup and Restore Services", False, products=("cucm", "imp"),
-               publisher_only=True),
+    ServiceDef(
+        "Cisco RIS Data Collector",
+        "Performance and Monitoring Services",
+        False,
+        products=("cucm", "imp"),
+    ),
+    ServiceDef(
+        "Cisco DRF Master",
+        "Backup and Restore Services",
+        False,
+        products=("cucm", "imp"),
+        publisher_only=True,
+    ),
     ServiceDef("Cisco DRF Local", "Backup and Restore Services", False, products=("cucm", "imp")),
-    ServiceDef("Cisco Certificate Expiry Monitor", "Platform Services", False, ("cucm", "imp")),
-    ServiceDef("Cisco HAProxy", "Platform Services", False, products=("cucm", "imp"),
-               min_version=14.0),
+    ServiceDef(
+        "Cisco Certificate Expiry Monitor", "Platform Services", False, products=("cucm", "imp")
+    ),
+    ServiceDef(
+        "Cisco HAProxy", "Platform Services", False, products=("cucm", "imp"), min_version=14.0
+    ),
     ServiceDef("Cisco AXL Tomcat", "Platform Services", False, min_version=14.0),
     ServiceDef("Cisco UDS Tomcat", "Platform Services", False, min_version=14.0),
     ServiceDef("Cisco SSOSP Tomcat", "Platform Services", False, min_version=14.0),

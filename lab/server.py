@@ -85,7 +85,8 @@ class NodeServers:
         kc = self.node.active["tomcat"]
         cert_file = self.dir / "tomcat.pem"
         key_file = self.dir / "tomcat.key"
-        cert_file.write_text(kc.pem)
+        chain = self.lab.cluster.served_chain(self.node, "tomcat")
+        cert_file.write_text(kc.pem + "".join(pki.pem(c) for c in chain))
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(pki.key_pem(kc.key))
@@ -261,8 +262,9 @@ class Lab:
                 transport.abort()
             raise asyncio.CancelledError from None
         except LabError as exc:
-            return web.json_response({"message": exc.message, "messages": [exc.message]},
-                                     status=exc.status)
+            return web.json_response(
+                {"message": exc.message, "messages": [exc.message]}, status=exc.status
+            )
 
     def check_auth(self, request: web.Request, account: str, realm: str) -> None:
         """HTTP Basic against one of the lab's accounts; raises 401 with the realm."""
@@ -304,8 +306,9 @@ class Lab:
     def lose_response(self, node: Node, operation: str) -> None:
         """Raise ResponseLost when a ``response-lost`` fault targets this operation now."""
         if self.faults.take("response-lost", node.hostname, operation):
-            self.journal.record("fault.fired", node.hostname, kind="response-lost",
-                                operation=operation)
+            self.journal.record(
+                "fault.fired", node.hostname, kind="response-lost", operation=operation
+            )
             raise ResponseLost(operation)
 
     # -- control API --------------------------------------------------------------------
@@ -319,8 +322,8 @@ class Lab:
         site = web.TCPSite(self._control_runner, "127.0.0.1", self.control_port)
         await site.start()
         server = site._server
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        assert isinstance(server, asyncio.Server)
+        port = server.sockets[0].getsockname()[1]
         self.control_port = port
         self.control_url = f"http://127.0.0.1:{port}"
 

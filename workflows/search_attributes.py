@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 __all__ = [
     "ALL_SEARCH_ATTRIBUTES",
@@ -38,6 +38,19 @@ CERT_NOT_AFTER: Final = SearchAttributeKey.for_datetime("CertNotAfter")
 
 RENEWAL_AWAITING: Final = SearchAttributeKey.for_keyword("RenewalAwaiting")
 """What the renewal is blocked on; one of :data:`AWAITING_VALUES` (empty when running)."""
+
+
+def start_attributes(cluster: str, change_id: str, purposes: list[str]) -> TypedSearchAttributes:
+    """Search attributes a renewal carries from its start (so the dashboards see it at once)."""
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(CLUSTER_ID, cluster),
+            SearchAttributePair(CHANGE_ID, change_id),
+            SearchAttributePair(CERT_PURPOSES, purposes),
+            SearchAttributePair(RENEWAL_PHASE, "discover"),
+        ]
+    )
+
 
 AWAITING_VALUES: Final = ("approval", "ca", "window", "sso-confirm", "operator", "")
 """Allowed values of :data:`RENEWAL_AWAITING`."""

@@ -1,0 +1,241 @@
+"""Payload models of the CUCM activities: what discovery saw, and each step's input and result.
+
+Like activities.models, every model here crosses the Temporal boundary: fields are added only
+with defaults, datetimes are UTC, and nothing here holds a secret (credentials stay in the
+inventory as references, resolved inside activities).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from activities.models import CertificateInfo, CsrInfo, UtcDatetime
+
+Purpose = Literal["tomcat", "CallManager", "cup-xmpp", "cup-xmpp-s2s"]
+
+# --------------------------------------------------------------------------------------------
+# Discovery
+# --------------------------------------------------------------------------------------------
+
+
+class ServiceState(BaseModel):
+    """A service as Control Center reports it."""
+
+    name: str
+    status: str = Field(description="Started | Stopped | Starting | Stopping | Unknown")
+    activated: bool = True
+    uptime: int = -1
+
+
+class NodeSnapshot(BaseModel):
+    """What discovery saw on one node."""
+
+    fqdn: str
+    product: Literal["cucm", "imp"] = "cucm"
+    role: Literal["publisher", "subscriber"] = "subscriber"
+    https_ok: bool = False
+    https_error: str | None = None
+    ssh_ok: bool = False
+    ssh_error: str | None = None
+    services: list[ServiceState] = Field(default_factory=list)
+    services_error: str | None = None
+    certificates: dict[str, CertificateInfo] = Field(
+        default_factory=dict, description="served identity per purpose (tomcat: port 8443)"
+    )
+    certificate_verified: bool = False
+    certificate_error: str | None = None
+
+    @property
+    def hostname(self) -> str:
+        """Short host name."""
+        return self.fqdn.split(".", 1)[0]
+
+    def service(self, name: str) -> ServiceState | None:
+        """A service by name, None when not reported."""
+        return next((s for s in self.services if s.name == name), None)
+
+
+class ClusterSnapshot(BaseModel):
+    """Everything discovery learnt about a cluster, at one moment."""
+
+    cluster: str
+    taken_at: UtcDatetime
+    version: str | None = None
+    domain: str = ""
+    publisher: str = ""
+    nodes: list[NodeSnapshot] = Field(default_factory=list)
+    axl_nodes: list[str] = Field(default_factory=list, description="process nodes known to AXL")
+    axl_error: str | None = None
+    sso_enabled: bool | None = None
+    sso_error: str | None = None
+    security_mode: int | None = None
+    db_replication: dict[str, int] = Field(default_factory=dict, description="host -> RTMT state")
+    db_replication_error: str | None = None
+
+    def node(self, fqdn: str) -> NodeSnapshot:
+        """A node by FQDN or short name."""
+        for n in self.nodes:
+            if fqdn in (n.fqdn, n.hostname):
+                return n
+        raise KeyError(fqdn)
+
+
+# --------------------------------------------------------------------------------------------
+# Steps
+# --------------------------------------------------------------------------------------------
+
+
+class ClusterRef(BaseModel):
+    """Names a cluster of the inventory (the activity resolves everything else)."""
+
+    cluster: str
+    extra_roots_pem: list[str] = Field(
+        default_factory=list, description="CA roots to trust beyond the inventory's (public)"
+    )
+
+
+class NodeRef(ClusterRef):
+    """Names one node of a cluster."""
+
+    node: str
+
+
+class SsoResult(BaseModel):
+    """SSO state before and after a step."""
+
+    was_enabled: bool
+    enabled: bool
+    changed: bool = False
+    detail: str = ""
+
+
+class CsrRequest(ClusterRef):
+    """Generate a multi-server (SAN) CSR on the publisher."""
+
+    purpose: Purpose = "tomcat"
+    key_length: int = 2048
+    hash_algorithm: str = "sha256"
+    other_domains: list[str] = Field(default_factory=list)
+
+
+class CsrResult(BaseModel):
+    """A CSR pending on the cluster."""
+
+    csr_pem: str
+    info: CsrInfo
+    exported_nodes: list[str]
+    message: str = ""
+
+
+class TrustUploadRequest(ClusterRef):
+    """Upload CA certificates (root first) into ``<purpose>-trust``."""
+
+    purpose: Purpose = "tomcat"
+    ca_pems: list[str] = Field(description="root first, then intermediates")
+
+
+class TrustUploadResult(BaseModel):
+    """What the trust upload did."""
+
+    uploaded: list[str] = Field(default_factory=list, description="subjects uploaded")
+    skipped: list[str] = Field(default_factory=list, description="subjects already present")
+
+
+class CertUploadRequest(ClusterRef):
+    """Upload the signed certificate for the pending CSR."""
+
+    purpose: Purpose = "tomcat"
+    certificate_pem: str
+    chain_pems: list[str] = Field(default_factory=list, description="intermediates then root")
+    expected_nodes: list[str]
+
+
+class CertUploadResult(BaseModel):
+    """Where the certificate is installed."""
+
+    installed_nodes: list[str]
+    already_installed: bool = False
+    message: str = ""
+
+
+class RestartRequest(NodeRef):
+    """Restart a service on a node and wait until it serves again."""
+
+    service: str = "Cisco Tomcat"
+    not_before: UtcDatetime = Field(
+        description="a start after this instant counts as the restart already done"
+    )
+    timeout_seconds: float = 600.0
+    poll_seconds: float = 5.0
+
+
+class RestartResult(BaseModel):
+    """A completed restart."""
+
+    node: str
+    service: str
+    already_done: bool = False
+    seconds: float = 0.0
+
+
+class VerifyRequest(NodeRef):
+    """Check what the node serves on a port."""
+
+    port: int = 8443
+    expected_fingerprint: str
+
+
+class VerifyResult(BaseModel):
+    """What the node serves."""
+
+    node: str
+    port: int
+    served_fingerprint: str
+    served_serial: str
+    fqdn_in_san: bool
+    chain_valid: bool
+    ok: bool
+    detail: str = ""
+
+
+class NodeCertState(BaseModel):
+    """Where one node stands: installed and served certificates."""
+
+    node: str
+    served_serial: str | None = None
+    served_fingerprint: str | None = None
+    error: str | None = None
+
+
+class ClusterAssessment(BaseModel):
+    """Where the cluster stands, for the final report of any exit path."""
+
+    nodes: list[NodeCertState] = Field(default_factory=list)
+    sso_enabled: bool | None = None
+    sso_error: str | None = None
+
+
+class ValidateRequest(BaseModel):
+    """Validate a signed certificate against the CSR before any upload."""
+
+    certificate_pem: str
+    chain_pem: str | None = None
+    csr_pem: str
+    expected_dns: list[str]
+    now: UtcDatetime
+    min_remaining_days: int = 30
+
+
+class OtherRenewalsRequest(BaseModel):
+    """Look for renewals of the cluster other than this one."""
+
+    cluster: str
+    exclude_change_id: str
+
+
+class OtherRenewalsResult(BaseModel):
+    """Running renewals of the same cluster."""
+
+    change_ids: list[str] = Field(default_factory=list)

@@ -1,0 +1,355 @@
+"""CUCM activities: thin Temporal adapters over the CUCM clients.
+
+Each activity resolves the cluster from the inventory (credentials by reference, resolved
+here and nowhere else), does one step, reads back what it changed, and lets
+``activities.errors`` translate client errors once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from temporalio import activity
+
+from activities.clients import pki
+from activities.clients.cucm.certmgr import CertMgrClient
+from activities.clients.cucm.cli import CucmCli
+from activities.clients.cucm.controlcenter import ControlCenterClient
+from activities.clients.cucm.discovery import discover, endpoint
+from activities.clients.cucm.errors import (
+    CucmError,
+    CucmResponseLost,
+    CucmStaleCsr,
+    CucmTrustDuplicate,
+    CucmUnreachable,
+)
+from activities.clients.cucm.inferred import short_host
+from activities.clients.cucm.tls import probe_tls
+from activities.clients.cucm.transport import NodeEndpoint, credentials
+from activities.clients.inventory import ClusterEntry, Inventory, load_inventory
+from activities.cluster_models import (
+    CertUploadRequest,
+    CertUploadResult,
+    ClusterAssessment,
+    ClusterRef,
+    ClusterSnapshot,
+    CsrRequest,
+    CsrResult,
+    NodeCertState,
+    RestartRequest,
+    RestartResult,
+    SsoResult,
+    TrustUploadRequest,
+    TrustUploadResult,
+    VerifyRequest,
+    VerifyResult,
+)
+from activities.errors import StepError, translated
+
+
+class CucmActivities:
+    """Activities that act on CUCM / IM&P clusters of the inventory."""
+
+    def __init__(
+        self,
+        inventory_loader: Callable[[], Path],
+        trusted_roots: Callable[[], Sequence[str]] = lambda: (),
+    ) -> None:
+        """Args:
+        inventory_loader: Returns the inventory path (read at each call: edits apply).
+        trusted_roots: CA roots (PEM) to trust for the nodes' HTTPS besides the inventory's.
+        """
+        self._inventory_path = inventory_loader
+        self._trusted_roots = trusted_roots
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _cluster(self, ref: ClusterRef) -> tuple[Inventory, ClusterEntry]:
+        inventory = load_inventory(self._inventory_path())
+        return inventory, inventory.cluster(ref.cluster)
+
+    def _roots(self, ref: ClusterRef) -> list[str]:
+        return [*self._trusted_roots(), *ref.extra_roots_pem]
+
+    def _endpoint(self, ref: ClusterRef, cluster: ClusterEntry, node: str) -> NodeEndpoint:
+        return endpoint(cluster, cluster.node(node), self._roots(ref))
+
+    # -- discovery and SSO --------------------------------------------------------------
+
+    @activity.defn(name="discover_cluster")
+    @translated
+    async def discover_cluster(self, ref: ClusterRef) -> ClusterSnapshot:
+        """Nodes, version, services, SSO, security mode, DB replication, served certificates."""
+        inventory, _ = self._cluster(ref)
+        return await discover(inventory, ref.cluster, self._roots(ref))
+
+    @activity.defn(name="disable_sso")
+    @translated
+    async def disable_sso(self, ref: ClusterRef) -> SsoResult:
+        """``utils sso disable`` on the publisher, when SSO is enabled (idempotent)."""
+        inventory, cluster = self._cluster(ref)
+        ep = self._endpoint(ref, cluster, cluster.publisher)
+        async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
+            before = await shell.sso_status()
+            if before.enabled:
+                try:
+                    await shell.sso_disable()
+                except CucmResponseLost:
+                    activity.logger.warning("sso disable: response lost, reading back")
+        async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
+            after = await shell.sso_status()
+        if after.enabled:
+            raise StepError(
+                f"SSO is still enabled on {cluster.publisher} after utils sso disable",
+                error_type="SsoDisableFailed",
+                retryable=True,
+            )
+        return SsoResult(
+            was_enabled=before.enabled,
+            enabled=False,
+            changed=before.enabled,
+            detail="disabled SAML SSO" if before.enabled else "SSO was already disabled",
+        )
+
+    @activity.defn(name="sso_status")
+    @translated
+    async def sso_status(self, ref: ClusterRef) -> SsoResult:
+        """``utils sso status`` on the publisher."""
+        inventory, cluster = self._cluster(ref)
+        ep = self._endpoint(ref, cluster, cluster.publisher)
+        async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
+            status = await shell.sso_status()
+        return SsoResult(was_enabled=status.enabled, enabled=status.enabled)
+
+    # -- CSR and uploads ----------------------------------------------------------------
+
+    @activity.defn(name="generate_csr")
+    @translated
+    async def generate_csr(self, req: CsrRequest) -> CsrResult:
+        """A multi-server CSR on the publisher (a retry simply generates a fresh one)."""
+        inventory, cluster = self._cluster(req)
+        ep = self._endpoint(req, cluster, cluster.publisher)
+        async with CertMgrClient(ep, credentials(inventory, cluster, "os_admin")) as certmgr:
+            result = await certmgr.generate_csr(
+                req.purpose,
+                multi_server=True,
+                key_length=req.key_length,
+                hash_algorithm=req.hash_algorithm,
+                alt_names=req.other_domains,
+            )
+        return CsrResult(
+            csr_pem=result.csr_pem,
+            info=pki.csr_info(result.csr_pem),
+            exported_nodes=result.exported_nodes,
+            message=result.message,
+        )
+
+    @activity.defn(name="upload_trust")
+    @translated
+    async def upload_trust(self, req: TrustUploadRequest) -> TrustUploadResult:
+        """Upload CA certificates root first, skipping those already in the trust store."""
+        inventory, cluster = self._cluster(req)
+        ep = self._endpoint(req, cluster, cluster.publisher)
+        result = TrustUploadResult()
+        async with CertMgrClient(ep, credentials(inventory, cluster, "os_admin")) as certmgr:
+            present = {
+                pki.certificate_info(t.certificate_pem).sha256_fingerprint
+                for t in await certmgr.list_trust(req.purpose)
+            }
+            for pem in req.ca_pems:
+                info = pki.certificate_info(pem)
+                name = info.subject_cn or info.subject
+                if info.sha256_fingerprint in present:
+                    result.skipped.append(name)
+                    continue
+                try:
+                    await certmgr.upload_trust([req.purpose], [pem], "Trust Certificate")
+                except CucmTrustDuplicate:
+                    result.skipped.append(name)
+                    continue
+                result.uploaded.append(name)
+        return result
+
+    @activity.defn(name="upload_certificate")
+    @translated
+    async def upload_certificate(self, req: CertUploadRequest) -> CertUploadResult:
+        """Upload the signed certificate on the publisher; verify every SAN node got it.
+
+        Idempotent: the nodes are read back first, and again after a lost response or a
+        stale-CSR refusal (which is also what a successful earlier attempt causes).
+        """
+        inventory, cluster = self._cluster(req)
+        auth = credentials(inventory, cluster, "os_admin")
+        fingerprint = pki.certificate_info(req.certificate_pem).sha256_fingerprint
+
+        async def installed_on() -> list[str]:
+            async def has(node: str) -> bool:
+                ep = self._endpoint(req, cluster, node)
+                async with CertMgrClient(ep, auth) as certmgr:
+                    pem = await certmgr.get_identity(req.purpose)
+                return pki.certificate_info(pem).sha256_fingerprint == fingerprint
+
+            found = await asyncio.gather(*(has(n) for n in req.expected_nodes))
+            return [n for n, ok in zip(req.expected_nodes, found, strict=True) if ok]
+
+        before = await installed_on()
+        if len(before) == len(req.expected_nodes):
+            return CertUploadResult(
+                installed_nodes=before, already_installed=True, message="already installed"
+            )
+        ep = self._endpoint(req, cluster, cluster.publisher)
+        try:
+            async with CertMgrClient(ep, auth) as certmgr:
+                uploaded = await certmgr.upload_identity(
+                    req.purpose, [req.certificate_pem, *req.chain_pems]
+                )
+            installed = uploaded.installed_nodes
+            message = uploaded.message
+        except (CucmResponseLost, CucmStaleCsr) as exc:
+            now_on = await installed_on()
+            if not now_on and isinstance(exc, CucmStaleCsr):
+                raise StepError(
+                    "the CSR pending on the publisher no longer matches the signed certificate "
+                    "(a new CSR was generated on the cluster meanwhile): regenerate the CSR and "
+                    f"have it signed again, or abort the change. CUCM said: {exc}",
+                    error_type="CsrNoLongerPending",
+                ) from None
+            if not now_on:
+                raise
+            installed, message = now_on, f"read back after: {exc}"
+        missing = [
+            n for n in req.expected_nodes if short_host(n) not in {short_host(i) for i in installed}
+        ]
+        if missing:
+            raise StepError(
+                "the certificate upload did not reach "
+                + ", ".join(missing)
+                + " (installed on "
+                + (", ".join(installed) or "no node")
+                + "); check Cisco Tomcat and Platform "
+                "Administrative Web Service on the missing nodes",
+                error_type="UploadIncomplete",
+            )
+        return CertUploadResult(installed_nodes=installed, message=message)
+
+    # -- restarts and verification ------------------------------------------------------
+
+    @activity.defn(name="restart_service")
+    @translated
+    async def restart_service(self, req: RestartRequest) -> RestartResult:
+        """Restart a service over SSH and wait until it (and HTTPS) serves again.
+
+        A restart already done after ``req.not_before`` (a retried attempt) is not repeated.
+        """
+        inventory, cluster = self._cluster(req)
+        ep = self._endpoint(req, cluster, req.node)
+        t0 = time.monotonic()
+        deadline = t0 + req.timeout_seconds
+        already = await self._started_after(req, inventory, cluster, ep)
+        if not already:
+            activity.heartbeat(f"restarting {req.service} on {req.node}")
+            async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
+                await shell.restart_service(
+                    req.service,
+                    timeout=req.timeout_seconds,
+                    on_progress=lambda line: activity.heartbeat(line),
+                    poll_interval=req.poll_seconds,
+                )
+        while True:
+            try:
+                await probe_tls(ep, ep.https_port)
+                break
+            except CucmUnreachable as exc:
+                if time.monotonic() > deadline:
+                    raise StepError(
+                        f"{req.service} restarted on {req.node} but HTTPS does not answer "
+                        f"after {req.timeout_seconds:.0f}s: {exc}",
+                        error_type="ServiceNotServing",
+                        retryable=True,
+                    ) from None
+                activity.heartbeat(f"waiting for HTTPS on {req.node}")
+                await asyncio.sleep(min(req.poll_seconds, 1.0))
+        return RestartResult(
+            node=req.node,
+            service=req.service,
+            already_done=already,
+            seconds=time.monotonic() - t0,
+        )
+
+    async def _started_after(
+        self, req: RestartRequest, inventory: Inventory, cluster: ClusterEntry, ep: NodeEndpoint
+    ) -> bool:
+        try:
+            async with ControlCenterClient(ep, credentials(inventory, cluster, "app_user")) as cc:
+                statuses = await cc.get_service_status([req.service])
+        except CucmError:
+            return False  # cannot tell (e.g. Tomcat down): restarting again is safe
+        for s in statuses:
+            if s.name == req.service and s.started_at is not None:
+                return s.started_at > req.not_before.timestamp()
+        return False
+
+    @activity.defn(name="verify_node")
+    @translated
+    async def verify_node(self, req: VerifyRequest) -> VerifyResult:
+        """TLS handshake: the served leaf is the uploaded one, names the node, and verifies."""
+        _, cluster = self._cluster(req)
+        ep = self._endpoint(req, cluster, req.node)
+        probe = await probe_tls(ep, req.port)
+        fqdn_in_san = req.node.lower() in {s.lower() for s in probe.san_dns}
+        result = VerifyResult(
+            node=req.node,
+            port=req.port,
+            served_fingerprint=probe.fingerprint_sha256,
+            served_serial=probe.serial,
+            fqdn_in_san=fqdn_in_san,
+            chain_valid=probe.chain_verified,
+            ok=probe.fingerprint_sha256 == req.expected_fingerprint
+            and fqdn_in_san
+            and probe.verified,
+            detail=probe.verify_error or "",
+        )
+        if not result.ok:
+            why = []
+            if probe.fingerprint_sha256 != req.expected_fingerprint:
+                why.append(f"serves serial {probe.serial}, not the uploaded certificate")
+            if not fqdn_in_san:
+                why.append(f"{req.node} is not in the served certificate's SANs")
+            if not probe.verified:
+                why.append(f"chain does not verify: {probe.verify_error}")
+            raise StepError(
+                f"{req.node}:{req.port} " + "; ".join(why),
+                error_type="VerifyFailed",
+                retryable=True,
+            )
+        return result
+
+    @activity.defn(name="assess_cluster")
+    @translated
+    async def assess_cluster(self, ref: ClusterRef) -> ClusterAssessment:
+        """Where the cluster stands (served certificate per node, SSO), for final reports."""
+        inventory, cluster = self._cluster(ref)
+
+        async def one(fqdn: str) -> NodeCertState:
+            try:
+                probe = await probe_tls(
+                    self._endpoint(ref, cluster, fqdn), cluster.node(fqdn).https_port
+                )
+            except CucmError as exc:
+                return NodeCertState(node=fqdn, error=str(exc))
+            return NodeCertState(
+                node=fqdn, served_serial=probe.serial, served_fingerprint=probe.fingerprint_sha256
+            )
+
+        nodes = await asyncio.gather(*(one(n.fqdn) for n in cluster.nodes))
+        assessment = ClusterAssessment(nodes=list(nodes))
+        try:
+            ep = self._endpoint(ref, cluster, cluster.publisher)
+            async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
+                assessment.sso_enabled = (await shell.sso_status()).enabled
+        except CucmError as exc:
+            assessment.sso_error = str(exc)
+        return assessment

@@ -1,0 +1,424 @@
+"""``ucrenew``: the operator's command line, a Temporal client like ``temporal`` or ``kubectl``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.live import Live
+from rich.table import Table
+from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+
+from console import dev
+from console.common import (
+    CliError,
+    client,
+    console,
+    principal,
+    renewal,
+    run_async,
+    settings,
+    short,
+    status_of,
+)
+from console.render import awaiting_hint, plan_table, problems_table, status_view
+from lab.cli import app as lab_app
+from workers.wiring import run_worker
+from workflows import search_attributes as sa
+from workflows.models import (
+    TERMINAL_PHASES,
+    ApprovalInput,
+    CertificateSubmission,
+    RenewalInput,
+    RenewalOptions,
+    SsoConfirmation,
+)
+from workflows.renewal import CertRenewalWorkflow
+
+app = typer.Typer(
+    help="ucrenew: renew CA-signed multi-server certificates on Cisco UC clusters, durably.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+dev_app = typer.Typer(
+    help="The embedded stack: Temporal dev server, lab, worker.", no_args_is_help=True
+)
+app.add_typer(lab_app, name="lab")
+app.add_typer(dev_app, name="dev")
+
+Json = Annotated[bool, typer.Option("--json", help="print JSON")]
+By = Annotated[str | None, typer.Option("--by", help="who is acting (default: login name)")]
+Comment = Annotated[str, typer.Option("--comment", "-m", help="why")]
+Purpose = Annotated[list[str], typer.Option("--purpose", help="tomcat (repeatable)")]
+
+
+def _update_error(exc: WorkflowUpdateFailedError) -> CliError:
+    cause: BaseException | None = exc.cause
+    while cause is not None and not isinstance(cause, ApplicationError):
+        cause = cause.__cause__
+    return CliError(cause.message if isinstance(cause, ApplicationError) else str(exc))
+
+
+# -- embedded stack ----------------------------------------------------------------------
+
+
+@dev_app.command("up")
+@run_async
+async def dev_up(
+    json_out: Json = False,
+    timing: Annotated[str | None, typer.Option(help="lab timing: fast | realistic")] = None,
+) -> None:
+    """Start Temporal (SQLite in the state dir), the lab and a worker in the background."""
+    info = await dev.up(settings(), timing)
+    _print_dev(info, json_out)
+
+
+@dev_app.command("status")
+def dev_status(json_out: Json = False) -> None:
+    """Show what of the embedded stack runs, and where."""
+    _print_dev(dev.describe(settings()), json_out)
+
+
+@dev_app.command("down")
+@run_async
+async def dev_down() -> None:
+    """Stop the worker, the lab and Temporal."""
+    stopped = await dev.down(settings())
+    for part, was in stopped.items():
+        console.print(f"{part:9} {'stopped' if was else 'was not running'}")
+
+
+def _print_dev(info: dict[str, object], json_out: bool) -> None:
+    if json_out:
+        typer.echo(dev.as_json(info))
+        return
+    table = Table(title="ucrenew embedded stack", show_header=False)
+    t = info["temporal"]
+    lab = info["lab"]
+    w = info["worker"]
+    table.add_row("state dir", str(info["state_dir"]))
+    table.add_row(
+        "temporal",
+        f"{t['address']}  (pid {t['pid']})" if isinstance(t, dict) else "[red]not running[/]",
+    )
+    if isinstance(t, dict) and t.get("ui"):
+        table.add_row("temporal UI", str(t["ui"]))
+    table.add_row(
+        "lab",
+        f"{len(lab['nodes'])} nodes, control {lab['control_url']}"
+        if isinstance(lab, dict)
+        else "[red]not running[/]",
+    )
+    table.add_row(
+        "worker",
+        f"pid {w['pid']}, task queue {w['task_queue']}, log {w['log']}"
+        if isinstance(w, dict)
+        else "[red]not running[/]",
+    )
+    table.add_row("inventory", str(info["inventory"]))
+    console.print(table)
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker in the foreground (production: run N of these)."""
+    asyncio.run(run_worker(settings()))
+
+
+# -- planning and starting ---------------------------------------------------------------
+
+
+@app.command()
+@run_async
+async def plan(
+    cluster: str,
+    purpose: Purpose = ["tomcat"],  # noqa: B006 - typer reads the default
+    json_out: Json = False,
+) -> None:
+    """Dry run: discover the cluster, run the preflight checks and print the plan."""
+    from console.planning import dry_run
+
+    plan_, problems = await dry_run(settings(), cluster, purpose)  # type: ignore[arg-type]
+    if json_out:
+        typer.echo(
+            json.dumps(
+                {
+                    "plan": plan_.model_dump(mode="json"),
+                    "problems": [p.model_dump() for p in problems],
+                },
+                indent=2,
+            )
+        )
+    else:
+        console.print(plan_table(plan_))
+        for note in plan_.notes:
+            console.print(f"  [dim]{note}[/]")
+        if problems:
+            console.print(problems_table(problems))
+    if problems:
+        raise typer.Exit(2)
+
+
+@app.command()
+@run_async
+async def start(
+    cluster: str,
+    change: Annotated[str, typer.Option("--change", help="change request id, e.g. CHG0031337")],
+    purpose: Purpose = ["tomcat"],  # noqa: B006
+    ca: Annotated[str, typer.Option(help="local | manual")] = "local",
+    approve_plan: Annotated[
+        bool,
+        typer.Option(
+            "--require-approval/--no-approval", help="gate the first write on a plan approval"
+        ),
+    ] = False,
+    by: By = None,
+) -> None:
+    """Start a renewal (returns at once; follow it with `ucrenew watch`)."""
+    s = settings()
+    c = await client()
+    inp = RenewalInput(
+        change_id=change,
+        cluster=cluster,
+        purposes=purpose,
+        ca=ca,
+        requested_by=principal(by),
+        require_plan_approval=approve_plan,
+        options=RenewalOptions(),
+    )
+    try:
+        await c.start_workflow(
+            CertRenewalWorkflow.run,
+            inp,
+            id=change,
+            task_queue=s.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=sa.start_attributes(cluster, change, list(purpose)),
+        )
+    except RPCError as exc:
+        raise CliError(f"cannot start {change}: {exc.message}") from None
+    console.print(f"started renewal [bold]{change}[/] of {cluster} ({', '.join(purpose)}, CA {ca})")
+    console.print(f"follow it: ucrenew watch {change}")
+
+
+# -- observing ---------------------------------------------------------------------------
+
+
+@app.command("ls")
+@run_async
+async def list_renewals(
+    json_out: Json = False,
+    all_: Annotated[bool, typer.Option("--all", help="include finished renewals")] = False,
+    cluster: Annotated[str | None, typer.Option(help="only this cluster")] = None,
+) -> None:
+    """List renewals (running ones by default)."""
+    c = await client()
+    query = "WorkflowType = 'CertRenewalWorkflow'"
+    if not all_:
+        query += " AND ExecutionStatus = 'Running'"
+    if cluster:
+        query += f" AND ClusterId = '{cluster}'"
+    rows: list[dict[str, Any]] = []
+    async for wf in c.list_workflows(query):
+        attrs = wf.typed_search_attributes
+        rows.append(
+            {
+                "change": wf.id,
+                "cluster": attrs.get(sa.CLUSTER_ID),
+                "purposes": attrs.get(sa.CERT_PURPOSES) or [],
+                "phase": attrs.get(sa.RENEWAL_PHASE),
+                "awaiting": attrs.get(sa.RENEWAL_AWAITING) or "",
+                "status": wf.status.name if wf.status else "",
+                "started": wf.start_time.isoformat() if wf.start_time else None,
+                "cert_not_after": (v.isoformat() if (v := attrs.get(sa.CERT_NOT_AFTER)) else None),
+            }
+        )
+    if json_out:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="renewals")
+    for col in (
+        "change",
+        "cluster",
+        "purposes",
+        "phase",
+        "awaiting",
+        "status",
+        "started",
+        "old cert expires",
+    ):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            str(r["change"]),
+            str(r["cluster"] or ""),
+            ",".join(r["purposes"]),
+            str(r["phase"] or ""),
+            str(r["awaiting"]),
+            str(r["status"]),
+            short(r["started"], 19),
+            short(r["cert_not_after"], 10),
+        )
+    console.print(table)
+
+
+@app.command()
+@run_async
+async def show(change_id: str, json_out: Json = False) -> None:
+    """Show one renewal: phase, plan, per-node progress, audit trail."""
+    status = await status_of(change_id)
+    if json_out:
+        typer.echo(status.model_dump_json(indent=2))
+        return
+    console.print(status_view(status))
+    if status.plan:
+        console.print(plan_table(status.plan))
+    hint = awaiting_hint(status)
+    if hint:
+        console.print(f"[bold yellow]next:[/] {hint}")
+
+
+@app.command()
+@run_async
+async def watch(
+    change_id: str,
+    interval: Annotated[float, typer.Option(help="seconds between refreshes")] = 0.5,
+) -> None:
+    """Follow a renewal live until it finishes (exit 0 when done, 1 otherwise)."""
+    status = await status_of(change_id)
+    shown_hint = None
+    with Live(status_view(status), console=console, refresh_per_second=8) as live:
+        while status.phase not in TERMINAL_PHASES:
+            await asyncio.sleep(interval)
+            status = await status_of(change_id)
+            live.update(status_view(status))
+            hint = awaiting_hint(status)
+            if hint and hint != shown_hint:
+                live.console.print(f"[bold yellow]waiting:[/] {hint}")
+                shown_hint = hint
+    if status.phase != "done":
+        raise typer.Exit(1)
+
+
+@app.command("ca-request")
+@run_async
+async def ca_request(change_id: str) -> None:
+    """Print the renewal's CSR (PEM) to hand to a CA."""
+    status = await status_of(change_id)
+    if not status.csr_pem:
+        raise CliError(f"{change_id} has no CSR yet (phase {status.phase})")
+    typer.echo(status.csr_pem.strip())
+
+
+# -- acting ------------------------------------------------------------------------------
+
+
+@app.command()
+@run_async
+async def approve(
+    change_id: str,
+    by: By = None,
+    comment: Comment = "",
+    plan_hash: Annotated[str | None, typer.Option(help="the plan you reviewed")] = None,
+) -> None:
+    """Approve the plan of a renewal waiting for approval."""
+    handle = await renewal(change_id)
+    try:
+        await handle.execute_update(
+            CertRenewalWorkflow.approve,
+            ApprovalInput(principal=principal(by), comment=comment, plan_hash=plan_hash),
+        )
+    except WorkflowUpdateFailedError as exc:
+        raise _update_error(exc) from None
+    console.print(f"approved {change_id}")
+
+
+@app.command()
+@run_async
+async def reject(change_id: str, by: By = None, comment: Comment = "") -> None:
+    """Reject the plan: the renewal ends without changing the cluster."""
+    handle = await renewal(change_id)
+    try:
+        await handle.execute_update(
+            CertRenewalWorkflow.reject, ApprovalInput(principal=principal(by), comment=comment)
+        )
+    except WorkflowUpdateFailedError as exc:
+        raise _update_error(exc) from None
+    console.print(f"rejected {change_id}")
+
+
+@app.command("submit-cert")
+@run_async
+async def submit_cert(
+    change_id: str,
+    cert: Annotated[Path, typer.Option(help="signed certificate (PEM)", exists=True)],
+    chain: Annotated[
+        Path | None, typer.Option(help="intermediates and root (PEM)", exists=True)
+    ] = None,
+    by: By = None,
+    comment: Comment = "",
+) -> None:
+    """Hand in the signed certificate of a renewal waiting for its CA (validated at once)."""
+    handle = await renewal(change_id)
+    try:
+        result = await handle.execute_update(
+            CertRenewalWorkflow.submit_certificate,
+            CertificateSubmission(
+                principal=principal(by),
+                certificate_pem=cert.read_text(),
+                chain_pem=chain.read_text() if chain else None,
+                comment=comment,
+            ),
+        )
+    except WorkflowUpdateFailedError as exc:
+        raise _update_error(exc) from None
+    console.print(f"accepted certificate serial {result.serial} for {change_id}")
+
+
+@app.command("confirm-sso")
+@run_async
+async def confirm_sso(change_id: str, by: By = None, comment: Comment = "") -> None:
+    """Confirm SAML SSO was re-enabled in the GUI (ucrenew checks it on the cluster)."""
+    handle = await renewal(change_id)
+    try:
+        await handle.execute_update(
+            CertRenewalWorkflow.confirm_sso,
+            SsoConfirmation(principal=principal(by), comment=comment),
+        )
+    except WorkflowUpdateFailedError as exc:
+        raise _update_error(exc) from None
+    console.print(f"SSO re-enable confirmed for {change_id}")
+
+
+@app.command()
+@run_async
+async def cancel(change_id: str) -> None:
+    """Cancel a renewal; it records where the cluster stands and what is left to do."""
+    handle = await renewal(change_id)
+    desc = await handle.describe()
+    if desc.status != WorkflowExecutionStatus.RUNNING:
+        raise CliError(f"{change_id} is not running ({desc.status.name if desc.status else '?'})")
+    await handle.cancel()
+    console.print(f"cancellation requested for {change_id} at {datetime.now(UTC):%H:%M:%S}Z")
+
+
+@app.command()
+def demo(
+    keep: Annotated[bool, typer.Option(help="leave the stack running afterwards")] = False,
+) -> None:
+    """Run a full tomcat renewal of the lab cluster with the local CA, end to end."""
+    from console.demo import run_demo
+
+    raise typer.Exit(asyncio.run(run_demo(settings(), keep=keep)))
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

@@ -1,0 +1,150 @@
+"""``ucrenew demo``: a full tomcat renewal of the lab cluster, end to end, without input.
+
+It plays every role a real change needs, and says so: the requester starts the change, an
+approver approves the plan, the built-in CA signs, and an operator re-enables SSO in the
+(lab's) GUI and confirms it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.table import Table
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowFailureError, WorkflowHandle
+
+from console import dev
+from console.common import console
+from console.render import plan_table, status_view
+from lab.control import LabControl
+from workers.settings import UcrenewSettings
+from workers.wiring import connect
+from workflows import search_attributes as sa
+from workflows.models import (
+    TERMINAL_PHASES,
+    ApprovalInput,
+    RenewalInput,
+    RenewalStatus,
+    SsoConfirmation,
+)
+from workflows.renewal import CertRenewalWorkflow
+
+
+async def history_figures(handle: WorkflowHandle[Any, Any]) -> dict[str, float]:
+    """Event count, and the summed run time of activities, from the workflow's history."""
+    started: dict[int, datetime] = {}
+    total = 0.0
+    events = 0
+    activities = 0
+    async for event in handle.fetch_history_events():
+        events += 1
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            started[event.event_id] = event.event_time.ToDatetime(UTC)
+        elif event.event_type in (
+            EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+            EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+        ):
+            attrs = (
+                event.activity_task_completed_event_attributes
+                if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
+                else event.activity_task_failed_event_attributes
+            )
+            begin = started.get(attrs.started_event_id)
+            if begin is not None:
+                total += (event.event_time.ToDatetime(UTC) - begin).total_seconds()
+                activities += 1
+    return {"events": events, "activity_seconds": total, "activities": activities}
+
+
+async def run_demo(settings: UcrenewSettings, keep: bool = False) -> int:
+    """Run the demo; returns the process exit code."""
+    was_running = dev.describe(settings)
+    console.rule("[bold]ucrenew demo[/]: tomcat multi-server renewal of the lab cluster")
+    info = await dev.up(settings, timing="fast")
+    console.print(
+        f"Temporal {info['temporal']['address']} (UI {info['temporal']['ui']}), "
+        f"lab {len(info['lab']['nodes'])} nodes, worker pid {info['worker']['pid']}"
+    )
+    client = await connect(settings)
+    change = "DEMO-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    inp = RenewalInput(
+        change_id=change,
+        cluster="lab",
+        purposes=["tomcat"],
+        ca="local",
+        requested_by="demo-requester",
+        require_plan_approval=True,
+    )
+    t0 = time.monotonic()
+    handle = await client.start_workflow(
+        CertRenewalWorkflow.run,
+        inp,
+        id=change,
+        task_queue=settings.task_queue,
+        search_attributes=sa.start_attributes("lab", change, ["tomcat"]),
+    )
+    console.print(f"[bold]requester[/] started change {change}")
+    status: RenewalStatus = await handle.query(CertRenewalWorkflow.get_status)
+    last_phase = ""
+    while status.phase not in TERMINAL_PHASES:
+        if status.phase != last_phase:
+            console.print(f"  phase [cyan]{status.phase}[/]")
+            last_phase = status.phase
+        if status.awaiting == "approval" and status.plan is not None:
+            console.print(plan_table(status.plan))
+            await handle.execute_update(
+                CertRenewalWorkflow.approve,
+                ApprovalInput(
+                    principal="demo-approver",
+                    comment="reviewed the plan in the demo",
+                    plan_hash=status.plan.plan_hash,
+                ),
+            )
+            console.print(f"[bold]approver[/] approved plan {status.plan.plan_hash}")
+        elif status.awaiting == "sso-confirm":
+            async with LabControl(info["lab"]["control_url"]) as lab:
+                await lab.sso_enable()
+            console.print("[bold]operator[/] re-enabled SAML SSO in the (lab's) CUCM GUI")
+            await handle.execute_update(
+                CertRenewalWorkflow.confirm_sso,
+                SsoConfirmation(principal="demo-operator", comment="SSO test passed"),
+            )
+            console.print("[bold]operator[/] confirmed; ucrenew checked `utils sso status`")
+        await asyncio.sleep(0.05)
+        status = await handle.query(CertRenewalWorkflow.get_status)
+    try:
+        await handle.result()
+    except WorkflowFailureError as exc:
+        console.print(status_view(status))
+        console.print(f"[red]renewal failed:[/] {exc.cause}")
+        return 1
+    wall = time.monotonic() - t0
+    status = await handle.query(CertRenewalWorkflow.get_status)
+    figures = await history_figures(handle)
+    table = Table(title=f"{change}: tomcat renewed on every node")
+    for col in ("node", "old serial", "new serial", "verified"):
+        table.add_column(col)
+    for n in status.nodes:
+        table.add_row(
+            n.node,
+            n.old_serial or "",
+            n.new_serial or "",
+            "[green]yes[/]" if n.verified else "[red]no[/]",
+        )
+    console.print(table)
+    console.print(
+        f"renewal wall time {wall:.2f}s; {figures['activities']:.0f} activities ran "
+        f"{figures['activity_seconds']:.2f}s in total; history {figures['events']:.0f} events"
+    )
+    if keep or was_running["temporal"]:
+        console.print(
+            f"the stack keeps running: `ucrenew show {change}`, Temporal UI "
+            f"{info['temporal']['ui']}, `ucrenew dev down` to stop it"
+        )
+    else:
+        await dev.down(settings)
+        console.print("stack stopped (run `ucrenew demo --keep` to explore afterwards)")
+    return 0

@@ -1,0 +1,142 @@
+"""``ucrenew dev up|down|status``: the embedded stack (Temporal dev server, lab, worker)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from lab import runner as lab_runner
+from workers.devserver import DevServer, detached_status, stop_detached
+from workers.settings import UcrenewSettings
+from workers.wiring import inventory_path
+
+
+def _worker_dir(settings: UcrenewSettings) -> Path:
+    return settings.state_dir / "worker"
+
+
+def worker_pid(settings: UcrenewSettings) -> int | None:
+    """Pid of the background worker, when one runs."""
+    pid_file = _worker_dir(settings) / "worker.pid"
+    try:
+        pid = int(pid_file.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return pid if b"workers" in cmdline else None
+
+
+def start_worker(settings: UcrenewSettings) -> int:
+    """Start a worker in the background (or return the running one's pid)."""
+    running = worker_pid(settings)
+    if running:
+        return running
+    wdir = _worker_dir(settings)
+    wdir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env["UCRENEW_STATE_DIR"] = str(settings.state_dir)
+    env["UCRENEW_TEMPORAL_ADDRESS"] = settings.temporal_address
+    with (wdir / "worker.log").open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "workers"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    (wdir / "worker.pid").write_text(str(proc.pid))
+    time.sleep(0.3)
+    if proc.poll() is not None:
+        tail = (wdir / "worker.log").read_text()[-2000:]
+        raise RuntimeError(f"the worker exited at start:\n{tail}")
+    return proc.pid
+
+
+def stop_worker(settings: UcrenewSettings, wait: float = 15.0) -> bool:
+    """Stop the background worker; False when none ran."""
+    pid = worker_pid(settings)
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if worker_pid(settings) is None:
+            break
+        time.sleep(0.05)
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(FileNotFoundError):
+        (_worker_dir(settings) / "worker.pid").unlink()
+    return True
+
+
+async def up(settings: UcrenewSettings, timing: str | None = None) -> dict[str, Any]:
+    """Start whatever of the stack is not running; returns where everything is."""
+    if detached_status(settings.state_dir) is None:
+        server = DevServer.from_settings(settings)
+        await server.start(detached=True)
+    lab = lab_runner.up(settings.state_dir, timing=timing)
+    pid = start_worker(settings)
+    return describe(settings, lab, pid)
+
+
+def describe(
+    settings: UcrenewSettings, lab: dict[str, Any] | None = None, pid: int | None = None
+) -> dict[str, Any]:
+    """Where each part of the stack is (None for parts not running)."""
+    temporal = detached_status(settings.state_dir)
+    if lab is None:
+        with contextlib.suppress(lab_runner.LabNotRunning):
+            lab = lab_runner.read_descriptor(settings.state_dir)
+    return {
+        "state_dir": str(settings.state_dir),
+        "temporal": None
+        if temporal is None
+        else {
+            "address": temporal.address,
+            "ui": temporal.ui_url,
+            "pid": temporal.pid,
+            "db": temporal.db_filename,
+        },
+        "lab": None
+        if lab is None
+        else {
+            "control_url": lab["control_url"],
+            "pid": lab["pid"],
+            "nodes": [n["fqdn"] for n in lab["nodes"]],
+        },
+        "worker": None
+        if (pid or worker_pid(settings)) is None
+        else {
+            "pid": pid or worker_pid(settings),
+            "task_queue": settings.task_queue,
+            "log": str(_worker_dir(settings) / "worker.log"),
+        },
+        "inventory": str(inventory_path(settings)),
+    }
+
+
+async def down(settings: UcrenewSettings) -> dict[str, bool]:
+    """Stop worker, lab and Temporal (in that order)."""
+    return {
+        "worker": stop_worker(settings),
+        "lab": lab_runner.down(settings.state_dir),
+        "temporal": await stop_detached(settings.state_dir),
+    }
+
+
+def as_json(data: Any) -> str:
+    """Pretty JSON."""
+    return json.dumps(data, indent=2, default=str)

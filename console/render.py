@@ -1,0 +1,110 @@
+"""Rich renderings of plans and renewal status, shared by show, watch, plan and demo."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from workflows.models import Problem, RenewalPlan, RenewalStatus
+
+PHASE_STYLE = {"done": "green", "failed": "red", "cancelled": "yellow"}
+STEP_MARK = {
+    "pending": "[dim]·[/]",
+    "running": "[cyan]…[/]",
+    "done": "[green]✓[/]",
+    "failed": "[red]✗[/]",
+    "skipped": "[dim]-[/]",
+}
+
+
+def plan_table(plan: RenewalPlan) -> Table:
+    """The plan's steps, numbered."""
+    table = Table(title=f"plan {plan.plan_hash} for {plan.cluster} ({', '.join(plan.purposes)})")
+    table.add_column("#", justify="right")
+    table.add_column("phase")
+    table.add_column("action")
+    table.add_column("node")
+    table.add_column("detail", overflow="fold")
+    for i, step in enumerate(plan.steps, 1):
+        table.add_row(str(i), step.phase, step.action, step.node or "", step.detail)
+    return table
+
+
+def problems_table(problems: list[Problem]) -> Table:
+    """Problems that stop a renewal."""
+    table = Table(title="problems", title_style="red")
+    table.add_column("problem")
+    table.add_column("node")
+    table.add_column("what to do", overflow="fold")
+    for p in problems:
+        table.add_row(p.code, p.node or "", p.message)
+    return table
+
+
+def status_view(status: RenewalStatus) -> RenderableType:
+    """The whole status of a renewal: header, per-node progress, audit trail."""
+    style = PHASE_STYLE.get(status.phase, "cyan")
+    head = Text.assemble(
+        (status.change_id, "bold"),
+        f"  cluster {status.cluster}  purposes {', '.join(status.purposes)}  CA {status.ca}  ",
+        ("phase ", ""),
+        (status.phase, style),
+    )
+    if status.awaiting:
+        head.append(f"  awaiting {status.awaiting}", style="bold yellow")
+    parts: list[RenderableType] = [head]
+    if status.error:
+        parts.append(Text(f"error: {status.error}", style="red"))
+    nodes = Table(show_edge=False)
+    for col in ("node", "restart", "verify", "old serial", "new serial", "detail"):
+        nodes.add_column(col, overflow="fold")
+    for n in status.nodes:
+        nodes.add_row(
+            n.node,
+            STEP_MARK.get(n.steps.get("restart", ""), ""),
+            STEP_MARK.get(n.steps.get("verify", ""), ""),
+            n.old_serial or "",
+            n.new_serial or "",
+            n.detail,
+        )
+    if status.nodes:
+        parts.append(nodes)
+    if status.problems:
+        parts.append(problems_table(status.problems))
+    for i, refused in enumerate(status.refused_submissions, 1):
+        parts.append(
+            Text(
+                f"refused submission {i}: " + "; ".join(p.message for p in refused), style="yellow"
+            )
+        )
+    if status.outstanding:
+        parts.append(Text("left to an operator:", style="bold yellow"))
+        parts.extend(Text(f"  - {o}", style="yellow") for o in status.outstanding)
+    if status.audit:
+        audit = Table(title="audit trail", show_edge=False)
+        for col in ("when (UTC)", "who", "what", "comment"):
+            audit.add_column(col, overflow="fold")
+        for e in status.audit:
+            audit.add_row(f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, e.action, e.comment)
+        parts.append(audit)
+    return Group(*parts)
+
+
+def awaiting_hint(status: RenewalStatus) -> str | None:
+    """What the operator should run next, when the renewal waits for someone."""
+    cid = status.change_id
+    if status.awaiting == "approval":
+        h = status.plan.plan_hash if status.plan else ""
+        return f"review with `ucrenew show {cid}`, then `ucrenew approve {cid} --plan-hash {h}`"
+    if status.awaiting == "ca":
+        return (
+            f"export the CSR with `ucrenew ca-request {cid} > {cid}.csr`, have it signed, then "
+            f"`ucrenew submit-cert {cid} --cert signed.pem --chain chain.pem`"
+        )
+    if status.awaiting == "sso-confirm":
+        return (
+            "re-enable SAML SSO in Cisco Unified CM Administration > System > SAML Single "
+            f"Sign-On, then `ucrenew confirm-sso {cid}`"
+        )
+    return None

@@ -1,0 +1,237 @@
+"""Stub activities registered under the production names, for workflow tests.
+
+They model a 4-node cluster (CUCM publisher, two subscribers, IM&P) and record every call, so
+a test can assert what the workflow did and, as importantly, what it did not do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from temporalio import activity
+
+from activities.ca import LocalSignRequest
+from activities.cluster_models import (
+    CertUploadRequest,
+    CertUploadResult,
+    ClusterAssessment,
+    ClusterRef,
+    ClusterSnapshot,
+    CsrRequest,
+    CsrResult,
+    NodeCertState,
+    NodeSnapshot,
+    OtherRenewalsRequest,
+    OtherRenewalsResult,
+    RestartRequest,
+    RestartResult,
+    ServiceState,
+    SsoResult,
+    TrustUploadRequest,
+    TrustUploadResult,
+    ValidateRequest,
+    VerifyRequest,
+    VerifyResult,
+)
+from activities.models import (
+    CaSubmission,
+    CertificateInfo,
+    CsrInfo,
+    ValidationProblem,
+    ValidationReport,
+)
+
+NODES = [
+    ("cucm-pub.lab.example.com", "cucm", "publisher"),
+    ("cucm-sub1.lab.example.com", "cucm", "subscriber"),
+    ("cucm-sub2.lab.example.com", "cucm", "subscriber"),
+    ("imp-pub.lab.example.com", "imp", "publisher"),
+]
+FQDNS = [n[0] for n in NODES]
+GOOD_PEM = "-----BEGIN CERTIFICATE-----\nR09PRA==\n-----END CERTIFICATE-----\n"
+BAD_PEM = "-----BEGIN CERTIFICATE-----\nQkFE\n-----END CERTIFICATE-----\n"
+CSR_PEM = "-----BEGIN CERTIFICATE REQUEST-----\nQ1NS\n-----END CERTIFICATE REQUEST-----\n"
+ROOT_PEM = "-----BEGIN CERTIFICATE-----\nUk9PVA==\n-----END CERTIFICATE-----\n"
+
+
+def cert_info(pem: str, serial: str, not_after: datetime, san: list[str]) -> CertificateInfo:
+    """A CertificateInfo for a fake PEM."""
+    return CertificateInfo(
+        subject="CN=x",
+        subject_cn="x",
+        issuer="CN=ca",
+        serial_hex=serial,
+        sha256_fingerprint="fp-" + serial,
+        not_before=not_after - timedelta(days=365),
+        not_after=not_after,
+        san_dns=san,
+        key_type="RSA",
+        pem=pem,
+    )
+
+
+@dataclass
+class StubCluster:
+    """The far end the stub activities act on."""
+
+    sso_enabled: bool = True
+    paws_down_on: str | None = None
+    calls: list[tuple[str, Any]] = field(default_factory=list)
+    other_renewals: list[str] = field(default_factory=list)
+
+    def names(self) -> list[str]:
+        """Activity names in call order."""
+        return [c[0] for c in self.calls]
+
+    def activities(self) -> list[Any]:
+        """The stub activities, bound to this cluster."""
+        s = self
+
+        @activity.defn(name="discover_cluster")
+        async def discover_cluster(ref: ClusterRef) -> ClusterSnapshot:
+            s.calls.append(("discover_cluster", ref))
+            nodes = []
+            for fqdn, product, role in NODES:
+                paws = "Stopped" if fqdn == s.paws_down_on else "Started"
+                nodes.append(
+                    NodeSnapshot(
+                        fqdn=fqdn,
+                        product=product,  # type: ignore[arg-type]
+                        role=role,  # type: ignore[arg-type]
+                        https_ok=True,
+                        ssh_ok=True,
+                        services=[
+                            ServiceState(name="Cisco Tomcat", status="Started"),
+                            ServiceState(name="Platform Administrative Web Service", status=paws),
+                        ],
+                        certificates={
+                            "tomcat": cert_info(
+                                GOOD_PEM,
+                                "01" + fqdn[:4],
+                                datetime(2026, 12, 17, tzinfo=UTC),
+                                [fqdn],
+                            )
+                        },
+                    )
+                )
+            return ClusterSnapshot(
+                cluster=ref.cluster,
+                taken_at=datetime(2026, 11, 27, tzinfo=UTC),
+                version="14.0.1.13900-155",
+                domain="lab.example.com",
+                publisher=FQDNS[0],
+                nodes=nodes,
+                axl_nodes=FQDNS[:3],
+                sso_enabled=s.sso_enabled,
+                security_mode=0,
+                db_replication={f.split(".")[0]: 2 for f in FQDNS},
+            )
+
+        @activity.defn(name="find_other_renewals")
+        async def find_other_renewals(req: OtherRenewalsRequest) -> OtherRenewalsResult:
+            s.calls.append(("find_other_renewals", req))
+            return OtherRenewalsResult(change_ids=s.other_renewals)
+
+        @activity.defn(name="disable_sso")
+        async def disable_sso(ref: ClusterRef) -> SsoResult:
+            s.calls.append(("disable_sso", ref))
+            was = s.sso_enabled
+            s.sso_enabled = False
+            return SsoResult(was_enabled=was, enabled=False, changed=was)
+
+        @activity.defn(name="sso_status")
+        async def sso_status(ref: ClusterRef) -> SsoResult:
+            s.calls.append(("sso_status", ref))
+            return SsoResult(was_enabled=s.sso_enabled, enabled=s.sso_enabled)
+
+        @activity.defn(name="generate_csr")
+        async def generate_csr(req: CsrRequest) -> CsrResult:
+            s.calls.append(("generate_csr", req))
+            exported = [f.split(".")[0] for f in FQDNS]
+            return CsrResult(
+                csr_pem=CSR_PEM,
+                info=CsrInfo(
+                    san_dns=FQDNS, key_type="RSA", key_size=2048, public_key_sha256="k", pem="csr"
+                ),
+                exported_nodes=exported,
+            )
+
+        @activity.defn(name="sign_with_local_ca")
+        async def sign_with_local_ca(req: LocalSignRequest) -> CaSubmission:
+            s.calls.append(("sign_with_local_ca", req))
+            return CaSubmission(
+                status="issued", request_ref="42", certificate_pem=GOOD_PEM, chain_pem=ROOT_PEM
+            )
+
+        @activity.defn(name="validate_certificate")
+        async def validate_certificate(req: ValidateRequest) -> ValidationReport:
+            s.calls.append(("validate_certificate", req))
+            if req.certificate_pem == BAD_PEM:
+                return ValidationReport(
+                    ok=False,
+                    problems=[
+                        ValidationProblem(
+                            code="san-missing",
+                            message="the certificate does not name imp-pub.lab.example.com",
+                        )
+                    ],
+                )
+            leaf = cert_info(GOOD_PEM, "abcd", req.now + timedelta(days=365), FQDNS)
+            root = cert_info(ROOT_PEM, "0001", req.now + timedelta(days=3650), [])
+            return ValidationReport(ok=True, leaf=leaf, chain=[leaf, root])
+
+        @activity.defn(name="upload_trust")
+        async def upload_trust(req: TrustUploadRequest) -> TrustUploadResult:
+            s.calls.append(("upload_trust", req))
+            return TrustUploadResult(uploaded=["root"])
+
+        @activity.defn(name="upload_certificate")
+        async def upload_certificate(req: CertUploadRequest) -> CertUploadResult:
+            s.calls.append(("upload_certificate", req))
+            return CertUploadResult(installed_nodes=[f.split(".")[0] for f in FQDNS])
+
+        @activity.defn(name="restart_service")
+        async def restart_service(req: RestartRequest) -> RestartResult:
+            s.calls.append(("restart_service", req))
+            return RestartResult(node=req.node, service=req.service)
+
+        @activity.defn(name="verify_node")
+        async def verify_node(req: VerifyRequest) -> VerifyResult:
+            s.calls.append(("verify_node", req))
+            return VerifyResult(
+                node=req.node,
+                port=req.port,
+                served_fingerprint="fp-abcd",
+                served_serial="abcd",
+                fqdn_in_san=True,
+                chain_valid=True,
+                ok=True,
+            )
+
+        @activity.defn(name="assess_cluster")
+        async def assess_cluster(ref: ClusterRef) -> ClusterAssessment:
+            s.calls.append(("assess_cluster", ref))
+            return ClusterAssessment(
+                nodes=[NodeCertState(node=f, served_serial="01") for f in FQDNS],
+                sso_enabled=s.sso_enabled,
+            )
+
+        return [
+            discover_cluster,
+            find_other_renewals,
+            disable_sso,
+            sso_status,
+            generate_csr,
+            sign_with_local_ca,
+            validate_certificate,
+            upload_trust,
+            upload_certificate,
+            restart_service,
+            verify_node,
+            assess_cluster,
+        ]
+
+
+WRITES = {"disable_sso", "generate_csr", "upload_trust", "upload_certificate", "restart_service"}

@@ -1,0 +1,293 @@
+"""CertRenewalWorkflow on the time-skipping server with stub activities."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+import pytest_asyncio
+from temporalio.client import (
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.exceptions import ApplicationError, CancelledError
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from tests.workflows.stubs import BAD_PEM, FQDNS, GOOD_PEM, ROOT_PEM, WRITES, StubCluster
+from workflows.models import (
+    ApprovalInput,
+    CertificateSubmission,
+    RenewalInput,
+    RenewalStatus,
+    SsoConfirmation,
+)
+from workflows.renewal import CertRenewalWorkflow
+
+Handle = WorkflowHandle[CertRenewalWorkflow, RenewalStatus]
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def stub() -> StubCluster:
+    return StubCluster()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def worker(
+    time_skipping_env: WorkflowEnvironment, stub: StubCluster, task_queue: str
+) -> AsyncIterator[Worker]:
+    async with Worker(
+        time_skipping_env.client,
+        task_queue=task_queue,
+        workflows=[CertRenewalWorkflow],
+        activities=stub.activities(),
+    ) as w:
+        yield w
+
+
+async def start(env: WorkflowEnvironment, task_queue: str, **kw: object) -> Handle:
+    inp = RenewalInput.model_validate(
+        {
+            "change_id": f"CHG-{uuid.uuid4().hex[:8]}",
+            "cluster": "lab",
+            "requested_by": "alice",
+            **kw,
+        }
+    )
+    return await env.client.start_workflow(
+        CertRenewalWorkflow.run, inp, id=inp.change_id, task_queue=task_queue
+    )
+
+
+async def wait_for(handle: Handle, awaiting: str, timeout: float = 20.0) -> RenewalStatus:
+    """Poll the status query until the renewal awaits ``awaiting`` (or ends)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        status = await handle.query(CertRenewalWorkflow.get_status)
+        if status.awaiting == awaiting:
+            return status
+        if status.phase in ("done", "failed", "cancelled") or loop.time() > deadline:
+            raise AssertionError(f"never awaited {awaiting}: phase {status.phase}")
+        await asyncio.sleep(0.05)
+
+
+def update_message(exc: BaseException) -> str:
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, ApplicationError):
+        cause = cause.__cause__
+    return cause.message if isinstance(cause, ApplicationError) else str(exc)
+
+
+async def confirm_sso(handle: Handle, stub: StubCluster) -> None:
+    await wait_for(handle, "sso-confirm")
+    stub.sso_enabled = True
+    await handle.execute_update(
+        CertRenewalWorkflow.confirm_sso, SsoConfirmation(principal="carol", comment="test ok")
+    )
+
+
+async def test_local_ca_renewal_runs_the_runbook_in_order(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    handle = await start(time_skipping_env, task_queue)
+    await confirm_sso(handle, stub)
+    status = await handle.result()
+
+    assert status.phase == "done"
+    names = stub.names()
+    assert names[:5] == [
+        "discover_cluster",
+        "find_other_renewals",
+        "disable_sso",
+        "generate_csr",
+        "sign_with_local_ca",
+    ]
+    assert (
+        names.index("validate_certificate")
+        < names.index("upload_trust")
+        < names.index("upload_certificate")
+        < names.index("restart_service")
+    )
+    restarts = [c[1].node for c in stub.calls if c[0] == "restart_service"]
+    assert restarts == FQDNS  # publisher first, then subscribers, then IM&P
+    assert {c[1].node for c in stub.calls if c[0] == "verify_node"} == set(FQDNS)
+    trust = next(c[1] for c in stub.calls if c[0] == "upload_trust")
+    assert trust.ca_pems == [ROOT_PEM]
+    assert all(n.verified and n.new_serial == "abcd" for n in status.nodes)
+    assert [e.action for e in status.audit if e.actor == "carol"] == ["sso-reenabled"]
+
+
+async def test_no_sso_step_when_sso_is_disabled(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    stub.sso_enabled = False
+    status = await (await start(time_skipping_env, task_queue)).result()
+    assert status.phase == "done"
+    assert "disable_sso" not in stub.names()
+    assert "sso_status" not in stub.names()
+
+
+async def test_plan_approval_gates_the_first_write(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    handle = await start(time_skipping_env, task_queue, require_plan_approval=True)
+    status = await wait_for(handle, "approval")
+    assert not WRITES & set(stub.names())
+    assert status.plan is not None
+
+    with pytest.raises(WorkflowUpdateFailedError) as stale:
+        await handle.execute_update(
+            CertRenewalWorkflow.approve, ApprovalInput(principal="bob", plan_hash="000000000000")
+        )
+    assert "plan changed" in update_message(stale.value)
+    with pytest.raises(WorkflowUpdateFailedError) as anonymous:
+        await handle.execute_update(CertRenewalWorkflow.approve, ApprovalInput(principal=" "))
+    assert "approver" in update_message(anonymous.value)
+    assert not WRITES & set(stub.names())
+
+    await handle.execute_update(
+        CertRenewalWorkflow.approve,
+        ApprovalInput(principal="bob", comment="CAB ok", plan_hash=status.plan.plan_hash),
+    )
+    await confirm_sso(handle, stub)
+    final = await handle.result()
+    approvals = [e for e in final.audit if e.action == "approved"]
+    assert [(e.actor, e.comment) for e in approvals] == [("bob", "CAB ok")]
+
+
+async def test_rejection_ends_before_any_write(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    handle = await start(time_skipping_env, task_queue, require_plan_approval=True)
+    await wait_for(handle, "approval")
+    await handle.execute_update(
+        CertRenewalWorkflow.reject, ApprovalInput(principal="bob", comment="wrong window")
+    )
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+    assert isinstance(failed.value.cause, ApplicationError)
+    assert failed.value.cause.type == "PlanRejected"
+    assert not WRITES & set(stub.names())
+    status = await handle.query(CertRenewalWorkflow.get_status)
+    assert status.phase == "failed" and "wrong window" in (status.error or "")
+
+
+async def test_manual_ca_waits_days_refuses_a_bad_certificate_and_keeps_waiting(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    handle = await start(time_skipping_env, task_queue, ca="manual")
+    await wait_for(handle, "ca")
+    await time_skipping_env.sleep(timedelta(days=9))
+    status = await handle.query(CertRenewalWorkflow.get_status)
+    assert status.awaiting == "ca" and status.phase == "ca-wait"
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(
+            CertRenewalWorkflow.submit_certificate,
+            CertificateSubmission(principal="dave", certificate_pem=BAD_PEM),
+        )
+    assert "imp-pub.lab.example.com" in update_message(refused.value)
+    with pytest.raises(WorkflowUpdateFailedError) as not_pem:
+        await handle.execute_update(
+            CertRenewalWorkflow.submit_certificate,
+            CertificateSubmission(principal="dave", certificate_pem="hello"),
+        )
+    assert "PEM" in update_message(not_pem.value)
+    status = await handle.query(CertRenewalWorkflow.get_status)
+    assert status.awaiting == "ca"
+    assert [p.code for p in status.refused_submissions[0]] == ["san-missing"]
+    assert "upload_trust" not in stub.names()
+
+    result = await handle.execute_update(
+        CertRenewalWorkflow.submit_certificate,
+        CertificateSubmission(principal="dave", certificate_pem=GOOD_PEM, chain_pem=ROOT_PEM),
+    )
+    assert result.accepted and result.serial == "abcd"
+    await confirm_sso(handle, stub)
+    final = await handle.result()
+    assert final.phase == "done"
+    assert [e.action for e in final.audit if e.actor == "dave"] == [
+        "certificate-refused",
+        "certificate-submitted",
+    ]
+
+
+async def test_cancellation_reports_where_the_cluster_stands(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    handle = await start(time_skipping_env, task_queue, ca="manual")
+    await wait_for(handle, "ca")
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+    assert isinstance(failed.value.cause, CancelledError)
+    status = await handle.query(CertRenewalWorkflow.get_status)
+    assert status.phase == "cancelled"
+    assert any("SSO" in o for o in status.outstanding)
+    assert stub.names()[-1] == "assess_cluster"
+    assert "upload_certificate" not in stub.names()
+    assert all(n.detail.startswith("serving serial 01") for n in status.nodes)
+
+
+async def test_preflight_failure_writes_nothing(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    stub.paws_down_on = FQDNS[2]
+    handle = await start(time_skipping_env, task_queue)
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+    assert isinstance(failed.value.cause, ApplicationError)
+    assert failed.value.cause.type == "PreflightFailed"
+    assert FQDNS[2] in failed.value.cause.message
+    assert not WRITES & set(stub.names())
+    status = await handle.query(CertRenewalWorkflow.get_status)
+    assert [(p.code, p.node) for p in status.problems] == [("service-not-started", FQDNS[2])]
+
+
+async def test_another_running_renewal_of_the_cluster_blocks_preflight(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    stub.other_renewals = ["CHG-OTHER"]
+    handle = await start(time_skipping_env, task_queue)
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+    assert "CHG-OTHER" in str(failed.value.cause)
+    assert not WRITES & set(stub.names())
+
+
+async def test_confirm_sso_is_checked_against_the_cluster(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    handle = await start(time_skipping_env, task_queue)
+    await wait_for(handle, "sso-confirm")
+    with pytest.raises(WorkflowUpdateFailedError) as still_off:
+        await handle.execute_update(
+            CertRenewalWorkflow.confirm_sso, SsoConfirmation(principal="carol")
+        )
+    assert "still disabled" in update_message(still_off.value)
+    assert (await handle.query(CertRenewalWorkflow.get_status)).awaiting == "sso-confirm"
+    await confirm_sso(handle, stub)
+    assert (await handle.result()).phase == "done"
+
+
+async def test_messages_outside_their_phase_are_refused(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    handle = await start(time_skipping_env, task_queue)
+    await wait_for(handle, "sso-confirm")
+    with pytest.raises(WorkflowUpdateFailedError) as approve:
+        await handle.execute_update(CertRenewalWorkflow.approve, ApprovalInput(principal="bob"))
+    assert "nothing to approve" in update_message(approve.value)
+    with pytest.raises((WorkflowUpdateFailedError, RPCError)):
+        await handle.execute_update(
+            CertRenewalWorkflow.submit_certificate,
+            CertificateSubmission(principal="dave", certificate_pem=GOOD_PEM),
+        )
+    await confirm_sso(handle, stub)
+    await handle.result()

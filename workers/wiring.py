@@ -1,0 +1,92 @@
+"""Process wiring: the one place that builds clients and activities and registers them."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import signal
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.ca import CaActivities
+from activities.clients.ca.local import LocalCa
+from activities.cucm import CucmActivities
+from activities.registry import RegistryActivities
+from workers.converter import make_data_converter
+from workers.settings import UcrenewSettings
+from workflows.renewal import CertRenewalWorkflow
+
+log = logging.getLogger("ucrenew.worker")
+
+
+def inventory_path(settings: UcrenewSettings) -> Path:
+    """The inventory to use: the configured one, else the running lab's."""
+    configured = settings.inventory_path
+    if configured.exists():
+        return configured
+    lab_inventory = settings.state_dir / "lab" / "inventory.yaml"
+    return lab_inventory if lab_inventory.exists() else configured
+
+
+def local_ca(settings: UcrenewSettings) -> LocalCa:
+    """The built-in CA, persisted under the state dir."""
+    return LocalCa(settings.state_dir / "ca" / "local")
+
+
+async def connect(settings: UcrenewSettings) -> Client:
+    """A Temporal client with the shared data converter."""
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.namespace,
+        data_converter=make_data_converter(settings),
+    )
+
+
+def build_worker(
+    client: Client, settings: UcrenewSettings, task_queue: str | None = None
+) -> Worker:
+    """A worker running every ucrenew workflow and activity on the task queue."""
+    ca = local_ca(settings)
+    cucm = CucmActivities(
+        inventory_loader=lambda: inventory_path(settings),
+        trusted_roots=lambda: [ca.root_pem],
+    )
+    cas = CaActivities(ca)
+    registry = RegistryActivities(client)
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=[CertRenewalWorkflow],
+        activities=[
+            cucm.discover_cluster,
+            cucm.disable_sso,
+            cucm.sso_status,
+            cucm.generate_csr,
+            cucm.upload_trust,
+            cucm.upload_certificate,
+            cucm.restart_service,
+            cucm.verify_node,
+            cucm.assess_cluster,
+            cas.sign_with_local_ca,
+            cas.validate_certificate,
+            registry.find_other_renewals,
+        ],
+        activity_executor=concurrent.futures.ThreadPoolExecutor(max_workers=16),
+        max_concurrent_activities=32,
+    )
+
+
+async def run_worker(settings: UcrenewSettings) -> None:
+    """Run a worker until SIGINT/SIGTERM, then drain and stop."""
+    client = await connect(settings)
+    worker = build_worker(client, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
+    async with worker:
+        await stop.wait()

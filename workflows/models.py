@@ -1,0 +1,183 @@
+"""Inputs, state, status and operator messages of the renewal workflow."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from activities.cluster_models import Purpose
+from activities.models import UtcDatetime, ValidationProblem
+
+Phase = Literal[
+    "discover",
+    "preflight",
+    "plan",
+    "approve-plan",
+    "sso-disable",
+    "csr",
+    "ca-wait",
+    "validate",
+    "upload-trust",
+    "upload-cert",
+    "restarts",
+    "verify",
+    "sso-reenable",
+    "cleanup",
+    "done",
+    "failed",
+    "cancelled",
+]
+TERMINAL_PHASES: tuple[Phase, ...] = ("done", "failed", "cancelled")
+
+Awaiting = Literal["", "approval", "ca", "sso-confirm"]
+CaKind = Literal["local", "manual"]
+
+
+class RenewalOptions(BaseModel):
+    """Tunables of one renewal. Durations are data so tests can shrink them."""
+
+    key_length: int = 2048
+    hash_algorithm: str = "sha256"
+    other_domains: list[str] = Field(default_factory=list)
+    min_remaining_days: int = 30
+    restart_timeout_seconds: float = 900.0
+    restart_poll_seconds: float = 5.0
+    verify_timeout_seconds: float = 300.0
+
+
+class RenewalInput(BaseModel):
+    """Start a renewal: one change on one cluster."""
+
+    change_id: str
+    cluster: str
+    purposes: list[Purpose] = Field(default_factory=lambda: list[Purpose](["tomcat"]))
+    ca: CaKind = "local"
+    requested_by: str = "unknown"
+    require_plan_approval: bool = False
+    options: RenewalOptions = Field(default_factory=RenewalOptions)
+
+
+class Problem(BaseModel):
+    """Something that stops a renewal, said so an operator can act on it."""
+
+    code: str
+    message: str
+    node: str | None = None
+
+
+class PlanStep(BaseModel):
+    """One step of the plan."""
+
+    phase: Phase
+    action: str
+    node: str | None = None
+    detail: str = ""
+
+
+class RenewalPlan(BaseModel):
+    """The ordered steps of a renewal, from a pure planner."""
+
+    cluster: str
+    purposes: list[Purpose]
+    publisher: str
+    san: list[str]
+    restart_order: list[str]
+    sso_disable: bool
+    steps: list[PlanStep]
+    notes: list[str] = Field(default_factory=list)
+    plan_hash: str = ""
+
+
+class AuditEvent(BaseModel):
+    """One accepted operator message or notable decision (the audit trail)."""
+
+    at: UtcDatetime
+    actor: str
+    action: str
+    comment: str = ""
+
+
+class ApprovalInput(BaseModel):
+    """Approve (or reject) the current gate."""
+
+    principal: str
+    comment: str = ""
+    plan_hash: str | None = Field(
+        default=None, description="the plan the approver saw; refused if the plan changed"
+    )
+
+
+class CertificateSubmission(BaseModel):
+    """A signed certificate handed in by an operator (manual CA)."""
+
+    principal: str
+    certificate_pem: str
+    chain_pem: str | None = None
+    comment: str = ""
+
+
+class SubmissionResult(BaseModel):
+    """The accepted submission."""
+
+    accepted: bool
+    serial: str = ""
+    message: str = ""
+
+
+class SsoConfirmation(BaseModel):
+    """An operator says SSO was re-enabled in the CUCM GUI."""
+
+    principal: str
+    comment: str = ""
+
+
+NodeStepState = Literal["pending", "running", "done", "failed", "skipped"]
+
+
+class NodeProgress(BaseModel):
+    """Per-node progress, for ``watch`` and dashboards."""
+
+    node: str
+    steps: dict[str, NodeStepState] = Field(default_factory=dict)
+    old_serial: str | None = None
+    new_serial: str | None = None
+    verified: bool = False
+    detail: str = ""
+
+
+class RenewalStatus(BaseModel):
+    """What the status query returns (and what the result carries at the end)."""
+
+    change_id: str
+    cluster: str
+    purposes: list[Purpose]
+    ca: CaKind
+    requested_by: str
+    phase: Phase = "discover"
+    awaiting: Awaiting = ""
+    started_at: UtcDatetime | None = None
+    finished_at: UtcDatetime | None = None
+    plan: RenewalPlan | None = None
+    csr_pem: str | None = None
+    ca_request_ref: str | None = None
+    new_serial: str | None = None
+    new_fingerprint: str | None = None
+    new_not_after: UtcDatetime | None = None
+    nodes: list[NodeProgress] = Field(default_factory=list)
+    problems: list[Problem] = Field(default_factory=list)
+    refused_submissions: list[list[ValidationProblem]] = Field(default_factory=list)
+    audit: list[AuditEvent] = Field(default_factory=list)
+    outstanding: list[str] = Field(
+        default_factory=list, description="actions left to an operator (e.g. re-enable SSO)"
+    )
+    error: str | None = None
+
+    def node(self, fqdn: str) -> NodeProgress:
+        """Progress of one node (created on first use)."""
+        for n in self.nodes:
+            if n.node == fqdn:
+                return n
+        progress = NodeProgress(node=fqdn)
+        self.nodes.append(progress)
+        return progress

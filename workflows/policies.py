@@ -1,0 +1,92 @@
+"""Timeouts and retry policies of every activity the renewal runs, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from temporalio.common import RetryPolicy
+
+#: Errors that retrying cannot fix: the activity raises them as non-retryable too, and the
+#: list here protects against a client error type forgetting to say so.
+NON_RETRYABLE = [
+    "CucmAuthError",
+    "CucmBadRequest",
+    "CucmIssuerNotTrusted",
+    "CucmStaleCsr",
+    "CucmTrustDuplicate",
+    "CucmAxlVersionError",
+    "InventoryError",
+    "SecretRefError",
+    "UploadIncomplete",
+    "CsrExportIncomplete",
+    "CertificateRefused",
+    "CaRequestDenied",
+    "CaConfigurationError",
+]
+
+
+@dataclass(frozen=True)
+class ActivityPolicy:
+    """Keyword arguments for ``workflow.execute_activity_method``."""
+
+    start_to_close: timedelta
+    retry: RetryPolicy
+    heartbeat: timedelta | None = None
+    schedule_to_close: timedelta | None = None
+
+    def kwargs(self) -> dict[str, Any]:
+        """As keyword arguments."""
+        kw: dict[str, Any] = {
+            "start_to_close_timeout": self.start_to_close,
+            "retry_policy": self.retry,
+        }
+        if self.heartbeat is not None:
+            kw["heartbeat_timeout"] = self.heartbeat
+        if self.schedule_to_close is not None:
+            kw["schedule_to_close_timeout"] = self.schedule_to_close
+        return kw
+
+
+def _retry(attempts: int, initial: float = 2.0, maximum: float = 60.0) -> RetryPolicy:
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=initial),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=maximum),
+        maximum_attempts=attempts,
+        non_retryable_error_types=NON_RETRYABLE,
+    )
+
+
+DISCOVER = ActivityPolicy(timedelta(minutes=5), _retry(3), heartbeat=timedelta(seconds=60))
+REGISTRY = ActivityPolicy(timedelta(seconds=30), _retry(5))
+SSO = ActivityPolicy(timedelta(minutes=3), _retry(5))
+CSR = ActivityPolicy(timedelta(minutes=3), _retry(4))
+SIGN = ActivityPolicy(timedelta(minutes=1), _retry(5))
+VALIDATE = ActivityPolicy(timedelta(seconds=30), _retry(3))
+UPLOAD = ActivityPolicy(timedelta(minutes=3), _retry(6))
+ASSESS = ActivityPolicy(timedelta(minutes=2), _retry(2))
+
+
+def restart_policy(timeout_seconds: float) -> ActivityPolicy:
+    """A restart waits up to ``timeout_seconds`` for the service and HTTPS to come back."""
+    return ActivityPolicy(
+        start_to_close=timedelta(seconds=timeout_seconds + 60),
+        retry=_retry(3, initial=5.0),
+        heartbeat=timedelta(seconds=30),
+    )
+
+
+def verify_policy(timeout_seconds: float) -> ActivityPolicy:
+    """Verification retries (the node may still be settling) until ``timeout_seconds``."""
+    return ActivityPolicy(
+        start_to_close=timedelta(seconds=60),
+        retry=RetryPolicy(
+            initial_interval=timedelta(seconds=1),
+            backoff_coefficient=2.0,
+            maximum_interval=timedelta(seconds=30),
+            non_retryable_error_types=NON_RETRYABLE,
+        ),
+        schedule_to_close=timedelta(seconds=timeout_seconds),
+    )

@@ -1,0 +1,561 @@
+"""CertRenewalWorkflow: one change that renews CA-signed multi-server certificates on a cluster.
+
+It reads like the runbook: discover → preflight → plan → [approve] → sso-disable → csr →
+ca-wait → validate → upload-trust → upload-cert → restarts → verify → sso-reenable → done.
+Anything that touches the cluster, a CA or a clock-dependent check runs in an activity; the
+workflow only decides, waits and records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.ca import CaActivities, LocalSignRequest
+    from activities.cluster_models import (
+        CertUploadRequest,
+        ClusterRef,
+        ClusterSnapshot,
+        CsrRequest,
+        CsrResult,
+        OtherRenewalsRequest,
+        Purpose,
+        RestartRequest,
+        TrustUploadRequest,
+        ValidateRequest,
+        VerifyRequest,
+    )
+    from activities.cucm import CucmActivities
+    from activities.models import CaSubmission, ValidationReport
+    from activities.registry import RegistryActivities
+    from workflows import policies
+    from workflows import search_attributes as sa
+    from workflows.models import (
+        ApprovalInput,
+        AuditEvent,
+        Awaiting,
+        CertificateSubmission,
+        Phase,
+        Problem,
+        RenewalInput,
+        RenewalPlan,
+        RenewalStatus,
+        SsoConfirmation,
+        SubmissionResult,
+    )
+    from workflows.plan import build_plan, preflight_problems
+
+
+class RenewalStopped(Exception):
+    """Internal: the renewal ends on purpose (preflight failure, rejection, failed step)."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+
+
+@workflow.defn
+class CertRenewalWorkflow:
+    """Renew the certificates of one change on one cluster; the workflow id is the change id."""
+
+    @workflow.init
+    def __init__(self, inp: RenewalInput) -> None:
+        self._input = inp
+        self._status = RenewalStatus(
+            change_id=inp.change_id,
+            cluster=inp.cluster,
+            purposes=inp.purposes,
+            ca=inp.ca,
+            requested_by=inp.requested_by,
+        )
+        self._approval: ApprovalInput | None = None
+        self._rejection: ApprovalInput | None = None
+        self._submission: tuple[CertificateSubmission, ValidationReport] | None = None
+        self._sso_confirmed = False
+        self._sso_disabled_by_us = False
+        self._uploaded = False
+        self._lock = asyncio.Lock()
+
+    # -- run ----------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, inp: RenewalInput) -> RenewalStatus:
+        """Run the renewal; returns the final report, or fails with it recorded in status."""
+        self._status.started_at = workflow.now()
+        workflow.upsert_search_attributes(
+            [
+                sa.CLUSTER_ID.value_set(inp.cluster),
+                sa.CHANGE_ID.value_set(inp.change_id),
+                sa.CERT_PURPOSES.value_set(list(inp.purposes)),
+            ]
+        )
+        try:
+            await self._renew()
+        except (asyncio.CancelledError, CancelledError):
+            self._status.error = "cancelled by an operator"
+            self._set_phase("cancelled")
+            await self._compensate()
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            raise
+        except RenewalStopped as stop:
+            self._status.error = stop.message
+            self._set_phase("failed")
+            await self._compensate()
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            raise ApplicationError(stop.message, type=stop.error_type, non_retryable=True) from None
+        self._set_phase("done")
+        self._status.finished_at = workflow.now()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._status
+
+    async def _renew(self) -> None:
+        inp = self._input
+        opts = inp.options
+
+        self._set_phase("discover")
+        snapshot = await self._activity(
+            CucmActivities.discover_cluster, ClusterRef(cluster=inp.cluster), policies.DISCOVER
+        )
+        self._record_discovery(snapshot)
+
+        self._set_phase("preflight")
+        others = await self._activity(
+            RegistryActivities.find_other_renewals,
+            OtherRenewalsRequest(cluster=inp.cluster, exclude_change_id=inp.change_id),
+            policies.REGISTRY,
+        )
+        problems = preflight_problems(snapshot, inp.purposes, others.change_ids)
+        if problems:
+            self._status.problems = problems
+            raise RenewalStopped(
+                "PreflightFailed",
+                "preflight failed, nothing was changed on the cluster: "
+                + "; ".join(p.message for p in problems),
+            )
+
+        self._set_phase("plan")
+        plan = build_plan(snapshot, inp.purposes)
+        self._status.plan = plan
+        for fqdn in plan.restart_order:
+            self._status.node(fqdn).steps.update({"restart": "pending", "verify": "pending"})
+
+        if inp.require_plan_approval:
+            await self._approval_gate(plan)
+
+        if plan.sso_disable:
+            self._set_phase("sso-disable")
+            sso = await self._activity(
+                CucmActivities.disable_sso, ClusterRef(cluster=inp.cluster), policies.SSO
+            )
+            self._sso_disabled_by_us = sso.was_enabled
+            self._audit("ucrenew", "sso-disabled", sso.detail)
+
+        for purpose in inp.purposes:
+            await self._renew_purpose(purpose, plan, snapshot, opts.min_remaining_days)
+
+        if plan.sso_disable:
+            self._set_phase("sso-reenable", awaiting="sso-confirm")
+            await workflow.wait_condition(lambda: self._sso_confirmed)
+            self._sso_disabled_by_us = False
+            self._set_phase("sso-reenable")
+
+        self._set_phase("cleanup")
+        self._status.outstanding = [o for o in self._status.outstanding if "SSO" not in o]
+
+    async def _renew_purpose(
+        self, purpose: Purpose, plan: RenewalPlan, snapshot: ClusterSnapshot, min_days: int
+    ) -> None:
+        inp = self._input
+        opts = inp.options
+
+        self._set_phase("csr")
+        csr = await self._activity(
+            CucmActivities.generate_csr,
+            CsrRequest(
+                cluster=inp.cluster,
+                purpose=purpose,
+                key_length=opts.key_length,
+                hash_algorithm=opts.hash_algorithm,
+                other_domains=opts.other_domains,
+            ),
+            policies.CSR,
+        )
+        self._check_csr(csr, plan)
+        self._status.csr_pem = csr.csr_pem
+        self._audit("ucrenew", "csr-generated", f"SAN {', '.join(csr.info.san_dns)}")
+
+        self._set_phase("ca-wait")
+        if inp.ca == "local":
+            issued: CaSubmission = await self._activity(
+                CaActivities.sign_with_local_ca,
+                LocalSignRequest(csr_pem=csr.csr_pem, change_id=inp.change_id),
+                policies.SIGN,
+            )
+            self._status.ca_request_ref = issued.request_ref
+            cert_pem, chain_pem = issued.certificate_pem or "", issued.chain_pem
+        else:
+            self._set_phase("ca-wait", awaiting="ca")
+            await workflow.wait_condition(lambda: self._submission is not None)
+            assert self._submission is not None
+            submission, _ = self._submission
+            cert_pem, chain_pem = submission.certificate_pem, submission.chain_pem
+            self._set_phase("ca-wait")
+
+        self._set_phase("validate")
+        report = await self._activity(
+            CaActivities.validate_certificate,
+            ValidateRequest(
+                certificate_pem=cert_pem,
+                chain_pem=chain_pem,
+                csr_pem=csr.csr_pem,
+                expected_dns=plan.san,
+                now=workflow.now(),
+                min_remaining_days=min_days,
+            ),
+            policies.VALIDATE,
+        )
+        if not report.ok or report.leaf is None:
+            raise RenewalStopped(
+                "CertificateRefused",
+                "the signed certificate is not fit for CUCM: "
+                + "; ".join(p.message for p in report.problems),
+            )
+        leaf = report.leaf
+        chain = [c.pem for c in report.chain[1:]]
+        root = chain[-1:] if chain else []
+        self._status.new_serial = leaf.serial_hex
+        self._status.new_fingerprint = leaf.sha256_fingerprint
+        self._status.new_not_after = leaf.not_after
+
+        self._set_phase("upload-trust")
+        trust = await self._activity(
+            CucmActivities.upload_trust,
+            TrustUploadRequest(
+                cluster=inp.cluster,
+                purpose=purpose,
+                ca_pems=list(reversed(chain)),
+            ),
+            policies.UPLOAD,
+        )
+        self._audit(
+            "ucrenew",
+            "trust-uploaded",
+            f"uploaded {trust.uploaded or 'nothing'}; already present {trust.skipped or 'none'}",
+        )
+
+        self._set_phase("upload-cert")
+        upload = await self._activity(
+            CucmActivities.upload_certificate,
+            CertUploadRequest(
+                cluster=inp.cluster,
+                purpose=purpose,
+                certificate_pem=leaf.pem,
+                chain_pems=chain,
+                expected_nodes=plan.san,
+                extra_roots_pem=root,
+            ),
+            policies.UPLOAD,
+        )
+        self._uploaded = True
+        self._audit("ucrenew", "certificate-uploaded", upload.message)
+        for fqdn in plan.restart_order:
+            self._status.node(fqdn).new_serial = leaf.serial_hex
+
+        self._set_phase("restarts")
+        started = workflow.now()
+        restart = policies.restart_policy(opts.restart_timeout_seconds)
+        for fqdn in plan.restart_order:
+            progress = self._status.node(fqdn)
+            progress.steps["restart"] = "running"
+            try:
+                await self._activity(
+                    CucmActivities.restart_service,
+                    RestartRequest(
+                        cluster=inp.cluster,
+                        node=fqdn,
+                        service="Cisco Tomcat",
+                        not_before=started,
+                        timeout_seconds=opts.restart_timeout_seconds,
+                        poll_seconds=opts.restart_poll_seconds,
+                        extra_roots_pem=root,
+                    ),
+                    restart,
+                )
+            except RenewalStopped:
+                progress.steps["restart"] = "failed"
+                raise
+            progress.steps["restart"] = "done"
+
+        self._set_phase("verify")
+        verify = policies.verify_policy(opts.verify_timeout_seconds)
+
+        async def verify_one(fqdn: str) -> None:
+            progress = self._status.node(fqdn)
+            progress.steps["verify"] = "running"
+            try:
+                result = await self._activity(
+                    CucmActivities.verify_node,
+                    VerifyRequest(
+                        cluster=inp.cluster,
+                        node=fqdn,
+                        expected_fingerprint=leaf.sha256_fingerprint,
+                        extra_roots_pem=root,
+                    ),
+                    verify,
+                )
+            except RenewalStopped as stop:
+                progress.steps["verify"] = "failed"
+                progress.detail = stop.message
+                raise
+            progress.verified = result.ok
+            progress.steps["verify"] = "done"
+
+        await asyncio.gather(*(verify_one(f) for f in plan.restart_order))
+
+    # -- helpers ------------------------------------------------------------------------
+
+    async def _activity(self, method, arg, policy):  # type: ignore[no-untyped-def]
+        """Run an activity method with its policy; a final failure stops the renewal."""
+        try:
+            return await workflow.execute_activity_method(method, arg, **policy.kwargs())
+        except ActivityError as err:
+            # A timeout wraps the last attempt's failure: report the most specific cause.
+            cause: BaseException | None = err.cause
+            while cause is not None and not isinstance(cause, ApplicationError):
+                cause = cause.__cause__
+            if isinstance(cause, ApplicationError):
+                raise RenewalStopped(cause.type or "ActivityFailed", cause.message) from None
+            message = str(err.cause) if err.cause else str(err)
+            raise RenewalStopped("ActivityFailed", f"{method.__name__}: {message}") from None
+
+    def _check_csr(self, csr: CsrResult, plan: RenewalPlan) -> None:
+        exported = {n.split(".", 1)[0].lower() for n in csr.exported_nodes}
+        missing = [f for f in plan.san if f.split(".", 1)[0].lower() not in exported]
+        if missing:
+            raise RenewalStopped(
+                "CsrExportIncomplete",
+                "the CSR did not reach every node (missing: " + ", ".join(missing) + "); check "
+                "Cisco Tomcat and Platform Administrative Web Service on them",
+            )
+        uncovered = [f for f in plan.san if f.lower() not in {s.lower() for s in csr.info.san_dns}]
+        if uncovered:
+            raise RenewalStopped("CsrSanIncomplete", "the CSR's SANs miss " + ", ".join(uncovered))
+
+    def _record_discovery(self, snapshot: ClusterSnapshot) -> None:
+        expiries: list[datetime] = []
+        for n in snapshot.nodes:
+            cert = n.certificates.get("tomcat")
+            if cert is not None:
+                self._status.node(n.fqdn).old_serial = cert.serial_hex
+                expiries.append(cert.not_after)
+        if expiries:
+            workflow.upsert_search_attributes([sa.CERT_NOT_AFTER.value_set(min(expiries))])
+
+    async def _approval_gate(self, plan: RenewalPlan) -> None:
+        self._set_phase("approve-plan", awaiting="approval")
+        await workflow.wait_condition(
+            lambda: self._approval is not None or self._rejection is not None
+        )
+        if self._rejection is not None:
+            raise RenewalStopped(
+                "PlanRejected",
+                f"plan rejected by {self._rejection.principal}: {self._rejection.comment}",
+            )
+        self._set_phase("approve-plan")
+
+    async def _compensate(self) -> None:
+        """Record where the cluster stands and what an operator must still do."""
+        if self._sso_disabled_by_us:
+            self._status.outstanding.append(
+                "SAML SSO was disabled by this change and is still disabled: re-enable it in "
+                "Cisco Unified CM Administration > System > SAML Single Sign-On"
+            )
+        if self._uploaded:
+            self._status.outstanding.append(
+                "the new certificate is installed; nodes whose Cisco Tomcat was not restarted "
+                "still serve the old one: restart it there (utils service restart Cisco Tomcat)"
+            )
+        try:
+            assessment = await workflow.execute_activity_method(
+                CucmActivities.assess_cluster,
+                ClusterRef(cluster=self._input.cluster),
+                **policies.ASSESS.kwargs(),
+            )
+        except ActivityError as err:
+            self._status.outstanding.append(f"could not assess the cluster: {err.cause or err}")
+            return
+        for state in assessment.nodes:
+            progress = self._status.node(state.node)
+            served = state.served_serial or "unknown"
+            progress.detail = f"serving serial {served}" + (
+                f" ({state.error})" if state.error else ""
+            )
+
+    def _set_phase(self, phase: Phase, awaiting: Awaiting = "") -> None:
+        self._status.phase = phase
+        self._status.awaiting = awaiting
+        if phase in ("done", "failed", "cancelled"):
+            self._status.finished_at = workflow.now()
+        workflow.upsert_search_attributes(
+            [sa.RENEWAL_PHASE.value_set(phase), sa.RENEWAL_AWAITING.value_set(awaiting)]
+        )
+
+    def _audit(self, actor: str, action: str, comment: str = "") -> None:
+        self._status.audit.append(
+            AuditEvent(at=workflow.now(), actor=actor, action=action, comment=comment)
+        )
+
+    # -- queries and updates ------------------------------------------------------------
+
+    @workflow.query
+    def get_status(self) -> RenewalStatus:
+        """The renewal's status, progress per node, and audit trail."""
+        return self._status
+
+    @workflow.update
+    async def approve(self, approval: ApprovalInput) -> RenewalStatus:
+        """Approve the plan; the approver is recorded."""
+        self._approval = approval
+        self._audit(approval.principal, "approved", approval.comment)
+        return self._status
+
+    @approve.validator
+    def _validate_approve(self, approval: ApprovalInput) -> None:
+        self._check_approval(approval)
+
+    @workflow.update
+    async def reject(self, rejection: ApprovalInput) -> RenewalStatus:
+        """Reject the plan: the renewal ends before any write."""
+        self._rejection = rejection
+        self._audit(rejection.principal, "rejected", rejection.comment)
+        return self._status
+
+    @reject.validator
+    def _validate_reject(self, rejection: ApprovalInput) -> None:
+        self._check_approval(rejection)
+
+    def _check_approval(self, approval: ApprovalInput) -> None:
+        if self._status.awaiting != "approval":
+            raise ApplicationError(
+                f"nothing to approve: the renewal is in phase {self._status.phase}",
+                type="NotAwaitingApproval",
+            )
+        if not approval.principal.strip():
+            raise ApplicationError("an approval needs the approver's name", type="BadApproval")
+        plan = self._status.plan
+        if approval.plan_hash and plan and approval.plan_hash != plan.plan_hash:
+            raise ApplicationError(
+                f"the plan changed (now {plan.plan_hash}, you saw {approval.plan_hash}): "
+                "review it again with `ucrenew show`",
+                type="PlanChanged",
+            )
+
+    @workflow.update
+    async def submit_certificate(self, submission: CertificateSubmission) -> SubmissionResult:
+        """Hand in the signed certificate (manual CA); refused with reasons if unfit."""
+        async with self._lock:
+            if self._submission is not None:
+                raise ApplicationError(
+                    "a certificate was already accepted", type="AlreadySubmitted"
+                )
+            assert self._status.csr_pem is not None and self._status.plan is not None
+            report = await self._activity_for_update(
+                ValidateRequest(
+                    certificate_pem=submission.certificate_pem,
+                    chain_pem=submission.chain_pem,
+                    csr_pem=self._status.csr_pem,
+                    expected_dns=self._status.plan.san,
+                    now=workflow.now(),
+                    min_remaining_days=self._input.options.min_remaining_days,
+                )
+            )
+            if not report.ok or report.leaf is None:
+                self._status.refused_submissions.append(report.problems)
+                self._audit(
+                    submission.principal,
+                    "certificate-refused",
+                    "; ".join(p.code for p in report.problems),
+                )
+                raise ApplicationError(
+                    "certificate refused, the renewal keeps waiting: "
+                    + "; ".join(p.message for p in report.problems),
+                    [p.model_dump() for p in report.problems],
+                    type="CertificateRefused",
+                )
+            self._submission = (submission, report)
+            self._audit(
+                submission.principal,
+                "certificate-submitted",
+                f"serial {report.leaf.serial_hex}. {submission.comment}".strip(),
+            )
+            return SubmissionResult(
+                accepted=True, serial=report.leaf.serial_hex, message="certificate accepted"
+            )
+
+    async def _activity_for_update(self, req: ValidateRequest) -> ValidationReport:
+        try:
+            return await workflow.execute_activity_method(
+                CaActivities.validate_certificate, req, **policies.VALIDATE.kwargs()
+            )
+        except ActivityError as err:
+            raise ApplicationError(
+                f"could not validate the certificate: {err.cause or err}", type="ValidationError"
+            ) from None
+
+    @submit_certificate.validator
+    def _validate_submission(self, submission: CertificateSubmission) -> None:
+        if self._status.awaiting != "ca" or self._input.ca != "manual":
+            raise ApplicationError(
+                f"not waiting for a certificate: the renewal is in phase {self._status.phase}",
+                type="NotAwaitingCertificate",
+            )
+        if not submission.principal.strip():
+            raise ApplicationError("a submission needs the submitter's name", type="BadSubmission")
+        if "-----BEGIN CERTIFICATE-----" not in submission.certificate_pem:
+            raise ApplicationError(
+                "the certificate must be PEM text (-----BEGIN CERTIFICATE-----)",
+                type="BadSubmission",
+            )
+
+    @workflow.update
+    async def confirm_sso(self, confirmation: SsoConfirmation) -> RenewalStatus:
+        """An operator re-enabled SSO in the GUI; ucrenew checks before accepting."""
+        async with self._lock:
+            try:
+                sso = await workflow.execute_activity_method(
+                    CucmActivities.sso_status,
+                    ClusterRef(cluster=self._input.cluster),
+                    **policies.SSO.kwargs(),
+                )
+            except ActivityError as err:
+                raise ApplicationError(
+                    f"could not read the SSO state: {err.cause or err}", type="SsoCheckFailed"
+                ) from None
+            if not sso.enabled:
+                raise ApplicationError(
+                    "SSO is still disabled on the cluster (utils sso status): re-enable it in "
+                    "Cisco Unified CM Administration > System > SAML Single Sign-On, then "
+                    "confirm again",
+                    type="SsoStillDisabled",
+                )
+            self._sso_confirmed = True
+            self._audit(confirmation.principal, "sso-reenabled", confirmation.comment)
+            return self._status
+
+    @confirm_sso.validator
+    def _validate_confirm_sso(self, confirmation: SsoConfirmation) -> None:
+        if self._status.awaiting != "sso-confirm":
+            raise ApplicationError(
+                f"not waiting for SSO: the renewal is in phase {self._status.phase}",
+                type="NotAwaitingSso",
+            )
+        if not confirmation.principal.strip():
+            raise ApplicationError("a confirmation needs the operator's name", type="BadConfirm")
+
+
+__all__ = ["CertRenewalWorkflow", "Problem"]
