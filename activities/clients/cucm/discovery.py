@@ -95,24 +95,33 @@ async def discover(
         except CucmError as exc:
             snapshot.axl_error = f"AXL on {pub.fqdn}: {_why(exc)}"
 
-    async def cli() -> None:
+    async def sso() -> None:
         try:
             async with CucmCli(pub_ep, credentials(inventory, cluster, "os_admin")) as shell:
-                sso = await shell.sso_status()
-                snapshot.sso_enabled = sso.enabled
-                try:
-                    states = await shell.dbreplication_states()
-                    snapshot.db_replication = {h.split(".", 1)[0]: s for h, s in states.items()}
-                except CucmError as exc:
-                    snapshot.db_replication_error = f"utils dbreplication runtimestate: {_why(exc)}"
+                snapshot.sso_enabled = (await shell.sso_status()).enabled
         except CucmError as exc:
             snapshot.sso_error = _why(exc)
-            snapshot.db_replication_error = f"CLI on {pub.fqdn}: {_why(exc)}"
+
+    async def replication(publisher: NodeEntry) -> None:
+        # CUCM and IM&P replicate separate databases: each publisher reports its own nodes.
+        ep = endpoint(cluster, publisher, roots)
+        try:
+            async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
+                states = await shell.dbreplication_states()
+        except CucmError as exc:
+            snapshot.db_replication_error = (
+                f"utils dbreplication runtimestate on {publisher.fqdn}: {_why(exc)}"
+            )
+            return
+        snapshot.db_replication.update({h.split(".", 1)[0]: s for h, s in states.items()})
+
+    publishers = [n for n in cluster.nodes if n.role == "publisher"]
 
     nodes, *_ = await asyncio.gather(
         asyncio.gather(*(_inspect_node(inventory, cluster, n, roots) for n in cluster.nodes)),
         axl(),
-        cli(),
+        sso(),
+        *(replication(p) for p in publishers),
     )
     snapshot.nodes = list(nodes)
     return snapshot
