@@ -8,8 +8,9 @@ here and nowhere else), does one step, reads back what it changed, and lets
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 from temporalio import activity
@@ -48,6 +49,30 @@ from activities.cluster_models import (
     VerifyResult,
 )
 from activities.errors import StepError, translated
+
+
+@contextlib.asynccontextmanager
+async def heartbeating(progress: list[str]) -> AsyncIterator[None]:
+    """Heartbeat with the latest progress line while the body runs, however quiet it is.
+
+    Cancellation reaches an activity only through heartbeats, and a worker that dies is noticed
+    only when they stop: a restart that prints nothing for minutes must still heartbeat.
+    """
+    timeout = activity.info().heartbeat_timeout
+    every = timeout.total_seconds() / 3 if timeout else 10.0
+
+    async def beat() -> None:
+        while True:
+            activity.heartbeat(progress[-1] if progress else "")
+            await asyncio.sleep(every)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 class CucmActivities:
@@ -248,30 +273,32 @@ class CucmActivities:
         ep = self._endpoint(req, cluster, req.node)
         t0 = time.monotonic()
         deadline = t0 + req.timeout_seconds
-        already = await self._started_after(req, inventory, cluster, ep)
-        if not already:
-            activity.heartbeat(f"restarting {req.service} on {req.node}")
-            async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
-                await shell.restart_service(
-                    req.service,
-                    timeout=req.timeout_seconds,
-                    on_progress=lambda line: activity.heartbeat(line),
-                    poll_interval=req.poll_seconds,
-                )
-        while True:
-            try:
-                await probe_tls(ep, ep.https_port)
-                break
-            except CucmUnreachable as exc:
-                if time.monotonic() > deadline:
-                    raise StepError(
-                        f"{req.service} restarted on {req.node} but HTTPS does not answer "
-                        f"after {req.timeout_seconds:.0f}s: {exc}",
-                        error_type="ServiceNotServing",
-                        retryable=True,
-                    ) from None
-                activity.heartbeat(f"waiting for HTTPS on {req.node}")
-                await asyncio.sleep(min(req.poll_seconds, 1.0))
+        progress = [f"checking {req.service} on {req.node}"]
+        async with heartbeating(progress):
+            already = await self._started_after(req, inventory, cluster, ep)
+            if not already:
+                progress.append(f"restarting {req.service} on {req.node}")
+                async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
+                    await shell.restart_service(
+                        req.service,
+                        timeout=req.timeout_seconds,
+                        on_progress=progress.append,
+                        poll_interval=req.poll_seconds,
+                    )
+            progress.append(f"waiting for HTTPS on {req.node}")
+            while True:
+                try:
+                    await probe_tls(ep, ep.https_port)
+                    break
+                except CucmUnreachable as exc:
+                    if time.monotonic() > deadline:
+                        raise StepError(
+                            f"{req.service} restarted on {req.node} but HTTPS does not answer "
+                            f"after {req.timeout_seconds:.0f}s: {exc}",
+                            error_type="ServiceNotServing",
+                            retryable=True,
+                        ) from None
+                    await asyncio.sleep(min(req.poll_seconds, 1.0))
         return RestartResult(
             node=req.node,
             service=req.service,

@@ -27,6 +27,7 @@ from workflows.models import (
     TERMINAL_PHASES,
     ApprovalInput,
     RenewalInput,
+    RenewalOptions,
     RenewalStatus,
     SsoConfirmation,
 )
@@ -77,6 +78,8 @@ async def run_demo(settings: UcrenewSettings, keep: bool = False) -> int:
         ca="local",
         requested_by="demo-requester",
         require_plan_approval=True,
+        # The lab's fast profile restarts in milliseconds; poll it accordingly.
+        options=RenewalOptions(restart_poll_seconds=0.2),
     )
     t0 = time.monotonic()
     handle = await client.start_workflow(

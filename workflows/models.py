@@ -43,6 +43,7 @@ class RenewalOptions(BaseModel):
     min_remaining_days: int = 30
     restart_timeout_seconds: float = 900.0
     restart_poll_seconds: float = 5.0
+    restart_heartbeat_seconds: float = 30.0
     verify_timeout_seconds: float = 300.0
 
 

@@ -69,12 +69,15 @@ UPLOAD = ActivityPolicy(timedelta(minutes=3), _retry(6))
 ASSESS = ActivityPolicy(timedelta(minutes=2), _retry(2))
 
 
-def restart_policy(timeout_seconds: float) -> ActivityPolicy:
-    """A restart waits up to ``timeout_seconds`` for the service and HTTPS to come back."""
+def restart_policy(timeout_seconds: float, heartbeat_seconds: float = 30.0) -> ActivityPolicy:
+    """A restart waits up to ``timeout_seconds`` for the service and HTTPS to come back.
+
+    The heartbeat timeout decides how soon a restart whose worker died is retried elsewhere.
+    """
     return ActivityPolicy(
         start_to_close=timedelta(seconds=timeout_seconds + 60),
-        retry=_retry(3, initial=5.0),
-        heartbeat=timedelta(seconds=30),
+        retry=_retry(3, initial=min(5.0, heartbeat_seconds)),
+        heartbeat=timedelta(seconds=heartbeat_seconds),
     )
 
 

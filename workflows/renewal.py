@@ -9,7 +9,9 @@ workflow only decides, waits and records.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
@@ -48,6 +50,10 @@ with workflow.unsafe.imports_passed_through():
         SubmissionResult,
     )
     from workflows.plan import build_plan, preflight_problems
+
+
+ArgT = TypeVar("ArgT")
+ResT = TypeVar("ResT")
 
 
 class RenewalStopped(Exception):
@@ -268,7 +274,9 @@ class CertRenewalWorkflow:
 
         self._set_phase("restarts")
         started = workflow.now()
-        restart = policies.restart_policy(opts.restart_timeout_seconds)
+        restart = policies.restart_policy(
+            opts.restart_timeout_seconds, opts.restart_heartbeat_seconds
+        )
         for fqdn in plan.restart_order:
             progress = self._status.node(fqdn)
             progress.steps["restart"] = "running"
@@ -319,7 +327,12 @@ class CertRenewalWorkflow:
 
     # -- helpers ------------------------------------------------------------------------
 
-    async def _activity(self, method, arg, policy):  # type: ignore[no-untyped-def]
+    async def _activity(
+        self,
+        method: Callable[[Any, ArgT], Awaitable[ResT]],
+        arg: ArgT,
+        policy: policies.ActivityPolicy,
+    ) -> ResT:
         """Run an activity method with its policy; a final failure stops the renewal."""
         try:
             return await workflow.execute_activity_method(method, arg, **policy.kwargs())

@@ -117,11 +117,9 @@ async def discover(
 
     publishers = [n for n in cluster.nodes if n.role == "publisher"]
 
-    nodes, *_ = await asyncio.gather(
-        asyncio.gather(*(_inspect_node(inventory, cluster, n, roots) for n in cluster.nodes)),
-        axl(),
-        sso(),
-        *(replication(p) for p in publishers),
+    inspections = asyncio.gather(
+        *(_inspect_node(inventory, cluster, n, roots) for n in cluster.nodes)
     )
-    snapshot.nodes = list(nodes)
+    await asyncio.gather(inspections, axl(), sso(), *(replication(p) for p in publishers))
+    snapshot.nodes = list(inspections.result())
     return snapshot
