@@ -309,15 +309,35 @@ class CucmActivities:
     async def _started_after(
         self, req: RestartRequest, inventory: Inventory, cluster: ClusterEntry, ep: NodeEndpoint
     ) -> bool:
+        """Whether the restart this step asks for already happened (or is under way).
+
+        Control Center tells when the service started. While Cisco Tomcat itself restarts it
+        does not answer, so the CLI tells whether a restart is in progress: an attempt that
+        died mid-restart must wait for that one, not start another.
+        """
         try:
             async with ControlCenterClient(ep, credentials(inventory, cluster, "app_user")) as cc:
                 statuses = await cc.get_service_status([req.service])
         except CucmError:
-            return False  # cannot tell (e.g. Tomcat down): restarting again is safe
-        for s in statuses:
-            if s.name == req.service and s.started_at is not None:
-                return s.started_at > req.not_before.timestamp()
-        return False
+            pass
+        else:
+            for s in statuses:
+                if s.name == req.service and s.started_at is not None:
+                    return s.started_at > req.not_before.timestamp()
+            return False
+        deadline = time.monotonic() + req.timeout_seconds
+        in_progress = False
+        async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
+            while True:
+                line = (await shell.service_list()).get(req.service)
+                if line is not None and line.started:
+                    return in_progress
+                if line is None or line.status not in ("STARTING", "STOPPING"):
+                    return False
+                if time.monotonic() > deadline:
+                    return False
+                in_progress = True
+                await asyncio.sleep(req.poll_seconds)
 
     @activity.defn(name="verify_node")
     @translated

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import ssl
 import socket
+import ssl
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,9 +33,10 @@ def _probe(address: str, port: int, server_name: str) -> str:
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     try:
-        with socket.create_connection((address, port), timeout=2) as sock, ctx.wrap_socket(
-            sock, server_hostname=server_name
-        ) as tls:
+        with (
+            socket.create_connection((address, port), timeout=2) as sock,
+            ctx.wrap_socket(sock, server_hostname=server_name) as tls,
+        ):
             der = tls.getpeercert(binary_form=True)
     except OSError as exc:
         return f"[red]{exc.__class__.__name__}[/]"
@@ -47,7 +48,9 @@ def _probe(address: str, port: int, server_name: str) -> str:
 
 
 def _print_desc(desc: dict[str, Any], probe: bool = True) -> None:
-    table = Table(title=f"lab cluster {desc['cluster']} (CUCM {desc['version']}, {desc['timing']} timing)")
+    table = Table(
+        title=f"lab cluster {desc['cluster']} (CUCM {desc['version']}, {desc['timing']} timing)"
+    )
     for col in ("node", "role", "address", "https", "ssh", "serving (TLS probe)"):
         table.add_column(col)
     for n in desc["nodes"]:
@@ -135,8 +138,14 @@ def fault(
                 return [f.model_dump() for f in await ctl.faults()]
             params = dict(p.split("=", 1) for p in (param or []))
             f = Fault.model_validate(
-                {"kind": kind, "node": node, "target": target, "rate": rate, "count": count,
-                 "params": params}
+                {
+                    "kind": kind,
+                    "node": node,
+                    "target": target,
+                    "rate": rate,
+                    "count": count,
+                    "params": params,
+                }
             )
             return (await ctl.add_fault(f)).model_dump()
 

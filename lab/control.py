@@ -82,7 +82,9 @@ def make_control_app(lab: Lab) -> web.Application:
     async def regenerate(request: web.Request) -> web.Response:
         try:
             node = lab.cluster.node(request.match_info["node"])
-            pending = lab.cluster.regenerate_pending_csr(node, request.query.get("purpose", "tomcat"))
+            pending = lab.cluster.regenerate_pending_csr(
+                node, request.query.get("purpose", "tomcat")
+            )
         except LabError as exc:
             return web.json_response({"message": exc.message}, status=exc.status)
         return web.json_response({"tracking_id": pending.tracking_id})
@@ -167,7 +169,9 @@ class LabControl:
 
     async def regenerate_csr(self, node: str, purpose: str = "tomcat") -> str:
         """Generate a new CSR on the box behind the orchestrator's back; returns its tracking id."""
-        data = await self._json("POST", f"/nodes/{node}/csr/regenerate", params={"purpose": purpose})
+        data = await self._json(
+            "POST", f"/nodes/{node}/csr/regenerate", params={"purpose": purpose}
+        )
         return str(data["tracking_id"])
 
     async def shutdown(self) -> None:

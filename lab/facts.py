@@ -30,6 +30,22 @@ REST_STALE_CSR_MESSAGE = (
 REST_BAD_FORMAT_MESSAGE = "Invalid certificate: only PEM or DER encoded X.509 is accepted"
 #: A node whose Platform Administrative Web Service is down answers REST with this status.
 REST_PAWS_DOWN_STATUS = 503
+#: ... with this message, before any authentication (the webapp that checks it is down).
+REST_PAWS_DOWN_MESSAGE = "Platform Administrative Web Service is not running on this server"
+#: Both banners name the nodes by short host name, separated like this.
+REST_BANNER_NODE_SEPARATOR = ", "
+#: A CSR request without ``distribution`` asks for a single-server CSR.
+REST_DEFAULT_DISTRIBUTION = REST_SINGLE_SERVER_DISTRIBUTION
+#: Trust upload success status (clients accept 200 and 201) and body: ``message`` plus one
+#: outcome per certificate and store (added | replaced | exists | not-applied).
+REST_TRUST_UPLOAD_STATUS = 201
+REST_TRUST_UPLOAD_MESSAGE = "Certificates uploaded to {stores}"
+#: Description stored when a trust upload omits it.
+REST_TRUST_DEFAULT_DESCRIPTION = "Trust Certificate"
+#: GET trust list answers ``{"certificates": [...]}`` (netSSL also handles a bare array).
+REST_TRUST_LIST_WRAPPED = True
+#: Tomcat sends the leaf followed by the intermediates it finds in tomcat-trust (not the root).
+TLS_SERVES_CHAIN_FROM_TRUST = True
 
 # -- Multi-server CN (§15.8) ----------------------------------------------------------------
 #: Default CN of a multi-server CSR, for every purpose (confirmed only for CallManager).
@@ -48,6 +64,31 @@ CONTROL_CENTER_OTHER_NODE_REASON = -1012  # "Bad arguments"
 CONTROL_CENTER_TOMCAT_REASON = -1045  # "Operation not supported"
 #: SOAP fault code on the realtime throttle (the faultstring prefix itself is [CODE]).
 THROTTLE_FAULTCODE = "soapenv:Server.userException"
+#: HTTP Basic realm of the serviceability SOAP APIs (Control Center, RisPort).
+CONTROL_CENTER_REALM = "Cisco Serviceability SOAP"
+#: Operations that count against (and can trip) the per-node "realtime" rate limit.
+CONTROL_CENTER_THROTTLED_OPERATIONS = frozenset({"soapGetServiceStatus", "soapDoControlServices"})
+#: ReasonString of the whole reply when NodeName names another node.
+CONTROL_CENTER_OTHER_NODE_MESSAGE = "Bad arguments: NodeName {name} is not this node"
+#: Top-level ReturnCode/ReasonCode of a soapDoControlServices reply: "0"/-1 when the request
+#: was understood (per-service refusals are reported on each item), "-1" with a reason when the
+#: whole request is refused.
+CONTROL_CENTER_RETURN_OK = "0"
+CONTROL_CENTER_RETURN_REFUSED = "-1"
+#: A service that failed to start (CLI ``[NOTRUNNING]``) shows Stopped with this reason.
+CONTROL_CENTER_FAILED_REASON = (-1019, "Component is not running")
+#: A name the node does not know shows Unknown with this reason.
+CONTROL_CENTER_NO_SUCH_SERVICE_REASON = (-1010, "No such service")
+#: StartTime format (ctime-like, node local time shown as UTC in the lab).
+CONTROL_CENTER_START_TIME_FORMAT = "%a %b %d %H:%M:%S %Y"
+#: Generic SOAP fault injected by a ``soap-fault`` fault (Control Center and AXL).
+SOAP_FAULT_CODE = "soapenv:Server"
+SOAP_FAULT_STRING = "AxisFault: java.lang.NullPointerException (injected by the lab)"
+#: getProductInformationList product entries per node product: (name, id, short name).
+PRODUCT_INFO = {
+    "cucm": ("Cisco Unified Communications Manager", "CallManager", "CM"),
+    "imp": ("Cisco Unified Communications Manager IM and Presence", "CUP", "CUP"),
+}
 
 # -- CLI (§7.2, §15.6) ----------------------------------------------------------------------
 #: On subscribers ``utils service restart`` returns to the prompt after [STARTING].
@@ -70,7 +111,121 @@ SSO_ENABLE_GUI_ONLY = (
 CLI_FAILED_LINE = "Executed command unsuccessfully"
 CLI_INVALID_COMMAND = "Invalid command, please check the syntax"
 
+# -- SSH CLI session and commands (lab/frontends/ssh.py, cli_commands.py; §7) ---------------
+#: VOS has no exec channel: an exec (or subsystem) request gets this line and exit status 1.
+CLI_EXEC_NOT_SUPPORTED = "Remote command execution is not supported; use an interactive shell"
+CLI_EXEC_EXIT_STATUS = 1
+#: The VMware lines of the login banner.
+CLI_BANNER_HARDWARE = (
+    "VMware Installation:",
+    "        2 vCPU: Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz",
+    "        Disk 1: 110GB, Partitions aligned",
+    "        8192 Mbytes RAM",
+)
+#: ``set cli pagination off`` answer ([DOC S5]); the lab never pages, so "on" is accepted too.
+CLI_PAGINATION_OFF = "Automatic pagination is turned off"
+CLI_PAGINATION_ON = "Automatic pagination is turned on"
+#: Seconds ``utils service restart|start|stop`` waits for the end state before it gives up and
+#: returns to the prompt (longer than the 240-600 s client budgets, so clients give up first).
+#: Timing profiles override it (``TimingProfile.cli_service_wait``).
+CLI_SERVICE_WAIT = 900.0
+#: While a service stays STARTING/STOPPING the CLI repeats the state line this often.
+CLI_PROGRESS_INTERVAL = 10.0
+#: What the CLI prints when its own wait expires with the service still transitioning.
+CLI_SERVICE_WAIT_EXPIRED = (
+    "{name} has not reached its final state yet; check it with: utils service list"
+)
+#: State shown in the restart stream when the service fails to start (list shows NOTRUNNING).
+CLI_SERVICE_FAILED_STATE = "FAILED"
+#: ``utils service <action>`` of a name the node does not know.
+CLI_UNKNOWN_SERVICE = "Invalid service name: {name}"
+#: Publisher/subscriber lines of ``utils service list``: every node prints "Primary Node =true".
+CLI_PRIMARY_NODE_LINE = "Primary Node =true"
+#: ``utils sso status`` values (format in SSO_STATUS_LINES).
+SSO_STATUS_ENABLED = "Enabled"
+SSO_STATUS_DISABLED = "Disabled"
+SSO_TEST_PASSED = "Passed"
+SSO_TEST_BROKEN = "Failed - the IdP rejects the SP metadata (tomcat certificate changed)"
+SSO_NOT_APPLICABLE = "N/A"
+#: ``utils sso disable`` lists the applications before asking.
+SSO_DISABLE_APPS = (
+    "SSO is enabled for the following applications:",
+    "    Cisco Unified CM Administration",
+    "    Cisco Unified Serviceability",
+    "    Cisco Unified Reporting",
+    "    Cisco Unified OS Administration",
+)
+SSO_DISABLE_ABORTED = "SSO disable aborted"
+SSO_ALREADY_DISABLED = "SSO is not enabled on this cluster"
+#: From this build on ``set csr gen`` asks for the OU (14SU1 = 14.0.1.11900).
+CLI_INCLUDE_OU_SINCE = (14, 0, 1, 11900)
+CLI_INCLUDE_OU_PROMPT = "Include OU in CSR (yes|no)?"
+#: From this build on a multi-SAN certificate cannot be imported via CLI (14SU2 = 14.0.1.12900).
+CLI_MULTI_SAN_IMPORT_REFUSED_SINCE = (14, 0, 1, 12900)
+CLI_MULTI_SAN_IMPORT_REFUSED = (
+    "Multi-SAN certificates cannot be imported from the CLI. "
+    "Use Cisco Unified OS Administration > Certificate Management."
+)
+#: From this build on ``show cert`` uses the BCFIPS labels (Start/Final Date, IssuerDN).
+CLI_BCFIPS_LABELS_SINCE = (14, 0, 1, 12900)
+CLI_CSR_GENERATED = "Successfully Generated CSR for {unit}."
+CLI_NO_CSR = "No CSR found for {unit}"
+CLI_CERT_NOT_FOUND = "Certificate not found: {path}"
+CLI_PASTE_PROMPT = "Paste the Certificate and Hit Enter"
+CLI_CERT_IMPORTED = (
+    "Successfully imported certificate for {unit}.",
+    "Please restart services related to {unit} for the new certificate to",
+    "become active.",
+)
+#: ``utils ctl`` on a node other than the CUCM publisher.
+CLI_CTL_NOT_PUBLISHER = "This command can be executed only on the publisher"
+CLI_CTL_ABORTED = "Operation aborted"
+#: ``show network cluster``: how a node the local one cannot reach is shown.
+CLI_NETWORK_NOT_AUTHENTICATED = "not authenticated - INIT START"
+#: ``utils dbreplication runtimestate`` lists the nodes of the local node's product only.
+DBREPLICATION_SAME_PRODUCT_ONLY = True
+DBREPLICATION_TABLES = 682
+DBREPLICATION_DETAIL = {2: "Setup Completed", 4: "Setup Failed/Dropped"}
+DBREPLICATION_ERRORS_LINE = "Errors or Mismatches Were Found!!!"
+
 # -- AXL (§6, §15.11) -----------------------------------------------------------------------
 AXL_SUPPORTED_VERSIONS = ("12.5", "14.0", "15.0")
+#: HTTP Basic realm of AXL.
+AXL_REALM = "Cisco AXL"
+#: The schema version is read from SOAPAction (``CUCM:DB ver=X op``) when present, else from
+#: the namespace of the request element.
+AXL_VERSION_FROM_SOAPACTION = True
+#: HTML body of the 599 reply; the list is joined as "12.5, 14.0 and 15.0".
+AXL_VERSION_ERROR = (
+    "<html><head><title>Error</title></head><body>"
+    "Incorrect axl version. Supported axl versions are {versions}</body></html>"
+)
+#: AXL answers 503 while one of these services (those present on the node) is not Started.
+AXL_REQUIRED_SERVICES = ("Cisco AXL Web Service", "Cisco AXL Tomcat")
+#: Fault of a failed AXL request: faultcode, and an ``axlError`` detail with code and message.
+AXL_FAULT_CODE = "soapenv:Client"
+#: axlcode of a request the lab refuses outside SQL (bad search criteria, unknown operation).
+AXL_REQUEST_ERROR_CODE = 5003
+#: Informix error codes/messages executeSQLQuery returns in the axlError detail.
+SQL_SYNTAX_ERROR = (-201, "A syntax error has occurred.")
+SQL_UNKNOWN_TABLE = (-206, "The specified table ({table}) is not in the database.")
+SQL_UNKNOWN_COLUMN = (
+    -217,
+    "Column ({column}) not found in any table in the query (or SLV is undefined).",
+)
+#: listProcessNode name matching ignores case; ``%`` is the only wildcard.
+AXL_SEARCH_CASE_INSENSITIVE = True
+#: processnode.name holds the node's FQDN (admins may also use host names or addresses).
+PROCESSNODE_NAME = "{fqdn}"
+#: processnode.description as an installer leaves it.
+PROCESSNODE_DESCRIPTION = {"cucm": "CUCM {role}", "imp": "IM and Presence {role}"}
+#: The EnterpriseWideData pseudo-node (nodeid 1): description, nodeUsage, tkprocessnoderole.
+ENTERPRISE_WIDE_DATA = ("EnterpriseWideData", "", "Publisher", 1)
+#: nodeUsage of the IM&P DB publisher in the CUCM processnode table.
+IMP_PUBLISHER_NODE_USAGE = "Publisher"
+#: processNodeRole strings of listProcessNode per product.
+PROCESS_NODE_ROLE = {"cucm": "CUCM Voice/Video", "imp": "CUCM IM and Presence"}
+#: Informix booleans as executeSQLQuery returns them.
+SQL_TRUE, SQL_FALSE = "t", "f"
 
 # -- Timings (§13, §15.7): see lab/timing.py for the realistic and fast profiles -------------

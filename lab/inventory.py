@@ -42,8 +42,11 @@ def write_inventory(lab: Lab) -> Path:
         servers = lab.servers[node.hostname]
         pub = servers.host_key.export_public_key().decode().strip()
         port = servers.ssh_port
-        names = [node.fqdn, node.address] if port == 22 else [f"[{node.fqdn}]:{port}",
-                                                             f"[{node.address}]:{port}"]
+        names = (
+            [node.fqdn, node.address]
+            if port == 22
+            else [f"[{node.fqdn}]:{port}", f"[{node.address}]:{port}"]
+        )
         lines.append(f"{','.join(names)} {pub}")
     known_hosts.write_text("\n".join(lines) + "\n")
     spec = lab.spec

@@ -32,10 +32,12 @@ class Journal:
         self._seq = itertools.count(1)
         self._lock = threading.Lock()
 
-    def record(self, kind: str, node: str | None = None, **data: Any) -> JournalEntry:
+    def record(self, kind: str, node: str | None = None, /, **data: Any) -> JournalEntry:
         """Append an entry and return it."""
         with self._lock:
-            entry = JournalEntry(seq=next(self._seq), at=time.time(), kind=kind, node=node, data=data)
+            entry = JournalEntry(
+                seq=next(self._seq), at=time.time(), kind=kind, node=node, data=data
+            )
             self._entries.append(entry)
             return entry
 

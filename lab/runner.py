@@ -29,7 +29,9 @@ def lab_dir(state_dir: Path) -> Path:
     return Path(state_dir) / "lab"
 
 
-async def serve(topology_path: str | None, state_dir: Path, timing: str | None, control_port: int) -> None:
+async def serve(
+    topology_path: str | None, state_dir: Path, timing: str | None, control_port: int
+) -> None:
     """Run the lab until SIGTERM/SIGINT or a shutdown request."""
     spec = topology.load(topology_path)
     lab = Lab(spec, lab_dir(state_dir), timing_profile(timing or spec.timing), control_port)
@@ -78,7 +80,10 @@ def up(
         cmd += ["--timing", timing]
     log = open(ldir / "lab.log", "ab")  # noqa: SIM115 - handed to the child process
     proc = subprocess.Popen(
-        cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        cmd,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
     deadline = time.monotonic() + wait

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from lab import facts
+
 
 class ServiceTiming(BaseModel):
     """Seconds a service spends in each transitional state."""
@@ -27,6 +29,10 @@ class TimingProfile(BaseModel):
     cli_banner_delay: float = 0.0
     #: How long ``utils dbreplication runtimestate`` takes to answer.
     dbreplication_delay: float = 0.0
+    #: How long ``utils service restart`` waits for the end state before giving up.
+    cli_service_wait: float = facts.CLI_SERVICE_WAIT
+    #: How often the CLI repeats a [STARTING]/[STOPPING] line while it waits.
+    cli_progress_interval: float = facts.CLI_PROGRESS_INTERVAL
     #: Delay before a trust upload reaches the other nodes.
     replication_delay: float = 0.0
     #: Requests per minute per node for the Control Center / RisPort "realtime" bucket.
@@ -61,6 +67,8 @@ FAST = TimingProfile(
     },
     cli_banner_delay=0.0,
     dbreplication_delay=0.0,
+    cli_service_wait=5.0,
+    cli_progress_interval=0.05,
     replication_delay=0.0,
     realtime_rate_per_minute=100_000,
 )
@@ -73,4 +81,6 @@ def profile(name: str) -> TimingProfile:
     try:
         return PROFILES[name]
     except KeyError:
-        raise ValueError(f"unknown timing profile {name!r}; choose one of {sorted(PROFILES)}") from None
+        raise ValueError(
+            f"unknown timing profile {name!r}; choose one of {sorted(PROFILES)}"
+        ) from None

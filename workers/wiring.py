@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import signal
 from pathlib import Path
@@ -74,7 +73,6 @@ def build_worker(
             cas.validate_certificate,
             registry.find_other_renewals,
         ],
-        activity_executor=concurrent.futures.ThreadPoolExecutor(max_workers=16),
         max_concurrent_activities=32,
     )
 

@@ -115,3 +115,13 @@ class CucmCliError(CucmError):
 
 class CucmTlsError(CucmError):
     """The TLS handshake failed or the served certificate did not verify."""
+
+
+class CucmServiceTimeout(CucmServiceError):
+    """A service did not reach its end state within the caller's budget (it may still)."""
+
+
+class CucmHostKeyError(CucmError):
+    """The node's SSH host key is not the one in known_hosts (or none is configured)."""
+
+    retryable = False

@@ -1,0 +1,210 @@
+"""AXL SOAP client (configuration database, cucm-interfaces.md §6).
+
+Envelopes are built with lxml: the operation element is in ``http://www.cisco.com/AXL/API/<ver>``
+and its children are unqualified; ``SOAPAction`` is ``"CUCM:DB ver=<ver> <operation>"``. When the
+publisher answers 599 (unsupported schema version) the client switches once to the highest
+version the reply lists and keeps it for later calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lxml import etree
+from pydantic import BaseModel
+
+from activities.clients.cucm import _soap, inferred
+from activities.clients.cucm.errors import (
+    CucmAxlVersionError,
+    CucmError,
+    CucmHttpError,
+    CucmSoapFault,
+    CucmThrottled,
+)
+from activities.clients.cucm.transport import BasicAuth, HttpsClient, NodeEndpoint
+
+AXL_NS = "http://www.cisco.com/AXL/API/{version}"
+PATH = "/axl/"
+ENTERPRISE_WIDE_DATA = "EnterpriseWideData"
+_Builder = Callable[[etree._Element], None]
+SECURITY_MODE_SQL = (
+    "select paramname,paramvalue from processconfig where paramname='ClusterSecurityMode'"
+)
+
+
+class ProcessNode(BaseModel):
+    """A server of the cluster as AXL lists it.
+
+    Attributes:
+        name: processnode name (FQDN, host name or address, as configured).
+        description: Free text.
+        node_usage: Publisher or Subscriber.
+        role: processNodeRole ("CUCM Voice/Video", "CUCM IM and Presence"), when returned.
+    """
+
+    name: str
+    description: str = ""
+    node_usage: str = ""
+    role: str = ""
+
+
+def supported_versions(page: str) -> tuple[str, ...]:
+    """Schema versions listed by a 599 "Incorrect axl version" page, highest first."""
+    concrete: list[str] = []
+    families: list[str] = []
+    for major, minor in inferred.AXL_VERSION_RE.findall(page):
+        if minor == "x":
+            families.append(f"{major}.0")
+        else:
+            concrete.append(f"{major}.{minor}")
+    found = concrete or families
+    return tuple(
+        sorted(set(found), key=lambda v: tuple(int(p) for p in v.split(".")), reverse=True)
+    )
+
+
+class AxlClient:
+    """Async AXL client of a CUCM publisher.
+
+    Args:
+        endpoint: The CUCM publisher.
+        auth: An application user with the AXL role.
+        version: Schema version to ask for first; replaced by the negotiated one after a 599.
+    """
+
+    def __init__(self, endpoint: NodeEndpoint, auth: BasicAuth, version: str = "14.0") -> None:
+        self.endpoint = endpoint
+        self.version = version
+        self._http = HttpsClient(endpoint, endpoint.https_port, auth)
+
+    async def __aenter__(self) -> AxlClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    # -- operations ---------------------------------------------------------------------
+
+    async def get_ccm_version(self) -> str:
+        """The cluster's full version, e.g. ``14.0.1.13900-155``."""
+        ret = await self._call("getCCMVersion", lambda req: None)
+        version = ret.findtext("componentVersion/version")
+        if not version:
+            raise CucmError("getCCMVersion: no componentVersion/version", node=self._node)
+        return version.strip()
+
+    async def list_process_nodes(self, name: str = "%") -> list[ProcessNode]:
+        """The cluster's servers (EnterpriseWideData excluded).
+
+        Args:
+            name: searchCriteria name; ``%`` is the wildcard.
+        """
+
+        def build(req: etree._Element) -> None:
+            etree.SubElement(etree.SubElement(req, "searchCriteria"), "name").text = name
+            tags = etree.SubElement(req, "returnedTags")
+            for tag in ("name", "description", "nodeUsage", "processNodeRole"):
+                etree.SubElement(tags, tag)
+
+        ret = await self._call("listProcessNode", build)
+        nodes = [
+            ProcessNode(
+                name=(pn.findtext("name") or "").strip(),
+                description=(pn.findtext("description") or "").strip(),
+                node_usage=(pn.findtext("nodeUsage") or "").strip(),
+                role=(pn.findtext("processNodeRole") or "").strip(),
+            )
+            for pn in ret.iterfind("processNode")
+        ]
+        return [n for n in nodes if n.name != ENTERPRISE_WIDE_DATA]
+
+    async def execute_sql(self, sql: str) -> list[dict[str, str]]:
+        """Run a read-only SQL query; each row maps column name to text ("" for NULL)."""
+
+        def build(req: etree._Element) -> None:
+            etree.SubElement(req, "sql").text = sql
+
+        ret = await self._call("executeSQLQuery", build)
+        return [
+            {col.tag: (col.text or "") for col in row if isinstance(col.tag, str)}
+            for row in ret.iterfind("row")
+        ]
+
+    async def cluster_security_mode(self) -> int:
+        """Enterprise parameter ClusterSecurityMode: 0 non-secure, 1 mixed mode."""
+        rows = await self.execute_sql(SECURITY_MODE_SQL)
+        if len(rows) != 1:
+            raise CucmError(
+                f"ClusterSecurityMode: expected one row, got {len(rows)}", node=self._node
+            )
+        try:
+            return int(rows[0]["paramvalue"])
+        except (KeyError, ValueError):
+            raise CucmError(
+                f"ClusterSecurityMode: unexpected row {rows[0]!r}", node=self._node
+            ) from None
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    @property
+    def _node(self) -> str:
+        return self.endpoint.fqdn
+
+    async def _call(
+        self, operation: str, build: _Builder, negotiated: bool = False
+    ) -> etree._Element:
+        ns = AXL_NS.format(version=self.version)
+        req = etree.Element(f"{{{ns}}}{operation}", nsmap={"ns": ns})
+        build(req)
+        resp = await self._http.request(
+            "POST",
+            PATH,
+            content=_soap.envelope(req),
+            headers={
+                "Content-Type": "text/xml; charset=utf-8",
+                "SOAPAction": f'"CUCM:DB ver={self.version} {operation}"',
+            },
+        )
+        if resp.status_code == 599:
+            supported = supported_versions(resp.text)
+            if negotiated or not supported:
+                raise CucmAxlVersionError(
+                    f"AXL version {self.version} refused; supported: "
+                    f"{', '.join(supported) or 'none listed'}",
+                    node=self._node,
+                    supported=supported,
+                )
+            self.version = supported[0]
+            return await self._call(operation, build, negotiated=True)
+        if resp.status_code == inferred.AXL_THROTTLE_STATUS:
+            retry_after = inferred.AXL_THROTTLE_RETRY_AFTER
+            header = resp.headers.get("Retry-After", "")
+            if header.isdigit():
+                retry_after = float(header)
+            raise CucmThrottled(
+                f"{operation}: HTTP {resp.status_code}", node=self._node, retry_after=retry_after
+            )
+        if resp.status_code == 500 and "xml" in resp.headers.get("content-type", ""):
+            fault = _soap.find_fault(_soap.parse_body(resp.content, self._node))
+            if fault is not None:
+                message = fault.faultstring
+                if fault.detail is not None:
+                    code = fault.detail.findtext("axlError/axlcode")
+                    if code:
+                        message = f"{message} (axlcode {code.strip()})"
+                raise CucmSoapFault(
+                    f"{operation}: {message}", node=self._node, faultcode=fault.faultcode
+                )
+        if resp.status_code != 200:
+            raise CucmHttpError(
+                f"{operation}: HTTP {resp.status_code}", node=self._node, status=resp.status_code
+            )
+        body = _soap.parse_body(resp.content, self._node)
+        ret = body.find(f"{{{ns}}}{operation}Response/return")
+        if ret is None:
+            raise CucmError(f"{operation}: reply has no return element", node=self._node)
+        return ret

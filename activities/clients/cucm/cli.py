@@ -1,0 +1,670 @@
+"""Client of the VOS platform CLI over SSH (cucm-interfaces.md §7).
+
+VOS has no exec channel: every client drives an interactive PTY shell by prompt matching.
+:class:`CucmCli` opens one such session (password auth, host key checked against the
+inventory's known_hosts), waits for the ``admin:`` prompt, and runs commands one at a time,
+answering their questions (y/n, "Yes", paste prompts) from a table of regular expressions.
+Typed helpers parse the outputs the renewal needs. Inferred parsing rules live in
+:mod:`activities.clients.cucm.inferred`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import asyncssh
+
+from activities.clients.cucm import inferred
+from activities.clients.cucm.errors import (
+    CucmAuthError,
+    CucmCliError,
+    CucmHostKeyError,
+    CucmResponseLost,
+    CucmServiceError,
+    CucmServiceTimeout,
+    CucmUnreachable,
+)
+from activities.clients.cucm.transport import BasicAuth, NodeEndpoint
+
+#: The prompt of every platform user (netSSL, aletheiauc).
+PROMPT_RE = re.compile(r"(?m)^admin:\s*$")
+WELCOME_RE = re.compile(r"Welcome to the Platform Command Line Interface")
+#: ``<Service Name>[STATE]<detail>`` as ``utils service list`` and restarts print it.
+SERVICE_LINE_RE = re.compile(r"^(?P<name>\S[^\[\]]*?)\[(?P<status>[A-Z]+)\](?P<detail>.*)$")
+INCLUDE_OU_RE = re.compile(r"Include OU in CSR \(yes\|no\)\?")
+CSR_GENERATED_RE = re.compile(r"Successfully\s+Generated\s+CSR\s+for\s+\S+", re.IGNORECASE)
+CSR_PEM_RE = re.compile(
+    r"-----BEGIN (?:NEW )?CERTIFICATE REQUEST-----.+?-----END (?:NEW )?CERTIFICATE REQUEST-----",
+    re.DOTALL,
+)
+PASTE_RE = re.compile(r"Paste the Certificate and Hit Enter", re.IGNORECASE)
+CERT_IMPORTED_RE = re.compile(r"Successfully\s+imported\s+certificate", re.IGNORECASE)
+CTL_CONFIRM_RE = re.compile(r"Do you want to continue\?\s*\(y/n\)\s*:?", re.IGNORECASE)
+CTL_UPDATED_RE = re.compile(r"CTL file Updated", re.IGNORECASE)
+CERT_LIST_RE = re.compile(r"^(?P<unit>[^/\s:]+)/(?P<file>[^:\s]+):\s*(?P<description>.*)$")
+NETWORK_CLUSTER_RE = re.compile(
+    r"^(?P<address>\S+)\s+(?P<fqdn>\S+)\s+(?P<hostname>\S+)\s+(?P<role>Publisher|Subscriber)\s+"
+    r"(?P<node_type>\S+)\s+(?P<db_role>DBPub|DBSub)\s+(?P<auth>.*)$"
+)
+DBREPLICATION_ROW_RE = re.compile(
+    r"^(?P<host>\S+)\s+(?P<address>\d{1,3}(?:\.\d{1,3}){3})\s+.*\((?P<state>\d)\)"
+)
+_ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\x1bO.|[\x07\x08]")
+#: netSSL sends a newline when "Welcome" was printed but no prompt followed after a while.
+BANNER_NUDGE_AFTER = 30.0
+
+Progress = Callable[[str], object]
+
+
+@dataclass(frozen=True)
+class ServiceLine:
+    """One service of ``utils service list``.
+
+    Attributes:
+        name: Service name, e.g. ``Cisco Tomcat``.
+        status: State without brackets: STARTED, STOPPED, STARTING, STOPPING, NOTRUNNING.
+        detail: Text after the state, e.g. ``Service Not Activated``.
+    """
+
+    name: str
+    status: str
+    detail: str = ""
+
+    @property
+    def activated(self) -> bool:
+        """False for ``[STOPPED]  Service Not Activated``."""
+        return "not activated" not in self.detail.lower()
+
+    @property
+    def started(self) -> bool:
+        """Whether the service runs."""
+        return self.status == "STARTED"
+
+
+@dataclass(frozen=True)
+class SsoStatus:
+    """What ``utils sso status`` reports.
+
+    Attributes:
+        state: ``enabled``, ``disabled``, or ``broken`` (enabled but the SSO test fails).
+        test_result: The raw test result text.
+    """
+
+    state: Literal["enabled", "disabled", "broken"]
+    test_result: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        """Whether SSO is enabled (working or not)."""
+        return self.state != "disabled"
+
+
+@dataclass(frozen=True)
+class ClusterMember:
+    """One line of ``show network cluster``."""
+
+    address: str
+    fqdn: str
+    hostname: str
+    role: str
+    node_type: str
+    db_role: str
+    authenticated: bool
+
+
+@dataclass(frozen=True)
+class CertListEntry:
+    """One line of ``show cert list own|trust``."""
+
+    unit: str
+    file: str
+    description: str
+
+    @property
+    def path(self) -> str:
+        """``<unit>/<file>`` as ``show cert own`` takes it."""
+        return f"{self.unit}/{self.file}"
+
+
+class _Timeout(Exception):
+    def __init__(self, output: str) -> None:
+        super().__init__("no prompt")
+        self.output = output
+
+
+def _clean(raw: str) -> str:
+    text = raw.replace("\r\n", "\n").replace("\r", "")
+    return _ANSI_RE.sub("", text)
+
+
+class CucmCli:
+    """One interactive CLI session on one node; use as ``async with CucmCli(...) as cli``.
+
+    Args:
+        endpoint: Where the node is; ``known_hosts`` of it verifies the host key.
+        auth: The OS platform admin account.
+        verify_host_key: Set False only to explicitly disable host key checking.
+        banner_timeout: Seconds to wait for the first ``admin:`` prompt.
+        command_timeout: Default seconds a command may take to return to the prompt.
+    """
+
+    def __init__(
+        self,
+        endpoint: NodeEndpoint,
+        auth: BasicAuth,
+        *,
+        verify_host_key: bool = True,
+        banner_timeout: float = 120.0,
+        command_timeout: float = 120.0,
+    ) -> None:
+        self.endpoint = endpoint
+        self._auth = auth
+        self.verify_host_key = verify_host_key
+        self.banner_timeout = banner_timeout
+        self.command_timeout = command_timeout
+        self._conn: asyncssh.SSHClientConnection | None = None
+        self._proc: asyncssh.SSHClientProcess[str] | None = None
+        self._broken = False
+
+    @property
+    def node(self) -> str:
+        """FQDN of the node (for errors)."""
+        return self.endpoint.fqdn
+
+    async def __aenter__(self) -> CucmCli:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- session ------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Open the SSH session, wait for the prompt and turn pagination off.
+
+        Raises:
+            CucmAuthError: The password was refused.
+            CucmHostKeyError: The host key is not the one in known_hosts.
+            CucmUnreachable: No connection, or no prompt within ``banner_timeout``.
+        """
+        if self.verify_host_key and not self.endpoint.known_hosts:
+            raise CucmHostKeyError("no SSH known_hosts configured for the node", node=self.node)
+        try:
+            self._conn = await asyncssh.connect(
+                self.endpoint.host,
+                self.endpoint.ssh_port,
+                username=self._auth.username,
+                password=self._auth.password,
+                known_hosts=self.endpoint.known_hosts if self.verify_host_key else None,
+                client_keys=None,
+                agent_path=None,
+                config=None,
+                preferred_auth=("password", "keyboard-interactive"),
+                connect_timeout=self.endpoint.timeout,
+                login_timeout=self.endpoint.timeout,
+            )
+        except asyncssh.PermissionDenied:
+            raise CucmAuthError("SSH password refused", node=self.node) from None
+        except asyncssh.HostKeyNotVerifiable:
+            raise CucmHostKeyError(
+                "SSH host key does not match known_hosts", node=self.node
+            ) from None
+        except (OSError, TimeoutError, asyncssh.Error) as exc:
+            raise CucmUnreachable(
+                f"SSH connection failed: {exc.__class__.__name__}", node=self.node
+            ) from None
+        try:
+            self._proc = await self._conn.create_process(
+                term_type="vt100", term_size=(250, 100), encoding="utf-8"
+            )
+        except (OSError, asyncssh.Error) as exc:
+            await self.close()
+            raise CucmUnreachable(
+                f"SSH shell refused: {exc.__class__.__name__}", node=self.node
+            ) from None
+        await self._wait_banner()
+        await self.run("set cli pagination off")
+
+    async def close(self) -> None:
+        """Leave the CLI and close the connection."""
+        proc, conn = self._proc, self._conn
+        self._proc, self._conn = None, None
+        if proc is not None and not self._broken:
+            with contextlib.suppress(OSError, asyncssh.Error):
+                proc.stdin.write("exit\n")
+        if conn is not None:
+            conn.close()
+            await conn.wait_closed()
+
+    async def _read(self, timeout: float) -> str:  # noqa: ASYNC109 - per-read budget
+        assert self._proc is not None
+        try:
+            chunk: str = await asyncio.wait_for(self._proc.stdout.read(65536), timeout)
+        except TimeoutError:
+            raise
+        except (OSError, asyncssh.Error) as exc:
+            self._broken = True
+            raise CucmResponseLost(
+                f"SSH session dropped ({exc.__class__.__name__})", node=self.node
+            ) from None
+        if not chunk:
+            self._broken = True
+            raise CucmResponseLost("SSH session closed by the node", node=self.node)
+        return chunk
+
+    def _write(self, text: str) -> None:
+        assert self._proc is not None
+        try:
+            self._proc.stdin.write(text)
+        except (OSError, asyncssh.Error):
+            self._broken = True
+            raise CucmResponseLost("SSH session closed by the node", node=self.node) from None
+
+    async def _wait_banner(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.banner_timeout
+        raw = ""
+        nudges = 0
+        welcome_at: float | None = None
+        first_prompt_at: float | None = None
+        while True:
+            text = _clean(raw)
+            prompts = len(PROMPT_RE.findall(text))
+            now = loop.time()
+            if prompts and first_prompt_at is None:
+                first_prompt_at = now
+            # Each nudge makes the CLI print one more prompt: swallow them all (briefly).
+            if prompts > nudges or (first_prompt_at is not None and now - first_prompt_at > 5):
+                return
+            if welcome_at is None and WELCOME_RE.search(text):
+                welcome_at = now
+            if welcome_at is not None and not prompts and now - welcome_at > BANNER_NUDGE_AFTER:
+                self._write("\n")
+                nudges += 1
+                welcome_at = now
+            remaining = deadline - now
+            if remaining <= 0:
+                await self._abandon()
+                raise CucmUnreachable(
+                    f"no CLI prompt within {self.banner_timeout:g} s", node=self.node
+                )
+            try:
+                raw += await self._read(min(remaining, 1.0))
+            except TimeoutError:
+                continue
+
+    async def _abandon(self) -> None:
+        self._broken = True
+        await self.close()
+
+    async def _exchange(
+        self,
+        command: str,
+        answers: Mapping[str | re.Pattern[str], str],
+        timeout: float,  # noqa: ASYNC109 - the prompt must be back by then
+        on_line: Callable[[str], object] | None = None,
+    ) -> str:
+        if self._proc is None or self._broken:
+            raise CucmCliError("the CLI session is closed", node=self.node, command=command)
+        compiled = [(re.compile(p) if isinstance(p, str) else p, r) for p, r in answers.items()]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        self._write(command + "\n")
+        raw = ""
+        scan_from = 0
+        lines_seen = 0
+        while True:
+            text = _clean(raw)
+            end_of_echo = text.find("\n")
+            body = text[end_of_echo + 1 :] if end_of_echo >= 0 else ""
+            if end_of_echo >= 0:
+                if on_line is not None:
+                    complete = body.split("\n")[:-1]
+                    for line in complete[lines_seen:]:
+                        result = on_line(line)
+                        if inspect.isawaitable(result):
+                            await result
+                    lines_seen = len(complete)
+                prompt = PROMPT_RE.search(body, scan_from)
+                if prompt is not None:
+                    return body[: prompt.start()]
+                for pattern, reply in compiled:
+                    asked = pattern.search(body, scan_from)
+                    if asked is not None:
+                        scan_from = asked.end()
+                        self._write(reply.rstrip("\n") + "\n")
+                        break
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                await self._abandon()
+                raise _Timeout(body)
+            try:
+                raw += await self._read(remaining)
+            except TimeoutError:
+                await self._abandon()
+                raise _Timeout(body) from None
+
+    async def run(
+        self,
+        command: str,
+        answers: Mapping[str | re.Pattern[str], str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the prompt must be back by then
+    ) -> str:
+        """Run one command and return its output (without the echo and the final prompt).
+
+        Args:
+            command: The command line, e.g. ``utils service list``.
+            answers: Questions the command may ask (regular expressions) and the reply to
+                send to each; a multi-line reply (a pasted PEM) is sent as is.
+            timeout: Seconds until the prompt must be back (default ``command_timeout``).
+
+        Raises:
+            CucmCliError: The CLI rejected the command, or the prompt did not come back in
+                time (the session is then closed).
+            CucmResponseLost: The session dropped before the prompt came back: the command
+                may or may not have been applied.
+        """
+        budget = self.command_timeout if timeout is None else timeout
+        try:
+            output = await self._exchange(command, answers or {}, budget)
+        except _Timeout:
+            raise CucmCliError(
+                f"{command!r}: no prompt within {budget:g} s", node=self.node, command=command
+            ) from None
+        if inferred.CLI_INVALID_COMMAND_RE.search(output):
+            raise CucmCliError(
+                f"{command!r} rejected: {output.strip()}", node=self.node, command=command
+            )
+        return output
+
+    def _unexpected(self, command: str, output: str) -> CucmCliError:
+        lines = [line for line in output.strip().splitlines() if line.strip()]
+        summary = " / ".join(lines[-3:]) if lines else "no output"
+        return CucmCliError(
+            f"{command!r}: unexpected output: {summary}", node=self.node, command=command
+        )
+
+    # -- services -----------------------------------------------------------------------
+
+    async def service_list(
+        self,
+        timeout: float | None = None,  # noqa: ASYNC109 - the prompt must be back by then
+    ) -> dict[str, ServiceLine]:
+        """``utils service list`` as service name -> :class:`ServiceLine`."""
+        command = "utils service list"
+        output = await self.run(command, timeout=timeout)
+        services = self._parse_services(output)
+        if not services:
+            raise self._unexpected(command, output)
+        return services
+
+    @staticmethod
+    def _parse_services(output: str) -> dict[str, ServiceLine]:
+        services: dict[str, ServiceLine] = {}
+        for line in output.splitlines():
+            m = SERVICE_LINE_RE.match(line.strip())
+            if m:
+                name = m["name"].strip()
+                services[name] = ServiceLine(name, m["status"], m["detail"].strip())
+        return services
+
+    async def restart_service(
+        self,
+        name: str,
+        timeout: float = 600.0,  # noqa: ASYNC109 - a polling budget, reported in the error
+        on_progress: Progress | None = None,
+        poll_interval: float = 5.0,
+    ) -> ServiceLine:
+        """``utils service restart <name>`` and wait until the service is STARTED.
+
+        Subscribers return to the prompt after ``[STARTING]`` (and the CLI gives up on its
+        own after a while): the client then polls ``utils service list`` until STARTED.
+
+        Args:
+            name: Exact service name, e.g. ``Cisco Tomcat``.
+            timeout: Seconds the whole restart may take.
+            on_progress: Called with each state seen (``STOPPING``, ``STARTING``, ...), from
+                the restart output and from polling; may be a coroutine function (heartbeat).
+            poll_interval: Seconds between ``utils service list`` polls.
+
+        Returns:
+            The service line once STARTED.
+
+        Raises:
+            CucmServiceError: Not activated, unknown, or failed to start (NOTRUNNING).
+            CucmServiceTimeout: Not STARTED within ``timeout``.
+            CucmResponseLost: The session dropped mid-command (the restart may have happened).
+        """
+        command = f"utils service restart {name}"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        states: list[str] = []
+
+        async def report(state: str) -> None:
+            if on_progress is not None:
+                result = on_progress(state)
+                if inspect.isawaitable(result):
+                    await result
+
+        async def on_line(line: str) -> None:
+            m = SERVICE_LINE_RE.match(line.strip())
+            if m and m["name"].strip().lower() == name.lower():
+                states.append(m["status"])
+                await report(m["status"])
+
+        try:
+            output = await self._exchange(command, {}, timeout, on_line)
+        except _Timeout:
+            raise CucmServiceTimeout(
+                f"{name} not STARTED within {timeout:g} s (last state: "
+                f"{states[-1] if states else 'none'})",
+                node=self.node,
+                service=name,
+            ) from None
+        self._check_control_output(command, name, output, states)
+        if states and states[-1] == "STARTED":
+            return ServiceLine(name, "STARTED")
+        last = states[-1] if states else None
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise CucmServiceTimeout(
+                    f"{name} not STARTED within {timeout:g} s (last state: {last})",
+                    node=self.node,
+                    service=name,
+                )
+            await asyncio.sleep(min(poll_interval, remaining))
+            try:
+                services = self._parse_services(
+                    await self._exchange("utils service list", {}, max(deadline - loop.time(), 1))
+                )
+            except _Timeout:
+                raise CucmServiceTimeout(
+                    f"{name} not STARTED within {timeout:g} s (last state: {last})",
+                    node=self.node,
+                    service=name,
+                ) from None
+            line = services.get(name)
+            if line is None:
+                raise CucmCliError(
+                    f"{name} missing from utils service list", node=self.node, command=command
+                )
+            if line.status != last:
+                last = line.status
+                await report(line.status)
+            if line.started:
+                return line
+            if line.status in inferred.CLI_SERVICE_FAILED_STATES or line.status == "STOPPED":
+                raise CucmServiceError(
+                    f"{name} did not start: [{line.status}] {line.detail}".rstrip(),
+                    node=self.node,
+                    service=name,
+                )
+
+    def _check_control_output(
+        self, command: str, name: str, output: str, states: list[str]
+    ) -> None:
+        if inferred.CLI_UNKNOWN_SERVICE_RE.search(output):
+            raise CucmServiceError(
+                f"{name}: unknown service", node=self.node, service=name, retryable=False
+            )
+        if "not activated" in output.lower():
+            raise CucmServiceError(
+                f"{name}: service not activated", node=self.node, service=name, retryable=False
+            )
+        if any(s in inferred.CLI_SERVICE_FAILED_STATES for s in states):
+            raise CucmServiceError(f"{name} failed to start", node=self.node, service=name)
+        if inferred.CLI_FAILED_RE.search(output):
+            lines = [line for line in output.strip().splitlines() if line.strip()]
+            raise CucmServiceError(
+                f"{name}: {' / '.join(lines[-2:])}", node=self.node, service=name
+            )
+        if not states:
+            raise self._unexpected(command, output)
+
+    # -- SSO ----------------------------------------------------------------------------
+
+    async def sso_status(self) -> SsoStatus:
+        """``utils sso status``."""
+        command = "utils sso status"
+        output = await self.run(command)
+        status = inferred.SSO_STATUS_RE.search(output)
+        if status is None:
+            raise self._unexpected(command, output)
+        if status["status"].lower() != "enabled":
+            return SsoStatus("disabled")
+        test = inferred.SSO_TEST_RE.search(output)
+        result = test["result"].strip() if test else ""
+        if test and not inferred.SSO_TEST_OK_RE.match(result):
+            return SsoStatus("broken", result)
+        return SsoStatus("enabled", result)
+
+    async def sso_disable(self) -> bool:
+        """``utils sso disable``, confirming with "Yes".
+
+        Returns:
+            True when SSO was disabled now, False when it was not enabled.
+
+        Raises:
+            CucmResponseLost: The session dropped: SSO may or may not be disabled.
+        """
+        command = "utils sso disable"
+        output = await self.run(command, {inferred.SSO_DISABLE_CONFIRM_RE: "Yes"})
+        if inferred.SSO_DISABLE_DONE_RE.search(output):
+            return True
+        if inferred.SSO_NOT_ENABLED_RE.search(output):
+            return False
+        raise self._unexpected(command, output)
+
+    # -- cluster ------------------------------------------------------------------------
+
+    async def show_network_cluster(self) -> list[ClusterMember]:
+        """``show network cluster``: every node with its roles."""
+        command = "show network cluster"
+        output = await self.run(command)
+        members = [
+            ClusterMember(
+                address=m["address"],
+                fqdn=m["fqdn"],
+                hostname=m["hostname"],
+                role=m["role"],
+                node_type=m["node_type"],
+                db_role=m["db_role"],
+                authenticated=not inferred.CLI_NOT_AUTHENTICATED_RE.search(m["auth"]),
+            )
+            for line in output.splitlines()
+            if (m := NETWORK_CLUSTER_RE.match(line.strip()))
+        ]
+        if not members:
+            raise self._unexpected(command, output)
+        return members
+
+    async def dbreplication_states(
+        self,
+        timeout: float = 300.0,  # noqa: ASYNC109 - the command is slow by nature
+    ) -> dict[str, int]:
+        """``utils dbreplication runtimestate`` as host name -> RTMT state (2 = good)."""
+        command = "utils dbreplication runtimestate"
+        output = await self.run(command, timeout=timeout)
+        states = {
+            m["host"]: int(m["state"])
+            for line in output.splitlines()
+            if (m := DBREPLICATION_ROW_RE.match(line.strip()))
+        }
+        if not states:
+            raise self._unexpected(command, output)
+        return states
+
+    async def run_sql(self, query: str) -> list[dict[str, str]]:
+        """``run sql <query>``: rows as column -> value (fixed-width table parsed)."""
+        command = f"run sql {query}"
+        output = await self.run(command)
+        lines = output.splitlines()
+        underline = next(
+            (i for i, line in enumerate(lines) if line.strip() and set(line.strip()) <= {"=", " "}),
+            None,
+        )
+        if underline is None or underline == 0:
+            raise self._unexpected(command, output)
+        spans = [(m.start(), m.end()) for m in re.finditer(r"=+", lines[underline])]
+        header = lines[underline - 1]
+        names = [header[a:b].strip() for a, b in spans]
+        rows: list[dict[str, str]] = []
+        for line in lines[underline + 1 :]:
+            if not line.strip():
+                continue
+            cells = [
+                line[a : (spans[i + 1][0] if i + 1 < len(spans) else len(line))].strip()
+                for i, (a, _) in enumerate(spans)
+            ]
+            rows.append(dict(zip(names, cells, strict=True)))
+        return rows
+
+    async def ctl_update(self) -> None:
+        """``utils ctl update CTLFile`` (publisher only), confirming with "y"."""
+        command = "utils ctl update CTLFile"
+        output = await self.run(command, {CTL_CONFIRM_RE: "y"})
+        if not CTL_UPDATED_RE.search(output):
+            raise self._unexpected(command, output)
+
+    # -- certificates -------------------------------------------------------------------
+
+    async def show_cert_list(self, kind: Literal["own", "trust"]) -> list[CertListEntry]:
+        """``show cert list own|trust``."""
+        command = f"show cert list {kind}"
+        output = await self.run(command)
+        return [
+            CertListEntry(m["unit"], m["file"], m["description"].strip())
+            for line in output.splitlines()
+            if (m := CERT_LIST_RE.match(line.strip()))
+        ]
+
+    async def generate_csr(self, unit: str, include_ou: bool = False) -> None:
+        """``set csr gen <unit>`` (single-server CSR on this node)."""
+        command = f"set csr gen {unit}"
+        output = await self.run(command, {INCLUDE_OU_RE: "yes" if include_ou else "no"})
+        if not CSR_GENERATED_RE.search(output):
+            raise self._unexpected(command, output)
+
+    async def show_csr(self, unit: str) -> str:
+        """``show csr own <unit>``: the pending CSR as PEM."""
+        command = f"show csr own {unit}"
+        output = await self.run(command)
+        m = CSR_PEM_RE.search(output)
+        if m is None:
+            raise self._unexpected(command, output)
+        return "\n".join(line.strip() for line in m.group(0).splitlines()) + "\n"
+
+    async def import_certificate(self, kind: Literal["own", "trust"], unit: str, pem: str) -> None:
+        """``set cert import own|trust <unit>``, pasting one PEM certificate."""
+        command = f"set cert import {kind} {unit}"
+        output = await self.run(command, {PASTE_RE: pem.strip()})
+        if not CERT_IMPORTED_RE.search(output):
+            raise self._unexpected(command, output)

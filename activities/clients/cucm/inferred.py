@@ -1,0 +1,118 @@
+"""Every client-side parsing assumption that is inferred rather than confirmed on a real CUCM.
+
+The reference (cucm-interfaces.md) marks these [INF]; this module mirrors ``lab/facts.py`` on
+the client side so that a verification on a real cluster changes one line here. Keep it
+additive: other clients put their assumptions here too.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+# -- Certificate Management REST (§15.1, §15.2) ---------------------------------------------
+#: ``distribution`` values of POST /config/csr. Public clients only ever send "this-server";
+#: the multi-server value reuses the GUI label "Multi-server(SAN)".
+CSR_SINGLE_SERVER_DISTRIBUTION = "this-server"
+CSR_MULTI_SERVER_DISTRIBUTION = "Multi-server(SAN)"
+
+#: The CSR response repeats the GUI banner "CSR export operation successful on the nodes [...]"
+#: in ``message``.
+CSR_EXPORT_BANNER_RE = re.compile(
+    r"CSR export operation successful on the nodes\s*\[(?P<nodes>[^\]]*)\]", re.IGNORECASE
+)
+#: The identity upload response repeats "Certificate upload operation successful for the nodes
+#: ..." in ``message``; the list may or may not be bracketed and ends the sentence.
+CERT_UPLOAD_BANNER_RE = re.compile(
+    r"Certificate upload operation successful for the nodes\s*\[?(?P<nodes>[^\]]*?)\]?\.?\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+#: Node names in a banner are separated by commas and/or whitespace.
+BANNER_NODE_SPLIT_RE = re.compile(r"[,;\s]+")
+
+#: A 400 on identity upload whose message matches this is "issuer not in the trust store"
+#: (cisco-uc-get-cert only says "likely due to the CA certificate not being installed").
+ISSUER_NOT_TRUSTED_RE = re.compile(r"issuer|CA certificate|not trusted", re.IGNORECASE)
+#: A 400 on trust upload whose message matches this means every certificate already exists
+#: (netSSL: "CA certificates may already exist on server").
+TRUST_DUPLICATE_RE = re.compile(r"already exist", re.IGNORECASE)
+#: Any 500 on identity upload means the certificate does not match the pending CSR (stale CSR,
+#: or the upload already happened): netSSL "Fix stale VOS CSR reuse causing 500 errors".
+IDENTITY_STALE_CSR_STATUS = 500
+#: Keys of a trust upload response that may hold the per-certificate outcomes.
+TRUST_OUTCOME_LIST_KEYS = ("certificates", "results")
+#: Outcome key and the value assumed when a 2xx trust upload gives none.
+TRUST_OUTCOME_KEYS = ("status", "outcome")
+TRUST_OUTCOME_DEFAULT = "added"
+#: GET /trust/certificate answers a bare array or ``{"certificates": [...]}`` (netSSL).
+TRUST_LIST_KEYS = ("certificates", "certificate")
+
+
+def banner_nodes(message: str, pattern: re.Pattern[str]) -> list[str]:
+    """Short host names listed by a success banner; empty when the banner is absent.
+
+    Args:
+        message: The ``message`` of a certmgr response.
+        pattern: :data:`CSR_EXPORT_BANNER_RE` or :data:`CERT_UPLOAD_BANNER_RE`.
+
+    Returns:
+        The node names in banner order, reduced to short host names (addresses stay whole).
+    """
+    match = pattern.search(message or "")
+    if match is None:
+        return []
+    names = [n.strip("[]().") for n in BANNER_NODE_SPLIT_RE.split(match.group("nodes"))]
+    return [short_host(n) for n in names if n]
+
+
+def short_host(name: str) -> str:
+    """``cucm-sub1`` for ``cucm-sub1.example.com``; IP addresses unchanged."""
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return name.split(".", 1)[0].lower()
+    return name
+
+
+# -- Control Center SOAP (§4.2-§4.4) ---------------------------------------------------------
+#: A SOAP fault whose faultstring matches this is the realtime throttle ("Reatime" is Cisco's
+#: typo; the corrected spelling is accepted too).
+THROTTLE_FAULT_RE = re.compile(r"Exceeded allowed rate for Rea(?:l)?time information", re.I)
+#: Back-off after a throttle fault: the reference's clients sleep 10-60 s, most often 30 s.
+THROTTLE_RETRY_AFTER = 30.0
+#: A service that failed to start shows Stopped with this reason code ("Component is not
+#: running"); waiting for it to start is then pointless.
+SERVICE_FAILED_REASON_CODE = -1019
+#: Top-level ReturnCode of a soapDoControlServices reply that was understood ("0"); anything
+#: else with an empty ServiceInfoList means the whole request was refused.
+CONTROL_RETURN_OK = "0"
+
+# -- AXL (§6.3) ------------------------------------------------------------------------------
+#: AXL answers 503 when its rate limit is exceeded (a Rust client comment citing Cisco docs);
+#: the client treats every AXL 503 as throttling with this back-off unless Retry-After is set.
+AXL_THROTTLE_STATUS = 503
+AXL_THROTTLE_RETRY_AFTER = 30.0
+#: Versions listed in a 599 page: "12.5, 14.0 and 15.0"; a family wildcard such as "12.x" is
+#: read as "<major>.0" and used only when no concrete version is listed.
+AXL_VERSION_RE = re.compile(r"\b(\d{1,2})\.(\d|x)\b")
+
+# -- SSH CLI (§7, §8, §15.6) ----------------------------------------------------------------
+#: "Executed command unsuccessfully" ends a failed command; a service that fails while being
+#: restarted shows ``[FAILED]`` (the reference: "[FAILED]/error text").
+CLI_FAILED_RE = re.compile(r"Executed command unsuccessfully", re.IGNORECASE)
+CLI_SERVICE_FAILED_STATES = frozenset({"FAILED", "NOTRUNNING"})
+#: First output line of a command the CLI does not know.
+CLI_INVALID_COMMAND_RE = re.compile(r"^\s*Invalid command\b", re.IGNORECASE)
+#: ``utils service restart`` of a name the node does not know.
+CLI_UNKNOWN_SERVICE_RE = re.compile(r"Invalid service name|No such service", re.IGNORECASE)
+#: ``utils sso status``: "SSO Status: Enabled|Disabled" and "SSO Test Result = <result>"; a
+#: result other than "Passed"/"N/A" while enabled means SSO is broken (IdP rejects the SP).
+SSO_STATUS_RE = re.compile(r"SSO Status\s*[:=]\s*(?P<status>\w+)", re.IGNORECASE)
+SSO_TEST_RE = re.compile(r"SSO Test Result\s*[:=]\s*(?P<result>.*)$", re.IGNORECASE | re.M)
+SSO_TEST_OK_RE = re.compile(r"^\s*(pass|success|N/?A\b)", re.IGNORECASE)
+#: ``utils sso disable`` asks for "Yes"; success and "was not enabled" answers.
+SSO_DISABLE_CONFIRM_RE = re.compile(r'Enter\s+"?Yes"?\s+to\s+continue', re.IGNORECASE)
+SSO_DISABLE_DONE_RE = re.compile(r"SSO disable.*success|successfully disabled", re.IGNORECASE)
+SSO_NOT_ENABLED_RE = re.compile(r"SSO is not enabled|already disabled", re.IGNORECASE)
+#: ``show network cluster`` shows a node the local one cannot reach as "not authenticated".
+CLI_NOT_AUTHENTICATED_RE = re.compile(r"not authenticated", re.IGNORECASE)
