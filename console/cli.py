@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -74,9 +76,12 @@ def _update_error(exc: WorkflowUpdateFailedError) -> CliError:
 async def dev_up(
     json_out: Json = False,
     timing: Annotated[str | None, typer.Option(help="lab timing: fast | realistic")] = None,
+    lab_topology: Annotated[
+        str | None, typer.Option(help="lab topology YAML (default: the built-in cluster)")
+    ] = None,
 ) -> None:
     """Start Temporal (SQLite in the state dir), the lab and a worker in the background."""
-    info = await dev.up(settings(), timing)
+    info = await dev.up(settings(), timing, lab_topology)
     _print_dev(info, json_out)
 
 
@@ -420,5 +425,20 @@ def demo(
 
 
 def main() -> None:
-    """Console entry point."""
-    app()
+    """Console entry point.
+
+    Ends with ``os._exit``: the Temporal client's native threads can outlive the event loop,
+    and CPython's finalization then aborts the process (temporalio/sdk-python#300) after the
+    command already succeeded. Output is flushed first; nothing else is pending by then.
+    """
+    code: int | str | None = 0
+    try:
+        app()
+    except SystemExit as exc:
+        code = exc.code
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if isinstance(code, str):
+        sys.stderr.write(code + "\n")
+        code = 1
+    os._exit(code or 0)

@@ -82,12 +82,14 @@ def stop_worker(settings: UcrenewSettings, wait: float = 15.0) -> bool:
     return True
 
 
-async def up(settings: UcrenewSettings, timing: str | None = None) -> dict[str, Any]:
+async def up(
+    settings: UcrenewSettings, timing: str | None = None, topology: str | None = None
+) -> dict[str, Any]:
     """Start whatever of the stack is not running; returns where everything is."""
     if detached_status(settings.state_dir) is None:
         server = DevServer.from_settings(settings)
         await server.start(detached=True)
-    lab = lab_runner.up(settings.state_dir, timing=timing)
+    lab = lab_runner.up(settings.state_dir, topology, timing)
     pid = start_worker(settings)
     return describe(settings, lab, pid)
 

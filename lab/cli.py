@@ -152,6 +152,19 @@ def fault(
     typer.echo(json.dumps(asyncio.run(run()), indent=2))
 
 
+@app.command("sso-enable")
+def sso_enable(state_dir: StateDir = Path(".state")) -> None:
+    """Re-enable SAML SSO as an administrator does in the CUCM GUI (no CLI does it on CUCM)."""
+    desc = runner.read_descriptor(state_dir)
+
+    async def run() -> None:
+        async with LabControl(desc["control_url"]) as ctl:
+            await ctl.sso_enable()
+
+    asyncio.run(run())
+    console.print("SAML SSO enabled (as from System > SAML Single Sign-On in the GUI)")
+
+
 @app.command()
 def journal(
     kind: Annotated[str | None, typer.Option()] = None,

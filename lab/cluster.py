@@ -415,7 +415,7 @@ class Cluster:
         """Import CA certificates into ``<service>-trust``; returns one outcome per cert/store."""
         stores = []
         for s in services:
-            store = s if s.endswith("-trust") else f"{s}-trust"
+            store = s if s.endswith("-trust") else TRUST_STORE.get(s, f"{s}-trust")
             if store not in TRUST_STORES:
                 raise LabError(400, f"Invalid service {s!r}", "bad-service")
             stores.append(store)

@@ -1,0 +1,154 @@
+"""The operator's CLI, end to end: ``ucrenew dev up`` to ``dev down`` as separate processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from activities.clients.ca.local import LocalCa
+from tests.lab.conftest import lab_spec
+from workers.devserver import free_loopback_port
+
+pytestmark = pytest.mark.e2e
+
+UCRENEW = str(Path(sys.executable).parent / "ucrenew")
+
+
+class Cli:
+    """Runs ``ucrenew`` with an isolated state dir and Temporal ports."""
+
+    def __init__(self, state: Path) -> None:
+        self.env = dict(os.environ)
+        self.env.update(
+            UCRENEW_STATE_DIR=str(state),
+            UCRENEW_TEMPORAL_ADDRESS=f"127.0.0.1:{free_loopback_port()}",
+            UCRENEW_TEMPORAL_UI_PORT=str(free_loopback_port()),
+            UCRENEW_PRINCIPAL="cli-tester",
+            COLUMNS="200",
+        )
+
+    def __call__(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [UCRENEW, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if ok and proc.returncode != 0:
+            raise AssertionError(
+                f"ucrenew {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+            )
+        return proc
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self(*args, "--json").stdout)
+
+    def wait_awaiting(self, change: str, awaiting: str, timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.json("show", change)
+            if status["awaiting"] == awaiting:
+                return status
+            assert time.monotonic() < deadline, f"never awaited {awaiting}: {status['phase']}"
+            assert status["phase"] not in ("done", "failed", "cancelled"), status["error"]
+            time.sleep(0.2)
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Iterator[Cli]:
+    topology = tmp_path / "topology.yaml"
+    topology.write_text(yaml.safe_dump(lab_spec().model_dump()))
+    runner = Cli(tmp_path / "state")
+    runner("dev", "up", "--lab-topology", str(topology))
+    try:
+        yield runner
+    finally:
+        runner("dev", "down", ok=False)
+
+
+def test_manual_renewal_driven_from_the_cli(cli: Cli, tmp_path: Path) -> None:
+    stack = cli.json("dev", "status")
+    assert stack["temporal"] and stack["lab"] and stack["worker"]
+
+    plan = cli.json("plan", "lab")
+    restarts = [s["node"] for s in plan["plan"]["steps"] if s["phase"] == "restarts"]
+    assert restarts == [
+        f"{h}.lab.example.com" for h in ("cucm-pub", "cucm-sub1", "cucm-sub2", "imp-pub")
+    ]
+    assert plan["problems"] == []
+
+    cli("start", "lab", "--change", "CHG-CLI-1", "--ca", "manual", "--require-approval")
+    status = cli.wait_awaiting("CHG-CLI-1", "approval")
+    stale = cli("approve", "CHG-CLI-1", "--plan-hash", "0123456789ab", ok=False)
+    assert stale.returncode == 1 and "plan changed" in stale.stderr
+    cli("approve", "CHG-CLI-1", "--plan-hash", status["plan"]["plan_hash"], "-m", "CAB ok")
+
+    cli.wait_awaiting("CHG-CLI-1", "ca")
+    csr = cli("ca-request", "CHG-CLI-1").stdout
+    assert csr.startswith("-----BEGIN CERTIFICATE REQUEST-----")
+    ca = LocalCa(tmp_path / "enterprise", name="enterprise")
+    leaf, chain = ca.sign(csr, validity_days=10)  # shorter than the 30-day renewal policy
+    (tmp_path / "short.pem").write_text(leaf)
+    (tmp_path / "chain.pem").write_text(chain)
+    refused = cli(
+        "submit-cert",
+        "CHG-CLI-1",
+        "--cert",
+        str(tmp_path / "short.pem"),
+        "--chain",
+        str(tmp_path / "chain.pem"),
+        ok=False,
+    )
+    assert refused.returncode == 1 and "needs at least 30 days" in refused.stderr
+    assert cli.json("show", "CHG-CLI-1")["awaiting"] == "ca"
+    leaf, chain = ca.sign(csr)
+    (tmp_path / "good.pem").write_text(leaf)
+    cli(
+        "submit-cert",
+        "CHG-CLI-1",
+        "--cert",
+        str(tmp_path / "good.pem"),
+        "--chain",
+        str(tmp_path / "chain.pem"),
+    )
+
+    cli.wait_awaiting("CHG-CLI-1", "sso-confirm")
+    early = cli("confirm-sso", "CHG-CLI-1", ok=False)
+    assert early.returncode == 1 and "still disabled" in early.stderr
+    cli("lab", "sso-enable")
+    cli("confirm-sso", "CHG-CLI-1")
+    assert cli("watch", "CHG-CLI-1", "--interval", "0.2").returncode == 0
+
+    final = cli.json("show", "CHG-CLI-1")
+    assert final["phase"] == "done"
+    assert all(n["verified"] for n in final["nodes"])
+    actions = [(e["actor"], e["action"]) for e in final["audit"]]
+    assert ("cli-tester", "approved") in actions and ("cli-tester", "sso-reenabled") in actions
+    listed = {r["change"]: r for r in cli.json("ls", "--all")}
+    assert listed["CHG-CLI-1"]["phase"] == "done"
+    assert listed["CHG-CLI-1"]["status"] == "COMPLETED"
+
+
+def test_cancel_from_the_cli(cli: Cli) -> None:
+    cli("start", "lab", "--change", "CHG-CLI-2", "--ca", "manual")
+    cli.wait_awaiting("CHG-CLI-2", "ca")
+    duplicate = cli("start", "lab", "--change", "CHG-CLI-2", ok=False)
+    assert duplicate.returncode == 1 and "CHG-CLI-2" in duplicate.stderr
+    cli("cancel", "CHG-CLI-2")
+    assert cli("watch", "CHG-CLI-2", "--interval", "0.2", ok=False).returncode == 1
+    final = cli.json("show", "CHG-CLI-2")
+    assert final["phase"] == "cancelled"
+    assert any("SSO" in o for o in final["outstanding"])
+    unknown = cli("show", "CHG-NOPE", ok=False)
+    assert unknown.returncode == 1 and "no renewal" in unknown.stderr
