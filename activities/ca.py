@@ -1,43 +1,101 @@
-"""CA activities: sign with the built-in local CA, validate a signed certificate."""
+"""CA activities: submit a CSR, wait for the certificate, validate what came back.
+
+Waiting is polling done where Temporal makes it cheap: ``await_certificate`` fails with a
+benign, retryable ``CaPending`` while the CA has not decided, and its retry policy (constant
+interval, no attempt limit) polls for days or weeks without writing a history event per poll.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
 
-from pydantic import BaseModel
 from temporalio import activity
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from activities.clients.ca.base import CertificateAuthority
 from activities.clients.ca.errors import CaRequestDenied
 from activities.clients.ca.local import LocalCa
+from activities.clients.ca.registry import build_ca
+from activities.clients.inventory import load_inventory
 from activities.clients.pki import validate_signed_certificate
 from activities.cluster_models import ValidateRequest
 from activities.errors import translated
-from activities.models import CaProfile, CaSubmission, ValidationPolicy, ValidationReport
-
-
-class LocalSignRequest(BaseModel):
-    """Have the built-in CA sign a CSR."""
-
-    csr_pem: str
-    change_id: str = ""
-    validity_days: int = 365
+from activities.models import (
+    CaPollRequest,
+    CaProfile,
+    CaSubmission,
+    CaSubmitRequest,
+    ValidationPolicy,
+    ValidationReport,
+)
 
 
 class CaActivities:
-    """Activities over the certificate authorities the worker is configured with."""
+    """Activities over the certificate authorities of the inventory and the built-in one."""
 
-    def __init__(self, local_ca: LocalCa) -> None:
+    def __init__(
+        self, local_ca: LocalCa, inventory_loader: Callable[[], Path], state_dir: Path
+    ) -> None:
+        """Args:
+        local_ca: The built-in CA.
+        inventory_loader: Returns the inventory path (CA entries are read at each call).
+        state_dir: Where backends keep their state (ACME account keys).
+        """
         self._local = local_ca
+        self._inventory_path = inventory_loader
+        self._state_dir = state_dir
 
-    @activity.defn(name="sign_with_local_ca")
+    def _ca(self, kind: str, name: str | None) -> CertificateAuthority:
+        if kind == "local":
+            return self._local
+        inventory = load_inventory(self._inventory_path())
+        return build_ca(inventory.ca(kind, name), inventory, self._state_dir)
+
+    @activity.defn(name="submit_csr")
     @translated
-    async def sign_with_local_ca(self, req: LocalSignRequest) -> CaSubmission:
-        """Sign at once with the built-in CA (a denial is final)."""
-        result = await self._local.submit(req.csr_pem, CaProfile(validity_days=req.validity_days))
+    async def submit_csr(self, req: CaSubmitRequest) -> CaSubmission:
+        """Submit the CSR; returns issued or pending (a denial is final)."""
+        ca = self._ca(req.ca, req.ca_name)
+        result = await ca.submit(req.csr_pem, CaProfile(name=req.ca_name or req.ca))
         if result.status == "denied":
-            raise CaRequestDenied(result.message, ca=self._local.name, request_ref="")
-        activity.logger.info("local CA issued %s for %s", result.request_ref, req.change_id)
+            raise CaRequestDenied(
+                f"the {ca.name} CA denied the request: {result.message}",
+                ca=ca.name,
+                request_ref=result.request_ref,
+            )
+        activity.logger.info(
+            "%s: CSR submitted to %s, %s (%s)",
+            req.change_id,
+            ca.name,
+            result.status,
+            result.request_ref,
+        )
         return result
+
+    @activity.defn(name="await_certificate")
+    @translated
+    async def await_certificate(self, req: CaPollRequest) -> CaSubmission:
+        """Poll the CA once; pending raises a benign retryable error (the retry is the poll)."""
+        ca = self._ca(req.ca, req.ca_name)
+        result = await ca.poll(req.request_ref)
+        if result.status == "issued":
+            return result
+        if result.status == "denied":
+            raise CaRequestDenied(
+                f"the {ca.name} CA denied request {req.request_ref}: {result.message}",
+                ca=ca.name,
+                request_ref=req.request_ref,
+            )
+        delay = result.retry_after_seconds or req.poll_seconds
+        raise ApplicationError(
+            f"request {req.request_ref} is still pending at the {ca.name} CA: {result.message}",
+            type="CaPending",
+            category=ApplicationErrorCategory.BENIGN,
+            next_retry_delay=timedelta(seconds=delay),
+        )
 
     @activity.defn(name="validate_certificate")
     @translated

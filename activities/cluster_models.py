@@ -239,3 +239,18 @@ class OtherRenewalsResult(BaseModel):
     """Running renewals of the same cluster."""
 
     change_ids: list[str] = Field(default_factory=list)
+
+
+class PendingCsrRequest(ClusterRef):
+    """Is the CSR that was signed still the one pending on the publisher?"""
+
+    purpose: Purpose = "tomcat"
+    csr_pem: str
+
+
+class PendingCsrResult(BaseModel):
+    """The answer, with what is pending instead."""
+
+    matches: bool
+    pending_key_fingerprint: str | None = None
+    detail: str = ""

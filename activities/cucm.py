@@ -40,6 +40,8 @@ from activities.cluster_models import (
     CsrRequest,
     CsrResult,
     NodeCertState,
+    PendingCsrRequest,
+    PendingCsrResult,
     RestartRequest,
     RestartResult,
     SsoResult,
@@ -171,6 +173,34 @@ class CucmActivities:
             exported_nodes=result.exported_nodes,
             message=result.message,
         )
+
+    @activity.defn(name="check_pending_csr")
+    @translated
+    async def check_pending_csr(self, req: PendingCsrRequest) -> PendingCsrResult:
+        """Compare the CSR that was signed with the one pending on the publisher (by key)."""
+        inventory, cluster = self._cluster(req)
+        ep = self._endpoint(req, cluster, cluster.publisher)
+        async with CertMgrClient(ep, credentials(inventory, cluster, "os_admin")) as certmgr:
+            snapshot = await certmgr.snapshot()
+        signed = pki.csr_info(req.csr_pem).public_key_sha256
+        identity = snapshot.identity(req.purpose)
+        if identity is None or not identity.csr_pem:
+            return PendingCsrResult(
+                matches=False,
+                detail=f"no {req.purpose} CSR is pending on {cluster.publisher} any more",
+            )
+        pending = pki.csr_info(identity.csr_pem).public_key_sha256
+        if pending != signed:
+            return PendingCsrResult(
+                matches=False,
+                pending_key_fingerprint=pending,
+                detail=(
+                    f"the {req.purpose} CSR pending on {cluster.publisher} (key {pending[:16]}…) "
+                    f"is not the one that was signed (key {signed[:16]}…): a new CSR was "
+                    "generated on the cluster meanwhile"
+                ),
+            )
+        return PendingCsrResult(matches=True, pending_key_fingerprint=pending)
 
     @activity.defn(name="upload_trust")
     @translated

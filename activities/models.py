@@ -245,3 +245,33 @@ class CaSubmission(BaseModel):
     chain_pem: str | None = None
     message: str = ""
     retry_after_seconds: float | None = None
+
+
+class CaSubmitRequest(BaseModel):
+    """Submit a CSR to the CA a renewal uses.
+
+    Attributes:
+        change_id: The change, for the CA's records and logs.
+        ca: Backend kind: ``local``, ``adcs`` or ``acme``.
+        ca_name: Inventory name of the CA; the first of its kind when None.
+        csr_pem: The CSR generated on the publisher.
+    """
+
+    change_id: str
+    ca: Literal["local", "adcs", "acme"]
+    ca_name: str | None = None
+    csr_pem: str
+
+
+class CaPollRequest(BaseModel):
+    """Ask the CA about an earlier request, until it is issued or denied.
+
+    Attributes:
+        poll_seconds: The wait between polls when the CA gives no Retry-After.
+    """
+
+    change_id: str
+    ca: Literal["local", "adcs", "acme"]
+    ca_name: str | None = None
+    request_ref: str
+    poll_seconds: float = 300.0

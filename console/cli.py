@@ -38,6 +38,7 @@ from workflows.models import (
     TERMINAL_PHASES,
     ApprovalInput,
     CertificateSubmission,
+    OperatorDecision,
     RenewalInput,
     RenewalOptions,
     SsoConfirmation,
@@ -177,7 +178,10 @@ async def start(
     cluster: str,
     change: Annotated[str, typer.Option("--change", help="change request id, e.g. CHG0031337")],
     purpose: Purpose = ["tomcat"],  # noqa: B006
-    ca: Annotated[str, typer.Option(help="local | manual")] = "local",
+    ca: Annotated[str, typer.Option(help="local | manual | adcs | acme")] = "local",
+    ca_name: Annotated[
+        str | None, typer.Option(help="CA entry of the inventory (default: first of its type)")
+    ] = None,
     approve_plan: Annotated[
         bool,
         typer.Option(
@@ -194,6 +198,7 @@ async def start(
         cluster=cluster,
         purposes=purpose,
         ca=ca,
+        ca_name=ca_name,
         requested_by=principal(by),
         require_plan_approval=approve_plan,
         options=RenewalOptions(),
@@ -385,6 +390,28 @@ async def submit_cert(
     except WorkflowUpdateFailedError as exc:
         raise _update_error(exc) from None
     console.print(f"accepted certificate serial {result.serial} for {change_id}")
+
+
+@app.command()
+@run_async
+async def decide(
+    change_id: str,
+    decision: Annotated[str, typer.Argument(help="regenerate | abort")],
+    by: By = None,
+    comment: Comment = "",
+) -> None:
+    """Answer a renewal's question (a stale CSR: regenerate and re-sign, or abort)."""
+    if decision not in ("regenerate", "abort"):
+        raise CliError("decision must be 'regenerate' or 'abort'")
+    handle = await renewal(change_id)
+    try:
+        await handle.execute_update(
+            CertRenewalWorkflow.decide,
+            OperatorDecision(principal=principal(by), decision=decision, comment=comment),
+        )
+    except WorkflowUpdateFailedError as exc:
+        raise _update_error(exc) from None
+    console.print(f"{change_id}: {decision}")
 
 
 @app.command("confirm-sso")

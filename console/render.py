@@ -97,11 +97,15 @@ def awaiting_hint(status: RenewalStatus) -> str | None:
     if status.awaiting == "approval":
         h = status.plan.plan_hash if status.plan else ""
         return f"review with `ucrenew show {cid}`, then `ucrenew approve {cid} --plan-hash {h}`"
+    if status.awaiting == "ca" and status.ca != "manual":
+        return f"waiting for the {status.ca} CA (request {status.ca_request_ref})"
     if status.awaiting == "ca":
         return (
             f"export the CSR with `ucrenew ca-request {cid} > {cid}.csr`, have it signed, then "
             f"`ucrenew submit-cert {cid} --cert signed.pem --chain chain.pem`"
         )
+    if status.awaiting == "operator":
+        return f"decide with `ucrenew decide {cid} regenerate` or `ucrenew decide {cid} abort`"
     if status.awaiting == "sso-confirm":
         return (
             "re-enable SAML SSO in Cisco Unified CM Administration > System > SAML Single "

@@ -53,7 +53,7 @@ def build_worker(
         inventory_loader=lambda: inventory_path(settings),
         trusted_roots=lambda: [ca.root_pem],
     )
-    cas = CaActivities(ca)
+    cas = CaActivities(ca, lambda: inventory_path(settings), settings.state_dir)
     registry = RegistryActivities(client)
     return Worker(
         client,
@@ -64,12 +64,14 @@ def build_worker(
             cucm.disable_sso,
             cucm.sso_status,
             cucm.generate_csr,
+            cucm.check_pending_csr,
             cucm.upload_trust,
             cucm.upload_certificate,
             cucm.restart_service,
             cucm.verify_node,
             cucm.assess_cluster,
-            cas.sign_with_local_ca,
+            cas.submit_csr,
+            cas.await_certificate,
             cas.validate_certificate,
             registry.find_other_renewals,
         ],

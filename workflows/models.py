@@ -30,8 +30,8 @@ Phase = Literal[
 ]
 TERMINAL_PHASES: tuple[Phase, ...] = ("done", "failed", "cancelled")
 
-Awaiting = Literal["", "approval", "ca", "sso-confirm"]
-CaKind = Literal["local", "manual"]
+Awaiting = Literal["", "approval", "ca", "sso-confirm", "operator"]
+CaKind = Literal["local", "manual", "adcs", "acme"]
 
 
 class RenewalOptions(BaseModel):
@@ -45,6 +45,12 @@ class RenewalOptions(BaseModel):
     restart_poll_seconds: float = 5.0
     restart_heartbeat_seconds: float = 30.0
     verify_timeout_seconds: float = 300.0
+    ca_poll_seconds: float = 300.0
+    ca_max_wait_days: float = 60.0
+    manual_reminder_hours: list[float] = Field(
+        default_factory=lambda: [24.0, 72.0, 168.0],
+        description="reminders while waiting for a manual CA; the last one escalates",
+    )
 
 
 class RenewalInput(BaseModel):
@@ -54,6 +60,7 @@ class RenewalInput(BaseModel):
     cluster: str
     purposes: list[Purpose] = Field(default_factory=lambda: list[Purpose](["tomcat"]))
     ca: CaKind = "local"
+    ca_name: str | None = Field(default=None, description="inventory CA entry (adcs, acme)")
     requested_by: str = "unknown"
     require_plan_approval: bool = False
     options: RenewalOptions = Field(default_factory=RenewalOptions)
@@ -126,6 +133,14 @@ class SubmissionResult(BaseModel):
     message: str = ""
 
 
+class OperatorDecision(BaseModel):
+    """An operator's answer to a question the renewal asked."""
+
+    principal: str
+    decision: Literal["regenerate", "abort"]
+    comment: str = ""
+
+
 class SsoConfirmation(BaseModel):
     """An operator says SSO was re-enabled in the CUCM GUI."""
 
@@ -161,7 +176,9 @@ class RenewalStatus(BaseModel):
     finished_at: UtcDatetime | None = None
     plan: RenewalPlan | None = None
     csr_pem: str | None = None
+    csr_key_fingerprint: str | None = None
     ca_request_ref: str | None = None
+    reminders: list[str] = Field(default_factory=list)
     new_serial: str | None = None
     new_fingerprint: str | None = None
     new_not_after: UtcDatetime | None = None

@@ -24,6 +24,7 @@ NON_RETRYABLE = [
     "CertificateRefused",
     "CaRequestDenied",
     "CaConfigurationError",
+    "CaRequestNotFound",
 ]
 
 
@@ -63,7 +64,7 @@ DISCOVER = ActivityPolicy(timedelta(minutes=5), _retry(3), heartbeat=timedelta(s
 REGISTRY = ActivityPolicy(timedelta(seconds=30), _retry(5))
 SSO = ActivityPolicy(timedelta(minutes=3), _retry(5))
 CSR = ActivityPolicy(timedelta(minutes=3), _retry(4))
-SIGN = ActivityPolicy(timedelta(minutes=1), _retry(5))
+CA_SUBMIT = ActivityPolicy(timedelta(minutes=2), _retry(10, initial=5.0, maximum=300.0))
 VALIDATE = ActivityPolicy(timedelta(seconds=30), _retry(3))
 UPLOAD = ActivityPolicy(timedelta(minutes=3), _retry(6))
 ASSESS = ActivityPolicy(timedelta(minutes=2), _retry(2))
@@ -92,4 +93,19 @@ def verify_policy(timeout_seconds: float) -> ActivityPolicy:
             non_retryable_error_types=NON_RETRYABLE,
         ),
         schedule_to_close=timedelta(seconds=timeout_seconds),
+    )
+
+
+def ca_wait_policy(poll_seconds: float, max_wait_days: float) -> ActivityPolicy:
+    """Poll a CA by retrying ``await_certificate`` at a constant interval, for up to
+    ``max_wait_days``. Retries are not written to history, so a month costs a few events."""
+    return ActivityPolicy(
+        start_to_close=timedelta(minutes=2),
+        retry=RetryPolicy(
+            initial_interval=timedelta(seconds=poll_seconds),
+            backoff_coefficient=1.0,
+            maximum_interval=timedelta(seconds=poll_seconds),
+            non_retryable_error_types=NON_RETRYABLE,
+        ),
+        schedule_to_close=timedelta(days=max_wait_days),
     )

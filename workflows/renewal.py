@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.ca import CaActivities, LocalSignRequest
+    from activities.ca import CaActivities
     from activities.cluster_models import (
         CertUploadRequest,
         ClusterRef,
@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         CsrRequest,
         CsrResult,
         OtherRenewalsRequest,
+        PendingCsrRequest,
         Purpose,
         RestartRequest,
         TrustUploadRequest,
@@ -32,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
         VerifyRequest,
     )
     from activities.cucm import CucmActivities
-    from activities.models import CaSubmission, ValidationReport
+    from activities.models import CaPollRequest, CaSubmitRequest, ValidationReport
     from activities.registry import RegistryActivities
     from workflows import policies
     from workflows import search_attributes as sa
@@ -41,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         AuditEvent,
         Awaiting,
         CertificateSubmission,
+        OperatorDecision,
         Phase,
         Problem,
         RenewalInput,
@@ -83,6 +85,7 @@ class CertRenewalWorkflow:
         self._rejection: ApprovalInput | None = None
         self._submission: tuple[CertificateSubmission, ValidationReport] | None = None
         self._sso_confirmed = False
+        self._decision: OperatorDecision | None = None
         self._sso_disabled_by_us = False
         self._uploaded = False
         self._lock = asyncio.Lock()
@@ -178,95 +181,60 @@ class CertRenewalWorkflow:
     ) -> None:
         inp = self._input
         opts = inp.options
-
-        self._set_phase("csr")
-        csr = await self._activity(
-            CucmActivities.generate_csr,
-            CsrRequest(
-                cluster=inp.cluster,
-                purpose=purpose,
-                key_length=opts.key_length,
-                hash_algorithm=opts.hash_algorithm,
-                other_domains=opts.other_domains,
-            ),
-            policies.CSR,
-        )
-        self._check_csr(csr, plan)
-        self._status.csr_pem = csr.csr_pem
-        self._audit("ucrenew", "csr-generated", f"SAN {', '.join(csr.info.san_dns)}")
-
-        self._set_phase("ca-wait")
-        if inp.ca == "local":
-            issued: CaSubmission = await self._activity(
-                CaActivities.sign_with_local_ca,
-                LocalSignRequest(csr_pem=csr.csr_pem, change_id=inp.change_id),
-                policies.SIGN,
+        while True:
+            csr, report = await self._obtain_certificate(purpose, plan, min_days)
+            check = await self._activity(
+                CucmActivities.check_pending_csr,
+                PendingCsrRequest(cluster=inp.cluster, purpose=purpose, csr_pem=csr.csr_pem),
+                policies.DISCOVER,
             )
-            self._status.ca_request_ref = issued.request_ref
-            cert_pem, chain_pem = issued.certificate_pem or "", issued.chain_pem
-        else:
-            self._set_phase("ca-wait", awaiting="ca")
-            await workflow.wait_condition(lambda: self._submission is not None)
-            assert self._submission is not None
-            submission, _ = self._submission
-            cert_pem, chain_pem = submission.certificate_pem, submission.chain_pem
-            self._set_phase("ca-wait")
+            if not check.matches:
+                await self._stale_csr_decision(check.detail)
+                continue
+            leaf = report.leaf
+            assert leaf is not None
+            chain = [c.pem for c in report.chain[1:]]
+            root = chain[-1:] if chain else []
+            self._status.new_serial = leaf.serial_hex
+            self._status.new_fingerprint = leaf.sha256_fingerprint
+            self._status.new_not_after = leaf.not_after
 
-        self._set_phase("validate")
-        report = await self._activity(
-            CaActivities.validate_certificate,
-            ValidateRequest(
-                certificate_pem=cert_pem,
-                chain_pem=chain_pem,
-                csr_pem=csr.csr_pem,
-                expected_dns=plan.san,
-                now=workflow.now(),
-                min_remaining_days=min_days,
-            ),
-            policies.VALIDATE,
-        )
-        if not report.ok or report.leaf is None:
-            raise RenewalStopped(
-                "CertificateRefused",
-                "the signed certificate is not fit for CUCM: "
-                + "; ".join(p.message for p in report.problems),
+            self._set_phase("upload-trust")
+            trust = await self._activity(
+                CucmActivities.upload_trust,
+                TrustUploadRequest(
+                    cluster=inp.cluster, purpose=purpose, ca_pems=list(reversed(chain))
+                ),
+                policies.UPLOAD,
             )
-        leaf = report.leaf
-        chain = [c.pem for c in report.chain[1:]]
-        root = chain[-1:] if chain else []
-        self._status.new_serial = leaf.serial_hex
-        self._status.new_fingerprint = leaf.sha256_fingerprint
-        self._status.new_not_after = leaf.not_after
+            self._audit(
+                "ucrenew",
+                "trust-uploaded",
+                f"uploaded {trust.uploaded or 'nothing'}; "
+                f"already present {trust.skipped or 'none'}",
+            )
 
-        self._set_phase("upload-trust")
-        trust = await self._activity(
-            CucmActivities.upload_trust,
-            TrustUploadRequest(
-                cluster=inp.cluster,
-                purpose=purpose,
-                ca_pems=list(reversed(chain)),
-            ),
-            policies.UPLOAD,
-        )
-        self._audit(
-            "ucrenew",
-            "trust-uploaded",
-            f"uploaded {trust.uploaded or 'nothing'}; already present {trust.skipped or 'none'}",
-        )
-
-        self._set_phase("upload-cert")
-        upload = await self._activity(
-            CucmActivities.upload_certificate,
-            CertUploadRequest(
-                cluster=inp.cluster,
-                purpose=purpose,
-                certificate_pem=leaf.pem,
-                chain_pems=chain,
-                expected_nodes=plan.san,
-                extra_roots_pem=root,
-            ),
-            policies.UPLOAD,
-        )
+            self._set_phase("upload-cert")
+            try:
+                upload = await self._activity(
+                    CucmActivities.upload_certificate,
+                    CertUploadRequest(
+                        cluster=inp.cluster,
+                        purpose=purpose,
+                        certificate_pem=leaf.pem,
+                        chain_pems=chain,
+                        expected_nodes=plan.san,
+                        extra_roots_pem=root,
+                    ),
+                    policies.UPLOAD,
+                )
+            except RenewalStopped as stop:
+                # Someone generated a CSR on the box between the check and the upload.
+                if stop.error_type != "CsrNoLongerPending":
+                    raise
+                await self._stale_csr_decision(stop.message)
+                continue
+            break
         self._uploaded = True
         self._audit("ucrenew", "certificate-uploaded", upload.message)
         for fqdn in plan.restart_order:
@@ -324,6 +292,141 @@ class CertRenewalWorkflow:
             progress.steps["verify"] = "done"
 
         await asyncio.gather(*(verify_one(f) for f in plan.restart_order))
+
+    async def _obtain_certificate(
+        self, purpose: Purpose, plan: RenewalPlan, min_days: int
+    ) -> tuple[CsrResult, ValidationReport]:
+        """CSR on the publisher, signed by the CA, validated: nothing is uploaded yet."""
+        inp = self._input
+        opts = inp.options
+        self._set_phase("csr")
+        self._submission = None
+        csr = await self._activity(
+            CucmActivities.generate_csr,
+            CsrRequest(
+                cluster=inp.cluster,
+                purpose=purpose,
+                key_length=opts.key_length,
+                hash_algorithm=opts.hash_algorithm,
+                other_domains=opts.other_domains,
+            ),
+            policies.CSR,
+        )
+        self._check_csr(csr, plan)
+        self._status.csr_pem = csr.csr_pem
+        self._status.csr_key_fingerprint = csr.info.public_key_sha256
+        self._audit("ucrenew", "csr-generated", f"SAN {', '.join(csr.info.san_dns)}")
+
+        self._set_phase("ca-wait")
+        if inp.ca == "manual":
+            cert_pem, chain_pem = await self._await_manual_certificate()
+        else:
+            cert_pem, chain_pem = await self._await_ca_certificate(csr.csr_pem)
+
+        self._set_phase("validate")
+        report = await self._activity(
+            CaActivities.validate_certificate,
+            ValidateRequest(
+                certificate_pem=cert_pem,
+                chain_pem=chain_pem,
+                csr_pem=csr.csr_pem,
+                expected_dns=plan.san,
+                now=workflow.now(),
+                min_remaining_days=min_days,
+            ),
+            policies.VALIDATE,
+        )
+        if not report.ok or report.leaf is None:
+            raise RenewalStopped(
+                "CertificateRefused",
+                "the signed certificate is not fit for CUCM: "
+                + "; ".join(p.message for p in report.problems),
+            )
+        return csr, report
+
+    async def _await_ca_certificate(self, csr_pem: str) -> tuple[str, str | None]:
+        inp = self._input
+        opts = inp.options
+        kind = inp.ca
+        assert kind != "manual"
+        submitted = await self._activity(
+            CaActivities.submit_csr,
+            CaSubmitRequest(change_id=inp.change_id, ca=kind, ca_name=inp.ca_name, csr_pem=csr_pem),
+            policies.CA_SUBMIT,
+        )
+        self._status.ca_request_ref = submitted.request_ref
+        self._audit("ucrenew", f"ca-{submitted.status}", submitted.message)
+        if submitted.status == "pending":
+            self._set_phase("ca-wait", awaiting="ca")
+            submitted = await self._activity(
+                CaActivities.await_certificate,
+                CaPollRequest(
+                    change_id=inp.change_id,
+                    ca=kind,
+                    ca_name=inp.ca_name,
+                    request_ref=submitted.request_ref,
+                    poll_seconds=opts.ca_poll_seconds,
+                ),
+                policies.ca_wait_policy(opts.ca_poll_seconds, opts.ca_max_wait_days),
+            )
+            self._audit("ucrenew", "ca-issued", submitted.message)
+            self._set_phase("ca-wait")
+        return submitted.certificate_pem or "", submitted.chain_pem
+
+    async def _await_manual_certificate(self) -> tuple[str, str | None]:
+        """Wait for an operator's submission, reminding on the configured schedule."""
+        self._set_phase("ca-wait", awaiting="ca")
+        schedule = sorted(self._input.options.manual_reminder_hours)
+        waited = 0.0
+        for i, hours in enumerate(schedule):
+            try:
+                await workflow.wait_condition(
+                    lambda: self._submission is not None,
+                    timeout=timedelta(hours=hours - waited),
+                )
+                break
+            except TimeoutError:
+                waited = hours
+                kind = "escalation" if i == len(schedule) - 1 else "reminder"
+                message = (
+                    f"no signed certificate {hours:g} h after the CSR: export it with "
+                    f"`ucrenew ca-request {self._input.change_id}` and submit the signed one"
+                )
+                self._status.reminders.append(f"{kind}: {message}")
+                self._audit("ucrenew", f"ca-{kind}", message)
+                workflow.logger.warning("%s %s: %s", self._input.change_id, kind, message)
+        else:
+            await workflow.wait_condition(lambda: self._submission is not None)
+        assert self._submission is not None
+        submission, _ = self._submission
+        self._set_phase("ca-wait")
+        return submission.certificate_pem, submission.chain_pem
+
+    async def _stale_csr_decision(self, detail: str) -> None:
+        """The CSR on CUCM is no longer the one signed: the operator regenerates or aborts."""
+        self._decision = None
+        self._status.problems = [
+            Problem(
+                code="csr-no-longer-pending",
+                node=self._status.plan.publisher if self._status.plan else None,
+                message=(
+                    f"{detail}. Uploading would fail (CUCM answers 500). Choose: "
+                    f"`ucrenew decide {self._input.change_id} regenerate` (new CSR, signed "
+                    f"again) or `ucrenew decide {self._input.change_id} abort`"
+                ),
+            )
+        ]
+        self._set_phase(self._status.phase, awaiting="operator")
+        await workflow.wait_condition(lambda: self._decision is not None)
+        assert self._decision is not None
+        self._status.problems = []
+        if self._decision.decision == "abort":
+            raise RenewalStopped(
+                "CsrNoLongerPending",
+                f"aborted by {self._decision.principal}: the CSR pending on the publisher no "
+                "longer matches the signed certificate",
+            )
+        self._set_phase(self._status.phase)
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -534,6 +637,23 @@ class CertRenewalWorkflow:
                 "the certificate must be PEM text (-----BEGIN CERTIFICATE-----)",
                 type="BadSubmission",
             )
+
+    @workflow.update
+    async def decide(self, decision: OperatorDecision) -> RenewalStatus:
+        """Answer a question the renewal asked (stale CSR: regenerate or abort)."""
+        self._decision = decision
+        self._audit(decision.principal, f"decided-{decision.decision}", decision.comment)
+        return self._status
+
+    @decide.validator
+    def _validate_decide(self, decision: OperatorDecision) -> None:
+        if self._status.awaiting != "operator":
+            raise ApplicationError(
+                f"no decision is pending: the renewal is in phase {self._status.phase}",
+                type="NoDecisionPending",
+            )
+        if not decision.principal.strip():
+            raise ApplicationError("a decision needs the operator's name", type="BadDecision")
 
     @workflow.update
     async def confirm_sso(self, confirmation: SsoConfirmation) -> RenewalStatus:

@@ -80,6 +80,24 @@ class TlsTrust(BaseModel):
     ssh_known_hosts: str | None = None
 
 
+class CaEntry(BaseModel):
+    """A certificate authority ucrenew can submit CSRs to.
+
+    Backend-specific settings (URL, template, account, hooks) stay as extra fields that the
+    backend's builder validates; secrets among them are references, like passwords.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str
+    type: Literal["local", "adcs", "acme"]
+
+    @property
+    def settings(self) -> dict[str, object]:
+        """The backend-specific fields."""
+        return dict(self.model_extra or {})
+
+
 class ClusterEntry(BaseModel):
     """One cluster."""
 
@@ -112,7 +130,19 @@ class Inventory(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     clusters: list[ClusterEntry]
+    cas: list[CaEntry] = Field(default_factory=list)
     base_dir: str = Field(default=".", exclude=True)
+
+    def ca(self, kind: str, name: str | None = None) -> CaEntry:
+        """A CA by name, or the first of its type when no name is given."""
+        for entry in self.cas:
+            if (name is None and entry.type == kind) or entry.name == name:
+                if entry.type != kind:
+                    raise InventoryError(f"CA {name!r} is of type {entry.type}, not {kind}")
+                return entry
+        known = ", ".join(f"{c.name} ({c.type})" for c in self.cas) or "none"
+        wanted = f"named {name!r}" if name else f"of type {kind}"
+        raise InventoryError(f"no CA {wanted} in the inventory (known: {known})")
 
     def cluster(self, name: str) -> ClusterEntry:
         """A cluster by name."""

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from activities.ca import LocalSignRequest
 from activities.cluster_models import (
     CertUploadRequest,
     CertUploadResult,
@@ -25,6 +25,8 @@ from activities.cluster_models import (
     NodeSnapshot,
     OtherRenewalsRequest,
     OtherRenewalsResult,
+    PendingCsrRequest,
+    PendingCsrResult,
     RestartRequest,
     RestartResult,
     ServiceState,
@@ -36,7 +38,9 @@ from activities.cluster_models import (
     VerifyResult,
 )
 from activities.models import (
+    CaPollRequest,
     CaSubmission,
+    CaSubmitRequest,
     CertificateInfo,
     CsrInfo,
     ValidationProblem,
@@ -80,6 +84,12 @@ class StubCluster:
     paws_down_on: str | None = None
     calls: list[tuple[str, Any]] = field(default_factory=list)
     other_renewals: list[str] = field(default_factory=list)
+    #: an ADCS-like CA answers pending, then issues (or denies) from this instant on
+    ca_pending_until: datetime | None = None
+    ca_denies: bool = False
+    polls: int = 0
+    #: how many pending-CSR checks answer that the CSR on the box changed
+    stale_checks: int = 0
 
     def names(self) -> list[str]:
         """Activity names in call order."""
@@ -158,12 +168,43 @@ class StubCluster:
                 exported_nodes=exported,
             )
 
-        @activity.defn(name="sign_with_local_ca")
-        async def sign_with_local_ca(req: LocalSignRequest) -> CaSubmission:
-            s.calls.append(("sign_with_local_ca", req))
+        @activity.defn(name="submit_csr")
+        async def submit_csr(req: CaSubmitRequest) -> CaSubmission:
+            s.calls.append(("submit_csr", req))
+            if s.ca_pending_until is not None:
+                return CaSubmission(status="pending", request_ref="7", message="pending")
             return CaSubmission(
                 status="issued", request_ref="42", certificate_pem=GOOD_PEM, chain_pem=ROOT_PEM
             )
+
+        @activity.defn(name="await_certificate")
+        async def await_certificate(req: CaPollRequest) -> CaSubmission:
+            s.calls.append(("await_certificate", req))
+            s.polls += 1
+            info = activity.info()
+            assert s.ca_pending_until is not None
+            if info.current_attempt_scheduled_time < s.ca_pending_until:
+                raise ApplicationError(
+                    "still pending",
+                    type="CaPending",
+                    category=ApplicationErrorCategory.BENIGN,
+                    next_retry_delay=timedelta(seconds=req.poll_seconds),
+                )
+            if s.ca_denies:
+                raise ApplicationError(
+                    "denied by the CA admin", type="CaRequestDenied", non_retryable=True
+                )
+            return CaSubmission(
+                status="issued", request_ref="7", certificate_pem=GOOD_PEM, chain_pem=ROOT_PEM
+            )
+
+        @activity.defn(name="check_pending_csr")
+        async def check_pending_csr(req: PendingCsrRequest) -> PendingCsrResult:
+            s.calls.append(("check_pending_csr", req))
+            if s.stale_checks > 0:
+                s.stale_checks -= 1
+                return PendingCsrResult(matches=False, detail="a new CSR was generated on the box")
+            return PendingCsrResult(matches=True)
 
         @activity.defn(name="validate_certificate")
         async def validate_certificate(req: ValidateRequest) -> ValidationReport:
@@ -224,7 +265,9 @@ class StubCluster:
             disable_sso,
             sso_status,
             generate_csr,
-            sign_with_local_ca,
+            submit_csr,
+            await_certificate,
+            check_pending_csr,
             validate_certificate,
             upload_trust,
             upload_certificate,

@@ -23,6 +23,7 @@ from tests.workflows.stubs import BAD_PEM, FQDNS, GOOD_PEM, ROOT_PEM, WRITES, St
 from workflows.models import (
     ApprovalInput,
     CertificateSubmission,
+    OperatorDecision,
     RenewalInput,
     RenewalStatus,
     SsoConfirmation,
@@ -106,7 +107,7 @@ async def test_local_ca_renewal_runs_the_runbook_in_order(
         "find_other_renewals",
         "disable_sso",
         "generate_csr",
-        "sign_with_local_ca",
+        "submit_csr",
     ]
     assert (
         names.index("validate_certificate")
@@ -291,3 +292,101 @@ async def test_messages_outside_their_phase_are_refused(
         )
     await confirm_sso(handle, stub)
     await handle.result()
+
+
+async def history_events(handle: Handle) -> int:
+    return len((await handle.fetch_history()).events)
+
+
+async def test_ca_pending_for_30_days_costs_a_bounded_history(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    stub.sso_enabled = False
+    now = await time_skipping_env.get_current_time()
+    stub.ca_pending_until = now + timedelta(days=30)
+    handle = await start(time_skipping_env, task_queue, ca="adcs", options={"ca_poll_seconds": 900})
+    status = await handle.result()
+    assert status.phase == "done"
+    assert status.ca_request_ref == "7"
+    events = await history_events(handle)
+    # Polled every 15 minutes for 30 days: thousands of polls, none of them in the history.
+    assert stub.polls >= 30 * 24 * 4
+    assert events < 2000
+    print(f"\n30-day CA wait: {stub.polls} polls, {events} history events")
+
+
+async def test_ca_denial_fails_the_renewal_and_reports_sso(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    now = await time_skipping_env.get_current_time()
+    stub.ca_pending_until = now + timedelta(days=2)
+    stub.ca_denies = True
+    handle = await start(
+        time_skipping_env, task_queue, ca="adcs", options={"ca_poll_seconds": 3600}
+    )
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+    assert isinstance(failed.value.cause, ApplicationError)
+    assert failed.value.cause.type == "CaRequestDenied"
+    status = await handle.query(CertRenewalWorkflow.get_status)
+    assert status.phase == "failed" and "denied by the CA admin" in (status.error or "")
+    assert any("SSO" in o for o in status.outstanding)
+    assert "upload_trust" not in stub.names()
+
+
+async def test_manual_wait_of_30_days_reminds_and_stays_bounded(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    handle = await start(time_skipping_env, task_queue, ca="manual")
+    await wait_for(handle, "ca")
+    await time_skipping_env.sleep(timedelta(days=30))
+    status = await handle.query(CertRenewalWorkflow.get_status)
+    assert status.awaiting == "ca"
+    assert [r.split(":")[0] for r in status.reminders] == ["reminder", "reminder", "escalation"]
+    await handle.execute_update(
+        CertRenewalWorkflow.submit_certificate,
+        CertificateSubmission(principal="dave", certificate_pem=GOOD_PEM, chain_pem=ROOT_PEM),
+    )
+    await confirm_sso(handle, stub)
+    assert (await handle.result()).phase == "done"
+    events = await history_events(handle)
+    assert events < 2000
+    print(f"\n30-day manual wait: {events} history events")
+
+
+async def test_a_csr_regenerated_on_the_box_asks_the_operator(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    stub.stale_checks = 1
+    handle = await start(time_skipping_env, task_queue)
+    status = await wait_for(handle, "operator")
+    assert [p.code for p in status.problems] == ["csr-no-longer-pending"]
+    assert "upload_trust" not in stub.names()
+    await handle.execute_update(
+        CertRenewalWorkflow.decide, OperatorDecision(principal="erin", decision="regenerate")
+    )
+    await confirm_sso(handle, stub)
+    final = await handle.result()
+    assert final.phase == "done"
+    assert stub.names().count("generate_csr") == 2
+    assert stub.names().count("submit_csr") == 2
+
+
+async def test_a_stale_csr_can_be_aborted(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    stub.stale_checks = 1
+    handle = await start(time_skipping_env, task_queue)
+    await wait_for(handle, "operator")
+    with pytest.raises(WorkflowUpdateFailedError):
+        await handle.execute_update(
+            CertRenewalWorkflow.decide, OperatorDecision(principal=" ", decision="abort")
+        )
+    await handle.execute_update(
+        CertRenewalWorkflow.decide, OperatorDecision(principal="erin", decision="abort")
+    )
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+    assert isinstance(failed.value.cause, ApplicationError)
+    assert failed.value.cause.type == "CsrNoLongerPending"
+    assert "upload_trust" not in stub.names()
