@@ -22,7 +22,7 @@ from activities.clients.ca.local import LocalCa
 from activities.clients.cucm.tls import probe_tls
 from lab.faults import Fault
 from tests.e2e.conftest import Stack
-from workflows.models import CertificateSubmission
+from workflows.models import CertificateSubmission, OperatorDecision
 from workflows.renewal import CertRenewalWorkflow
 
 pytestmark = pytest.mark.e2e
@@ -223,3 +223,42 @@ async def test_worker_killed_mid_restart_the_renewal_finishes_under_a_new_worker
     assert status.phase == "done"
     assert tomcat_restarts(stack) == ["cucm-pub", "cucm-sub1", "cucm-sub2", "imp-pub"]
     assert all(n.verified for n in status.nodes)
+
+
+async def test_a_csr_regenerated_on_the_cluster_is_caught_before_upload(
+    stack: Stack, tmp_path: Path
+) -> None:
+    enterprise = LocalCa(tmp_path / "enterprise-ca", name="enterprise")
+    lab = stack.lab.lab
+    async with stack.worker():
+        handle = await stack.start(ca="manual")
+        status = await stack.wait_for(handle, "ca")
+        signed_csr = status.csr_pem
+        assert signed_csr
+        # Someone generates a new multi-server CSR on the publisher while the CA works.
+        lab.cluster.regenerate_pending_csr(lab.cluster.publisher, "tomcat")
+        leaf, chain = enterprise.sign(signed_csr)
+        await handle.execute_update(
+            CertRenewalWorkflow.submit_certificate,
+            CertificateSubmission(principal="pki-admin", certificate_pem=leaf, chain_pem=chain),
+        )
+        status = await stack.wait_for(handle, "operator")
+        assert [p.code for p in status.problems] == ["csr-no-longer-pending"]
+        assert not lab.journal.entries("identity.uploaded")
+        await handle.execute_update(
+            CertRenewalWorkflow.decide,
+            OperatorDecision(principal="voice-eng", decision="regenerate"),
+        )
+        status = await stack.wait_for(handle, "ca")
+        assert status.csr_pem and status.csr_pem != signed_csr
+        leaf, chain = enterprise.sign(status.csr_pem)
+        await handle.execute_update(
+            CertRenewalWorkflow.submit_certificate,
+            CertificateSubmission(principal="pki-admin", certificate_pem=leaf, chain_pem=chain),
+        )
+        await stack.reenable_sso(handle)
+        final = await handle.result()
+    assert final.phase == "done"
+    uploads = lab.journal.entries("identity.uploaded")
+    assert len(uploads) == 1
+    assert uploads[0].data["serial"] == final.new_serial
