@@ -7,6 +7,15 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   echo "ucrenew needs Python 3.11 or newer ($PYTHON is $("$PYTHON" --version 2>&1))" >&2
   exit 1
 fi
+# The ACME backend's tests run Debian's pebble (ACME test server); CI installs it as root.
+if ! command -v pebble >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  if ! apt-cache show pebble >/dev/null 2>&1; then
+    apt-get update -qq
+  fi
+  # A stale package list can name a file the mirror no longer has: refresh once and retry.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pebble >/dev/null \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pebble >/dev/null; }
+fi
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi

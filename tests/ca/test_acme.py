@@ -1,0 +1,828 @@
+"""ACME backend against a real ACME server (Debian's pebble) and a small fake for edge cases.
+
+Pebble and pebble-challtestsrv run once per session on free loopback ports, with a TLS
+certificate generated here (no key is committed). Pebble keeps its default 5% badNonce
+rejection, so the client's nonce retries are exercised; ``PEBBLE_VA_NOSLEEP`` removes the
+random validation delay and ``PEBBLE_AUTHZREUSE=100`` makes authorization reuse
+deterministic (tests use names of their own unless they test reuse).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import http.server
+import ipaddress
+import json
+import os
+import secrets
+import shutil
+import socket
+import ssl
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+
+from activities.clients.ca.acme import (
+    AcmeCa,
+    ChallTestSrvDnsHook,
+    ChallTestSrvHttpHook,
+    CommandDnsHook,
+    ari_certificate_id,
+    parse_renewal_info,
+    parse_retry_after,
+)
+from activities.clients.ca.base import CertificateAuthority
+from activities.clients.ca.errors import (
+    CaConfigurationError,
+    CaProtocolError,
+    CaRequestNotFound,
+    CaUnavailable,
+)
+from activities.clients.pki import load_pem_certificates, public_key_fingerprint
+from activities.models import CaProfile, CaSubmission
+from workers.devserver import free_loopback_port
+
+POLL_INTERVAL = 0.2
+MAX_POLLS = 50
+
+# --- pebble ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Pebble:
+    """A running pebble + challtestsrv pair."""
+
+    directory_url: str
+    management_url: str
+    challtestsrv_url: str
+    ca_bundle: Path
+    root_pem: str
+    intermediate_pem: str
+    log_dir: Path
+
+
+def _self_signed_tls(directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pebble test listener")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "tls.pem", directory / "tls.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_path.chmod(0o600)
+    return cert_path, key_path
+
+
+def _wait_listening(port: int, procs: list[subprocess.Popen[bytes]], logs: Path) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        for proc in procs:
+            if proc.poll() is not None:
+                pytest.fail(f"pebble exited early ({proc.args!r}); logs in {logs}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"pebble did not listen on {port} within 20 s; logs in {logs}")
+
+
+@pytest.fixture(scope="session")
+def pebble(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pebble]:
+    """pebble and pebble-challtestsrv on free loopback ports for the whole session."""
+    pebble_bin, challtestsrv_bin = shutil.which("pebble"), shutil.which("pebble-challtestsrv")
+    if pebble_bin is None or challtestsrv_bin is None:
+        if os.geteuid() == 0:
+            pytest.fail("pebble is not installed: run scripts/bootstrap.sh (installs it as root)")
+        pytest.skip("pebble is not installed and this user cannot install it (not root)")
+    work = tmp_path_factory.mktemp("pebble")
+    cert, key = _self_signed_tls(work)
+    acme_port, mgmt_port, dns_port, http_port, tls_port, cts_port = (
+        free_loopback_port() for _ in range(6)
+    )
+    config = {
+        "pebble": {
+            "listenAddress": f"127.0.0.1:{acme_port}",
+            "managementListenAddress": f"127.0.0.1:{mgmt_port}",
+            "certificate": str(cert),
+            "privateKey": str(key),
+            "httpPort": http_port,
+            "tlsPort": tls_port,
+            "ocspResponderURL": "",
+            "externalAccountBindingRequired": False,
+        }
+    }
+    (work / "pebble-config.json").write_text(json.dumps(config))
+    env = {**os.environ, "PEBBLE_VA_NOSLEEP": "1", "PEBBLE_AUTHZREUSE": "100"}
+    env.pop("PEBBLE_WFE_NONCEREJECT", None)
+    procs: list[subprocess.Popen[bytes]] = []
+    with (
+        (work / "challtestsrv.log").open("wb") as cts_log,
+        (work / "pebble.log").open("wb") as pebble_log,
+    ):
+        procs.append(
+            subprocess.Popen(
+                [
+                    challtestsrv_bin,
+                    "-dns01",
+                    f"127.0.0.1:{dns_port}",
+                    "-http01",
+                    f"127.0.0.1:{http_port}",
+                    "-https01",
+                    "",
+                    "-tlsalpn01",
+                    "",
+                    "-management",
+                    f"127.0.0.1:{cts_port}",
+                    # Pebble prefers AAAA; keep http-01 validation on the IPv4 listener.
+                    "-defaultIPv6",
+                    "",
+                ],
+                stdout=cts_log,
+                stderr=subprocess.STDOUT,
+                cwd=work,
+            )
+        )
+        procs.append(
+            subprocess.Popen(
+                [
+                    pebble_bin,
+                    "-config",
+                    str(work / "pebble-config.json"),
+                    "-dnsserver",
+                    f"127.0.0.1:{dns_port}",
+                ],
+                stdout=pebble_log,
+                stderr=subprocess.STDOUT,
+                cwd=work,
+                env=env,
+            )
+        )
+    try:
+        for port in (cts_port, acme_port, mgmt_port):
+            _wait_listening(port, procs, work)
+        management_url = f"https://127.0.0.1:{mgmt_port}"
+        with httpx.Client(verify=ssl.create_default_context(cafile=cert), timeout=10) as http:
+            root_pem = http.get(f"{management_url}/roots/0").raise_for_status().text
+            intermediate_pem = http.get(f"{management_url}/intermediates/0").raise_for_status().text
+        yield Pebble(
+            directory_url=f"https://127.0.0.1:{acme_port}/dir",
+            management_url=management_url,
+            challtestsrv_url=f"http://127.0.0.1:{cts_port}",
+            ca_bundle=cert,
+            root_pem=root_pem,
+            intermediate_pem=intermediate_pem,
+            log_dir=work,
+        )
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def node_names(count: int = 4) -> list[str]:
+    """Node FQDNs of a fresh cluster (a tag of their own, so pebble reuses no authorization)."""
+    tag = secrets.token_hex(3)
+    roles = ["cucm-pub", "cucm-sub1", "cucm-sub2", "imp-pub", "imp-sub1", "cucm-tftp"]
+    return [f"{roles[i]}-{tag}.lab.example.com" for i in range(count)]
+
+
+def make_csr(names: list[str]) -> tuple[str, str]:
+    """A CUCM-like multi-server CSR (RSA 2048, CN = first node, every node in SAN)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Example UC Lab"),
+                    x509.NameAttribute(NameOID.COMMON_NAME, names[0]),
+                ]
+            )
+        )
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    return csr.public_bytes(serialization.Encoding.PEM).decode(), public_key_fingerprint(csr)
+
+
+@dataclass
+class RecordingDnsHook:
+    """Wraps a DNS hook, records calls, and can publish a wrong value on purpose."""
+
+    inner: Any
+    corrupt: bool = False
+    presented: list[tuple[str, str]] = field(default_factory=list)
+    cleaned: list[tuple[str, str]] = field(default_factory=list)
+
+    async def present(self, domain: str, validation: str) -> None:
+        self.presented.append((domain, validation))
+        await self.inner.present(domain, "wrong-value" if self.corrupt else validation)
+
+    async def cleanup(self, domain: str, validation: str) -> None:
+        self.cleaned.append((domain, validation))
+        await self.inner.cleanup(domain, validation)
+
+
+def acme_ca(pebble: Pebble, state_dir: Path, **kwargs: Any) -> AcmeCa:
+    kwargs.setdefault("dns_hook", ChallTestSrvDnsHook(pebble.challtestsrv_url))
+    kwargs.setdefault("root_pem", pebble.root_pem)
+    return AcmeCa(
+        pebble.directory_url,
+        state_dir=state_dir,
+        contact_email="pki-team@example.com",
+        ca_bundle=pebble.ca_bundle,
+        poll_interval=POLL_INTERVAL,
+        timeout=10,
+        **kwargs,
+    )
+
+
+async def poll_until_done(ca: AcmeCa, first: CaSubmission) -> tuple[CaSubmission, int]:
+    """Poll as a workflow would: sleep the suggested Retry-After between polls."""
+    answer, polls = first, 0
+    while answer.status == "pending":
+        assert answer.retry_after_seconds is not None and answer.retry_after_seconds > 0
+        assert polls < MAX_POLLS, "order never left pending"
+        await asyncio.sleep(answer.retry_after_seconds)
+        answer = await ca.poll(answer.request_ref)
+        polls += 1
+    return answer, polls
+
+
+def assert_chain_to_root(
+    answer: CaSubmission, pebble: Pebble, names: list[str], key_fp: str
+) -> None:
+    assert answer.status == "issued"
+    assert answer.certificate_pem and answer.chain_pem
+    leaf = x509.load_pem_x509_certificate(answer.certificate_pem.encode())
+    chain = load_pem_certificates(answer.chain_pem)
+    root = x509.load_pem_x509_certificate(pebble.root_pem.encode())
+    intermediate = x509.load_pem_x509_certificate(pebble.intermediate_pem.encode())
+    assert public_key_fingerprint(leaf) == key_fp
+    san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sorted(san.get_values_for_type(x509.DNSName)) == sorted(names)
+    assert chain == [intermediate, root]
+    for child, issuer in zip([leaf, *chain], chain, strict=False):
+        child.verify_directly_issued_by(issuer)
+
+
+# --- issuance through pebble -----------------------------------------------------------------
+
+
+async def test_dns01_four_sans_pending_then_issued_chain_to_pebble_root(
+    pebble: Pebble, tmp_path: Path
+) -> None:
+    names = node_names(4)
+    csr_pem, key_fp = make_csr(names)
+    hook = RecordingDnsHook(ChallTestSrvDnsHook(pebble.challtestsrv_url))
+    ca = acme_ca(pebble, tmp_path / "acme", dns_hook=hook)
+    assert isinstance(ca, CertificateAuthority)
+
+    first = await ca.submit(csr_pem, CaProfile())
+
+    assert first.status == "pending", first.message
+    assert first.request_ref.startswith(pebble.directory_url.removesuffix("/dir"))
+    # Pebble sends no Retry-After on orders, so the configured interval is suggested.
+    assert first.retry_after_seconds == POLL_INTERVAL
+    assert sorted(d for d, _ in hook.presented) == sorted(names)
+    answer, polls = await poll_until_done(ca, first)
+    assert_chain_to_root(answer, pebble, names, key_fp)
+    assert 1 <= polls <= 10
+    assert sorted(hook.cleaned) == sorted(hook.presented)
+    assert list((tmp_path / "acme" / "orders").iterdir()) == []
+    assert stat.S_IMODE((tmp_path / "acme" / "account.key").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "acme").stat().st_mode) == 0o700
+
+
+async def test_poll_again_after_issuance_returns_the_certificate(
+    pebble: Pebble, tmp_path: Path
+) -> None:
+    names = node_names(2)
+    csr_pem, key_fp = make_csr(names)
+    ca = acme_ca(pebble, tmp_path / "acme")
+    issued, _ = await poll_until_done(ca, await ca.submit(csr_pem, CaProfile()))
+
+    again = await ca.poll(issued.request_ref)
+
+    assert again.status == "issued"
+    assert again.certificate_pem == issued.certificate_pem
+    assert_chain_to_root(again, pebble, names, key_fp)
+
+
+async def test_without_root_pem_chain_is_intermediates_only(pebble: Pebble, tmp_path: Path) -> None:
+    names = node_names(1)
+    csr_pem, _ = make_csr(names)
+    ca = acme_ca(pebble, tmp_path / "acme", root_pem=None)
+
+    answer, _ = await poll_until_done(ca, await ca.submit(csr_pem, CaProfile()))
+
+    assert answer.status == "issued" and answer.chain_pem
+    assert load_pem_certificates(answer.chain_pem) == [
+        x509.load_pem_x509_certificate(pebble.intermediate_pem.encode())
+    ]
+
+
+async def test_wrong_txt_record_is_denied_with_problem_detail(
+    pebble: Pebble, tmp_path: Path
+) -> None:
+    names = node_names(1)
+    csr_pem, _ = make_csr(names)
+    hook = RecordingDnsHook(ChallTestSrvDnsHook(pebble.challtestsrv_url), corrupt=True)
+    ca = acme_ca(pebble, tmp_path / "acme", dns_hook=hook)
+
+    first = await ca.submit(csr_pem, CaProfile())
+    answer, _ = await poll_until_done(ca, first)
+
+    assert answer.status == "denied"
+    assert answer.request_ref == first.request_ref
+    assert names[0] in answer.message
+    assert "unauthorized" in answer.message or "incorrectResponse" in answer.message
+    assert answer.certificate_pem is None
+    assert hook.cleaned == hook.presented
+
+
+async def test_second_instance_reuses_account_and_polls_first_instances_order(
+    pebble: Pebble, tmp_path: Path
+) -> None:
+    names = node_names(2)
+    csr_pem, key_fp = make_csr(names)
+    state = tmp_path / "acme"
+    first_ca = acme_ca(pebble, state)
+    pending = await first_ca.submit(csr_pem, CaProfile())
+    assert pending.status == "pending"
+    key_before = (state / "account.key").read_bytes()
+
+    # A restarted worker: a new instance on the same state directory.
+    second_ca = acme_ca(pebble, state)
+    answer, _ = await poll_until_done(second_ca, pending)
+
+    assert second_ca.account_uri == first_ca.account_uri is not None
+    assert (state / "account.key").read_bytes() == key_before
+    assert_chain_to_root(answer, pebble, names, key_fp)
+
+    # The same key given by secret reference finds the same account from another directory.
+    by_ref = acme_ca(pebble, tmp_path / "other", account_key_ref=f"file:{state / 'account.key'}")
+    again = await by_ref.poll(pending.request_ref)
+    assert again.status == "issued"
+    assert by_ref.account_uri == first_ca.account_uri
+    assert not (tmp_path / "other" / "account.key").exists()
+
+
+async def test_another_accounts_order_is_refused(pebble: Pebble, tmp_path: Path) -> None:
+    csr_pem, _ = make_csr(node_names(1))
+    pending = await acme_ca(pebble, tmp_path / "a").submit(csr_pem, CaProfile())
+
+    with pytest.raises(CaConfigurationError):
+        await acme_ca(pebble, tmp_path / "b").poll(pending.request_ref)
+
+
+async def test_already_valid_authorizations_skip_challenges(pebble: Pebble, tmp_path: Path) -> None:
+    names = node_names(3)
+    csr_pem, _ = make_csr(names)
+    ca = acme_ca(pebble, tmp_path / "acme")
+    await poll_until_done(ca, await ca.submit(csr_pem, CaProfile()))
+
+    # A renewal with a new CSR for the same nodes: pebble (AUTHZREUSE=100) reuses the valid
+    # authorizations, so the order is ready at once and submit finalizes it.
+    hook = RecordingDnsHook(ChallTestSrvDnsHook(pebble.challtestsrv_url))
+    renew_csr, renew_fp = make_csr(names)
+    ca_again = acme_ca(pebble, tmp_path / "acme", dns_hook=hook)
+    first = await ca_again.submit(renew_csr, CaProfile())
+
+    assert hook.presented == []
+    assert first.status == "issued" or "issuing" in first.message, first
+    answer, _ = await poll_until_done(ca_again, first)
+    assert_chain_to_root(answer, pebble, names, renew_fp)
+
+
+async def test_http01_through_challtestsrv(pebble: Pebble, tmp_path: Path) -> None:
+    names = node_names(2)
+    csr_pem, key_fp = make_csr(names)
+    ca = acme_ca(
+        pebble,
+        tmp_path / "acme",
+        dns_hook=None,
+        http_hook=ChallTestSrvHttpHook(pebble.challtestsrv_url),
+    )
+
+    first = await ca.submit(csr_pem, CaProfile())
+
+    assert first.status == "pending" and "http-01" in first.message
+    answer, _ = await poll_until_done(ca, first)
+    assert_chain_to_root(answer, pebble, names, key_fp)
+
+
+async def test_no_hook_for_offered_challenges_is_a_configuration_error(
+    pebble: Pebble, tmp_path: Path
+) -> None:
+    csr_pem, _ = make_csr(node_names(1))
+    ca = acme_ca(pebble, tmp_path / "acme", dns_hook=None)
+
+    with pytest.raises(CaConfigurationError, match="no configured hook"):
+        await ca.submit(csr_pem, CaProfile())
+
+
+async def test_command_dns_hook_script_writes_to_challtestsrv(
+    pebble: Pebble, tmp_path: Path
+) -> None:
+    script = tmp_path / "dns-hook.py"
+    log = tmp_path / "hook.log"
+    script.write_text(
+        "import json, sys, urllib.request\n"
+        "base, log, action, domain, value = sys.argv[1:]\n"
+        "host = f'_acme-challenge.{domain}.'\n"
+        "path, body = ('/set-txt', {'host': host, 'value': value}) if action == 'present' "
+        "else ('/clear-txt', {'host': host})\n"
+        "req = urllib.request.Request(base + path, data=json.dumps(body).encode(), "
+        "method='POST')\n"
+        "urllib.request.urlopen(req, timeout=10).read()\n"
+        "open(log, 'a').write(f'{action} {domain}\\n')\n"
+    )
+    hook = CommandDnsHook([sys.executable, str(script), pebble.challtestsrv_url, str(log)])
+    names = node_names(2)
+    csr_pem, key_fp = make_csr(names)
+    ca = acme_ca(pebble, tmp_path / "acme", dns_hook=hook)
+
+    answer, _ = await poll_until_done(ca, await ca.submit(csr_pem, CaProfile()))
+
+    assert_chain_to_root(answer, pebble, names, key_fp)
+    lines = sorted(log.read_text().splitlines())
+    assert lines == sorted([f"present {n}" for n in names] + [f"cleanup {n}" for n in names])
+
+
+async def test_unknown_order_url_is_not_found(pebble: Pebble, tmp_path: Path) -> None:
+    ca = acme_ca(pebble, tmp_path / "acme")
+    base = pebble.directory_url.removesuffix("/dir")
+
+    with pytest.raises(CaRequestNotFound):
+        await ca.poll(f"{base}/my-order/does-not-exist")
+    with pytest.raises(CaRequestNotFound):
+        await ca.poll("12345")
+
+
+async def test_unreadable_csr_is_denied_without_an_order(pebble: Pebble, tmp_path: Path) -> None:
+    ca = acme_ca(pebble, tmp_path / "acme")
+
+    answer = await ca.submit("-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n", CaProfile())
+
+    assert answer.status == "denied" and "CSR" in answer.message
+    assert not (tmp_path / "acme").exists()
+
+
+async def test_untrusted_server_certificate_is_a_configuration_error(
+    pebble: Pebble, tmp_path: Path
+) -> None:
+    ca = AcmeCa(pebble.directory_url, state_dir=tmp_path / "acme", timeout=5)
+
+    with pytest.raises(CaConfigurationError, match="TLS"):
+        await ca.submit(make_csr(node_names(1))[0], CaProfile())
+
+
+async def test_unreachable_directory_is_unavailable(tmp_path: Path) -> None:
+    port = free_loopback_port()  # nothing listens there
+    ca = AcmeCa(f"https://127.0.0.1:{port}/dir", state_dir=tmp_path / "acme", timeout=5)
+
+    with pytest.raises(CaUnavailable) as info:
+        await ca.submit(make_csr(["cucm-pub.lab.example.com"])[0], CaProfile())
+    assert info.value.ca == "acme"
+
+
+async def test_pebble_24_offers_no_renewal_info(pebble: Pebble, tmp_path: Path) -> None:
+    names = node_names(1)
+    ca = acme_ca(pebble, tmp_path / "acme")
+    answer, _ = await poll_until_done(ca, await ca.submit(make_csr(names)[0], CaProfile()))
+    assert answer.certificate_pem
+
+    with httpx.Client(verify=ssl.create_default_context(cafile=pebble.ca_bundle)) as http:
+        offers_ari = "renewalInfo" in http.get(pebble.directory_url).json()
+    window = await ca.renewal_window(answer.certificate_pem)
+
+    if offers_ari:  # a newer pebble: the window must then come back
+        assert window is not None and window.start < window.end
+    else:
+        assert window is None
+
+
+# --- CommandDnsHook failure modes ------------------------------------------------------------
+
+
+async def test_command_dns_hook_failures(tmp_path: Path) -> None:
+    failing = [sys.executable, "-c", "import sys; sys.stderr.write('secret-in-output'); exit(3)"]
+    slow = [sys.executable, "-c", "import time; time.sleep(30)"]
+
+    with pytest.raises(CaConfigurationError, match="exited 3") as info:
+        await CommandDnsHook(failing).present("cucm-pub.lab.example.com", "v")
+    assert "secret-in-output" not in info.value.message
+
+    started = time.monotonic()
+    with pytest.raises(CaUnavailable, match="within"):
+        await CommandDnsHook(slow, timeout=0.5).cleanup("cucm-pub.lab.example.com", "v")
+    assert time.monotonic() - started < 10
+
+    with pytest.raises(CaConfigurationError, match="cannot be run"):
+        await CommandDnsHook([str(tmp_path / "missing")]).present("a.example.com", "v")
+
+
+# --- pure helpers ----------------------------------------------------------------------------
+
+NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+
+
+def test_parse_retry_after() -> None:
+    assert parse_retry_after("120", NOW) == 120.0
+    assert parse_retry_after("Sun, 01 Mar 2026 12:01:30 GMT", NOW) == 90.0
+    assert parse_retry_after("Sun, 01 Mar 2026 11:00:00 GMT", NOW) == 0.0
+    assert parse_retry_after(None, NOW) is None
+    assert parse_retry_after("soon", NOW) is None
+
+
+def _cert_with(aki: bytes, serial: int) -> x509.Certificate:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ari test")])
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(serial)
+        .not_valid_before(NOW - dt.timedelta(days=1))
+        .not_valid_after(NOW + dt.timedelta(days=60))
+        .add_extension(
+            x509.AuthorityKeyIdentifier(
+                key_identifier=aki, authority_cert_issuer=None, authority_cert_serial_number=None
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+
+
+def test_ari_certificate_id_matches_rfc_9773_example() -> None:
+    # RFC 9773 section 4.1: keyIdentifier 69:88:5B:..:D4 and serial 0x0087654321.
+    aki = bytes.fromhex("69885B6B87464041E1B37B847BA0AE2CDE01C8D4")
+    assert ari_certificate_id(_cert_with(aki, 0x87654321)) == "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"
+    # A serial whose top bit is clear needs no leading zero byte.
+    assert ari_certificate_id(_cert_with(aki, 0x12345678)).endswith(".EjRWeA")
+
+
+def test_parse_renewal_info() -> None:
+    body = {
+        "suggestedWindow": {"start": "2026-03-20T00:00:00Z", "end": "2026-03-22T00:00:00+00:00"},
+        "explanationURL": "https://ca.example/incident/42",
+    }
+
+    window = parse_renewal_info(body, "21600", NOW)
+
+    assert window.start == dt.datetime(2026, 3, 20, tzinfo=dt.UTC)
+    assert window.end == dt.datetime(2026, 3, 22, tzinfo=dt.UTC)
+    assert window.explanation_url == "https://ca.example/incident/42"
+    assert window.retry_after_seconds == 21600
+    assert parse_renewal_info(body, None, NOW).retry_after_seconds == 6 * 3600
+    with pytest.raises(CaProtocolError):
+        parse_renewal_info(
+            {"suggestedWindow": {"start": "2026-03-22T00:00:00Z", "end": "2026-03-20T00:00:00Z"}},
+            None,
+            NOW,
+        )
+    with pytest.raises(CaProtocolError):
+        parse_renewal_info({"suggestedWindow": {"start": "yesterday", "end": "x"}}, None, NOW)
+    with pytest.raises(CaProtocolError):
+        parse_renewal_info({}, None, NOW)
+
+
+# --- a scripted fake ACME server for answers pebble never gives ------------------------------
+
+Route = Callable[[str, bytes], tuple[int, dict[str, str], bytes]]
+
+
+class FakeAcme:
+    """A plain-HTTP ACME stand-in: routes by path, records requests, checks no signature."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.requests: list[tuple[str, str]] = []
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                fake.requests.append((self.command, self.path))
+                route = fake.routes.get(self.path)
+                status, headers, payload = (
+                    route(self.command, body) if route else (404, {}, b"not found")
+                )
+                self.send_response(status)
+                self.send_header("Replay-Nonce", secrets.token_urlsafe(12))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(payload)
+
+            do_GET = do_POST = do_HEAD = _serve
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.json_route("/dir", 200, self.directory())
+        self.routes["/nonce"] = lambda method, body: (200, {}, b"")
+        self.routes["/acct"] = lambda method, body: (
+            200,
+            {"Location": f"{self.base}/acct/1", "Content-Type": "application/json"},
+            json.dumps({"status": "valid"}).encode(),
+        )
+
+    def directory(self, **extra: str) -> dict[str, str]:
+        return {
+            "newNonce": f"{self.base}/nonce",
+            "newAccount": f"{self.base}/acct",
+            "newOrder": f"{self.base}/new-order",
+            **extra,
+        }
+
+    def json_route(
+        self, path: str, status: int, body: object, headers: dict[str, str] | None = None
+    ) -> None:
+        ctype = "application/json" if status < 400 else "application/problem+json"
+        payload = json.dumps(body).encode()
+        self.routes[path] = lambda method, _: (
+            status,
+            {"Content-Type": ctype, **(headers or {})},
+            payload,
+        )
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fake_acme() -> Iterator[FakeAcme]:
+    server = FakeAcme()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+async def test_processing_order_suggests_the_servers_retry_after(
+    fake_acme: FakeAcme, tmp_path: Path
+) -> None:
+    order = {
+        "status": "processing",
+        "identifiers": [{"type": "dns", "value": "cucm-pub.lab.example.com"}],
+        "authorizations": [],
+        "finalize": f"{fake_acme.base}/finalize/1",
+    }
+    fake_acme.json_route("/order/1", 200, order, {"Retry-After": "7"})
+    ca = AcmeCa(f"{fake_acme.base}/dir", state_dir=tmp_path / "acme", poll_interval=30)
+
+    answer = await ca.poll(f"{fake_acme.base}/order/1")
+
+    assert answer.status == "pending"
+    assert answer.retry_after_seconds == 7
+    assert ("POST", "/order/1") in fake_acme.requests
+
+
+async def test_rate_limited_new_order_is_unavailable_with_retry_after(
+    fake_acme: FakeAcme, tmp_path: Path
+) -> None:
+    problem = {"type": "urn:ietf:params:acme:error:rateLimited", "detail": "too many orders"}
+    fake_acme.json_route("/new-order", 429, problem, {"Retry-After": "120"})
+    ca = AcmeCa(f"{fake_acme.base}/dir", state_dir=tmp_path / "acme")
+
+    with pytest.raises(CaUnavailable) as info:
+        await ca.submit(make_csr(["cucm-pub.lab.example.com"])[0], CaProfile())
+
+    assert info.value.retry_after == 120
+    assert info.value.http_status == 429
+    assert "too many orders" in info.value.message
+
+
+async def test_server_errors_and_garbage_map_to_the_error_tree(
+    fake_acme: FakeAcme, tmp_path: Path
+) -> None:
+    ca = AcmeCa(f"{fake_acme.base}/dir", state_dir=tmp_path / "acme")
+    fake_acme.routes["/dir"] = lambda method, body: (503, {"Retry-After": "30"}, b"down")
+    with pytest.raises(CaUnavailable) as info:
+        await ca.poll(f"{fake_acme.base}/order/1")
+    assert info.value.http_status == 503 and info.value.retry_after == 30
+
+    fake_acme.routes["/dir"] = lambda method, body: (200, {"Content-Type": "text/html"}, b"<x>")
+    with pytest.raises(CaProtocolError):
+        await ca.poll(f"{fake_acme.base}/order/1")
+
+    fake_acme.json_route("/dir", 200, fake_acme.directory())
+    problem = {"type": "urn:ietf:params:acme:error:unauthorized", "detail": "account revoked"}
+    fake_acme.json_route("/acct", 403, problem)
+    with pytest.raises(CaConfigurationError, match="account revoked"):
+        await ca.poll(f"{fake_acme.base}/order/1")
+
+
+async def test_renewal_window_from_the_directorys_renewal_info(
+    fake_acme: FakeAcme, tmp_path: Path
+) -> None:
+    aki = bytes.fromhex("69885B6B87464041E1B37B847BA0AE2CDE01C8D4")
+    cert = _cert_with(aki, 0x87654321)
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    fake_acme.json_route("/dir", 200, fake_acme.directory(renewalInfo=f"{fake_acme.base}/ari"))
+    fake_acme.json_route(
+        "/ari/aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE",
+        200,
+        {"suggestedWindow": {"start": "2026-03-20T00:00:00Z", "end": "2026-03-21T00:00:00Z"}},
+        {"Retry-After": "3600"},
+    )
+    ca = AcmeCa(f"{fake_acme.base}/dir", state_dir=tmp_path / "acme")
+
+    window = await ca.renewal_window(cert_pem)
+
+    assert window is not None
+    assert window.start == dt.datetime(2026, 3, 20, tzinfo=dt.UTC)
+    assert window.retry_after_seconds == 3600
+    # Unauthenticated GET: no account was created or looked up, no key generated.
+    assert ("POST", "/acct") not in fake_acme.requests
+    assert not (tmp_path / "acme" / "account.key").exists()
+
+    other = _cert_with(aki, 0x1234)
+    assert await ca.renewal_window(other.public_bytes(serialization.Encoding.PEM).decode()) is None
+
+
+async def test_repeated_bad_nonce_is_retried_then_reported_unavailable(
+    fake_acme: FakeAcme, tmp_path: Path
+) -> None:
+    order = {"status": "processing", "authorizations": [], "finalize": f"{fake_acme.base}/f"}
+    bad_nonce = json.dumps(
+        {"type": "urn:ietf:params:acme:error:badNonce", "detail": "JWS has an invalid nonce"}
+    ).encode()
+    calls = {"n": 0, "fail": 3}
+
+    def order_route(method: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        calls["n"] += 1
+        if calls["n"] <= calls["fail"]:
+            return 400, {"Content-Type": "application/problem+json"}, bad_nonce
+        return 200, {"Content-Type": "application/json"}, json.dumps(order).encode()
+
+    fake_acme.routes["/order/1"] = order_route
+    ca = AcmeCa(f"{fake_acme.base}/dir", state_dir=tmp_path / "acme")
+
+    # Three rejections in a row: more than acme's single retry absorbs.
+    answer = await ca.poll(f"{fake_acme.base}/order/1")
+    assert answer.status == "pending" and calls["n"] == 4
+
+    calls.update(n=0, fail=1000)
+    with pytest.raises(CaUnavailable, match="badNonce"):
+        await ca.poll(f"{fake_acme.base}/order/1")
+    assert calls["n"] == 8

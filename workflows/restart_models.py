@@ -1,0 +1,154 @@
+"""Input and output of the restart planner (workflows.restarts).
+
+The input is the part of a cluster's topology that decides how services may be restarted:
+nodes with their version and activated services, CallManager groups with the phones they
+serve, the purposes being renewed and the security mode. The output is a ``RestartPlan``:
+ordered waves, each naming per node the services to restart in order, with the phone impact
+the wave is expected to have. Both cross the Temporal boundary, so fields are only ever added
+with defaults.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from activities.cluster_models import Purpose
+
+CALLMANAGER = "Cisco CallManager"
+CTIMANAGER = "Cisco CTIManager"
+TFTP = "Cisco Tftp"
+TVS = "Cisco Trust Verification Service"
+HAPROXY = "Cisco HAProxy"
+XCP_ROUTER = "Cisco XCP Router"
+TOMCAT = "Cisco Tomcat"
+
+Product = Literal["cucm", "imp"]
+Role = Literal["publisher", "subscriber"]
+KeyType = Literal["RSA", "ECDSA"]
+Strategy = Literal["rolling", "naive"]
+
+_VERSION = re.compile(r"^\s*\d+")
+
+
+class RestartNode(BaseModel):
+    """One CUCM or IM&P node as the restart planner needs it."""
+
+    fqdn: str
+    product: Product = "cucm"
+    role: Role = "subscriber"
+    version: str = Field(description="as the node reports it, e.g. 12.5.1.14900-63")
+    services: list[str] = Field(
+        default_factory=list,
+        description=(
+            "activated feature services (Cisco CallManager, Cisco Tftp, ...); network "
+            "services (Cisco Tomcat, Cisco HAProxy, Cisco XCP Router) are assumed everywhere"
+        ),
+    )
+
+    @field_validator("version")
+    @classmethod
+    def _starts_with_major(cls, value: str) -> str:
+        if not _VERSION.match(value):
+            raise ValueError(f"version {value!r} does not start with a major number")
+        return value
+
+
+class CmGroup(BaseModel):
+    """A Unified CM group: the ordered nodes its phones register to, and how many phones."""
+
+    name: str
+    members: list[str] = Field(min_length=1, max_length=3, description="primary first")
+    phones: int = Field(default=0, ge=0, description="phones whose device pool uses the group")
+
+
+class RestartPlanInput(BaseModel):
+    """Everything the restart planner decides from."""
+
+    cluster: str
+    nodes: list[RestartNode]
+    groups: list[CmGroup] = Field(default_factory=list)
+    purposes: list[Purpose]
+    security_mode: int = Field(default=0, description="0 non-secure, 1 mixed mode")
+    callmanager_key: KeyType = "RSA"
+    tftp_last_cluster_wide: bool = Field(
+        default=True,
+        description=(
+            "restart Cisco Tftp everywhere in a final wave, once every CallManager, CTIManager "
+            "and TVS already runs with the new certificate"
+        ),
+    )
+    max_nodes_per_wave: int | None = Field(default=None, ge=1)
+    max_phone_fraction_per_wave: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=1.0,
+        description=(
+            "cap on the phones that fail over in one wave, as a fraction of all phones; a wave "
+            "whose failing-over phones all share one home node may exceed it"
+        ),
+    )
+    search_budget: int = Field(
+        default=20_000,
+        ge=1,
+        description=(
+            "search steps before settling for the best plan found (or a greedy one); bounds "
+            "the planner's time inside a workflow task"
+        ),
+    )
+
+
+class NodeRestart(BaseModel):
+    """The services one node restarts in one wave, in order."""
+
+    node: str
+    product: Product = "cucm"
+    role: Role = "subscriber"
+    services: list[str]
+
+
+class Failover(BaseModel):
+    """Phones of a group that lose their home node for the length of a wave."""
+
+    group: str
+    phones: int
+    from_node: str
+    to_node: str | None = Field(description="where they register meanwhile; None: nowhere")
+
+
+class RestartWave(BaseModel):
+    """Nodes restarted together; the next wave starts when this one is healthy again."""
+
+    index: int = Field(description="1-based")
+    nodes: list[NodeRestart]
+    failovers: list[Failover] = Field(default_factory=list)
+    phones_affected: int = 0
+    phones_stranded: int = Field(default=0, description="phones with no running group member")
+
+
+class UnavoidableImpact(BaseModel):
+    """Impact no ordering can avoid, said so an operator can accept or fix it first."""
+
+    group: str
+    phones: int
+    node: str
+    wave: int
+    reason: str
+
+
+class RestartPlan(BaseModel):
+    """Ordered restart waves for one change, with their expected phone impact."""
+
+    cluster: str
+    purposes: list[Purpose]
+    strategy: Strategy
+    ctl_update_first: bool = False
+    waves: list[RestartWave] = Field(default_factory=list)
+    unavoidable_impact: list[UnavoidableImpact] = Field(default_factory=list)
+    total_phones: int = 0
+    optimal: bool = Field(
+        default=True, description="False when the search budget ran out before proving it"
+    )
+    notes: list[str] = Field(default_factory=list)

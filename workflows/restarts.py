@@ -1,0 +1,690 @@
+"""Pure restart planner: which services to restart, on which nodes, in which waves.
+
+After the certificates of a change are uploaded, some services must restart before the new
+certificate is served (cucm-interfaces.md §10). Restarting Cisco CallManager on a node drops
+the phones registered there; they fail over to the next member of their CallManager group and
+fall back when the node returns (operations-facts.md B1). This module turns the topology into
+waves that keep every group with a running member, and says what each wave will do to phones.
+
+Rules, in order of precedence:
+
+(a) Every CallManager group keeps at least one running member in every wave. A group whose
+    only CallManager member restarts cannot: it is reported in ``unavoidable_impact``.
+(b) Within a node, services restart in ``SERVICE_ORDER`` (see its docstring for why).
+(c) Several purposes in one change merge: a service restarts at most once per node, after all
+    uploads (the planner runs once, on the union).
+(d) Cisco Tomcat restarts on the CUCM publisher before any other node, and on the IM&P
+    publisher before the IM&P subscribers (Cisco's "publisher first, then subscribers").
+(e) As few waves as (a) and (d) allow; among those, the plan in which each group's home node
+    restarts after (or with) its other members. Phones then leave their home once, to a
+    member that has already restarted and will not restart again, and come back once. The
+    other way round (home first, secondary in a later wave) the secondary's restart can catch
+    phones that have not yet fallen back — a second outage for them. Cisco sequences upgrades
+    the same way: backup subscribers before primaries (operations-facts.md B2).
+(f) Deterministic: nodes sort as CUCM publisher, CUCM subscribers, IM&P publisher, IM&P
+    subscribers, then by FQDN; groups by name; ties go to the lexicographically first
+    assignment in that order.
+
+No I/O and no clock: the workflow, ``ucrenew plan`` and the benchmark all get the same plan from
+the same input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from activities.cluster_models import ClusterSnapshot, Purpose
+from workflows.plan import SAN_PRODUCTS
+from workflows.restart_models import (
+    CALLMANAGER,
+    CTIMANAGER,
+    HAPROXY,
+    TFTP,
+    TOMCAT,
+    TVS,
+    XCP_ROUTER,
+    CmGroup,
+    Failover,
+    NodeRestart,
+    RestartNode,
+    RestartPlan,
+    RestartPlanInput,
+    RestartWave,
+    Strategy,
+    UnavoidableImpact,
+)
+
+SERVICE_ORDER: tuple[str, ...] = (TOMCAT, CALLMANAGER, CTIMANAGER, TVS, XCP_ROUTER, HAPROXY, TFTP)
+"""Order of restarts within one node.
+
+Cisco Tomcat first: it carries no phone registrations, and with several purposes the web
+certificate is then live before anything phone-facing restarts. Then Cisco CallManager,
+Cisco CTIManager and Cisco Trust Verification Service, the order of Cisco's CallManager
+regeneration procedure (operations-facts.md B3). Cisco Tftp last: once TFTP serves the new
+certificate in the ITL/config files, phones reset to fetch them (cucm-interfaces.md §9), so
+every service those phones then contact — CallManager for SIP/SCCP TLS, TVS that vouches for
+certificates on the phone's behalf — must already present the new certificate, or phones
+would reset into a node whose certificate the new ITL does not name. It also follows §9's
+"do TFTP (CallManager) last" and §1.2's TFTP restart after a tomcat change (stale cache).
+Cisco HAProxy (14+) fronts the web and TFTP-over-HTTPS listeners, so it goes after the
+services it fronts, like TFTP.
+"""
+
+NETWORK_SERVICES = frozenset({TOMCAT, HAPROXY, XCP_ROUTER})
+"""Network services run on every node of their product whether listed as activated or not."""
+
+_SU1_BUILD = 11900
+"""Build of 14SU1 (14.0.1.11900-x) [INF]: from here on, RSA CallManager needs HAProxy only."""
+
+
+# --------------------------------------------------------------------------------------------
+# Restart matrix (cucm-interfaces.md §10)
+# --------------------------------------------------------------------------------------------
+
+
+def parse_version(version: str) -> tuple[int, ...]:
+    """Numeric parts of a CUCM version before the build suffix: ``14.0.1.13900-155`` → 14,0,1,13900.
+
+    Args:
+        version: the version string a node reports.
+
+    Returns:
+        The dot-separated numbers, as many as present.
+    """
+    return tuple(int(p) for p in re.findall(r"\d+", version.split("-", 1)[0]))
+
+
+def callmanager_services(version: str, key: str = "RSA") -> tuple[str, ...]:
+    """Services that activate a new CallManager certificate on a CUCM node of ``version``.
+
+    ≤12.5: CallManager, CTIManager, TVS and TFTP. 14 before SU1: CallManager, CTIManager and
+    HAProxy. 14SU1 and later: HAProxy for RSA, CallManager and HAProxy for ECDSA. A 14 version
+    without a build number is treated as 14 before SU1: restarting more is safe, restarting
+    less would leave the old certificate served.
+
+    Args:
+        version: the node's version.
+        key: ``RSA`` or ``ECDSA``.
+
+    Returns:
+        The services, in ``SERVICE_ORDER``.
+    """
+    parts = parse_version(version)
+    major = parts[0] if parts else 0
+    if major < 14:
+        services: tuple[str, ...] = (CALLMANAGER, CTIMANAGER, TVS, TFTP)
+    elif major == 14 and (len(parts) < 4 or parts[3] < _SU1_BUILD):
+        services = (CALLMANAGER, CTIMANAGER, HAPROXY)
+    elif key == "ECDSA":
+        services = (CALLMANAGER, HAPROXY)
+    else:
+        services = (HAPROXY,)
+    return _in_order(services)
+
+
+def purpose_services(purpose: Purpose, node: RestartNode, key: str = "RSA") -> list[str]:
+    """Services to restart on ``node`` for ``purpose``, where they run, in ``SERVICE_ORDER``.
+
+    Args:
+        purpose: the certificate purpose renewed.
+        node: the node.
+        key: the CallManager key type (``RSA`` or ``ECDSA``).
+
+    Returns:
+        Empty when the node is not in the purpose's SAN or runs none of the services.
+    """
+    if node.product not in SAN_PRODUCTS[purpose]:
+        return []
+    if purpose == "tomcat":
+        wanted: tuple[str, ...] = (TOMCAT,)
+    elif purpose == "CallManager":
+        wanted = callmanager_services(node.version, key)
+    else:
+        wanted = (XCP_ROUTER,)
+    return [s for s in wanted if s in NETWORK_SERVICES or s in node.services]
+
+
+def node_services(node: RestartNode, purposes: Iterable[Purpose], key: str = "RSA") -> list[str]:
+    """The merged, de-duplicated restarts of one node for all ``purposes``, in order."""
+    return list(_in_order({s for p in purposes for s in purpose_services(p, node, key)}))
+
+
+def _in_order(services: Iterable[str]) -> tuple[str, ...]:
+    rank = {s: i for i, s in enumerate(SERVICE_ORDER)}
+    return tuple(sorted(set(services), key=lambda s: (rank.get(s, len(rank)), s)))
+
+
+def _node_key(node: RestartNode) -> tuple[int, int, str]:
+    return (
+        0 if node.product == "cucm" else 1,
+        0 if node.role == "publisher" else 1,
+        node.fqdn.lower(),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Facts the search works from
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Facts:
+    """What the search needs, derived once from the input."""
+
+    nodes: list[RestartNode]
+    work: dict[str, tuple[str, ...]]
+    tftp_wave: list[str]
+    down: list[str]
+    groups: list[CmGroup]
+    live: dict[str, list[str]]
+    preds: dict[str, list[str]]
+    total_phones: int
+    notes: list[str] = field(default_factory=list)
+
+
+def _facts(inp: RestartPlanInput, *, split_tftp: bool) -> _Facts:
+    nodes = sorted(inp.nodes, key=_node_key)
+    purposes = list(dict.fromkeys(inp.purposes))
+    work: dict[str, tuple[str, ...]] = {}
+    tftp_wave: list[str] = []
+    for n in nodes:
+        services = node_services(n, purposes, inp.callmanager_key)
+        if split_tftp and TFTP in services:
+            tftp_wave.append(n.fqdn)
+            services = [s for s in services if s != TFTP]
+        if services:
+            work[n.fqdn] = tuple(services)
+    down = [n.fqdn for n in nodes if CALLMANAGER in work.get(n.fqdn, ())]
+    runs_cm = {n.fqdn for n in nodes if n.product == "cucm" and CALLMANAGER in n.services}
+    groups = sorted(inp.groups, key=lambda g: g.name)
+    live = {g.name: [m for m in g.members if m in runs_cm] for g in groups}
+    notes: list[str] = []
+    known = {n.fqdn for n in nodes}
+    for g in groups:
+        unknown = [m for m in g.members if m not in known]
+        if unknown:
+            notes.append(f"group {g.name}: members {', '.join(unknown)} are not cluster nodes")
+        if not live[g.name] and g.phones:
+            notes.append(
+                f"group {g.name}: no member runs Cisco CallManager, so its {g.phones} phones "
+                "cannot register now, with or without this change"
+            )
+    preds: dict[str, list[str]] = {}
+    tomcat_nodes = [n for n in nodes if TOMCAT in work.get(n.fqdn, ())]
+    cucm_pub = next(
+        (n.fqdn for n in tomcat_nodes if n.product == "cucm" and n.role == "publisher"), None
+    )
+    imp_pub = next(
+        (n.fqdn for n in tomcat_nodes if n.product == "imp" and n.role == "publisher"), None
+    )
+    for n in tomcat_nodes:
+        before = [p for p in (cucm_pub,) if p is not None and p != n.fqdn]
+        if n.product == "imp" and imp_pub is not None and n.fqdn != imp_pub:
+            before.append(imp_pub)
+        if before:
+            preds[n.fqdn] = before
+    return _Facts(
+        nodes=nodes,
+        work=work,
+        tftp_wave=tftp_wave,
+        down=down,
+        groups=groups,
+        live=live,
+        preds=preds,
+        total_phones=sum(g.phones for g in groups),
+        notes=notes,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Wave assignment
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _GroupCheck:
+    """A group's conditions, checked when the last of its restarting members gets a wave."""
+
+    group: CmGroup
+    home: str | None
+    others: list[str]
+    must_split: bool
+
+
+@dataclass
+class _Search:
+    """Branch-and-bound over the waves of the nodes whose CallManager restarts."""
+
+    facts: _Facts
+    k: int
+    cap_nodes: int | None
+    cap_phones: float | None
+    budget: int
+    pinned: dict[str, int]
+    steps: int = 0
+    exhausted: bool = False
+    best: dict[str, int] | None = None
+    best_cost: tuple[int, int] = (0, 0)
+    order: list[str] = field(default_factory=list)
+    closing: list[list[_GroupCheck]] = field(default_factory=list)
+    home_phones: dict[str, int] = field(default_factory=dict)
+    wave: dict[str, int] = field(default_factory=dict)
+    count: list[int] = field(default_factory=list)
+    moved: list[int] = field(default_factory=list)
+    homes: list[int] = field(default_factory=list)
+
+    def run(self) -> None:
+        order = self.facts.down
+        index = {n: i for i, n in enumerate(order)}
+        closing: list[list[_GroupCheck]] = [[] for _ in order]
+        self.home_phones = {n: 0 for n in order}
+        for g in self.facts.groups:
+            live = self.facts.live[g.name]
+            restarting = [m for m in live if m in index]
+            if not restarting:
+                continue
+            home = live[0] if live[0] in index else None
+            if home is not None:
+                self.home_phones[home] += g.phones
+            others = [m for m in restarting if m != home]
+            check = _GroupCheck(
+                group=g,
+                home=home,
+                others=others,
+                must_split=len(live) >= 2 and len(restarting) == len(live),
+            )
+            closing[max(index[m] for m in restarting)].append(check)
+        self.order = order
+        self.closing = closing
+        self.wave: dict[str, int] = {}
+        self.count = [0] * self.k
+        for w in self.pinned.values():
+            self.count[w] += 1
+        self.moved = [0] * self.k
+        self.homes = [0] * self.k
+        self._dfs(0, (0, 0))
+
+    def _dfs(self, i: int, cost: tuple[int, int]) -> None:
+        if self.exhausted or (self.best is not None and self.best_cost == (0, 0)):
+            return
+        self.steps += 1
+        if self.steps > self.budget:
+            self.exhausted = True
+            return
+        if i == len(self.order):
+            if _place_free(self.facts, self.wave, self.pinned, self.cap_nodes, self.k) is None:
+                return
+            if self.best is None or cost < self.best_cost:
+                self.best = dict(self.wave)
+                self.best_cost = cost
+            return
+        node = self.order[i]
+        low = 0
+        for p in self.facts.preds.get(node, ()):
+            placed = self.wave.get(p, self.pinned.get(p))
+            if placed is not None:
+                low = max(low, placed + 1)
+        for w in range(low, self.k):
+            if self.cap_nodes is not None and self.count[w] >= self.cap_nodes:
+                continue
+            phones = self.home_phones[node]
+            if not self._phones_fit(w, phones):
+                continue
+            self.wave[node] = w
+            added = self._close(i)
+            if added is not None:
+                new_cost = (cost[0] + added[0], cost[1] + added[1])
+                if self.best is None or new_cost < self.best_cost:
+                    self.count[w] += 1
+                    self.moved[w] += phones
+                    self.homes[w] += 1 if phones else 0
+                    self._dfs(i + 1, new_cost)
+                    self.count[w] -= 1
+                    self.moved[w] -= phones
+                    self.homes[w] -= 1 if phones else 0
+            del self.wave[node]
+
+    def _phones_fit(self, w: int, phones: int) -> bool:
+        if self.cap_phones is None or not phones or not self.homes[w]:
+            return True
+        return self.moved[w] + phones <= self.cap_phones * self.facts.total_phones
+
+    def _close(self, i: int) -> tuple[int, int] | None:
+        """Check the groups complete at node ``i``: None if one has no running member."""
+        phones = groups = 0
+        for check in self.closing[i]:
+            members = ([check.home] if check.home else []) + check.others
+            waves = {self.wave[m] for m in members}
+            if check.must_split and len(waves) == 1:
+                return None
+            if check.home is not None and any(
+                self.wave[o] > self.wave[check.home] for o in check.others
+            ):
+                phones += check.group.phones
+                groups += 1
+        return (phones, groups)
+
+
+def _place_free(
+    facts: _Facts,
+    wave: dict[str, int],
+    pinned: dict[str, int],
+    cap_nodes: int | None,
+    k: int,
+) -> dict[str, int] | None:
+    """Put the nodes whose restarts drop no phones in their earliest allowed wave.
+
+    Returns:
+        The full assignment, or None when it needs more than ``k`` waves.
+    """
+    full = {**wave, **pinned}
+    count: dict[int, int] = {}
+    for w in full.values():
+        count[w] = count.get(w, 0) + 1
+    for n in facts.nodes:
+        if n.fqdn not in facts.work or n.fqdn in full:
+            continue
+        w = max((full[p] + 1 for p in facts.preds.get(n.fqdn, ()) if p in full), default=0)
+        while cap_nodes is not None and count.get(w, 0) >= cap_nodes:
+            w += 1
+        if w >= k:
+            return None
+        full[n.fqdn] = w
+        count[w] = count.get(w, 0) + 1
+    return full
+
+
+def _assign(inp: RestartPlanInput, facts: _Facts) -> tuple[dict[str, int], bool]:
+    """Waves for every node with work: the fewest, then the least fail-back risk."""
+    down = set(facts.down)
+    pinned: dict[str, int] = {}
+    for n in facts.nodes:
+        successors = [s for s, ps in facts.preds.items() if n.fqdn in ps]
+        if n.fqdn in facts.work and n.fqdn not in down and any(s in down for s in successors):
+            # A publisher whose Tomcat must precede a restarting CallManager node goes first,
+            # so the search can bound that node's wave from below.
+            pinned[n.fqdn] = 0
+    upper = len(facts.work) + 3
+    cap_phones = inp.max_phone_fraction_per_wave if facts.total_phones else None
+    budget = inp.search_budget
+    for k in range(1, upper + 1):
+        if budget <= 0:
+            break
+        search = _Search(
+            facts=facts,
+            k=k,
+            cap_nodes=inp.max_nodes_per_wave,
+            cap_phones=cap_phones,
+            budget=budget,
+            pinned=pinned,
+        )
+        search.run()
+        budget -= search.steps
+        if search.best is not None:
+            full = _place_free(facts, search.best, pinned, inp.max_nodes_per_wave, k)
+            if full is not None:
+                return full, not search.exhausted
+    # Out of budget: one greedy descent with room for every node in a wave of its own always
+    # reaches a leaf (a fresh wave satisfies every check), so this cannot fail.
+    greedy = _Search(
+        facts=facts,
+        k=upper,
+        cap_nodes=inp.max_nodes_per_wave,
+        cap_phones=cap_phones,
+        budget=len(facts.down) + 1,
+        pinned=pinned,
+    )
+    greedy.run()
+    if greedy.best is None:
+        raise AssertionError("greedy descent found no wave assignment")
+    full = _place_free(facts, greedy.best, pinned, inp.max_nodes_per_wave, upper)
+    if full is None:
+        raise AssertionError("greedy descent left a node without a wave")
+    return full, False
+
+
+# --------------------------------------------------------------------------------------------
+# Plans
+# --------------------------------------------------------------------------------------------
+
+
+def plan_restarts(inp: RestartPlanInput) -> RestartPlan:
+    """The rolling restart plan: phone-safe waves, fewest first.
+
+    Args:
+        inp: topology, purposes and limits.
+
+    Returns:
+        Waves in execution order; the workflow runs a wave's nodes in parallel and each node's
+        services in order, and waits for phones to come back before the next wave.
+    """
+    facts = _facts(inp, split_tftp=inp.tftp_last_cluster_wide)
+    assignment, optimal = _assign(inp, facts) if facts.work else ({}, True)
+    layers: list[list[str]] = []
+    for w in sorted(set(assignment.values())):
+        layers.append([n.fqdn for n in facts.nodes if assignment.get(n.fqdn) == w])
+    if facts.tftp_wave:
+        layers.append(list(facts.tftp_wave))
+    notes = list(facts.notes)
+    if facts.tftp_wave:
+        notes.append(
+            "Cisco Tftp restarts last, on every TFTP node at once, after every CallManager, "
+            "CTIManager and TVS serves the new certificate: phones reset for the new ITL then"
+        )
+    if not optimal:
+        notes.append("search budget reached: the plan is safe but may not have the fewest waves")
+    return _build(inp, facts, layers, "rolling", optimal, notes, tftp_last=bool(facts.tftp_wave))
+
+
+def naive_plan(inp: RestartPlanInput) -> RestartPlan:
+    """The seed procedure: every affected service on every node, all in one wave.
+
+    It is the baseline the phone-impact benchmark compares the rolling plan with; it ignores
+    CallManager groups, so phones of every group whose members all restart have nowhere to go.
+    """
+    facts = _facts(inp, split_tftp=False)
+    layers = [[n.fqdn for n in facts.nodes if n.fqdn in facts.work]] if facts.work else []
+    return _build(inp, facts, layers, "naive", True, list(facts.notes), tftp_last=False)
+
+
+def _build(
+    inp: RestartPlanInput,
+    facts: _Facts,
+    layers: list[list[str]],
+    strategy: Strategy,
+    optimal: bool,
+    notes: list[str],
+    *,
+    tftp_last: bool,
+) -> RestartPlan:
+    by_fqdn = {n.fqdn: n for n in facts.nodes}
+    waves: list[RestartWave] = []
+    wave_of: dict[str, int] = {}
+    for i, layer in enumerate(layers, start=1):
+        is_tftp = tftp_last and i == len(layers)
+        restarts = []
+        for fqdn in layer:
+            node = by_fqdn[fqdn]
+            services = [TFTP] if is_tftp else list(facts.work[fqdn])
+            restarts.append(
+                NodeRestart(node=fqdn, product=node.product, role=node.role, services=services)
+            )
+            if CALLMANAGER in services:
+                wave_of[fqdn] = i
+        down = {r.node for r in restarts if CALLMANAGER in r.services}
+        failovers = _failovers(facts, down)
+        waves.append(
+            RestartWave(
+                index=i,
+                nodes=restarts,
+                failovers=failovers,
+                phones_affected=sum(f.phones for f in failovers),
+                phones_stranded=sum(f.phones for f in failovers if f.to_node is None),
+            )
+        )
+    unavoidable = []
+    for g in facts.groups:
+        live = facts.live[g.name]
+        if len(live) == 1 and live[0] in wave_of:
+            unavoidable.append(
+                UnavoidableImpact(
+                    group=g.name,
+                    phones=g.phones,
+                    node=live[0],
+                    wave=wave_of[live[0]],
+                    reason=(
+                        f"{live[0]} is the only member of group {g.name} running Cisco "
+                        f"CallManager: its {g.phones} phones have no alternative while it "
+                        "restarts; add a second member to the group to avoid this"
+                    ),
+                )
+            )
+    mixed_cm = inp.security_mode == 1 and "CallManager" in inp.purposes
+    if any(CTIMANAGER in r.services for w in waves for r in w.nodes):
+        notes.append(
+            "Cisco CTIManager restarts move CTI applications (Jabber desk-phone control, "
+            "contact-centre PGs) to their backup CTIManager for the length of the restart"
+        )
+    return RestartPlan(
+        cluster=inp.cluster,
+        purposes=list(dict.fromkeys(inp.purposes)),
+        strategy=strategy,
+        ctl_update_first=mixed_cm,
+        waves=waves,
+        unavoidable_impact=unavoidable,
+        total_phones=facts.total_phones,
+        optimal=optimal,
+        notes=notes,
+    )
+
+
+def _failovers(facts: _Facts, down: set[str]) -> list[Failover]:
+    """Groups whose home node is down in a wave, and where their phones go meanwhile."""
+    out = []
+    for g in facts.groups:
+        live = facts.live[g.name]
+        if not live or live[0] not in down:
+            continue
+        target = next((m for m in live if m not in down), None)
+        out.append(Failover(group=g.name, phones=g.phones, from_node=live[0], to_node=target))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Checks and presentation
+# --------------------------------------------------------------------------------------------
+
+
+def groups_without_member(plan: RestartPlan, groups: Sequence[CmGroup]) -> list[tuple[int, str]]:
+    """Waves in which a group has no running member (besides its CallManager-less members).
+
+    A member counts as running in a wave unless that wave restarts its Cisco CallManager, so
+    pass only the members that run Cisco CallManager (as the planner's input does).
+
+    Args:
+        plan: a restart plan.
+        groups: the CallManager groups, members restricted to nodes running CallManager.
+
+    Returns:
+        (wave index, group name) for every violation; empty for a phone-safe plan.
+    """
+    bad = []
+    for wave in plan.waves:
+        down = {r.node for r in wave.nodes if CALLMANAGER in r.services}
+        for g in groups:
+            if g.members and all(m in down for m in g.members):
+                bad.append((wave.index, g.name))
+    return bad
+
+
+def restart_plan_hash(plan: RestartPlan) -> str:
+    """A short stable hash of what the plan restarts, where and when (not of its notes)."""
+    material = plan.model_dump_json(include={"cluster", "purposes", "ctl_update_first", "waves"})
+    return hashlib.sha256(material.encode()).hexdigest()[:12]
+
+
+def explain(plan: RestartPlan) -> list[str]:
+    """Human lines for ``ucrenew plan``: nodes, services and expected phone impact per wave.
+
+    Args:
+        plan: a restart plan.
+
+    Returns:
+        One line per fact, indented under its wave.
+    """
+    purposes = ", ".join(plan.purposes)
+    lines = [
+        f"restarts for {purposes} on {plan.cluster}: {plan.strategy}, "
+        f"{len(plan.waves)} wave(s), {plan.total_phones} phones in CallManager groups"
+    ]
+    if plan.ctl_update_first:
+        lines.append("before any restart: utils ctl update CTLFile (cluster is in mixed mode)")
+    for wave in plan.waves:
+        lines.append(f"wave {wave.index}:")
+        for r in wave.nodes:
+            lines.append(f"  {r.node} ({r.role}): restart {', '.join(r.services)}")
+        if not wave.failovers:
+            lines.append("  phones: no registrations move")
+            continue
+        share = (
+            f" ({100 * wave.phones_affected / plan.total_phones:.0f}% of all)"
+            if plan.total_phones
+            else ""
+        )
+        lines.append(f"  phones: {wave.phones_affected} re-register{share}")
+        for f in wave.failovers:
+            if f.to_node:
+                lines.append(
+                    f"    group {f.group}: {f.phones} phones fail over {f.from_node} -> "
+                    f"{f.to_node}, then fall back when {f.from_node} returns"
+                )
+            else:
+                lines.append(
+                    f"    group {f.group}: {f.phones} phones on {f.from_node} have NO running "
+                    "member: unregistered until it returns"
+                )
+    for u in plan.unavoidable_impact:
+        lines.append(f"unavoidable (wave {u.wave}): {u.reason}")
+    lines.extend(f"note: {n}" for n in plan.notes)
+    return lines
+
+
+def restart_input_from_snapshot(
+    snapshot: ClusterSnapshot,
+    groups: Sequence[CmGroup],
+    purposes: Sequence[Purpose],
+    **options: object,
+) -> RestartPlanInput:
+    """Build the planner's input from what discovery saw plus the CallManager groups.
+
+    Args:
+        snapshot: discovery's snapshot (cluster version, nodes, activated services, mode).
+        groups: CallManager groups with phone counts (AXL device pools + RisPort70).
+        purposes: the purposes of the change.
+        **options: further ``RestartPlanInput`` fields (caps, TFTP policy, key type).
+
+    Returns:
+        The input; a node without a cluster version fails validation.
+    """
+    return RestartPlanInput.model_validate(
+        {
+            "cluster": snapshot.cluster,
+            "nodes": [
+                {
+                    "fqdn": n.fqdn,
+                    "product": n.product,
+                    "role": n.role,
+                    "version": snapshot.version or "",
+                    "services": [s.name for s in n.services if s.activated],
+                }
+                for n in snapshot.nodes
+            ],
+            "groups": [g.model_dump() for g in groups],
+            "purposes": list(purposes),
+            "security_mode": snapshot.security_mode or 0,
+            **options,
+        }
+    )
