@@ -59,7 +59,9 @@ class CaActivities:
     async def submit_csr(self, req: CaSubmitRequest) -> CaSubmission:
         """Submit the CSR; returns issued or pending (a denial is final)."""
         ca = self._ca(req.ca, req.ca_name)
-        result = await ca.submit(req.csr_pem, CaProfile(name=req.ca_name or req.ca))
+        result = await ca.submit(
+            req.csr_pem, CaProfile(name=req.ca_name or req.ca, template=req.template)
+        )
         if result.status == "denied":
             raise CaRequestDenied(
                 f"the {ca.name} CA denied the request: {result.message}",

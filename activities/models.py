@@ -261,6 +261,7 @@ class CaSubmitRequest(BaseModel):
     ca: Literal["local", "adcs", "acme"]
     ca_name: str | None = None
     csr_pem: str
+    template: str | None = None
 
 
 class CaPollRequest(BaseModel):

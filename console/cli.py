@@ -182,6 +182,9 @@ async def start(
     ca_name: Annotated[
         str | None, typer.Option(help="CA entry of the inventory (default: first of its type)")
     ] = None,
+    ca_template: Annotated[
+        str | None, typer.Option(help="certificate template (ADCS) or profile (ACME)")
+    ] = None,
     approve_plan: Annotated[
         bool,
         typer.Option(
@@ -199,6 +202,7 @@ async def start(
         purposes=purpose,
         ca=ca,
         ca_name=ca_name,
+        ca_template=ca_template,
         requested_by=principal(by),
         require_plan_approval=approve_plan,
         options=RenewalOptions(),

@@ -79,6 +79,20 @@ ACTIVATING_SERVICE = {
     "cup-xmpp-s2s": "Cisco XCP Router",
 }
 
+#: From 14 the RSA CallManager certificate is served through Cisco HAProxy, whose restart
+#: activates it; on 12.5 and earlier Cisco CallManager's restart does (cucm-interfaces.md §10).
+ACTIVATING_SERVICE_SINCE_14 = {"CallManager": "Cisco HAProxy"}
+
+
+def activating_services(version: float) -> dict[str, str]:
+    """Which service activates a newly installed identity certificate, per purpose, on
+    ``version`` (the major.minor of the cluster, e.g. 12.5 or 14.0)."""
+    table = dict(ACTIVATING_SERVICE)
+    if version >= 14.0:
+        table.update(ACTIVATING_SERVICE_SINCE_14)
+    return table
+
+
 #: Identity purposes each product carries, and which nodes a multi-server CSR covers.
 PURPOSES_BY_PRODUCT = {
     "cucm": ("tomcat", "CallManager"),

@@ -18,7 +18,6 @@ from cryptography import x509
 
 from lab import facts, pki
 from lab.catalog import (
-    ACTIVATING_SERVICE,
     NOT_ACTIVATED_BY_DEFAULT,
     PAWS,
     PURPOSES_BY_PRODUCT,
@@ -26,6 +25,7 @@ from lab.catalog import (
     TOMCAT,
     TRUST_STORE,
     TRUST_STORES,
+    activating_services,
     services_for,
 )
 from lab.faults import FaultSet
@@ -151,6 +151,9 @@ class Cluster:
         spec = self.spec
         now = self.now()
         for i, ns in enumerate(spec.nodes):
+            # A cluster's services have been up for days, not since the lab process started:
+            # uptimes (and so start times) look like a real node's.
+            booted = time.time() - facts.INITIAL_UPTIME_SECONDS - 3600 * i
             node = Node(
                 index=i,
                 hostname=ns.hostname,
@@ -170,7 +173,7 @@ class Cluster:
                     service_type=sd.service_type,
                     activated=activated,
                     status="Started" if activated else "Stopped",
-                    start_time=time.time() if activated else None,
+                    start_time=booted if activated else None,
                 )
             node.trust = {store: {} for store in TRUST_STORES}
             for purpose in PURPOSES_BY_PRODUCT[ns.product]:
@@ -305,7 +308,7 @@ class Cluster:
         self._notify()
 
     def _activate_certificates(self, node: Node, service: str) -> None:
-        for purpose, activator in ACTIVATING_SERVICE.items():
+        for purpose, activator in activating_services(self.spec.major_version).items():
             if activator != service or purpose not in node.own:
                 continue
             installed = node.own[purpose]
@@ -380,7 +383,10 @@ class Cluster:
             multi = False
         else:
             raise LabError(400, f"Invalid distribution {distribution!r}", "bad-distribution")
-        san = list(dict.fromkeys([t.fqdn for t in targets] + alt))
+        names = [t.fqdn for t in targets] + alt
+        if facts.csr_cn_in_san(self.spec.version):
+            names.insert(0, cn)
+        san = list(dict.fromkeys(names))
         try:
             csr = pki.make_csr(key, cn, san, hash_name)
         except pki.PkiError as exc:
@@ -648,6 +654,15 @@ class Cluster:
         self.ctl = {
             "updated": self.now().isoformat(),
             "signer_serial": pki.serial_hex(cm.cert) if cm else None,
+            # The certificates the new CTL lists: each node's installed and active CallManager.
+            "callmanager_fingerprints": sorted(
+                {
+                    pki.fingerprint(kc.cert)
+                    for n in self.nodes
+                    for kc in (n.own.get("CallManager"), n.active.get("CallManager"))
+                    if kc is not None
+                }
+            ),
         }
         self.journal.record("ctl.updated", node.hostname, **self.ctl)
 

@@ -2,7 +2,9 @@
 
 ``GET /state``, ``GET /journal?since=&kind=&node=``, ``GET|POST|DELETE /faults``,
 ``POST /sso/enable`` (the GUI action real CUCM requires), ``POST /nodes/{node}/csr/regenerate``
-(someone generates a new CSR on the box), ``POST /shutdown``.
+(someone generates a new CSR on the box), ``POST /shutdown``; the ADCS twin's CA-admin routes
+``GET /adcs/requests``, ``POST /adcs/requests/{id}/issue|deny`` (see :mod:`lab.adcs`).
+Phones (:mod:`lab.phones`): ``GET /phones`` and ``GET /metrics/phones?since=&until=``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pydantic import ValidationError
 from lab.cluster import LabError
 from lab.faults import Fault
 from lab.journal import JournalEntry
+from lab.phones import PhoneMetrics
 
 if TYPE_CHECKING:
     from lab.server import Lab
@@ -89,6 +92,19 @@ def make_control_app(lab: Lab) -> web.Application:
             return web.json_response({"message": exc.message}, status=exc.status)
         return web.json_response({"tracking_id": pending.tracking_id})
 
+    @routes.get("/phones")
+    async def phones(request: web.Request) -> web.Response:
+        return web.json_response(lab.phones.snapshot())
+
+    @routes.get("/metrics/phones")
+    async def phone_metrics(request: web.Request) -> web.Response:
+        try:
+            since = float(request.query.get("since", "0"))
+            until = float(request.query["until"]) if "until" in request.query else None
+        except ValueError:
+            return web.json_response({"message": "since/until are epoch seconds"}, status=400)
+        return web.json_response(lab.phones.metrics(since, until).model_dump())
+
     @routes.post("/shutdown")
     async def shutdown(request: web.Request) -> web.Response:
         asyncio.get_running_loop().call_later(0.05, lambda: asyncio.ensure_future(lab.stop()))
@@ -96,6 +112,9 @@ def make_control_app(lab: Lab) -> web.Application:
 
     app = web.Application()
     app.add_routes(routes)
+    from lab.adcs import add_control_routes
+
+    add_control_routes(app, lab)
     return app
 
 
@@ -177,3 +196,34 @@ class LabControl:
     async def shutdown(self) -> None:
         """Stop the lab process."""
         await self._json("POST", "/shutdown")
+
+    async def phones(self) -> dict[str, Any]:
+        """Registered phones per node, unregistered phones, CM groups and device pools."""
+        result: dict[str, Any] = await self._json("GET", "/phones")
+        return result
+
+    async def phone_metrics(self, since: float = 0.0, until: float | None = None) -> PhoneMetrics:
+        """Phone-unregistered-seconds and peak unregistered fraction of a window (epoch s)."""
+        params: dict[str, float] = {"since": since}
+        if until is not None:
+            params["until"] = until
+        return PhoneMetrics.model_validate(
+            await self._json("GET", "/metrics/phones", params=params)
+        )
+
+    async def adcs_requests(self) -> list[dict[str, Any]]:
+        """Every request in the ADCS twin's CA database, oldest first."""
+        result: list[dict[str, Any]] = await self._json("GET", "/adcs/requests")
+        return result
+
+    async def adcs_issue(self, request_id: int | str) -> dict[str, Any]:
+        """Issue a pending ADCS request, as a CA administrator does."""
+        result: dict[str, Any] = await self._json("POST", f"/adcs/requests/{request_id}/issue")
+        return result
+
+    async def adcs_deny(self, request_id: int | str, reason: str) -> dict[str, Any]:
+        """Deny a pending ADCS request with a reason, as a CA administrator does."""
+        result: dict[str, Any] = await self._json(
+            "POST", f"/adcs/requests/{request_id}/deny", json={"reason": reason}
+        )
+        return result

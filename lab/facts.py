@@ -51,6 +51,13 @@ TLS_SERVES_CHAIN_FROM_TRUST = True
 #: Default CN of a multi-server CSR, for every purpose (confirmed only for CallManager).
 MULTI_SERVER_CN = "{host}-ms.{domain}"
 
+
+def csr_cn_in_san(version: str) -> bool:
+    """Whether CSRs repeat the CN among the SANs: CSCus47235 left it out on 10.5(2); the
+    fixed-in release is not public, so every later version is assumed to include it."""
+    return not version.startswith("10.5.2")
+
+
 # -- Trust replication (§14.2.2, §15.9) -----------------------------------------------------
 #: Trust stores replicated to every node of the cluster on upload.
 REPLICATED_TRUST_STORES = frozenset(
@@ -228,4 +235,84 @@ PROCESS_NODE_ROLE = {"cucm": "CUCM Voice/Video", "imp": "CUCM IM and Presence"}
 #: Informix booleans as executeSQLQuery returns them.
 SQL_TRUE, SQL_FALSE = "t", "f"
 
+# -- Initial state ---------------------------------------------------------------------------
+#: Services of a freshly started lab report this uptime (a production node's services have run
+#: for days), so start-time comparisons behave as on a real cluster.
+INITIAL_UPTIME_SECONDS = 5 * 24 * 3600
+
 # -- Timings (§13, §15.7): see lab/timing.py for the realistic and fast profiles -------------
+
+# -- Phones, CM groups, CTL/ITL (§6.2, §9, §14.2.6, §15.7; lab/phones.py) --------------------
+#: Services whose leaving Started drops the registrations of the node's phones. A restart of the
+#: service that serves the CallManager certificate (Cisco HAProxy on 14+) drops only the TLS
+#: sessions of secure phones, which then re-validate the node's certificate.
+PHONE_REGISTRATION_SERVICES = ("Cisco CallManager",)
+#: A phone whose failover target is a stopped or unreachable node tries the next member of its
+#: CM group at once; with no member available it waits and re-evaluates on the next change.
+#: Fallback moves a phone from the backup to the primary without an unregistered gap
+#: (register with the primary first, then drop the backup).
+PHONE_FALLBACK_WITHOUT_GAP = True
+#: An unreachable node is noticed by SCCP phones after 2 to 3 missed keepalives.
+SCCP_MISSED_KEEPALIVES = (2.0, 3.0)
+#: TFTP serves one cluster-wide ITL: the installed CallManager certificates of every CUCM node
+#: as of the latest Cisco Tftp (re)start on any node.
+ITL_FROM_LATEST_TFTP_START = True
+#: Phones reset to fetch a new ITL when TFTP serves one that lists an *active* CallManager
+#: certificate the phone does not know yet ("Phone Interaction on Certificate Update").
+#: The lab applies it to every version (14+ documents it as an enterprise parameter).
+ITL_RESET_ON_ACTIVE_CHANGE = True
+#: ``utils ctl update CTLFile`` lists each node's installed and active CallManager certificate.
+#: A secure phone accepts a downloaded CTL only when it lists a certificate the phone already
+#: trusts (stands in for the signer check through the ITL/TVS), and registers with a node only
+#: when that node's active CallManager certificate is in its CTL.
+CTL_ACCEPT_IF_KNOWN_CERT_LISTED = True
+#: CSCup28852 starts once a multi-server CallManager certificate is active on any node.
+CSCUP28852_NEEDS_MULTI_SERVER = True
+#: Phone models of the population (name, RisPort Model enum, Product enum), by protocol.
+PHONE_MODELS = {
+    "SCCP": ("Cisco 7841", 621, 623),
+    "SIP": ("Cisco 8845", 36670, 36677),
+}
+#: Directory numbers start here, device names are SEP + 12 hex digits from this base.
+PHONE_FIRST_DN = 1001
+PHONE_MAC_BASE = 0x0C1100000000
+#: Default name of a node's CallManager entity (``callmanager.name``, AXL callManagerName).
+CALLMANAGER_NAME = "CM_{hostname}"
+#: callmanagergroupmember.priority is 0-based in the database; AXL shows 1-based priorities.
+SQL_CM_GROUP_PRIORITY_BASE = 0
+AXL_CM_GROUP_PRIORITY_BASE = 1
+
+# -- RisPort70 (§5, §15.4) ------------------------------------------------------------------
+#: Most devices one selectCmDevice(Ext) reply returns, whatever MaxReturnedDevices asks.
+RIS_MAX_RETURNED_DEVICES = 1000
+#: MaxReturnedDevices counts devices (a device listed under two nodes counts once); pages are
+#: in device-name order and StateInfo carries the last name returned.
+RIS_PAGE_BY_DEVICE_NAME = True
+#: selectCmDeviceExt returns only each device's latest record; selectCmDevice every node's.
+RIS_EXT_LATEST_ONLY = True
+#: A node's UnRegistered record of a device stays listed this long (seconds, scaled by the
+#: ratio of the profile's sip_keepalive to the realistic 120 s).
+RIS_UNREGISTERED_RETENTION = 3600.0
+#: Both operations answer inside ``selectCmDeviceReturn``.
+RIS_RETURN_ELEMENT = "selectCmDeviceReturn"
+#: A node that has no matching device answers ReturnCode NotFound; an unreachable one is not
+#: listed by another node's RIS as NodeNotResponding.
+RIS_RETURN_NOT_FOUND = "NotFound"
+RIS_RETURN_NOT_RESPONDING = "NodeNotResponding"
+#: RisPort counts against the same per-node "realtime" rate as Control Center.
+RIS_THROTTLED_OPERATIONS = frozenset({"selectCmDevice", "selectCmDeviceExt"})
+#: StatusReason of an unregistered phone (0 = none) and of a secure phone that cannot
+#: validate the node's CallManager certificate (CTL mismatch).
+RIS_STATUS_REASON_NONE = 0
+RIS_STATUS_REASON_CTL = 9
+#: Firmware loads reported for the two models.
+RIS_ACTIVE_LOAD = {"SCCP": "sccp78xx.14-1-1-0001-10", "SIP": "sip88xx.14-1-1-0001-10"}
+
+# -- SIP TLS and XMPP (§1.1, §10; lab/frontends/signalling.py) ------------------------------
+#: The service whose Started state opens each port. IM&P's c2s (5222) is served by XCP
+#: Connection Manager in reality; the lab ties both XMPP ports to Cisco XCP Router, whose
+#: restart activates cup-xmpp(-s2s).
+SIP_TLS_SERVICE = "Cisco CallManager"
+XMPP_SERVICE = "Cisco XCP Router"
+#: The XMPP server answers STARTTLS with <proceed/> and requires it before anything else.
+XMPP_STARTTLS_REQUIRED = True

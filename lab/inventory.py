@@ -71,13 +71,39 @@ def write_inventory(lab: Lab) -> Path:
         "tls": {"ca_file": str(trust), "ssh_known_hosts": str(known_hosts)},
         "lab": {"control_url": lab.control_url},
     }
+    document: dict[str, Any] = {"clusters": [cluster]}
+    if lab.adcs is not None:
+        document["cas"] = [_adcs_entry(lab)]
     path = state / "inventory.yaml"
     path.write_text(
         "# Written by the ucrenew lab; regenerated at every `lab up`.\n"
-        + yaml.safe_dump({"clusters": [cluster]}, sort_keys=False)
+        + yaml.safe_dump(document, sort_keys=False)
     )
     lab.write_descriptor()
     return path
+
+
+def _adcs_entry(lab: Lab) -> dict[str, Any]:
+    """The ``cas:`` entry of the ADCS twin, in the shape of ``ca.adcs.AdcsCaConfig``."""
+    adcs = lab.adcs
+    assert adcs is not None
+    offered = list(adcs.templates)
+    return {
+        "name": "lab-adcs",
+        "type": "adcs",
+        "url": adcs.url,
+        "address": adcs.address,
+        "template": "WebServer" if "WebServer" in offered else next(iter(offered), None),
+        "templates": offered,
+        "ca_file": str(adcs.ca_file.resolve()),
+        "auth": {
+            "method": "basic",
+            "username": adcs.username,
+            "password": f"file:{adcs.password_file.resolve()}",
+            "client_cert": str(adcs.client_cert_file.resolve()),
+            "client_key": str(adcs.client_key_file.resolve()),
+        },
+    }
 
 
 def served_fingerprints(lab: Lab) -> dict[str, str]:

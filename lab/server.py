@@ -24,10 +24,13 @@ import asyncssh
 from aiohttp import web
 
 from lab import pki
+from lab.adcs import AdcsTwin
 from lab.catalog import TOMCAT
 from lab.cluster import Cluster, LabError, Node, ServiceState
+from lab.facts import SIP_TLS_SERVICE, XMPP_SERVICE
 from lab.faults import Fault, FaultSet
 from lab.journal import Journal
+from lab.phones import PhoneSystem
 from lab.timing import TimingProfile
 from lab.timing import profile as timing_profile
 from lab.topology import TopologySpec
@@ -38,6 +41,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 NODE_KEY: web.AppKey[Node] = web.AppKey("node", Node)
 LAB_KEY: web.AppKey[Lab] = web.AppKey("lab", object)  # type: ignore[arg-type]
+
+
+#: Services whose state opens or closes a node's SIP TLS / XMPP listeners.
+SIGNALLING_SERVICES = frozenset({SIP_TLS_SERVICE, XMPP_SERVICE})
 
 
 class ResponseLost(Exception):
@@ -63,6 +70,9 @@ class NodeServers:
         self.ssh: asyncssh.SSHAcceptor | None = None
         self.dir = lab.state_dir / "nodes" / node.hostname
         self.host_key = asyncssh.generate_private_key("ssh-ed25519")
+        from lab.frontends.signalling import SignallingListeners
+
+        self.signalling = SignallingListeners(lab, node, self.dir)
 
     @property
     def https_ports(self) -> list[int]:
@@ -118,6 +128,7 @@ class NodeServers:
             self.ssh.close()
             await self.ssh.wait_closed()
             self.ssh = None
+        await self.signalling.sync()
 
     async def close(self) -> None:
         """Close everything."""
@@ -128,6 +139,7 @@ class NodeServers:
             self.ssh.close()
             await self.ssh.wait_closed()
             self.ssh = None
+        await self.signalling.close()
         await self.runner.cleanup()
 
 
@@ -147,6 +159,7 @@ class Lab:
         self.journal = Journal()
         self.faults = FaultSet(seed=spec.seed)
         self.cluster: Cluster
+        self.phones: PhoneSystem
         self.servers: dict[str, NodeServers] = {}
         self.control_port = control_port
         self.control_url = ""
@@ -157,6 +170,7 @@ class Lab:
         }
         self._realtime_calls: dict[str, list[float]] = {}
         self.stopped = asyncio.Event()
+        self.adcs: AdcsTwin | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -169,11 +183,18 @@ class Lab:
             None, lambda: Cluster(self.spec, self.timing, self.journal, self.faults)
         )
         self.cluster.hooks.append(self._on_service_state)
+        self.phones = PhoneSystem(self.cluster, self.journal)
+        self.cluster.hooks.append(self.phones.on_service_state)
         for node in self.cluster.nodes:
             servers = NodeServers(self, node)
             self.servers[node.hostname] = servers
         await asyncio.gather(*(s.setup() for s in self.servers.values()))
         await self._start_control()
+        self.phones.start()
+        if self.spec.adcs.enabled:
+            adcs_port = effective_port(self.spec.adcs.port)
+            self.adcs = AdcsTwin(self.spec, self.state_dir / "adcs", self.journal, adcs_port)
+            await self.adcs.start()
         from lab.inventory import write_inventory
 
         write_inventory(self)
@@ -181,8 +202,11 @@ class Lab:
 
     async def stop(self) -> None:
         """Close every listener."""
+        await self.phones.close()
         for servers in self.servers.values():
             await servers.close()
+        if self.adcs is not None:
+            await self.adcs.stop()
         if self._control_runner is not None:
             await self._control_runner.cleanup()
             self._control_runner = None
@@ -196,7 +220,7 @@ class Lab:
         await self.stop()
 
     async def _on_service_state(self, node: Node, svc: ServiceState, old: str, new: str) -> None:
-        if svc.name == TOMCAT:
+        if svc.name == TOMCAT or svc.name in SIGNALLING_SERVICES:
             await self.servers[node.hostname].sync()
 
     # -- faults -------------------------------------------------------------------------
@@ -229,6 +253,7 @@ class Lab:
                 self.cluster.set_paws(node, running=True)
             await self.servers[node.hostname].sync()
         self.cluster.replay_replication()
+        self.phones.reconcile()
 
     # -- HTTP plumbing for frontends ----------------------------------------------------
 
@@ -241,6 +266,10 @@ class Lab:
         app[LAB_KEY] = self
         certmgr.add_routes(app)
         soap.add_routes(app)
+        if node.product == "cucm":
+            from lab.frontends import risport
+
+            risport.add_routes(app)
         return app
 
     @web.middleware
@@ -336,6 +365,11 @@ class Lab:
             "control_url": self.control_url,
             "inventory": str(self.state_dir / "inventory.yaml"),
             "pid": os.getpid(),
+            "adcs": (
+                {"url": self.adcs.url, "address": self.adcs.address, "port": self.adcs.port}
+                if self.adcs is not None
+                else None
+            ),
             "nodes": [
                 {
                     "hostname": n.hostname,

@@ -19,6 +19,39 @@ class ServiceTiming(BaseModel):
     starting: float
 
 
+class PhoneTiming(BaseModel):
+    """How phones of the twin move between nodes (lab/phones.py); values are seconds.
+
+    Defaults are the realistic values (operations-facts.md B1, cucm-interfaces.md §9, §13).
+    """
+
+    #: SCCP failover after a clean Cisco CallManager stop: the node closes TCP, the phone
+    #: moves to its standby connection "nearly instantly" (spread per phone up to this).
+    sccp_failover: float = 1.0
+    #: SCCP Station KeepAlive Interval: a silent (unreachable) node is noticed after 2-3 misses.
+    sccp_keepalive: float = 30.0
+    #: SIP Timer Register Delta (the earliest a SIP phone re-registers elsewhere).
+    sip_register_delta: float = 5.0
+    #: SIP Station KeepAlive Interval: SIP phones take up to this to register with another node.
+    sip_keepalive: float = 120.0
+    #: Delay between the primary's CallManager returning and its phones falling back.
+    fallback_delay: float = 30.0
+    #: Registrations a node accepts per second (token bucket), by protocol (SRND: ~125 / ~40).
+    registration_rate_sccp: float = 125.0
+    registration_rate_sip: float = 40.0
+    #: Registrations a node accepts at once before the rate applies (bucket depth).
+    registration_burst: int = 10
+    #: Time a phone is down for a reset (reboot, ITL/CTL download) before it re-registers.
+    reset_duration: float = 60.0
+    #: Phones reset per batch, and the pause between batches, after a certificate update.
+    reset_batch: int = 100
+    reset_interval: float = 10.0
+    #: CSCup28852: period of the repeated resets.
+    cscup28852_interval: float = 420.0
+    #: Finest step of the phone scheduler (events closer than this are handled together).
+    tick: float = 0.05
+
+
 class TimingProfile(BaseModel):
     """All durations of the twin; values are seconds."""
 
@@ -37,6 +70,8 @@ class TimingProfile(BaseModel):
     replication_delay: float = 0.0
     #: Requests per minute per node for the Control Center / RisPort "realtime" bucket.
     realtime_rate_per_minute: int = 100_000
+    #: Phone registration, failover and reset timings.
+    phones: PhoneTiming = Field(default_factory=PhoneTiming)
 
     def for_service(self, name: str) -> ServiceTiming:
         """The timing of one service, falling back to the default."""
@@ -57,6 +92,7 @@ REALISTIC = TimingProfile(
     dbreplication_delay=30.0,
     replication_delay=2.0,
     realtime_rate_per_minute=15,
+    phones=PhoneTiming(),
 )
 
 FAST = TimingProfile(
@@ -71,6 +107,21 @@ FAST = TimingProfile(
     cli_progress_interval=0.05,
     replication_delay=0.0,
     realtime_rate_per_minute=100_000,
+    phones=PhoneTiming(
+        sccp_failover=0.002,
+        sccp_keepalive=0.01,
+        sip_register_delta=0.005,
+        sip_keepalive=0.04,
+        fallback_delay=0.02,
+        registration_rate_sccp=5000.0,
+        registration_rate_sip=2000.0,
+        registration_burst=10,
+        reset_duration=0.02,
+        reset_batch=20,
+        reset_interval=0.005,
+        cscup28852_interval=0.3,
+        tick=0.002,
+    ),
 )
 
 PROFILES = {p.name: p for p in (REALISTIC, FAST)}

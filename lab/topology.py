@@ -21,6 +21,35 @@ class Ports(BaseModel):
     https: int = 8443
     https_alt: int = 443
     ssh: int = 22
+    #: SIP over TLS on CUCM nodes (Cisco CallManager) and XMPP on IM&P nodes (Cisco XCP Router).
+    sip_tls: int = 5061
+    xmpp_c2s: int = 5222
+    xmpp_s2s: int = 5269
+
+
+AdcsDisposition = Literal["issue", "pending", "deny"]
+_ADCS_TEMPLATES: dict[str, AdcsDisposition] = {
+    "WebServer": "issue",
+    "CUCMManualApproval": "pending",
+    "CUCMRestricted": "deny",
+}
+
+
+class AdcsSpec(BaseModel):
+    """The ADCS web enrollment twin (lab/adcs.py) that signs the cluster's CSRs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    hostname: str = "ca"
+    host: int = Field(default=250, description="host number in the lab network")
+    address: str | None = None
+    port: int = 443
+    username: str = "ucrenew-enroll"
+    templates: dict[str, AdcsDisposition] = Field(
+        default_factory=lambda: dict(_ADCS_TEMPLATES),
+        description="template name -> what the CA does with a request for it",
+    )
 
 
 class NodeSpec(BaseModel):
@@ -33,6 +62,45 @@ class NodeSpec(BaseModel):
     publisher: bool = False
     address: str | None = None
     deactivated: list[str] = Field(default_factory=list, description="services not activated")
+
+
+class CmGroupSpec(BaseModel):
+    """A Unified CM group: up to three CUCM nodes in priority order (primary first)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    members: list[str] = Field(min_length=1, max_length=3, description="CUCM host names")
+
+
+class DevicePoolSpec(BaseModel):
+    """A device pool, its CM group and how many phones of each protocol it holds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    cm_group: str
+    sccp: int = Field(default=0, ge=0)
+    sip: int = Field(default=0, ge=0)
+
+
+class PhonesSpec(BaseModel):
+    """The phone population when ``device_pools`` is not given, and phone-wide behaviour."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: Phones spread evenly over one device pool per CM group (when device_pools is omitted).
+    count: int = Field(default=40, ge=0)
+    #: Share of SIP phones in those derived pools (the rest are SCCP).
+    sip_fraction: float = Field(default=0.5, ge=0.0, le=1.0)
+    #: CM groups derived when ``cm_groups`` is omitted.
+    groups: int = Field(default=2, ge=1)
+    #: Share of phones with a secure (encrypted/authenticated) profile; matters in mixed mode.
+    secure_fraction: float = Field(default=0.25, ge=0.0, le=1.0)
+    #: "Phone Interaction on Certificate Update": phones reset to fetch a changed ITL.
+    reset_on_certificate_update: bool = True
+    #: CSCup28852: after a multi-server CallManager certificate, phones reset every 7 minutes.
+    cscup28852: bool = False
 
 
 class TopologySpec(BaseModel):
@@ -54,6 +122,12 @@ class TopologySpec(BaseModel):
     os_admin_user: str = "admin"
     app_user: str = "ucrenew-app"
     seed: int | None = None
+    #: Unified CM groups; omitted = derived from the CUCM nodes (see resolved_cm_groups).
+    cm_groups: list[CmGroupSpec] | None = None
+    #: Device pools with phone counts; omitted = one pool per CM group (see phones).
+    device_pools: list[DevicePoolSpec] | None = None
+    phones: PhonesSpec = Field(default_factory=PhonesSpec)
+    adcs: AdcsSpec = Field(default_factory=AdcsSpec)
 
     @model_validator(mode="after")
     def _check(self) -> TopologySpec:
@@ -75,7 +149,71 @@ class TopologySpec(BaseModel):
                 "127.0.0.0/8"
             ):
                 raise ValueError(f"{n.hostname}: the lab binds loopback addresses only")
+        if ipaddress.ip_address(self.adcs_address) not in ipaddress.ip_network("127.0.0.0/8"):
+            raise ValueError("adcs: the lab binds loopback addresses only")
+        self._check_phones()
         return self
+
+    def _check_phones(self) -> None:
+        cucm = {n.hostname for n in self.nodes if n.product == "cucm"}
+        groups = self.resolved_cm_groups()
+        if len({g.name for g in groups}) != len(groups):
+            raise ValueError("CM group names must be unique")
+        for g in groups:
+            if len(set(g.members)) != len(g.members):
+                raise ValueError(f"CM group {g.name}: a node is listed twice")
+            unknown = [m for m in g.members if m not in cucm]
+            if unknown:
+                raise ValueError(f"CM group {g.name}: {unknown[0]} is not a CUCM node")
+        names = {g.name for g in groups}
+        pools = self.resolved_device_pools()
+        if len({p.name for p in pools}) != len(pools):
+            raise ValueError("device pool names must be unique")
+        for p in pools:
+            if p.cm_group not in names:
+                raise ValueError(f"device pool {p.name}: unknown CM group {p.cm_group}")
+
+    def resolved_cm_groups(self) -> list[CmGroupSpec]:
+        """The CM groups: as given, or derived from the CUCM nodes.
+
+        Derived groups spread primaries over the call-processing nodes (the subscribers when
+        there are two or more, else every CUCM node), each backed by the next one and then the
+        publisher: the usual 1:1 redundancy design.
+        """
+        if self.cm_groups is not None:
+            return list(self.cm_groups)
+        cucm = [n for n in self.nodes if n.product == "cucm"]
+        pub = next(n.hostname for n in cucm if n.publisher)
+        subs = [n.hostname for n in cucm if not n.publisher]
+        processing = subs if len(subs) >= 2 else [n.hostname for n in cucm]
+        groups: list[CmGroupSpec] = []
+        for i in range(min(self.phones.groups, len(processing))):
+            members = [processing[i], processing[(i + 1) % len(processing)], pub]
+            groups.append(CmGroupSpec(name=f"CMG-{i + 1}", members=list(dict.fromkeys(members))))
+        return groups
+
+    def resolved_device_pools(self) -> list[DevicePoolSpec]:
+        """The device pools: as given, or one per CM group sharing ``phones.count``."""
+        if self.device_pools is not None:
+            return list(self.device_pools)
+        groups = self.resolved_cm_groups()
+        pools: list[DevicePoolSpec] = []
+        for i, g in enumerate(groups):
+            count = self.phones.count // len(groups) + (
+                1 if i < self.phones.count % len(groups) else 0
+            )
+            sip = round(count * self.phones.sip_fraction)
+            pools.append(
+                DevicePoolSpec(name=f"DP-{i + 1}", cm_group=g.name, sccp=count - sip, sip=sip)
+            )
+        return pools
+
+    @property
+    def adcs_address(self) -> str:
+        """Loopback address of the ADCS twin."""
+        if self.adcs.address:
+            return self.adcs.address
+        return str(ipaddress.ip_network(self.network).network_address + self.adcs.host)
 
     def address_of(self, index: int) -> str:
         """Loopback address of the node at ``index``."""

@@ -61,6 +61,9 @@ class RenewalInput(BaseModel):
     purposes: list[Purpose] = Field(default_factory=lambda: list[Purpose](["tomcat"]))
     ca: CaKind = "local"
     ca_name: str | None = Field(default=None, description="inventory CA entry (adcs, acme)")
+    ca_template: str | None = Field(
+        default=None, description="certificate template / profile; the CA entry's otherwise"
+    )
     requested_by: str = "unknown"
     require_plan_approval: bool = False
     options: RenewalOptions = Field(default_factory=RenewalOptions)

@@ -162,15 +162,7 @@ def build_plan(snapshot: ClusterSnapshot, purposes: Sequence[Purpose]) -> Renewa
     notes: list[str] = []
     publisher = snapshot.publisher
     sso = bool(snapshot.sso_enabled) and any(p.startswith("tomcat") for p in purposes)
-    if sso:
-        steps.append(
-            PlanStep(
-                phase="sso-disable",
-                action="utils sso disable",
-                node=publisher,
-                detail="SAML SSO is enabled; a tomcat change with SSO on locks admins out",
-            )
-        )
+    sso_step_added = False
     restart_nodes: list[NodeSnapshot] = []
     all_san: list[str] = []
     for purpose in purposes:
@@ -190,6 +182,19 @@ def build_plan(snapshot: ClusterSnapshot, purposes: Sequence[Purpose]) -> Renewa
                 action="validate the signed certificate and chain",
                 detail="key matches the CSR, SANs cover every node, chain, EKU, validity",
             ),
+        ]
+        if sso and not sso_step_added and purpose.startswith("tomcat"):
+            # As late as possible: SSO stays on while the CA takes its days.
+            steps.append(
+                PlanStep(
+                    phase="sso-disable",
+                    action="utils sso disable",
+                    node=publisher,
+                    detail="SAML SSO is on; a tomcat change with SSO on locks admins out",
+                )
+            )
+            sso_step_added = True
+        steps += [
             PlanStep(
                 phase="upload-trust",
                 action=f"upload root then intermediates as {purpose}-trust",

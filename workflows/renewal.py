@@ -1,7 +1,10 @@
 """CertRenewalWorkflow: one change that renews CA-signed multi-server certificates on a cluster.
 
-It reads like the runbook: discover → preflight → plan → [approve] → sso-disable → csr →
-ca-wait → validate → upload-trust → upload-cert → restarts → verify → sso-reenable → done.
+It reads like the runbook: discover → preflight → plan → [approve] → csr → ca-wait →
+validate → sso-disable → upload-trust → upload-cert → restarts → verify → sso-reenable → done.
+SSO is disabled as late as it can be, right before the first tomcat upload, rather than before
+the CSR as the manual procedure does: users keep SSO while the CA takes its days, and a change
+that stops before any upload never touched it.
 Anything that touches the cluster, a CA or a clock-dependent check runs in an activity; the
 workflow only decides, waits and records.
 """
@@ -87,6 +90,7 @@ class CertRenewalWorkflow:
         self._sso_confirmed = False
         self._decision: OperatorDecision | None = None
         self._sso_disabled_by_us = False
+        self._sso_disabled = False
         self._uploaded = False
         self._lock = asyncio.Lock()
 
@@ -156,14 +160,6 @@ class CertRenewalWorkflow:
         if inp.require_plan_approval:
             await self._approval_gate(plan)
 
-        if plan.sso_disable:
-            self._set_phase("sso-disable")
-            sso = await self._activity(
-                CucmActivities.disable_sso, ClusterRef(cluster=inp.cluster), policies.SSO
-            )
-            self._sso_disabled_by_us = sso.was_enabled
-            self._audit("ucrenew", "sso-disabled", sso.detail)
-
         for purpose in inp.purposes:
             await self._renew_purpose(purpose, plan, snapshot, opts.min_remaining_days)
 
@@ -199,6 +195,8 @@ class CertRenewalWorkflow:
             self._status.new_fingerprint = leaf.sha256_fingerprint
             self._status.new_not_after = leaf.not_after
 
+            if plan.sso_disable and purpose.startswith("tomcat"):
+                await self._disable_sso()
             self._set_phase("upload-trust")
             trust = await self._activity(
                 CucmActivities.upload_trust,
@@ -344,6 +342,18 @@ class CertRenewalWorkflow:
             )
         return csr, report
 
+    async def _disable_sso(self) -> None:
+        """``utils sso disable``, once per change (idempotent on the cluster too)."""
+        if self._sso_disabled:
+            return
+        self._set_phase("sso-disable")
+        sso = await self._activity(
+            CucmActivities.disable_sso, ClusterRef(cluster=self._input.cluster), policies.SSO
+        )
+        self._sso_disabled = True
+        self._sso_disabled_by_us = sso.was_enabled
+        self._audit("ucrenew", "sso-disabled", sso.detail)
+
     async def _await_ca_certificate(self, csr_pem: str) -> tuple[str, str | None]:
         inp = self._input
         opts = inp.options
@@ -351,7 +361,13 @@ class CertRenewalWorkflow:
         assert kind != "manual"
         submitted = await self._activity(
             CaActivities.submit_csr,
-            CaSubmitRequest(change_id=inp.change_id, ca=kind, ca_name=inp.ca_name, csr_pem=csr_pem),
+            CaSubmitRequest(
+                change_id=inp.change_id,
+                ca=kind,
+                ca_name=inp.ca_name,
+                csr_pem=csr_pem,
+                template=inp.ca_template,
+            ),
             policies.CA_SUBMIT,
         )
         self._status.ca_request_ref = submitted.request_ref

@@ -177,6 +177,10 @@ async def axl(request: web.Request) -> web.StreamResponse:
                 payload = _list_process_node(lab.cluster, namespace, req)
             case "executeSQLQuery":
                 payload = _execute_sql(lab.cluster, namespace, req)
+            case "listCallManagerGroup" | "listDevicePool":
+                from lab.frontends import axl_cmgroups
+
+                payload = axl_cmgroups.list_operation(lab.cluster, namespace, req)
             case other:
                 raise _axl_fault(
                     other,

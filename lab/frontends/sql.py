@@ -103,11 +103,80 @@ def _processconfig(cluster: Cluster) -> list[Row]:
     ]
 
 
+def callmanager_pkid(cluster: Cluster, hostname: str) -> str:
+    """pkid of a node's CallManager entity (``callmanager`` table)."""
+    return _pkid(cluster.spec.cluster, "callmanager", hostname)
+
+
+def cm_group_pkid(cluster: Cluster, name: str) -> str:
+    """pkid of a CallManager group."""
+    return _pkid(cluster.spec.cluster, "callmanagergroup", name)
+
+
+def device_pool_pkid(cluster: Cluster, name: str) -> str:
+    """pkid of a device pool."""
+    return _pkid(cluster.spec.cluster, "devicepool", name)
+
+
+def _callmanager(cluster: Cluster) -> list[Row]:
+    return [
+        {
+            "pkid": callmanager_pkid(cluster, n.hostname),
+            "name": facts.CALLMANAGER_NAME.format(hostname=n.hostname),
+            "description": n.fqdn,
+            "fkprocessnode": node_pkid(cluster, n.hostname),
+        }
+        for n in cluster.nodes
+        if n.product == "cucm"
+    ]
+
+
+def _callmanagergroup(cluster: Cluster) -> list[Row]:
+    return [
+        {
+            "pkid": cm_group_pkid(cluster, g.name),
+            "name": g.name,
+            "tftpdefault": facts.SQL_TRUE if i == 0 else facts.SQL_FALSE,
+        }
+        for i, g in enumerate(cluster.spec.resolved_cm_groups())
+    ]
+
+
+def _callmanagergroupmember(cluster: Cluster) -> list[Row]:
+    return [
+        {
+            "pkid": _pkid(cluster.spec.cluster, "callmanagergroupmember", g.name, member),
+            "fkcallmanagergroup": cm_group_pkid(cluster, g.name),
+            "fkcallmanager": callmanager_pkid(cluster, member),
+            "priority": str(priority + facts.SQL_CM_GROUP_PRIORITY_BASE),
+        }
+        for g in cluster.spec.resolved_cm_groups()
+        for priority, member in enumerate(g.members)
+    ]
+
+
+def _devicepool(cluster: Cluster) -> list[Row]:
+    return [
+        {
+            "pkid": device_pool_pkid(cluster, p.name),
+            "name": p.name,
+            "fkcallmanagergroup": cm_group_pkid(cluster, p.cm_group),
+        }
+        for p in cluster.spec.resolved_device_pools()
+    ]
+
+
 TABLES: dict[str, Table] = {
     "processnode": Table(
         ("pkid", "name", "nodeid", "description", "tkprocessnoderole", "isactive"), _processnode
     ),
     "processconfig": Table(("pkid", "fkprocessnode", "paramname", "paramvalue"), _processconfig),
+    "callmanager": Table(("pkid", "name", "description", "fkprocessnode"), _callmanager),
+    "callmanagergroup": Table(("pkid", "name", "tftpdefault"), _callmanagergroup),
+    "callmanagergroupmember": Table(
+        ("pkid", "fkcallmanagergroup", "fkcallmanager", "priority"), _callmanagergroupmember
+    ),
+    "devicepool": Table(("pkid", "name", "fkcallmanagergroup"), _devicepool),
 }
 
 _TOKEN = re.compile(

@@ -20,6 +20,7 @@ from temporalio.worker import Worker
 
 from lab.server import Lab
 from lab.timing import FAST
+from tests.ca.pebble import pebble
 from tests.lab.conftest import LabHandle, lab_spec
 from workers.devserver import DevServer
 from workers.settings import UcrenewSettings
@@ -33,6 +34,8 @@ from workflows.models import (
     SsoConfirmation,
 )
 from workflows.renewal import CertRenewalWorkflow
+
+__all__ = ["Stack", "pebble"]
 
 Handle = WorkflowHandle[CertRenewalWorkflow, RenewalStatus]
 

@@ -80,7 +80,8 @@ async def test_tomcat_renewal_with_the_local_ca(stack: Stack) -> None:
     assert tomcat_restarts(stack) == ["cucm-pub", "cucm-sub1", "cucm-sub2", "imp-pub"]
     # SSO was off for the whole tomcat change, then re-enabled by the operator.
     kinds = [e.kind for e in journal.entries()]
-    assert kinds.index("sso.disabled") < kinds.index("csr.generated")
+    assert kinds.index("csr.generated") < kinds.index("sso.disabled")
+    assert kinds.index("sso.disabled") < kinds.index("trust.uploaded")
     assert kinds.index("sso.enabled") > max(i for i, k in enumerate(kinds) if k == "cert.activated")
     assert not journal.entries("sso.broken")
 

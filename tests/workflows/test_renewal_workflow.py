@@ -102,12 +102,14 @@ async def test_local_ca_renewal_runs_the_runbook_in_order(
 
     assert status.phase == "done"
     names = stub.names()
-    assert names[:5] == [
+    assert names[:7] == [
         "discover_cluster",
         "find_other_renewals",
-        "disable_sso",
         "generate_csr",
         "submit_csr",
+        "validate_certificate",
+        "check_pending_csr",
+        "disable_sso",  # as late as possible: SSO stays on while the CA works
     ]
     assert (
         names.index("validate_certificate")
@@ -230,10 +232,25 @@ async def test_cancellation_reports_where_the_cluster_stands(
     assert isinstance(failed.value.cause, CancelledError)
     status = await handle.query(CertRenewalWorkflow.get_status)
     assert status.phase == "cancelled"
-    assert any("SSO" in o for o in status.outstanding)
+    # Cancelled while the CA worked: SSO was never touched, nothing is left to undo.
+    assert "disable_sso" not in stub.names()
+    assert status.outstanding == []
     assert stub.names()[-1] == "assess_cluster"
     assert "upload_certificate" not in stub.names()
     assert all(n.detail.startswith("serving serial 01") for n in status.nodes)
+
+
+async def test_cancellation_after_sso_was_disabled_says_to_reenable_it(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    handle = await start(time_skipping_env, task_queue)
+    await wait_for(handle, "sso-confirm")
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    status = await handle.query(CertRenewalWorkflow.get_status)
+    assert status.phase == "cancelled"
+    assert any("re-enable it" in o and "SAML SSO" in o for o in status.outstanding)
 
 
 async def test_preflight_failure_writes_nothing(
@@ -330,7 +347,9 @@ async def test_ca_denial_fails_the_renewal_and_reports_sso(
     assert failed.value.cause.type == "CaRequestDenied"
     status = await handle.query(CertRenewalWorkflow.get_status)
     assert status.phase == "failed" and "denied by the CA admin" in (status.error or "")
-    assert any("SSO" in o for o in status.outstanding)
+    # SSO stays as it was: it is disabled only right before the first upload.
+    assert stub.sso_enabled and "disable_sso" not in stub.names()
+    assert status.outstanding == []
     assert "upload_trust" not in stub.names()
 
 

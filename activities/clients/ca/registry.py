@@ -1,17 +1,122 @@
-"""Build the CA backend an inventory entry describes."""
+"""Build the CA backend an inventory ``cas:`` entry describes.
+
+```yaml
+cas:
+  - name: corp-acme
+    type: acme
+    directory_url: https://acme.corp.example/directory
+    contact_email: voice-team@corp.example
+    ca_bundle: trust/acme-server.pem          # trust for the ACME server's own TLS
+    root_file: trust/corp-root.pem            # appended to chains that stop below it
+    account_key: file:secrets/acme-account.key   # optional; generated and kept otherwise
+    dns_hook: {type: command, argv: [/usr/local/bin/dns-hook], timeout: 300}
+  - name: corp-adcs
+    type: adcs
+    url: https://ca.corp.example/certsrv/
+    template: CUCMWebServer
+    ca_file: trust/corp-root.pem
+    auth: {method: basic, username: svc-ucrenew, password: env:ADCS_PASSWORD}
+```
+
+Relative paths are relative to the inventory file; secrets are references.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+from pydantic import ValidationError
+
+from activities.clients.ca.acme import (
+    AcmeCa,
+    ChallTestSrvDnsHook,
+    ChallTestSrvHttpHook,
+    CommandDnsHook,
+    DnsHook,
+    HttpHook,
+)
+from activities.clients.ca.adcs import AdcsCaConfig, adcs_ca_from_config
 from activities.clients.ca.base import CertificateAuthority
 from activities.clients.ca.errors import CaConfigurationError
 from activities.clients.inventory import CaEntry, Inventory
+from activities.clients.secrets import resolve_secret_ref
+
+
+def _path(inventory: Inventory, value: object) -> str | None:
+    if value is None:
+        return None
+    p = Path(str(value))
+    return str(p if p.is_absolute() else Path(inventory.base_dir) / p)
+
+
+def _ref(inventory: Inventory, value: object) -> str | None:
+    """A secret reference with a relative ``file:`` path made relative to the inventory."""
+    if value is None:
+        return None
+    ref = str(value)
+    if ref.startswith("file:") and not Path(ref[5:]).is_absolute():
+        return f"file:{Path(inventory.base_dir) / ref[5:]}"
+    return ref
+
+
+def _require(entry: CaEntry, key: str) -> Any:
+    value = entry.settings.get(key)
+    if value in (None, ""):
+        raise CaConfigurationError(f"CA {entry.name!r} ({entry.type}) needs {key!r}", ca=entry.name)
+    return value
+
+
+def _dns_hook(entry: CaEntry, spec: object) -> DnsHook | None:
+    if spec is None:
+        return None
+    if not isinstance(spec, Mapping):
+        raise CaConfigurationError(f"CA {entry.name!r}: dns_hook must be a mapping", ca=entry.name)
+    kind = spec.get("type")
+    if kind == "command":
+        return CommandDnsHook(list(spec.get("argv") or []), timeout=float(spec.get("timeout", 300)))
+    if kind == "challtestsrv":
+        return ChallTestSrvDnsHook(str(spec["management_url"]))
+    raise CaConfigurationError(f"CA {entry.name!r}: unknown dns_hook type {kind!r}", ca=entry.name)
+
+
+def _http_hook(entry: CaEntry, spec: object) -> HttpHook | None:
+    if spec is None:
+        return None
+    if isinstance(spec, Mapping) and spec.get("type") == "challtestsrv":
+        return ChallTestSrvHttpHook(str(spec["management_url"]))
+    raise CaConfigurationError(f"CA {entry.name!r}: unknown http_hook {spec!r}", ca=entry.name)
 
 
 def build_ca(entry: CaEntry, inventory: Inventory, state_dir: Path) -> CertificateAuthority:
     """The CertificateAuthority for ``entry`` (secrets resolved here, from references)."""
+    s = entry.settings
+    if entry.type == "acme":
+        root_file = _path(inventory, s.get("root_file"))
+        return AcmeCa(
+            str(_require(entry, "directory_url")),
+            state_dir=state_dir / "ca" / "acme" / entry.name,
+            account_key_ref=_ref(inventory, s.get("account_key")),
+            contact_email=s.get("contact_email"),  # type: ignore[arg-type]
+            dns_hook=_dns_hook(entry, s.get("dns_hook")),
+            http_hook=_http_hook(entry, s.get("http_hook")),
+            ca_bundle=_path(inventory, s.get("ca_bundle")),
+            root_pem=Path(root_file).read_text() if root_file else None,
+            name=entry.name,
+        )
+    if entry.type == "adcs":
+        try:
+            config = AdcsCaConfig.model_validate(entry.model_dump())
+        except ValidationError as exc:
+            raise CaConfigurationError(
+                f"CA {entry.name!r} (adcs) is misconfigured: {exc}", ca=entry.name
+            ) from None
+        return adcs_ca_from_config(
+            config,
+            lambda ref: resolve_secret_ref(ref, base_dir=inventory.base_dir),
+            base_dir=inventory.base_dir,
+        )
     raise CaConfigurationError(
-        f"CA {entry.name!r}: backend {entry.type!r} is not available in this build",
-        ca=entry.name,
+        f"CA {entry.name!r}: type {entry.type!r} cannot be built here", ca=entry.name
     )

@@ -12,7 +12,7 @@ import asyncio
 import datetime as dt
 import socket
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -21,6 +21,9 @@ from pydantic import BaseModel, Field
 
 from activities.clients.cucm.errors import CucmTlsError, CucmUnreachable
 from activities.clients.cucm.transport import NodeEndpoint
+
+#: A plain-text negotiation on the connected socket before TLS starts (STARTTLS).
+Prelude = Callable[[socket.socket], None]
 
 #: OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH: the chain verified, the name did not.
 _HOSTNAME_MISMATCH = 62
@@ -63,7 +66,10 @@ class TlsProbeResult(BaseModel):
 
 
 async def probe_tls(
-    endpoint: NodeEndpoint, port: int, extra_ca_pem: Sequence[str] = ()
+    endpoint: NodeEndpoint,
+    port: int,
+    extra_ca_pem: Sequence[str] = (),
+    prelude: Prelude | None = None,
 ) -> TlsProbeResult:
     """Handshake with ``endpoint`` on ``port`` and describe the served certificate.
 
@@ -73,20 +79,27 @@ async def probe_tls(
         endpoint: The node (socket to ``endpoint.host``, SNI and hostname check on its FQDN).
         port: The TLS port (8443 for the admin web, the REST port...).
         extra_ca_pem: Further roots to trust, e.g. the CA that signed the new certificate.
+        prelude: Plain-text negotiation run on the connected socket before the handshake
+            (XMPP STARTTLS, see xmpp.py); None for TLS from the first byte.
 
     Raises:
         CucmUnreachable: The connection was refused, reset or timed out.
         CucmTlsError: The handshake failed for a reason other than certificate verification.
     """
-    return await asyncio.to_thread(_probe, endpoint, port, tuple(extra_ca_pem))
+    return await asyncio.to_thread(_probe, endpoint, port, tuple(extra_ca_pem), prelude)
 
 
-def _probe(endpoint: NodeEndpoint, port: int, extra_ca_pem: tuple[str, ...]) -> TlsProbeResult:
+def _probe(
+    endpoint: NodeEndpoint,
+    port: int,
+    extra_ca_pem: tuple[str, ...],
+    prelude: Prelude | None = None,
+) -> TlsProbeResult:
     verifying = endpoint.ssl_context()
     for pem in extra_ca_pem:
         verifying.load_verify_locations(cadata=pem)
     try:
-        der = _handshake(endpoint, port, verifying)
+        der = _handshake(endpoint, port, verifying, prelude)
         return _result(endpoint, port, der, chain_ok=True, name_ok=True, error=None)
     except ssl.SSLCertVerificationError as exc:
         error = exc.verify_message or str(exc)
@@ -95,19 +108,21 @@ def _probe(endpoint: NodeEndpoint, port: int, extra_ca_pem: tuple[str, ...]) -> 
     reading = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     reading.check_hostname = False
     reading.verify_mode = ssl.CERT_NONE
-    der = _handshake(endpoint, port, reading)
+    der = _handshake(endpoint, port, reading, prelude)
     name_ok = _name_matches(x509.load_der_x509_certificate(der), endpoint.fqdn)
     return _result(endpoint, port, der, chain_ok=chain_ok, name_ok=name_ok, error=error)
 
 
-def _handshake(endpoint: NodeEndpoint, port: int, ctx: ssl.SSLContext) -> bytes:
+def _handshake(
+    endpoint: NodeEndpoint, port: int, ctx: ssl.SSLContext, prelude: Prelude | None = None
+) -> bytes:
     node = endpoint.fqdn
     try:
-        with (
-            socket.create_connection((endpoint.host, port), timeout=endpoint.timeout) as raw,
-            ctx.wrap_socket(raw, server_hostname=node) as tls,
-        ):
-            der = tls.getpeercert(binary_form=True)
+        with socket.create_connection((endpoint.host, port), timeout=endpoint.timeout) as raw:
+            if prelude is not None:
+                prelude(raw)
+            with ctx.wrap_socket(raw, server_hostname=node) as tls:
+                der = tls.getpeercert(binary_form=True)
     except ssl.SSLCertVerificationError:
         raise
     except (ConnectionError, TimeoutError) as exc:

@@ -1,0 +1,265 @@
+"""RisPort70 (``/realtimeservice2/services/RISService70``) of a twin CUCM node (§5).
+
+selectCmDevice and selectCmDeviceExt over the phones of :mod:`lab.phones`: one CmNodes item
+per CUCM node, devices filtered by status, protocol, node and name (``*`` wildcard), paged in
+device-name order with StateInfo, and the realtime throttle fault shared with Control Center.
+selectCmDevice lists a device under every node that still holds a record of it (UnRegistered on
+the old node, Registered on the new during failover); selectCmDeviceExt only its latest record.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections import defaultdict
+from xml.sax.saxutils import quoteattr
+
+from aiohttp import web
+from lxml import etree
+
+from lab import facts
+from lab.cluster import Node
+from lab.frontends import sql
+from lab.frontends.soap import (
+    AST_NS,
+    THROTTLE_MESSAGE,
+    SoapFault,
+    body_element,
+    fault_response,
+    injected_fault,
+    xml_response,
+)
+from lab.phones import REGISTERED, Phone
+from lab.server import LAB_KEY, NODE_KEY, Lab
+
+RIS_PATH = "/realtimeservice2/services/RISService70"
+OPERATIONS = ("selectCmDevice", "selectCmDeviceExt")
+STATUSES = ("Any", "Registered", "UnRegistered", "Rejected", "PartiallyRegistered", "Unknown")
+PROTOCOLS = ("Any", "SCCP", "SIP", "Unknown")
+SELECT_BY = ("Name", "DirNumber", "IPV4Address", "Description")
+
+_CURSOR = re.compile(r'After="([^"]*)"')
+
+Record = tuple[Phone, str, str, float, int]
+
+
+def _q(name: str) -> str:
+    return f"{{{AST_NS}}}{name}"
+
+
+def _sub(parent: etree._Element, name: str, text: object = None) -> etree._Element:
+    el = etree.SubElement(parent, _q(name))
+    if text is not None:
+        el.text = str(text)
+    return el
+
+
+def _text(parent: etree._Element | None, name: str, default: str = "") -> str:
+    if parent is None:
+        return default
+    return (parent.findtext(_q(name)) or "").strip() or default
+
+
+class Criteria:
+    """CmSelectionCriteria of a request."""
+
+    def __init__(self, req: etree._Element) -> None:
+        crit = req.find(_q("CmSelectionCriteria"))
+        try:
+            self.max_returned = int(_text(crit, "MaxReturnedDevices", "1000"))
+        except ValueError:
+            raise SoapFault("soapenv:Client", "MaxReturnedDevices must be a number") from None
+        self.max_returned = max(1, min(self.max_returned, facts.RIS_MAX_RETURNED_DEVICES))
+        self.device_class = _text(crit, "DeviceClass", "Any")
+        self.model = _text(crit, "Model", "255")
+        self.status = _text(crit, "Status", "Any")
+        self.node_name = _text(crit, "NodeName")
+        self.select_by = _text(crit, "SelectBy", "Name")
+        self.protocol = _text(crit, "Protocol", "Any")
+        items = crit.find(_q("SelectItems")) if crit is not None else None
+        self.items = [
+            (el.text or "").strip()
+            for el in (items.iterfind(f"{_q('item')}/{_q('Item')}") if items is not None else [])
+            if (el.text or "").strip()
+        ]
+        if self.status not in STATUSES:
+            raise SoapFault("soapenv:Client", f"Invalid Status {self.status!r}")
+        if self.protocol not in PROTOCOLS:
+            raise SoapFault("soapenv:Client", f"Invalid Protocol {self.protocol!r}")
+        if self.select_by not in SELECT_BY:
+            raise SoapFault("soapenv:Client", f"Unsupported SelectBy {self.select_by!r}")
+
+    def device_matches(self, phone: Phone) -> bool:
+        """Whether the device passes the class, model, protocol and item filters."""
+        if self.device_class not in ("Any", "Phone"):
+            return False
+        if self.model not in ("", "255") and self.model != str(
+            facts.PHONE_MODELS[phone.protocol][1]
+        ):
+            return False
+        if self.protocol not in ("Any", phone.protocol):
+            return False
+        if not self.items:
+            return True
+        value = {
+            "Name": phone.name,
+            "DirNumber": phone.dn,
+            "IPV4Address": phone.ip,
+            "Description": _description(phone),
+        }[self.select_by]
+        return any(fnmatch.fnmatchcase(value.upper(), item.upper()) for item in self.items)
+
+    def record_matches(self, node: Node, status: str) -> bool:
+        """Whether a record passes the node and status filters."""
+        if self.node_name and self.node_name not in (
+            node.hostname,
+            node.fqdn,
+            node.address,
+            sql.processnode_name(node.fqdn),
+        ):
+            return False
+        return self.status in ("Any", status)
+
+
+def _description(phone: Phone) -> str:
+    return f"{phone.protocol} phone {phone.dn} ({phone.pool})"
+
+
+def _records(lab: Lab, crit: Criteria, ext: bool) -> dict[str, list[Record]]:
+    by_phone: dict[str, list[Record]] = defaultdict(list)
+    for record in lab.phones.ris_records():
+        by_phone[record[0].name].append(record)
+    selected: dict[str, list[Record]] = {}
+    for name, records in by_phone.items():
+        phone = records[0][0]
+        if not crit.device_matches(phone):
+            continue
+        if ext and facts.RIS_EXT_LATEST_ONLY:
+            records = [max(records, key=lambda r: (r[3], r[2] == REGISTERED))]
+        kept = [r for r in records if crit.record_matches(lab.cluster.node(r[1]), r[2])]
+        if kept:
+            selected[name] = kept
+    return selected
+
+
+def _state_info(lab: Lab, node: Node, after: str, found: int, returned: int) -> str:
+    collector = node.services.get("Cisco RIS Data Collector")
+    start = int(collector.start_time or 0) if collector else 0
+    return (
+        f'<StateInfo><Node Name={quoteattr(node.hostname)} SubsystemStartTime="{start}" '
+        f'StateId="{lab.journal.last_seq}" TotalItemsFound="{found}" '
+        f'TotalItemsReturned="{returned}"/><Cursor After={quoteattr(after)}/></StateInfo>'
+    )
+
+
+def _device(parent: etree._Element, record: Record) -> None:
+    phone, _node, status, stamp, reason = record
+    _, model, product = facts.PHONE_MODELS[phone.protocol]
+    item = _sub(parent, "item")
+    _sub(item, "Name", phone.name)
+    _sub(item, "DirNumber", f"{phone.dn}-{status}")
+    _sub(item, "DeviceClass", "Phone")
+    _sub(item, "Model", model)
+    _sub(item, "Product", product)
+    _sub(item, "BoxProduct", 0)
+    _sub(item, "Httpd", "Yes")
+    _sub(item, "RegistrationAttempts", phone.attempts)
+    _sub(item, "IsCtiControllable", "true")
+    _sub(item, "LoginUserId", "")
+    _sub(item, "Status", status)
+    _sub(item, "StatusReason", reason)
+    _sub(item, "PerfMonObject", 2)
+    _sub(item, "DChannel", 0)
+    _sub(item, "Description", _description(phone))
+    _sub(item, "H323Trunk")
+    _sub(item, "TimeStamp", int(stamp))
+    _sub(item, "Protocol", phone.protocol)
+    _sub(item, "NumOfLines", 1)
+    lines = _sub(_sub(item, "LinesStatus"), "item")
+    _sub(lines, "DirectoryNumber", phone.dn)
+    _sub(lines, "Status", "Active" if status == REGISTERED else "Inactive")
+    _sub(item, "ActiveLoadID", facts.RIS_ACTIVE_LOAD[phone.protocol])
+    _sub(item, "InactiveLoadID", "")
+    _sub(item, "DownloadStatus", "Unknown")
+    _sub(item, "DownloadFailureReason", "")
+    _sub(item, "DownloadServer", "")
+    address = _sub(_sub(item, "IPAddress"), "item")
+    _sub(address, "IP", phone.ip)
+    _sub(address, "IPAddrType", "ipv4")
+    _sub(address, "Attribute", "Unknown")
+
+
+def select_cm_device(lab: Lab, node: Node, req: etree._Element, ext: bool) -> etree._Element:
+    """Answer selectCmDevice / selectCmDeviceExt."""
+    crit = Criteria(req)
+    cursor_match = _CURSOR.search(_text(req, "StateInfo"))
+    after = cursor_match.group(1) if cursor_match else ""
+    selected = _records(lab, crit, ext)
+    names = sorted(selected)
+    remaining = [n for n in names if n > after]
+    page = remaining[: crit.max_returned]
+    cucm = [n for n in lab.cluster.nodes if n.product == "cucm"]
+    operation = "selectCmDeviceExt" if ext else "selectCmDevice"
+    wrapper = etree.Element(_q(f"{operation}Response"), nsmap={"ns1": AST_NS})
+    ret = _sub(wrapper, facts.RIS_RETURN_ELEMENT)
+    result = _sub(ret, "SelectCmDeviceResult")
+    _sub(result, "TotalDevicesFound", len(names))
+    cm_nodes = _sub(result, "CmNodes")
+    per_node: dict[str, list[Record]] = defaultdict(list)
+    for name in page:
+        for record in selected[name]:
+            per_node[record[1]].append(record)
+    targets = [t for t in cucm if not crit.node_name or crit.record_matches(t, "Any")]
+    if not targets:
+        item = _sub(cm_nodes, "item")
+        _sub(item, "ReturnCode", "InvalidNodeName")
+        _sub(item, "Name", crit.node_name)
+        _sub(item, "NoChange", "false")
+        _sub(item, "CmDevices")
+    for target in targets:
+        item = _sub(cm_nodes, "item")
+        reachable = lab.cluster.reachable(target)
+        records = per_node.get(target.hostname, []) if reachable else []
+        if not reachable:
+            code = facts.RIS_RETURN_NOT_RESPONDING
+        else:
+            code = "Ok" if records else facts.RIS_RETURN_NOT_FOUND
+        _sub(item, "ReturnCode", code)
+        _sub(item, "Name", sql.processnode_name(target.fqdn))
+        _sub(item, "NoChange", "false")
+        devices = _sub(item, "CmDevices")
+        for record in records:
+            _device(devices, record)
+    last = page[-1] if page else after
+    _sub(ret, "StateInfo", _state_info(lab, node, last, len(names), len(page)))
+    return wrapper
+
+
+async def risport(request: web.Request) -> web.StreamResponse:
+    """POST handler of RISService70."""
+    lab = request.app[LAB_KEY]
+    node = request.app[NODE_KEY]
+    lab.check_auth(request, "app_user", facts.CONTROL_CENTER_REALM)
+    try:
+        req = body_element(await request.read())
+        qname = etree.QName(req)
+        if qname.namespace != AST_NS or qname.localname not in OPERATIONS:
+            raise SoapFault("soapenv:Client", f"No such operation '{qname.localname}'")
+        fault = injected_fault(lab, node, "soap")
+        if fault is not None:
+            raise fault
+        if qname.localname in facts.RIS_THROTTLED_OPERATIONS and lab.realtime_throttled(node):
+            rate = lab.timing.realtime_rate_per_minute
+            lab.journal.record(
+                "fault.fired", node.hostname, kind="throttle", operation=qname.localname
+            )
+            raise SoapFault(facts.THROTTLE_FAULTCODE, THROTTLE_MESSAGE.format(rate=rate))
+        payload = select_cm_device(lab, node, req, ext=qname.localname == "selectCmDeviceExt")
+    except SoapFault as fault:
+        return fault_response(fault)
+    return xml_response(payload)
+
+
+def add_routes(app: web.Application) -> None:
+    """Register RisPort70 on a CUCM node's application."""
+    app.router.add_post(RIS_PATH, risport)

@@ -1,0 +1,673 @@
+"""Phones of the twin: registration, failover and fallback, certificate resets, and metrics.
+
+Phones (SCCP and SIP) sit in device pools whose Unified CM groups order up to three CUCM nodes
+(cucm-interfaces.md §9, operations-facts.md B1). The :class:`PhoneSystem` follows the
+cluster's service hooks: when Cisco CallManager leaves Started on a node (or the node becomes
+unreachable) its phones drop, and after a per-phone detection delay (SCCP near-immediate on a
+clean stop, SIP up to its keepalive) they register with the best running member of their
+group, through a per-node token bucket that bounds the registration rate. When the primary
+returns they fall back after a delay. After a CallManager certificate change, phones reset to
+fetch the new ITL once TFTP serves it; in mixed mode a secure phone only registers with a node
+whose active CallManager certificate is in its CTL (see lab/facts.py for the [INF] rules).
+
+One scheduler task drives every phone: a heap of timed events and per-node admission queues,
+so thousands of phones cost no task each. Every registration change is journalled as batch
+entries (``phone.registered`` / ``phone.unregistered`` with the node and the phone names); the
+metrics are computed from the journal alone (:func:`phone_metrics`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import random
+import time
+from collections import defaultdict, deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel
+
+from lab import facts, pki
+from lab.catalog import activating_services
+from lab.journal import Journal, JournalEntry
+
+if TYPE_CHECKING:
+    from lab.cluster import Cluster, Node, ServiceState
+    from lab.topology import TopologySpec
+
+Protocol = Literal["SCCP", "SIP"]
+CALLMANAGER = "Cisco CallManager"
+TFTP = "Cisco Tftp"
+REGISTERED = "Registered"
+UNREGISTERED = "UnRegistered"
+
+
+@dataclass(eq=False)
+class Phone:
+    """One phone and what the cluster knows about it.
+
+    Attributes:
+        name: Device name (``SEP`` + MAC).
+        protocol: SCCP or SIP.
+        pool: Device pool name.
+        group: CM group name.
+        members: Host names of the group's nodes, primary first.
+        secure: Whether the phone has a secure (TLS) profile; matters in mixed mode only.
+        dn: Directory number.
+        ip: IPv4 address the phone reports.
+        phase: Per-phone fraction in (0, 1] that spreads detection delays deterministically.
+        node: Host name of the node the phone is registered with, None when unregistered.
+        records: Per node the RIS record: (status, epoch seconds, status reason).
+        itl: CallManager fingerprints of the ITL the phone holds.
+        trusted: CallManager fingerprints of the CTL the phone holds.
+    """
+
+    name: str
+    protocol: Protocol
+    pool: str
+    group: str
+    members: tuple[str, ...]
+    secure: bool
+    dn: str
+    ip: str
+    phase: float
+    node: str | None = None
+    records: dict[str, tuple[str, float, int]] = field(default_factory=dict)
+    itl: frozenset[str] = frozenset()
+    trusted: frozenset[str] = frozenset()
+    epoch: int = 0
+    waiting: bool = False
+    rejected: bool = False
+    resetting: bool = False
+    reset_queued: bool = False
+    attempts: int = 0
+    fallback_epoch: int = -1
+
+    def rank(self, hostname: str | None) -> int:
+        """Priority of a node in the phone's group (0 = primary); past the end if absent."""
+        if hostname is None or hostname not in self.members:
+            return len(self.members)
+        return self.members.index(hostname)
+
+
+def build_phones(spec: TopologySpec) -> list[Phone]:
+    """The phone population a topology describes, in device-pool order (deterministic).
+
+    Secure phones are spread evenly so that ``secure_fraction`` of every prefix is secure.
+    """
+    groups = {g.name: tuple(g.members) for g in spec.resolved_cm_groups()}
+    rng = random.Random(f"{spec.cluster}/{spec.seed}")
+    fraction = spec.phones.secure_fraction
+    phones: list[Phone] = []
+    for pool in spec.resolved_device_pools():
+        sccp: list[Protocol] = ["SCCP"] * pool.sccp
+        sip: list[Protocol] = ["SIP"] * pool.sip
+        for protocol in sccp + sip:
+            index = len(phones)
+            phones.append(
+                Phone(
+                    name=f"SEP{facts.PHONE_MAC_BASE + index:012X}",
+                    protocol=protocol,
+                    pool=pool.name,
+                    group=pool.cm_group,
+                    members=groups[pool.cm_group],
+                    secure=int((index + 1) * fraction) > int(index * fraction),
+                    dn=str(facts.PHONE_FIRST_DN + index),
+                    ip=f"10.{20 + index // 62500}.{index // 250 % 250}.{index % 250 + 1}",
+                    phase=1.0 - rng.random(),
+                )
+            )
+    return phones
+
+
+class PhoneMetrics(BaseModel):
+    """Phone impact over a time window, computed from the journal.
+
+    Attributes:
+        since: Start of the window (epoch seconds).
+        until: End of the window (epoch seconds).
+        phones: Phones known by the end of the window.
+        unregistered_seconds: Sum over phones of the time each spent without a registration.
+        peak_unregistered: Most phones unregistered at the same moment.
+        peak_unregistered_fraction: ``peak_unregistered / phones`` (0 when there are none).
+        peak_at: When the peak was first reached.
+    """
+
+    since: float
+    until: float
+    phones: int
+    unregistered_seconds: float
+    peak_unregistered: int
+    peak_unregistered_fraction: float
+    peak_at: float | None = None
+
+
+def phone_metrics(entries: Iterable[JournalEntry], since: float, until: float) -> PhoneMetrics:
+    """Phone-unregistered-seconds and the peak unregistered fraction from journal entries.
+
+    A phone is known from its first ``phone.registered`` / ``phone.unregistered`` entry on;
+    it is unregistered from an ``unregistered`` entry until its next ``registered`` one.
+    Entries with the same timestamp apply together before the count is sampled.
+
+    Args:
+        entries: Journal entries (any kinds; only ``phone.registered`` and
+            ``phone.unregistered`` count), in journal order.
+        since: Start of the window, epoch seconds.
+        until: End of the window, epoch seconds.
+
+    Returns:
+        The metrics of the window.
+    """
+    events = sorted(
+        (e for e in entries if e.kind in ("phone.registered", "phone.unregistered")),
+        key=lambda e: (e.at, e.seq),
+    )
+    registered: dict[str, bool] = {}
+    position = 0
+    while position < len(events) and events[position].at <= since:
+        _apply(registered, events[position])
+        position += 1
+    down = sum(1 for ok in registered.values() if not ok)
+    peak, peak_at = down, (since if down else None)
+    total = 0.0
+    last = since
+    while position < len(events) and events[position].at <= until:
+        at = events[position].at
+        total += down * (at - last)
+        last = at
+        while position < len(events) and events[position].at == at:
+            _apply(registered, events[position])
+            position += 1
+        down = sum(1 for ok in registered.values() if not ok)
+        if down > peak:
+            peak, peak_at = down, at
+    total += down * (until - last)
+    known = len(registered)
+    return PhoneMetrics(
+        since=since,
+        until=until,
+        phones=known,
+        unregistered_seconds=total,
+        peak_unregistered=peak,
+        peak_unregistered_fraction=peak / known if known else 0.0,
+        peak_at=peak_at,
+    )
+
+
+def _apply(registered: dict[str, bool], entry: JournalEntry) -> None:
+    ok = entry.kind == "phone.registered"
+    for name in entry.data.get("phones", []):
+        registered[name] = ok
+
+
+class PhoneSystem:
+    """Every phone of a cluster and the scheduler that moves them.
+
+    Args:
+        cluster: The twin cluster (services, certificates, CTL, reachability).
+        journal: Where registration changes are recorded.
+    """
+
+    def __init__(self, cluster: Cluster, journal: Journal) -> None:
+        self.cluster = cluster
+        self.journal = journal
+        self.timing = cluster.timing.phones
+        spec = cluster.spec
+        self.groups = {g.name: tuple(g.members) for g in spec.resolved_cm_groups()}
+        self.pools = {p.name: p.cm_group for p in spec.resolved_device_pools()}
+        self.phones: list[Phone] = []
+        self.by_name: dict[str, Phone] = {}
+        self._build()
+        self._heap: list[tuple[float, int, str, Phone | None, int]] = []
+        self._seq = itertools.count()
+        self._queues: dict[str, deque[tuple[Phone, int, str]]] = defaultdict(deque)
+        self._tat: dict[str, float] = defaultdict(float)
+        self._usable: dict[str, bool] = {}
+        self._reset_queue: deque[tuple[Phone, str]] = deque()
+        self._reset_running = False
+        self._cscup_running = False
+        self._batches: dict[tuple[str, str | None, str], list[str]] = defaultdict(list)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._initial_ctl = self._active_fingerprints()
+        self.served_itl = self._installed_fingerprints()
+
+    # -- construction -------------------------------------------------------------------
+
+    def _build(self) -> None:
+        for phone in build_phones(self.cluster.spec):
+            self.phones.append(phone)
+            self.by_name[phone.name] = phone
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Register every phone with its best running group member and start the scheduler."""
+        now = time.time()
+        for phone in self.phones:
+            phone.itl = self.served_itl
+            phone.trusted = self._initial_ctl
+        self._usable = {n.hostname: self._node_usable(n) for n in self._cucm_nodes()}
+        for phone in self.phones:
+            target = self._target(phone)
+            if target is None:
+                phone.waiting = True
+                self._batch("phone.unregistered", None, "no-callmanager", phone)
+                continue
+            phone.node = target
+            phone.attempts = 1
+            phone.records[target] = (REGISTERED, now, facts.RIS_STATUS_REASON_NONE)
+            self._batch("phone.registered", target, "initial", phone)
+        self._flush()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def close(self) -> None:
+        """Stop the scheduler."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    # -- cluster events -----------------------------------------------------------------
+
+    async def on_service_state(self, node: Node, svc: ServiceState, old: str, new: str) -> None:
+        """Cluster hook: react to a service state change."""
+        if svc.name == TFTP and new == "Started":
+            self.served_itl = self._installed_fingerprints()
+        activator = activating_services(self.cluster.spec.major_version).get("CallManager")
+        if svc.name == activator and old == "Started" and new != "Started":
+            self._drop_tls_sessions(node)
+        self.reconcile()
+
+    def _drop_tls_sessions(self, node: Node) -> None:
+        # The service serving the CallManager certificate restarts: secure phones lose their
+        # TLS session and must validate the node's certificate again to re-register.
+        now = asyncio.get_running_loop().time()
+        stamp = time.time()
+        for phone in self.phones:
+            if phone.node != node.hostname or not self._secure(phone):
+                continue
+            phone.node = None
+            phone.epoch += 1
+            phone.records[node.hostname] = (UNREGISTERED, stamp, facts.RIS_STATUS_REASON_NONE)
+            self._batch("phone.unregistered", node.hostname, "tls-restart", phone)
+            self._schedule(now + self._detection_delay(phone, True), "attempt", phone)
+
+    def reconcile(self) -> None:
+        """Bring phones in line with the cluster: drops, fallbacks, resets, blocked phones.
+
+        Called on every service change and fault change; cheap enough for thousands of phones.
+        """
+        now = asyncio.get_running_loop().time()
+        for node in self._cucm_nodes():
+            usable = self._node_usable(node)
+            was = self._usable.get(node.hostname, usable)
+            self._usable[node.hostname] = usable
+            if was and not usable:
+                self._drop_node(node, now)
+        self._check_resets(now)
+        self._check_cscup(now)
+        self._retry_waiting(now)
+        self._flush()
+        self._wake.set()
+
+    def _drop_node(self, node: Node, now: float) -> None:
+        reachable = self.cluster.reachable(node)
+        reason = "callmanager-stopped" if reachable else "node-unreachable"
+        stamp = time.time()
+        for phone in self.phones:
+            if phone.node != node.hostname:
+                continue
+            phone.node = None
+            phone.epoch += 1
+            phone.records[node.hostname] = (UNREGISTERED, stamp, facts.RIS_STATUS_REASON_NONE)
+            self._batch("phone.unregistered", node.hostname, reason, phone)
+            self._schedule(now + self._detection_delay(phone, reachable), "attempt", phone)
+
+    def _maybe_fallback(self, phone: Phone, now: float) -> None:
+        if phone.node is None or phone.fallback_epoch == phone.epoch:
+            return
+        better = self._target(phone)
+        if better is not None and phone.rank(better) < phone.rank(phone.node):
+            phone.fallback_epoch = phone.epoch
+            self._schedule(now + self.timing.fallback_delay, "fallback", phone)
+
+    def _retry_waiting(self, now: float) -> None:
+        for phone in self.phones:
+            if phone.node is not None:
+                self._maybe_fallback(phone, now)
+                continue
+            if not phone.waiting or phone.resetting:
+                continue
+            self._refresh_ctl(phone)
+            if self._target(phone) is not None:
+                phone.waiting = False
+                self._schedule(now, "attempt", phone)
+
+    def _check_resets(self, now: float) -> None:
+        if not self.cluster.spec.phones.reset_on_certificate_update:
+            return
+        news = self.served_itl & self._active_fingerprints()
+        queued = False
+        for phone in self.phones:
+            if phone.reset_queued or phone.resetting or not (news - phone.itl):
+                continue
+            phone.reset_queued = True
+            self._reset_queue.append((phone, "itl"))
+            queued = True
+        if queued:
+            self._start_resets(now)
+
+    def _check_cscup(self, now: float) -> None:
+        if self._cscup_running or not self.cluster.spec.phones.cscup28852:
+            return
+        multi = any(
+            (kc := n.active.get("CallManager")) is not None and kc.multi_server
+            for n in self._cucm_nodes()
+        )
+        if multi or not facts.CSCUP28852_NEEDS_MULTI_SERVER:
+            self._cscup_running = True
+            self.journal.record("phone.cscup28852", None, started=True)
+            self._schedule(now + self.timing.cscup28852_interval, "cscup", None)
+
+    # -- scheduler ----------------------------------------------------------------------
+
+    def _schedule(self, due: float, kind: str, phone: Phone | None) -> None:
+        epoch = phone.epoch if phone is not None else 0
+        heapq.heappush(self._heap, (due, next(self._seq), kind, phone, epoch))
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            now = loop.time()
+            self._process(now)
+            self._wake.clear()
+            delay = self._next_delay(loop.time())
+            if delay is None:
+                await self._wake.wait()
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(delay, self.timing.tick))
+
+    def _next_delay(self, now: float) -> float | None:
+        dues = [self._heap[0][0]] if self._heap else []
+        for hostname, queue in self._queues.items():
+            if queue:
+                dues.append(self._tat[hostname] - self._tau())
+        if not dues:
+            return None
+        return max(0.0, min(dues) - now)
+
+    def _process(self, now: float) -> None:
+        while self._heap and self._heap[0][0] <= now:
+            _due, _seq, kind, phone, epoch = heapq.heappop(self._heap)
+            if phone is None:
+                if kind == "cscup":
+                    self._cscup_wave(now)
+                elif kind == "reset-batch":
+                    self._reset_batch(now)
+                continue
+            if epoch != phone.epoch:
+                continue
+            if kind == "attempt":
+                self._attempt(phone)
+            elif kind == "fallback":
+                self._fallback(phone)
+            elif kind == "reset-done":
+                self._reset_done(phone)
+        self._admit(now)
+        self._flush()
+
+    def _attempt(self, phone: Phone) -> None:
+        if phone.node is not None:
+            return
+        target = self._target(phone)
+        if target is None:
+            phone.waiting = True
+            if self._blocked_by_ctl(phone) and not phone.rejected:
+                phone.rejected = True
+                self._batch("phone.rejected", None, "ctl-mismatch", phone)
+                last = self._latest_record(phone)
+                if last is not None:
+                    node, (status, stamp, _) = last
+                    phone.records[node] = (status, stamp, facts.RIS_STATUS_REASON_CTL)
+            return
+        phone.attempts += 1
+        self._queues[target].append((phone, phone.epoch, "register"))
+
+    def _fallback(self, phone: Phone) -> None:
+        phone.fallback_epoch = -1
+        if phone.node is None:
+            return
+        target = self._target(phone)
+        if target is not None and phone.rank(target) < phone.rank(phone.node):
+            self._queues[target].append((phone, phone.epoch, "fallback"))
+
+    def _tau(self) -> float:
+        return self.timing.registration_burst / self.timing.registration_rate_sccp
+
+    def _admit(self, now: float) -> None:
+        tau = self._tau()
+        stamp = time.time()
+        for hostname, queue in list(self._queues.items()):
+            node = self.cluster.node(hostname)
+            while queue:
+                phone, epoch, kind = queue[0]
+                if epoch != phone.epoch or (kind == "register" and phone.node is not None):
+                    queue.popleft()
+                    continue
+                if not self._usable_for(phone, node):
+                    queue.popleft()
+                    if kind == "register":
+                        self._attempt(phone)
+                    continue
+                tat = max(self._tat[hostname], now)
+                if tat - now > tau:
+                    break
+                queue.popleft()
+                rate = (
+                    self.timing.registration_rate_sip
+                    if phone.protocol == "SIP"
+                    else self.timing.registration_rate_sccp
+                )
+                self._tat[hostname] = tat + 1.0 / rate
+                previous = phone.node
+                if previous is not None:
+                    phone.records[previous] = (UNREGISTERED, stamp, facts.RIS_STATUS_REASON_NONE)
+                phone.node = hostname
+                phone.waiting = False
+                phone.rejected = False
+                phone.epoch += 1
+                phone.records[hostname] = (REGISTERED, stamp, facts.RIS_STATUS_REASON_NONE)
+                reason = "fallback" if kind == "fallback" else "failover"
+                if kind == "register" and phone.rank(hostname) == 0:
+                    reason = "registered"
+                self._batch("phone.registered", hostname, reason, phone)
+                # The primary may have come back while this phone was failing over.
+                self._maybe_fallback(phone, now)
+
+    # -- resets -------------------------------------------------------------------------
+
+    def _start_resets(self, now: float) -> None:
+        if not self._reset_running:
+            self._reset_running = True
+            self._schedule(now, "reset-batch", None)
+
+    def _reset_batch(self, now: float) -> None:
+        stamp = time.time()
+        for _ in range(self.timing.reset_batch):
+            if not self._reset_queue:
+                break
+            phone, why = self._reset_queue.popleft()
+            phone.reset_queued = False
+            if phone.node is not None:
+                phone.records[phone.node] = (UNREGISTERED, stamp, facts.RIS_STATUS_REASON_NONE)
+                self._batch("phone.unregistered", phone.node, f"reset:{why}", phone)
+            phone.node = None
+            phone.waiting = False
+            phone.resetting = True
+            phone.epoch += 1
+            self._schedule(now + self.timing.reset_duration, "reset-done", phone)
+        if self._reset_queue:
+            self._schedule(now + self.timing.reset_interval, "reset-batch", None)
+        else:
+            self._reset_running = False
+
+    def _reset_done(self, phone: Phone) -> None:
+        phone.resetting = False
+        phone.itl = self.served_itl
+        self._refresh_ctl(phone)
+        self._attempt(phone)
+
+    def _cscup_wave(self, now: float) -> None:
+        for phone in self.phones:
+            if not (phone.reset_queued or phone.resetting):
+                phone.reset_queued = True
+                self._reset_queue.append((phone, "cscup28852"))
+        self._start_resets(now)
+        self._schedule(now + self.timing.cscup28852_interval, "cscup", None)
+
+    # -- trust and targets --------------------------------------------------------------
+
+    def _cucm_nodes(self) -> list[Node]:
+        return [n for n in self.cluster.nodes if n.product == "cucm"]
+
+    def _node_usable(self, node: Node) -> bool:
+        return self.cluster.reachable(node) and all(
+            node.started(s) for s in facts.PHONE_REGISTRATION_SERVICES
+        )
+
+    def _active_fingerprints(self) -> frozenset[str]:
+        return frozenset(
+            pki.fingerprint(kc.cert)
+            for n in self._cucm_nodes()
+            if (kc := n.active.get("CallManager")) is not None
+        )
+
+    def _installed_fingerprints(self) -> frozenset[str]:
+        return frozenset(
+            pki.fingerprint(kc.cert)
+            for n in self._cucm_nodes()
+            if (kc := n.own.get("CallManager")) is not None
+        )
+
+    def current_ctl(self) -> frozenset[str]:
+        """CallManager fingerprints of the CTL file TFTP serves."""
+        ctl = self.cluster.ctl
+        if ctl and "callmanager_fingerprints" in ctl:
+            return frozenset(ctl["callmanager_fingerprints"])
+        return self._initial_ctl
+
+    def _secure(self, phone: Phone) -> bool:
+        return phone.secure and self.cluster.security_mode == 1
+
+    def _refresh_ctl(self, phone: Phone) -> None:
+        if not self._secure(phone):
+            return
+        ctl = self.current_ctl()
+        if ctl & phone.trusted:
+            phone.trusted = ctl
+
+    def _usable_for(self, phone: Phone, node: Node) -> bool:
+        if not self._node_usable(node):
+            return False
+        if not self._secure(phone):
+            return True
+        # TLS registrations go through the service serving the CallManager certificate.
+        activator = activating_services(self.cluster.spec.major_version).get("CallManager")
+        if activator in node.services and not node.started(activator):
+            return False
+        return self._can_trust(phone, node)
+
+    def _can_trust(self, phone: Phone, node: Node) -> bool:
+        if not self._secure(phone):
+            return True
+        kc = node.active.get("CallManager")
+        return kc is not None and pki.fingerprint(kc.cert) in phone.trusted
+
+    def _target(self, phone: Phone) -> str | None:
+        for hostname in phone.members:
+            node = self.cluster.node(hostname)
+            if self._usable_for(phone, node):
+                return hostname
+        return None
+
+    def _blocked_by_ctl(self, phone: Phone) -> bool:
+        return self._secure(phone) and any(
+            self._node_usable(self.cluster.node(h)) for h in phone.members
+        )
+
+    def _detection_delay(self, phone: Phone, clean: bool) -> float:
+        t = self.timing
+        if phone.protocol == "SIP":
+            return t.sip_register_delta + (t.sip_keepalive - t.sip_register_delta) * phone.phase
+        if clean:
+            return t.sccp_failover * phone.phase
+        low, high = facts.SCCP_MISSED_KEEPALIVES
+        return t.sccp_keepalive * (low + (high - low) * phone.phase)
+
+    @staticmethod
+    def _latest_record(phone: Phone) -> tuple[str, tuple[str, float, int]] | None:
+        if not phone.records:
+            return None
+        return max(phone.records.items(), key=lambda item: item[1][1])
+
+    # -- journal ------------------------------------------------------------------------
+
+    def _batch(self, kind: str, node: str | None, reason: str, phone: Phone) -> None:
+        self._batches[(kind, node, reason)].append(phone.name)
+
+    def _flush(self) -> None:
+        batches, self._batches = self._batches, defaultdict(list)
+        for (kind, node, reason), names in batches.items():
+            self.journal.record(kind, node, phones=names, reason=reason, count=len(names))
+
+    # -- views --------------------------------------------------------------------------
+
+    def ris_records(self, now: float | None = None) -> list[tuple[Phone, str, str, float, int]]:
+        """Every RIS record still listed: (phone, node, status, epoch seconds, reason)."""
+        now = time.time() if now is None else now
+        retention = facts.RIS_UNREGISTERED_RETENTION * (self.timing.sip_keepalive / 120.0)
+        out: list[tuple[Phone, str, str, float, int]] = []
+        for phone in self.phones:
+            for node, (status, stamp, reason) in phone.records.items():
+                if status == UNREGISTERED and now - stamp > retention:
+                    continue
+                out.append((phone, node, status, stamp, reason))
+        return out
+
+    def snapshot(self) -> dict[str, object]:
+        """Counts per node, unregistered phones, groups and pools (for the control API)."""
+        per_node: dict[str, int] = {n.hostname: 0 for n in self._cucm_nodes()}
+        unregistered: list[str] = []
+        for phone in self.phones:
+            if phone.node is None:
+                unregistered.append(phone.name)
+            else:
+                per_node[phone.node] += 1
+        return {
+            "total": len(self.phones),
+            "registered": per_node,
+            "unregistered": unregistered,
+            "cm_groups": {name: list(members) for name, members in self.groups.items()},
+            "device_pools": dict(self.pools),
+        }
+
+    def metrics(self, since: float = 0.0, until: float | None = None) -> PhoneMetrics:
+        """Metrics of the window from this lab's journal (``until`` defaults to now)."""
+        until = time.time() if until is None else until
+        entries = self.journal.entries("phone")
+        return phone_metrics(entries, since, until)
+
+    def phone_unregistered_seconds(self, since: float = 0.0, until: float | None = None) -> float:
+        """Sum over phones of the seconds each spent without a registration in the window."""
+        return self.metrics(since, until).unregistered_seconds
+
+    def peak_unregistered_fraction(self, since: float = 0.0, until: float | None = None) -> float:
+        """Largest fraction of the phones unregistered at the same moment in the window."""
+        return self.metrics(since, until).peak_unregistered_fraction
