@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from activities.cluster_models import Purpose
 from activities.models import UtcDatetime, ValidationProblem
+from workflows.restart_models import RestartPlan
 
 Phase = Literal[
     "discover",
@@ -20,6 +21,9 @@ Phase = Literal[
     "validate",
     "upload-trust",
     "upload-cert",
+    "approve-impact",
+    "window",
+    "ctl-update",
     "restarts",
     "verify",
     "sso-reenable",
@@ -30,7 +34,7 @@ Phase = Literal[
 ]
 TERMINAL_PHASES: tuple[Phase, ...] = ("done", "failed", "cancelled")
 
-Awaiting = Literal["", "approval", "ca", "sso-confirm", "operator"]
+Awaiting = Literal["", "approval", "ca", "window", "sso-confirm", "operator"]
 CaKind = Literal["local", "manual", "adcs", "acme"]
 
 
@@ -47,6 +51,18 @@ class RenewalOptions(BaseModel):
     verify_timeout_seconds: float = 300.0
     ca_poll_seconds: float = 300.0
     ca_max_wait_days: float = 60.0
+    restart_strategy: Literal["rolling", "naive"] = Field(
+        default="rolling",
+        description="naive restarts every node at once, as the manual procedure does "
+        "(for comparison only)",
+    )
+    max_phone_fraction_per_wave: float | None = Field(
+        default=0.5, description="never fail over more than this share of phones at once"
+    )
+    health_poll_seconds: float = 15.0
+    expected_wave_seconds: float = Field(
+        default=900.0, description="restarts plus re-registration of one wave, for windows"
+    )
     manual_reminder_hours: list[float] = Field(
         default_factory=lambda: [24.0, 72.0, 168.0],
         description="reminders while waiting for a manual CA; the last one escalates",
@@ -66,6 +82,10 @@ class RenewalInput(BaseModel):
     )
     requested_by: str = "unknown"
     require_plan_approval: bool = False
+    windows: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="maintenance windows for phone-impacting restarts; the inventory's if empty",
+    )
     options: RenewalOptions = Field(default_factory=RenewalOptions)
 
 
@@ -96,6 +116,10 @@ class RenewalPlan(BaseModel):
     restart_order: list[str]
     sso_disable: bool
     steps: list[PlanStep]
+    san_by_purpose: dict[str, list[str]] = Field(default_factory=dict)
+    publisher_by_purpose: dict[str, str] = Field(default_factory=dict)
+    restarts: RestartPlan | None = None
+    phone_impact: bool = False
     notes: list[str] = Field(default_factory=list)
     plan_hash: str = ""
 
@@ -113,6 +137,9 @@ class ApprovalInput(BaseModel):
     """Approve (or reject) the current gate."""
 
     principal: str
+    groups: list[str] = Field(
+        default_factory=list, description="approver groups, as asserted by the integration"
+    )
     comment: str = ""
     plan_hash: str | None = Field(
         default=None, description="the plan the approver saw; refused if the plan changed"
@@ -140,7 +167,7 @@ class OperatorDecision(BaseModel):
     """An operator's answer to a question the renewal asked."""
 
     principal: str
-    decision: Literal["regenerate", "abort"]
+    decision: Literal["regenerate", "abort", "continue", "roll-forward", "resume"]
     comment: str = ""
 
 
@@ -189,6 +216,11 @@ class RenewalStatus(BaseModel):
     problems: list[Problem] = Field(default_factory=list)
     refused_submissions: list[list[ValidationProblem]] = Field(default_factory=list)
     audit: list[AuditEvent] = Field(default_factory=list)
+    gate: str | None = Field(default=None, description="the approval gate open now")
+    approvals: list[AuditEvent] = Field(default_factory=list)
+    question: str | None = Field(default=None, description="what the operator is asked")
+    waves_done: int = 0
+    registrations_baseline: int | None = None
     outstanding: list[str] = Field(
         default_factory=list, description="actions left to an operator (e.g. re-enable SSO)"
     )

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from activities.cluster_models import ClusterSnapshot, NodeSnapshot, Purpose
 from workflows.models import PlanStep, Problem, RenewalPlan
+from workflows.restart_models import RestartPlan
 
 TOMCAT = "Cisco Tomcat"
 PAWS = "Platform Administrative Web Service"
@@ -155,19 +156,48 @@ def preflight_problems(
     return problems
 
 
-def build_plan(snapshot: ClusterSnapshot, purposes: Sequence[Purpose]) -> RenewalPlan:
-    """The ordered steps of a renewal of ``purposes`` on the cluster of ``snapshot``."""
+#: Ports the purposes' certificates are served on, for verification.
+VERIFY_PORT: dict[str, str] = {
+    "tomcat": "HTTPS 8443",
+    "CallManager": "SIP TLS 5061",
+    "cup-xmpp": "XMPP 5222 (STARTTLS)",
+    "cup-xmpp-s2s": "XMPP 5269 (STARTTLS)",
+}
+
+#: Purposes whose activation restarts services phones or IM users depend on.
+PHONE_IMPACT_PURPOSES = ("CallManager", "cup-xmpp", "cup-xmpp-s2s")
+
+
+def purpose_publisher(snapshot: ClusterSnapshot, purpose: Purpose) -> str:
+    """The node a purpose's multi-server CSR is generated and uploaded on."""
+    product = SAN_PRODUCTS[purpose][0] if purpose != "tomcat" else "cucm"
+    for n in snapshot.nodes:
+        if n.product == product and n.role == "publisher":
+            return n.fqdn
+    return snapshot.publisher
+
+
+def build_plan(
+    snapshot: ClusterSnapshot, purposes: Sequence[Purpose], restarts: RestartPlan | None = None
+) -> RenewalPlan:
+    """The ordered steps of a renewal of ``purposes`` on the cluster of ``snapshot``.
+
+    ``restarts`` is the restart planner's answer (waves); without it, activating services
+    restart node by node in restart order (the tomcat case).
+    """
     purposes = list(dict.fromkeys(purposes))
     steps: list[PlanStep] = []
     notes: list[str] = []
-    publisher = snapshot.publisher
     sso = bool(snapshot.sso_enabled) and any(p.startswith("tomcat") for p in purposes)
     sso_step_added = False
-    restart_nodes: list[NodeSnapshot] = []
+    san_by_purpose: dict[str, list[str]] = {}
+    publisher_by_purpose: dict[str, str] = {}
     all_san: list[str] = []
     for purpose in purposes:
-        nodes = san_nodes(snapshot, purpose)
-        san = [n.fqdn for n in nodes]
+        san = [n.fqdn for n in san_nodes(snapshot, purpose)]
+        publisher = purpose_publisher(snapshot, purpose)
+        san_by_purpose[purpose] = san
+        publisher_by_purpose[purpose] = publisher
         all_san.extend(s for s in san if s not in all_san)
         steps += [
             PlanStep(
@@ -176,7 +206,7 @@ def build_plan(snapshot: ClusterSnapshot, purposes: Sequence[Purpose]) -> Renewa
                 node=publisher,
                 detail="SAN: " + ", ".join(san),
             ),
-            PlanStep(phase="ca-wait", action="have the CSR signed by the CA"),
+            PlanStep(phase="ca-wait", action=f"have the {purpose} CSR signed by the CA"),
             PlanStep(
                 phase="validate",
                 action="validate the signed certificate and chain",
@@ -189,7 +219,7 @@ def build_plan(snapshot: ClusterSnapshot, purposes: Sequence[Purpose]) -> Renewa
                 PlanStep(
                     phase="sso-disable",
                     action="utils sso disable",
-                    node=publisher,
+                    node=snapshot.publisher,
                     detail="SAML SSO is on; a tomcat change with SSO on locks admins out",
                 )
             )
@@ -208,36 +238,78 @@ def build_plan(snapshot: ClusterSnapshot, purposes: Sequence[Purpose]) -> Renewa
                 detail="every SAN node must be in the upload result",
             ),
         ]
-        for n in nodes:
-            if n not in restart_nodes:
-                restart_nodes.append(n)
-    restart_nodes = order_for_restart(restart_nodes)
-    for purpose in purposes:
-        for service in ACTIVATING_SERVICES.get(purpose, ()):
-            for n in restart_nodes:
+    impact = any(p in PHONE_IMPACT_PURPOSES for p in purposes)
+    if impact:
+        steps.append(
+            PlanStep(
+                phase="approve-impact",
+                action="approval of the phone-impacting restarts",
+                detail="by the cluster's approval policy, bound to this plan",
+            )
+        )
+        steps.append(PlanStep(phase="window", action="wait for the maintenance window"))
+    if restarts is not None and restarts.ctl_update_first:
+        steps.append(
+            PlanStep(
+                phase="ctl-update",
+                action="utils ctl update CTLFile",
+                node=snapshot.publisher,
+                detail="mixed mode: the CTL must name the new CallManager certificate first",
+            )
+        )
+    restart_order: list[str] = []
+    if restarts is not None:
+        for wave in restarts.waves:
+            failover = "; ".join(
+                f"{f.group}: {f.phones} phones {f.from_node.split('.')[0]} -> "
+                + (f.to_node.split(".")[0] if f.to_node else "NOWHERE")
+                for f in wave.failovers
+            )
+            for nr in wave.nodes:
+                if nr.node not in restart_order:
+                    restart_order.append(nr.node)
                 steps.append(
                     PlanStep(
                         phase="restarts",
-                        action=f"utils service restart {service}",
-                        node=n.fqdn,
-                        detail="then wait for [STARTED] and HTTPS to answer",
+                        action="restart " + ", ".join(nr.services),
+                        node=nr.node,
+                        detail=f"wave {wave.index}"
+                        + (f" ({failover})" if failover else "")
+                        + ("; then phones must re-register" if wave.phones_affected else ""),
                     )
                 )
-    for n in restart_nodes:
-        steps.append(
-            PlanStep(
-                phase="verify",
-                action="TLS handshake on 8443",
-                node=n.fqdn,
-                detail="served leaf is the uploaded one, FQDN in SANs, chain validates",
+        notes += restarts.notes
+        for u in restarts.unavoidable_impact:
+            notes.append(f"UNAVOIDABLE: {u.reason}")
+    else:
+        for n in order_for_restart([n for n in snapshot.nodes if n.fqdn in all_san]):
+            restart_order.append(n.fqdn)
+            for purpose in purposes:
+                for service in ACTIVATING_SERVICES.get(purpose, ()):
+                    steps.append(
+                        PlanStep(
+                            phase="restarts",
+                            action=f"restart {service}",
+                            node=n.fqdn,
+                            detail="then wait for [STARTED] and HTTPS to answer",
+                        )
+                    )
+    for purpose in purposes:
+        for fqdn in san_by_purpose[purpose]:
+            steps.append(
+                PlanStep(
+                    phase="verify",
+                    action=f"TLS handshake on {VERIFY_PORT[purpose]}",
+                    node=fqdn,
+                    detail="served leaf is the uploaded one, FQDN in SANs, chain validates",
+                )
             )
-        )
     if sso:
         steps.append(
             PlanStep(
                 phase="sso-reenable",
                 action="operator re-enables SSO in the GUI",
-                node=publisher,
+                node=snapshot.publisher,
                 detail="then ucrenew checks utils sso status",
             )
         )
@@ -248,19 +320,24 @@ def build_plan(snapshot: ClusterSnapshot, purposes: Sequence[Purpose]) -> Renewa
                 f"{n.fqdn}: current tomcat serial {cert.serial_hex}, expires "
                 f"{cert.not_after:%Y-%m-%d}"
             )
-    notes.append(
-        "Cisco Tomcat restarts do not drop phone registrations; web, AXL and UDS on a "
-        "node are unavailable while its Tomcat restarts"
-    )
+    if "tomcat" in purposes:
+        notes.append(
+            "Cisco Tomcat restarts do not drop phone registrations; web, AXL and UDS on a "
+            "node are unavailable while its Tomcat restarts"
+        )
     plan = RenewalPlan(
         cluster=snapshot.cluster,
         purposes=purposes,
-        publisher=publisher,
+        publisher=snapshot.publisher,
         san=all_san,
-        restart_order=[n.fqdn for n in restart_nodes],
+        restart_order=restart_order,
         sso_disable=sso,
         steps=steps,
         notes=notes,
+        san_by_purpose=san_by_purpose,
+        publisher_by_purpose=publisher_by_purpose,
+        restarts=restarts,
+        phone_impact=impact,
     )
     return plan.model_copy(update={"plan_hash": plan_hash(plan)})
 
@@ -277,6 +354,7 @@ def plan_hash(plan: RenewalPlan) -> str:
             "restart_order",
             "sso_disable",
             "steps",
+            "san_by_purpose",
         },
     )
     digest = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()

@@ -109,3 +109,13 @@ def ca_wait_policy(poll_seconds: float, max_wait_days: float) -> ActivityPolicy:
         ),
         schedule_to_close=timedelta(days=max_wait_days),
     )
+
+
+def health_gate_policy(timeout_seconds: float) -> ActivityPolicy:
+    """Waiting for phones to re-register: one heartbeating attempt of up to the gate's
+    timeout (a worker that dies is noticed by the heartbeat and the wait resumes elsewhere)."""
+    return ActivityPolicy(
+        start_to_close=timedelta(seconds=timeout_seconds + 120),
+        retry=_retry(3, initial=5.0),
+        heartbeat=timedelta(seconds=60),
+    )

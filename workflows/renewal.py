@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.ca import CaActivities
     from activities.cluster_models import (
         CertUploadRequest,
+        ChangePolicy,
         ClusterRef,
         ClusterSnapshot,
         CsrRequest,
@@ -30,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         OtherRenewalsRequest,
         PendingCsrRequest,
         Purpose,
+        RegistrationGateRequest,
         RestartRequest,
         TrustUploadRequest,
         ValidateRequest,
@@ -40,6 +42,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.registry import RegistryActivities
     from workflows import policies
     from workflows import search_attributes as sa
+    from workflows.approval_models import Approval, ApprovalPolicy
+    from workflows.approvals import ApprovalRefused, check_approval, gate_satisfied
     from workflows.models import (
         ApprovalInput,
         AuditEvent,
@@ -54,7 +58,17 @@ with workflow.unsafe.imports_passed_through():
         SsoConfirmation,
         SubmissionResult,
     )
-    from workflows.plan import build_plan, preflight_problems
+    from workflows.plan import PHONE_IMPACT_PURPOSES, build_plan, preflight_problems
+    from workflows.restart_models import CmGroup, NodeRestart, RestartPlan, RestartWave
+    from workflows.restarts import naive_plan, plan_restarts, restart_input_from_snapshot
+    from workflows.windows import (
+        MaintenanceWindow,
+        RecurringWindow,
+        WindowSpec,
+        can_start_wave,
+        in_window,
+        next_window,
+    )
 
 
 ArgT = TypeVar("ArgT")
@@ -84,8 +98,15 @@ class CertRenewalWorkflow:
             ca=inp.ca,
             requested_by=inp.requested_by,
         )
-        self._approval: ApprovalInput | None = None
+        self._approvals: dict[str, list[Approval]] = {"plan": [], "impact": []}
         self._rejection: ApprovalInput | None = None
+        self._policy = ChangePolicy()
+        self._windows: list[WindowSpec] = []
+        self._roots: list[str] = []
+        self._fingerprints: dict[str, str] = {}
+        self._question: tuple[str, tuple[str, ...]] | None = None
+        self._purpose: Purpose = inp.purposes[0] if inp.purposes else "tomcat"
+        self._verified: dict[str, list[bool]] = {}
         self._submission: tuple[CertificateSubmission, ValidationReport] | None = None
         self._sso_confirmed = False
         self._decision: OperatorDecision | None = None
@@ -135,6 +156,10 @@ class CertRenewalWorkflow:
             CucmActivities.discover_cluster, ClusterRef(cluster=inp.cluster), policies.DISCOVER
         )
         self._record_discovery(snapshot)
+        self._policy = await self._activity(
+            CucmActivities.load_change_policy, ClusterRef(cluster=inp.cluster), policies.REGISTRY
+        )
+        self._windows = self._parse_windows(inp.windows or self._policy.windows)
 
         self._set_phase("preflight")
         others = await self._activity(
@@ -143,6 +168,7 @@ class CertRenewalWorkflow:
             policies.REGISTRY,
         )
         problems = preflight_problems(snapshot, inp.purposes, others.change_ids)
+        problems += self._impact_problems(snapshot)
         if problems:
             self._status.problems = problems
             raise RenewalStopped(
@@ -152,16 +178,22 @@ class CertRenewalWorkflow:
             )
 
         self._set_phase("plan")
-        plan = build_plan(snapshot, inp.purposes)
+        plan = build_plan(snapshot, inp.purposes, self._restart_plan(snapshot))
         self._status.plan = plan
         for fqdn in plan.restart_order:
             self._status.node(fqdn).steps.update({"restart": "pending", "verify": "pending"})
 
-        if inp.require_plan_approval:
-            await self._approval_gate(plan)
+        if inp.require_plan_approval or "plan" in self._policy.approvals:
+            await self._approval_gate("plan", plan)
 
         for purpose in inp.purposes:
             await self._renew_purpose(purpose, plan, snapshot, opts.min_remaining_days)
+
+        if plan.phone_impact:
+            await self._approval_gate("impact", plan)
+        assert plan.restarts is not None
+        await self._restart_waves(plan, plan.restarts)
+        await self._verify(plan)
 
         if plan.sso_disable:
             self._set_phase("sso-reenable", awaiting="sso-confirm")
@@ -172,11 +204,248 @@ class CertRenewalWorkflow:
         self._set_phase("cleanup")
         self._status.outstanding = [o for o in self._status.outstanding if "SSO" not in o]
 
+    # -- restarts -------------------------------------------------------------------------
+
+    def _restart_plan(self, snapshot: ClusterSnapshot) -> RestartPlan:
+        """Waves from the pure planner (tomcat alone: one node at a time, publisher first)."""
+        inp = self._input
+        groups = [
+            CmGroup(name=g.name, members=g.members[:3], phones=g.phones)
+            for g in snapshot.cm_groups
+            if g.members
+        ]
+        tomcat_only = all(p == "tomcat" for p in inp.purposes)
+        options: dict[str, Any] = {}
+        if tomcat_only:
+            options["max_nodes_per_wave"] = 1
+        elif inp.options.max_phone_fraction_per_wave is not None:
+            options["max_phone_fraction_per_wave"] = inp.options.max_phone_fraction_per_wave
+        planner_input = restart_input_from_snapshot(snapshot, groups, inp.purposes, **options)
+        if inp.options.restart_strategy == "naive":
+            return naive_plan(planner_input)
+        return plan_restarts(planner_input)
+
+    def _impact_problems(self, snapshot: ClusterSnapshot) -> list[Problem]:
+        if not any(p in PHONE_IMPACT_PURPOSES for p in self._input.purposes):
+            return []
+        if not self._windows:
+            return [
+                Problem(
+                    code="no-maintenance-window",
+                    message=(
+                        "this change restarts phone-impacting services: give a maintenance "
+                        "window (inventory change_policy.windows, or `ucrenew start --window`)"
+                    ),
+                )
+            ]
+        if next_window(self._windows, workflow.now()) is None:
+            return [
+                Problem(
+                    code="no-maintenance-window",
+                    message="every maintenance window given is in the past",
+                )
+            ]
+        return []
+
+    @staticmethod
+    def _parse_windows(raw: list[dict[str, Any]]) -> list[WindowSpec]:
+        windows: list[WindowSpec] = []
+        for item in raw:
+            if "days" in item:
+                windows.append(RecurringWindow.model_validate(item))
+            else:
+                windows.append(MaintenanceWindow.model_validate(item))
+        return windows
+
+    async def _restart_waves(self, plan: RenewalPlan, restarts: RestartPlan) -> None:
+        inp = self._input
+        opts = inp.options
+        if plan.phone_impact:
+            await self._wait_for_window(first=True)
+        if restarts.ctl_update_first:
+            self._set_phase("ctl-update")
+            ctl = await self._activity(
+                CucmActivities.ctl_update, ClusterRef(cluster=inp.cluster), policies.SSO
+            )
+            self._audit("ucrenew", "ctl-updated", ctl.detail)
+        self._set_phase("restarts")
+        started = workflow.now()
+        for wave in restarts.waves:
+            if plan.phone_impact:
+                await self._approval_gate("impact", plan, recheck=True)
+                if not can_start_wave(
+                    self._windows, workflow.now(), timedelta(seconds=opts.expected_wave_seconds)
+                ):
+                    await self._window_closed(wave)
+                self._set_phase("restarts")
+            baseline = None
+            if wave.phones_affected:
+                snap = await self._activity(
+                    CucmActivities.registration_snapshot,
+                    ClusterRef(cluster=inp.cluster),
+                    policies.REGISTRY,
+                )
+                baseline = snap.registered
+                self._status.registrations_baseline = baseline
+            await asyncio.gather(*(self._restart_node(nr, started) for nr in wave.nodes))
+            if baseline is not None:
+                await self._health_gate(wave, baseline)
+            self._status.waves_done = wave.index
+            self._audit("ucrenew", "wave-done", f"wave {wave.index}: {self._wave_text(wave)}")
+
+    async def _restart_node(self, nr: NodeRestart, started: datetime) -> None:
+        opts = self._input.options
+        progress = self._status.node(nr.node)
+        progress.steps["restart"] = "running"
+        policy = policies.restart_policy(
+            opts.restart_timeout_seconds, opts.restart_heartbeat_seconds
+        )
+        try:
+            for service in nr.services:
+                await self._activity(
+                    CucmActivities.restart_service,
+                    RestartRequest(
+                        cluster=self._input.cluster,
+                        node=nr.node,
+                        service=service,
+                        not_before=started,
+                        timeout_seconds=opts.restart_timeout_seconds,
+                        poll_seconds=opts.restart_poll_seconds,
+                        extra_roots_pem=self._roots,
+                    ),
+                    policy,
+                )
+        except RenewalStopped:
+            progress.steps["restart"] = "failed"
+            raise
+        progress.steps["restart"] = "done"
+
+    async def _health_gate(self, wave: RestartWave, baseline: int) -> None:
+        opts = self._input.options
+        while True:
+            self._set_phase("restarts")
+            result = await self._activity(
+                CucmActivities.wait_for_registrations,
+                RegistrationGateRequest(
+                    cluster=self._input.cluster,
+                    baseline_registered=baseline,
+                    tolerance=self._policy.health_tolerance,
+                    timeout_seconds=self._policy.health_timeout_seconds,
+                    poll_seconds=opts.health_poll_seconds,
+                ),
+                policies.health_gate_policy(self._policy.health_timeout_seconds),
+            )
+            if result.ok:
+                return
+            decision = await self._ask(
+                "health-gate",
+                f"after wave {wave.index}, {result.registered} of {result.expected} phones "
+                f"re-registered within {self._policy.health_timeout_seconds:g} s (e.g. "
+                f"{', '.join(result.unregistered_sample[:5]) or 'n/a'} missing): `continue` "
+                "to wait again, `roll-forward` to start the next wave anyway, or `abort`",
+                ("continue", "roll-forward", "abort"),
+            )
+            if decision == "roll-forward":
+                return
+            if decision == "abort":
+                raise RenewalStopped(
+                    "HealthGateAborted",
+                    f"aborted after wave {wave.index}: phones did not come back "
+                    f"({result.registered}/{result.expected})",
+                )
+
+    async def _wait_for_window(self, first: bool) -> None:
+        """Sleep (durably) until a maintenance window is open."""
+        now = workflow.now()
+        if in_window(self._windows, now) is not None:
+            return
+        upcoming = next_window(self._windows, now)
+        if upcoming is None:
+            raise RenewalStopped(
+                "NoMaintenanceWindow", "no maintenance window is left for the restarts"
+            )
+        self._set_phase("window", awaiting="window")
+        self._audit(
+            "ucrenew",
+            "waiting-for-window",
+            f"next window {upcoming.label or ''} opens {upcoming.start:%Y-%m-%d %H:%M} UTC",
+        )
+        await workflow.sleep(upcoming.start - now)
+
+    async def _window_closed(self, wave: RestartWave) -> None:
+        """The window ends before the next wave could finish: pause and ask."""
+        decision = await self._ask(
+            "window",
+            f"the maintenance window does not leave time for wave {wave.index} "
+            f"({self._status.waves_done} waves done): `resume` to continue in the next "
+            "window, or `abort`",
+            ("resume", "abort"),
+        )
+        if decision == "abort":
+            raise RenewalStopped(
+                "WindowAborted", f"aborted at the end of the window before wave {wave.index}"
+            )
+        while not can_start_wave(
+            self._windows,
+            workflow.now(),
+            timedelta(seconds=self._input.options.expected_wave_seconds),
+        ):
+            await self._wait_for_window(first=False)
+            if in_window(self._windows, workflow.now()) is None:
+                continue
+            if not can_start_wave(
+                self._windows,
+                workflow.now(),
+                timedelta(seconds=self._input.options.expected_wave_seconds),
+            ):
+                # Open but too short for a wave: wait for the one after it.
+                window = in_window(self._windows, workflow.now())
+                assert window is not None
+                await workflow.sleep(window.end - workflow.now())
+
+    @staticmethod
+    def _wave_text(wave: RestartWave) -> str:
+        return "; ".join(f"{nr.node.split('.')[0]}: {', '.join(nr.services)}" for nr in wave.nodes)
+
+    async def _verify(self, plan: RenewalPlan) -> None:
+        self._set_phase("verify")
+        verify = policies.verify_policy(self._input.options.verify_timeout_seconds)
+
+        async def verify_one(purpose: Purpose, fqdn: str) -> None:
+            progress = self._status.node(fqdn)
+            progress.steps["verify"] = "running"
+            try:
+                result = await self._activity(
+                    CucmActivities.verify_node,
+                    VerifyRequest(
+                        cluster=self._input.cluster,
+                        node=fqdn,
+                        purpose=purpose,
+                        expected_fingerprint=self._fingerprints[purpose],
+                        extra_roots_pem=self._roots,
+                    ),
+                    verify,
+                )
+            except RenewalStopped as stop:
+                progress.steps["verify"] = "failed"
+                progress.detail = stop.message
+                raise
+            self._verified.setdefault(fqdn, []).append(result.ok)
+            progress.verified = all(self._verified[fqdn])
+            progress.steps["verify"] = "done"
+
+        await asyncio.gather(
+            *(
+                verify_one(purpose, fqdn)
+                for purpose in plan.purposes
+                for fqdn in plan.san_by_purpose.get(purpose, [])
+            )
+        )
+
     async def _renew_purpose(
         self, purpose: Purpose, plan: RenewalPlan, snapshot: ClusterSnapshot, min_days: int
     ) -> None:
         inp = self._input
-        opts = inp.options
         while True:
             csr, report = await self._obtain_certificate(purpose, plan, min_days)
             check = await self._activity(
@@ -221,7 +490,7 @@ class CertRenewalWorkflow:
                         purpose=purpose,
                         certificate_pem=leaf.pem,
                         chain_pems=chain,
-                        expected_nodes=plan.san,
+                        expected_nodes=plan.san_by_purpose[purpose],
                         extra_roots_pem=root,
                     ),
                     policies.UPLOAD,
@@ -234,62 +503,11 @@ class CertRenewalWorkflow:
                 continue
             break
         self._uploaded = True
-        self._audit("ucrenew", "certificate-uploaded", upload.message)
-        for fqdn in plan.restart_order:
+        self._audit("ucrenew", "certificate-uploaded", f"{purpose}: {upload.message}")
+        self._fingerprints[purpose] = leaf.sha256_fingerprint
+        self._roots.extend(r for r in root if r not in self._roots)
+        for fqdn in plan.san_by_purpose.get(purpose, []):
             self._status.node(fqdn).new_serial = leaf.serial_hex
-
-        self._set_phase("restarts")
-        started = workflow.now()
-        restart = policies.restart_policy(
-            opts.restart_timeout_seconds, opts.restart_heartbeat_seconds
-        )
-        for fqdn in plan.restart_order:
-            progress = self._status.node(fqdn)
-            progress.steps["restart"] = "running"
-            try:
-                await self._activity(
-                    CucmActivities.restart_service,
-                    RestartRequest(
-                        cluster=inp.cluster,
-                        node=fqdn,
-                        service="Cisco Tomcat",
-                        not_before=started,
-                        timeout_seconds=opts.restart_timeout_seconds,
-                        poll_seconds=opts.restart_poll_seconds,
-                        extra_roots_pem=root,
-                    ),
-                    restart,
-                )
-            except RenewalStopped:
-                progress.steps["restart"] = "failed"
-                raise
-            progress.steps["restart"] = "done"
-
-        self._set_phase("verify")
-        verify = policies.verify_policy(opts.verify_timeout_seconds)
-
-        async def verify_one(fqdn: str) -> None:
-            progress = self._status.node(fqdn)
-            progress.steps["verify"] = "running"
-            try:
-                result = await self._activity(
-                    CucmActivities.verify_node,
-                    VerifyRequest(
-                        cluster=inp.cluster,
-                        node=fqdn,
-                        expected_fingerprint=leaf.sha256_fingerprint,
-                        extra_roots_pem=root,
-                    ),
-                    verify,
-                )
-            except RenewalStopped as stop:
-                progress.steps["verify"] = "failed"
-                progress.detail = stop.message
-                raise
-            progress.verified = result.ok
-            progress.steps["verify"] = "done"
-
-        await asyncio.gather(*(verify_one(f) for f in plan.restart_order))
 
     async def _obtain_certificate(
         self, purpose: Purpose, plan: RenewalPlan, min_days: int
@@ -310,7 +528,8 @@ class CertRenewalWorkflow:
             ),
             policies.CSR,
         )
-        self._check_csr(csr, plan)
+        self._check_csr(csr, plan, purpose)
+        self._purpose = purpose
         self._status.csr_pem = csr.csr_pem
         self._status.csr_key_fingerprint = csr.info.public_key_sha256
         self._audit("ucrenew", "csr-generated", f"SAN {', '.join(csr.info.san_dns)}")
@@ -328,7 +547,7 @@ class CertRenewalWorkflow:
                 certificate_pem=cert_pem,
                 chain_pem=chain_pem,
                 csr_pem=csr.csr_pem,
-                expected_dns=plan.san,
+                expected_dns=plan.san_by_purpose[purpose],
                 now=workflow.now(),
                 min_remaining_days=min_days,
             ),
@@ -420,29 +639,24 @@ class CertRenewalWorkflow:
 
     async def _stale_csr_decision(self, detail: str) -> None:
         """The CSR on CUCM is no longer the one signed: the operator regenerates or aborts."""
-        self._decision = None
-        self._status.problems = [
-            Problem(
-                code="csr-no-longer-pending",
-                node=self._status.plan.publisher if self._status.plan else None,
-                message=(
-                    f"{detail}. Uploading would fail (CUCM answers 500). Choose: "
-                    f"`ucrenew decide {self._input.change_id} regenerate` (new CSR, signed "
-                    f"again) or `ucrenew decide {self._input.change_id} abort`"
-                ),
-            )
-        ]
-        self._set_phase(self._status.phase, awaiting="operator")
-        await workflow.wait_condition(lambda: self._decision is not None)
-        assert self._decision is not None
+        problem = Problem(
+            code="csr-no-longer-pending",
+            node=self._status.plan.publisher if self._status.plan else None,
+            message=f"{detail}. Uploading would fail (CUCM answers 500).",
+        )
+        self._status.problems = [problem]
+        decision = await self._ask(
+            "stale-csr",
+            f"{problem.message} `regenerate` (new CSR, signed again) or `abort`",
+            ("regenerate", "abort"),
+        )
         self._status.problems = []
-        if self._decision.decision == "abort":
+        if decision == "abort":
             raise RenewalStopped(
                 "CsrNoLongerPending",
-                f"aborted by {self._decision.principal}: the CSR pending on the publisher no "
-                "longer matches the signed certificate",
+                f"aborted by {self._decision.principal if self._decision else 'an operator'}: "
+                "the CSR pending on the publisher no longer matches the signed certificate",
             )
-        self._set_phase(self._status.phase)
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -465,16 +679,17 @@ class CertRenewalWorkflow:
             message = str(err.cause) if err.cause else str(err)
             raise RenewalStopped("ActivityFailed", f"{method.__name__}: {message}") from None
 
-    def _check_csr(self, csr: CsrResult, plan: RenewalPlan) -> None:
+    def _check_csr(self, csr: CsrResult, plan: RenewalPlan, csr_purpose: Purpose) -> None:
         exported = {n.split(".", 1)[0].lower() for n in csr.exported_nodes}
-        missing = [f for f in plan.san if f.split(".", 1)[0].lower() not in exported]
+        san = plan.san_by_purpose[csr_purpose]
+        missing = [f for f in san if f.split(".", 1)[0].lower() not in exported]
         if missing:
             raise RenewalStopped(
                 "CsrExportIncomplete",
                 "the CSR did not reach every node (missing: " + ", ".join(missing) + "); check "
                 "Cisco Tomcat and Platform Administrative Web Service on them",
             )
-        uncovered = [f for f in plan.san if f.lower() not in {s.lower() for s in csr.info.san_dns}]
+        uncovered = [f for f in san if f.lower() not in {s.lower() for s in csr.info.san_dns}]
         if uncovered:
             raise RenewalStopped("CsrSanIncomplete", "the CSR's SANs miss " + ", ".join(uncovered))
 
@@ -488,17 +703,62 @@ class CertRenewalWorkflow:
         if expiries:
             workflow.upsert_search_attributes([sa.CERT_NOT_AFTER.value_set(min(expiries))])
 
-    async def _approval_gate(self, plan: RenewalPlan) -> None:
-        self._set_phase("approve-plan", awaiting="approval")
-        await workflow.wait_condition(
-            lambda: self._approval is not None or self._rejection is not None
+    def _approval_policy(self, gate: str) -> ApprovalPolicy:
+        """The inventory's policy for ``gate``; by default one approver, and for phone impact
+        not the requester (four eyes)."""
+        raw = self._policy.approvals.get(gate)
+        if raw is not None:
+            return ApprovalPolicy.model_validate({**raw, "gate": gate})
+        return ApprovalPolicy.model_validate(
+            {"gate": gate, "forbid_self_approval": gate == "impact"}
         )
+
+    def _gate_open(self, gate: str, plan_hash: str) -> bool:
+        state = gate_satisfied(
+            self._approval_policy(gate),
+            self._approvals[gate],
+            plan_hash,
+            workflow.now(),
+            self._input.requested_by,
+        )
+        return state.satisfied
+
+    async def _approval_gate(self, gate: str, plan: RenewalPlan, recheck: bool = False) -> None:
+        """Wait until the gate's policy is satisfied for this plan (or the plan is rejected).
+
+        With ``recheck``, an already open gate passes at once; approvals that expired while
+        the change waited (e.g. for its window) must be given again.
+        """
+        if recheck and self._gate_open(gate, plan.plan_hash):
+            return
+        phase: Phase = "approve-plan" if gate == "plan" else "approve-impact"
+        self._status.gate = gate
+        self._set_phase(phase, awaiting="approval")
+        await workflow.wait_condition(
+            lambda: self._rejection is not None or self._gate_open(gate, plan.plan_hash)
+        )
+        self._status.gate = None
         if self._rejection is not None:
             raise RenewalStopped(
                 "PlanRejected",
                 f"plan rejected by {self._rejection.principal}: {self._rejection.comment}",
             )
-        self._set_phase("approve-plan")
+        self._set_phase(phase)
+
+    async def _ask(self, question: str, text: str, allowed: tuple[str, ...]) -> str:
+        """Pause and ask an operator; returns the decision (one of ``allowed``)."""
+        self._decision = None
+        self._question = (question, allowed)
+        self._status.question = text
+        phase = self._status.phase
+        self._set_phase(phase, awaiting="operator")
+        workflow.logger.warning("%s asks: %s", self._input.change_id, text)
+        await workflow.wait_condition(lambda: self._decision is not None)
+        assert self._decision is not None
+        self._question = None
+        self._status.question = None
+        self._set_phase(phase)
+        return self._decision.decision
 
     async def _compensate(self) -> None:
         """Record where the cluster stands and what an operator must still do."""
@@ -549,43 +809,85 @@ class CertRenewalWorkflow:
         """The renewal's status, progress per node, and audit trail."""
         return self._status
 
+    def _approval_for(self, approval: ApprovalInput) -> tuple[str, Approval]:
+        gate = self._status.gate
+        plan = self._status.plan
+        if self._status.awaiting != "approval" or gate is None or plan is None:
+            raise ApplicationError(
+                f"nothing to approve: the renewal is in phase {self._status.phase}",
+                type="NotAwaitingApproval",
+            )
+        return gate, Approval(
+            principal=approval.principal,
+            groups=approval.groups,
+            comment=approval.comment,
+            plan_hash=approval.plan_hash or plan.plan_hash,
+            at=workflow.now(),
+        )
+
+    def _check(self, approval: ApprovalInput) -> tuple[str, Approval]:
+        gate, candidate = self._approval_for(approval)
+        assert self._status.plan is not None
+        try:
+            check_approval(
+                self._approval_policy(gate),
+                candidate,
+                self._input.requested_by,
+                self._status.plan.plan_hash,
+                self._approvals[gate],
+                workflow.now(),
+            )
+        except ApprovalRefused as refused:
+            raise ApplicationError(
+                f"approval refused: {refused.reason}", type=f"ApprovalRefused:{refused.code}"
+            ) from None
+        return gate, candidate
+
+    def _record_approval(self, gate: str, approval: Approval, via: str) -> None:
+        self._approvals[gate].append(approval)
+        event = AuditEvent(
+            at=approval.at,
+            actor=approval.principal,
+            action="approved" if gate == "plan" else f"approved-{gate}",
+            comment=f"{approval.comment}{via}",
+        )
+        self._status.audit.append(event)
+        self._status.approvals.append(event)
+
     @workflow.update
     async def approve(self, approval: ApprovalInput) -> RenewalStatus:
-        """Approve the plan; the approver is recorded."""
-        self._approval = approval
-        self._audit(approval.principal, "approved", approval.comment)
+        """Approve the open gate (plan, or phone impact) under the cluster's policy."""
+        gate, candidate = self._check(approval)
+        self._record_approval(gate, candidate, "")
         return self._status
 
     @approve.validator
     def _validate_approve(self, approval: ApprovalInput) -> None:
-        self._check_approval(approval)
+        self._check(approval)
+
+    @workflow.signal
+    def approve_signal(self, approval: ApprovalInput) -> None:
+        """Fire-and-forget approval for integrations (ITSM); checked like the update, and a
+        refused one is recorded in the audit trail instead of failing the caller."""
+        try:
+            gate, candidate = self._check(approval)
+        except ApplicationError as refused:
+            self._audit(approval.principal, "approval-ignored", refused.message)
+            return
+        self._record_approval(gate, candidate, " (signal)")
 
     @workflow.update
     async def reject(self, rejection: ApprovalInput) -> RenewalStatus:
-        """Reject the plan: the renewal ends before any write."""
+        """Reject the plan: the renewal ends without going further."""
         self._rejection = rejection
         self._audit(rejection.principal, "rejected", rejection.comment)
         return self._status
 
     @reject.validator
     def _validate_reject(self, rejection: ApprovalInput) -> None:
-        self._check_approval(rejection)
-
-    def _check_approval(self, approval: ApprovalInput) -> None:
-        if self._status.awaiting != "approval":
-            raise ApplicationError(
-                f"nothing to approve: the renewal is in phase {self._status.phase}",
-                type="NotAwaitingApproval",
-            )
-        if not approval.principal.strip():
-            raise ApplicationError("an approval needs the approver's name", type="BadApproval")
-        plan = self._status.plan
-        if approval.plan_hash and plan and approval.plan_hash != plan.plan_hash:
-            raise ApplicationError(
-                f"the plan changed (now {plan.plan_hash}, you saw {approval.plan_hash}): "
-                "review it again with `ucrenew show`",
-                type="PlanChanged",
-            )
+        self._approval_for(rejection)
+        if not rejection.principal.strip():
+            raise ApplicationError("a rejection needs the approver's name", type="BadApproval")
 
     @workflow.update
     async def submit_certificate(self, submission: CertificateSubmission) -> SubmissionResult:
@@ -601,7 +903,7 @@ class CertRenewalWorkflow:
                     certificate_pem=submission.certificate_pem,
                     chain_pem=submission.chain_pem,
                     csr_pem=self._status.csr_pem,
-                    expected_dns=self._status.plan.san,
+                    expected_dns=self._status.plan.san_by_purpose[self._purpose],
                     now=workflow.now(),
                     min_remaining_days=self._input.options.min_remaining_days,
                 )
@@ -656,17 +958,25 @@ class CertRenewalWorkflow:
 
     @workflow.update
     async def decide(self, decision: OperatorDecision) -> RenewalStatus:
-        """Answer a question the renewal asked (stale CSR: regenerate or abort)."""
+        """Answer the renewal's question: a stale CSR (regenerate | abort), phones not back
+        after a wave (continue | roll-forward | abort), the window closing (resume | abort)."""
         self._decision = decision
         self._audit(decision.principal, f"decided-{decision.decision}", decision.comment)
         return self._status
 
     @decide.validator
     def _validate_decide(self, decision: OperatorDecision) -> None:
-        if self._status.awaiting != "operator":
+        if self._status.awaiting != "operator" or self._question is None:
             raise ApplicationError(
                 f"no decision is pending: the renewal is in phase {self._status.phase}",
                 type="NoDecisionPending",
+            )
+        question, allowed = self._question
+        if decision.decision not in allowed:
+            raise ApplicationError(
+                f"'{decision.decision}' does not answer this question ({question}): choose "
+                + " or ".join(allowed),
+                type="BadDecision",
             )
         if not decision.principal.strip():
             raise ApplicationError("a decision needs the operator's name", type="BadDecision")

@@ -16,17 +16,23 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from activities.cluster_models import (
     CertUploadRequest,
     CertUploadResult,
+    ChangePolicy,
     ClusterAssessment,
     ClusterRef,
     ClusterSnapshot,
+    CmGroupInfo,
     CsrRequest,
     CsrResult,
+    CtlResult,
     NodeCertState,
     NodeSnapshot,
     OtherRenewalsRequest,
     OtherRenewalsResult,
     PendingCsrRequest,
     PendingCsrResult,
+    RegistrationGateRequest,
+    RegistrationGateResult,
+    RegistrationSnapshot,
     RestartRequest,
     RestartResult,
     ServiceState,
@@ -90,6 +96,14 @@ class StubCluster:
     polls: int = 0
     #: how many pending-CSR checks answer that the CSR on the box changed
     stale_checks: int = 0
+    version: str = "14.0.1.13900-155"
+    security_mode: int = 0
+    #: the inventory's change policy
+    approvals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    windows: list[dict[str, Any]] = field(default_factory=list)
+    registered: int = 200
+    #: answers of successive health gates (True: phones back); empty means always back
+    gate_answers: list[bool] = field(default_factory=list)
 
     def names(self) -> list[str]:
         """Activity names in call order."""
@@ -115,6 +129,20 @@ class StubCluster:
                         services=[
                             ServiceState(name="Cisco Tomcat", status="Started"),
                             ServiceState(name="Platform Administrative Web Service", status=paws),
+                            *(
+                                ServiceState(name=n, status="Started")
+                                for n in (
+                                    (
+                                        "Cisco CallManager",
+                                        "Cisco CTIManager",
+                                        "Cisco Tftp",
+                                        "Cisco Trust Verification Service",
+                                        "Cisco HAProxy",
+                                    )
+                                    if product == "cucm"
+                                    else ("Cisco XCP Router",)
+                                )
+                            ),
                         ],
                         certificates={
                             "tomcat": cert_info(
@@ -129,15 +157,52 @@ class StubCluster:
             return ClusterSnapshot(
                 cluster=ref.cluster,
                 taken_at=datetime(2026, 11, 27, tzinfo=UTC),
-                version="14.0.1.13900-155",
+                version=s.version,
                 domain="lab.example.com",
                 publisher=FQDNS[0],
                 nodes=nodes,
+                cm_groups=[
+                    CmGroupInfo(name="G1", members=[FQDNS[1], FQDNS[0]], phones=120),
+                    CmGroupInfo(name="G2", members=[FQDNS[2], FQDNS[1]], phones=80),
+                ],
+                registrations=RegistrationSnapshot(
+                    taken_at=datetime(2026, 11, 27, tzinfo=UTC), total=200, registered=200
+                ),
                 axl_nodes=FQDNS[:3],
                 sso_enabled=s.sso_enabled,
-                security_mode=0,
+                security_mode=s.security_mode,
                 db_replication={f.split(".")[0]: 2 for f in FQDNS},
             )
+
+        @activity.defn(name="load_change_policy")
+        async def load_change_policy(ref: ClusterRef) -> ChangePolicy:
+            s.calls.append(("load_change_policy", ref))
+            return ChangePolicy(approvals=s.approvals, windows=s.windows)
+
+        @activity.defn(name="registration_snapshot")
+        async def registration_snapshot(ref: ClusterRef) -> RegistrationSnapshot:
+            s.calls.append(("registration_snapshot", ref))
+            return RegistrationSnapshot(
+                taken_at=activity.info().current_attempt_scheduled_time,
+                total=200,
+                registered=s.registered,
+            )
+
+        @activity.defn(name="wait_for_registrations")
+        async def wait_for_registrations(req: RegistrationGateRequest) -> RegistrationGateResult:
+            s.calls.append(("wait_for_registrations", req))
+            ok = s.gate_answers.pop(0) if s.gate_answers else True
+            return RegistrationGateResult(
+                ok=ok,
+                registered=req.baseline_registered if ok else req.baseline_registered - 40,
+                expected=req.baseline_registered,
+                unregistered_sample=[] if ok else ["SEP000000000001"],
+            )
+
+        @activity.defn(name="ctl_update")
+        async def ctl_update(ref: ClusterRef) -> CtlResult:
+            s.calls.append(("ctl_update", ref))
+            return CtlResult(updated=True, detail="CTL file Updated")
 
         @activity.defn(name="find_other_renewals")
         async def find_other_renewals(req: OtherRenewalsRequest) -> OtherRenewalsResult:
@@ -260,6 +325,10 @@ class StubCluster:
             )
 
         return [
+            load_change_policy,
+            registration_snapshot,
+            wait_for_registrations,
+            ctl_update,
             discover_cluster,
             find_other_renewals,
             disable_sso,

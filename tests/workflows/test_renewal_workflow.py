@@ -102,8 +102,9 @@ async def test_local_ca_renewal_runs_the_runbook_in_order(
 
     assert status.phase == "done"
     names = stub.names()
-    assert names[:7] == [
+    assert names[:8] == [
         "discover_cluster",
+        "load_change_policy",
         "find_other_renewals",
         "generate_csr",
         "submit_csr",

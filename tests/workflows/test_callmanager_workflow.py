@@ -1,0 +1,227 @@
+"""Phone-impacting renewals (CallManager) on the time-skipping server with stub activities:
+four-eyes approvals, maintenance windows, CTL ordering, rolling waves and health gates."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from tests.workflows.stubs import FQDNS, StubCluster
+from tests.workflows.test_renewal_workflow import Handle, start, update_message, wait_for
+from workflows.models import ApprovalInput, OperatorDecision
+from workflows.renewal import CertRenewalWorkflow
+
+CUCM = FQDNS[:3]
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def stub() -> StubCluster:
+    return StubCluster(sso_enabled=False, version="12.5.1.14900-63")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def worker(
+    time_skipping_env: WorkflowEnvironment, stub: StubCluster, task_queue: str
+) -> AsyncIterator[Worker]:
+    async with Worker(
+        time_skipping_env.client,
+        task_queue=task_queue,
+        workflows=[CertRenewalWorkflow],
+        activities=stub.activities(),
+    ) as w:
+        yield w
+
+
+def window(start: datetime, hours: float) -> dict[str, Any]:
+    return {"start": start.isoformat(), "end": (start + timedelta(hours=hours)).isoformat()}
+
+
+async def now(env: WorkflowEnvironment) -> datetime:
+    return await env.get_current_time()
+
+
+async def start_cm(env: WorkflowEnvironment, task_queue: str, **kw: Any) -> Handle:
+    return await start(env, task_queue, purposes=["CallManager"], **kw)
+
+
+async def approve(handle: Handle, who: str = "bob", **kw: Any) -> None:
+    await handle.execute_update(CertRenewalWorkflow.approve, ApprovalInput(principal=who, **kw))
+
+
+def restarts_between(calls: list[tuple[str, Any]], lo: int, hi: int) -> list[tuple[str, str]]:
+    return [(c[1].node, c[1].service) for c in calls[lo:hi] if c[0] == "restart_service"]
+
+
+async def test_callmanager_change_four_eyes_window_ctl_and_rolling_waves(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    stub.security_mode = 1
+    opens = await now(time_skipping_env) + timedelta(days=2)
+    handle = await start_cm(time_skipping_env, task_queue, windows=[window(opens, 6)])
+    status = await wait_for(handle, "approval")
+    assert status.phase == "approve-impact" and status.gate == "impact"
+    assert "upload_certificate" in stub.names()  # uploads need no window: nothing restarts
+    assert "restart_service" not in stub.names()
+
+    with pytest.raises(WorkflowUpdateFailedError) as own:
+        await approve(handle, "alice")  # alice requested the change
+    assert "four eyes" in update_message(own.value)
+    await approve(handle, "bob", comment="CAB-42")
+
+    status = await wait_for(handle, "window")
+    assert status.phase == "window" and "restart_service" not in stub.names()
+    final = await handle.result()  # the time-skipping server jumps to the window
+    assert final.phase == "done"
+
+    names = stub.names()
+    assert names.index("ctl_update") < names.index("restart_service")
+    plan = final.plan
+    assert plan is not None and plan.restarts is not None
+    waves = plan.restarts.waves
+    assert len(waves) >= 2
+    # every wave with phone impact was followed by a health gate before the next wave
+    gates = [i for i, n in enumerate(names) if n == "wait_for_registrations"]
+    assert len(gates) == sum(1 for w in waves if w.phones_affected)
+    first_restart = names.index("restart_service")
+    for lo, hi in zip([first_restart, *gates], gates, strict=False):
+        assert restarts_between(stub.calls, lo, hi), "a gate without restarts before it"
+    # no group ever lost every member in one wave
+    for wave in waves:
+        down = {nr.node for nr in wave.nodes if "Cisco CallManager" in nr.services}
+        assert {FQDNS[1], FQDNS[0]} - down and {FQDNS[2], FQDNS[1]} - down
+    verified = {(c[1].purpose, c[1].node) for c in stub.calls if c[0] == "verify_node"}
+    assert verified == {("CallManager", f) for f in CUCM}
+    assert ("bob", "approved-impact") in [(e.actor, e.action) for e in final.audit]
+
+
+async def test_health_gate_pauses_and_waits_for_the_operator(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    stub.gate_answers = [False, True]
+    opens = await now(time_skipping_env) - timedelta(minutes=5)
+    handle = await start_cm(time_skipping_env, task_queue, windows=[window(opens, 12)])
+    await wait_for(handle, "approval")
+    await approve(handle)
+    status = await wait_for(handle, "operator")
+    assert status.question and "re-registered" in status.question
+    restarts_at_pause = stub.names().count("restart_service")
+    with pytest.raises(WorkflowUpdateFailedError) as wrong:
+        await handle.execute_update(
+            CertRenewalWorkflow.decide, OperatorDecision(principal="carol", decision="regenerate")
+        )
+    assert "continue or roll-forward or abort" in update_message(wrong.value)
+    assert stub.names().count("restart_service") == restarts_at_pause  # never barrels on
+    await handle.execute_update(
+        CertRenewalWorkflow.decide, OperatorDecision(principal="carol", decision="continue")
+    )
+    final = await handle.result()
+    assert final.phase == "done"
+    assert ("carol", "decided-continue") in [(e.actor, e.action) for e in final.audit]
+
+
+async def test_health_gate_abort_stops_the_change(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    stub.gate_answers = [False]
+    opens = await now(time_skipping_env) - timedelta(minutes=5)
+    handle = await start_cm(time_skipping_env, task_queue, windows=[window(opens, 12)])
+    await wait_for(handle, "approval")
+    await approve(handle)
+    await wait_for(handle, "operator")
+    restarts = stub.names().count("restart_service")
+    await handle.execute_update(
+        CertRenewalWorkflow.decide, OperatorDecision(principal="carol", decision="abort")
+    )
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+    assert isinstance(failed.value.cause, ApplicationError)
+    assert failed.value.cause.type == "HealthGateAborted"
+    assert stub.names().count("restart_service") == restarts
+
+
+async def test_approval_policy_groups_count_and_justification(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    stub.approvals = {
+        "impact": {"approver_groups": ["voice-cab"], "required": 2, "justification_required": True}
+    }
+    opens = await now(time_skipping_env) - timedelta(minutes=5)
+    handle = await start_cm(time_skipping_env, task_queue, windows=[window(opens, 12)])
+    status = await wait_for(handle, "approval")
+    with pytest.raises(WorkflowUpdateFailedError) as outsider:
+        await approve(handle, "bob", comment="ok")
+    assert "approver groups" in update_message(outsider.value)
+    with pytest.raises(WorkflowUpdateFailedError) as terse:
+        await approve(handle, "bob", groups=["voice-cab"])
+    assert "justification" in update_message(terse.value)
+    await approve(handle, "bob", groups=["voice-cab"], comment="CAB-7 approved")
+    status = await handle.query(CertRenewalWorkflow.get_status)
+    assert status.awaiting == "approval"  # one of two
+    with pytest.raises(WorkflowUpdateFailedError) as twice:
+        await approve(handle, "bob", groups=["voice-cab"], comment="again")
+    assert "already approved" in update_message(twice.value)
+    # the ITSM integration approves by signal
+    await handle.signal(
+        CertRenewalWorkflow.approve_signal,
+        ApprovalInput(principal="dana", groups=["voice-cab"], comment="CAB-7 second approver"),
+    )
+    final = await handle.result()
+    assert final.phase == "done"
+    assert [e.actor for e in final.approvals] == ["bob", "dana"]
+
+
+async def test_a_window_too_short_for_a_wave_pauses_until_the_operator_resumes(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    t = await now(time_skipping_env)
+    windows = [window(t - timedelta(hours=1), 1.5), window(t + timedelta(days=1), 8)]
+    handle = await start_cm(
+        time_skipping_env, task_queue, windows=windows, options={"expected_wave_seconds": 1800}
+    )
+    await wait_for(handle, "approval")
+    await approve(handle)
+    status = await wait_for(handle, "operator")
+    assert status.question and "resume" in status.question
+    assert "restart_service" not in stub.names()  # no wave starts outside a window
+    await handle.execute_update(
+        CertRenewalWorkflow.decide, OperatorDecision(principal="carol", decision="resume")
+    )
+    final = await handle.result()
+    assert final.phase == "done"
+    assert final.finished_at is not None and final.finished_at >= t + timedelta(days=1)
+
+
+async def test_no_window_is_a_preflight_failure(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    handle = await start_cm(time_skipping_env, task_queue)
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+    assert "maintenance window" in str(failed.value.cause)
+    assert "generate_csr" not in stub.names()
+
+
+async def test_naive_strategy_restarts_every_node_in_one_wave(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    opens = await now(time_skipping_env) - timedelta(minutes=5)
+    handle = await start_cm(
+        time_skipping_env,
+        task_queue,
+        windows=[window(opens, 12)],
+        options={"restart_strategy": "naive"},
+    )
+    await wait_for(handle, "approval")
+    await approve(handle)
+    final = await handle.result()
+    assert final.plan is not None and final.plan.restarts is not None
+    assert len(final.plan.restarts.waves) == 1
+    assert {nr.node for nr in final.plan.restarts.waves[0].nodes} == set(CUCM)
