@@ -73,6 +73,10 @@ class ClusterSnapshot(BaseModel):
     security_mode: int | None = None
     db_replication: dict[str, int] = Field(default_factory=dict, description="host -> RTMT state")
     db_replication_error: str | None = None
+    cm_groups: list[CmGroupInfo] = Field(default_factory=list)
+    cm_groups_error: str | None = None
+    registrations: RegistrationSnapshot | None = None
+    registrations_error: str | None = None
 
     def node(self, fqdn: str) -> NodeSnapshot:
         """A node by FQDN or short name."""
@@ -183,7 +187,8 @@ class RestartResult(BaseModel):
 class VerifyRequest(NodeRef):
     """Check what the node serves on a port."""
 
-    port: int = 8443
+    port: int = Field(default=0, description="0: the purpose's port from the inventory")
+    purpose: Purpose = "tomcat"
     expected_fingerprint: str
 
 
@@ -254,3 +259,72 @@ class PendingCsrResult(BaseModel):
     matches: bool
     pending_key_fingerprint: str | None = None
     detail: str = ""
+
+
+# --------------------------------------------------------------------------------------------
+# Phone-impacting changes (CallManager, IM&P)
+# --------------------------------------------------------------------------------------------
+
+
+class CmGroupInfo(BaseModel):
+    """A Unified CM group: its members in priority order and the phones it serves."""
+
+    name: str
+    members: list[str] = Field(description="node FQDNs, primary first")
+    phones: int = 0
+    phones_source: str = Field(
+        default="",
+        description="axl-sql: configured phones per device pool; risport: registered phones "
+        "attributed to the group whose highest-ranked member holds them",
+    )
+
+
+class RegistrationSnapshot(BaseModel):
+    """Phone registrations across the cluster at one moment (RisPort70)."""
+
+    taken_at: UtcDatetime
+    total: int
+    registered: int
+    per_node: dict[str, int] = Field(default_factory=dict, description="short host -> count")
+    unregistered_sample: list[str] = Field(default_factory=list, description="at most 50 names")
+
+
+class RegistrationGateRequest(ClusterRef):
+    """Wait until phones are back after a restart wave."""
+
+    baseline_registered: int
+    tolerance: float = Field(default=0.02, description="fraction of the baseline allowed missing")
+    timeout_seconds: float = 900.0
+    poll_seconds: float = 15.0
+
+
+class RegistrationGateResult(BaseModel):
+    """How the gate ended (not raised: the workflow asks an operator when it fails)."""
+
+    ok: bool
+    registered: int
+    expected: int
+    waited_seconds: float = 0.0
+    unregistered_sample: list[str] = Field(default_factory=list)
+
+
+class CtlResult(BaseModel):
+    """``utils ctl update CTLFile`` on the publisher."""
+
+    updated: bool
+    detail: str = ""
+
+
+class ChangePolicy(BaseModel):
+    """A cluster's change policy from the inventory, as plain data (the workflow validates it
+    into its approval and window models)."""
+
+    approvals: dict[str, dict[str, object]] = Field(
+        default_factory=dict, description="gate (plan | impact) -> approval policy fields"
+    )
+    windows: list[dict[str, object]] = Field(default_factory=list)
+    health_tolerance: float = 0.02
+    health_timeout_seconds: float = 900.0
+
+
+ClusterSnapshot.model_rebuild()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import math
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
@@ -20,28 +22,39 @@ from activities.clients.cucm.certmgr import CertMgrClient
 from activities.clients.cucm.cli import CucmCli
 from activities.clients.cucm.controlcenter import ControlCenterClient
 from activities.clients.cucm.discovery import discover, endpoint
+from activities.clients.cucm.discovery import registration_snapshot as summarize_registrations
 from activities.clients.cucm.errors import (
+    CucmCliError,
     CucmError,
     CucmResponseLost,
     CucmStaleCsr,
+    CucmThrottled,
     CucmTrustDuplicate,
     CucmUnreachable,
 )
 from activities.clients.cucm.inferred import short_host
-from activities.clients.cucm.tls import probe_tls
+from activities.clients.cucm.risport import RisPortClient
+from activities.clients.cucm.tls import TlsProbeResult, probe_tls
 from activities.clients.cucm.transport import NodeEndpoint, credentials
-from activities.clients.inventory import ClusterEntry, Inventory, load_inventory
+from activities.clients.cucm.xmpp import probe_sip_tls, starttls
+from activities.clients.inventory import ClusterEntry, Inventory, NodeEntry, load_inventory
 from activities.cluster_models import (
     CertUploadRequest,
     CertUploadResult,
+    ChangePolicy,
     ClusterAssessment,
     ClusterRef,
     ClusterSnapshot,
     CsrRequest,
     CsrResult,
+    CtlResult,
     NodeCertState,
     PendingCsrRequest,
     PendingCsrResult,
+    Purpose,
+    RegistrationGateRequest,
+    RegistrationGateResult,
+    RegistrationSnapshot,
     RestartRequest,
     RestartResult,
     SsoResult,
@@ -51,6 +64,14 @@ from activities.cluster_models import (
     VerifyResult,
 )
 from activities.errors import StepError, translated
+
+#: The product whose nodes carry each purpose's identity (its publisher generates the CSR).
+PURPOSE_PRODUCT: dict[str, str] = {
+    "tomcat": "cucm",
+    "CallManager": "cucm",
+    "cup-xmpp": "imp",
+    "cup-xmpp-s2s": "imp",
+}
 
 
 @contextlib.asynccontextmanager
@@ -104,6 +125,21 @@ class CucmActivities:
     def _endpoint(self, ref: ClusterRef, cluster: ClusterEntry, node: str) -> NodeEndpoint:
         return endpoint(cluster, cluster.node(node), self._roots(ref))
 
+    @staticmethod
+    def _publisher(cluster: ClusterEntry, purpose: Purpose) -> str:
+        """FQDN of the publisher of the product that carries ``purpose``."""
+        product = PURPOSE_PRODUCT[purpose]
+        if product == "cucm":
+            return cluster.publisher_node.fqdn
+        for node in cluster.nodes:
+            if node.product == product and node.role == "publisher":
+                return node.fqdn
+        raise StepError(
+            f"cluster {cluster.name} has no IM and Presence publisher in the inventory, "
+            f"so its {purpose} certificate cannot be managed",
+            error_type="NoPublisherForPurpose",
+        )
+
     # -- discovery and SSO --------------------------------------------------------------
 
     @activity.defn(name="discover_cluster")
@@ -156,9 +192,12 @@ class CucmActivities:
     @activity.defn(name="generate_csr")
     @translated
     async def generate_csr(self, req: CsrRequest) -> CsrResult:
-        """A multi-server CSR on the publisher (a retry simply generates a fresh one)."""
+        """A multi-server CSR on the purpose's publisher (a retry simply generates a fresh one).
+
+        tomcat and CallManager: the CUCM publisher; cup-xmpp(-s2s): the IM&P publisher.
+        """
         inventory, cluster = self._cluster(req)
-        ep = self._endpoint(req, cluster, cluster.publisher)
+        ep = self._endpoint(req, cluster, self._publisher(cluster, req.purpose))
         async with CertMgrClient(ep, credentials(inventory, cluster, "os_admin")) as certmgr:
             result = await certmgr.generate_csr(
                 req.purpose,
@@ -179,7 +218,8 @@ class CucmActivities:
     async def check_pending_csr(self, req: PendingCsrRequest) -> PendingCsrResult:
         """Compare the CSR that was signed with the one pending on the publisher (by key)."""
         inventory, cluster = self._cluster(req)
-        ep = self._endpoint(req, cluster, cluster.publisher)
+        publisher = self._publisher(cluster, req.purpose)
+        ep = self._endpoint(req, cluster, publisher)
         async with CertMgrClient(ep, credentials(inventory, cluster, "os_admin")) as certmgr:
             snapshot = await certmgr.snapshot()
         signed = pki.csr_info(req.csr_pem).public_key_sha256
@@ -187,7 +227,7 @@ class CucmActivities:
         if identity is None or not identity.csr_pem:
             return PendingCsrResult(
                 matches=False,
-                detail=f"no {req.purpose} CSR is pending on {cluster.publisher} any more",
+                detail=f"no {req.purpose} CSR is pending on {publisher} any more",
             )
         pending = pki.csr_info(identity.csr_pem).public_key_sha256
         if pending != signed:
@@ -195,7 +235,7 @@ class CucmActivities:
                 matches=False,
                 pending_key_fingerprint=pending,
                 detail=(
-                    f"the {req.purpose} CSR pending on {cluster.publisher} (key {pending[:16]}…) "
+                    f"the {req.purpose} CSR pending on {publisher} (key {pending[:16]}…) "
                     f"is not the one that was signed (key {signed[:16]}…): a new CSR was "
                     "generated on the cluster meanwhile"
                 ),
@@ -207,7 +247,7 @@ class CucmActivities:
     async def upload_trust(self, req: TrustUploadRequest) -> TrustUploadResult:
         """Upload CA certificates root first, skipping those already in the trust store."""
         inventory, cluster = self._cluster(req)
-        ep = self._endpoint(req, cluster, cluster.publisher)
+        ep = self._endpoint(req, cluster, self._publisher(cluster, req.purpose))
         result = TrustUploadResult()
         async with CertMgrClient(ep, credentials(inventory, cluster, "os_admin")) as certmgr:
             present = {
@@ -231,7 +271,8 @@ class CucmActivities:
     @activity.defn(name="upload_certificate")
     @translated
     async def upload_certificate(self, req: CertUploadRequest) -> CertUploadResult:
-        """Upload the signed certificate on the publisher; verify every SAN node got it.
+        """Upload the signed certificate on the purpose's publisher; verify every SAN node
+        got it (the installed identity of that purpose, read back node by node).
 
         Idempotent: the nodes are read back first, and again after a lost response or a
         stale-CSR refusal (which is also what a successful earlier attempt causes).
@@ -255,7 +296,7 @@ class CucmActivities:
             return CertUploadResult(
                 installed_nodes=before, already_installed=True, message="already installed"
             )
-        ep = self._endpoint(req, cluster, cluster.publisher)
+        ep = self._endpoint(req, cluster, self._publisher(cluster, req.purpose))
         try:
             async with CertMgrClient(ep, auth) as certmgr:
                 uploaded = await certmgr.upload_identity(
@@ -430,14 +471,21 @@ class CucmActivities:
     @activity.defn(name="verify_node")
     @translated
     async def verify_node(self, req: VerifyRequest) -> VerifyResult:
-        """TLS handshake: the served leaf is the uploaded one, names the node, and verifies."""
+        """TLS handshake on the purpose's own service: the served leaf is the uploaded one,
+        names the node, and verifies.
+
+        tomcat: HTTPS; CallManager: SIP TLS (CUCM nodes); cup-xmpp: XMPP client-to-server,
+        cup-xmpp-s2s: server-to-server, both after STARTTLS (IM&P nodes). ``port`` 0 means the
+        purpose's port from the inventory.
+        """
         _, cluster = self._cluster(req)
+        node = cluster.node(req.node)
         ep = self._endpoint(req, cluster, req.node)
-        probe = await probe_tls(ep, req.port)
+        port, probe = await self._probe_purpose(cluster, node, ep, req.purpose, req.port)
         fqdn_in_san = req.node.lower() in {s.lower() for s in probe.san_dns}
         result = VerifyResult(
             node=req.node,
-            port=req.port,
+            port=port,
             served_fingerprint=probe.fingerprint_sha256,
             served_serial=probe.serial,
             fqdn_in_san=fqdn_in_san,
@@ -456,11 +504,138 @@ class CucmActivities:
             if not probe.verified:
                 why.append(f"chain does not verify: {probe.verify_error}")
             raise StepError(
-                f"{req.node}:{req.port} " + "; ".join(why),
+                f"{req.node}:{port} ({req.purpose}) " + "; ".join(why),
                 error_type="VerifyFailed",
                 retryable=True,
             )
         return result
+
+    @staticmethod
+    async def _probe_purpose(
+        cluster: ClusterEntry, node: NodeEntry, ep: NodeEndpoint, purpose: Purpose, port: int
+    ) -> tuple[int, TlsProbeResult]:
+        """Probe the service that serves ``purpose`` on ``node``: (port, what it served)."""
+        product = PURPOSE_PRODUCT[purpose]
+        if purpose != "tomcat" and node.product != product:
+            raise StepError(
+                f"{node.fqdn} is a {node.product} node: it does not serve the {purpose} "
+                "certificate",
+                error_type="PurposeNotServed",
+            )
+        if purpose == "tomcat":
+            port = port or node.https_port
+            return port, await probe_tls(ep, port)
+        if purpose == "CallManager":
+            port = port or node.sip_tls_port
+            return port, await probe_sip_tls(ep, port)
+        s2s = purpose == "cup-xmpp-s2s"
+        port = port or (node.xmpp_s2s_port if s2s else node.xmpp_c2s_port)
+        prelude = functools.partial(
+            starttls, node=node.fqdn, domain=cluster.domain, server_to_server=s2s
+        )
+        return port, await probe_tls(ep, port, prelude=prelude)
+
+    # -- phones, CTL and change policy -------------------------------------------------
+
+    @activity.defn(name="registration_snapshot")
+    @translated
+    async def registration_snapshot(self, ref: ClusterRef) -> RegistrationSnapshot:
+        """Phone registrations of the cluster now (RisPort70 on the CUCM publisher)."""
+        inventory, cluster = self._cluster(ref)
+        ep = self._endpoint(ref, cluster, cluster.publisher)
+        async with RisPortClient(ep, credentials(inventory, cluster, "app_user")) as ris:
+            return summarize_registrations(await ris.registration_summary())
+
+    @activity.defn(name="wait_for_registrations")
+    @translated
+    async def wait_for_registrations(self, req: RegistrationGateRequest) -> RegistrationGateResult:
+        """Poll RisPort until at least ``baseline * (1 - tolerance)`` phones are registered.
+
+        A heartbeating loop (phones come back within minutes). On timeout the result says
+        ``ok=False`` instead of raising: the workflow asks an operator what to do. A throttled
+        RisPort is waited out inside the loop; the last look is taken at the deadline.
+        """
+        inventory, cluster = self._cluster(req)
+        ep = self._endpoint(req, cluster, cluster.publisher)
+        needed = req.baseline_registered * (1.0 - req.tolerance)
+        expected = max(0, math.ceil(needed - 1e-9))
+        t0 = time.monotonic()
+        deadline = t0 + req.timeout_seconds
+        progress = [f"waiting for {expected} registered phones"]
+        last: RegistrationSnapshot | None = None
+        async with (
+            heartbeating(progress),
+            RisPortClient(
+                ep, credentials(inventory, cluster, "app_user"), throttle_retries=0
+            ) as ris,
+        ):
+            while True:
+                pause = req.poll_seconds
+                try:
+                    last = summarize_registrations(await ris.registration_summary())
+                except CucmThrottled as exc:
+                    progress.append(f"RisPort throttled; retrying in {exc.retry_after:.0f}s")
+                    pause = exc.retry_after
+                else:
+                    progress.append(f"{last.registered}/{expected} phones registered")
+                    if last.registered >= needed:
+                        break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                await asyncio.sleep(min(pause, remaining))
+        registered = last.registered if last else 0
+        return RegistrationGateResult(
+            ok=last is not None and last.registered >= needed,
+            registered=registered,
+            expected=expected,
+            waited_seconds=time.monotonic() - t0,
+            unregistered_sample=last.unregistered_sample if last else [],
+        )
+
+    @activity.defn(name="ctl_update")
+    @translated
+    async def ctl_update(self, ref: ClusterRef) -> CtlResult:
+        """``utils ctl update CTLFile`` on the CUCM publisher (mixed mode, before restarts).
+
+        Updating twice is harmless (the CTL is rebuilt from the current certificates), so a
+        retried attempt simply updates again.
+        """
+        inventory, cluster = self._cluster(ref)
+        ep = self._endpoint(ref, cluster, cluster.publisher)
+        try:
+            async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
+                await shell.ctl_update()
+        except CucmCliError as exc:
+            raise StepError(
+                f"utils ctl update CTLFile failed on {cluster.publisher}: {exc}",
+                error_type="CtlUpdateFailed",
+            ) from None
+        return CtlResult(
+            updated=True,
+            detail=f"utils ctl update CTLFile on {cluster.publisher}: CTL file Updated",
+        )
+
+    @activity.defn(name="load_change_policy")
+    @translated
+    async def load_change_policy(self, ref: ClusterRef) -> ChangePolicy:
+        """The cluster's ``change_policy:`` from the inventory, defaults where absent."""
+        _, cluster = self._cluster(ref)
+        entry = cluster.change_policy
+        if entry is None:
+            return ChangePolicy()
+        policy = ChangePolicy(
+            approvals={
+                gate: {**a.model_dump(exclude_none=True), "gate": gate}
+                for gate, a in entry.approvals.items()
+            },
+            windows=[w.model_dump(exclude_none=True) for w in entry.windows],
+        )
+        if entry.health_tolerance is not None:
+            policy.health_tolerance = entry.health_tolerance
+        if entry.health_timeout_seconds is not None:
+            policy.health_timeout_seconds = entry.health_timeout_seconds
+        return policy
 
     @activity.defn(name="assess_cluster")
     @translated

@@ -177,8 +177,9 @@ class TopologySpec(BaseModel):
         """The CM groups: as given, or derived from the CUCM nodes.
 
         Derived groups spread primaries over the call-processing nodes (the subscribers when
-        there are two or more, else every CUCM node), each backed by the next one and then the
-        publisher: the usual 1:1 redundancy design.
+        there are two or more, else every CUCM node), each backed by a dedicated backup node
+        when there are enough (1:1 redundancy), else by the next node, and then by the
+        publisher.
         """
         if self.cm_groups is not None:
             return list(self.cm_groups)
@@ -187,8 +188,10 @@ class TopologySpec(BaseModel):
         subs = [n.hostname for n in cucm if not n.publisher]
         processing = subs if len(subs) >= 2 else [n.hostname for n in cucm]
         groups: list[CmGroupSpec] = []
-        for i in range(min(self.phones.groups, len(processing))):
-            members = [processing[i], processing[(i + 1) % len(processing)], pub]
+        count = min(self.phones.groups, len(processing))
+        for i in range(count):
+            backup = i + count if len(processing) >= 2 * count else (i + 1) % len(processing)
+            members = [processing[i], processing[backup], pub]
             groups.append(CmGroupSpec(name=f"CMG-{i + 1}", members=list(dict.fromkeys(members))))
         return groups
 

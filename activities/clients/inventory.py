@@ -6,6 +6,7 @@ never literal passwords. This module never imports temporalio.
 
 from __future__ import annotations
 
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Literal
 
@@ -31,6 +32,9 @@ class NodeEntry(BaseModel):
     https_port: int = 8443
     rest_port: int = 443
     ssh_port: int = 22
+    sip_tls_port: int = Field(default=5061, description="SIP TLS (CallManager) on CUCM nodes")
+    xmpp_c2s_port: int = Field(default=5222, description="XMPP client-to-server on IM&P")
+    xmpp_s2s_port: int = Field(default=5269, description="XMPP server-to-server on IM&P")
 
     @property
     def hostname(self) -> str:
@@ -98,6 +102,56 @@ class CaEntry(BaseModel):
         return dict(self.model_extra or {})
 
 
+class ApprovalPolicyEntry(BaseModel):
+    """Who approves a gate (``plan`` or ``impact``); validated by the workflow's models.
+
+    Fields left out take the workflow's defaults; unknown ones pass through to it.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    approver_groups: list[str] | None = None
+    required: int | None = None
+    forbid_self_approval: bool | None = None
+    justification_required: bool | None = None
+    expiry_seconds: float | None = None
+
+
+class WindowEntry(BaseModel):
+    """A maintenance window: fixed (``start``, ``end``) or weekly (``days``, ``start``,
+    ``duration_seconds``, ``timezone``); validated by the workflow's models."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    start: str | None = None
+    end: str | None = None
+    days: list[str] | None = None
+    duration_seconds: float | None = None
+    timezone: str | None = None
+    label: str | None = None
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _as_text(cls, v: object) -> object:
+        # YAML reads an unquoted 22:00 as the number 1320 (base 60): refuse rather than guess.
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            raise ValueError("quote times and dates, e.g. start: '22:00'")
+        if isinstance(v, datetime | date | time):
+            return v.isoformat()
+        return v
+
+
+class ChangePolicyEntry(BaseModel):
+    """A cluster's ``change_policy:`` block: approvals per gate, windows, health gates."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    approvals: dict[str, ApprovalPolicyEntry] = Field(default_factory=dict)
+    windows: list[WindowEntry] = Field(default_factory=list)
+    health_tolerance: float | None = Field(default=None, ge=0.0, le=1.0)
+    health_timeout_seconds: float | None = Field(default=None, gt=0)
+
+
 class ClusterEntry(BaseModel):
     """One cluster."""
 
@@ -110,6 +164,7 @@ class ClusterEntry(BaseModel):
     nodes: list[NodeEntry]
     credentials: Credentials
     tls: TlsTrust = Field(default_factory=TlsTrust)
+    change_policy: ChangePolicyEntry | None = None
 
     def node(self, name: str) -> NodeEntry:
         """A node by FQDN or short host name."""

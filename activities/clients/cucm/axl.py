@@ -30,6 +30,14 @@ _Builder = Callable[[etree._Element], None]
 SECURITY_MODE_SQL = (
     "select paramname,paramvalue from processconfig where paramname='ClusterSecurityMode'"
 )
+#: CallManager entities and the servers they run on (a group member names the entity).
+CALLMANAGER_SQL = "select pkid,name,fkprocessnode from callmanager"
+PROCESSNODE_SQL = "select pkid,name from processnode"
+#: Phones (tkclass 1) per device pool, counted by the database.
+PHONES_PER_POOL_SQL = (
+    "select dp.name as devicepool, count(*) as phones from device d, devicepool dp "
+    "where d.fkdevicepool = dp.pkid and d.tkclass = 1 group by dp.name"
+)
 
 
 class ProcessNode(BaseModel):
@@ -46,6 +54,34 @@ class ProcessNode(BaseModel):
     description: str = ""
     node_usage: str = ""
     role: str = ""
+
+
+class CmGroupMember(BaseModel):
+    """One member of a Unified CM group.
+
+    Attributes:
+        callmanager: The CallManager entity's name (``CM_<host>`` by default).
+        priority: 1 for the primary, then 2, 3.
+        server: The processnode name the entity runs on, when known.
+    """
+
+    callmanager: str
+    priority: int
+    server: str = ""
+
+
+class CmGroup(BaseModel):
+    """A Unified CM group, members in priority order (primary first)."""
+
+    name: str
+    members: list[CmGroupMember]
+
+
+class DevicePool(BaseModel):
+    """A device pool and the CM group its devices register with."""
+
+    name: str
+    cm_group: str
 
 
 def supported_versions(page: str) -> tuple[str, ...]:
@@ -147,6 +183,82 @@ class AxlClient:
             raise CucmError(
                 f"ClusterSecurityMode: unexpected row {rows[0]!r}", node=self._node
             ) from None
+
+    async def list_cm_groups(self, name: str = "%") -> list[CmGroup]:
+        """Unified CM groups with their members in priority order.
+
+        Each member's ``server`` is the processnode name its CallManager entity runs on (read
+        from the ``callmanager`` and ``processnode`` tables), "" when the tables do not say.
+        """
+
+        def build(req: etree._Element) -> None:
+            etree.SubElement(etree.SubElement(req, "searchCriteria"), "name").text = name
+            tags = etree.SubElement(req, "returnedTags")
+            for tag in ("name", "members"):
+                etree.SubElement(tags, tag)
+
+        ret = await self._call("listCallManagerGroup", build)
+        servers = await self._callmanager_servers()
+        groups: list[CmGroup] = []
+        for el in ret.iterfind("callManagerGroup"):
+            members: list[CmGroupMember] = []
+            for m in el.iterfind("members/member"):
+                cm = (m.findtext("callManagerName") or "").strip()
+                try:
+                    priority = int((m.findtext("priority") or "").strip())
+                except ValueError:
+                    priority = len(members) + 1
+                members.append(
+                    CmGroupMember(callmanager=cm, priority=priority, server=servers.get(cm, ""))
+                )
+            members.sort(key=lambda m: m.priority)
+            groups.append(CmGroup(name=(el.findtext("name") or "").strip(), members=members))
+        return groups
+
+    async def list_device_pools(self, name: str = "%") -> list[DevicePool]:
+        """Device pools and their CM groups."""
+
+        def build(req: etree._Element) -> None:
+            etree.SubElement(etree.SubElement(req, "searchCriteria"), "name").text = name
+            tags = etree.SubElement(req, "returnedTags")
+            for tag in ("name", "callManagerGroupName"):
+                etree.SubElement(tags, tag)
+
+        ret = await self._call("listDevicePool", build)
+        return [
+            DevicePool(
+                name=(el.findtext("name") or "").strip(),
+                cm_group=(el.findtext("callManagerGroupName") or "").strip(),
+            )
+            for el in ret.iterfind("devicePool")
+        ]
+
+    async def phones_per_device_pool(self) -> dict[str, int]:
+        """Configured phones per device pool name (SQL on the ``device`` table).
+
+        Raises:
+            CucmSoapFault: The database refused the query (e.g. no ``device`` table).
+        """
+        rows = await self.execute_sql(PHONES_PER_POOL_SQL)
+        counts: dict[str, int] = {}
+        for row in rows:
+            try:
+                counts[row["devicepool"]] = int(row["phones"])
+            except (KeyError, ValueError):
+                raise CucmError(
+                    f"phones per device pool: unexpected row {row!r}", node=self._node
+                ) from None
+        return counts
+
+    async def _callmanager_servers(self) -> dict[str, str]:
+        """CallManager entity name -> the processnode name it runs on."""
+        nodes = {
+            r.get("pkid", ""): r.get("name", "") for r in await self.execute_sql(PROCESSNODE_SQL)
+        }
+        return {
+            r.get("name", ""): nodes.get(r.get("fkprocessnode", ""), "")
+            for r in await self.execute_sql(CALLMANAGER_SQL)
+        }
 
     # -- plumbing -----------------------------------------------------------------------
 

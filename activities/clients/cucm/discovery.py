@@ -12,14 +12,21 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from activities.clients import pki
-from activities.clients.cucm.axl import AxlClient
+from activities.clients.cucm.axl import AxlClient, CmGroup, DevicePool
 from activities.clients.cucm.cli import CucmCli
 from activities.clients.cucm.controlcenter import ControlCenterClient
-from activities.clients.cucm.errors import CucmError
+from activities.clients.cucm.errors import CucmError, CucmSoapFault
+from activities.clients.cucm.risport import RegistrationSummary, RisPortClient
 from activities.clients.cucm.tls import probe_tls
 from activities.clients.cucm.transport import NodeEndpoint, credentials
 from activities.clients.inventory import ClusterEntry, Inventory, NodeEntry
-from activities.cluster_models import ClusterSnapshot, NodeSnapshot, ServiceState
+from activities.cluster_models import (
+    ClusterSnapshot,
+    CmGroupInfo,
+    NodeSnapshot,
+    RegistrationSnapshot,
+    ServiceState,
+)
 
 #: Services whose state discovery reports (preflight needs the first two).
 WATCHED_SERVICES = (
@@ -28,7 +35,13 @@ WATCHED_SERVICES = (
     "Cisco CallManager",
     "Cisco Tftp",
     "Cisco XCP Router",
+    "Cisco CTIManager",
+    "Cisco Trust Verification Service",
+    "Cisco HAProxy",
 )
+
+#: Unregistered phone names a registration snapshot keeps (a summary, not a dump).
+UNREGISTERED_SAMPLE = 50
 
 
 def endpoint(cluster: ClusterEntry, node: NodeEntry, roots: Sequence[str] = ()) -> NodeEndpoint:
@@ -38,6 +51,93 @@ def endpoint(cluster: ClusterEntry, node: NodeEntry, roots: Sequence[str] = ()) 
 
 def _why(exc: Exception) -> str:
     return str(exc) or exc.__class__.__name__
+
+
+def registration_snapshot(summary: RegistrationSummary) -> RegistrationSnapshot:
+    """The payload view of a RisPort registration summary."""
+    return RegistrationSnapshot(
+        taken_at=datetime.now(UTC),
+        total=summary.total,
+        registered=summary.registered_total,
+        per_node=dict(summary.registered),
+        unregistered_sample=summary.unregistered[:UNREGISTERED_SAMPLE],
+    )
+
+
+def member_fqdn(cluster: ClusterEntry, server: str, callmanager: str) -> str:
+    """The inventory FQDN of a CM group member.
+
+    ``server`` is the processnode name (FQDN, host name or address, as configured);
+    ``callmanager`` the entity name, ``CM_<host>`` by default, used when the server is unknown.
+    Unknown members keep their name as AXL gives it.
+    """
+    wanted = server.lower()
+    for node in cluster.nodes:
+        if wanted and wanted in (node.fqdn.lower(), node.hostname.lower(), node.address):
+            return node.fqdn
+    host = callmanager.removeprefix("CM_").lower()
+    for node in cluster.nodes:
+        if host in (node.fqdn.lower(), node.hostname.lower()):
+            return node.fqdn
+    return server or callmanager
+
+
+def attribute_registrations(
+    groups: Sequence[CmGroupInfo], per_node: dict[str, int]
+) -> dict[str, int]:
+    """Registered phones per CM group, from where they are registered.
+
+    A node's phones count for the group in which it ranks highest (a node is usually the
+    primary of one group); a node that ranks equally high in several groups, or in none, is
+    left out, since RisPort does not say which device pool its phones belong to.
+    """
+    counts = {g.name: 0 for g in groups}
+    for host, registered in per_node.items():
+        ranks = {
+            g.name: [m.split(".", 1)[0].lower() for m in g.members].index(host.lower())
+            for g in groups
+            if host.lower() in [m.split(".", 1)[0].lower() for m in g.members]
+        }
+        if not ranks:
+            continue
+        best = min(ranks.values())
+        top = [name for name, rank in ranks.items() if rank == best]
+        if len(top) == 1:
+            counts[top[0]] += registered
+    return counts
+
+
+def cm_group_infos(
+    cluster: ClusterEntry,
+    groups: Sequence[CmGroup],
+    pools: Sequence[DevicePool],
+    phones_per_pool: dict[str, int] | None,
+    per_node: dict[str, int] | None,
+) -> list[CmGroupInfo]:
+    """CM groups with inventory FQDNs and their phone counts.
+
+    The counts come from ``phones_per_pool`` (AXL SQL, configured phones) when given, else
+    from RisPort registrations (``per_node``) attributed to groups; else they stay 0.
+    """
+    infos = [
+        CmGroupInfo(
+            name=g.name,
+            members=[member_fqdn(cluster, m.server, m.callmanager) for m in g.members],
+        )
+        for g in groups
+    ]
+    if phones_per_pool is not None:
+        for info in infos:
+            info.phones = sum(
+                phones_per_pool.get(p.name, 0) for p in pools if p.cm_group == info.name
+            )
+            info.phones_source = "axl-sql"
+    elif per_node is not None:
+        counts = attribute_registrations(infos, per_node)
+        for info in infos:
+            info.phones = counts[info.name]
+            info.phones_source = "risport"
+    return infos
 
 
 async def _inspect_node(
@@ -117,9 +217,46 @@ async def discover(
 
     publishers = [n for n in cluster.nodes if n.role == "publisher"]
 
+    groups: list[CmGroup] = []
+    pools: list[DevicePool] = []
+    phones_per_pool: dict[str, int] | None = None
+
+    async def cm_groups() -> None:
+        nonlocal groups, pools, phones_per_pool
+        try:
+            async with AxlClient(pub_ep, credentials(inventory, cluster, "app_user")) as client:
+                groups = await client.list_cm_groups()
+                pools = await client.list_device_pools()
+                try:
+                    phones_per_pool = await client.phones_per_device_pool()
+                except CucmSoapFault:
+                    phones_per_pool = None  # no device table to count: RisPort will tell
+        except CucmError as exc:
+            snapshot.cm_groups_error = f"AXL CM groups on {pub.fqdn}: {_why(exc)}"
+
+    async def registrations() -> None:
+        try:
+            # Discovery reports a throttle rather than waiting it out.
+            async with RisPortClient(
+                pub_ep, credentials(inventory, cluster, "app_user"), throttle_retries=0
+            ) as ris:
+                snapshot.registrations = registration_snapshot(await ris.registration_summary())
+        except CucmError as exc:
+            snapshot.registrations_error = f"RisPort on {pub.fqdn}: {_why(exc)}"
+
     inspections = asyncio.gather(
         *(_inspect_node(inventory, cluster, n, roots) for n in cluster.nodes)
     )
-    await asyncio.gather(inspections, axl(), sso(), *(replication(p) for p in publishers))
+    await asyncio.gather(
+        inspections,
+        axl(),
+        sso(),
+        cm_groups(),
+        registrations(),
+        *(replication(p) for p in publishers),
+    )
     snapshot.nodes = list(inspections.result())
+    if snapshot.cm_groups_error is None:
+        per_node = snapshot.registrations.per_node if snapshot.registrations else None
+        snapshot.cm_groups = cm_group_infos(cluster, groups, pools, phones_per_pool, per_node)
     return snapshot

@@ -1,0 +1,501 @@
+"""Phone-impacting CUCM activities against the lab: CM groups, registrations, CTL, policy,
+purpose-aware CSRs and verification on the signalling ports."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import TypeAdapter
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.clients.cucm.discovery import WATCHED_SERVICES, attribute_registrations
+from activities.cluster_models import (
+    ClusterRef,
+    CmGroupInfo,
+    CsrRequest,
+    PendingCsrRequest,
+    RegistrationGateRequest,
+    RestartRequest,
+    VerifyRequest,
+)
+from activities.cucm import CucmActivities
+from lab import pki
+from lab.faults import Fault
+from lab.server import Lab
+from tests.lab.conftest import LabHandle
+from workflows.approval_models import ApprovalPolicy
+from workflows.windows import WindowSpec
+
+CM = "Cisco CallManager"
+DOMAIN = "lab.example.com"
+
+
+def fqdn(host: str) -> str:
+    return f"{host}.{DOMAIN}"
+
+
+def activities_at(path: Path) -> CucmActivities:
+    return CucmActivities(inventory_loader=lambda: path)
+
+
+def activities_for(lab: LabHandle) -> CucmActivities:
+    return activities_at(lab.lab.state_dir / "inventory.yaml")
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
+def unregistered(lab: Lab) -> list[str]:
+    return [p.name for p in lab.phones.phones if p.node is None]
+
+
+async def all_registered(lab: Lab) -> None:
+    await until(lambda: not unregistered(lab), what="every phone registered")
+
+
+def edited_inventory(lab: LabHandle, tmp_path: Path, **changes: Any) -> Path:
+    """A copy of the lab's inventory with the cluster entry's fields changed."""
+    doc = yaml.safe_load((lab.lab.state_dir / "inventory.yaml").read_text())
+    doc["clusters"][0].update(changes)
+    path = tmp_path / "edited-inventory.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+async def failure(awaitable: Any) -> ApplicationError:
+    with pytest.raises(ApplicationError) as info:
+        await awaitable
+    return info.value
+
+
+# -- discovery ----------------------------------------------------------------------------
+
+
+async def test_discovery_reads_cm_groups_phones_and_registrations(lab: LabHandle) -> None:
+    running = lab.lab
+    await all_registered(running)
+    snap = await ActivityEnvironment().run(
+        activities_for(lab).discover_cluster, ClusterRef(cluster="lab")
+    )
+    assert snap.cm_groups_error is None and snap.registrations_error is None
+    expected_groups = {
+        g.name: [fqdn(m) for m in g.members] for g in running.spec.resolved_cm_groups()
+    }
+    assert {g.name: g.members for g in snap.cm_groups} == expected_groups
+    assert expected_groups["CMG-1"][0] == fqdn("cucm-sub1")  # primary first
+    phones_per_group: dict[str, int] = {}
+    for pool in running.spec.resolved_device_pools():
+        phones_per_group[pool.cm_group] = (
+            phones_per_group.get(pool.cm_group, 0) + pool.sccp + pool.sip
+        )
+    assert {g.name: g.phones for g in snap.cm_groups} == phones_per_group
+    assert sum(phones_per_group.values()) == len(running.phones.phones) > 0
+    # The lab's AXL has no device table: the counts come from RisPort registrations.
+    assert {g.phones_source for g in snap.cm_groups} == {"risport"}
+
+    assert snap.registrations is not None
+    assert snap.registrations.total == len(running.phones.phones)
+    assert snap.registrations.registered == snap.registrations.total
+    truth: dict[str, int] = {}
+    for p in running.phones.phones:
+        assert p.node is not None
+        truth[p.node] = truth.get(p.node, 0) + 1
+    assert snap.registrations.per_node == truth
+
+    sub1 = snap.node("cucm-sub1")
+    for name in ("Cisco CTIManager", "Cisco Trust Verification Service", "Cisco HAProxy"):
+        assert name in WATCHED_SERVICES
+        state = sub1.service(name)
+        assert state is not None and state.activated and state.status == "Started"
+    imp = snap.node("imp-pub")
+    xcp = imp.service("Cisco XCP Router")
+    assert xcp is not None and xcp.activated
+
+
+async def test_discovery_records_what_it_could_not_read(lab: LabHandle) -> None:
+    running = lab.lab
+    running.faults.add(Fault(kind="throttle", node="cucm-pub", count=1))
+    running.faults.add(Fault(kind="http-error", node="cucm-pub", target="axl"))
+    snap = await ActivityEnvironment().run(
+        activities_for(lab).discover_cluster, ClusterRef(cluster="lab")
+    )
+    assert snap.registrations is None
+    assert snap.registrations_error and "RisPort on cucm-pub" in snap.registrations_error
+    assert snap.cm_groups == []
+    assert snap.cm_groups_error and "AXL CM groups" in snap.cm_groups_error
+
+
+async def test_discovery_of_a_single_member_group(make_lab: Callable[..., Lab]) -> None:
+    async with make_lab(
+        cm_groups=[
+            {"name": "Solo", "members": ["cucm-sub1"]},
+            {"name": "Pair", "members": ["cucm-sub2", "cucm-pub"]},
+        ],
+        device_pools=[
+            {"name": "DP-Solo", "cm_group": "Solo", "sccp": 7, "sip": 5},
+            {"name": "DP-Pair", "cm_group": "Pair", "sccp": 3, "sip": 6},
+        ],
+    ) as running:
+        handle = LabHandle(running)
+        await all_registered(running)
+        snap = await ActivityEnvironment().run(
+            activities_for(handle).discover_cluster, ClusterRef(cluster="lab")
+        )
+        assert [(g.name, g.members, g.phones) for g in snap.cm_groups] == [
+            ("Solo", [fqdn("cucm-sub1")], 12),
+            ("Pair", [fqdn("cucm-sub2"), fqdn("cucm-pub")], 9),
+        ]
+
+
+def test_registrations_are_attributed_to_the_group_a_node_ranks_highest_in() -> None:
+    groups = [
+        CmGroupInfo(name="A", members=[fqdn("s1"), fqdn("s2"), fqdn("pub")]),
+        CmGroupInfo(name="B", members=[fqdn("s2"), fqdn("s1"), fqdn("pub")]),
+        CmGroupInfo(name="C", members=[fqdn("s3")]),
+    ]
+    # s1 leads A, s2 leads B, pub ranks third in both (ambiguous), s9 is in no group.
+    counts = attribute_registrations(groups, {"s1": 10, "s2": 4, "pub": 3, "s9": 2, "s3": 1})
+    assert counts == {"A": 10, "B": 4, "C": 1}
+
+
+# -- registrations ------------------------------------------------------------------------
+
+
+async def test_registration_snapshot_matches_the_lab(lab: LabHandle) -> None:
+    await all_registered(lab.lab)
+    snap = await ActivityEnvironment().run(
+        activities_for(lab).registration_snapshot, ClusterRef(cluster="lab")
+    )
+    assert snap.total == snap.registered == len(lab.lab.phones.phones)
+    assert snap.unregistered_sample == []
+
+
+async def test_gate_passes_once_phones_are_back_after_a_callmanager_restart(
+    lab: LabHandle,
+) -> None:
+    running = lab.lab
+    acts = activities_for(lab)
+    await all_registered(running)
+    baseline = await ActivityEnvironment().run(
+        acts.registration_snapshot, ClusterRef(cluster="lab")
+    )
+    since = running.journal.entries()[-1].seq
+    restart = await ActivityEnvironment().run(
+        acts.restart_service,
+        RestartRequest(
+            cluster="lab",
+            node=fqdn("cucm-sub1"),
+            service=CM,
+            not_before=datetime.now(UTC),
+            poll_seconds=0.02,
+            timeout_seconds=30,
+        ),
+    )
+    assert not restart.already_done
+    env = ActivityEnvironment()
+    beats: list[object] = []
+    env.on_heartbeat = lambda *d: beats.append(d)
+    result = await env.run(
+        acts.wait_for_registrations,
+        RegistrationGateRequest(
+            cluster="lab",
+            baseline_registered=baseline.registered,
+            tolerance=0.0,
+            timeout_seconds=20,
+            poll_seconds=0.05,
+        ),
+    )
+    assert result.ok, result
+    assert result.registered == result.expected == baseline.registered
+    assert not unregistered(running)  # the lab agrees: every phone is back
+    dropped = running.journal.entries("phone.unregistered", node="cucm-sub1", since=since)
+    assert dropped, "the restart did drop phones (the gate had something to wait for)"
+    assert beats
+
+
+async def test_gate_times_out_with_ok_false_while_a_group_has_no_callmanager(
+    make_lab: Callable[..., Lab],
+) -> None:
+    async with make_lab(
+        cm_groups=[
+            {"name": "Solo", "members": ["cucm-sub1"]},
+            {"name": "Pair", "members": ["cucm-sub2", "cucm-pub"]},
+        ],
+        device_pools=[
+            {"name": "DP-Solo", "cm_group": "Solo", "sccp": 6, "sip": 4},
+            {"name": "DP-Pair", "cm_group": "Pair", "sccp": 5, "sip": 5},
+        ],
+    ) as running:
+        handle = LabHandle(running)
+        await all_registered(running)
+        node = running.cluster.node("cucm-sub1")
+        running.cluster.control(node, CM, "stop", origin="test")
+        await until(lambda: len(unregistered(running)) == 10, what="Solo's phones dropped")
+        t0 = time.monotonic()
+        result = await ActivityEnvironment().run(
+            activities_for(handle).wait_for_registrations,
+            RegistrationGateRequest(
+                cluster="lab", baseline_registered=20, timeout_seconds=0.6, poll_seconds=0.1
+            ),
+        )
+        elapsed = time.monotonic() - t0
+        assert not result.ok
+        assert result.registered == 10 and result.expected == 20
+        assert sorted(result.unregistered_sample) == sorted(unregistered(running))
+        assert 0.6 <= elapsed < 5.0
+        assert result.waited_seconds >= 0.6
+
+
+async def test_gate_waits_out_a_throttled_risport(lab: LabHandle) -> None:
+    running = lab.lab
+    await all_registered(running)
+    running.faults.add(Fault(kind="throttle", node="cucm-pub", count=1))
+    env = ActivityEnvironment()
+    beats: list[tuple[Any, ...]] = []
+    env.on_heartbeat = lambda *d: beats.append(d)
+    result = await env.run(
+        activities_for(lab).wait_for_registrations,
+        RegistrationGateRequest(
+            cluster="lab",
+            baseline_registered=len(running.phones.phones),
+            timeout_seconds=1.0,
+            poll_seconds=0.05,
+        ),
+    )
+    assert result.ok
+    # The throttle's retry_after (30 s) is cut at the deadline, then one last look passes.
+    assert 0.9 <= result.waited_seconds < 5.0
+    fired = [e for e in running.journal.entries("fault.fired") if e.data["kind"] == "throttle"]
+    assert len(fired) == 1
+
+
+# -- CTL ----------------------------------------------------------------------------------
+
+
+async def test_ctl_update_runs_on_the_publisher_and_may_be_repeated(lab: LabHandle) -> None:
+    acts = activities_for(lab)
+    for _ in range(2):
+        result = await ActivityEnvironment().run(acts.ctl_update, ClusterRef(cluster="lab"))
+        assert result.updated
+    assert [e.node for e in lab.lab.journal.entries("ctl.updated")] == ["cucm-pub", "cucm-pub"]
+
+
+async def test_ctl_update_refused_is_a_non_retryable_step_error(
+    lab: LabHandle, tmp_path: Path
+) -> None:
+    # An inventory that names a subscriber as publisher: the CLI refuses, in its own words.
+    path = edited_inventory(lab, tmp_path, publisher=fqdn("cucm-sub1"))
+    err = await failure(
+        ActivityEnvironment().run(activities_at(path).ctl_update, ClusterRef(cluster="lab"))
+    )
+    assert err.type == "CtlUpdateFailed" and err.non_retryable
+    assert "only on the publisher" in err.message
+    assert lab.lab.journal.entries("ctl.updated") == []
+
+
+# -- change policy ------------------------------------------------------------------------
+
+
+async def test_load_change_policy_from_the_inventory(lab: LabHandle, tmp_path: Path) -> None:
+    policy_block = {
+        "approvals": {
+            "plan": {"approver_groups": ["voice-leads"], "required": 1},
+            "impact": {
+                "approver_groups": ["cab"],
+                "required": 2,
+                "forbid_self_approval": True,
+                "justification_required": True,
+                "expiry_seconds": 86400,
+            },
+        },
+        "windows": [
+            {"start": "2030-01-05T22:00:00Z", "end": "2030-01-06T02:00:00Z"},
+            {
+                "days": ["sat", "sun"],
+                "start": "01:30",
+                "duration_seconds": 10800,
+                "timezone": "Europe/Paris",
+            },
+        ],
+        "health_tolerance": 0.05,
+        "health_timeout_seconds": 1200,
+    }
+    path = edited_inventory(lab, tmp_path, change_policy=policy_block)
+    policy = await ActivityEnvironment().run(
+        activities_at(path).load_change_policy, ClusterRef(cluster="lab")
+    )
+    assert policy.health_tolerance == 0.05 and policy.health_timeout_seconds == 1200
+    impact = ApprovalPolicy.model_validate(policy.approvals["impact"])
+    assert impact.gate == "impact" and impact.required == 2 and impact.approver_groups == ["cab"]
+    assert impact.justification_required and impact.expiry_seconds == 86400
+    plan = ApprovalPolicy.model_validate(policy.approvals["plan"])
+    assert plan.gate == "plan" and plan.forbid_self_approval  # the workflow's default
+    windows = [TypeAdapter(WindowSpec).validate_python(w) for w in policy.windows]
+    assert windows[0].start == datetime(2030, 1, 5, 22, tzinfo=UTC)  # type: ignore[union-attr]
+    assert windows[1].timezone == "Europe/Paris"  # type: ignore[union-attr]
+
+    # Without a block: the defaults.
+    default = await ActivityEnvironment().run(
+        activities_for(lab).load_change_policy, ClusterRef(cluster="lab")
+    )
+    assert default.approvals == {} and default.windows == [] and default.health_tolerance == 0.02
+
+
+async def test_an_unquoted_window_time_is_refused(lab: LabHandle, tmp_path: Path) -> None:
+    path = edited_inventory(lab, tmp_path)
+    path.write_text(
+        path.read_text().replace(
+            "  credentials:",
+            "  change_policy:\n    windows:\n    - {days: [sat], start: 22:00, "
+            "duration_seconds: 3600}\n  credentials:",
+            1,
+        )
+    )
+    err = await failure(
+        ActivityEnvironment().run(activities_at(path).load_change_policy, ClusterRef(cluster="lab"))
+    )
+    assert err.type == "InventoryError" and err.non_retryable
+    assert "quote" in err.message
+
+
+# -- purposes -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "purpose", "port"),
+    [
+        ("cucm-sub1", "CallManager", 5061),
+        ("imp-pub", "cup-xmpp", 5222),
+        ("imp-pub", "cup-xmpp-s2s", 5269),
+        ("cucm-pub", "tomcat", 0),
+    ],
+)
+async def test_verify_node_checks_the_purposes_own_port(
+    lab: LabHandle, tmp_path: Path, host: str, purpose: Any, port: int
+) -> None:
+    node = lab.lab.cluster.node(host)
+    active = node.active[purpose]
+    # The lab's certificates are self-signed, and a node's tomcat and CallManager ones share
+    # their subject: trust exactly the purpose's certificates, as a CA-signed cluster would.
+    trust = tmp_path / f"{purpose}-trust.pem"
+    trust.write_text(
+        "".join(n.active[purpose].pem for n in lab.lab.cluster.nodes if purpose in n.active)
+    )
+    acts = activities_at(
+        edited_inventory(
+            lab, tmp_path, tls={**lab.cluster_entry.tls.model_dump(), "ca_file": str(trust)}
+        )
+    )
+    # port 0: the purpose's port from the inventory
+    result = await ActivityEnvironment().run(
+        acts.verify_node,
+        VerifyRequest(
+            cluster="lab",
+            node=node.fqdn,
+            purpose=purpose,
+            expected_fingerprint=pki.fingerprint(active.cert),
+        ),
+    )
+    assert result.ok and result.fqdn_in_san and result.chain_valid
+    assert result.port == (port or lab.cluster_entry.node(host).https_port)
+    # Another certificate of the node is not what this port serves.
+    other = "tomcat" if purpose != "tomcat" else "CallManager"
+    if other in node.active:
+        err = await failure(
+            ActivityEnvironment().run(
+                acts.verify_node,
+                VerifyRequest(
+                    cluster="lab",
+                    node=node.fqdn,
+                    purpose=purpose,
+                    port=port,
+                    expected_fingerprint=pki.fingerprint(node.active[other].cert),
+                ),
+            )
+        )
+        assert err.type == "VerifyFailed"
+
+
+async def test_verify_refuses_a_purpose_the_node_does_not_serve(lab: LabHandle) -> None:
+    err = await failure(
+        ActivityEnvironment().run(
+            activities_for(lab).verify_node,
+            VerifyRequest(
+                cluster="lab",
+                node=fqdn("imp-pub"),
+                purpose="CallManager",
+                expected_fingerprint="00",
+            ),
+        )
+    )
+    assert err.type == "PurposeNotServed" and err.non_retryable
+
+
+async def test_cup_xmpp_csr_is_generated_on_the_imp_publisher(lab: LabHandle) -> None:
+    acts = activities_for(lab)
+    csr = await ActivityEnvironment().run(
+        acts.generate_csr, CsrRequest(cluster="lab", purpose="cup-xmpp")
+    )
+    generated = lab.lab.journal.entries("csr.generated")
+    assert [(e.node, e.data["purpose"]) for e in generated] == [("imp-pub", "cup-xmpp")]
+    assert all(n.startswith("imp") for n in csr.exported_nodes)
+    pending = await ActivityEnvironment().run(
+        acts.check_pending_csr,
+        PendingCsrRequest(cluster="lab", purpose="cup-xmpp", csr_pem=csr.csr_pem),
+    )
+    assert pending.matches, pending.detail
+    # The CUCM publisher has no cup-xmpp CSR pending: the tomcat one is separate.
+    tomcat = await ActivityEnvironment().run(
+        acts.generate_csr, CsrRequest(cluster="lab", purpose="tomcat")
+    )
+    assert lab.lab.journal.entries("csr.generated")[-1].node == "cucm-pub"
+    assert tomcat.csr_pem != csr.csr_pem
+
+
+# -- restarts of the phone-impacting services ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "service"),
+    [
+        ("cucm-sub1", "Cisco CallManager"),
+        ("cucm-sub2", "Cisco CTIManager"),
+        ("cucm-pub", "Cisco Tftp"),
+        ("cucm-sub1", "Cisco Trust Verification Service"),
+        ("cucm-sub2", "Cisco HAProxy"),
+        ("imp-pub", "Cisco XCP Router"),
+    ],
+)
+async def test_restart_of_phone_impacting_services(lab: LabHandle, host: str, service: str) -> None:
+    node = lab.lab.cluster.node(host)
+    before = node.service(service).start_time
+    result = await ActivityEnvironment().run(
+        activities_for(lab).restart_service,
+        RestartRequest(
+            cluster="lab",
+            node=node.fqdn,
+            service=service,
+            not_before=datetime.now(UTC),
+            poll_seconds=0.02,
+            timeout_seconds=30,
+        ),
+    )
+    assert not result.already_done
+    assert node.started(service) and node.service(service).start_time != before
+    assert [
+        e.node
+        for e in lab.lab.journal.entries("service.control")
+        if e.data["service"] == service and e.data["action"] == "restart"
+    ] == [host]
