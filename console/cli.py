@@ -141,6 +141,22 @@ def worker() -> None:
 # -- planning and starting ---------------------------------------------------------------
 
 
+def _window(text: str) -> dict[str, str]:
+    """``START/END`` (ISO 8601, timezone required) as a window for the workflow."""
+    start, sep, end = text.partition("/")
+    try:
+        if not sep:
+            raise ValueError("expected START/END")
+        begin, finish = datetime.fromisoformat(start), datetime.fromisoformat(end)
+        if begin.tzinfo is None or finish.tzinfo is None:
+            raise ValueError("give a timezone (e.g. Z or +01:00)")
+        if finish <= begin:
+            raise ValueError("the window ends before it starts")
+    except ValueError as exc:
+        raise CliError(f"--window {text!r}: {exc}") from None
+    return {"start": begin.isoformat(), "end": finish.isoformat()}
+
+
 @app.command()
 @run_async
 async def plan(
@@ -185,6 +201,13 @@ async def start(
     ca_template: Annotated[
         str | None, typer.Option(help="certificate template (ADCS) or profile (ACME)")
     ] = None,
+    window: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="maintenance window START/END in ISO 8601 with a zone, e.g. "
+            "2026-11-28T22:00Z/2026-11-29T04:00Z (repeatable; the inventory's if none)"
+        ),
+    ] = None,
     approve_plan: Annotated[
         bool,
         typer.Option(
@@ -203,6 +226,7 @@ async def start(
         ca=ca,
         ca_name=ca_name,
         ca_template=ca_template,
+        windows=[_window(w) for w in window or []],
         requested_by=principal(by),
         require_plan_approval=approve_plan,
         options=RenewalOptions(),
