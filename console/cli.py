@@ -365,13 +365,21 @@ async def approve(
     by: By = None,
     comment: Comment = "",
     plan_hash: Annotated[str | None, typer.Option(help="the plan you reviewed")] = None,
+    group: Annotated[
+        list[str] | None, typer.Option(help="approver group you act for (repeatable)")
+    ] = None,
 ) -> None:
-    """Approve the plan of a renewal waiting for approval."""
+    """Approve the gate a renewal waits at (its plan, or its phone-impacting restarts)."""
     handle = await renewal(change_id)
     try:
         await handle.execute_update(
             CertRenewalWorkflow.approve,
-            ApprovalInput(principal=principal(by), comment=comment, plan_hash=plan_hash),
+            ApprovalInput(
+                principal=principal(by),
+                comment=comment,
+                plan_hash=plan_hash,
+                groups=group or [],
+            ),
         )
     except WorkflowUpdateFailedError as exc:
         raise _update_error(exc) from None
@@ -424,13 +432,16 @@ async def submit_cert(
 @run_async
 async def decide(
     change_id: str,
-    decision: Annotated[str, typer.Argument(help="regenerate | abort")],
+    decision: Annotated[
+        str, typer.Argument(help="regenerate | abort | continue | roll-forward | resume")
+    ],
     by: By = None,
     comment: Comment = "",
 ) -> None:
-    """Answer a renewal's question (a stale CSR: regenerate and re-sign, or abort)."""
-    if decision not in ("regenerate", "abort"):
-        raise CliError("decision must be 'regenerate' or 'abort'")
+    """Answer a renewal's question: a stale CSR (regenerate | abort), phones not back after a
+    wave (continue | roll-forward | abort), the window closing (resume | abort)."""
+    if decision not in ("regenerate", "abort", "continue", "roll-forward", "resume"):
+        raise CliError("answer with regenerate, abort, continue, roll-forward or resume")
     handle = await renewal(change_id)
     try:
         await handle.execute_update(

@@ -56,6 +56,8 @@ def status_view(status: RenewalStatus) -> RenderableType:
     parts: list[RenderableType] = [head]
     if status.error:
         parts.append(Text(f"error: {status.error}", style="red"))
+    if status.question:
+        parts.append(Text(f"question: {status.question}", style="bold yellow"))
     nodes = Table(show_edge=False)
     for col in ("node", "restart", "verify", "old serial", "new serial", "detail"):
         nodes.add_column(col, overflow="fold")
@@ -96,7 +98,13 @@ def awaiting_hint(status: RenewalStatus) -> str | None:
     cid = status.change_id
     if status.awaiting == "approval":
         h = status.plan.plan_hash if status.plan else ""
-        return f"review with `ucrenew show {cid}`, then `ucrenew approve {cid} --plan-hash {h}`"
+        gate = "the phone-impacting restarts" if status.gate == "impact" else "the plan"
+        return (
+            f"approve {gate}: review with `ucrenew show {cid}`, then "
+            f"`ucrenew approve {cid} --plan-hash {h}`"
+        )
+    if status.awaiting == "window":
+        return "waiting for the maintenance window (restarts start when it opens)"
     if status.awaiting == "ca" and status.ca != "manual":
         return f"waiting for the {status.ca} CA (request {status.ca_request_ref})"
     if status.awaiting == "ca":
@@ -105,7 +113,7 @@ def awaiting_hint(status: RenewalStatus) -> str | None:
             f"`ucrenew submit-cert {cid} --cert signed.pem --chain chain.pem`"
         )
     if status.awaiting == "operator":
-        return f"decide with `ucrenew decide {cid} regenerate` or `ucrenew decide {cid} abort`"
+        return f"answer the question with `ucrenew decide {cid} <answer>`"
     if status.awaiting == "sso-confirm":
         return (
             "re-enable SAML SSO in Cisco Unified CM Administration > System > SAML Single "
