@@ -21,7 +21,7 @@ from activities.clients.cucm.errors import (
     CucmSoapFault,
     CucmThrottled,
 )
-from activities.clients.cucm.transport import BasicAuth, HttpsClient, NodeEndpoint
+from activities.clients.cucm.transport import BasicAuth, HttpsApi, HttpsClient, NodeEndpoint
 
 AXL_NS = "http://www.cisco.com/AXL/API/{version}"
 PATH = "/axl/"
@@ -99,7 +99,7 @@ def supported_versions(page: str) -> tuple[str, ...]:
     )
 
 
-class AxlClient:
+class AxlClient(HttpsApi):
     """Async AXL client of a CUCM publisher.
 
     Args:
@@ -112,16 +112,6 @@ class AxlClient:
         self.endpoint = endpoint
         self.version = version
         self._http = HttpsClient(endpoint, endpoint.https_port, auth)
-
-    async def __aenter__(self) -> AxlClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
 
     # -- operations ---------------------------------------------------------------------
 

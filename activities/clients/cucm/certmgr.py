@@ -23,7 +23,7 @@ from activities.clients.cucm.errors import (
     CucmStaleCsr,
     CucmTrustDuplicate,
 )
-from activities.clients.cucm.transport import BasicAuth, HttpsClient, NodeEndpoint
+from activities.clients.cucm.transport import BasicAuth, HttpsApi, HttpsClient, NodeEndpoint
 
 BASE = "/platformcom/api/v1/certmgr"
 
@@ -143,7 +143,7 @@ class ServerSnapshot(BaseModel):
         return next((t for t in self.trusts if t.store == store), None)
 
 
-class CertMgrClient:
+class CertMgrClient(HttpsApi):
     """Certificate Management REST of one node.
 
     Use as ``async with CertMgrClient(endpoint, auth) as client:`` or call :meth:`aclose`.
@@ -156,16 +156,6 @@ class CertMgrClient:
     def __init__(self, endpoint: NodeEndpoint, auth: BasicAuth) -> None:
         self.endpoint = endpoint
         self._http = HttpsClient(endpoint, endpoint.rest_port, auth)
-
-    async def __aenter__(self) -> CertMgrClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
 
     @property
     def node(self) -> str:

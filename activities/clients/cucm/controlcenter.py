@@ -26,7 +26,7 @@ from activities.clients.cucm.errors import (
     CucmSoapFault,
     CucmThrottled,
 )
-from activities.clients.cucm.transport import BasicAuth, HttpsClient, NodeEndpoint
+from activities.clients.cucm.transport import BasicAuth, HttpsApi, HttpsClient, NodeEndpoint
 
 AST_NS = "http://schemas.cisco.com/ast/soap"
 PATH = "/controlcenterservice2/services/ControlCenterServices"
@@ -104,7 +104,7 @@ def _int(value: str, default: int = -1) -> int:
         return default
 
 
-class ControlCenterClient:
+class ControlCenterClient(HttpsApi):
     """Async client of one node's ControlCenterServices.
 
     Args:
@@ -115,16 +115,6 @@ class ControlCenterClient:
     def __init__(self, endpoint: NodeEndpoint, auth: BasicAuth) -> None:
         self.endpoint = endpoint
         self._http = HttpsClient(endpoint, endpoint.https_port, auth)
-
-    async def __aenter__(self) -> ControlCenterClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
 
     # -- operations ---------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from activities.clients.cucm import _soap, inferred
 from activities.clients.cucm.errors import CucmError, CucmHttpError, CucmSoapFault, CucmThrottled
-from activities.clients.cucm.transport import BasicAuth, HttpsClient, NodeEndpoint
+from activities.clients.cucm.transport import BasicAuth, HttpsApi, HttpsClient, NodeEndpoint
 
 AST_NS = "http://schemas.cisco.com/ast/soap"
 PATH = "/realtimeservice2/services/RISService70"
@@ -93,7 +93,7 @@ def _short(name: str) -> str:
     return inferred.short_host(name)
 
 
-class RisPortClient:
+class RisPortClient(HttpsApi):
     """Async client of one node's RISService70.
 
     Args:
@@ -122,16 +122,6 @@ class RisPortClient:
         self.retry_after = retry_after
         self._sleep = sleep
         self._http = HttpsClient(endpoint, endpoint.https_port, auth)
-
-    async def __aenter__(self) -> RisPortClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
 
     async def select_cm_devices(
         self,

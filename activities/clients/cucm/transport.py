@@ -9,7 +9,7 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -114,6 +114,22 @@ class HttpsClient:
         if resp.status_code == 401:
             raise CucmAuthError("credentials refused (HTTP 401)", node=node)
         return resp
+
+
+class HttpsApi:
+    """Base of the node API clients: owns one :class:`HttpsClient` as ``self._http``."""
+
+    _http: HttpsClient
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
 
 
 def endpoint_dir(path: str | None) -> Path | None:
