@@ -1,0 +1,144 @@
+"""Record the representative histories the replay test checks every change against.
+
+Run ``.venv/bin/python -m tests.replay.record`` after a *deliberate* workflow change that is
+guarded by ``workflow.patched()`` (new histories beside the old ones), never to make a failing
+replay pass. Scenarios run on the time-skipping server with the stub activities.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from tests.workflows.stubs import BAD_PEM, GOOD_PEM, ROOT_PEM, StubCluster
+from tests.workflows.test_renewal_workflow import Handle, start, wait_for
+from workers.binaries import temporal_test_server_path
+from workers.converter import make_data_converter
+from workers.devserver import ensure_search_attributes
+from workflows.models import (
+    ApprovalInput,
+    CertificateSubmission,
+    OperatorDecision,
+    SsoConfirmation,
+)
+from workflows.renewal import CertRenewalWorkflow
+
+HISTORIES = Path(__file__).parent / "histories"
+
+Scenario = Callable[[WorkflowEnvironment, StubCluster, str], Awaitable[Handle]]
+
+
+async def confirm(handle: Handle, stub: StubCluster) -> None:
+    await wait_for(handle, "sso-confirm")
+    stub.sso_enabled = True
+    await handle.execute_update(CertRenewalWorkflow.confirm_sso, SsoConfirmation(principal="carol"))
+
+
+async def tomcat_local_ca(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
+    handle = await start(env, tq, require_plan_approval=True)
+    status = await wait_for(handle, "approval")
+    assert status.plan is not None
+    await handle.execute_update(
+        CertRenewalWorkflow.approve,
+        ApprovalInput(principal="bob", plan_hash=status.plan.plan_hash),
+    )
+    await confirm(handle, stub)
+    await handle.result()
+    return handle
+
+
+async def manual_ca_refused_then_accepted(
+    env: WorkflowEnvironment, stub: StubCluster, tq: str
+) -> Handle:
+    handle = await start(env, tq, ca="manual")
+    await wait_for(handle, "ca")
+    await env.sleep(timedelta(days=4))
+    with contextlib.suppress(WorkflowUpdateFailedError):  # the refusal is the point
+        await handle.execute_update(
+            CertRenewalWorkflow.submit_certificate,
+            CertificateSubmission(principal="dave", certificate_pem=BAD_PEM),
+        )
+    await handle.execute_update(
+        CertRenewalWorkflow.submit_certificate,
+        CertificateSubmission(principal="dave", certificate_pem=GOOD_PEM, chain_pem=ROOT_PEM),
+    )
+    await confirm(handle, stub)
+    await handle.result()
+    return handle
+
+
+async def callmanager_waves(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
+    stub.sso_enabled = False
+    stub.version = "12.5.1.14900-63"
+    stub.security_mode = 1
+    stub.gate_answers = [False, True]
+    opens = await env.get_current_time() + timedelta(hours=10)
+    window = {"start": opens.isoformat(), "end": (opens + timedelta(hours=6)).isoformat()}
+    handle = await start(env, tq, purposes=["CallManager"], windows=[window])
+    await wait_for(handle, "approval")
+    await handle.execute_update(CertRenewalWorkflow.approve, ApprovalInput(principal="bob"))
+    await wait_for(handle, "window")
+    await env.sleep(timedelta(hours=11))
+    await wait_for(handle, "operator")
+    await handle.execute_update(
+        CertRenewalWorkflow.decide, OperatorDecision(principal="carol", decision="continue")
+    )
+    await handle.result()
+    return handle
+
+
+async def cancelled_after_sso(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
+    handle = await start(env, tq)
+    await wait_for(handle, "sso-confirm")
+    await handle.cancel()
+    with contextlib.suppress(WorkflowFailureError):
+        await handle.result()
+    return handle
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "tomcat-local-ca": tomcat_local_ca,
+    "manual-ca-refused-then-accepted": manual_ca_refused_then_accepted,
+    "callmanager-waves-health-gate": callmanager_waves,
+    "cancelled-after-sso-disable": cancelled_after_sso,
+}
+
+
+async def main() -> None:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=make_data_converter(),
+        test_server_existing_path=str(temporal_test_server_path()),
+    )
+    try:
+        await ensure_search_attributes(env.client, env.client.namespace)
+        HISTORIES.mkdir(parents=True, exist_ok=True)
+        for name, scenario in SCENARIOS.items():
+            stub = StubCluster()
+            tq = f"record-{uuid.uuid4()}"
+            async with Worker(
+                env.client,
+                task_queue=tq,
+                workflows=[CertRenewalWorkflow],
+                activities=stub.activities(),
+            ):
+                handle = await scenario(env, stub, tq)
+                history = await handle.fetch_history()
+            data: dict[str, Any] = json.loads(history.to_json())
+            (HISTORIES / f"{name}.json").write_text(json.dumps(data, indent=1) + "\n")
+            print(f"{name}: {len(history.events)} events")
+    finally:
+        await env.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
