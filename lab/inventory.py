@@ -64,6 +64,14 @@ def write_inventory(lab: Lab) -> Path:
                 "https_port": lab.servers[n.hostname].https_ports[0],
                 "rest_port": lab.servers[n.hostname].https_ports[1],
                 "ssh_port": lab.servers[n.hostname].ssh_port,
+                **(
+                    {"sip_tls_port": spec.ports.sip_tls}
+                    if n.product == "cucm"
+                    else {
+                        "xmpp_c2s_port": spec.ports.xmpp_c2s,
+                        "xmpp_s2s_port": spec.ports.xmpp_s2s,
+                    }
+                ),
             }
             for n in lab.cluster.nodes
         ],
