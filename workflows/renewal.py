@@ -261,7 +261,7 @@ class CertRenewalWorkflow:
         inp = self._input
         opts = inp.options
         if plan.phone_impact:
-            await self._wait_for_window(first=True)
+            await self._wait_for_window()
         if restarts.ctl_update_first:
             self._set_phase("ctl-update")
             ctl = await self._activity(
@@ -354,7 +354,7 @@ class CertRenewalWorkflow:
                     f"({result.registered}/{result.expected})",
                 )
 
-    async def _wait_for_window(self, first: bool) -> None:
+    async def _wait_for_window(self) -> None:
         """Sleep (durably) until a maintenance window is open."""
         now = workflow.now()
         if in_window(self._windows, now) is not None:
@@ -390,7 +390,7 @@ class CertRenewalWorkflow:
             workflow.now(),
             timedelta(seconds=self._input.options.expected_wave_seconds),
         ):
-            await self._wait_for_window(first=False)
+            await self._wait_for_window()
             if in_window(self._windows, workflow.now()) is None:
                 continue
             if not can_start_wave(
