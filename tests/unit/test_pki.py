@@ -343,7 +343,14 @@ def test_load_accepts_pkcs7_bundles(p: Pki, encoding: serialization.Encoding) ->
         "not a certificate",
         b"\x30\x03\x02\x01\x01",
         "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
-        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        # a real private key (made here, never committed) is not a certificate
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode(),
     ],
     ids=["empty", "blank", "text", "bad-der", "bad-pem", "key-block"],
 )
