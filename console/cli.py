@@ -345,6 +345,16 @@ async def watch(
         raise typer.Exit(1)
 
 
+@app.command()
+@run_async
+async def report(change_id: str, json_out: Json = False) -> None:
+    """The change report (Markdown) of a renewal: plan, nodes, approvals, audit trail."""
+    from console.report import markdown_report
+
+    status = await status_of(change_id)
+    typer.echo(status.model_dump_json(indent=2) if json_out else markdown_report(status))
+
+
 @app.command("ca-request")
 @run_async
 async def ca_request(change_id: str) -> None:

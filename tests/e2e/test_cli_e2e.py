@@ -135,6 +135,10 @@ def test_manual_renewal_driven_from_the_cli(cli: Cli, tmp_path: Path) -> None:
     assert all(n["verified"] for n in final["nodes"])
     actions = [(e["actor"], e["action"]) for e in final["audit"]]
     assert ("cli-tester", "approved") in actions and ("cli-tester", "sso-reenabled") in actions
+    report = cli("report", "CHG-CLI-1").stdout
+    assert report.startswith("# Certificate renewal CHG-CLI-1")
+    assert f"serial {final['new_serial']}" in report
+    assert "| cli-tester | approved | CAB ok |" in report
     listed = {r["change"]: r for r in cli.json("ls", "--all")}
     assert listed["CHG-CLI-1"]["phase"] == "done"
     assert listed["CHG-CLI-1"]["status"] == "COMPLETED"

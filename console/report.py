@@ -1,0 +1,78 @@
+"""The change report: what a renewal did, for the change ticket (Markdown)."""
+
+from __future__ import annotations
+
+from workflows.models import RenewalStatus
+
+
+def markdown_report(status: RenewalStatus) -> str:
+    """A Markdown report of one renewal, from its status (works for finished and running ones)."""
+    lines = [
+        f"# Certificate renewal {status.change_id}",
+        "",
+        f"- Cluster: {status.cluster}",
+        f"- Purposes: {', '.join(status.purposes)}",
+        f"- CA: {status.ca}"
+        + (f" (request {status.ca_request_ref})" if status.ca_request_ref else ""),
+        f"- Requested by: {status.requested_by}",
+        f"- Started: {status.started_at:%Y-%m-%d %H:%M:%S} UTC"
+        if status.started_at
+        else "- Started: -",
+        f"- Finished: {status.finished_at:%Y-%m-%d %H:%M:%S} UTC"
+        if status.finished_at
+        else f"- Finished: not yet (phase {status.phase}"
+        + (f", awaiting {status.awaiting})" if status.awaiting else ")"),
+        f"- Outcome: **{status.phase}**" + (f": {status.error}" if status.error else ""),
+    ]
+    if status.new_serial:
+        until = f", valid until {status.new_not_after:%Y-%m-%d}" if status.new_not_after else ""
+        lines.append(
+            f"- New certificate: serial {status.new_serial}, SHA-256 {status.new_fingerprint}"
+            + until
+        )
+    if status.plan is not None:
+        lines += ["", f"## Plan {status.plan.plan_hash}", ""]
+        lines += [
+            f"{i}. {s.phase}: {s.action}" + (f" on {s.node}" if s.node else "")
+            for i, s in enumerate(status.plan.steps, 1)
+        ]
+    if status.nodes:
+        lines += [
+            "",
+            "## Nodes",
+            "",
+            "| node | old serial | new serial | verified | note |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {n.node} | {n.old_serial or ''} | {n.new_serial or ''} | "
+            f"{'yes' if n.verified else 'no'} | {n.detail} |"
+            for n in status.nodes
+        ]
+    if status.approvals:
+        lines += ["", "## Approvals", ""]
+        lines += [
+            f"- {e.at:%Y-%m-%d %H:%M} UTC {e.actor} ({e.action}) {e.comment}".rstrip()
+            for e in status.approvals
+        ]
+    if status.problems:
+        lines += ["", "## Problems", ""]
+        lines += [
+            f"- {p.code}" + (f" ({p.node})" if p.node else "") + f": {p.message}"
+            for p in status.problems
+        ]
+    if status.outstanding:
+        lines += ["", "## Left to do", ""] + [f"- {o}" for o in status.outstanding]
+    if status.audit:
+        lines += [
+            "",
+            "## Audit trail",
+            "",
+            "| when (UTC) | who | what | comment |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {e.at:%Y-%m-%d %H:%M:%S} | {e.actor} | {e.action} | {e.comment.replace('|', '/')} |"
+            for e in status.audit
+        ]
+    return "\n".join(lines) + "\n"
