@@ -180,8 +180,21 @@ async def plan(
         )
     else:
         console.print(plan_table(plan_))
+        if plan_.restarts is not None and plan_.phone_impact:
+            from workflows.restarts import explain
+
+            for line in explain(plan_.restarts):
+                console.print(f"  {line}")
+        planner_notes = plan_.restarts.notes if plan_.restarts is not None else []
         for note in plan_.notes:
-            console.print(f"  [dim]{note}[/]")
+            if not (plan_.phone_impact and note in planner_notes):
+                console.print(f"  [dim]{note}[/]")
+        if plan_.phone_impact:
+            console.print(
+                "  [yellow]phone-impacting: the change needs an approval under the cluster's "
+                "policy and a maintenance window (inventory change_policy.windows, or "
+                "`ucrenew start --window START/END`)[/]"
+            )
         if problems:
             console.print(problems_table(problems))
     if problems:

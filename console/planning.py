@@ -9,8 +9,9 @@ from activities.clients.inventory import load_inventory
 from activities.cluster_models import Purpose
 from workers.settings import UcrenewSettings
 from workers.wiring import inventory_path, local_ca
-from workflows.models import Problem, RenewalPlan
+from workflows.models import Problem, RenewalOptions, RenewalPlan
 from workflows.plan import build_plan, preflight_problems
+from workflows.restarts import restart_plan_for
 
 
 async def dry_run(
@@ -19,4 +20,8 @@ async def dry_run(
     """Discover the cluster and return the plan and the preflight problems; writes nothing."""
     inventory = load_inventory(inventory_path(settings))
     snapshot = await discover(inventory, cluster, [local_ca(settings).root_pem])
-    return build_plan(snapshot, purposes), preflight_problems(snapshot, purposes)
+    options = RenewalOptions()
+    restarts = restart_plan_for(
+        snapshot, purposes, options.restart_strategy, options.max_phone_fraction_per_wave
+    )
+    return build_plan(snapshot, purposes, restarts), preflight_problems(snapshot, purposes)

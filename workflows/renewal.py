@@ -59,8 +59,8 @@ with workflow.unsafe.imports_passed_through():
         SubmissionResult,
     )
     from workflows.plan import PHONE_IMPACT_PURPOSES, build_plan, preflight_problems
-    from workflows.restart_models import CmGroup, NodeRestart, RestartPlan, RestartWave
-    from workflows.restarts import naive_plan, plan_restarts, restart_input_from_snapshot
+    from workflows.restart_models import NodeRestart, RestartPlan, RestartWave
+    from workflows.restarts import restart_plan_for
     from workflows.windows import (
         MaintenanceWindow,
         RecurringWindow,
@@ -207,23 +207,13 @@ class CertRenewalWorkflow:
     # -- restarts -------------------------------------------------------------------------
 
     def _restart_plan(self, snapshot: ClusterSnapshot) -> RestartPlan:
-        """Waves from the pure planner (tomcat alone: one node at a time, publisher first)."""
-        inp = self._input
-        groups = [
-            CmGroup(name=g.name, members=g.members[:3], phones=g.phones)
-            for g in snapshot.cm_groups
-            if g.members
-        ]
-        tomcat_only = all(p == "tomcat" for p in inp.purposes)
-        options: dict[str, Any] = {}
-        if tomcat_only:
-            options["max_nodes_per_wave"] = 1
-        elif inp.options.max_phone_fraction_per_wave is not None:
-            options["max_phone_fraction_per_wave"] = inp.options.max_phone_fraction_per_wave
-        planner_input = restart_input_from_snapshot(snapshot, groups, inp.purposes, **options)
-        if inp.options.restart_strategy == "naive":
-            return naive_plan(planner_input)
-        return plan_restarts(planner_input)
+        opts = self._input.options
+        return restart_plan_for(
+            snapshot,
+            self._input.purposes,
+            opts.restart_strategy,
+            opts.max_phone_fraction_per_wave,
+        )
 
     def _impact_problems(self, snapshot: ClusterSnapshot) -> list[Problem]:
         if not any(p in PHONE_IMPACT_PURPOSES for p in self._input.purposes):

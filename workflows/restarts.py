@@ -688,3 +688,29 @@ def restart_input_from_snapshot(
             **options,
         }
     )
+
+
+def restart_plan_for(
+    snapshot: ClusterSnapshot,
+    purposes: Sequence[Purpose],
+    strategy: Strategy = "rolling",
+    max_phone_fraction_per_wave: float | None = None,
+) -> RestartPlan:
+    """The restart plan of a change, as the renewal workflow and ``ucrenew plan`` both use it.
+
+    Tomcat alone restarts one node at a time, publisher first; phone-impacting purposes get
+    waves that keep every CallManager group running, optionally capped by the share of phones
+    moving at once. ``naive`` is the all-at-once plan of the manual procedure.
+    """
+    groups = [
+        CmGroup(name=g.name, members=g.members[:3], phones=g.phones)
+        for g in snapshot.cm_groups
+        if g.members
+    ]
+    options: dict[str, object] = {}
+    if all(p == "tomcat" for p in purposes):
+        options["max_nodes_per_wave"] = 1
+    elif max_phone_fraction_per_wave is not None:
+        options["max_phone_fraction_per_wave"] = max_phone_fraction_per_wave
+    planner_input = restart_input_from_snapshot(snapshot, groups, purposes, **options)
+    return naive_plan(planner_input) if strategy == "naive" else plan_restarts(planner_input)
