@@ -1,0 +1,43 @@
+"""``ucrenew plan``: discovery and planning against the lab, writing nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from console.planning import dry_run
+from lab.server import Lab
+from lab.timing import FAST
+from tests.lab.conftest import lab_spec
+from workers.settings import UcrenewSettings
+from workflows.restarts import explain
+
+
+async def test_callmanager_dry_run_plans_waves_and_changes_nothing(tmp_path: Path) -> None:
+    spec = lab_spec(version="12.5.1.14900-63", security_mode=1, phones={"count": 100})
+    async with Lab(spec, tmp_path / "state" / "lab", FAST) as lab:
+        settings = UcrenewSettings(
+            state_dir=tmp_path / "state", inventory=tmp_path / "state" / "lab" / "inventory.yaml"
+        )
+        since = lab.journal.last_seq
+        plan, problems = await dry_run(settings, "lab", ["CallManager"])
+        writes = [
+            e.kind
+            for e in lab.journal.entries(since=since)
+            if e.kind.split(".")[0] in ("csr", "trust", "identity", "service", "sso", "ctl")
+        ]
+    assert problems == []
+    assert writes == []
+    assert plan.restarts is not None and plan.restarts.ctl_update_first
+    waves = plan.restarts.waves
+    assert len(waves) >= 2
+    groups = dict(lab.phones.groups)
+    assert len(groups) == 2 and all(len(m) >= 2 for m in groups.values())
+    for wave in waves:
+        down = {n.node.split(".")[0] for n in wave.nodes if "Cisco CallManager" in n.services}
+        for members in groups.values():
+            assert set(members) - down, f"wave {wave.index} stops every member of a group"
+    text = "\n".join(explain(plan.restarts))
+    assert "utils ctl update CTLFile" in text and "fail over" in text
+    assert [s.phase for s in plan.steps].index("ctl-update") < [s.phase for s in plan.steps].index(
+        "restarts"
+    )
