@@ -41,26 +41,33 @@ def _probe(address: str, port: int, server_name: str) -> str:
     except OSError as exc:
         return f"[red]{exc.__class__.__name__}[/]"
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
 
     cert = x509.load_der_x509_certificate(der or b"")
-    return f"{cert.fingerprint(hashes.SHA256()).hex()[:16]}…  serial {cert.serial_number:x}"[:60]
+    return f"serial {cert.serial_number:x}"[:20] + "…"
 
 
 def _print_desc(desc: dict[str, Any], probe: bool = True) -> None:
     table = Table(
         title=f"lab cluster {desc['cluster']} (CUCM {desc['version']}, {desc['timing']} timing)"
     )
-    for col in ("node", "role", "address", "https", "ssh", "serving (TLS probe)"):
-        table.add_column(col)
+    table.add_column("node", no_wrap=True)
+    table.add_column("role")
+    table.add_column("address", no_wrap=True)
+    table.add_column("ports (https / ssh / sip, xmpp)")
+    table.add_column("serving (TLS probe)")
     for n in desc["nodes"]:
         served = _probe(n["address"], n["https_ports"][0], n["fqdn"]) if probe else ""
         table.add_row(
             n["fqdn"],
-            f"{n['product']} {n['role'].lower()}",
+            f"{n['product']} {'pub' if n['role'] == 'Publisher' else 'sub'}",
             n["address"],
-            ",".join(str(p) for p in n["https_ports"]),
-            str(n["ssh_port"]),
+            " / ".join(
+                [
+                    ",".join(str(p) for p in n["https_ports"]),
+                    str(n["ssh_port"]),
+                    ",".join(str(p) for p in n.get("signalling_ports", [])),
+                ]
+            ),
             served,
         )
     console.print(table)

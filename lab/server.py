@@ -379,6 +379,11 @@ class Lab:
                     "role": n.role,
                     "https_ports": self.servers[n.hostname].https_ports,
                     "ssh_port": self.servers[n.hostname].ssh_port,
+                    "signalling_ports": (
+                        [self.spec.ports.sip_tls]
+                        if n.product == "cucm"
+                        else [self.spec.ports.xmpp_c2s, self.spec.ports.xmpp_s2s]
+                    ),
                     "https_open": bool(self.servers[n.hostname].sites),
                 }
                 for n in self.cluster.nodes
