@@ -1,12 +1,22 @@
-"""SOAP 1.1 plumbing shared by the Control Center and AXL clients (lxml, no WSDL)."""
+"""SOAP 1.1 plumbing shared by the Control Center, RisPort and AXL clients (lxml, no WSDL)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
-from activities.clients.cucm.errors import CucmError
+from activities.clients.cucm import inferred
+from activities.clients.cucm.errors import (
+    CucmError,
+    CucmHttpError,
+    CucmSoapFault,
+    CucmThrottled,
+)
+
+if TYPE_CHECKING:
+    from activities.clients.cucm.transport import HttpsClient
 
 SOAPENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 
@@ -52,3 +62,39 @@ def find_fault(body: etree._Element) -> Fault | None:
         faultstring=(el.findtext("faultstring") or "").strip(),
         detail=el.find("detail"),
     )
+
+
+async def call_serviceability(
+    http: HttpsClient,
+    path: str,
+    operation: str,
+    payload: etree._Element,
+    return_tag: str,
+    retry_after: float,
+) -> etree._Element:
+    """POST a serviceability operation (Control Center, RisPort) and return its Return element.
+
+    The realtime throttle fault becomes CucmThrottled, other faults CucmSoapFault, any other
+    non-200 status CucmHttpError.
+    """
+    node = http.endpoint.fqdn
+    resp = await http.request(
+        "POST",
+        path,
+        content=envelope(payload),
+        headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": operation},
+    )
+    if resp.status_code == 500 and "xml" in resp.headers.get("content-type", ""):
+        fault = find_fault(parse_body(resp.content, node))
+        if fault is not None:
+            if inferred.THROTTLE_FAULT_RE.search(fault.faultstring):
+                raise CucmThrottled(fault.faultstring, node=node, retry_after=retry_after)
+            raise CucmSoapFault(fault.faultstring, node=node, faultcode=fault.faultcode)
+    if resp.status_code != 200:
+        raise CucmHttpError(
+            f"{operation}: HTTP {resp.status_code}", node=node, status=resp.status_code
+        )
+    ret = parse_body(resp.content, node).find(f".//{return_tag}")
+    if ret is None:
+        raise CucmError(f"{operation}: reply has no {etree.QName(return_tag).localname}", node=node)
+    return ret

@@ -20,10 +20,7 @@ from pydantic import BaseModel
 
 from activities.clients.cucm import _soap, inferred
 from activities.clients.cucm.errors import (
-    CucmError,
-    CucmHttpError,
     CucmServiceError,
-    CucmSoapFault,
     CucmThrottled,
 )
 from activities.clients.cucm.transport import BasicAuth, HttpsApi, HttpsClient, NodeEndpoint
@@ -290,27 +287,11 @@ class ControlCenterClient(HttpsApi):
         ]
 
     async def _call(self, operation: str, payload: etree._Element) -> etree._Element:
-        node = self.endpoint.fqdn
-        resp = await self._http.request(
-            "POST",
+        return await _soap.call_serviceability(
+            self._http,
             PATH,
-            content=_soap.envelope(payload),
-            headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": operation},
+            operation,
+            payload,
+            _q(operation + "Return"),
+            inferred.THROTTLE_RETRY_AFTER,
         )
-        if resp.status_code == 500 and "xml" in resp.headers.get("content-type", ""):
-            fault = _soap.find_fault(_soap.parse_body(resp.content, node))
-            if fault is not None:
-                if inferred.THROTTLE_FAULT_RE.search(fault.faultstring):
-                    raise CucmThrottled(
-                        fault.faultstring, node=node, retry_after=inferred.THROTTLE_RETRY_AFTER
-                    )
-                raise CucmSoapFault(fault.faultstring, node=node, faultcode=fault.faultcode)
-        if resp.status_code != 200:
-            raise CucmHttpError(
-                f"{operation}: HTTP {resp.status_code}", node=node, status=resp.status_code
-            )
-        body = _soap.parse_body(resp.content, node)
-        ret = body.find(f".//{_q(operation + 'Return')}")
-        if ret is None:
-            raise CucmError(f"{operation}: reply has no {operation}Return", node=node)
-        return ret

@@ -16,7 +16,7 @@ from lxml import etree
 from pydantic import BaseModel, Field
 
 from activities.clients.cucm import _soap, inferred
-from activities.clients.cucm.errors import CucmError, CucmHttpError, CucmSoapFault, CucmThrottled
+from activities.clients.cucm.errors import CucmError, CucmThrottled
 from activities.clients.cucm.transport import BasicAuth, HttpsApi, HttpsClient, NodeEndpoint
 
 AST_NS = "http://schemas.cisco.com/ast/soap"
@@ -253,25 +253,6 @@ class RisPortClient(HttpsApi):
                 await self._sleep(exc.retry_after)
 
     async def _call(self, operation: str, payload: etree._Element) -> etree._Element:
-        node = self._fqdn
-        resp = await self._http.request(
-            "POST",
-            PATH,
-            content=_soap.envelope(payload),
-            headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": operation},
+        return await _soap.call_serviceability(
+            self._http, PATH, operation, payload, _q("selectCmDeviceReturn"), self.retry_after
         )
-        if resp.status_code == 500 and "xml" in resp.headers.get("content-type", ""):
-            fault = _soap.find_fault(_soap.parse_body(resp.content, node))
-            if fault is not None:
-                if inferred.THROTTLE_FAULT_RE.search(fault.faultstring):
-                    raise CucmThrottled(fault.faultstring, node=node, retry_after=self.retry_after)
-                raise CucmSoapFault(fault.faultstring, node=node, faultcode=fault.faultcode)
-        if resp.status_code != 200:
-            raise CucmHttpError(
-                f"{operation}: HTTP {resp.status_code}", node=node, status=resp.status_code
-            )
-        body = _soap.parse_body(resp.content, node)
-        ret = body.find(f".//{_q('selectCmDeviceReturn')}")
-        if ret is None:
-            raise CucmError(f"{operation}: reply has no selectCmDeviceReturn", node=node)
-        return ret
