@@ -24,7 +24,7 @@ import heapq
 import itertools
 import random
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -135,6 +135,10 @@ class PhoneMetrics(BaseModel):
         peak_unregistered: Most phones unregistered at the same moment.
         peak_unregistered_fraction: ``peak_unregistered / phones`` (0 when there are none).
         peak_at: When the peak was first reached.
+        unregistered_seconds_by_reason: ``unregistered_seconds`` split by what started each
+            outage (the reason of the ``phone.unregistered`` entry: ``callmanager-stopped``,
+            ``reset:itl``, ``tls-restart``...). A phone that resets while already
+            unregistered stays counted under the cause that dropped it.
     """
 
     since: float
@@ -144,6 +148,7 @@ class PhoneMetrics(BaseModel):
     peak_unregistered: int
     peak_unregistered_fraction: float
     peak_at: float | None = None
+    unregistered_seconds_by_reason: dict[str, float] = {}
 
 
 def phone_metrics(entries: Iterable[JournalEntry], since: float, until: float) -> PhoneMetrics:
@@ -166,42 +171,56 @@ def phone_metrics(entries: Iterable[JournalEntry], since: float, until: float) -
         (e for e in entries if e.kind in ("phone.registered", "phone.unregistered")),
         key=lambda e: (e.at, e.seq),
     )
-    registered: dict[str, bool] = {}
+    # Per phone: None while registered, else the reason its current outage started with.
+    outage: dict[str, str | None] = {}
     position = 0
     while position < len(events) and events[position].at <= since:
-        _apply(registered, events[position])
+        _apply(outage, events[position])
         position += 1
-    down = sum(1 for ok in registered.values() if not ok)
-    peak, peak_at = down, (since if down else None)
-    total = 0.0
+    down = _down_by_reason(outage)
+    peak = sum(down.values())
+    peak_at = since if peak else None
+    by_reason: dict[str, float] = defaultdict(float)
     last = since
     while position < len(events) and events[position].at <= until:
         at = events[position].at
-        total += down * (at - last)
+        for reason, count in down.items():
+            by_reason[reason] += count * (at - last)
         last = at
         while position < len(events) and events[position].at == at:
-            _apply(registered, events[position])
+            _apply(outage, events[position])
             position += 1
-        down = sum(1 for ok in registered.values() if not ok)
-        if down > peak:
-            peak, peak_at = down, at
-    total += down * (until - last)
-    known = len(registered)
+        down = _down_by_reason(outage)
+        if sum(down.values()) > peak:
+            peak, peak_at = sum(down.values()), at
+    for reason, count in down.items():
+        by_reason[reason] += count * (until - last)
+    known = len(outage)
     return PhoneMetrics(
         since=since,
         until=until,
         phones=known,
-        unregistered_seconds=total,
+        unregistered_seconds=sum(by_reason.values()),
         peak_unregistered=peak,
         peak_unregistered_fraction=peak / known if known else 0.0,
         peak_at=peak_at,
+        unregistered_seconds_by_reason={k: v for k, v in sorted(by_reason.items()) if v},
     )
 
 
-def _apply(registered: dict[str, bool], entry: JournalEntry) -> None:
-    ok = entry.kind == "phone.registered"
+def _down_by_reason(outage: dict[str, str | None]) -> Counter[str]:
+    return Counter(reason for reason in outage.values() if reason is not None)
+
+
+def _apply(outage: dict[str, str | None], entry: JournalEntry) -> None:
+    if entry.kind == "phone.registered":
+        for name in entry.data.get("phones", []):
+            outage[name] = None
+        return
+    reason = str(entry.data.get("reason") or "unknown")
     for name in entry.data.get("phones", []):
-        registered[name] = ok
+        if outage.get(name) is None:
+            outage[name] = reason
 
 
 class PhoneSystem:
@@ -224,7 +243,7 @@ class PhoneSystem:
         self._build()
         self._heap: list[tuple[float, int, str, Phone | None, int]] = []
         self._seq = itertools.count()
-        self._queues: dict[str, deque[tuple[Phone, int, str]]] = defaultdict(deque)
+        self._queues: dict[str, deque[tuple[Phone, int, str, float]]] = defaultdict(deque)
         self._tat: dict[str, float] = defaultdict(float)
         self._usable: dict[str, bool] = {}
         self._reset_queue: deque[tuple[Phone, str]] = deque()
@@ -398,7 +417,7 @@ class PhoneSystem:
         dues = [self._heap[0][0]] if self._heap else []
         for hostname, queue in self._queues.items():
             if queue:
-                dues.append(self._tat[hostname] - self._tau())
+                dues.append(max(self._tat[hostname], queue[0][3]) - self._tau())
         if not dues:
             return None
         return max(0.0, min(dues) - now)
@@ -438,7 +457,7 @@ class PhoneSystem:
                     phone.records[node] = (status, stamp, facts.RIS_STATUS_REASON_CTL)
             return
         phone.attempts += 1
-        self._queues[target].append((phone, phone.epoch, "register"))
+        self._enqueue(target, phone, "register")
 
     def _fallback(self, phone: Phone) -> None:
         phone.fallback_epoch = -1
@@ -446,7 +465,11 @@ class PhoneSystem:
             return
         target = self._target(phone)
         if target is not None and phone.rank(target) < phone.rank(phone.node):
-            self._queues[target].append((phone, phone.epoch, "fallback"))
+            self._enqueue(target, phone, "fallback")
+
+    def _enqueue(self, hostname: str, phone: Phone, kind: str) -> None:
+        now = asyncio.get_running_loop().time()
+        self._queues[hostname].append((phone, phone.epoch, kind, now))
 
     def _tau(self) -> float:
         return self.timing.registration_burst / self.timing.registration_rate_sccp
@@ -457,7 +480,7 @@ class PhoneSystem:
         for hostname, queue in list(self._queues.items()):
             node = self.cluster.node(hostname)
             while queue:
-                phone, epoch, kind = queue[0]
+                phone, epoch, kind, queued_at = queue[0]
                 if epoch != phone.epoch or (kind == "register" and phone.node is not None):
                     queue.popleft()
                     continue
@@ -466,7 +489,9 @@ class PhoneSystem:
                     if kind == "register":
                         self._attempt(phone)
                     continue
-                tat = max(self._tat[hostname], now)
+                # The node admits a waiting phone at the slot it was due, even when the
+                # scheduler wakes later than that: a late wake-up must not lose capacity.
+                tat = max(self._tat[hostname], queued_at)
                 if tat - now > tau:
                     break
                 queue.popleft()

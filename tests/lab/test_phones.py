@@ -306,6 +306,32 @@ async def test_registration_rate_is_bounded_per_node(tmp_path: Path) -> None:
         assert times[-1] - times[0] >= 0.12
 
 
+async def test_a_late_scheduler_wake_up_keeps_the_registration_rate(tmp_path: Path) -> None:
+    # The admission is driven by hand with chosen clock values, so the check does not
+    # depend on how busy the machine is.
+    rate, burst = 100.0, 2
+    t = timing(registration_rate_sccp=rate, registration_burst=burst)
+    async with Lab(lab_spec(), tmp_path / "lab", t) as lab:
+        system = lab.phones
+        await system.close()
+        sccp = [p for p in system.phones if p.protocol == "SCCP"]
+        start = asyncio.get_running_loop().time() + 10.0
+        for phone in sccp:
+            phone.node = None
+            phone.epoch += 1
+            system._queues["cucm-pub"].append((phone, phone.epoch, "register", start))
+        # A wake-up 100 ms after the phones queued admits the 10 slots that passed (plus
+        # the burst), not just one burst.
+        system._admit(start + 0.1)
+        admitted = [p for p in sccp if p.node == "cucm-pub"]
+        assert int(0.1 * rate) <= len(admitted) <= int(0.1 * rate) + burst + 1
+        # Capacity already used is not granted twice.
+        system._admit(start + 0.1)
+        assert [p for p in sccp if p.node == "cucm-pub"] == admitted
+        system._admit(start + 0.25)
+        assert len([p for p in sccp if p.node == "cucm-pub"]) == len(sccp)
+
+
 async def test_unreachable_node_is_noticed_by_keepalive(make_lab: Callable[..., Lab]) -> None:
     async with make_lab() as lab:
         group1 = {p.name for p in lab.phones.phones if p.group == "CMG-1"}
@@ -450,6 +476,31 @@ def test_metrics_are_exact_on_a_scripted_journal() -> None:
         _entry(3, 2.0, "registered", ["A"]),
     ]
     assert phone_metrics(moved, 0.0, 3.0).peak_unregistered == 0
+
+
+def test_metrics_split_outages_by_what_started_them() -> None:
+    def down(seq: int, at: float, reason: str, phones: list[str]) -> JournalEntry:
+        return JournalEntry(
+            seq=seq, at=at, kind="phone.unregistered", data={"phones": phones, "reason": reason}
+        )
+
+    entries = [
+        _entry(1, 0.0, "registered", ["A", "B", "C"]),
+        down(2, 10.0, "callmanager-stopped", ["A", "B"]),
+        _entry(3, 15.0, "registered", ["A"]),
+        # B resets while still down from the stop: the outage keeps its first cause.
+        down(4, 20.0, "reset:itl", ["B", "C"]),
+        _entry(5, 30.0, "registered", ["B"]),
+        _entry(6, 80.0, "registered", ["C"]),
+    ]
+    m = phone_metrics(entries, since=0.0, until=100.0)
+    # A 10-15 and B 10-30 after the stop; C 20-80 for its reset.
+    assert m.unregistered_seconds_by_reason == {
+        "callmanager-stopped": pytest.approx(25.0),
+        "reset:itl": pytest.approx(60.0),
+    }
+    assert m.unregistered_seconds == pytest.approx(85.0)
+    assert m.peak_unregistered == 2
 
 
 async def test_metrics_of_a_live_failover_match_the_journal(lab: LabHandle) -> None:
