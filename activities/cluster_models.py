@@ -308,6 +308,37 @@ class RegistrationGateResult(BaseModel):
     unregistered_sample: list[str] = Field(default_factory=list)
 
 
+class RegisteredPhonesRequest(ClusterRef):
+    """Which registered phones to list (RisPort70 on the CUCM publisher)."""
+
+    nodes: list[str] = Field(default_factory=list, description="node FQDNs; empty: every node")
+    protocol: Literal["Any", "SCCP", "SIP"] = "Any"
+
+
+class RegisteredPhones(BaseModel):
+    """Phones registered right now, by the FQDN of the node holding the registration."""
+
+    taken_at: UtcDatetime
+    by_node: dict[str, list[str]] = Field(
+        default_factory=dict, description="node FQDN -> sorted device names"
+    )
+
+
+class PhoneResetRequest(ClusterRef):
+    """Reset phones through AXL doDeviceReset: each reboots and fetches its config, ITL and CTL."""
+
+    names: list[str] = Field(min_length=1)
+    concurrency: int = Field(default=8, ge=1, le=32)
+
+
+class PhoneResetResult(BaseModel):
+    """What a reset batch did."""
+
+    requested: int
+    reset: int
+    not_found: list[str] = Field(default_factory=list)
+
+
 class CtlResult(BaseModel):
     """``utils ctl update CTLFile`` on the publisher."""
 

@@ -13,11 +13,15 @@ import functools
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from pydantic import BaseModel, Field, ValidationError
 from temporalio import activity
 
 from activities.clients import pki
+from activities.clients.cucm.axl import AxlClient
 from activities.clients.cucm.certmgr import CertMgrClient
 from activities.clients.cucm.cli import CucmCli
 from activities.clients.cucm.controlcenter import ControlCenterClient
@@ -25,6 +29,7 @@ from activities.clients.cucm.discovery import discover, endpoint
 from activities.clients.cucm.discovery import registration_snapshot as summarize_registrations
 from activities.clients.cucm.errors import (
     CucmCliError,
+    CucmDeviceNotFound,
     CucmError,
     CucmResponseLost,
     CucmStaleCsr,
@@ -51,7 +56,11 @@ from activities.cluster_models import (
     NodeCertState,
     PendingCsrRequest,
     PendingCsrResult,
+    PhoneResetRequest,
+    PhoneResetResult,
     Purpose,
+    RegisteredPhones,
+    RegisteredPhonesRequest,
     RegistrationGateRequest,
     RegistrationGateResult,
     RegistrationSnapshot,
@@ -75,8 +84,8 @@ PURPOSE_PRODUCT: dict[str, str] = {
 
 
 @contextlib.asynccontextmanager
-async def heartbeating(progress: list[str]) -> AsyncIterator[None]:
-    """Heartbeat with the latest progress line while the body runs, however quiet it is.
+async def heartbeating(progress: Sequence[object]) -> AsyncIterator[None]:
+    """Heartbeat with the latest progress entry while the body runs, however quiet it is.
 
     Cancellation reaches an activity only through heartbeats, and a worker that dies is noticed
     only when they stop: a restart that prints nothing for minutes must still heartbeat.
@@ -96,6 +105,38 @@ async def heartbeating(progress: list[str]) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+class ResetProgress(BaseModel):
+    """Heartbeat details of ``reset_phones``: how far the batch got, to resume after a retry.
+
+    Attributes:
+        done: Length of the prefix of ``names`` whose requests are all answered.
+        reset: Requests AXL accepted so far (every attempt together).
+        not_found: Names AXL does not know, so far.
+        ahead: Positions past the prefix already answered (requests complete out of order).
+        note: What the batch is doing (e.g. waiting out AXL throttling).
+    """
+
+    done: int = Field(default=0, ge=0)
+    reset: int = Field(default=0, ge=0)
+    not_found: list[str] = Field(default_factory=list)
+    ahead: list[int] = Field(default_factory=list)
+    note: str = ""
+
+    @classmethod
+    def resume(cls, details: Sequence[Any], total: int) -> ResetProgress:
+        """The progress a previous attempt heartbeated, or a fresh start when there is none."""
+        if not details:
+            return cls()
+        try:
+            state = cls.model_validate(details[0])
+        except ValidationError:
+            activity.logger.warning("reset_phones: unreadable heartbeat details, starting over")
+            return cls()
+        state.done = min(state.done, total)
+        state.ahead = sorted({i for i in state.ahead if state.done < i < total})
+        return state
 
 
 class CucmActivities:
@@ -545,6 +586,113 @@ class CucmActivities:
         ep = self._endpoint(ref, cluster, cluster.publisher)
         async with RisPortClient(ep, credentials(inventory, cluster, "app_user")) as ris:
             return summarize_registrations(await ris.registration_summary())
+
+    @activity.defn(name="registered_phones")
+    @translated
+    async def registered_phones(self, req: RegisteredPhonesRequest) -> RegisteredPhones:
+        """Which phones each node holds now (RisPort70 on the CUCM publisher).
+
+        Only ``Registered`` records count, under the inventory FQDN of the node RisPort names.
+        Every node of ``req.nodes`` is listed, even with no phone; without ``req.nodes`` every
+        CUCM node of the inventory is, and any other node RisPort reports.
+        """
+        inventory, cluster = self._cluster(req)
+        wanted = [cluster.node(n).fqdn for n in req.nodes] or [
+            n.fqdn for n in cluster.nodes if n.product == "cucm"
+        ]
+        ep = self._endpoint(req, cluster, cluster.publisher)
+        taken_at = datetime.now(UTC)
+        async with RisPortClient(ep, credentials(inventory, cluster, "app_user")) as ris:
+            records = await ris.select_cm_devices(protocol=req.protocol, ext=True)
+        fqdns: dict[str, str] = {}
+        for node in cluster.nodes:
+            fqdns[node.hostname.lower()] = node.fqdn
+            fqdns[node.fqdn.lower()] = node.fqdn
+            if node.address:
+                fqdns[node.address] = node.fqdn
+        by_node: dict[str, list[str]] = {fqdn: [] for fqdn in wanted}
+        for record in records:
+            if record.status != "Registered":
+                continue
+            fqdn = fqdns.get(record.node.lower(), record.node)
+            if req.nodes and fqdn not in by_node:
+                continue
+            by_node.setdefault(fqdn, []).append(record.name)
+        return RegisteredPhones(
+            taken_at=taken_at, by_node={fqdn: sorted(names) for fqdn, names in by_node.items()}
+        )
+
+    @activity.defn(name="reset_phones")
+    @translated
+    async def reset_phones(self, req: PhoneResetRequest) -> PhoneResetResult:
+        """Reset phones through AXL doDeviceReset on the CUCM publisher.
+
+        Requests go out in list order, at most ``req.concurrency`` at a time. Names AXL does
+        not know end up in ``not_found``; AXL throttling is waited out; any other error fails
+        the attempt. The heartbeats carry a :class:`ResetProgress` and a retried attempt
+        resumes from it: phones an earlier attempt reset are not reset again (only requests
+        in flight when that attempt died may be repeated).
+        """
+        inventory, cluster = self._cluster(req)
+        total = len(req.names)
+        state = ResetProgress.resume(activity.info().heartbeat_details, total)
+        answered = set(state.ahead)
+        todo = iter([i for i in range(state.done, total) if i not in answered])
+        workers = min(req.concurrency, total - state.done - len(answered))
+        progress: list[object] = [state.model_dump()]
+
+        def beat(note: str | None = None) -> None:
+            if note is not None:
+                state.note = note
+            progress[-1] = state.model_dump()
+            activity.heartbeat(progress[-1])
+
+        def answer(index: int) -> None:
+            answered.add(index)
+            while state.done in answered:
+                answered.discard(state.done)
+                state.done += 1
+            state.ahead = sorted(answered)
+            beat(f"{state.done}/{total} answered")
+
+        async def reset_one(axl: AxlClient, index: int) -> None:
+            name = req.names[index]
+            while True:
+                try:
+                    await axl.reset_device(name)
+                except CucmDeviceNotFound:
+                    state.not_found.append(name)
+                except CucmThrottled as exc:
+                    beat(f"AXL throttled; retrying {name} in {exc.retry_after:.0f}s")
+                    await asyncio.sleep(exc.retry_after)
+                    continue
+                else:
+                    state.reset += 1
+                answer(index)
+                return
+
+        async def worker(axl: AxlClient) -> None:
+            for index in todo:
+                await reset_one(axl, index)
+
+        if workers > 0:
+            ep = self._endpoint(req, cluster, cluster.publisher)
+            async with (
+                heartbeating(progress),
+                AxlClient(ep, credentials(inventory, cluster, "app_user")) as axl,
+            ):
+                try:
+                    async with asyncio.TaskGroup() as group:
+                        for _ in range(workers):
+                            group.create_task(worker(axl))
+                except ExceptionGroup as failed:
+                    raise failed.exceptions[0] from None
+        position = {name: i for i, name in reversed(list(enumerate(req.names)))}
+        return PhoneResetResult(
+            requested=total,
+            reset=state.reset,
+            not_found=sorted(state.not_found, key=lambda n: position.get(n, total)),
+        )
 
     @activity.defn(name="wait_for_registrations")
     @translated

@@ -234,6 +234,20 @@ IMP_PUBLISHER_NODE_USAGE = "Publisher"
 PROCESS_NODE_ROLE = {"cucm": "CUCM Voice/Video", "imp": "CUCM IM and Presence"}
 #: Informix booleans as executeSQLQuery returns them.
 SQL_TRUE, SQL_FALSE = "t", "f"
+#: doDeviceReset (Cisco's "reset phones" step) answers with an empty ``return``.
+AXL_DEVICE_RESET_RETURN = ""
+#: axlcode and message of a doDeviceReset naming a device the database does not have (with
+#: isMGCP true the name is looked up among MGCP gateways, and the lab has none).
+AXL_ITEM_NOT_FOUND_CODE = 5007
+AXL_DEVICE_NOT_FOUND_MESSAGE = "Item not valid: The specified Device was not found"
+#: A reset of a phone that is not registered is accepted and changes nothing (CUCM has no
+#: registration to send it to); with False the lab refuses it with AXL_REQUEST_ERROR_CODE.
+AXL_RESET_UNREGISTERED_ACCEPTED = True
+#: A restart (isHardReset false or deviceResetType Restart) makes the phone fetch its config,
+#: ITL and CTL like a reset does, so the lab treats both alike; with False it refuses restarts.
+AXL_RESTART_IS_RESET = True
+#: doDeviceReset finds a device whatever the case of deviceName (names are stored upper case).
+AXL_DEVICE_NAME_CASE_INSENSITIVE = True
 
 # -- Initial state ---------------------------------------------------------------------------
 #: Services of a freshly started lab report this uptime (a production node's services have run

@@ -22,7 +22,8 @@ FaultKind = Literal[
     "service-fail-start",
     # a service that is started stays STARTING until the fault is cleared
     "service-hang",
-    # HTTP 5xx on an interface (rest | soap | axl | any) at a rate
+    # HTTP 5xx on an interface (rest | soap | axl | any) at a rate; params: status (503),
+    # retry_after (seconds, sent as Retry-After)
     "http-error",
     # SOAP fault (Server.userException) on soap/axl at a rate
     "soap-fault",

@@ -7,8 +7,9 @@ unreachable) its phones drop, and after a per-phone detection delay (SCCP near-i
 clean stop, SIP up to its keepalive) they register with the best running member of their
 group, through a per-node token bucket that bounds the registration rate. When the primary
 returns they fall back after a delay. After a CallManager certificate change, phones reset to
-fetch the new ITL once TFTP serves it; in mixed mode a secure phone only registers with a node
-whose active CallManager certificate is in its CTL (see lab/facts.py for the [INF] rules).
+fetch the new ITL once TFTP serves it (AXL doDeviceReset resets them on request too); in mixed
+mode a secure phone only registers with a node whose active CallManager certificate is in its
+CTL (see lab/facts.py for the [INF] rules).
 
 One scheduler task drives every phone: a heap of timed events and per-node admission queues,
 so thousands of phones cost no task each. Every registration change is journalled as batch
@@ -25,7 +26,7 @@ import itertools
 import random
 import time
 from collections import Counter, defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -122,6 +123,23 @@ def build_phones(spec: TopologySpec) -> list[Phone]:
                 )
             )
     return phones
+
+
+@dataclass
+class DeviceResets:
+    """What :meth:`PhoneSystem.reset_devices` did with each name it was given.
+
+    Attributes:
+        reset: Registered phones now resetting.
+        undelivered: Known phones that were not registered: nothing was sent to them.
+        already_resetting: Phones that were resetting already (left alone).
+        unknown: Names of no phone of the lab.
+    """
+
+    reset: list[str] = field(default_factory=list)
+    undelivered: list[str] = field(default_factory=list)
+    already_resetting: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
 
 
 class PhoneMetrics(BaseModel):
@@ -542,6 +560,55 @@ class PhoneSystem:
             self._schedule(now + self.timing.reset_interval, "reset-batch", None)
         else:
             self._reset_running = False
+
+    def reset_devices(self, names: Sequence[str], why: str = "axl") -> DeviceResets:
+        """Reset phones on request (AXL doDeviceReset), as CUCM does when told to.
+
+        Each registered phone drops its registration (journalled as ``reset:<why>``), reboots
+        for ``reset_duration``, then fetches the served ITL and the current CTL and registers
+        through the normal path. An unregistered phone cannot be reached: nothing happens to
+        it (journalled as ``phone.reset-undelivered``). A phone already resetting is left
+        alone, and a phone waiting for an automatic reset after a certificate update is taken
+        out of that queue: this reset is the one it was waiting for.
+
+        Args:
+            names: Device names (exact).
+            why: What asked for the resets (the journal reason is ``reset:<why>``).
+
+        Returns:
+            What happened to each name.
+        """
+        now = asyncio.get_running_loop().time()
+        stamp = time.time()
+        outcome = DeviceResets()
+        started: set[Phone] = set()
+        for name in names:
+            phone = self.by_name.get(name)
+            if phone is None:
+                outcome.unknown.append(name)
+                continue
+            if phone.resetting:
+                outcome.already_resetting.append(name)
+                continue
+            if phone.node is None:
+                outcome.undelivered.append(name)
+                self._batch("phone.reset-undelivered", None, f"reset:{why}", phone)
+                continue
+            phone.records[phone.node] = (UNREGISTERED, stamp, facts.RIS_STATUS_REASON_NONE)
+            self._batch("phone.unregistered", phone.node, f"reset:{why}", phone)
+            phone.node = None
+            phone.waiting = False
+            phone.resetting = True
+            phone.reset_queued = False
+            phone.epoch += 1
+            self._schedule(now + self.timing.reset_duration, "reset-done", phone)
+            started.add(phone)
+            outcome.reset.append(name)
+        if started and self._reset_queue:
+            self._reset_queue = deque(e for e in self._reset_queue if e[0] not in started)
+        self._flush()
+        self._wake.set()
+        return outcome
 
     def _reset_done(self, phone: Phone) -> None:
         phone.resetting = False

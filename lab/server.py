@@ -282,7 +282,12 @@ class Lab:
         fault = self.faults.take("http-error", node.hostname, interface)
         if fault:
             status = int(fault.params.get("status", 503))
-            return web.Response(status=status, text=f"{status} injected by the lab")
+            headers = {}
+            if "retry_after" in fault.params:
+                headers["Retry-After"] = str(int(fault.params["retry_after"]))
+            return web.Response(
+                status=status, text=f"{status} injected by the lab", headers=headers
+            )
         try:
             return await handler(request)
         except ResponseLost:

@@ -71,6 +71,8 @@ def build_worker(
             cucm.verify_node,
             cucm.assess_cluster,
             cucm.registration_snapshot,
+            cucm.registered_phones,
+            cucm.reset_phones,
             cucm.wait_for_registrations,
             cucm.ctl_update,
             cucm.load_change_policy,

@@ -2,8 +2,9 @@
 
 SOAP 1.1 in ``http://www.cisco.com/AXL/API/<ver>`` with unqualified children; the schema
 version comes from ``SOAPAction: "CUCM:DB ver=<ver> <operation>"``. Unsupported versions get
-the HTTP 599 HTML page real CUCM sends. Operations: getCCMVersion, listProcessNode and
-executeSQLQuery over :mod:`lab.frontends.sql`.
+the HTTP 599 HTML page real CUCM sends. Operations: getCCMVersion, listProcessNode,
+executeSQLQuery over :mod:`lab.frontends.sql`, listCallManagerGroup and listDevicePool
+(:mod:`lab.frontends.axl_cmgroups`) and doDeviceReset (:mod:`lab.frontends.axl_devices`).
 """
 
 from __future__ import annotations
@@ -181,6 +182,10 @@ async def axl(request: web.Request) -> web.StreamResponse:
                 from lab.frontends import axl_cmgroups
 
                 payload = axl_cmgroups.list_operation(lab.cluster, namespace, req)
+            case "doDeviceReset":
+                from lab.frontends import axl_devices
+
+                payload = axl_devices.do_device_reset(lab.phones, namespace, req)
             case other:
                 raise _axl_fault(
                     other,

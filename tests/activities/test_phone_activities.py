@@ -4,6 +4,7 @@ purpose-aware CSRs and verification on the signalling ports."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -22,6 +23,9 @@ from activities.cluster_models import (
     CmGroupInfo,
     CsrRequest,
     PendingCsrRequest,
+    PhoneResetRequest,
+    PhoneResetResult,
+    RegisteredPhonesRequest,
     RegistrationGateRequest,
     RestartRequest,
     VerifyRequest,
@@ -279,6 +283,218 @@ async def test_gate_waits_out_a_throttled_risport(lab: LabHandle) -> None:
     assert 0.9 <= result.waited_seconds < 5.0
     fired = [e for e in running.journal.entries("fault.fired") if e.data["kind"] == "throttle"]
     assert len(fired) == 1
+
+
+# -- listing and resetting phones -----------------------------------------------------------
+
+
+def by_node(lab: Lab, protocol: str = "Any") -> dict[str, list[str]]:
+    """The lab's own view: node FQDN -> sorted names of the phones registered with it."""
+    out: dict[str, list[str]] = {
+        fqdn(n.hostname): [] for n in lab.cluster.nodes if n.product == "cucm"
+    }
+    for p in lab.phones.phones:
+        if p.node is not None and protocol in ("Any", p.protocol):
+            out[fqdn(p.node)].append(p.name)
+    return {node: sorted(names) for node, names in out.items()}
+
+
+def axl_resets(lab: Lab, since: int) -> list[str]:
+    """Every phone name journalled as dropped by an AXL reset after ``since`` (repeats kept)."""
+    return [
+        name
+        for e in lab.journal.entries("phone.unregistered", since=since)
+        if e.data["reason"] == "reset:axl"
+        for name in e.data["phones"]
+    ]
+
+
+async def test_registered_phones_by_node_and_protocol(lab: LabHandle) -> None:
+    running = lab.lab
+    acts = activities_for(lab)
+    await all_registered(running)
+    every = await ActivityEnvironment().run(
+        acts.registered_phones, RegisteredPhonesRequest(cluster="lab")
+    )
+    assert every.by_node == by_node(running)
+    assert sum(len(v) for v in every.by_node.values()) == len(running.phones.phones)
+    assert every.by_node[fqdn("cucm-pub")] == []  # listed although it holds no phone
+    # Move CMG-1's phones: the listing follows the registrations, not the configuration.
+    running.cluster.control(running.cluster.node("cucm-sub1"), CM, "stop", origin="test")
+    await until(
+        lambda: all(p.node not in (None, "cucm-sub1") for p in running.phones.phones),
+        what="failover off cucm-sub1",
+    )
+    sip = await ActivityEnvironment().run(
+        acts.registered_phones,
+        RegisteredPhonesRequest(
+            cluster="lab", nodes=[fqdn("cucm-sub2"), fqdn("cucm-sub1")], protocol="SIP"
+        ),
+    )
+    expected = by_node(running, "SIP")
+    assert sip.by_node == {
+        fqdn("cucm-sub2"): expected[fqdn("cucm-sub2")],
+        fqdn("cucm-sub1"): [],
+    }
+    assert len(sip.by_node[fqdn("cucm-sub2")]) == sum(
+        1 for p in running.phones.phones if p.node == "cucm-sub2" and p.protocol == "SIP"
+    )
+    assert len(sip.by_node[fqdn("cucm-sub2")]) > 0
+    sccp = await ActivityEnvironment().run(
+        acts.registered_phones, RegisteredPhonesRequest(cluster="lab", protocol="SCCP")
+    )
+    assert sccp.by_node == by_node(running, "SCCP")
+    assert set(sccp.by_node[fqdn("cucm-sub2")]).isdisjoint(sip.by_node[fqdn("cucm-sub2")])
+
+
+async def test_registered_phones_leaves_out_unregistered_phones(
+    make_lab: Callable[..., Lab],
+) -> None:
+    async with make_lab(
+        cm_groups=[
+            {"name": "Solo", "members": ["cucm-sub1"]},
+            {"name": "Pair", "members": ["cucm-sub2", "cucm-pub"]},
+        ],
+        device_pools=[
+            {"name": "DP-Solo", "cm_group": "Solo", "sccp": 4, "sip": 3},
+            {"name": "DP-Pair", "cm_group": "Pair", "sccp": 2, "sip": 5},
+        ],
+    ) as running:
+        await all_registered(running)
+        running.cluster.control(running.cluster.node("cucm-sub1"), CM, "stop", origin="test")
+        await until(lambda: len(unregistered(running)) == 7, what="Solo's phones dropped")
+        listed = await ActivityEnvironment().run(
+            activities_for(LabHandle(running)).registered_phones,
+            RegisteredPhonesRequest(cluster="lab"),
+        )
+        assert listed.by_node == by_node(running)
+        assert listed.by_node[fqdn("cucm-sub1")] == []
+        assert len(listed.by_node[fqdn("cucm-sub2")]) == 7
+
+
+async def test_reset_phones_resets_each_phone_once(lab: LabHandle) -> None:
+    running = lab.lab
+    await all_registered(running)
+    names = [p.name for p in running.phones.phones[:6]]
+    mark = running.journal.last_seq
+    env = ActivityEnvironment()
+    beats: list[Any] = []
+    env.on_heartbeat = lambda *d: beats.append(d[0])
+    result = await env.run(
+        activities_for(lab).reset_phones,
+        PhoneResetRequest(cluster="lab", names=names, concurrency=3),
+    )
+    assert result == PhoneResetResult(requested=6, reset=6, not_found=[])
+    assert sorted(axl_resets(running, mark)) == sorted(names)
+    assert beats[-1]["done"] == 6 and beats[-1]["ahead"] == []
+    await all_registered(running)
+    others = {p.name for p in running.phones.phones} - set(names)
+    assert others.isdisjoint(
+        n for e in running.journal.entries("phone", since=mark) for n in e.data["phones"]
+    )
+
+
+async def test_reset_phones_lists_unknown_names_in_order(lab: LabHandle) -> None:
+    running = lab.lab
+    await all_registered(running)
+    real = running.phones.phones[2].name
+    names = ["SEP00000000000B", real, "SEP00000000000A"]
+    mark = running.journal.last_seq
+    result = await ActivityEnvironment().run(
+        activities_for(lab).reset_phones, PhoneResetRequest(cluster="lab", names=names)
+    )
+    assert result.requested == 3 and result.reset == 1
+    assert result.not_found == ["SEP00000000000B", "SEP00000000000A"]
+    assert axl_resets(running, mark) == [real]
+
+
+async def test_reset_phones_resumes_from_the_heartbeat_details(lab: LabHandle) -> None:
+    running = lab.lab
+    await all_registered(running)
+    names = [p.name for p in running.phones.phones[:7]]
+    mark = running.journal.last_seq
+    env = ActivityEnvironment()
+    # A previous attempt answered the first three and the fifth (one of them unknown to AXL).
+    env.info = dataclasses.replace(
+        env.info,
+        heartbeat_details=[{"done": 3, "reset": 3, "not_found": ["SEPGONE"], "ahead": [4]}],
+    )
+    result = await env.run(
+        activities_for(lab).reset_phones, PhoneResetRequest(cluster="lab", names=names)
+    )
+    assert sorted(axl_resets(running, mark)) == sorted([names[3], names[5], names[6]])
+    assert result == PhoneResetResult(requested=7, reset=6, not_found=["SEPGONE"])
+
+
+async def test_a_retried_reset_batch_does_not_reset_phones_twice(lab: LabHandle) -> None:
+    running = lab.lab
+    await all_registered(running)
+    names = [p.name for p in running.phones.phones[:5]]
+    mark = running.journal.last_seq
+    acts = activities_for(lab)
+    req = PhoneResetRequest(cluster="lab", names=names, concurrency=1)
+    first = ActivityEnvironment()
+    beats: list[Any] = []
+
+    def beat(*details: Any) -> None:
+        beats.append(details)
+        if details[0]["done"] == 2 and not running.faults.active():
+            # The third request fails: the attempt dies after two resets.
+            running.faults.add(Fault(kind="soap-fault", node="cucm-pub", target="axl", count=1))
+
+    first.on_heartbeat = beat
+    err = await failure(first.run(acts.reset_phones, req))
+    assert err.type == "CucmSoapFault" and not err.non_retryable
+    assert axl_resets(running, mark) == names[:2]
+    retry = ActivityEnvironment()
+    retry.info = dataclasses.replace(retry.info, attempt=2, heartbeat_details=beats[-1])
+    result = await retry.run(acts.reset_phones, req)
+    assert result == PhoneResetResult(requested=5, reset=5)
+    assert sorted(axl_resets(running, mark)) == sorted(names)  # each exactly once
+
+
+async def test_reset_phones_waits_out_axl_throttling(lab: LabHandle) -> None:
+    running = lab.lab
+    await all_registered(running)
+    names = [p.name for p in running.phones.phones[:3]]
+    mark = running.journal.last_seq
+    await running.add_fault(
+        Fault(
+            kind="http-error",
+            node="cucm-pub",
+            target="axl",
+            count=2,
+            params={"status": 503, "retry_after": 0},
+        )
+    )
+    env = ActivityEnvironment()
+    beats: list[Any] = []
+    env.on_heartbeat = lambda *d: beats.append(d[0])
+    result = await env.run(
+        activities_for(lab).reset_phones,
+        PhoneResetRequest(cluster="lab", names=names, concurrency=1),
+    )
+    assert result == PhoneResetResult(requested=3, reset=3)
+    assert running.faults.active() == []  # both 503s were served
+    assert sorted(axl_resets(running, mark)) == sorted(names)
+    assert sum("throttled" in b["note"] for b in beats) == 2
+
+
+async def test_reset_phones_fails_on_refused_credentials(lab: LabHandle, tmp_path: Path) -> None:
+    running = lab.lab
+    await all_registered(running)
+    mark = running.journal.last_seq
+    # The OS admin is not an AXL user: the publisher refuses it.
+    os_admin = lab.cluster_entry.credentials.os_admin.model_dump()
+    path = edited_inventory(lab, tmp_path, credentials={"os_admin": os_admin, "app_user": os_admin})
+    err = await failure(
+        ActivityEnvironment().run(
+            activities_at(path).reset_phones,
+            PhoneResetRequest(cluster="lab", names=[running.phones.phones[0].name]),
+        )
+    )
+    assert err.type == "CucmAuthError" and err.non_retryable
+    assert axl_resets(running, mark) == []
 
 
 # -- CTL ----------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from activities.clients.cucm import _soap, inferred
 from activities.clients.cucm.errors import (
     CucmAxlVersionError,
+    CucmDeviceNotFound,
     CucmError,
     CucmHttpError,
     CucmSoapFault,
@@ -97,6 +98,13 @@ def supported_versions(page: str) -> tuple[str, ...]:
     return tuple(
         sorted(set(found), key=lambda v: tuple(int(p) for p in v.split(".")), reverse=True)
     )
+
+
+def _int_or_none(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
 
 
 class AxlClient(HttpsApi):
@@ -240,6 +248,43 @@ class AxlClient(HttpsApi):
                 ) from None
         return counts
 
+    async def reset_device(self, name: str, hard: bool = True) -> None:
+        """Reset a device (doDeviceReset): a phone reboots and fetches its config, ITL and CTL.
+
+        CUCM accepts the request whether or not the phone is registered; only a registered
+        phone receives it.
+
+        Args:
+            name: Device name (``SEP…``).
+            hard: Reset (power cycle); False asks for a restart.
+
+        Raises:
+            CucmDeviceNotFound: AXL does not know the device.
+            CucmSoapFault: Any other AXL fault.
+            CucmThrottled: AXL's rate limit (HTTP 503).
+        """
+
+        def build(req: etree._Element) -> None:
+            etree.SubElement(req, "deviceName").text = name
+            etree.SubElement(req, "isHardReset").text = "true" if hard else "false"
+            etree.SubElement(req, "isMGCP").text = "false"
+            etree.SubElement(req, "deviceResetType").text = "Reset" if hard else "Restart"
+
+        try:
+            await self._call("doDeviceReset", build)
+        except CucmSoapFault as exc:
+            if exc.axlcode != inferred.AXL_ITEM_NOT_FOUND_CODE:
+                raise
+            raise CucmDeviceNotFound(
+                f"doDeviceReset {name}: {exc.axlmessage or 'device not found'} "
+                f"(axlcode {exc.axlcode})",
+                node=self._node,
+                faultcode=exc.faultcode,
+                axlcode=exc.axlcode,
+                axlmessage=exc.axlmessage,
+                device=name,
+            ) from None
+
     async def _callmanager_servers(self) -> dict[str, str]:
         """CallManager entity name -> the processnode name it runs on."""
         nodes = {
@@ -294,12 +339,18 @@ class AxlClient(HttpsApi):
             fault = _soap.find_fault(_soap.parse_body(resp.content, self._node))
             if fault is not None:
                 message = fault.faultstring
+                code = axlmessage = ""
                 if fault.detail is not None:
-                    code = fault.detail.findtext("axlError/axlcode")
+                    code = (fault.detail.findtext("axlError/axlcode") or "").strip()
+                    axlmessage = (fault.detail.findtext("axlError/axlmessage") or "").strip()
                     if code:
-                        message = f"{message} (axlcode {code.strip()})"
+                        message = f"{message} (axlcode {code})"
                 raise CucmSoapFault(
-                    f"{operation}: {message}", node=self._node, faultcode=fault.faultcode
+                    f"{operation}: {message}",
+                    node=self._node,
+                    faultcode=fault.faultcode,
+                    axlcode=_int_or_none(code),
+                    axlmessage=axlmessage,
                 )
         if resp.status_code != 200:
             raise CucmHttpError(

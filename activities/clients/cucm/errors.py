@@ -77,11 +77,52 @@ class CucmThrottled(CucmError):
 
 
 class CucmSoapFault(CucmError):
-    """A SOAP fault other than throttling."""
+    """A SOAP fault other than throttling.
 
-    def __init__(self, message: str, *, node: str | None = None, faultcode: str = "") -> None:
+    Attributes:
+        faultcode: The fault's faultcode.
+        axlcode: AXL faults: the ``axlError/axlcode`` of the detail, when numeric.
+        axlmessage: AXL faults: the ``axlError/axlmessage`` of the detail.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        node: str | None = None,
+        faultcode: str = "",
+        axlcode: int | None = None,
+        axlmessage: str = "",
+    ) -> None:
         super().__init__(message, node=node)
         self.faultcode = faultcode
+        self.axlcode = axlcode
+        self.axlmessage = axlmessage
+
+
+class CucmDeviceNotFound(CucmSoapFault):
+    """AXL does not know the device a request names (retrying will not help).
+
+    Attributes:
+        device: The device name as sent.
+    """
+
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        node: str | None = None,
+        faultcode: str = "",
+        axlcode: int | None = None,
+        axlmessage: str = "",
+        device: str = "",
+    ) -> None:
+        super().__init__(
+            message, node=node, faultcode=faultcode, axlcode=axlcode, axlmessage=axlmessage
+        )
+        self.device = device
 
 
 class CucmAxlVersionError(CucmError):

@@ -95,6 +95,10 @@ AXL_THROTTLE_RETRY_AFTER = 30.0
 #: Versions listed in a 599 page: "12.5, 14.0 and 15.0"; a family wildcard such as "12.x" is
 #: read as "<major>.0" and used only when no concrete version is listed.
 AXL_VERSION_RE = re.compile(r"\b(\d{1,2})\.(\d|x)\b")
+#: axlcode of a fault naming an item (device, user...) the database does not have ("Item not
+#: valid: The specified Device was not found"): a doDeviceReset of such a name is a
+#: CucmDeviceNotFound, not a failure worth retrying.
+AXL_ITEM_NOT_FOUND_CODE = 5007
 
 # -- SSH CLI (§7, §8, §15.6) ----------------------------------------------------------------
 #: "Executed command unsuccessfully" ends a failed command; a service that fails while being
