@@ -8,7 +8,8 @@ CTIManager, TVS and TFTP restart), four CUCM nodes, two CallManager groups, 2,00
 phone-unregistered-seconds (sum over phones of time without a registration) and the peak
 fraction of phones unregistered at once, from the first restart until every phone is back.
 
-Run: ``.venv/bin/python -m bench.bench_phone_impact``. Prints figures; asserts nothing.
+Run: ``.venv/bin/python -m bench.bench_phone_impact [RUNS [SCALE]]`` (defaults 1 and 0.01: the
+realistic timing at 1/100 speed). Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ PHONES = 2000
 #: The realistic profile (CallManager restart ~110 s, SIP keepalive 120 s, ITL resets in
 #: batches) at 1/100 of real time: the proportions that decide the figures are kept.
 SCALE = 0.01
-TIMING = REALISTIC.scaled(SCALE)
 
 
 def spec(network: str) -> topology.TopologySpec:
@@ -66,9 +66,11 @@ def spec(network: str) -> topology.TopologySpec:
     )
 
 
-async def one_run(client: Any, root: Path, strategy: str, network: str) -> dict[str, float]:
+async def one_run(
+    client: Any, root: Path, strategy: str, network: str, scale: float = SCALE
+) -> dict[str, float]:
     state = root / strategy
-    async with Lab(spec(network), state / "lab", TIMING) as lab:
+    async with Lab(spec(network), state / "lab", REALISTIC.scaled(scale)) as lab:
         # Every phone registered before the change (polled: the lab has no such event).
         while lab.phones.metrics().phones < PHONES or lab.phones.peak_unregistered_fraction(  # noqa: ASYNC110
             since=time.time() - 0.2
@@ -126,17 +128,17 @@ async def one_run(client: Any, root: Path, strategy: str, network: str) -> dict[
     # change itself, which any restart order pays. The rest comes from the restarts.
     resets = sum(v for k, v in by_reason.items() if k.startswith("reset:"))
     return {
-        # Seconds of the realistic profile (the lab ran at SCALE of real time).
-        "unregistered_seconds": metrics.unregistered_seconds / SCALE,
-        "reset_seconds": resets / SCALE,
-        "restart_seconds": (metrics.unregistered_seconds - resets) / SCALE,
+        # Seconds of the realistic profile (the lab ran at `scale` of real time).
+        "unregistered_seconds": metrics.unregistered_seconds / scale,
+        "reset_seconds": resets / scale,
+        "restart_seconds": (metrics.unregistered_seconds - resets) / scale,
         "peak": metrics.peak_unregistered_fraction,
         "waves": waves,
-        "wall": (until - since) / SCALE,
+        "wall": (until - since) / scale,
     }
 
 
-async def main(runs: int) -> None:
+async def main(runs: int, scale: float = SCALE) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         async with DevServer(root / "temporal", port=free_loopback_port()) as server:
@@ -144,7 +146,8 @@ async def main(runs: int) -> None:
             results: dict[str, list[dict[str, float]]] = {"rolling": [], "naive": []}
             for i in range(runs):
                 for n, strategy in enumerate(("rolling", "naive")):
-                    r = await one_run(client, root / f"run{i}", strategy, f"127.198.{n}.0/24")
+                    network = f"127.198.{n}.0/24"
+                    r = await one_run(client, root / f"run{i}", strategy, network, scale)
                     results[strategy].append(r)
                     print(
                         f"run {i} {strategy:7}: {r['waves']:.0f} wave(s), phone-unregistered-"
@@ -164,7 +167,7 @@ async def main(runs: int) -> None:
     floor = PHONES * REALISTIC.phones.reset_duration
     print(
         f"mean over {runs} run(s), {PHONES} phones, 4 CUCM nodes, 2 groups, CUCM 12.5, realistic "
-        f"timing at 1/{1 / SCALE:.0f} speed (phone-unregistered-seconds):\n"
+        f"timing at 1/{1 / scale:.0f} speed (phone-unregistered-seconds):\n"
         f"  whole change   rolling {mean('rolling', 'unregistered_seconds'):>9,.0f}   naive "
         f"{mean('naive', 'unregistered_seconds'):>9,.0f}   ratio {ratio('unregistered_seconds')}\n"
         f"  restarts       rolling {mean('rolling', 'restart_seconds'):>9,.0f}   naive "
@@ -178,4 +181,9 @@ async def main(runs: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 1))
+    asyncio.run(
+        main(
+            int(sys.argv[1]) if len(sys.argv) > 1 else 1,
+            float(sys.argv[2]) if len(sys.argv) > 2 else SCALE,
+        )
+    )

@@ -58,6 +58,14 @@ app.add_typer(dev_app, name="dev")
 
 Json = Annotated[bool, typer.Option("--json", help="print JSON")]
 By = Annotated[str | None, typer.Option("--by", help="who is acting (default: login name)")]
+PhoneResets = Annotated[
+    bool,
+    typer.Option(
+        "--phone-resets/--no-phone-resets",
+        help="CallManager on 12.5 and earlier: ucrenew resets the phones itself, staged and "
+        "gated (default), or leaves the resets to CUCM",
+    ),
+]
 Comment = Annotated[str, typer.Option("--comment", "-m", help="why")]
 Purpose = Annotated[list[str], typer.Option("--purpose", help="tomcat (repeatable)")]
 
@@ -162,12 +170,18 @@ def _window(text: str) -> dict[str, str]:
 async def plan(
     cluster: str,
     purpose: Purpose = ["tomcat"],  # noqa: B006 - typer reads the default
+    phone_resets: PhoneResets = True,
     json_out: Json = False,
 ) -> None:
     """Dry run: discover the cluster, run the preflight checks and print the plan."""
     from console.planning import dry_run
 
-    plan_, problems = await dry_run(settings(), cluster, purpose)  # type: ignore[arg-type]
+    plan_, problems = await dry_run(
+        settings(),
+        cluster,
+        purpose,  # type: ignore[arg-type]
+        RenewalOptions(reset_phones=phone_resets),
+    )
     if json_out:
         typer.echo(
             json.dumps(
@@ -227,6 +241,11 @@ async def start(
             "--require-approval/--no-approval", help="gate the first write on a plan approval"
         ),
     ] = False,
+    phone_resets: PhoneResets = True,
+    phone_reset_batch: Annotated[
+        int,
+        typer.Option(min=1, help="phones reset at once; each batch re-registers first"),
+    ] = RenewalOptions.model_fields["phone_reset_batch"].default,
     by: By = None,
 ) -> None:
     """Start a renewal (returns at once; follow it with `ucrenew watch`)."""
@@ -242,7 +261,7 @@ async def start(
         windows=[_window(w) for w in window or []],
         requested_by=principal(by),
         require_plan_approval=approve_plan,
-        options=RenewalOptions(),
+        options=RenewalOptions(reset_phones=phone_resets, phone_reset_batch=phone_reset_batch),
     )
     try:
         await c.start_workflow(

@@ -15,13 +15,20 @@ from workflows.restarts import restart_plan_for
 
 
 async def dry_run(
-    settings: UcrenewSettings, cluster: str, purposes: Sequence[Purpose]
+    settings: UcrenewSettings,
+    cluster: str,
+    purposes: Sequence[Purpose],
+    options: RenewalOptions | None = None,
 ) -> tuple[RenewalPlan, list[Problem]]:
     """Discover the cluster and return the plan and the preflight problems; writes nothing."""
     inventory = load_inventory(inventory_path(settings))
     snapshot = await discover(inventory, cluster, [local_ca(settings).root_pem])
-    options = RenewalOptions()
+    options = options or RenewalOptions()
     restarts = restart_plan_for(
-        snapshot, purposes, options.restart_strategy, options.max_phone_fraction_per_wave
+        snapshot,
+        purposes,
+        options.restart_strategy,
+        options.max_phone_fraction_per_wave,
+        staged_phone_resets=options.reset_phones,
     )
     return build_plan(snapshot, purposes, restarts), preflight_problems(snapshot, purposes)

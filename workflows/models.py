@@ -25,6 +25,7 @@ Phase = Literal[
     "window",
     "ctl-update",
     "restarts",
+    "phone-resets",
     "verify",
     "sso-reenable",
     "cleanup",
@@ -58,6 +59,14 @@ class RenewalOptions(BaseModel):
     )
     max_phone_fraction_per_wave: float | None = Field(
         default=0.5, description="never fail over more than this share of phones at once"
+    )
+    reset_phones: bool = Field(
+        default=True,
+        description="ucrenew resets phones itself for the new ITL (staged and gated) where the "
+        "restart plan allows it; False leaves the resets to CUCM",
+    )
+    phone_reset_batch: int = Field(
+        default=200, ge=1, description="phones reset at once; each batch re-registers first"
     )
     health_poll_seconds: float = 15.0
     expected_wave_seconds: float = Field(
@@ -221,6 +230,7 @@ class RenewalStatus(BaseModel):
     question: str | None = Field(default=None, description="what the operator is asked")
     waves_done: int = 0
     registrations_baseline: int | None = None
+    phones_reset: int = Field(default=0, description="phones ucrenew reset through AXL")
     outstanding: list[str] = Field(
         default_factory=list, description="actions left to an operator (e.g. re-enable SSO)"
     )

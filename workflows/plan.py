@@ -259,7 +259,19 @@ def build_plan(
         )
     restart_order: list[str] = []
     if restarts is not None:
+        resets_pending = restarts.reset_phones
         for wave in restarts.waves:
+            if resets_pending and any("Cisco CallManager" in nr.services for nr in wave.nodes):
+                resets_pending = False
+                steps.append(
+                    PlanStep(
+                        phase="phone-resets",
+                        action="reset the registered phones (AXL doDeviceReset) in batches",
+                        node=snapshot.publisher,
+                        detail="taken from each node in turn; each batch re-registers before "
+                        "the next; phones fetch the new ITL and CTL",
+                    )
+                )
             failover = "; ".join(
                 f"{f.group}: {f.phones} phones {f.from_node.split('.')[0]} -> "
                 + (f.to_node.split(".")[0] if f.to_node else "NOWHERE")

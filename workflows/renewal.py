@@ -12,6 +12,7 @@ workflow only decides, waits and records.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -30,7 +31,9 @@ with workflow.unsafe.imports_passed_through():
         CsrResult,
         OtherRenewalsRequest,
         PendingCsrRequest,
+        PhoneResetRequest,
         Purpose,
+        RegisteredPhonesRequest,
         RegistrationGateRequest,
         RestartRequest,
         TrustUploadRequest,
@@ -59,7 +62,7 @@ with workflow.unsafe.imports_passed_through():
         SubmissionResult,
     )
     from workflows.plan import PHONE_IMPACT_PURPOSES, build_plan, preflight_problems
-    from workflows.restart_models import NodeRestart, RestartPlan, RestartWave
+    from workflows.restart_models import CALLMANAGER, NodeRestart, RestartPlan, RestartWave
     from workflows.restarts import restart_plan_for
     from workflows.windows import (
         MaintenanceWindow,
@@ -73,6 +76,13 @@ with workflow.unsafe.imports_passed_through():
 
 ArgT = TypeVar("ArgT")
 ResT = TypeVar("ResT")
+
+
+def interleave(by_node: dict[str, list[str]]) -> list[str]:
+    """Names taken from each node in turn (nodes in name order), so every batch of resets
+    spreads its re-registrations over the nodes instead of queueing on one."""
+    columns = [by_node[node] for node in sorted(by_node)]
+    return [name for row in itertools.zip_longest(*columns) for name in row if name is not None]
 
 
 class RenewalStopped(Exception):
@@ -208,11 +218,14 @@ class CertRenewalWorkflow:
 
     def _restart_plan(self, snapshot: ClusterSnapshot) -> RestartPlan:
         opts = self._input.options
+        # Changes started before staged resets existed keep the plan they were approved with.
+        staged = opts.reset_phones and workflow.patched("staged-phone-resets")
         return restart_plan_for(
             snapshot,
             self._input.purposes,
             opts.restart_strategy,
             opts.max_phone_fraction_per_wave,
+            staged_phone_resets=staged,
         )
 
     def _impact_problems(self, snapshot: ClusterSnapshot) -> list[Problem]:
@@ -260,13 +273,17 @@ class CertRenewalWorkflow:
             self._audit("ucrenew", "ctl-updated", ctl.detail)
         self._set_phase("restarts")
         started = workflow.now()
+        resets_pending = restarts.reset_phones
         for wave in restarts.waves:
             if plan.phone_impact:
                 await self._approval_gate("impact", plan, recheck=True)
+                if resets_pending and any(CALLMANAGER in nr.services for nr in wave.nodes):
+                    resets_pending = False
+                    await self._staged_phone_resets()
                 if not can_start_wave(
                     self._windows, workflow.now(), timedelta(seconds=opts.expected_wave_seconds)
                 ):
-                    await self._window_closed(wave)
+                    await self._window_closed(f"wave {wave.index}")
                 self._set_phase("restarts")
             baseline = None
             if wave.phones_affected:
@@ -279,7 +296,7 @@ class CertRenewalWorkflow:
                 self._status.registrations_baseline = baseline
             await asyncio.gather(*(self._restart_node(nr, started) for nr in wave.nodes))
             if baseline is not None:
-                await self._health_gate(wave, baseline)
+                await self._health_gate(f"wave {wave.index}", baseline)
             self._status.waves_done = wave.index
             self._audit("ucrenew", "wave-done", f"wave {wave.index}: {self._wave_text(wave)}")
 
@@ -310,7 +327,56 @@ class CertRenewalWorkflow:
             raise
         progress.steps["restart"] = "done"
 
-    async def _health_gate(self, wave: RestartWave, baseline: int) -> None:
+    async def _staged_phone_resets(self) -> None:
+        """Reset every registered phone in gated batches, before any node serves the new
+        certificate: each batch is back before the next, and each starts inside the window.
+
+        TFTP already serves the new ITL (and the CTL is updated in mixed mode), so a phone
+        reset now trusts the new certificate wherever it fails over later, and CUCM has no
+        phone left to reset when the certificate becomes active.
+        """
+        inp = self._input
+        opts = inp.options
+        self._set_phase("phone-resets")
+        registered = await self._activity(
+            CucmActivities.registered_phones,
+            RegisteredPhonesRequest(cluster=inp.cluster),
+            policies.PHONE_LIST,
+        )
+        names = interleave(registered.by_node)
+        size = opts.phone_reset_batch
+        batches = [names[i : i + size] for i in range(0, len(names), size)]
+        self._audit(
+            "ucrenew",
+            "phone-resets-planned",
+            f"{len(names)} registered phones in {len(batches)} batch(es) of up to {size}",
+        )
+        for number, batch in enumerate(batches, start=1):
+            label = f"phone reset batch {number}/{len(batches)}"
+            if not can_start_wave(
+                self._windows, workflow.now(), timedelta(seconds=opts.expected_wave_seconds)
+            ):
+                await self._window_closed(label)
+                self._set_phase("phone-resets")
+            snap = await self._activity(
+                CucmActivities.registration_snapshot,
+                ClusterRef(cluster=inp.cluster),
+                policies.REGISTRY,
+            )
+            result = await self._activity(
+                CucmActivities.reset_phones,
+                PhoneResetRequest(cluster=inp.cluster, names=batch),
+                policies.PHONE_RESET,
+            )
+            self._status.phones_reset += result.reset
+            detail = f"{label}: {result.reset} of {result.requested} phones reset"
+            if result.not_found:
+                detail += f"; no longer in the database: {', '.join(result.not_found[:5])}"
+            self._audit("ucrenew", "phones-reset", detail)
+            await self._health_gate(label, snap.registered)
+            self._set_phase("phone-resets")
+
+    async def _health_gate(self, after: str, baseline: int) -> None:
         opts = self._input.options
         while True:
             self._set_phase("restarts")
@@ -329,7 +395,7 @@ class CertRenewalWorkflow:
                 return
             decision = await self._ask(
                 "health-gate",
-                f"after wave {wave.index}, {result.registered} of {result.expected} phones "
+                f"after {after}, {result.registered} of {result.expected} phones "
                 f"re-registered within {self._policy.health_timeout_seconds:g} s (e.g. "
                 f"{', '.join(result.unregistered_sample[:5]) or 'n/a'} missing): `continue` "
                 "to wait again, `roll-forward` to start the next wave anyway, or `abort`",
@@ -340,7 +406,7 @@ class CertRenewalWorkflow:
             if decision == "abort":
                 raise RenewalStopped(
                     "HealthGateAborted",
-                    f"aborted after wave {wave.index}: phones did not come back "
+                    f"aborted after {after}: phones did not come back "
                     f"({result.registered}/{result.expected})",
                 )
 
@@ -362,19 +428,17 @@ class CertRenewalWorkflow:
         )
         await workflow.sleep(upcoming.start - now)
 
-    async def _window_closed(self, wave: RestartWave) -> None:
-        """The window ends before the next wave could finish: pause and ask."""
+    async def _window_closed(self, step: str) -> None:
+        """The window ends before the next step (a wave, a reset batch) could finish: ask."""
         decision = await self._ask(
             "window",
-            f"the maintenance window does not leave time for wave {wave.index} "
+            f"the maintenance window does not leave time for {step} "
             f"({self._status.waves_done} waves done): `resume` to continue in the next "
             "window, or `abort`",
             ("resume", "abort"),
         )
         if decision == "abort":
-            raise RenewalStopped(
-                "WindowAborted", f"aborted at the end of the window before wave {wave.index}"
-            )
+            raise RenewalStopped("WindowAborted", f"aborted at the end of the window before {step}")
         while not can_start_wave(
             self._windows,
             workflow.now(),

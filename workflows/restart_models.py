@@ -80,6 +80,15 @@ class RestartPlanInput(BaseModel):
             "and TVS already runs with the new certificate"
         ),
     )
+    staged_phone_resets: bool = Field(
+        default=False,
+        description=(
+            "ucrenew resets the phones itself (Cisco's 'reset phones' step): TVS and TFTP "
+            "restart first so the new ITL is served, then the phones reset in gated batches "
+            "before the first CallManager wave; applies to a CallManager change whose plan "
+            "restarts Cisco Tftp"
+        ),
+    )
     max_nodes_per_wave: int | None = Field(default=None, ge=1)
     max_phone_fraction_per_wave: float | None = Field(
         default=None,
@@ -145,6 +154,13 @@ class RestartPlan(BaseModel):
     purposes: list[Purpose]
     strategy: Strategy
     ctl_update_first: bool = False
+    reset_phones: bool = Field(
+        default=False,
+        description=(
+            "ucrenew resets the registered phones in gated batches before the first wave "
+            "that restarts Cisco CallManager"
+        ),
+    )
     waves: list[RestartWave] = Field(default_factory=list)
     unavoidable_impact: list[UnavoidableImpact] = Field(default_factory=list)
     total_phones: int = 0

@@ -35,6 +35,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from activities.cluster_models import ClusterSnapshot, Purpose
 from workflows.plan import SAN_PRODUCTS
@@ -71,7 +72,15 @@ would reset into a node whose certificate the new ITL does not name. It also fol
 "do TFTP (CallManager) last" and §1.2's TFTP restart after a tomcat change (stale cache).
 Cisco HAProxy (14+) fronts the web and TFTP-over-HTTPS listeners, so it goes after the
 services it fronts, like TFTP.
+
+With staged phone resets (``RestartPlanInput.staged_phone_resets``) ucrenew, not CUCM, decides
+when phones reset, so TVS and TFTP move to a first wave instead: phones it resets then fetch
+an ITL that names the new certificate (and, in mixed mode, the updated CTL) before any node
+serves it, and fail over freely afterwards.
 """
+
+SplitAt = Literal["first", "last"] | None
+"""Where the wave of split-off services (TFTP, or TVS and TFTP) goes, if there is one."""
 
 NETWORK_SERVICES = frozenset({TOMCAT, HAPROXY, XCP_ROUTER})
 """Network services run on every node of their product whether listed as activated or not."""
@@ -176,7 +185,7 @@ class _Facts:
 
     nodes: list[RestartNode]
     work: dict[str, tuple[str, ...]]
-    tftp_wave: list[str]
+    split_work: dict[str, tuple[str, ...]]
     down: list[str]
     groups: list[CmGroup]
     live: dict[str, list[str]]
@@ -185,16 +194,16 @@ class _Facts:
     notes: list[str] = field(default_factory=list)
 
 
-def _facts(inp: RestartPlanInput, *, split_tftp: bool) -> _Facts:
+def _facts(inp: RestartPlanInput, *, split: frozenset[str] = frozenset()) -> _Facts:
     nodes = sorted(inp.nodes, key=_node_key)
     purposes = list(dict.fromkeys(inp.purposes))
     work: dict[str, tuple[str, ...]] = {}
-    tftp_wave: list[str] = []
+    split_work: dict[str, tuple[str, ...]] = {}
     for n in nodes:
         services = node_services(n, purposes, inp.callmanager_key)
-        if split_tftp and TFTP in services:
-            tftp_wave.append(n.fqdn)
-            services = [s for s in services if s != TFTP]
+        if split & set(services):
+            split_work[n.fqdn] = tuple(s for s in services if s in split)
+            services = [s for s in services if s not in split]
         if services:
             work[n.fqdn] = tuple(services)
     down = [n.fqdn for n in nodes if CALLMANAGER in work.get(n.fqdn, ())]
@@ -229,7 +238,7 @@ def _facts(inp: RestartPlanInput, *, split_tftp: bool) -> _Facts:
     return _Facts(
         nodes=nodes,
         work=work,
-        tftp_wave=tftp_wave,
+        split_work=split_work,
         down=down,
         groups=groups,
         live=live,
@@ -461,22 +470,51 @@ def plan_restarts(inp: RestartPlanInput) -> RestartPlan:
         Waves in execution order; the workflow runs a wave's nodes in parallel and each node's
         services in order, and waits for phones to come back before the next wave.
     """
-    facts = _facts(inp, split_tftp=inp.tftp_last_cluster_wide)
+    staged = _staged_resets_apply(inp)
+    split = frozenset({TVS, TFTP}) if staged else frozenset({TFTP})
+    if not staged and not inp.tftp_last_cluster_wide:
+        split = frozenset()
+    facts = _facts(inp, split=split)
     assignment, optimal = _assign(inp, facts) if facts.work else ({}, True)
     layers: list[list[str]] = []
     for w in sorted(set(assignment.values())):
         layers.append([n.fqdn for n in facts.nodes if assignment.get(n.fqdn) == w])
-    if facts.tftp_wave:
-        layers.append(list(facts.tftp_wave))
     notes = list(facts.notes)
-    if facts.tftp_wave:
+    split_layer = [n.fqdn for n in facts.nodes if n.fqdn in facts.split_work]
+    split_at: SplitAt = None
+    if split_layer and staged:
+        layers.insert(0, split_layer)
+        split_at = "first"
+        notes.append(
+            "Cisco Trust Verification Service and Cisco Tftp restart first, on every node at "
+            "once (no registration moves): TFTP then serves the new ITL. ucrenew resets the "
+            "registered phones in batches, each re-registered before the next, before the "
+            "first CallManager wave: every phone holds the new ITL (and CTL) before any node "
+            "serves the new certificate, so none is reset again by CUCM or refused by a node"
+        )
+    elif split_layer:
+        layers.append(split_layer)
+        split_at = "last"
         notes.append(
             "Cisco Tftp restarts last, on every TFTP node at once, after every CallManager, "
             "CTIManager and TVS serves the new certificate: phones reset for the new ITL then"
         )
     if not optimal:
         notes.append("search budget reached: the plan is safe but may not have the fewest waves")
-    return _build(inp, facts, layers, "rolling", optimal, notes, tftp_last=bool(facts.tftp_wave))
+    return _build(inp, facts, layers, "rolling", optimal, notes, split_at=split_at)
+
+
+def _staged_resets_apply(inp: RestartPlanInput) -> bool:
+    """Staged resets need a CallManager change that restarts TFTP, and phones to reset.
+
+    With tomcat in the same change TFTP keeps its place after the web restarts (§1.2: it
+    caches the tomcat certificate), so the reset is left to CUCM as before.
+    """
+    if not inp.staged_phone_resets or "CallManager" not in inp.purposes:
+        return False
+    if "tomcat" in inp.purposes or not any(g.phones for g in inp.groups):
+        return False
+    return any(TFTP in node_services(n, ["CallManager"], inp.callmanager_key) for n in inp.nodes)
 
 
 def naive_plan(inp: RestartPlanInput) -> RestartPlan:
@@ -485,9 +523,9 @@ def naive_plan(inp: RestartPlanInput) -> RestartPlan:
     It is the baseline the phone-impact benchmark compares the rolling plan with; it ignores
     CallManager groups, so phones of every group whose members all restart have nowhere to go.
     """
-    facts = _facts(inp, split_tftp=False)
+    facts = _facts(inp)
     layers = [[n.fqdn for n in facts.nodes if n.fqdn in facts.work]] if facts.work else []
-    return _build(inp, facts, layers, "naive", True, list(facts.notes), tftp_last=False)
+    return _build(inp, facts, layers, "naive", True, list(facts.notes), split_at=None)
 
 
 def _build(
@@ -498,17 +536,18 @@ def _build(
     optimal: bool,
     notes: list[str],
     *,
-    tftp_last: bool,
+    split_at: SplitAt,
 ) -> RestartPlan:
     by_fqdn = {n.fqdn: n for n in facts.nodes}
     waves: list[RestartWave] = []
     wave_of: dict[str, int] = {}
+    split_index = {"first": 1, "last": len(layers), None: 0}[split_at]
     for i, layer in enumerate(layers, start=1):
-        is_tftp = tftp_last and i == len(layers)
         restarts = []
         for fqdn in layer:
             node = by_fqdn[fqdn]
-            services = [TFTP] if is_tftp else list(facts.work[fqdn])
+            work = facts.split_work if i == split_index else facts.work
+            services = list(work[fqdn])
             restarts.append(
                 NodeRestart(node=fqdn, product=node.product, role=node.role, services=services)
             )
@@ -553,6 +592,7 @@ def _build(
         purposes=list(dict.fromkeys(inp.purposes)),
         strategy=strategy,
         ctl_update_first=mixed_cm,
+        reset_phones=split_at == "first",
         waves=waves,
         unavoidable_impact=unavoidable,
         total_phones=facts.total_phones,
@@ -602,7 +642,11 @@ def groups_without_member(plan: RestartPlan, groups: Sequence[CmGroup]) -> list[
 
 def restart_plan_hash(plan: RestartPlan) -> str:
     """A short stable hash of what the plan restarts, where and when (not of its notes)."""
-    material = plan.model_dump_json(include={"cluster", "purposes", "ctl_update_first", "waves"})
+    fields = {"cluster", "purposes", "ctl_update_first", "waves"}
+    if plan.reset_phones:
+        # Only when set, so plans made before the field existed keep their hash.
+        fields.add("reset_phones")
+    material = plan.model_dump_json(include=fields)
     return hashlib.sha256(material.encode()).hexdigest()[:12]
 
 
@@ -622,7 +666,16 @@ def explain(plan: RestartPlan) -> list[str]:
     ]
     if plan.ctl_update_first:
         lines.append("before any restart: utils ctl update CTLFile (cluster is in mixed mode)")
+    first_cm = next(
+        (w.index for w in plan.waves if any(CALLMANAGER in r.services for r in w.nodes)), None
+    )
     for wave in plan.waves:
+        if plan.reset_phones and wave.index == first_cm:
+            lines.append(
+                "phone resets: every registered phone, in batches taken from each node in "
+                "turn, each batch back before the next (AXL doDeviceReset; phones fetch the "
+                "new ITL and CTL)"
+            )
         lines.append(f"wave {wave.index}:")
         for r in wave.nodes:
             lines.append(f"  {r.node} ({r.role}): restart {', '.join(r.services)}")
@@ -695,19 +748,22 @@ def restart_plan_for(
     purposes: Sequence[Purpose],
     strategy: Strategy = "rolling",
     max_phone_fraction_per_wave: float | None = None,
+    staged_phone_resets: bool = False,
 ) -> RestartPlan:
     """The restart plan of a change, as the renewal workflow and ``ucrenew plan`` both use it.
 
     Tomcat alone restarts one node at a time, publisher first; phone-impacting purposes get
     waves that keep every CallManager group running, optionally capped by the share of phones
-    moving at once. ``naive`` is the all-at-once plan of the manual procedure.
+    moving at once, and with ``staged_phone_resets`` ucrenew resets the phones itself
+    (``RestartPlanInput.staged_phone_resets``). ``naive`` is the all-at-once plan of the manual
+    procedure, which leaves the phone resets to CUCM.
     """
     groups = [
         CmGroup(name=g.name, members=g.members[:3], phones=g.phones)
         for g in snapshot.cm_groups
         if g.members
     ]
-    options: dict[str, object] = {}
+    options: dict[str, object] = {"staged_phone_resets": staged_phone_resets}
     if all(p == "tomcat" for p in purposes):
         options["max_nodes_per_wave"] = 1
     elif max_phone_fraction_per_wave is not None:

@@ -30,6 +30,10 @@ from activities.cluster_models import (
     OtherRenewalsResult,
     PendingCsrRequest,
     PendingCsrResult,
+    PhoneResetRequest,
+    PhoneResetResult,
+    RegisteredPhones,
+    RegisteredPhonesRequest,
     RegistrationGateRequest,
     RegistrationGateResult,
     RegistrationSnapshot,
@@ -104,6 +108,8 @@ class StubCluster:
     registered: int = 200
     #: answers of successive health gates (True: phones back); empty means always back
     gate_answers: list[bool] = field(default_factory=list)
+    #: phones registered on each CUCM node, per protocol (RisPort for registered_phones)
+    phones_per_node: dict[str, int] = field(default_factory=lambda: {"SCCP": 3, "SIP": 2})
 
     def names(self) -> list[str]:
         """Activity names in call order."""
@@ -198,6 +204,28 @@ class StubCluster:
                 expected=req.baseline_registered,
                 unregistered_sample=[] if ok else ["SEP000000000001"],
             )
+
+        @activity.defn(name="registered_phones")
+        async def registered_phones(req: RegisteredPhonesRequest) -> RegisteredPhones:
+            s.calls.append(("registered_phones", req))
+            by_node: dict[str, list[str]] = {}
+            for i, fqdn in enumerate(FQDNS[:3]):
+                if req.nodes and fqdn not in req.nodes:
+                    continue
+                by_node[fqdn] = sorted(
+                    f"SEP{protocol}{i}{n:02d}"
+                    for protocol, count in s.phones_per_node.items()
+                    if req.protocol in ("Any", protocol)
+                    for n in range(count)
+                )
+            return RegisteredPhones(
+                taken_at=activity.info().current_attempt_scheduled_time, by_node=by_node
+            )
+
+        @activity.defn(name="reset_phones")
+        async def reset_phones(req: PhoneResetRequest) -> PhoneResetResult:
+            s.calls.append(("reset_phones", req))
+            return PhoneResetResult(requested=len(req.names), reset=len(req.names))
 
         @activity.defn(name="ctl_update")
         async def ctl_update(ref: ClusterRef) -> CtlResult:
@@ -328,6 +356,8 @@ class StubCluster:
             load_change_policy,
             registration_snapshot,
             wait_for_registrations,
+            registered_phones,
+            reset_phones,
             ctl_update,
             discover_cluster,
             find_other_renewals,

@@ -3,6 +3,7 @@ four-eyes approvals, maintenance windows, CTL ordering, rolling waves and health
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -87,9 +88,14 @@ async def test_callmanager_change_four_eyes_window_ctl_and_rolling_waves(
     assert plan is not None and plan.restarts is not None
     waves = plan.restarts.waves
     assert len(waves) >= 2
-    # every wave with phone impact was followed by a health gate before the next wave
+    # every wave with phone impact, and every batch of SCCP phone resets, was followed by a
+    # health gate before the next step
     gates = [i for i, n in enumerate(names) if n == "wait_for_registrations"]
-    assert len(gates) == sum(1 for w in waves if w.phones_affected)
+    sccp_batches = [
+        c for c in stub.calls if c[0] == "reset_phones" and c[1].names[0].startswith("SEPSCCP")
+    ]
+    assert len(sccp_batches) == 1
+    assert len(gates) == sum(1 for w in waves if w.phones_affected) + len(sccp_batches)
     first_restart = names.index("restart_service")
     for lo, hi in zip([first_restart, *gates], gates, strict=False):
         assert restarts_between(stub.calls, lo, hi), "a gate without restarts before it"
@@ -225,3 +231,61 @@ async def test_naive_strategy_restarts_every_node_in_one_wave(
     assert final.plan is not None and final.plan.restarts is not None
     assert len(final.plan.restarts.waves) == 1
     assert {nr.node for nr in final.plan.restarts.waves[0].nodes} == set(CUCM)
+
+
+async def test_staged_phone_resets_come_between_tftp_and_the_callmanager_waves(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    opens = await now(time_skipping_env) - timedelta(minutes=5)
+    handle = await start_cm(
+        time_skipping_env,
+        task_queue,
+        windows=[window(opens, 12)],
+        options={"phone_reset_batch": 4},
+    )
+    await wait_for(handle, "approval")
+    await approve(handle)
+    final = await handle.result()
+    assert final.phase == "done", final.error
+    assert final.plan is not None and final.plan.restarts is not None
+    assert final.plan.restarts.reset_phones
+    calls, names = stub.calls, stub.names()
+
+    # TVS and TFTP restart before any phone is reset, and nothing else does.
+    first_reset = names.index("reset_phones")
+    early = restarts_between(calls, 0, first_reset)
+    assert {svc for _, svc in early} == {"Cisco Trust Verification Service", "Cisco Tftp"}
+
+    resets = [(i, c[1]) for i, c in enumerate(calls) if c[0] == "reset_phones"]
+    # 5 phones on each of 3 CUCM nodes, in batches of 4, taken from the nodes in turn.
+    assert [len(r.names) for _, r in resets] == [4, 4, 4, 3]
+    assert resets[0][1].names == ["SEPSCCP000", "SEPSCCP100", "SEPSCCP200", "SEPSCCP001"]
+    everyone = [n for _, r in resets for n in r.names]
+    assert sorted(everyone) == sorted(set(everyone)) and len(everyone) == 15
+    first_cm = next(
+        i
+        for i, c in enumerate(calls)
+        if c[0] == "restart_service" and "CallManager" in c[1].service
+    )
+    assert all(i < first_cm for i, _ in resets)
+    # Each batch is back (health gate) before the next one, and before the first wave.
+    for i, j in itertools.pairwise([*(i for i, _ in resets), first_cm]):
+        assert "wait_for_registrations" in names[i:j]
+    assert final.phones_reset == 15
+    assert [e.action for e in final.audit].count("phones-reset") == len(resets)
+
+
+async def test_reset_phones_off_leaves_the_resets_to_cucm(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    opens = await now(time_skipping_env) - timedelta(minutes=5)
+    handle = await start_cm(
+        time_skipping_env, task_queue, windows=[window(opens, 12)], options={"reset_phones": False}
+    )
+    await wait_for(handle, "approval")
+    await approve(handle)
+    final = await handle.result()
+    assert final.phase == "done", final.error
+    assert "reset_phones" not in stub.names() and "registered_phones" not in stub.names()
+    last = [c[1] for c in stub.calls if c[0] == "restart_service"][-3:]
+    assert {r.service for r in last} == {"Cisco Tftp"}  # TFTP last, as before

@@ -585,3 +585,61 @@ def test_exhausted_search_budget_still_gives_a_phone_safe_plan() -> None:
     assert not plan.optimal
     assert any("search budget" in n for n in plan.notes)
     assert groups_without_member(plan, groups) == []
+
+
+# --- staged phone resets -----------------------------------------------------------------------
+
+
+def staged_topo(**kw: object) -> RestartPlanInput:
+    nodes = [cucm("pub", role="publisher"), cucm("s1"), cucm("s2"), cucm("s3")]
+    groups = [group("G1", "s1", "s3", "pub"), group("G2", "s2", "s3", "pub")]
+    fields: dict[str, object] = {"groups": groups, "staged_phone_resets": True, **kw}
+    return topo(nodes, **fields)  # type: ignore[arg-type]
+
+
+def test_staged_resets_move_tvs_and_tftp_to_a_first_wave_without_registrations() -> None:
+    plan = plan_restarts(staged_topo())
+    assert plan.reset_phones
+    first = plan.waves[0]
+    assert {r.node for r in first.nodes} == {"pub", "s1", "s2", "s3"}
+    assert all(r.services == [TVS, TFTP] for r in first.nodes)
+    assert not first.failovers and first.phones_affected == 0
+    later = [s for w in plan.waves[1:] for r in w.nodes for s in r.services]
+    assert TFTP not in later and TVS not in later
+    assert sorted(later) == sorted([CALLMANAGER, CTIMANAGER] * 4)
+    # Still phone-safe: no group loses every member in a wave.
+    assert groups_without_member(plan, live_groups(staged_topo())) == []
+    text = "\n".join(explain(plan))
+    # The resets are announced right before the first wave that restarts CallManager.
+    assert text.index("phone resets: every registered phone") > text.index("wave 1:")
+    assert text.index("phone resets: every registered phone") < text.index("wave 2:")
+    assert restart_plan_hash(plan) != restart_plan_hash(
+        plan_restarts(staged_topo(staged_phone_resets=False))
+    )
+
+
+@pytest.mark.parametrize(
+    ("kw", "why"),
+    [
+        ({"purposes": ["CallManager", "tomcat"]}, "tomcat keeps TFTP after the web restarts"),
+        ({"groups": []}, "no phones to reset"),
+        ({"staged_phone_resets": False}, "not asked"),
+    ],
+)
+def test_staged_resets_fall_back_to_tftp_last(kw: dict[str, object], why: str) -> None:
+    plan = plan_restarts(staged_topo(**kw))
+    assert not plan.reset_phones, why
+    assert all(r.services == [TFTP] for r in plan.waves[-1].nodes), why
+    assert all(TFTP not in r.services for w in plan.waves[:-1] for r in w.nodes), why
+
+
+def test_staged_resets_need_a_tftp_restart_in_the_version_matrix() -> None:
+    nodes = [cucm("pub", role="publisher", version=V14SU3), cucm("s1", version=V14SU3)]
+    plan = plan_restarts(topo(nodes, [group("G1", "s1", "pub")], staged_phone_resets=True))
+    assert not plan.reset_phones  # 14SU1+ RSA: HAProxy only, CUCM resets the phones itself
+    assert all(TFTP not in r.services for w in plan.waves for r in w.nodes)
+
+
+def test_the_naive_plan_never_resets_phones_itself() -> None:
+    plan = naive_plan(staged_topo())
+    assert not plan.reset_phones and len(plan.waves) == 1
