@@ -30,6 +30,8 @@ def markdown_report(status: RenewalStatus) -> str:
             f"- New certificate: serial {status.new_serial}, SHA-256 {status.new_fingerprint}"
             + until
         )
+    if status.phones_reset:
+        lines.append(f"- Phones reset by ucrenew (new ITL/CTL): {status.phones_reset}")
     if status.plan is not None:
         lines += ["", f"## Plan {status.plan.plan_hash}", ""]
         lines += [
