@@ -628,10 +628,12 @@ class CucmActivities:
         """Reset phones through AXL doDeviceReset on the CUCM publisher.
 
         Requests go out in list order, at most ``req.concurrency`` at a time. Names AXL does
-        not know end up in ``not_found``; AXL throttling is waited out; any other error fails
-        the attempt. The heartbeats carry a :class:`ResetProgress` and a retried attempt
-        resumes from it: phones an earlier attempt reset are not reset again (only requests
-        in flight when that attempt died may be repeated).
+        not know end up in ``not_found``; AXL throttling is waited out; a lost answer is read
+        back in RisPort (only a registration older than the request means the reset did not
+        arrive, and it is sent again); any other error fails the attempt. The heartbeats
+        carry a :class:`ResetProgress` and a retried attempt resumes from it: phones an
+        earlier attempt reset are not reset again (only requests in flight when that attempt
+        died may be repeated).
         """
         inventory, cluster = self._cluster(req)
         total = len(req.names)
@@ -655,9 +657,25 @@ class CucmActivities:
             state.ahead = sorted(answered)
             beat(f"{state.done}/{total} answered")
 
-        async def reset_one(axl: AxlClient, index: int) -> None:
+        async def delivered(ris: RisPortClient, name: str, sent_at: float) -> bool:
+            # A reset takes the phone off its node at once and it registers again later: only
+            # a registration older than the request means the reset never arrived. (AXL also
+            # accepts resets of unregistered phones, which nothing can deliver.)
+            while True:
+                try:
+                    records = await ris.select_cm_devices(names=[name], ext=True)
+                except CucmThrottled as exc:
+                    beat(f"RisPort throttled; checking {name} again in {exc.retry_after:.0f}s")
+                    await asyncio.sleep(exc.retry_after)
+                    continue
+                return not any(
+                    r.status == "Registered" and r.timestamp < int(sent_at) for r in records
+                )
+
+        async def reset_one(axl: AxlClient, ris: RisPortClient, index: int) -> None:
             name = req.names[index]
             while True:
+                sent_at = time.time()
                 try:
                     await axl.reset_device(name)
                 except CucmDeviceNotFound:
@@ -666,25 +684,33 @@ class CucmActivities:
                     beat(f"AXL throttled; retrying {name} in {exc.retry_after:.0f}s")
                     await asyncio.sleep(exc.retry_after)
                     continue
+                except CucmResponseLost:
+                    # Read back before sending again: a second reset reboots the phone twice.
+                    if not await delivered(ris, name, sent_at):
+                        beat(f"reset of {name}: answer lost, phone still registered; again")
+                        continue
+                    state.reset += 1
                 else:
                     state.reset += 1
                 answer(index)
                 return
 
-        async def worker(axl: AxlClient) -> None:
+        async def worker(axl: AxlClient, ris: RisPortClient) -> None:
             for index in todo:
-                await reset_one(axl, index)
+                await reset_one(axl, ris, index)
 
         if workers > 0:
             ep = self._endpoint(req, cluster, cluster.publisher)
+            auth = credentials(inventory, cluster, "app_user")
             async with (
                 heartbeating(progress),
-                AxlClient(ep, credentials(inventory, cluster, "app_user")) as axl,
+                AxlClient(ep, auth) as axl,
+                RisPortClient(ep, auth, throttle_retries=0) as ris,
             ):
                 try:
                     async with asyncio.TaskGroup() as group:
                         for _ in range(workers):
-                            group.create_task(worker(axl))
+                            group.create_task(worker(axl, ris))
                 except ExceptionGroup as failed:
                     raise failed.exceptions[0] from None
         position = {name: i for i, name in reversed(list(enumerate(req.names)))}

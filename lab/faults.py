@@ -49,6 +49,7 @@ OPERATIONS = (
     "service-restart",
     "service-control",
     "sso-disable",
+    "device-reset",
 )
 
 

@@ -186,6 +186,7 @@ async def axl(request: web.Request) -> web.StreamResponse:
                 from lab.frontends import axl_devices
 
                 payload = axl_devices.do_device_reset(lab.phones, namespace, req)
+                lab.lose_response(node, "device-reset")
             case other:
                 raise _axl_fault(
                     other,

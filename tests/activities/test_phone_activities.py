@@ -34,7 +34,8 @@ from activities.cucm import CucmActivities
 from lab import pki
 from lab.faults import Fault
 from lab.server import Lab
-from tests.lab.conftest import LabHandle
+from lab.timing import FAST
+from tests.lab.conftest import LabHandle, lab_spec
 from workflows.approval_models import ApprovalPolicy
 from workflows.windows import WindowSpec
 
@@ -392,6 +393,32 @@ async def test_reset_phones_resets_each_phone_once(lab: LabHandle) -> None:
     assert others.isdisjoint(
         n for e in running.journal.entries("phone", since=mark) for n in e.data["phones"]
     )
+
+
+@pytest.mark.parametrize("reboot", [2.0, 0.0], ids=["still-rebooting", "already-back"])
+async def test_a_lost_reset_answer_is_read_back_not_sent_again(
+    tmp_path: Path, reboot: float
+) -> None:
+    # The read-back finds the phone either still rebooting, or registered again since the
+    # request (the answer came too late): both mean the reset arrived, so it is not resent.
+    timing = FAST.model_copy(
+        update={"phones": FAST.phones.model_copy(update={"reset_duration": reboot})}
+    )
+    async with Lab(lab_spec(), tmp_path / "lab", timing) as running:
+        await all_registered(running)
+        names = [p.name for p in running.phones.phones[:4]]
+        running.faults.add(
+            Fault(kind="response-lost", node="cucm-pub", target="device-reset", count=1)
+        )
+        mark = running.journal.last_seq
+        result = await ActivityEnvironment().run(
+            activities_for(LabHandle(running)).reset_phones,
+            PhoneResetRequest(cluster="lab", names=names, concurrency=1),
+        )
+        fired = [e for e in running.journal.entries("fault.fired") if e.seq > mark]
+        assert [e.data["operation"] for e in fired] == ["device-reset"]
+        assert result == PhoneResetResult(requested=4, reset=4, not_found=[])
+        assert sorted(axl_resets(running, mark)) == sorted(names)  # each exactly once
 
 
 async def test_reset_phones_lists_unknown_names_in_order(lab: LabHandle) -> None:
