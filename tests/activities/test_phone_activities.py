@@ -35,7 +35,7 @@ from lab import pki
 from lab.faults import Fault
 from lab.server import Lab
 from lab.timing import FAST
-from tests.lab.conftest import LabHandle, lab_spec
+from tests.lab.conftest import LabHandle, lab_spec, solo_and_pair
 from workflows.approval_models import ApprovalPolicy
 from workflows.windows import WindowSpec
 
@@ -143,16 +143,7 @@ async def test_discovery_records_what_it_could_not_read(lab: LabHandle) -> None:
 
 
 async def test_discovery_of_a_single_member_group(make_lab: Callable[..., Lab]) -> None:
-    async with make_lab(
-        cm_groups=[
-            {"name": "Solo", "members": ["cucm-sub1"]},
-            {"name": "Pair", "members": ["cucm-sub2", "cucm-pub"]},
-        ],
-        device_pools=[
-            {"name": "DP-Solo", "cm_group": "Solo", "sccp": 7, "sip": 5},
-            {"name": "DP-Pair", "cm_group": "Pair", "sccp": 3, "sip": 6},
-        ],
-    ) as running:
+    async with make_lab(**solo_and_pair((7, 5), (3, 6))) as running:
         handle = LabHandle(running)
         await all_registered(running)
         snap = await ActivityEnvironment().run(
@@ -233,16 +224,7 @@ async def test_gate_passes_once_phones_are_back_after_a_callmanager_restart(
 async def test_gate_times_out_with_ok_false_while_a_group_has_no_callmanager(
     make_lab: Callable[..., Lab],
 ) -> None:
-    async with make_lab(
-        cm_groups=[
-            {"name": "Solo", "members": ["cucm-sub1"]},
-            {"name": "Pair", "members": ["cucm-sub2", "cucm-pub"]},
-        ],
-        device_pools=[
-            {"name": "DP-Solo", "cm_group": "Solo", "sccp": 6, "sip": 4},
-            {"name": "DP-Pair", "cm_group": "Pair", "sccp": 5, "sip": 5},
-        ],
-    ) as running:
+    async with make_lab(**solo_and_pair((6, 4), (5, 5))) as running:
         handle = LabHandle(running)
         await all_registered(running)
         node = running.cluster.node("cucm-sub1")
@@ -351,16 +333,7 @@ async def test_registered_phones_by_node_and_protocol(lab: LabHandle) -> None:
 async def test_registered_phones_leaves_out_unregistered_phones(
     make_lab: Callable[..., Lab],
 ) -> None:
-    async with make_lab(
-        cm_groups=[
-            {"name": "Solo", "members": ["cucm-sub1"]},
-            {"name": "Pair", "members": ["cucm-sub2", "cucm-pub"]},
-        ],
-        device_pools=[
-            {"name": "DP-Solo", "cm_group": "Solo", "sccp": 4, "sip": 3},
-            {"name": "DP-Pair", "cm_group": "Pair", "sccp": 2, "sip": 5},
-        ],
-    ) as running:
+    async with make_lab(**solo_and_pair((4, 3), (2, 5))) as running:
         await all_registered(running)
         running.cluster.control(running.cluster.node("cucm-sub1"), CM, "stop", origin="test")
         await until(lambda: len(unregistered(running)) == 7, what="Solo's phones dropped")

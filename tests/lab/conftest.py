@@ -29,6 +29,25 @@ def lab_spec(**overrides: object) -> topology.TopologySpec:
     return topology.TopologySpec.model_validate(data)
 
 
+def solo_and_pair(solo: tuple[int, int], pair: tuple[int, int]) -> dict[str, object]:
+    """Topology overrides: group Solo has cucm-sub1 alone, group Pair cucm-sub2 then cucm-pub.
+
+    Args:
+        solo: (SCCP, SIP) phones of Solo's device pool.
+        pair: (SCCP, SIP) phones of Pair's device pool.
+    """
+    return {
+        "cm_groups": [
+            {"name": "Solo", "members": ["cucm-sub1"]},
+            {"name": "Pair", "members": ["cucm-sub2", "cucm-pub"]},
+        ],
+        "device_pools": [
+            {"name": "DP-Solo", "cm_group": "Solo", "sccp": solo[0], "sip": solo[1]},
+            {"name": "DP-Pair", "cm_group": "Pair", "sccp": pair[0], "sip": pair[1]},
+        ],
+    }
+
+
 class LabHandle:
     """A running lab plus what a client needs to reach it."""
 

@@ -22,7 +22,7 @@ from lab import facts
 from lab.faults import Fault
 from lab.phones import Phone
 from lab.server import Lab
-from tests.lab.conftest import LabHandle, lab_spec
+from tests.lab.conftest import LabHandle, lab_spec, solo_and_pair
 from tests.lab.test_phones import CM, install_callmanager_cert, restart, settled, timing, until
 
 AXL_NS = "http://www.cisco.com/AXL/API/14.0"
@@ -147,16 +147,7 @@ async def test_an_unknown_device_is_the_5007_fault(lab: LabHandle) -> None:
 async def test_an_unregistered_phone_accepts_the_reset_and_nothing_happens(
     make_lab: Callable[..., Lab],
 ) -> None:
-    async with make_lab(
-        cm_groups=[
-            {"name": "Solo", "members": ["cucm-sub1"]},
-            {"name": "Pair", "members": ["cucm-sub2", "cucm-pub"]},
-        ],
-        device_pools=[
-            {"name": "DP-Solo", "cm_group": "Solo", "sccp": 3, "sip": 2},
-            {"name": "DP-Pair", "cm_group": "Pair", "sccp": 3, "sip": 2},
-        ],
-    ) as running:
+    async with make_lab(**solo_and_pair((3, 2), (3, 2))) as running:
         handle = LabHandle(running)
         await all_registered(running)
         running.cluster.control(running.cluster.node("cucm-sub1"), CM, "stop", origin="test")

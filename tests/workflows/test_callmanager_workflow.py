@@ -17,7 +17,7 @@ from temporalio.worker import Worker
 
 from tests.workflows.stubs import FQDNS, StubCluster
 from tests.workflows.test_renewal_workflow import Handle, start, update_message, wait_for
-from workflows.models import ApprovalInput, OperatorDecision
+from workflows.models import ApprovalInput, OperatorDecision, RenewalStatus
 from workflows.renewal import CertRenewalWorkflow
 
 CUCM = FQDNS[:3]
@@ -55,6 +55,15 @@ async def start_cm(env: WorkflowEnvironment, task_queue: str, **kw: Any) -> Hand
 
 async def approve(handle: Handle, who: str = "bob", **kw: Any) -> None:
     await handle.execute_update(CertRenewalWorkflow.approve, ApprovalInput(principal=who, **kw))
+
+
+async def run_approved(env: WorkflowEnvironment, task_queue: str, **options: Any) -> RenewalStatus:
+    """Run a CallManager change inside an open window, approved once; its final status."""
+    opens = await now(env) - timedelta(minutes=5)
+    handle = await start_cm(env, task_queue, windows=[window(opens, 12)], options=options)
+    await wait_for(handle, "approval")
+    await approve(handle)
+    return await handle.result()
 
 
 def restarts_between(calls: list[tuple[str, Any]], lo: int, hi: int) -> list[tuple[str, str]]:
@@ -218,16 +227,7 @@ async def test_no_window_is_a_preflight_failure(
 async def test_naive_strategy_restarts_every_node_in_one_wave(
     time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
 ) -> None:
-    opens = await now(time_skipping_env) - timedelta(minutes=5)
-    handle = await start_cm(
-        time_skipping_env,
-        task_queue,
-        windows=[window(opens, 12)],
-        options={"restart_strategy": "naive"},
-    )
-    await wait_for(handle, "approval")
-    await approve(handle)
-    final = await handle.result()
+    final = await run_approved(time_skipping_env, task_queue, restart_strategy="naive")
     assert final.plan is not None and final.plan.restarts is not None
     assert len(final.plan.restarts.waves) == 1
     assert {nr.node for nr in final.plan.restarts.waves[0].nodes} == set(CUCM)
@@ -236,16 +236,7 @@ async def test_naive_strategy_restarts_every_node_in_one_wave(
 async def test_staged_phone_resets_come_between_tftp_and_the_callmanager_waves(
     time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
 ) -> None:
-    opens = await now(time_skipping_env) - timedelta(minutes=5)
-    handle = await start_cm(
-        time_skipping_env,
-        task_queue,
-        windows=[window(opens, 12)],
-        options={"phone_reset_batch": 4},
-    )
-    await wait_for(handle, "approval")
-    await approve(handle)
-    final = await handle.result()
+    final = await run_approved(time_skipping_env, task_queue, phone_reset_batch=4)
     assert final.phase == "done", final.error
     assert final.plan is not None and final.plan.restarts is not None
     assert final.plan.restarts.reset_phones
@@ -278,13 +269,7 @@ async def test_staged_phone_resets_come_between_tftp_and_the_callmanager_waves(
 async def test_reset_phones_off_leaves_the_resets_to_cucm(
     time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
 ) -> None:
-    opens = await now(time_skipping_env) - timedelta(minutes=5)
-    handle = await start_cm(
-        time_skipping_env, task_queue, windows=[window(opens, 12)], options={"reset_phones": False}
-    )
-    await wait_for(handle, "approval")
-    await approve(handle)
-    final = await handle.result()
+    final = await run_approved(time_skipping_env, task_queue, reset_phones=False)
     assert final.phase == "done", final.error
     assert "reset_phones" not in stub.names() and "registered_phones" not in stub.names()
     last = [c[1] for c in stub.calls if c[0] == "restart_service"][-3:]

@@ -6,6 +6,8 @@ ApplicationErrors; messages never contain credentials.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class CucmError(Exception):
     """Root of every CUCM client error.
@@ -109,19 +111,8 @@ class CucmDeviceNotFound(CucmSoapFault):
 
     retryable = False
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        node: str | None = None,
-        faultcode: str = "",
-        axlcode: int | None = None,
-        axlmessage: str = "",
-        device: str = "",
-    ) -> None:
-        super().__init__(
-            message, node=node, faultcode=faultcode, axlcode=axlcode, axlmessage=axlmessage
-        )
+    def __init__(self, message: str, *, device: str = "", **fault: Any) -> None:
+        super().__init__(message, **fault)
         self.device = device
 
 
