@@ -373,13 +373,12 @@ class CertRenewalWorkflow:
             if result.not_found:
                 detail += f"; no longer in the database: {', '.join(result.not_found[:5])}"
             self._audit("ucrenew", "phones-reset", detail)
-            await self._health_gate(label, snap.registered)
-            self._set_phase("phone-resets")
+            await self._health_gate(label, snap.registered, phase="phone-resets")
 
-    async def _health_gate(self, after: str, baseline: int) -> None:
+    async def _health_gate(self, after: str, baseline: int, phase: Phase = "restarts") -> None:
         opts = self._input.options
         while True:
-            self._set_phase("restarts")
+            self._set_phase(phase)
             result = await self._activity(
                 CucmActivities.wait_for_registrations,
                 RegistrationGateRequest(
@@ -398,7 +397,7 @@ class CertRenewalWorkflow:
                 f"after {after}, {result.registered} of {result.expected} phones "
                 f"re-registered within {self._policy.health_timeout_seconds:g} s (e.g. "
                 f"{', '.join(result.unregistered_sample[:5]) or 'n/a'} missing): `continue` "
-                "to wait again, `roll-forward` to start the next wave anyway, or `abort`",
+                "to wait again, `roll-forward` to go on with the next step anyway, or `abort`",
                 ("continue", "roll-forward", "abort"),
             )
             if decision == "roll-forward":

@@ -274,3 +274,28 @@ async def test_reset_phones_off_leaves_the_resets_to_cucm(
     assert "reset_phones" not in stub.names() and "registered_phones" not in stub.names()
     last = [c[1] for c in stub.calls if c[0] == "restart_service"][-3:]
     assert {r.service for r in last} == {"Cisco Tftp"}  # TFTP last, as before
+
+
+async def test_phones_not_back_after_a_reset_batch_stop_before_any_callmanager_restart(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    stub.gate_answers = [False]
+    opens = await now(time_skipping_env) - timedelta(minutes=5)
+    handle = await start_cm(
+        time_skipping_env, task_queue, windows=[window(opens, 12)], options={"phone_reset_batch": 4}
+    )
+    await wait_for(handle, "approval")
+    await approve(handle)
+    status = await wait_for(handle, "operator")
+    assert status.phase == "phone-resets"
+    assert status.question and "after phone reset batch 1/4" in status.question
+    assert stub.names().count("reset_phones") == 1  # the next batch waits for the operator
+    await handle.execute_update(
+        CertRenewalWorkflow.decide, OperatorDecision(principal="carol", decision="abort")
+    )
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+    assert isinstance(failed.value.cause, ApplicationError)
+    assert "after phone reset batch 1/4" in str(failed.value.cause)
+    restarted = {c[1].service for c in stub.calls if c[0] == "restart_service"}
+    assert restarted == {"Cisco Trust Verification Service", "Cisco Tftp"}
