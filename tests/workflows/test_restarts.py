@@ -469,6 +469,7 @@ def topologies(draw: st.DrawFn) -> RestartPlanInput:
         purposes=purposes,
         callmanager_key=draw(st.sampled_from(["RSA", "ECDSA"])),
         tftp_last_cluster_wide=draw(st.booleans()),
+        staged_phone_resets=draw(st.booleans()),
         max_nodes_per_wave=draw(st.none() | st.integers(1, 4)),
         max_phone_fraction_per_wave=draw(st.none() | st.sampled_from([0.34, 0.5])),
     )
@@ -523,8 +524,23 @@ def test_rolling_plan_properties(inp: RestartPlanInput) -> None:
     }
     assert set(seen) == expected
 
-    # (b) per node, services in the matrix order across the whole plan.
-    rank = {s: i for i, s in enumerate(SERVICE_ORDER)}
+    # (b) per node, services in the matrix order across the whole plan; with staged phone
+    # resets, TVS and TFTP come first, in a wave of their own that moves no registration.
+    order = SERVICE_ORDER
+    if plan.reset_phones:
+        order = (TVS, TFTP, *(s for s in SERVICE_ORDER if s not in (TVS, TFTP)))
+        assert {s for r in plan.waves[0].nodes for s in r.services} <= {TVS, TFTP}
+        assert {(n, s) for n, s in seen if s in (TVS, TFTP)} == {
+            (r.node, s) for r in plan.waves[0].nodes for s in r.services
+        }
+    assert plan.reset_phones == (
+        inp.staged_phone_resets
+        and "CallManager" in inp.purposes
+        and "tomcat" not in inp.purposes
+        and any(g.phones for g in inp.groups)
+        and any(s == TFTP for _, s in seen)
+    )
+    rank = {s: i for i, s in enumerate(order)}
     for node in {n for n, _ in seen}:
         ranks = [rank[s] for n, s in seen if n == node]
         assert ranks == sorted(ranks)
@@ -540,11 +556,11 @@ def test_rolling_plan_properties(inp: RestartPlanInput) -> None:
 
     # caps
     if inp.max_nodes_per_wave is not None:
-        tftp_wave = (
-            plan.waves[-1]
-            if inp.tftp_last_cluster_wide and any(s == TFTP for _, s in seen)
-            else None
-        )
+        tftp_wave = None
+        if plan.reset_phones:
+            tftp_wave = plan.waves[0]
+        elif inp.tftp_last_cluster_wide and any(s == TFTP for _, s in seen):
+            tftp_wave = plan.waves[-1]
         assert all(len(w.nodes) <= inp.max_nodes_per_wave for w in plan.waves if w is not tftp_wave)
 
     # (e) fewest waves carrying CallManager restarts (when no cap or precedence adds any).
