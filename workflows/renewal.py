@@ -333,26 +333,36 @@ class CertRenewalWorkflow:
 
         TFTP already serves the new ITL (and the CTL is updated in mixed mode), so a phone
         reset now trusts the new certificate wherever it fails over later, and CUCM has no
-        phone left to reset when the certificate becomes active.
+        phone left to reset when the certificate becomes active. Phones that were not
+        registered when the resets began (a reset cannot reach them) are looked for once
+        more at the end, so those back by then are reset too.
         """
+        self._set_phase("phone-resets")
+        reset: set[str] = set()
+        for sweep in (False, True):
+            registered = await self._activity(
+                CucmActivities.registered_phones,
+                RegisteredPhonesRequest(cluster=self._input.cluster),
+                policies.PHONE_LIST,
+            )
+            names = [n for n in interleave(registered.by_node) if n not in reset]
+            if sweep and not names:
+                return
+            await self._reset_in_batches(names, "late phone" if sweep else "phone")
+            reset.update(names)
+
+    async def _reset_in_batches(self, names: list[str], kind: str) -> None:
         inp = self._input
         opts = inp.options
-        self._set_phase("phone-resets")
-        registered = await self._activity(
-            CucmActivities.registered_phones,
-            RegisteredPhonesRequest(cluster=inp.cluster),
-            policies.PHONE_LIST,
-        )
-        names = interleave(registered.by_node)
         size = opts.phone_reset_batch
         batches = [names[i : i + size] for i in range(0, len(names), size)]
         self._audit(
             "ucrenew",
             "phone-resets-planned",
-            f"{len(names)} registered phones in {len(batches)} batch(es) of up to {size}",
+            f"{len(names)} registered {kind}s in {len(batches)} batch(es) of up to {size}",
         )
         for number, batch in enumerate(batches, start=1):
-            label = f"phone reset batch {number}/{len(batches)}"
+            label = f"{kind} reset batch {number}/{len(batches)}"
             if not can_start_wave(
                 self._windows, workflow.now(), timedelta(seconds=opts.expected_wave_seconds)
             ):

@@ -110,6 +110,8 @@ class StubCluster:
     gate_answers: list[bool] = field(default_factory=list)
     #: phones registered on each CUCM node, per protocol (RisPort for registered_phones)
     phones_per_node: dict[str, int] = field(default_factory=lambda: {"SCCP": 3, "SIP": 2})
+    #: phones that register on the publisher only after the first listing of phones
+    late_phones: list[str] = field(default_factory=list)
 
     def names(self) -> list[str]:
         """Activity names in call order."""
@@ -218,6 +220,8 @@ class StubCluster:
                     if req.protocol in ("Any", protocol)
                     for n in range(count)
                 )
+            if s.names().count("registered_phones") > 1 and FQDNS[0] in by_node:
+                by_node[FQDNS[0]] = sorted([*by_node[FQDNS[0]], *s.late_phones])
             return RegisteredPhones(
                 taken_at=activity.info().current_attempt_scheduled_time, by_node=by_node
             )

@@ -264,6 +264,26 @@ async def test_staged_phone_resets_come_between_tftp_and_the_callmanager_waves(
         assert "wait_for_registrations" in names[i:j]
     assert final.phones_reset == 15
     assert [e.action for e in final.audit].count("phones-reset") == len(resets)
+    # The phones are listed again after the batches (nobody new: no further reset).
+    assert names.count("registered_phones") == 2
+
+
+async def test_phones_registered_after_the_batches_began_are_reset_in_a_last_sweep(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    stub.late_phones = ["SEPLATE0001", "SEPLATE0002"]
+    final = await run_approved(time_skipping_env, task_queue, phone_reset_batch=10)
+    assert final.phase == "done", final.error
+    resets = [c[1].names for c in stub.calls if c[0] == "reset_phones"]
+    assert [len(r) for r in resets] == [10, 5, 2]
+    assert resets[-1] == ["SEPLATE0001", "SEPLATE0002"]
+    everyone = [n for r in resets for n in r]
+    assert len(everyone) == len(set(everyone)) == 17
+    assert final.phones_reset == 17
+    gate_label = [
+        e.comment for e in final.audit if e.action == "phones-reset" and "late phone" in e.comment
+    ]
+    assert gate_label == ["late phone reset batch 1/1: 2 of 2 phones reset"]
 
 
 async def test_reset_phones_off_leaves_the_resets_to_cucm(
