@@ -296,6 +296,14 @@ class RegistrationGateRequest(ClusterRef):
     tolerance: float = Field(default=0.02, description="fraction of the baseline allowed missing")
     timeout_seconds: float = 900.0
     poll_seconds: float = 15.0
+    drain_nodes: list[str] = Field(
+        default_factory=list,
+        description="short host names the next wave restarts: wait until they hold no more "
+        "phones than at home (phones failed over to them have fallen back)",
+    )
+    home_per_node: dict[str, int] = Field(
+        default_factory=dict, description="short host -> registered phones before any wave"
+    )
 
 
 class RegistrationGateResult(BaseModel):
@@ -306,6 +314,10 @@ class RegistrationGateResult(BaseModel):
     expected: int
     waited_seconds: float = 0.0
     unregistered_sample: list[str] = Field(default_factory=list)
+    lingering: dict[str, int] = Field(
+        default_factory=dict,
+        description="drain node -> phones above its home count still registered there",
+    )
 
 
 class RegisteredPhonesRequest(ClusterRef):

@@ -723,16 +723,31 @@ class CucmActivities:
     @activity.defn(name="wait_for_registrations")
     @translated
     async def wait_for_registrations(self, req: RegistrationGateRequest) -> RegistrationGateResult:
-        """Poll RisPort until at least ``baseline * (1 - tolerance)`` phones are registered.
+        """Poll RisPort until at least ``baseline * (1 - tolerance)`` phones are registered,
+        and the nodes the next wave restarts hold no more phones than at home.
 
-        A heartbeating loop (phones come back within minutes). On timeout the result says
-        ``ok=False`` instead of raising: the workflow asks an operator what to do. A throttled
-        RisPort is waited out inside the loop; the last look is taken at the deadline.
+        The second condition waits for fallback: phones that failed over to a node of the
+        next wave would otherwise drop a second time when it stops. Both allow the same
+        tolerance. A heartbeating loop (phones come back within minutes). On timeout the
+        result says ``ok=False`` instead of raising: the workflow asks an operator what to do.
+        A throttled RisPort is waited out inside the loop; the last look is taken at the
+        deadline.
         """
         inventory, cluster = self._cluster(req)
         ep = self._endpoint(req, cluster, cluster.publisher)
         needed = req.baseline_registered * (1.0 - req.tolerance)
+        slack = req.baseline_registered * req.tolerance
         expected = max(0, math.ceil(needed - 1e-9))
+
+        def lingering(snap: RegistrationSnapshot) -> dict[str, int]:
+            extra = {
+                n: snap.per_node.get(n, 0) - req.home_per_node.get(n, 0) for n in req.drain_nodes
+            }
+            return {n: e for n, e in extra.items() if e > slack}
+
+        def settled(snap: RegistrationSnapshot) -> bool:
+            return snap.registered >= needed and not lingering(snap)
+
         t0 = time.monotonic()
         deadline = t0 + req.timeout_seconds
         progress = [f"waiting for {expected} registered phones"]
@@ -751,8 +766,12 @@ class CucmActivities:
                     progress.append(f"RisPort throttled; retrying in {exc.retry_after:.0f}s")
                     pause = exc.retry_after
                 else:
-                    progress.append(f"{last.registered}/{expected} phones registered")
-                    if last.registered >= needed:
+                    waiting = lingering(last)
+                    progress.append(
+                        f"{last.registered}/{expected} phones registered"
+                        + (f"; waiting for fallback from {sorted(waiting)}" if waiting else "")
+                    )
+                    if settled(last):
                         break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -760,11 +779,12 @@ class CucmActivities:
                 await asyncio.sleep(min(pause, remaining))
         registered = last.registered if last else 0
         return RegistrationGateResult(
-            ok=last is not None and last.registered >= needed,
+            ok=last is not None and settled(last),
             registered=registered,
             expected=expected,
             waited_seconds=time.monotonic() - t0,
             unregistered_sample=last.unregistered_sample if last else [],
+            lingering=lingering(last) if last else {},
         )
 
     @activity.defn(name="ctl_update")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -124,6 +124,8 @@ class CertRenewalWorkflow:
         self._sso_disabled = False
         self._uploaded = False
         self._lock = asyncio.Lock()
+        #: Phones per node (short host) before anything moved them: where fallback leads.
+        self._home_per_node: dict[str, int] = {}
 
     # -- run ----------------------------------------------------------------------------
 
@@ -274,7 +276,7 @@ class CertRenewalWorkflow:
         self._set_phase("restarts")
         started = workflow.now()
         resets_pending = restarts.reset_phones
-        for wave in restarts.waves:
+        for position, wave in enumerate(restarts.waves):
             if plan.phone_impact:
                 await self._approval_gate("impact", plan, recheck=True)
                 if resets_pending and any(CALLMANAGER in nr.services for nr in wave.nodes):
@@ -287,16 +289,18 @@ class CertRenewalWorkflow:
                 self._set_phase("restarts")
             baseline = None
             if wave.phones_affected:
-                snap = await self._activity(
-                    CucmActivities.registration_snapshot,
-                    ClusterRef(cluster=inp.cluster),
-                    policies.REGISTRY,
-                )
-                baseline = snap.registered
+                baseline = await self._registered_now()
                 self._status.registrations_baseline = baseline
             await asyncio.gather(*(self._restart_node(nr, started) for nr in wave.nodes))
             if baseline is not None:
-                await self._health_gate(f"wave {wave.index}", baseline)
+                following = restarts.waves[position + 1 : position + 2]
+                drain = [
+                    nr.node.split(".")[0]
+                    for w in following
+                    for nr in w.nodes
+                    if CALLMANAGER in nr.services
+                ]
+                await self._health_gate(f"wave {wave.index}", baseline, drain=drain)
             self._status.waves_done = wave.index
             self._audit("ucrenew", "wave-done", f"wave {wave.index}: {self._wave_text(wave)}")
 
@@ -368,11 +372,7 @@ class CertRenewalWorkflow:
             ):
                 await self._window_closed(label)
                 self._set_phase("phone-resets")
-            snap = await self._activity(
-                CucmActivities.registration_snapshot,
-                ClusterRef(cluster=inp.cluster),
-                policies.REGISTRY,
-            )
+            baseline = await self._registered_now()
             result = await self._activity(
                 CucmActivities.reset_phones,
                 PhoneResetRequest(cluster=inp.cluster, names=batch),
@@ -383,9 +383,28 @@ class CertRenewalWorkflow:
             if result.not_found:
                 detail += f"; no longer in the database: {', '.join(result.not_found[:5])}"
             self._audit("ucrenew", "phones-reset", detail)
-            await self._health_gate(label, snap.registered, phase="phone-resets")
+            await self._health_gate(label, baseline, phase="phone-resets")
 
-    async def _health_gate(self, after: str, baseline: int, phase: Phase = "restarts") -> None:
+    async def _registered_now(self) -> int:
+        """Phones registered now (RisPort); the first look also records where they live."""
+        snap = await self._activity(
+            CucmActivities.registration_snapshot,
+            ClusterRef(cluster=self._input.cluster),
+            policies.REGISTRY,
+        )
+        if not self._home_per_node:
+            self._home_per_node = dict(snap.per_node)
+        return snap.registered
+
+    async def _health_gate(
+        self,
+        after: str,
+        baseline: int,
+        phase: Phase = "restarts",
+        drain: Sequence[str] = (),
+    ) -> None:
+        """Wait until phones are back after ``after`` (and have left the ``drain`` nodes,
+        which the next wave restarts); if they are not, ask the operator."""
         opts = self._input.options
         while True:
             self._set_phase(phase)
@@ -397,17 +416,26 @@ class CertRenewalWorkflow:
                     tolerance=self._policy.health_tolerance,
                     timeout_seconds=self._policy.health_timeout_seconds,
                     poll_seconds=opts.health_poll_seconds,
+                    drain_nodes=list(drain),
+                    home_per_node=self._home_per_node if drain else {},
                 ),
                 policies.health_gate_policy(self._policy.health_timeout_seconds),
             )
             if result.ok:
                 return
+            lingering = ""
+            if result.lingering:
+                lingering = (
+                    f"; {sum(result.lingering.values())} phones have not fallen back from "
+                    f"{', '.join(sorted(result.lingering))}, which the next wave restarts"
+                )
             decision = await self._ask(
                 "health-gate",
                 f"after {after}, {result.registered} of {result.expected} phones "
                 f"re-registered within {self._policy.health_timeout_seconds:g} s (e.g. "
-                f"{', '.join(result.unregistered_sample[:5]) or 'n/a'} missing): `continue` "
-                "to wait again, `roll-forward` to go on with the next step anyway, or `abort`",
+                f"{', '.join(result.unregistered_sample[:5]) or 'n/a'} missing){lingering}: "
+                "`continue` to wait again, `roll-forward` to go on with the next step anyway, "
+                "or `abort`",
                 ("continue", "roll-forward", "abort"),
             )
             if decision == "roll-forward":

@@ -245,6 +245,50 @@ async def test_gate_times_out_with_ok_false_while_a_group_has_no_callmanager(
         assert result.waited_seconds >= 0.6
 
 
+async def test_gate_waits_for_fallback_off_the_nodes_the_next_wave_restarts(
+    tmp_path: Path,
+) -> None:
+    # Phones fall back 0.4 s after their primary returns: long enough to see the gate wait.
+    timing = FAST.model_copy(
+        update={"phones": FAST.phones.model_copy(update={"fallback_delay": 0.4})}
+    )
+    async with Lab(lab_spec(), tmp_path / "lab", timing) as running:
+        handle = LabHandle(running)
+        acts = activities_for(handle)
+        await all_registered(running)
+        home = await ActivityEnvironment().run(
+            acts.registration_snapshot, ClusterRef(cluster="lab")
+        )
+        group1 = [p for p in running.phones.phones if p.group == "CMG-1"]
+        sub1 = running.cluster.node("cucm-sub1")
+        running.cluster.control(sub1, CM, "stop", origin="test")
+        await until(lambda: all(p.node == "cucm-sub2" for p in group1), what="failover")
+        gate = RegistrationGateRequest(
+            cluster="lab",
+            baseline_registered=home.registered,
+            tolerance=0.0,
+            timeout_seconds=0.3,
+            poll_seconds=0.02,
+            drain_nodes=["cucm-sub2"],
+            home_per_node=home.per_node,
+        )
+        # Every phone is registered, but CMG-1's sit on cucm-sub2: the gate does not pass.
+        stuck = await ActivityEnvironment().run(acts.wait_for_registrations, gate)
+        assert not stuck.ok and stuck.registered == home.registered
+        assert stuck.lingering == {"cucm-sub2": len(group1)}
+        # Without the drain condition the same moment passes (what the gate did before).
+        plain = gate.model_copy(update={"drain_nodes": [], "home_per_node": {}})
+        assert (await ActivityEnvironment().run(acts.wait_for_registrations, plain)).ok
+
+        running.cluster.control(sub1, CM, "start", origin="test")
+        done = await ActivityEnvironment().run(
+            acts.wait_for_registrations, gate.model_copy(update={"timeout_seconds": 20})
+        )
+        assert done.ok and done.lingering == {}
+        assert all(p.node == "cucm-sub1" for p in group1)  # fallen back before it passed
+        assert done.waited_seconds >= 0.3
+
+
 async def test_gate_waits_out_a_throttled_risport(lab: LabHandle) -> None:
     running = lab.lab
     await all_registered(running)

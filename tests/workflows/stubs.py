@@ -194,6 +194,7 @@ class StubCluster:
                 taken_at=activity.info().current_attempt_scheduled_time,
                 total=200,
                 registered=s.registered,
+                per_node={"cucm-sub1": 120, "cucm-sub2": s.registered - 120},
             )
 
         @activity.defn(name="wait_for_registrations")

@@ -319,3 +319,21 @@ async def test_phones_not_back_after_a_reset_batch_stop_before_any_callmanager_r
     assert "after phone reset batch 1/4" in str(failed.value.cause)
     restarted = {c[1].service for c in stub.calls if c[0] == "restart_service"}
     assert restarted == {"Cisco Trust Verification Service", "Cisco Tftp"}
+
+
+async def test_each_wave_gate_waits_for_fallback_off_the_next_waves_callmanager_nodes(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    final = await run_approved(time_skipping_env, task_queue, reset_phones=False)
+    assert final.phase == "done", final.error
+    assert final.plan is not None and final.plan.restarts is not None
+    cm_waves = [
+        [nr.node.split(".")[0] for nr in w.nodes if "Cisco CallManager" in nr.services]
+        for w in final.plan.restarts.waves
+        if w.phones_affected
+    ]
+    gates = [c[1] for c in stub.calls if c[0] == "wait_for_registrations"]
+    assert len(gates) == len(cm_waves) >= 2
+    for gate, following in zip(gates, [*cm_waves[1:], []], strict=True):
+        assert gate.drain_nodes == following
+        assert gate.home_per_node == ({"cucm-sub1": 120, "cucm-sub2": 80} if following else {})
