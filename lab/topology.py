@@ -128,6 +128,10 @@ class TopologySpec(BaseModel):
     device_pools: list[DevicePoolSpec] | None = None
     phones: PhonesSpec = Field(default_factory=PhonesSpec)
     adcs: AdcsSpec = Field(default_factory=AdcsSpec)
+    #: How System > Server names each node (processnode.name): Cisco's server configuration
+    #: takes a host name, an FQDN or an IP address, and clusters installed by address are
+    #: common. AXL listProcessNode, CM group members and RisPort CmNodes all carry this name.
+    server_names: Literal["fqdn", "hostname", "address"] = "fqdn"
 
     @model_validator(mode="after")
     def _check(self) -> TopologySpec:

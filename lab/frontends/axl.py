@@ -98,7 +98,7 @@ def _list_process_node(cluster: Cluster, ns: str, req: etree._Element) -> etree.
         entries.append(
             (
                 sql.node_pkid(cluster, node.hostname),
-                sql.processnode_name(node.fqdn),
+                sql.processnode_name(node, cluster.spec.server_names),
                 facts.PROCESSNODE_DESCRIPTION[node.product].format(role=node.role),
                 usage,
                 facts.PROCESS_NODE_ROLE[node.product],

@@ -115,7 +115,6 @@ class Criteria:
             node.hostname,
             node.fqdn,
             node.address,
-            sql.processnode_name(node.fqdn),
         ):
             return False
         return self.status in ("Any", status)
@@ -225,7 +224,7 @@ def select_cm_device(lab: Lab, node: Node, req: etree._Element, ext: bool) -> et
         else:
             code = "Ok" if records else facts.RIS_RETURN_NOT_FOUND
         _sub(item, "ReturnCode", code)
-        _sub(item, "Name", sql.processnode_name(target.fqdn))
+        _sub(item, "Name", sql.processnode_name(target, lab.cluster.spec.server_names))
         _sub(item, "NoChange", "false")
         devices = _sub(item, "CmDevices")
         for record in records:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from lab import facts
-from lab.cluster import Cluster
+from lab.cluster import Cluster, Node
 
 Row = dict[str, str]
 _T = TypeVar("_T", str, float)
@@ -55,9 +55,13 @@ def node_pkid(cluster: Cluster, hostname: str) -> str:
     return _pkid(cluster.spec.cluster, "processnode", hostname)
 
 
-def processnode_name(fqdn: str) -> str:
-    """processnode.name of a node."""
-    return facts.PROCESSNODE_NAME.format(fqdn=fqdn)
+def processnode_name(node: Node, naming: str = "fqdn") -> str:
+    """processnode.name of a node, as the topology's ``server_names`` says servers are named."""
+    if naming == "address":
+        return node.address
+    if naming == "hostname":
+        return node.hostname
+    return facts.PROCESSNODE_NAME.format(fqdn=node.fqdn)
 
 
 def _processnode(cluster: Cluster) -> list[Row]:
@@ -76,7 +80,7 @@ def _processnode(cluster: Cluster) -> list[Row]:
         rows.append(
             {
                 "pkid": node_pkid(cluster, node.hostname),
-                "name": processnode_name(node.fqdn),
+                "name": processnode_name(node, cluster.spec.server_names),
                 "nodeid": str(i),
                 "description": facts.PROCESSNODE_DESCRIPTION[node.product].format(role=node.role),
                 "tkprocessnoderole": "1" if node.product == "cucm" else "2",
