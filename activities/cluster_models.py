@@ -11,9 +11,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from activities.catalog import TOMCAT, Purpose
+from activities.clients.inventory import ClusterEntry, short_name
 from activities.models import CertificateInfo, CsrInfo, UtcDatetime
 
-Purpose = Literal["tomcat", "CallManager", "cup-xmpp", "cup-xmpp-s2s"]
+__all__ = ["Purpose"]
 
 # --------------------------------------------------------------------------------------------
 # Discovery
@@ -49,8 +51,8 @@ class NodeSnapshot(BaseModel):
 
     @property
     def hostname(self) -> str:
-        """Short host name."""
-        return self.fqdn.split(".", 1)[0]
+        """Short host name (an address stays whole)."""
+        return short_name(self.fqdn)
 
     def service(self, name: str) -> ServiceState | None:
         """A service by name, None when not reported."""
@@ -71,12 +73,20 @@ class ClusterSnapshot(BaseModel):
     sso_enabled: bool | None = None
     sso_error: str | None = None
     security_mode: int | None = None
-    db_replication: dict[str, int] = Field(default_factory=dict, description="host -> RTMT state")
+    db_replication: dict[str, int] = Field(
+        default_factory=dict, description="inventory FQDN -> RTMT replication state"
+    )
     db_replication_error: str | None = None
     cm_groups: list[CmGroupInfo] = Field(default_factory=list)
     cm_groups_error: str | None = None
     registrations: RegistrationSnapshot | None = None
     registrations_error: str | None = None
+
+    def replication_state(self, node: NodeSnapshot) -> int | None:
+        """The node's DB replication state; snapshots taken before node names were mapped to
+        inventory FQDNs keyed it by short host name."""
+        state = self.db_replication.get(node.fqdn)
+        return state if state is not None else self.db_replication.get(node.hostname)
 
     def node(self, fqdn: str) -> NodeSnapshot:
         """A node by FQDN or short name."""
@@ -167,7 +177,7 @@ class CertUploadResult(BaseModel):
 class RestartRequest(NodeRef):
     """Restart a service on a node and wait until it serves again."""
 
-    service: str = "Cisco Tomcat"
+    service: str = TOMCAT
     not_before: UtcDatetime = Field(
         description="a start after this instant counts as the restart already done"
     )
@@ -285,7 +295,9 @@ class RegistrationSnapshot(BaseModel):
     taken_at: UtcDatetime
     total: int
     registered: int
-    per_node: dict[str, int] = Field(default_factory=dict, description="short host -> count")
+    per_node: dict[str, int] = Field(
+        default_factory=dict, description="inventory FQDN -> registered phones"
+    )
     unregistered_sample: list[str] = Field(default_factory=list, description="at most 50 names")
 
 
@@ -298,11 +310,11 @@ class RegistrationGateRequest(ClusterRef):
     poll_seconds: float = 15.0
     drain_nodes: list[str] = Field(
         default_factory=list,
-        description="short host names the next wave restarts: wait until they hold no more "
+        description="FQDNs of the nodes the next wave restarts: wait until they hold no more "
         "phones than at home (phones failed over to them have fallen back)",
     )
     home_per_node: dict[str, int] = Field(
-        default_factory=dict, description="short host -> registered phones before any wave"
+        default_factory=dict, description="inventory FQDN -> registered phones before any wave"
     )
 
 
@@ -368,6 +380,25 @@ class ChangePolicy(BaseModel):
     windows: list[dict[str, object]] = Field(default_factory=list)
     health_tolerance: float = 0.02
     health_timeout_seconds: float = 900.0
+
+    @classmethod
+    def of(cls, cluster: ClusterEntry) -> ChangePolicy:
+        """The cluster's ``change_policy:`` block, defaults where absent."""
+        entry = cluster.change_policy
+        if entry is None:
+            return cls()
+        policy = cls(
+            approvals={
+                gate: {**a.model_dump(exclude_none=True), "gate": gate}
+                for gate, a in entry.approvals.items()
+            },
+            windows=[w.model_dump(exclude_none=True) for w in entry.windows],
+        )
+        if entry.health_tolerance is not None:
+            policy.health_tolerance = entry.health_tolerance
+        if entry.health_timeout_seconds is not None:
+            policy.health_timeout_seconds = entry.health_timeout_seconds
+        return policy
 
 
 ClusterSnapshot.model_rebuild()

@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 from temporalio import activity
 
+from activities import catalog
 from activities.clients import pki
 from activities.clients.cucm.axl import AxlClient
 from activities.clients.cucm.certmgr import CertMgrClient
@@ -37,7 +38,6 @@ from activities.clients.cucm.errors import (
     CucmTrustDuplicate,
     CucmUnreachable,
 )
-from activities.clients.cucm.inferred import short_host
 from activities.clients.cucm.risport import RisPortClient
 from activities.clients.cucm.tls import TlsProbeResult, probe_tls
 from activities.clients.cucm.transport import NodeEndpoint, credentials
@@ -73,14 +73,6 @@ from activities.cluster_models import (
     VerifyResult,
 )
 from activities.errors import StepError, translated
-
-#: The product whose nodes carry each purpose's identity (its publisher generates the CSR).
-PURPOSE_PRODUCT: dict[str, str] = {
-    "tomcat": "cucm",
-    "CallManager": "cucm",
-    "cup-xmpp": "imp",
-    "cup-xmpp-s2s": "imp",
-}
 
 
 @contextlib.asynccontextmanager
@@ -169,7 +161,7 @@ class CucmActivities:
     @staticmethod
     def _publisher(cluster: ClusterEntry, purpose: Purpose) -> str:
         """FQDN of the publisher of the product that carries ``purpose``."""
-        product = PURPOSE_PRODUCT[purpose]
+        product = catalog.purpose(purpose).csr_product
         if product == "cucm":
             return cluster.publisher_node.fqdn
         for node in cluster.nodes:
@@ -250,7 +242,7 @@ class CucmActivities:
         return CsrResult(
             csr_pem=result.csr_pem,
             info=pki.csr_info(result.csr_pem),
-            exported_nodes=result.exported_nodes,
+            exported_nodes=[cluster.canonical(n) for n in result.exported_nodes],
             message=result.message,
         )
 
@@ -357,9 +349,8 @@ class CucmActivities:
             if not now_on:
                 raise
             installed, message = now_on, f"read back after: {exc}"
-        missing = [
-            n for n in req.expected_nodes if short_host(n) not in {short_host(i) for i in installed}
-        ]
+        on = {cluster.canonical(i) for i in installed}
+        missing = [n for n in req.expected_nodes if cluster.canonical(n) not in on]
         if missing:
             raise StepError(
                 "the certificate upload did not reach "
@@ -389,7 +380,7 @@ class CucmActivities:
         t0 = time.monotonic()
         deadline = t0 + req.timeout_seconds
         progress = [f"checking {req.service} on {req.node}"]
-        if req.service != "Cisco Tomcat":
+        if req.service != catalog.TOMCAT:
             async with heartbeating(progress):
                 already = await self._restart_by_control_center(
                     req, inventory, cluster, ep, progress
@@ -556,23 +547,20 @@ class CucmActivities:
         cluster: ClusterEntry, node: NodeEntry, ep: NodeEndpoint, purpose: Purpose, port: int
     ) -> tuple[int, TlsProbeResult]:
         """Probe the service that serves ``purpose`` on ``node``: (port, what it served)."""
-        product = PURPOSE_PRODUCT[purpose]
-        if purpose != "tomcat" and node.product != product:
+        if node.product not in catalog.purpose(purpose).san_products:
             raise StepError(
                 f"{node.fqdn} is a {node.product} node: it does not serve the {purpose} "
                 "certificate",
                 error_type="PurposeNotServed",
             )
-        if purpose == "tomcat":
-            port = port or node.https_port
+        listener = catalog.purpose(purpose).listener
+        port = port or node.port_of(listener)
+        if listener == "https":
             return port, await probe_tls(ep, port)
-        if purpose == "CallManager":
-            port = port or node.sip_tls_port
+        if listener == "sip_tls":
             return port, await probe_sip_tls(ep, port)
-        s2s = purpose == "cup-xmpp-s2s"
-        port = port or (node.xmpp_s2s_port if s2s else node.xmpp_c2s_port)
         prelude = functools.partial(
-            starttls, node=node.fqdn, domain=cluster.domain, server_to_server=s2s
+            starttls, node=node.fqdn, domain=cluster.domain, server_to_server=listener == "xmpp_s2s"
         )
         return port, await probe_tls(ep, port, prelude=prelude)
 
@@ -585,7 +573,7 @@ class CucmActivities:
         inventory, cluster = self._cluster(ref)
         ep = self._endpoint(ref, cluster, cluster.publisher)
         async with RisPortClient(ep, credentials(inventory, cluster, "app_user")) as ris:
-            return summarize_registrations(await ris.registration_summary())
+            return summarize_registrations(await ris.registration_summary(), cluster)
 
     @activity.defn(name="registered_phones")
     @translated
@@ -604,17 +592,11 @@ class CucmActivities:
         taken_at = datetime.now(UTC)
         async with RisPortClient(ep, credentials(inventory, cluster, "app_user")) as ris:
             records = await ris.select_cm_devices(protocol=req.protocol, ext=True)
-        fqdns: dict[str, str] = {}
-        for node in cluster.nodes:
-            fqdns[node.hostname.lower()] = node.fqdn
-            fqdns[node.fqdn.lower()] = node.fqdn
-            if node.address:
-                fqdns[node.address] = node.fqdn
         by_node: dict[str, list[str]] = {fqdn: [] for fqdn in wanted}
         for record in records:
             if record.status != "Registered":
                 continue
-            fqdn = fqdns.get(record.node.lower(), record.node)
+            fqdn = cluster.canonical(record.node)
             if req.nodes and fqdn not in by_node:
                 continue
             by_node.setdefault(fqdn, []).append(record.name)
@@ -739,10 +721,12 @@ class CucmActivities:
         slack = req.baseline_registered * req.tolerance
         expected = max(0, math.ceil(needed - 1e-9))
 
+        # Changes started before node names were canonical send short host names.
+        drain = [cluster.canonical(n) for n in req.drain_nodes]
+        home = {cluster.canonical(n): count for n, count in req.home_per_node.items()}
+
         def lingering(snap: RegistrationSnapshot) -> dict[str, int]:
-            extra = {
-                n: snap.per_node.get(n, 0) - req.home_per_node.get(n, 0) for n in req.drain_nodes
-            }
+            extra = {n: snap.per_node.get(n, 0) - home.get(n, 0) for n in drain}
             return {n: e for n, e in extra.items() if e > slack}
 
         def settled(snap: RegistrationSnapshot) -> bool:
@@ -761,7 +745,7 @@ class CucmActivities:
             while True:
                 pause = req.poll_seconds
                 try:
-                    last = summarize_registrations(await ris.registration_summary())
+                    last = summarize_registrations(await ris.registration_summary(), cluster)
                 except CucmThrottled as exc:
                     progress.append(f"RisPort throttled; retrying in {exc.retry_after:.0f}s")
                     pause = exc.retry_after
@@ -815,21 +799,7 @@ class CucmActivities:
     async def load_change_policy(self, ref: ClusterRef) -> ChangePolicy:
         """The cluster's ``change_policy:`` from the inventory, defaults where absent."""
         _, cluster = self._cluster(ref)
-        entry = cluster.change_policy
-        if entry is None:
-            return ChangePolicy()
-        policy = ChangePolicy(
-            approvals={
-                gate: {**a.model_dump(exclude_none=True), "gate": gate}
-                for gate, a in entry.approvals.items()
-            },
-            windows=[w.model_dump(exclude_none=True) for w in entry.windows],
-        )
-        if entry.health_tolerance is not None:
-            policy.health_tolerance = entry.health_tolerance
-        if entry.health_timeout_seconds is not None:
-            policy.health_timeout_seconds = entry.health_timeout_seconds
-        return policy
+        return ChangePolicy.of(cluster)
 
     @activity.defn(name="assess_cluster")
     @translated

@@ -67,7 +67,18 @@ PhoneResets = Annotated[
     ),
 ]
 Comment = Annotated[str, typer.Option("--comment", "-m", help="why")]
-Purpose = Annotated[list[str], typer.Option("--purpose", help="tomcat (repeatable)")]
+Purpose = Annotated[
+    list[str],
+    typer.Option("--purpose", help="tomcat, CallManager, cup-xmpp or cup-xmpp-s2s (repeatable)"),
+]
+Windows = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--window",
+        help="maintenance window START/END in ISO 8601 with a zone, e.g. "
+        "2026-11-28T22:00Z/2026-11-29T04:00Z (repeatable; the inventory's if none)",
+    ),
+]
 
 
 def _update_error(exc: WorkflowUpdateFailedError) -> CliError:
@@ -171,6 +182,7 @@ async def plan(
     cluster: str,
     purpose: Purpose = ["tomcat"],  # noqa: B006 - typer reads the default
     phone_resets: PhoneResets = True,
+    window: Windows = None,
     json_out: Json = False,
 ) -> None:
     """Dry run: discover the cluster, run the preflight checks and print the plan."""
@@ -181,6 +193,7 @@ async def plan(
         cluster,
         purpose,  # type: ignore[arg-type]
         RenewalOptions(reset_phones=phone_resets),
+        windows=[_window(w) for w in window or []],
     )
     if json_out:
         typer.echo(
@@ -228,13 +241,7 @@ async def start(
     ca_template: Annotated[
         str | None, typer.Option(help="certificate template (ADCS) or profile (ACME)")
     ] = None,
-    window: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="maintenance window START/END in ISO 8601 with a zone, e.g. "
-            "2026-11-28T22:00Z/2026-11-29T04:00Z (repeatable; the inventory's if none)"
-        ),
-    ] = None,
+    window: Windows = None,
     approve_plan: Annotated[
         bool,
         typer.Option(

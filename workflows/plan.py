@@ -9,31 +9,20 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from datetime import datetime
 
-from activities.cluster_models import ClusterSnapshot, NodeSnapshot, Purpose
-from workflows.models import PlanStep, Problem, RenewalPlan
-from workflows.restart_models import RestartPlan
-
-TOMCAT = "Cisco Tomcat"
-PAWS = "Platform Administrative Web Service"
-
-#: Nodes whose certificate a multi-server CSR of each purpose covers (cucm-interfaces.md §1.3).
-SAN_PRODUCTS: dict[str, tuple[str, ...]] = {
-    "tomcat": ("cucm", "imp"),
-    "CallManager": ("cucm",),
-    "cup-xmpp": ("imp",),
-    "cup-xmpp-s2s": ("imp",),
-}
-
-#: Services that make each purpose's new certificate active (this issue: tomcat).
-ACTIVATING_SERVICES: dict[str, tuple[str, ...]] = {
-    "tomcat": (TOMCAT,),
-}
+from activities import catalog
+from activities.catalog import PAWS, TOMCAT, Purpose
+from activities.cluster_models import ClusterSnapshot, NodeSnapshot
+from workflows.models import PlanStep, Problem, RenewalOptions, RenewalPlan
+from workflows.restart_models import RestartPlan, RestartWave
+from workflows.restarts import restart_plan_for
+from workflows.windows import WindowSpec, next_window
 
 
-def san_nodes(snapshot: ClusterSnapshot, purpose: Purpose) -> list[NodeSnapshot]:
-    """Nodes a multi-server certificate of ``purpose`` must name, publisher first."""
-    products = SAN_PRODUCTS[purpose]
+def san_nodes(snapshot: ClusterSnapshot, name: Purpose) -> list[NodeSnapshot]:
+    """Nodes a multi-server certificate of ``name`` must name, publisher first."""
+    products = catalog.purpose(name).san_products
     nodes = [n for n in snapshot.nodes if n.product in products]
     return order_for_restart(nodes)
 
@@ -141,7 +130,7 @@ def preflight_problems(
                             ),
                         )
                     )
-        replication = snapshot.db_replication.get(node.hostname)
+        replication = snapshot.replication_state(node)
         if not snapshot.db_replication_error and replication != 2:
             problems.append(
                 Problem(
@@ -156,64 +145,82 @@ def preflight_problems(
     return problems
 
 
-#: Ports the purposes' certificates are served on, for verification.
-VERIFY_PORT: dict[str, str] = {
-    "tomcat": "HTTPS 8443",
-    "CallManager": "SIP TLS 5061",
-    "cup-xmpp": "XMPP 5222 (STARTTLS)",
-    "cup-xmpp-s2s": "XMPP 5269 (STARTTLS)",
-}
-
-#: Purposes whose activation restarts services phones or IM users depend on.
-PHONE_IMPACT_PURPOSES = ("CallManager", "cup-xmpp", "cup-xmpp-s2s")
-
-
-def purpose_publisher(snapshot: ClusterSnapshot, purpose: Purpose) -> str:
+def purpose_publisher(snapshot: ClusterSnapshot, name: Purpose) -> str:
     """The node a purpose's multi-server CSR is generated and uploaded on."""
-    product = SAN_PRODUCTS[purpose][0] if purpose != "tomcat" else "cucm"
+    product = catalog.purpose(name).csr_product
     for n in snapshot.nodes:
         if n.product == product and n.role == "publisher":
             return n.fqdn
     return snapshot.publisher
 
 
+def compose_plan(
+    snapshot: ClusterSnapshot,
+    purposes: Sequence[Purpose],
+    options: RenewalOptions,
+    *,
+    staged_phone_resets: bool | None = None,
+) -> RenewalPlan:
+    """The plan of a change: the one composition the workflow and ``ucrenew plan`` share.
+
+    Args:
+        snapshot: what discovery saw.
+        purposes: the purposes of the change.
+        options: the change's options (restart strategy, phone-fraction cap, phone resets).
+        staged_phone_resets: overrides ``options.reset_phones`` (the workflow keeps the plan
+            that changes started before staged resets existed were approved with).
+
+    Returns:
+        The plan, with its restart plan and rollout stages, and its hash.
+    """
+    staged = options.reset_phones if staged_phone_resets is None else staged_phone_resets
+    restarts = restart_plan_for(
+        snapshot,
+        purposes,
+        options.restart_strategy,
+        options.max_phone_fraction_per_wave,
+        staged_phone_resets=staged,
+    )
+    return build_plan(snapshot, purposes, restarts)
+
+
 def build_plan(
-    snapshot: ClusterSnapshot, purposes: Sequence[Purpose], restarts: RestartPlan | None = None
+    snapshot: ClusterSnapshot, purposes: Sequence[Purpose], restarts: RestartPlan
 ) -> RenewalPlan:
     """The ordered steps of a renewal of ``purposes`` on the cluster of ``snapshot``.
 
-    ``restarts`` is the restart planner's answer (waves); without it, activating services
-    restart node by node in restart order (the tomcat case).
+    ``restarts`` is the restart planner's answer; its rollout stages become the steps after
+    the uploads, in the order the workflow runs them.
     """
     purposes = list(dict.fromkeys(purposes))
     steps: list[PlanStep] = []
     notes: list[str] = []
-    sso = bool(snapshot.sso_enabled) and any(p.startswith("tomcat") for p in purposes)
+    sso = bool(snapshot.sso_enabled) and any(catalog.purpose(p).disables_sso for p in purposes)
     sso_step_added = False
     san_by_purpose: dict[str, list[str]] = {}
     publisher_by_purpose: dict[str, str] = {}
     all_san: list[str] = []
-    for purpose in purposes:
-        san = [n.fqdn for n in san_nodes(snapshot, purpose)]
-        publisher = purpose_publisher(snapshot, purpose)
-        san_by_purpose[purpose] = san
-        publisher_by_purpose[purpose] = publisher
+    for name in purposes:
+        san = [n.fqdn for n in san_nodes(snapshot, name)]
+        publisher = purpose_publisher(snapshot, name)
+        san_by_purpose[name] = san
+        publisher_by_purpose[name] = publisher
         all_san.extend(s for s in san if s not in all_san)
         steps += [
             PlanStep(
                 phase="csr",
-                action=f"generate multi-server {purpose} CSR",
+                action=f"generate multi-server {name} CSR",
                 node=publisher,
                 detail="SAN: " + ", ".join(san),
             ),
-            PlanStep(phase="ca-wait", action=f"have the {purpose} CSR signed by the CA"),
+            PlanStep(phase="ca-wait", action=f"have the {name} CSR signed by the CA"),
             PlanStep(
                 phase="validate",
                 action="validate the signed certificate and chain",
                 detail="key matches the CSR, SANs cover every node, chain, EKU, validity",
             ),
         ]
-        if sso and not sso_step_added and purpose.startswith("tomcat"):
+        if sso and not sso_step_added and catalog.purpose(name).disables_sso:
             # As late as possible: SSO stays on while the CA takes its days.
             steps.append(
                 PlanStep(
@@ -227,18 +234,18 @@ def build_plan(
         steps += [
             PlanStep(
                 phase="upload-trust",
-                action=f"upload root then intermediates as {purpose}-trust",
+                action=f"upload root then intermediates as {catalog.purpose(name).trust_store}",
                 node=publisher,
                 detail="skipping CA certificates already present",
             ),
             PlanStep(
                 phase="upload-cert",
-                action=f"upload the signed {purpose} certificate",
+                action=f"upload the signed {name} certificate",
                 node=publisher,
                 detail="every SAN node must be in the upload result",
             ),
         ]
-    impact = any(p in PHONE_IMPACT_PURPOSES for p in purposes)
+    impact = catalog.phone_impact(purposes)
     if impact:
         steps.append(
             PlanStep(
@@ -248,70 +255,40 @@ def build_plan(
             )
         )
         steps.append(PlanStep(phase="window", action="wait for the maintenance window"))
-    if restarts is not None and restarts.ctl_update_first:
-        steps.append(
-            PlanStep(
-                phase="ctl-update",
-                action="utils ctl update CTLFile",
-                node=snapshot.publisher,
-                detail="mixed mode: the CTL must name the new CallManager certificate first",
-            )
-        )
     restart_order: list[str] = []
-    if restarts is not None:
-        resets_pending = restarts.reset_phones
-        for wave in restarts.waves:
-            if resets_pending and any("Cisco CallManager" in nr.services for nr in wave.nodes):
-                resets_pending = False
-                steps.append(
-                    PlanStep(
-                        phase="phone-resets",
-                        action="reset the registered phones (AXL doDeviceReset) in batches",
-                        node=snapshot.publisher,
-                        detail="taken from each node in turn; each batch re-registers before "
-                        "the next; phones fetch the new ITL and CTL",
-                    )
+    for stage in restarts.stages:
+        if stage.kind == "ctl-update":
+            steps.append(
+                PlanStep(
+                    phase="ctl-update",
+                    action="utils ctl update CTLFile",
+                    node=snapshot.publisher,
+                    detail="mixed mode: the CTL must name the new CallManager certificate first",
                 )
-            failover = "; ".join(
-                f"{f.group}: {f.phones} phones {f.from_node.split('.')[0]} -> "
-                + (f.to_node.split(".")[0] if f.to_node else "NOWHERE")
-                for f in wave.failovers
             )
-            for nr in wave.nodes:
-                if nr.node not in restart_order:
-                    restart_order.append(nr.node)
-                steps.append(
-                    PlanStep(
-                        phase="restarts",
-                        action="restart " + ", ".join(nr.services),
-                        node=nr.node,
-                        detail=f"wave {wave.index}"
-                        + (f" ({failover})" if failover else "")
-                        + ("; then phones must re-register" if wave.phones_affected else ""),
-                    )
+        elif stage.kind == "phone-resets":
+            steps.append(
+                PlanStep(
+                    phase="phone-resets",
+                    action="reset the registered phones (AXL doDeviceReset) in batches",
+                    node=snapshot.publisher,
+                    detail="taken from each node in turn; each batch re-registers before "
+                    "the next; phones fetch the new ITL and CTL",
                 )
-        notes += restarts.notes
-        for u in restarts.unavoidable_impact:
-            notes.append(f"UNAVOIDABLE: {u.reason}")
-    else:
-        for n in order_for_restart([n for n in snapshot.nodes if n.fqdn in all_san]):
-            restart_order.append(n.fqdn)
-            for purpose in purposes:
-                for service in ACTIVATING_SERVICES.get(purpose, ()):
-                    steps.append(
-                        PlanStep(
-                            phase="restarts",
-                            action=f"restart {service}",
-                            node=n.fqdn,
-                            detail="then wait for [STARTED] and HTTPS to answer",
-                        )
-                    )
-    for purpose in purposes:
-        for fqdn in san_by_purpose[purpose]:
+            )
+        else:
+            wave = restarts.wave(stage.wave)
+            restart_order.extend(nr.node for nr in wave.nodes if nr.node not in restart_order)
+            steps += _wave_steps(snapshot, wave)
+    notes += restarts.notes
+    for u in restarts.unavoidable_impact:
+        notes.append(f"UNAVOIDABLE: {u.reason}")
+    for name in purposes:
+        for fqdn in san_by_purpose[name]:
             steps.append(
                 PlanStep(
                     phase="verify",
-                    action=f"TLS handshake on {VERIFY_PORT[purpose]}",
+                    action=f"TLS handshake on {catalog.purpose(name).verify_label}",
                     node=fqdn,
                     detail="served leaf is the uploaded one, FQDN in SANs, chain validates",
                 )
@@ -352,6 +329,65 @@ def build_plan(
         phone_impact=impact,
     )
     return plan.model_copy(update={"plan_hash": plan_hash(plan)})
+
+
+def _wave_steps(snapshot: ClusterSnapshot, wave: RestartWave) -> list[PlanStep]:
+    """One step per node of a wave, naming where its phones go meanwhile."""
+    failover = "; ".join(
+        f"{f.group}: {f.phones} phones {_host(snapshot, f.from_node)} -> "
+        + (_host(snapshot, f.to_node) if f.to_node else "NOWHERE")
+        for f in wave.failovers
+    )
+    return [
+        PlanStep(
+            phase="restarts",
+            action="restart " + ", ".join(nr.services),
+            node=nr.node,
+            detail=f"wave {wave.index}"
+            + (f" ({failover})" if failover else "")
+            + ("; then phones must re-register" if wave.phones_affected else ""),
+        )
+        for nr in wave.nodes
+    ]
+
+
+def _host(snapshot: ClusterSnapshot, fqdn: str) -> str:
+    try:
+        return snapshot.node(fqdn).hostname
+    except KeyError:
+        return fqdn
+
+
+def window_problems(
+    purposes: Sequence[Purpose], windows: Sequence[WindowSpec], now: datetime
+) -> list[Problem]:
+    """A phone-impacting change needs a maintenance window that is still to come (or open).
+
+    Args:
+        purposes: the purposes of the change.
+        windows: the change's windows (``--window``), else the inventory's.
+        now: the current time (the workflow's clock, or the caller's).
+    """
+    if not catalog.phone_impact(purposes):
+        return []
+    if not windows:
+        return [
+            Problem(
+                code="no-maintenance-window",
+                message=(
+                    "this change restarts phone-impacting services: give a maintenance "
+                    "window (inventory change_policy.windows, or `ucrenew start --window`)"
+                ),
+            )
+        ]
+    if next_window(windows, now) is None:
+        return [
+            Problem(
+                code="no-maintenance-window",
+                message="every maintenance window given is in the past",
+            )
+        ]
+    return []
 
 
 def plan_hash(plan: RenewalPlan) -> str:

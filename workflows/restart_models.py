@@ -15,19 +15,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from activities.cluster_models import Purpose
+from activities.catalog import KeyType, Product, Purpose
 
-CALLMANAGER = "Cisco CallManager"
-CTIMANAGER = "Cisco CTIManager"
-TFTP = "Cisco Tftp"
-TVS = "Cisco Trust Verification Service"
-HAPROXY = "Cisco HAProxy"
-XCP_ROUTER = "Cisco XCP Router"
-TOMCAT = "Cisco Tomcat"
-
-Product = Literal["cucm", "imp"]
 Role = Literal["publisher", "subscriber"]
-KeyType = Literal["RSA", "ECDSA"]
 Strategy = Literal["rolling", "naive"]
 
 _VERSION = re.compile(r"^\s*\d+")
@@ -147,6 +137,28 @@ class UnavoidableImpact(BaseModel):
     reason: str
 
 
+StageKind = Literal["ctl-update", "wave", "phone-resets"]
+
+
+class RolloutStage(BaseModel):
+    """One step of the rollout after the uploads, in the order the workflow runs them.
+
+    ``ctl-update``: ``utils ctl update CTLFile`` on the publisher (mixed mode). ``wave``: the
+    nodes of wave ``wave`` restart; with ``health_gate`` the phones must be back (and gone
+    from the ``drain`` nodes, which the next wave stops) before the next stage. ``phone-resets``:
+    ucrenew resets the registered phones in gated batches.
+    """
+
+    kind: StageKind
+    wave: int = Field(default=0, description="1-based wave index (wave stages)")
+    health_gate: bool = False
+    drain: list[str] = Field(
+        default_factory=list,
+        description="FQDNs whose Cisco CallManager the next wave stops: phones that failed "
+        "over to them must have fallen back before it starts",
+    )
+
+
 class RestartPlan(BaseModel):
     """Ordered restart waves for one change, with their expected phone impact."""
 
@@ -168,3 +180,10 @@ class RestartPlan(BaseModel):
         default=True, description="False when the search budget ran out before proving it"
     )
     notes: list[str] = Field(default_factory=list)
+    stages: list[RolloutStage] = Field(
+        default_factory=list, description="the rollout in execution order (from the planner)"
+    )
+
+    def wave(self, index: int) -> RestartWave:
+        """Wave ``index`` (1-based)."""
+        return self.waves[index - 1]

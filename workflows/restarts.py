@@ -32,21 +32,24 @@ the same input.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from activities.cluster_models import ClusterSnapshot, Purpose
-from workflows.plan import SAN_PRODUCTS
-from workflows.restart_models import (
+from activities.catalog import (
     CALLMANAGER,
     CTIMANAGER,
     HAPROXY,
+    NETWORK_SERVICES,
     TFTP,
     TOMCAT,
     TVS,
     XCP_ROUTER,
+    Purpose,
+    purpose,
+)
+from activities.cluster_models import ClusterSnapshot
+from workflows.restart_models import (
     CmGroup,
     Failover,
     NodeRestart,
@@ -54,6 +57,7 @@ from workflows.restart_models import (
     RestartPlan,
     RestartPlanInput,
     RestartWave,
+    RolloutStage,
     Strategy,
     UnavoidableImpact,
 )
@@ -82,78 +86,24 @@ serves it, and fail over freely afterwards.
 SplitAt = Literal["first", "last"] | None
 """Where the wave of split-off services (TFTP, or TVS and TFTP) goes, if there is one."""
 
-NETWORK_SERVICES = frozenset({TOMCAT, HAPROXY, XCP_ROUTER})
-"""Network services run on every node of their product whether listed as activated or not."""
-
-_SU1_BUILD = 11900
-"""Build of 14SU1 (14.0.1.11900-x) [INF]: from here on, RSA CallManager needs HAProxy only."""
-
-
 # --------------------------------------------------------------------------------------------
-# Restart matrix (cucm-interfaces.md §10)
+# Restarts per node (the catalog's activation services, cucm-interfaces.md §10)
 # --------------------------------------------------------------------------------------------
 
 
-def parse_version(version: str) -> tuple[int, ...]:
-    """Numeric parts of a CUCM version before the build suffix: ``14.0.1.13900-155`` → 14,0,1,13900.
-
-    Args:
-        version: the version string a node reports.
-
-    Returns:
-        The dot-separated numbers, as many as present.
-    """
-    return tuple(int(p) for p in re.findall(r"\d+", version.split("-", 1)[0]))
-
-
-def callmanager_services(version: str, key: str = "RSA") -> tuple[str, ...]:
-    """Services that activate a new CallManager certificate on a CUCM node of ``version``.
-
-    ≤12.5: CallManager, CTIManager, TVS and TFTP. 14 before SU1: CallManager, CTIManager and
-    HAProxy. 14SU1 and later: HAProxy for RSA, CallManager and HAProxy for ECDSA. A 14 version
-    without a build number is treated as 14 before SU1: restarting more is safe, restarting
-    less would leave the old certificate served.
-
-    Args:
-        version: the node's version.
-        key: ``RSA`` or ``ECDSA``.
-
-    Returns:
-        The services, in ``SERVICE_ORDER``.
-    """
-    parts = parse_version(version)
-    major = parts[0] if parts else 0
-    if major < 14:
-        services: tuple[str, ...] = (CALLMANAGER, CTIMANAGER, TVS, TFTP)
-    elif major == 14 and (len(parts) < 4 or parts[3] < _SU1_BUILD):
-        services = (CALLMANAGER, CTIMANAGER, HAPROXY)
-    elif key == "ECDSA":
-        services = (CALLMANAGER, HAPROXY)
-    else:
-        services = (HAPROXY,)
-    return _in_order(services)
-
-
-def purpose_services(purpose: Purpose, node: RestartNode, key: str = "RSA") -> list[str]:
+def purpose_services(name: Purpose, node: RestartNode, key: str = "RSA") -> list[str]:
     """Services to restart on ``node`` for ``purpose``, where they run, in ``SERVICE_ORDER``.
 
     Args:
-        purpose: the certificate purpose renewed.
+        name: the certificate purpose renewed.
         node: the node.
         key: the CallManager key type (``RSA`` or ``ECDSA``).
 
     Returns:
         Empty when the node is not in the purpose's SAN or runs none of the services.
     """
-    if node.product not in SAN_PRODUCTS[purpose]:
-        return []
-    if purpose == "tomcat":
-        wanted: tuple[str, ...] = (TOMCAT,)
-    elif purpose == "CallManager":
-        wanted = callmanager_services(node.version, key)
-    else:
-        wanted = (XCP_ROUTER,)
-    return [s for s in wanted if s in NETWORK_SERVICES or s in node.services]
+    wanted = purpose(name).restart_services(node.product, node.version, key)
+    return list(_in_order(s for s in wanted if s in NETWORK_SERVICES or s in node.services))
 
 
 def node_services(node: RestartNode, purposes: Iterable[Purpose], key: str = "RSA") -> list[str]:
@@ -582,6 +532,7 @@ def _build(
                 )
             )
     mixed_cm = inp.security_mode == 1 and "CallManager" in inp.purposes
+    reset_phones = split_at == "first"
     if any(CTIMANAGER in r.services for w in waves for r in w.nodes):
         notes.append(
             "Cisco CTIManager restarts move CTI applications (Jabber desk-phone control, "
@@ -592,13 +543,50 @@ def _build(
         purposes=list(dict.fromkeys(inp.purposes)),
         strategy=strategy,
         ctl_update_first=mixed_cm,
-        reset_phones=split_at == "first",
+        reset_phones=reset_phones,
         waves=waves,
+        stages=rollout_stages(waves, ctl_update_first=mixed_cm, reset_phones=reset_phones),
         unavoidable_impact=unavoidable,
         total_phones=facts.total_phones,
         optimal=optimal,
         notes=notes,
     )
+
+
+def _callmanager_stops(wave: RestartWave) -> list[str]:
+    return [r.node for r in wave.nodes if CALLMANAGER in r.services]
+
+
+def rollout_stages(
+    waves: Sequence[RestartWave], *, ctl_update_first: bool, reset_phones: bool
+) -> list[RolloutStage]:
+    """The rollout in execution order: the one place that orders CTL, waves and resets.
+
+    The CTL update comes before any restart (mixed mode: the CTL must name the new
+    CallManager certificate before phones see it). Staged phone resets come right before the
+    first wave that stops Cisco CallManager, after TFTP serves the new ITL. A wave that moves
+    phones is followed by a health gate that also waits until the nodes the next wave stops
+    hold no more phones than at home.
+    """
+    stages: list[RolloutStage] = []
+    if ctl_update_first:
+        stages.append(RolloutStage(kind="ctl-update"))
+    resets_pending = reset_phones
+    for position, wave in enumerate(waves):
+        if resets_pending and _callmanager_stops(wave):
+            resets_pending = False
+            stages.append(RolloutStage(kind="phone-resets"))
+        gate = wave.phones_affected > 0
+        following = waves[position + 1 : position + 2] if gate else []
+        stages.append(
+            RolloutStage(
+                kind="wave",
+                wave=wave.index,
+                health_gate=gate,
+                drain=[n for w in following for n in _callmanager_stops(w)],
+            )
+        )
+    return stages
 
 
 def _failovers(facts: _Facts, down: set[str]) -> list[Failover]:
@@ -664,18 +652,20 @@ def explain(plan: RestartPlan) -> list[str]:
         f"restarts for {purposes} on {plan.cluster}: {plan.strategy}, "
         f"{len(plan.waves)} wave(s), {plan.total_phones} phones in CallManager groups"
     ]
-    if plan.ctl_update_first:
-        lines.append("before any restart: utils ctl update CTLFile (cluster is in mixed mode)")
-    first_cm = next(
-        (w.index for w in plan.waves if any(CALLMANAGER in r.services for r in w.nodes)), None
-    )
-    for wave in plan.waves:
-        if plan.reset_phones and wave.index == first_cm:
+    for stage in plan.stages:
+        if stage.kind == "ctl-update":
+            lines.append("before any restart: utils ctl update CTLFile (cluster is in mixed mode)")
+            continue
+        if stage.kind == "phone-resets":
             lines.append(
                 "phone resets: every registered phone, in batches taken from each node in "
                 "turn, each batch back before the next (AXL doDeviceReset; phones fetch the "
                 "new ITL and CTL)"
             )
+            continue
+        if stage.kind != "wave":
+            continue
+        wave = plan.wave(stage.wave)
         lines.append(f"wave {wave.index}:")
         for r in wave.nodes:
             lines.append(f"  {r.node} ({r.role}): restart {', '.join(r.services)}")
@@ -699,6 +689,11 @@ def explain(plan: RestartPlan) -> list[str]:
                     f"    group {f.group}: {f.phones} phones on {f.from_node} have NO running "
                     "member: unregistered until it returns"
                 )
+        if stage.health_gate:
+            lines.append(
+                "  then: wait until the phones are back"
+                + (f" and have fallen back from {', '.join(stage.drain)}" if stage.drain else "")
+            )
     for u in plan.unavoidable_impact:
         lines.append(f"unavoidable (wave {u.wave}): {u.reason}")
     lines.extend(f"note: {n}" for n in plan.notes)

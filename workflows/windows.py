@@ -9,9 +9,9 @@ worker's tzdata is the same.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, time, timedelta
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -69,6 +69,16 @@ class RecurringWindow(BaseModel):
 
 
 WindowSpec = MaintenanceWindow | RecurringWindow
+
+
+def parse_windows(raw: Sequence[Mapping[str, Any]]) -> list[WindowSpec]:
+    """Windows as the change input or the inventory give them: weekly ones have ``days``."""
+    return [
+        RecurringWindow.model_validate(item)
+        if "days" in item
+        else MaintenanceWindow.model_validate(item)
+        for item in raw
+    ]
 
 
 def occurrences(rule: RecurringWindow, now: datetime) -> list[MaintenanceWindow]:

@@ -6,6 +6,7 @@ never literal passwords. This module never imports temporalio.
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Literal
@@ -18,6 +19,15 @@ from activities.clients.secrets import resolve_secret_ref
 
 class InventoryError(ValueError):
     """The inventory file is missing, malformed, or names an unknown cluster or node."""
+
+
+def short_name(name: str) -> str:
+    """``cucm-sub1`` for ``cucm-sub1.example.com``; an IP address stays whole."""
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return name.split(".", 1)[0]
+    return name
 
 
 class NodeEntry(BaseModel):
@@ -38,8 +48,25 @@ class NodeEntry(BaseModel):
 
     @property
     def hostname(self) -> str:
-        """The short host name."""
-        return self.fqdn.split(".", 1)[0]
+        """The short host name; a node named by IP address keeps its address whole."""
+        return short_name(self.fqdn)
+
+    def answers_to(self, name: str) -> bool:
+        """Whether ``name``, as CUCM or an operator spells this server, means this node.
+
+        CUCM names a server by FQDN, host name or IP address (System > Server), in whatever
+        case it was typed: all three are accepted, compared case-insensitively.
+        """
+        wanted = name.strip().rstrip(".").lower()
+        spellings = {self.fqdn.lower(), self.hostname.lower()}
+        if self.address:
+            spellings.add(self.address.lower())
+        return bool(wanted) and wanted in spellings
+
+    def port_of(self, listener: str) -> int:
+        """The port of a listener: ``https``, ``sip_tls``, ``xmpp_c2s`` or ``xmpp_s2s``."""
+        port: int = getattr(self, f"{listener}_port")
+        return port
 
     @property
     def connect_host(self) -> str:
@@ -167,11 +194,25 @@ class ClusterEntry(BaseModel):
     change_policy: ChangePolicyEntry | None = None
 
     def node(self, name: str) -> NodeEntry:
-        """A node by FQDN or short host name."""
-        for n in self.nodes:
-            if name in (n.fqdn, n.hostname):
-                return n
-        raise InventoryError(f"cluster {self.name} has no node {name!r}")
+        """A node by FQDN, short host name or address (any case)."""
+        node = self.find_node(name)
+        if node is None:
+            raise InventoryError(f"cluster {self.name} has no node {name!r}")
+        return node
+
+    def find_node(self, name: str) -> NodeEntry | None:
+        """The node ``name`` means (see :meth:`NodeEntry.answers_to`), or None."""
+        return next((n for n in self.nodes if n.answers_to(name)), None)
+
+    def canonical(self, name: str) -> str:
+        """The inventory FQDN of the server CUCM calls ``name``; an unknown name as given.
+
+        Every node name that comes from CUCM (AXL process nodes, RisPort, CLI and REST
+        banners) passes through here once, at the edge, so the rest of ucrenew compares
+        inventory FQDNs only.
+        """
+        node = self.find_node(name)
+        return node.fqdn if node is not None else name.strip()
 
     @property
     def publisher_node(self) -> NodeEntry:

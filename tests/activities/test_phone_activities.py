@@ -17,7 +17,9 @@ from pydantic import TypeAdapter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.clients.cucm.discovery import WATCHED_SERVICES, attribute_registrations
+from activities.catalog import WATCHED_SERVICES
+from activities.clients.cucm.discovery import attribute_registrations
+from activities.clients.inventory import load_inventory
 from activities.cluster_models import (
     ClusterRef,
     CmGroupInfo,
@@ -116,7 +118,7 @@ async def test_discovery_reads_cm_groups_phones_and_registrations(lab: LabHandle
     truth: dict[str, int] = {}
     for p in running.phones.phones:
         assert p.node is not None
-        truth[p.node] = truth.get(p.node, 0) + 1
+        truth[fqdn(p.node)] = truth.get(fqdn(p.node), 0) + 1
     assert snap.registrations.per_node == truth
 
     sub1 = snap.node("cucm-sub1")
@@ -162,7 +164,8 @@ def test_registrations_are_attributed_to_the_group_a_node_ranks_highest_in() -> 
         CmGroupInfo(name="C", members=[fqdn("s3")]),
     ]
     # s1 leads A, s2 leads B, pub ranks third in both (ambiguous), s9 is in no group.
-    counts = attribute_registrations(groups, {"s1": 10, "s2": 4, "pub": 3, "s9": 2, "s3": 1})
+    per_node = {"s1": 10, "s2": 4, "pub": 3, "s9": 2, "s3": 1}
+    counts = attribute_registrations(groups, {fqdn(h): n for h, n in per_node.items()})
     assert counts == {"A": 10, "B": 4, "C": 1}
 
 
@@ -245,16 +248,34 @@ async def test_gate_times_out_with_ok_false_while_a_group_has_no_callmanager(
         assert result.waited_seconds >= 0.6
 
 
+def shout(inventory: Path) -> None:
+    """Spell every node of the inventory in upper case, as some operators type FQDNs."""
+    data = yaml.safe_load(inventory.read_text())
+    for cluster in data["clusters"]:
+        cluster["publisher"] = cluster["publisher"].upper()
+        for node in cluster["nodes"]:
+            node["fqdn"] = node["fqdn"].upper()
+    inventory.write_text(yaml.safe_dump(data))
+
+
+@pytest.mark.parametrize("naming", ["fqdn", "upper-case-inventory", "ip-named-servers"])
 async def test_gate_waits_for_fallback_off_the_nodes_the_next_wave_restarts(
-    tmp_path: Path,
+    tmp_path: Path, naming: str
 ) -> None:
     # Phones fall back 0.4 s after their primary returns: long enough to see the gate wait.
     timing = FAST.model_copy(
         update={"phones": FAST.phones.model_copy(update={"fallback_delay": 0.4})}
     )
-    async with Lab(lab_spec(), tmp_path / "lab", timing) as running:
-        handle = LabHandle(running)
-        acts = activities_for(handle)
+    # CUCM names servers by FQDN, host name or IP address (System > Server), and RisPort
+    # reports registrations under that name; operators may type the inventory in any case.
+    spec = lab_spec(server_names="address" if naming == "ip-named-servers" else "fqdn")
+    async with Lab(spec, tmp_path / "lab", timing) as running:
+        path = running.state_dir / "inventory.yaml"
+        if naming == "upper-case-inventory":
+            shout(path)
+        acts = activities_at(path)
+        # The planner's stages name drain nodes as the inventory spells them.
+        sub2 = load_inventory(path).clusters[0].node("cucm-sub2").fqdn
         await all_registered(running)
         home = await ActivityEnvironment().run(
             acts.registration_snapshot, ClusterRef(cluster="lab")
@@ -269,13 +290,13 @@ async def test_gate_waits_for_fallback_off_the_nodes_the_next_wave_restarts(
             tolerance=0.0,
             timeout_seconds=0.3,
             poll_seconds=0.02,
-            drain_nodes=["cucm-sub2"],
+            drain_nodes=[sub2],
             home_per_node=home.per_node,
         )
         # Every phone is registered, but CMG-1's sit on cucm-sub2: the gate does not pass.
         stuck = await ActivityEnvironment().run(acts.wait_for_registrations, gate)
         assert not stuck.ok and stuck.registered == home.registered
-        assert stuck.lingering == {"cucm-sub2": len(group1)}
+        assert stuck.lingering == {sub2: len(group1)}
         # Without the drain condition the same moment passes (what the gate did before).
         plain = gate.model_copy(update={"drain_nodes": [], "home_per_node": {}})
         assert (await ActivityEnvironment().run(acts.wait_for_registrations, plain)).ok

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from console.planning import dry_run
@@ -19,7 +20,12 @@ async def test_callmanager_dry_run_plans_waves_and_changes_nothing(tmp_path: Pat
             state_dir=tmp_path / "state", inventory=tmp_path / "state" / "lab" / "inventory.yaml"
         )
         since = lab.journal.last_seq
-        plan, problems = await dry_run(settings, "lab", ["CallManager"])
+        # Like `ucrenew start`, the dry run refuses a phone-impacting change without a window.
+        _, unwindowed = await dry_run(settings, "lab", ["CallManager"])
+        assert [p.code for p in unwindowed] == ["no-maintenance-window"]
+        start = datetime.now(UTC) + timedelta(hours=2)
+        window = {"start": start.isoformat(), "end": (start + timedelta(hours=4)).isoformat()}
+        plan, problems = await dry_run(settings, "lab", ["CallManager"], windows=[window])
         writes = [
             e.kind
             for e in lab.journal.entries(since=since)
@@ -33,9 +39,10 @@ async def test_callmanager_dry_run_plans_waves_and_changes_nothing(tmp_path: Pat
     groups = dict(lab.phones.groups)
     assert len(groups) == 2 and all(len(m) >= 2 for m in groups.values())
     for wave in waves:
-        down = {n.node.split(".")[0] for n in wave.nodes if "Cisco CallManager" in n.services}
+        down = {n.node for n in wave.nodes if "Cisco CallManager" in n.services}
         for members in groups.values():
-            assert set(members) - down, f"wave {wave.index} stops every member of a group"
+            fqdns = {lab.cluster.spec.fqdn(m) for m in members}
+            assert fqdns - down, f"wave {wave.index} stops every member of a group"
     text = "\n".join(explain(plan.restarts))
     assert "utils ctl update CTLFile" in text and "fail over" in text
     assert [s.phase for s in plan.steps].index("ctl-update") < [s.phase for s in plan.steps].index(

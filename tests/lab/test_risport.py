@@ -66,10 +66,16 @@ async def test_registration_summary_matches_the_twin(lab: LabHandle) -> None:
         summary = await client.registration_summary()
         records = await client.select_cm_devices()
     assert summary.total == 40
-    assert summary.registered == {"cucm-sub1": 20, "cucm-sub2": 20}
+    # RisPort names a node by its processnode name (the lab's servers are named by FQDN).
+    assert summary.registered == {
+        "cucm-sub1.lab.example.com": 20,
+        "cucm-sub2.lab.example.com": 20,
+    }
     assert summary.unregistered == []
     twin = placement(lab.lab)
-    assert {r.name: r.node for r in records} == twin
+    assert {r.name: r.node for r in records} == {
+        name: f"{node}.lab.example.com" for name, node in twin.items()
+    }
     first = next(r for r in records if r.name == "SEP0C1100000000")
     assert first.protocol == "SCCP" and first.dir_number == "1001" and first.status == "Registered"
     assert first.model == facts.PHONE_MODELS["SCCP"][1]
@@ -85,7 +91,7 @@ async def test_filters_by_status_protocol_node_and_name(lab: LabHandle) -> None:
     phones = {p.name: p for p in lab.lab.phones.phones}
     assert {r.name for r in sip} == {n for n, p in phones.items() if p.protocol == "SIP"}
     assert {r.name for r in on_sub2} == {n for n, p in phones.items() if p.node == "cucm-sub2"}
-    assert {r.node for r in on_sub2} == {"cucm-sub2"}
+    assert {r.node for r in on_sub2} == {"cucm-sub2.lab.example.com"}
     assert sorted(r.name for r in named) == [f"SEP0C110000000{i:X}" for i in range(16)]
     assert sorted(r.name for r in exact) == ["SEP0C1100000013", "SEP0C1100000014"]
     assert unregistered == []
@@ -138,12 +144,17 @@ async def test_failover_shows_a_device_under_both_nodes(tmp_path: Path) -> None:
             registered = await client.select_cm_devices(ext=False, status="Registered")
             summary = await client.registration_summary()
     moved = {(r.node, r.status) for r in every if r.name in group1}
-    assert moved == {("cucm-sub1", "UnRegistered"), ("cucm-sub2", "Registered")}
+    assert moved == {
+        ("cucm-sub1.lab.example.com", "UnRegistered"),
+        ("cucm-sub2.lab.example.com", "Registered"),
+    }
     assert sum(1 for r in every if r.name in group1) == 2 * len(group1)
-    assert {(r.node, r.status) for r in latest if r.name in group1} == {("cucm-sub2", "Registered")}
+    assert {(r.node, r.status) for r in latest if r.name in group1} == {
+        ("cucm-sub2.lab.example.com", "Registered")
+    }
     assert len(latest) == 40
     assert {r.name for r in registered} == set(placement(running))
-    assert summary.registered == {"cucm-sub2": 40}
+    assert summary.registered == {"cucm-sub2.lab.example.com": 40}
 
 
 async def test_throttle_fault_and_realtime_rate(make_lab: Callable[..., Lab]) -> None:

@@ -194,7 +194,10 @@ class StubCluster:
                 taken_at=activity.info().current_attempt_scheduled_time,
                 total=200,
                 registered=s.registered,
-                per_node={"cucm-sub1": 120, "cucm-sub2": s.registered - 120},
+                per_node={
+                    "cucm-sub1.lab.example.com": 120,
+                    "cucm-sub2.lab.example.com": s.registered - 120,
+                },
             )
 
         @activity.defn(name="wait_for_registrations")

@@ -328,7 +328,7 @@ async def test_each_wave_gate_waits_for_fallback_off_the_next_waves_callmanager_
     assert final.phase == "done", final.error
     assert final.plan is not None and final.plan.restarts is not None
     cm_waves = [
-        [nr.node.split(".")[0] for nr in w.nodes if "Cisco CallManager" in nr.services]
+        [nr.node for nr in w.nodes if "Cisco CallManager" in nr.services]
         for w in final.plan.restarts.waves
         if w.phones_affected
     ]
@@ -336,4 +336,5 @@ async def test_each_wave_gate_waits_for_fallback_off_the_next_waves_callmanager_
     assert len(gates) == len(cm_waves) >= 2
     for gate, following in zip(gates, [*cm_waves[1:], []], strict=True):
         assert gate.drain_nodes == following
-        assert gate.home_per_node == ({"cucm-sub1": 120, "cucm-sub2": 80} if following else {})
+        home = {"cucm-sub1.lab.example.com": 120, "cucm-sub2.lab.example.com": 80}
+        assert gate.home_per_node == (home if following else {})

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from activities.cluster_models import ClusterSnapshot, NodeSnapshot, ServiceState
-from workflows.restart_models import (
+from activities.catalog import (
     CALLMANAGER,
     CTIMANAGER,
     HAPROXY,
@@ -19,6 +18,11 @@ from workflows.restart_models import (
     TOMCAT,
     TVS,
     XCP_ROUTER,
+    callmanager_services,
+    parse_version,
+)
+from activities.cluster_models import ClusterSnapshot, NodeSnapshot, ServiceState
+from workflows.restart_models import (
     CmGroup,
     RestartNode,
     RestartPlan,
@@ -27,12 +31,10 @@ from workflows.restart_models import (
 )
 from workflows.restarts import (
     SERVICE_ORDER,
-    callmanager_services,
     explain,
     groups_without_member,
     naive_plan,
     node_services,
-    parse_version,
     plan_restarts,
     restart_input_from_snapshot,
     restart_plan_hash,

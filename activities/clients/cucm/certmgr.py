@@ -382,7 +382,7 @@ class CertMgrClient(HttpsApi):
             serial=str(item.get("serial", "")),
             file_name=str(item.get("fileName", "")),
             outcome=outcome,
-            nodes=[inferred.short_host(str(n)) for n in item.get("nodes") or []],
+            nodes=[str(n) for n in item.get("nodes") or []],
         )
 
     @staticmethod

@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from activities.catalog import WATCHED_SERVICES
 from activities.clients import pki
 from activities.clients.cucm.axl import AxlClient, CmGroup, DevicePool
 from activities.clients.cucm.cli import CucmCli
@@ -28,18 +29,6 @@ from activities.cluster_models import (
     ServiceState,
 )
 
-#: Services whose state discovery reports (preflight needs the first two).
-WATCHED_SERVICES = (
-    "Platform Administrative Web Service",
-    "Cisco Tomcat",
-    "Cisco CallManager",
-    "Cisco Tftp",
-    "Cisco XCP Router",
-    "Cisco CTIManager",
-    "Cisco Trust Verification Service",
-    "Cisco HAProxy",
-)
-
 #: Unregistered phone names a registration snapshot keeps (a summary, not a dump).
 UNREGISTERED_SAMPLE = 50
 
@@ -53,13 +42,19 @@ def _why(exc: Exception) -> str:
     return str(exc) or exc.__class__.__name__
 
 
-def registration_snapshot(summary: RegistrationSummary) -> RegistrationSnapshot:
-    """The payload view of a RisPort registration summary."""
+def registration_snapshot(
+    summary: RegistrationSummary, cluster: ClusterEntry
+) -> RegistrationSnapshot:
+    """The payload view of a RisPort registration summary, nodes keyed by inventory FQDN."""
+    per_node: dict[str, int] = {}
+    for name, count in summary.registered.items():
+        fqdn = cluster.canonical(name)
+        per_node[fqdn] = per_node.get(fqdn, 0) + count
     return RegistrationSnapshot(
         taken_at=datetime.now(UTC),
         total=summary.total,
         registered=summary.registered_total,
-        per_node=dict(summary.registered),
+        per_node=per_node,
         unregistered_sample=summary.unregistered[:UNREGISTERED_SAMPLE],
     )
 
@@ -71,15 +66,8 @@ def member_fqdn(cluster: ClusterEntry, server: str, callmanager: str) -> str:
     ``callmanager`` the entity name, ``CM_<host>`` by default, used when the server is unknown.
     Unknown members keep their name as AXL gives it.
     """
-    wanted = server.lower()
-    for node in cluster.nodes:
-        if wanted and wanted in (node.fqdn.lower(), node.hostname.lower(), node.address):
-            return node.fqdn
-    host = callmanager.removeprefix("CM_").lower()
-    for node in cluster.nodes:
-        if host in (node.fqdn.lower(), node.hostname.lower()):
-            return node.fqdn
-    return server or callmanager
+    node = cluster.find_node(server) or cluster.find_node(callmanager.removeprefix("CM_"))
+    return node.fqdn if node is not None else server or callmanager
 
 
 def attribute_registrations(
@@ -89,15 +77,12 @@ def attribute_registrations(
 
     A node's phones count for the group in which it ranks highest (a node is usually the
     primary of one group); a node that ranks equally high in several groups, or in none, is
-    left out, since RisPort does not say which device pool its phones belong to.
+    left out, since RisPort does not say which device pool its phones belong to. Both the
+    members and ``per_node`` are keyed by inventory FQDN.
     """
     counts = {g.name: 0 for g in groups}
-    for host, registered in per_node.items():
-        ranks = {
-            g.name: [m.split(".", 1)[0].lower() for m in g.members].index(host.lower())
-            for g in groups
-            if host.lower() in [m.split(".", 1)[0].lower() for m in g.members]
-        }
+    for fqdn, registered in per_node.items():
+        ranks = {g.name: g.members.index(fqdn) for g in groups if fqdn in g.members}
         if not ranks:
             continue
         best = min(ranks.values())
@@ -190,7 +175,9 @@ async def discover(
         try:
             async with AxlClient(pub_ep, credentials(inventory, cluster, "app_user")) as client:
                 snapshot.version = await client.get_ccm_version()
-                snapshot.axl_nodes = [n.name for n in await client.list_process_nodes()]
+                snapshot.axl_nodes = [
+                    cluster.canonical(n.name) for n in await client.list_process_nodes()
+                ]
                 snapshot.security_mode = await client.cluster_security_mode()
         except CucmError as exc:
             snapshot.axl_error = f"AXL on {pub.fqdn}: {_why(exc)}"
@@ -213,7 +200,7 @@ async def discover(
                 f"utils dbreplication runtimestate on {publisher.fqdn}: {_why(exc)}"
             )
             return
-        snapshot.db_replication.update({h.split(".", 1)[0]: s for h, s in states.items()})
+        snapshot.db_replication.update({cluster.canonical(h): s for h, s in states.items()})
 
     publishers = [n for n in cluster.nodes if n.role == "publisher"]
 
@@ -240,7 +227,9 @@ async def discover(
             async with RisPortClient(
                 pub_ep, credentials(inventory, cluster, "app_user"), throttle_retries=0
             ) as ris:
-                snapshot.registrations = registration_snapshot(await ris.registration_summary())
+                snapshot.registrations = registration_snapshot(
+                    await ris.registration_summary(), cluster
+                )
         except CucmError as exc:
             snapshot.registrations_error = f"RisPort on {pub.fqdn}: {_why(exc)}"
 

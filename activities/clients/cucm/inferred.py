@@ -7,7 +7,6 @@ additive: other clients put their assumptions here too.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 
 # -- Certificate Management REST (§15.1, §15.2) ---------------------------------------------
@@ -56,23 +55,20 @@ def banner_nodes(message: str, pattern: re.Pattern[str]) -> list[str]:
         pattern: :data:`CSR_EXPORT_BANNER_RE` or :data:`CERT_UPLOAD_BANNER_RE`.
 
     Returns:
-        The node names in banner order, reduced to short host names (addresses stay whole).
+        The node names in banner order, as the banner spells them (the caller maps them to
+        inventory nodes).
     """
     match = pattern.search(message or "")
     if match is None:
         return []
     names = [n.strip("[]().") for n in BANNER_NODE_SPLIT_RE.split(match.group("nodes"))]
-    return [short_host(n) for n in names if n]
+    return [n for n in names if n]
 
 
-def short_host(name: str) -> str:
-    """``cucm-sub1`` for ``cucm-sub1.example.com``; IP addresses unchanged."""
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return name.split(".", 1)[0].lower()
-    return name
-
+# -- Restarts by release (§10) ---------------------------------------------------------------
+#: Build of 14SU1 (14.0.1.11900-x): from here on an RSA CallManager certificate needs only
+#: Cisco HAProxy restarted, an ECDSA one CallManager and HAProxy.
+CALLMANAGER_HAPROXY_ONLY_BUILD = 11900
 
 # -- Control Center SOAP (§4.2-§4.4) ---------------------------------------------------------
 #: A SOAP fault whose faultstring matches this is the realtime throttle ("Reatime" is Cisco's

@@ -60,7 +60,8 @@ class RegistrationSummary(BaseModel):
 
     Attributes:
         total: Devices found.
-        registered: Per node (short host name) the devices registered with it.
+        registered: Per node, as RisPort names it (the processnode name: FQDN, host name or
+            address), the devices registered with it.
         unregistered: Names of the devices with no Registered record.
     """
 
@@ -87,10 +88,6 @@ def _int(value: str) -> int:
         return int(value)
     except ValueError:
         return 0
-
-
-def _short(name: str) -> str:
-    return inferred.short_host(name)
 
 
 class RisPortClient(HttpsApi):
@@ -221,7 +218,7 @@ class RisPortClient(HttpsApi):
     def _devices(result: etree._Element) -> list[DeviceRegistration]:
         out: list[DeviceRegistration] = []
         for cm_node in result.iterfind(f"{_q('CmNodes')}/{_q('item')}"):
-            node = _short(_text(cm_node, "Name"))
+            node = _text(cm_node, "Name")
             for dev in cm_node.iterfind(f"{_q('CmDevices')}/{_q('item')}"):
                 ip = dev.find(f"{_q('IPAddress')}/{_q('item')}")
                 dn = _text(dev, "DirNumber").split(",", 1)[0].split("-", 1)[0]

@@ -1,0 +1,191 @@
+"""What ucrenew knows of CUCM's certificate purposes and services: one table, used everywhere.
+
+A purpose is a certificate CUCM or IM&P serves (cucm-interfaces.md §1.1). Per purpose: the
+nodes its multi-server certificate names, the publisher its CSR is generated and uploaded on,
+its trust store, the listener that serves it (where verification looks), whether activating it
+touches phones or IM users, and the services that activate it on a node of a given release
+(§10). The CSR, upload, restart planner, verification, ``ucrenew plan`` and the workflow all
+read it from here. The table leaves room for the ECDSA purposes of 14 and later
+(``tomcat-ECDSA``, ``CallManager-ECDSA``): each is one more entry.
+
+Pure data and functions, no I/O: workflows import it through the sandbox like the models.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from activities.clients.cucm import inferred
+
+Purpose = Literal["tomcat", "CallManager", "cup-xmpp", "cup-xmpp-s2s"]
+Product = Literal["cucm", "imp"]
+KeyType = Literal["RSA", "ECDSA"]
+Listener = Literal["https", "sip_tls", "xmpp_c2s", "xmpp_s2s"]
+
+# -- services (exact Control Center names) ---------------------------------------------------
+TOMCAT = "Cisco Tomcat"
+CALLMANAGER = "Cisco CallManager"
+CTIMANAGER = "Cisco CTIManager"
+TFTP = "Cisco Tftp"
+TVS = "Cisco Trust Verification Service"
+HAPROXY = "Cisco HAProxy"
+XCP_ROUTER = "Cisco XCP Router"
+PAWS = "Platform Administrative Web Service"
+
+#: Services discovery reports; preflight needs PAWS and Tomcat Started on every node.
+WATCHED_SERVICES: tuple[str, ...] = (
+    PAWS,
+    TOMCAT,
+    CALLMANAGER,
+    TFTP,
+    XCP_ROUTER,
+    CTIMANAGER,
+    TVS,
+    HAPROXY,
+)
+
+#: Network services run on every node of their product whether listed as activated or not.
+NETWORK_SERVICES = frozenset({TOMCAT, HAPROXY, XCP_ROUTER})
+
+_VERSION_PART = re.compile(r"\d+")
+
+
+def parse_version(version: str) -> tuple[int, ...]:
+    """Numeric parts of a CUCM version before the build suffix: ``14.0.1.13900-155`` → 14,0,1,13900.
+
+    Args:
+        version: the version string a node reports.
+
+    Returns:
+        The dot-separated numbers, as many as present.
+    """
+    return tuple(int(p) for p in _VERSION_PART.findall(version.split("-", 1)[0]))
+
+
+def callmanager_services(version: str, key: str = "RSA") -> tuple[str, ...]:
+    """Services that activate a new CallManager certificate on a CUCM node of ``version``.
+
+    ≤12.5: CallManager, CTIManager, TVS and TFTP. 14 before SU1: CallManager, CTIManager and
+    HAProxy. 14SU1 and later: HAProxy for RSA, CallManager and HAProxy for ECDSA. A 14 version
+    without a build number is treated as 14 before SU1: restarting more is safe, restarting
+    less would leave the old certificate served.
+
+    Args:
+        version: the node's version.
+        key: ``RSA`` or ``ECDSA``.
+    """
+    parts = parse_version(version)
+    major = parts[0] if parts else 0
+    if major < 14:
+        return (CALLMANAGER, CTIMANAGER, TVS, TFTP)
+    if major == 14 and (len(parts) < 4 or parts[3] < inferred.CALLMANAGER_HAPROXY_ONLY_BUILD):
+        return (CALLMANAGER, CTIMANAGER, HAPROXY)
+    if key == "ECDSA":
+        return (CALLMANAGER, HAPROXY)
+    return (HAPROXY,)
+
+
+@dataclass(frozen=True)
+class PurposeSpec:
+    """One certificate purpose and what renewing it implies.
+
+    Attributes:
+        name: the purpose as CUCM names it.
+        san_products: products whose nodes the multi-server certificate names (§1.3).
+        csr_product: the product whose publisher generates the CSR and takes the upload.
+        listener: the listener that serves the certificate, where verification looks.
+        verify_label: that listener, for people.
+        phone_impact: activating it restarts services phones or IM users depend on, so it
+            needs an impact approval and a maintenance window.
+        disables_sso: SAML SSO must be off while the certificate changes (the IdP trusts the
+            tomcat certificate: a change with SSO on locks admins out).
+        activation: the services that make a new certificate active on a node of a release.
+    """
+
+    name: Purpose
+    san_products: tuple[Product, ...]
+    csr_product: Product
+    listener: Listener
+    verify_label: str
+    phone_impact: bool
+    disables_sso: bool
+    activation: Callable[[str, str], tuple[str, ...]]
+
+    @property
+    def trust_store(self) -> str:
+        """The trust store its CA certificates go to, e.g. ``tomcat-trust``."""
+        return f"{self.name}-trust"
+
+    def restart_services(self, product: str, version: str, key: str = "RSA") -> tuple[str, ...]:
+        """Services to restart on a node of ``product`` and ``version``; none off the SAN."""
+        if product not in self.san_products:
+            return ()
+        return self.activation(version, key)
+
+
+def _tomcat(_version: str, _key: str) -> tuple[str, ...]:
+    return (TOMCAT,)
+
+
+def _xcp(_version: str, _key: str) -> tuple[str, ...]:
+    return (XCP_ROUTER,)
+
+
+PURPOSES: dict[Purpose, PurposeSpec] = {
+    "tomcat": PurposeSpec(
+        name="tomcat",
+        san_products=("cucm", "imp"),
+        csr_product="cucm",
+        listener="https",
+        verify_label="HTTPS 8443",
+        phone_impact=False,
+        disables_sso=True,
+        activation=_tomcat,
+    ),
+    "CallManager": PurposeSpec(
+        name="CallManager",
+        san_products=("cucm",),
+        csr_product="cucm",
+        listener="sip_tls",
+        verify_label="SIP TLS 5061",
+        phone_impact=True,
+        disables_sso=False,
+        activation=callmanager_services,
+    ),
+    "cup-xmpp": PurposeSpec(
+        name="cup-xmpp",
+        san_products=("imp",),
+        csr_product="imp",
+        listener="xmpp_c2s",
+        verify_label="XMPP 5222 (STARTTLS)",
+        phone_impact=True,
+        disables_sso=False,
+        activation=_xcp,
+    ),
+    "cup-xmpp-s2s": PurposeSpec(
+        name="cup-xmpp-s2s",
+        san_products=("imp",),
+        csr_product="imp",
+        listener="xmpp_s2s",
+        verify_label="XMPP 5269 (STARTTLS)",
+        phone_impact=True,
+        disables_sso=False,
+        activation=_xcp,
+    ),
+}
+
+
+def purpose(name: str) -> PurposeSpec:
+    """The catalog entry of a purpose; KeyError names the purposes ucrenew knows."""
+    try:
+        return PURPOSES[name]  # type: ignore[index]
+    except KeyError:
+        raise KeyError(f"unknown purpose {name!r}: one of {', '.join(PURPOSES)}") from None
+
+
+def phone_impact(purposes: Iterable[str]) -> bool:
+    """Whether any of ``purposes`` restarts services phones or IM users depend on."""
+    return any(purpose(p).phone_impact for p in purposes)

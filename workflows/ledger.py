@@ -1,0 +1,216 @@
+"""The change's ledger: its status and phase, the audit trail, questions to operators, and the
+approval gates.
+
+Everything an operator sees of a renewal (``ucrenew show``/``watch``, the dashboards' search
+attributes, the report) is written here, and every operator message is checked here before it
+is recorded. Only workflow code uses it: it reads the workflow clock and upserts search
+attributes.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.cluster_models import ChangePolicy
+    from workflows import search_attributes as sa
+    from workflows.approval_models import Approval, ApprovalPolicy
+    from workflows.approvals import ApprovalRefused, check_approval, gate_satisfied
+    from workflows.models import (
+        ApprovalInput,
+        AuditEvent,
+        Awaiting,
+        OperatorDecision,
+        Phase,
+        RenewalPlan,
+        RenewalStatus,
+    )
+    from workflows.steps import RenewalStopped
+
+
+class Ledger:
+    """Status, phase, audit trail and operator questions of one change.
+
+    Args:
+        status: the status the workflow reports (the ledger writes into it).
+    """
+
+    def __init__(self, status: RenewalStatus) -> None:
+        self.status = status
+        self._question: tuple[str, tuple[str, ...]] | None = None
+        self.decision: OperatorDecision | None = None
+
+    def phase(self, phase: Phase, awaiting: Awaiting = "") -> None:
+        """Enter ``phase`` (and say what the change waits for), also for the dashboards."""
+        self.status.phase = phase
+        self.status.awaiting = awaiting
+        if phase in ("done", "failed", "cancelled"):
+            self.status.finished_at = workflow.now()
+        workflow.upsert_search_attributes(
+            [sa.RENEWAL_PHASE.value_set(phase), sa.RENEWAL_AWAITING.value_set(awaiting)]
+        )
+
+    def audit(self, actor: str, action: str, comment: str = "") -> None:
+        """Append to the audit trail."""
+        self.status.audit.append(
+            AuditEvent(at=workflow.now(), actor=actor, action=action, comment=comment)
+        )
+
+    async def ask(self, question: str, text: str, allowed: tuple[str, ...]) -> str:
+        """Pause and ask an operator; returns the decision (one of ``allowed``)."""
+        self.decision = None
+        self._question = (question, allowed)
+        self.status.question = text
+        phase = self.status.phase
+        self.phase(phase, awaiting="operator")
+        workflow.logger.warning("%s asks: %s", self.status.change_id, text)
+        await workflow.wait_condition(lambda: self.decision is not None)
+        assert self.decision is not None
+        self._question = None
+        self.status.question = None
+        self.phase(phase)
+        return self.decision.decision
+
+    def check_decision(self, decision: OperatorDecision) -> None:
+        """Refuse a decision that answers no pending question, or not this one."""
+        if self.status.awaiting != "operator" or self._question is None:
+            raise ApplicationError(
+                f"no decision is pending: the renewal is in phase {self.status.phase}",
+                type="NoDecisionPending",
+            )
+        question, allowed = self._question
+        if decision.decision not in allowed:
+            raise ApplicationError(
+                f"'{decision.decision}' does not answer this question ({question}): choose "
+                + " or ".join(allowed),
+                type="BadDecision",
+            )
+        if not decision.principal.strip():
+            raise ApplicationError("a decision needs the operator's name", type="BadDecision")
+
+    def record_decision(self, decision: OperatorDecision) -> None:
+        """An operator's (validated) answer: it wakes the pending question."""
+        self.decision = decision
+        self.audit(decision.principal, f"decided-{decision.decision}", decision.comment)
+
+
+class ApprovalGates:
+    """The change's approval gates (``plan``, ``impact``) under the cluster's policy.
+
+    Args:
+        ledger: where approvals and rejections are recorded.
+        requested_by: who asked for the change (four eyes: not its approver by default).
+    """
+
+    def __init__(self, ledger: Ledger, requested_by: str) -> None:
+        self._ledger = ledger
+        self._requested_by = requested_by
+        self._approvals: dict[str, list[Approval]] = {"plan": [], "impact": []}
+        self._rejection: ApprovalInput | None = None
+        self.policy = ChangePolicy()
+
+    def approval_policy(self, gate: str) -> ApprovalPolicy:
+        """The inventory's policy for ``gate``; by default one approver, and for phone impact
+        not the requester (four eyes)."""
+        raw = self.policy.approvals.get(gate)
+        if raw is not None:
+            return ApprovalPolicy.model_validate({**raw, "gate": gate})
+        return ApprovalPolicy.model_validate(
+            {"gate": gate, "forbid_self_approval": gate == "impact"}
+        )
+
+    def is_open(self, gate: str, plan_hash: str) -> bool:
+        """Whether the gate's policy is satisfied now for the plan of ``plan_hash``."""
+        state = gate_satisfied(
+            self.approval_policy(gate),
+            self._approvals[gate],
+            plan_hash,
+            workflow.now(),
+            self._requested_by,
+        )
+        return state.satisfied
+
+    async def wait(self, gate: str, plan: RenewalPlan, recheck: bool = False) -> None:
+        """Wait until the gate's policy is satisfied for this plan (or the plan is rejected).
+
+        With ``recheck``, an already open gate passes at once; approvals that expired while
+        the change waited (e.g. for its window) must be given again.
+        """
+        if recheck and self.is_open(gate, plan.plan_hash):
+            return
+        ledger = self._ledger
+        phase: Phase = "approve-plan" if gate == "plan" else "approve-impact"
+        ledger.status.gate = gate
+        ledger.phase(phase, awaiting="approval")
+        await workflow.wait_condition(
+            lambda: self._rejection is not None or self.is_open(gate, plan.plan_hash)
+        )
+        ledger.status.gate = None
+        if self._rejection is not None:
+            raise RenewalStopped(
+                "PlanRejected",
+                f"plan rejected by {self._rejection.principal}: {self._rejection.comment}",
+            )
+        ledger.phase(phase)
+
+    def candidate(self, approval: ApprovalInput) -> tuple[str, Approval]:
+        """The open gate and the approval as it would be recorded; refused when none is open."""
+        status = self._ledger.status
+        gate = status.gate
+        plan = status.plan
+        if status.awaiting != "approval" or gate is None or plan is None:
+            raise ApplicationError(
+                f"nothing to approve: the renewal is in phase {status.phase}",
+                type="NotAwaitingApproval",
+            )
+        return gate, Approval(
+            principal=approval.principal,
+            groups=approval.groups,
+            comment=approval.comment,
+            plan_hash=approval.plan_hash or plan.plan_hash,
+            at=workflow.now(),
+        )
+
+    def check(self, approval: ApprovalInput) -> tuple[str, Approval]:
+        """The gate and approval, checked against the gate's policy (ApplicationError if not)."""
+        gate, candidate = self.candidate(approval)
+        plan = self._ledger.status.plan
+        assert plan is not None
+        try:
+            check_approval(
+                self.approval_policy(gate),
+                candidate,
+                self._requested_by,
+                plan.plan_hash,
+                self._approvals[gate],
+                workflow.now(),
+            )
+        except ApprovalRefused as refused:
+            raise ApplicationError(
+                f"approval refused: {refused.reason}", type=f"ApprovalRefused:{refused.code}"
+            ) from None
+        return gate, candidate
+
+    def record(self, gate: str, approval: Approval, via: str) -> None:
+        """Record a checked approval (in the audit trail and the status's approvals)."""
+        self._approvals[gate].append(approval)
+        event = AuditEvent(
+            at=approval.at,
+            actor=approval.principal,
+            action="approved" if gate == "plan" else f"approved-{gate}",
+            comment=f"{approval.comment}{via}",
+        )
+        self._ledger.status.audit.append(event)
+        self._ledger.status.approvals.append(event)
+
+    def check_rejection(self, rejection: ApprovalInput) -> None:
+        """Refuse a rejection when no gate is open or it names nobody."""
+        self.candidate(rejection)
+        if not rejection.principal.strip():
+            raise ApplicationError("a rejection needs the approver's name", type="BadApproval")
+
+    def reject(self, rejection: ApprovalInput) -> None:
+        """Reject the plan: the gate being waited on stops the renewal."""
+        self._rejection = rejection
+        self._ledger.audit(rejection.principal, "rejected", rejection.comment)

@@ -1,0 +1,303 @@
+"""The rollout of a change after its uploads: window, CTL update, restart waves, phone resets
+and the health gates between them, in the order the restart planner's stages give.
+
+The planner (``workflows.restarts``) decides the stages; this module only runs them: it waits
+for the maintenance window, re-checks the impact approval before each stage that touches
+phones, starts a stage only when the window leaves time for it, and after a wave that moved
+phones waits until they are back (and gone from the nodes the next wave stops) or asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.clients.inventory import short_name
+    from activities.cluster_models import (
+        ClusterRef,
+        PhoneResetRequest,
+        RegisteredPhonesRequest,
+        RegistrationGateRequest,
+        RestartRequest,
+    )
+    from activities.cucm import CucmActivities
+    from workflows import policies
+    from workflows.ledger import ApprovalGates, Ledger
+    from workflows.models import Phase, RenewalInput, RenewalPlan
+    from workflows.restart_models import NodeRestart, RestartPlan, RestartWave
+    from workflows.steps import RenewalStopped, run_activity
+    from workflows.windows import WindowSpec, can_start_wave, in_window, next_window
+
+
+def interleave(by_node: dict[str, list[str]]) -> list[str]:
+    """Names taken from each node in turn (nodes in name order), so every batch of resets
+    spreads its re-registrations over the nodes instead of queueing on one."""
+    columns = [by_node[node] for node in sorted(by_node)]
+    return [name for row in itertools.zip_longest(*columns) for name in row if name is not None]
+
+
+class Rollout:
+    """Runs the rollout stages of one change.
+
+    Args:
+        inp: the change's input (cluster, options).
+        ledger: phases, audit and questions.
+        gates: the approval gates (the impact approval is re-checked before each stage).
+        windows: the maintenance windows that apply.
+        roots: CA roots of the uploaded chains (trusted by the restart read-back).
+    """
+
+    def __init__(
+        self,
+        inp: RenewalInput,
+        ledger: Ledger,
+        gates: ApprovalGates,
+        windows: Sequence[WindowSpec],
+        roots: list[str],
+    ) -> None:
+        self._input = inp
+        self._ledger = ledger
+        self._gates = gates
+        self._windows = list(windows)
+        self._roots = roots
+        #: Phones per node (inventory FQDN) before anything moved them: where fallback leads.
+        self._home_per_node: dict[str, int] = {}
+
+    async def run(self, plan: RenewalPlan, restarts: RestartPlan) -> None:
+        """Window, then every stage in order; a failed step or an abort stops the renewal."""
+        inp = self._input
+        ledger = self._ledger
+        if plan.phone_impact:
+            await self._wait_for_window()
+        stages = restarts.stages
+        if stages and stages[0].kind == "ctl-update":
+            ledger.phase("ctl-update")
+            ctl = await run_activity(
+                CucmActivities.ctl_update, ClusterRef(cluster=inp.cluster), policies.SSO
+            )
+            ledger.audit("ucrenew", "ctl-updated", ctl.detail)
+        ledger.phase("restarts")
+        started = workflow.now()
+        for stage in stages:
+            if stage.kind == "phone-resets":
+                if plan.phone_impact:
+                    await self._gates.wait("impact", plan, recheck=True)
+                await self._staged_phone_resets()
+            elif stage.kind == "wave":
+                wave = restarts.wave(stage.wave)
+                if plan.phone_impact:
+                    await self._gates.wait("impact", plan, recheck=True)
+                    await self._fit_in_window(f"wave {wave.index}", "restarts")
+                    ledger.phase("restarts")
+                await self._run_wave(wave, started, stage.health_gate, stage.drain)
+
+    async def _run_wave(
+        self, wave: RestartWave, started: datetime, gated: bool, drain: Sequence[str]
+    ) -> None:
+        baseline = None
+        if gated:
+            baseline = await self._registered_now()
+            self._ledger.status.registrations_baseline = baseline
+        await asyncio.gather(*(self._restart_node(nr, started) for nr in wave.nodes))
+        if baseline is not None:
+            await self._health_gate(f"wave {wave.index}", baseline, drain=drain)
+        self._ledger.status.waves_done = wave.index
+        self._ledger.audit("ucrenew", "wave-done", f"wave {wave.index}: {_wave_text(wave)}")
+
+    async def _restart_node(self, nr: NodeRestart, started: datetime) -> None:
+        opts = self._input.options
+        progress = self._ledger.status.node(nr.node)
+        progress.steps["restart"] = "running"
+        policy = policies.restart_policy(
+            opts.restart_timeout_seconds, opts.restart_heartbeat_seconds
+        )
+        try:
+            for service in nr.services:
+                await run_activity(
+                    CucmActivities.restart_service,
+                    RestartRequest(
+                        cluster=self._input.cluster,
+                        node=nr.node,
+                        service=service,
+                        not_before=started,
+                        timeout_seconds=opts.restart_timeout_seconds,
+                        poll_seconds=opts.restart_poll_seconds,
+                        extra_roots_pem=self._roots,
+                    ),
+                    policy,
+                )
+        except RenewalStopped:
+            progress.steps["restart"] = "failed"
+            raise
+        progress.steps["restart"] = "done"
+
+    async def _staged_phone_resets(self) -> None:
+        """Reset every registered phone in gated batches, before any node serves the new
+        certificate: each batch is back before the next, and each starts inside the window.
+
+        TFTP already serves the new ITL (and the CTL is updated in mixed mode), so a phone
+        reset now trusts the new certificate wherever it fails over later, and CUCM has no
+        phone left to reset when the certificate becomes active. Phones that were not
+        registered when the resets began (a reset cannot reach them) are looked for once
+        more at the end, so those back by then are reset too.
+        """
+        self._ledger.phase("phone-resets")
+        reset: set[str] = set()
+        for sweep in (False, True):
+            registered = await run_activity(
+                CucmActivities.registered_phones,
+                RegisteredPhonesRequest(cluster=self._input.cluster),
+                policies.PHONE_LIST,
+            )
+            names = [n for n in interleave(registered.by_node) if n not in reset]
+            if sweep and not names:
+                return
+            await self._reset_in_batches(names, "late phone" if sweep else "phone")
+            reset.update(names)
+
+    async def _reset_in_batches(self, names: list[str], kind: str) -> None:
+        inp = self._input
+        ledger = self._ledger
+        size = inp.options.phone_reset_batch
+        batches = [names[i : i + size] for i in range(0, len(names), size)]
+        ledger.audit(
+            "ucrenew",
+            "phone-resets-planned",
+            f"{len(names)} registered {kind}s in {len(batches)} batch(es) of up to {size}",
+        )
+        for number, batch in enumerate(batches, start=1):
+            label = f"{kind} reset batch {number}/{len(batches)}"
+            await self._fit_in_window(label, "phone-resets")
+            baseline = await self._registered_now()
+            result = await run_activity(
+                CucmActivities.reset_phones,
+                PhoneResetRequest(cluster=inp.cluster, names=batch),
+                policies.PHONE_RESET,
+            )
+            ledger.status.phones_reset += result.reset
+            detail = f"{label}: {result.reset} of {result.requested} phones reset"
+            if result.not_found:
+                detail += f"; no longer in the database: {', '.join(result.not_found[:5])}"
+            ledger.audit("ucrenew", "phones-reset", detail)
+            await self._health_gate(label, baseline, phase="phone-resets")
+
+    async def _registered_now(self) -> int:
+        """Phones registered now (RisPort); the first look also records where they live."""
+        snap = await run_activity(
+            CucmActivities.registration_snapshot,
+            ClusterRef(cluster=self._input.cluster),
+            policies.REGISTRY,
+        )
+        if not self._home_per_node:
+            self._home_per_node = dict(snap.per_node)
+        return snap.registered
+
+    async def _health_gate(
+        self,
+        after: str,
+        baseline: int,
+        phase: Phase = "restarts",
+        drain: Sequence[str] = (),
+    ) -> None:
+        """Wait until phones are back after ``after`` (and have left the ``drain`` nodes,
+        which the next wave restarts); if they are not, ask the operator."""
+        policy = self._gates.policy
+        while True:
+            self._ledger.phase(phase)
+            result = await run_activity(
+                CucmActivities.wait_for_registrations,
+                RegistrationGateRequest(
+                    cluster=self._input.cluster,
+                    baseline_registered=baseline,
+                    tolerance=policy.health_tolerance,
+                    timeout_seconds=policy.health_timeout_seconds,
+                    poll_seconds=self._input.options.health_poll_seconds,
+                    drain_nodes=list(drain),
+                    home_per_node=self._home_per_node if drain else {},
+                ),
+                policies.health_gate_policy(policy.health_timeout_seconds),
+            )
+            if result.ok:
+                return
+            lingering = ""
+            if result.lingering:
+                lingering = (
+                    f"; {sum(result.lingering.values())} phones have not fallen back from "
+                    f"{', '.join(sorted(result.lingering))}, which the next wave restarts"
+                )
+            decision = await self._ledger.ask(
+                "health-gate",
+                f"after {after}, {result.registered} of {result.expected} phones "
+                f"re-registered within {policy.health_timeout_seconds:g} s (e.g. "
+                f"{', '.join(result.unregistered_sample[:5]) or 'n/a'} missing){lingering}: "
+                "`continue` to wait again, `roll-forward` to go on with the next step anyway, "
+                "or `abort`",
+                ("continue", "roll-forward", "abort"),
+            )
+            if decision == "roll-forward":
+                return
+            if decision == "abort":
+                raise RenewalStopped(
+                    "HealthGateAborted",
+                    f"aborted after {after}: phones did not come back "
+                    f"({result.registered}/{result.expected})",
+                )
+
+    def _fits(self) -> bool:
+        wave_time = timedelta(seconds=self._input.options.expected_wave_seconds)
+        return can_start_wave(self._windows, workflow.now(), wave_time)
+
+    async def _fit_in_window(self, step: str, phase: Phase) -> None:
+        """Start ``step`` only when the window leaves time for it; else ask (see below)."""
+        if not self._fits():
+            await self._window_closed(step)
+            if phase == "phone-resets":
+                self._ledger.phase(phase)
+
+    async def _wait_for_window(self) -> None:
+        """Sleep (durably) until a maintenance window is open."""
+        now = workflow.now()
+        if in_window(self._windows, now) is not None:
+            return
+        upcoming = next_window(self._windows, now)
+        if upcoming is None:
+            raise RenewalStopped(
+                "NoMaintenanceWindow", "no maintenance window is left for the restarts"
+            )
+        self._ledger.phase("window", awaiting="window")
+        self._ledger.audit(
+            "ucrenew",
+            "waiting-for-window",
+            f"next window {upcoming.label or ''} opens {upcoming.start:%Y-%m-%d %H:%M} UTC",
+        )
+        await workflow.sleep(upcoming.start - now)
+
+    async def _window_closed(self, step: str) -> None:
+        """The window ends before the next step (a wave, a reset batch) could finish: ask."""
+        decision = await self._ledger.ask(
+            "window",
+            f"the maintenance window does not leave time for {step} "
+            f"({self._ledger.status.waves_done} waves done): `resume` to continue in the next "
+            "window, or `abort`",
+            ("resume", "abort"),
+        )
+        if decision == "abort":
+            raise RenewalStopped("WindowAborted", f"aborted at the end of the window before {step}")
+        while not self._fits():
+            await self._wait_for_window()
+            if in_window(self._windows, workflow.now()) is None:
+                continue
+            if not self._fits():
+                # Open but too short for a wave: wait for the one after it.
+                window = in_window(self._windows, workflow.now())
+                assert window is not None
+                await workflow.sleep(window.end - workflow.now())
+
+
+def _wave_text(wave: RestartWave) -> str:
+    return "; ".join(f"{short_name(nr.node)}: {', '.join(nr.services)}" for nr in wave.nodes)
