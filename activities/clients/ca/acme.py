@@ -28,7 +28,6 @@ without ``root_pem`` the chain holds intermediates only.
 from __future__ import annotations
 
 import asyncio
-import base64
 import errno
 import functools
 import hashlib
@@ -80,9 +79,6 @@ __all__ = [
     "CommandDnsHook",
     "DnsHook",
     "HttpHook",
-    "RenewalWindow",
-    "ari_certificate_id",
-    "parse_renewal_info",
     "parse_retry_after",
 ]
 
@@ -92,8 +88,6 @@ _T = TypeVar("_T")
 
 _ACCOUNT_KEY = "account.key"
 _ORDERS_DIR = "orders"
-# RFC 9773 section 4.3.3: without Retry-After, check renewal info again in six hours.
-_ARI_DEFAULT_RETRY = 6 * 3600.0
 # acme retries a badNonce once; pebble rejects 5% of good nonces, and an issuance for a
 # 4-node cluster makes dozens of POSTs, so one retry still loses a run now and then.
 _BAD_NONCE_ROUNDS = 4
@@ -388,7 +382,7 @@ def _txt_host(domain: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Pure helpers: Retry-After and ARI
+# Pure helpers: Retry-After
 # --------------------------------------------------------------------------------------------
 
 
@@ -414,101 +408,6 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - now).total_seconds())
-
-
-@dataclass(frozen=True)
-class RenewalWindow:
-    """A CA's suggested renewal window for one certificate (ACME Renewal Information).
-
-    Clients renew at a uniformly random time inside the window (RFC 9773 section 4.2).
-
-    Attributes:
-        start: Start of the window (UTC).
-        end: End of the window (UTC), after ``start``.
-        explanation_url: Page explaining why the window is where it is (mass revocation).
-        retry_after_seconds: When to ask again: the CA's Retry-After, else six hours.
-    """
-
-    start: datetime
-    end: datetime
-    explanation_url: str | None = None
-    retry_after_seconds: float = _ARI_DEFAULT_RETRY
-
-
-def _parse_rfc3339(value: object, what: str) -> datetime:
-    if not isinstance(value, str):
-        raise CaProtocolError(f"renewal info: {what} is not a timestamp")
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise CaProtocolError(f"renewal info: {what} {value!r} is not RFC 3339") from exc
-    if when.tzinfo is None:
-        raise CaProtocolError(f"renewal info: {what} {value!r} has no time zone")
-    return when.astimezone(UTC)
-
-
-def parse_renewal_info(
-    body: Mapping[str, Any], retry_after: str | None, now: datetime
-) -> RenewalWindow:
-    """Parse a RenewalInfo object (RFC 9773 section 4.2) and its Retry-After header.
-
-    Args:
-        body: The decoded JSON body.
-        retry_after: The response's ``Retry-After`` header, if any.
-        now: The current time (timezone-aware), for HTTP-date Retry-After values.
-
-    Returns:
-        The suggested window.
-
-    Raises:
-        CaProtocolError: ``suggestedWindow`` is missing or malformed, or ends before it
-            starts.
-    """
-    window = body.get("suggestedWindow")
-    if not isinstance(window, Mapping):
-        raise CaProtocolError("renewal info has no suggestedWindow object")
-    start = _parse_rfc3339(window.get("start"), "suggestedWindow.start")
-    end = _parse_rfc3339(window.get("end"), "suggestedWindow.end")
-    if end <= start:
-        raise CaProtocolError("renewal info: suggestedWindow ends before it starts")
-    explanation = body.get("explanationURL")
-    delay = parse_retry_after(retry_after, now)
-    return RenewalWindow(
-        start=start,
-        end=end,
-        explanation_url=explanation if isinstance(explanation, str) else None,
-        retry_after_seconds=_ARI_DEFAULT_RETRY if delay is None else delay,
-    )
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
-
-
-def ari_certificate_id(cert: x509.Certificate) -> str:
-    """The ARI CertID of a certificate (RFC 9773 section 4.1).
-
-    ``base64url(AKI keyIdentifier) "." base64url(DER serial number bytes)``, unpadded.
-
-    Args:
-        cert: The certificate.
-
-    Returns:
-        The identifier appended to the directory's ``renewalInfo`` URL.
-
-    Raises:
-        ValueError: The certificate has no Authority Key Identifier with a key identifier.
-    """
-    try:
-        aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
-    except x509.ExtensionNotFound:
-        raise ValueError("certificate has no Authority Key Identifier") from None
-    if aki.key_identifier is None:
-        raise ValueError("certificate's Authority Key Identifier has no key identifier")
-    serial = cert.serial_number
-    # DER INTEGER content: big-endian two's complement, with room for the sign bit.
-    serial_bytes = serial.to_bytes((serial.bit_length() + 8) // 8, "big", signed=True)
-    return f"{_b64url(aki.key_identifier)}.{_b64url(serial_bytes)}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -694,11 +593,6 @@ class AcmeCa:
         self._directory: messages.Directory | None = None
         self._account_uri: str | None = None
 
-    @property
-    def account_uri(self) -> str | None:
-        """The account URL once known (after the first call that needed the account)."""
-        return self._account_uri
-
     # ----------------------------------------------------------------------------------------
     # CertificateAuthority
     # ----------------------------------------------------------------------------------------
@@ -804,57 +698,6 @@ class AcmeCa:
             )
         session = await self._run(self._open)
         return await self._advance(session, order_url)
-
-    # ----------------------------------------------------------------------------------------
-    # ARI
-    # ----------------------------------------------------------------------------------------
-
-    async def renewal_window(self, cert_pem: str) -> RenewalWindow | None:
-        """Ask the CA when to renew a certificate (ACME Renewal Information, RFC 9773).
-
-        Args:
-            cert_pem: The certificate, PEM (the first certificate of a bundle is used).
-
-        Returns:
-            The CA's suggested window, or None when the directory offers no ``renewalInfo``
-            or the CA does not know the certificate (HTTP 404).
-
-        Raises:
-            CaUnavailable: The CA cannot be reached, fails, or rate-limits.
-            CaProtocolError: The renewal info is malformed.
-            ValueError: The certificate cannot be read or has no Authority Key Identifier.
-        """
-        cert_id = ari_certificate_id(load_pem_certificates(cert_pem)[0])
-        return await self._run(lambda: self._renewal_window_sync(cert_id))
-
-    def _renewal_window_sync(self, cert_id: str) -> RenewalWindow | None:
-        session = self._open(with_account=False)
-        try:
-            base = session.acme.directory["renewalInfo"]
-        except KeyError:
-            return None
-        url = f"{str(base).rstrip('/')}/{cert_id}"
-        try:
-            with self._translate(session.exchange, request_ref=None):
-                response = session.acme.net.get(url)
-        except CaRequestNotFound:
-            logger.info("%s: no renewal info for %s", self.name, cert_id)
-            return None
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise CaProtocolError(f"{self.name}: renewal info is not JSON", ca=self.name) from exc
-        if not isinstance(body, Mapping):
-            raise CaProtocolError(f"{self.name}: renewal info is not an object", ca=self.name)
-        window = parse_renewal_info(body, response.headers.get("Retry-After"), datetime.now(UTC))
-        logger.info(
-            "%s: renewal window for %s is %s .. %s",
-            self.name,
-            cert_id,
-            window.start.isoformat(),
-            window.end.isoformat(),
-        )
-        return window
 
     # ----------------------------------------------------------------------------------------
     # Order progression
@@ -1106,9 +949,9 @@ class AcmeCa:
 
         return await asyncio.to_thread(call)
 
-    def _open(self, with_account: bool = True) -> _Session:
+    def _open(self) -> _Session:
         exchange = _Exchange()
-        key, alg = self._account_key() if with_account else (None, jose.RS256)
+        key, alg = self._account_key()
         net = _Network(
             key,
             alg=alg,
@@ -1124,9 +967,8 @@ class AcmeCa:
                 directory = client.ClientV2.get_directory(self.directory_url, net)
                 self._directory = directory
             acme = client.ClientV2(directory, net)
-            if with_account:
-                uri = self._account_uri or self._find_or_create_account(acme)
-                net.account = messages.RegistrationResource(uri=uri, body=messages.Registration())
+            uri = self._account_uri or self._find_or_create_account(acme)
+            net.account = messages.RegistrationResource(uri=uri, body=messages.Registration())
         return _Session(acme=acme, exchange=exchange)
 
     def _find_or_create_account(self, acme: client.ClientV2) -> str:
