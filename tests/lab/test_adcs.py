@@ -245,22 +245,6 @@ async def test_unknown_template_is_refused_with_a_clear_message(adcs: AdcsLab) -
     assert [e.data["template"] for e in denied] == ["NoSuchTemplate"]
 
 
-# -- CA material -----------------------------------------------------------------------------
-
-
-async def test_ca_certificate_and_chain_download(adcs: AdcsLab) -> None:
-    ca = adcs.client()
-
-    chain = await ca.fetch_ca_chain()
-    issuing = await ca.fetch_ca_certificate()
-
-    assert chain == [adcs.twin.ca.intermediate_pem, adcs.twin.ca.root_pem]
-    assert issuing == adcs.twin.ca.intermediate_pem
-    inter, root = (x509.load_pem_x509_certificate(p.encode()) for p in chain)
-    inter.verify_directly_issued_by(root)
-    assert Path(adcs.config.ca_file or "").read_text() == adcs.twin.ca.root_pem
-
-
 # -- authentication --------------------------------------------------------------------------
 
 

@@ -434,38 +434,6 @@ class AdcsCa:
         async with self._client() as client:
             return await self._retrieve(client, ref)
 
-    # -- CA material -----------------------------------------------------------------------------
-
-    async def fetch_ca_chain(self) -> list[str]:
-        """The CA's current chain from ``certnew.p7b?ReqID=CACert``, issuing CA first.
-
-        Returns:
-            PEM certificates, issuing CA → root, as far as the CA provides them.
-
-        Raises:
-            CaUnavailable, CaConfigurationError, CaProtocolError: As for :meth:`submit`.
-        """
-        async with self._client() as client:
-            certs = await self._ca_certificates(client)
-        ordered = _order_ca_certs(certs)
-        return [_pem(c) for c in ordered]
-
-    async def fetch_ca_certificate(self) -> str:
-        """The CA's current certificate from ``certnew.cer?ReqID=CACert``, PEM.
-
-        Raises:
-            CaUnavailable, CaConfigurationError, CaProtocolError: As for :meth:`submit`.
-        """
-        async with self._client() as client:
-            renewals = await self._renewals(client)
-            resp = await self._send(
-                client,
-                "GET",
-                "certnew.cer",
-                params={"ReqID": "CACert", "Renewal": renewals, "Enc": "b64"},
-            )
-            return _pem(self._certificate_from(resp, "the CA certificate"))
-
     # -- internals -----------------------------------------------------------------------------
 
     async def _retrieve(self, client: httpx.AsyncClient, request_id: str) -> CaSubmission:
@@ -696,18 +664,6 @@ def _parse_pkcs7(body: bytes) -> list[x509.Certificate]:
         except (ValueError, UnsupportedAlgorithm):
             continue
     return certs
-
-
-def _order_ca_certs(certs: list[x509.Certificate]) -> list[x509.Certificate]:
-    """Issuing CA first, root last: start from the one no other certificate names as issuer."""
-    subjects_issued = {c.issuer for c in certs if c.issuer != c.subject}
-    starts = [c for c in certs if c.subject not in subjects_issued] or certs[:1]
-    if not starts:
-        return []
-    try:
-        return order_chain(starts[0], certs)
-    except ChainBuildError:
-        return certs
 
 
 def _retry_after(resp: httpx.Response) -> float | None:
