@@ -31,13 +31,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from activities.clients.ca.acme import (
-    AcmeCa,
-    ChallTestSrvDnsHook,
-    ChallTestSrvHttpHook,
-    CommandDnsHook,
-    parse_retry_after,
-)
+from activities.clients.ca.acme import AcmeCa, CommandDnsHook, parse_retry_after
 from activities.clients.ca.base import CertificateAuthority
 from activities.clients.ca.errors import (
     CaConfigurationError,
@@ -47,6 +41,7 @@ from activities.clients.ca.errors import (
 )
 from activities.clients.pki import load_pem_certificates, public_key_fingerprint
 from activities.models import CaProfile, CaSubmission
+from tests.ca.challtestsrv import ChallTestSrvDnsHook, ChallTestSrvHttpHook, dns_hook_argv
 from tests.ca.pebble import Pebble
 from workers.devserver import free_loopback_port
 
@@ -315,20 +310,8 @@ async def test_no_hook_for_offered_challenges_is_a_configuration_error(
 async def test_command_dns_hook_script_writes_to_challtestsrv(
     pebble: Pebble, tmp_path: Path
 ) -> None:
-    script = tmp_path / "dns-hook.py"
     log = tmp_path / "hook.log"
-    script.write_text(
-        "import json, sys, urllib.request\n"
-        "base, log, action, domain, value = sys.argv[1:]\n"
-        "host = f'_acme-challenge.{domain}.'\n"
-        "path, body = ('/set-txt', {'host': host, 'value': value}) if action == 'present' "
-        "else ('/clear-txt', {'host': host})\n"
-        "req = urllib.request.Request(base + path, data=json.dumps(body).encode(), "
-        "method='POST')\n"
-        "urllib.request.urlopen(req, timeout=10).read()\n"
-        "open(log, 'a').write(f'{action} {domain}\\n')\n"
-    )
-    hook = CommandDnsHook([sys.executable, str(script), pebble.challtestsrv_url, str(log)])
+    hook = CommandDnsHook(dns_hook_argv(pebble.challtestsrv_url, log))
     names = node_names(2)
     csr_pem, key_fp = make_csr(names)
     ca = acme_ca(pebble, tmp_path / "acme", dns_hook=hook)

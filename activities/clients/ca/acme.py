@@ -45,7 +45,6 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 from urllib.parse import urlsplit
 
-import httpx
 import josepy as jose
 import requests
 from acme import challenges, client, messages
@@ -74,8 +73,6 @@ from activities.models import CaProfile, CaSubmission
 
 __all__ = [
     "AcmeCa",
-    "ChallTestSrvDnsHook",
-    "ChallTestSrvHttpHook",
     "CommandDnsHook",
     "DnsHook",
     "HttpHook",
@@ -172,100 +169,6 @@ class HttpHook(Protocol):
             validation: The key authorization that was served.
         """
         ...
-
-
-class _ManagementApi:
-    def __init__(self, management_url: str, timeout: float, what: str) -> None:
-        self._base = management_url.rstrip("/")
-        self._timeout = timeout
-        self._what = what
-
-    async def post(self, path: str, payload: Mapping[str, str]) -> None:
-        try:
-            async with httpx.AsyncClient(timeout=self._timeout) as http:
-                response = await http.post(self._base + path, json=dict(payload))
-        except httpx.HTTPError as exc:
-            raise CaUnavailable(
-                f"{self._what} at {self._base} cannot be reached ({type(exc).__name__})"
-            ) from exc
-        if response.status_code >= 300:
-            raise CaConfigurationError(
-                f"{self._what} at {self._base} answered HTTP {response.status_code} to {path}"
-            )
-
-
-class ChallTestSrvDnsHook:
-    """dns-01 through pebble-challtestsrv's management API (tests and the lab).
-
-    Attributes:
-        management_url: Base URL of the management interface, e.g. ``http://127.0.0.1:8055``.
-    """
-
-    def __init__(self, management_url: str, *, timeout: float = 10.0) -> None:
-        """Build the hook.
-
-        Args:
-            management_url: Base URL of challtestsrv's management interface.
-            timeout: Seconds allowed for each management request.
-        """
-        self.management_url = management_url
-        self._api = _ManagementApi(management_url, timeout, "pebble-challtestsrv")
-
-    async def present(self, domain: str, validation: str) -> None:
-        """Set the TXT record (``POST /set-txt``).
-
-        Args:
-            domain: The identifier being validated.
-            validation: The TXT record value.
-        """
-        await self._api.post("/set-txt", {"host": _txt_host(domain), "value": validation})
-
-    async def cleanup(self, domain: str, validation: str) -> None:
-        """Clear the TXT record (``POST /clear-txt``).
-
-        Args:
-            domain: The identifier that was validated.
-            validation: Unused: challtestsrv clears every value of the host.
-        """
-        await self._api.post("/clear-txt", {"host": _txt_host(domain)})
-
-
-class ChallTestSrvHttpHook:
-    """http-01 through pebble-challtestsrv's management API (tests and the lab).
-
-    Attributes:
-        management_url: Base URL of the management interface.
-    """
-
-    def __init__(self, management_url: str, *, timeout: float = 10.0) -> None:
-        """Build the hook.
-
-        Args:
-            management_url: Base URL of challtestsrv's management interface.
-            timeout: Seconds allowed for each management request.
-        """
-        self.management_url = management_url
-        self._api = _ManagementApi(management_url, timeout, "pebble-challtestsrv")
-
-    async def present(self, domain: str, token: str, validation: str) -> None:
-        """Serve the key authorization for ``token`` (``POST /add-http01``).
-
-        Args:
-            domain: Unused: challtestsrv answers for every host name.
-            token: The challenge token.
-            validation: The key authorization.
-        """
-        await self._api.post("/add-http01", {"token": token, "content": validation})
-
-    async def cleanup(self, domain: str, token: str, validation: str) -> None:
-        """Stop serving ``token`` (``POST /del-http01``).
-
-        Args:
-            domain: Unused.
-            token: The challenge token.
-            validation: Unused.
-        """
-        await self._api.post("/del-http01", {"token": token})
 
 
 class CommandDnsHook:
@@ -375,10 +278,6 @@ class CommandDnsHook:
                 "(see the worker log for its output)"
             )
         logger.debug("DNS hook %s %s %s done: %s", command, action, domain, stdout[-200:])
-
-
-def _txt_host(domain: str) -> str:
-    return f"_acme-challenge.{domain.rstrip('.')}."
 
 
 # --------------------------------------------------------------------------------------------

@@ -31,11 +31,8 @@ from pydantic import ValidationError
 
 from activities.clients.ca.acme import (
     AcmeCa,
-    ChallTestSrvDnsHook,
-    ChallTestSrvHttpHook,
     CommandDnsHook,
     DnsHook,
-    HttpHook,
 )
 from activities.clients.ca.adcs import AdcsCaConfig, adcs_ca_from_config
 from activities.clients.ca.base import CertificateAuthority
@@ -76,23 +73,19 @@ def _dns_hook(entry: CaEntry, spec: object) -> DnsHook | None:
     kind = spec.get("type")
     if kind == "command":
         return CommandDnsHook(list(spec.get("argv") or []), timeout=float(spec.get("timeout", 300)))
-    if kind == "challtestsrv":
-        return ChallTestSrvDnsHook(str(spec["management_url"]))
     raise CaConfigurationError(f"CA {entry.name!r}: unknown dns_hook type {kind!r}", ca=entry.name)
-
-
-def _http_hook(entry: CaEntry, spec: object) -> HttpHook | None:
-    if spec is None:
-        return None
-    if isinstance(spec, Mapping) and spec.get("type") == "challtestsrv":
-        return ChallTestSrvHttpHook(str(spec["management_url"]))
-    raise CaConfigurationError(f"CA {entry.name!r}: unknown http_hook {spec!r}", ca=entry.name)
 
 
 def build_ca(entry: CaEntry, inventory: Inventory, state_dir: Path) -> CertificateAuthority:
     """The CertificateAuthority for ``entry`` (secrets resolved here, from references)."""
     s = entry.settings
     if entry.type == "acme":
+        if s.get("http_hook") is not None:
+            # No http-01 hook ships with ucrenew: internal UC host names rarely serve HTTP.
+            raise CaConfigurationError(
+                f"CA {entry.name!r}: http_hook cannot be configured here; use dns_hook",
+                ca=entry.name,
+            )
         root_file = _path(inventory, s.get("root_file"))
         return AcmeCa(
             str(_require(entry, "directory_url")),
@@ -100,7 +93,6 @@ def build_ca(entry: CaEntry, inventory: Inventory, state_dir: Path) -> Certifica
             account_key_ref=_ref(inventory, s.get("account_key")),
             contact_email=s.get("contact_email"),  # type: ignore[arg-type]
             dns_hook=_dns_hook(entry, s.get("dns_hook")),
-            http_hook=_http_hook(entry, s.get("http_hook")),
             ca_bundle=_path(inventory, s.get("ca_bundle")),
             root_pem=Path(root_file).read_text() if root_file else None,
             name=entry.name,
