@@ -68,7 +68,7 @@ from activities.clients.pki import (
     load_pem_certificates,
     public_key_fingerprint,
 )
-from activities.clients.secrets import SecretRefError, resolve_secret_ref
+from activities.clients.secrets import SecretRef, SecretRefError, resolve_secret_ref
 from activities.models import CaProfile, CaSubmission
 
 __all__ = [
@@ -437,7 +437,7 @@ class AcmeCa:
         directory_url: str,
         *,
         state_dir: str | os.PathLike[str],
-        account_key_ref: str | None = None,
+        account_key_ref: SecretRef | None = None,
         contact_email: str | None = None,
         dns_hook: DnsHook | None = None,
         http_hook: HttpHook | None = None,

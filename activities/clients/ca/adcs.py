@@ -37,7 +37,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict
 
 from activities.clients.ca.errors import (
     CaConfigurationError,
@@ -46,6 +46,7 @@ from activities.clients.ca.errors import (
     CaUnavailable,
 )
 from activities.clients.pki import ChainBuildError, order_chain
+from activities.clients.secrets import SecretRef
 from activities.models import CaProfile, CaSubmission
 
 __all__ = [
@@ -191,18 +192,9 @@ class AdcsAuthConfig(BaseModel):
 
     method: Literal["basic", "client_cert", "ntlm", "kerberos"] = "basic"
     username: str | None = None
-    password: str | None = None
+    password: SecretRef | None = None
     client_cert: str | None = None
     client_key: str | None = None
-
-    @field_validator("password")
-    @classmethod
-    def _is_reference(cls, v: str | None) -> str | None:
-        if v is not None and not v.startswith(("env:", "file:")):
-            raise ValueError(
-                "passwords are given by reference only (env:NAME or file:PATH), never literally"
-            )
-        return v
 
 
 class AdcsCaConfig(BaseModel):

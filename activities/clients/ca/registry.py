@@ -38,7 +38,7 @@ from activities.clients.ca.adcs import AdcsCaConfig, adcs_ca_from_config
 from activities.clients.ca.base import CertificateAuthority
 from activities.clients.ca.errors import CaConfigurationError
 from activities.clients.inventory import CaEntry, Inventory
-from activities.clients.secrets import resolve_secret_ref
+from activities.clients.secrets import SecretRefError, rebase_secret_ref, resolve_secret_ref
 
 
 def _path(inventory: Inventory, value: object) -> str | None:
@@ -48,14 +48,15 @@ def _path(inventory: Inventory, value: object) -> str | None:
     return str(p if p.is_absolute() else Path(inventory.base_dir) / p)
 
 
-def _ref(inventory: Inventory, value: object) -> str | None:
-    """A secret reference with a relative ``file:`` path made relative to the inventory."""
+def _secret_ref(entry: CaEntry, inventory: Inventory, key: str) -> str | None:
+    """The secret reference under ``key``, a relative ``file:`` path anchored to the inventory."""
+    value = entry.settings.get(key)
     if value is None:
         return None
-    ref = str(value)
-    if ref.startswith("file:") and not Path(ref[5:]).is_absolute():
-        return f"file:{Path(inventory.base_dir) / ref[5:]}"
-    return ref
+    try:
+        return rebase_secret_ref(str(value), inventory.base_dir)
+    except SecretRefError as exc:
+        raise CaConfigurationError(f"CA {entry.name!r}: {key}: {exc}", ca=entry.name) from None
 
 
 def _require(entry: CaEntry, key: str) -> Any:
@@ -90,7 +91,7 @@ def build_ca(entry: CaEntry, inventory: Inventory, state_dir: Path) -> Certifica
         return AcmeCa(
             str(_require(entry, "directory_url")),
             state_dir=state_dir / "ca" / "acme" / entry.name,
-            account_key_ref=_ref(inventory, s.get("account_key")),
+            account_key_ref=_secret_ref(entry, inventory, "account_key"),
             contact_email=s.get("contact_email"),  # type: ignore[arg-type]
             dns_hook=_dns_hook(entry, s.get("dns_hook")),
             ca_bundle=_path(inventory, s.get("ca_bundle")),
