@@ -1,7 +1,7 @@
 """Challenge hooks that answer through pebble-challtestsrv's management API.
 
 Test doubles for the DNS provider or web server an operator's hooks would drive: the ACME
-tests hand them to :class:`~activities.clients.ca.acme.AcmeCa` directly, and
+tests hand them to :class:`~activities.clients.ca.acme.backend.AcmeCa` directly, and
 :func:`dns_hook_argv` gives the end-to-end tests a ``command`` hook for the inventory.
 """
 

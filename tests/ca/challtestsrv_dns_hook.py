@@ -1,7 +1,7 @@
 """A dns-01 command hook for pebble-challtestsrv, written as an operator's hook script would be.
 
 Usage: ``challtestsrv_dns_hook.py BASE_URL LOG ACTION DOMAIN VALUE``. ``ACTION DOMAIN VALUE``
-are what :class:`~activities.clients.ca.acme.CommandDnsHook` appends; ``present`` sets
+are what :class:`~activities.clients.ca.acme.hooks.CommandDnsHook` appends; ``present`` sets
 the ``_acme-challenge`` TXT record, ``cleanup`` clears it, and each run appends
 ``ACTION DOMAIN`` to ``LOG``.
 """

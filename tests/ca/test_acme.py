@@ -31,7 +31,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from activities.clients.ca.acme import AcmeCa, CommandDnsHook, parse_retry_after
+from activities.clients.ca.acme.backend import AcmeCa
+from activities.clients.ca.acme.hooks import CommandDnsHook
+from activities.clients.ca.acme.wire import parse_retry_after
 from activities.clients.ca.base import CertificateAuthority
 from activities.clients.ca.errors import (
     CaConfigurationError,
