@@ -21,15 +21,14 @@ import pytest
 import pytest_asyncio
 from cryptography import x509
 
-from activities.clients.ca.adcs import (
+from activities.clients.ca.adcs.auth import (
     AdcsBasicAuth,
-    AdcsCa,
-    AdcsCaConfig,
     AdcsClientCertAuth,
     AdcsKerberosAuth,
     AdcsNtlmAuth,
-    adcs_ca_from_config,
 )
+from activities.clients.ca.adcs.client import AdcsCa
+from activities.clients.ca.adcs.config import AdcsCaConfig, adcs_ca_from_config
 from activities.clients.ca.base import CertificateAuthority
 from activities.clients.ca.errors import (
     CaConfigurationError,

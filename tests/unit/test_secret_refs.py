@@ -8,7 +8,7 @@ import pytest
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from activities.clients.ca.adcs import AdcsCaConfig
+from activities.clients.ca.adcs.config import AdcsCaConfig
 from activities.clients.ca.errors import CaConfigurationError
 from activities.clients.ca.registry import build_ca
 from activities.clients.inventory import Inventory, InventoryError, load_inventory

@@ -31,7 +31,7 @@ from pydantic import ValidationError
 
 from activities.clients.ca.acme.backend import AcmeCa
 from activities.clients.ca.acme.hooks import CommandDnsHook, DnsHook
-from activities.clients.ca.adcs import AdcsCaConfig, adcs_ca_from_config
+from activities.clients.ca.adcs.config import AdcsCaConfig, adcs_ca_from_config
 from activities.clients.ca.base import CertificateAuthority
 from activities.clients.ca.errors import CaConfigurationError
 from activities.clients.inventory import CaEntry, Inventory
