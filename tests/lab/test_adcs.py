@@ -36,7 +36,8 @@ from activities.clients.ca.errors import (
     CaUnavailable,
 )
 from activities.clients.inventory import Inventory, load_inventory
-from activities.clients.pki import load_pem_certificates, validate_signed_certificate
+from activities.clients.pki import load_pem_certificates
+from activities.clients.pki_validation import validate_signed_certificate
 from activities.clients.secrets import resolve_secret_ref
 from activities.models import CaProfile, ValidationPolicy
 from lab import pki
