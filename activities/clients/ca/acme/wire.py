@@ -172,6 +172,10 @@ def translate_errors(
         Nothing; errors raised in the block leave it as CaError subclasses.
     """
     host = urlsplit(directory_url).netloc
+
+    def failure(kind: type[CaError], what: str, exc: BaseException) -> CaError:
+        return kind(f"{ca}: {what} ({type(exc).__name__})", ca=ca, request_ref=request_ref)
+
     try:
         yield
     except CaError:
@@ -183,27 +187,15 @@ def translate_errors(
             request_ref=request_ref,
         ) from exc
     except (requests.ConnectionError, requests.Timeout) as exc:
-        raise CaUnavailable(
-            f"{ca}: cannot reach {host} ({type(exc).__name__})",
-            ca=ca,
-            request_ref=request_ref,
-        ) from exc
+        raise failure(CaUnavailable, f"cannot reach {host}", exc) from exc
     except messages.Error as exc:
         raise _map_problem(ca, exc, exchange, request_ref) from exc
     except acme_errors.ClientError as exc:
         raise _map_status(ca, exchange, request_ref, "non-ACME error answer") from exc
     except (acme_errors.Error, jose.DeserializationError, ValueError, KeyError) as exc:
-        raise CaProtocolError(
-            f"{ca}: unexpected answer from {host} ({type(exc).__name__})",
-            ca=ca,
-            request_ref=request_ref,
-        ) from exc
+        raise failure(CaProtocolError, f"unexpected answer from {host}", exc) from exc
     except requests.RequestException as exc:
-        raise CaUnavailable(
-            f"{ca}: request to {host} failed ({type(exc).__name__})",
-            ca=ca,
-            request_ref=request_ref,
-        ) from exc
+        raise failure(CaUnavailable, f"request to {host} failed", exc) from exc
 
 
 def _map_problem(
