@@ -20,7 +20,7 @@ from activities.clients.ca.errors import CaRequestDenied
 from activities.clients.ca.local import LocalCa
 from activities.clients.ca.registry import build_ca
 from activities.clients.inventory import load_inventory
-from activities.clients.pki import validate_signed_certificate
+from activities.clients.pki_validation import validate_signed_certificate
 from activities.cluster_models import ValidateRequest
 from activities.errors import translated
 from activities.models import (

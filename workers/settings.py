@@ -5,17 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from activities.clients.secrets import SecretRef
+
 __all__ = ["UcrenewSettings"]
-
-
-def _check_ref(value: str) -> str:
-    scheme, sep, target = value.partition(":")
-    if not sep or scheme not in ("env", "file") or not target:
-        raise ValueError("must be a secret reference 'env:NAME' or 'file:PATH', not a literal")
-    return value
 
 
 class UcrenewSettings(BaseSettings):
@@ -52,21 +47,9 @@ class UcrenewSettings(BaseSettings):
     namespace: str = "default"
     task_queue: str = "ucrenew"
     inventory: Path | None = None
-    codec_key_ref: str | None = None
+    codec_key_ref: SecretRef | None = None
     codec_key_id: str = Field(default="ucrenew-1", min_length=1)
-    codec_previous_key_refs: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("codec_key_ref")
-    @classmethod
-    def _key_ref_is_reference(cls, value: str | None) -> str | None:
-        return None if value is None else _check_ref(value)
-
-    @field_validator("codec_previous_key_refs")
-    @classmethod
-    def _previous_refs_are_references(cls, value: dict[str, str]) -> dict[str, str]:
-        for ref in value.values():
-            _check_ref(ref)
-        return value
+    codec_previous_key_refs: dict[str, SecretRef] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _default_inventory(self) -> Self:

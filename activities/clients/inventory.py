@@ -14,7 +14,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from activities.clients.secrets import resolve_secret_ref
+from activities.clients.secrets import SecretRef, resolve_secret_ref
 
 
 class InventoryError(ValueError):
@@ -80,16 +80,7 @@ class Account(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     username: str
-    password: str = Field(description="secret reference: env:NAME or file:PATH")
-
-    @field_validator("password")
-    @classmethod
-    def _is_reference(cls, v: str) -> str:
-        if not v.startswith(("env:", "file:")):
-            raise ValueError(
-                "passwords are given by reference only (env:NAME or file:PATH), never literally"
-            )
-        return v
+    password: SecretRef = Field(description="secret reference: env:NAME or file:PATH")
 
 
 class Credentials(BaseModel):

@@ -13,8 +13,9 @@ import asyncio
 import datetime as dt
 import http.server
 import json
+import logging
+import re
 import secrets
-import ssl
 import stat
 import sys
 import threading
@@ -24,22 +25,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from activities.clients.ca.acme import (
-    AcmeCa,
-    ChallTestSrvDnsHook,
-    ChallTestSrvHttpHook,
-    CommandDnsHook,
-    ari_certificate_id,
-    parse_renewal_info,
-    parse_retry_after,
-)
+from activities.clients.ca.acme.backend import AcmeCa
+from activities.clients.ca.acme.hooks import CommandDnsHook
+from activities.clients.ca.acme.wire import parse_retry_after
 from activities.clients.ca.base import CertificateAuthority
 from activities.clients.ca.errors import (
     CaConfigurationError,
@@ -49,6 +43,7 @@ from activities.clients.ca.errors import (
 )
 from activities.clients.pki import load_pem_certificates, public_key_fingerprint
 from activities.models import CaProfile, CaSubmission
+from tests.ca.challtestsrv import ChallTestSrvDnsHook, ChallTestSrvHttpHook, dns_hook_argv
 from tests.ca.pebble import Pebble
 from workers.devserver import free_loopback_port
 
@@ -117,6 +112,14 @@ def acme_ca(pebble: Pebble, state_dir: Path, **kwargs: Any) -> AcmeCa:
         timeout=10,
         **kwargs,
     )
+
+
+def account_log(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
+    """``(created|using, account URL)`` for each account lookup the backend logged, in order."""
+    found = (
+        re.search(r": (created|using) ACME account (\S+)$", r.getMessage()) for r in caplog.records
+    )
+    return [(m[1], m[2]) for m in found if m]
 
 
 async def poll_until_done(ca: AcmeCa, first: CaSubmission) -> tuple[CaSubmission, int]:
@@ -224,8 +227,9 @@ async def test_wrong_txt_record_is_denied_with_problem_detail(
 
 
 async def test_second_instance_reuses_account_and_polls_first_instances_order(
-    pebble: Pebble, tmp_path: Path
+    pebble: Pebble, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="activities.clients.ca")
     names = node_names(2)
     csr_pem, key_fp = make_csr(names)
     state = tmp_path / "acme"
@@ -238,7 +242,8 @@ async def test_second_instance_reuses_account_and_polls_first_instances_order(
     second_ca = acme_ca(pebble, state)
     answer, _ = await poll_until_done(second_ca, pending)
 
-    assert second_ca.account_uri == first_ca.account_uri is not None
+    [(created, account_url), *reused] = account_log(caplog)
+    assert created == "created" and reused == [("using", account_url)]
     assert (state / "account.key").read_bytes() == key_before
     assert_chain_to_root(answer, pebble, names, key_fp)
 
@@ -246,7 +251,7 @@ async def test_second_instance_reuses_account_and_polls_first_instances_order(
     by_ref = acme_ca(pebble, tmp_path / "other", account_key_ref=f"file:{state / 'account.key'}")
     again = await by_ref.poll(pending.request_ref)
     assert again.status == "issued"
-    assert by_ref.account_uri == first_ca.account_uri
+    assert account_log(caplog)[-1] == ("using", account_url)
     assert not (tmp_path / "other" / "account.key").exists()
 
 
@@ -307,20 +312,8 @@ async def test_no_hook_for_offered_challenges_is_a_configuration_error(
 async def test_command_dns_hook_script_writes_to_challtestsrv(
     pebble: Pebble, tmp_path: Path
 ) -> None:
-    script = tmp_path / "dns-hook.py"
     log = tmp_path / "hook.log"
-    script.write_text(
-        "import json, sys, urllib.request\n"
-        "base, log, action, domain, value = sys.argv[1:]\n"
-        "host = f'_acme-challenge.{domain}.'\n"
-        "path, body = ('/set-txt', {'host': host, 'value': value}) if action == 'present' "
-        "else ('/clear-txt', {'host': host})\n"
-        "req = urllib.request.Request(base + path, data=json.dumps(body).encode(), "
-        "method='POST')\n"
-        "urllib.request.urlopen(req, timeout=10).read()\n"
-        "open(log, 'a').write(f'{action} {domain}\\n')\n"
-    )
-    hook = CommandDnsHook([sys.executable, str(script), pebble.challtestsrv_url, str(log)])
+    hook = CommandDnsHook(dns_hook_argv(pebble.challtestsrv_url, log))
     names = node_names(2)
     csr_pem, key_fp = make_csr(names)
     ca = acme_ca(pebble, tmp_path / "acme", dns_hook=hook)
@@ -369,22 +362,6 @@ async def test_unreachable_directory_is_unavailable(tmp_path: Path) -> None:
     assert info.value.ca == "acme"
 
 
-async def test_pebble_24_offers_no_renewal_info(pebble: Pebble, tmp_path: Path) -> None:
-    names = node_names(1)
-    ca = acme_ca(pebble, tmp_path / "acme")
-    answer, _ = await poll_until_done(ca, await ca.submit(make_csr(names)[0], CaProfile()))
-    assert answer.certificate_pem
-
-    with httpx.Client(verify=ssl.create_default_context(cafile=pebble.ca_bundle)) as http:
-        offers_ari = "renewalInfo" in http.get(pebble.directory_url).json()
-    window = await ca.renewal_window(answer.certificate_pem)
-
-    if offers_ari:  # a newer pebble: the window must then come back
-        assert window is not None and window.start < window.end
-    else:
-        assert window is None
-
-
 # --- CommandDnsHook failure modes ------------------------------------------------------------
 
 
@@ -416,60 +393,6 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("Sun, 01 Mar 2026 11:00:00 GMT", NOW) == 0.0
     assert parse_retry_after(None, NOW) is None
     assert parse_retry_after("soon", NOW) is None
-
-
-def _cert_with(aki: bytes, serial: int) -> x509.Certificate:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ari test")])
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(serial)
-        .not_valid_before(NOW - dt.timedelta(days=1))
-        .not_valid_after(NOW + dt.timedelta(days=60))
-        .add_extension(
-            x509.AuthorityKeyIdentifier(
-                key_identifier=aki, authority_cert_issuer=None, authority_cert_serial_number=None
-            ),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-
-
-def test_ari_certificate_id_matches_rfc_9773_example() -> None:
-    # RFC 9773 section 4.1: keyIdentifier 69:88:5B:..:D4 and serial 0x0087654321.
-    aki = bytes.fromhex("69885B6B87464041E1B37B847BA0AE2CDE01C8D4")
-    assert ari_certificate_id(_cert_with(aki, 0x87654321)) == "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"
-    # A serial whose top bit is clear needs no leading zero byte.
-    assert ari_certificate_id(_cert_with(aki, 0x12345678)).endswith(".EjRWeA")
-
-
-def test_parse_renewal_info() -> None:
-    body = {
-        "suggestedWindow": {"start": "2026-03-20T00:00:00Z", "end": "2026-03-22T00:00:00+00:00"},
-        "explanationURL": "https://ca.example/incident/42",
-    }
-
-    window = parse_renewal_info(body, "21600", NOW)
-
-    assert window.start == dt.datetime(2026, 3, 20, tzinfo=dt.UTC)
-    assert window.end == dt.datetime(2026, 3, 22, tzinfo=dt.UTC)
-    assert window.explanation_url == "https://ca.example/incident/42"
-    assert window.retry_after_seconds == 21600
-    assert parse_renewal_info(body, None, NOW).retry_after_seconds == 6 * 3600
-    with pytest.raises(CaProtocolError):
-        parse_renewal_info(
-            {"suggestedWindow": {"start": "2026-03-22T00:00:00Z", "end": "2026-03-20T00:00:00Z"}},
-            None,
-            NOW,
-        )
-    with pytest.raises(CaProtocolError):
-        parse_renewal_info({"suggestedWindow": {"start": "yesterday", "end": "x"}}, None, NOW)
-    with pytest.raises(CaProtocolError):
-        parse_renewal_info({}, None, NOW)
 
 
 # --- a scripted fake ACME server for answers pebble never gives ------------------------------
@@ -605,34 +528,6 @@ async def test_server_errors_and_garbage_map_to_the_error_tree(
     fake_acme.json_route("/acct", 403, problem)
     with pytest.raises(CaConfigurationError, match="account revoked"):
         await ca.poll(f"{fake_acme.base}/order/1")
-
-
-async def test_renewal_window_from_the_directorys_renewal_info(
-    fake_acme: FakeAcme, tmp_path: Path
-) -> None:
-    aki = bytes.fromhex("69885B6B87464041E1B37B847BA0AE2CDE01C8D4")
-    cert = _cert_with(aki, 0x87654321)
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
-    fake_acme.json_route("/dir", 200, fake_acme.directory(renewalInfo=f"{fake_acme.base}/ari"))
-    fake_acme.json_route(
-        "/ari/aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE",
-        200,
-        {"suggestedWindow": {"start": "2026-03-20T00:00:00Z", "end": "2026-03-21T00:00:00Z"}},
-        {"Retry-After": "3600"},
-    )
-    ca = AcmeCa(f"{fake_acme.base}/dir", state_dir=tmp_path / "acme")
-
-    window = await ca.renewal_window(cert_pem)
-
-    assert window is not None
-    assert window.start == dt.datetime(2026, 3, 20, tzinfo=dt.UTC)
-    assert window.retry_after_seconds == 3600
-    # Unauthenticated GET: no account was created or looked up, no key generated.
-    assert ("POST", "/acct") not in fake_acme.requests
-    assert not (tmp_path / "acme" / "account.key").exists()
-
-    other = _cert_with(aki, 0x1234)
-    assert await ca.renewal_window(other.public_bytes(serialization.Encoding.PEM).decode()) is None
 
 
 async def test_repeated_bad_nonce_is_retried_then_reported_unavailable(

@@ -11,6 +11,7 @@ from cryptography import x509
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
+from tests.ca.challtestsrv import dns_hook_argv
 from tests.ca.pebble import Pebble
 from tests.e2e.conftest import Stack
 from workers.settings import UcrenewSettings
@@ -99,7 +100,10 @@ async def test_acme_against_pebble(stack: Stack, pebble: Pebble, tmp_path: Path)
             "contact_email": "voice-team@example.com",
             "ca_bundle": str(pebble.ca_bundle),
             "root_file": str(root_file),
-            "dns_hook": {"type": "challtestsrv", "management_url": pebble.challtestsrv_url},
+            "dns_hook": {
+                "type": "command",
+                "argv": dns_hook_argv(pebble.challtestsrv_url, tmp_path / "dns-hook.log"),
+            },
         },
     ]
     inventory_file = tmp_path / "clusters.yaml"

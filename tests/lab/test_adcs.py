@@ -21,15 +21,14 @@ import pytest
 import pytest_asyncio
 from cryptography import x509
 
-from activities.clients.ca.adcs import (
+from activities.clients.ca.adcs.auth import (
     AdcsBasicAuth,
-    AdcsCa,
-    AdcsCaConfig,
     AdcsClientCertAuth,
     AdcsKerberosAuth,
     AdcsNtlmAuth,
-    adcs_ca_from_config,
 )
+from activities.clients.ca.adcs.client import AdcsCa
+from activities.clients.ca.adcs.config import AdcsCaConfig, adcs_ca_from_config
 from activities.clients.ca.base import CertificateAuthority
 from activities.clients.ca.errors import (
     CaConfigurationError,
@@ -37,7 +36,8 @@ from activities.clients.ca.errors import (
     CaUnavailable,
 )
 from activities.clients.inventory import Inventory, load_inventory
-from activities.clients.pki import load_pem_certificates, validate_signed_certificate
+from activities.clients.pki import load_pem_certificates
+from activities.clients.pki_validation import validate_signed_certificate
 from activities.clients.secrets import resolve_secret_ref
 from activities.models import CaProfile, ValidationPolicy
 from lab import pki
@@ -243,22 +243,6 @@ async def test_unknown_template_is_refused_with_a_clear_message(adcs: AdcsLab) -
     assert "not supported" in err.value.message
     denied = adcs.lab.journal.entries(kind="adcs.request.denied", since=since)
     assert [e.data["template"] for e in denied] == ["NoSuchTemplate"]
-
-
-# -- CA material -----------------------------------------------------------------------------
-
-
-async def test_ca_certificate_and_chain_download(adcs: AdcsLab) -> None:
-    ca = adcs.client()
-
-    chain = await ca.fetch_ca_chain()
-    issuing = await ca.fetch_ca_certificate()
-
-    assert chain == [adcs.twin.ca.intermediate_pem, adcs.twin.ca.root_pem]
-    assert issuing == adcs.twin.ca.intermediate_pem
-    inter, root = (x509.load_pem_x509_certificate(p.encode()) for p in chain)
-    inter.verify_directly_issued_by(root)
-    assert Path(adcs.config.ca_file or "").read_text() == adcs.twin.ca.root_pem
 
 
 # -- authentication --------------------------------------------------------------------------

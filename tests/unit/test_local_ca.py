@@ -18,12 +18,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from activities.clients.ca.base import CertificateAuthority
 from activities.clients.ca.errors import CaConfigurationError, CaRequestDenied, CaRequestNotFound
 from activities.clients.ca.local import LocalCa
-from activities.clients.pki import (
-    certificate_info,
-    is_self_signed,
-    load_pem_certificates,
-    validate_signed_certificate,
-)
+from activities.clients.pki import certificate_info, is_self_signed, load_pem_certificates
+from activities.clients.pki_validation import validate_signed_certificate
 from activities.models import CaProfile, ValidationPolicy
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

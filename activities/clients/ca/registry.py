@@ -29,19 +29,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from activities.clients.ca.acme import (
-    AcmeCa,
-    ChallTestSrvDnsHook,
-    ChallTestSrvHttpHook,
-    CommandDnsHook,
-    DnsHook,
-    HttpHook,
-)
-from activities.clients.ca.adcs import AdcsCaConfig, adcs_ca_from_config
+from activities.clients.ca.acme.backend import AcmeCa
+from activities.clients.ca.acme.hooks import CommandDnsHook, DnsHook
+from activities.clients.ca.adcs.config import AdcsCaConfig, adcs_ca_from_config
 from activities.clients.ca.base import CertificateAuthority
 from activities.clients.ca.errors import CaConfigurationError
 from activities.clients.inventory import CaEntry, Inventory
-from activities.clients.secrets import resolve_secret_ref
+from activities.clients.secrets import SecretRefError, rebase_secret_ref, resolve_secret_ref
 
 
 def _path(inventory: Inventory, value: object) -> str | None:
@@ -51,14 +45,15 @@ def _path(inventory: Inventory, value: object) -> str | None:
     return str(p if p.is_absolute() else Path(inventory.base_dir) / p)
 
 
-def _ref(inventory: Inventory, value: object) -> str | None:
-    """A secret reference with a relative ``file:`` path made relative to the inventory."""
+def _secret_ref(entry: CaEntry, inventory: Inventory, key: str) -> str | None:
+    """The secret reference under ``key``, a relative ``file:`` path anchored to the inventory."""
+    value = entry.settings.get(key)
     if value is None:
         return None
-    ref = str(value)
-    if ref.startswith("file:") and not Path(ref[5:]).is_absolute():
-        return f"file:{Path(inventory.base_dir) / ref[5:]}"
-    return ref
+    try:
+        return rebase_secret_ref(str(value), inventory.base_dir)
+    except SecretRefError as exc:
+        raise CaConfigurationError(f"CA {entry.name!r}: {key}: {exc}", ca=entry.name) from None
 
 
 def _require(entry: CaEntry, key: str) -> Any:
@@ -76,31 +71,26 @@ def _dns_hook(entry: CaEntry, spec: object) -> DnsHook | None:
     kind = spec.get("type")
     if kind == "command":
         return CommandDnsHook(list(spec.get("argv") or []), timeout=float(spec.get("timeout", 300)))
-    if kind == "challtestsrv":
-        return ChallTestSrvDnsHook(str(spec["management_url"]))
     raise CaConfigurationError(f"CA {entry.name!r}: unknown dns_hook type {kind!r}", ca=entry.name)
-
-
-def _http_hook(entry: CaEntry, spec: object) -> HttpHook | None:
-    if spec is None:
-        return None
-    if isinstance(spec, Mapping) and spec.get("type") == "challtestsrv":
-        return ChallTestSrvHttpHook(str(spec["management_url"]))
-    raise CaConfigurationError(f"CA {entry.name!r}: unknown http_hook {spec!r}", ca=entry.name)
 
 
 def build_ca(entry: CaEntry, inventory: Inventory, state_dir: Path) -> CertificateAuthority:
     """The CertificateAuthority for ``entry`` (secrets resolved here, from references)."""
     s = entry.settings
     if entry.type == "acme":
+        if s.get("http_hook") is not None:
+            # No http-01 hook ships with ucrenew: internal UC host names rarely serve HTTP.
+            raise CaConfigurationError(
+                f"CA {entry.name!r}: http_hook cannot be configured here; use dns_hook",
+                ca=entry.name,
+            )
         root_file = _path(inventory, s.get("root_file"))
         return AcmeCa(
             str(_require(entry, "directory_url")),
             state_dir=state_dir / "ca" / "acme" / entry.name,
-            account_key_ref=_ref(inventory, s.get("account_key")),
+            account_key_ref=_secret_ref(entry, inventory, "account_key"),
             contact_email=s.get("contact_email"),  # type: ignore[arg-type]
             dns_hook=_dns_hook(entry, s.get("dns_hook")),
-            http_hook=_http_hook(entry, s.get("http_hook")),
             ca_bundle=_path(inventory, s.get("ca_bundle")),
             root_pem=Path(root_file).read_text() if root_file else None,
             name=entry.name,
