@@ -134,47 +134,19 @@ def _xcp(_version: str, _key: str) -> tuple[str, ...]:
     return (XCP_ROUTER,)
 
 
+_cm = callmanager_services
+
+
+_P = PurposeSpec
 PURPOSES: dict[Purpose, PurposeSpec] = {
-    "tomcat": PurposeSpec(
-        name="tomcat",
-        san_products=("cucm", "imp"),
-        csr_product="cucm",
-        listener="https",
-        verify_label="HTTPS 8443",
-        phone_impact=False,
-        disables_sso=True,
-        activation=_tomcat,
-    ),
-    "CallManager": PurposeSpec(
-        name="CallManager",
-        san_products=("cucm",),
-        csr_product="cucm",
-        listener="sip_tls",
-        verify_label="SIP TLS 5061",
-        phone_impact=True,
-        disables_sso=False,
-        activation=callmanager_services,
-    ),
-    "cup-xmpp": PurposeSpec(
-        name="cup-xmpp",
-        san_products=("imp",),
-        csr_product="imp",
-        listener="xmpp_c2s",
-        verify_label="XMPP 5222 (STARTTLS)",
-        phone_impact=True,
-        disables_sso=False,
-        activation=_xcp,
-    ),
-    "cup-xmpp-s2s": PurposeSpec(
-        name="cup-xmpp-s2s",
-        san_products=("imp",),
-        csr_product="imp",
-        listener="xmpp_s2s",
-        verify_label="XMPP 5269 (STARTTLS)",
-        phone_impact=True,
-        disables_sso=False,
-        activation=_xcp,
-    ),
+    spec.name: spec
+    for spec in (
+        # name, SAN products, CSR on, listener, verified on, phone impact, SSO off, activation
+        _P("tomcat", ("cucm", "imp"), "cucm", "https", "HTTPS 8443", False, True, _tomcat),
+        _P("CallManager", ("cucm",), "cucm", "sip_tls", "SIP TLS 5061", True, False, _cm),
+        _P("cup-xmpp", ("imp",), "imp", "xmpp_c2s", "XMPP 5222 (STARTTLS)", True, False, _xcp),
+        _P("cup-xmpp-s2s", ("imp",), "imp", "xmpp_s2s", "XMPP 5269 (STARTTLS)", True, False, _xcp),
+    )
 }
 
 

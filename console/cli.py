@@ -18,6 +18,8 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
+from activities.catalog import PURPOSES
+from activities.catalog import Purpose as CertPurpose
 from console import dev
 from console.common import (
     CliError,
@@ -79,6 +81,16 @@ Windows = Annotated[
         "2026-11-28T22:00Z/2026-11-29T04:00Z (repeatable; the inventory's if none)",
     ),
 ]
+
+
+def _purposes(names: list[str]) -> list[CertPurpose]:
+    """The ``--purpose`` values, each one a purpose ucrenew knows."""
+    unknown = [n for n in names if n not in PURPOSES]
+    if unknown:
+        raise CliError(
+            f"unknown purpose {', '.join(map(repr, unknown))}: choose from {', '.join(PURPOSES)}"
+        )
+    return [PURPOSES[n].name for n in names]  # type: ignore[index]
 
 
 def _update_error(exc: WorkflowUpdateFailedError) -> CliError:
@@ -191,7 +203,7 @@ async def plan(
     plan_, problems = await dry_run(
         settings(),
         cluster,
-        purpose,  # type: ignore[arg-type]
+        _purposes(purpose),
         RenewalOptions(reset_phones=phone_resets),
         windows=[_window(w) for w in window or []],
     )
@@ -261,7 +273,7 @@ async def start(
     inp = RenewalInput(
         change_id=change,
         cluster=cluster,
-        purposes=purpose,
+        purposes=_purposes(purpose),
         ca=ca,
         ca_name=ca_name,
         ca_template=ca_template,
