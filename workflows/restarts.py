@@ -31,7 +31,6 @@ the same input.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
@@ -382,38 +381,6 @@ def _failovers(facts: Facts, down: set[str]) -> list[Failover]:
 # --------------------------------------------------------------------------------------------
 # Checks and presentation
 # --------------------------------------------------------------------------------------------
-
-
-def groups_without_member(plan: RestartPlan, groups: Sequence[CmGroup]) -> list[tuple[int, str]]:
-    """Waves in which a group has no running member (besides its CallManager-less members).
-
-    A member counts as running in a wave unless that wave restarts its Cisco CallManager, so
-    pass only the members that run Cisco CallManager (as the planner's input does).
-
-    Args:
-        plan: a restart plan.
-        groups: the CallManager groups, members restricted to nodes running CallManager.
-
-    Returns:
-        (wave index, group name) for every violation; empty for a phone-safe plan.
-    """
-    bad = []
-    for wave in plan.waves:
-        down = {r.node for r in wave.nodes if CALLMANAGER in r.services}
-        for g in groups:
-            if g.members and all(m in down for m in g.members):
-                bad.append((wave.index, g.name))
-    return bad
-
-
-def restart_plan_hash(plan: RestartPlan) -> str:
-    """A short stable hash of what the plan restarts, where and when (not of its notes)."""
-    fields = {"cluster", "purposes", "ctl_update_first", "waves"}
-    if plan.reset_phones:
-        # Only when set, so plans made before the field existed keep their hash.
-        fields.add("reset_phones")
-    material = plan.model_dump_json(include=fields)
-    return hashlib.sha256(material.encode()).hexdigest()[:12]
 
 
 def explain(plan: RestartPlan) -> list[str]:
