@@ -1,8 +1,8 @@
-"""Challenge hooks that answer through pebble-challtestsrv's management API.
+"""dns-01 hooks that answer through pebble-challtestsrv's management API.
 
-Test doubles for the DNS provider or web server an operator's hooks would drive: the ACME
-tests hand them to :class:`~activities.clients.ca.acme.backend.AcmeCa` directly, and
-:func:`dns_hook_argv` gives the end-to-end tests a ``command`` hook for the inventory.
+Test doubles for the DNS provider an operator's hook would drive: the ACME tests hand them
+to :class:`~activities.clients.ca.acme.backend.AcmeCa` directly, and :func:`dns_hook_argv`
+gives the end-to-end tests a ``command`` hook for the inventory.
 """
 
 from __future__ import annotations
@@ -64,21 +64,6 @@ class ChallTestSrvDnsHook:
     async def cleanup(self, domain: str, validation: str) -> None:
         """Clear the TXT record (``POST /clear-txt``); challtestsrv clears every value."""
         await self._api.post("/clear-txt", {"host": _txt_host(domain)})
-
-
-class ChallTestSrvHttpHook:
-    """http-01: serves key authorizations from challtestsrv, which answers for every host."""
-
-    def __init__(self, management_url: str, *, timeout: float = 10.0) -> None:
-        self._api = _ManagementApi(management_url, timeout)
-
-    async def present(self, domain: str, token: str, validation: str) -> None:
-        """Serve the key authorization for ``token`` (``POST /add-http01``)."""
-        await self._api.post("/add-http01", {"token": token, "content": validation})
-
-    async def cleanup(self, domain: str, token: str, validation: str) -> None:
-        """Stop serving ``token`` (``POST /del-http01``)."""
-        await self._api.post("/del-http01", {"token": token})
 
 
 def _txt_host(domain: str) -> str:

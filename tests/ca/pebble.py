@@ -113,6 +113,7 @@ def pebble(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pebble]:
             "managementListenAddress": f"127.0.0.1:{mgmt_port}",
             "certificate": str(cert),
             "privateKey": str(key),
+            # Free ports for the http-01 and tls-alpn-01 validation pebble never gets to do.
             "httpPort": http_port,
             "tlsPort": tls_port,
             "ocspResponderURL": "",
@@ -133,17 +134,15 @@ def pebble(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pebble]:
                     challtestsrv_bin,
                     "-dns01",
                     f"127.0.0.1:{dns_port}",
+                    # ucrenew answers dns-01 only: no http-01 or tls-alpn-01 listeners.
                     "-http01",
-                    f"127.0.0.1:{http_port}",
+                    "",
                     "-https01",
                     "",
                     "-tlsalpn01",
                     "",
                     "-management",
                     f"127.0.0.1:{cts_port}",
-                    # Pebble prefers AAAA; keep http-01 validation on the IPv4 listener.
-                    "-defaultIPv6",
-                    "",
                 ],
                 stdout=cts_log,
                 stderr=subprocess.STDOUT,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import http.server
+import ipaddress
 import json
 import logging
 import re
@@ -20,19 +21,21 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from acme import challenges, messages
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from activities.clients.ca.acme.backend import AcmeCa
+from activities.clients.ca.acme.backend import AcmeCa, dns01_challenge
 from activities.clients.ca.acme.hooks import CommandDnsHook
+from activities.clients.ca.acme.state import AcmeState, Challenge, OrderRecord
 from activities.clients.ca.acme.wire import parse_retry_after
 from activities.clients.ca.base import CertificateAuthority
 from activities.clients.ca.errors import (
@@ -43,7 +46,7 @@ from activities.clients.ca.errors import (
 )
 from activities.clients.pki import load_pem_certificates, public_key_fingerprint
 from activities.models import CaProfile, CaSubmission
-from tests.ca.challtestsrv import ChallTestSrvDnsHook, ChallTestSrvHttpHook, dns_hook_argv
+from tests.ca.challtestsrv import ChallTestSrvDnsHook, dns_hook_argv
 from tests.ca.pebble import Pebble
 from workers.devserver import free_loopback_port
 
@@ -61,9 +64,11 @@ def node_names(count: int = 4) -> list[str]:
     return [f"{roles[i]}-{tag}.lab.example.com" for i in range(count)]
 
 
-def make_csr(names: list[str]) -> tuple[str, str]:
-    """A CUCM-like multi-server CSR (RSA 2048, CN = first node, every node in SAN)."""
+def make_csr(names: list[str], ips: Sequence[str] = ()) -> tuple[str, str]:
+    """A CUCM-like multi-server CSR (RSA 2048, CN = first node, every node and IP in SAN)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    sans: list[x509.GeneralName] = [x509.DNSName(n) for n in names]
+    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
     csr = (
         x509.CertificateSigningRequestBuilder()
         .subject_name(
@@ -74,9 +79,7 @@ def make_csr(names: list[str]) -> tuple[str, str]:
                 ]
             )
         )
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False
-        )
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .sign(key, hashes.SHA256())
     )
     return csr.public_bytes(serialization.Encoding.PEM).decode(), public_key_fingerprint(csr)
@@ -282,30 +285,32 @@ async def test_already_valid_authorizations_skip_challenges(pebble: Pebble, tmp_
     assert_chain_to_root(answer, pebble, names, renew_fp)
 
 
-async def test_http01_through_challtestsrv(pebble: Pebble, tmp_path: Path) -> None:
-    names = node_names(2)
-    csr_pem, key_fp = make_csr(names)
-    ca = acme_ca(
-        pebble,
-        tmp_path / "acme",
-        dns_hook=None,
-        http_hook=ChallTestSrvHttpHook(pebble.challtestsrv_url),
-    )
+async def test_authorization_without_dns01_is_refused_before_any_record_is_published(
+    pebble: Pebble, tmp_path: Path
+) -> None:
+    # Pebble offers no dns-01 for an IP identifier (only http-01 and tls-alpn-01).
+    csr_pem, _ = make_csr(node_names(1), ips=["192.0.2.10"])
+    hook = RecordingDnsHook(ChallTestSrvDnsHook(pebble.challtestsrv_url))
+    ca = acme_ca(pebble, tmp_path / "acme", dns_hook=hook)
 
-    first = await ca.submit(csr_pem, CaProfile())
+    with pytest.raises(CaConfigurationError) as info:
+        await ca.submit(csr_pem, CaProfile())
 
-    assert first.status == "pending" and "http-01" in first.message
-    answer, _ = await poll_until_done(ca, first)
-    assert_chain_to_root(answer, pebble, names, key_fp)
+    message = info.value.message
+    assert "no dns-01 challenge for 192.0.2.10" in message
+    assert "(offered: http-01, tls-alpn-01)" in message
+    assert "dns-01 only" in message
+    assert hook.presented == []
+    assert list((tmp_path / "acme" / "orders").iterdir()) == []
 
 
-async def test_no_hook_for_offered_challenges_is_a_configuration_error(
+async def test_without_dns_hook_a_pending_authorization_is_a_configuration_error(
     pebble: Pebble, tmp_path: Path
 ) -> None:
     csr_pem, _ = make_csr(node_names(1))
     ca = acme_ca(pebble, tmp_path / "acme", dns_hook=None)
 
-    with pytest.raises(CaConfigurationError, match="no configured hook"):
+    with pytest.raises(CaConfigurationError, match="no DNS hook is configured"):
         await ca.submit(csr_pem, CaProfile())
 
 
@@ -385,6 +390,53 @@ async def test_command_dns_hook_failures(tmp_path: Path) -> None:
 # --- pure helpers ----------------------------------------------------------------------------
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+
+
+def _authorization(*challs: challenges.Challenge) -> messages.Authorization:
+    return messages.Authorization(
+        identifier=messages.Identifier(typ=messages.IDENTIFIER_FQDN, value="cucm-pub.example.com"),
+        challenges=[
+            messages.ChallengeBody(chall=c, uri=f"https://acme.example/chall/{i}")
+            for i, c in enumerate(challs)
+        ],
+    )
+
+
+def test_dns01_is_the_challenge_chosen() -> None:
+    token = b"t" * 16
+    authz = _authorization(challenges.HTTP01(token=token), challenges.DNS01(token=token))
+
+    assert isinstance(dns01_challenge(authz, "corp-acme").chall, challenges.DNS01)
+
+
+def test_authorization_offering_only_http01_is_refused() -> None:
+    authz = _authorization(challenges.HTTP01(token=b"t" * 16))
+
+    with pytest.raises(CaConfigurationError) as info:
+        dns01_challenge(authz, "corp-acme")
+
+    assert info.value.ca == "corp-acme"
+    assert info.value.message == (
+        "corp-acme: the ACME server offers no dns-01 challenge for cucm-pub.example.com "
+        "(offered: http-01); ucrenew validates by dns-01 only, because CUCM and IM&P nodes "
+        "cannot serve http-01 or tls-alpn-01 tokens (their ports 80 and 443 are Cisco Tomcat); "
+        "the CA must offer dns-01 for this name"
+    )
+
+
+def test_order_record_of_an_earlier_release_still_loads(tmp_path: Path) -> None:
+    # Records written before dns-01 became the only challenge also carry kind and token.
+    state = AcmeState(tmp_path, "corp-acme")
+    url = "https://acme.example/order/1"
+    state.save(OrderRecord(url, "CSR"))
+    [path] = (tmp_path / "orders").iterdir()
+    old = {"kind": "dns-01", "domain": "cucm-pub.example.com", "token": "", "validation": "v"}
+    path.write_text(json.dumps({"order_url": url, "csr_pem": "CSR", "challenges": [old]}))
+
+    record = state.load(url)
+
+    assert record is not None
+    assert record.challenges == [Challenge("cucm-pub.example.com", "v")]
 
 
 def test_parse_retry_after() -> None:

@@ -111,5 +111,8 @@ def test_acme_account_key_must_be_a_reference(tmp_path: Path) -> None:
 
 def test_acme_http_hook_is_refused(tmp_path: Path) -> None:
     inventory = _acme_inventory(tmp_path, http_hook={"type": "webroot"})
-    with pytest.raises(CaConfigurationError, match="use dns_hook"):
+    with pytest.raises(CaConfigurationError, match="http_hook is not supported") as err:
         build_ca(inventory.ca("acme"), inventory, tmp_path)
+    message = err.value.message
+    assert "dns-01 only" in message and "Cisco Tomcat" in message
+    assert "set dns_hook" in message

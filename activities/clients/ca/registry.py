@@ -79,9 +79,12 @@ def build_ca(entry: CaEntry, inventory: Inventory, state_dir: Path) -> Certifica
     s = entry.settings
     if entry.type == "acme":
         if s.get("http_hook") is not None:
-            # No http-01 hook ships with ucrenew: internal UC host names rarely serve HTTP.
             raise CaConfigurationError(
-                f"CA {entry.name!r}: http_hook cannot be configured here; use dns_hook",
+                f"CA {entry.name!r}: http_hook is not supported: ucrenew validates ACME orders "
+                "by dns-01 only, because the names on a CUCM certificate are CUCM and IM&P "
+                "nodes, whose ports 80 and 443 are Cisco Tomcat with no place for an http-01 "
+                "token; remove http_hook and set dns_hook "
+                "(e.g. dns_hook: {type: command, argv: [/usr/local/bin/dns-hook]})",
                 ca=entry.name,
             )
         root_file = _path(inventory, s.get("root_file"))

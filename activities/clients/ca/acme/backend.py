@@ -1,9 +1,11 @@
 """The ACME (RFC 8555) backend: order, answer the challenges, poll, finalize, download.
 
 The CSR comes from the CUCM publisher and its private key never leaves the cluster, so an
-order is finalized with the CSR exactly as given. Validation goes through pluggable hooks
-(:mod:`~activities.clients.ca.acme.hooks`): dns-01 when a DNS hook is configured (internal UC
-hostnames rarely serve public HTTP), otherwise http-01.
+order is finalized with the CSR exactly as given. Validation is dns-01 only, through a DNS
+hook (:mod:`~activities.clients.ca.acme.hooks`): the names on a CUCM certificate are CUCM and
+IM&P nodes, whose ports 80 and 443 are Cisco Tomcat with no place for an ACME token, so
+http-01 and tls-alpn-01 cannot be answered. An authorization without a dns-01 challenge is
+refused with a :class:`~activities.clients.ca.errors.CaConfigurationError`.
 
 :meth:`AcmeCa.submit` creates the order, presents and answers the challenges, and returns
 ``pending`` with the order URL as ``request_ref``; :meth:`AcmeCa.poll` re-reads the order,
@@ -39,7 +41,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 
-from activities.clients.ca.acme.hooks import DnsHook, HttpHook
+from activities.clients.ca.acme.hooks import DnsHook
 from activities.clients.ca.acme.state import AcmeState, Challenge, OrderRecord
 from activities.clients.ca.acme.wire import (
     Exchange,
@@ -66,7 +68,7 @@ from activities.clients.pki import (
 from activities.clients.secrets import SecretRef
 from activities.models import CaProfile, CaSubmission
 
-__all__ = ["AcmeCa"]
+__all__ = ["AcmeCa", "dns01_challenge"]
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +98,6 @@ class AcmeCa:
         account_key_ref: SecretRef | None = None,
         contact_email: str | None = None,
         dns_hook: DnsHook | None = None,
-        http_hook: HttpHook | None = None,
         ca_bundle: str | os.PathLike[str] | None = None,
         root_pem: str | None = None,
         name: str = "acme",
@@ -115,8 +116,8 @@ class AcmeCa:
                 key (EC P-256/P-384 or RSA); when None a P-256 key is generated and kept in
                 ``state_dir``.
             contact_email: Account contact, used only when the account is created.
-            dns_hook: Answers dns-01 challenges (preferred when set).
-            http_hook: Answers http-01 challenges when no DNS hook is set.
+            dns_hook: Answers the dns-01 challenges; without one, only orders whose
+                authorizations are all valid already can go through.
             ca_bundle: PEM file of CAs trusted for the ACME server's TLS; None for the
                 system trust store.
             root_pem: The CA's root certificate, appended to issued chains it terminates.
@@ -138,7 +139,6 @@ class AcmeCa:
         self._account_key_ref = account_key_ref
         self._contact_email = contact_email
         self._dns_hook = dns_hook
-        self._http_hook = http_hook
         self._verify: bool | str = str(ca_bundle) if ca_bundle is not None else True
         self._root = load_pem_certificates(root_pem)[0] if root_pem else None
         self._timeout = timeout
@@ -167,8 +167,8 @@ class AcmeCa:
 
         Raises:
             CaUnavailable: The CA cannot be reached, fails, or rate-limits.
-            CaConfigurationError: Account, trust or hook problems, or no configured hook fits
-                the offered challenges.
+            CaConfigurationError: Account, trust or hook problems, an authorization without
+                a dns-01 challenge, or no DNS hook for one that needs answering.
             CaProtocolError: The CA answered something unexpected.
         """
         try:
@@ -216,14 +216,10 @@ class AcmeCa:
                 session=session,
                 request_ref=order_url,
             )
-        kinds = sorted({c.kind for c in record.challenges})
         return CaSubmission(
             status="pending",
             request_ref=order_url,
-            message=(
-                f"{self.name}: validating {len(record.challenges)} identifier(s) "
-                f"by {', '.join(kinds)}"
-            ),
+            message=f"{self.name}: validating {len(record.challenges)} identifier(s) by dns-01",
             retry_after_seconds=self.poll_interval,
         )
 
@@ -418,25 +414,17 @@ class AcmeCa:
     def _prepare(
         self, authzr: messages.AuthorizationResource
     ) -> tuple[Challenge, messages.ChallengeBody, challenges.ChallengeResponse]:
-        key, _ = self._account_key()
+        challb = dns01_challenge(authzr.body, self.name)
         domain = authzr.body.identifier.value
-        offered = {type(c.chall): c for c in authzr.body.challenges}
-        if self._dns_hook is not None and challenges.DNS01 in offered:
-            challb = offered[challenges.DNS01]
-            response, validation = challb.response_and_validation(key)
-            return Challenge("dns-01", domain, "", validation), challb, response
-        if self._http_hook is not None and challenges.HTTP01 in offered:
-            challb = offered[challenges.HTTP01]
-            response, validation = challb.response_and_validation(key)
-            token = challb.chall.encode("token")
-            return Challenge("http-01", domain, token, validation), challb, response
-        kinds = ", ".join(sorted(challenge_type(c) for c in authzr.body.challenges))
-        hooks = [k for k, h in (("dns", self._dns_hook), ("http", self._http_hook)) if h]
-        raise CaConfigurationError(
-            f"{self.name}: no configured hook ({', '.join(hooks) or 'none'}) answers the "
-            f"challenges offered for {domain} ({kinds})",
-            ca=self.name,
-        )
+        if self._dns_hook is None:
+            raise CaConfigurationError(
+                f"{self.name}: {domain} needs a dns-01 answer and no DNS hook is configured "
+                "(set dns_hook on this CA)",
+                ca=self.name,
+            )
+        key, _ = self._account_key()
+        response, validation = challb.response_and_validation(key)
+        return Challenge(domain, validation), challb, response
 
     async def _present(self, record: OrderRecord) -> None:
         presented: list[Challenge] = []
@@ -457,9 +445,8 @@ class AcmeCa:
             except (CaError, OSError) as exc:
                 # A leftover TXT record is harmless; failing an issuance over it is not.
                 logger.warning(
-                    "%s: cleanup of %s for %s failed: %s",
+                    "%s: cleanup of dns-01 for %s failed: %s",
                     self.name,
-                    challenge.kind,
                     challenge.domain,
                     getattr(exc, "message", type(exc).__name__),
                 )
@@ -467,22 +454,16 @@ class AcmeCa:
 
     async def _hook_call(self, action: str, challenge: Challenge) -> None:
         try:
-            if challenge.kind == "dns-01":
-                if self._dns_hook is None:
-                    raise CaConfigurationError(f"{self.name}: no DNS hook", ca=self.name)
-                method = getattr(self._dns_hook, action)
-                await method(challenge.domain, challenge.validation)
-            else:
-                if self._http_hook is None:
-                    raise CaConfigurationError(f"{self.name}: no HTTP hook", ca=self.name)
-                method = getattr(self._http_hook, action)
-                await method(challenge.domain, challenge.token, challenge.validation)
+            if self._dns_hook is None:
+                raise CaConfigurationError(f"{self.name}: no DNS hook", ca=self.name)
+            method = getattr(self._dns_hook, action)
+            await method(challenge.domain, challenge.validation)
         except CaError:
             raise
         except Exception as exc:
             raise CaConfigurationError(
-                f"{self.name}: the {challenge.kind} hook failed to {action} for "
-                f"{challenge.domain} ({type(exc).__name__})",
+                f"{self.name}: the DNS hook failed to {action} for {challenge.domain} "
+                f"({type(exc).__name__})",
                 ca=self.name,
             ) from exc
 
@@ -563,6 +544,33 @@ class AcmeCa:
             if self._key is None:
                 self._key = self._state.load_account_key(self._account_key_ref)
             return self._key
+
+
+def dns01_challenge(authz: messages.Authorization, ca: str) -> messages.ChallengeBody:
+    """The dns-01 challenge of an authorization: the only kind ucrenew answers.
+
+    Args:
+        authz: The authorization, as the ACME server sent it.
+        ca: The backend's name, for the error.
+
+    Returns:
+        The offered dns-01 challenge.
+
+    Raises:
+        CaConfigurationError: The server offers no dns-01 challenge for the identifier; the
+            message names what it offered.
+    """
+    for challb in authz.challenges:
+        if isinstance(challb.chall, challenges.DNS01):
+            return challb
+    offered = ", ".join(sorted(challenge_type(c) for c in authz.challenges)) or "none"
+    raise CaConfigurationError(
+        f"{ca}: the ACME server offers no dns-01 challenge for {authz.identifier.value} "
+        f"(offered: {offered}); ucrenew validates by dns-01 only, because CUCM and IM&P "
+        "nodes cannot serve http-01 or tls-alpn-01 tokens (their ports 80 and 443 are Cisco "
+        "Tomcat); the CA must offer dns-01 for this name",
+        ca=ca,
+    )
 
 
 def _pem(cert: x509.Certificate) -> str:

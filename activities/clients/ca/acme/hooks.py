@@ -1,8 +1,9 @@
-"""Challenge hooks: what publishes and withdraws the proof an ACME CA validates.
+"""The dns-01 hook: what publishes and withdraws the TXT record an ACME CA validates.
 
-:class:`DnsHook` (dns-01) and :class:`HttpHook` (http-01) are the interfaces the backend
-calls; :class:`CommandDnsHook` is the dns-01 hook ucrenew ships, an operator-provided
-executable in the style of certbot's manual hooks. Hooks are coroutines and raise
+dns-01 is the only challenge ucrenew answers (CUCM and IM&P nodes cannot serve http-01 or
+tls-alpn-01 tokens). :class:`DnsHook` is the interface the backend calls;
+:class:`CommandDnsHook` is the hook ucrenew ships, an operator-provided executable in the
+style of certbot's manual hooks. Hooks are coroutines and raise
 :class:`~activities.clients.ca.errors.CaError` subclasses on failure.
 """
 
@@ -18,7 +19,7 @@ from typing import Protocol, runtime_checkable
 
 from activities.clients.ca.errors import CaConfigurationError, CaUnavailable
 
-__all__ = ["CommandDnsHook", "DnsHook", "HttpHook"]
+__all__ = ["CommandDnsHook", "DnsHook"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,35 +48,6 @@ class DnsHook(Protocol):
         Args:
             domain: The identifier that was validated.
             validation: The TXT record value that was published.
-        """
-        ...
-
-
-@runtime_checkable
-class HttpHook(Protocol):
-    """Serves and withdraws the resource of an http-01 challenge.
-
-    The resource is ``http://<domain>/.well-known/acme-challenge/<token>`` with body
-    ``validation`` (the key authorization).
-    """
-
-    async def present(self, domain: str, token: str, validation: str) -> None:
-        """Start serving the challenge resource.
-
-        Args:
-            domain: The identifier being validated.
-            token: The challenge token (last path segment).
-            validation: The key authorization to serve as the body.
-        """
-        ...
-
-    async def cleanup(self, domain: str, token: str, validation: str) -> None:
-        """Stop serving the challenge resource.
-
-        Args:
-            domain: The identifier that was validated.
-            token: The challenge token.
-            validation: The key authorization that was served.
         """
         ...
 

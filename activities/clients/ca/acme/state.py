@@ -36,11 +36,9 @@ _ORDERS_DIR = "orders"
 
 @dataclass
 class Challenge:
-    """A challenge presented for an order, as recorded for its later cleanup."""
+    """A dns-01 TXT record presented for an order, as recorded for its later cleanup."""
 
-    kind: str  # "dns-01" or "http-01"
     domain: str
-    token: str
     validation: str
 
 
@@ -64,7 +62,11 @@ class OrderRecord:
         return cls(
             order_url=data["order_url"],
             csr_pem=data["csr_pem"],
-            challenges=[Challenge(**c) for c in data.get("challenges", [])],
+            # Records of earlier releases also carry "kind" and "token"; neither is needed.
+            challenges=[
+                Challenge(domain=c["domain"], validation=c["validation"])
+                for c in data.get("challenges", [])
+            ],
             cleaned=bool(data.get("cleaned", False)),
         )
 
