@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 from temporalio import activity
 
 from activities.clients import pki
-from activities.clients.cucm.axl import AxlClient
+from activities.clients.cucm import phone_resets
 from activities.clients.cucm.certmgr import CertMgrClient
 from activities.clients.cucm.cli import CucmCli
 from activities.clients.cucm.controlcenter import ControlCenterClient
@@ -29,7 +29,6 @@ from activities.clients.cucm.discovery import discover, endpoint
 from activities.clients.cucm.discovery import registration_snapshot as summarize_registrations
 from activities.clients.cucm.errors import (
     CucmCliError,
-    CucmDeviceNotFound,
     CucmError,
     CucmResponseLost,
     CucmStaleCsr,
@@ -38,6 +37,7 @@ from activities.clients.cucm.errors import (
     CucmUnreachable,
 )
 from activities.clients.cucm.inferred import short_host
+from activities.clients.cucm.phone_resets import ResetProgress
 from activities.clients.cucm.risport import RisPortClient
 from activities.clients.cucm.tls import TlsProbeResult, probe_tls
 from activities.clients.cucm.transport import NodeEndpoint, credentials
@@ -107,36 +107,15 @@ async def heartbeating(progress: Sequence[object]) -> AsyncIterator[None]:
             await task
 
 
-class ResetProgress(BaseModel):
-    """Heartbeat details of ``reset_phones``: how far the batch got, to resume after a retry.
-
-    Attributes:
-        done: Length of the prefix of ``names`` whose requests are all answered.
-        reset: Requests AXL accepted so far (every attempt together).
-        not_found: Names AXL does not know, so far.
-        ahead: Positions past the prefix already answered (requests complete out of order).
-        note: What the batch is doing (e.g. waiting out AXL throttling).
-    """
-
-    done: int = Field(default=0, ge=0)
-    reset: int = Field(default=0, ge=0)
-    not_found: list[str] = Field(default_factory=list)
-    ahead: list[int] = Field(default_factory=list)
-    note: str = ""
-
-    @classmethod
-    def resume(cls, details: Sequence[Any], total: int) -> ResetProgress:
-        """The progress a previous attempt heartbeated, or a fresh start when there is none."""
-        if not details:
-            return cls()
-        try:
-            state = cls.model_validate(details[0])
-        except ValidationError:
-            activity.logger.warning("reset_phones: unreadable heartbeat details, starting over")
-            return cls()
-        state.done = min(state.done, total)
-        state.ahead = sorted({i for i in state.ahead if state.done < i < total})
-        return state
+def _reset_progress(details: Sequence[Any]) -> ResetProgress:
+    """The progress a previous ``reset_phones`` attempt heartbeated, or a fresh start."""
+    if not details:
+        return ResetProgress()
+    try:
+        return ResetProgress.model_validate(details[0])
+    except ValidationError:
+        activity.logger.warning("reset_phones: unreadable heartbeat details, starting over")
+        return ResetProgress()
 
 
 class CucmActivities:
@@ -636,89 +615,22 @@ class CucmActivities:
         died may be repeated).
         """
         inventory, cluster = self._cluster(req)
-        total = len(req.names)
-        state = ResetProgress.resume(activity.info().heartbeat_details, total)
-        answered = set(state.ahead)
-        todo = iter([i for i in range(state.done, total) if i not in answered])
-        workers = min(req.concurrency, total - state.done - len(answered))
-        progress: list[object] = [state.model_dump()]
+        start = _reset_progress(activity.info().heartbeat_details).clamped(len(req.names))
+        latest: list[object] = [start.model_dump()]
 
-        def beat(note: str | None = None) -> None:
-            if note is not None:
-                state.note = note
-            progress[-1] = state.model_dump()
-            activity.heartbeat(progress[-1])
+        def beat(progress: ResetProgress) -> None:
+            latest[-1] = progress.model_dump()
+            activity.heartbeat(latest[-1])
 
-        def answer(index: int) -> None:
-            answered.add(index)
-            while state.done in answered:
-                answered.discard(state.done)
-                state.done += 1
-            state.ahead = sorted(answered)
-            beat(f"{state.done}/{total} answered")
-
-        async def delivered(ris: RisPortClient, name: str, sent_at: float) -> bool:
-            # A reset takes the phone off its node at once and it registers again later: only
-            # a registration older than the request means the reset never arrived. (AXL also
-            # accepts resets of unregistered phones, which nothing can deliver.)
-            while True:
-                try:
-                    records = await ris.select_cm_devices(names=[name], ext=True)
-                except CucmThrottled as exc:
-                    beat(f"RisPort throttled; checking {name} again in {exc.retry_after:.0f}s")
-                    await asyncio.sleep(exc.retry_after)
-                    continue
-                return not any(
-                    r.status == "Registered" and r.timestamp < int(sent_at) for r in records
-                )
-
-        async def reset_one(axl: AxlClient, ris: RisPortClient, index: int) -> None:
-            name = req.names[index]
-            while True:
-                sent_at = time.time()
-                try:
-                    await axl.reset_device(name)
-                except CucmDeviceNotFound:
-                    state.not_found.append(name)
-                except CucmThrottled as exc:
-                    beat(f"AXL throttled; retrying {name} in {exc.retry_after:.0f}s")
-                    await asyncio.sleep(exc.retry_after)
-                    continue
-                except CucmResponseLost:
-                    # Read back before sending again: a second reset reboots the phone twice.
-                    if not await delivered(ris, name, sent_at):
-                        beat(f"reset of {name}: answer lost, phone still registered; again")
-                        continue
-                    state.reset += 1
-                else:
-                    state.reset += 1
-                answer(index)
-                return
-
-        async def worker(axl: AxlClient, ris: RisPortClient) -> None:
-            for index in todo:
-                await reset_one(axl, ris, index)
-
-        if workers > 0:
-            ep = self._endpoint(req, cluster, cluster.publisher)
-            auth = credentials(inventory, cluster, "app_user")
-            async with (
-                heartbeating(progress),
-                AxlClient(ep, auth) as axl,
-                RisPortClient(ep, auth, throttle_retries=0) as ris,
-            ):
-                try:
-                    async with asyncio.TaskGroup() as group:
-                        for _ in range(workers):
-                            group.create_task(worker(axl, ris))
-                except ExceptionGroup as failed:
-                    raise failed.exceptions[0] from None
-        position = {name: i for i, name in reversed(list(enumerate(req.names)))}
-        return PhoneResetResult(
-            requested=total,
-            reset=state.reset,
-            not_found=sorted(state.not_found, key=lambda n: position.get(n, total)),
-        )
+        async with heartbeating(latest):
+            return await phone_resets.reset_phones(
+                self._endpoint(req, cluster, cluster.publisher),
+                credentials(inventory, cluster, "app_user"),
+                req.names,
+                concurrency=req.concurrency,
+                resume_from=start,
+                progress=beat,
+            )
 
     @activity.defn(name="wait_for_registrations")
     @translated
