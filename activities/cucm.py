@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import math
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ from pydantic import ValidationError
 from temporalio import activity
 
 from activities.clients import pki
-from activities.clients.cucm import phone_resets
+from activities.clients.cucm import phone_resets, registrations
 from activities.clients.cucm.certmgr import CertMgrClient
 from activities.clients.cucm.cli import CucmCli
 from activities.clients.cucm.controlcenter import ControlCenterClient
@@ -32,7 +31,6 @@ from activities.clients.cucm.errors import (
     CucmError,
     CucmResponseLost,
     CucmStaleCsr,
-    CucmThrottled,
     CucmTrustDuplicate,
     CucmUnreachable,
 )
@@ -646,58 +644,19 @@ class CucmActivities:
         deadline.
         """
         inventory, cluster = self._cluster(req)
-        ep = self._endpoint(req, cluster, cluster.publisher)
-        needed = req.baseline_registered * (1.0 - req.tolerance)
-        slack = req.baseline_registered * req.tolerance
-        expected = max(0, math.ceil(needed - 1e-9))
-
-        def lingering(snap: RegistrationSnapshot) -> dict[str, int]:
-            extra = {
-                n: snap.per_node.get(n, 0) - req.home_per_node.get(n, 0) for n in req.drain_nodes
-            }
-            return {n: e for n, e in extra.items() if e > slack}
-
-        def settled(snap: RegistrationSnapshot) -> bool:
-            return snap.registered >= needed and not lingering(snap)
-
-        t0 = time.monotonic()
-        deadline = t0 + req.timeout_seconds
-        progress = [f"waiting for {expected} registered phones"]
-        last: RegistrationSnapshot | None = None
-        async with (
-            heartbeating(progress),
-            RisPortClient(
-                ep, credentials(inventory, cluster, "app_user"), throttle_retries=0
-            ) as ris,
-        ):
-            while True:
-                pause = req.poll_seconds
-                try:
-                    last = summarize_registrations(await ris.registration_summary())
-                except CucmThrottled as exc:
-                    progress.append(f"RisPort throttled; retrying in {exc.retry_after:.0f}s")
-                    pause = exc.retry_after
-                else:
-                    waiting = lingering(last)
-                    progress.append(
-                        f"{last.registered}/{expected} phones registered"
-                        + (f"; waiting for fallback from {sorted(waiting)}" if waiting else "")
-                    )
-                    if settled(last):
-                        break
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                await asyncio.sleep(min(pause, remaining))
-        registered = last.registered if last else 0
-        return RegistrationGateResult(
-            ok=last is not None and settled(last),
-            registered=registered,
-            expected=expected,
-            waited_seconds=time.monotonic() - t0,
-            unregistered_sample=last.unregistered_sample if last else [],
-            lingering=lingering(last) if last else {},
-        )
+        progress: list[object] = []
+        async with heartbeating(progress):
+            return await registrations.wait_for_registrations(
+                self._endpoint(req, cluster, cluster.publisher),
+                credentials(inventory, cluster, "app_user"),
+                baseline=req.baseline_registered,
+                tolerance=req.tolerance,
+                timeout=req.timeout_seconds,
+                poll_interval=req.poll_seconds,
+                drain_nodes=req.drain_nodes,
+                home_per_node=req.home_per_node,
+                progress=progress.append,
+            )
 
     @activity.defn(name="ctl_update")
     @translated

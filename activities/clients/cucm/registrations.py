@@ -1,0 +1,126 @@
+"""The registration health gate: are the phones back after a restart wave?
+
+:func:`wait_for_registrations` polls RisPort70 until enough phones are registered again and the
+nodes the next wave restarts hold no more phones than at home (:func:`lingering`), or until
+its time is up; it reports how the wait ended rather than raising.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
+
+from activities.clients.cucm.discovery import registration_snapshot
+from activities.clients.cucm.errors import CucmThrottled
+from activities.clients.cucm.risport import RisPortClient
+from activities.clients.cucm.transport import BasicAuth, NodeEndpoint
+from activities.cluster_models import RegistrationGateResult, RegistrationSnapshot
+
+
+def lingering(
+    per_node: Mapping[str, int],
+    home_per_node: Mapping[str, int],
+    drain_nodes: Iterable[str],
+    slack: float,
+) -> dict[str, int]:
+    """The drain nodes holding more than ``slack`` phones above their home count.
+
+    Those extra phones failed over to the node and have not fallen back yet. The three
+    arguments name nodes the same way (their keys are compared as they are).
+
+    Args:
+        per_node: Node -> phones registered with it now.
+        home_per_node: Node -> phones registered with it before any restart.
+        drain_nodes: The nodes to check.
+        slack: Extra phones a node may keep.
+
+    Returns:
+        Node -> extra phones, for each drain node over the slack.
+    """
+    extra = {n: per_node.get(n, 0) - home_per_node.get(n, 0) for n in drain_nodes}
+    return {n: e for n, e in extra.items() if e > slack}
+
+
+async def wait_for_registrations(
+    endpoint: NodeEndpoint,
+    auth: BasicAuth,
+    *,
+    baseline: int,
+    tolerance: float,
+    timeout: float,  # noqa: ASYNC109 - a polling budget, reported in the result
+    poll_interval: float,
+    drain_nodes: Iterable[str] = (),
+    home_per_node: Mapping[str, int] | None = None,
+    progress: Callable[[str], object] = lambda _: None,
+) -> RegistrationGateResult:
+    """Poll RisPort until at least ``baseline * (1 - tolerance)`` phones are registered, and
+    ``drain_nodes`` hold no more phones than at home.
+
+    The second condition waits for fallback: phones that failed over to a node of the next
+    wave would otherwise drop a second time when it stops. Both allow the same tolerance. A
+    throttled RisPort is waited out inside the loop; the last look is taken at the deadline.
+
+    Args:
+        endpoint: A CUCM node to ask (the publisher).
+        auth: The serviceability application user.
+        baseline: Phones registered before the restarts.
+        tolerance: Fraction of ``baseline`` that may stay missing (and extra per drain node).
+        timeout: Seconds to wait at most.
+        poll_interval: Seconds between looks.
+        drain_nodes: Nodes that must hold no more than ``home_per_node`` (named as RisPort
+            names them in :attr:`RegistrationSnapshot.per_node`).
+        home_per_node: Phones per node before any restart.
+        progress: Called with a line about each look.
+
+    Returns:
+        ``ok=False`` when the time ran out before both conditions held.
+
+    Raises:
+        CucmError: A RisPort error other than throttling.
+    """
+    drain = list(drain_nodes)
+    home = dict(home_per_node or {})
+    needed = baseline * (1.0 - tolerance)
+    slack = baseline * tolerance
+    expected = max(0, math.ceil(needed - 1e-9))
+
+    def waiting_on(snap: RegistrationSnapshot) -> dict[str, int]:
+        return lingering(snap.per_node, home, drain, slack)
+
+    def settled(snap: RegistrationSnapshot) -> bool:
+        return snap.registered >= needed and not waiting_on(snap)
+
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    progress(f"waiting for {expected} registered phones")
+    last: RegistrationSnapshot | None = None
+    async with RisPortClient(endpoint, auth, throttle_retries=0) as ris:
+        while True:
+            pause = poll_interval
+            try:
+                last = registration_snapshot(await ris.registration_summary())
+            except CucmThrottled as exc:
+                progress(f"RisPort throttled; retrying in {exc.retry_after:.0f}s")
+                pause = exc.retry_after
+            else:
+                waiting = waiting_on(last)
+                progress(
+                    f"{last.registered}/{expected} phones registered"
+                    + (f"; waiting for fallback from {sorted(waiting)}" if waiting else "")
+                )
+                if settled(last):
+                    break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            await asyncio.sleep(min(pause, remaining))
+    return RegistrationGateResult(
+        ok=last is not None and settled(last),
+        registered=last.registered if last else 0,
+        expected=expected,
+        waited_seconds=time.monotonic() - t0,
+        unregistered_sample=last.unregistered_sample if last else [],
+        lingering=waiting_on(last) if last else {},
+    )
