@@ -23,7 +23,6 @@ from activities.clients import pki
 from activities.clients.cucm import phone_resets, registrations
 from activities.clients.cucm.certmgr import CertMgrClient
 from activities.clients.cucm.cli import CucmCli
-from activities.clients.cucm.controlcenter import ControlCenterClient
 from activities.clients.cucm.discovery import discover, endpoint
 from activities.clients.cucm.discovery import registration_snapshot as summarize_registrations
 from activities.clients.cucm.errors import (
@@ -32,10 +31,10 @@ from activities.clients.cucm.errors import (
     CucmResponseLost,
     CucmStaleCsr,
     CucmTrustDuplicate,
-    CucmUnreachable,
 )
 from activities.clients.cucm.inferred import short_host
 from activities.clients.cucm.phone_resets import ResetProgress
+from activities.clients.cucm.restarts import ServiceRestart
 from activities.clients.cucm.risport import RisPortClient
 from activities.clients.cucm.tls import TlsProbeResult, probe_tls
 from activities.clients.cucm.transport import NodeEndpoint, credentials
@@ -362,129 +361,26 @@ class CucmActivities:
         done after ``req.not_before`` (a retried attempt) is not repeated.
         """
         inventory, cluster = self._cluster(req)
-        ep = self._endpoint(req, cluster, req.node)
         t0 = time.monotonic()
-        deadline = t0 + req.timeout_seconds
-        progress = [f"checking {req.service} on {req.node}"]
-        if req.service != "Cisco Tomcat":
-            async with heartbeating(progress):
-                already = await self._restart_by_control_center(
-                    req, inventory, cluster, ep, progress
-                )
-            return RestartResult(
-                node=req.node,
-                service=req.service,
-                already_done=already,
-                seconds=time.monotonic() - t0,
-            )
+        progress: list[object] = [f"checking {req.service} on {req.node}"]
+        restart = ServiceRestart(
+            self._endpoint(req, cluster, req.node),
+            req.service,
+            app_user=credentials(inventory, cluster, "app_user"),
+            os_admin=credentials(inventory, cluster, "os_admin"),
+            not_before=req.not_before,
+            timeout=req.timeout_seconds,
+            poll_interval=req.poll_seconds,
+            progress=progress.append,
+        )
         async with heartbeating(progress):
-            already = await self._started_after(req, inventory, cluster, ep)
-            if not already:
-                progress.append(f"restarting {req.service} on {req.node}")
-                async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
-                    await shell.restart_service(
-                        req.service,
-                        timeout=req.timeout_seconds,
-                        on_progress=progress.append,
-                        poll_interval=req.poll_seconds,
-                    )
-            progress.append(f"waiting for HTTPS on {req.node}")
-            while True:
-                try:
-                    await probe_tls(ep, ep.https_port)
-                    break
-                except CucmUnreachable as exc:
-                    if time.monotonic() > deadline:
-                        raise StepError(
-                            f"{req.service} restarted on {req.node} but HTTPS does not answer "
-                            f"after {req.timeout_seconds:.0f}s: {exc}",
-                            error_type="ServiceNotServing",
-                            retryable=True,
-                        ) from None
-                    await asyncio.sleep(min(req.poll_seconds, 1.0))
+            already = await restart.run()
         return RestartResult(
             node=req.node,
             service=req.service,
             already_done=already,
             seconds=time.monotonic() - t0,
         )
-
-    async def _restart_by_control_center(
-        self,
-        req: RestartRequest,
-        inventory: Inventory,
-        cluster: ClusterEntry,
-        ep: NodeEndpoint,
-        progress: list[str],
-    ) -> bool:
-        async with ControlCenterClient(ep, credentials(inventory, cluster, "app_user")) as cc:
-            before = next(
-                (s for s in await cc.get_service_status([req.service]) if s.name == req.service),
-                None,
-            )
-            if before is None or not before.activated:
-                raise StepError(
-                    f"{req.service} is not activated on {req.node}",
-                    error_type="ServiceNotActivated",
-                )
-            started = before.started_at
-            if started is not None and started > req.not_before.timestamp():
-                return True
-            progress.append(f"restarting {req.service} on {req.node}")
-            if before.status in ("Starting", "Stopping"):
-                # A restart is under way (an earlier attempt's): wait for it, do not add one.
-                await cc.wait_for_status(
-                    req.service,
-                    timeout=req.timeout_seconds,
-                    poll_interval=req.poll_seconds,
-                    on_poll=lambda s: progress.append(f"{s.name} {s.status}"),
-                )
-                return True
-            requested_at = time.time()
-            await cc.control_services("Restart", [req.service])
-            await cc.wait_for_status(
-                req.service,
-                started_after=started if started is not None else requested_at,
-                timeout=req.timeout_seconds,
-                poll_interval=req.poll_seconds,
-                on_poll=lambda s: progress.append(f"{s.name} {s.status}"),
-            )
-        return False
-
-    async def _started_after(
-        self, req: RestartRequest, inventory: Inventory, cluster: ClusterEntry, ep: NodeEndpoint
-    ) -> bool:
-        """Whether the restart this step asks for already happened (or is under way).
-
-        Control Center tells when the service started. While Cisco Tomcat itself restarts it
-        does not answer, so the CLI tells whether a restart is in progress: an attempt that
-        died mid-restart must wait for that one, not start another.
-        """
-        try:
-            async with ControlCenterClient(ep, credentials(inventory, cluster, "app_user")) as cc:
-                statuses = await cc.get_service_status([req.service])
-        except CucmError:
-            pass
-        else:
-            for s in statuses:
-                if s.name == req.service and s.started_at is not None:
-                    # UpTime has whole-second resolution and errs late: a start within a second
-                    # before not_before could read as after it; restarts take far longer.
-                    return s.started_at > req.not_before.timestamp()
-            return False
-        deadline = time.monotonic() + req.timeout_seconds
-        in_progress = False
-        async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
-            while True:
-                line = (await shell.service_list()).get(req.service)
-                if line is not None and line.started:
-                    return in_progress
-                if line is None or line.status not in ("STARTING", "STOPPING"):
-                    return False
-                if time.monotonic() > deadline:
-                    return False
-                in_progress = True
-                await asyncio.sleep(req.poll_seconds)
 
     @activity.defn(name="verify_node")
     @translated
