@@ -12,7 +12,6 @@ import contextlib
 import functools
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -470,29 +469,12 @@ class CucmActivities:
         CUCM node of the inventory is, and any other node RisPort reports.
         """
         inventory, cluster = self._cluster(req)
-        wanted = [cluster.node(n).fqdn for n in req.nodes] or [
-            n.fqdn for n in cluster.nodes if n.product == "cucm"
-        ]
-        ep = self._endpoint(req, cluster, cluster.publisher)
-        taken_at = datetime.now(UTC)
-        async with RisPortClient(ep, credentials(inventory, cluster, "app_user")) as ris:
-            records = await ris.select_cm_devices(protocol=req.protocol, ext=True)
-        fqdns: dict[str, str] = {}
-        for node in cluster.nodes:
-            fqdns[node.hostname.lower()] = node.fqdn
-            fqdns[node.fqdn.lower()] = node.fqdn
-            if node.address:
-                fqdns[node.address] = node.fqdn
-        by_node: dict[str, list[str]] = {fqdn: [] for fqdn in wanted}
-        for record in records:
-            if record.status != "Registered":
-                continue
-            fqdn = fqdns.get(record.node.lower(), record.node)
-            if req.nodes and fqdn not in by_node:
-                continue
-            by_node.setdefault(fqdn, []).append(record.name)
-        return RegisteredPhones(
-            taken_at=taken_at, by_node={fqdn: sorted(names) for fqdn, names in by_node.items()}
+        return await registrations.registered_phones(
+            self._endpoint(req, cluster, cluster.publisher),
+            credentials(inventory, cluster, "app_user"),
+            cluster,
+            nodes=req.nodes,
+            protocol=req.protocol,
         )
 
     @activity.defn(name="reset_phones")

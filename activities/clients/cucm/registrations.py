@@ -1,8 +1,9 @@
-"""The registration health gate: are the phones back after a restart wave?
+"""Phone registrations as the renewal needs them, from RisPort70.
 
-:func:`wait_for_registrations` polls RisPort70 until enough phones are registered again and the
-nodes the next wave restarts hold no more phones than at home (:func:`lingering`), or until
-its time is up; it reports how the wait ended rather than raising.
+:func:`registered_phones` lists which phones each node holds. :func:`wait_for_registrations` is
+the health gate after a restart wave: it polls until enough phones are registered again and
+the nodes the next wave restarts hold no more phones than at home (:func:`lingering`), or until
+its time is up, and reports how the wait ended rather than raising.
 """
 
 from __future__ import annotations
@@ -10,13 +11,70 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Literal
 
 from activities.clients.cucm.discovery import registration_snapshot
 from activities.clients.cucm.errors import CucmThrottled
 from activities.clients.cucm.risport import RisPortClient
 from activities.clients.cucm.transport import BasicAuth, NodeEndpoint
-from activities.cluster_models import RegistrationGateResult, RegistrationSnapshot
+from activities.clients.inventory import ClusterEntry
+from activities.cluster_models import (
+    RegisteredPhones,
+    RegistrationGateResult,
+    RegistrationSnapshot,
+)
+
+
+async def registered_phones(
+    endpoint: NodeEndpoint,
+    auth: BasicAuth,
+    cluster: ClusterEntry,
+    *,
+    nodes: Sequence[str] = (),
+    protocol: Literal["Any", "SCCP", "SIP"] = "Any",
+) -> RegisteredPhones:
+    """Which phones each node of ``cluster`` holds now.
+
+    Only ``Registered`` records count, under the inventory FQDN of the node RisPort names.
+    Every node of ``nodes`` is listed, even with no phone; without ``nodes`` every CUCM node of
+    the inventory is, and any other node RisPort reports.
+
+    Args:
+        endpoint: A CUCM node to ask (the publisher).
+        auth: The serviceability application user.
+        cluster: The cluster's inventory entry.
+        nodes: Names of the nodes to list (FQDN or host name); empty: every node.
+        protocol: Only phones of this protocol.
+
+    Raises:
+        InventoryError: A name of ``nodes`` is not a node of ``cluster``.
+        CucmError: RisPort errors.
+    """
+    wanted = [cluster.node(n).fqdn for n in nodes] or [
+        n.fqdn for n in cluster.nodes if n.product == "cucm"
+    ]
+    taken_at = datetime.now(UTC)
+    async with RisPortClient(endpoint, auth) as ris:
+        records = await ris.select_cm_devices(protocol=protocol, ext=True)
+    fqdns: dict[str, str] = {}
+    for node in cluster.nodes:
+        fqdns[node.hostname.lower()] = node.fqdn
+        fqdns[node.fqdn.lower()] = node.fqdn
+        if node.address:
+            fqdns[node.address] = node.fqdn
+    by_node: dict[str, list[str]] = {fqdn: [] for fqdn in wanted}
+    for record in records:
+        if record.status != "Registered":
+            continue
+        fqdn = fqdns.get(record.node.lower(), record.node)
+        if nodes and fqdn not in by_node:
+            continue
+        by_node.setdefault(fqdn, []).append(record.name)
+    return RegisteredPhones(
+        taken_at=taken_at, by_node={fqdn: sorted(names) for fqdn, names in by_node.items()}
+    )
 
 
 def lingering(
