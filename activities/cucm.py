@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from temporalio import activity
 
 from activities.clients import pki
-from activities.clients.cucm import phone_resets, registrations
+from activities.clients.cucm import certificates, phone_resets, registrations
 from activities.clients.cucm.certmgr import CertMgrClient
 from activities.clients.cucm.cli import CucmCli
 from activities.clients.cucm.discovery import discover, endpoint
@@ -29,7 +29,6 @@ from activities.clients.cucm.errors import (
     CucmError,
     CucmResponseLost,
     CucmStaleCsr,
-    CucmTrustDuplicate,
 )
 from activities.clients.cucm.inferred import short_host
 from activities.clients.cucm.phone_resets import ResetProgress
@@ -234,29 +233,9 @@ class CucmActivities:
     async def check_pending_csr(self, req: PendingCsrRequest) -> PendingCsrResult:
         """Compare the CSR that was signed with the one pending on the publisher (by key)."""
         inventory, cluster = self._cluster(req)
-        publisher = self._publisher(cluster, req.purpose)
-        ep = self._endpoint(req, cluster, publisher)
-        async with CertMgrClient(ep, credentials(inventory, cluster, "os_admin")) as certmgr:
-            snapshot = await certmgr.snapshot()
-        signed = pki.csr_info(req.csr_pem).public_key_sha256
-        identity = snapshot.identity(req.purpose)
-        if identity is None or not identity.csr_pem:
-            return PendingCsrResult(
-                matches=False,
-                detail=f"no {req.purpose} CSR is pending on {publisher} any more",
-            )
-        pending = pki.csr_info(identity.csr_pem).public_key_sha256
-        if pending != signed:
-            return PendingCsrResult(
-                matches=False,
-                pending_key_fingerprint=pending,
-                detail=(
-                    f"the {req.purpose} CSR pending on {publisher} (key {pending[:16]}…) "
-                    f"is not the one that was signed (key {signed[:16]}…): a new CSR was "
-                    "generated on the cluster meanwhile"
-                ),
-            )
-        return PendingCsrResult(matches=True, pending_key_fingerprint=pending)
+        ep = self._endpoint(req, cluster, self._publisher(cluster, req.purpose))
+        auth = credentials(inventory, cluster, "os_admin")
+        return await certificates.pending_csr(ep, auth, req.purpose, req.csr_pem)
 
     @activity.defn(name="upload_trust")
     @translated
@@ -264,25 +243,8 @@ class CucmActivities:
         """Upload CA certificates root first, skipping those already in the trust store."""
         inventory, cluster = self._cluster(req)
         ep = self._endpoint(req, cluster, self._publisher(cluster, req.purpose))
-        result = TrustUploadResult()
-        async with CertMgrClient(ep, credentials(inventory, cluster, "os_admin")) as certmgr:
-            present = {
-                pki.certificate_info(t.certificate_pem).sha256_fingerprint
-                for t in await certmgr.list_trust(req.purpose)
-            }
-            for pem in req.ca_pems:
-                info = pki.certificate_info(pem)
-                name = info.subject_cn or info.subject
-                if info.sha256_fingerprint in present:
-                    result.skipped.append(name)
-                    continue
-                try:
-                    await certmgr.upload_trust([req.purpose], [pem], "Trust Certificate")
-                except CucmTrustDuplicate:
-                    result.skipped.append(name)
-                    continue
-                result.uploaded.append(name)
-        return result
+        auth = credentials(inventory, cluster, "os_admin")
+        return await certificates.upload_missing_trust(ep, auth, req.purpose, req.ca_pems)
 
     @activity.defn(name="upload_certificate")
     @translated
