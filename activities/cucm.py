@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from temporalio import activity
 
 from activities.clients import pki
-from activities.clients.cucm import certificates, phone_resets, registrations
+from activities.clients.cucm import certificates, phone_resets, registrations, sso
 from activities.clients.cucm.certmgr import CertMgrClient
 from activities.clients.cucm.cli import CucmCli
 from activities.clients.cucm.discovery import discover, endpoint
@@ -170,27 +170,14 @@ class CucmActivities:
         """``utils sso disable`` on the publisher, when SSO is enabled (idempotent)."""
         inventory, cluster = self._cluster(ref)
         ep = self._endpoint(ref, cluster, cluster.publisher)
-        async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
-            before = await shell.sso_status()
-            if before.enabled:
-                try:
-                    await shell.sso_disable()
-                except CucmResponseLost:
-                    activity.logger.warning("sso disable: response lost, reading back")
-        async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
-            after = await shell.sso_status()
-        if after.enabled:
+        result = await sso.disable_sso(ep, credentials(inventory, cluster, "os_admin"))
+        if result.enabled:
             raise StepError(
                 f"SSO is still enabled on {cluster.publisher} after utils sso disable",
                 error_type="SsoDisableFailed",
                 retryable=True,
             )
-        return SsoResult(
-            was_enabled=before.enabled,
-            enabled=False,
-            changed=before.enabled,
-            detail="disabled SAML SSO" if before.enabled else "SSO was already disabled",
-        )
+        return result
 
     @activity.defn(name="sso_status")
     @translated
