@@ -8,10 +8,9 @@ here and nowhere else), does one step, reads back what it changed, and lets
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +67,7 @@ from activities.cluster_models import (
     VerifyResult,
 )
 from activities.errors import StepError, translated
+from activities.heartbeats import heartbeating
 
 #: The product whose nodes carry each purpose's identity (its publisher generates the CSR).
 PURPOSE_PRODUCT: dict[str, str] = {
@@ -76,30 +76,6 @@ PURPOSE_PRODUCT: dict[str, str] = {
     "cup-xmpp": "imp",
     "cup-xmpp-s2s": "imp",
 }
-
-
-@contextlib.asynccontextmanager
-async def heartbeating(progress: Sequence[object]) -> AsyncIterator[None]:
-    """Heartbeat with the latest progress entry while the body runs, however quiet it is.
-
-    Cancellation reaches an activity only through heartbeats, and a worker that dies is noticed
-    only when they stop: a restart that prints nothing for minutes must still heartbeat.
-    """
-    timeout = activity.info().heartbeat_timeout
-    every = timeout.total_seconds() / 3 if timeout else 10.0
-
-    async def beat() -> None:
-        while True:
-            activity.heartbeat(progress[-1] if progress else "")
-            await asyncio.sleep(every)
-
-    task = asyncio.create_task(beat())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def _reset_progress(details: Sequence[Any]) -> ResetProgress:
