@@ -29,13 +29,14 @@ from lab import facts, pki
 from lab.faults import Fault
 from lab.server import Lab
 from lab.timing import FAST, ServiceTiming
+from tests.lab.cli_helpers import LabCli
 from tests.lab.conftest import LabHandle, lab_spec
 
 TOMCAT = "Cisco Tomcat"
 
 
-def cli(lab: LabHandle, host: str = "cucm-pub", **kw: object) -> CucmCli:
-    return CucmCli(lab.endpoint(host), lab.os_admin, **kw)  # type: ignore[arg-type]
+def cli(lab: LabHandle, host: str = "cucm-pub", **kw: object) -> LabCli:
+    return LabCli(lab.endpoint(host), lab.os_admin, **kw)  # type: ignore[arg-type]
 
 
 def tomcat_states(lab: LabHandle, host: str, since: int = 0) -> list[str]:

@@ -118,8 +118,6 @@ SSO_TEST_OK_RE = re.compile(r"^\s*(pass|success|N/?A\b)", re.IGNORECASE)
 SSO_DISABLE_CONFIRM_RE = re.compile(r'Enter\s+"?Yes"?\s+to\s+continue', re.IGNORECASE)
 SSO_DISABLE_DONE_RE = re.compile(r"SSO disable.*success|successfully disabled", re.IGNORECASE)
 SSO_NOT_ENABLED_RE = re.compile(r"SSO is not enabled|already disabled", re.IGNORECASE)
-#: ``show network cluster`` shows a node the local one cannot reach as "not authenticated".
-CLI_NOT_AUTHENTICATED_RE = re.compile(r"not authenticated", re.IGNORECASE)
 
 # -- RisPort70 (§5, §15.4) -------------------------------------------------------------------
 #: Devices asked for per selectCmDevice(Ext) call; servers cap it (1000 is what clients use).
