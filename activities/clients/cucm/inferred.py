@@ -127,8 +127,6 @@ RIS_MAX_RETURNED_DEVICES = 1000
 RIS_MAX_PAGES = 100
 #: Throttle retries of one page before CucmThrottled reaches the caller.
 RIS_THROTTLE_RETRIES = 2
-#: CmNodes ``Name`` is the processnode name: an FQDN, a host name or an address.
-RIS_NODE_NAME_IS_PROCESSNODE = True
 
 # -- XMPP (§1.1; RFC 6120) ------------------------------------------------------------------
 #: IM&P requires STARTTLS on 5222 (c2s) and 5269 (s2s); the stream ``to`` is the IM domain,
