@@ -64,11 +64,6 @@ class ServiceLine:
     detail: str = ""
 
     @property
-    def activated(self) -> bool:
-        """False for ``[STOPPED]  Service Not Activated``."""
-        return "not activated" not in self.detail.lower()
-
-    @property
     def started(self) -> bool:
         """Whether the service runs."""
         return self.status == "STARTED"
