@@ -1,8 +1,9 @@
 """CUCM activities: thin Temporal adapters over the CUCM clients.
 
 Each activity resolves the cluster from the inventory (credentials by reference, resolved
-here and nowhere else), does one step, reads back what it changed, and lets
-``activities.errors`` translate client errors once.
+here and nowhere else), does one step and reads back what it changed, mostly through client
+code that does both, heartbeats while the step waits, and lets ``activities.errors``
+translate client errors once.
 """
 
 from __future__ import annotations
