@@ -30,6 +30,12 @@ async def reset(
     )
 
 
+async def registered(lab: Lab, count: int) -> tuple[list[str], int]:
+    """Once every phone is registered: the first ``count`` names, and the journal's mark."""
+    await all_registered(lab)
+    return [p.name for p in lab.phones.phones[:count]], lab.journal.last_seq
+
+
 def test_progress_from_a_longer_batch_is_clamped_to_this_one() -> None:
     state = ResetProgress(done=9, reset=9, ahead=[3, 12])
     assert state.clamped(5).model_dump() == ResetProgress(done=5, reset=9).model_dump()
@@ -41,9 +47,7 @@ async def test_reset_resumes_after_the_given_progress_without_resetting_a_phone_
     lab: LabHandle,
 ) -> None:
     running = lab.lab
-    await all_registered(running)
-    names = [p.name for p in running.phones.phones[:7]]
-    mark = running.journal.last_seq
+    names, mark = await registered(running, 7)
     # An earlier run answered the first three and the fifth (one of them unknown to AXL).
     earlier = ResetProgress(done=3, reset=3, not_found=["SEPGONE"], ahead=[4])
     seen: list[ResetProgress] = []
@@ -58,9 +62,7 @@ async def test_a_batch_resumed_from_its_last_report_resets_each_phone_once(
     lab: LabHandle,
 ) -> None:
     running = lab.lab
-    await all_registered(running)
-    names = [p.name for p in running.phones.phones[:5]]
-    mark = running.journal.last_seq
+    names, mark = await registered(running, 5)
     seen: list[ResetProgress] = []
 
     def report(state: ResetProgress) -> None:
@@ -121,9 +123,7 @@ async def test_unknown_names_are_listed_in_request_order(lab: LabHandle) -> None
 
 async def test_axl_throttling_is_waited_out(lab: LabHandle) -> None:
     running = lab.lab
-    await all_registered(running)
-    names = [p.name for p in running.phones.phones[:3]]
-    mark = running.journal.last_seq
+    names, mark = await registered(running, 3)
     await running.add_fault(
         Fault(
             kind="http-error",
