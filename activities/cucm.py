@@ -1,43 +1,38 @@
 """CUCM activities: thin Temporal adapters over the CUCM clients.
 
 Each activity resolves the cluster from the inventory (credentials by reference, resolved
-here and nowhere else), does one step, reads back what it changed, and lets
-``activities.errors`` translate client errors once.
+here and nowhere else), does one step and reads back what it changed, mostly through client
+code that does both, heartbeats while the step waits, and lets ``activities.errors``
+translate client errors once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
-import math
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 from temporalio import activity
 
 from activities import catalog
 from activities.clients import pki
-from activities.clients.cucm.axl import AxlClient
+from activities.clients.cucm import certificates, phone_resets, registrations, sso
 from activities.clients.cucm.certmgr import CertMgrClient
 from activities.clients.cucm.cli import CucmCli
-from activities.clients.cucm.controlcenter import ControlCenterClient
 from activities.clients.cucm.discovery import discover, endpoint
 from activities.clients.cucm.discovery import registration_snapshot as summarize_registrations
 from activities.clients.cucm.errors import (
     CucmCliError,
-    CucmDeviceNotFound,
     CucmError,
     CucmResponseLost,
     CucmStaleCsr,
-    CucmThrottled,
-    CucmTrustDuplicate,
-    CucmUnreachable,
 )
+from activities.clients.cucm.phone_resets import ResetProgress
+from activities.clients.cucm.restarts import ServiceRestart
 from activities.clients.cucm.risport import RisPortClient
 from activities.clients.cucm.tls import TlsProbeResult, probe_tls
 from activities.clients.cucm.transport import NodeEndpoint, credentials
@@ -73,62 +68,18 @@ from activities.cluster_models import (
     VerifyResult,
 )
 from activities.errors import StepError, translated
+from activities.heartbeats import heartbeating
 
 
-@contextlib.asynccontextmanager
-async def heartbeating(progress: Sequence[object]) -> AsyncIterator[None]:
-    """Heartbeat with the latest progress entry while the body runs, however quiet it is.
-
-    Cancellation reaches an activity only through heartbeats, and a worker that dies is noticed
-    only when they stop: a restart that prints nothing for minutes must still heartbeat.
-    """
-    timeout = activity.info().heartbeat_timeout
-    every = timeout.total_seconds() / 3 if timeout else 10.0
-
-    async def beat() -> None:
-        while True:
-            activity.heartbeat(progress[-1] if progress else "")
-            await asyncio.sleep(every)
-
-    task = asyncio.create_task(beat())
+def _reset_progress(details: Sequence[Any]) -> ResetProgress:
+    """The progress a previous ``reset_phones`` attempt heartbeated, or a fresh start."""
+    if not details:
+        return ResetProgress()
     try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-class ResetProgress(BaseModel):
-    """Heartbeat details of ``reset_phones``: how far the batch got, to resume after a retry.
-
-    Attributes:
-        done: Length of the prefix of ``names`` whose requests are all answered.
-        reset: Requests AXL accepted so far (every attempt together).
-        not_found: Names AXL does not know, so far.
-        ahead: Positions past the prefix already answered (requests complete out of order).
-        note: What the batch is doing (e.g. waiting out AXL throttling).
-    """
-
-    done: int = Field(default=0, ge=0)
-    reset: int = Field(default=0, ge=0)
-    not_found: list[str] = Field(default_factory=list)
-    ahead: list[int] = Field(default_factory=list)
-    note: str = ""
-
-    @classmethod
-    def resume(cls, details: Sequence[Any], total: int) -> ResetProgress:
-        """The progress a previous attempt heartbeated, or a fresh start when there is none."""
-        if not details:
-            return cls()
-        try:
-            state = cls.model_validate(details[0])
-        except ValidationError:
-            activity.logger.warning("reset_phones: unreadable heartbeat details, starting over")
-            return cls()
-        state.done = min(state.done, total)
-        state.ahead = sorted({i for i in state.ahead if state.done < i < total})
-        return state
+        return ResetProgress.model_validate(details[0])
+    except ValidationError:
+        activity.logger.warning("reset_phones: unreadable heartbeat details, starting over")
+        return ResetProgress()
 
 
 class CucmActivities:
@@ -188,27 +139,14 @@ class CucmActivities:
         """``utils sso disable`` on the publisher, when SSO is enabled (idempotent)."""
         inventory, cluster = self._cluster(ref)
         ep = self._endpoint(ref, cluster, cluster.publisher)
-        async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
-            before = await shell.sso_status()
-            if before.enabled:
-                try:
-                    await shell.sso_disable()
-                except CucmResponseLost:
-                    activity.logger.warning("sso disable: response lost, reading back")
-        async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
-            after = await shell.sso_status()
-        if after.enabled:
+        result = await sso.disable_sso(ep, credentials(inventory, cluster, "os_admin"))
+        if result.enabled:
             raise StepError(
                 f"SSO is still enabled on {cluster.publisher} after utils sso disable",
                 error_type="SsoDisableFailed",
                 retryable=True,
             )
-        return SsoResult(
-            was_enabled=before.enabled,
-            enabled=False,
-            changed=before.enabled,
-            detail="disabled SAML SSO" if before.enabled else "SSO was already disabled",
-        )
+        return result
 
     @activity.defn(name="sso_status")
     @translated
@@ -251,29 +189,9 @@ class CucmActivities:
     async def check_pending_csr(self, req: PendingCsrRequest) -> PendingCsrResult:
         """Compare the CSR that was signed with the one pending on the publisher (by key)."""
         inventory, cluster = self._cluster(req)
-        publisher = self._publisher(cluster, req.purpose)
-        ep = self._endpoint(req, cluster, publisher)
-        async with CertMgrClient(ep, credentials(inventory, cluster, "os_admin")) as certmgr:
-            snapshot = await certmgr.snapshot()
-        signed = pki.csr_info(req.csr_pem).public_key_sha256
-        identity = snapshot.identity(req.purpose)
-        if identity is None or not identity.csr_pem:
-            return PendingCsrResult(
-                matches=False,
-                detail=f"no {req.purpose} CSR is pending on {publisher} any more",
-            )
-        pending = pki.csr_info(identity.csr_pem).public_key_sha256
-        if pending != signed:
-            return PendingCsrResult(
-                matches=False,
-                pending_key_fingerprint=pending,
-                detail=(
-                    f"the {req.purpose} CSR pending on {publisher} (key {pending[:16]}…) "
-                    f"is not the one that was signed (key {signed[:16]}…): a new CSR was "
-                    "generated on the cluster meanwhile"
-                ),
-            )
-        return PendingCsrResult(matches=True, pending_key_fingerprint=pending)
+        ep = self._endpoint(req, cluster, self._publisher(cluster, req.purpose))
+        auth = credentials(inventory, cluster, "os_admin")
+        return await certificates.pending_csr(ep, auth, req.purpose, req.csr_pem)
 
     @activity.defn(name="upload_trust")
     @translated
@@ -281,25 +199,8 @@ class CucmActivities:
         """Upload CA certificates root first, skipping those already in the trust store."""
         inventory, cluster = self._cluster(req)
         ep = self._endpoint(req, cluster, self._publisher(cluster, req.purpose))
-        result = TrustUploadResult()
-        async with CertMgrClient(ep, credentials(inventory, cluster, "os_admin")) as certmgr:
-            present = {
-                pki.certificate_info(t.certificate_pem).sha256_fingerprint
-                for t in await certmgr.list_trust(req.purpose)
-            }
-            for pem in req.ca_pems:
-                info = pki.certificate_info(pem)
-                name = info.subject_cn or info.subject
-                if info.sha256_fingerprint in present:
-                    result.skipped.append(name)
-                    continue
-                try:
-                    await certmgr.upload_trust([req.purpose], [pem], "Trust Certificate")
-                except CucmTrustDuplicate:
-                    result.skipped.append(name)
-                    continue
-                result.uploaded.append(name)
-        return result
+        auth = credentials(inventory, cluster, "os_admin")
+        return await certificates.upload_missing_trust(ep, auth, req.purpose, req.ca_pems)
 
     @activity.defn(name="upload_certificate")
     @translated
@@ -376,129 +277,26 @@ class CucmActivities:
         done after ``req.not_before`` (a retried attempt) is not repeated.
         """
         inventory, cluster = self._cluster(req)
-        ep = self._endpoint(req, cluster, req.node)
         t0 = time.monotonic()
-        deadline = t0 + req.timeout_seconds
-        progress = [f"checking {req.service} on {req.node}"]
-        if req.service != catalog.TOMCAT:
-            async with heartbeating(progress):
-                already = await self._restart_by_control_center(
-                    req, inventory, cluster, ep, progress
-                )
-            return RestartResult(
-                node=req.node,
-                service=req.service,
-                already_done=already,
-                seconds=time.monotonic() - t0,
-            )
+        progress: list[object] = [f"checking {req.service} on {req.node}"]
+        restart = ServiceRestart(
+            self._endpoint(req, cluster, req.node),
+            req.service,
+            app_user=credentials(inventory, cluster, "app_user"),
+            os_admin=credentials(inventory, cluster, "os_admin"),
+            not_before=req.not_before,
+            timeout=req.timeout_seconds,
+            poll_interval=req.poll_seconds,
+            progress=progress.append,
+        )
         async with heartbeating(progress):
-            already = await self._started_after(req, inventory, cluster, ep)
-            if not already:
-                progress.append(f"restarting {req.service} on {req.node}")
-                async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
-                    await shell.restart_service(
-                        req.service,
-                        timeout=req.timeout_seconds,
-                        on_progress=progress.append,
-                        poll_interval=req.poll_seconds,
-                    )
-            progress.append(f"waiting for HTTPS on {req.node}")
-            while True:
-                try:
-                    await probe_tls(ep, ep.https_port)
-                    break
-                except CucmUnreachable as exc:
-                    if time.monotonic() > deadline:
-                        raise StepError(
-                            f"{req.service} restarted on {req.node} but HTTPS does not answer "
-                            f"after {req.timeout_seconds:.0f}s: {exc}",
-                            error_type="ServiceNotServing",
-                            retryable=True,
-                        ) from None
-                    await asyncio.sleep(min(req.poll_seconds, 1.0))
+            already = await restart.run()
         return RestartResult(
             node=req.node,
             service=req.service,
             already_done=already,
             seconds=time.monotonic() - t0,
         )
-
-    async def _restart_by_control_center(
-        self,
-        req: RestartRequest,
-        inventory: Inventory,
-        cluster: ClusterEntry,
-        ep: NodeEndpoint,
-        progress: list[str],
-    ) -> bool:
-        async with ControlCenterClient(ep, credentials(inventory, cluster, "app_user")) as cc:
-            before = next(
-                (s for s in await cc.get_service_status([req.service]) if s.name == req.service),
-                None,
-            )
-            if before is None or not before.activated:
-                raise StepError(
-                    f"{req.service} is not activated on {req.node}",
-                    error_type="ServiceNotActivated",
-                )
-            started = before.started_at
-            if started is not None and started > req.not_before.timestamp():
-                return True
-            progress.append(f"restarting {req.service} on {req.node}")
-            if before.status in ("Starting", "Stopping"):
-                # A restart is under way (an earlier attempt's): wait for it, do not add one.
-                await cc.wait_for_status(
-                    req.service,
-                    timeout=req.timeout_seconds,
-                    poll_interval=req.poll_seconds,
-                    on_poll=lambda s: progress.append(f"{s.name} {s.status}"),
-                )
-                return True
-            requested_at = time.time()
-            await cc.control_services("Restart", [req.service])
-            await cc.wait_for_status(
-                req.service,
-                started_after=started if started is not None else requested_at,
-                timeout=req.timeout_seconds,
-                poll_interval=req.poll_seconds,
-                on_poll=lambda s: progress.append(f"{s.name} {s.status}"),
-            )
-        return False
-
-    async def _started_after(
-        self, req: RestartRequest, inventory: Inventory, cluster: ClusterEntry, ep: NodeEndpoint
-    ) -> bool:
-        """Whether the restart this step asks for already happened (or is under way).
-
-        Control Center tells when the service started. While Cisco Tomcat itself restarts it
-        does not answer, so the CLI tells whether a restart is in progress: an attempt that
-        died mid-restart must wait for that one, not start another.
-        """
-        try:
-            async with ControlCenterClient(ep, credentials(inventory, cluster, "app_user")) as cc:
-                statuses = await cc.get_service_status([req.service])
-        except CucmError:
-            pass
-        else:
-            for s in statuses:
-                if s.name == req.service and s.started_at is not None:
-                    # UpTime has whole-second resolution and errs late: a start within a second
-                    # before not_before could read as after it; restarts take far longer.
-                    return s.started_at > req.not_before.timestamp()
-            return False
-        deadline = time.monotonic() + req.timeout_seconds
-        in_progress = False
-        async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
-            while True:
-                line = (await shell.service_list()).get(req.service)
-                if line is not None and line.started:
-                    return in_progress
-                if line is None or line.status not in ("STARTING", "STOPPING"):
-                    return False
-                if time.monotonic() > deadline:
-                    return False
-                in_progress = True
-                await asyncio.sleep(req.poll_seconds)
 
     @activity.defn(name="verify_node")
     @translated
@@ -585,23 +383,12 @@ class CucmActivities:
         CUCM node of the inventory is, and any other node RisPort reports.
         """
         inventory, cluster = self._cluster(req)
-        wanted = [cluster.node(n).fqdn for n in req.nodes] or [
-            n.fqdn for n in cluster.nodes if n.product == "cucm"
-        ]
-        ep = self._endpoint(req, cluster, cluster.publisher)
-        taken_at = datetime.now(UTC)
-        async with RisPortClient(ep, credentials(inventory, cluster, "app_user")) as ris:
-            records = await ris.select_cm_devices(protocol=req.protocol, ext=True)
-        by_node: dict[str, list[str]] = {fqdn: [] for fqdn in wanted}
-        for record in records:
-            if record.status != "Registered":
-                continue
-            fqdn = cluster.canonical(record.node)
-            if req.nodes and fqdn not in by_node:
-                continue
-            by_node.setdefault(fqdn, []).append(record.name)
-        return RegisteredPhones(
-            taken_at=taken_at, by_node={fqdn: sorted(names) for fqdn, names in by_node.items()}
+        return await registrations.registered_phones(
+            self._endpoint(req, cluster, cluster.publisher),
+            credentials(inventory, cluster, "app_user"),
+            cluster,
+            nodes=req.nodes,
+            protocol=req.protocol,
         )
 
     @activity.defn(name="reset_phones")
@@ -618,89 +405,22 @@ class CucmActivities:
         died may be repeated).
         """
         inventory, cluster = self._cluster(req)
-        total = len(req.names)
-        state = ResetProgress.resume(activity.info().heartbeat_details, total)
-        answered = set(state.ahead)
-        todo = iter([i for i in range(state.done, total) if i not in answered])
-        workers = min(req.concurrency, total - state.done - len(answered))
-        progress: list[object] = [state.model_dump()]
+        start = _reset_progress(activity.info().heartbeat_details).clamped(len(req.names))
+        latest: list[object] = [start.model_dump()]
 
-        def beat(note: str | None = None) -> None:
-            if note is not None:
-                state.note = note
-            progress[-1] = state.model_dump()
-            activity.heartbeat(progress[-1])
+        def beat(progress: ResetProgress) -> None:
+            latest[-1] = progress.model_dump()
+            activity.heartbeat(latest[-1])
 
-        def answer(index: int) -> None:
-            answered.add(index)
-            while state.done in answered:
-                answered.discard(state.done)
-                state.done += 1
-            state.ahead = sorted(answered)
-            beat(f"{state.done}/{total} answered")
-
-        async def delivered(ris: RisPortClient, name: str, sent_at: float) -> bool:
-            # A reset takes the phone off its node at once and it registers again later: only
-            # a registration older than the request means the reset never arrived. (AXL also
-            # accepts resets of unregistered phones, which nothing can deliver.)
-            while True:
-                try:
-                    records = await ris.select_cm_devices(names=[name], ext=True)
-                except CucmThrottled as exc:
-                    beat(f"RisPort throttled; checking {name} again in {exc.retry_after:.0f}s")
-                    await asyncio.sleep(exc.retry_after)
-                    continue
-                return not any(
-                    r.status == "Registered" and r.timestamp < int(sent_at) for r in records
-                )
-
-        async def reset_one(axl: AxlClient, ris: RisPortClient, index: int) -> None:
-            name = req.names[index]
-            while True:
-                sent_at = time.time()
-                try:
-                    await axl.reset_device(name)
-                except CucmDeviceNotFound:
-                    state.not_found.append(name)
-                except CucmThrottled as exc:
-                    beat(f"AXL throttled; retrying {name} in {exc.retry_after:.0f}s")
-                    await asyncio.sleep(exc.retry_after)
-                    continue
-                except CucmResponseLost:
-                    # Read back before sending again: a second reset reboots the phone twice.
-                    if not await delivered(ris, name, sent_at):
-                        beat(f"reset of {name}: answer lost, phone still registered; again")
-                        continue
-                    state.reset += 1
-                else:
-                    state.reset += 1
-                answer(index)
-                return
-
-        async def worker(axl: AxlClient, ris: RisPortClient) -> None:
-            for index in todo:
-                await reset_one(axl, ris, index)
-
-        if workers > 0:
-            ep = self._endpoint(req, cluster, cluster.publisher)
-            auth = credentials(inventory, cluster, "app_user")
-            async with (
-                heartbeating(progress),
-                AxlClient(ep, auth) as axl,
-                RisPortClient(ep, auth, throttle_retries=0) as ris,
-            ):
-                try:
-                    async with asyncio.TaskGroup() as group:
-                        for _ in range(workers):
-                            group.create_task(worker(axl, ris))
-                except ExceptionGroup as failed:
-                    raise failed.exceptions[0] from None
-        position = {name: i for i, name in reversed(list(enumerate(req.names)))}
-        return PhoneResetResult(
-            requested=total,
-            reset=state.reset,
-            not_found=sorted(state.not_found, key=lambda n: position.get(n, total)),
-        )
+        async with heartbeating(latest):
+            return await phone_resets.reset_phones(
+                self._endpoint(req, cluster, cluster.publisher),
+                credentials(inventory, cluster, "app_user"),
+                req.names,
+                concurrency=req.concurrency,
+                resume_from=start,
+                progress=beat,
+            )
 
     @activity.defn(name="wait_for_registrations")
     @translated
@@ -716,60 +436,20 @@ class CucmActivities:
         deadline.
         """
         inventory, cluster = self._cluster(req)
-        ep = self._endpoint(req, cluster, cluster.publisher)
-        needed = req.baseline_registered * (1.0 - req.tolerance)
-        slack = req.baseline_registered * req.tolerance
-        expected = max(0, math.ceil(needed - 1e-9))
-
-        # Changes started before node names were canonical send short host names.
-        drain = [cluster.canonical(n) for n in req.drain_nodes]
-        home = {cluster.canonical(n): count for n, count in req.home_per_node.items()}
-
-        def lingering(snap: RegistrationSnapshot) -> dict[str, int]:
-            extra = {n: snap.per_node.get(n, 0) - home.get(n, 0) for n in drain}
-            return {n: e for n, e in extra.items() if e > slack}
-
-        def settled(snap: RegistrationSnapshot) -> bool:
-            return snap.registered >= needed and not lingering(snap)
-
-        t0 = time.monotonic()
-        deadline = t0 + req.timeout_seconds
-        progress = [f"waiting for {expected} registered phones"]
-        last: RegistrationSnapshot | None = None
-        async with (
-            heartbeating(progress),
-            RisPortClient(
-                ep, credentials(inventory, cluster, "app_user"), throttle_retries=0
-            ) as ris,
-        ):
-            while True:
-                pause = req.poll_seconds
-                try:
-                    last = summarize_registrations(await ris.registration_summary(), cluster)
-                except CucmThrottled as exc:
-                    progress.append(f"RisPort throttled; retrying in {exc.retry_after:.0f}s")
-                    pause = exc.retry_after
-                else:
-                    waiting = lingering(last)
-                    progress.append(
-                        f"{last.registered}/{expected} phones registered"
-                        + (f"; waiting for fallback from {sorted(waiting)}" if waiting else "")
-                    )
-                    if settled(last):
-                        break
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                await asyncio.sleep(min(pause, remaining))
-        registered = last.registered if last else 0
-        return RegistrationGateResult(
-            ok=last is not None and settled(last),
-            registered=registered,
-            expected=expected,
-            waited_seconds=time.monotonic() - t0,
-            unregistered_sample=last.unregistered_sample if last else [],
-            lingering=lingering(last) if last else {},
-        )
+        progress: list[object] = []
+        async with heartbeating(progress):
+            return await registrations.wait_for_registrations(
+                self._endpoint(req, cluster, cluster.publisher),
+                credentials(inventory, cluster, "app_user"),
+                cluster,
+                baseline=req.baseline_registered,
+                tolerance=req.tolerance,
+                timeout=req.timeout_seconds,
+                poll_interval=req.poll_seconds,
+                drain_nodes=req.drain_nodes,
+                home_per_node=req.home_per_node,
+                progress=progress.append,
+            )
 
     @activity.defn(name="ctl_update")
     @translated

@@ -3,24 +3,37 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pytest
 
 from activities.clients.cucm.errors import CucmUnreachable
-from activities.clients.cucm.xmpp import (
-    XMPP_C2S_PORT,
-    XMPP_S2S_PORT,
-    probe_sip_tls,
-    probe_xmpp,
-)
+from activities.clients.cucm.tls import TlsProbeResult, probe_tls
+from activities.clients.cucm.transport import NodeEndpoint
+from activities.clients.cucm.xmpp import probe_sip_tls, starttls
 from lab import pki
 from lab.server import Lab
 from tests.lab.conftest import LabHandle
 from tests.lab.test_phones import CM, install_cert, restart, settled
 
 XCP = "Cisco XCP Router"
+XMPP_C2S_PORT = 5222
+XMPP_S2S_PORT = 5269
+
+
+async def probe_xmpp(
+    endpoint: NodeEndpoint, port: int = XMPP_C2S_PORT, extra_ca_pem: Sequence[str] = ()
+) -> TlsProbeResult:
+    """The cup-xmpp (5222) or cup-xmpp-s2s (5269) certificate an IM&P node serves."""
+    prelude = functools.partial(
+        starttls,
+        node=endpoint.fqdn,
+        domain=endpoint.fqdn.split(".", 1)[-1],
+        server_to_server=port == XMPP_S2S_PORT,
+    )
+    return await probe_tls(endpoint, port, extra_ca_pem, prelude=prelude)
 
 
 def active_fp(lab: Lab, hostname: str, purpose: str) -> str:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from lxml import etree
 
 from activities.clients.cucm.axl import AxlClient, supported_versions
-from activities.clients.cucm.controlcenter import ControlCenterClient, ServiceStatus
+from activities.clients.cucm.controlcenter import AST_NS, ControlCenterClient, ServiceStatus
 from activities.clients.cucm.errors import (
     CucmAuthError,
     CucmAxlVersionError,
@@ -31,8 +33,41 @@ CM = "Cisco CallManager"
 SUB1 = "cucm-sub1"
 
 
-def cc(handle: LabHandle, hostname: str = SUB1) -> ControlCenterClient:
-    return ControlCenterClient(handle.endpoint(hostname), handle.app_user)
+@dataclass(frozen=True)
+class StaticService:
+    """An entry of soapGetStaticServiceList."""
+
+    name: str
+    service_type: str
+    deployable: bool
+    group: str
+
+
+class LabControlCenter(ControlCenterClient):
+    """Control Center with the static service list, which only tests ask for."""
+
+    async def static_service_list(self) -> list[StaticService]:
+        """Every service the node's Service Manager knows (soapGetStaticServiceList)."""
+        req = etree.Element(f"{{{AST_NS}}}soapGetStaticServiceList", nsmap={"soap": AST_NS})
+        etree.SubElement(req, f"{{{AST_NS}}}ServiceInformationResponse")
+        ret = await self._call("soapGetStaticServiceList", req)
+
+        def text(item: etree._Element, name: str) -> str:
+            return (item.findtext(f"{{{AST_NS}}}{name}") or "").strip()
+
+        return [
+            StaticService(
+                name=text(item, "ServiceName"),
+                service_type=text(item, "ServiceType") or "Service",
+                deployable=text(item, "Deployable").lower() == "true",
+                group=text(item, "GroupName"),
+            )
+            for item in ret.iterfind(f"{{{AST_NS}}}Services/{{{AST_NS}}}item")
+        ]
+
+
+def cc(handle: LabHandle, hostname: str = SUB1) -> LabControlCenter:
+    return LabControlCenter(handle.endpoint(hostname), handle.app_user)
 
 
 def axl(handle: LabHandle, hostname: str = "cucm-pub", version: str = "14.0") -> AxlClient:

@@ -37,21 +37,8 @@ PROMPT_RE = re.compile(r"(?m)^admin:\s*$")
 WELCOME_RE = re.compile(r"Welcome to the Platform Command Line Interface")
 #: ``<Service Name>[STATE]<detail>`` as ``utils service list`` and restarts print it.
 SERVICE_LINE_RE = re.compile(r"^(?P<name>\S[^\[\]]*?)\[(?P<status>[A-Z]+)\](?P<detail>.*)$")
-INCLUDE_OU_RE = re.compile(r"Include OU in CSR \(yes\|no\)\?")
-CSR_GENERATED_RE = re.compile(r"Successfully\s+Generated\s+CSR\s+for\s+\S+", re.IGNORECASE)
-CSR_PEM_RE = re.compile(
-    r"-----BEGIN (?:NEW )?CERTIFICATE REQUEST-----.+?-----END (?:NEW )?CERTIFICATE REQUEST-----",
-    re.DOTALL,
-)
-PASTE_RE = re.compile(r"Paste the Certificate and Hit Enter", re.IGNORECASE)
-CERT_IMPORTED_RE = re.compile(r"Successfully\s+imported\s+certificate", re.IGNORECASE)
 CTL_CONFIRM_RE = re.compile(r"Do you want to continue\?\s*\(y/n\)\s*:?", re.IGNORECASE)
 CTL_UPDATED_RE = re.compile(r"CTL file Updated", re.IGNORECASE)
-CERT_LIST_RE = re.compile(r"^(?P<unit>[^/\s:]+)/(?P<file>[^:\s]+):\s*(?P<description>.*)$")
-NETWORK_CLUSTER_RE = re.compile(
-    r"^(?P<address>\S+)\s+(?P<fqdn>\S+)\s+(?P<hostname>\S+)\s+(?P<role>Publisher|Subscriber)\s+"
-    r"(?P<node_type>\S+)\s+(?P<db_role>DBPub|DBSub)\s+(?P<auth>.*)$"
-)
 DBREPLICATION_ROW_RE = re.compile(
     r"^(?P<host>\S+)\s+(?P<address>\d{1,3}(?:\.\d{1,3}){3})\s+.*\((?P<state>\d)\)"
 )
@@ -77,11 +64,6 @@ class ServiceLine:
     detail: str = ""
 
     @property
-    def activated(self) -> bool:
-        """False for ``[STOPPED]  Service Not Activated``."""
-        return "not activated" not in self.detail.lower()
-
-    @property
     def started(self) -> bool:
         """Whether the service runs."""
         return self.status == "STARTED"
@@ -103,33 +85,6 @@ class SsoStatus:
     def enabled(self) -> bool:
         """Whether SSO is enabled (working or not)."""
         return self.state != "disabled"
-
-
-@dataclass(frozen=True)
-class ClusterMember:
-    """One line of ``show network cluster``."""
-
-    address: str
-    fqdn: str
-    hostname: str
-    role: str
-    node_type: str
-    db_role: str
-    authenticated: bool
-
-
-@dataclass(frozen=True)
-class CertListEntry:
-    """One line of ``show cert list own|trust``."""
-
-    unit: str
-    file: str
-    description: str
-
-    @property
-    def path(self) -> str:
-        """``<unit>/<file>`` as ``show cert own`` takes it."""
-        return f"{self.unit}/{self.file}"
 
 
 class _Timeout(Exception):
@@ -565,27 +520,6 @@ class CucmCli:
 
     # -- cluster ------------------------------------------------------------------------
 
-    async def show_network_cluster(self) -> list[ClusterMember]:
-        """``show network cluster``: every node with its roles."""
-        command = "show network cluster"
-        output = await self.run(command)
-        members = [
-            ClusterMember(
-                address=m["address"],
-                fqdn=m["fqdn"],
-                hostname=m["hostname"],
-                role=m["role"],
-                node_type=m["node_type"],
-                db_role=m["db_role"],
-                authenticated=not inferred.CLI_NOT_AUTHENTICATED_RE.search(m["auth"]),
-            )
-            for line in output.splitlines()
-            if (m := NETWORK_CLUSTER_RE.match(line.strip()))
-        ]
-        if not members:
-            raise self._unexpected(command, output)
-        return members
-
     async def dbreplication_states(
         self,
         timeout: float = 300.0,  # noqa: ASYNC109 - the command is slow by nature
@@ -602,69 +536,9 @@ class CucmCli:
             raise self._unexpected(command, output)
         return states
 
-    async def run_sql(self, query: str) -> list[dict[str, str]]:
-        """``run sql <query>``: rows as column -> value (fixed-width table parsed)."""
-        command = f"run sql {query}"
-        output = await self.run(command)
-        lines = output.splitlines()
-        underline = next(
-            (i for i, line in enumerate(lines) if line.strip() and set(line.strip()) <= {"=", " "}),
-            None,
-        )
-        if underline is None or underline == 0:
-            raise self._unexpected(command, output)
-        spans = [(m.start(), m.end()) for m in re.finditer(r"=+", lines[underline])]
-        header = lines[underline - 1]
-        names = [header[a:b].strip() for a, b in spans]
-        rows: list[dict[str, str]] = []
-        for line in lines[underline + 1 :]:
-            if not line.strip():
-                continue
-            cells = [
-                line[a : (spans[i + 1][0] if i + 1 < len(spans) else len(line))].strip()
-                for i, (a, _) in enumerate(spans)
-            ]
-            rows.append(dict(zip(names, cells, strict=True)))
-        return rows
-
     async def ctl_update(self) -> None:
         """``utils ctl update CTLFile`` (publisher only), confirming with "y"."""
         command = "utils ctl update CTLFile"
         output = await self.run(command, {CTL_CONFIRM_RE: "y"})
         if not CTL_UPDATED_RE.search(output):
-            raise self._unexpected(command, output)
-
-    # -- certificates -------------------------------------------------------------------
-
-    async def show_cert_list(self, kind: Literal["own", "trust"]) -> list[CertListEntry]:
-        """``show cert list own|trust``."""
-        command = f"show cert list {kind}"
-        output = await self.run(command)
-        return [
-            CertListEntry(m["unit"], m["file"], m["description"].strip())
-            for line in output.splitlines()
-            if (m := CERT_LIST_RE.match(line.strip()))
-        ]
-
-    async def generate_csr(self, unit: str, include_ou: bool = False) -> None:
-        """``set csr gen <unit>`` (single-server CSR on this node)."""
-        command = f"set csr gen {unit}"
-        output = await self.run(command, {INCLUDE_OU_RE: "yes" if include_ou else "no"})
-        if not CSR_GENERATED_RE.search(output):
-            raise self._unexpected(command, output)
-
-    async def show_csr(self, unit: str) -> str:
-        """``show csr own <unit>``: the pending CSR as PEM."""
-        command = f"show csr own {unit}"
-        output = await self.run(command)
-        m = CSR_PEM_RE.search(output)
-        if m is None:
-            raise self._unexpected(command, output)
-        return "\n".join(line.strip() for line in m.group(0).splitlines()) + "\n"
-
-    async def import_certificate(self, kind: Literal["own", "trust"], unit: str, pem: str) -> None:
-        """``set cert import own|trust <unit>``, pasting one PEM certificate."""
-        command = f"set cert import {kind} {unit}"
-        output = await self.run(command, {PASTE_RE: pem.strip()})
-        if not CERT_IMPORTED_RE.search(output):
             raise self._unexpected(command, output)

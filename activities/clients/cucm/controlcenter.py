@@ -77,15 +77,6 @@ class ServiceStatus(BaseModel):
         return self.observed_at - self.uptime
 
 
-class StaticService(BaseModel):
-    """An entry of soapGetStaticServiceList."""
-
-    name: str
-    service_type: str = "Service"
-    deployable: bool = False
-    group: str = ""
-
-
 def _q(name: str) -> str:
     return f"{{{AST_NS}}}{name}"
 
@@ -164,21 +155,6 @@ class ControlCenterClient(HttpsApi):
                 retryable=False,
             )
         return items
-
-    async def static_service_list(self) -> list[StaticService]:
-        """Every service the node's Service Manager knows (soapGetStaticServiceList)."""
-        req = etree.Element(_q("soapGetStaticServiceList"), nsmap={"soap": AST_NS})
-        etree.SubElement(req, _q("ServiceInformationResponse"))
-        ret = await self._call("soapGetStaticServiceList", req)
-        return [
-            StaticService(
-                name=_text(item, "ServiceName"),
-                service_type=_text(item, "ServiceType") or "Service",
-                deployable=_text(item, "Deployable").lower() == "true",
-                group=_text(item, "GroupName"),
-            )
-            for item in ret.iterfind(f"{_q('Services')}/{_q('item')}")
-        ]
 
     async def wait_for_status(
         self,

@@ -137,6 +137,14 @@ class CucmServiceError(CucmError):
         self.retryable = retryable
 
 
+class ServiceNotActivated(CucmServiceError):
+    """The service to restart is not activated on the node (raised with ``retryable=False``).
+
+    Named after the failure the renewal reports, not ``Cucm…`` like the others; the message
+    names the node.
+    """
+
+
 class CucmCliError(CucmError):
     """A CLI command failed or printed something unexpected."""
 
@@ -151,6 +159,14 @@ class CucmTlsError(CucmError):
 
 class CucmServiceTimeout(CucmServiceError):
     """A service did not reach its end state within the caller's budget (it may still)."""
+
+
+class ServiceNotServing(CucmServiceTimeout):
+    """The service restarted but does not serve (HTTPS) within the caller's budget.
+
+    Named after the failure the renewal reports, not ``Cucm…`` like the others; the message
+    names the node.
+    """
 
 
 class CucmHostKeyError(CucmError):

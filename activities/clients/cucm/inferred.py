@@ -114,8 +114,6 @@ SSO_TEST_OK_RE = re.compile(r"^\s*(pass|success|N/?A\b)", re.IGNORECASE)
 SSO_DISABLE_CONFIRM_RE = re.compile(r'Enter\s+"?Yes"?\s+to\s+continue', re.IGNORECASE)
 SSO_DISABLE_DONE_RE = re.compile(r"SSO disable.*success|successfully disabled", re.IGNORECASE)
 SSO_NOT_ENABLED_RE = re.compile(r"SSO is not enabled|already disabled", re.IGNORECASE)
-#: ``show network cluster`` shows a node the local one cannot reach as "not authenticated".
-CLI_NOT_AUTHENTICATED_RE = re.compile(r"not authenticated", re.IGNORECASE)
 
 # -- RisPort70 (§5, §15.4) -------------------------------------------------------------------
 #: Devices asked for per selectCmDevice(Ext) call; servers cap it (1000 is what clients use).
@@ -125,8 +123,6 @@ RIS_MAX_RETURNED_DEVICES = 1000
 RIS_MAX_PAGES = 100
 #: Throttle retries of one page before CucmThrottled reaches the caller.
 RIS_THROTTLE_RETRIES = 2
-#: CmNodes ``Name`` is the processnode name: an FQDN, a host name or an address.
-RIS_NODE_NAME_IS_PROCESSNODE = True
 
 # -- XMPP (§1.1; RFC 6120) ------------------------------------------------------------------
 #: IM&P requires STARTTLS on 5222 (c2s) and 5269 (s2s); the stream ``to`` is the IM domain,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Self
 
 import httpx
@@ -130,8 +129,3 @@ class HttpsApi:
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self._http.aclose()
-
-
-def endpoint_dir(path: str | None) -> Path | None:
-    """A path from the inventory as a Path (None stays None)."""
-    return Path(path) if path else None

@@ -3,13 +3,13 @@
 SIP TLS speaks TLS from the first byte, so its probe is :func:`probe_tls` as is. XMPP starts in
 plain text (RFC 6120 §5): the client opens a stream, the server offers ``<starttls/>``, the
 client asks for it and the server answers ``<proceed/>``; only then does the TLS handshake
-show the served cup-xmpp / cup-xmpp-s2s certificate. Both return the same
+show the served cup-xmpp / cup-xmpp-s2s certificate. :func:`starttls` does that part, as the
+``prelude`` of :func:`probe_tls`; both probes return the same
 :class:`~activities.clients.cucm.tls.TlsProbeResult`.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 import socket
 from collections.abc import Sequence
@@ -20,8 +20,6 @@ from activities.clients.cucm.tls import TlsProbeResult, probe_tls
 from activities.clients.cucm.transport import NodeEndpoint
 
 SIP_TLS_PORT = 5061
-XMPP_C2S_PORT = 5222
-XMPP_S2S_PORT = 5269
 
 STREAMS_NS = "http://etherx.jabber.org/streams"
 TLS_NS = "urn:ietf:params:xml:ns:xmpp-tls"
@@ -43,32 +41,6 @@ async def probe_sip_tls(
         CucmTlsError: The handshake failed.
     """
     return await probe_tls(endpoint, port, extra_ca_pem)
-
-
-async def probe_xmpp(
-    endpoint: NodeEndpoint,
-    port: int = XMPP_C2S_PORT,
-    extra_ca_pem: Sequence[str] = (),
-    domain: str | None = None,
-) -> TlsProbeResult:
-    """The cup-xmpp (5222) or cup-xmpp-s2s (5269) certificate an IM&P node serves.
-
-    Args:
-        endpoint: The IM&P node.
-        port: 5222 for client-to-server, 5269 for server-to-server.
-        extra_ca_pem: Further roots to trust.
-        domain: The stream's ``to`` (IM domain); defaults to the node's DNS domain.
-
-    Raises:
-        CucmUnreachable: Nothing listens (Cisco XCP Router stopped) or the node is down.
-        CucmTlsError: The server did not offer or refused STARTTLS, or the handshake failed.
-    """
-    server_to_server = port == XMPP_S2S_PORT
-    to = domain or endpoint.fqdn.split(".", 1)[-1]
-    prelude = functools.partial(
-        starttls, node=endpoint.fqdn, domain=to, server_to_server=server_to_server
-    )
-    return await probe_tls(endpoint, port, extra_ca_pem, prelude=prelude)
 
 
 def starttls(sock: socket.socket, *, node: str, domain: str, server_to_server: bool) -> None:

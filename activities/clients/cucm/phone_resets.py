@@ -1,0 +1,155 @@
+"""Resetting phones through AXL doDeviceReset, resumable and without rebooting a phone twice.
+
+:func:`reset_phones` sends the requests in list order with bounded concurrency, waits out AXL
+throttling and reads a lost answer back in RisPort70 before it sends a request again. It
+reports its :class:`ResetProgress` after every step; a caller that stores the latest one can
+pass it back as ``resume_from`` so that a later run skips the phones already answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+
+from pydantic import BaseModel, Field
+
+from activities.clients.cucm.axl import AxlClient
+from activities.clients.cucm.errors import CucmDeviceNotFound, CucmResponseLost, CucmThrottled
+from activities.clients.cucm.risport import RisPortClient
+from activities.clients.cucm.transport import BasicAuth, NodeEndpoint
+from activities.cluster_models import PhoneResetResult
+
+
+class ResetProgress(BaseModel):
+    """How far a reset batch got, to resume after an interruption.
+
+    Attributes:
+        done: Length of the prefix of ``names`` whose requests are all answered.
+        reset: Requests AXL accepted so far (every attempt together).
+        not_found: Names AXL does not know, so far.
+        ahead: Positions past the prefix already answered (requests complete out of order).
+        note: What the batch is doing (e.g. waiting out AXL throttling).
+    """
+
+    done: int = Field(default=0, ge=0)
+    reset: int = Field(default=0, ge=0)
+    not_found: list[str] = Field(default_factory=list)
+    ahead: list[int] = Field(default_factory=list)
+    note: str = ""
+
+    def clamped(self, total: int) -> ResetProgress:
+        """A copy that fits a batch of ``total`` names (positions past its end dropped)."""
+        state = self.model_copy(deep=True)
+        state.done = min(state.done, total)
+        state.ahead = sorted({i for i in state.ahead if state.done < i < total})
+        return state
+
+
+async def reset_phones(
+    endpoint: NodeEndpoint,
+    auth: BasicAuth,
+    names: Sequence[str],
+    *,
+    concurrency: int = 8,
+    resume_from: ResetProgress | None = None,
+    progress: Callable[[ResetProgress], object] = lambda _: None,
+) -> PhoneResetResult:
+    """Reset the phones ``names`` through AXL doDeviceReset on ``endpoint`` (the publisher).
+
+    Requests go out in list order, at most ``concurrency`` at a time. Names AXL does not know
+    end up in ``not_found``; AXL throttling is waited out; a lost answer is read back in
+    RisPort (only a registration older than the request means the reset did not arrive, and it
+    is sent again); any other error ends the batch. Phones that ``resume_from`` counts as
+    answered are not reset again.
+
+    Args:
+        endpoint: The CUCM publisher (AXL and RisPort70).
+        auth: The AXL / serviceability application user.
+        names: Device names, in the order to reset them.
+        concurrency: Requests in flight at most.
+        resume_from: What an interrupted earlier run reported last; None starts afresh.
+        progress: Called with a copy of the progress after every answer and every wait.
+
+    Returns:
+        The batch's outcome, counting the phones of ``resume_from`` too.
+
+    Raises:
+        CucmError: Any AXL or RisPort error other than throttling, an unknown device or a lost
+            answer.
+    """
+    total = len(names)
+    state = (resume_from or ResetProgress()).clamped(total)
+    answered = set(state.ahead)
+    todo = iter([i for i in range(state.done, total) if i not in answered])
+    workers = min(concurrency, total - state.done - len(answered))
+
+    def beat(note: str) -> None:
+        state.note = note
+        progress(state.model_copy(deep=True))
+
+    def answer(index: int) -> None:
+        answered.add(index)
+        while state.done in answered:
+            answered.discard(state.done)
+            state.done += 1
+        state.ahead = sorted(answered)
+        beat(f"{state.done}/{total} answered")
+
+    async def delivered(ris: RisPortClient, name: str, sent_at: float) -> bool:
+        # A reset takes the phone off its node at once and it registers again later: only a
+        # registration older than the request means the reset never arrived. (AXL also accepts
+        # resets of unregistered phones, which nothing can deliver.)
+        while True:
+            try:
+                records = await ris.select_cm_devices(names=[name], ext=True)
+            except CucmThrottled as exc:
+                beat(f"RisPort throttled; checking {name} again in {exc.retry_after:.0f}s")
+                await asyncio.sleep(exc.retry_after)
+                continue
+            return not any(r.status == "Registered" and r.timestamp < int(sent_at) for r in records)
+
+    async def reset_one(axl: AxlClient, ris: RisPortClient, index: int) -> None:
+        name = names[index]
+        while True:
+            sent_at = time.time()
+            try:
+                await axl.reset_device(name)
+            except CucmDeviceNotFound:
+                state.not_found.append(name)
+            except CucmThrottled as exc:
+                beat(f"AXL throttled; retrying {name} in {exc.retry_after:.0f}s")
+                await asyncio.sleep(exc.retry_after)
+                continue
+            except CucmResponseLost:
+                # Read back before sending again: a second reset reboots the phone twice.
+                if not await delivered(ris, name, sent_at):
+                    beat(f"reset of {name}: answer lost, phone still registered; again")
+                    continue
+                state.reset += 1
+            else:
+                state.reset += 1
+            answer(index)
+            return
+
+    async def worker(axl: AxlClient, ris: RisPortClient) -> None:
+        for index in todo:
+            await reset_one(axl, ris, index)
+
+    if workers > 0:
+        async with (
+            AxlClient(endpoint, auth) as axl,
+            RisPortClient(endpoint, auth, throttle_retries=0) as ris,
+        ):
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for _ in range(workers):
+                        group.create_task(worker(axl, ris))
+            except ExceptionGroup as failed:
+                raise failed.exceptions[0] from None
+    position = {name: i for i, name in reversed(list(enumerate(names)))}
+    return PhoneResetResult(
+        requested=total,
+        reset=state.reset,
+        not_found=sorted(state.not_found, key=lambda n: position.get(n, total)),
+    )
