@@ -1,8 +1,8 @@
 """Twin of a Microsoft ADCS web enrollment server (``/certsrv``), cucm-interfaces.md §12.
 
 An HTTPS server on its own loopback address, with a real TLS certificate for ``ca.<domain>``
-issued by the twin's own two-tier PKI (a :class:`~activities.clients.ca.local.LocalCa` kept in
-the twin's state dir, reused here only to sign). It serves the pages a certsrv client reads:
+issued by the twin's own two-tier PKI (a :class:`~lab.ca.TwoTierCa` kept in the twin's state
+dir). It serves the pages a certsrv client reads:
 
 * ``POST /certsrv/certfnsh.asp``: submit a CSR with ``CertAttrib: CertificateTemplate:<name>``;
   the template's configured disposition decides: issued at once, pending until a CA admin
@@ -42,10 +42,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
 
-from activities.clients.ca.errors import CaRequestDenied
-from activities.clients.ca.local import LocalCa
 from lab import adcs_facts as facts
 from lab import pki
+from lab.ca import CsrRejected, TwoTierCa
 from lab.cluster import LabError
 from lab.journal import Journal
 from lab.topology import TopologySpec
@@ -137,7 +136,7 @@ class AdcsTwin:
         self.username = spec.adcs.username
         self.templates = dict(spec.adcs.templates)
         self.directory = Path(directory)
-        self.ca = LocalCa(self.directory / "ca", name="adcs-twin", key_size=2048)
+        self.ca = TwoTierCa(self.directory / "ca", name="ADCS")
         self.outage: int | None = None
         self._journal = journal
         self._password = secrets.token_urlsafe(18)
@@ -323,7 +322,7 @@ class AdcsTwin:
     def _sign(self, req: AdcsRequest) -> None:
         try:
             leaf, _ = self.ca.sign(req.csr_pem, validity_days=facts.LEAF_VALIDITY_DAYS)
-        except CaRequestDenied:
+        except CsrRejected:
             self._set_denied(req, facts.BAD_CSR_DISPOSITION)
             return
         req.status = "issued"
