@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from lab.cluster import LabError
 from lab.faults import Fault
 from lab.journal import JournalEntry
-from lab.phones import PhoneMetrics
+from lab.phone_metrics import PhoneMetrics
 
 if TYPE_CHECKING:
     from lab.server import Lab

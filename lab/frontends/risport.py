@@ -29,7 +29,7 @@ from lab.frontends.soap import (
     injected_fault,
     xml_response,
 )
-from lab.phones import REGISTERED, Phone
+from lab.phone_model import REGISTERED, Phone
 from lab.server import LAB_KEY, NODE_KEY, Lab
 
 RIS_PATH = "/realtimeservice2/services/RISService70"

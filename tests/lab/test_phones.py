@@ -21,7 +21,7 @@ from lab import facts, pki
 from lab.control import LabControl
 from lab.faults import Fault
 from lab.journal import JournalEntry
-from lab.phones import phone_metrics
+from lab.phone_metrics import phone_metrics
 from lab.server import Lab
 from lab.timing import FAST, TimingProfile
 from tests.lab.conftest import LabHandle, lab_spec
