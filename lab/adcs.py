@@ -45,7 +45,7 @@ from cryptography.x509.oid import NameOID
 from lab import adcs_facts as facts
 from lab import pki
 from lab.ca import CsrRejected, TwoTierCa
-from lab.cluster import LabError
+from lab.errors import LabError
 from lab.journal import Journal
 from lab.topology import TopologySpec
 

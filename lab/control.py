@@ -16,7 +16,7 @@ import httpx
 from aiohttp import web
 from pydantic import ValidationError
 
-from lab.cluster import LabError
+from lab.errors import LabError
 from lab.faults import Fault
 from lab.journal import JournalEntry
 from lab.phone_metrics import PhoneMetrics

@@ -31,8 +31,9 @@ from dataclasses import dataclass, field
 
 from lab import facts, pki
 from lab.catalog import activating_services
-from lab.cluster import Cluster, Node, ServiceState
+from lab.cluster import Cluster
 from lab.journal import Journal
+from lab.nodes import Node, ServiceState
 from lab.phone_metrics import PhoneMetrics, phone_metrics
 from lab.phone_model import REGISTERED, UNREGISTERED, Phone, build_phones
 

@@ -26,10 +26,12 @@ from aiohttp import web
 from lab import pki
 from lab.adcs import AdcsTwin
 from lab.catalog import TOMCAT
-from lab.cluster import Cluster, LabError, Node, ServiceState
+from lab.cluster import Cluster
+from lab.errors import LabError
 from lab.facts import SIP_TLS_SERVICE, XMPP_SERVICE
 from lab.faults import Fault, FaultSet
 from lab.journal import Journal
+from lab.nodes import Node, ServiceState
 from lab.phones import PhoneSystem
 from lab.timing import TimingProfile
 from lab.timing import profile as timing_profile
@@ -95,7 +97,7 @@ class NodeServers:
         kc = self.node.active["tomcat"]
         cert_file = self.dir / "tomcat.pem"
         key_file = self.dir / "tomcat.key"
-        chain = self.lab.cluster.served_chain(self.node, "tomcat")
+        chain = self.node.served_chain("tomcat")
         cert_file.write_text(kc.pem + "".join(pki.pem(c) for c in chain))
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:

@@ -16,9 +16,10 @@ from aiohttp import web
 from lxml import etree
 
 from lab import facts
-from lab.cluster import Cluster, Node
+from lab.cluster import Cluster
 from lab.frontends import sql
 from lab.frontends.soap import SoapFault, body_element, fault_response, injected_fault, xml_response
+from lab.nodes import Node
 from lab.server import LAB_KEY, NODE_KEY
 
 AXL_NS_PREFIX = "http://www.cisco.com/AXL/API/"

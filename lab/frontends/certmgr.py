@@ -17,7 +17,8 @@ from cryptography import x509
 
 from lab import facts, pki
 from lab.catalog import PAWS
-from lab.cluster import LabError, Node
+from lab.errors import LabError
+from lab.nodes import Node
 from lab.server import LAB_KEY, NODE_KEY, Lab
 
 BASE = "/platformcom/api/v1/certmgr"

@@ -19,8 +19,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from lab import facts, pki
-from lab.cluster import Action, LabError, Node, ServiceState
+from lab.errors import LabError
 from lab.frontends import sql
+from lab.nodes import Action, Node, ServiceState
 
 if TYPE_CHECKING:
     from lab.server import Lab

@@ -18,7 +18,6 @@ from aiohttp import web
 from lxml import etree
 
 from lab import facts
-from lab.cluster import Node
 from lab.frontends import sql
 from lab.frontends.soap import (
     AST_NS,
@@ -29,6 +28,7 @@ from lab.frontends.soap import (
     injected_fault,
     xml_response,
 )
+from lab.nodes import Node
 from lab.phone_model import REGISTERED, Phone
 from lab.server import LAB_KEY, NODE_KEY, Lab
 

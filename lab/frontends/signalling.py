@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Literal
 from lab import facts, pki
 
 if TYPE_CHECKING:
-    from lab.cluster import Node
+    from lab.nodes import Node
     from lab.server import Lab
 
 STREAMS_NS = "http://etherx.jabber.org/streams"
@@ -116,7 +116,7 @@ class SignallingListeners:
         key = (purpose, pki.fingerprint(kc.cert))
         ctx = self._contexts.get(key)
         if ctx is None:
-            chain = self.lab.cluster.served_chain(self.node, purpose)
+            chain = self.node.served_chain(purpose)
             cert_file = self.dir / f"{purpose}.pem"
             key_file = self.dir / f"{purpose}.key"
             cert_file.write_text(kc.pem + "".join(pki.pem(c) for c in chain))

@@ -17,7 +17,8 @@ from lxml import etree
 
 from lab import facts
 from lab.catalog import TOMCAT
-from lab.cluster import Action, LabError, Node, ServiceState
+from lab.errors import LabError
+from lab.nodes import Action, Node, ServiceState
 from lab.server import LAB_KEY, NODE_KEY, Lab
 
 SOAPENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from lab import facts
-from lab.cluster import Cluster, Node
+from lab.cluster import Cluster
+from lab.nodes import Node
 
 Row = dict[str, str]
 _T = TypeVar("_T", str, float)

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import asyncssh
 
 from lab import facts
-from lab.cluster import Node
 from lab.frontends.cli_commands import CliInterpreter, SessionClosed
+from lab.nodes import Node
 
 if TYPE_CHECKING:
     from lab.server import Lab
