@@ -32,9 +32,10 @@ import secrets
 import ssl
 import textwrap
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from aiohttp import web
 from cryptography import x509
@@ -48,9 +49,6 @@ from lab.ca import CsrRejected, TwoTierCa
 from lab.errors import LabError
 from lab.journal import Journal
 from lab.topology import TopologySpec
-
-if TYPE_CHECKING:
-    from lab.server import Lab
 
 __all__ = ["AdcsRequest", "AdcsTwin", "add_control_routes"]
 
@@ -518,19 +516,24 @@ class AdcsTwin:
         return web.Response(body=body, content_type="application/pkix-cert")
 
 
-def add_control_routes(app: web.Application, lab: Lab) -> None:
+def add_control_routes(app: web.Application, running: Callable[[], AdcsTwin | None]) -> None:
     """Add the CA-admin routes to the lab's control API.
 
     ``GET /adcs/requests``, ``POST /adcs/requests/{id}/issue`` and
     ``POST /adcs/requests/{id}/deny`` (JSON body ``{"reason": "..."}``); each answers the
     request row(s) as JSON, 404 when the lab runs no ADCS twin or the id is unknown, 409 when
     the request is not pending.
+
+    Args:
+        app: The control API application.
+        running: The lab's ADCS twin at the time of a request (None when it runs none).
     """
 
     def twin() -> AdcsTwin:
-        if lab.adcs is None:
+        adcs = running()
+        if adcs is None:
             raise LabError(404, "this lab runs no ADCS twin")
-        return lab.adcs
+        return adcs
 
     def request_id(request: web.Request) -> int:
         raw = request.match_info["rid"]

@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -21,10 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from lab import facts, pki
 from lab.errors import LabError
 from lab.frontends import sql
+from lab.frontends.base import Twin
 from lab.nodes import Action, Node, ServiceState
-
-if TYPE_CHECKING:
-    from lab.server import Lab
 
 Handler = Callable[[list[str]], Awaitable[None]]
 
@@ -74,7 +72,7 @@ def _cli_date(when: dt.datetime) -> str:
 class CliInterpreter:
     """Runs VOS CLI commands on one node for one session."""
 
-    def __init__(self, lab: Lab, node: Node, term: Terminal) -> None:
+    def __init__(self, lab: Twin, node: Node, term: Terminal) -> None:
         self.lab = lab
         self.cluster = lab.cluster
         self.node = node
@@ -131,8 +129,8 @@ class CliInterpreter:
         """Run one command line; False when the session should end.
 
         Raises:
-            lab.server.ResponseLost: A ``response-lost`` fault fired after the change was
-                applied; the transport must drop the session without writing more.
+            lab.frontends.base.ResponseLost: A ``response-lost`` fault fired after the change
+                was applied; the transport must drop the session without writing more.
             SessionClosed: Input ended while the command was asking a question.
         """
         tokens = line.split()

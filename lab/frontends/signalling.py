@@ -4,7 +4,7 @@ Each port presents the node's *active* certificate of its purpose (CallManager, 
 cup-xmpp-s2s), so a probe shows what phones and XMPP clients really see: the installed
 certificate only after the activating restart (cucm-interfaces.md §10, §14.2.4). Listeners open
 and close with their service (Cisco CallManager, Cisco XCP Router) and the node's reachability,
-like Tomcat's HTTPS in :class:`lab.server.NodeServers`.
+like Tomcat's HTTPS in :class:`lab.listeners.NodeServers`.
 
 The TLS context is chosen per connection, so a certificate activated while the listener stays
 open (HAProxy restart on 14+) is served to the next connection.
@@ -21,13 +21,11 @@ import secrets
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from lab import facts, pki
-
-if TYPE_CHECKING:
-    from lab.nodes import Node
-    from lab.server import Lab
+from lab.frontends.base import Twin
+from lab.nodes import Node
 
 STREAMS_NS = "http://etherx.jabber.org/streams"
 TLS_NS = "urn:ietf:params:xml:ns:xmpp-tls"
@@ -62,7 +60,7 @@ class SignallingListeners:
         directory: Where the node's key material files live.
     """
 
-    def __init__(self, lab: Lab, node: Node, directory: Path) -> None:
+    def __init__(self, lab: Twin, node: Node, directory: Path) -> None:
         self.lab = lab
         self.node = node
         self.dir = directory
