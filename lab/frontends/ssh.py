@@ -14,7 +14,8 @@ import asyncssh
 
 from lab import facts
 from lab.frontends.base import ResponseLost, Twin
-from lab.frontends.cli_commands import CliInterpreter, SessionClosed
+from lab.frontends.cli_commands import CliInterpreter
+from lab.frontends.cli_session import SessionClosed
 from lab.nodes import Node
 
 BANNER_START = "Command Line Interface is starting up, please wait ..."
@@ -23,7 +24,7 @@ PROMPT = "admin:"
 
 
 class _ProcessTerminal:
-    """A :class:`~lab.frontends.cli_commands.Terminal` over an asyncssh server process."""
+    """A :class:`~lab.frontends.cli_session.Terminal` over an asyncssh server process."""
 
     def __init__(self, process: asyncssh.SSHServerProcess[str]) -> None:
         self.process = process
