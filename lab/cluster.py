@@ -55,7 +55,6 @@ class Cluster:
         self.ctl: dict[str, Any] | None = None
         self.nodes: list[Node] = []
         self.hooks: list[StateHook] = []
-        self._changed = asyncio.Event()
         self._replication_backlog: list[tuple[str, str, x509.Certificate, str]] = []
         self._build()
 
@@ -144,20 +143,6 @@ class Cluster:
         """Whether the node can take part in a certificate export or distribution."""
         return self.reachable(node) and node.started(TOMCAT) and node.started(PAWS)
 
-    # -- change notification ------------------------------------------------------------
-
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    async def wait_change(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
-        """Wait until any service state changes (or the timeout passes)."""
-        event = self._changed
-        try:
-            await asyncio.wait_for(event.wait(), timeout)
-        except TimeoutError:
-            return
-
     # -- services -----------------------------------------------------------------------
 
     def control(self, node: Node, name: str, action: Action, origin: str) -> ServiceState:
@@ -219,7 +204,6 @@ class Cluster:
         )
         for hook in self.hooks:
             await hook(node, svc, old, status)
-        self._notify()
 
     def _activate_certificates(self, node: Node, service: str) -> None:
         for purpose, activator in activating_services(self.spec.major_version).items():
@@ -251,7 +235,6 @@ class Cluster:
         svc.commanded_out = not running
         svc.start_time = time.time() if running else None
         self.journal.record("service.state", node.hostname, service=PAWS, status=svc.status)
-        self._notify()
 
     # -- CSR ----------------------------------------------------------------------------
 

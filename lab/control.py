@@ -17,11 +17,10 @@ import httpx
 from lab.errors import LabError
 from lab.faults import Fault
 from lab.journal import JournalEntry
-from lab.phone_metrics import PhoneMetrics
 
 
 class LabControl:
-    """Client of a running lab's control API (for the CLI, tests and benchmarks)."""
+    """Client of a running lab's control API (for ``ucrenew lab`` and the demo)."""
 
     def __init__(self, url: str, timeout: float = 10.0) -> None:
         self._client = httpx.AsyncClient(base_url=url, timeout=timeout)
@@ -41,21 +40,6 @@ class LabControl:
         if resp.status_code >= 400:
             raise LabError(resp.status_code, resp.json().get("message", resp.text))
         return resp.json()
-
-    async def health(self) -> dict[str, Any]:
-        """``{"ok": true}`` when the lab answers."""
-        result: dict[str, Any] = await self._json("GET", "/health")
-        return result
-
-    async def describe(self) -> dict[str, Any]:
-        """Nodes, ports and files of the running lab."""
-        result: dict[str, Any] = await self._json("GET", "/describe")
-        return result
-
-    async def state(self) -> dict[str, Any]:
-        """The cluster's state."""
-        result: dict[str, Any] = await self._json("GET", "/state")
-        return result
 
     async def journal(
         self, kind: str | None = None, node: str | None = None, since: int = 0
@@ -87,45 +71,3 @@ class LabControl:
     async def sso_enable(self) -> None:
         """Enable SSO as an administrator does in the GUI."""
         await self._json("POST", "/sso/enable")
-
-    async def regenerate_csr(self, node: str, purpose: str = "tomcat") -> str:
-        """Generate a new CSR on the box behind the orchestrator's back; returns its tracking id."""
-        data = await self._json(
-            "POST", f"/nodes/{node}/csr/regenerate", params={"purpose": purpose}
-        )
-        return str(data["tracking_id"])
-
-    async def shutdown(self) -> None:
-        """Stop the lab process."""
-        await self._json("POST", "/shutdown")
-
-    async def phones(self) -> dict[str, Any]:
-        """Registered phones per node, unregistered phones, CM groups and device pools."""
-        result: dict[str, Any] = await self._json("GET", "/phones")
-        return result
-
-    async def phone_metrics(self, since: float = 0.0, until: float | None = None) -> PhoneMetrics:
-        """Phone-unregistered-seconds and peak unregistered fraction of a window (epoch s)."""
-        params: dict[str, float] = {"since": since}
-        if until is not None:
-            params["until"] = until
-        return PhoneMetrics.model_validate(
-            await self._json("GET", "/metrics/phones", params=params)
-        )
-
-    async def adcs_requests(self) -> list[dict[str, Any]]:
-        """Every request in the ADCS twin's CA database, oldest first."""
-        result: list[dict[str, Any]] = await self._json("GET", "/adcs/requests")
-        return result
-
-    async def adcs_issue(self, request_id: int | str) -> dict[str, Any]:
-        """Issue a pending ADCS request, as a CA administrator does."""
-        result: dict[str, Any] = await self._json("POST", f"/adcs/requests/{request_id}/issue")
-        return result
-
-    async def adcs_deny(self, request_id: int | str, reason: str) -> dict[str, Any]:
-        """Deny a pending ADCS request with a reason, as a CA administrator does."""
-        result: dict[str, Any] = await self._json(
-            "POST", f"/adcs/requests/{request_id}/deny", json={"reason": reason}
-        )
-        return result

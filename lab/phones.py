@@ -572,10 +572,6 @@ class PhoneSystem:
         entries = self.journal.entries("phone")
         return phone_metrics(entries, since, until)
 
-    def phone_unregistered_seconds(self, since: float = 0.0, until: float | None = None) -> float:
-        """Sum over phones of the seconds each spent without a registration in the window."""
-        return self.metrics(since, until).unregistered_seconds
-
     def peak_unregistered_fraction(self, since: float = 0.0, until: float | None = None) -> float:
         """Largest fraction of the phones unregistered at the same moment in the window."""
         return self.metrics(since, until).peak_unregistered_fraction
