@@ -27,7 +27,6 @@ import asyncio
 import base64
 import html
 import ipaddress
-import os
 import secrets
 import ssl
 import textwrap
@@ -92,12 +91,6 @@ class AdcsRequest:
             "submitted_at": self.submitted_at,
             "certificate_pem": self.certificate_pem,
         }
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
 
 
 def _pem_armor(der: bytes, label: str) -> str:
@@ -199,7 +192,7 @@ class AdcsTwin:
 
     def _prepare(self) -> ssl.SSLContext:
         self.ca.ensure()
-        _write_private(self.password_file, self._password.encode())
+        pki.write_private(self.password_file, self._password.encode())
         self.ca_file.write_text(self.ca.root_pem)
         server_key = pki.new_key("rsa", 2048)
         csr = (
@@ -220,12 +213,12 @@ class AdcsTwin:
         server_cert = self.directory / "tls.pem"
         server_key_file = self.directory / "tls.key"
         server_cert.write_text(leaf + self.ca.intermediate_pem)
-        _write_private(server_key_file, pki.key_pem(server_key))
+        pki.write_private(server_key_file, pki.key_pem(server_key))
         client_key = pki.new_key("rsa", 2048)
         client_csr = pki.make_csr(client_key, self.username, [])
         client_leaf, _ = self.ca.sign(pki.pem(client_csr), validity_days=365)
         self.client_cert_file.write_text(client_leaf + self.ca.intermediate_pem)
-        _write_private(self.client_key_file, pki.key_pem(client_key))
+        pki.write_private(self.client_key_file, pki.key_pem(client_key))
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(server_cert, server_key_file)
         # Optional, so Basic clients connect without a certificate; one that is presented

@@ -12,7 +12,6 @@ same state dir keeps its CA.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import secrets
 import threading
 from dataclasses import dataclass
@@ -43,28 +42,6 @@ class _Material:
     root: x509.Certificate
     intermediate: x509.Certificate
     intermediate_key: rsa.RSAPrivateKey
-
-
-def _usage(
-    *, signs_certificates: bool = False, encipherment: bool = False, agreement: bool = False
-) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=encipherment,
-        data_encipherment=encipherment,
-        key_agreement=agreement,
-        key_cert_sign=signs_certificates,
-        crl_sign=signs_certificates,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-
-def _write_key(path: Path, key: rsa.RSAPrivateKey) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pki.key_pem(key))
 
 
 class TwoTierCa:
@@ -131,19 +108,14 @@ class TwoTierCa:
         issuer = material.intermediate
         public_key = csr.public_key()
         is_ec = isinstance(public_key, ec.EllipticCurvePublicKey)
+        not_after = min(now + dt.timedelta(days=validity_days), issuer.not_valid_after_utc)
         builder = (
-            x509.CertificateBuilder()
-            .subject_name(csr.subject)
-            .issuer_name(issuer.subject)
-            .public_key(public_key)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - _LEAF_BACKDATE)
-            .not_valid_after(
-                min(now + dt.timedelta(days=validity_days), issuer.not_valid_after_utc)
+            pki.certificate_builder(
+                csr.subject, issuer.subject, public_key, now - _LEAF_BACKDATE, not_after
             )
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             # RFC 5480: an EC key agrees on keys, it does not encipher them.
-            .add_extension(_usage(encipherment=not is_ec, agreement=is_ec), critical=True)
+            .add_extension(pki.key_usage(encipherment=not is_ec, agreement=is_ec), critical=True)
             .add_extension(
                 x509.ExtendedKeyUsage(
                     [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
@@ -194,11 +166,11 @@ class TwoTierCa:
             root,
         )
         self.directory.mkdir(parents=True, exist_ok=True)
-        _write_key(self.directory / "root.key", root_key)
+        pki.write_private(self.directory / "root.key", pki.key_pem(root_key))
         (self.directory / "root.pem").write_text(pki.pem(root))
         (self.directory / "intermediate.pem").write_text(pki.pem(intermediate))
         # Written last: its presence marks the material complete.
-        _write_key(self.directory / "intermediate.key", int_key)
+        pki.write_private(self.directory / "intermediate.key", pki.key_pem(int_key))
 
     def _load(self) -> _Material:
         root = x509.load_pem_x509_certificate((self.directory / "root.pem").read_bytes())
@@ -238,15 +210,11 @@ def _ca_certificate(
     issuer: x509.Certificate | None,
 ) -> x509.Certificate:
     builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer_name)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _CA_BACKDATE)
-        .not_valid_after(now + dt.timedelta(days=days))
+        pki.certificate_builder(
+            subject, issuer_name, public_key, now - _CA_BACKDATE, now + dt.timedelta(days=days)
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
-        .add_extension(_usage(signs_certificates=True), critical=True)
+        .add_extension(pki.key_usage(cert_sign=True, crl_sign=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
     )
     if issuer is not None:

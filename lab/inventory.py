@@ -7,23 +7,16 @@ points at the certificates and host keys the nodes present.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from lab import pki
 from lab.adcs import AdcsTwin
 from lab.frontends.base import Twin
 from lab.listeners import NodeServers
-
-
-def _write_secret(path: Path, value: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(value)
 
 
 def write_inventory(
@@ -49,7 +42,8 @@ def write_inventory(
     refs: dict[str, dict[str, str]] = {}
     for account, (user, password) in lab.credentials.items():
         secret = state / "secrets" / account
-        _write_secret(secret, password)
+        secret.parent.mkdir(parents=True, exist_ok=True)
+        pki.write_private(secret, password.encode())
         refs[account] = {"username": user, "password": f"file:{secret}"}
     trust = state / "https-trust.pem"
     trust.write_text("".join(n.active["tomcat"].pem for n in lab.cluster.nodes))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -126,25 +125,14 @@ class NodeServers:
         await self.runner.setup()
         await self.sync()
 
-    def _ssl_context(self) -> ssl.SSLContext:
-        kc = self.node.active["tomcat"]
-        cert_file = self.dir / "tomcat.pem"
-        key_file = self.dir / "tomcat.key"
-        chain = self.node.served_chain("tomcat")
-        cert_file.write_text(kc.pem + "".join(pki.pem(c) for c in chain))
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pki.key_pem(kc.key))
-        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ctx.load_cert_chain(cert_file, key_file)
-        return ctx
-
     async def sync(self) -> None:
         """Open or close listeners to match the node's Tomcat state and reachability."""
         reachable = self.twin.cluster.reachable(self.node)
         https_up = reachable and self.node.started(TOMCAT)
         if https_up and not self.sites:
-            ctx = self._ssl_context()
+            ctx = pki.server_context(
+                self.node.active["tomcat"], self.node.served_chain("tomcat"), self.dir, "tomcat"
+            )
             for port in self.https_ports:
                 site = web.TCPSite(
                     self.runner, self.node.address, port, ssl_context=ctx, reuse_address=True

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import os
 import re
 import secrets
 import ssl
@@ -114,15 +113,7 @@ class SignallingListeners:
         key = (purpose, pki.fingerprint(kc.cert))
         ctx = self._contexts.get(key)
         if ctx is None:
-            chain = self.node.served_chain(purpose)
-            cert_file = self.dir / f"{purpose}.pem"
-            key_file = self.dir / f"{purpose}.key"
-            cert_file.write_text(kc.pem + "".join(pki.pem(c) for c in chain))
-            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(pki.key_pem(kc.key))
-            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            ctx.load_cert_chain(cert_file, key_file)
+            ctx = pki.server_context(kc, self.node.served_chain(purpose), self.dir, purpose)
             self._contexts[key] = ctx
         return ctx
 
