@@ -20,7 +20,7 @@ from temporalio.service import RPCError
 
 from activities.catalog import PURPOSES
 from activities.catalog import Purpose as CertPurpose
-from console import dev
+from console import dev, optional_lab
 from console.common import (
     CliError,
     client,
@@ -33,7 +33,6 @@ from console.common import (
     status_of,
 )
 from console.render import awaiting_hint, plan_table, problems_table, status_view
-from lab.cli import app as lab_app
 from workers.wiring import run_worker
 from workflows import search_attributes as sa
 from workflows.models import (
@@ -55,7 +54,23 @@ app = typer.Typer(
 dev_app = typer.Typer(
     help="The embedded stack: Temporal dev server, lab, worker.", no_args_is_help=True
 )
-app.add_typer(lab_app, name="lab")
+# The lab is optional (ucrenew-lab): where it is missing, `ucrenew lab` says how to install it.
+if optional_lab.installed():
+    from lab.cli import app as lab_app
+
+    app.add_typer(lab_app, name="lab")
+else:
+
+    @app.command(
+        "lab",
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+        add_help_option=False,
+    )
+    def lab_not_installed() -> None:
+        """The lab, a digital twin of a CUCM/IM&P cluster (not installed here)."""
+        optional_lab.require("ucrenew lab")
+
+
 app.add_typer(dev_app, name="dev")
 
 Json = Annotated[bool, typer.Option("--json", help="print JSON")]
@@ -546,6 +561,7 @@ def demo(
     keep: Annotated[bool, typer.Option(help="leave the stack running afterwards")] = False,
 ) -> None:
     """Run a full tomcat renewal of the lab cluster with the local CA, end to end."""
+    optional_lab.require("ucrenew demo")
     from console.demo import run_demo
 
     raise typer.Exit(asyncio.run(run_demo(settings(), keep=keep)))

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lab import runner as lab_runner
+from console import optional_lab
 from workers.devserver import DevServer, detached_status, stop_detached
 from workers.settings import UcrenewSettings
 from workers.wiring import inventory_path
@@ -85,7 +85,15 @@ def stop_worker(settings: UcrenewSettings, wait: float = 15.0) -> bool:
 async def up(
     settings: UcrenewSettings, timing: str | None = None, topology: str | None = None
 ) -> dict[str, Any]:
-    """Start whatever of the stack is not running; returns where everything is."""
+    """Start whatever of the stack is not running; returns where everything is.
+
+    Raises:
+        typer.Exit: The lab is not installed (nothing was started).
+    """
+    optional_lab.require("ucrenew dev up")
+    # Imported here: the lab is optional, and only the commands that run it need it.
+    from lab import runner as lab_runner
+
     if detached_status(settings.state_dir) is None:
         server = DevServer.from_settings(settings)
         await server.start(detached=True)
@@ -100,8 +108,7 @@ def describe(
     """Where each part of the stack is (None for parts not running)."""
     temporal = detached_status(settings.state_dir)
     if lab is None:
-        with contextlib.suppress(lab_runner.LabNotRunning):
-            lab = lab_runner.read_descriptor(settings.state_dir)
+        lab = _running_lab(settings)
     return {
         "state_dir": str(settings.state_dir),
         "temporal": None
@@ -134,9 +141,27 @@ async def down(settings: UcrenewSettings) -> dict[str, bool]:
     """Stop worker, lab and Temporal (in that order)."""
     return {
         "worker": stop_worker(settings),
-        "lab": lab_runner.down(settings.state_dir),
+        "lab": _stop_lab(settings),
         "temporal": await stop_detached(settings.state_dir),
     }
+
+
+def _running_lab(settings: UcrenewSettings) -> dict[str, Any] | None:
+    if not optional_lab.installed():
+        return None
+    from lab import runner as lab_runner
+
+    with contextlib.suppress(lab_runner.LabNotRunning):
+        return lab_runner.read_descriptor(settings.state_dir)
+    return None
+
+
+def _stop_lab(settings: UcrenewSettings) -> bool:
+    if not optional_lab.installed():
+        return False
+    from lab import runner as lab_runner
+
+    return lab_runner.down(settings.state_dir)
 
 
 def as_json(data: Any) -> str:

@@ -1,8 +1,8 @@
 """Twin of a Microsoft ADCS web enrollment server (``/certsrv``), cucm-interfaces.md §12.
 
 An HTTPS server on its own loopback address, with a real TLS certificate for ``ca.<domain>``
-issued by the twin's own two-tier PKI (a :class:`~activities.clients.ca.local.LocalCa` kept in
-the twin's state dir, reused here only to sign). It serves the pages a certsrv client reads:
+issued by the twin's own two-tier PKI (a :class:`~lab.ca.TwoTierCa` kept in the twin's state
+dir). It serves the pages a certsrv client reads:
 
 * ``POST /certsrv/certfnsh.asp``: submit a CSR with ``CertAttrib: CertificateTemplate:<name>``;
   the template's configured disposition decides: issued at once, pending until a CA admin
@@ -27,14 +27,14 @@ import asyncio
 import base64
 import html
 import ipaddress
-import os
 import secrets
 import ssl
 import textwrap
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from aiohttp import web
 from cryptography import x509
@@ -42,16 +42,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
 
-from activities.clients.ca.errors import CaRequestDenied
-from activities.clients.ca.local import LocalCa
 from lab import adcs_facts as facts
 from lab import pki
-from lab.cluster import LabError
+from lab.ca import CsrRejected, TwoTierCa
+from lab.errors import LabError
 from lab.journal import Journal
 from lab.topology import TopologySpec
-
-if TYPE_CHECKING:
-    from lab.server import Lab
 
 __all__ = ["AdcsRequest", "AdcsTwin", "add_control_routes"]
 
@@ -97,12 +93,6 @@ class AdcsRequest:
         }
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-
-
 def _pem_armor(der: bytes, label: str) -> str:
     body = "\n".join(textwrap.wrap(base64.b64encode(der).decode("ascii"), 64))
     return f"-----BEGIN {label}-----\n{body}\n-----END {label}-----\n"
@@ -137,7 +127,7 @@ class AdcsTwin:
         self.username = spec.adcs.username
         self.templates = dict(spec.adcs.templates)
         self.directory = Path(directory)
-        self.ca = LocalCa(self.directory / "ca", name="adcs-twin", key_size=2048)
+        self.ca = TwoTierCa(self.directory / "ca", name="ADCS")
         self.outage: int | None = None
         self._journal = journal
         self._password = secrets.token_urlsafe(18)
@@ -202,7 +192,7 @@ class AdcsTwin:
 
     def _prepare(self) -> ssl.SSLContext:
         self.ca.ensure()
-        _write_private(self.password_file, self._password.encode())
+        pki.write_private(self.password_file, self._password.encode())
         self.ca_file.write_text(self.ca.root_pem)
         server_key = pki.new_key("rsa", 2048)
         csr = (
@@ -223,12 +213,12 @@ class AdcsTwin:
         server_cert = self.directory / "tls.pem"
         server_key_file = self.directory / "tls.key"
         server_cert.write_text(leaf + self.ca.intermediate_pem)
-        _write_private(server_key_file, pki.key_pem(server_key))
+        pki.write_private(server_key_file, pki.key_pem(server_key))
         client_key = pki.new_key("rsa", 2048)
         client_csr = pki.make_csr(client_key, self.username, [])
         client_leaf, _ = self.ca.sign(pki.pem(client_csr), validity_days=365)
         self.client_cert_file.write_text(client_leaf + self.ca.intermediate_pem)
-        _write_private(self.client_key_file, pki.key_pem(client_key))
+        pki.write_private(self.client_key_file, pki.key_pem(client_key))
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(server_cert, server_key_file)
         # Optional, so Basic clients connect without a certificate; one that is presented
@@ -323,7 +313,7 @@ class AdcsTwin:
     def _sign(self, req: AdcsRequest) -> None:
         try:
             leaf, _ = self.ca.sign(req.csr_pem, validity_days=facts.LEAF_VALIDITY_DAYS)
-        except CaRequestDenied:
+        except CsrRejected:
             self._set_denied(req, facts.BAD_CSR_DISPOSITION)
             return
         req.status = "issued"
@@ -519,19 +509,24 @@ class AdcsTwin:
         return web.Response(body=body, content_type="application/pkix-cert")
 
 
-def add_control_routes(app: web.Application, lab: Lab) -> None:
+def add_control_routes(app: web.Application, running: Callable[[], AdcsTwin | None]) -> None:
     """Add the CA-admin routes to the lab's control API.
 
     ``GET /adcs/requests``, ``POST /adcs/requests/{id}/issue`` and
     ``POST /adcs/requests/{id}/deny`` (JSON body ``{"reason": "..."}``); each answers the
     request row(s) as JSON, 404 when the lab runs no ADCS twin or the id is unknown, 409 when
     the request is not pending.
+
+    Args:
+        app: The control API application.
+        running: The lab's ADCS twin at the time of a request (None when it runs none).
     """
 
     def twin() -> AdcsTwin:
-        if lab.adcs is None:
+        adcs = running()
+        if adcs is None:
             raise LabError(404, "this lab runs no ADCS twin")
-        return lab.adcs
+        return adcs
 
     def request_id(request: web.Request) -> int:
         raw = request.match_info["rid"]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from cryptography import x509
 from rich.console import Console
 from rich.table import Table
 
@@ -40,8 +41,6 @@ def _probe(address: str, port: int, server_name: str) -> str:
             der = tls.getpeercert(binary_form=True)
     except OSError as exc:
         return f"[red]{exc.__class__.__name__}[/]"
-    from cryptography import x509
-
     cert = x509.load_der_x509_certificate(der or b"")
     return f"serial {cert.serial_number:x}"[:20] + "…"
 

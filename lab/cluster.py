@@ -1,8 +1,9 @@
 """State and behaviour of a twin cluster: nodes, services, certificate stores, SSO.
 
 The frontends (REST, SOAP, SSH) translate protocol requests into calls on :class:`Cluster`
-and its errors into protocol errors; all rules of cucm-interfaces.md §1.2 and §14.2 live here,
-so every interface sees one consistent cluster.
+and its errors into protocol errors; the rules of cucm-interfaces.md §1.2 and §14.2 live here
+and, for what involves one node alone, in :mod:`lab.nodes`, so every interface sees one
+consistent cluster.
 """
 
 from __future__ import annotations
@@ -10,9 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from cryptography import x509
 
@@ -28,97 +27,12 @@ from lab.catalog import (
     activating_services,
     services_for,
 )
+from lab.errors import LabError
 from lab.faults import FaultSet
 from lab.journal import Journal
+from lab.nodes import Action, Node, ServiceState, StateHook, Status
 from lab.timing import TimingProfile
 from lab.topology import TopologySpec
-
-Status = Literal["Started", "Stopped", "Starting", "Stopping"]
-Action = Literal["start", "stop", "restart"]
-
-
-class LabError(Exception):
-    """A request the cluster refuses, with the HTTP status a REST frontend would answer."""
-
-    def __init__(self, status: int, message: str, code: str = "error") -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code
-
-
-@dataclass
-class ServiceState:
-    """One service of one node."""
-
-    name: str
-    group: str
-    deployable: bool
-    service_type: str
-    activated: bool = True
-    status: Status = "Started"
-    commanded_out: bool = False
-    failed: bool = False
-    start_time: float | None = None
-    task: asyncio.Task[None] | None = None
-
-    def uptime(self, now: float) -> int:
-        """Seconds since start, -1 when not started (as Control Center reports)."""
-        if self.status != "Started" or self.start_time is None:
-            return -1
-        return int(now - self.start_time)
-
-    def cli_form(self) -> str:
-        """``[STARTED]``, ``[STOPPED]  Service Not Activated`` … as ``utils service list`` shows."""
-        if not self.activated:
-            return "[STOPPED]  Service Not Activated"
-        if self.failed:
-            return "[NOTRUNNING]"
-        if self.status == "Stopped" and self.commanded_out:
-            return "[STOPPED]  Commanded Out of Service"
-        return f"[{self.status.upper()}]"
-
-    @property
-    def transitioning(self) -> bool:
-        """Whether a start/stop/restart is in progress."""
-        return self.task is not None and not self.task.done()
-
-
-@dataclass
-class Node:
-    """One server of the cluster."""
-
-    index: int
-    hostname: str
-    fqdn: str
-    address: str
-    product: str
-    publisher: bool
-    services: dict[str, ServiceState] = field(default_factory=dict)
-    own: dict[str, pki.KeyedCert] = field(default_factory=dict)
-    active: dict[str, pki.KeyedCert] = field(default_factory=dict)
-    trust: dict[str, dict[str, pki.TrustEntry]] = field(default_factory=dict)
-    pending: dict[str, pki.PendingCsr] = field(default_factory=dict)
-
-    @property
-    def role(self) -> str:
-        """``Publisher`` or ``Subscriber`` (as AXL nodeUsage and ``show network cluster``)."""
-        return "Publisher" if self.publisher else "Subscriber"
-
-    def service(self, name: str) -> ServiceState:
-        """A service by exact name; LabError when the node has no such service."""
-        try:
-            return self.services[name]
-        except KeyError:
-            raise LabError(404, f"No such service: {name}", "no-such-service") from None
-
-    def started(self, name: str) -> bool:
-        """Whether the service exists, is activated and Started."""
-        svc = self.services.get(name)
-        return bool(svc and svc.activated and svc.status == "Started" and not svc.failed)
-
-
-StateHook = Callable[["Node", ServiceState, str, str], Awaitable[None]]
 
 
 class Cluster:
@@ -141,7 +55,6 @@ class Cluster:
         self.ctl: dict[str, Any] | None = None
         self.nodes: list[Node] = []
         self.hooks: list[StateHook] = []
-        self._changed = asyncio.Event()
         self._replication_backlog: list[tuple[str, str, x509.Certificate, str]] = []
         self._build()
 
@@ -230,20 +143,6 @@ class Cluster:
         """Whether the node can take part in a certificate export or distribution."""
         return self.reachable(node) and node.started(TOMCAT) and node.started(PAWS)
 
-    # -- change notification ------------------------------------------------------------
-
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    async def wait_change(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
-        """Wait until any service state changes (or the timeout passes)."""
-        event = self._changed
-        try:
-            await asyncio.wait_for(event.wait(), timeout)
-        except TimeoutError:
-            return
-
     # -- services -----------------------------------------------------------------------
 
     def control(self, node: Node, name: str, action: Action, origin: str) -> ServiceState:
@@ -305,7 +204,6 @@ class Cluster:
         )
         for hook in self.hooks:
             await hook(node, svc, old, status)
-        self._notify()
 
     def _activate_certificates(self, node: Node, service: str) -> None:
         for purpose, activator in activating_services(self.spec.major_version).items():
@@ -337,7 +235,6 @@ class Cluster:
         svc.commanded_out = not running
         svc.start_time = time.time() if running else None
         self.journal.record("service.state", node.hostname, service=PAWS, status=svc.status)
-        self._notify()
 
     # -- CSR ----------------------------------------------------------------------------
 
@@ -434,7 +331,7 @@ class Cluster:
         outcomes: list[dict[str, Any]] = []
         for store in stores:
             for cert in certs:
-                outcome = self._add_trust(node, store, cert, description)
+                outcome = node.add_trust(store, cert, description)
                 targets = [node]
                 if store in facts.REPLICATED_TRUST_STORES and outcome in ("added", "replaced"):
                     for other in self.nodes:
@@ -445,7 +342,7 @@ class Cluster:
                                 (other.hostname, store, cert, description)
                             )
                             continue
-                        self._add_trust(other, store, cert, description)
+                        other.add_trust(store, cert, description)
                         targets.append(other)
                 outcomes.append(
                     {
@@ -475,24 +372,6 @@ class Cluster:
             )
         return outcomes
 
-    def _add_trust(self, node: Node, store: str, cert: x509.Certificate, description: str) -> str:
-        entries = node.trust[store]
-        for name, entry in list(entries.items()):
-            if entry.cert.subject != cert.subject:
-                continue
-            if entry.cert.serial_number == cert.serial_number:
-                return "exists"
-            # Same subject, different serial: the later validity start wins (§1.2).
-            if cert.not_valid_before_utc > entry.cert.not_valid_before_utc:
-                del entries[name]
-                new = pki.TrustEntry(cert, description)
-                entries[new.file_name] = new
-                return "replaced"
-            return "not-applied"
-        new = pki.TrustEntry(cert, description)
-        entries[new.file_name] = new
-        return "added"
-
     def replay_replication(self) -> None:
         """Apply trust uploads a node missed while its DB replication was broken."""
         backlog, self._replication_backlog = self._replication_backlog, []
@@ -501,7 +380,7 @@ class Cluster:
             if self.db_replication_state(node) != 2:
                 self._replication_backlog.append((hostname, store, cert, description))
                 continue
-            outcome = self._add_trust(node, store, cert, description)
+            outcome = node.add_trust(store, cert, description)
             self.journal.record(
                 "trust.replicated",
                 hostname,
@@ -527,7 +406,7 @@ class Cluster:
         if pending is None or pki.public_key_der(leaf) != pki.public_key_der(pending.csr):
             raise LabError(500, facts.REST_STALE_CSR_MESSAGE.format(service=purpose), "stale-csr")
         store = TRUST_STORE[purpose]
-        issuer_cn = self._check_chain(node, store, leaf)
+        issuer_cn = node.trusted_issuer(store, leaf)
         if pending.multi_server:
             targets = [
                 n
@@ -552,26 +431,6 @@ class Cluster:
             nodes=[t.hostname for t in targets],
         )
         return targets
-
-    def _check_chain(self, node: Node, store: str, leaf: x509.Certificate) -> str:
-        entries = [e.cert for e in node.trust[store].values()]
-        current = leaf
-        first_issuer: str | None = None
-        for _ in range(8):
-            issuer = next((c for c in entries if pki.issued_by(current, c)), None)
-            if issuer is None:
-                raise LabError(
-                    400,
-                    facts.REST_ISSUER_NOT_TRUSTED_MESSAGE.format(
-                        issuer=pki.common_name(current.issuer), store=store
-                    ),
-                    "issuer-not-trusted",
-                )
-            first_issuer = first_issuer or pki.common_name(issuer.subject)
-            if pki.is_self_signed(issuer):
-                return first_issuer
-            current = issuer
-        raise LabError(400, "Certificate chain too long", "chain-too-long")
 
     @staticmethod
     def _parse(pems: list[str]) -> list[x509.Certificate]:
@@ -615,23 +474,6 @@ class Cluster:
             raise LabError(400, f"Invalid service {service!r}", "bad-service")
         return store, list(node.trust[store].values())
 
-    def served_chain(self, node: Node, purpose: str) -> list[x509.Certificate]:
-        """The CA certificates a TLS server sends after the active leaf of ``purpose``."""
-        if not facts.TLS_SERVES_CHAIN_FROM_TRUST:
-            return []
-        entries = [e.cert for e in node.trust[TRUST_STORE[purpose]].values()]
-        chain: list[x509.Certificate] = []
-        current = node.active[purpose].cert
-        for _ in range(8):
-            if pki.is_self_signed(current):
-                break
-            issuer = next((c for c in entries if pki.issued_by(current, c)), None)
-            if issuer is None or pki.is_self_signed(issuer):
-                break
-            chain.append(issuer)
-            current = issuer
-        return chain
-
     # -- SSO, CTL -----------------------------------------------------------------------
 
     def sso_disable(self, origin: str) -> None:
@@ -670,19 +512,6 @@ class Cluster:
 
     def state(self) -> dict[str, Any]:
         """A JSON-able picture of the whole cluster (for the control API and tests)."""
-
-        def cert(kc: pki.KeyedCert) -> dict[str, Any]:
-            return {
-                "serial": pki.serial_hex(kc.cert),
-                "fingerprint": pki.fingerprint(kc.cert),
-                "subject": pki.common_name(kc.cert.subject),
-                "issuer": pki.common_name(kc.cert.issuer),
-                "san": pki.san_dns(kc.cert),
-                "not_after": kc.cert.not_valid_after_utc.isoformat(),
-                "self_signed": pki.is_self_signed(kc.cert),
-                "multi_server": kc.multi_server,
-            }
-
         now = time.time()
         return {
             "cluster": self.spec.cluster,
@@ -692,33 +521,6 @@ class Cluster:
             "security_mode": self.security_mode,
             "ctl": self.ctl,
             "nodes": [
-                {
-                    "hostname": n.hostname,
-                    "fqdn": n.fqdn,
-                    "address": n.address,
-                    "product": n.product,
-                    "role": n.role,
-                    "reachable": self.reachable(n),
-                    "db_replication": self.db_replication_state(n),
-                    "services": {
-                        s.name: {
-                            "activated": s.activated,
-                            "status": s.status,
-                            "failed": s.failed,
-                            "uptime": s.uptime(now),
-                        }
-                        for s in n.services.values()
-                    },
-                    "own": {p: cert(kc) for p, kc in n.own.items()},
-                    "active": {p: cert(kc) for p, kc in n.active.items()},
-                    "pending_csr": {
-                        p: {"tracking_id": c.tracking_id, "multi_server": c.multi_server}
-                        for p, c in n.pending.items()
-                    },
-                    "trust": {
-                        store: sorted(entries) for store, entries in n.trust.items() if entries
-                    },
-                }
-                for n in self.nodes
+                n.state(self.reachable(n), self.db_replication_state(n), now) for n in self.nodes
             ],
         }

@@ -7,41 +7,52 @@ points at the certificates and host keys the nodes present.
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
 from lab import pki
-
-if TYPE_CHECKING:
-    from lab.server import Lab
-
-
-def _write_secret(path: Path, value: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(value)
+from lab.adcs import AdcsTwin
+from lab.frontends.base import Twin
+from lab.listeners import NodeServers
 
 
-def write_inventory(lab: Lab) -> Path:
-    """Write secrets, trust files and ``inventory.yaml`` under the lab's state dir."""
-    state = lab.state_dir.resolve()
+def write_inventory(
+    lab: Twin,
+    state_dir: Path,
+    servers: Mapping[str, NodeServers],
+    control_url: str,
+    adcs: AdcsTwin | None,
+) -> Path:
+    """Write secrets, trust files and ``inventory.yaml`` under the lab's state dir.
+
+    Args:
+        lab: The running twin (topology, cluster, accounts).
+        state_dir: The lab's state dir.
+        servers: Each node's listeners, by hostname (the ports actually bound, host keys).
+        control_url: Where the control API answers.
+        adcs: The ADCS twin, when the lab runs one.
+
+    Returns:
+        The path of ``inventory.yaml``.
+    """
+    state = state_dir.resolve()
     refs: dict[str, dict[str, str]] = {}
     for account, (user, password) in lab.credentials.items():
         secret = state / "secrets" / account
-        _write_secret(secret, password)
+        secret.parent.mkdir(parents=True, exist_ok=True)
+        pki.write_private(secret, password.encode())
         refs[account] = {"username": user, "password": f"file:{secret}"}
     trust = state / "https-trust.pem"
     trust.write_text("".join(n.active["tomcat"].pem for n in lab.cluster.nodes))
     known_hosts = state / "known_hosts"
     lines = []
     for node in lab.cluster.nodes:
-        servers = lab.servers[node.hostname]
-        pub = servers.host_key.export_public_key().decode().strip()
-        port = servers.ssh_port
+        node_servers = servers[node.hostname]
+        pub = node_servers.host_key.export_public_key().decode().strip()
+        port = node_servers.ssh_port
         names = (
             [node.fqdn, node.address]
             if port == 22
@@ -61,9 +72,9 @@ def write_inventory(lab: Lab) -> Path:
                 "product": n.product,
                 "role": "publisher" if n.publisher else "subscriber",
                 "address": n.address,
-                "https_port": lab.servers[n.hostname].https_ports[0],
-                "rest_port": lab.servers[n.hostname].https_ports[1],
-                "ssh_port": lab.servers[n.hostname].ssh_port,
+                "https_port": servers[n.hostname].https_ports[0],
+                "rest_port": servers[n.hostname].https_ports[1],
+                "ssh_port": servers[n.hostname].ssh_port,
                 **(
                     {"sip_tls_port": spec.ports.sip_tls}
                     if n.product == "cucm"
@@ -77,24 +88,21 @@ def write_inventory(lab: Lab) -> Path:
         ],
         "credentials": refs,
         "tls": {"ca_file": str(trust), "ssh_known_hosts": str(known_hosts)},
-        "lab": {"control_url": lab.control_url},
+        "lab": {"control_url": control_url},
     }
     document: dict[str, Any] = {"clusters": [cluster]}
-    if lab.adcs is not None:
-        document["cas"] = [_adcs_entry(lab)]
+    if adcs is not None:
+        document["cas"] = [_adcs_entry(adcs)]
     path = state / "inventory.yaml"
     path.write_text(
         "# Written by the ucrenew lab; regenerated at every `lab up`.\n"
         + yaml.safe_dump(document, sort_keys=False)
     )
-    lab.write_descriptor()
     return path
 
 
-def _adcs_entry(lab: Lab) -> dict[str, Any]:
+def _adcs_entry(adcs: AdcsTwin) -> dict[str, Any]:
     """The ``cas:`` entry of the ADCS twin, in the shape of ``ca.adcs.AdcsCaConfig``."""
-    adcs = lab.adcs
-    assert adcs is not None
     offered = list(adcs.templates)
     return {
         "name": "lab-adcs",
@@ -112,8 +120,3 @@ def _adcs_entry(lab: Lab) -> dict[str, Any]:
             "client_key": str(adcs.client_key_file.resolve()),
         },
     }
-
-
-def served_fingerprints(lab: Lab) -> dict[str, str]:
-    """The fingerprint each node's Tomcat presents right now."""
-    return {n.hostname: pki.fingerprint(n.active["tomcat"].cert) for n in lab.cluster.nodes}

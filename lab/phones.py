@@ -14,7 +14,8 @@ CTL (see lab/facts.py for the [INF] rules).
 One scheduler task drives every phone: a heap of timed events and per-node admission queues,
 so thousands of phones cost no task each. Every registration change is journalled as batch
 entries (``phone.registered`` / ``phone.unregistered`` with the node and the phone names); the
-metrics are computed from the journal alone (:func:`phone_metrics`).
+metrics are computed from the journal alone (:func:`lab.phone_metrics.phone_metrics`). The
+phones themselves are :mod:`lab.phone_model`.
 """
 
 from __future__ import annotations
@@ -23,106 +24,20 @@ import asyncio
 import contextlib
 import heapq
 import itertools
-import random
 import time
-from collections import Counter, defaultdict, deque
-from collections.abc import Iterable, Sequence
+from collections import defaultdict, deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
-
-from pydantic import BaseModel
 
 from lab import facts, pki
 from lab.catalog import activating_services
-from lab.journal import Journal, JournalEntry
+from lab.cluster import Cluster
+from lab.journal import Journal
+from lab.nodes import Node, ServiceState
+from lab.phone_metrics import PhoneMetrics, phone_metrics
+from lab.phone_model import REGISTERED, UNREGISTERED, Phone, build_phones
 
-if TYPE_CHECKING:
-    from lab.cluster import Cluster, Node, ServiceState
-    from lab.topology import TopologySpec
-
-Protocol = Literal["SCCP", "SIP"]
-CALLMANAGER = "Cisco CallManager"
 TFTP = "Cisco Tftp"
-REGISTERED = "Registered"
-UNREGISTERED = "UnRegistered"
-
-
-@dataclass(eq=False)
-class Phone:
-    """One phone and what the cluster knows about it.
-
-    Attributes:
-        name: Device name (``SEP`` + MAC).
-        protocol: SCCP or SIP.
-        pool: Device pool name.
-        group: CM group name.
-        members: Host names of the group's nodes, primary first.
-        secure: Whether the phone has a secure (TLS) profile; matters in mixed mode only.
-        dn: Directory number.
-        ip: IPv4 address the phone reports.
-        phase: Per-phone fraction in (0, 1] that spreads detection delays deterministically.
-        node: Host name of the node the phone is registered with, None when unregistered.
-        records: Per node the RIS record: (status, epoch seconds, status reason).
-        itl: CallManager fingerprints of the ITL the phone holds.
-        trusted: CallManager fingerprints of the CTL the phone holds.
-    """
-
-    name: str
-    protocol: Protocol
-    pool: str
-    group: str
-    members: tuple[str, ...]
-    secure: bool
-    dn: str
-    ip: str
-    phase: float
-    node: str | None = None
-    records: dict[str, tuple[str, float, int]] = field(default_factory=dict)
-    itl: frozenset[str] = frozenset()
-    trusted: frozenset[str] = frozenset()
-    epoch: int = 0
-    waiting: bool = False
-    rejected: bool = False
-    resetting: bool = False
-    reset_queued: bool = False
-    attempts: int = 0
-    fallback_epoch: int = -1
-
-    def rank(self, hostname: str | None) -> int:
-        """Priority of a node in the phone's group (0 = primary); past the end if absent."""
-        if hostname is None or hostname not in self.members:
-            return len(self.members)
-        return self.members.index(hostname)
-
-
-def build_phones(spec: TopologySpec) -> list[Phone]:
-    """The phone population a topology describes, in device-pool order (deterministic).
-
-    Secure phones are spread evenly so that ``secure_fraction`` of every prefix is secure.
-    """
-    groups = {g.name: tuple(g.members) for g in spec.resolved_cm_groups()}
-    rng = random.Random(f"{spec.cluster}/{spec.seed}")
-    fraction = spec.phones.secure_fraction
-    phones: list[Phone] = []
-    for pool in spec.resolved_device_pools():
-        sccp: list[Protocol] = ["SCCP"] * pool.sccp
-        sip: list[Protocol] = ["SIP"] * pool.sip
-        for protocol in sccp + sip:
-            index = len(phones)
-            phones.append(
-                Phone(
-                    name=f"SEP{facts.PHONE_MAC_BASE + index:012X}",
-                    protocol=protocol,
-                    pool=pool.name,
-                    group=pool.cm_group,
-                    members=groups[pool.cm_group],
-                    secure=int((index + 1) * fraction) > int(index * fraction),
-                    dn=str(facts.PHONE_FIRST_DN + index),
-                    ip=f"10.{20 + index // 62500}.{index // 250 % 250}.{index % 250 + 1}",
-                    phase=1.0 - rng.random(),
-                )
-            )
-    return phones
 
 
 @dataclass
@@ -140,105 +55,6 @@ class DeviceResets:
     undelivered: list[str] = field(default_factory=list)
     already_resetting: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
-
-
-class PhoneMetrics(BaseModel):
-    """Phone impact over a time window, computed from the journal.
-
-    Attributes:
-        since: Start of the window (epoch seconds).
-        until: End of the window (epoch seconds).
-        phones: Phones known by the end of the window.
-        unregistered_seconds: Sum over phones of the time each spent without a registration.
-        peak_unregistered: Most phones unregistered at the same moment.
-        peak_unregistered_fraction: ``peak_unregistered / phones`` (0 when there are none).
-        peak_at: When the peak was first reached.
-        unregistered_seconds_by_reason: ``unregistered_seconds`` split by what started each
-            outage (the reason of the ``phone.unregistered`` entry: ``callmanager-stopped``,
-            ``reset:itl``, ``tls-restart``...). A phone that resets while already
-            unregistered stays counted under the cause that dropped it.
-    """
-
-    since: float
-    until: float
-    phones: int
-    unregistered_seconds: float
-    peak_unregistered: int
-    peak_unregistered_fraction: float
-    peak_at: float | None = None
-    unregistered_seconds_by_reason: dict[str, float] = {}
-
-
-def phone_metrics(entries: Iterable[JournalEntry], since: float, until: float) -> PhoneMetrics:
-    """Phone-unregistered-seconds and the peak unregistered fraction from journal entries.
-
-    A phone is known from its first ``phone.registered`` / ``phone.unregistered`` entry on;
-    it is unregistered from an ``unregistered`` entry until its next ``registered`` one.
-    Entries with the same timestamp apply together before the count is sampled.
-
-    Args:
-        entries: Journal entries (any kinds; only ``phone.registered`` and
-            ``phone.unregistered`` count), in journal order.
-        since: Start of the window, epoch seconds.
-        until: End of the window, epoch seconds.
-
-    Returns:
-        The metrics of the window.
-    """
-    events = sorted(
-        (e for e in entries if e.kind in ("phone.registered", "phone.unregistered")),
-        key=lambda e: (e.at, e.seq),
-    )
-    # Per phone: None while registered, else the reason its current outage started with.
-    outage: dict[str, str | None] = {}
-    position = 0
-    while position < len(events) and events[position].at <= since:
-        _apply(outage, events[position])
-        position += 1
-    down = _down_by_reason(outage)
-    peak = sum(down.values())
-    peak_at = since if peak else None
-    by_reason: dict[str, float] = defaultdict(float)
-    last = since
-    while position < len(events) and events[position].at <= until:
-        at = events[position].at
-        for reason, count in down.items():
-            by_reason[reason] += count * (at - last)
-        last = at
-        while position < len(events) and events[position].at == at:
-            _apply(outage, events[position])
-            position += 1
-        down = _down_by_reason(outage)
-        if sum(down.values()) > peak:
-            peak, peak_at = sum(down.values()), at
-    for reason, count in down.items():
-        by_reason[reason] += count * (until - last)
-    known = len(outage)
-    return PhoneMetrics(
-        since=since,
-        until=until,
-        phones=known,
-        unregistered_seconds=sum(by_reason.values()),
-        peak_unregistered=peak,
-        peak_unregistered_fraction=peak / known if known else 0.0,
-        peak_at=peak_at,
-        unregistered_seconds_by_reason={k: v for k, v in sorted(by_reason.items()) if v},
-    )
-
-
-def _down_by_reason(outage: dict[str, str | None]) -> Counter[str]:
-    return Counter(reason for reason in outage.values() if reason is not None)
-
-
-def _apply(outage: dict[str, str | None], entry: JournalEntry) -> None:
-    if entry.kind == "phone.registered":
-        for name in entry.data.get("phones", []):
-            outage[name] = None
-        return
-    reason = str(entry.data.get("reason") or "unknown")
-    for name in entry.data.get("phones", []):
-        if outage.get(name) is None:
-            outage[name] = reason
 
 
 class PhoneSystem:
@@ -755,10 +571,6 @@ class PhoneSystem:
         until = time.time() if until is None else until
         entries = self.journal.entries("phone")
         return phone_metrics(entries, since, until)
-
-    def phone_unregistered_seconds(self, since: float = 0.0, until: float | None = None) -> float:
-        """Sum over phones of the seconds each spent without a registration in the window."""
-        return self.metrics(since, until).unregistered_seconds
 
     def peak_unregistered_fraction(self, since: float = 0.0, until: float | None = None) -> float:
         """Largest fraction of the phones unregistered at the same moment in the window."""

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
@@ -62,6 +67,46 @@ def subject_name(common_name: str, organisation: str = "ucrenew lab") -> x509.Na
     )
 
 
+def key_usage(
+    *,
+    encipherment: bool = False,
+    agreement: bool = False,
+    cert_sign: bool = False,
+    crl_sign: bool = False,
+) -> x509.KeyUsage:
+    """keyUsage with digitalSignature and the given uses (key and data encipherment together)."""
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=encipherment,
+        data_encipherment=encipherment,
+        key_agreement=agreement,
+        key_cert_sign=cert_sign,
+        crl_sign=crl_sign,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def certificate_builder(
+    subject: x509.Name,
+    issuer: x509.Name,
+    public_key: CertificatePublicKeyTypes,
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+) -> x509.CertificateBuilder:
+    """A builder with names, key, validity and a random serial set; extensions are the caller's."""
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+    )
+
+
 def self_signed(
     key: PrivateKey,
     common_name: str,
@@ -70,28 +115,21 @@ def self_signed(
     validity_days: float,
 ) -> x509.Certificate:
     """A self-signed identity certificate like the ones CUCM generates at install."""
-    serial = x509.random_serial_number()
     builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject_name(common_name))
-        .issuer_name(subject_name(common_name))
-        .public_key(key.public_key())
-        .serial_number(serial)
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=validity_days))
+        certificate_builder(
+            subject_name(common_name),
+            subject_name(common_name),
+            key.public_key(),
+            now - dt.timedelta(days=1),
+            now + dt.timedelta(days=validity_days),
+        )
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in san]), False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
         .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=isinstance(key, rsa.RSAPrivateKey),
-                data_encipherment=isinstance(key, rsa.RSAPrivateKey),
-                key_agreement=isinstance(key, ec.EllipticCurvePrivateKey),
-                key_cert_sign=True,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
+            key_usage(
+                encipherment=isinstance(key, rsa.RSAPrivateKey),
+                agreement=isinstance(key, ec.EllipticCurvePrivateKey),
+                cert_sign=True,
             ),
             True,
         )
@@ -129,6 +167,33 @@ def key_pem(key: PrivateKey) -> bytes:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file only its owner may read: mode 0600 from its creation on."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+def server_context(
+    identity: KeyedCert, chain: Sequence[x509.Certificate], directory: Path, name: str
+) -> ssl.SSLContext:
+    """A TLS server context presenting ``identity`` followed by ``chain``.
+
+    Args:
+        identity: The certificate and its key.
+        chain: The CA certificates sent after the leaf.
+        directory: Where ``<name>.pem`` and ``<name>.key`` (mode 0600) are written.
+        name: Base name of the two files.
+    """
+    cert_file = directory / f"{name}.pem"
+    key_file = directory / f"{name}.key"
+    cert_file.write_text(identity.pem + "".join(pem(c) for c in chain))
+    write_private(key_file, key_pem(identity.key))
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert_file, key_file)
+    return ctx
 
 
 def public_key_der(obj: x509.Certificate | x509.CertificateSigningRequest | PrivateKey) -> bytes:

@@ -1,149 +1,44 @@
 """The running lab: one process serving every node of a twin cluster on its own loopback address.
 
-:class:`Lab` wires the :class:`~lab.cluster.Cluster` to its frontends: per node an HTTPS
-server (certmgr REST, Control Center and AXL SOAP) on 8443 and 443 presenting the node's
-*active* tomcat certificate, and an SSH admin CLI; plus the out-of-band control API on
-127.0.0.1. It is also the Python API tests use in-process.
+:class:`Lab` wires the :class:`~lab.cluster.Cluster` and its phones to the listeners of each
+node (:mod:`lab.listeners`: HTTPS with certmgr REST, Control Center, RisPort and AXL SOAP on
+8443 and 443 presenting the node's *active* tomcat certificate, the SSH admin CLI, SIP TLS and
+XMPP), the ADCS twin, and the out-of-band control API on 127.0.0.1. It is also the Python API
+tests use in-process. Imports flow one way: this module uses the listeners and frontends,
+which see the lab only as the :class:`~lab.frontends.base.Twin` it is.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-import logging
 import os
-import secrets
-import ssl
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import asyncssh
 from aiohttp import web
+from pydantic import ValidationError
 
-from lab import pki
-from lab.adcs import AdcsTwin
+from lab.adcs import AdcsTwin, add_control_routes
 from lab.catalog import TOMCAT
-from lab.cluster import Cluster, LabError, Node, ServiceState
+from lab.cluster import Cluster
+from lab.errors import LabError
 from lab.facts import SIP_TLS_SERVICE, XMPP_SERVICE
-from lab.faults import Fault, FaultSet
-from lab.journal import Journal
+from lab.faults import Fault
+from lab.frontends.base import Twin
+from lab.inventory import write_inventory
+from lab.listeners import NodeServers, effective_port
+from lab.nodes import Node, ServiceState
 from lab.phones import PhoneSystem
 from lab.timing import TimingProfile
 from lab.timing import profile as timing_profile
 from lab.topology import TopologySpec
 
-log = logging.getLogger("lab")
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-NODE_KEY: web.AppKey[Node] = web.AppKey("node", Node)
-LAB_KEY: web.AppKey[Lab] = web.AppKey("lab", object)  # type: ignore[arg-type]
-
-
 #: Services whose state opens or closes a node's SIP TLS / XMPP listeners.
 SIGNALLING_SERVICES = frozenset({SIP_TLS_SERVICE, XMPP_SERVICE})
 
 
-class ResponseLost(Exception):
-    """Raised by a handler after applying a change whose response must be lost (fault)."""
-
-
-def effective_port(port: int) -> int:
-    """Privileged ports move up by 10000 when the lab cannot bind them (not root)."""
-    if port < 1024 and os.geteuid() != 0:
-        return port + 10000
-    return port
-
-
-class NodeServers:
-    """The listeners of one node, opened and closed as Tomcat and reachability change."""
-
-    def __init__(self, lab: Lab, node: Node) -> None:
-        self.lab = lab
-        self.node = node
-        self.app = lab.make_app(node)
-        self.runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
-        self.sites: list[web.TCPSite] = []
-        self.ssh: asyncssh.SSHAcceptor | None = None
-        self.dir = lab.state_dir / "nodes" / node.hostname
-        self.host_key = asyncssh.generate_private_key("ssh-ed25519")
-        from lab.frontends.signalling import SignallingListeners
-
-        self.signalling = SignallingListeners(lab, node, self.dir)
-
-    @property
-    def https_ports(self) -> list[int]:
-        """Ports the node's Tomcat serves."""
-        p = self.lab.spec.ports
-        return [effective_port(p.https), effective_port(p.https_alt)]
-
-    @property
-    def ssh_port(self) -> int:
-        """Port of the SSH admin CLI."""
-        return effective_port(self.lab.spec.ports.ssh)
-
-    async def setup(self) -> None:
-        """Prepare the runner and open what should be open."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        await self.runner.setup()
-        await self.sync()
-
-    def _ssl_context(self) -> ssl.SSLContext:
-        kc = self.node.active["tomcat"]
-        cert_file = self.dir / "tomcat.pem"
-        key_file = self.dir / "tomcat.key"
-        chain = self.lab.cluster.served_chain(self.node, "tomcat")
-        cert_file.write_text(kc.pem + "".join(pki.pem(c) for c in chain))
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pki.key_pem(kc.key))
-        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ctx.load_cert_chain(cert_file, key_file)
-        return ctx
-
-    async def sync(self) -> None:
-        """Open or close listeners to match the node's Tomcat state and reachability."""
-        reachable = self.lab.cluster.reachable(self.node)
-        https_up = reachable and self.node.started(TOMCAT)
-        if https_up and not self.sites:
-            ctx = self._ssl_context()
-            for port in self.https_ports:
-                site = web.TCPSite(
-                    self.runner, self.node.address, port, ssl_context=ctx, reuse_address=True
-                )
-                await site.start()
-                self.sites.append(site)
-        elif not https_up and self.sites:
-            for site in self.sites:
-                await site.stop()
-            self.sites = []
-        if reachable and self.ssh is None:
-            from lab.frontends.ssh import start_ssh_server
-
-            self.ssh = await start_ssh_server(self.lab, self.node, self.ssh_port, self.host_key)
-        elif not reachable and self.ssh is not None:
-            self.ssh.close()
-            await self.ssh.wait_closed()
-            self.ssh = None
-        await self.signalling.sync()
-
-    async def close(self) -> None:
-        """Close everything."""
-        for site in self.sites:
-            await site.stop()
-        self.sites = []
-        if self.ssh is not None:
-            self.ssh.close()
-            await self.ssh.wait_closed()
-            self.ssh = None
-        await self.signalling.close()
-        await self.runner.cleanup()
-
-
-class Lab:
+class Lab(Twin):
     """A twin cluster with its servers. Use ``async with Lab(...)`` or start()/stop()."""
 
     def __init__(
@@ -153,22 +48,12 @@ class Lab:
         timing: TimingProfile | None = None,
         control_port: int = 0,
     ) -> None:
-        self.spec = spec
+        super().__init__(spec, timing or timing_profile(spec.timing))
         self.state_dir = Path(state_dir)
-        self.timing = timing or timing_profile(spec.timing)
-        self.journal = Journal()
-        self.faults = FaultSet(seed=spec.seed)
-        self.cluster: Cluster
-        self.phones: PhoneSystem
         self.servers: dict[str, NodeServers] = {}
         self.control_port = control_port
         self.control_url = ""
         self._control_runner: web.AppRunner | None = None
-        self.credentials = {
-            "os_admin": (spec.os_admin_user, secrets.token_urlsafe(18)),
-            "app_user": (spec.app_user, secrets.token_urlsafe(18)),
-        }
-        self._realtime_calls: dict[str, list[float]] = {}
         self.stopped = asyncio.Event()
         self.adcs: AdcsTwin | None = None
 
@@ -186,8 +71,8 @@ class Lab:
         self.phones = PhoneSystem(self.cluster, self.journal)
         self.cluster.hooks.append(self.phones.on_service_state)
         for node in self.cluster.nodes:
-            servers = NodeServers(self, node)
-            self.servers[node.hostname] = servers
+            directory = self.state_dir / "nodes" / node.hostname
+            self.servers[node.hostname] = NodeServers(self, node, directory)
         await asyncio.gather(*(s.setup() for s in self.servers.values()))
         await self._start_control()
         self.phones.start()
@@ -195,9 +80,8 @@ class Lab:
             adcs_port = effective_port(self.spec.adcs.port)
             self.adcs = AdcsTwin(self.spec, self.state_dir / "adcs", self.journal, adcs_port)
             await self.adcs.start()
-        from lab.inventory import write_inventory
-
-        write_inventory(self)
+        write_inventory(self, self.state_dir, self.servers, self.control_url, self.adcs)
+        self.write_descriptor()
         return self
 
     async def stop(self) -> None:
@@ -255,101 +139,9 @@ class Lab:
         self.cluster.replay_replication()
         self.phones.reconcile()
 
-    # -- HTTP plumbing for frontends ----------------------------------------------------
-
-    def make_app(self, node: Node) -> web.Application:
-        """The aiohttp application serving one node."""
-        from lab.frontends import certmgr, soap
-
-        app = web.Application(middlewares=[self._fault_middleware])
-        app[NODE_KEY] = node
-        app[LAB_KEY] = self
-        certmgr.add_routes(app)
-        soap.add_routes(app)
-        if node.product == "cucm":
-            from lab.frontends import risport
-
-            risport.add_routes(app)
-        return app
-
-    @web.middleware
-    async def _fault_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        node = request.app[NODE_KEY]
-        interface = interface_of(request.path)
-        fault = self.faults.take("latency", node.hostname, interface)
-        if fault:
-            await asyncio.sleep(float(fault.params.get("seconds", 1.0)))
-        fault = self.faults.take("http-error", node.hostname, interface)
-        if fault:
-            status = int(fault.params.get("status", 503))
-            headers = {}
-            if "retry_after" in fault.params:
-                headers["Retry-After"] = str(int(fault.params["retry_after"]))
-            return web.Response(
-                status=status, text=f"{status} injected by the lab", headers=headers
-            )
-        try:
-            return await handler(request)
-        except ResponseLost:
-            transport = request.transport
-            if transport is not None:
-                transport.abort()
-            raise asyncio.CancelledError from None
-        except LabError as exc:
-            return web.json_response(
-                {"message": exc.message, "messages": [exc.message]}, status=exc.status
-            )
-
-    def check_auth(self, request: web.Request, account: str, realm: str) -> None:
-        """HTTP Basic against one of the lab's accounts; raises 401 with the realm."""
-        user, password = self.credentials[account]
-        header = request.headers.get("Authorization", "")
-        ok = False
-        if header.startswith("Basic "):
-            try:
-                given = base64.b64decode(header[6:]).decode()
-            except ValueError:
-                given = ""
-            u, _, p = given.partition(":")
-            ok = secrets.compare_digest(u, user) and secrets.compare_digest(p, password)
-        if not ok:
-            raise web.HTTPUnauthorized(
-                headers={"WWW-Authenticate": f'Basic realm="{realm}"'},
-                text="<html><body><h1>HTTP Status 401 - Unauthorized</h1></body></html>",
-                content_type="text/html",
-            )
-
-    def check_ssh_password(self, username: str, password: str) -> bool:
-        """Password check of the OS platform admin (the CLI account)."""
-        user, expected = self.credentials["os_admin"]
-        return secrets.compare_digest(username, user) and secrets.compare_digest(password, expected)
-
-    def realtime_throttled(self, node: Node) -> bool:
-        """Whether a Control Center / RisPort call on ``node`` exceeds the realtime rate."""
-        if self.faults.take("throttle", node.hostname):
-            return True
-        now = time.monotonic()
-        calls = [t for t in self._realtime_calls.get(node.hostname, []) if now - t < 60.0]
-        if len(calls) >= self.timing.realtime_rate_per_minute:
-            self._realtime_calls[node.hostname] = calls
-            return True
-        calls.append(now)
-        self._realtime_calls[node.hostname] = calls
-        return False
-
-    def lose_response(self, node: Node, operation: str) -> None:
-        """Raise ResponseLost when a ``response-lost`` fault targets this operation now."""
-        if self.faults.take("response-lost", node.hostname, operation):
-            self.journal.record(
-                "fault.fired", node.hostname, kind="response-lost", operation=operation
-            )
-            raise ResponseLost(operation)
-
     # -- control API --------------------------------------------------------------------
 
     async def _start_control(self) -> None:
-        from lab.control import make_control_app
-
         app = make_control_app(self)
         self._control_runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._control_runner.setup()
@@ -402,12 +194,92 @@ class Lab:
         return path
 
 
-def interface_of(path: str) -> str:
-    """Which interface a request path belongs to (for fault targeting)."""
-    if path.startswith("/platformcom"):
-        return "rest"
-    if path.startswith("/axl"):
-        return "axl"
-    if path.startswith(("/controlcenterservice2", "/realtimeservice2")):
-        return "soap"
-    return "web"
+def make_control_app(lab: Lab) -> web.Application:
+    """The out-of-band control API of a lab (see :mod:`lab.control` for its client)."""
+    routes = web.RouteTableDef()
+
+    @routes.get("/health")
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "cluster": lab.spec.cluster})
+
+    @routes.get("/describe")
+    async def describe(request: web.Request) -> web.Response:
+        return web.json_response(lab.describe())
+
+    @routes.get("/state")
+    async def state(request: web.Request) -> web.Response:
+        return web.json_response(lab.cluster.state())
+
+    @routes.get("/journal")
+    async def journal(request: web.Request) -> web.Response:
+        q = request.query
+        entries = lab.journal.entries(
+            kind=q.get("kind"), node=q.get("node"), since=int(q.get("since", "0"))
+        )
+        return web.json_response([e.model_dump() for e in entries])
+
+    @routes.get("/faults")
+    async def faults(request: web.Request) -> web.Response:
+        return web.json_response([f.model_dump() for f in lab.faults.active()])
+
+    @routes.post("/faults")
+    async def add_fault(request: web.Request) -> web.Response:
+        try:
+            fault = Fault.model_validate(await request.json())
+            stored = await lab.add_fault(fault)
+        except ValidationError as exc:
+            return web.json_response({"message": str(exc)}, status=400)
+        except LabError as exc:
+            return web.json_response({"message": exc.message}, status=exc.status)
+        return web.json_response(stored.model_dump(), status=201)
+
+    @routes.delete("/faults")
+    async def clear_all(request: web.Request) -> web.Response:
+        removed = await lab.clear_faults()
+        return web.json_response([f.model_dump() for f in removed])
+
+    @routes.delete("/faults/{fid}")
+    async def clear_one(request: web.Request) -> web.Response:
+        removed = await lab.clear_faults(int(request.match_info["fid"]))
+        if not removed:
+            return web.json_response({"message": "no such fault"}, status=404)
+        return web.json_response([f.model_dump() for f in removed])
+
+    @routes.post("/sso/enable")
+    async def sso_enable(request: web.Request) -> web.Response:
+        lab.cluster.sso_enable(origin="control-api")
+        return web.json_response({"enabled": True})
+
+    @routes.post("/nodes/{node}/csr/regenerate")
+    async def regenerate(request: web.Request) -> web.Response:
+        try:
+            node = lab.cluster.node(request.match_info["node"])
+            pending = lab.cluster.regenerate_pending_csr(
+                node, request.query.get("purpose", "tomcat")
+            )
+        except LabError as exc:
+            return web.json_response({"message": exc.message}, status=exc.status)
+        return web.json_response({"tracking_id": pending.tracking_id})
+
+    @routes.get("/phones")
+    async def phones(request: web.Request) -> web.Response:
+        return web.json_response(lab.phones.snapshot())
+
+    @routes.get("/metrics/phones")
+    async def phone_metrics(request: web.Request) -> web.Response:
+        try:
+            since = float(request.query.get("since", "0"))
+            until = float(request.query["until"]) if "until" in request.query else None
+        except ValueError:
+            return web.json_response({"message": "since/until are epoch seconds"}, status=400)
+        return web.json_response(lab.phones.metrics(since, until).model_dump())
+
+    @routes.post("/shutdown")
+    async def shutdown(request: web.Request) -> web.Response:
+        asyncio.get_running_loop().call_later(0.05, lambda: asyncio.ensure_future(lab.stop()))
+        return web.json_response({"stopping": True})
+
+    app = web.Application()
+    app.add_routes(routes)
+    add_control_routes(app, lambda: lab.adcs)
+    return app

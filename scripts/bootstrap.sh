@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv and install ucrenew with its dev tools; re-run only when pyproject.toml changes.
+# Create .venv and install ucrenew with its dev tools and the lab; re-run only when a pyproject.toml
+# changes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -20,9 +21,11 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 stamp=.venv/.ucrenew-installed
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+want=$(cat pyproject.toml lab/pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".[dev]"
+  # The lab is its own distribution (lab/pyproject.toml): the `lab` extra names it, and the
+  # second -e makes pip take it from this checkout.
+  .venv/bin/python -m pip install --quiet -e ".[dev,lab]" -e ./lab
   echo "$want" > "$stamp"
 fi

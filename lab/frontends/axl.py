@@ -10,16 +10,30 @@ executeSQLQuery over :mod:`lab.frontends.sql`, listCallManagerGroup and listDevi
 from __future__ import annotations
 
 import re
-import uuid
 
 from aiohttp import web
 from lxml import etree
 
 from lab import facts
-from lab.cluster import Cluster, Node
-from lab.frontends import sql
-from lab.frontends.soap import SoapFault, body_element, fault_response, injected_fault, xml_response
-from lab.server import LAB_KEY, NODE_KEY
+from lab.cluster import Cluster
+from lab.frontends import axl_cmgroups, axl_devices, sql
+from lab.frontends.axl_common import (
+    axl_fault,
+    braced_uuid,
+    element,
+    like,
+    name_pattern,
+    returned_tags,
+)
+from lab.frontends.base import LAB_KEY, NODE_KEY
+from lab.frontends.soapenv import (
+    SoapFault,
+    body_element,
+    fault_response,
+    injected_fault,
+    xml_response,
+)
+from lab.nodes import Node
 
 AXL_NS_PREFIX = "http://www.cisco.com/AXL/API/"
 AXL_PATH = "/axl/"
@@ -32,55 +46,16 @@ def _version_list() -> str:
     return f"{', '.join(head)} and {last}" if head else last
 
 
-def _axl_fault(operation: str, code: int, message: str) -> SoapFault:
-    detail = etree.Element("axlError")
-    etree.SubElement(detail, "axlcode").text = str(code)
-    etree.SubElement(detail, "axlmessage").text = message
-    etree.SubElement(detail, "request").text = operation
-    return SoapFault(facts.AXL_FAULT_CODE, message, detail)
-
-
-def _sub(parent: etree._Element, name: str, text: str | None = None) -> etree._Element:
-    el = etree.SubElement(parent, name)
-    if text is not None:
-        el.text = text
-    return el
-
-
 def _get_ccm_version(cluster: Cluster, ns: str) -> etree._Element:
     resp = etree.Element(f"{{{ns}}}getCCMVersionResponse", nsmap={"ns": ns})
-    version = _sub(_sub(_sub(resp, "return"), "componentVersion"), "version")
+    version = element(element(element(resp, "return"), "componentVersion"), "version")
     version.text = cluster.spec.version
     return resp
 
 
-def _like(pattern: str, value: str) -> bool:
-    regex = ".*".join(re.escape(part) for part in pattern.split("%"))
-    flags = re.IGNORECASE if facts.AXL_SEARCH_CASE_INSENSITIVE else 0
-    return re.fullmatch(regex, value, flags) is not None
-
-
 def _list_process_node(cluster: Cluster, ns: str, req: etree._Element) -> etree._Element:
-    criteria = req.find("searchCriteria")
-    if criteria is None or len(criteria) == 0:
-        raise _axl_fault(
-            "listProcessNode",
-            facts.AXL_REQUEST_ERROR_CODE,
-            "searchCriteria must name at least one field",
-        )
-    unknown = [c.tag for c in criteria if c.tag != "name"]
-    if unknown:
-        raise _axl_fault(
-            "listProcessNode",
-            facts.AXL_REQUEST_ERROR_CODE,
-            f"Unsupported search criteria: {unknown[0]}",
-        )
-    pattern = (criteria.findtext("name") or "").strip()
-    tags_el = req.find("returnedTags")
-    all_tags = ("name", "description", "nodeUsage", "processNodeRole")
-    tags = [t.tag for t in tags_el if t.tag in all_tags] if tags_el is not None else []
-    if not tags:
-        tags = list(all_tags)
+    pattern = name_pattern("listProcessNode", req)
+    tags = returned_tags(req, ("name", "description", "nodeUsage", "processNodeRole"))
     ewd_name, ewd_description, ewd_usage, _role = facts.ENTERPRISE_WIDE_DATA
     entries = [
         (
@@ -105,12 +80,12 @@ def _list_process_node(cluster: Cluster, ns: str, req: etree._Element) -> etree.
             )
         )
     resp = etree.Element(f"{{{ns}}}listProcessNodeResponse", nsmap={"ns": ns})
-    ret = _sub(resp, "return")
+    ret = element(resp, "return")
     for pkid, name, description, usage, role in entries:
-        if not _like(pattern, name):
+        if not like(pattern, name):
             continue
-        pn = _sub(ret, "processNode")
-        pn.set("uuid", "{" + str(uuid.UUID(pkid)).upper() + "}")
+        pn = element(ret, "processNode")
+        pn.set("uuid", braced_uuid(pkid))
         values = {
             "name": name,
             "description": description,
@@ -118,7 +93,7 @@ def _list_process_node(cluster: Cluster, ns: str, req: etree._Element) -> etree.
             "processNodeRole": role,
         }
         for tag in tags:
-            _sub(pn, tag, values[tag])
+            element(pn, tag, values[tag])
     return resp
 
 
@@ -127,13 +102,13 @@ def _execute_sql(cluster: Cluster, ns: str, req: etree._Element) -> etree._Eleme
     try:
         rows = sql.execute(cluster, query)
     except sql.SqlError as exc:
-        raise _axl_fault("executeSQLQuery", exc.code, exc.message) from None
+        raise axl_fault("executeSQLQuery", exc.code, exc.message) from None
     resp = etree.Element(f"{{{ns}}}executeSQLQueryResponse", nsmap={"ns": ns})
-    ret = _sub(resp, "return")
+    ret = element(resp, "return")
     for row in rows:
-        row_el = _sub(ret, "row")
+        row_el = element(ret, "row")
         for column, value in row.items():
-            _sub(row_el, column, value or None)
+            element(row_el, column, value or None)
     return resp
 
 
@@ -179,16 +154,12 @@ async def axl(request: web.Request) -> web.StreamResponse:
             case "executeSQLQuery":
                 payload = _execute_sql(lab.cluster, namespace, req)
             case "listCallManagerGroup" | "listDevicePool":
-                from lab.frontends import axl_cmgroups
-
                 payload = axl_cmgroups.list_operation(lab.cluster, namespace, req)
             case "doDeviceReset":
-                from lab.frontends import axl_devices
-
                 payload = axl_devices.do_device_reset(lab.phones, namespace, req)
                 lab.lose_response(node, "device-reset")
             case other:
-                raise _axl_fault(
+                raise axl_fault(
                     other,
                     facts.AXL_REQUEST_ERROR_CODE,
                     f"Operation {other} is not supported by the lab",

@@ -8,16 +8,12 @@ and the reply is an empty ``return``; an unknown name is the AXL "Item not valid
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from lxml import etree
 
 from lab import facts
-from lab.frontends.axl import _axl_fault, _sub
-from lab.frontends.soap import SoapFault
-
-if TYPE_CHECKING:
-    from lab.phones import PhoneSystem
+from lab.frontends.axl_common import axl_fault, element
+from lab.frontends.soapenv import SoapFault
+from lab.phones import PhoneSystem
 
 OPERATION = "doDeviceReset"
 RESET_TYPES = ("Reset", "Restart")
@@ -26,7 +22,7 @@ _FALSE = ("false", "0")
 
 
 def _request_error(message: str) -> SoapFault:
-    return _axl_fault(OPERATION, facts.AXL_REQUEST_ERROR_CODE, message)
+    return axl_fault(OPERATION, facts.AXL_REQUEST_ERROR_CODE, message)
 
 
 def _boolean(req: etree._Element, tag: str, default: bool) -> bool:
@@ -58,12 +54,12 @@ def do_device_reset(phones: PhoneSystem, ns: str, req: etree._Element) -> etree.
     key = name.upper() if facts.AXL_DEVICE_NAME_CASE_INSENSITIVE else name
     phone = None if mgcp else phones.by_name.get(key)
     if phone is None:
-        raise _axl_fault(
+        raise axl_fault(
             OPERATION, facts.AXL_ITEM_NOT_FOUND_CODE, facts.AXL_DEVICE_NOT_FOUND_MESSAGE
         )
     if phone.node is None and not phone.resetting and not facts.AXL_RESET_UNREGISTERED_ACCEPTED:
         raise _request_error(f"Device {phone.name} is not registered")
     phones.reset_devices([phone.name], why="axl")
     resp = etree.Element(f"{{{ns}}}{OPERATION}Response", nsmap={"ns": ns})
-    _sub(resp, "return", facts.AXL_DEVICE_RESET_RETURN)
+    element(resp, "return", facts.AXL_DEVICE_RESET_RETURN)
     return resp

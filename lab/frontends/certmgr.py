@@ -17,8 +17,9 @@ from cryptography import x509
 
 from lab import facts, pki
 from lab.catalog import PAWS
-from lab.cluster import LabError, Node
-from lab.server import LAB_KEY, NODE_KEY, Lab
+from lab.errors import LabError
+from lab.frontends.base import LAB_KEY, NODE_KEY, Twin
+from lab.nodes import Node
 
 BASE = "/platformcom/api/v1/certmgr"
 
@@ -33,7 +34,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(f"{BASE}/config/snapshot/server", snapshot)
 
 
-def _context(request: web.Request) -> tuple[Lab, Node]:
+def _context(request: web.Request) -> tuple[Twin, Node]:
     """The lab and node of a request, after the PAWS and authentication gates."""
     lab = request.app[LAB_KEY]
     node = request.app[NODE_KEY]

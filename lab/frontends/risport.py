@@ -18,19 +18,21 @@ from aiohttp import web
 from lxml import etree
 
 from lab import facts
-from lab.cluster import Node
 from lab.frontends import sql
-from lab.frontends.soap import (
+from lab.frontends.base import LAB_KEY, NODE_KEY, Twin
+from lab.frontends.soapenv import (
     AST_NS,
-    THROTTLE_MESSAGE,
     SoapFault,
+    ast_element,
+    ast_name,
     body_element,
+    check_realtime_rate,
     fault_response,
     injected_fault,
     xml_response,
 )
-from lab.phones import REGISTERED, Phone
-from lab.server import LAB_KEY, NODE_KEY, Lab
+from lab.nodes import Node
+from lab.phone_model import REGISTERED, Phone
 
 RIS_PATH = "/realtimeservice2/services/RISService70"
 OPERATIONS = ("selectCmDevice", "selectCmDeviceExt")
@@ -43,28 +45,17 @@ _CURSOR = re.compile(r'After="([^"]*)"')
 Record = tuple[Phone, str, str, float, int]
 
 
-def _q(name: str) -> str:
-    return f"{{{AST_NS}}}{name}"
-
-
-def _sub(parent: etree._Element, name: str, text: object = None) -> etree._Element:
-    el = etree.SubElement(parent, _q(name))
-    if text is not None:
-        el.text = str(text)
-    return el
-
-
 def _text(parent: etree._Element | None, name: str, default: str = "") -> str:
     if parent is None:
         return default
-    return (parent.findtext(_q(name)) or "").strip() or default
+    return (parent.findtext(ast_name(name)) or "").strip() or default
 
 
 class Criteria:
     """CmSelectionCriteria of a request."""
 
     def __init__(self, req: etree._Element) -> None:
-        crit = req.find(_q("CmSelectionCriteria"))
+        crit = req.find(ast_name("CmSelectionCriteria"))
         try:
             self.max_returned = int(_text(crit, "MaxReturnedDevices", "1000"))
         except ValueError:
@@ -76,10 +67,14 @@ class Criteria:
         self.node_name = _text(crit, "NodeName")
         self.select_by = _text(crit, "SelectBy", "Name")
         self.protocol = _text(crit, "Protocol", "Any")
-        items = crit.find(_q("SelectItems")) if crit is not None else None
+        items = crit.find(ast_name("SelectItems")) if crit is not None else None
         self.items = [
             (el.text or "").strip()
-            for el in (items.iterfind(f"{_q('item')}/{_q('Item')}") if items is not None else [])
+            for el in (
+                items.iterfind(f"{ast_name('item')}/{ast_name('Item')}")
+                if items is not None
+                else []
+            )
             if (el.text or "").strip()
         ]
         if self.status not in STATUSES:
@@ -124,7 +119,7 @@ def _description(phone: Phone) -> str:
     return f"{phone.protocol} phone {phone.dn} ({phone.pool})"
 
 
-def _records(lab: Lab, crit: Criteria, ext: bool) -> dict[str, list[Record]]:
+def _records(lab: Twin, crit: Criteria, ext: bool) -> dict[str, list[Record]]:
     by_phone: dict[str, list[Record]] = defaultdict(list)
     for record in lab.phones.ris_records():
         by_phone[record[0].name].append(record)
@@ -141,7 +136,7 @@ def _records(lab: Lab, crit: Criteria, ext: bool) -> dict[str, list[Record]]:
     return selected
 
 
-def _state_info(lab: Lab, node: Node, after: str, found: int, returned: int) -> str:
+def _state_info(lab: Twin, node: Node, after: str, found: int, returned: int) -> str:
     collector = node.services.get("Cisco RIS Data Collector")
     start = int(collector.start_time or 0) if collector else 0
     return (
@@ -154,41 +149,41 @@ def _state_info(lab: Lab, node: Node, after: str, found: int, returned: int) -> 
 def _device(parent: etree._Element, record: Record) -> None:
     phone, _node, status, stamp, reason = record
     _, model, product = facts.PHONE_MODELS[phone.protocol]
-    item = _sub(parent, "item")
-    _sub(item, "Name", phone.name)
-    _sub(item, "DirNumber", f"{phone.dn}-{status}")
-    _sub(item, "DeviceClass", "Phone")
-    _sub(item, "Model", model)
-    _sub(item, "Product", product)
-    _sub(item, "BoxProduct", 0)
-    _sub(item, "Httpd", "Yes")
-    _sub(item, "RegistrationAttempts", phone.attempts)
-    _sub(item, "IsCtiControllable", "true")
-    _sub(item, "LoginUserId", "")
-    _sub(item, "Status", status)
-    _sub(item, "StatusReason", reason)
-    _sub(item, "PerfMonObject", 2)
-    _sub(item, "DChannel", 0)
-    _sub(item, "Description", _description(phone))
-    _sub(item, "H323Trunk")
-    _sub(item, "TimeStamp", int(stamp))
-    _sub(item, "Protocol", phone.protocol)
-    _sub(item, "NumOfLines", 1)
-    lines = _sub(_sub(item, "LinesStatus"), "item")
-    _sub(lines, "DirectoryNumber", phone.dn)
-    _sub(lines, "Status", "Active" if status == REGISTERED else "Inactive")
-    _sub(item, "ActiveLoadID", facts.RIS_ACTIVE_LOAD[phone.protocol])
-    _sub(item, "InactiveLoadID", "")
-    _sub(item, "DownloadStatus", "Unknown")
-    _sub(item, "DownloadFailureReason", "")
-    _sub(item, "DownloadServer", "")
-    address = _sub(_sub(item, "IPAddress"), "item")
-    _sub(address, "IP", phone.ip)
-    _sub(address, "IPAddrType", "ipv4")
-    _sub(address, "Attribute", "Unknown")
+    item = ast_element(parent, "item")
+    ast_element(item, "Name", phone.name)
+    ast_element(item, "DirNumber", f"{phone.dn}-{status}")
+    ast_element(item, "DeviceClass", "Phone")
+    ast_element(item, "Model", model)
+    ast_element(item, "Product", product)
+    ast_element(item, "BoxProduct", 0)
+    ast_element(item, "Httpd", "Yes")
+    ast_element(item, "RegistrationAttempts", phone.attempts)
+    ast_element(item, "IsCtiControllable", "true")
+    ast_element(item, "LoginUserId", "")
+    ast_element(item, "Status", status)
+    ast_element(item, "StatusReason", reason)
+    ast_element(item, "PerfMonObject", 2)
+    ast_element(item, "DChannel", 0)
+    ast_element(item, "Description", _description(phone))
+    ast_element(item, "H323Trunk")
+    ast_element(item, "TimeStamp", int(stamp))
+    ast_element(item, "Protocol", phone.protocol)
+    ast_element(item, "NumOfLines", 1)
+    lines = ast_element(ast_element(item, "LinesStatus"), "item")
+    ast_element(lines, "DirectoryNumber", phone.dn)
+    ast_element(lines, "Status", "Active" if status == REGISTERED else "Inactive")
+    ast_element(item, "ActiveLoadID", facts.RIS_ACTIVE_LOAD[phone.protocol])
+    ast_element(item, "InactiveLoadID", "")
+    ast_element(item, "DownloadStatus", "Unknown")
+    ast_element(item, "DownloadFailureReason", "")
+    ast_element(item, "DownloadServer", "")
+    address = ast_element(ast_element(item, "IPAddress"), "item")
+    ast_element(address, "IP", phone.ip)
+    ast_element(address, "IPAddrType", "ipv4")
+    ast_element(address, "Attribute", "Unknown")
 
 
-def select_cm_device(lab: Lab, node: Node, req: etree._Element, ext: bool) -> etree._Element:
+def select_cm_device(lab: Twin, node: Node, req: etree._Element, ext: bool) -> etree._Element:
     """Answer selectCmDevice / selectCmDeviceExt."""
     crit = Criteria(req)
     cursor_match = _CURSOR.search(_text(req, "StateInfo"))
@@ -199,38 +194,38 @@ def select_cm_device(lab: Lab, node: Node, req: etree._Element, ext: bool) -> et
     page = remaining[: crit.max_returned]
     cucm = [n for n in lab.cluster.nodes if n.product == "cucm"]
     operation = "selectCmDeviceExt" if ext else "selectCmDevice"
-    wrapper = etree.Element(_q(f"{operation}Response"), nsmap={"ns1": AST_NS})
-    ret = _sub(wrapper, facts.RIS_RETURN_ELEMENT)
-    result = _sub(ret, "SelectCmDeviceResult")
-    _sub(result, "TotalDevicesFound", len(names))
-    cm_nodes = _sub(result, "CmNodes")
+    wrapper = etree.Element(ast_name(f"{operation}Response"), nsmap={"ns1": AST_NS})
+    ret = ast_element(wrapper, facts.RIS_RETURN_ELEMENT)
+    result = ast_element(ret, "SelectCmDeviceResult")
+    ast_element(result, "TotalDevicesFound", len(names))
+    cm_nodes = ast_element(result, "CmNodes")
     per_node: dict[str, list[Record]] = defaultdict(list)
     for name in page:
         for record in selected[name]:
             per_node[record[1]].append(record)
     targets = [t for t in cucm if not crit.node_name or crit.record_matches(t, "Any")]
     if not targets:
-        item = _sub(cm_nodes, "item")
-        _sub(item, "ReturnCode", "InvalidNodeName")
-        _sub(item, "Name", crit.node_name)
-        _sub(item, "NoChange", "false")
-        _sub(item, "CmDevices")
+        item = ast_element(cm_nodes, "item")
+        ast_element(item, "ReturnCode", "InvalidNodeName")
+        ast_element(item, "Name", crit.node_name)
+        ast_element(item, "NoChange", "false")
+        ast_element(item, "CmDevices")
     for target in targets:
-        item = _sub(cm_nodes, "item")
+        item = ast_element(cm_nodes, "item")
         reachable = lab.cluster.reachable(target)
         records = per_node.get(target.hostname, []) if reachable else []
         if not reachable:
             code = facts.RIS_RETURN_NOT_RESPONDING
         else:
             code = "Ok" if records else facts.RIS_RETURN_NOT_FOUND
-        _sub(item, "ReturnCode", code)
-        _sub(item, "Name", sql.processnode_name(target, lab.cluster.spec.server_names))
-        _sub(item, "NoChange", "false")
-        devices = _sub(item, "CmDevices")
+        ast_element(item, "ReturnCode", code)
+        ast_element(item, "Name", sql.processnode_name(target, lab.cluster.spec.server_names))
+        ast_element(item, "NoChange", "false")
+        devices = ast_element(item, "CmDevices")
         for record in records:
             _device(devices, record)
     last = page[-1] if page else after
-    _sub(ret, "StateInfo", _state_info(lab, node, last, len(names), len(page)))
+    ast_element(ret, "StateInfo", _state_info(lab, node, last, len(names), len(page)))
     return wrapper
 
 
@@ -247,12 +242,8 @@ async def risport(request: web.Request) -> web.StreamResponse:
         fault = injected_fault(lab, node, "soap")
         if fault is not None:
             raise fault
-        if qname.localname in facts.RIS_THROTTLED_OPERATIONS and lab.realtime_throttled(node):
-            rate = lab.timing.realtime_rate_per_minute
-            lab.journal.record(
-                "fault.fired", node.hostname, kind="throttle", operation=qname.localname
-            )
-            raise SoapFault(facts.THROTTLE_FAULTCODE, THROTTLE_MESSAGE.format(rate=rate))
+        if qname.localname in facts.RIS_THROTTLED_OPERATIONS:
+            check_realtime_rate(lab, node, qname.localname)
         payload = select_cm_device(lab, node, req, ext=qname.localname == "selectCmDeviceExt")
     except SoapFault as fault:
         return fault_response(fault)

@@ -4,7 +4,7 @@ Each port presents the node's *active* certificate of its purpose (CallManager, 
 cup-xmpp-s2s), so a probe shows what phones and XMPP clients really see: the installed
 certificate only after the activating restart (cucm-interfaces.md §10, §14.2.4). Listeners open
 and close with their service (Cisco CallManager, Cisco XCP Router) and the node's reachability,
-like Tomcat's HTTPS in :class:`lab.server.NodeServers`.
+like Tomcat's HTTPS in :class:`lab.listeners.NodeServers`.
 
 The TLS context is chosen per connection, so a certificate activated while the listener stays
 open (HAProxy restart on 14+) is served to the next connection.
@@ -15,19 +15,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import os
 import re
 import secrets
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from lab import facts, pki
-
-if TYPE_CHECKING:
-    from lab.cluster import Node
-    from lab.server import Lab
+from lab.frontends.base import Twin
+from lab.nodes import Node
 
 STREAMS_NS = "http://etherx.jabber.org/streams"
 TLS_NS = "urn:ietf:params:xml:ns:xmpp-tls"
@@ -62,7 +59,7 @@ class SignallingListeners:
         directory: Where the node's key material files live.
     """
 
-    def __init__(self, lab: Lab, node: Node, directory: Path) -> None:
+    def __init__(self, lab: Twin, node: Node, directory: Path) -> None:
         self.lab = lab
         self.node = node
         self.dir = directory
@@ -116,15 +113,7 @@ class SignallingListeners:
         key = (purpose, pki.fingerprint(kc.cert))
         ctx = self._contexts.get(key)
         if ctx is None:
-            chain = self.lab.cluster.served_chain(self.node, purpose)
-            cert_file = self.dir / f"{purpose}.pem"
-            key_file = self.dir / f"{purpose}.key"
-            cert_file.write_text(kc.pem + "".join(pki.pem(c) for c in chain))
-            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(pki.key_pem(kc.key))
-            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            ctx.load_cert_chain(cert_file, key_file)
+            ctx = pki.server_context(kc, self.node.served_chain(purpose), self.dir, purpose)
             self._contexts[key] = ctx
         return ctx
 

@@ -1,9 +1,7 @@
-"""Control Center Services SOAP of a twin node, shared SOAP plumbing, and the AXL route.
+"""Control Center Services SOAP of a twin node (cucm-interfaces.md §4).
 
-Control Center (cucm-interfaces.md §4) is served on every node at
-``/controlcenterservice2/services/ControlCenterServices``; AXL (§6) lives in
-:mod:`lab.frontends.axl` and is registered here. Envelopes are built with lxml in the exact
-namespaces real clients expect; requests are parsed without entity resolution or network access.
+Served on every node at ``/controlcenterservice2/services/ControlCenterServices``; the SOAP
+plumbing it shares with RisPort70 and AXL is :mod:`lab.frontends.soapenv`.
 """
 
 from __future__ import annotations
@@ -17,21 +15,22 @@ from lxml import etree
 
 from lab import facts
 from lab.catalog import TOMCAT
-from lab.cluster import Action, LabError, Node, ServiceState
-from lab.server import LAB_KEY, NODE_KEY, Lab
-
-SOAPENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
-AST_NS = "http://schemas.cisco.com/ast/soap"
-XSD_NS = "http://www.w3.org/2001/XMLSchema"
-XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
-CONTROL_CENTER_PATH = "/controlcenterservice2/services/ControlCenterServices"
-
-THROTTLE_MESSAGE = (
-    "AxisFault: Exceeded allowed rate for Reatime information. Current allowed rate for "
-    "realtime information is {rate} requests per minute."
+from lab.errors import LabError
+from lab.frontends.base import LAB_KEY, NODE_KEY, Twin
+from lab.frontends.soapenv import (
+    AST_NS,
+    SoapFault,
+    ast_element,
+    ast_name,
+    body_element,
+    check_realtime_rate,
+    fault_response,
+    injected_fault,
+    xml_response,
 )
+from lab.nodes import Action, Node, ServiceState
 
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
+CONTROL_CENTER_PATH = "/controlcenterservice2/services/ControlCenterServices"
 
 _ACTIONS: dict[str, Action] = {"start": "start", "stop": "stop", "restart": "restart"}
 
@@ -45,78 +44,7 @@ _REFUSALS = {
 }
 
 
-class SoapFault(Exception):
-    """A fault to answer with HTTP 500."""
-
-    def __init__(self, faultcode: str, faultstring: str, detail: etree._Element | None = None):
-        super().__init__(faultstring)
-        self.faultcode = faultcode
-        self.faultstring = faultstring
-        self.detail = detail
-
-
-# -- envelopes --------------------------------------------------------------------------
-
-
-def envelope(payload: etree._Element) -> bytes:
-    """Wrap one body element in a SOAP 1.1 envelope."""
-    env = etree.Element(
-        f"{{{SOAPENV_NS}}}Envelope",
-        nsmap={"soapenv": SOAPENV_NS, "xsd": XSD_NS, "xsi": XSI_NS},
-    )
-    etree.SubElement(env, f"{{{SOAPENV_NS}}}Body").append(payload)
-    return bytes(etree.tostring(env, xml_declaration=True, encoding="UTF-8"))
-
-
-def xml_response(payload: etree._Element, status: int = 200) -> web.Response:
-    """An HTTP response carrying one body element."""
-    return web.Response(
-        body=envelope(payload), status=status, content_type="text/xml", charset="utf-8"
-    )
-
-
-def fault_response(fault: SoapFault) -> web.Response:
-    """HTTP 500 with a SOAP 1.1 fault."""
-    el = etree.Element(f"{{{SOAPENV_NS}}}Fault", nsmap={"soapenv": SOAPENV_NS})
-    etree.SubElement(el, "faultcode").text = fault.faultcode
-    etree.SubElement(el, "faultstring").text = fault.faultstring
-    if fault.detail is not None:
-        etree.SubElement(el, "detail").append(fault.detail)
-    return xml_response(el, status=500)
-
-
-def body_element(raw: bytes) -> etree._Element:
-    """The first element of the SOAP Body; SoapFault(Client) when there is none."""
-    try:
-        root = etree.fromstring(raw, _PARSER)
-    except etree.XMLSyntaxError as exc:
-        raise SoapFault("soapenv:Client", f"Unable to parse the request: {exc}") from None
-    body = root.find(f"{{{SOAPENV_NS}}}Body")
-    if root.tag != f"{{{SOAPENV_NS}}}Envelope" or body is None or len(body) == 0:
-        raise SoapFault("soapenv:Client", "The request is not a SOAP 1.1 envelope with a Body")
-    return body[0]
-
-
-def injected_fault(lab: Lab, node: Node, interface: str) -> SoapFault | None:
-    """The generic fault of a ``soap-fault`` fault that fires now, if any."""
-    if lab.faults.take("soap-fault", node.hostname, interface) is None:
-        return None
-    lab.journal.record("fault.fired", node.hostname, kind="soap-fault", interface=interface)
-    return SoapFault(facts.SOAP_FAULT_CODE, facts.SOAP_FAULT_STRING)
-
-
 # -- Control Center ---------------------------------------------------------------------
-
-
-def _q(name: str) -> str:
-    return f"{{{AST_NS}}}{name}"
-
-
-def _sub(parent: etree._Element, name: str, text: object = None) -> etree._Element:
-    el = etree.SubElement(parent, _q(name))
-    if text is not None:
-        el.text = str(text)
-    return el
 
 
 def _texts(parent: etree._Element | None, path: str) -> list[str]:
@@ -141,13 +69,13 @@ def _item(
     start_time: str = "",
     uptime: int = -1,
 ) -> None:
-    item = _sub(parent, "item")
-    _sub(item, "ServiceName", name)
-    _sub(item, "ServiceStatus", status)
-    _sub(item, "ReasonCode", reason[0])
-    _sub(item, "ReasonCodeString", reason[1])
-    _sub(item, "StartTime", start_time)
-    _sub(item, "UpTime", uptime)
+    item = ast_element(parent, "item")
+    ast_element(item, "ServiceName", name)
+    ast_element(item, "ServiceStatus", status)
+    ast_element(item, "ReasonCode", reason[0])
+    ast_element(item, "ReasonCodeString", reason[1])
+    ast_element(item, "StartTime", start_time)
+    ast_element(item, "UpTime", uptime)
 
 
 def _state_item(
@@ -171,12 +99,12 @@ def _information_response(
     return_code: str = facts.CONTROL_CENTER_RETURN_OK,
     reason: tuple[int, str] = (-1, ""),
 ) -> etree._Element:
-    wrapper = etree.Element(_q(f"{operation}Response"), nsmap={"ns": AST_NS})
-    ret = _sub(wrapper, f"{operation}Return")
-    _sub(ret, "ReturnCode", return_code)
-    _sub(ret, "ReasonCode", reason[0])
-    _sub(ret, "ReasonString", reason[1])
-    fill(_sub(ret, "ServiceInfoList"))
+    wrapper = etree.Element(ast_name(f"{operation}Response"), nsmap={"ns": AST_NS})
+    ret = ast_element(wrapper, f"{operation}Return")
+    ast_element(ret, "ReturnCode", return_code)
+    ast_element(ret, "ReasonCode", reason[0])
+    ast_element(ret, "ReasonString", reason[1])
+    fill(ast_element(ret, "ServiceInfoList"))
     return wrapper
 
 
@@ -206,9 +134,9 @@ def _transitional(svc: ServiceState, action: Action) -> str:
     return "Starting"
 
 
-def _do_control_services(lab: Lab, node: Node, request: etree._Element) -> etree._Element:
+def _do_control_services(lab: Twin, node: Node, request: etree._Element) -> etree._Element:
     operation = "soapDoControlServices"
-    req = request.find(_q("ControlServiceRequest"))
+    req = request.find(ast_name("ControlServiceRequest"))
     node_name = "".join(_texts(req, "s:NodeName"))
     control_type = "".join(_texts(req, "s:ControlType"))
     names = [n for n in _texts(req, "s:ServiceList/s:item") if n]
@@ -259,9 +187,9 @@ def _do_control_services(lab: Lab, node: Node, request: etree._Element) -> etree
 
 
 def _static_service_list(node: Node) -> etree._Element:
-    wrapper = etree.Element(_q("soapGetStaticServiceListResponse"), nsmap={"ns": AST_NS})
-    ret = _sub(wrapper, "soapGetStaticServiceListReturn")
-    services = _sub(ret, "Services")
+    wrapper = etree.Element(ast_name("soapGetStaticServiceListResponse"), nsmap={"ns": AST_NS})
+    ret = ast_element(wrapper, "soapGetStaticServiceListReturn")
+    services = ast_element(ret, "Services")
     _service_defs(services, node.services.values(), with_product=None)
     return wrapper
 
@@ -270,31 +198,31 @@ def _service_defs(
     parent: etree._Element, services: Iterable[ServiceState], with_product: str | None
 ) -> None:
     for svc in services:
-        item = _sub(parent, "item")
-        _sub(item, "ServiceName", svc.name)
-        _sub(item, "ServiceType", svc.service_type)
-        _sub(item, "Deployable", "true" if svc.deployable else "false")
-        _sub(item, "GroupName", svc.group)
+        item = ast_element(parent, "item")
+        ast_element(item, "ServiceName", svc.name)
+        ast_element(item, "ServiceType", svc.service_type)
+        ast_element(item, "Deployable", "true" if svc.deployable else "false")
+        ast_element(item, "GroupName", svc.group)
         if with_product is not None:
-            _sub(item, "ProductID", with_product)
-        _sub(item, "DependentServices")
+            ast_element(item, "ProductID", with_product)
+        ast_element(item, "DependentServices")
 
 
-def _product_information(lab: Lab, node: Node) -> etree._Element:
+def _product_information(lab: Twin, node: Node) -> etree._Element:
     name, product_id, short = facts.PRODUCT_INFO[node.product]
-    wrapper = etree.Element(_q("getProductInformationListResponse"), nsmap={"ns": AST_NS})
-    ret = _sub(wrapper, "getProductInformationListReturn")
-    _sub(ret, "ActiveServerVersion", lab.spec.version)
-    _sub(ret, "PrimaryNode", lab.cluster.product_publisher(node.product).fqdn)
-    _sub(ret, "SecondaryNode", "")
-    products = _sub(ret, "Products")
-    item = _sub(products, "item")
-    _sub(item, "ProductName", name)
-    _sub(item, "ProductVersion", lab.spec.version)
-    _sub(item, "ProductDescription", name)
-    _sub(item, "ProductID", product_id)
-    _sub(item, "ShortName", short)
-    _service_defs(_sub(ret, "Services"), node.services.values(), with_product=product_id)
+    wrapper = etree.Element(ast_name("getProductInformationListResponse"), nsmap={"ns": AST_NS})
+    ret = ast_element(wrapper, "getProductInformationListReturn")
+    ast_element(ret, "ActiveServerVersion", lab.spec.version)
+    ast_element(ret, "PrimaryNode", lab.cluster.product_publisher(node.product).fqdn)
+    ast_element(ret, "SecondaryNode", "")
+    products = ast_element(ret, "Products")
+    item = ast_element(products, "item")
+    ast_element(item, "ProductName", name)
+    ast_element(item, "ProductVersion", lab.spec.version)
+    ast_element(item, "ProductDescription", name)
+    ast_element(item, "ProductID", product_id)
+    ast_element(item, "ShortName", short)
+    _service_defs(ast_element(ret, "Services"), node.services.values(), with_product=product_id)
     return wrapper
 
 
@@ -311,10 +239,8 @@ async def control_center(request: web.Request) -> web.StreamResponse:
         fault = injected_fault(lab, node, "soap")
         if fault is not None:
             raise fault
-        if operation in facts.CONTROL_CENTER_THROTTLED_OPERATIONS and lab.realtime_throttled(node):
-            rate = lab.timing.realtime_rate_per_minute
-            lab.journal.record("fault.fired", node.hostname, kind="throttle", operation=operation)
-            raise SoapFault(facts.THROTTLE_FAULTCODE, THROTTLE_MESSAGE.format(rate=rate))
+        if operation in facts.CONTROL_CENTER_THROTTLED_OPERATIONS:
+            check_realtime_rate(lab, node, operation)
         match operation:
             case "soapGetServiceStatus":
                 payload = _get_service_status(node, req)
@@ -337,11 +263,6 @@ async def control_center_wsdl(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
-    """Register the SOAP routes on a node's application (AXL on the CUCM publisher only)."""
-    from lab.frontends import axl
-
+    """Register Control Center Services on a node's application."""
     app.router.add_post(CONTROL_CENTER_PATH, control_center)
     app.router.add_get(CONTROL_CENTER_PATH, control_center_wsdl)
-    node = app[NODE_KEY]
-    if node.product == "cucm" and node.publisher:
-        axl.add_routes(app)

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from lab import facts
-from lab.cluster import Cluster, Node
+from lab.cluster import Cluster
+from lab.nodes import Node
 
 Row = dict[str, str]
 _T = TypeVar("_T", str, float)
@@ -117,6 +118,11 @@ def cm_group_pkid(cluster: Cluster, name: str) -> str:
     return _pkid(cluster.spec.cluster, "callmanagergroup", name)
 
 
+def cm_group_member_pkid(cluster: Cluster, group: str, hostname: str) -> str:
+    """pkid of a node's membership of a CallManager group."""
+    return _pkid(cluster.spec.cluster, "callmanagergroupmember", group, hostname)
+
+
 def device_pool_pkid(cluster: Cluster, name: str) -> str:
     """pkid of a device pool."""
     return _pkid(cluster.spec.cluster, "devicepool", name)
@@ -149,7 +155,7 @@ def _callmanagergroup(cluster: Cluster) -> list[Row]:
 def _callmanagergroupmember(cluster: Cluster) -> list[Row]:
     return [
         {
-            "pkid": _pkid(cluster.spec.cluster, "callmanagergroupmember", g.name, member),
+            "pkid": cm_group_member_pkid(cluster, g.name, member),
             "fkcallmanagergroup": cm_group_pkid(cluster, g.name),
             "fkcallmanager": callmanager_pkid(cluster, member),
             "priority": str(priority + facts.SQL_CM_GROUP_PRIORITY_BASE),

@@ -9,16 +9,14 @@ session). Commands themselves are interpreted by :mod:`lab.frontends.cli_command
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
 
 import asyncssh
 
 from lab import facts
-from lab.cluster import Node
-from lab.frontends.cli_commands import CliInterpreter, SessionClosed
-
-if TYPE_CHECKING:
-    from lab.server import Lab
+from lab.frontends.base import ResponseLost, Twin
+from lab.frontends.cli_commands import CliInterpreter
+from lab.frontends.cli_session import SessionClosed
+from lab.nodes import Node
 
 BANNER_START = "Command Line Interface is starting up, please wait ..."
 BANNER_WELCOME = "   Welcome to the Platform Command Line Interface"
@@ -26,7 +24,7 @@ PROMPT = "admin:"
 
 
 class _ProcessTerminal:
-    """A :class:`~lab.frontends.cli_commands.Terminal` over an asyncssh server process."""
+    """A :class:`~lab.frontends.cli_session.Terminal` over an asyncssh server process."""
 
     def __init__(self, process: asyncssh.SSHServerProcess[str]) -> None:
         self.process = process
@@ -65,7 +63,7 @@ class _NodeAcceptor(asyncssh.SSHAcceptor):
 
 
 async def start_ssh_server(
-    lab: Lab, node: Node, port: int, host_key: asyncssh.SSHKey
+    lab: Twin, node: Node, port: int, host_key: asyncssh.SSHKey
 ) -> asyncssh.SSHAcceptor:
     """Listen for SSH on the node's address.
 
@@ -131,9 +129,7 @@ async def start_ssh_server(
     return _NodeAcceptor(inner, connections)
 
 
-async def _session(lab: Lab, node: Node, process: asyncssh.SSHServerProcess[str]) -> None:
-    from lab.server import ResponseLost
-
+async def _session(lab: Twin, node: Node, process: asyncssh.SSHServerProcess[str]) -> None:
     if process.command is not None or process.subsystem is not None:
         process.stdout.write(facts.CLI_EXEC_NOT_SUPPORTED + "\n")
         process.exit(facts.CLI_EXEC_EXIT_STATUS)

@@ -42,11 +42,11 @@ from activities.clients.secrets import resolve_secret_ref
 from activities.models import CaProfile, ValidationPolicy
 from lab import pki
 from lab.adcs import AdcsTwin
-from lab.cluster import LabError
-from lab.control import LabControl
+from lab.errors import LabError
 from lab.server import Lab
 from lab.timing import FAST
 from tests.lab.conftest import lab_spec
+from tests.lab.control import LabControl
 
 AuthMethod = Literal["basic", "client_cert"]
 

@@ -20,7 +20,7 @@ from activities.clients.cucm.errors import (
 )
 from lab import facts
 from lab.faults import Fault
-from lab.phones import Phone
+from lab.phone_model import Phone
 from lab.server import Lab
 from tests.lab.conftest import LabHandle, lab_spec, solo_and_pair
 from tests.lab.test_phones import CM, install_callmanager_cert, restart, settled, timing, until

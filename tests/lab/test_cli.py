@@ -55,7 +55,7 @@ async def wait_started(
     svc = node.services[service]
     async with asyncio.timeout(timeout):
         while not node.started(service) or svc.transitioning:
-            await lab.lab.cluster.wait_change(0.05)
+            await asyncio.sleep(0.01)
 
 
 class TinyCa:

@@ -18,13 +18,13 @@ from cryptography.x509.oid import NameOID
 
 from activities.clients.cucm.axl import AxlClient
 from lab import facts, pki
-from lab.control import LabControl
 from lab.faults import Fault
 from lab.journal import JournalEntry
-from lab.phones import phone_metrics
+from lab.phone_metrics import phone_metrics
 from lab.server import Lab
 from lab.timing import FAST, TimingProfile
 from tests.lab.conftest import LabHandle, lab_spec
+from tests.lab.control import LabControl
 
 CM = "Cisco CallManager"
 
@@ -525,7 +525,7 @@ async def test_metrics_of_a_live_failover_match_the_journal(lab: LabHandle) -> N
                 expected += e.at - down.pop(name)
     assert down == {}
     assert expected > 0
-    assert running.phones.phone_unregistered_seconds(start, end) == pytest.approx(expected)
+    assert running.phones.metrics(start, end).unregistered_seconds == pytest.approx(expected)
     # Everyone on cucm-sub2 drops at the same instant: the peak is exactly their share.
     assert running.phones.peak_unregistered_fraction(start, end) == pytest.approx(0.5)
     async with LabControl(running.control_url) as control:
