@@ -8,17 +8,22 @@ from temporalio.worker import Worker
 from activities.cluster_models import TrustSettleRequest
 from tests.workflows.stubs import FQDNS, ROOT_PEM, StubCluster
 from tests.workflows.test_renewal_workflow import confirm_sso, start, stub, worker
+from workflows.models import RenewalStatus
 
 __all__ = ["stub", "worker"]
+
+
+async def renew(env: WorkflowEnvironment, task_queue: str, stub: StubCluster) -> RenewalStatus:
+    """A tomcat renewal with the local CA, from start to its end (SSO re-enabled)."""
+    handle = await start(env, task_queue)
+    await confirm_sso(handle, stub)
+    return await handle.result()
 
 
 async def test_trust_is_settled_after_every_node_is_verified(
     time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
 ) -> None:
-    handle = await start(time_skipping_env, task_queue)
-    await confirm_sso(handle, stub)
-    status = await handle.result()
-
+    status = await renew(time_skipping_env, task_queue, stub)
     assert status.phase == "done"
     names = stub.names()
     assert names.count("settle_trust") == 1
@@ -38,10 +43,7 @@ async def test_a_failed_settle_leaves_the_renewal_done(
     time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
 ) -> None:
     stub.settle_fails = True
-    handle = await start(time_skipping_env, task_queue)
-    await confirm_sso(handle, stub)
-    status = await handle.result()
-
+    status = await renew(time_skipping_env, task_queue, stub)
     assert status.phase == "done" and status.error is None
     [note] = [e.comment for e in status.audit if e.action == "trust-not-settled"]
     assert "trust dir not writable" in note and "previous CA certificates stay trusted" in note
