@@ -174,7 +174,7 @@ class TrustStore:
         """
         path = self.path(cluster)
         try:
-            text = path.read_text(encoding="ascii").replace("\r\n", "\n")
+            text = path.read_text(encoding="utf-8").replace("\r\n", "\n")
         except FileNotFoundError:
             return []
         except (OSError, UnicodeDecodeError) as exc:
@@ -289,7 +289,7 @@ class TrustStore:
         try:
             fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{path.name}.", suffix=".tmp")
             try:
-                with os.fdopen(fd, "w", encoding="ascii") as out:
+                with os.fdopen(fd, "w", encoding="utf-8") as out:
                     out.write(text)
                     out.flush()
                     os.fchmod(out.fileno(), _FILE_MODE)

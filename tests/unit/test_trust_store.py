@@ -81,6 +81,15 @@ def test_a_recorded_chain_is_a_ca_bundle_openssl_loads(store: TrustStore) -> Non
     assert len(ctx.get_ca_certs()) == 2
 
 
+def test_a_subject_beyond_ascii_is_written_and_read_back(store: TrustStore) -> None:
+    zurich = Pki("Zürich Stadtwerke")
+    store.record("lab", "tomcat", zurich.chain)
+    assert subjects(store) == ["CN=Zürich Stadtwerke Issuing", "CN=Zürich Stadtwerke Root"]
+    assert "# subject: CN=Zürich Stadtwerke Root" in store.path("lab").read_text("utf-8")
+    ctx = ssl.create_default_context(cafile=str(store.path("lab")))
+    assert len(ctx.get_ca_certs()) == 2
+
+
 def test_recording_again_changes_nothing(store: TrustStore) -> None:
     a = Pki("A")
     store.record("lab", "tomcat", a.chain)
