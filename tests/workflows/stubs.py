@@ -41,6 +41,8 @@ from activities.cluster_models import (
     RestartResult,
     ServiceState,
     SsoResult,
+    TrustSettleRequest,
+    TrustSettleResult,
     TrustUploadRequest,
     TrustUploadResult,
     ValidateRequest,
@@ -112,6 +114,8 @@ class StubCluster:
     phones_per_node: dict[str, int] = field(default_factory=lambda: {"SCCP": 3, "SIP": 2})
     #: phones that register on the publisher only after the first listing of phones
     late_phones: list[str] = field(default_factory=list)
+    #: settle_trust fails for good (the renewal must finish all the same)
+    settle_fails: bool = False
 
     def names(self) -> list[str]:
         """Activity names in call order."""
@@ -352,6 +356,15 @@ class StubCluster:
                 ok=True,
             )
 
+        @activity.defn(name="settle_trust")
+        async def settle_trust(req: TrustSettleRequest) -> TrustSettleResult:
+            s.calls.append(("settle_trust", req))
+            if s.settle_fails:
+                raise ApplicationError(
+                    "trust dir not writable", type="TrustNotSettled", non_retryable=True
+                )
+            return TrustSettleResult(trust_file="trust/lab.pem", kept=["CN=root"])
+
         @activity.defn(name="assess_cluster")
         async def assess_cluster(ref: ClusterRef) -> ClusterAssessment:
             s.calls.append(("assess_cluster", ref))
@@ -380,6 +393,7 @@ class StubCluster:
             upload_certificate,
             restart_service,
             verify_node,
+            settle_trust,
             assess_cluster,
         ]
 
