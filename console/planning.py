@@ -42,7 +42,7 @@ async def dry_run(
     """
     inventory = load_inventory(inventory_path(settings))
     entry = inventory.cluster(cluster)
-    snapshot = await discover(inventory, cluster, [local_ca(settings).root_pem])
+    snapshot = await discover(inventory, cluster, [local_ca(settings).root_pem], purposes)
     plan = compose_plan(snapshot, purposes, options or RenewalOptions())
     specs = parse_windows(list(windows) or ChangePolicy.of(entry).windows)
     problems = preflight_problems(snapshot, purposes)
