@@ -13,6 +13,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from activities import catalog
 from activities.cluster_models import (
     CertUploadRequest,
     CertUploadResult,
@@ -24,6 +25,9 @@ from activities.cluster_models import (
     CsrRequest,
     CsrResult,
     CtlResult,
+    DiscoverRequest,
+    LeftoverRequest,
+    LeftoverResult,
     NodeCertState,
     NodeSnapshot,
     OtherRenewalsRequest,
@@ -112,6 +116,12 @@ class StubCluster:
     phones_per_node: dict[str, int] = field(default_factory=lambda: {"SCCP": 3, "SIP": 2})
     #: phones that register on the publisher only after the first listing of phones
     late_phones: list[str] = field(default_factory=list)
+    #: expiry of the discovered certificates of purposes other than tomcat
+    purpose_not_after: datetime = datetime(2026, 12, 10, tzinfo=UTC)
+    #: what find_leftover_certificates answers (CSCur97909)
+    leftovers: LeftoverResult = field(default_factory=LeftoverResult)
+    #: restart_service fails on the n-th call (1-based; 0: never)
+    fail_restart_at: int = 0
 
     def names(self) -> list[str]:
         """Activity names in call order."""
@@ -122,10 +132,20 @@ class StubCluster:
         s = self
 
         @activity.defn(name="discover_cluster")
-        async def discover_cluster(ref: ClusterRef) -> ClusterSnapshot:
+        async def discover_cluster(ref: DiscoverRequest) -> ClusterSnapshot:
             s.calls.append(("discover_cluster", ref))
             nodes = []
             for fqdn, product, role in NODES:
+                others = {
+                    p: cert_info(
+                        GOOD_PEM,
+                        f"02{p[:2].lower()}{fqdn[:4]}",
+                        s.purpose_not_after,
+                        [fqdn],
+                    )
+                    for p in ref.purposes
+                    if p != "tomcat" and product in catalog.purpose(p).san_products
+                }
                 paws = "Stopped" if fqdn == s.paws_down_on else "Started"
                 nodes.append(
                     NodeSnapshot(
@@ -158,8 +178,10 @@ class StubCluster:
                                 "01" + fqdn[:4],
                                 datetime(2026, 12, 17, tzinfo=UTC),
                                 [fqdn],
-                            )
+                            ),
+                            **others,
                         },
+                        installed=dict(others),
                     )
                 )
             return ClusterSnapshot(
@@ -337,6 +359,12 @@ class StubCluster:
         @activity.defn(name="restart_service")
         async def restart_service(req: RestartRequest) -> RestartResult:
             s.calls.append(("restart_service", req))
+            if s.fail_restart_at and s.names().count("restart_service") >= s.fail_restart_at:
+                raise ApplicationError(
+                    f"{req.service} did not start on {req.node}",
+                    type="RestartFailed",
+                    non_retryable=True,
+                )
             return RestartResult(node=req.node, service=req.service)
 
         @activity.defn(name="verify_node")
@@ -351,6 +379,11 @@ class StubCluster:
                 chain_valid=True,
                 ok=True,
             )
+
+        @activity.defn(name="find_leftover_certificates")
+        async def find_leftover_certificates(req: LeftoverRequest) -> LeftoverResult:
+            s.calls.append(("find_leftover_certificates", req))
+            return s.leftovers
 
         @activity.defn(name="assess_cluster")
         async def assess_cluster(ref: ClusterRef) -> ClusterAssessment:
@@ -381,6 +414,7 @@ class StubCluster:
             restart_service,
             verify_node,
             assess_cluster,
+            find_leftover_certificates,
         ]
 
 
