@@ -42,6 +42,45 @@ def problems_table(problems: list[Problem]) -> Table:
     return table
 
 
+def findings_table(findings: list[Problem], title: str = "caveats and advice") -> Table:
+    """Findings that do not stop a change: known caveats, re-issue needs."""
+    table = Table(title=title, title_style="yellow")
+    table.add_column("finding")
+    table.add_column("node")
+    table.add_column("what it means / what to do", overflow="fold")
+    for f in findings:
+        table.add_row(f.code, f.node or "", f.message)
+    return table
+
+
+def _node_rows(status: RenewalStatus) -> Table:
+    """One row per node and purpose of the change: serials replaced and installed."""
+    nodes = Table(show_edge=False)
+    for col in ("node", "restart", "verify", "purpose", "old serial", "expires", "new serial"):
+        nodes.add_column(col, overflow="fold")
+    nodes.add_column("detail", overflow="fold")
+    for n in status.nodes:
+        marks = (
+            STEP_MARK.get(n.steps.get("restart", ""), ""),
+            STEP_MARK.get(n.steps.get("verify", ""), ""),
+        )
+        if not n.certificates:
+            nodes.add_row(n.node, *marks, "", n.old_serial or "", "", n.new_serial or "", n.detail)
+            continue
+        for i, (purpose, cert) in enumerate(n.certificates.items()):
+            expires = f"{cert.old_not_after:%Y-%m-%d}" if cert.old_not_after else ""
+            nodes.add_row(
+                n.node if i == 0 else "",
+                *(marks if i == 0 else ("", "")),
+                purpose + (" ✓" if cert.verified else ""),
+                cert.old_serial or "",
+                expires,
+                cert.new_serial or "",
+                n.detail if i == 0 else "",
+            )
+    return nodes
+
+
 def status_view(status: RenewalStatus) -> RenderableType:
     """The whole status of a renewal: header, per-node progress, audit trail."""
     style = PHASE_STYLE.get(status.phase, "cyan")
@@ -58,22 +97,12 @@ def status_view(status: RenewalStatus) -> RenderableType:
         parts.append(Text(f"error: {status.error}", style="red"))
     if status.question:
         parts.append(Text(f"question: {status.question}", style="bold yellow"))
-    nodes = Table(show_edge=False)
-    for col in ("node", "restart", "verify", "old serial", "new serial", "detail"):
-        nodes.add_column(col, overflow="fold")
-    for n in status.nodes:
-        nodes.add_row(
-            n.node,
-            STEP_MARK.get(n.steps.get("restart", ""), ""),
-            STEP_MARK.get(n.steps.get("verify", ""), ""),
-            n.old_serial or "",
-            n.new_serial or "",
-            n.detail,
-        )
     if status.nodes:
-        parts.append(nodes)
+        parts.append(_node_rows(status))
     if status.problems:
         parts.append(problems_table(status.problems))
+    if status.findings:
+        parts.append(findings_table(status.findings))
     for i, refused in enumerate(status.refused_submissions, 1):
         parts.append(
             Text(
