@@ -128,70 +128,84 @@ async def leftover_self_signed(
 
     After a multi-server upload CUCM keeps each node's former self-signed certificate in the
     purpose's trust store (CSCur97909). A trust entry is reported when it is self-signed, its
-    CN names a node of the cluster, and neither that node nor any other node of the purpose's
-    SAN has it installed as its identity (read from each node, so a failed read never turns a
-    certificate in use into a "leftover"). Each is listed once, with the nodes whose store
-    holds it.
+    CN names a node of the cluster, and no node has it installed as an identity of any purpose
+    (a trust store may be shared: cup-xmpp and cup-xmpp-s2s both pair with cup-xmpp-trust).
+    The identities are read from every node involved, and an entry whose owner could not be
+    read is not reported, so a certificate in use is never called a leftover. Each is listed
+    once, with the nodes whose store holds it.
     """
     auth = credentials(inventory, cluster, "os_admin")
+    wanted = list(dict.fromkeys(purposes))
+    nodes = [n for n in cluster.nodes if any(n in san_entries(cluster, p) for p in wanted)]
+    reads = await asyncio.gather(*(_read_node(cluster, n, wanted, auth, roots) for n in nodes))
     result = LeftoverResult()
-    for purpose in dict.fromkeys(purposes):
-        nodes = san_entries(cluster, purpose)
-        reads = await asyncio.gather(
-            *(_read_store(cluster, n, purpose, auth, roots) for n in nodes)
-        )
-        identities: dict[str, str] = {}
-        stores: dict[str, list[tuple[str, CertificateInfo]]] = {}
-        for node, read in zip(nodes, reads, strict=True):
-            if isinstance(read, str):
-                result.errors[node.fqdn] = f"{purpose}: {read}"
-            else:
-                identities[node.fqdn], stores[node.fqdn] = read
-        in_use = set(identities.values())
-        found: dict[str, LeftoverCertificate] = {}
-        for node in nodes:
-            for file_name, info in stores.get(node.fqdn, []):
-                owner = cluster.find_node(info.subject_cn) if info.subject_cn else None
-                if not info.self_signed or owner is None:
-                    continue
-                fingerprint = info.sha256_fingerprint
-                if fingerprint in in_use or owner.fqdn not in identities:
-                    continue  # in use, or its owner could not be read: not provably unused
-                entry = found.get(fingerprint)
-                if entry is None:
-                    entry = found[fingerprint] = LeftoverCertificate(
-                        purpose=purpose,
-                        store=catalog.purpose(purpose).trust_store,
-                        file_name=file_name or f"{info.subject_cn}_{info.serial_hex}.pem",
-                        subject_cn=info.subject_cn or "",
-                        owner=owner.fqdn,
-                        serial=info.serial_hex,
-                        not_after=info.not_after,
-                    )
-                entry.nodes.append(node.fqdn)
-        result.leftovers.extend(found.values())
+    in_use: set[str] = set()
+    readable: set[str] = set()
+    listed: list[tuple[NodeEntry, Purpose, str, str, CertificateInfo]] = []
+    for node, read in zip(nodes, reads, strict=True):
+        if isinstance(read, str):
+            result.errors[node.fqdn] = read
+            continue
+        identities, entries = read
+        in_use.update(identities)
+        readable.add(node.fqdn)
+        listed += [(node, *entry) for entry in entries]
+    found: dict[str, LeftoverCertificate] = {}
+    for node, purpose, store, file_name, info in listed:
+        owner = cluster.find_node(info.subject_cn) if info.subject_cn else None
+        if not info.self_signed or owner is None or info.sha256_fingerprint in in_use:
+            continue
+        if owner.fqdn not in readable:
+            continue  # its owner's identities are unknown: not provably unused
+        entry = found.get(info.sha256_fingerprint)
+        if entry is None:
+            entry = found[info.sha256_fingerprint] = LeftoverCertificate(
+                purpose=purpose,
+                store=store,
+                file_name=file_name or f"{info.subject_cn}_{info.serial_hex}.pem",
+                subject_cn=info.subject_cn or "",
+                owner=owner.fqdn,
+                serial=info.serial_hex,
+                not_after=info.not_after,
+            )
+        if node.fqdn not in entry.nodes:
+            entry.nodes.append(node.fqdn)
+    result.leftovers = list(found.values())
     return result
 
 
-async def _read_store(
+async def _read_node(
     cluster: ClusterEntry,
     node: NodeEntry,
-    purpose: Purpose,
+    purposes: Sequence[Purpose],
     auth: BasicAuth,
     roots: Sequence[str],
-) -> tuple[str, list[tuple[str, CertificateInfo]]] | str:
-    """The node's installed identity (fingerprint) and trust store of ``purpose``; the error
-    text when either cannot be read."""
+) -> tuple[set[str], list[tuple[Purpose, str, str, CertificateInfo]]] | str:
+    """A node's installed identities (fingerprints, every purpose of its product) and the
+    trust stores of ``purposes`` (purpose, store, file, certificate); the error text when
+    something cannot be read."""
     ep = NodeEndpoint.from_inventory(cluster, node, tuple(roots))
+    carried = [p for p, spec in catalog.PURPOSES.items() if node.product in spec.san_products]
+    mine = [p for p in purposes if p in carried]
+    identities: set[str] = set()
+    entries: list[tuple[Purpose, str, str, CertificateInfo]] = []
     try:
         async with CertMgrClient(ep, auth) as certmgr:
-            identity = await certmgr.get_identity(purpose)
-            trust = await certmgr.list_trust(purpose)
+            for purpose in carried:
+                pem = await certmgr.get_identity(purpose)
+                identities.add(pki.certificate_info(pem).sha256_fingerprint)
+            for purpose in mine:
+                default_store = catalog.purpose(purpose).trust_store
+                entries += [
+                    (
+                        purpose,
+                        t.store or default_store,
+                        t.file_name,
+                        pki.certificate_info(t.certificate_pem),
+                    )
+                    for t in await certmgr.list_trust(purpose)
+                    if "BEGIN CERTIFICATE" in t.certificate_pem
+                ]
     except CucmError as exc:
         return _why(exc)
-    entries = [
-        (t.file_name, pki.certificate_info(t.certificate_pem))
-        for t in trust
-        if "BEGIN CERTIFICATE" in t.certificate_pem
-    ]
-    return pki.certificate_info(identity).sha256_fingerprint, entries
+    return identities, entries
