@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities import catalog
 from activities.cluster_models import (
+    AssessRequest,
     CertUploadRequest,
     CertUploadResult,
     ChangePolicy,
@@ -122,6 +123,10 @@ class StubCluster:
     leftovers: LeftoverResult = field(default_factory=LeftoverResult)
     #: restart_service fails on the n-th call (1-based; 0: never)
     fail_restart_at: int = 0
+    #: the CN of the generated CSR (None: no CN)
+    csr_cn: str | None = None
+    #: find_leftover_certificates fails for good
+    leftovers_fail: bool = False
 
     def names(self) -> list[str]:
         """Activity names in call order."""
@@ -286,7 +291,12 @@ class StubCluster:
             return CsrResult(
                 csr_pem=CSR_PEM,
                 info=CsrInfo(
-                    san_dns=FQDNS, key_type="RSA", key_size=2048, public_key_sha256="k", pem="csr"
+                    subject_cn=s.csr_cn,
+                    san_dns=FQDNS,
+                    key_type="RSA",
+                    key_size=2048,
+                    public_key_sha256="k",
+                    pem="csr",
                 ),
                 exported_nodes=exported,
             )
@@ -383,15 +393,23 @@ class StubCluster:
         @activity.defn(name="find_leftover_certificates")
         async def find_leftover_certificates(req: LeftoverRequest) -> LeftoverResult:
             s.calls.append(("find_leftover_certificates", req))
+            if s.leftovers_fail:
+                raise ApplicationError(
+                    "trust list failed with HTTP 503", type="CucmHttpError", non_retryable=True
+                )
             return s.leftovers
 
         @activity.defn(name="assess_cluster")
-        async def assess_cluster(ref: ClusterRef) -> ClusterAssessment:
+        async def assess_cluster(ref: AssessRequest) -> ClusterAssessment:
             s.calls.append(("assess_cluster", ref))
-            return ClusterAssessment(
-                nodes=[NodeCertState(node=f, served_serial="01") for f in FQDNS],
-                sso_enabled=s.sso_enabled,
-            )
+            nodes = []
+            for fqdn, product, _ in NODES:
+                state = NodeCertState(node=fqdn, served_serial="01")
+                for p in ref.purposes:
+                    if p != "tomcat" and product in catalog.purpose(p).san_products:
+                        state.served_by_purpose[p] = f"02{p[:2].lower()}{fqdn[:4]}"
+                nodes.append(state)
+            return ClusterAssessment(nodes=nodes, sso_enabled=s.sso_enabled)
 
         return [
             load_change_policy,
