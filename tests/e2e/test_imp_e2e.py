@@ -11,7 +11,7 @@ from temporalio.client import Client
 from console.report import markdown_report
 from lab.server import Lab
 from lab.timing import FAST
-from tests.e2e.conftest import FAST_OPTIONS, Stack
+from tests.e2e.conftest import Stack
 from tests.lab.conftest import LabHandle, lab_spec
 from workers.settings import UcrenewSettings
 from workflows import search_attributes as sa
@@ -61,9 +61,7 @@ async def test_imp_renewal_reports_its_own_purposes(
             assert cert.new_serial == new.serial == cert.served_serial
             assert cert.verified
             assert format(imp.active[purpose].cert.serial_number, "x") == new.serial
-        assert attrs.get(sa.CERT_NOT_AFTER) == min(
-            c.not_valid_after_utc for c in before.values()
-        )
+        assert attrs.get(sa.CERT_NOT_AFTER) == min(c.not_valid_after_utc for c in before.values())
         report = markdown_report(final)
         for purpose in purposes:
             assert f"| {imp.fqdn if purpose == purposes[0] else ''} | {purpose} | " in report
