@@ -31,26 +31,28 @@ def plan_table(plan: RenewalPlan) -> Table:
     return table
 
 
-def problems_table(problems: list[Problem]) -> Table:
-    """Problems that stop a renewal."""
-    table = Table(title="problems", title_style="red")
-    table.add_column("problem")
+def problems_table(
+    problems: list[Problem],
+    title: str = "problems",
+    style: str = "red",
+    kind: str = "problem",
+    advice: str = "what to do",
+) -> Table:
+    """Problems that stop a renewal (or, titled otherwise, findings that do not)."""
+    table = Table(title=title, title_style=style)
+    table.add_column(kind)
     table.add_column("node")
-    table.add_column("what to do", overflow="fold")
+    table.add_column(advice, overflow="fold")
     for p in problems:
         table.add_row(p.code, p.node or "", p.message)
     return table
 
 
-def findings_table(findings: list[Problem], title: str = "caveats and advice") -> Table:
+def findings_table(findings: list[Problem]) -> Table:
     """Findings that do not stop a change: known caveats, re-issue needs."""
-    table = Table(title=title, title_style="yellow")
-    table.add_column("finding")
-    table.add_column("node")
-    table.add_column("what it means / what to do", overflow="fold")
-    for f in findings:
-        table.add_row(f.code, f.node or "", f.message)
-    return table
+    return problems_table(
+        findings, "caveats and advice", "yellow", "finding", "what it means / what to do"
+    )
 
 
 def _node_rows(status: RenewalStatus) -> Table:

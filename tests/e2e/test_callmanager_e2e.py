@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,6 @@ from tests.e2e.conftest import FAST_OPTIONS, Stack
 from tests.lab.conftest import LabHandle, lab_spec
 from workers.settings import UcrenewSettings
 from workflows import search_attributes as sa
-from workflows.models import ApprovalInput
-from workflows.renewal import CertRenewalWorkflow
 
 pytestmark = pytest.mark.e2e
 
@@ -40,22 +37,13 @@ async def test_callmanager_renewal_in_mixed_mode_keeps_phones_registered(
             for n in running.cluster.nodes
             if n.product == "cucm"
         }
-        now = datetime.now(UTC)
-        window = {
-            "start": (now - timedelta(hours=1)).isoformat(),
-            "end": (now + timedelta(hours=4)).isoformat(),
-        }
         async with stack.worker():
             handle = await stack.start(
                 purposes=["CallManager"],
-                windows=[window],
+                windows=[stack.open_window()],
                 options=FAST_OPTIONS.model_copy(update={"health_poll_seconds": 0.05}),
             )
-            status = await stack.wait_for(handle, "approval")
-            assert status.gate == "impact"
-            await handle.execute_update(
-                CertRenewalWorkflow.approve, ApprovalInput(principal="cab-member", comment="ok")
-            )
+            await stack.approve_impact(handle)
             final = await handle.result()
             attrs = (await handle.describe()).typed_search_attributes
         assert final.phase == "done", final.error

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,6 @@ from tests.e2e.conftest import Stack
 from tests.lab.conftest import LabHandle, lab_spec
 from workers.settings import UcrenewSettings
 from workflows import search_attributes as sa
-from workflows.models import ApprovalInput
-from workflows.renewal import CertRenewalWorkflow
 
 pytestmark = pytest.mark.e2e
 
@@ -33,18 +30,9 @@ async def test_imp_renewal_reports_its_own_purposes(
         stack = Stack(LabHandle(running), dev_server_env, settings, f"imp-{tmp_path.name}")
         imp = next(n for n in running.cluster.nodes if n.product == "imp")
         before = {p: imp.active[p].cert for p in purposes}
-        now = datetime.now(UTC)
-        window = {
-            "start": (now - timedelta(hours=1)).isoformat(),
-            "end": (now + timedelta(hours=4)).isoformat(),
-        }
         async with stack.worker():
-            handle = await stack.start(purposes=purposes, windows=[window])
-            status = await stack.wait_for(handle, "approval")
-            assert status.gate == "impact"
-            await handle.execute_update(
-                CertRenewalWorkflow.approve, ApprovalInput(principal="cab-member", comment="ok")
-            )
+            handle = await stack.start(purposes=purposes, windows=[stack.open_window()])
+            await stack.approve_impact(handle)
             final = await handle.result()
             attrs = (await handle.describe()).typed_search_attributes
         assert final.phase == "done", final.error

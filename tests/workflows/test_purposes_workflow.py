@@ -2,42 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import pytest_asyncio
 from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.cluster_models import LeftoverCertificate, LeftoverResult
+from tests.workflows import test_callmanager_workflow as cm
 from tests.workflows.stubs import FQDNS, StubCluster
 from tests.workflows.test_callmanager_workflow import approve, now, start_cm, window
 from tests.workflows.test_renewal_workflow import confirm_sso, start, wait_for
 from workflows import search_attributes as sa
 from workflows.renewal import CertRenewalWorkflow
 
+#: The CallManager tests' fixtures: a 12.5 cluster without SSO, and its worker.
+stub, worker = cm.stub, cm.worker
+
 CUCM = FQDNS[:3]
 CM_12_5 = "Cisco CallManager, Cisco CTIManager, Cisco Trust Verification Service, Cisco Tftp"
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def stub() -> StubCluster:
-    return StubCluster(sso_enabled=False, version="12.5.1.14900-63")
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def worker(
-    time_skipping_env: WorkflowEnvironment, stub: StubCluster, task_queue: str
-) -> AsyncIterator[Worker]:
-    async with Worker(
-        time_skipping_env.client,
-        task_queue=task_queue,
-        workflows=[CertRenewalWorkflow],
-        activities=stub.activities(),
-    ) as w:
-        yield w
 
 
 def old_cm(fqdn: str) -> str:
