@@ -9,7 +9,6 @@ translate client errors once.
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,7 +19,13 @@ from temporalio import activity
 
 from activities import catalog
 from activities.clients import pki
-from activities.clients.cucm import certificates, phone_resets, registrations, sso
+from activities.clients.cucm import (
+    certificates,
+    phone_resets,
+    purpose_certs,
+    registrations,
+    sso,
+)
 from activities.clients.cucm.certmgr import CertMgrClient
 from activities.clients.cucm.cli import CucmCli
 from activities.clients.cucm.discovery import discover, endpoint
@@ -32,14 +37,15 @@ from activities.clients.cucm.errors import (
     CucmStaleCsr,
 )
 from activities.clients.cucm.phone_resets import ResetProgress
+from activities.clients.cucm.purpose_certs import probe_purpose
 from activities.clients.cucm.restarts import ServiceRestart
 from activities.clients.cucm.risport import RisPortClient
 from activities.clients.cucm.tls import TlsProbeResult, probe_tls
 from activities.clients.cucm.transport import NodeEndpoint, credentials
-from activities.clients.cucm.xmpp import probe_sip_tls, starttls
 from activities.clients.inventory import ClusterEntry, Inventory, NodeEntry, load_inventory
 from activities.clients.trust_store import TrustFile, TrustStore
 from activities.cluster_models import (
+    AssessRequest,
     CertUploadRequest,
     CertUploadResult,
     ChangePolicy,
@@ -49,6 +55,9 @@ from activities.cluster_models import (
     CsrRequest,
     CsrResult,
     CtlResult,
+    DiscoverRequest,
+    LeftoverRequest,
+    LeftoverResult,
     NodeCertState,
     PendingCsrRequest,
     PendingCsrResult,
@@ -138,10 +147,17 @@ class CucmActivities:
 
     @activity.defn(name="discover_cluster")
     @translated
-    async def discover_cluster(self, ref: ClusterRef) -> ClusterSnapshot:
-        """Nodes, version, services, SSO, security mode, DB replication, served certificates."""
+    async def discover_cluster(self, ref: DiscoverRequest) -> ClusterSnapshot:
+        """Nodes, version, services, SSO, security mode, DB replication, and the certificates
+        of the change's purposes (served and installed) on the nodes of their SAN."""
         inventory, _ = self._cluster(ref)
-        return await discover(inventory, ref.cluster, self._roots(ref), self._files(ref.cluster))
+        return await discover(
+            inventory,
+            ref.cluster,
+            self._roots(ref),
+            self._files(ref.cluster),
+            purposes=ref.purposes,
+        )
 
     @activity.defn(name="disable_sso")
     @translated
@@ -385,16 +401,7 @@ class CucmActivities:
                 "certificate",
                 error_type="PurposeNotServed",
             )
-        listener = catalog.purpose(purpose).listener
-        port = port or node.port_of(listener)
-        if listener == "https":
-            return port, await probe_tls(ep, port)
-        if listener == "sip_tls":
-            return port, await probe_sip_tls(ep, port)
-        prelude = functools.partial(
-            starttls, node=node.fqdn, domain=cluster.domain, server_to_server=listener == "xmpp_s2s"
-        )
-        return port, await probe_tls(ep, port, prelude=prelude)
+        return await probe_purpose(cluster, node, ep, purpose, port)
 
     # -- phones, CTL and change policy -------------------------------------------------
 
@@ -515,22 +522,49 @@ class CucmActivities:
         _, cluster = self._cluster(ref)
         return ChangePolicy.of(cluster)
 
+    @activity.defn(name="find_leftover_certificates")
+    @translated
+    async def find_leftover_certificates(self, req: LeftoverRequest) -> LeftoverResult:
+        """The nodes' former self-signed certificates a multi-server upload left in the trust
+        stores of ``req.purposes`` (CSCur97909), read from every node of each purpose's SAN.
+        Read-only: removing them is the operator's call."""
+        inventory, cluster = self._cluster(req)
+        return await purpose_certs.leftover_self_signed(
+            inventory, cluster, req.purposes, self._roots(req), self._files(cluster.name)
+        )
+
     @activity.defn(name="assess_cluster")
     @translated
-    async def assess_cluster(self, ref: ClusterRef) -> ClusterAssessment:
-        """Where the cluster stands (served certificate per node, SSO), for final reports."""
+    async def assess_cluster(self, ref: AssessRequest) -> ClusterAssessment:
+        """Where the cluster stands (served certificates per node, SSO), for final reports.
+
+        tomcat's served certificate on every node; with ``ref.purposes``, also what each node
+        of a purpose's SAN serves on that purpose's listener.
+        """
         inventory, cluster = self._cluster(ref)
 
         async def one(fqdn: str) -> NodeCertState:
+            node = cluster.node(fqdn)
+            ep = self._endpoint(ref, cluster, fqdn)
             try:
-                probe = await probe_tls(
-                    self._endpoint(ref, cluster, fqdn), cluster.node(fqdn).https_port
+                probe = await probe_tls(ep, node.https_port)
+                state = NodeCertState(
+                    node=fqdn,
+                    served_serial=probe.serial,
+                    served_fingerprint=probe.fingerprint_sha256,
                 )
             except CucmError as exc:
-                return NodeCertState(node=fqdn, error=str(exc))
-            return NodeCertState(
-                node=fqdn, served_serial=probe.serial, served_fingerprint=probe.fingerprint_sha256
-            )
+                state = NodeCertState(node=fqdn, error=str(exc))
+            for purpose in dict.fromkeys(ref.purposes):
+                if node.product not in catalog.purpose(purpose).san_products:
+                    continue
+                try:
+                    _, served = await probe_purpose(cluster, node, ep, purpose)
+                except CucmError as exc:
+                    state.errors_by_purpose[purpose] = str(exc)
+                else:
+                    state.served_by_purpose[purpose] = served.serial
+            return state
 
         nodes = await asyncio.gather(*(one(n.fqdn) for n in cluster.nodes))
         assessment = ClusterAssessment(nodes=list(nodes))

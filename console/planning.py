@@ -43,7 +43,9 @@ async def dry_run(
     inventory = load_inventory(inventory_path(settings))
     entry = inventory.cluster(cluster)
     # The workers' trust: the inventory's CA file, the cluster's trust store, the local CA root.
-    snapshot = await discover(inventory, cluster, files=trust_store(settings).files(cluster))
+    snapshot = await discover(
+        inventory, cluster, files=trust_store(settings).files(cluster), purposes=purposes
+    )
     plan = compose_plan(snapshot, purposes, options or RenewalOptions())
     specs = parse_windows(list(windows) or ChangePolicy.of(entry).windows)
     problems = preflight_problems(snapshot, purposes)

@@ -469,7 +469,10 @@ class Cluster:
 
     def trust_entries(self, node: Node, service: str) -> tuple[str, list[pki.TrustEntry]]:
         """The trust store ``service`` names (``tomcat`` or ``tomcat-trust``) and its entries."""
-        store = service if service.endswith("-trust") else f"{service}-trust"
+        # A purpose names its trust store as on upload: cup-xmpp-s2s pairs with cup-xmpp-trust.
+        store = (
+            service if service.endswith("-trust") else TRUST_STORE.get(service, f"{service}-trust")
+        )
         if store not in TRUST_STORES:
             raise LabError(400, f"Invalid service {service!r}", "bad-service")
         return store, list(node.trust[store].values())

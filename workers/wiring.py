@@ -80,6 +80,7 @@ def build_worker(
             cucm.restart_service,
             cucm.verify_node,
             cucm.assess_cluster,
+            cucm.find_leftover_certificates,
             cucm.registration_snapshot,
             cucm.registered_phones,
             cucm.reset_phones,

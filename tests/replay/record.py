@@ -1,8 +1,9 @@
 """Record the representative histories the replay test checks every change against.
 
-Run ``.venv/bin/python -m tests.replay.record [SCENARIO ...]`` after a *deliberate* workflow
-change that is guarded by ``workflow.patched()`` (new histories beside the old ones), never to
-make a failing replay pass. Scenarios run on the time-skipping server with the stub activities.
+Run ``.venv/bin/python -m tests.replay.record NAME...`` after a *deliberate* workflow change
+that is guarded by ``workflow.patched()``, naming the new scenarios only (new histories beside
+the old ones, which keep what older code did), never to make a failing replay pass. Without
+names every scenario is recorded. Scenarios run on the time-skipping server with the stubs.
 """
 
 from __future__ import annotations
@@ -134,12 +135,43 @@ async def cancelled_after_sso(env: WorkflowEnvironment, stub: StubCluster, tq: s
     return handle
 
 
+async def callmanager_purposes(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
+    """A CallManager change to the end: per-purpose discovery, then the CSCur97909 listing."""
+    stub.sso_enabled = False
+    stub.version = "12.5.1.14900-63"
+    opens = await env.get_current_time() - timedelta(minutes=5)
+    window = {"start": opens.isoformat(), "end": (opens + timedelta(hours=12)).isoformat()}
+    handle = await start(env, tq, purposes=["CallManager"], windows=[window])
+    await wait_for(handle, "approval")
+    await handle.execute_update(CertRenewalWorkflow.approve, ApprovalInput(principal="bob"))
+    await handle.result()
+    return handle
+
+
+async def callmanager_cancelled_after_upload(
+    env: WorkflowEnvironment, stub: StubCluster, tq: str
+) -> Handle:
+    """Cancelled at the impact approval, after the upload: compensation per purpose."""
+    stub.sso_enabled = False
+    stub.version = "12.5.1.14900-63"
+    opens = await env.get_current_time() + timedelta(days=2)
+    window = {"start": opens.isoformat(), "end": (opens + timedelta(hours=6)).isoformat()}
+    handle = await start(env, tq, purposes=["CallManager"], windows=[window])
+    await wait_for(handle, "approval")
+    await handle.cancel()
+    with contextlib.suppress(WorkflowFailureError):
+        await handle.result()
+    return handle
+
+
 SCENARIOS: dict[str, Scenario] = {
     "tomcat-local-ca": tomcat_local_ca,
     "manual-ca-refused-then-accepted": manual_ca_refused_then_accepted,
     "callmanager-waves-health-gate": callmanager_waves,
     "cancelled-after-sso-disable": cancelled_after_sso,
     "callmanager-staged-resets": callmanager_staged_resets,
+    "callmanager-purposes": callmanager_purposes,
+    "callmanager-cancelled-after-upload": callmanager_cancelled_after_upload,
 }
 
 

@@ -11,12 +11,13 @@ import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from activities.catalog import WATCHED_SERVICES
+from activities.catalog import WATCHED_SERVICES, Purpose
 from activities.clients import pki
 from activities.clients.cucm.axl import AxlClient, CmGroup, DevicePool
 from activities.clients.cucm.cli import CucmCli
 from activities.clients.cucm.controlcenter import ControlCenterClient
 from activities.clients.cucm.errors import CucmError, CucmSoapFault
+from activities.clients.cucm.purpose_certs import read_purpose_certificates
 from activities.clients.cucm.risport import RegistrationSummary, RisPortClient
 from activities.clients.cucm.tls import probe_tls
 from activities.clients.cucm.transport import NodeEndpoint, credentials
@@ -174,9 +175,14 @@ async def discover(
     cluster_name: str,
     roots: Sequence[str] = (),
     files: Sequence[TrustFile] = (),
+    purposes: Sequence[Purpose] = (),
 ) -> ClusterSnapshot:
     """Discover a cluster of the inventory, trusting ``roots`` and ``files`` besides the
-    inventory's CA file (see :func:`endpoint`)."""
+    inventory's CA file (see :func:`endpoint`).
+
+    ``purposes``: the certificates of these purposes are read on every node of their SAN,
+    served on their listener and installed (certmgr); tomcat's served one always is.
+    """
     cluster = inventory.cluster(cluster_name)
     pub = cluster.publisher_node
     pub_ep = endpoint(cluster, pub, roots, files)
@@ -262,6 +268,8 @@ async def discover(
         *(replication(p) for p in publishers),
     )
     snapshot.nodes = list(inspections.result())
+    if purposes:
+        await read_purpose_certificates(inventory, cluster, snapshot.nodes, purposes, roots, files)
     if snapshot.cm_groups_error is None:
         per_node = snapshot.registrations.per_node if snapshot.registrations else None
         snapshot.cm_groups = cm_group_infos(cluster, groups, pools, phones_per_pool, per_node)
