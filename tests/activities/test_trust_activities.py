@@ -13,8 +13,8 @@ from activities.clients.ca.local import LocalCa
 from activities.clients.trust_store import TrustStore
 from activities.cluster_models import (
     CertUploadRequest,
-    ClusterRef,
     CsrRequest,
+    DiscoverRequest,
     InstalledChain,
     TrustSettleRequest,
     TrustUploadRequest,
@@ -76,7 +76,9 @@ async def test_a_renewal_that_stops_after_the_upload_leaves_the_cluster_reachabl
     await restart_tomcat_everywhere(lab)
 
     # Any other worker sharing the trust dir still reaches every node over verified TLS.
-    snapshot = await env.run(worker(lab, trust_dir).discover_cluster, ClusterRef(cluster="lab"))
+    snapshot = await env.run(
+        worker(lab, trust_dir).discover_cluster, DiscoverRequest(cluster="lab")
+    )
     assert snapshot.axl_error is None and snapshot.registrations_error is None
     for node in snapshot.nodes:
         assert node.services_error is None, node.services_error
@@ -84,7 +86,7 @@ async def test_a_renewal_that_stops_after_the_upload_leaves_the_cluster_reachabl
         assert node.certificates["tomcat"].issuer == subject(corp.intermediate_pem)
 
     # Without the trust store (as before it existed) nothing but SSH answers.
-    blind = await env.run(worker(lab, None).discover_cluster, ClusterRef(cluster="lab"))
+    blind = await env.run(worker(lab, None).discover_cluster, DiscoverRequest(cluster="lab"))
     assert blind.axl_error is not None and "certificate verify failed" in blind.axl_error
     assert all(not n.certificate_verified for n in blind.nodes)
 

@@ -138,8 +138,9 @@ async def test_cscup28852_is_seen_over_two_reset_periods(tmp_path: Path) -> None
         lab = LabHandle(running)
         await _roll_callmanager(running)
         await until(lambda: bool(running.journal.entries("phone.cscup28852")), what="bug")
-        before, after = await _registration_window(lab, 0.7)
-        check = cscup28852_check(before, after, 0.7)
+        # Several scaled reset periods, so a busy machine still sees most phones re-register.
+        before, after = await _registration_window(lab, 1.5)
+        check = cscup28852_check(before, after, 1.5)
         assert check.watched > 0
         assert check.finding is not None and check.finding.code == "cscup28852-phones-resetting"
 
@@ -149,6 +150,7 @@ async def test_no_cscup28852_without_the_bug(tmp_path: Path) -> None:
     async with Lab(spec, tmp_path / "lab", FAST) as running:
         lab = LabHandle(running)
         await _roll_callmanager(running)
-        before, after = await _registration_window(lab, 0.7)
-        check = cscup28852_check(before, after, 0.7)
+        # Several scaled reset periods, so a busy machine still sees most phones re-register.
+        before, after = await _registration_window(lab, 1.5)
+        check = cscup28852_check(before, after, 1.5)
         assert check.watched == 40 and check.re_registered == 0 and check.finding is None
