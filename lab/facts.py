@@ -122,6 +122,11 @@ CLI_INVALID_COMMAND = "Invalid command, please check the syntax"
 #: VOS has no exec channel: an exec (or subsystem) request gets this line and exit status 1.
 CLI_EXEC_NOT_SUPPORTED = "Remote command execution is not supported; use an interactive shell"
 CLI_EXEC_EXIT_STATUS = 1
+#: Input typed ahead (several lines sent at once, or typed while a command runs) is echoed when
+#: the CLI reads it at the next prompt or question, as a raw-mode line editor does; with False
+#: it is echoed as soon as it arrives, as a cooked terminal would. Either way it is kept and
+#: run in order (lab/frontends/cli_terminal.py).
+CLI_TYPEAHEAD_ECHOED_WHEN_READ = True
 #: The VMware lines of the login banner.
 CLI_BANNER_HARDWARE = (
     "VMware Installation:",
