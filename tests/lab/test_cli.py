@@ -191,6 +191,16 @@ async def test_unknown_command_and_whitespace_tolerance(lab: LabHandle) -> None:
         assert output.rstrip().endswith("Command successful")
 
 
+async def test_client_output_excludes_input_echoed_ahead_of_the_command(lab: LabHandle) -> None:
+    async with cli(lab) as session:
+        # An Enter the CLI has not read yet (a banner nudge): its echo and prompt come first.
+        session._write("\n")
+        output = await session.run("utils service list")
+        assert output.splitlines()[0] == "Requesting service status, please wait..."
+        assert "admin:" not in output
+        assert TOMCAT in await session.service_list()
+
+
 # -- services ---------------------------------------------------------------------------
 
 
