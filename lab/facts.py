@@ -180,7 +180,11 @@ CLI_MULTI_SAN_IMPORT_REFUSED = (
 )
 #: From this build on ``show cert`` uses the BCFIPS labels (Start/Final Date, IssuerDN).
 CLI_BCFIPS_LABELS_SINCE = (14, 0, 1, 12900)
-CLI_CSR_GENERATED = "Successfully Generated CSR for {unit}."
+#: ``set csr gen`` success line on builds that ask the OU question (CLI_INCLUDE_OU_SINCE): a
+#: public client (cucm-interfaces.md S13) that answers that question compares the output to
+#: this exact text, two spaces and no period; older builds print Cisco's documented line
+#: (lab/frontends/cli_certs.py).
+CLI_CSR_GENERATED_WITH_OU_QUESTION = "Successfully Generated CSR  for {unit}"
 CLI_NO_CSR = "No CSR found for {unit}"
 CLI_CERT_NOT_FOUND = "Certificate not found: {path}"
 CLI_PASTE_PROMPT = "Paste the Certificate and Hit Enter"

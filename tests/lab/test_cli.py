@@ -29,7 +29,7 @@ from lab import facts, pki
 from lab.faults import Fault
 from lab.server import Lab
 from lab.timing import FAST, ServiceTiming
-from tests.lab.cli_helpers import LabCli
+from tests.lab.cli_helpers import INCLUDE_OU_RE, LabCli
 from tests.lab.conftest import LabHandle, lab_spec
 
 TOMCAT = "Cisco Tomcat"
@@ -408,6 +408,19 @@ async def test_csr_gen_and_show_csr_match_the_pending_csr(lab: LabHandle) -> Non
     assert pki.public_key_der(csr) == pki.public_key_der(pending.csr)
     assert not pending.multi_server
     assert pki.san_dns(csr) == [node.fqdn]
+
+
+async def test_csr_gen_success_line_per_build(make_lab) -> None:  # type: ignore[no-untyped-def]
+    # 12.5: the CLI reference's example (cucm-interfaces.md §7.2, S5), no OU question.
+    async with make_lab(version="12.5.1.16900-48") as old, cli(LabHandle(old)) as session:
+        output = await session.run("set csr gen tomcat")
+    assert output.strip().splitlines() == ["Successfully Generated CSR for tomcat."]
+    # 14SU1 and later ask about the OU first; a public client (S13) expects this exact line.
+    async with make_lab() as new, cli(LabHandle(new)) as session:
+        output = await session.run("set csr gen tomcat", {INCLUDE_OU_RE: "no"})
+    lines = output.strip().splitlines()
+    assert lines[0] == facts.CLI_INCLUDE_OU_PROMPT + "no"
+    assert lines[-1] == "Successfully Generated CSR  for tomcat"
 
 
 async def test_cert_import_activation_and_sso_broken(lab: LabHandle) -> None:
