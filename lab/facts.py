@@ -91,6 +91,15 @@ CONTROL_CENTER_START_TIME_FORMAT = "%a %b %d %H:%M:%S %Y"
 #: Generic SOAP fault injected by a ``soap-fault`` fault (Control Center and AXL).
 SOAP_FAULT_CODE = "soapenv:Server"
 SOAP_FAULT_STRING = "AxisFault: java.lang.NullPointerException (injected by the lab)"
+#: ``?wsdl`` of Control Center and RisPort70 asks for the same credentials as the calls.
+WSDL_REQUIRES_AUTH = True
+#: The served WSDL's soap:address names the host and port the request came to (the SOAP
+#: engine rewrites it); with False it keeps the ``https://localhost:8443`` of Cisco's copies.
+WSDL_ADDRESS_FROM_REQUEST = True
+#: A GET of a SOAP service URL without ``?wsdl`` (the SOAP engine's page for the service).
+SOAP_SERVICE_PAGE = (
+    "<html><body><h1>{service}</h1><p>Hi there, this is a Web service!</p></body></html>"
+)
 #: getProductInformationList product entries per node product: (name, id, short name).
 PRODUCT_INFO = {
     "cucm": ("Cisco Unified Communications Manager", "CallManager", "CM"),
