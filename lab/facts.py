@@ -127,6 +127,13 @@ SSO_ENABLE_GUI_ONLY = (
 CLI_FAILED_LINE = "Executed command unsuccessfully"
 CLI_INVALID_COMMAND = "Invalid command, please check the syntax"
 
+# -- Server banners (lab/listeners.py, lab/frontends/ssh.py) ----------------------------------
+#: HTTP ``Server`` header of a node's Tomcat; None leaves it out, as Tomcat 8.5 and later do
+#: unless configured (12.5 and 14 run such a Tomcat).
+HTTP_SERVER_HEADER: str | None = None
+#: SSH identification after ``SSH-2.0-``: the OpenSSH of the RHEL 7 base of 12.5 and 14 VOS.
+SSH_SERVER_VERSION = "OpenSSH_7.4"
+
 # -- SSH CLI session and commands (lab/frontends/ssh.py, cli_commands.py; §7) ---------------
 #: VOS has no exec channel: an exec (or subsystem) request gets this line and exit status 1.
 CLI_EXEC_NOT_SUPPORTED = "Remote command execution is not supported; use an interactive shell"

@@ -103,6 +103,7 @@ async def start_ssh_server(
         process_factory=_process,
         encoding="utf-8",
         line_editor=False,
+        server_version=facts.SSH_SERVER_VERSION,
         keepalive_interval=0,
     )
     return _NodeAcceptor(inner, connections)
