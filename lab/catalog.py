@@ -13,6 +13,7 @@ they follow how a 12.5/14 cluster is commonly installed, not a published table.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 #: How a service is found on a node after installation and the usual activation: running,
@@ -70,31 +71,12 @@ _SECURITY = "Security Services"
 _IMP_SERVICES = "IM and Presence Services"
 
 
-def _network(
-    name: str,
-    group: str,
-    products: tuple[str, ...] = _CUCM,
-    *,
-    servlet: bool = False,
-    subscriber: Initial = "started",
-    min_version: float = 0.0,
-) -> ServiceDef:
-    return ServiceDef(
-        name,
-        group,
-        False,
-        "Servlet" if servlet else "Service",
-        products,
-        min_version=min_version,
-        on_subscriber=subscriber,
-    )
-
-
 def _feature(
     name: str,
     group: str,
     products: tuple[str, ...] = _CUCM,
     *,
+    deployable: bool = True,
     servlet: bool = False,
     publisher: Initial = "started",
     subscriber: Initial = "started",
@@ -103,7 +85,7 @@ def _feature(
     return ServiceDef(
         name,
         group,
-        True,
+        deployable,
         "Servlet" if servlet else "Service",
         products,
         min_version=min_version,
@@ -111,6 +93,9 @@ def _feature(
         on_subscriber=subscriber,
     )
 
+
+#: A network service: always activated, not deployable.
+_network = partial(_feature, deployable=False)
 
 _OFF: Initial = "not-activated"
 

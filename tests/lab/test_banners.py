@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 
-import asyncssh
 import pytest
 
 from lab import facts
@@ -67,14 +66,5 @@ async def test_ssh_identification_is_openssh(lab: LabHandle) -> None:
         writer.close()
     assert line == f"SSH-2.0-{facts.SSH_SERVER_VERSION}\r\n".encode()
     assert facts.SSH_SERVER_VERSION.startswith("OpenSSH_")
-    async with asyncssh.connect(
-        ep.host,
-        ep.ssh_port,
-        username=lab.os_admin.username,
-        password=lab.os_admin.password,
-        known_hosts=ep.known_hosts,
-        client_keys=None,
-        agent_path=None,
-        config=None,
-    ) as conn:
+    async with lab.ssh("imp-pub") as conn:
         assert conn.get_extra_info("server_version") == f"SSH-2.0-{facts.SSH_SERVER_VERSION}"

@@ -100,17 +100,7 @@ class TinyCa:
 
 
 async def test_banner_then_prompt_at_line_start_and_no_exec(lab: LabHandle) -> None:
-    ep = lab.endpoint("cucm-pub")
-    async with asyncssh.connect(
-        ep.host,
-        ep.ssh_port,
-        username=lab.os_admin.username,
-        password=lab.os_admin.password,
-        known_hosts=ep.known_hosts,
-        client_keys=None,
-        agent_path=None,
-        config=None,
-    ) as conn:
+    async with lab.ssh("cucm-pub") as conn:
         proc = await conn.create_process(term_type="vt100")
         text = ""
         async with asyncio.timeout(5):

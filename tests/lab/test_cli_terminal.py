@@ -60,17 +60,7 @@ class RawShell:
 
 @asynccontextmanager
 async def raw_shell(lab: LabHandle, host: str = "cucm-pub") -> AsyncIterator[RawShell]:
-    ep = lab.endpoint(host)
-    async with asyncssh.connect(
-        ep.host,
-        ep.ssh_port,
-        username=lab.os_admin.username,
-        password=lab.os_admin.password,
-        known_hosts=ep.known_hosts,
-        client_keys=None,
-        agent_path=None,
-        config=None,
-    ) as conn:
+    async with lab.ssh(host) as conn:
         proc = await conn.create_process(term_type="vt100", encoding=None)
         try:
             yield RawShell(proc)
@@ -86,33 +76,30 @@ def after_banner(transcript: str) -> str:
 # -- over SSH ------------------------------------------------------------------------------
 
 
-async def test_cr_lf_is_one_enter(lab: LabHandle) -> None:
+@pytest.mark.parametrize(
+    ("typed", "transcript"),
+    [
+        (  # CR LF: one Enter, so one empty line and one more prompt, not two
+            [b"\r\n", b"set cli pagination off\r\n"],
+            f"admin:\r\nadmin:set cli pagination off\r\n{facts.CLI_PAGINATION_OFF}\r\nadmin:",
+        ),
+        (  # CR alone and LF alone are each one Enter too
+            [b"set cli pagination off\r", b"set cli pagination on\n"],
+            f"admin:set cli pagination off\r\n{facts.CLI_PAGINATION_OFF}\r\n"
+            f"admin:set cli pagination on\r\n{facts.CLI_PAGINATION_ON}\r\nadmin:",
+        ),
+    ],
+)
+async def test_enter_is_cr_lf_cr_or_lf(lab: LabHandle, typed: list[bytes], transcript: str) -> None:
+    last_output = transcript.split("\r\n")[-2]
     async with raw_shell(lab) as shell:
         await shell.until(PROMPT + "$")
-        shell.send(b"\r\n")
-        shell.send(b"set cli pagination off\r\n")
-        await shell.until(re.escape(facts.CLI_PAGINATION_OFF) + r"\r\nadmin:$")
+        for data in typed:
+            shell.send(data)
+        await shell.until(re.escape(last_output) + r"\r\nadmin:$")
         text = after_banner(await shell.quiet())
-    assert text == (
-        f"admin:\r\nadmin:set cli pagination off\r\n{facts.CLI_PAGINATION_OFF}\r\nadmin:"
-    )
+    assert text == transcript
     assert "admin:admin:" not in text
-
-
-async def test_cr_alone_and_lf_alone_are_each_one_enter(lab: LabHandle) -> None:
-    async with raw_shell(lab) as shell:
-        await shell.until(PROMPT + "$")
-        shell.send(b"set cli pagination off\r")
-        shell.send(b"set cli pagination on\n")
-        await shell.until(re.escape(facts.CLI_PAGINATION_ON) + r"\r\nadmin:$")
-        text = after_banner(await shell.quiet())
-    assert text == (
-        "admin:set cli pagination off\r\n"
-        f"{facts.CLI_PAGINATION_OFF}\r\n"
-        "admin:set cli pagination on\r\n"
-        f"{facts.CLI_PAGINATION_ON}\r\n"
-        "admin:"
-    )
 
 
 async def test_lines_typed_ahead_of_the_banner_run_in_order(tmp_path: Path) -> None:
