@@ -71,7 +71,7 @@ class NodeSpec(BaseModel):
         unknown = [name for name in self.deactivated if name not in known]
         if unknown:
             raise ValueError(
-                f"{self.hostname}: deactivated names no {self.product} service: "
+                f"{self.hostname}: deactivated lists services a {self.product} node does not have: "
                 + ", ".join(repr(name) for name in unknown)
             )
         return self

@@ -8,10 +8,15 @@ Out of Service on subscribers is [INF] (lab/catalog.py). Every one of them answe
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 from pydantic import ValidationError
+from typer.testing import CliRunner
 
 from lab import topology
+from lab.cli import app
 from tests.lab.cli_helpers import LabCli
 from tests.lab.conftest import LabHandle
 from tests.lab.test_soap import LabControlCenter
@@ -156,3 +161,17 @@ def test_unknown_deactivated_service_is_a_clear_topology_error() -> None:
     data["nodes"][1]["deactivated"] = []
     with pytest.raises(ValidationError, match="imp-pub"):
         topology.TopologySpec.model_validate(data)
+
+
+def test_lab_refuses_such_a_topology_with_the_reason(tmp_path: Path) -> None:
+    data = topology.load().model_dump()
+    data["nodes"][0]["deactivated"] = ["Cisco Frobnicator"]
+    path = tmp_path / "topology.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(
+        app, ["serve", "--topology", str(path), "--state-dir", str(tmp_path / "state")]
+    )
+    assert result.exit_code == 2
+    assert "'Cisco Frobnicator'" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "state").exists()
