@@ -98,6 +98,16 @@ def _clean(raw: str) -> str:
     return _ANSI_RE.sub("", text)
 
 
+def _echo_end(text: str, command: str) -> int:
+    """Where the terminal's echo of ``command`` ends (its newline), -1 until it has arrived.
+
+    The node echoes a line when it reads it, so input typed earlier (an Enter sent to wake
+    the banner) can put an echo and an ``admin:`` prompt ahead of the command's own echo.
+    """
+    at = text.find(command.strip())
+    return -1 if at < 0 else text.find("\n", at)
+
+
 class CucmCli:
     """One interactive CLI session on one node; use as ``async with CucmCli(...) as cli``.
 
@@ -293,9 +303,11 @@ class CucmCli:
         raw = ""
         scan_from = 0
         lines_seen = 0
+        end_of_echo = -1
         while True:
             text = _clean(raw)
-            end_of_echo = text.find("\n")
+            if end_of_echo < 0:
+                end_of_echo = _echo_end(text, command)
             body = text[end_of_echo + 1 :] if end_of_echo >= 0 else ""
             if end_of_echo >= 0:
                 if on_line is not None:
