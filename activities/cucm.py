@@ -129,9 +129,14 @@ class CucmActivities:
     @activity.defn(name="discover_cluster")
     @translated
     async def discover_cluster(self, ref: ClusterRef) -> ClusterSnapshot:
-        """Nodes, version, services, SSO, security mode, DB replication, served certificates."""
+        """Nodes, version, services, SSO, security mode, DB replication, served certificates,
+        and each node's pre-change health (clock, disks, core files) and the DRS backups.
+
+        Heartbeats while it runs: the CLI commands of every node take a while on a real cluster.
+        """
         inventory, _ = self._cluster(ref)
-        return await discover(inventory, ref.cluster, self._roots(ref))
+        async with heartbeating([f"discovering cluster {ref.cluster}"]):
+            return await discover(inventory, ref.cluster, self._roots(ref))
 
     @activity.defn(name="disable_sso")
     @translated
