@@ -287,6 +287,9 @@ class VerifyResult(BaseModel):
     chain_valid: bool
     ok: bool
     detail: str = ""
+    login_page: str = Field(
+        default="", description="tomcat: the administration login page the node answered with"
+    )
 
 
 class NodeCertState(BaseModel):

@@ -161,6 +161,18 @@ DRS_HISTORY_HEADER_RE = re.compile(r"Tar Filename:?\s", re.IGNORECASE)
 HEALTH_COMMAND_TIMEOUT = 60.0
 CORES_COMMAND_TIMEOUT = 120.0
 
+# -- Admin web applications: the procedure's last step (webadmin.py) ------------------------
+#: The login page an administrator opens on a node to see its new certificate: CUCM Unified CM
+#: Administration; IM&P serves its administration at /cupadmin, not /ccmadmin.
+ADMIN_LOGIN_PATH = {"cucm": "/ccmadmin/", "imp": "/cupadmin/"}
+#: A login page posts ``j_username``/``j_password`` to ``j_security_check`` (the form the public
+#: scripts that log in to /cmplatform fill in).
+LOGIN_FORM_RE = re.compile(r"<form\b[^>]*\baction=[\"'][^\"']*j_security_check", re.IGNORECASE)
+LOGIN_PASSWORD_RE = re.compile(r"<input\b[^>]*\bname=[\"']j_password[\"']", re.IGNORECASE)
+HTML_TITLE_RE = re.compile(r"<title>\s*(?P<title>.*?)\s*</title>", re.IGNORECASE | re.DOTALL)
+#: Redirects followed on the node itself (``/ccmadmin/`` → ``showHome.do``).
+LOGIN_MAX_REDIRECTS = 5
+
 # -- RisPort70 (§5, §15.4) -------------------------------------------------------------------
 #: Devices asked for per selectCmDevice(Ext) call; servers cap it (1000 is what clients use).
 RIS_MAX_RETURNED_DEVICES = 1000
