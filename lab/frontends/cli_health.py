@@ -230,22 +230,27 @@ def _drs_refused(cli: CliSession) -> bool:
     return False
 
 
-def _operation(cli: CliSession, args: list[str], default: str | None) -> str | None:
+def _runs(
+    cli: CliSession, args: list[str], default: str | None, nothing: str
+) -> list[health.BackupRun]:
+    """The DRS jobs of the operation ``args`` names, or nothing once the answer is printed
+    (a bad operation, a node other than the publisher, no job: ``nothing``)."""
     op = args[0].lower() if len(args) == 1 else (default if not args else None)
     if op not in ("backup", "restore"):
         cli.say(facts.CLI_INVALID_COMMAND)
-        return None
-    return op
+        return []
+    if _drs_refused(cli):
+        return []
+    runs = health.backups(cli.cluster, cli.cluster.now()) if op == "backup" else []
+    if not runs:
+        cli.say(nothing.format(operation=op))
+    return runs
 
 
 async def drs_history(cli: CliSession, args: list[str]) -> None:
     """``utils disaster_recovery history backup|restore``: the last backups with their result."""
-    operation = _operation(cli, args, None)
-    if operation is None or _drs_refused(cli):
-        return
-    runs = health.backups(cli.cluster, cli.cluster.now()) if operation == "backup" else []
+    runs = _runs(cli, args, None, facts.DRS_NO_HISTORY)
     if not runs:
-        cli.say(facts.DRS_NO_HISTORY.format(operation=operation))
         return
     widths = (25, 16, 32, 9, 14)
     head = facts.DRS_HISTORY_HEADER
@@ -261,12 +266,8 @@ async def drs_history(cli: CliSession, args: list[str]) -> None:
 
 async def drs_status(cli: CliSession, args: list[str]) -> None:
     """``utils disaster_recovery status [backup|restore]``: the latest job, per component."""
-    operation = _operation(cli, args, "backup")
-    if operation is None or _drs_refused(cli):
-        return
-    runs = health.backups(cli.cluster, cli.cluster.now()) if operation == "backup" else []
+    runs = _runs(cli, args, "backup", facts.DRS_NO_STATUS)
     if not runs:
-        cli.say(facts.DRS_NO_STATUS.format(operation=operation))
         return
     run = runs[-1]
     cli.say(
