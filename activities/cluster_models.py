@@ -241,11 +241,39 @@ class CertUploadRequest(ClusterRef):
 
 
 class CertUploadResult(BaseModel):
-    """Where the certificate is installed."""
+    """Where the certificate is installed, and where its chain is trusted from now on."""
 
     installed_nodes: list[str]
     already_installed: bool = False
     message: str = ""
+    trust_file: str = Field(default="", description="the cluster's trust store, when recorded")
+    trust_added: list[str] = Field(
+        default_factory=list, description="subjects of the CA certificates newly trusted there"
+    )
+
+
+class InstalledChain(BaseModel):
+    """The chain a change installed for one purpose, and the nodes verified to serve it."""
+
+    purpose: Purpose
+    ca_pems: list[str] = Field(default_factory=list, description="the chain's CA certificates")
+    verified_nodes: list[str] = Field(default_factory=list)
+
+
+class TrustSettleRequest(ClusterRef):
+    """After verification: trust the installed chains, retire the CAs they replaced."""
+
+    chains: list[InstalledChain] = Field(default_factory=list)
+
+
+class TrustSettleResult(BaseModel):
+    """What settling the cluster's trust store changed (subjects)."""
+
+    trust_file: str = ""
+    added: list[str] = Field(default_factory=list)
+    retired: list[str] = Field(default_factory=list)
+    kept: list[str] = Field(default_factory=list)
+    detail: str = ""
 
 
 class RestartRequest(NodeRef):

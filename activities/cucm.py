@@ -40,6 +40,7 @@ from activities.clients.cucm.transport import NodeEndpoint, credentials
 from activities.clients.cucm.webadmin import admin_login_path, fetch_login_page
 from activities.clients.cucm.xmpp import probe_sip_tls, starttls
 from activities.clients.inventory import ClusterEntry, Inventory, NodeEntry, load_inventory
+from activities.clients.trust_store import TrustFile, TrustStore
 from activities.cluster_models import (
     CertUploadRequest,
     CertUploadResult,
@@ -64,6 +65,7 @@ from activities.cluster_models import (
     RestartRequest,
     RestartResult,
     SsoResult,
+    TrustSettleResult,
     TrustUploadRequest,
     TrustUploadResult,
     VerifyRequest,
@@ -71,6 +73,7 @@ from activities.cluster_models import (
 )
 from activities.errors import StepError, translated
 from activities.heartbeats import heartbeating
+from activities.trust import record_chain
 
 
 def _reset_progress(details: Sequence[Any]) -> ResetProgress:
@@ -91,13 +94,17 @@ class CucmActivities:
         self,
         inventory_loader: Callable[[], Path],
         trusted_roots: Callable[[], Sequence[str]] = lambda: (),
+        trust_store: TrustStore | None = None,
     ) -> None:
         """Args:
         inventory_loader: Returns the inventory path (read at each call: edits apply).
-        trusted_roots: CA roots (PEM) to trust for the nodes' HTTPS besides the inventory's.
+        trusted_roots: CA roots (PEM) to trust for the nodes' TLS besides the inventory's.
+        trust_store: The per-cluster trust files every worker shares: every client trusts
+            them, and a certificate upload records its chain there.
         """
         self._inventory_path = inventory_loader
         self._trusted_roots = trusted_roots
+        self._trust = trust_store
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -108,8 +115,11 @@ class CucmActivities:
     def _roots(self, ref: ClusterRef) -> list[str]:
         return [*self._trusted_roots(), *ref.extra_roots_pem]
 
+    def _files(self, cluster: str) -> tuple[TrustFile, ...]:
+        return self._trust.files(cluster) if self._trust is not None else ()
+
     def _endpoint(self, ref: ClusterRef, cluster: ClusterEntry, node: str) -> NodeEndpoint:
-        return endpoint(cluster, cluster.node(node), self._roots(ref))
+        return endpoint(cluster, cluster.node(node), self._roots(ref), self._files(cluster.name))
 
     @staticmethod
     def _publisher(cluster: ClusterEntry, purpose: Purpose) -> str:
@@ -138,7 +148,9 @@ class CucmActivities:
         """
         inventory, _ = self._cluster(ref)
         async with heartbeating([f"discovering cluster {ref.cluster}"]):
-            return await discover(inventory, ref.cluster, self._roots(ref))
+            return await discover(
+                inventory, ref.cluster, self._roots(ref), self._files(ref.cluster)
+            )
 
     @activity.defn(name="disable_sso")
     @translated
@@ -217,6 +229,10 @@ class CucmActivities:
 
         Idempotent: the nodes are read back first, and again after a lost response or a
         stale-CSR refusal (which is also what a successful earlier attempt causes).
+
+        As soon as a node holds the certificate, the chain's CA certificates join the
+        cluster's trust store: the node serves it from its next restart, whether or not the
+        renewal gets that far.
         """
         inventory, cluster = self._cluster(req)
         auth = credentials(inventory, cluster, "os_admin")
@@ -234,8 +250,13 @@ class CucmActivities:
 
         before = await installed_on()
         if len(before) == len(req.expected_nodes):
+            trusted = await self._record_chain(cluster, req)
             return CertUploadResult(
-                installed_nodes=before, already_installed=True, message="already installed"
+                installed_nodes=before,
+                already_installed=True,
+                message="already installed",
+                trust_file=trusted.trust_file,
+                trust_added=trusted.added,
             )
         ep = self._endpoint(req, cluster, self._publisher(cluster, req.purpose))
         try:
@@ -257,6 +278,7 @@ class CucmActivities:
             if not now_on:
                 raise
             installed, message = now_on, f"read back after: {exc}"
+        trusted = await self._record_chain(cluster, req) if installed else TrustSettleResult()
         on = {cluster.canonical(i) for i in installed}
         missing = [n for n in req.expected_nodes if cluster.canonical(n) not in on]
         if missing:
@@ -269,7 +291,20 @@ class CucmActivities:
                 "Administrative Web Service on the missing nodes",
                 error_type="UploadIncomplete",
             )
-        return CertUploadResult(installed_nodes=installed, message=message)
+        return CertUploadResult(
+            installed_nodes=installed,
+            message=message,
+            trust_file=trusted.trust_file,
+            trust_added=trusted.added,
+        )
+
+    async def _record_chain(
+        self, cluster: ClusterEntry, req: CertUploadRequest
+    ) -> TrustSettleResult:
+        """Trust the uploaded chain's CA certificates for the cluster (idempotent)."""
+        if self._trust is None:
+            return TrustSettleResult()
+        return await record_chain(self._trust, cluster.name, req.purpose, req.chain_pems)
 
     # -- restarts and verification ------------------------------------------------------
 
@@ -341,7 +376,8 @@ class CucmActivities:
             if not fqdn_in_san:
                 why.append(f"{req.node} is not in the served certificate's SANs")
             if not probe.verified:
-                why.append(f"chain does not verify: {probe.verify_error}")
+                code, reason = probe.verify_code or 0, probe.verify_error or ""
+                why.append(ep.untrusted(port, code, reason).detail)
             raise StepError(
                 f"{req.node}:{port} ({req.purpose}) " + "; ".join(why),
                 error_type="VerifyFailed",

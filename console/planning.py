@@ -18,7 +18,7 @@ from activities.clients.cucm.discovery import discover
 from activities.clients.inventory import load_inventory
 from activities.cluster_models import ChangePolicy, ClusterSnapshot
 from workers.settings import UcrenewSettings
-from workers.wiring import inventory_path, local_ca
+from workers.wiring import inventory_path, trust_store
 from workflows.models import Problem, RenewalOptions, RenewalPlan
 from workflows.plan import compose_plan, preflight_problems, window_problems
 from workflows.windows import parse_windows
@@ -62,7 +62,7 @@ async def dry_run_report(
     """Discover the cluster, plan, and run preflight under the cluster's policy; writes nothing.
 
     Args:
-        settings: where the inventory and the local CA are.
+        settings: where the inventory, the trust store and the local CA are.
         cluster: the inventory's cluster.
         purposes: the purposes of the change.
         options: the change's options, as ``ucrenew start`` would pass them.
@@ -71,7 +71,8 @@ async def dry_run_report(
     """
     inventory = load_inventory(inventory_path(settings))
     entry = inventory.cluster(cluster)
-    snapshot = await discover(inventory, cluster, [local_ca(settings).root_pem])
+    # The workers' trust: the inventory's CA file, the cluster's trust store, the local CA root.
+    snapshot = await discover(inventory, cluster, files=trust_store(settings).files(cluster))
     plan = compose_plan(snapshot, purposes, options or RenewalOptions())
     policy = ChangePolicy.of(entry)
     specs = parse_windows(list(windows) or policy.windows)

@@ -28,13 +28,16 @@ with workflow.unsafe.imports_passed_through():
         CertUploadRequest,
         ClusterRef,
         ClusterSnapshot,
+        InstalledChain,
         OtherRenewalsRequest,
         PendingCsrRequest,
+        TrustSettleRequest,
         TrustUploadRequest,
         VerifyRequest,
     )
     from activities.cucm import CucmActivities
     from activities.registry import RegistryActivities
+    from activities.trust import TrustActivities
     from workflows import policies
     from workflows import search_attributes as sa
     from workflows.acquisition import CertificateAcquisition
@@ -81,6 +84,8 @@ class CertRenewalWorkflow:
         self._windows: list[WindowSpec] = []
         #: CA roots of the uploaded chains: restarts and verification trust them.
         self._roots: list[str] = []
+        #: CA certificates of the chain uploaded per purpose (the cluster trusts them after).
+        self._chains: dict[str, list[str]] = {}
         #: Uploaded certificate per purpose (SHA-256), what verification expects to be served.
         self._fingerprints: dict[str, str] = {}
         self._verified: dict[str, list[bool]] = {}
@@ -182,6 +187,9 @@ class CertRenewalWorkflow:
         rollout = Rollout(inp, self._ledger, self._gates, self._windows, self._roots)
         await rollout.run(plan, plan.restarts)
         await self._verify(plan)
+        # Changes started before the trust store existed skip settling it.
+        if workflow.patched("settle-trust"):
+            await self._settle_trust(plan)
 
         if plan.sso_disable:
             self._set_phase("sso-reenable", awaiting="sso-confirm")
@@ -255,8 +263,14 @@ class CertRenewalWorkflow:
                 continue
             break
         self._uploaded = True
-        self._audit("ucrenew", "certificate-uploaded", f"{purpose}: {upload.message}")
+        trusted = ""
+        if upload.trust_added:
+            trusted = (
+                f"; trusted from now on ({upload.trust_file}): {', '.join(upload.trust_added)}"
+            )
+        self._audit("ucrenew", "certificate-uploaded", f"{purpose}: {upload.message}{trusted}")
         self._fingerprints[purpose] = leaf.sha256_fingerprint
+        self._chains[purpose] = chain
         self._roots.extend(r for r in root if r not in self._roots)
         for fqdn in plan.san_by_purpose.get(purpose, []):
             self._status.node(fqdn).new_serial = leaf.serial_hex
@@ -306,6 +320,46 @@ class CertRenewalWorkflow:
                 for purpose in plan.purposes
                 for fqdn in plan.san_by_purpose.get(purpose, [])
             )
+        )
+
+    async def _settle_trust(self, plan: RenewalPlan) -> None:
+        """Every node serves the new chains: keep trusting them, retire the CAs they replaced.
+
+        Housekeeping: a failure is recorded, not fatal; the previous CAs then stay trusted.
+        """
+        chains = [
+            InstalledChain(
+                purpose=purpose,
+                ca_pems=self._chains[purpose],
+                verified_nodes=[
+                    fqdn
+                    for fqdn in plan.san_by_purpose.get(purpose, [])
+                    if all(self._verified.get(fqdn, [False]))
+                ],
+            )
+            for purpose in plan.purposes
+            if purpose in self._chains
+        ]
+        try:
+            settled = await run_activity(
+                TrustActivities.settle_trust,
+                TrustSettleRequest(cluster=self._input.cluster, chains=chains),
+                policies.REGISTRY,
+            )
+        except RenewalStopped as stop:
+            self._audit(
+                "ucrenew",
+                "trust-not-settled",
+                f"{stop.message}; the previous CA certificates stay trusted",
+            )
+            return
+        retired = ", ".join(settled.retired) or "none"
+        note = f"; {settled.detail}" if settled.detail else ""
+        self._audit(
+            "ucrenew",
+            "trust-settled",
+            f"{settled.trust_file}: trusts {', '.join(settled.kept) or 'nothing'}; "
+            f"retired {retired}{note}",
         )
 
     # -- helpers ------------------------------------------------------------------------

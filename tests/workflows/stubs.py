@@ -45,6 +45,8 @@ from activities.cluster_models import (
     RestartResult,
     ServiceState,
     SsoResult,
+    TrustSettleRequest,
+    TrustSettleResult,
     TrustUploadRequest,
     TrustUploadResult,
     ValidateRequest,
@@ -121,6 +123,8 @@ class StubCluster:
     node_health: dict[str, NodeHealth] = field(default_factory=dict)
     backup: Callable[[datetime], BackupHealth] | None = None
     health_policy: HealthPolicy = field(default_factory=HealthPolicy)
+    #: settle_trust fails for good (the renewal must finish all the same)
+    settle_fails: bool = False
 
     def names(self) -> list[str]:
         """Activity names in call order."""
@@ -365,6 +369,15 @@ class StubCluster:
                 ok=True,
             )
 
+        @activity.defn(name="settle_trust")
+        async def settle_trust(req: TrustSettleRequest) -> TrustSettleResult:
+            s.calls.append(("settle_trust", req))
+            if s.settle_fails:
+                raise ApplicationError(
+                    "trust dir not writable", type="TrustNotSettled", non_retryable=True
+                )
+            return TrustSettleResult(trust_file="trust/lab.pem", kept=["CN=root"])
+
         @activity.defn(name="assess_cluster")
         async def assess_cluster(ref: ClusterRef) -> ClusterAssessment:
             s.calls.append(("assess_cluster", ref))
@@ -393,6 +406,7 @@ class StubCluster:
             upload_certificate,
             restart_service,
             verify_node,
+            settle_trust,
             assess_cluster,
         ]
 

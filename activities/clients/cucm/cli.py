@@ -149,8 +149,13 @@ class CucmCli:
             CucmHostKeyError: The host key is not the one in known_hosts.
             CucmUnreachable: No connection, or no prompt within ``banner_timeout``.
         """
-        if self.verify_host_key and not self.endpoint.known_hosts:
-            raise CucmHostKeyError("no SSH known_hosts configured for the node", node=self.node)
+        known_hosts = self.endpoint.known_hosts
+        if self.verify_host_key and not known_hosts:
+            raise CucmHostKeyError(
+                "no SSH known_hosts configured for the node: set tls.ssh_known_hosts of "
+                f"cluster {self.endpoint.cluster or '…'} in the inventory",
+                node=self.node,
+            )
         try:
             self._conn = await asyncssh.connect(
                 self.endpoint.host,
@@ -167,9 +172,22 @@ class CucmCli:
             )
         except asyncssh.PermissionDenied:
             raise CucmAuthError("SSH password refused", node=self.node) from None
-        except asyncssh.HostKeyNotVerifiable:
+        except asyncssh.HostKeyNotVerifiable as exc:
+            port = self.endpoint.ssh_port
             raise CucmHostKeyError(
-                "SSH host key does not match known_hosts", node=self.node
+                f"SSH host key on port {port} does not match {known_hosts} (tls.ssh_known_hosts "
+                f"in the inventory): {exc.reason}; if the node was reinstalled or its key "
+                f"changed, check the new key out of band and replace the node's line there "
+                f"(ssh-keyscan -p {port} {self.endpoint.host})",
+                node=self.node,
+            ) from None
+        except FileNotFoundError as exc:
+            if exc.filename != known_hosts:
+                raise CucmUnreachable(f"SSH connection failed: {exc}", node=self.node) from None
+            raise CucmHostKeyError(
+                f"cannot check its SSH host key: {known_hosts} (tls.ssh_known_hosts in the "
+                "inventory) does not exist",
+                node=self.node,
             ) from None
         except (OSError, TimeoutError, asyncssh.Error) as exc:
             raise CucmUnreachable(
