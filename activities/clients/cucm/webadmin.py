@@ -19,14 +19,8 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from activities.clients.cucm import inferred
-from activities.clients.cucm.errors import (
-    CucmError,
-    CucmLoginPageError,
-    CucmResponseLost,
-    CucmTlsError,
-    CucmUnreachable,
-)
-from activities.clients.cucm.transport import NodeEndpoint
+from activities.clients.cucm.errors import CucmLoginPageError
+from activities.clients.cucm.transport import HttpsClient, NodeEndpoint
 
 
 @dataclass(frozen=True)
@@ -75,21 +69,16 @@ async def fetch_login_page(endpoint: NodeEndpoint, port: int, path: str) -> Logi
 
     Raises:
         CucmUnreachable: No connection (CucmResponseLost: no answer to the request).
-        CucmTlsError: The handshake failed (the served certificate did not verify).
+        CucmCertificateUntrusted: The served certificate did not verify (CucmTlsError: the
+            handshake failed otherwise).
         CucmLoginPageError: The node answered, but not with a login page: an error status, a
             redirect off the node or too many, or a page without the login form.
     """
     node = endpoint.fqdn
-    async with httpx.AsyncClient(
-        base_url=f"https://{endpoint.host}:{port}",
-        verify=endpoint.ssl_context(),
-        headers={"Host": f"{node}:{port}"},
-        timeout=endpoint.timeout,
-        follow_redirects=False,
-    ) as client:
+    async with HttpsClient(endpoint, port, None) as client:
         current = path
         for _ in range(inferred.LOGIN_MAX_REDIRECTS + 1):
-            resp = await _get(client, node, current)
+            resp = await client.request("GET", current)
             if resp.is_redirect:
                 target = urljoin(f"https://{node}:{port}{current}", resp.headers["location"])
                 split = urlsplit(target)
@@ -101,57 +90,30 @@ async def fetch_login_page(endpoint: NodeEndpoint, port: int, path: str) -> Logi
                     )
                 current = split.path + (f"?{split.query}" if split.query else "")
                 continue
-            text = resp.text
-            if resp.status_code != 200:
-                raise CucmLoginPageError(
-                    f"{current} answers HTTP {resp.status_code} ({_excerpt(text)}), not its login "
-                    "page",
-                    node=node,
-                    status=resp.status_code,
-                )
-            if not (
-                inferred.LOGIN_FORM_RE.search(text) and inferred.LOGIN_PASSWORD_RE.search(text)
-            ):
-                raise CucmLoginPageError(
-                    f"{current} answers HTTP 200 with {_excerpt(text)}, not a login page (no "
-                    "j_security_check form with a password field)",
-                    node=node,
-                    status=200,
-                )
-            title = inferred.HTML_TITLE_RE.search(text)
-            return LoginPage(
-                path=current,
-                title=title["title"].strip() if title else "",
-                served_fingerprint=_peer_fingerprint(resp),
-            )
+            return _login_page(resp, current, node)
     raise CucmLoginPageError(
         f"{path} redirects more than {inferred.LOGIN_MAX_REDIRECTS} times", node=node
     )
 
 
-async def _get(client: httpx.AsyncClient, node: str, path: str) -> httpx.Response:
-    try:
-        return await client.get(path, extensions={"sni_hostname": node})
-    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-        tls = _ssl_cause(exc)
-        if tls is not None:
-            raise CucmTlsError(f"TLS handshake for {path} failed: {tls}", node=node) from None
-        raise CucmUnreachable(f"cannot connect: {exc.__class__.__name__}", node=node) from None
-    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.ReadTimeout) as exc:
-        raise CucmResponseLost(
-            f"GET {path} sent but no response ({exc.__class__.__name__})", node=node
-        ) from None
-    except httpx.HTTPError as exc:
-        raise CucmError(f"GET {path} failed: {exc.__class__.__name__}", node=node) from None
-
-
-def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
-    """The TLS error behind a connection error, if that is what it was."""
-    seen: BaseException | None = exc
-    for _ in range(6):
-        if seen is None:
-            return None
-        if isinstance(seen, ssl.SSLError):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
+def _login_page(resp: httpx.Response, path: str, node: str) -> LoginPage:
+    text = resp.text
+    if resp.status_code != 200:
+        raise CucmLoginPageError(
+            f"{path} answers HTTP {resp.status_code} ({_excerpt(text)}), not its login page",
+            node=node,
+            status=resp.status_code,
+        )
+    if not (inferred.LOGIN_FORM_RE.search(text) and inferred.LOGIN_PASSWORD_RE.search(text)):
+        raise CucmLoginPageError(
+            f"{path} answers HTTP 200 with {_excerpt(text)}, not a login page (no "
+            "j_security_check form with a password field)",
+            node=node,
+            status=200,
+        )
+    title = inferred.HTML_TITLE_RE.search(text)
+    return LoginPage(
+        path=path,
+        title=title["title"].strip() if title else "",
+        served_fingerprint=_peer_fingerprint(resp),
+    )
