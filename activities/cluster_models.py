@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from activities.catalog import TOMCAT, Purpose
 from activities.clients.inventory import ClusterEntry, short_name
@@ -29,6 +29,73 @@ class ServiceState(BaseModel):
     status: str = Field(description="Started | Stopped | Starting | Stopping | Unknown")
     activated: bool = True
     uptime: int = -1
+
+
+class NtpState(BaseModel):
+    """``utils ntp status`` of one node."""
+
+    synchronised: bool
+    stratum: int | None = None
+    server: str | None = Field(default=None, description="the server the node follows")
+
+
+class DiskPartition(BaseModel):
+    """One partition of ``show status``; ``logging`` is the common partition (/common)."""
+
+    name: str
+    total_kb: int
+    used_kb: int
+    free_kb: int
+    used_percent: int
+
+
+class CoreFile(BaseModel):
+    """A core file of ``utils core active list``."""
+
+    name: str
+    created: UtcDatetime | None = None
+    size_kb: int | None = None
+
+
+class NodeHealth(BaseModel):
+    """What the commands administrators run before a change showed on one node (CLI).
+
+    Each reading is either there or replaced by an ``*_error`` saying why it could not be read.
+    """
+
+    ntp: NtpState | None = None
+    ntp_error: str | None = None
+    partitions: list[DiskPartition] = Field(default_factory=list)
+    disk_error: str | None = None
+    core_files: list[CoreFile] = Field(default_factory=list)
+    cores_error: str | None = None
+    product_version: str | None = None
+    uptime: str | None = Field(default=None, description="as show status prints it")
+
+    def partition(self, name: str) -> DiskPartition | None:
+        """A partition by name (``active``, ``inactive``, ``logging``), None when not shown."""
+        return next((p for p in self.partitions if p.name == name), None)
+
+
+class BackupRun(BaseModel):
+    """One DRS backup of ``utils disaster_recovery history backup``."""
+
+    completed: UtcDatetime
+    result: str = Field(description="SUCCESS, or what a failed backup shows (ERROR)")
+    tar: str = ""
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether the backup completed successfully."""
+        return self.result.upper() == "SUCCESS"
+
+
+class BackupHealth(BaseModel):
+    """The cluster's DRS backups as the CUCM publisher's Master Agent remembers them."""
+
+    latest: BackupRun | None = Field(default=None, description="the most recent backup")
+    last_success: UtcDatetime | None = None
+    runs: int = 0
 
 
 class NodeSnapshot(BaseModel):
@@ -62,6 +129,10 @@ class NodeSnapshot(BaseModel):
         neither could be read)."""
         return self.certificates.get(purpose) or self.installed.get(purpose)
 
+    health: NodeHealth | None = Field(
+        default=None, description="pre-change health over the CLI; None: not read (older)"
+    )
+
     @property
     def hostname(self) -> str:
         """Short host name (an address stays whole)."""
@@ -94,6 +165,10 @@ class ClusterSnapshot(BaseModel):
     cm_groups_error: str | None = None
     registrations: RegistrationSnapshot | None = None
     registrations_error: str | None = None
+    backup: BackupHealth | None = Field(
+        default=None, description="DRS backups (CUCM publisher); None: not read (older)"
+    )
+    backup_error: str | None = None
 
     def replication_state(self, node: NodeSnapshot) -> int | None:
         """The node's DB replication state; snapshots taken before node names were mapped to
@@ -264,6 +339,9 @@ class VerifyResult(BaseModel):
     chain_valid: bool
     ok: bool
     detail: str = ""
+    login_page: str = Field(
+        default="", description="tomcat: the administration login page the node answered with"
+    )
 
 
 class NodeCertState(BaseModel):
@@ -457,6 +535,30 @@ class CtlResult(BaseModel):
     detail: str = ""
 
 
+HealthLevel = Literal["stop", "warn", "off"]
+
+
+class HealthPolicy(BaseModel):
+    """What the pre-change health checks do when one fails: ``stop`` the change (an error of
+    preflight), ``warn`` (shown, the change goes on) or ``off`` (not checked). A reading that
+    could not be taken is a warning unless its check is off (DB replication: its level)."""
+
+    ntp: HealthLevel = "stop"
+    backup: HealthLevel = "stop"
+    backup_max_age_days: float = Field(default=7.0, gt=0)
+    disk: HealthLevel = "stop"
+    disk_warn_percent: int = Field(default=90, ge=1, le=100)
+    disk_max_percent: int = Field(default=95, ge=1, le=100)
+    core_files: HealthLevel = "warn"
+    replication: HealthLevel = "stop"
+
+    @model_validator(mode="after")
+    def _warn_below_max(self) -> HealthPolicy:
+        # A maximum set below the default warning threshold leaves no warning band.
+        self.disk_warn_percent = min(self.disk_warn_percent, self.disk_max_percent)
+        return self
+
+
 class ChangePolicy(BaseModel):
     """A cluster's change policy from the inventory, as plain data (the workflow validates it
     into its approval and window models)."""
@@ -467,6 +569,7 @@ class ChangePolicy(BaseModel):
     windows: list[dict[str, object]] = Field(default_factory=list)
     health_tolerance: float = 0.02
     health_timeout_seconds: float = 900.0
+    health: HealthPolicy = Field(default_factory=HealthPolicy)
 
     @classmethod
     def of(cls, cluster: ClusterEntry) -> ChangePolicy:
@@ -485,6 +588,8 @@ class ChangePolicy(BaseModel):
             policy.health_tolerance = entry.health_tolerance
         if entry.health_timeout_seconds is not None:
             policy.health_timeout_seconds = entry.health_timeout_seconds
+        if entry.health is not None:
+            policy.health = HealthPolicy.model_validate(entry.health.model_dump(exclude_none=True))
         return policy
 
 

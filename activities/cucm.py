@@ -33,6 +33,7 @@ from activities.clients.cucm.discovery import registration_snapshot as summarize
 from activities.clients.cucm.errors import (
     CucmCliError,
     CucmError,
+    CucmLoginPageError,
     CucmResponseLost,
     CucmStaleCsr,
 )
@@ -42,6 +43,7 @@ from activities.clients.cucm.restarts import ServiceRestart
 from activities.clients.cucm.risport import RisPortClient
 from activities.clients.cucm.tls import TlsProbeResult, probe_tls
 from activities.clients.cucm.transport import NodeEndpoint, credentials
+from activities.clients.cucm.webadmin import admin_login_path, fetch_login_page
 from activities.clients.inventory import ClusterEntry, Inventory, NodeEntry, load_inventory
 from activities.clients.trust_store import TrustFile, TrustStore
 from activities.cluster_models import (
@@ -148,16 +150,21 @@ class CucmActivities:
     @activity.defn(name="discover_cluster")
     @translated
     async def discover_cluster(self, ref: DiscoverRequest) -> ClusterSnapshot:
-        """Nodes, version, services, SSO, security mode, DB replication, and the certificates
-        of the change's purposes (served and installed) on the nodes of their SAN."""
+        """Nodes, version, services, SSO, security mode, DB replication, the certificates of
+        the change's purposes (served and installed) on the nodes of their SAN, and each
+        node's pre-change health (clock, disks, core files) and the DRS backups.
+
+        Heartbeats while it runs: the CLI commands of every node take a while on a real cluster.
+        """
         inventory, _ = self._cluster(ref)
-        return await discover(
-            inventory,
-            ref.cluster,
-            self._roots(ref),
-            self._files(ref.cluster),
-            purposes=ref.purposes,
-        )
+        async with heartbeating([f"discovering cluster {ref.cluster}"]):
+            return await discover(
+                inventory,
+                ref.cluster,
+                self._roots(ref),
+                self._files(ref.cluster),
+                purposes=ref.purposes,
+            )
 
     @activity.defn(name="disable_sso")
     @translated
@@ -351,7 +358,9 @@ class CucmActivities:
     @translated
     async def verify_node(self, req: VerifyRequest) -> VerifyResult:
         """TLS handshake on the purpose's own service: the served leaf is the uploaded one,
-        names the node, and verifies.
+        names the node, and verifies; for tomcat, then the node's administration login page
+        (/ccmadmin/, /cupadmin/ on IM&P) over that verified certificate, as the procedure's
+        last step has an administrator check in a browser.
 
         tomcat: HTTPS; CallManager: SIP TLS (CUCM nodes); cup-xmpp: XMPP client-to-server,
         cup-xmpp-s2s: server-to-server, both after STARTTLS (IM&P nodes). ``port`` 0 means the
@@ -388,7 +397,36 @@ class CucmActivities:
                 error_type="VerifyFailed",
                 retryable=True,
             )
+        if catalog.purpose(req.purpose).listener == "https":
+            result.login_page = await self._check_login_page(node, ep, port, req)
         return result
+
+    @staticmethod
+    async def _check_login_page(
+        node: NodeEntry, ep: NodeEndpoint, port: int, req: VerifyRequest
+    ) -> str:
+        """The procedure's last step: the node's administration page answers with its login
+        page, over a verified connection that presents the uploaded certificate."""
+        path = admin_login_path(node.product)
+        try:
+            page = await fetch_login_page(ep, port, path)
+        except CucmLoginPageError as exc:
+            why = str(exc).removeprefix(f"{exc.node}: ")
+            raise StepError(
+                f"{req.node}:{port} serves the new certificate, but {why}; check Cisco Tomcat "
+                "and the web applications on the node (a browser shows the same)",
+                error_type="VerifyFailed",
+                retryable=True,
+            ) from None
+        served = page.served_fingerprint
+        if served is not None and served != req.expected_fingerprint:
+            raise StepError(
+                f"{req.node}:{port} answered {page.path} over a certificate other than the "
+                f"uploaded one (SHA-256 {served[:16]}…)",
+                error_type="VerifyFailed",
+                retryable=True,
+            )
+        return f"{page.path} ({page.title or 'login page'})"
 
     @staticmethod
     async def _probe_purpose(

@@ -33,7 +33,15 @@ from console.common import (
     short,
     status_of,
 )
-from console.render import awaiting_hint, findings_table, plan_table, problems_table, status_view
+from console.render import (
+    awaiting_hint,
+    findings_table,
+    health_table,
+    plan_table,
+    problems_table,
+    status_view,
+    warnings_table,
+)
 from workers.wiring import run_worker
 from workflows import search_attributes as sa
 from workflows.models import (
@@ -213,22 +221,38 @@ async def plan(
     window: Windows = None,
     json_out: Json = False,
 ) -> None:
-    """Dry run: discover the cluster, run the preflight checks and print the plan."""
-    from console.planning import dry_run
+    """Dry run: discover the cluster, run the preflight checks and print the plan.
 
-    plan_, problems = await dry_run(
+    Exit code 2 when a problem stops the change; warnings alone (pre-change health the
+    cluster's policy lets the change go on with) exit 0.
+    """
+    from console.planning import dry_run_report
+
+    report = await dry_run_report(
         settings(),
         cluster,
         _purposes(purpose),
         RenewalOptions(reset_phones=phone_resets),
         windows=[_window(w) for w in window or []],
     )
+    plan_, problems, warnings = report.plan, report.errors, report.warnings
     if json_out:
         typer.echo(
             json.dumps(
                 {
                     "plan": plan_.model_dump(mode="json"),
                     "problems": [p.model_dump() for p in problems],
+                    "warnings": [p.model_dump() for p in warnings],
+                    "health": {
+                        "nodes": {
+                            n.fqdn: n.health.model_dump(mode="json") if n.health else None
+                            for n in report.snapshot.nodes
+                        },
+                        "backup": report.snapshot.backup.model_dump(mode="json")
+                        if report.snapshot.backup
+                        else None,
+                        "backup_error": report.snapshot.backup_error,
+                    },
                 },
                 indent=2,
             )
@@ -252,8 +276,11 @@ async def plan(
             )
         if plan_.findings:
             console.print(findings_table(plan_.findings))
+        console.print(health_table(report.snapshot, report.now))
         if problems:
             console.print(problems_table(problems))
+        if warnings:
+            console.print(warnings_table(warnings))
     if problems:
         raise typer.Exit(2)
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from activities.cluster_models import ClusterSnapshot
+from workflows.health_checks import age_text
 from workflows.models import Problem, RenewalPlan, RenewalStatus
 
 PHASE_STYLE = {"done": "green", "failed": "red", "cancelled": "yellow"}
@@ -83,6 +87,60 @@ def _node_rows(status: RenewalStatus) -> Table:
     return nodes
 
 
+def warnings_table(warnings: list[Problem]) -> Table:
+    """Preflight warnings: the renewal goes on, an operator should know."""
+    table = Table(title="warnings (the change may go on)", title_style="yellow")
+    table.add_column("warning", style="yellow")
+    table.add_column("node")
+    table.add_column("what it means", overflow="fold")
+    for p in warnings:
+        table.add_row(p.code, p.node or "", p.message)
+    return table
+
+
+def health_table(snapshot: ClusterSnapshot, now: datetime) -> RenderableType:
+    """Pre-change health as discovery read it: per node NTP, common partition, core files;
+    then the DRS backups with the age of the last successful one."""
+    table = Table(title="pre-change health", show_edge=False)
+    for col in ("node", "NTP", "common partition", "core files", "replication"):
+        table.add_column(col, overflow="fold")
+    for n in snapshot.nodes:
+        h = n.health
+        if h is None:
+            table.add_row(n.fqdn, "[dim]not read[/]", "", "", "")
+            continue
+        if h.ntp is None:
+            ntp = f"[yellow]? {h.ntp_error}[/]"
+        elif h.ntp.synchronised:
+            ntp = f"[green]synchronised[/] (stratum {h.ntp.stratum})"
+        else:
+            ntp = "[red]unsynchronised[/]"
+        common = h.partition("logging")
+        disk = f"{common.used_percent}% used" if common else f"[yellow]? {h.disk_error}[/]"
+        if h.cores_error:
+            cores = f"[yellow]? {h.cores_error}[/]"
+        else:
+            cores = str(len(h.core_files)) if h.core_files else "none"
+        state = snapshot.replication_state(n)
+        table.add_row(n.fqdn, ntp, disk, cores, "" if state is None else str(state))
+    if snapshot.backup is not None:
+        b = snapshot.backup
+        if b.last_success is None:
+            line = Text("DRS backup: no successful backup", style="red")
+        else:
+            line = Text(
+                f"DRS backup: last successful {b.last_success:%Y-%m-%d %H:%M} UTC "
+                f"({age_text(now - b.last_success)} ago)"
+            )
+        if b.latest is not None and not b.latest.succeeded:
+            line.append(f"; latest ended {b.latest.result}", style="yellow")
+    elif snapshot.backup_error:
+        line = Text(f"DRS backup: could not read ({snapshot.backup_error})", style="yellow")
+    else:
+        return table
+    return Group(table, line)
+
+
 def status_view(status: RenewalStatus) -> RenderableType:
     """The whole status of a renewal: header, per-node progress, audit trail."""
     style = PHASE_STYLE.get(status.phase, "cyan")
@@ -105,6 +163,8 @@ def status_view(status: RenewalStatus) -> RenderableType:
         parts.append(problems_table(status.problems))
     if status.findings:
         parts.append(findings_table(status.findings))
+    if status.warnings:
+        parts.append(warnings_table(status.warnings))
     for i, refused in enumerate(status.refused_submissions, 1):
         parts.append(
             Text(

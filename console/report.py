@@ -57,6 +57,12 @@ def markdown_report(status: RenewalStatus) -> str:
             f"- {p.code}" + (f" ({p.node})" if p.node else "") + f": {p.message}"
             for p in status.problems
         ]
+    if status.warnings:
+        lines += ["", "## Preflight warnings", ""]
+        lines += [
+            f"- {p.code}" + (f" ({p.node})" if p.node else "") + f": {p.message}"
+            for p in status.warnings
+        ]
     if status.outstanding:
         lines += ["", "## Left to do", ""] + [f"- {o}" for o in status.outstanding]
     lines += _caveat_lines(status)

@@ -274,6 +274,74 @@ AXL_RESTART_IS_RESET = True
 #: doDeviceReset finds a device whatever the case of deviceName (names are stored upper case).
 AXL_DEVICE_NAME_CASE_INSENSITIVE = True
 
+# -- Pre-change health (lab/health.py, lab/frontends/cli_health.py) -------------------------
+# The formats of ``show status``, ``show hardware`` and ``utils core active list`` follow Cisco
+# tech notes 221038 and 200581, ``utils ntp status`` Cisco's NTP troubleshooting note; the
+# rows of ``utils disaster_recovery history backup`` follow what public health-check scripts
+# parse. What none of them shows:
+#: ``show status`` Time Zone line: the lab's clock runs in UTC.
+SHOW_STATUS_TIME_ZONE = "Coordinated Universal Time (Etc/UTC)"
+#: ``show status`` Unified OS Version per major release (10.0 and 12.5 are in the tech notes).
+UNIFIED_OS_VERSION = {10.0: "10.0.0.0-2", 12.5: "7.0.0.0-4", 14.0: "7.0.0.0-4", 15.0: "8.0.0.0-4"}
+#: ``show version inactive`` on a node whose inactive partition holds no version.
+SHOW_VERSION_NO_INACTIVE = "Inactive Master Version: (none)"
+#: ``show version`` after the master version line when no COP file is installed.
+SHOW_VERSION_NO_OPTIONS = "No Installed Software Options Found."
+#: The publisher polls its server every 64 s when unsynchronised, 256 s once stable.
+NTP_POLL_SECONDS = (64, 256)
+#: The DRS CLI answers on the CUCM publisher only (the DRF Master Agent runs there).
+DRS_CLI_PUBLISHER_ONLY = True
+DRS_NOT_PUBLISHER = "The Disaster Recovery System commands are available only on the publisher"
+#: ``utils disaster_recovery history backup``: header, and the text when no backup ever ran.
+DRS_HISTORY_HEADER = (
+    "Tar Filename:",
+    "Backup Device:",
+    "Completed On:",
+    "Result:",
+    "Backup Type:",
+    "Features Backed Up:",
+)
+DRS_NO_HISTORY = "No {operation} history available"
+DRS_NO_STATUS = "No {operation} status available"
+#: Result of a failed backup, and what the history shows of a scheduled one.
+DRS_FAILED_RESULT = "ERROR"
+DRS_BACKUP_TYPE = "SCHEDULED"
+DRS_DEVICE = "NETWORK"
+#: Features a CUCM cluster backs up, and the components ``status backup`` lists per node.
+DRS_FEATURES = ("UCM", "CDR_CAR", "PLM")
+DRS_COMPONENTS = {"cucm": ("CCMDB", "CCMPREFS", "PLATFORM"), "imp": ("CUPDB", "PLATFORM")}
+#: A backup of the lab's size completes this many minutes after it starts.
+DRS_BACKUP_MINUTES = 9
+#: First line of ``utils disaster_recovery status backup`` by result.
+DRS_STATUS_LINE = {"SUCCESS": "Status: SUCCESS :Backup Completed...", "ERROR": "Status: ERROR"}
+#: The web applications of port 8443 with a login page: path -> (title, product name,
+#: products serving it). IM&P serves its administration at /cupadmin, not /ccmadmin.
+WEB_LOGIN_APPS = {
+    "ccmadmin": ("Cisco Unified CM Console", "Cisco Unified CM Administration", ("cucm",)),
+    "cupadmin": (
+        "Cisco Unified CM IM and Presence Administration",
+        "Cisco Unified CM IM and Presence Administration",
+        ("imp",),
+    ),
+    "cmplatform": (
+        "Cisco Unified OS Administration",
+        "Cisco Unified Operating System Administration",
+        ("cucm", "imp"),
+    ),
+    "ccmservice": ("Cisco Unified Serviceability", "Cisco Unified Serviceability", ("cucm", "imp")),
+}
+#: ``/<app>`` redirects to ``/<app>/``, which redirects to this page: the login form while no
+#: session is open.
+WEB_LOGIN_LANDING = "showHome.do"
+#: What Tomcat answers for a web application that is not deployed (``webapp-down``).
+TOMCAT_NOT_FOUND_PAGE = (
+    '<!doctype html><html lang="en"><head><title>HTTP Status 404 \u2013 Not Found</title>'
+    '</head><body><h1>HTTP Status 404 \u2013 Not Found</h1><hr class="line" /><p><b>Type'
+    "</b> Status Report</p><p><b>Description</b> The origin server did not find a current "
+    "representation for the target resource or is not willing to disclose that one exists."
+    "</p></body></html>"
+)
+
 # -- Initial state ---------------------------------------------------------------------------
 #: Services of a freshly started lab report this uptime (a production node's services have run
 #: for days), so start-time comparisons behave as on a real cluster.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import random
 import threading
+import time
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -39,6 +40,20 @@ FaultKind = Literal[
     "paws-down",
     # SSH password authentication refused
     "ssh-auth-fail",
+    # pre-change health (lab/health.py): the node's clock is not synchronised (on the CUCM
+    # publisher: every node, since they all take their time from it)
+    "ntp-unsynchronised",
+    # a partition fills up; params: partition (logging = the common partition), percent (97)
+    "disk-full",
+    # a service crashed and left a core file; params: process (ccm)
+    "core-dump",
+    # the latest DRS backups ended in ERROR; params: runs (1)
+    "drs-backup-failed",
+    # no DRS backup ran for a while; params: days since the last one (30)
+    "drs-backup-old",
+    # a web application (target: ccmadmin, cmplatform, ccmservice, cupadmin) is not deployed:
+    # Tomcat answers 404 for it
+    "webapp-down",
 ]
 
 #: Operations that ``response-lost`` can target.
@@ -66,6 +81,9 @@ class Fault(BaseModel):
     count: int | None = Field(default=None, ge=1, description="fires this many times, then ends")
     params: dict[str, Any] = Field(default_factory=dict)
     fired: int = 0
+    added_at: float | None = Field(
+        default=None, description="when the fault was injected (epoch seconds, set by the lab)"
+    )
 
 
 class FaultSet:
@@ -80,7 +98,9 @@ class FaultSet:
     def add(self, fault: Fault) -> Fault:
         """Activate a fault; returns it with its id."""
         with self._lock:
-            stored = fault.model_copy(update={"id": next(self._ids), "fired": 0})
+            stored = fault.model_copy(
+                update={"id": next(self._ids), "fired": 0, "added_at": time.time()}
+            )
             self._faults[stored.id] = stored
             return stored
 

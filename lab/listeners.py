@@ -18,7 +18,7 @@ from aiohttp import hdrs, web
 from lab import facts, pki
 from lab.catalog import TOMCAT
 from lab.errors import LabError
-from lab.frontends import axl, certmgr, risport, soap
+from lab.frontends import axl, certmgr, risport, soap, webapps
 from lab.frontends.base import LAB_KEY, NODE_KEY, ResponseLost, Twin
 from lab.frontends.signalling import SignallingListeners
 from lab.frontends.ssh import start_ssh_server
@@ -46,7 +46,8 @@ def interface_of(path: str) -> str:
 
 
 def node_app(twin: Twin, node: Node) -> web.Application:
-    """The aiohttp application serving one node: certmgr, Control Center, RisPort, AXL."""
+    """The aiohttp application serving one node: certmgr, Control Center, RisPort, AXL and the
+    web applications' login pages."""
 
     @web.middleware
     async def faults(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -81,6 +82,7 @@ def node_app(twin: Twin, node: Node) -> web.Application:
     app[LAB_KEY] = twin
     certmgr.add_routes(app)
     soap.add_routes(app)
+    webapps.add_routes(app)
     if node.product == "cucm":
         risport.add_routes(app)
         if node.publisher:

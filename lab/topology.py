@@ -64,6 +64,10 @@ class NodeSpec(BaseModel):
     publisher: bool = False
     address: str | None = None
     deactivated: list[str] = Field(default_factory=list, description="services not activated")
+    core_files: list[str] = Field(
+        default_factory=list,
+        description="processes whose core dump ``utils core active list`` shows (e.g. ccm)",
+    )
 
     @model_validator(mode="after")
     def _check_services(self) -> NodeSpec:
@@ -75,6 +79,44 @@ class NodeSpec(BaseModel):
                 + ", ".join(repr(name) for name in unknown)
             )
         return self
+
+
+Partition = Literal["active", "inactive", "logging"]
+
+
+class HealthSpec(BaseModel):
+    """What the commands administrators run before a change report (lab/health.py).
+
+    ``logging`` is the common partition (mounted on /common). Faults make a running lab
+    unhealthy too: ``ntp-unsynchronised``, ``disk-full``, ``core-dump``, ``drs-backup-failed``,
+    ``drs-backup-old``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: The publisher's NTP server (default: the network's first address); subscribers and IM&P
+    #: nodes take their time from the CUCM publisher.
+    ntp_server: str | None = None
+    #: Stratum of that server (the publisher is one more, its subscribers two more).
+    ntp_stratum: int = Field(default=2, ge=1, le=14)
+    #: False: the publisher cannot reach its NTP server, so no node is synchronised.
+    ntp_synchronised: bool = True
+    #: Used share of each partition, percent.
+    disk_used_percent: dict[Partition, float] = Field(
+        default_factory=lambda: dict[Partition, float](
+            {"active": 58.0, "inactive": 62.0, "logging": 36.0}
+        )
+    )
+    #: The version on the inactive partition (an upgraded cluster keeps the previous one);
+    #: None: a fresh install with nothing on it.
+    inactive_version: str | None = "12.5.1.16900-48"
+    #: Scheduled DRS backups run this often, the last one this long ago (None: never).
+    backup_interval_hours: float = Field(default=24.0, gt=0)
+    last_backup_hours_ago: float | None = Field(default=20.0, ge=0)
+    #: The result of the last scheduled backup.
+    last_backup_result: Literal["SUCCESS", "ERROR"] = "SUCCESS"
+    #: Backups ``utils disaster_recovery history backup`` lists.
+    backups_kept: int = Field(default=10, ge=0)
 
 
 class CmGroupSpec(BaseModel):
@@ -141,6 +183,7 @@ class TopologySpec(BaseModel):
     device_pools: list[DevicePoolSpec] | None = None
     phones: PhonesSpec = Field(default_factory=PhonesSpec)
     adcs: AdcsSpec = Field(default_factory=AdcsSpec)
+    health: HealthSpec = Field(default_factory=HealthSpec)
     #: How System > Server names each node (processnode.name): Cisco's server configuration
     #: takes a host name, an FQDN or an IP address, and clusters installed by address are
     #: common. AXL listProcessNode, CM group members and RisPort CmNodes all carry this name.

@@ -99,11 +99,18 @@ class RenewalInput(BaseModel):
 
 
 class Problem(BaseModel):
-    """Something that stops a renewal, said so an operator can act on it."""
+    """Something that stops a renewal (an error), or that an operator should know before it
+    goes on (a warning), said so an operator can act on it."""
 
     code: str
     message: str
     node: str | None = None
+    severity: Literal["error", "warning"] = "error"
+
+    @property
+    def blocking(self) -> bool:
+        """Whether it stops the change."""
+        return self.severity == "error"
 
 
 class PlanStep(BaseModel):
@@ -257,6 +264,9 @@ class RenewalStatus(BaseModel):
     new_not_after: UtcDatetime | None = None
     nodes: list[NodeProgress] = Field(default_factory=list)
     problems: list[Problem] = Field(default_factory=list)
+    warnings: list[Problem] = Field(
+        default_factory=list, description="preflight warnings the change went on with"
+    )
     refused_submissions: list[list[ValidationProblem]] = Field(default_factory=list)
     audit: list[AuditEvent] = Field(default_factory=list)
     gate: str | None = Field(default=None, description="the approval gate open now")

@@ -13,8 +13,9 @@ from datetime import datetime
 
 from activities import catalog
 from activities.catalog import PAWS, TOMCAT, Purpose
-from activities.cluster_models import ClusterSnapshot, NodeSnapshot
+from activities.cluster_models import ClusterSnapshot, HealthPolicy, NodeSnapshot
 from workflows.caveats import certificate_notes, reissue_findings
+from workflows.health_checks import health_problems, severity
 from workflows.models import PlanStep, Problem, RenewalOptions, RenewalPlan
 from workflows.restart_models import RestartPlan, RestartWave
 from workflows.restarts import restart_plan_for
@@ -41,14 +42,29 @@ def preflight_problems(
     snapshot: ClusterSnapshot,
     purposes: Sequence[Purpose],
     other_renewals: Sequence[str] = (),
+    *,
+    health: HealthPolicy | None = None,
+    now: datetime | None = None,
 ) -> list[Problem]:
-    """Everything that must be fixed before a renewal may write anything.
+    """Everything that must be fixed before a renewal may write anything, and what an operator
+    should know before it does (``severity="warning"``: the change goes on).
 
     Checks: every node reachable over HTTPS and SSH, Platform Administrative Web Service and
     Cisco Tomcat started on every node, DB replication good (state 2) everywhere, AXL agrees
-    with the inventory about the nodes, the cluster's SSO state is known, and no other renewal
-    of the cluster is running.
+    with the inventory about the nodes, the cluster's SSO state is known, no other renewal of
+    the cluster is running; and the pre-change health (health_checks.py): NTP synchronised, a
+    recent DRS backup, room on the common partition, no core files.
+
+    Args:
+        snapshot: what discovery saw.
+        purposes: the purposes of the change (their SAN nodes are checked).
+        other_renewals: change ids of other running renewals of the cluster.
+        health: the cluster's health policy (which failed checks stop the change, which
+            warn); the defaults when None.
+        now: the time the backup's age is measured at; the snapshot's time when None.
     """
+    policy = health or HealthPolicy()
+    replication_severity = severity(policy.replication)
     problems: list[Problem] = []
     if other_renewals:
         problems.append(
@@ -84,9 +100,13 @@ def preflight_problems(
                 message=f"could not read the SSO state on the publisher: {snapshot.sso_error}",
             )
         )
-    if snapshot.db_replication_error:
+    if snapshot.db_replication_error and replication_severity is not None:
         problems.append(
-            Problem(code="dbreplication-unknown", message=snapshot.db_replication_error)
+            Problem(
+                code="dbreplication-unknown",
+                message=snapshot.db_replication_error,
+                severity=replication_severity,
+            )
         )
     relevant = {n.fqdn for p in purposes for n in san_nodes(snapshot, p)}
     for node in snapshot.nodes:
@@ -132,7 +152,11 @@ def preflight_problems(
                         )
                     )
         replication = snapshot.replication_state(node)
-        if not snapshot.db_replication_error and replication != 2:
+        if (
+            not snapshot.db_replication_error
+            and replication != 2
+            and replication_severity is not None
+        ):
             problems.append(
                 Problem(
                     code="dbreplication-bad",
@@ -141,8 +165,11 @@ def preflight_problems(
                         f"DB replication state of {node.fqdn} is {replication} (2 = good): trust "
                         "certificates would not reach it; repair replication first"
                     ),
+                    severity=replication_severity,
                 )
             )
+    nodes = [n for n in snapshot.nodes if n.fqdn in relevant]
+    problems += health_problems(snapshot, nodes, policy, now or snapshot.taken_at)
     return problems
 
 

@@ -165,14 +165,26 @@ class CertRenewalWorkflow:
             OtherRenewalsRequest(cluster=inp.cluster, exclude_change_id=inp.change_id),
             policies.REGISTRY,
         )
-        problems = preflight_problems(snapshot, inp.purposes, others.change_ids)
+        # Health readings a snapshot lacks pass silently: older changes replay as they ran.
+        problems = preflight_problems(
+            snapshot,
+            inp.purposes,
+            others.change_ids,
+            health=self._gates.policy.health,
+            now=workflow.now(),
+        )
         problems += window_problems(inp.purposes, self._windows, workflow.now())
-        if problems:
-            self._status.problems = problems
+        warnings = [p for p in problems if not p.blocking]
+        errors = [p for p in problems if p.blocking]
+        if warnings:
+            self._status.warnings = warnings
+            self._audit("ucrenew", "preflight-warnings", "; ".join(p.message for p in warnings))
+        if errors:
+            self._status.problems = errors
             raise RenewalStopped(
                 "PreflightFailed",
                 "preflight failed, nothing was changed on the cluster: "
-                + "; ".join(p.message for p in problems),
+                + "; ".join(p.message for p in errors),
             )
 
         self._set_phase("plan")

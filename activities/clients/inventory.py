@@ -177,8 +177,35 @@ class WindowEntry(BaseModel):
         return v
 
 
+class HealthPolicyEntry(BaseModel):
+    """``change_policy.health``: what each pre-change health check does when it fails.
+
+    ``stop`` stops the change in preflight, ``warn`` shows it and goes on, ``off`` skips the
+    check. Fields left out take the defaults of ``activities.cluster_models.HealthPolicy``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ntp: Literal["stop", "warn", "off"] | None = None
+    backup: Literal["stop", "warn", "off"] | None = None
+    backup_max_age_days: float | None = Field(default=None, gt=0)
+    disk: Literal["stop", "warn", "off"] | None = None
+    disk_warn_percent: int | None = Field(default=None, ge=1, le=100)
+    disk_max_percent: int | None = Field(default=None, ge=1, le=100)
+    core_files: Literal["stop", "warn", "off"] | None = None
+    replication: Literal["stop", "warn", "off"] | None = None
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> HealthPolicyEntry:
+        warn, stop = self.disk_warn_percent, self.disk_max_percent
+        if warn is not None and stop is not None and warn > stop:
+            raise ValueError("health: disk_warn_percent must not exceed disk_max_percent")
+        return self
+
+
 class ChangePolicyEntry(BaseModel):
-    """A cluster's ``change_policy:`` block: approvals per gate, windows, health gates."""
+    """A cluster's ``change_policy:`` block: approvals per gate, windows, health gates, and
+    the pre-change health checks."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
@@ -186,6 +213,7 @@ class ChangePolicyEntry(BaseModel):
     windows: list[WindowEntry] = Field(default_factory=list)
     health_tolerance: float | None = Field(default=None, ge=0.0, le=1.0)
     health_timeout_seconds: float | None = Field(default=None, gt=0)
+    health: HealthPolicyEntry | None = None
 
 
 class ClusterEntry(BaseModel):

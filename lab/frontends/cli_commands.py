@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from lab import facts
-from lab.frontends import cli_certs, cli_cluster, cli_services
+from lab.frontends import cli_certs, cli_cluster, cli_health, cli_services
 from lab.frontends.base import Twin
 from lab.frontends.cli_session import CliSession, Terminal
 from lab.nodes import Node
@@ -52,6 +52,7 @@ class CliInterpreter(CliSession):
             (("show", "network", "cluster"), cli_cluster.network_cluster),
             (("run", "sql"), cli_cluster.run_sql),
             (("set", "cli", "pagination"), cli_services.pagination),
+            *cli_health.COMMANDS,
         ]
         self._commands.sort(key=lambda c: -len(c[0]))
 

@@ -6,6 +6,7 @@ a test can assert what the workflow did and, as importantly, what it did not do.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +17,7 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from activities import catalog
 from activities.cluster_models import (
     AssessRequest,
+    BackupHealth,
     CertUploadRequest,
     CertUploadResult,
     ChangePolicy,
@@ -27,9 +29,11 @@ from activities.cluster_models import (
     CsrResult,
     CtlResult,
     DiscoverRequest,
+    HealthPolicy,
     LeftoverRequest,
     LeftoverResult,
     NodeCertState,
+    NodeHealth,
     NodeSnapshot,
     OtherRenewalsRequest,
     OtherRenewalsResult,
@@ -119,6 +123,11 @@ class StubCluster:
     phones_per_node: dict[str, int] = field(default_factory=lambda: {"SCCP": 3, "SIP": 2})
     #: phones that register on the publisher only after the first listing of phones
     late_phones: list[str] = field(default_factory=list)
+    #: pre-change health per node FQDN and the DRS backups as of the server's clock (none: no
+    #: readings, as older snapshots), and the inventory's health policy
+    node_health: dict[str, NodeHealth] = field(default_factory=dict)
+    backup: Callable[[datetime], BackupHealth] | None = None
+    health_policy: HealthPolicy = field(default_factory=HealthPolicy)
     #: settle_trust fails for good (the renewal must finish all the same)
     settle_fails: bool = False
     #: expiry of the discovered certificates of purposes other than tomcat
@@ -191,6 +200,7 @@ class StubCluster:
                             **others,
                         },
                         installed=dict(others),
+                        health=s.node_health.get(fqdn),
                     )
                 )
             return ClusterSnapshot(
@@ -211,12 +221,15 @@ class StubCluster:
                 sso_enabled=s.sso_enabled,
                 security_mode=s.security_mode,
                 db_replication={f.split(".")[0]: 2 for f in FQDNS},
+                backup=(
+                    s.backup(activity.info().current_attempt_scheduled_time) if s.backup else None
+                ),
             )
 
         @activity.defn(name="load_change_policy")
         async def load_change_policy(ref: ClusterRef) -> ChangePolicy:
             s.calls.append(("load_change_policy", ref))
-            return ChangePolicy(approvals=s.approvals, windows=s.windows)
+            return ChangePolicy(approvals=s.approvals, windows=s.windows, health=s.health_policy)
 
         @activity.defn(name="registration_snapshot")
         async def registration_snapshot(ref: ClusterRef) -> RegistrationSnapshot:

@@ -1,5 +1,8 @@
 """Discovery: one picture of a cluster from AXL, Control Center, the CLI and TLS handshakes.
 
+The CLI session that proves SSH on a node also reads its pre-change health (clock, disks,
+core files; see health.py); the DRS backups are read on the CUCM publisher.
+
 Shared by the discover activity and ``ucrenew plan`` (a dry run that starts nothing). Every
 probe's failure is recorded in the snapshot rather than raised: preflight decides what is
 fatal, and the operator sees every problem at once.
@@ -17,6 +20,7 @@ from activities.clients.cucm.axl import AxlClient, CmGroup, DevicePool
 from activities.clients.cucm.cli import CucmCli
 from activities.clients.cucm.controlcenter import ControlCenterClient
 from activities.clients.cucm.errors import CucmError, CucmSoapFault
+from activities.clients.cucm.health import read_backup_health, read_node_health
 from activities.clients.cucm.purpose_certs import read_purpose_certificates
 from activities.clients.cucm.risport import RegistrationSummary, RisPortClient
 from activities.clients.cucm.tls import probe_tls
@@ -163,8 +167,12 @@ async def _inspect_node(
     except CucmError as exc:
         snap.services_error = f"Control Center on {node.fqdn}: {_why(exc)}"
     try:
-        async with CucmCli(ep, credentials(inventory, cluster, "os_admin")):
+        async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
             snap.ssh_ok = True
+            snap.health = await read_node_health(shell)
+        if snap.health.ntp is not None and snap.health.ntp.server:
+            # Subscribers follow the publisher: name it as the inventory does.
+            snap.health.ntp.server = cluster.canonical(snap.health.ntp.server)
     except CucmError as exc:
         snap.ssh_error = _why(exc)
     return snap
@@ -225,6 +233,11 @@ async def discover(
             return
         snapshot.db_replication.update({cluster.canonical(h): s for h, s in states.items()})
 
+    async def backups() -> None:
+        snapshot.backup, snapshot.backup_error = await read_backup_health(
+            pub_ep, credentials(inventory, cluster, "os_admin")
+        )
+
     publishers = [n for n in cluster.nodes if n.role == "publisher"]
 
     groups: list[CmGroup] = []
@@ -265,6 +278,7 @@ async def discover(
         sso(),
         cm_groups(),
         registrations(),
+        backups(),
         *(replication(p) for p in publishers),
     )
     snapshot.nodes = list(inspections.result())

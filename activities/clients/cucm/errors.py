@@ -190,6 +190,11 @@ class CucmTrustConfigError(CucmTlsError):
     retryable = False
 
 
+class CucmLoginPageError(CucmHttpError):
+    """A node's administration page answered, but not with its login page (an error status,
+    a redirect off the node, or a page without the login form)."""
+
+
 class CucmServiceTimeout(CucmServiceError):
     """A service did not reach its end state within the caller's budget (it may still)."""
 

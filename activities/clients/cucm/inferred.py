@@ -115,6 +115,64 @@ SSO_DISABLE_CONFIRM_RE = re.compile(r'Enter\s+"?Yes"?\s+to\s+continue', re.IGNOR
 SSO_DISABLE_DONE_RE = re.compile(r"SSO disable.*success|successfully disabled", re.IGNORECASE)
 SSO_NOT_ENABLED_RE = re.compile(r"SSO is not enabled|already disabled", re.IGNORECASE)
 
+# -- Pre-change health over the CLI (health.py) ---------------------------------------------
+# Formats: ``show status`` and ``utils core active list`` as Cisco tech notes 221038 and 200581
+# show them, ``utils ntp status`` as Cisco's NTP troubleshooting note does; DRS history rows as
+# public health-check scripts parse them. What those leave open:
+#: ``utils ntp status`` ends in "synchronised to NTP server (<addr>) at stratum <n>" or
+#: "unsynchronised"; either spelling (s/z) is accepted.
+NTP_SYNCHRONISED_RE = re.compile(
+    r"^\s*synchroni[sz]ed to (?:NTP server \((?P<server>[^)]*)\)|(?P<other>.+?)) at stratum "
+    r"(?P<stratum>\d+)",
+    re.IGNORECASE | re.MULTILINE,
+)
+NTP_UNSYNCHRONISED_RE = re.compile(r"^\s*unsynchroni[sz]ed\b", re.IGNORECASE | re.MULTILINE)
+#: ``show status`` partition rows: ``Disk/<name>  <total>K <free>K <used>K (<n>%)``; the common
+#: partition is ``Disk/logging`` (mounted on /common, tech note 221038).
+SHOW_STATUS_DISK_RE = re.compile(
+    r"^\s*Disk/(?P<name>\S+)\s+(?P<total>\d+)K\s+(?P<free>\d+)K\s+(?P<used>\d+)K\s+"
+    r"\((?P<percent>\d+)%\)",
+    re.MULTILINE,
+)
+COMMON_PARTITION = "logging"
+SHOW_STATUS_VERSION_RE = re.compile(r"^\s*Product Ver\s*:\s*(?P<version>\S+)", re.MULTILINE)
+SHOW_STATUS_UPTIME_RE = re.compile(r"\bup\s+(?P<uptime>.+?),\s+\d+\s+users?\b")
+#: ``utils core active list``: "No core files found", or rows ``[<size> KB] <date> <name>``
+#: (the tech note shows a row without size too).
+CORES_NONE_RE = re.compile(r"No core files found", re.IGNORECASE)
+CORE_ROW_RE = re.compile(
+    r"^\s*(?:(?P<size>\d+)\s*KB\s+)?(?P<date>\d{4}-\d{2}-\d{2}\s+\d{2}:\d{2}:\d{2})\s+"
+    r"(?P<name>\S+)\s*$",
+    re.MULTILINE | re.IGNORECASE,
+)
+#: The header of the core list (``Size  Date  Core File Name``) proves the command was read.
+CORES_HEADER_RE = re.compile(r"Core File Name", re.IGNORECASE)
+#: ``utils disaster_recovery history backup`` rows carry the completion time as ctime with a
+#: time zone abbreviation (``Sun Jan 05 02:09:13 CET 2025``) followed by the result. The
+#: abbreviation is ignored and the time read as UTC: at most 14 h off, against a limit in days.
+DRS_ROW_RE = re.compile(
+    r"^\s*(?P<tar>\S+)\s.*?(?P<date>(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\s+[A-Z][a-z]{2}\s+\d{1,2}\s+"
+    r"\d{2}:\d{2}:\d{2})\s+(?P<zone>[A-Za-z+-]{1,6}\d*)?\s*(?P<year>\d{4})\s+(?P<result>[A-Z_]+)",
+    re.MULTILINE,
+)
+DRS_NO_HISTORY_RE = re.compile(r"No backup history available", re.IGNORECASE)
+DRS_HISTORY_HEADER_RE = re.compile(r"Tar Filename:?\s", re.IGNORECASE)
+#: Budgets of the health commands (``utils core active list`` can take minutes on a busy node).
+HEALTH_COMMAND_TIMEOUT = 60.0
+CORES_COMMAND_TIMEOUT = 120.0
+
+# -- Admin web applications: the procedure's last step (webadmin.py) ------------------------
+#: The login page an administrator opens on a node to see its new certificate: CUCM Unified CM
+#: Administration; IM&P serves its administration at /cupadmin, not /ccmadmin.
+ADMIN_LOGIN_PATH = {"cucm": "/ccmadmin/", "imp": "/cupadmin/"}
+#: A login page posts ``j_username``/``j_password`` to ``j_security_check`` (the form the public
+#: scripts that log in to /cmplatform fill in).
+LOGIN_FORM_RE = re.compile(r"<form\b[^>]*\baction=[\"'][^\"']*j_security_check", re.IGNORECASE)
+LOGIN_PASSWORD_RE = re.compile(r"<input\b[^>]*\bname=[\"']j_password[\"']", re.IGNORECASE)
+HTML_TITLE_RE = re.compile(r"<title>\s*(?P<title>.*?)\s*</title>", re.IGNORECASE | re.DOTALL)
+#: Redirects followed on the node itself (``/ccmadmin/`` → ``showHome.do``).
+LOGIN_MAX_REDIRECTS = 5
+
 # -- RisPort70 (§5, §15.4) -------------------------------------------------------------------
 #: Devices asked for per selectCmDevice(Ext) call; servers cap it (1000 is what clients use).
 RIS_MAX_RETURNED_DEVICES = 1000

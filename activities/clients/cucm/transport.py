@@ -204,13 +204,18 @@ def credentials(inventory: Inventory, cluster: ClusterEntry, account: str) -> Ba
 class HttpsClient:
     """An httpx client bound to one node and port, translating transport errors."""
 
-    def __init__(self, endpoint: NodeEndpoint, port: int, auth: BasicAuth) -> None:
+    def __init__(self, endpoint: NodeEndpoint, port: int, auth: BasicAuth | None) -> None:
+        """Args:
+        endpoint: The node.
+        port: Its TLS port.
+        auth: HTTP Basic credentials; None for pages a browser opens without (login pages).
+        """
         self.endpoint = endpoint
         self._port = port
         self._client = httpx.AsyncClient(
             base_url=f"https://{endpoint.host}:{port}",
             verify=endpoint.ssl_context(),
-            auth=httpx.BasicAuth(auth.username, auth.password),
+            auth=httpx.BasicAuth(auth.username, auth.password) if auth is not None else None,
             headers={"Host": f"{endpoint.fqdn}:{port}"},
             timeout=endpoint.timeout,
         )

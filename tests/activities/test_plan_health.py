@@ -1,0 +1,96 @@
+"""``ucrenew plan`` against the lab: pre-change health, warnings apart from errors.
+
+Warnings alone (the cluster's policy lets the change go on) print in their own table and exit
+0; a problem that stops the change exits 2. The lab's faults make the cluster unhealthy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from console.cli import app
+from console.planning import dry_run_report
+from lab.faults import Fault
+from lab.server import Lab
+from lab.timing import FAST
+from tests.lab.conftest import lab_spec
+from workers.settings import UcrenewSettings
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Settings from the environment, as the CLI reads them; the lab's state dir."""
+    state = tmp_path / "state"
+    monkeypatch.setenv("UCRENEW_STATE_DIR", str(state))
+    monkeypatch.setenv("UCRENEW_INVENTORY", str(state / "lab" / "inventory.yaml"))
+    monkeypatch.setenv("COLUMNS", "250")
+    return state
+
+
+async def plan(*args: str) -> Result:
+    """``ucrenew plan`` in a thread of its own (it runs its own event loop)."""
+    return await asyncio.to_thread(CliRunner().invoke, app, ["plan", *args])
+
+
+async def test_plan_shows_health_and_exits_0_on_warnings_only(env: Path) -> None:
+    async with Lab(lab_spec(), env / "lab", FAST) as lab:
+        healthy = await plan("lab")
+        await lab.add_fault(Fault(kind="core-dump", node="cucm-sub1"))
+        await lab.add_fault(Fault(kind="drs-backup-failed"))
+        warned = await plan("lab")
+        as_json = await plan("lab", "--json")
+    assert healthy.exit_code == 0, healthy.output
+    assert "pre-change health" in healthy.output and "synchronised" in healthy.output
+    assert "DRS backup: last successful" in healthy.output and " h ago)" in healthy.output
+    assert "warnings" not in healthy.output and "problems" not in healthy.output
+    assert warned.exit_code == 0, warned.output
+    assert "warnings (the change may go on)" in warned.output
+    assert "core-files" in warned.output and "backup-failed" in warned.output
+    assert "problems" not in warned.output
+    doc = json.loads(as_json.output)
+    assert doc["problems"] == []
+    assert sorted(w["code"] for w in doc["warnings"]) == ["backup-failed", "core-files"]
+    assert all(w["severity"] == "warning" for w in doc["warnings"])
+    sub1 = doc["health"]["nodes"]["cucm-sub1.lab.example.com"]
+    assert len(sub1["core_files"]) == 1 and sub1["ntp"]["synchronised"] is True
+    assert doc["health"]["backup"]["latest"]["result"] == "ERROR"
+
+
+async def test_plan_exits_2_when_a_check_stops_the_change(env: Path) -> None:
+    async with Lab(lab_spec(), env / "lab", FAST) as lab:
+        await lab.add_fault(Fault(kind="ntp-unsynchronised", node="cucm-pub"))
+        await lab.add_fault(Fault(kind="disk-full", node="imp-pub"))
+        await lab.add_fault(Fault(kind="core-dump", node="cucm-sub2"))
+        result = await plan("lab")
+        as_json = await plan("lab", "--json")
+    assert result.exit_code == 2, result.output
+    assert "problems" in result.output and "warnings (the change may go on)" in result.output
+    assert "unsynchronised" in result.output
+    doc = json.loads(as_json.output)
+    # The publisher's clock is every node's: all four are unsynchronised.
+    assert sorted((p["code"], p["node"]) for p in doc["problems"]) == sorted(
+        [
+            ("ntp-unsynchronised", f"{h}.lab.example.com")
+            for h in ("cucm-pub", "cucm-sub1", "cucm-sub2", "imp-pub")
+        ]
+        + [("disk-full", "imp-pub.lab.example.com")]
+    )
+    assert [w["code"] for w in doc["warnings"]] == ["core-files"]
+
+
+async def test_an_old_backup_stops_the_change_with_its_age(tmp_path: Path) -> None:
+    spec = lab_spec(health={"last_backup_hours_ago": 24 * 10})
+    async with Lab(spec, tmp_path / "state" / "lab", FAST):
+        settings = UcrenewSettings(
+            state_dir=tmp_path / "state", inventory=tmp_path / "state" / "lab" / "inventory.yaml"
+        )
+        report = await dry_run_report(settings, "lab", ["tomcat"])
+    (problem,) = report.errors
+    assert problem.code == "backup-too-old"
+    assert "10 days 0 h old" in problem.message and "limit is 7 days" in problem.message
+    assert report.warnings == []
