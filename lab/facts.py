@@ -220,6 +220,7 @@ SQL_UNKNOWN_COLUMN = (
     -217,
     "Column ({column}) not found in any table in the query (or SLV is undefined).",
 )
+SQL_AMBIGUOUS_COLUMN = (-324, "Ambiguous column ({column}).")
 #: listProcessNode name matching ignores case; ``%`` is the only wildcard.
 AXL_SEARCH_CASE_INSENSITIVE = True
 #: processnode.name holds the node's FQDN (admins may also use host names or addresses).

@@ -463,9 +463,41 @@ async def test_sql_processnode_roles(lab: LabHandle) -> None:
     assert none == []
 
 
+async def test_sql_joins(lab: LabHandle) -> None:
+    cluster = lab.lab.cluster
+    fqdn = {n.hostname: n.fqdn for n in cluster.nodes}
+    async with axl(lab) as client:
+        inner = await client.execute_sql(
+            "select p.name, c.name as entity from processnode p "
+            "join callmanager c on c.fkprocessnode = p.pkid"
+        )
+        outer = await client.execute_sql(
+            "SELECT N.Name, c.name entity FROM processnode n "
+            "LEFT OUTER JOIN callmanager c ON c.fkprocessnode = n.pkid WHERE n.nodeid > 1"
+        )
+        members = await client.execute_sql(
+            "select g.name as grp, m.priority from callmanagergroup g "
+            "inner join callmanagergroupmember m on m.fkcallmanagergroup = g.pkid "
+            "where g.name = 'CMG-2' and m.priority > 0"
+        )
+    assert inner == [
+        {"name": fqdn[h], "entity": f"CM_{h}"} for h in ("cucm-pub", "cucm-sub1", "cucm-sub2")
+    ]
+    # A left outer join keeps the IM&P node, with NULL (empty) CallManager columns.
+    assert outer[-1] == {"name": fqdn["imp-pub"], "entity": ""}
+    assert [r["name"] for r in outer] == [n.fqdn for n in cluster.nodes]
+    assert members == [{"grp": "CMG-2", "priority": "1"}, {"grp": "CMG-2", "priority": "2"}]
+
+
 @pytest.mark.parametrize(
     ("sql", "expected"),
     [
+        (
+            "select name from processnode p join callmanager c on c.fkprocessnode = p.pkid",
+            "Ambiguous column (name).",
+        ),
+        ("select x.name from processnode p", "Column (x.name) not found"),
+        ("select p.name from processnode p join callmanager c", "A syntax error has occurred."),
         ("select name from device", "The specified table (device) is not in the database."),
         ("select colour from processnode", "Column (colour) not found"),
         ("select name processnode", "A syntax error has occurred."),
@@ -475,7 +507,7 @@ async def test_sql_processnode_roles(lab: LabHandle) -> None:
 )
 async def test_bad_sql_is_a_fault(lab: LabHandle, sql: str, expected: str) -> None:
     async with axl(lab) as client:
-        with pytest.raises(CucmSoapFault, match=r"axlcode -2\d\d") as info:
+        with pytest.raises(CucmSoapFault, match=r"axlcode -\d{3}\)") as info:
             await client.execute_sql(sql)
     assert expected in str(info.value)
     assert info.value.faultcode == facts.AXL_FAULT_CODE
