@@ -15,7 +15,9 @@ from activities.clients.cucm.axl import AxlClient, supported_versions
 from activities.clients.cucm.controlcenter import AST_NS, ControlCenterClient, ServiceStatus
 from activities.clients.cucm.errors import (
     CucmAuthError,
+    CucmAxlSchemaError,
     CucmAxlVersionError,
+    CucmError,
     CucmHttpError,
     CucmResponseLost,
     CucmServiceError,
@@ -25,6 +27,7 @@ from activities.clients.cucm.errors import (
 from activities.clients.cucm.transport import BasicAuth, HttpsClient
 from lab import facts, topology
 from lab.faults import Fault
+from lab.frontends import axl_devices
 from lab.server import Lab
 from lab.timing import FAST, ServiceTiming
 from tests.lab.conftest import LabHandle, lab_spec
@@ -571,6 +574,31 @@ async def test_axl_os_admin_refused(lab: LabHandle) -> None:
     async with AxlClient(lab.endpoint("cucm-pub"), lab.os_admin) as client:
         with pytest.raises(CucmAuthError):
             await client.get_ccm_version()
+
+
+async def test_a_request_the_schema_refuses_is_not_retried(lab: LabHandle) -> None:
+    def members(req: etree._Element) -> None:
+        etree.SubElement(etree.SubElement(req, "searchCriteria"), "name").text = "%"
+        etree.SubElement(etree.SubElement(req, "returnedTags"), "members")
+
+    async with axl(lab) as client:
+        with pytest.raises(CucmAxlSchemaError) as info:
+            await client._call("listCallManagerGroup", members)
+    assert not info.value.retryable and info.value.axlcode is None
+    assert "element 'members'" in str(info.value) and "report it" in str(info.value)
+
+
+async def test_a_reset_answered_false_is_an_error(
+    lab: LabHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # DoDeviceResetRes is a StandardResponse: true, false or a GUID.
+    phone = lab.lab.phones.phones[0].name
+    monkeypatch.setattr(axl_devices, "RESET_DONE", "{0A1B2C3D-0000-0000-0000-000000000000}")
+    async with axl(lab) as client:
+        await client.reset_device(phone)
+        monkeypatch.setattr(axl_devices, "RESET_DONE", "false")
+        with pytest.raises(CucmError, match="answered false"):
+            await client.reset_device(phone)
 
 
 async def test_axl_injected_503_and_soap_fault(lab: LabHandle) -> None:
