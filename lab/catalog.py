@@ -16,6 +16,8 @@ class ServiceDef:
     #: products whose nodes have the service (activated unless the topology deactivates it)
     products: tuple[str, ...] = ("cucm",)
     publisher_only: bool = False
+    #: from this release on every node, publisher_only or not
+    every_node_since: float = float("inf")
     min_version: float = 0.0
 
 
@@ -36,7 +38,13 @@ SERVICES: tuple[ServiceDef, ...] = (
     ServiceDef(
         "Cisco Certificate Authority Proxy Function", "Security Services", publisher_only=True
     ),
-    ServiceDef("Cisco AXL Web Service", "Database and Admin Services", publisher_only=True),
+    # The AXL developer guide for 11.0: "AXL service is now enabled by default on all nodes".
+    ServiceDef(
+        "Cisco AXL Web Service",
+        "Database and Admin Services",
+        publisher_only=True,
+        every_node_since=11.0,
+    ),
     ServiceDef(
         "Cisco RIS Data Collector",
         "Performance and Monitoring Services",
@@ -133,6 +141,6 @@ def services_for(product: str, publisher: bool, version: float) -> list[ServiceD
         s
         for s in SERVICES
         if product in s.products
-        and (publisher or not s.publisher_only)
+        and (publisher or not s.publisher_only or version >= s.every_node_since)
         and version >= s.min_version
     ]

@@ -1,4 +1,4 @@
-"""AXL SOAP (``/axl/``) of the twin's CUCM publisher (cucm-interfaces.md §6).
+"""AXL SOAP (``/axl/``) of the twin's CUCM nodes (cucm-interfaces.md §6).
 
 SOAP 1.1 in ``http://www.cisco.com/AXL/API/<ver>`` with unqualified children; the schema
 version comes from ``SOAPAction: "CUCM:DB ver=<ver> <operation>"``. Unsupported versions get
@@ -7,6 +7,9 @@ type in AXLSoap.xsd (:mod:`lab.frontends.axl_schema`) and refused as AXL refuses
 does not validate. Operations: getCCMVersion, listProcessNode, executeSQLQuery over
 :mod:`lab.frontends.sql`, listCallManagerGroup, getCallManagerGroup and listDevicePool
 (:mod:`lab.frontends.axl_cmgroups`) and doDeviceReset (:mod:`lab.frontends.axl_devices`).
+
+AXL answers on the publisher and, from 11.0, on every CUCM node: the AXL developer guide for
+11.0 says "AXL service is now enabled by default on all nodes (Publisher and Subscribers.)".
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ from lab.nodes import Node
 
 AXL_NS_PREFIX = "http://www.cisco.com/AXL/API/"
 AXL_PATH = "/axl/"
+#: From this release AXL answers on every CUCM node, not only the publisher.
+AXL_ON_EVERY_NODE_SINCE = 11.0
 #: The tags of LProcessNode the lab can answer, in the schema's order.
 _PROCESS_NODE_TAGS = ("name", "description", "nodeUsage", "processNodeRole")
 
@@ -171,6 +176,11 @@ async def axl(request: web.Request) -> web.StreamResponse:
     return xml_response(payload)
 
 
+def serves_axl(node: Node, version: float) -> bool:
+    """Whether AXL answers on ``node`` of a cluster of release ``version`` (major.minor)."""
+    return node.product == "cucm" and (node.publisher or version >= AXL_ON_EVERY_NODE_SINCE)
+
+
 def add_routes(app: web.Application) -> None:
-    """Register AXL on the publisher's application."""
+    """Register AXL on a node's application."""
     app.router.add_post(AXL_PATH, axl)

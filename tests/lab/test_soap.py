@@ -556,11 +556,27 @@ def test_supported_versions_parsing() -> None:
     assert supported_versions("nothing here") == ()
 
 
-async def test_axl_on_subscriber_is_404(lab: LabHandle) -> None:
+async def test_axl_answers_on_every_cucm_node_from_11(lab: LabHandle, make_lab: Any) -> None:
+    # The AXL developer guide for 11.0: "AXL service is now enabled by default on all nodes
+    # (Publisher and Subscribers.)". IM&P nodes have no CUCM AXL.
     async with axl(lab, SUB1) as client:
+        assert await client.get_ccm_version() == lab.lab.spec.version
+        assert len(await client.list_process_nodes()) == 4
+    subscriber = lab.lab.cluster.node(SUB1)
+    assert "Cisco AXL Web Service" in subscriber.services
+    async with axl(lab, "imp-pub") as client:
         with pytest.raises(CucmHttpError) as info:
             await client.get_ccm_version()
     assert info.value.status == 404 and not info.value.retryable
+    async with make_lab(version="10.5.2.10000-5") as older:
+        handle = LabHandle(older)
+        async with axl(handle) as client:
+            assert await client.get_ccm_version() == "10.5.2.10000-5"
+        async with axl(handle, SUB1) as client:
+            with pytest.raises(CucmHttpError) as info:
+                await client.get_ccm_version()
+        assert info.value.status == 404
+        assert "Cisco AXL Web Service" not in older.cluster.node(SUB1).services
 
 
 async def test_axl_wrong_password(lab: LabHandle) -> None:
