@@ -210,7 +210,9 @@ AXL_VERSION_ERROR = (
 #: AXL answers 503 while one of these services (those present on the node) is not Started.
 AXL_REQUIRED_SERVICES = ("Cisco AXL Web Service", "Cisco AXL Tomcat")
 #: Fault of a failed AXL request: faultcode, and an ``axlError`` detail with code and message.
-AXL_FAULT_CODE = "soapenv:Client"
+#: Raw AXL faults posted publicly carry soapenv:Server (axlcode 5007 on 9.1 and 10.5, 5003 on
+#: 11.5), whoever is at fault; no Cisco document says so.
+AXL_FAULT_CODE = "soapenv:Server"
 #: A request that does not validate against the schema is refused before AXL runs it, with
 #: this faultcode, no ``axlError`` detail, and the schema validator's (Xerces) message.
 AXL_SCHEMA_FAULT_CODE = "soapenv:Client"
