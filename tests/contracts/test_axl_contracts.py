@@ -121,64 +121,37 @@ def schema_refusal(reply: etree._Element) -> str | None:
 
 
 UNKNOWN = "<deviceName>SEP000000000000</deviceName>"
+ALL = "<name>%</name>"
+
+
+def listing(operation: str, criteria: str, tags: str, tail: str = "") -> tuple[str, str, str]:
+    """A list request: searchCriteria, returnedTags, then ``tail``."""
+    inner = f"<searchCriteria>{criteria}</searchCriteria><returnedTags>{tags}</returnedTags>"
+    return (operation, "", inner + tail)
+
 
 #: Requests around the operations the lab serves: (operation, attributes, inner XML).
 CORPUS: list[tuple[str, str, str]] = [
     ("getCCMVersion", "", ""),
     ("getCCMVersion", "", "<processNodeName>cucm-pub</processNodeName>"),
     ("getCCMVersion", ' sequence="1"', ""),
-    (
+    listing("listProcessNode", ALL, "<name/><nodeUsage/><processNodeRole/>"),
+    listing(
         "listProcessNode",
-        "",
-        "<searchCriteria><name>%</name></searchCriteria>"
-        "<returnedTags><name/><nodeUsage/><processNodeRole/></returnedTags>",
+        "<processNodeRole>CUCM Voice/Video</processNodeRole>",
+        "<name/>",
+        "<skip>1</skip><first>2</first>",
     ),
-    (
-        "listProcessNode",
-        "",
-        "<searchCriteria><processNodeRole>CUCM Voice/Video</processNodeRole></searchCriteria>"
-        "<returnedTags><name/></returnedTags><skip>1</skip><first>2</first>",
-    ),
-    (
-        "listProcessNode",
-        "",
-        "<searchCriteria><nodeUsage>Publisher</nodeUsage></searchCriteria>"
-        "<returnedTags><name/></returnedTags>",
-    ),
-    (
-        "listProcessNode",
-        "",
-        "<searchCriteria><name>%</name></searchCriteria><returnedTags><name/></returnedTags>"
-        "<first>two</first>",
-    ),
-    (
-        "listProcessNode",
-        "",
-        "<searchCriteria><name>%</name></searchCriteria>"
-        "<returnedTags><processNodeRole/><name/></returnedTags>",
-    ),
-    ("listProcessNode", "", "<searchCriteria><name>%</name></searchCriteria>"),
+    listing("listProcessNode", "<nodeUsage>Publisher</nodeUsage>", "<name/>"),
+    listing("listProcessNode", ALL, "<name/>", "<first>two</first>"),
+    listing("listProcessNode", ALL, "<processNodeRole/><name/>"),
+    ("listProcessNode", "", f"<searchCriteria>{ALL}</searchCriteria>"),
     ("executeSQLQuery", ' sequence="7"', "<sql>select name from processnode</sql>"),
     ("executeSQLQuery", "", ""),
     ("executeSQLQuery", "", "<sql><select/></sql>"),
-    (
-        "listCallManagerGroup",
-        "",
-        "<searchCriteria><name>%</name></searchCriteria>"
-        "<returnedTags><name/><tftpDefault/></returnedTags>",
-    ),
-    (
-        "listCallManagerGroup",
-        "",
-        "<searchCriteria><name>%</name></searchCriteria>"
-        "<returnedTags><name/><members/></returnedTags>",
-    ),
-    (
-        "listCallManagerGroup",
-        "",
-        "<searchCriteria><name>%</name></searchCriteria>"
-        "<returnedTags><tftpDefault/><name/></returnedTags>",
-    ),
+    listing("listCallManagerGroup", ALL, "<name/><tftpDefault/>"),
+    listing("listCallManagerGroup", ALL, "<name/><members/>"),
+    listing("listCallManagerGroup", ALL, "<tftpDefault/><name/>"),
     ("getCallManagerGroup", "", "<name>CMG-1</name>"),
     (
         "getCallManagerGroup",
@@ -192,18 +165,12 @@ CORPUS: list[tuple[str, str, str]] = [
         "<name>CMG-1</name><uuid>{00000000-0000-0000-0000-000000000000}</uuid>",
     ),
     ("getCallManagerGroup", "", "<uuid>CMG-1</uuid>"),
-    (
+    listing(
         "listDevicePool",
-        "",
-        "<searchCriteria><callManagerGroupName>CMG-1</callManagerGroupName></searchCriteria>"
-        "<returnedTags><name/><callManagerGroupName/><regionName/></returnedTags>",
+        "<callManagerGroupName>CMG-1</callManagerGroupName>",
+        "<name/><callManagerGroupName/><regionName/>",
     ),
-    (
-        "listDevicePool",
-        "",
-        "<searchCriteria><name>%</name></searchCriteria>"
-        "<returnedTags><name/><cmGroup/></returnedTags>",
-    ),
+    listing("listDevicePool", ALL, "<name/><cmGroup/>"),
     # ucrenew's doDeviceReset before it followed the schema: isMGCP is an attribute, and
     # isHardReset and deviceResetType are alternatives.
     (
@@ -256,12 +223,8 @@ async def test_the_lab_refuses_exactly_what_the_schema_refuses(lab: LabHandle) -
 async def test_a_schema_refusal_is_a_client_fault_naming_the_offending_element(
     lab: LabHandle,
 ) -> None:
-    _, reply = await raw(
-        lab,
-        "listCallManagerGroup",
-        "<searchCriteria><name>%</name></searchCriteria>"
-        "<returnedTags><name/><members/></returnedTags>",
-    )
+    operation, _, inner = listing("listCallManagerGroup", ALL, "<name/><members/>")
+    _, reply = await raw(lab, operation, inner)
     assert reply.findtext("faultcode") == facts.AXL_SCHEMA_FAULT_CODE
     assert schema_refusal(reply) == (
         "cvc-complex-type.2.4.a: Invalid content was found starting with element 'members'. "
