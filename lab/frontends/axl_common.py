@@ -81,7 +81,9 @@ def page(req: etree._Element, items: list[T]) -> list[T]:
 
 def returned_tags(req: etree._Element, known: tuple[str, ...]) -> list[str]:
     """The ``returnedTags`` of a request that the lab can answer, in ``known`` (schema) order;
-    all of them when none is named."""
+    all of them when none is named (a tag the lab has no value for is left out)."""
     returned = req.find("returnedTags")
-    asked = {t.tag for t in returned} if returned is not None else set[object]()
-    return [t for t in known if t in asked] or list(known)
+    if returned is None or len(returned) == 0:
+        return list(known)
+    asked = {t.tag for t in returned}
+    return [t for t in known if t in asked]

@@ -435,6 +435,42 @@ async def test_list_process_node_includes_enterprise_wide_data_on_the_wire(
     assert "<nodeUsage>" not in resp.text  # only the returned tags asked for
 
 
+async def test_list_process_node_by_role_and_page(lab: LabHandle) -> None:
+    # ListProcessNodeReq's searchCriteria: name, description, processNodeRole; skip counts only
+    # with first (AXLSoap.xsd).
+    async def names(inner: str) -> list[str]:
+        body = (
+            '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+            'xmlns:ns="http://www.cisco.com/AXL/API/14.0"><soapenv:Body><ns:listProcessNode>'
+            f"{inner}</ns:listProcessNode></soapenv:Body></soapenv:Envelope>"
+        )
+        endpoint = lab.endpoint("cucm-pub")
+        async with HttpsClient(endpoint, endpoint.https_port, lab.app_user) as http:
+            resp = await http.request(
+                "POST",
+                "/axl/",
+                content=body,
+                headers={"SOAPAction": '"CUCM:DB ver=14.0 listProcessNode"'},
+            )
+        assert resp.status_code == 200, resp.text
+        return [e.text or "" for e in etree.fromstring(resp.content).iter("name")]
+
+    cluster = lab.lab.cluster
+    imp = "<processNodeRole>CUCM IM and Presence</processNodeRole>"
+    tags = "<returnedTags><name/><nodeUsage/></returnedTags>"
+    assert await names(f"<searchCriteria>{imp}</searchCriteria>{tags}") == [
+        cluster.node("imp-pub").fqdn
+    ]
+    everyone = f"<searchCriteria><name>%</name></searchCriteria>{tags}"
+    assert await names(f"{everyone}<skip>2</skip><first>2</first>") == [
+        cluster.node(SUB1).fqdn,
+        cluster.node("cucm-sub2").fqdn,
+    ]
+    assert len(await names(f"{everyone}<skip>2</skip>")) == 5
+    # A tag the lab has no value for (mac) is left out, not replaced by the others.
+    assert await names(everyone.replace("<name/><nodeUsage/>", "<mac/>")) == []
+
+
 @pytest.mark.parametrize("mode", [0, 1])
 async def test_cluster_security_mode(make_lab: Any, mode: int) -> None:
     async with make_lab(security_mode=mode) as running, axl(LabHandle(running)) as client:
