@@ -82,7 +82,7 @@ async def test_every_client_request_and_lab_reply_validates(lab: LabHandle, vers
         await client.reset_device(phone, hard=False)
         await expect(CucmDeviceNotFound, client.reset_device("SEP000000000000"))
     sent = {etree.QName(request).localname for request, _ in exchanges}
-    assert client_operations() <= sent, "an AxlClient operation is not exercised here"
+    assert client_operations() == sent, "every AxlClient operation is exercised here"
     assert {version_of(request) for request, _ in exchanges} == {version}
     found = judged(exchanges)
     assert not found, "\n".join(found)
@@ -255,3 +255,17 @@ async def test_get_call_manager_group_lists_members_in_priority_order(lab: LabHa
     assert violations(reply, "14.0") == []
     _, missing = await raw(lab, "getCallManagerGroup", "<name>nope</name>")
     assert missing.findtext("detail/axlError/axlcode") == "5007"
+
+
+def test_the_judge_lets_empty_returned_tags_through_and_nothing_else() -> None:
+    def request(tags: str) -> etree._Element:
+        ns = "http://www.cisco.com/AXL/API/14.0"
+        return etree.fromstring(
+            f'<ns:listCallManagerGroup xmlns:ns="{ns}"><searchCriteria>{ALL}</searchCriteria>'
+            f"<returnedTags>{tags}</returnedTags></ns:listCallManagerGroup>"
+        )
+
+    assert violations(request("<name/><tftpDefault/>"), "14.0") == []
+    assert violations(request("<name/><tftpDefault>maybe</tftpDefault>"), "14.0") != []
+    assert violations(request("<name/><members/>"), "14.0") != []
+    assert violations(request("<tftpDefault/><name/>"), "15.0") != []
