@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from lxml import etree
 
@@ -412,23 +413,29 @@ async def test_list_process_nodes(lab: LabHandle) -> None:
     assert [n.name for n in subs] == [cluster.node(SUB1).fqdn, cluster.node("cucm-sub2").fqdn]
 
 
-async def test_list_process_node_includes_enterprise_wide_data_on_the_wire(
-    lab: LabHandle,
-) -> None:
+async def list_process_node(lab: LabHandle, inner: str) -> httpx.Response:
+    """One hand-written listProcessNode (14.0) to the publisher, and the HTTP response."""
     body = (
         '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
         'xmlns:ns="http://www.cisco.com/AXL/API/14.0"><soapenv:Body><ns:listProcessNode>'
-        "<searchCriteria><name>%</name></searchCriteria><returnedTags><name/></returnedTags>"
-        "</ns:listProcessNode></soapenv:Body></soapenv:Envelope>"
+        f"{inner}</ns:listProcessNode></soapenv:Body></soapenv:Envelope>"
     )
     endpoint = lab.endpoint("cucm-pub")
     async with HttpsClient(endpoint, endpoint.https_port, lab.app_user) as http:
-        resp = await http.request(
+        return await http.request(
             "POST",
             "/axl/",
             content=body,
             headers={"SOAPAction": '"CUCM:DB ver=14.0 listProcessNode"'},
         )
+
+
+async def test_list_process_node_includes_enterprise_wide_data_on_the_wire(
+    lab: LabHandle,
+) -> None:
+    resp = await list_process_node(
+        lab, "<searchCriteria><name>%</name></searchCriteria><returnedTags><name/></returnedTags>"
+    )
     assert resp.status_code == 200
     assert resp.text.count("<processNode ") == 5
     assert "<name>EnterpriseWideData</name>" in resp.text
@@ -439,19 +446,7 @@ async def test_list_process_node_by_role_and_page(lab: LabHandle) -> None:
     # ListProcessNodeReq's searchCriteria: name, description, processNodeRole; skip counts only
     # with first (AXLSoap.xsd).
     async def names(inner: str) -> list[str]:
-        body = (
-            '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
-            'xmlns:ns="http://www.cisco.com/AXL/API/14.0"><soapenv:Body><ns:listProcessNode>'
-            f"{inner}</ns:listProcessNode></soapenv:Body></soapenv:Envelope>"
-        )
-        endpoint = lab.endpoint("cucm-pub")
-        async with HttpsClient(endpoint, endpoint.https_port, lab.app_user) as http:
-            resp = await http.request(
-                "POST",
-                "/axl/",
-                content=body,
-                headers={"SOAPAction": '"CUCM:DB ver=14.0 listProcessNode"'},
-            )
+        resp = await list_process_node(lab, inner)
         assert resp.status_code == 200, resp.text
         return [e.text or "" for e in etree.fromstring(resp.content).iter("name")]
 
