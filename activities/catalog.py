@@ -47,6 +47,16 @@ WATCHED_SERVICES: tuple[str, ...] = (
     HAPROXY,
 )
 
+#: Trust stores a deletion empties on every node at once (cucm-interfaces.md §1.2, [DOC S3]);
+#: in the others a certificate is deleted node by node.
+CLUSTER_WIDE_TRUST_DELETE = frozenset(
+    {"tomcat-trust", "CallManager-trust", "CAPF-trust", "Phone-SAST-trust"}
+)
+
+#: CSCup28852: phones reset this often (seconds) after a multi-server CallManager certificate
+#: (tech note 118731: "every 7 minutes").
+CSCUP28852_PERIOD_SECONDS = 420.0
+
 #: Network services run on every node of their product whether listed as activated or not.
 NETWORK_SERVICES = frozenset({TOMCAT, HAPROXY, XCP_ROUTER})
 

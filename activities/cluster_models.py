@@ -48,6 +48,19 @@ class NodeSnapshot(BaseModel):
     )
     certificate_verified: bool = False
     certificate_error: str | None = None
+    installed: dict[str, CertificateInfo] = Field(
+        default_factory=dict,
+        description="installed identity per purpose (certmgr REST): served once its service "
+        "restarts",
+    )
+    certificate_errors: dict[str, str] = Field(
+        default_factory=dict, description="purpose -> why its certificate could not be read"
+    )
+
+    def current(self, purpose: str) -> CertificateInfo | None:
+        """The certificate of ``purpose`` the node serves, else the one installed (None when
+        neither could be read)."""
+        return self.certificates.get(purpose) or self.installed.get(purpose)
 
     @property
     def hostname(self) -> str:
@@ -110,6 +123,16 @@ class ClusterRef(BaseModel):
     )
 
 
+class DiscoverRequest(ClusterRef):
+    """Discover a cluster, reading the certificates of the change's purposes."""
+
+    purposes: list[Purpose] = Field(
+        default_factory=list,
+        description="purposes whose certificates discovery reads on every node of their SAN "
+        "(served and installed); tomcat's served one is always read",
+    )
+
+
 class NodeRef(ClusterRef):
     """Names one node of a cluster."""
 
@@ -167,11 +190,39 @@ class CertUploadRequest(ClusterRef):
 
 
 class CertUploadResult(BaseModel):
-    """Where the certificate is installed."""
+    """Where the certificate is installed, and where its chain is trusted from now on."""
 
     installed_nodes: list[str]
     already_installed: bool = False
     message: str = ""
+    trust_file: str = Field(default="", description="the cluster's trust store, when recorded")
+    trust_added: list[str] = Field(
+        default_factory=list, description="subjects of the CA certificates newly trusted there"
+    )
+
+
+class InstalledChain(BaseModel):
+    """The chain a change installed for one purpose, and the nodes verified to serve it."""
+
+    purpose: Purpose
+    ca_pems: list[str] = Field(default_factory=list, description="the chain's CA certificates")
+    verified_nodes: list[str] = Field(default_factory=list)
+
+
+class TrustSettleRequest(ClusterRef):
+    """After verification: trust the installed chains, retire the CAs they replaced."""
+
+    chains: list[InstalledChain] = Field(default_factory=list)
+
+
+class TrustSettleResult(BaseModel):
+    """What settling the cluster's trust store changed (subjects)."""
+
+    trust_file: str = ""
+    added: list[str] = Field(default_factory=list)
+    retired: list[str] = Field(default_factory=list)
+    kept: list[str] = Field(default_factory=list)
+    detail: str = ""
 
 
 class RestartRequest(NodeRef):
@@ -222,6 +273,16 @@ class NodeCertState(BaseModel):
     served_serial: str | None = None
     served_fingerprint: str | None = None
     error: str | None = None
+    served_by_purpose: dict[str, str] = Field(
+        default_factory=dict, description="purpose -> serial served on its listener"
+    )
+    errors_by_purpose: dict[str, str] = Field(default_factory=dict)
+
+
+class AssessRequest(ClusterRef):
+    """Assess the cluster, reading what each node serves for the change's purposes."""
+
+    purposes: list[Purpose] = Field(default_factory=list)
 
 
 class ClusterAssessment(BaseModel):
@@ -230,6 +291,32 @@ class ClusterAssessment(BaseModel):
     nodes: list[NodeCertState] = Field(default_factory=list)
     sso_enabled: bool | None = None
     sso_error: str | None = None
+
+
+class LeftoverRequest(ClusterRef):
+    """Look for self-signed certificates a multi-server upload left behind (CSCur97909)."""
+
+    purposes: list[Purpose]
+
+
+class LeftoverCertificate(BaseModel):
+    """A node's former self-signed identity, still in a trust store though no node uses it."""
+
+    purpose: Purpose
+    store: str = Field(description="trust store, e.g. tomcat-trust")
+    file_name: str
+    subject_cn: str
+    owner: str = Field(description="inventory FQDN of the node the certificate was issued to")
+    serial: str
+    not_after: UtcDatetime | None = None
+    nodes: list[str] = Field(default_factory=list, description="FQDNs whose store holds it")
+
+
+class LeftoverResult(BaseModel):
+    """What the trust stores still hold, and the nodes that could not be read."""
+
+    leftovers: list[LeftoverCertificate] = Field(default_factory=list)
+    errors: dict[str, str] = Field(default_factory=dict, description="node FQDN -> error")
 
 
 class ValidateRequest(BaseModel):

@@ -9,7 +9,6 @@ translate client errors once.
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,7 +19,13 @@ from temporalio import activity
 
 from activities import catalog
 from activities.clients import pki
-from activities.clients.cucm import certificates, phone_resets, registrations, sso
+from activities.clients.cucm import (
+    certificates,
+    phone_resets,
+    purpose_certs,
+    registrations,
+    sso,
+)
 from activities.clients.cucm.certmgr import CertMgrClient
 from activities.clients.cucm.cli import CucmCli
 from activities.clients.cucm.discovery import discover, endpoint
@@ -32,13 +37,15 @@ from activities.clients.cucm.errors import (
     CucmStaleCsr,
 )
 from activities.clients.cucm.phone_resets import ResetProgress
+from activities.clients.cucm.purpose_certs import probe_purpose
 from activities.clients.cucm.restarts import ServiceRestart
 from activities.clients.cucm.risport import RisPortClient
 from activities.clients.cucm.tls import TlsProbeResult, probe_tls
 from activities.clients.cucm.transport import NodeEndpoint, credentials
-from activities.clients.cucm.xmpp import probe_sip_tls, starttls
 from activities.clients.inventory import ClusterEntry, Inventory, NodeEntry, load_inventory
+from activities.clients.trust_store import TrustFile, TrustStore
 from activities.cluster_models import (
+    AssessRequest,
     CertUploadRequest,
     CertUploadResult,
     ChangePolicy,
@@ -48,6 +55,9 @@ from activities.cluster_models import (
     CsrRequest,
     CsrResult,
     CtlResult,
+    DiscoverRequest,
+    LeftoverRequest,
+    LeftoverResult,
     NodeCertState,
     PendingCsrRequest,
     PendingCsrResult,
@@ -62,6 +72,7 @@ from activities.cluster_models import (
     RestartRequest,
     RestartResult,
     SsoResult,
+    TrustSettleResult,
     TrustUploadRequest,
     TrustUploadResult,
     VerifyRequest,
@@ -69,6 +80,7 @@ from activities.cluster_models import (
 )
 from activities.errors import StepError, translated
 from activities.heartbeats import heartbeating
+from activities.trust import record_chain
 
 
 def _reset_progress(details: Sequence[Any]) -> ResetProgress:
@@ -89,13 +101,17 @@ class CucmActivities:
         self,
         inventory_loader: Callable[[], Path],
         trusted_roots: Callable[[], Sequence[str]] = lambda: (),
+        trust_store: TrustStore | None = None,
     ) -> None:
         """Args:
         inventory_loader: Returns the inventory path (read at each call: edits apply).
-        trusted_roots: CA roots (PEM) to trust for the nodes' HTTPS besides the inventory's.
+        trusted_roots: CA roots (PEM) to trust for the nodes' TLS besides the inventory's.
+        trust_store: The per-cluster trust files every worker shares: every client trusts
+            them, and a certificate upload records its chain there.
         """
         self._inventory_path = inventory_loader
         self._trusted_roots = trusted_roots
+        self._trust = trust_store
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -106,8 +122,11 @@ class CucmActivities:
     def _roots(self, ref: ClusterRef) -> list[str]:
         return [*self._trusted_roots(), *ref.extra_roots_pem]
 
+    def _files(self, cluster: str) -> tuple[TrustFile, ...]:
+        return self._trust.files(cluster) if self._trust is not None else ()
+
     def _endpoint(self, ref: ClusterRef, cluster: ClusterEntry, node: str) -> NodeEndpoint:
-        return endpoint(cluster, cluster.node(node), self._roots(ref))
+        return endpoint(cluster, cluster.node(node), self._roots(ref), self._files(cluster.name))
 
     @staticmethod
     def _publisher(cluster: ClusterEntry, purpose: Purpose) -> str:
@@ -128,10 +147,17 @@ class CucmActivities:
 
     @activity.defn(name="discover_cluster")
     @translated
-    async def discover_cluster(self, ref: ClusterRef) -> ClusterSnapshot:
-        """Nodes, version, services, SSO, security mode, DB replication, served certificates."""
+    async def discover_cluster(self, ref: DiscoverRequest) -> ClusterSnapshot:
+        """Nodes, version, services, SSO, security mode, DB replication, and the certificates
+        of the change's purposes (served and installed) on the nodes of their SAN."""
         inventory, _ = self._cluster(ref)
-        return await discover(inventory, ref.cluster, self._roots(ref))
+        return await discover(
+            inventory,
+            ref.cluster,
+            self._roots(ref),
+            self._files(ref.cluster),
+            purposes=ref.purposes,
+        )
 
     @activity.defn(name="disable_sso")
     @translated
@@ -210,6 +236,10 @@ class CucmActivities:
 
         Idempotent: the nodes are read back first, and again after a lost response or a
         stale-CSR refusal (which is also what a successful earlier attempt causes).
+
+        As soon as a node holds the certificate, the chain's CA certificates join the
+        cluster's trust store: the node serves it from its next restart, whether or not the
+        renewal gets that far.
         """
         inventory, cluster = self._cluster(req)
         auth = credentials(inventory, cluster, "os_admin")
@@ -227,8 +257,13 @@ class CucmActivities:
 
         before = await installed_on()
         if len(before) == len(req.expected_nodes):
+            trusted = await self._record_chain(cluster, req)
             return CertUploadResult(
-                installed_nodes=before, already_installed=True, message="already installed"
+                installed_nodes=before,
+                already_installed=True,
+                message="already installed",
+                trust_file=trusted.trust_file,
+                trust_added=trusted.added,
             )
         ep = self._endpoint(req, cluster, self._publisher(cluster, req.purpose))
         try:
@@ -250,6 +285,7 @@ class CucmActivities:
             if not now_on:
                 raise
             installed, message = now_on, f"read back after: {exc}"
+        trusted = await self._record_chain(cluster, req) if installed else TrustSettleResult()
         on = {cluster.canonical(i) for i in installed}
         missing = [n for n in req.expected_nodes if cluster.canonical(n) not in on]
         if missing:
@@ -262,7 +298,20 @@ class CucmActivities:
                 "Administrative Web Service on the missing nodes",
                 error_type="UploadIncomplete",
             )
-        return CertUploadResult(installed_nodes=installed, message=message)
+        return CertUploadResult(
+            installed_nodes=installed,
+            message=message,
+            trust_file=trusted.trust_file,
+            trust_added=trusted.added,
+        )
+
+    async def _record_chain(
+        self, cluster: ClusterEntry, req: CertUploadRequest
+    ) -> TrustSettleResult:
+        """Trust the uploaded chain's CA certificates for the cluster (idempotent)."""
+        if self._trust is None:
+            return TrustSettleResult()
+        return await record_chain(self._trust, cluster.name, req.purpose, req.chain_pems)
 
     # -- restarts and verification ------------------------------------------------------
 
@@ -332,7 +381,8 @@ class CucmActivities:
             if not fqdn_in_san:
                 why.append(f"{req.node} is not in the served certificate's SANs")
             if not probe.verified:
-                why.append(f"chain does not verify: {probe.verify_error}")
+                code, reason = probe.verify_code or 0, probe.verify_error or ""
+                why.append(ep.untrusted(port, code, reason).detail)
             raise StepError(
                 f"{req.node}:{port} ({req.purpose}) " + "; ".join(why),
                 error_type="VerifyFailed",
@@ -351,16 +401,7 @@ class CucmActivities:
                 "certificate",
                 error_type="PurposeNotServed",
             )
-        listener = catalog.purpose(purpose).listener
-        port = port or node.port_of(listener)
-        if listener == "https":
-            return port, await probe_tls(ep, port)
-        if listener == "sip_tls":
-            return port, await probe_sip_tls(ep, port)
-        prelude = functools.partial(
-            starttls, node=node.fqdn, domain=cluster.domain, server_to_server=listener == "xmpp_s2s"
-        )
-        return port, await probe_tls(ep, port, prelude=prelude)
+        return await probe_purpose(cluster, node, ep, purpose, port)
 
     # -- phones, CTL and change policy -------------------------------------------------
 
@@ -481,22 +522,49 @@ class CucmActivities:
         _, cluster = self._cluster(ref)
         return ChangePolicy.of(cluster)
 
+    @activity.defn(name="find_leftover_certificates")
+    @translated
+    async def find_leftover_certificates(self, req: LeftoverRequest) -> LeftoverResult:
+        """The nodes' former self-signed certificates a multi-server upload left in the trust
+        stores of ``req.purposes`` (CSCur97909), read from every node of each purpose's SAN.
+        Read-only: removing them is the operator's call."""
+        inventory, cluster = self._cluster(req)
+        return await purpose_certs.leftover_self_signed(
+            inventory, cluster, req.purposes, self._roots(req), self._files(cluster.name)
+        )
+
     @activity.defn(name="assess_cluster")
     @translated
-    async def assess_cluster(self, ref: ClusterRef) -> ClusterAssessment:
-        """Where the cluster stands (served certificate per node, SSO), for final reports."""
+    async def assess_cluster(self, ref: AssessRequest) -> ClusterAssessment:
+        """Where the cluster stands (served certificates per node, SSO), for final reports.
+
+        tomcat's served certificate on every node; with ``ref.purposes``, also what each node
+        of a purpose's SAN serves on that purpose's listener.
+        """
         inventory, cluster = self._cluster(ref)
 
         async def one(fqdn: str) -> NodeCertState:
+            node = cluster.node(fqdn)
+            ep = self._endpoint(ref, cluster, fqdn)
             try:
-                probe = await probe_tls(
-                    self._endpoint(ref, cluster, fqdn), cluster.node(fqdn).https_port
+                probe = await probe_tls(ep, node.https_port)
+                state = NodeCertState(
+                    node=fqdn,
+                    served_serial=probe.serial,
+                    served_fingerprint=probe.fingerprint_sha256,
                 )
             except CucmError as exc:
-                return NodeCertState(node=fqdn, error=str(exc))
-            return NodeCertState(
-                node=fqdn, served_serial=probe.serial, served_fingerprint=probe.fingerprint_sha256
-            )
+                state = NodeCertState(node=fqdn, error=str(exc))
+            for purpose in dict.fromkeys(ref.purposes):
+                if node.product not in catalog.purpose(purpose).san_products:
+                    continue
+                try:
+                    _, served = await probe_purpose(cluster, node, ep, purpose)
+                except CucmError as exc:
+                    state.errors_by_purpose[purpose] = str(exc)
+                else:
+                    state.served_by_purpose[purpose] = served.serial
+            return state
 
         nodes = await asyncio.gather(*(one(n.fqdn) for n in cluster.nodes))
         assessment = ClusterAssessment(nodes=list(nodes))

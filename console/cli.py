@@ -21,6 +21,7 @@ from temporalio.service import RPCError
 from activities.catalog import PURPOSES
 from activities.catalog import Purpose as CertPurpose
 from console import dev, optional_lab
+from console.checks import check
 from console.common import (
     CliError,
     client,
@@ -32,7 +33,7 @@ from console.common import (
     short,
     status_of,
 )
-from console.render import awaiting_hint, plan_table, problems_table, status_view
+from console.render import awaiting_hint, findings_table, plan_table, problems_table, status_view
 from workers.wiring import run_worker
 from workflows import search_attributes as sa
 from workflows.models import (
@@ -249,6 +250,8 @@ async def plan(
                 "policy and a maintenance window (inventory change_policy.windows, or "
                 "`ucrenew start --window START/END`)[/]"
             )
+        if plan_.findings:
+            console.print(findings_table(plan_.findings))
         if problems:
             console.print(problems_table(problems))
     if problems:
@@ -419,6 +422,9 @@ async def report(change_id: str, json_out: Json = False) -> None:
 
     status = await status_of(change_id)
     typer.echo(status.model_dump_json(indent=2) if json_out else markdown_report(status))
+
+
+app.command()(check)
 
 
 @app.command("ca-request")

@@ -14,6 +14,7 @@ from rich.console import Console
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.clients.inventory import InventoryError
 from workers.settings import UcrenewSettings
 from workers.wiring import connect
 from workflows.models import RenewalStatus
@@ -76,8 +77,8 @@ def run_async(fn: Callable[P, Awaitable[R]]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return asyncio.run(fn(*args, **kwargs))  # type: ignore[arg-type]
-        except CliError as exc:
-            err_console.print(f"[red]error:[/] {exc}")
+        except (CliError, InventoryError) as exc:
+            err_console.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
             raise typer.Exit(1) from None
 
     return wrapper

@@ -16,7 +16,7 @@ from activities.clients.cucm.discovery import discover
 from activities.clients.inventory import load_inventory
 from activities.cluster_models import ChangePolicy
 from workers.settings import UcrenewSettings
-from workers.wiring import inventory_path, local_ca
+from workers.wiring import inventory_path, trust_store
 from workflows.models import Problem, RenewalOptions, RenewalPlan
 from workflows.plan import compose_plan, preflight_problems, window_problems
 from workflows.windows import parse_windows
@@ -33,7 +33,7 @@ async def dry_run(
     """Discover the cluster and return the plan and the preflight problems; writes nothing.
 
     Args:
-        settings: where the inventory and the local CA are.
+        settings: where the inventory, the trust store and the local CA are.
         cluster: the inventory's cluster.
         purposes: the purposes of the change.
         options: the change's options, as ``ucrenew start`` would pass them.
@@ -42,7 +42,10 @@ async def dry_run(
     """
     inventory = load_inventory(inventory_path(settings))
     entry = inventory.cluster(cluster)
-    snapshot = await discover(inventory, cluster, [local_ca(settings).root_pem])
+    # The workers' trust: the inventory's CA file, the cluster's trust store, the local CA root.
+    snapshot = await discover(
+        inventory, cluster, files=trust_store(settings).files(cluster), purposes=purposes
+    )
     plan = compose_plan(snapshot, purposes, options or RenewalOptions())
     specs = parse_windows(list(windows) or ChangePolicy.of(entry).windows)
     problems = preflight_problems(snapshot, purposes)

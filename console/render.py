@@ -31,15 +31,56 @@ def plan_table(plan: RenewalPlan) -> Table:
     return table
 
 
-def problems_table(problems: list[Problem]) -> Table:
-    """Problems that stop a renewal."""
-    table = Table(title="problems", title_style="red")
-    table.add_column("problem")
+def problems_table(
+    problems: list[Problem],
+    title: str = "problems",
+    style: str = "red",
+    kind: str = "problem",
+    advice: str = "what to do",
+) -> Table:
+    """Problems that stop a renewal (or, titled otherwise, findings that do not)."""
+    table = Table(title=title, title_style=style)
+    table.add_column(kind)
     table.add_column("node")
-    table.add_column("what to do", overflow="fold")
+    table.add_column(advice, overflow="fold")
     for p in problems:
         table.add_row(p.code, p.node or "", p.message)
     return table
+
+
+def findings_table(findings: list[Problem]) -> Table:
+    """Findings that do not stop a change: known caveats, re-issue needs."""
+    return problems_table(
+        findings, "caveats and advice", "yellow", "finding", "what it means / what to do"
+    )
+
+
+def _node_rows(status: RenewalStatus) -> Table:
+    """One row per node and purpose of the change: serials replaced and installed."""
+    nodes = Table(show_edge=False)
+    for col in ("node", "restart", "verify", "purpose", "old serial", "expires", "new serial"):
+        nodes.add_column(col, overflow="fold")
+    nodes.add_column("detail", overflow="fold")
+    for n in status.nodes:
+        marks = (
+            STEP_MARK.get(n.steps.get("restart", ""), ""),
+            STEP_MARK.get(n.steps.get("verify", ""), ""),
+        )
+        if not n.certificates:
+            nodes.add_row(n.node, *marks, "", n.old_serial or "", "", n.new_serial or "", n.detail)
+            continue
+        for i, (purpose, cert) in enumerate(n.certificates.items()):
+            expires = f"{cert.old_not_after:%Y-%m-%d}" if cert.old_not_after else ""
+            nodes.add_row(
+                n.node if i == 0 else "",
+                *(marks if i == 0 else ("", "")),
+                purpose + (" ✓" if cert.verified else ""),
+                cert.old_serial or "",
+                expires,
+                cert.new_serial or "",
+                n.detail if i == 0 else "",
+            )
+    return nodes
 
 
 def status_view(status: RenewalStatus) -> RenderableType:
@@ -58,22 +99,12 @@ def status_view(status: RenewalStatus) -> RenderableType:
         parts.append(Text(f"error: {status.error}", style="red"))
     if status.question:
         parts.append(Text(f"question: {status.question}", style="bold yellow"))
-    nodes = Table(show_edge=False)
-    for col in ("node", "restart", "verify", "old serial", "new serial", "detail"):
-        nodes.add_column(col, overflow="fold")
-    for n in status.nodes:
-        nodes.add_row(
-            n.node,
-            STEP_MARK.get(n.steps.get("restart", ""), ""),
-            STEP_MARK.get(n.steps.get("verify", ""), ""),
-            n.old_serial or "",
-            n.new_serial or "",
-            n.detail,
-        )
     if status.nodes:
-        parts.append(nodes)
+        parts.append(_node_rows(status))
     if status.problems:
         parts.append(problems_table(status.problems))
+    if status.findings:
+        parts.append(findings_table(status.findings))
     for i, refused in enumerate(status.refused_submissions, 1):
         parts.append(
             Text(

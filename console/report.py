@@ -24,7 +24,12 @@ def markdown_report(status: RenewalStatus) -> str:
         + (f", awaiting {status.awaiting})" if status.awaiting else ")"),
         f"- Outcome: **{status.phase}**" + (f": {status.error}" if status.error else ""),
     ]
-    if status.new_serial:
+    for purpose, new in status.new_certificates.items():
+        lines.append(
+            f"- New {purpose} certificate: serial {new.serial}, SHA-256 {new.fingerprint}, "
+            f"valid until {new.not_after:%Y-%m-%d}"
+        )
+    if status.new_serial and not status.new_certificates:
         until = f", valid until {status.new_not_after:%Y-%m-%d}" if status.new_not_after else ""
         lines.append(
             f"- New certificate: serial {status.new_serial}, SHA-256 {status.new_fingerprint}"
@@ -39,18 +44,7 @@ def markdown_report(status: RenewalStatus) -> str:
             for i, s in enumerate(status.plan.steps, 1)
         ]
     if status.nodes:
-        lines += [
-            "",
-            "## Nodes",
-            "",
-            "| node | old serial | new serial | verified | note |",
-            "|---|---|---|---|---|",
-        ]
-        lines += [
-            f"| {n.node} | {n.old_serial or ''} | {n.new_serial or ''} | "
-            f"{'yes' if n.verified else 'no'} | {n.detail} |"
-            for n in status.nodes
-        ]
+        lines += ["", "## Nodes", "", *_node_lines(status)]
     if status.approvals:
         lines += ["", "## Approvals", ""]
         lines += [
@@ -65,6 +59,7 @@ def markdown_report(status: RenewalStatus) -> str:
         ]
     if status.outstanding:
         lines += ["", "## Left to do", ""] + [f"- {o}" for o in status.outstanding]
+    lines += _caveat_lines(status)
     if status.audit:
         lines += [
             "",
@@ -78,3 +73,42 @@ def markdown_report(status: RenewalStatus) -> str:
             for e in status.audit
         ]
     return "\n".join(lines) + "\n"
+
+
+def _node_lines(status: RenewalStatus) -> list[str]:
+    """The nodes table: one row per node and purpose of the change."""
+    lines = [
+        "| node | purpose | old serial | old expiry | new serial | verified | note |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for n in status.nodes:
+        if not n.certificates:
+            lines.append(
+                f"| {n.node} |  | {n.old_serial or ''} |  | {n.new_serial or ''} | "
+                f"{'yes' if n.verified else 'no'} | {n.detail} |"
+            )
+            continue
+        for i, (purpose, cert) in enumerate(n.certificates.items()):
+            expiry = f"{cert.old_not_after:%Y-%m-%d}" if cert.old_not_after else ""
+            old = (cert.old_serial or "") + (" (self-signed)" if cert.old_self_signed else "")
+            lines.append(
+                f"| {n.node if i == 0 else ''} | {purpose} | {old} | {expiry} | "
+                f"{cert.new_serial or ''} | {'yes' if cert.verified else 'no'} | "
+                f"{n.detail if i == 0 else ''} |"
+            )
+    return lines
+
+
+def _caveat_lines(status: RenewalStatus) -> list[str]:
+    """Known caveats and re-issue needs the renewal found, and the post-change check."""
+    lines = [
+        f"- {f.code}" + (f" ({f.node})" if f.node else "") + f": {f.message}"
+        for f in status.findings
+    ]
+    if "CallManager" in status.purposes and status.phase == "done":
+        lines.append(
+            f"- CSCup28852 (phones resetting every 7 minutes with a multi-server CallManager "
+            f"certificate) shows only over time: run `ucrenew check {status.change_id}` "
+            "after the change"
+        )
+    return ["", "## Caveats and advice", "", *lines] if lines else []

@@ -10,11 +10,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import yaml
 from cryptography import x509
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from lab import runner
+from lab import topology as lab_topology
 from lab.control import LabControl
 from lab.faults import Fault
 
@@ -26,6 +29,21 @@ StateDir = Annotated[
     typer.Option("--state-dir", envvar="UCRENEW_STATE_DIR", help="where the lab keeps its state"),
 ]
 JsonOut = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+def _check_topology(path: str | None) -> None:
+    """Exit with the reasons when the topology file cannot be read or is not valid."""
+    try:
+        lab_topology.load(path)
+    except ValidationError as exc:
+        reasons = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'topology'}: {e['msg']}" for e in exc.errors()
+        )
+        console.print(f"[red]invalid topology {path}: {reasons}[/]")
+        raise typer.Exit(2) from None
+    except (OSError, yaml.YAMLError) as exc:
+        console.print(f"[red]cannot read topology {path}: {exc}[/]")
+        raise typer.Exit(2) from None
 
 
 def _probe(address: str, port: int, server_name: str) -> str:
@@ -82,6 +100,7 @@ def up(
     json_out: JsonOut = False,
 ) -> None:
     """Start the lab in the background and show each node serving TLS."""
+    _check_topology(topology)
     desc = runner.up(state_dir, topology, timing)
     if json_out:
         typer.echo(json.dumps(desc, indent=2))
@@ -120,6 +139,7 @@ def serve(
     control_port: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """Run the lab in the foreground (what ``up`` starts in the background)."""
+    _check_topology(topology)
     asyncio.run(runner.serve(topology, state_dir, timing, control_port))
 
 

@@ -17,7 +17,6 @@ from cryptography import x509
 
 from lab import facts, pki
 from lab.catalog import (
-    NOT_ACTIVATED_BY_DEFAULT,
     PAWS,
     PURPOSES_BY_PRODUCT,
     SAN_PRODUCTS,
@@ -76,17 +75,17 @@ class Cluster:
                 publisher=ns.publisher,
             )
             for sd in services_for(ns.product, ns.publisher, spec.major_version):
-                activated = (
-                    sd.name not in NOT_ACTIVATED_BY_DEFAULT and sd.name not in ns.deactivated
-                )
+                initial = "not-activated" if sd.name in ns.deactivated else sd.initial(ns.publisher)
+                running = initial == "started"
                 node.services[sd.name] = ServiceState(
                     name=sd.name,
                     group=sd.group,
                     deployable=sd.deployable,
                     service_type=sd.service_type,
-                    activated=activated,
-                    status="Started" if activated else "Stopped",
-                    start_time=booted if activated else None,
+                    activated=initial != "not-activated",
+                    status="Started" if running else "Stopped",
+                    commanded_out=initial == "stopped",
+                    start_time=booted if running else None,
                 )
             node.trust = {store: {} for store in TRUST_STORES}
             for purpose in PURPOSES_BY_PRODUCT[ns.product]:
@@ -469,7 +468,10 @@ class Cluster:
 
     def trust_entries(self, node: Node, service: str) -> tuple[str, list[pki.TrustEntry]]:
         """The trust store ``service`` names (``tomcat`` or ``tomcat-trust``) and its entries."""
-        store = service if service.endswith("-trust") else f"{service}-trust"
+        # A purpose names its trust store as on upload: cup-xmpp-s2s pairs with cup-xmpp-trust.
+        store = (
+            service if service.endswith("-trust") else TRUST_STORE.get(service, f"{service}-trust")
+        )
         if store not in TRUST_STORES:
             raise LabError(400, f"Invalid service {service!r}", "bad-service")
         return store, list(node.trust[store].values())

@@ -91,6 +91,15 @@ CONTROL_CENTER_START_TIME_FORMAT = "%a %b %d %H:%M:%S %Y"
 #: Generic SOAP fault injected by a ``soap-fault`` fault (Control Center and AXL).
 SOAP_FAULT_CODE = "soapenv:Server"
 SOAP_FAULT_STRING = "AxisFault: java.lang.NullPointerException (injected by the lab)"
+#: ``?wsdl`` of Control Center and RisPort70 asks for the same credentials as the calls.
+WSDL_REQUIRES_AUTH = True
+#: The served WSDL's soap:address names the host and port the request came to (the SOAP
+#: engine rewrites it); with False it keeps the ``https://localhost:8443`` of Cisco's copies.
+WSDL_ADDRESS_FROM_REQUEST = True
+#: A GET of a SOAP service URL without ``?wsdl`` (the SOAP engine's page for the service).
+SOAP_SERVICE_PAGE = (
+    "<html><body><h1>{service}</h1><p>Hi there, this is a Web service!</p></body></html>"
+)
 #: getProductInformationList product entries per node product: (name, id, short name).
 PRODUCT_INFO = {
     "cucm": ("Cisco Unified Communications Manager", "CallManager", "CM"),
@@ -118,10 +127,22 @@ SSO_ENABLE_GUI_ONLY = (
 CLI_FAILED_LINE = "Executed command unsuccessfully"
 CLI_INVALID_COMMAND = "Invalid command, please check the syntax"
 
+# -- Server banners (lab/listeners.py, lab/frontends/ssh.py) ----------------------------------
+#: HTTP ``Server`` header of a node's Tomcat; None leaves it out, as Tomcat 8.5 and later do
+#: unless configured (12.5 and 14 run such a Tomcat).
+HTTP_SERVER_HEADER: str | None = None
+#: SSH identification after ``SSH-2.0-``: the OpenSSH of the RHEL 7 base of 12.5 and 14 VOS.
+SSH_SERVER_VERSION = "OpenSSH_7.4"
+
 # -- SSH CLI session and commands (lab/frontends/ssh.py, cli_commands.py; §7) ---------------
 #: VOS has no exec channel: an exec (or subsystem) request gets this line and exit status 1.
 CLI_EXEC_NOT_SUPPORTED = "Remote command execution is not supported; use an interactive shell"
 CLI_EXEC_EXIT_STATUS = 1
+#: Input typed ahead (several lines sent at once, or typed while a command runs) is echoed when
+#: the CLI reads it at the next prompt or question, as a raw-mode line editor does; with False
+#: it is echoed as soon as it arrives, as a cooked terminal would. Either way it is kept and
+#: run in order (lab/frontends/cli_terminal.py).
+CLI_TYPEAHEAD_ECHOED_WHEN_READ = True
 #: The VMware lines of the login banner.
 CLI_BANNER_HARDWARE = (
     "VMware Installation:",
@@ -175,7 +196,11 @@ CLI_MULTI_SAN_IMPORT_REFUSED = (
 )
 #: From this build on ``show cert`` uses the BCFIPS labels (Start/Final Date, IssuerDN).
 CLI_BCFIPS_LABELS_SINCE = (14, 0, 1, 12900)
-CLI_CSR_GENERATED = "Successfully Generated CSR for {unit}."
+#: ``set csr gen`` success line on builds that ask the OU question (CLI_INCLUDE_OU_SINCE): a
+#: public client (cucm-interfaces.md S13) that answers that question compares the output to
+#: this exact text, two spaces and no period; older builds print Cisco's documented line
+#: (lab/frontends/cli_certs.py).
+CLI_CSR_GENERATED_WITH_OU_QUESTION = "Successfully Generated CSR  for {unit}"
 CLI_NO_CSR = "No CSR found for {unit}"
 CLI_CERT_NOT_FOUND = "Certificate not found: {path}"
 CLI_PASTE_PROMPT = "Paste the Certificate and Hit Enter"

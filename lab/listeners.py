@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncssh
-from aiohttp import web
+from aiohttp import hdrs, web
 
-from lab import pki
+from lab import facts, pki
 from lab.catalog import TOMCAT
 from lab.errors import LabError
 from lab.frontends import axl, certmgr, risport, soap
@@ -76,6 +76,7 @@ def node_app(twin: Twin, node: Node) -> web.Application:
             )
 
     app = web.Application(middlewares=[faults])
+    app.on_response_prepare.append(_server_header)
     app[NODE_KEY] = node
     app[LAB_KEY] = twin
     certmgr.add_routes(app)
@@ -85,6 +86,14 @@ def node_app(twin: Twin, node: Node) -> web.Application:
     if axl.serves_axl(node, twin.spec.major_version):
         axl.add_routes(app)
     return app
+
+
+async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
+    # Every reply, errors included, shows the node's web server, not the lab's library.
+    if facts.HTTP_SERVER_HEADER is None:
+        response.headers.popall(hdrs.SERVER, None)
+    else:
+        response.headers[hdrs.SERVER] = facts.HTTP_SERVER_HEADER
 
 
 class NodeServers:

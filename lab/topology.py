@@ -10,6 +10,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from lab.catalog import service_names
+
 Product = Literal["cucm", "imp"]
 
 
@@ -62,6 +64,17 @@ class NodeSpec(BaseModel):
     publisher: bool = False
     address: str | None = None
     deactivated: list[str] = Field(default_factory=list, description="services not activated")
+
+    @model_validator(mode="after")
+    def _check_services(self) -> NodeSpec:
+        known = service_names(self.product)
+        unknown = [name for name in self.deactivated if name not in known]
+        if unknown:
+            raise ValueError(
+                f"{self.hostname}: deactivated lists services a {self.product} node does not have: "
+                + ", ".join(repr(name) for name in unknown)
+            )
+        return self
 
 
 class CmGroupSpec(BaseModel):

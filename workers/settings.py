@@ -29,6 +29,9 @@ class UcrenewSettings(BaseSettings):
         namespace: Temporal namespace.
         task_queue: Task queue the workers poll.
         inventory: Path of ``clusters.yaml``; defaults to ``<state_dir>/clusters.yaml``.
+        trust_dir: Where the per-cluster trust files live (the CA certificates of the chains
+            ucrenew installed); defaults to ``<state_dir>/trust``. Every worker and the CLI
+            must see the same directory (shared storage in a multi-worker deployment).
         codec_key_ref: Reference to the active AES-256 payload key (32 bytes, base64 or hex);
             no encryption when unset.
         codec_key_id: Identifier stored with each encrypted payload, for key rotation.
@@ -47,6 +50,7 @@ class UcrenewSettings(BaseSettings):
     namespace: str = "default"
     task_queue: str = "ucrenew"
     inventory: Path | None = None
+    trust_dir: Path | None = None
     codec_key_ref: SecretRef | None = None
     codec_key_id: str = Field(default="ucrenew-1", min_length=1)
     codec_previous_key_refs: dict[str, SecretRef] = Field(default_factory=dict)
@@ -63,6 +67,11 @@ class UcrenewSettings(BaseSettings):
         """The inventory path, never ``None`` once the settings are built."""
         assert self.inventory is not None
         return self.inventory
+
+    @property
+    def trust_path(self) -> Path:
+        """The trust directory: ``trust_dir``, else ``<state_dir>/trust``."""
+        return self.trust_dir or self.state_dir / "trust"
 
     @property
     def temporal_dir(self) -> Path:

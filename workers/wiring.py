@@ -12,8 +12,10 @@ from temporalio.worker import Worker
 
 from activities.ca import CaActivities
 from activities.clients.ca.local import LocalCa
+from activities.clients.trust_store import TrustFile, TrustStore
 from activities.cucm import CucmActivities
 from activities.registry import RegistryActivities
+from activities.trust import TrustActivities
 from workers.converter import make_data_converter
 from workers.settings import UcrenewSettings
 from workflows.renewal import CertRenewalWorkflow
@@ -35,6 +37,15 @@ def local_ca(settings: UcrenewSettings) -> LocalCa:
     return LocalCa(settings.state_dir / "ca" / "local")
 
 
+def trust_store(settings: UcrenewSettings) -> TrustStore:
+    """What every client trusts for a cluster's nodes besides the inventory's CA file: the
+    cluster's trust file under the trust dir, and the local CA's root once it exists."""
+    root = local_ca(settings).directory / "root.pem"
+    return TrustStore(
+        settings.trust_path, shared=[TrustFile(str(root), "root of ucrenew's local CA")]
+    )
+
+
 async def connect(settings: UcrenewSettings) -> Client:
     """A Temporal client with the shared data converter."""
     return await Client.connect(
@@ -49,10 +60,9 @@ def build_worker(
 ) -> Worker:
     """A worker running every ucrenew workflow and activity on the task queue."""
     ca = local_ca(settings)
-    cucm = CucmActivities(
-        inventory_loader=lambda: inventory_path(settings),
-        trusted_roots=lambda: [ca.root_pem],
-    )
+    trust = trust_store(settings)
+    cucm = CucmActivities(inventory_loader=lambda: inventory_path(settings), trust_store=trust)
+    trusts = TrustActivities(lambda: inventory_path(settings), trust)
     cas = CaActivities(ca, lambda: inventory_path(settings), settings.state_dir)
     registry = RegistryActivities(client)
     return Worker(
@@ -70,12 +80,14 @@ def build_worker(
             cucm.restart_service,
             cucm.verify_node,
             cucm.assess_cluster,
+            cucm.find_leftover_certificates,
             cucm.registration_snapshot,
             cucm.registered_phones,
             cucm.reset_phones,
             cucm.wait_for_registrations,
             cucm.ctl_update,
             cucm.load_change_policy,
+            trusts.settle_trust,
             cas.submit_csr,
             cas.await_certificate,
             cas.validate_certificate,

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.cucm import CucmActivities
     from activities.models import CaPollRequest, CaSubmitRequest, ValidationReport
     from workflows import policies
+    from workflows.caveats import csr_cn_finding
     from workflows.ledger import Ledger
     from workflows.models import (
         CertificateSubmission,
@@ -70,6 +71,7 @@ class CertificateAcquisition:
             policies.CSR,
         )
         self._check_csr(csr, plan, purpose)
+        self._note_csr_caveats(csr, purpose)
         self.purpose = purpose
         ledger.status.csr_pem = csr.csr_pem
         ledger.status.csr_key_fingerprint = csr.info.public_key_sha256
@@ -264,6 +266,14 @@ class CertificateAcquisition:
         submission, _ = self._submission
         ledger.phase("ca-wait")
         return submission.certificate_pem, submission.chain_pem
+
+    def _note_csr_caveats(self, csr: CsrResult, purpose: Purpose) -> None:
+        """CSCus47235: a CSR without its CN among the SANs is noted (the CA must add it), and
+        the change goes on."""
+        finding = csr_cn_finding(csr.info, purpose)
+        if finding is not None and finding not in self._ledger.status.findings:
+            self._ledger.status.add_finding(finding)
+            self._ledger.audit("ucrenew", "csr-caveat", finding.message)
 
     @staticmethod
     def _check_csr(csr: CsrResult, plan: RenewalPlan, purpose: Purpose) -> None:

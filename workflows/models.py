@@ -130,6 +130,11 @@ class RenewalPlan(BaseModel):
     restarts: RestartPlan | None = None
     phone_impact: bool = False
     notes: list[str] = Field(default_factory=list)
+    findings: list[Problem] = Field(
+        default_factory=list,
+        description="what the current certificates say (e.g. a re-issue is due); advice that "
+        "does not stop the change",
+    )
     plan_hash: str = ""
 
 
@@ -190,15 +195,44 @@ class SsoConfirmation(BaseModel):
 NodeStepState = Literal["pending", "running", "done", "failed", "skipped"]
 
 
+class PurposeCertificate(BaseModel):
+    """One purpose's certificate on one node: the one being replaced and its successor."""
+
+    old_serial: str | None = None
+    old_not_after: UtcDatetime | None = None
+    old_self_signed: bool = False
+    new_serial: str | None = None
+    new_not_after: UtcDatetime | None = None
+    served_serial: str | None = Field(
+        default=None, description="what the purpose's listener served at the last look"
+    )
+    verified: bool = False
+
+
 class NodeProgress(BaseModel):
     """Per-node progress, for ``watch`` and dashboards."""
 
     node: str
     steps: dict[str, NodeStepState] = Field(default_factory=dict)
-    old_serial: str | None = None
-    new_serial: str | None = None
+    old_serial: str | None = Field(default=None, description="of the change's first purpose")
+    new_serial: str | None = Field(default=None, description="of the change's first purpose")
     verified: bool = False
     detail: str = ""
+    certificates: dict[str, PurposeCertificate] = Field(
+        default_factory=dict, description="per purpose of the change whose SAN names the node"
+    )
+
+    def purpose(self, name: str) -> PurposeCertificate:
+        """The node's certificate of purpose ``name`` (created on first use)."""
+        return self.certificates.setdefault(name, PurposeCertificate())
+
+
+class NewCertificate(BaseModel):
+    """The certificate a purpose was renewed with."""
+
+    serial: str
+    fingerprint: str
+    not_after: UtcDatetime
 
 
 class RenewalStatus(BaseModel):
@@ -235,6 +269,19 @@ class RenewalStatus(BaseModel):
         default_factory=list, description="actions left to an operator (e.g. re-enable SSO)"
     )
     error: str | None = None
+    new_certificates: dict[str, NewCertificate] = Field(
+        default_factory=dict, description="purpose -> the certificate it was renewed with"
+    )
+    findings: list[Problem] = Field(
+        default_factory=list,
+        description="known caveats and re-issue needs seen along the way (CSCus47235, "
+        "CSCur97909, ...); none stops the change by itself",
+    )
+
+    def add_finding(self, finding: Problem) -> None:
+        """Record a finding once (the same code, node and message are not repeated)."""
+        if finding not in self.findings:
+            self.findings.append(finding)
 
     def node(self, fqdn: str) -> NodeProgress:
         """Progress of one node (created on first use)."""

@@ -14,6 +14,7 @@ from datetime import datetime
 from activities import catalog
 from activities.catalog import PAWS, TOMCAT, Purpose
 from activities.cluster_models import ClusterSnapshot, NodeSnapshot
+from workflows.caveats import certificate_notes, reissue_findings
 from workflows.models import PlanStep, Problem, RenewalOptions, RenewalPlan
 from workflows.restart_models import RestartPlan, RestartWave
 from workflows.restarts import restart_plan_for
@@ -181,7 +182,10 @@ def compose_plan(
         options.max_phone_fraction_per_wave,
         staged_phone_resets=staged,
     )
-    return build_plan(snapshot, purposes, restarts)
+    plan = build_plan(snapshot, purposes, restarts)
+    # Advice from the current certificates; not part of what the plan does (nor its hash).
+    plan.findings = reissue_findings(snapshot, purposes, options.other_domains)
+    return plan
 
 
 def build_plan(
@@ -302,13 +306,7 @@ def build_plan(
                 detail="then ucrenew checks utils sso status",
             )
         )
-    for n in snapshot.nodes:
-        cert = n.certificates.get("tomcat")
-        if cert is not None:
-            notes.append(
-                f"{n.fqdn}: current tomcat serial {cert.serial_hex}, expires "
-                f"{cert.not_after:%Y-%m-%d}"
-            )
+    notes += certificate_notes(snapshot, purposes)
     if "tomcat" in purposes:
         notes.append(
             "Cisco Tomcat restarts do not drop phone registrations; web, AXL and UDS on a "

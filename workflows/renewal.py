@@ -25,24 +25,34 @@ with workflow.unsafe.imports_passed_through():
     from activities import catalog
     from activities.catalog import Purpose
     from activities.cluster_models import (
+        AssessRequest,
         CertUploadRequest,
         ClusterRef,
         ClusterSnapshot,
+        DiscoverRequest,
+        InstalledChain,
+        LeftoverRequest,
+        NodeCertState,
         OtherRenewalsRequest,
         PendingCsrRequest,
+        TrustSettleRequest,
         TrustUploadRequest,
         VerifyRequest,
     )
     from activities.cucm import CucmActivities
     from activities.registry import RegistryActivities
+    from activities.trust import TrustActivities
     from workflows import policies
     from workflows import search_attributes as sa
     from workflows.acquisition import CertificateAcquisition
+    from workflows.caveats import earliest_expiry, leftover_findings, scope
+    from workflows.compensation import activation_outstanding
     from workflows.ledger import ApprovalGates, Ledger
     from workflows.models import (
         ApprovalInput,
         Awaiting,
         CertificateSubmission,
+        NewCertificate,
         OperatorDecision,
         Phase,
         Problem,
@@ -81,6 +91,8 @@ class CertRenewalWorkflow:
         self._windows: list[WindowSpec] = []
         #: CA roots of the uploaded chains: restarts and verification trust them.
         self._roots: list[str] = []
+        #: CA certificates of the chain uploaded per purpose (the cluster trusts them after).
+        self._chains: dict[str, list[str]] = {}
         #: Uploaded certificate per purpose (SHA-256), what verification expects to be served.
         self._fingerprints: dict[str, str] = {}
         self._verified: dict[str, list[bool]] = {}
@@ -88,6 +100,14 @@ class CertRenewalWorkflow:
         self._sso_disabled = False
         self._sso_disabled_by_us = False
         self._uploaded = False
+        #: Per-purpose certificates in discovery, status and compensation (patch
+        #: "purpose-certificates"); changes started before it keep the tomcat-only record.
+        self._purpose_certs = False
+        self._uploaded_purposes: list[Purpose] = []
+        #: Services restarted so far, per node FQDN (the rollout records them).
+        self._restarted: dict[str, list[str]] = {}
+        self._version = ""
+        self._security_mode: int | None = None
 
     # -- run ----------------------------------------------------------------------------
 
@@ -125,8 +145,13 @@ class CertRenewalWorkflow:
         inp = self._input
 
         self._set_phase("discover")
+        self._purpose_certs = workflow.patched("purpose-certificates")
         snapshot = await run_activity(
-            CucmActivities.discover_cluster, ClusterRef(cluster=inp.cluster), policies.DISCOVER
+            CucmActivities.discover_cluster,
+            DiscoverRequest(
+                cluster=inp.cluster, purposes=inp.purposes if self._purpose_certs else []
+            ),
+            policies.DISCOVER,
         )
         self._record_discovery(snapshot)
         self._gates.policy = await run_activity(
@@ -155,6 +180,8 @@ class CertRenewalWorkflow:
         staged = inp.options.reset_phones and workflow.patched("staged-phone-resets")
         plan = compose_plan(snapshot, inp.purposes, inp.options, staged_phone_resets=staged)
         self._status.plan = plan
+        for finding in plan.findings:
+            self._status.add_finding(finding)
         for fqdn in plan.restart_order:
             self._status.node(fqdn).steps.update({"restart": "pending", "verify": "pending"})
 
@@ -167,9 +194,14 @@ class CertRenewalWorkflow:
         if plan.phone_impact:
             await self._gates.wait("impact", plan)
         assert plan.restarts is not None
-        rollout = Rollout(inp, self._ledger, self._gates, self._windows, self._roots)
+        rollout = Rollout(
+            inp, self._ledger, self._gates, self._windows, self._roots, self._restarted
+        )
         await rollout.run(plan, plan.restarts)
         await self._verify(plan)
+        # Changes started before the trust store existed skip settling it.
+        if workflow.patched("settle-trust"):
+            await self._settle_trust(plan)
 
         if plan.sso_disable:
             self._set_phase("sso-reenable", awaiting="sso-confirm")
@@ -179,6 +211,8 @@ class CertRenewalWorkflow:
 
         self._set_phase("cleanup")
         self._status.outstanding = [o for o in self._status.outstanding if "SSO" not in o]
+        if self._uploaded_purposes and workflow.patched("cscur97909-leftovers"):
+            await self._list_leftovers(plan)
 
     # -- certificates -------------------------------------------------------------------
 
@@ -243,11 +277,26 @@ class CertRenewalWorkflow:
                 continue
             break
         self._uploaded = True
-        self._audit("ucrenew", "certificate-uploaded", f"{purpose}: {upload.message}")
+        self._uploaded_purposes.append(purpose)
+        trusted = ""
+        if upload.trust_added:
+            trusted = (
+                f"; trusted from now on ({upload.trust_file}): {', '.join(upload.trust_added)}"
+            )
+        self._audit("ucrenew", "certificate-uploaded", f"{purpose}: {upload.message}{trusted}")
         self._fingerprints[purpose] = leaf.sha256_fingerprint
+        self._chains[purpose] = chain
         self._roots.extend(r for r in root if r not in self._roots)
+        self._status.new_certificates[purpose] = NewCertificate(
+            serial=leaf.serial_hex, fingerprint=leaf.sha256_fingerprint, not_after=leaf.not_after
+        )
         for fqdn in plan.san_by_purpose.get(purpose, []):
-            self._status.node(fqdn).new_serial = leaf.serial_hex
+            progress = self._status.node(fqdn)
+            if not self._purpose_certs or progress.new_serial is None:
+                progress.new_serial = leaf.serial_hex
+            entry = progress.purpose(purpose)
+            entry.new_serial = leaf.serial_hex
+            entry.new_not_after = leaf.not_after
 
     async def _disable_sso(self) -> None:
         """``utils sso disable``, once per change (idempotent on the cluster too)."""
@@ -286,6 +335,9 @@ class CertRenewalWorkflow:
                 raise
             self._verified.setdefault(fqdn, []).append(result.ok)
             progress.verified = all(self._verified[fqdn])
+            entry = progress.purpose(purpose)
+            entry.verified = result.ok
+            entry.served_serial = result.served_serial
             progress.steps["verify"] = "done"
 
         await asyncio.gather(
@@ -296,17 +348,109 @@ class CertRenewalWorkflow:
             )
         )
 
+    async def _settle_trust(self, plan: RenewalPlan) -> None:
+        """Every node serves the new chains: keep trusting them, retire the CAs they replaced.
+
+        Housekeeping: a failure is recorded, not fatal; the previous CAs then stay trusted.
+        """
+        chains = [
+            InstalledChain(
+                purpose=purpose,
+                ca_pems=self._chains[purpose],
+                verified_nodes=[
+                    fqdn
+                    for fqdn in plan.san_by_purpose.get(purpose, [])
+                    if all(self._verified.get(fqdn, [False]))
+                ],
+            )
+            for purpose in plan.purposes
+            if purpose in self._chains
+        ]
+        try:
+            settled = await run_activity(
+                TrustActivities.settle_trust,
+                TrustSettleRequest(cluster=self._input.cluster, chains=chains),
+                policies.REGISTRY,
+            )
+        except RenewalStopped as stop:
+            self._audit(
+                "ucrenew",
+                "trust-not-settled",
+                f"{stop.message}; the previous CA certificates stay trusted",
+            )
+            return
+        retired = ", ".join(settled.retired) or "none"
+        note = f"; {settled.detail}" if settled.detail else ""
+        self._audit(
+            "ucrenew",
+            "trust-settled",
+            f"{settled.trust_file}: trusts {', '.join(settled.kept) or 'nothing'}; "
+            f"retired {retired}{note}",
+        )
+
     # -- helpers ------------------------------------------------------------------------
 
     def _record_discovery(self, snapshot: ClusterSnapshot) -> None:
-        expiries: list[datetime] = []
-        for n in snapshot.nodes:
-            cert = n.certificates.get("tomcat")
-            if cert is not None:
-                self._status.node(n.fqdn).old_serial = cert.serial_hex
-                expiries.append(cert.not_after)
-        if expiries:
-            workflow.upsert_search_attributes([sa.CERT_NOT_AFTER.value_set(min(expiries))])
+        self._version = snapshot.version or ""
+        self._security_mode = snapshot.security_mode
+        if not self._purpose_certs:
+            expiries: list[datetime] = []
+            for n in snapshot.nodes:
+                cert = n.certificates.get("tomcat")
+                if cert is not None:
+                    self._status.node(n.fqdn).old_serial = cert.serial_hex
+                    expiries.append(cert.not_after)
+            if expiries:
+                workflow.upsert_search_attributes([sa.CERT_NOT_AFTER.value_set(min(expiries))])
+            return
+        # Only the nodes of the purposes' SANs are in scope, each with every purpose it has.
+        for purpose in self._input.purposes:
+            for n in scope(snapshot, purpose):
+                progress = self._status.node(n.fqdn)
+                entry = progress.purpose(purpose)
+                served = n.certificates.get(purpose)
+                entry.served_serial = served.serial_hex if served is not None else None
+                cert = n.current(purpose)
+                if cert is None:
+                    continue
+                entry.old_serial = cert.serial_hex
+                entry.old_not_after = cert.not_after
+                entry.old_self_signed = cert.self_signed
+                if progress.old_serial is None:
+                    progress.old_serial = cert.serial_hex
+        first = earliest_expiry(snapshot, self._input.purposes)
+        if first is not None:
+            workflow.upsert_search_attributes([sa.CERT_NOT_AFTER.value_set(first.not_after)])
+
+    async def _list_leftovers(self, plan: RenewalPlan) -> None:
+        """CSCur97909: list the former self-signed certificates the uploads left in the trust
+        stores, each with the command that removes it. Read-only, and never stops the change."""
+        try:
+            result = await run_activity(
+                CucmActivities.find_leftover_certificates,
+                LeftoverRequest(
+                    cluster=self._input.cluster,
+                    purposes=self._uploaded_purposes,
+                    extra_roots_pem=self._roots,
+                ),
+                policies.ASSESS,
+            )
+        except RenewalStopped as stop:
+            self._status.add_finding(
+                Problem(
+                    code="cscur97909-unread",
+                    message=f"could not list the trust stores for CSCur97909: {stop.message}",
+                )
+            )
+            return
+        for finding in leftover_findings(result, plan.publisher_by_purpose):
+            self._status.add_finding(finding)
+        self._audit(
+            "ucrenew",
+            "leftovers-listed",
+            f"{len(result.leftovers)} former self-signed certificate(s) left in the trust "
+            "stores (CSCur97909); removal is left to an operator",
+        )
 
     async def _compensate(self) -> None:
         """Record where the cluster stands and what an operator must still do."""
@@ -315,7 +459,17 @@ class CertRenewalWorkflow:
                 "SAML SSO was disabled by this change and is still disabled: re-enable it in "
                 "Cisco Unified CM Administration > System > SAML Single Sign-On"
             )
-        if self._uploaded:
+        plan = self._status.plan
+        if self._uploaded and self._purpose_certs and plan is not None:
+            ctl_done = any(e.action == "ctl-updated" for e in self._status.audit)
+            self._status.outstanding += activation_outstanding(
+                self._uploaded_purposes,
+                plan,
+                self._restarted,
+                self._version,
+                mixed_mode_ctl_pending=self._security_mode == 1 and not ctl_done,
+            )
+        elif self._uploaded:
             self._status.outstanding.append(
                 "the new certificate is installed; nodes whose Cisco Tomcat was not restarted "
                 "still serve the old one: restart it there (utils service restart Cisco Tomcat)"
@@ -323,18 +477,43 @@ class CertRenewalWorkflow:
         try:
             assessment = await workflow.execute_activity_method(
                 CucmActivities.assess_cluster,
-                ClusterRef(cluster=self._input.cluster),
+                AssessRequest(
+                    cluster=self._input.cluster,
+                    purposes=self._input.purposes if self._purpose_certs else [],
+                ),
                 **policies.ASSESS.kwargs(),
             )
         except ActivityError as err:
             self._status.outstanding.append(f"could not assess the cluster: {err.cause or err}")
             return
         for state in assessment.nodes:
+            if self._purpose_certs:
+                self._record_assessment(state)
+                continue
             progress = self._status.node(state.node)
             served = state.served_serial or "unknown"
             progress.detail = f"serving serial {served}" + (
                 f" ({state.error})" if state.error else ""
             )
+
+    def _record_assessment(self, state: NodeCertState) -> None:
+        """What a node in scope serves now, per purpose of the change (nodes out of scope are
+        not shown)."""
+        progress = next((n for n in self._status.nodes if n.node == state.node), None)
+        if progress is None:
+            return
+        served = {"tomcat": state.served_serial} | state.served_by_purpose
+        errors = {"tomcat": state.error} | state.errors_by_purpose
+        parts = []
+        for purpose, entry in progress.certificates.items():
+            serial = served.get(purpose)
+            entry.served_serial = serial or entry.served_serial
+            part = f"{purpose} serial {serial or 'unknown'}"
+            if serial is None and errors.get(purpose):
+                part += f" ({errors[purpose]})"
+            parts.append(part)
+        if parts:
+            progress.detail = "serving " + "; ".join(parts)
 
     def _set_phase(self, phase: Phase, awaiting: Awaiting = "") -> None:
         self._ledger.phase(phase, awaiting)

@@ -50,6 +50,8 @@ class Rollout:
         gates: the approval gates (the impact approval is re-checked before each stage).
         windows: the maintenance windows that apply.
         roots: CA roots of the uploaded chains (trusted by the restart read-back).
+        restarted: where to record, per node FQDN, the services restarted so far (what a
+            stopped change tells its operator is still to restart).
     """
 
     def __init__(
@@ -59,8 +61,10 @@ class Rollout:
         gates: ApprovalGates,
         windows: Sequence[WindowSpec],
         roots: list[str],
+        restarted: dict[str, list[str]] | None = None,
     ) -> None:
         self._input = inp
+        self._restarted = restarted if restarted is not None else {}
         self._ledger = ledger
         self._gates = gates
         self._windows = list(windows)
@@ -131,6 +135,7 @@ class Rollout:
                     ),
                     policy,
                 )
+                self._restarted.setdefault(nr.node, []).append(service)
         except RenewalStopped:
             progress.steps["restart"] = "failed"
             raise

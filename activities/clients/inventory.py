@@ -9,10 +9,10 @@ from __future__ import annotations
 import ipaddress
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from activities.clients.secrets import SecretRef, resolve_secret_ref
 
@@ -94,12 +94,30 @@ class Credentials(BaseModel):
 
 
 class TlsTrust(BaseModel):
-    """How to trust the nodes' HTTPS certificates and SSH host keys."""
+    """How to trust the nodes' TLS certificates and SSH host keys.
+
+    Relative paths are relative to the inventory file's directory. Besides ``ca_file``,
+    ucrenew trusts the CA certificates of the chains it installed on the cluster (its trust
+    store, ``activities.clients.trust_store``): this file needs the CAs of certificates
+    installed by other means only, e.g. the nodes' self-signed ones before the first renewal.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    ca_file: str | None = Field(default=None, description="PEM bundle the nodes' HTTPS chains to")
+    ca_file: str | None = Field(
+        default=None, description="PEM bundle the nodes' TLS certificates chain to"
+    )
     ssh_known_hosts: str | None = None
+
+    def relative_to(self, base_dir: Path) -> TlsTrust:
+        """The same trust with relative paths made relative to ``base_dir``."""
+
+        def resolve(path: str | None) -> str | None:
+            return str(base_dir / path) if path and not Path(path).is_absolute() else path
+
+        return TlsTrust(
+            ca_file=resolve(self.ca_file), ssh_known_hosts=resolve(self.ssh_known_hosts)
+        )
 
 
 class CaEntry(BaseModel):
@@ -219,6 +237,14 @@ class Inventory(BaseModel):
     clusters: list[ClusterEntry]
     cas: list[CaEntry] = Field(default_factory=list)
     base_dir: str = Field(default=".", exclude=True)
+
+    @model_validator(mode="after")
+    def _tls_paths_from_base_dir(self) -> Self:
+        # TLS files are named relative to the inventory, like file: secrets (not the cwd).
+        base = Path(self.base_dir)
+        clusters = [c.model_copy(update={"tls": c.tls.relative_to(base)}) for c in self.clusters]
+        object.__setattr__(self, "clusters", clusters)  # frozen: set the derived value once
+        return self
 
     def ca(self, kind: str, name: str | None = None) -> CaEntry:
         """A CA by name, or the first of its type when no name is given."""

@@ -16,6 +16,9 @@ from lab.errors import LabError
 from lab.frontends.cli_session import CliSession, SessionClosed, cli_date
 
 _END_CERT = "-----END CERTIFICATE-----"
+#: ``set csr gen`` success line, as Cisco's CLI reference prints it (cucm-interfaces.md §7.2,
+#: S5). Builds that ask the OU question print :data:`lab.facts.CLI_CSR_GENERATED_WITH_OU_QUESTION`.
+CSR_GENERATED = "Successfully Generated CSR for {unit}."
 
 
 async def cert_list(cli: CliSession, args: list[str]) -> None:
@@ -101,7 +104,8 @@ async def csr_gen(cli: CliSession, args: list[str]) -> None:
         cli.say(facts.CLI_INVALID_COMMAND)
         return
     unit = args[0]
-    if cli.version >= facts.CLI_INCLUDE_OU_SINCE:
+    asks_ou = cli.version >= facts.CLI_INCLUDE_OU_SINCE
+    if asks_ou:
         answer = (await cli.ask(facts.CLI_INCLUDE_OU_PROMPT)).strip().lower()
         if answer not in ("yes", "no"):
             cli.fail(facts.CLI_INVALID_COMMAND)
@@ -118,7 +122,8 @@ async def csr_gen(cli: CliSession, args: list[str]) -> None:
     except LabError as exc:
         cli.fail(exc.message)
         return
-    cli.say(facts.CLI_CSR_GENERATED.format(unit=unit))
+    done = facts.CLI_CSR_GENERATED_WITH_OU_QUESTION if asks_ou else CSR_GENERATED
+    cli.say(done.format(unit=unit))
 
 
 async def csr_show(cli: CliSession, args: list[str]) -> None:

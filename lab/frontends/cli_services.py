@@ -32,7 +32,9 @@ async def service_list(cli: CliSession, args: list[str]) -> None:
         "Getting list of all services",
         ">> Return code = 0",
     )
-    cli.say(*(f"{s.name}{s.cli_form()}" for s in cli.node.services.values()))
+    # In name order, as VOS lists its services (cucm-interfaces.md S23).
+    services = sorted(cli.node.services.values(), key=lambda s: s.name)
+    cli.say(*(f"{s.name}{s.cli_form()}" for s in services))
     cli.say(facts.CLI_PRIMARY_NODE_LINE, "Command successful")
 
 

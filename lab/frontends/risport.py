@@ -22,6 +22,7 @@ from lab.frontends import sql
 from lab.frontends.base import LAB_KEY, NODE_KEY, Twin
 from lab.frontends.soapenv import (
     AST_NS,
+    XSI_NS,
     SoapFault,
     ast_element,
     ast_name,
@@ -31,6 +32,7 @@ from lab.frontends.soapenv import (
     injected_fault,
     xml_response,
 )
+from lab.frontends.wsdl import wsdl_route
 from lab.nodes import Node
 from lab.phone_model import REGISTERED, Phone
 
@@ -41,6 +43,19 @@ PROTOCOLS = ("Any", "SCCP", "SIP", "Unknown")
 SELECT_BY = ("Name", "DirNumber", "IPV4Address", "Description")
 
 _CURSOR = re.compile(r'After="([^"]*)"')
+#: H323Trunk of a phone: every field present and nil, as the schema requires them.
+_H323_TRUNK_FIELDS = (
+    "ConfigName",
+    "TechPrefix",
+    "Zone",
+    "RemoteCmServer1",
+    "RemoteCmServer2",
+    "RemoteCmServer3",
+    "AltGkList",
+    "ActiveGk",
+    "CallSignalAddr",
+    "RasAddr",
+)
 
 Record = tuple[Phone, str, str, float, int]
 
@@ -165,13 +180,15 @@ def _device(parent: etree._Element, record: Record) -> None:
     ast_element(item, "PerfMonObject", 2)
     ast_element(item, "DChannel", 0)
     ast_element(item, "Description", _description(phone))
-    ast_element(item, "H323Trunk")
+    trunk = ast_element(item, "H323Trunk")
+    for name in _H323_TRUNK_FIELDS:
+        ast_element(trunk, name).set(f"{{{XSI_NS}}}nil", "true")
     ast_element(item, "TimeStamp", int(stamp))
     ast_element(item, "Protocol", phone.protocol)
     ast_element(item, "NumOfLines", 1)
     lines = ast_element(ast_element(item, "LinesStatus"), "item")
     ast_element(lines, "DirectoryNumber", phone.dn)
-    ast_element(lines, "Status", "Active" if status == REGISTERED else "Inactive")
+    ast_element(lines, "Status", "Registered" if status == REGISTERED else "UnRegistered")
     ast_element(item, "ActiveLoadID", facts.RIS_ACTIVE_LOAD[phone.protocol])
     ast_element(item, "InactiveLoadID", "")
     ast_element(item, "DownloadStatus", "Unknown")
@@ -193,8 +210,8 @@ def select_cm_device(lab: Twin, node: Node, req: etree._Element, ext: bool) -> e
     remaining = [n for n in names if n > after]
     page = remaining[: crit.max_returned]
     cucm = [n for n in lab.cluster.nodes if n.product == "cucm"]
-    operation = "selectCmDeviceExt" if ext else "selectCmDevice"
-    wrapper = etree.Element(ast_name(f"{operation}Response"), nsmap={"ns1": AST_NS})
+    # Both operations answer with selectCmDeviceResponse (Cisco's WSDL, lab/wsdl/).
+    wrapper = etree.Element(ast_name("selectCmDeviceResponse"), nsmap={"ns1": AST_NS})
     ret = ast_element(wrapper, facts.RIS_RETURN_ELEMENT)
     result = ast_element(ret, "SelectCmDeviceResult")
     ast_element(result, "TotalDevicesFound", len(names))
@@ -253,3 +270,4 @@ async def risport(request: web.Request) -> web.StreamResponse:
 def add_routes(app: web.Application) -> None:
     """Register RisPort70 on a CUCM node's application."""
     app.router.add_post(RIS_PATH, risport)
+    app.router.add_get(RIS_PATH, wsdl_route("RISService70.wsdl", "RISService70"))

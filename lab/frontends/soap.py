@@ -28,6 +28,7 @@ from lab.frontends.soapenv import (
     injected_fault,
     xml_response,
 )
+from lab.frontends.wsdl import wsdl_route
 from lab.nodes import Action, Node, ServiceState
 
 CONTROL_CENTER_PATH = "/controlcenterservice2/services/ControlCenterServices"
@@ -257,12 +258,9 @@ async def control_center(request: web.Request) -> web.StreamResponse:
     return xml_response(payload)
 
 
-async def control_center_wsdl(request: web.Request) -> web.StreamResponse:
-    """GET: the lab serves no WSDL (clients build envelopes themselves)."""
-    return web.Response(status=404, text="The lab does not serve the ControlCenterServices WSDL.\n")
-
-
 def add_routes(app: web.Application) -> None:
     """Register Control Center Services on a node's application."""
     app.router.add_post(CONTROL_CENTER_PATH, control_center)
-    app.router.add_get(CONTROL_CENTER_PATH, control_center_wsdl)
+    app.router.add_get(
+        CONTROL_CENTER_PATH, wsdl_route("ControlCenterServices.wsdl", "ControlCenterServices")
+    )

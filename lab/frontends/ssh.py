@@ -1,7 +1,8 @@
 """SSH admin CLI of a twin node (asyncssh), with banner and ``admin:`` prompt.
 
 The transport half of the CLI: password authentication of the OS platform admin, an
-interactive PTY shell with terminal echo and line editing (asyncssh's line editor), the VOS
+interactive PTY shell whose raw input goes through the node's own line discipline
+(:mod:`lab.frontends.cli_terminal`: echo, typed-ahead lines, CR LF as one Enter), the VOS
 login banner and prompt, and fault effects on the session (refused password, dropped
 session). Commands themselves are interpreted by :mod:`lab.frontends.cli_commands`.
 """
@@ -16,33 +17,12 @@ from lab import facts
 from lab.frontends.base import ResponseLost, Twin
 from lab.frontends.cli_commands import CliInterpreter
 from lab.frontends.cli_session import SessionClosed
+from lab.frontends.cli_terminal import LineTerminal
 from lab.nodes import Node
 
 BANNER_START = "Command Line Interface is starting up, please wait ..."
 BANNER_WELCOME = "   Welcome to the Platform Command Line Interface"
 PROMPT = "admin:"
-
-
-class _ProcessTerminal:
-    """A :class:`~lab.frontends.cli_session.Terminal` over an asyncssh server process."""
-
-    def __init__(self, process: asyncssh.SSHServerProcess[str]) -> None:
-        self.process = process
-
-    def write(self, text: str) -> None:
-        self.process.stdout.write(text)
-
-    async def readline(self) -> str | None:
-        while True:
-            try:
-                line: str = await self.process.stdin.readline()
-            except (asyncssh.BreakReceived, asyncssh.SignalReceived):
-                return ""
-            except asyncssh.TerminalSizeChanged:
-                continue
-            if not line:
-                return None
-            return line.rstrip("\r\n")
 
 
 class _NodeAcceptor(asyncssh.SSHAcceptor):
@@ -122,8 +102,8 @@ async def start_ssh_server(
         server_host_keys=[host_key],
         process_factory=_process,
         encoding="utf-8",
-        line_editor=True,
-        line_echo=True,
+        line_editor=False,
+        server_version=facts.SSH_SERVER_VERSION,
         keepalive_interval=0,
     )
     return _NodeAcceptor(inner, connections)
@@ -135,12 +115,41 @@ async def _session(lab: Twin, node: Node, process: asyncssh.SSHServerProcess[str
         process.exit(facts.CLI_EXEC_EXIT_STATUS)
         return
     lab.journal.record("cli.login", node.hostname, user=process.get_extra_info("username"))
-    term = _ProcessTerminal(process)
+    term = LineTerminal(process.stdout.write)
+    reader = asyncio.create_task(_pump_input(process, term))
+    try:
+        await _shell(lab, node, process, term)
+    finally:
+        reader.cancel()
+
+
+async def _pump_input(process: asyncssh.SSHServerProcess[str], term: LineTerminal) -> None:
+    """Hand what the client types to the terminal as it arrives, whatever the CLI is doing."""
+    while True:
+        try:
+            data: str = await process.stdin.read(4096)
+        except (asyncssh.BreakReceived, asyncssh.SignalReceived):
+            term.interrupt()
+            continue
+        except asyncssh.TerminalSizeChanged:
+            continue
+        except (OSError, asyncssh.Error):
+            data = ""
+        if not data:
+            term.close()
+            return
+        term.feed(data)
+
+
+async def _shell(
+    lab: Twin, node: Node, process: asyncssh.SSHServerProcess[str], term: LineTerminal
+) -> None:
     term.write(BANNER_START + "\n")
     await asyncio.sleep(lab.timing.cli_banner_delay)
     term.write("\n" + BANNER_WELCOME + "\n\n" + "\n".join(facts.CLI_BANNER_HARDWARE) + "\n\n")
     interpreter = CliInterpreter(lab, node, term)
     while True:
+        term.start_line()
         term.write(PROMPT)
         line = await term.readline()
         if line is None:

@@ -24,6 +24,7 @@ from activities.cluster_models import (
     ClusterRef,
     CmGroupInfo,
     CsrRequest,
+    DiscoverRequest,
     PendingCsrRequest,
     PhoneResetRequest,
     PhoneResetResult,
@@ -94,7 +95,7 @@ async def test_discovery_reads_cm_groups_phones_and_registrations(lab: LabHandle
     running = lab.lab
     await all_registered(running)
     snap = await ActivityEnvironment().run(
-        activities_for(lab).discover_cluster, ClusterRef(cluster="lab")
+        activities_for(lab).discover_cluster, DiscoverRequest(cluster="lab")
     )
     assert snap.cm_groups_error is None and snap.registrations_error is None
     expected_groups = {
@@ -136,7 +137,7 @@ async def test_discovery_records_what_it_could_not_read(lab: LabHandle) -> None:
     running.faults.add(Fault(kind="throttle", node="cucm-pub", count=1))
     running.faults.add(Fault(kind="http-error", node="cucm-pub", target="axl"))
     snap = await ActivityEnvironment().run(
-        activities_for(lab).discover_cluster, ClusterRef(cluster="lab")
+        activities_for(lab).discover_cluster, DiscoverRequest(cluster="lab")
     )
     assert snap.registrations is None
     assert snap.registrations_error and "RisPort on cucm-pub" in snap.registrations_error
@@ -149,7 +150,7 @@ async def test_discovery_of_a_single_member_group(make_lab: Callable[..., Lab]) 
         handle = LabHandle(running)
         await all_registered(running)
         snap = await ActivityEnvironment().run(
-            activities_for(handle).discover_cluster, ClusterRef(cluster="lab")
+            activities_for(handle).discover_cluster, DiscoverRequest(cluster="lab")
         )
         assert [(g.name, g.members, g.phones) for g in snap.cm_groups] == [
             ("Solo", [fqdn("cucm-sub1")], 12),

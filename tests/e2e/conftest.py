@@ -10,6 +10,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from workers.wiring import build_worker
 from workflows import search_attributes as sa
 from workflows.models import (
     TERMINAL_PHASES,
+    ApprovalInput,
     RenewalInput,
     RenewalOptions,
     RenewalStatus,
@@ -104,6 +106,24 @@ class Stack:
                     f"never awaited {awaiting}: phase {status.phase}, error {status.error}"
                 )
             await asyncio.sleep(0.05)
+
+    @staticmethod
+    def open_window(hours: float = 4.0) -> dict[str, str]:
+        """A maintenance window open now (from an hour ago) for ``hours``."""
+        now = datetime.now(UTC)
+        return {
+            "start": (now - timedelta(hours=1)).isoformat(),
+            "end": (now + timedelta(hours=hours)).isoformat(),
+        }
+
+    async def approve_impact(self, handle: Handle) -> RenewalStatus:
+        """Play the CAB: approve the phone-impacting restarts once the change asks."""
+        status = await self.wait_for(handle, "approval")
+        assert status.gate == "impact"
+        await handle.execute_update(
+            CertRenewalWorkflow.approve, ApprovalInput(principal="cab-member", comment="ok")
+        )
+        return status
 
     async def reenable_sso(self, handle: Handle) -> None:
         """Play the operator: enable SSO in the (lab's) GUI, then confirm."""

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from temporalio.client import Client
 
+from console.report import markdown_report
 from lab.server import Lab
 from lab.timing import FAST
 from tests.e2e.conftest import FAST_OPTIONS, Stack
 from tests.lab.conftest import LabHandle, lab_spec
 from workers.settings import UcrenewSettings
-from workflows.models import ApprovalInput
-from workflows.renewal import CertRenewalWorkflow
+from workflows import search_attributes as sa
 
 pytestmark = pytest.mark.e2e
 
@@ -33,23 +32,20 @@ async def test_callmanager_renewal_in_mixed_mode_keeps_phones_registered(
             state_dir=tmp_path / "state", inventory=tmp_path / "state" / "lab" / "inventory.yaml"
         )
         stack = Stack(LabHandle(running), dev_server_env, settings, f"cm-{tmp_path.name}")
-        now = datetime.now(UTC)
-        window = {
-            "start": (now - timedelta(hours=1)).isoformat(),
-            "end": (now + timedelta(hours=4)).isoformat(),
+        before = {
+            n.fqdn: n.active["CallManager"].cert
+            for n in running.cluster.nodes
+            if n.product == "cucm"
         }
         async with stack.worker():
             handle = await stack.start(
                 purposes=["CallManager"],
-                windows=[window],
+                windows=[stack.open_window()],
                 options=FAST_OPTIONS.model_copy(update={"health_poll_seconds": 0.05}),
             )
-            status = await stack.wait_for(handle, "approval")
-            assert status.gate == "impact"
-            await handle.execute_update(
-                CertRenewalWorkflow.approve, ApprovalInput(principal="cab-member", comment="ok")
-            )
+            await stack.approve_impact(handle)
             final = await handle.result()
+            attrs = (await handle.describe()).typed_search_attributes
         assert final.phase == "done", final.error
         journal = running.journal
         kinds = [e.kind for e in journal.entries()]
@@ -88,3 +84,36 @@ async def test_callmanager_renewal_in_mixed_mode_keeps_phones_registered(
                     format(node.active["CallManager"].cert.serial_number, "x") == final.new_serial
                 )
         assert all(n.verified for n in final.nodes if n.node.startswith("cucm"))
+        # The status, the CertNotAfter attribute and the report are about CallManager: the
+        # certificates SIP TLS served before (the IM&P node is not in scope), and the new one.
+        new = final.new_certificates["CallManager"]
+        assert new.serial == final.new_serial
+        assert sorted(n.node for n in final.nodes) == sorted(before)
+        for progress in final.nodes:
+            cm = progress.certificates["CallManager"]
+            assert list(progress.certificates) == ["CallManager"]
+            assert cm.old_serial == format(before[progress.node].serial_number, "x")
+            assert cm.old_not_after == before[progress.node].not_valid_after_utc
+            assert cm.old_self_signed and cm.verified
+            assert cm.new_serial == cm.served_serial == new.serial
+        earliest = min(c.not_valid_after_utc for c in before.values())
+        assert attrs.get(sa.CERT_NOT_AFTER) == earliest
+        report = markdown_report(final)
+        assert f"- New CallManager certificate: serial {new.serial}" in report
+        pub = final.nodes[0]
+        assert (
+            f"| {pub.node} | CallManager | {pub.certificates['CallManager'].old_serial} "
+            "(self-signed) |" in report
+        )
+        # CSCur97909: the CUCM nodes' former self-signed CallManager certificates are still in
+        # CallManager-trust; each is listed once, with the command that removes it.
+        left = [f for f in final.findings if f.code == "cscur97909-self-signed-left"]
+        assert sorted(f.node or "" for f in left) == sorted(before)
+        trust = running.cluster.publisher.trust["CallManager-trust"]
+        for f in left:
+            assert f.node is not None
+            serial = format(before[f.node].serial_number, "x")
+            files = [name for name, e in trust.items() if e.cert == before[f.node]]
+            assert len(files) == 1 and serial in f.message
+            assert f"`set cert delete trust CallManager-trust/{files[0]}`" in f.message
+        assert "ucrenew check" in report and "## Caveats and advice" in report

@@ -139,6 +139,11 @@ def test_manual_renewal_driven_from_the_cli(cli: Cli, tmp_path: Path) -> None:
     assert report.startswith("# Certificate renewal CHG-CLI-1")
     assert f"serial {final['new_serial']}" in report
     assert "| cli-tester | approved | CAB ok |" in report
+    # The post-change check: no CallManager, so no phone watch; the CSCur97909 leftovers
+    # the renewal listed (the nodes' former self-signed tomcat certificates) need attention.
+    checked = cli("check", "CHG-CLI-1", ok=False)
+    assert checked.returncode == 2, checked.stderr
+    assert "not applicable" in checked.stdout and "cscur97909-self-signed-left" in checked.stdout
     listed = {r["change"]: r for r in cli.json("ls", "--all")}
     assert listed["CHG-CLI-1"]["phase"] == "done"
     assert listed["CHG-CLI-1"]["status"] == "COMPLETED"

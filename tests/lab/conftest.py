@@ -7,6 +7,7 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncssh
 import pytest
 import pytest_asyncio
 
@@ -60,6 +61,20 @@ class LabHandle:
         """Endpoint of a node by short name."""
         return NodeEndpoint.from_inventory(
             self.cluster_entry, self.cluster_entry.node(hostname), extra_ca_pem
+        )
+
+    def ssh(self, hostname: str):  # type: ignore[no-untyped-def]
+        """``async with lab.ssh(host) as conn``: a plain SSH connection as the OS admin."""
+        ep = self.endpoint(hostname)
+        return asyncssh.connect(
+            ep.host,
+            ep.ssh_port,
+            username=self.os_admin.username,
+            password=self.os_admin.password,
+            known_hosts=ep.known_hosts,
+            client_keys=None,
+            agent_path=None,
+            config=None,
         )
 
     @property

@@ -29,7 +29,7 @@ from lab import facts, pki
 from lab.faults import Fault
 from lab.server import Lab
 from lab.timing import FAST, ServiceTiming
-from tests.lab.cli_helpers import LabCli
+from tests.lab.cli_helpers import INCLUDE_OU_RE, LabCli
 from tests.lab.conftest import LabHandle, lab_spec
 
 TOMCAT = "Cisco Tomcat"
@@ -100,17 +100,7 @@ class TinyCa:
 
 
 async def test_banner_then_prompt_at_line_start_and_no_exec(lab: LabHandle) -> None:
-    ep = lab.endpoint("cucm-pub")
-    async with asyncssh.connect(
-        ep.host,
-        ep.ssh_port,
-        username=lab.os_admin.username,
-        password=lab.os_admin.password,
-        known_hosts=ep.known_hosts,
-        client_keys=None,
-        agent_path=None,
-        config=None,
-    ) as conn:
+    async with lab.ssh("cucm-pub") as conn:
         proc = await conn.create_process(term_type="vt100")
         text = ""
         async with asyncio.timeout(5):
@@ -189,6 +179,16 @@ async def test_unknown_command_and_whitespace_tolerance(lab: LabHandle) -> None:
         output = await session.run("   utils   service    list  ")
         assert f"{TOMCAT}[STARTED]" in output
         assert output.rstrip().endswith("Command successful")
+
+
+async def test_client_output_excludes_input_echoed_ahead_of_the_command(lab: LabHandle) -> None:
+    async with cli(lab) as session:
+        # An Enter the CLI has not read yet (a banner nudge): its echo and prompt come first.
+        session._write("\n")
+        output = await session.run("utils service list")
+        assert output.splitlines()[0] == "Requesting service status, please wait..."
+        assert "admin:" not in output
+        assert TOMCAT in await session.service_list()
 
 
 # -- services ---------------------------------------------------------------------------
@@ -398,6 +398,19 @@ async def test_csr_gen_and_show_csr_match_the_pending_csr(lab: LabHandle) -> Non
     assert pki.public_key_der(csr) == pki.public_key_der(pending.csr)
     assert not pending.multi_server
     assert pki.san_dns(csr) == [node.fqdn]
+
+
+async def test_csr_gen_success_line_per_build(make_lab) -> None:  # type: ignore[no-untyped-def]
+    # 12.5: the CLI reference's example (cucm-interfaces.md §7.2, S5), no OU question.
+    async with make_lab(version="12.5.1.16900-48") as old, cli(LabHandle(old)) as session:
+        output = await session.run("set csr gen tomcat")
+    assert output.strip().splitlines() == ["Successfully Generated CSR for tomcat."]
+    # 14SU1 and later ask about the OU first; a public client (S13) expects this exact line.
+    async with make_lab() as new, cli(LabHandle(new)) as session:
+        output = await session.run("set csr gen tomcat", {INCLUDE_OU_RE: "no"})
+    lines = output.strip().splitlines()
+    assert lines[0] == facts.CLI_INCLUDE_OU_PROMPT + "no"
+    assert lines[-1] == "Successfully Generated CSR  for tomcat"
 
 
 async def test_cert_import_activation_and_sso_broken(lab: LabHandle) -> None:

@@ -1,8 +1,9 @@
 """Record the representative histories the replay test checks every change against.
 
-Run ``.venv/bin/python -m tests.replay.record`` after a *deliberate* workflow change that is
-guarded by ``workflow.patched()`` (new histories beside the old ones), never to make a failing
-replay pass. Scenarios run on the time-skipping server with the stub activities.
+Run ``.venv/bin/python -m tests.replay.record NAME...`` after a *deliberate* workflow change
+that is guarded by ``workflow.patched()``, naming the new scenarios only (new histories beside
+the old ones, which keep what older code did), never to make a failing replay pass. Without
+names every scenario is recorded. Scenarios run on the time-skipping server with the stubs.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -97,9 +99,65 @@ async def callmanager_waves(env: WorkflowEnvironment, stub: StubCluster, tq: str
     return handle
 
 
+async def callmanager_staged_resets(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
+    """CallManager on 12.5 in mixed mode, run as rollout stages: CTL, TVS/TFTP wave, phone
+    resets in batches (one health gate answered `continue`), a late-phone sweep, waves."""
+    stub.sso_enabled = False
+    stub.version = "12.5.1.14900-63"
+    stub.security_mode = 1
+    stub.late_phones = ["SEPLATE000001"]
+    stub.gate_answers = [True, False, True]
+    opens = await env.get_current_time() - timedelta(minutes=5)
+    window = {"start": opens.isoformat(), "end": (opens + timedelta(hours=12)).isoformat()}
+    handle = await start(
+        env,
+        tq,
+        purposes=["CallManager"],
+        windows=[window],
+        options={"phone_reset_batch": 4, "reset_phones": True},
+    )
+    await wait_for(handle, "approval")
+    await handle.execute_update(CertRenewalWorkflow.approve, ApprovalInput(principal="bob"))
+    await wait_for(handle, "operator")
+    await handle.execute_update(
+        CertRenewalWorkflow.decide, OperatorDecision(principal="carol", decision="continue")
+    )
+    await handle.result()
+    return handle
+
+
 async def cancelled_after_sso(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
     handle = await start(env, tq)
     await wait_for(handle, "sso-confirm")
+    await handle.cancel()
+    with contextlib.suppress(WorkflowFailureError):
+        await handle.result()
+    return handle
+
+
+async def callmanager_purposes(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
+    """A CallManager change to the end: per-purpose discovery, then the CSCur97909 listing."""
+    stub.sso_enabled = False
+    stub.version = "12.5.1.14900-63"
+    opens = await env.get_current_time() - timedelta(minutes=5)
+    window = {"start": opens.isoformat(), "end": (opens + timedelta(hours=12)).isoformat()}
+    handle = await start(env, tq, purposes=["CallManager"], windows=[window])
+    await wait_for(handle, "approval")
+    await handle.execute_update(CertRenewalWorkflow.approve, ApprovalInput(principal="bob"))
+    await handle.result()
+    return handle
+
+
+async def callmanager_cancelled_after_upload(
+    env: WorkflowEnvironment, stub: StubCluster, tq: str
+) -> Handle:
+    """Cancelled at the impact approval, after the upload: compensation per purpose."""
+    stub.sso_enabled = False
+    stub.version = "12.5.1.14900-63"
+    opens = await env.get_current_time() + timedelta(days=2)
+    window = {"start": opens.isoformat(), "end": (opens + timedelta(hours=6)).isoformat()}
+    handle = await start(env, tq, purposes=["CallManager"], windows=[window])
+    await wait_for(handle, "approval")
     await handle.cancel()
     with contextlib.suppress(WorkflowFailureError):
         await handle.result()
@@ -111,10 +169,16 @@ SCENARIOS: dict[str, Scenario] = {
     "manual-ca-refused-then-accepted": manual_ca_refused_then_accepted,
     "callmanager-waves-health-gate": callmanager_waves,
     "cancelled-after-sso-disable": cancelled_after_sso,
+    "callmanager-staged-resets": callmanager_staged_resets,
+    "callmanager-purposes": callmanager_purposes,
+    "callmanager-cancelled-after-upload": callmanager_cancelled_after_upload,
 }
 
 
-async def main() -> None:
+async def main(names: list[str]) -> None:
+    unknown = sorted(set(names) - set(SCENARIOS))
+    if unknown:
+        raise SystemExit(f"unknown scenarios {unknown}: choose from {', '.join(SCENARIOS)}")
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=make_data_converter(),
         test_server_existing_path=str(temporal_test_server_path()),
@@ -123,6 +187,8 @@ async def main() -> None:
         await ensure_search_attributes(env.client, env.client.namespace)
         HISTORIES.mkdir(parents=True, exist_ok=True)
         for name, scenario in SCENARIOS.items():
+            if names and name not in names:
+                continue
             stub = StubCluster()
             tq = f"record-{uuid.uuid4()}"
             async with Worker(
@@ -141,4 +207,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    # Names record only those scenarios (a new one beside the histories already kept).
+    asyncio.run(main(sys.argv[1:]))

@@ -27,3 +27,43 @@ def test_report_counts_the_phones_ucrenew_reset() -> None:
 
 def test_report_says_nothing_of_phone_resets_when_there_were_none() -> None:
     assert "Phones reset" not in markdown_report(status(purposes=["tomcat"]))
+
+
+def test_report_shows_each_purpose_per_node_and_the_caveats() -> None:
+    report = markdown_report(
+        status(
+            phase="done",
+            purposes=["CallManager", "tomcat"],
+            new_certificates={
+                "CallManager": {
+                    "serial": "ab",
+                    "fingerprint": "f1",
+                    "not_after": "2027-11-30T00:00:00Z",
+                }
+            },
+            nodes=[
+                {
+                    "node": "cucm-pub.lab.example.com",
+                    "certificates": {
+                        "CallManager": {
+                            "old_serial": "01",
+                            "old_not_after": "2026-12-17T00:00:00Z",
+                            "old_self_signed": True,
+                            "new_serial": "ab",
+                            "verified": True,
+                        },
+                        "tomcat": {"old_serial": "02"},
+                    },
+                }
+            ],
+            findings=[{"code": "cscus47235-cn-not-in-san", "message": "add the CN"}],
+        )
+    )
+    assert "- New CallManager certificate: serial ab, SHA-256 f1, valid until 2027-11-30" in report
+    assert (
+        "| cucm-pub.lab.example.com | CallManager | 01 (self-signed) | 2026-12-17 | ab | yes |  |"
+        in report
+    )
+    assert "|  | tomcat | 02 |  |  | no |  |" in report
+    assert "- cscus47235-cn-not-in-san: add the CN" in report
+    assert "run `ucrenew check CHG-1` after the change" in report

@@ -13,7 +13,9 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from activities import catalog
 from activities.cluster_models import (
+    AssessRequest,
     CertUploadRequest,
     CertUploadResult,
     ChangePolicy,
@@ -24,6 +26,9 @@ from activities.cluster_models import (
     CsrRequest,
     CsrResult,
     CtlResult,
+    DiscoverRequest,
+    LeftoverRequest,
+    LeftoverResult,
     NodeCertState,
     NodeSnapshot,
     OtherRenewalsRequest,
@@ -41,6 +46,8 @@ from activities.cluster_models import (
     RestartResult,
     ServiceState,
     SsoResult,
+    TrustSettleRequest,
+    TrustSettleResult,
     TrustUploadRequest,
     TrustUploadResult,
     ValidateRequest,
@@ -112,6 +119,18 @@ class StubCluster:
     phones_per_node: dict[str, int] = field(default_factory=lambda: {"SCCP": 3, "SIP": 2})
     #: phones that register on the publisher only after the first listing of phones
     late_phones: list[str] = field(default_factory=list)
+    #: settle_trust fails for good (the renewal must finish all the same)
+    settle_fails: bool = False
+    #: expiry of the discovered certificates of purposes other than tomcat
+    purpose_not_after: datetime = datetime(2026, 12, 10, tzinfo=UTC)
+    #: what find_leftover_certificates answers (CSCur97909)
+    leftovers: LeftoverResult = field(default_factory=LeftoverResult)
+    #: restart_service fails on the n-th call (1-based; 0: never)
+    fail_restart_at: int = 0
+    #: the CN of the generated CSR (None: no CN)
+    csr_cn: str | None = None
+    #: find_leftover_certificates fails for good
+    leftovers_fail: bool = False
 
     def names(self) -> list[str]:
         """Activity names in call order."""
@@ -122,10 +141,20 @@ class StubCluster:
         s = self
 
         @activity.defn(name="discover_cluster")
-        async def discover_cluster(ref: ClusterRef) -> ClusterSnapshot:
+        async def discover_cluster(ref: DiscoverRequest) -> ClusterSnapshot:
             s.calls.append(("discover_cluster", ref))
             nodes = []
             for fqdn, product, role in NODES:
+                others = {
+                    p: cert_info(
+                        GOOD_PEM,
+                        f"02{p[:2].lower()}{fqdn[:4]}",
+                        s.purpose_not_after,
+                        [fqdn],
+                    )
+                    for p in ref.purposes
+                    if p != "tomcat" and product in catalog.purpose(p).san_products
+                }
                 paws = "Stopped" if fqdn == s.paws_down_on else "Started"
                 nodes.append(
                     NodeSnapshot(
@@ -158,8 +187,10 @@ class StubCluster:
                                 "01" + fqdn[:4],
                                 datetime(2026, 12, 17, tzinfo=UTC),
                                 [fqdn],
-                            )
+                            ),
+                            **others,
                         },
+                        installed=dict(others),
                     )
                 )
             return ClusterSnapshot(
@@ -264,7 +295,12 @@ class StubCluster:
             return CsrResult(
                 csr_pem=CSR_PEM,
                 info=CsrInfo(
-                    san_dns=FQDNS, key_type="RSA", key_size=2048, public_key_sha256="k", pem="csr"
+                    subject_cn=s.csr_cn,
+                    san_dns=FQDNS,
+                    key_type="RSA",
+                    key_size=2048,
+                    public_key_sha256="k",
+                    pem="csr",
                 ),
                 exported_nodes=exported,
             )
@@ -337,6 +373,12 @@ class StubCluster:
         @activity.defn(name="restart_service")
         async def restart_service(req: RestartRequest) -> RestartResult:
             s.calls.append(("restart_service", req))
+            if s.fail_restart_at and s.names().count("restart_service") >= s.fail_restart_at:
+                raise ApplicationError(
+                    f"{req.service} did not start on {req.node}",
+                    type="RestartFailed",
+                    non_retryable=True,
+                )
             return RestartResult(node=req.node, service=req.service)
 
         @activity.defn(name="verify_node")
@@ -352,13 +394,35 @@ class StubCluster:
                 ok=True,
             )
 
+        @activity.defn(name="settle_trust")
+        async def settle_trust(req: TrustSettleRequest) -> TrustSettleResult:
+            s.calls.append(("settle_trust", req))
+            if s.settle_fails:
+                raise ApplicationError(
+                    "trust dir not writable", type="TrustNotSettled", non_retryable=True
+                )
+            return TrustSettleResult(trust_file="trust/lab.pem", kept=["CN=root"])
+
+        @activity.defn(name="find_leftover_certificates")
+        async def find_leftover_certificates(req: LeftoverRequest) -> LeftoverResult:
+            s.calls.append(("find_leftover_certificates", req))
+            if s.leftovers_fail:
+                raise ApplicationError(
+                    "trust list failed with HTTP 503", type="CucmHttpError", non_retryable=True
+                )
+            return s.leftovers
+
         @activity.defn(name="assess_cluster")
-        async def assess_cluster(ref: ClusterRef) -> ClusterAssessment:
+        async def assess_cluster(ref: AssessRequest) -> ClusterAssessment:
             s.calls.append(("assess_cluster", ref))
-            return ClusterAssessment(
-                nodes=[NodeCertState(node=f, served_serial="01") for f in FQDNS],
-                sso_enabled=s.sso_enabled,
-            )
+            nodes = []
+            for fqdn, product, _ in NODES:
+                state = NodeCertState(node=fqdn, served_serial="01")
+                for p in ref.purposes:
+                    if p != "tomcat" and product in catalog.purpose(p).san_products:
+                        state.served_by_purpose[p] = f"02{p[:2].lower()}{fqdn[:4]}"
+                nodes.append(state)
+            return ClusterAssessment(nodes=nodes, sso_enabled=s.sso_enabled)
 
         return [
             load_change_policy,
@@ -380,7 +444,9 @@ class StubCluster:
             upload_certificate,
             restart_service,
             verify_node,
+            settle_trust,
             assess_cluster,
+            find_leftover_certificates,
         ]
 
 

@@ -238,7 +238,7 @@ async def test_cancellation_reports_where_the_cluster_stands(
     assert status.outstanding == []
     assert stub.names()[-1] == "assess_cluster"
     assert "upload_certificate" not in stub.names()
-    assert all(n.detail.startswith("serving serial 01") for n in status.nodes)
+    assert all(n.detail.startswith("serving tomcat serial 01") for n in status.nodes)
 
 
 async def test_cancellation_after_sso_was_disabled_says_to_reenable_it(

@@ -97,6 +97,7 @@ class TrustCertificate(BaseModel):
         subject: Common name of the subject.
         serial: Serial number, hex.
         description: Description given at upload.
+        store: The trust store the node says holds it (``service`` of the item), if given.
     """
 
     certificate_pem: str
@@ -104,6 +105,7 @@ class TrustCertificate(BaseModel):
     subject: str = ""
     serial: str = ""
     description: str = ""
+    store: str = ""
 
 
 class SnapshotIdentity(BaseModel):
@@ -393,4 +395,5 @@ class CertMgrClient(HttpsApi):
             subject=str(item.get("subject", "")),
             serial=str(item.get("serial", "")),
             description=str(item.get("description", "")),
+            store=str(item.get("service") or ""),
         )

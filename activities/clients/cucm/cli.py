@@ -98,6 +98,16 @@ def _clean(raw: str) -> str:
     return _ANSI_RE.sub("", text)
 
 
+def _echo_end(text: str, command: str) -> int:
+    """Where the terminal's echo of ``command`` ends (its newline), -1 until it has arrived.
+
+    The node echoes a line when it reads it, so input typed earlier (an Enter sent to wake
+    the banner) can put an echo and an ``admin:`` prompt ahead of the command's own echo.
+    """
+    at = text.find(command.strip())
+    return -1 if at < 0 else text.find("\n", at)
+
+
 class CucmCli:
     """One interactive CLI session on one node; use as ``async with CucmCli(...) as cli``.
 
@@ -149,8 +159,13 @@ class CucmCli:
             CucmHostKeyError: The host key is not the one in known_hosts.
             CucmUnreachable: No connection, or no prompt within ``banner_timeout``.
         """
-        if self.verify_host_key and not self.endpoint.known_hosts:
-            raise CucmHostKeyError("no SSH known_hosts configured for the node", node=self.node)
+        known_hosts = self.endpoint.known_hosts
+        if self.verify_host_key and not known_hosts:
+            raise CucmHostKeyError(
+                "no SSH known_hosts configured for the node: set tls.ssh_known_hosts of "
+                f"cluster {self.endpoint.cluster or '…'} in the inventory",
+                node=self.node,
+            )
         try:
             self._conn = await asyncssh.connect(
                 self.endpoint.host,
@@ -167,9 +182,22 @@ class CucmCli:
             )
         except asyncssh.PermissionDenied:
             raise CucmAuthError("SSH password refused", node=self.node) from None
-        except asyncssh.HostKeyNotVerifiable:
+        except asyncssh.HostKeyNotVerifiable as exc:
+            port = self.endpoint.ssh_port
             raise CucmHostKeyError(
-                "SSH host key does not match known_hosts", node=self.node
+                f"SSH host key on port {port} does not match {known_hosts} (tls.ssh_known_hosts "
+                f"in the inventory): {exc.reason}; if the node was reinstalled or its key "
+                f"changed, check the new key out of band and replace the node's line there "
+                f"(ssh-keyscan -p {port} {self.endpoint.host})",
+                node=self.node,
+            ) from None
+        except FileNotFoundError as exc:
+            if exc.filename != known_hosts:
+                raise CucmUnreachable(f"SSH connection failed: {exc}", node=self.node) from None
+            raise CucmHostKeyError(
+                f"cannot check its SSH host key: {known_hosts} (tls.ssh_known_hosts in the "
+                "inventory) does not exist",
+                node=self.node,
             ) from None
         except (OSError, TimeoutError, asyncssh.Error) as exc:
             raise CucmUnreachable(
@@ -275,9 +303,11 @@ class CucmCli:
         raw = ""
         scan_from = 0
         lines_seen = 0
+        end_of_echo = -1
         while True:
             text = _clean(raw)
-            end_of_echo = text.find("\n")
+            if end_of_echo < 0:
+                end_of_echo = _echo_end(text, command)
             body = text[end_of_echo + 1 :] if end_of_echo >= 0 else ""
             if end_of_echo >= 0:
                 if on_line is not None:

@@ -11,16 +11,18 @@ import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from activities.catalog import WATCHED_SERVICES
+from activities.catalog import WATCHED_SERVICES, Purpose
 from activities.clients import pki
 from activities.clients.cucm.axl import AxlClient, CmGroup, DevicePool
 from activities.clients.cucm.cli import CucmCli
 from activities.clients.cucm.controlcenter import ControlCenterClient
 from activities.clients.cucm.errors import CucmError, CucmSoapFault
+from activities.clients.cucm.purpose_certs import read_purpose_certificates
 from activities.clients.cucm.risport import RegistrationSummary, RisPortClient
 from activities.clients.cucm.tls import probe_tls
 from activities.clients.cucm.transport import NodeEndpoint, credentials
 from activities.clients.inventory import ClusterEntry, Inventory, NodeEntry
+from activities.clients.trust_store import TrustFile
 from activities.cluster_models import (
     ClusterSnapshot,
     CmGroupInfo,
@@ -33,9 +35,15 @@ from activities.cluster_models import (
 UNREGISTERED_SAMPLE = 50
 
 
-def endpoint(cluster: ClusterEntry, node: NodeEntry, roots: Sequence[str] = ()) -> NodeEndpoint:
-    """Connection details of a node, trusting ``roots`` besides the inventory's CA file."""
-    return NodeEndpoint.from_inventory(cluster, node, tuple(roots))
+def endpoint(
+    cluster: ClusterEntry,
+    node: NodeEntry,
+    roots: Sequence[str] = (),
+    files: Sequence[TrustFile] = (),
+) -> NodeEndpoint:
+    """Connection details of a node, trusting ``roots`` (PEM) and ``files`` (the cluster's
+    trust store, the local CA root) besides the inventory's CA file."""
+    return NodeEndpoint.from_inventory(cluster, node, tuple(roots), tuple(files))
 
 
 def _why(exc: Exception) -> str:
@@ -126,9 +134,13 @@ def cm_group_infos(
 
 
 async def _inspect_node(
-    inventory: Inventory, cluster: ClusterEntry, node: NodeEntry, roots: Sequence[str]
+    inventory: Inventory,
+    cluster: ClusterEntry,
+    node: NodeEntry,
+    roots: Sequence[str],
+    files: Sequence[TrustFile],
 ) -> NodeSnapshot:
-    ep = endpoint(cluster, node, roots)
+    ep = endpoint(cluster, node, roots, files)
     snap = NodeSnapshot(fqdn=node.fqdn, product=node.product, role=node.role)
     try:
         probe = await probe_tls(ep, ep.https_port)
@@ -138,7 +150,9 @@ async def _inspect_node(
         snap.https_ok = True
         snap.certificates["tomcat"] = pki.certificate_info(probe.leaf_pem)
         snap.certificate_verified = probe.verified
-        snap.certificate_error = probe.verify_error
+        if not probe.verified:
+            error = ep.untrusted(ep.https_port, probe.verify_code or 0, probe.verify_error or "")
+            snap.certificate_error = str(error)
     try:
         async with ControlCenterClient(ep, credentials(inventory, cluster, "app_user")) as cc:
             statuses = await cc.get_service_status(list(WATCHED_SERVICES))
@@ -157,12 +171,21 @@ async def _inspect_node(
 
 
 async def discover(
-    inventory: Inventory, cluster_name: str, roots: Sequence[str] = ()
+    inventory: Inventory,
+    cluster_name: str,
+    roots: Sequence[str] = (),
+    files: Sequence[TrustFile] = (),
+    purposes: Sequence[Purpose] = (),
 ) -> ClusterSnapshot:
-    """Discover a cluster of the inventory."""
+    """Discover a cluster of the inventory, trusting ``roots`` and ``files`` besides the
+    inventory's CA file (see :func:`endpoint`).
+
+    ``purposes``: the certificates of these purposes are read on every node of their SAN,
+    served on their listener and installed (certmgr); tomcat's served one always is.
+    """
     cluster = inventory.cluster(cluster_name)
     pub = cluster.publisher_node
-    pub_ep = endpoint(cluster, pub, roots)
+    pub_ep = endpoint(cluster, pub, roots, files)
     snapshot = ClusterSnapshot(
         cluster=cluster.name,
         taken_at=datetime.now(UTC),
@@ -191,7 +214,7 @@ async def discover(
 
     async def replication(publisher: NodeEntry) -> None:
         # CUCM and IM&P replicate separate databases: each publisher reports its own nodes.
-        ep = endpoint(cluster, publisher, roots)
+        ep = endpoint(cluster, publisher, roots, files)
         try:
             async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
                 states = await shell.dbreplication_states()
@@ -234,7 +257,7 @@ async def discover(
             snapshot.registrations_error = f"RisPort on {pub.fqdn}: {_why(exc)}"
 
     inspections = asyncio.gather(
-        *(_inspect_node(inventory, cluster, n, roots) for n in cluster.nodes)
+        *(_inspect_node(inventory, cluster, n, roots, files) for n in cluster.nodes)
     )
     await asyncio.gather(
         inspections,
@@ -245,6 +268,8 @@ async def discover(
         *(replication(p) for p in publishers),
     )
     snapshot.nodes = list(inspections.result())
+    if purposes:
+        await read_purpose_certificates(inventory, cluster, snapshot.nodes, purposes, roots, files)
     if snapshot.cm_groups_error is None:
         per_node = snapshot.registrations.per_node if snapshot.registrations else None
         snapshot.cm_groups = cm_group_infos(cluster, groups, pools, phones_per_pool, per_node)

@@ -163,6 +163,39 @@ class CucmTlsError(CucmError):
     """The TLS handshake failed or the served certificate did not verify."""
 
 
+class CucmCertificateUntrusted(CucmTlsError):
+    """The node's certificate did not verify against what ucrenew trusts for its cluster.
+
+    The message reads ``<fqdn>:<port>: certificate verify failed: <OpenSSL's reason> — …``,
+    followed by the files ucrenew trusts and which one to fix. Retrying does not help until
+    an operator changes the trust (or the node's certificate).
+
+    Attributes:
+        port: The TCP port of the handshake.
+        detail: The message without the leading ``<fqdn>:<port>: ``.
+        verify_code: OpenSSL's X509_V_ERR code (62: hostname mismatch, 10: expired, ...).
+        verify_message: OpenSSL's verification message.
+    """
+
+    retryable = False
+
+    def __init__(
+        self, message: str, *, node: str, port: int, verify_code: int = 0, verify_message: str = ""
+    ) -> None:
+        super().__init__(f"{node}:{port}: {message}")
+        self.node = node
+        self.port = port
+        self.detail = message
+        self.verify_code = verify_code
+        self.verify_message = verify_message
+
+
+class CucmTrustConfigError(CucmTlsError):
+    """A CA file ucrenew is told to trust cannot be used (missing, unreadable, no certificate)."""
+
+    retryable = False
+
+
 class CucmServiceTimeout(CucmServiceError):
     """A service did not reach its end state within the caller's budget (it may still)."""
 

@@ -132,3 +132,14 @@ RIS_THROTTLE_RETRIES = 2
 #: IM&P requires STARTTLS on 5222 (c2s) and 5269 (s2s); the stream ``to`` is the IM domain,
 #: taken as the node's DNS domain when not given.
 XMPP_STARTTLS_TIMEOUT = 10.0
+
+# -- Caveats of the multi-server procedure (§1.2; tech note 118731) ---------------------------
+#: The command that removes a trust certificate: the reference gives ``set cert delete
+#: {own|trust} <file>`` [DOC S5]; the file is named as ``show cert list trust`` prints it,
+#: ``<store>/<file>`` [CODE].
+CERT_DELETE_TRUST_COMMAND = "set cert delete trust {store}/{file}"
+#: CSCup28852 (phones reset every 7 minutes) is suspected when at least this share of the
+#: phones registered at a first RisPort look registered again, or were not registered, one
+#: reset period later: a change's own resets are over by then, and nothing else re-registers
+#: most phones of an idle cluster at once.
+CSCUP28852_MIN_FRACTION = 0.5

@@ -47,6 +47,8 @@ class TlsProbeResult(BaseModel):
         hostname_matched: The leaf is valid for ``node``.
         verified: Both of the above.
         verify_error: OpenSSL's verification message when ``verified`` is false.
+        verify_code: OpenSSL's X509_V_ERR code when ``verified`` is false (62: hostname
+            mismatch); ``NodeEndpoint.untrusted`` turns both into an actionable message.
     """
 
     node: str
@@ -63,6 +65,7 @@ class TlsProbeResult(BaseModel):
     hostname_matched: bool
     verified: bool
     verify_error: str | None = None
+    verify_code: int | None = None
 
 
 async def probe_tls(
@@ -73,7 +76,8 @@ async def probe_tls(
 ) -> TlsProbeResult:
     """Handshake with ``endpoint`` on ``port`` and describe the served certificate.
 
-    Trust is the inventory CA file, the endpoint's extra roots and ``extra_ca_pem``.
+    Trust is everything the endpoint trusts (the inventory's CA file, the cluster's trust
+    store, its extra roots) and ``extra_ca_pem``.
 
     Args:
         endpoint: The node (socket to ``endpoint.host``, SNI and hostname check on its FQDN).
@@ -85,6 +89,7 @@ async def probe_tls(
     Raises:
         CucmUnreachable: The connection was refused, reset or timed out.
         CucmTlsError: The handshake failed for a reason other than certificate verification.
+        CucmTrustConfigError: A file the endpoint trusts is missing or not PEM.
     """
     return await asyncio.to_thread(_probe, endpoint, port, tuple(extra_ca_pem), prelude)
 
@@ -103,14 +108,17 @@ def _probe(
         return _result(endpoint, port, der, chain_ok=True, name_ok=True, error=None)
     except ssl.SSLCertVerificationError as exc:
         error = exc.verify_message or str(exc)
-        chain_ok = exc.verify_code == _HOSTNAME_MISMATCH
+        code = exc.verify_code
+        chain_ok = code == _HOSTNAME_MISMATCH
     # A second handshake without verification reads the leaf the node serves all the same.
     reading = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     reading.check_hostname = False
     reading.verify_mode = ssl.CERT_NONE
     der = _handshake(endpoint, port, reading, prelude)
     name_ok = _name_matches(x509.load_der_x509_certificate(der), endpoint.fqdn)
-    return _result(endpoint, port, der, chain_ok=chain_ok, name_ok=name_ok, error=error)
+    result = _result(endpoint, port, der, chain_ok=chain_ok, name_ok=name_ok, error=error)
+    result.verify_code = code
+    return result
 
 
 def _handshake(

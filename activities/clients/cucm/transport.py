@@ -2,23 +2,44 @@
 
 Sockets go to the node's address (from the inventory) while TLS (SNI and hostname
 verification) and the Host header use its FQDN, as on a real network with DNS.
+
+What a client trusts for a node is the inventory's ``tls.ca_file`` (the system's CAs when it
+is unset), the cluster's trust store and the other shared files the worker adds (see
+``activities.clients.trust_store``), and the CA certificates a step is given. A certificate
+that does not verify is reported once, here, with OpenSSL's reason, every file trusted and
+the one to fix (:meth:`NodeEndpoint.untrusted`).
 """
 
 from __future__ import annotations
 
+import functools
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import httpx
 
+from activities.clients import pki
 from activities.clients.cucm.errors import (
     CucmAuthError,
+    CucmCertificateUntrusted,
     CucmError,
     CucmResponseLost,
+    CucmTlsError,
+    CucmTrustConfigError,
     CucmUnreachable,
 )
 from activities.clients.inventory import ClusterEntry, Inventory, NodeEntry
+from activities.clients.trust_store import TrustFile
+
+#: OpenSSL X509_V_ERR codes that mean the chain ends at nothing trusted: unable to get the
+#: issuer (2, 20), self-signed leaf (18) or chain (19), unable to verify the leaf (21).
+_UNTRUSTED_ISSUER = frozenset({2, 18, 19, 20, 21})
+_EXPIRED = 10
+_HOSTNAME_MISMATCH = 62
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -34,12 +55,26 @@ class NodeEndpoint:
     extra_ca_pem: tuple[str, ...] = field(default=())
     known_hosts: str | None = None
     timeout: float = 30.0
+    trust_files: tuple[TrustFile, ...] = field(default=())
+    cluster: str = ""
 
     @classmethod
     def from_inventory(
-        cls, cluster: ClusterEntry, node: NodeEntry, extra_ca_pem: tuple[str, ...] = ()
+        cls,
+        cluster: ClusterEntry,
+        node: NodeEntry,
+        extra_ca_pem: tuple[str, ...] = (),
+        trust_files: tuple[TrustFile, ...] = (),
     ) -> NodeEndpoint:
-        """Build from inventory entries."""
+        """Build from inventory entries.
+
+        Args:
+            cluster: The node's cluster (its ``tls`` block says what to trust).
+            node: The node.
+            extra_ca_pem: CA certificates (PEM) a step adds, e.g. the chain being installed.
+            trust_files: PEM bundles trusted besides the inventory's CA file (the cluster's
+                trust store, the local CA root).
+        """
         return cls(
             fqdn=node.fqdn,
             host=node.connect_host,
@@ -49,14 +84,107 @@ class NodeEndpoint:
             ca_file=cluster.tls.ca_file,
             extra_ca_pem=extra_ca_pem,
             known_hosts=cluster.tls.ssh_known_hosts,
+            trust_files=trust_files,
+            cluster=cluster.name,
         )
 
+    @property
+    def inventory_ca_file(self) -> TrustFile | None:
+        """The inventory's ``tls.ca_file``, labelled; None when unset (system trust)."""
+        if self.ca_file is None:
+            return None
+        where = f" of cluster {self.cluster}" if self.cluster else ""
+        return TrustFile(self.ca_file, f"tls.ca_file{where} in the inventory")
+
     def ssl_context(self) -> ssl.SSLContext:
-        """A verifying client context trusting the inventory's CA file plus extra roots."""
-        ctx = ssl.create_default_context(cafile=self.ca_file)
+        """A verifying client context: everything the endpoint trusts.
+
+        A trusted intermediate is an anchor too (OpenSSL's partial-chain flag, the default
+        from Python 3.13), so a chain recorded without its root still verifies.
+
+        Raises:
+            CucmTrustConfigError: A trusted file is missing or holds no certificate.
+        """
+        inventory = self.inventory_ca_file
+        if inventory is None:
+            ctx = ssl.create_default_context()
+        else:
+            ctx = self._loaded(inventory, lambda: ssl.create_default_context(cafile=self.ca_file))
+        for extra in self.trust_files:
+            self._loaded(extra, functools.partial(ctx.load_verify_locations, cafile=extra.path))
         for pem in self.extra_ca_pem:
             ctx.load_verify_locations(cadata=pem)
+        ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
         return ctx
+
+    def _loaded(self, source: TrustFile, load: Callable[[], _T]) -> _T:
+        try:
+            return load()
+        except FileNotFoundError:
+            raise CucmTrustConfigError(
+                f"cannot verify its certificate: {source.describe()} does not exist",
+                node=self.fqdn,
+            ) from None
+        except (OSError, ssl.SSLError) as exc:
+            raise CucmTrustConfigError(
+                f"cannot verify its certificate: {source.describe()} is not a PEM file of CA "
+                f"certificates ({exc})",
+                node=self.fqdn,
+            ) from None
+
+    def trusted(self) -> str:
+        """What the endpoint trusts, in words: each file with why, and the step's CAs."""
+        inventory = self.inventory_ca_file
+        parts = [inventory.describe() if inventory else "the system's CA certificates"]
+        parts += [f.describe() for f in self.trust_files]
+        if self.extra_ca_pem:
+            names = []
+            for pem in self.extra_ca_pem:
+                try:
+                    names += [
+                        pki.certificate_info(c).subject for c in pki.load_pem_certificates(pem)
+                    ]
+                except pki.PkiError:
+                    names.append("an unreadable certificate")
+            parts.append(
+                "the CA certificates of the chain being installed (" + "; ".join(names) + ")"
+            )
+        return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
+
+    def untrusted(
+        self, port: int, verify_code: int, verify_message: str
+    ) -> CucmCertificateUntrusted:
+        """The error for a certificate that did not verify on ``port``: OpenSSL's reason,
+        what ucrenew trusts, and what to fix."""
+        reason = verify_message or "the certificate did not verify"
+        if verify_code == _HOSTNAME_MISMATCH:
+            advice = (
+                f"the certificate it serves does not name {self.fqdn}: check the node's fqdn "
+                f"(and address {self.host}) in the inventory"
+            )
+        else:
+            advice = f"ucrenew trusts {self.trusted()}"
+            if verify_code == _EXPIRED:
+                advice += "; the node serves an expired certificate"
+            elif verify_code in _UNTRUSTED_ISSUER or not verify_code:
+                advice += "; " + self._trust_fix()
+        return CucmCertificateUntrusted(
+            f"certificate verify failed: {reason} — {advice}",
+            node=self.fqdn,
+            port=port,
+            verify_code=verify_code,
+            verify_message=verify_message,
+        )
+
+    def _trust_fix(self) -> str:
+        what = (
+            "the CA that issued the node's certificate (for a self-signed certificate, the "
+            "certificate itself)"
+        )
+        where = f" of cluster {self.cluster}" if self.cluster else ""
+        if self.ca_file is None:
+            return f"set tls.ca_file{where} in the inventory to a PEM file holding {what}"
+        return f"add {what} to {self.ca_file}, the inventory's tls.ca_file{where}"
 
 
 @dataclass(frozen=True)
@@ -78,6 +206,7 @@ class HttpsClient:
 
     def __init__(self, endpoint: NodeEndpoint, port: int, auth: BasicAuth) -> None:
         self.endpoint = endpoint
+        self._port = port
         self._client = httpx.AsyncClient(
             base_url=f"https://{endpoint.host}:{port}",
             verify=endpoint.ssl_context(),
@@ -103,7 +232,7 @@ class HttpsClient:
         try:
             resp = await self._client.request(method, path, extensions=extensions, **kw)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise CucmUnreachable(f"cannot connect: {exc.__class__.__name__}", node=node) from None
+            raise self._connect_error(exc) from None
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.ReadTimeout) as exc:
             raise CucmResponseLost(
                 f"request sent but no response ({exc.__class__.__name__})", node=node
@@ -113,6 +242,24 @@ class HttpsClient:
         if resp.status_code == 401:
             raise CucmAuthError("credentials refused (HTTP 401)", node=node)
         return resp
+
+    def _connect_error(self, exc: httpx.HTTPError) -> CucmError:
+        """httpx says ConnectError for a refused socket and a failed handshake alike; the
+        ssl error it wraps tells them apart (a verification failure names what to fix)."""
+        ep = self.endpoint
+        port = self._port
+        cause: BaseException | None = exc
+        for _ in range(8):  # httpx → httpcore → ssl: a few links at most
+            if cause is None:
+                break
+            if isinstance(cause, ssl.SSLCertVerificationError):
+                return ep.untrusted(port, cause.verify_code, cause.verify_message or str(cause))
+            if isinstance(cause, ssl.SSLError):
+                return CucmTlsError(f"TLS handshake on port {port} failed: {cause}", node=ep.fqdn)
+            cause = cause.__cause__ or cause.__context__
+        return CucmUnreachable(
+            f"cannot connect to port {port}: {exc or exc.__class__.__name__}", node=ep.fqdn
+        )
 
 
 class HttpsApi:

@@ -1,0 +1,92 @@
+"""What an operator must still do when a change stops after an upload (pure).
+
+An uploaded certificate is installed on every node of its SAN but served only once the
+services that activate it restart there (catalog ``activation``: Cisco Tomcat for tomcat;
+for CallManager Cisco CallManager, CTIManager, TVS and TFTP up to 12.5, Cisco HAProxy on 14
+and later; Cisco XCP Router for IM&P). A reboot does the same. A change that stops between
+the upload and the last restart leaves those nodes with a certificate that goes live at the
+next restart or reboot, whenever that happens: for CallManager that resets the phones, so it
+belongs in a maintenance window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from activities import catalog
+from activities.catalog import Purpose
+from workflows.models import RenewalPlan
+
+
+def pending_activation(
+    purpose: Purpose,
+    plan: RenewalPlan,
+    restarted: Mapping[str, Sequence[str]],
+    version: str,
+) -> list[str]:
+    """Nodes of ``purpose``'s SAN that do not serve the uploaded certificate yet.
+
+    A node serves it once every service of the plan that activates the purpose there has
+    restarted (all the release's activating services when the plan restarts none there).
+
+    Args:
+        purpose: an uploaded purpose.
+        plan: the change's plan (SAN and restart waves).
+        restarted: node FQDN -> services this change restarted there.
+        version: the cluster's version (the activating services depend on it).
+    """
+    spec = catalog.purpose(purpose)
+    planned: dict[str, set[str]] = {}
+    products: dict[str, str] = {}
+    for wave in plan.restarts.waves if plan.restarts else []:
+        for nr in wave.nodes:
+            planned.setdefault(nr.node, set()).update(nr.services)
+            products[nr.node] = nr.product
+    waiting = []
+    for fqdn in plan.san_by_purpose.get(purpose, []):
+        product = products.get(fqdn, spec.san_products[0])
+        activating = set(spec.restart_services(product, version))
+        needed = (planned.get(fqdn, set()) & activating) or activating
+        if not needed <= set(restarted.get(fqdn, ())):
+            waiting.append(fqdn)
+    return waiting
+
+
+def activation_outstanding(
+    purposes: Sequence[Purpose],
+    plan: RenewalPlan,
+    restarted: Mapping[str, Sequence[str]],
+    version: str,
+    mixed_mode_ctl_pending: bool = False,
+) -> list[str]:
+    """One line per uploaded purpose whose certificate some nodes do not serve yet: which
+    nodes, and what makes it go live there (services of the release, or a reboot)."""
+    lines: list[str] = []
+    for purpose in dict.fromkeys(purposes):
+        waiting = pending_activation(purpose, plan, restarted, version)
+        if not waiting:
+            continue
+        spec = catalog.purpose(purpose)
+        services = spec.restart_services(spec.san_products[0], version)
+        nodes = ", ".join(waiting)
+        if purpose == "tomcat":
+            lines.append(
+                f"the new tomcat certificate is installed but not yet served on {nodes}: "
+                "restart Cisco Tomcat there (utils service restart Cisco Tomcat) or reboot them"
+            )
+            continue
+        line = (
+            f"the new {purpose} certificate is installed but not yet served on {nodes}: it "
+            f"goes live at the next restart of {', '.join(services)} "
+            f"(release {version or 'unknown'}) or reboot of each of them"
+        )
+        if spec.phone_impact and purpose == "CallManager":
+            line += "; phones then reset to fetch the new ITL, so do it in a maintenance window" + (
+                ", after `utils ctl update CTLFile` on the publisher (mixed mode)"
+                if mixed_mode_ctl_pending
+                else ""
+            )
+        elif spec.phone_impact:
+            line += "; IM clients reconnect then, so do it in a maintenance window"
+        lines.append(line)
+    return lines
