@@ -193,7 +193,9 @@ _FEATURES: tuple[ServiceDef, ...] = (
     _feature("Cisco WebDialer Web Service", _CTI, servlet=True, publisher=_OFF, subscriber=_OFF),
     _feature("Cisco SOAP - CDRonDemand Service", _CDR, servlet=True, subscriber=_OFF),
     _feature("Cisco CAR Web Service", _CDR, servlet=True, subscriber=_OFF),
-    _feature("Cisco AXL Web Service", _DB_ADMIN, subscriber=_OFF),
+    # The AXL developer guide for 11.0: "AXL service is now enabled by default on all nodes
+    # (Publisher and Subscribers.)". Before 11.0 the lab serves AXL on the publisher only.
+    _feature("Cisco AXL Web Service", _DB_ADMIN),
     _feature("Cisco UXL Web Service", _DB_ADMIN, servlet=True),
     _feature("Cisco Bulk Provisioning Service", _DB_ADMIN, subscriber=_OFF),
     _feature("Cisco TAPS Service", _DB_ADMIN, publisher=_OFF, subscriber=_OFF),

@@ -235,7 +235,47 @@ AXL_VERSION_ERROR = (
 #: AXL answers 503 while one of these services (those present on the node) is not Started.
 AXL_REQUIRED_SERVICES = ("Cisco AXL Web Service", "Cisco AXL Tomcat")
 #: Fault of a failed AXL request: faultcode, and an ``axlError`` detail with code and message.
-AXL_FAULT_CODE = "soapenv:Client"
+#: Raw AXL faults posted publicly carry soapenv:Server (axlcode 5007 on 9.1 and 10.5, 5003 on
+#: 11.5), whoever is at fault; no Cisco document says so.
+AXL_FAULT_CODE = "soapenv:Server"
+#: A request that does not validate against the schema is refused before AXL runs it, with
+#: this faultcode, no ``axlError`` detail, and the schema validator's (Xerces) message.
+AXL_SCHEMA_FAULT_CODE = "soapenv:Client"
+AXL_SCHEMA_MESSAGES = {
+    "unexpected": (
+        "cvc-complex-type.2.4.a: Invalid content was found starting with element '{element}'. "
+        "One of '{{{expected}}}' is expected."
+    ),
+    "unexpected_end": (
+        "cvc-complex-type.2.4.d: Invalid content was found starting with element '{element}'. "
+        "No child element is expected at this point."
+    ),
+    "incomplete": (
+        "cvc-complex-type.2.4.b: The content of element '{element}' is not complete. "
+        "One of '{{{expected}}}' is expected."
+    ),
+    "attribute": (
+        "cvc-complex-type.3.2.2: Attribute '{attribute}' is not allowed to appear in element "
+        "'{element}'."
+    ),
+    "element_only": (
+        "cvc-complex-type.2.3: Element '{element}' cannot have character [children], because "
+        "the type's content type is element-only."
+    ),
+    "simple": (
+        "cvc-type.3.1.2: Element '{element}' is a simple type, so it must have no element "
+        "information item [children]."
+    ),
+    "pattern": (
+        "cvc-pattern-valid: Value '{value}' is not facet-valid with respect to pattern "
+        "'{pattern}' for type '{type}'."
+    ),
+    "max_length": (
+        "cvc-maxLength-valid: Value '{value}' with length = '{length}' is not facet-valid with "
+        "respect to maxLength '{max}' for type '{type}'."
+    ),
+    "datatype": "cvc-datatype-valid.1.2.1: '{value}' is not a valid value for '{type}'.",
+}
 #: axlcode of a request the lab refuses outside SQL (bad search criteria, unknown operation).
 AXL_REQUEST_ERROR_CODE = 5003
 #: Informix error codes/messages executeSQLQuery returns in the axlError detail.
@@ -245,6 +285,7 @@ SQL_UNKNOWN_COLUMN = (
     -217,
     "Column ({column}) not found in any table in the query (or SLV is undefined).",
 )
+SQL_AMBIGUOUS_COLUMN = (-324, "Ambiguous column ({column}).")
 #: listProcessNode name matching ignores case; ``%`` is the only wildcard.
 AXL_SEARCH_CASE_INSENSITIVE = True
 #: processnode.name holds the node's FQDN (admins may also use host names or addresses).
@@ -259,12 +300,19 @@ IMP_PUBLISHER_NODE_USAGE = "Publisher"
 PROCESS_NODE_ROLE = {"cucm": "CUCM Voice/Video", "imp": "CUCM IM and Presence"}
 #: Informix booleans as executeSQLQuery returns them.
 SQL_TRUE, SQL_FALSE = "t", "f"
-#: doDeviceReset (Cisco's "reset phones" step) answers with an empty ``return``.
-AXL_DEVICE_RESET_RETURN = ""
-#: axlcode and message of a doDeviceReset naming a device the database does not have (with
-#: isMGCP true the name is looked up among MGCP gateways, and the lab has none).
+#: doDeviceReset with deviceResetType "Apply Configuration" applies pending configuration
+#: changes, restarting a phone only when one needs it; the lab has no such changes, so it
+#: touches no phone (and answers true).
+AXL_APPLY_CONFIG_TOUCHES_PHONE = False
+#: A deviceResetType the schema lets through (its XReset accepts any string) but AXL does not
+#: know is refused with AXL_REQUEST_ERROR_CODE and this message.
+AXL_RESET_TYPE_ERROR = "Invalid deviceResetType: {value}"
+#: axlcode and message of a request naming an item the database does not have (a get of an
+#: unknown CM group; a doDeviceReset of an unknown device: with isMGCP true the name is looked
+#: up among MGCP gateways, and the lab has none).
 AXL_ITEM_NOT_FOUND_CODE = 5007
-AXL_DEVICE_NOT_FOUND_MESSAGE = "Item not valid: The specified Device was not found"
+AXL_ITEM_NOT_FOUND_MESSAGE = "Item not valid: The specified {item} was not found"
+AXL_DEVICE_NOT_FOUND_MESSAGE = AXL_ITEM_NOT_FOUND_MESSAGE.format(item="Device")
 #: A reset of a phone that is not registered is accepted and changes nothing (CUCM has no
 #: registration to send it to); with False the lab refuses it with AXL_REQUEST_ERROR_CODE.
 AXL_RESET_UNREGISTERED_ACCEPTED = True

@@ -85,8 +85,8 @@ def node_app(twin: Twin, node: Node) -> web.Application:
     webapps.add_routes(app)
     if node.product == "cucm":
         risport.add_routes(app)
-        if node.publisher:
-            axl.add_routes(app)
+    if axl.serves_axl(node, twin.spec.major_version):
+        axl.add_routes(app)
     return app
 
 

@@ -1,10 +1,15 @@
-"""AXL SOAP (``/axl/``) of the twin's CUCM publisher (cucm-interfaces.md §6).
+"""AXL SOAP (``/axl/``) of the twin's CUCM nodes (cucm-interfaces.md §6).
 
 SOAP 1.1 in ``http://www.cisco.com/AXL/API/<ver>`` with unqualified children; the schema
 version comes from ``SOAPAction: "CUCM:DB ver=<ver> <operation>"``. Unsupported versions get
-the HTTP 599 HTML page real CUCM sends. Operations: getCCMVersion, listProcessNode,
-executeSQLQuery over :mod:`lab.frontends.sql`, listCallManagerGroup and listDevicePool
+the HTTP 599 HTML page real CUCM sends. Every request is first checked against its operation's
+type in AXLSoap.xsd (:mod:`lab.frontends.axl_schema`) and refused as AXL refuses it when it
+does not validate. Operations: getCCMVersion, listProcessNode, executeSQLQuery over
+:mod:`lab.frontends.sql`, listCallManagerGroup, getCallManagerGroup and listDevicePool
 (:mod:`lab.frontends.axl_cmgroups`) and doDeviceReset (:mod:`lab.frontends.axl_devices`).
+
+AXL answers on the publisher and, from 11.0, on every CUCM node: the AXL developer guide for
+11.0 says "AXL service is now enabled by default on all nodes (Publisher and Subscribers.)".
 """
 
 from __future__ import annotations
@@ -16,14 +21,15 @@ from lxml import etree
 
 from lab import facts
 from lab.cluster import Cluster
-from lab.frontends import axl_cmgroups, axl_devices, sql
+from lab.frontends import axl_cmgroups, axl_devices, axl_schema, sql
 from lab.frontends.axl_common import (
     axl_fault,
     braced_uuid,
     element,
-    like,
-    name_pattern,
+    matches,
+    page,
     returned_tags,
+    search_criteria,
 )
 from lab.frontends.base import LAB_KEY, NODE_KEY
 from lab.frontends.soapenv import (
@@ -37,6 +43,10 @@ from lab.nodes import Node
 
 AXL_NS_PREFIX = "http://www.cisco.com/AXL/API/"
 AXL_PATH = "/axl/"
+#: From this release AXL answers on every CUCM node, not only the publisher.
+AXL_ON_EVERY_NODE_SINCE = 11.0
+#: The tags of LProcessNode the lab can answer, in the schema's order.
+_PROCESS_NODE_TAGS = ("name", "description", "nodeUsage", "processNodeRole")
 
 _SOAPACTION = re.compile(r'^"?CUCM:DB ver=(?P<ver>[0-9.]+)(?:\s+(?P<op>\w+))?"?$')
 
@@ -54,44 +64,36 @@ def _get_ccm_version(cluster: Cluster, ns: str) -> etree._Element:
 
 
 def _list_process_node(cluster: Cluster, ns: str, req: etree._Element) -> etree._Element:
-    pattern = name_pattern("listProcessNode", req)
-    tags = returned_tags(req, ("name", "description", "nodeUsage", "processNodeRole"))
+    criteria = search_criteria("listProcessNode", req)
+    tags = returned_tags(req, _PROCESS_NODE_TAGS)
     ewd_name, ewd_description, ewd_usage, _role = facts.ENTERPRISE_WIDE_DATA
     entries = [
         (
             sql.enterprise_pkid(cluster),
-            ewd_name,
-            ewd_description,
-            ewd_usage,
-            facts.PROCESS_NODE_ROLE["cucm"],
+            {
+                "name": ewd_name,
+                "description": ewd_description,
+                "nodeUsage": ewd_usage,
+                "processNodeRole": facts.PROCESS_NODE_ROLE["cucm"],
+            },
         )
     ]
     for node in cluster.nodes:
         usage = node.role
         if node.product == "imp" and node.publisher:
             usage = facts.IMP_PUBLISHER_NODE_USAGE
-        entries.append(
-            (
-                sql.node_pkid(cluster, node.hostname),
-                sql.processnode_name(node, cluster.spec.server_names),
-                facts.PROCESSNODE_DESCRIPTION[node.product].format(role=node.role),
-                usage,
-                facts.PROCESS_NODE_ROLE[node.product],
-            )
-        )
+        values = {
+            "name": sql.processnode_name(node, cluster.spec.server_names),
+            "description": facts.PROCESSNODE_DESCRIPTION[node.product].format(role=node.role),
+            "nodeUsage": usage,
+            "processNodeRole": facts.PROCESS_NODE_ROLE[node.product],
+        }
+        entries.append((sql.node_pkid(cluster, node.hostname), values))
     resp = etree.Element(f"{{{ns}}}listProcessNodeResponse", nsmap={"ns": ns})
     ret = element(resp, "return")
-    for pkid, name, description, usage, role in entries:
-        if not like(pattern, name):
-            continue
+    for pkid, values in page(req, [e for e in entries if matches(criteria, e[1])]):
         pn = element(ret, "processNode")
         pn.set("uuid", braced_uuid(pkid))
-        values = {
-            "name": name,
-            "description": description,
-            "nodeUsage": usage,
-            "processNodeRole": role,
-        }
         for tag in tags:
             element(pn, tag, values[tag])
     return resp
@@ -146,6 +148,7 @@ async def axl(request: web.Request) -> web.StreamResponse:
         fault = injected_fault(lab, node, "axl")
         if fault is not None:
             raise fault
+        axl_schema.validate(req)
         match qname.localname:
             case "getCCMVersion":
                 payload = _get_ccm_version(lab.cluster, namespace)
@@ -153,8 +156,12 @@ async def axl(request: web.Request) -> web.StreamResponse:
                 payload = _list_process_node(lab.cluster, namespace, req)
             case "executeSQLQuery":
                 payload = _execute_sql(lab.cluster, namespace, req)
-            case "listCallManagerGroup" | "listDevicePool":
-                payload = axl_cmgroups.list_operation(lab.cluster, namespace, req)
+            case "listCallManagerGroup":
+                payload = axl_cmgroups.list_call_manager_group(lab.cluster, namespace, req)
+            case "getCallManagerGroup":
+                payload = axl_cmgroups.get_call_manager_group(lab.cluster, namespace, req)
+            case "listDevicePool":
+                payload = axl_cmgroups.list_device_pool(lab.cluster, namespace, req)
             case "doDeviceReset":
                 payload = axl_devices.do_device_reset(lab.phones, namespace, req)
                 lab.lose_response(node, "device-reset")
@@ -169,6 +176,11 @@ async def axl(request: web.Request) -> web.StreamResponse:
     return xml_response(payload)
 
 
+def serves_axl(node: Node, version: float) -> bool:
+    """Whether AXL answers on ``node`` of a cluster of release ``version`` (major.minor)."""
+    return node.product == "cucm" and (node.publisher or version >= AXL_ON_EVERY_NODE_SINCE)
+
+
 def add_routes(app: web.Application) -> None:
-    """Register AXL on the publisher's application."""
+    """Register AXL on a node's application."""
     app.router.add_post(AXL_PATH, axl)

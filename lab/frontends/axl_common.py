@@ -1,18 +1,21 @@
-"""What the AXL operations of the twin's publisher share: faults, search criteria, elements.
+"""What the AXL operations of the twin share: faults, search criteria, paging, elements.
 
-AXL children are unqualified; list operations take ``searchCriteria`` with ``%`` wildcards
-and an optional ``returnedTags`` (cucm-interfaces.md §6).
+AXL children are unqualified; list operations take ``searchCriteria`` with ``%`` wildcards,
+``returnedTags``, and optional ``skip`` and ``first`` (cucm-interfaces.md §6).
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from typing import TypeVar
 
 from lxml import etree
 
 from lab import facts
 from lab.frontends.soapenv import SoapFault
+
+T = TypeVar("T")
 
 
 def axl_fault(operation: str, code: int, message: str) -> SoapFault:
@@ -44,27 +47,43 @@ def like(pattern: str, value: str) -> bool:
     return re.fullmatch(regex, value, flags) is not None
 
 
-def name_pattern(operation: str, req: etree._Element) -> str:
-    """The ``name`` pattern of a list request's ``searchCriteria``, the only criterion known.
+def search_criteria(operation: str, req: etree._Element) -> dict[str, str]:
+    """The criteria of a (schema-valid) list request's ``searchCriteria``, by field.
 
     Raises:
-        SoapFault: The criteria are missing, empty, or name another field.
+        SoapFault: None is given: the XSD's annotation says "At least one element under
+            searchCriteria has to be mentioned".
     """
     criteria = req.find("searchCriteria")
-    if criteria is None or len(criteria) == 0:
+    children = criteria if criteria is not None else ()
+    given = {c.tag: (c.text or "").strip() for c in children if isinstance(c.tag, str)}
+    if not given:
         raise axl_fault(
             operation, facts.AXL_REQUEST_ERROR_CODE, "searchCriteria must name at least one field"
         )
-    unknown = [c.tag for c in criteria if c.tag != "name"]
-    if unknown:
-        raise axl_fault(
-            operation, facts.AXL_REQUEST_ERROR_CODE, f"Unsupported search criteria: {unknown[0]}"
-        )
-    return (criteria.findtext("name") or "").strip()
+    return given
+
+
+def matches(criteria: dict[str, str], values: dict[str, str]) -> bool:
+    """Whether an item's ``values`` match every search criterion (``%`` wildcards)."""
+    return all(like(pattern, values.get(name, "")) for name, pattern in criteria.items())
+
+
+def page(req: etree._Element, items: list[T]) -> list[T]:
+    """The items a list request's ``first`` and ``skip`` select; skip counts only with first
+    (the XSD: "It will be used only when first tag is specified")."""
+    first = req.findtext("first")
+    if first is None:
+        return items
+    skip = int(req.findtext("skip") or 0)
+    return items[skip : skip + int(first)]
 
 
 def returned_tags(req: etree._Element, known: tuple[str, ...]) -> list[str]:
-    """The ``returnedTags`` of a list request that are ``known``; all of them when none is."""
+    """The ``returnedTags`` of a request that the lab can answer, in ``known`` (schema) order;
+    all of them when none is named (a tag the lab has no value for is left out)."""
     returned = req.find("returnedTags")
-    tags = [t.tag for t in returned if t.tag in known] if returned is not None else []
-    return tags or list(known)
+    if returned is None or len(returned) == 0:
+        return list(known)
+    asked = {t.tag for t in returned}
+    return [t for t in known if t in asked]

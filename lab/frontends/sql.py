@@ -1,12 +1,10 @@
 """A tiny SQL engine for AXL ``executeSQLQuery`` over the twin's Informix-like tables.
 
-Grammar (keywords and identifiers case-insensitive, like Informix)::
-
-    SELECT * | col [, col]* FROM table [WHERE col op literal [AND col op literal]*] [;]
-
-``op`` is one of ``= != <> < <= > >=``; a literal is a quoted string or a number. Numbers
-compare numerically, strings compare case-sensitively. Tables are built from the cluster on
-each query, so they always reflect the current state.
+One SELECT over one table or an ANSI join of several (grammar in :func:`parse`): enough for
+what AXL clients ask of processnode, processconfig, callmanager, callmanagergroup,
+callmanagergroupmember and devicepool. Numbers compare numerically, strings
+case-sensitively, NULL (a left outer join's missing side) never. Tables are built from the
+cluster on each query, so they always reflect the current state.
 """
 
 from __future__ import annotations
@@ -193,6 +191,8 @@ _TOKEN = re.compile(
     r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+(?:\.\d+)?)|(?P<op><>|!=|<=|>=|=|<|>)"
     r"|(?P<punct>[,*;])|(?P<word>[A-Za-z_][A-Za-z0-9_.]*))"
 )
+#: Words that end a select item or a table reference rather than name an alias.
+_KEYWORDS = frozenset({"from", "where", "join", "inner", "left", "outer", "on", "and", "as"})
 
 
 @dataclass(frozen=True)
@@ -202,23 +202,53 @@ class _Token:
 
 
 @dataclass(frozen=True)
-class Condition:
-    """``column op literal``."""
+class Ref:
+    """A column reference: ``column`` or ``qualifier.column`` (a table name or alias)."""
 
+    qualifier: str | None
     column: str
-    op: str
-    value: str
-    numeric: bool
 
-    def matches(self, row: Row) -> bool:
-        """Whether the row satisfies the condition."""
-        cell = row[self.column]
-        if not self.numeric:
-            return _compare(self.op, cell, self.value)
-        try:
-            return _compare(self.op, float(cell), float(self.value))
-        except ValueError:
-            return False
+    @classmethod
+    def parse(cls, word: str) -> Ref:
+        """``cmg.name`` or ``name``, lower-cased as Informix folds identifiers."""
+        qualifier, _, column = word.lower().rpartition(".")
+        return cls(qualifier or None, column)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``ref op literal`` or ``ref op ref``."""
+
+    left: Ref
+    op: str
+    value: str | Ref
+    numeric: bool = False
+
+
+@dataclass(frozen=True)
+class Source:
+    """A table of the FROM clause: its alias, and for a joined table how it is joined."""
+
+    table: str
+    alias: str
+    outer: bool = False
+    on: tuple[Condition, ...] = ()
+
+
+@dataclass(frozen=True)
+class Query:
+    """A parsed SELECT.
+
+    Attributes:
+        columns: The output column names, or ``("*",)``.
+        table: The first table of the FROM clause.
+    """
+
+    columns: tuple[str, ...]
+    table: str
+    items: tuple[tuple[Ref, str], ...]
+    sources: tuple[Source, ...]
+    where: tuple[Condition, ...]
 
 
 def _compare(op: str, left: _T, right: _T) -> bool:
@@ -235,15 +265,6 @@ def _compare(op: str, left: _T, right: _T) -> bool:
             return left > right
         case _:
             return left >= right
-
-
-@dataclass(frozen=True)
-class Query:
-    """A parsed SELECT."""
-
-    columns: tuple[str, ...]
-    table: str
-    where: tuple[Condition, ...]
 
 
 def _tokenize(sql: str) -> list[_Token]:
@@ -263,68 +284,205 @@ def _tokenize(sql: str) -> list[_Token]:
     return tokens
 
 
-def parse(sql: str) -> Query:
-    """Parse one SELECT; SqlError for anything else."""
-    tokens = _tokenize(sql)
-    pos = 0
+class _Parser:
+    def __init__(self, sql: str) -> None:
+        self.tokens = _tokenize(sql)
+        self.pos = 0
 
-    def peek() -> _Token | None:
-        return tokens[pos] if pos < len(tokens) else None
-
-    def take(kind: str, text: str | None = None) -> _Token:
-        nonlocal pos
-        tok = peek()
-        if tok is None or tok.kind != kind or (text and tok.text.lower() != text):
-            raise SqlError(*facts.SQL_SYNTAX_ERROR)
-        pos += 1
+    def peek(self, text: str | None = None) -> _Token | None:
+        tok = self.tokens[self.pos] if self.pos < len(self.tokens) else None
+        if text is not None and (tok is None or tok.text.lower() != text):
+            return None
         return tok
 
-    take("word", "select")
-    columns: list[str] = []
-    if (tok := peek()) is not None and tok.text == "*":
-        take("punct")
-        columns.append("*")
+    def take(self, kind: str, text: str | None = None) -> _Token:
+        tok = self.peek()
+        if tok is None or tok.kind != kind or (text and tok.text.lower() != text):
+            raise SqlError(*facts.SQL_SYNTAX_ERROR)
+        self.pos += 1
+        return tok
+
+    def name(self) -> str | None:
+        """An optional alias: a word that is not a keyword."""
+        tok = self.peek()
+        if tok is None or tok.kind != "word" or tok.text.lower() in _KEYWORDS:
+            return None
+        self.pos += 1
+        return tok.text.lower()
+
+    def item(self) -> tuple[Ref, str]:
+        ref = Ref.parse(self.take("word").text)
+        if self.peek("as"):
+            self.pos += 1
+            return ref, self.take("word").text.lower()
+        return ref, self.name() or ref.column
+
+    def source(self, outer: bool = False, joined: bool = False) -> Source:
+        table = self.take("word").text.lower()
+        alias = self.name() or table
+        on: tuple[Condition, ...] = ()
+        if joined:
+            self.take("word", "on")
+            on = self.conditions()
+        return Source(table, alias, outer, on)
+
+    def conditions(self) -> tuple[Condition, ...]:
+        found = [self.condition()]
+        while self.peek("and"):
+            self.pos += 1
+            found.append(self.condition())
+        return tuple(found)
+
+    def condition(self) -> Condition:
+        left = Ref.parse(self.take("word").text)
+        op = self.take("op").text
+        tok = self.peek()
+        if tok is None or tok.kind not in ("str", "num", "word"):
+            raise SqlError(*facts.SQL_SYNTAX_ERROR)
+        self.pos += 1
+        if tok.kind == "word":
+            return Condition(left, op, Ref.parse(tok.text))
+        if tok.kind == "str":
+            return Condition(left, op, tok.text[1:-1].replace("''", "'"))
+        return Condition(left, op, tok.text, numeric=True)
+
+    def join(self) -> Source | None:
+        """``[INNER] JOIN t [a] ON ...`` or ``LEFT [OUTER] JOIN t [a] ON ...``, if next."""
+        outer = False
+        if self.peek("left"):
+            self.pos += 1
+            outer = True
+            if self.peek("outer"):
+                self.pos += 1
+        elif self.peek("inner"):
+            self.pos += 1
+        elif not self.peek("join"):
+            return None
+        self.take("word", "join")
+        return self.source(outer, joined=True)
+
+    def query(self) -> Query:
+        self.take("word", "select")
+        items: list[tuple[Ref, str]] = []
+        if self.peek("*"):
+            self.take("punct")
+        else:
+            items.append(self.item())
+            while self.peek(","):
+                self.take("punct")
+                items.append(self.item())
+        self.take("word", "from")
+        sources = [self.source()]
+        while (joined := self.join()) is not None:
+            sources.append(joined)
+        where: tuple[Condition, ...] = ()
+        if self.peek() is not None:
+            self.take("word", "where")
+            where = self.conditions()
+        if self.peek() is not None:
+            raise SqlError(*facts.SQL_SYNTAX_ERROR)
+        columns = tuple(label for _, label in items) or ("*",)
+        return Query(columns, sources[0].table, tuple(items), tuple(sources), where)
+
+
+def parse(sql: str) -> Query:
+    """Parse one SELECT; SqlError for anything else.
+
+    Grammar (keywords and identifiers case-insensitive, like Informix)::
+
+        SELECT * | ref [[AS] label] [, ...] FROM table [alias]
+            [{[INNER] JOIN | LEFT [OUTER] JOIN} table [alias] ON cond [AND cond]*]*
+            [WHERE cond [AND cond]*] [;]
+
+    ``ref`` is ``column`` or ``alias.column``; ``cond`` is ``ref op literal`` or
+    ``ref op ref``, ``op`` one of ``= != <> < <= > >=``, a literal a quoted string or a number.
+    """
+    return _Parser(sql).query()
+
+
+#: A row of a join: each source's row by alias, None where a left outer join found none.
+_Joined = dict[str, Row | None]
+
+
+class _Resolver:
+    """Finds the source of each column reference, as Informix does, or raises its error."""
+
+    def __init__(self, sources: tuple[Source, ...]) -> None:
+        self.sources = sources
+        self.aliases = {s.alias: TABLES[s.table] for s in sources}
+
+    def __call__(self, ref: Ref) -> str:
+        if ref.qualifier is not None:
+            table = self.aliases.get(ref.qualifier)
+            if table is not None and ref.column in table.columns:
+                return ref.qualifier
+        else:
+            owners = [a for a, t in self.aliases.items() if ref.column in t.columns]
+            if len(owners) > 1:
+                code, template = facts.SQL_AMBIGUOUS_COLUMN
+                raise SqlError(code, template.format(column=ref.column))
+            if owners:
+                return owners[0]
+        code, template = facts.SQL_UNKNOWN_COLUMN
+        name = f"{ref.qualifier}.{ref.column}" if ref.qualifier else ref.column
+        raise SqlError(code, template.format(column=name))
+
+
+def _value(joined: _Joined, alias: str, column: str) -> str | None:
+    row = joined[alias]
+    return None if row is None else row[column]
+
+
+def _holds(cond: Condition, joined: _Joined, resolve: _Resolver) -> bool:
+    left = _value(joined, resolve(cond.left), cond.left.column)
+    if isinstance(cond.value, Ref):
+        right = _value(joined, resolve(cond.value), cond.value.column)
     else:
-        columns.append(take("word").text.lower())
-        while (tok := peek()) is not None and tok.text == ",":
-            take("punct")
-            columns.append(take("word").text.lower())
-    take("word", "from")
-    table = take("word").text.lower()
-    where: list[Condition] = []
-    if peek() is not None:
-        take("word", "where")
-        while True:
-            column = take("word").text.lower()
-            op = take("op").text
-            lit = peek()
-            if lit is None or lit.kind not in ("str", "num"):
-                raise SqlError(*facts.SQL_SYNTAX_ERROR)
-            pos += 1
-            if lit.kind == "str":
-                where.append(Condition(column, op, lit.text[1:-1].replace("''", "'"), False))
-            else:
-                where.append(Condition(column, op, lit.text, True))
-            if peek() is None:
-                break
-            take("word", "and")
-    return Query(tuple(columns), table, tuple(where))
+        right = cond.value
+    if left is None or right is None:
+        return False  # NULL compares as unknown
+    if not cond.numeric:
+        return _compare(cond.op, left, right)
+    try:
+        return _compare(cond.op, float(left), float(right))
+    except ValueError:
+        return False
 
 
 def execute(cluster: Cluster, sql: str) -> list[Row]:
-    """Run a SELECT against the cluster; rows keep the selected column order."""
+    """Run a SELECT against the cluster; rows keep the selected column order, NULL as ""."""
     query = parse(sql)
-    table = TABLES.get(query.table)
-    if table is None:
-        code, template = facts.SQL_UNKNOWN_TABLE
-        raise SqlError(code, template.format(table=query.table))
-    columns = table.columns if query.columns == ("*",) else query.columns
-    for column in (*columns, *(c.column for c in query.where)):
-        if column not in table.columns:
-            code, template = facts.SQL_UNKNOWN_COLUMN
-            raise SqlError(code, template.format(column=column))
+    for source in query.sources:
+        if source.table not in TABLES:
+            code, template = facts.SQL_UNKNOWN_TABLE
+            raise SqlError(code, template.format(table=source.table))
+    resolve = _Resolver(query.sources)
+    items = query.items or tuple(
+        (Ref(s.alias, c), c) for s in query.sources for c in TABLES[s.table].columns
+    )
+    owners = [resolve(ref) for ref, _ in items]
+    for cond in (*query.where, *(c for s in query.sources for c in s.on)):
+        resolve(cond.left)
+        if isinstance(cond.value, Ref):
+            resolve(cond.value)
+    first, *joins = query.sources
+    rows: list[_Joined] = [{first.alias: r} for r in TABLES[first.table].rows(cluster)]
+    for source in joins:
+        right = TABLES[source.table].rows(cluster)
+        joined: list[_Joined] = []
+        for row in rows:
+            found = [
+                {**row, source.alias: r}
+                for r in right
+                if all(_holds(c, {**row, source.alias: r}, resolve) for c in source.on)
+            ]
+            joined.extend(found or ([{**row, source.alias: None}] if source.outer else []))
+        rows = joined
     return [
-        {c: row[c] for c in columns}
-        for row in table.rows(cluster)
-        if all(cond.matches(row) for cond in query.where)
+        {
+            label: _value(row, owner, ref.column) or ""
+            for (ref, label), owner in zip(items, owners, strict=True)
+        }
+        for row in rows
+        if all(_holds(c, row, resolve) for c in query.where)
     ]

@@ -55,11 +55,11 @@ async def all_registered(lab: Lab) -> None:
     await until(lambda: all(p.node is not None for p in lab.phones.phones), what="all registered")
 
 
-async def raw_reset(handle: LabHandle, inner: str) -> httpx.Response:
+async def raw_reset(handle: LabHandle, inner: str, attrs: str = "") -> httpx.Response:
     """One doDeviceReset with a hand-written body (the client always sends deviceName)."""
     body = (
         f'<soapenv:Envelope xmlns:soapenv="{SOAPENV}" xmlns:ns="{AXL_NS}"><soapenv:Body>'
-        f"<ns:doDeviceReset>{inner}</ns:doDeviceReset></soapenv:Body></soapenv:Envelope>"
+        f"<ns:doDeviceReset{attrs}>{inner}</ns:doDeviceReset></soapenv:Body></soapenv:Envelope>"
     )
     endpoint = handle.endpoint("cucm-pub")
     auth = handle.app_user
@@ -85,6 +85,15 @@ def axl_error(resp: httpx.Response) -> tuple[str, str]:
         root.findtext(".//axlError/axlcode") or "",
         root.findtext(".//axlError/axlmessage") or "",
     )
+
+
+def schema_refusal(resp: httpx.Response) -> str:
+    """The faultstring of a request refused by the schema (a client fault with no detail)."""
+    assert resp.status_code == 500, resp.text
+    root = etree.fromstring(resp.content)
+    assert root.findtext(".//faultcode") == facts.AXL_SCHEMA_FAULT_CODE
+    assert root.find(".//detail") is None
+    return root.findtext(".//faultstring") or ""
 
 
 async def test_a_registered_phone_resets_and_registers_with_the_served_itl(
@@ -215,29 +224,47 @@ async def test_a_phone_queued_for_the_itl_reset_is_not_reset_twice(tmp_path: Pat
 
 
 async def test_request_validation(lab: LabHandle) -> None:
+    # DoDeviceResetReq (AXLSoap.xsd): deviceName, then isHardReset *or* deviceResetType; isMGCP
+    # is an attribute. A request that breaks it is refused before anything runs.
     running = lab.lab
     await all_registered(running)
     name = running.phones.phones[0].name
+    device = f"<deviceName>{name}</deviceName>"
     mark = running.journal.last_seq
-    code, message = axl_error(await raw_reset(lab, "<isHardReset>true</isHardReset>"))
-    assert code == str(facts.AXL_REQUEST_ERROR_CODE) and "deviceName" in message
-    code, message = axl_error(await raw_reset(lab, "<uuid>{0000}</uuid>"))
-    assert code == str(facts.AXL_REQUEST_ERROR_CODE)
-    assert message == "uuid is not supported by the lab"
-    code, message = axl_error(
-        await raw_reset(lab, f"<deviceName>{name}</deviceName><isHardReset>maybe</isHardReset>")
+    refused = {
+        "<isHardReset>true</isHardReset>": "One of '{deviceName}' is expected",
+        "<uuid>{00000000-0000-0000-0000-000000000000}</uuid>": "element 'uuid'",
+        device: "One of '{isHardReset, deviceResetType}' is expected",
+        f"{device}<isHardReset>maybe</isHardReset>": "Value 'maybe' is not facet-valid",
+        f"{device}<isHardReset>true</isHardReset><deviceResetType>Reset</deviceResetType>": (
+            "element 'deviceResetType'. No child element is expected"
+        ),
+        f"{device}<isMGCP>false</isMGCP><isHardReset>true</isHardReset>": "element 'isMGCP'",
+    }
+    for inner, why in refused.items():
+        assert why in schema_refusal(await raw_reset(lab, inner)), inner
+    assert "Attribute 'hard'" in schema_refusal(
+        await raw_reset(lab, f"{device}<isHardReset>t</isHardReset>", ' hard="true"')
     )
-    assert code == str(facts.AXL_REQUEST_ERROR_CODE) and "isHardReset" in message
+    # Valid, but no such device: with isMGCP the name is looked up among MGCP gateways.
     code, _ = axl_error(
-        await raw_reset(lab, f"<deviceName>{name}</deviceName><isMGCP>true</isMGCP>")
+        await raw_reset(lab, f"{device}<isHardReset>true</isHardReset>", ' isMGCP="true"')
     )
-    assert code == str(facts.AXL_ITEM_NOT_FOUND_CODE)  # the lab has no MGCP gateway
+    assert code == str(facts.AXL_ITEM_NOT_FOUND_CODE)
+    code, _ = axl_error(
+        await raw_reset(lab, f"{device}<deviceResetType>Reboot</deviceResetType>")
+    )  # the schema's XReset takes any string; AXL knows three
+    assert code == str(facts.AXL_REQUEST_ERROR_CODE)
     assert running.journal.entries("phone", since=mark) == []
-    # Optional fields absent: a hard reset, and the reply's return is empty.
-    resp = await raw_reset(lab, f"<deviceName>{name}</deviceName>")
+    # Apply Configuration has nothing to apply: no phone is touched, and the reset is done.
+    resp = await raw_reset(lab, f"{device}<deviceResetType>Apply Configuration</deviceResetType>")
+    assert resp.status_code == 200, resp.text
+    assert running.journal.entries("phone", since=mark) == []
+    # isHardReset "t" (the schema's boolean) is a hard reset; the reply's return is "true".
+    resp = await raw_reset(lab, f"{device}<isHardReset>t</isHardReset>")
     assert resp.status_code == 200, resp.text
     ret = etree.fromstring(resp.content).find(f".//{{{AXL_NS}}}doDeviceResetResponse/return")
-    assert ret is not None and (ret.text or "") == facts.AXL_DEVICE_RESET_RETURN
+    assert ret is not None and ret.text == "true"
     assert resets(running, mark) == [name]
 
 

@@ -151,28 +151,38 @@ async def test_default_population_registers_with_primaries(lab: LabHandle) -> No
 async def test_axl_lists_cm_groups_device_pools_and_sql_tables(lab: LabHandle) -> None:
     async with AxlClient(lab.endpoint("cucm-pub"), lab.app_user) as client:
         groups = await client._call(
-            "listCallManagerGroup",
-            lambda req: req.append(_criteria("%")),
+            "listCallManagerGroup", lambda req: _list(req, "%", "name", "tftpDefault")
         )
+        members = {
+            name: await client._call(
+                "getCallManagerGroup", lambda req, n=name: _child(req, "name", n)
+            )
+            for name in ("CMG-1", "CMG-2")
+        }
         pools = await client._call(
-            "listDevicePool",
-            lambda req: req.append(_criteria("DP-%")),
+            "listDevicePool", lambda req: _list(req, "DP-%", "name", "callManagerGroupName")
         )
-        members = await client.execute_sql(
+        rows = await client.execute_sql(
             "select fkcallmanagergroup, fkcallmanager, priority from callmanagergroupmember"
         )
         cms = await client.execute_sql("select pkid, name, fkprocessnode from callmanager")
         cmg = await client.execute_sql("select pkid, name from callmanagergroup")
         dps = await client.execute_sql("select name, fkcallmanagergroup from devicepool")
         nodes = await client.execute_sql("select pkid, name from processnode")
-    listed = {
-        g.findtext("name"): [
-            (m.findtext("callManagerName"), int(m.findtext("priority") or 0))
-            for m in g.iterfind("members/member")
-        ]
-        for g in groups.iterfind("callManagerGroup")
+        listed = await client.list_cm_groups()
+    # listCallManagerGroup has no members (LCallManagerGroup); getCallManagerGroup has.
+    assert {g.findtext("name"): g.findtext("tftpDefault") for g in groups} == {
+        "CMG-1": "true",
+        "CMG-2": "false",
     }
-    assert listed == {
+    assert groups.find("callManagerGroup/members") is None
+    assert {
+        name: [
+            (m.findtext("callManagerName"), int(m.findtext("priority") or 0))
+            for m in ret.iterfind("callManagerGroup/members/member")
+        ]
+        for name, ret in members.items()
+    } == {
         "CMG-1": [("CM_cucm-sub1", 1), ("CM_cucm-sub2", 2), ("CM_cucm-pub", 3)],
         "CMG-2": [("CM_cucm-sub2", 1), ("CM_cucm-sub1", 2), ("CM_cucm-pub", 3)],
     }
@@ -184,7 +194,7 @@ async def test_axl_lists_cm_groups_device_pools_and_sql_tables(lab: LabHandle) -
     node_by_pkid = {r["pkid"]: r["name"] for r in nodes}
     group_by_pkid = {r["pkid"]: r["name"] for r in cmg}
     joined: dict[str, list[tuple[int, str]]] = {}
-    for r in members:
+    for r in rows:
         fqdn = node_by_pkid[cm_by_pkid[r["fkcallmanager"]]["fkprocessnode"]]
         joined.setdefault(group_by_pkid[r["fkcallmanagergroup"]], []).append(
             (int(r["priority"]), fqdn.split(".")[0])
@@ -194,14 +204,44 @@ async def test_axl_lists_cm_groups_device_pools_and_sql_tables(lab: LabHandle) -
         "DP-1": "CMG-1",
         "DP-2": "CMG-2",
     }
+    # The client's one query joins the same tables.
+    fqdn = {n.hostname: n.fqdn for n in lab.lab.cluster.nodes}
+    assert [
+        (g.name, [(m.callmanager, m.priority, m.server) for m in g.members]) for g in listed
+    ] == [
+        (
+            "CMG-1",
+            [
+                ("CM_cucm-sub1", 1, fqdn["cucm-sub1"]),
+                ("CM_cucm-sub2", 2, fqdn["cucm-sub2"]),
+                ("CM_cucm-pub", 3, fqdn["cucm-pub"]),
+            ],
+        ),
+        (
+            "CMG-2",
+            [
+                ("CM_cucm-sub2", 1, fqdn["cucm-sub2"]),
+                ("CM_cucm-sub1", 2, fqdn["cucm-sub1"]),
+                ("CM_cucm-pub", 3, fqdn["cucm-pub"]),
+            ],
+        ),
+    ]
 
 
-def _criteria(name: str) -> Any:
+def _child(req: Any, tag: str, text: str) -> Any:
     from lxml import etree
 
-    el = etree.Element("searchCriteria")
-    etree.SubElement(el, "name").text = name
+    el = etree.SubElement(req, tag)
+    el.text = text
     return el
+
+
+def _list(req: Any, name: str, *tags: str) -> None:
+    """searchCriteria by name, and the returnedTags wanted (schema order)."""
+    _child(_child(req, "searchCriteria", ""), "name", name)
+    returned = _child(req, "returnedTags", "")
+    for tag in tags:
+        _child(returned, tag, "")
 
 
 def test_topology_validates_cm_groups() -> None:

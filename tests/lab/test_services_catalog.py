@@ -90,8 +90,12 @@ async def test_subscriber_has_publisher_services_out_of_service_or_not_activated
             "STOPPED",
             "Commanded Out of Service",
         ), name
-    for name in ("Cisco AXL Web Service", "Cisco Certificate Authority Proxy Function"):
-        assert services[name].detail == "Service Not Activated", name
+    assert services["Cisco Certificate Authority Proxy Function"].detail == (
+        "Service Not Activated"
+    )
+    # The AXL developer guide for 11.0: "AXL service is now enabled by default on all nodes
+    # (Publisher and Subscribers.)".
+    assert services["Cisco AXL Web Service"].started
     assert services["Cisco CDR Agent"].started
     assert "Cisco DirSync" not in services
 

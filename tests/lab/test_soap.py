@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from lxml import etree
 
@@ -15,7 +16,9 @@ from activities.clients.cucm.axl import AxlClient, supported_versions
 from activities.clients.cucm.controlcenter import AST_NS, ControlCenterClient, ServiceStatus
 from activities.clients.cucm.errors import (
     CucmAuthError,
+    CucmAxlSchemaError,
     CucmAxlVersionError,
+    CucmError,
     CucmHttpError,
     CucmResponseLost,
     CucmServiceError,
@@ -25,6 +28,7 @@ from activities.clients.cucm.errors import (
 from activities.clients.cucm.transport import BasicAuth, HttpsClient
 from lab import facts, topology
 from lab.faults import Fault
+from lab.frontends import axl_devices
 from lab.server import Lab
 from lab.timing import FAST, ServiceTiming
 from tests.lab.conftest import LabHandle, lab_spec
@@ -409,27 +413,57 @@ async def test_list_process_nodes(lab: LabHandle) -> None:
     assert [n.name for n in subs] == [cluster.node(SUB1).fqdn, cluster.node("cucm-sub2").fqdn]
 
 
-async def test_list_process_node_includes_enterprise_wide_data_on_the_wire(
-    lab: LabHandle,
-) -> None:
+async def list_process_node(lab: LabHandle, inner: str) -> httpx.Response:
+    """One hand-written listProcessNode (14.0) to the publisher, and the HTTP response."""
     body = (
         '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
         'xmlns:ns="http://www.cisco.com/AXL/API/14.0"><soapenv:Body><ns:listProcessNode>'
-        "<searchCriteria><name>%</name></searchCriteria><returnedTags><name/></returnedTags>"
-        "</ns:listProcessNode></soapenv:Body></soapenv:Envelope>"
+        f"{inner}</ns:listProcessNode></soapenv:Body></soapenv:Envelope>"
     )
     endpoint = lab.endpoint("cucm-pub")
     async with HttpsClient(endpoint, endpoint.https_port, lab.app_user) as http:
-        resp = await http.request(
+        return await http.request(
             "POST",
             "/axl/",
             content=body,
             headers={"SOAPAction": '"CUCM:DB ver=14.0 listProcessNode"'},
         )
+
+
+async def test_list_process_node_includes_enterprise_wide_data_on_the_wire(
+    lab: LabHandle,
+) -> None:
+    resp = await list_process_node(
+        lab, "<searchCriteria><name>%</name></searchCriteria><returnedTags><name/></returnedTags>"
+    )
     assert resp.status_code == 200
     assert resp.text.count("<processNode ") == 5
     assert "<name>EnterpriseWideData</name>" in resp.text
     assert "<nodeUsage>" not in resp.text  # only the returned tags asked for
+
+
+async def test_list_process_node_by_role_and_page(lab: LabHandle) -> None:
+    # ListProcessNodeReq's searchCriteria: name, description, processNodeRole; skip counts only
+    # with first (AXLSoap.xsd).
+    async def names(inner: str) -> list[str]:
+        resp = await list_process_node(lab, inner)
+        assert resp.status_code == 200, resp.text
+        return [e.text or "" for e in etree.fromstring(resp.content).iter("name")]
+
+    cluster = lab.lab.cluster
+    imp = "<processNodeRole>CUCM IM and Presence</processNodeRole>"
+    tags = "<returnedTags><name/><nodeUsage/></returnedTags>"
+    assert await names(f"<searchCriteria>{imp}</searchCriteria>{tags}") == [
+        cluster.node("imp-pub").fqdn
+    ]
+    everyone = f"<searchCriteria><name>%</name></searchCriteria>{tags}"
+    assert await names(f"{everyone}<skip>2</skip><first>2</first>") == [
+        cluster.node(SUB1).fqdn,
+        cluster.node("cucm-sub2").fqdn,
+    ]
+    assert len(await names(f"{everyone}<skip>2</skip>")) == 5
+    # A tag the lab has no value for (mac) is left out, not replaced by the others.
+    assert await names(everyone.replace("<name/><nodeUsage/>", "<mac/>")) == []
 
 
 @pytest.mark.parametrize("mode", [0, 1])
@@ -463,9 +497,41 @@ async def test_sql_processnode_roles(lab: LabHandle) -> None:
     assert none == []
 
 
+async def test_sql_joins(lab: LabHandle) -> None:
+    cluster = lab.lab.cluster
+    fqdn = {n.hostname: n.fqdn for n in cluster.nodes}
+    async with axl(lab) as client:
+        inner = await client.execute_sql(
+            "select p.name, c.name as entity from processnode p "
+            "join callmanager c on c.fkprocessnode = p.pkid"
+        )
+        outer = await client.execute_sql(
+            "SELECT N.Name, c.name entity FROM processnode n "
+            "LEFT OUTER JOIN callmanager c ON c.fkprocessnode = n.pkid WHERE n.nodeid > 1"
+        )
+        members = await client.execute_sql(
+            "select g.name as grp, m.priority from callmanagergroup g "
+            "inner join callmanagergroupmember m on m.fkcallmanagergroup = g.pkid "
+            "where g.name = 'CMG-2' and m.priority > 0"
+        )
+    assert inner == [
+        {"name": fqdn[h], "entity": f"CM_{h}"} for h in ("cucm-pub", "cucm-sub1", "cucm-sub2")
+    ]
+    # A left outer join keeps the IM&P node, with NULL (empty) CallManager columns.
+    assert outer[-1] == {"name": fqdn["imp-pub"], "entity": ""}
+    assert [r["name"] for r in outer] == [n.fqdn for n in cluster.nodes]
+    assert members == [{"grp": "CMG-2", "priority": "1"}, {"grp": "CMG-2", "priority": "2"}]
+
+
 @pytest.mark.parametrize(
     ("sql", "expected"),
     [
+        (
+            "select name from processnode p join callmanager c on c.fkprocessnode = p.pkid",
+            "Ambiguous column (name).",
+        ),
+        ("select x.name from processnode p", "Column (x.name) not found"),
+        ("select p.name from processnode p join callmanager c", "A syntax error has occurred."),
         ("select name from device", "The specified table (device) is not in the database."),
         ("select colour from processnode", "Column (colour) not found"),
         ("select name processnode", "A syntax error has occurred."),
@@ -475,7 +541,7 @@ async def test_sql_processnode_roles(lab: LabHandle) -> None:
 )
 async def test_bad_sql_is_a_fault(lab: LabHandle, sql: str, expected: str) -> None:
     async with axl(lab) as client:
-        with pytest.raises(CucmSoapFault, match=r"axlcode -2\d\d") as info:
+        with pytest.raises(CucmSoapFault, match=r"axlcode -\d{3}\)") as info:
             await client.execute_sql(sql)
     assert expected in str(info.value)
     assert info.value.faultcode == facts.AXL_FAULT_CODE
@@ -521,11 +587,26 @@ def test_supported_versions_parsing() -> None:
     assert supported_versions("nothing here") == ()
 
 
-async def test_axl_on_subscriber_is_404(lab: LabHandle) -> None:
+async def test_axl_answers_on_every_cucm_node_from_11(lab: LabHandle, make_lab: Any) -> None:
+    # The AXL developer guide for 11.0: "AXL service is now enabled by default on all nodes
+    # (Publisher and Subscribers.)". IM&P nodes have no CUCM AXL.
     async with axl(lab, SUB1) as client:
+        assert await client.get_ccm_version() == lab.lab.spec.version
+        assert len(await client.list_process_nodes()) == 4
+    subscriber = lab.lab.cluster.node(SUB1)
+    assert "Cisco AXL Web Service" in subscriber.services
+    async with axl(lab, "imp-pub") as client:
         with pytest.raises(CucmHttpError) as info:
             await client.get_ccm_version()
     assert info.value.status == 404 and not info.value.retryable
+    async with make_lab(version="10.5.2.10000-5") as older:
+        handle = LabHandle(older)
+        async with axl(handle) as client:
+            assert await client.get_ccm_version() == "10.5.2.10000-5"
+        async with axl(handle, SUB1) as client:
+            with pytest.raises(CucmHttpError) as info:
+                await client.get_ccm_version()
+        assert info.value.status == 404
 
 
 async def test_axl_wrong_password(lab: LabHandle) -> None:
@@ -539,6 +620,31 @@ async def test_axl_os_admin_refused(lab: LabHandle) -> None:
     async with AxlClient(lab.endpoint("cucm-pub"), lab.os_admin) as client:
         with pytest.raises(CucmAuthError):
             await client.get_ccm_version()
+
+
+async def test_a_request_the_schema_refuses_is_not_retried(lab: LabHandle) -> None:
+    def members(req: etree._Element) -> None:
+        etree.SubElement(etree.SubElement(req, "searchCriteria"), "name").text = "%"
+        etree.SubElement(etree.SubElement(req, "returnedTags"), "members")
+
+    async with axl(lab) as client:
+        with pytest.raises(CucmAxlSchemaError) as info:
+            await client._call("listCallManagerGroup", members)
+    assert not info.value.retryable and info.value.axlcode is None
+    assert "element 'members'" in str(info.value) and "report it" in str(info.value)
+
+
+async def test_a_reset_answered_false_is_an_error(
+    lab: LabHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # DoDeviceResetRes is a StandardResponse: true, false or a GUID.
+    phone = lab.lab.phones.phones[0].name
+    monkeypatch.setattr(axl_devices, "RESET_DONE", "{0A1B2C3D-0000-0000-0000-000000000000}")
+    async with axl(lab) as client:
+        await client.reset_device(phone)
+        monkeypatch.setattr(axl_devices, "RESET_DONE", "false")
+        with pytest.raises(CucmError, match="answered false"):
+            await client.reset_device(phone)
 
 
 async def test_axl_injected_503_and_soap_fault(lab: LabHandle) -> None:

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from activities.clients.cucm import _soap, inferred
 from activities.clients.cucm.errors import (
+    CucmAxlSchemaError,
     CucmAxlVersionError,
     CucmDeviceNotFound,
     CucmError,
@@ -31,9 +32,17 @@ _Builder = Callable[[etree._Element], None]
 SECURITY_MODE_SQL = (
     "select paramname,paramvalue from processconfig where paramname='ClusterSecurityMode'"
 )
-#: CallManager entities and the servers they run on (a group member names the entity).
-CALLMANAGER_SQL = "select pkid,name,fkprocessnode from callmanager"
-PROCESSNODE_SQL = "select pkid,name from processnode"
+#: Every Unified CM group with its members and the servers they run on, in one query:
+#: listCallManagerGroup cannot return members (LCallManagerGroup has only name and tftpDefault)
+#: and getCallManagerGroup would take one call per group. A group without members is one row
+#: with NULL (empty) member columns.
+CM_GROUPS_SQL = (
+    "select g.name as groupname, m.priority, c.name as callmanager, n.name as servername "
+    "from callmanagergroup g "
+    "left outer join callmanagergroupmember m on m.fkcallmanagergroup = g.pkid "
+    "left outer join callmanager c on c.pkid = m.fkcallmanager "
+    "left outer join processnode n on n.pkid = c.fkprocessnode"
+)
 #: Phones (tkclass 1) per device pool, counted by the database.
 PHONES_PER_POOL_SQL = (
     "select dp.name as devicepool, count(*) as phones from device d, devicepool dp "
@@ -182,36 +191,37 @@ class AxlClient(HttpsApi):
                 f"ClusterSecurityMode: unexpected row {rows[0]!r}", node=self._node
             ) from None
 
-    async def list_cm_groups(self, name: str = "%") -> list[CmGroup]:
-        """Unified CM groups with their members in priority order.
+    async def list_cm_groups(self) -> list[CmGroup]:
+        """Unified CM groups with their members in priority order (one SQL query).
 
-        Each member's ``server`` is the processnode name its CallManager entity runs on (read
-        from the ``callmanager`` and ``processnode`` tables), "" when the tables do not say.
+        Each member's ``server`` is the processnode name its CallManager entity runs on.
+
+        Raises:
+            CucmError: A row whose priority is not a number.
         """
-
-        def build(req: etree._Element) -> None:
-            etree.SubElement(etree.SubElement(req, "searchCriteria"), "name").text = name
-            tags = etree.SubElement(req, "returnedTags")
-            for tag in ("name", "members"):
-                etree.SubElement(tags, tag)
-
-        ret = await self._call("listCallManagerGroup", build)
-        servers = await self._callmanager_servers()
-        groups: list[CmGroup] = []
-        for el in ret.iterfind("callManagerGroup"):
-            members: list[CmGroupMember] = []
-            for m in el.iterfind("members/member"):
-                cm = (m.findtext("callManagerName") or "").strip()
-                try:
-                    priority = int((m.findtext("priority") or "").strip())
-                except ValueError:
-                    priority = len(members) + 1
-                members.append(
-                    CmGroupMember(callmanager=cm, priority=priority, server=servers.get(cm, ""))
-                )
-            members.sort(key=lambda m: m.priority)
-            groups.append(CmGroup(name=(el.findtext("name") or "").strip(), members=members))
-        return groups
+        members: dict[str, list[tuple[int, CmGroupMember]]] = {}
+        for row in await self.execute_sql(CM_GROUPS_SQL):
+            group = members.setdefault(row.get("groupname", ""), [])
+            callmanager = row.get("callmanager", "")
+            if not callmanager:
+                continue
+            priority = _int_or_none(row.get("priority", ""))
+            if priority is None:
+                raise CucmError(f"CM groups: unexpected row {row!r}", node=self._node)
+            server = row.get("servername", "")
+            group.append(
+                (priority, CmGroupMember(callmanager=callmanager, priority=0, server=server))
+            )
+        return [
+            CmGroup(
+                name=name,
+                members=[
+                    m.model_copy(update={"priority": rank})
+                    for rank, (_, m) in enumerate(sorted(ranked, key=lambda r: r[0]), start=1)
+                ],
+            )
+            for name, ranked in members.items()
+        ]
 
     async def list_device_pools(self, name: str = "%") -> list[DevicePool]:
         """Device pools and their CM groups."""
@@ -262,16 +272,18 @@ class AxlClient(HttpsApi):
             CucmDeviceNotFound: AXL does not know the device.
             CucmSoapFault: Any other AXL fault.
             CucmThrottled: AXL's rate limit (HTTP 503).
+            CucmError: AXL answered ``false`` (the reset was not performed); ``true`` or a
+                GUID is success (DoDeviceResetRes, a StandardResponse).
         """
 
         def build(req: etree._Element) -> None:
+            # DoDeviceResetReq: deviceName, then isHardReset *or* deviceResetType (a choice);
+            # isMGCP is an attribute whose default, false, is what a phone needs.
             etree.SubElement(req, "deviceName").text = name
-            etree.SubElement(req, "isHardReset").text = "true" if hard else "false"
-            etree.SubElement(req, "isMGCP").text = "false"
             etree.SubElement(req, "deviceResetType").text = "Reset" if hard else "Restart"
 
         try:
-            await self._call("doDeviceReset", build)
+            ret = await self._call("doDeviceReset", build)
         except CucmSoapFault as exc:
             if exc.axlcode != inferred.AXL_ITEM_NOT_FOUND_CODE:
                 raise
@@ -284,16 +296,8 @@ class AxlClient(HttpsApi):
                 axlmessage=exc.axlmessage,
                 device=name,
             ) from None
-
-    async def _callmanager_servers(self) -> dict[str, str]:
-        """CallManager entity name -> the processnode name it runs on."""
-        nodes = {
-            r.get("pkid", ""): r.get("name", "") for r in await self.execute_sql(PROCESSNODE_SQL)
-        }
-        return {
-            r.get("name", ""): nodes.get(r.get("fkprocessnode", ""), "")
-            for r in await self.execute_sql(CALLMANAGER_SQL)
-        }
+        if (ret.text or "").strip() == "false":
+            raise CucmError(f"doDeviceReset {name}: AXL answered false", node=self._node)
 
     # -- plumbing -----------------------------------------------------------------------
 
@@ -337,6 +341,18 @@ class AxlClient(HttpsApi):
             )
         if resp.status_code == 500 and "xml" in resp.headers.get("content-type", ""):
             fault = _soap.find_fault(_soap.parse_body(resp.content, self._node))
+            if (
+                fault is not None
+                and fault.detail is None
+                and (inferred.AXL_SCHEMA_REFUSAL_RE.match(fault.faultstring))
+            ):
+                raise CucmAxlSchemaError(
+                    f"{operation}: AXL {self.version} refused the request as not valid against "
+                    f"its schema ({fault.faultstring}); this CUCM release does not accept what "
+                    "ucrenew sent: report it with the release",
+                    node=self._node,
+                    faultcode=fault.faultcode,
+                )
             if fault is not None:
                 message = fault.faultstring
                 code = axlmessage = ""

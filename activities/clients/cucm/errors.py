@@ -116,6 +116,12 @@ class CucmDeviceNotFound(CucmSoapFault):
         self.device = device
 
 
+class CucmAxlSchemaError(CucmSoapFault):
+    """AXL refused a request as not valid against its schema (retrying will not help)."""
+
+    retryable = False
+
+
 class CucmAxlVersionError(CucmError):
     """AXL answered 599: the requested schema version is not supported."""
 

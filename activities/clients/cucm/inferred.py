@@ -95,6 +95,10 @@ AXL_VERSION_RE = re.compile(r"\b(\d{1,2})\.(\d|x)\b")
 #: valid: The specified Device was not found"): a doDeviceReset of such a name is a
 #: CucmDeviceNotFound, not a failure worth retrying.
 AXL_ITEM_NOT_FOUND_CODE = 5007
+#: A request that does not validate against the AXL schema is refused with a fault that has no
+#: axlError detail and the schema validator's (Xerces) message, "cvc-..." (lab/facts.py
+#: AXL_SCHEMA_MESSAGES).
+AXL_SCHEMA_REFUSAL_RE = re.compile(r"^\s*cvc-[\w.-]+:")
 
 # -- SSH CLI (§7, §8, §15.6) ----------------------------------------------------------------
 #: "Executed command unsuccessfully" ends a failed command; a service that fails while being
