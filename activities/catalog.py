@@ -126,8 +126,12 @@ class PurposeSpec:
 
     @property
     def trust_store(self) -> str:
-        """The trust store its CA certificates go to, e.g. ``tomcat-trust``."""
-        return f"{self.name}-trust"
+        """The trust store its CA certificates go to, e.g. ``tomcat-trust``.
+
+        cup-xmpp-s2s has none of its own: its CAs (and federation peers') go to
+        ``cup-xmpp-trust`` (cucm-interfaces.md §1.1, IM&P federation guide).
+        """
+        return "cup-xmpp-trust" if self.name == "cup-xmpp-s2s" else f"{self.name}-trust"
 
     def restart_services(self, product: str, version: str, key: str = "RSA") -> tuple[str, ...]:
         """Services to restart on a node of ``product`` and ``version``; none off the SAN."""

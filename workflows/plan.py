@@ -188,6 +188,7 @@ def compose_plan(
     options: RenewalOptions,
     *,
     staged_phone_resets: bool | None = None,
+    legacy_labels: bool = False,
 ) -> RenewalPlan:
     """The plan of a change: the one composition the workflow and ``ucrenew plan`` share.
 
@@ -197,6 +198,8 @@ def compose_plan(
         options: the change's options (restart strategy, phone-fraction cap, phone resets).
         staged_phone_resets: overrides ``options.reset_phones`` (the workflow keeps the plan
             that changes started before staged resets existed were approved with).
+        legacy_labels: name trust stores as plans did before cup-xmpp-s2s's was corrected, so
+            a change approved then keeps its plan hash.
 
     Returns:
         The plan, with its restart plan and rollout stages, and its hash.
@@ -209,19 +212,24 @@ def compose_plan(
         options.max_phone_fraction_per_wave,
         staged_phone_resets=staged,
     )
-    plan = build_plan(snapshot, purposes, restarts)
+    plan = build_plan(snapshot, purposes, restarts, legacy_labels=legacy_labels)
     # Advice from the current certificates; not part of what the plan does (nor its hash).
     plan.findings = reissue_findings(snapshot, purposes, options.other_domains)
     return plan
 
 
 def build_plan(
-    snapshot: ClusterSnapshot, purposes: Sequence[Purpose], restarts: RestartPlan
+    snapshot: ClusterSnapshot,
+    purposes: Sequence[Purpose],
+    restarts: RestartPlan,
+    *,
+    legacy_labels: bool = False,
 ) -> RenewalPlan:
     """The ordered steps of a renewal of ``purposes`` on the cluster of ``snapshot``.
 
     ``restarts`` is the restart planner's answer; its rollout stages become the steps after
-    the uploads, in the order the workflow runs them.
+    the uploads, in the order the workflow runs them. ``legacy_labels``: see
+    :func:`compose_plan`.
     """
     purposes = list(dict.fromkeys(purposes))
     steps: list[PlanStep] = []
@@ -265,7 +273,7 @@ def build_plan(
         steps += [
             PlanStep(
                 phase="upload-trust",
-                action=f"upload root then intermediates as {catalog.purpose(name).trust_store}",
+                action=f"upload root then intermediates as {_trust_label(name, legacy_labels)}",
                 node=publisher,
                 detail="skipping CA certificates already present",
             ),
@@ -381,6 +389,10 @@ def _host(snapshot: ClusterSnapshot, fqdn: str) -> str:
         return snapshot.node(fqdn).hostname
     except KeyError:
         return fqdn
+
+
+def _trust_label(name: Purpose, legacy: bool) -> str:
+    return f"{name}-trust" if legacy else catalog.purpose(name).trust_store
 
 
 def window_problems(

@@ -190,7 +190,16 @@ class CertRenewalWorkflow:
         self._set_phase("plan")
         # Changes started before staged resets existed keep the plan they were approved with.
         staged = inp.options.reset_phones and workflow.patched("staged-phone-resets")
-        plan = compose_plan(snapshot, inp.purposes, inp.options, staged_phone_resets=staged)
+        # Changes with cup-xmpp-s2s approved before its trust store was named right keep
+        # their plan (and its hash).
+        legacy = "cup-xmpp-s2s" in inp.purposes and not workflow.patched("s2s-trust-store")
+        plan = compose_plan(
+            snapshot,
+            inp.purposes,
+            inp.options,
+            staged_phone_resets=staged,
+            legacy_labels=legacy,
+        )
         self._status.plan = plan
         for finding in plan.findings:
             self._status.add_finding(finding)

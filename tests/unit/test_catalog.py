@@ -3,12 +3,16 @@ Cisco's procedure says of each purpose."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import get_args
 
 import pytest
 
 from activities import catalog
 from activities.catalog import PURPOSES, Purpose
+from activities.cluster_models import ClusterSnapshot, NodeSnapshot
+from workflows.models import RenewalOptions
+from workflows.plan import compose_plan
 
 
 def test_every_purpose_has_one_entry() -> None:
@@ -32,7 +36,7 @@ def test_entries_follow_the_multi_server_procedure() -> None:
         "tomcat-trust",
         "CallManager-trust",
         "cup-xmpp-trust",
-        "cup-xmpp-s2s-trust",
+        "cup-xmpp-trust",  # cucm-interfaces.md §1.1: federation CAs go to cup-xmpp-trust
     ]
     assert not catalog.phone_impact(["tomcat"])
     assert catalog.phone_impact(["tomcat", "cup-xmpp"])
@@ -52,3 +56,25 @@ def test_restarts_by_product_and_release() -> None:
     assert cm.restart_services("imp", "12.5.1.14900-63") == ()
     assert PURPOSES["cup-xmpp"].restart_services("imp", "14.0.1") == (catalog.XCP_ROUTER,)
     assert PURPOSES["tomcat"].restart_services("imp", "14.0.1") == (catalog.TOMCAT,)
+
+
+def test_plans_name_the_trust_store_each_purpose_uploads_to() -> None:
+    snapshot = ClusterSnapshot(
+        cluster="lab",
+        taken_at=datetime(2026, 11, 30, tzinfo=UTC),
+        version="14.0.1.13900-155",
+        publisher="cucm-pub.example.com",
+        nodes=[
+            NodeSnapshot(fqdn="cucm-pub.example.com", product="cucm", role="publisher"),
+            NodeSnapshot(fqdn="imp-pub.example.com", product="imp", role="publisher"),
+        ],
+    )
+    plan = compose_plan(snapshot, ["cup-xmpp-s2s"], RenewalOptions())
+    uploads = [s.action for s in plan.steps if s.phase == "upload-trust"]
+    assert uploads == ["upload root then intermediates as cup-xmpp-trust"]
+    # A change approved before the store was named right keeps its plan and hash.
+    legacy = compose_plan(snapshot, ["cup-xmpp-s2s"], RenewalOptions(), legacy_labels=True)
+    assert [s.action for s in legacy.steps if s.phase == "upload-trust"] == [
+        "upload root then intermediates as cup-xmpp-s2s-trust"
+    ]
+    assert legacy.plan_hash != plan.plan_hash
