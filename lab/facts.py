@@ -91,7 +91,7 @@ CONTROL_CENTER_START_TIME_FORMAT = "%a %b %d %H:%M:%S %Y"
 #: Generic SOAP fault injected by a ``soap-fault`` fault (Control Center and AXL).
 SOAP_FAULT_CODE = "soapenv:Server"
 SOAP_FAULT_STRING = "AxisFault: java.lang.NullPointerException (injected by the lab)"
-#: ``?wsdl`` of Control Center and RisPort70 asks for the same credentials as the calls.
+#: ``?wsdl`` of Control Center, RisPort70 and AXL asks for the same credentials as the calls.
 WSDL_REQUIRES_AUTH = True
 #: The served WSDL's soap:address names the host and port the request came to (the SOAP
 #: engine rewrites it); with False it keeps the ``https://localhost:8443`` of Cisco's copies.
@@ -224,6 +224,16 @@ DBREPLICATION_ERRORS_LINE = "Errors or Mismatches Were Found!!!"
 AXL_SUPPORTED_VERSIONS = ("12.5", "14.0", "15.0")
 #: HTTP Basic realm of AXL.
 AXL_REALM = "Cisco AXL"
+#: ``/axl/?wsdl`` answers on every node that serves AXL (Cisco ships AXLAPI.wsdl in the AXL
+#: toolkit; no document says the node serves it), naming the AXL schema version of the node's
+#: release (14.0 on 14.0.1...), or the newest supported one below it.
+AXL_SERVES_WSDL = True
+#: A GET of ``/axl/`` without ``?wsdl``.
+AXL_SERVICE_PAGE = (
+    "<html><head><title>Cisco CallManager: AXL Web Service</title></head><body>"
+    "<h1>Cisco CallManager: AXL Web Service</h1><p>The AXL Web Service is working and "
+    "accepting requests. Use HTTP POST to send a request.</p></body></html>"
+)
 #: The schema version is read from SOAPAction (``CUCM:DB ver=X op``) when present, else from
 #: the namespace of the request element.
 AXL_VERSION_FROM_SOAPACTION = True

@@ -7,6 +7,7 @@ type in AXLSoap.xsd (:mod:`lab.frontends.axl_schema`) and refused as AXL refuses
 does not validate. Operations: getCCMVersion, listProcessNode, executeSQLQuery over
 :mod:`lab.frontends.sql`, listCallManagerGroup, getCallManagerGroup and listDevicePool
 (:mod:`lab.frontends.axl_cmgroups`) and doDeviceReset (:mod:`lab.frontends.axl_devices`).
+A GET of ``/axl/?wsdl`` answers with lab/wsdl/AXLAPI.wsdl, which names exactly these.
 
 AXL answers on the publisher and, from 11.0, on every CUCM node: the AXL developer guide for
 11.0 says "AXL service is now enabled by default on all nodes (Publisher and Subscribers.)".
@@ -15,6 +16,7 @@ AXL answers on the publisher and, from 11.0, on every CUCM node: the AXL develop
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from aiohttp import web
 from lxml import etree
@@ -31,7 +33,7 @@ from lab.frontends.axl_common import (
     returned_tags,
     search_criteria,
 )
-from lab.frontends.base import LAB_KEY, NODE_KEY
+from lab.frontends.base import LAB_KEY, NODE_KEY, Twin
 from lab.frontends.soapenv import (
     SoapFault,
     body_element,
@@ -39,12 +41,15 @@ from lab.frontends.soapenv import (
     injected_fault,
     xml_response,
 )
+from lab.frontends.wsdl import wsdl_route
 from lab.nodes import Node
 
 AXL_NS_PREFIX = "http://www.cisco.com/AXL/API/"
 AXL_PATH = "/axl/"
 #: From this release AXL answers on every CUCM node, not only the publisher.
 AXL_ON_EVERY_NODE_SINCE = 11.0
+#: The service address in Cisco's AXLAPI.wsdl; the served copy names the node asked.
+WSDL_PUBLISHED_HOST = "https://CCMSERVERNAME:8443"
 #: The tags of LProcessNode the lab can answer, in the schema's order.
 _PROCESS_NODE_TAGS = ("name", "description", "nodeUsage", "processNodeRole")
 
@@ -114,6 +119,31 @@ def _execute_sql(cluster: Cluster, ns: str, req: etree._Element) -> etree._Eleme
     return resp
 
 
+def _do_device_reset(lab: Twin, node: Node, ns: str, req: etree._Element) -> etree._Element:
+    payload = axl_devices.do_device_reset(lab.phones, ns, req)
+    lab.lose_response(node, "device-reset")
+    return payload
+
+
+#: What runs each operation the lab serves (the twin, the node asked, namespace, request);
+#: lab/wsdl/AXLAPI.wsdl names exactly these.
+OPERATIONS: dict[str, Callable[[Twin, Node, str, etree._Element], etree._Element]] = {
+    "getCCMVersion": lambda lab, _node, ns, _req: _get_ccm_version(lab.cluster, ns),
+    "listProcessNode": lambda lab, _node, ns, req: _list_process_node(lab.cluster, ns, req),
+    "executeSQLQuery": lambda lab, _node, ns, req: _execute_sql(lab.cluster, ns, req),
+    "listCallManagerGroup": lambda lab, _node, ns, req: axl_cmgroups.list_call_manager_group(
+        lab.cluster, ns, req
+    ),
+    "getCallManagerGroup": lambda lab, _node, ns, req: axl_cmgroups.get_call_manager_group(
+        lab.cluster, ns, req
+    ),
+    "listDevicePool": lambda lab, _node, ns, req: axl_cmgroups.list_device_pool(
+        lab.cluster, ns, req
+    ),
+    "doDeviceReset": _do_device_reset,
+}
+
+
 def _not_ready(node: Node) -> str | None:
     for name in facts.AXL_REQUIRED_SERVICES:
         if name in node.services and not node.started(name):
@@ -149,28 +179,14 @@ async def axl(request: web.Request) -> web.StreamResponse:
         if fault is not None:
             raise fault
         axl_schema.validate(req)
-        match qname.localname:
-            case "getCCMVersion":
-                payload = _get_ccm_version(lab.cluster, namespace)
-            case "listProcessNode":
-                payload = _list_process_node(lab.cluster, namespace, req)
-            case "executeSQLQuery":
-                payload = _execute_sql(lab.cluster, namespace, req)
-            case "listCallManagerGroup":
-                payload = axl_cmgroups.list_call_manager_group(lab.cluster, namespace, req)
-            case "getCallManagerGroup":
-                payload = axl_cmgroups.get_call_manager_group(lab.cluster, namespace, req)
-            case "listDevicePool":
-                payload = axl_cmgroups.list_device_pool(lab.cluster, namespace, req)
-            case "doDeviceReset":
-                payload = axl_devices.do_device_reset(lab.phones, namespace, req)
-                lab.lose_response(node, "device-reset")
-            case other:
-                raise axl_fault(
-                    other,
-                    facts.AXL_REQUEST_ERROR_CODE,
-                    f"Operation {other} is not supported by the lab",
-                )
+        operation = OPERATIONS.get(qname.localname)
+        if operation is None:
+            raise axl_fault(
+                qname.localname,
+                facts.AXL_REQUEST_ERROR_CODE,
+                f"Operation {qname.localname} is not supported by the lab",
+            )
+        payload = operation(lab, node, namespace, req)
     except SoapFault as fault:
         return fault_response(fault)
     return xml_response(payload)
@@ -181,6 +197,38 @@ def serves_axl(node: Node, version: float) -> bool:
     return node.product == "cucm" and (node.publisher or version >= AXL_ON_EVERY_NODE_SINCE)
 
 
+def wsdl_version(release: float) -> str:
+    """The AXL schema version ``/axl/?wsdl`` names on a node of ``release`` (major.minor).
+
+    The release's own version when AXL supports it, else the newest supported one below it
+    (the oldest supported for an older release).
+    """
+    supported = [v for v in facts.AXL_SUPPORTED_VERSIONS if float(v) <= release]
+    return supported[-1] if supported else facts.AXL_SUPPORTED_VERSIONS[0]
+
+
+async def _wsdl_page(request: web.Request) -> web.StreamResponse:
+    # As for the calls: the credentials first, then whether AXL runs.
+    if facts.WSDL_REQUIRES_AUTH:
+        request.app[LAB_KEY].check_auth(request, "app_user", facts.AXL_REALM)
+    down = _not_ready(request.app[NODE_KEY])
+    if down is not None:
+        return web.Response(status=503, text=f"503 Service Unavailable: {down} is not running")
+    return await _wsdl(request)
+
+
+_wsdl = wsdl_route(
+    "AXLAPI.wsdl",
+    "AXLAPIService",
+    realm=facts.AXL_REALM,
+    page=facts.AXL_SERVICE_PAGE,
+    published_host=WSDL_PUBLISHED_HOST,
+    version=lambda request: wsdl_version(request.app[LAB_KEY].cluster.spec.major_version),
+)
+
+
 def add_routes(app: web.Application) -> None:
-    """Register AXL on a node's application."""
+    """Register AXL on a node's application: POST for the calls, GET for ``?wsdl``."""
     app.router.add_post(AXL_PATH, axl)
+    if facts.AXL_SERVES_WSDL:
+        app.router.add_get(AXL_PATH, _wsdl_page)
