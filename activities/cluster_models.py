@@ -388,6 +388,7 @@ class LeftoverCertificate(BaseModel):
     serial: str
     not_after: UtcDatetime | None = None
     nodes: list[str] = Field(default_factory=list, description="FQDNs whose store holds it")
+    fingerprint: str = Field(default="", description="SHA-256 fingerprint (hex) when read")
 
 
 class LeftoverResult(BaseModel):

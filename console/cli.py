@@ -92,6 +92,14 @@ PhoneResets = Annotated[
         "gated (default), or leaves the resets to CUCM",
     ),
 ]
+RemoveLeftovers = Annotated[
+    bool,
+    typer.Option(
+        "--remove-leftovers",
+        help="after the change, offer to remove the nodes' former self-signed certificates "
+        "left in the trust stores (CSCur97909), after approval at the cleanup gate",
+    ),
+]
 Comment = Annotated[str, typer.Option("--comment", "-m", help="why")]
 Purpose = Annotated[
     list[str],
@@ -218,6 +226,7 @@ async def plan(
     cluster: str,
     purpose: Purpose = ["tomcat"],  # noqa: B006 - typer reads the default
     phone_resets: PhoneResets = True,
+    remove_leftovers: RemoveLeftovers = False,
     window: Windows = None,
     json_out: Json = False,
 ) -> None:
@@ -232,7 +241,7 @@ async def plan(
         settings(),
         cluster,
         _purposes(purpose),
-        RenewalOptions(reset_phones=phone_resets),
+        RenewalOptions(reset_phones=phone_resets, remove_leftover_certificates=remove_leftovers),
         windows=[_window(w) for w in window or []],
     )
     plan_, problems, warnings = report.plan, report.errors, report.warnings
@@ -310,6 +319,7 @@ async def start(
         int,
         typer.Option(min=1, help="phones reset at once; each batch re-registers first"),
     ] = RenewalOptions.model_fields["phone_reset_batch"].default,
+    remove_leftovers: RemoveLeftovers = False,
     by: By = None,
 ) -> None:
     """Start a renewal (returns at once; follow it with `ucrenew watch`)."""
@@ -325,7 +335,11 @@ async def start(
         windows=[_window(w) for w in window or []],
         requested_by=principal(by),
         require_plan_approval=approve_plan,
-        options=RenewalOptions(reset_phones=phone_resets, phone_reset_batch=phone_reset_batch),
+        options=RenewalOptions(
+            reset_phones=phone_resets,
+            phone_reset_batch=phone_reset_batch,
+            remove_leftover_certificates=remove_leftovers,
+        ),
     )
     try:
         await c.start_workflow(

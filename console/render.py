@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from activities.cluster_models import ClusterSnapshot
+from console.report import leftover_removal_lines
 from workflows.health_checks import age_text
 from workflows.models import Problem, RenewalPlan, RenewalStatus
 
@@ -171,6 +172,9 @@ def status_view(status: RenewalStatus) -> RenderableType:
                 f"refused submission {i}: " + "; ".join(p.message for p in refused), style="yellow"
             )
         )
+    removal = leftover_removal_lines(status)
+    if removal:
+        parts.extend(Text(line) for line in removal[1:] if line)
     if status.outstanding:
         parts.append(Text("left to an operator:", style="bold yellow"))
         parts.extend(Text(f"  - {o}", style="yellow") for o in status.outstanding)
@@ -188,8 +192,11 @@ def awaiting_hint(status: RenewalStatus) -> str | None:
     """What the operator should run next, when the renewal waits for someone."""
     cid = status.change_id
     if status.awaiting == "approval":
-        h = status.plan.plan_hash if status.plan else ""
-        gate = "the phone-impacting restarts" if status.gate == "impact" else "the plan"
+        h = status.gate_hash or (status.plan.plan_hash if status.plan else "")
+        gate = {
+            "impact": "the phone-impacting restarts",
+            "cleanup": "the removal of the CSCur97909 leftovers listed",
+        }.get(status.gate or "", "the plan")
         return (
             f"approve {gate}: review with `ucrenew show {cid}`, then "
             f"`ucrenew approve {cid} --plan-hash {h}`"

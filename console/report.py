@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from activities.cluster_models import LeftoverCertificate
 from workflows.models import RenewalStatus
 
 
@@ -66,6 +67,7 @@ def markdown_report(status: RenewalStatus) -> str:
     if status.outstanding:
         lines += ["", "## Left to do", ""] + [f"- {o}" for o in status.outstanding]
     lines += _caveat_lines(status)
+    lines += leftover_removal_lines(status)
     if status.audit:
         lines += [
             "",
@@ -118,3 +120,30 @@ def _caveat_lines(status: RenewalStatus) -> list[str]:
             "after the change"
         )
     return ["", "## Caveats and advice", "", *lines] if lines else []
+
+
+def leftover_removal_lines(status: RenewalStatus) -> list[str]:
+    """The opt-in removal of CSCur97909 leftovers: proposed, decided, removed (Markdown)."""
+    removal = status.leftover_removal
+    if removal is None:
+        return []
+
+    def paths(certs: list[LeftoverCertificate]) -> str:
+        return ", ".join(f"{c.store}/{c.file_name}" for c in certs) or "none"
+
+    lines = [
+        "",
+        "## CSCur97909 leftovers removal",
+        "",
+        f"- proposed ({removal.decision}, approval bound to {removal.leftovers_hash}): "
+        + paths(removal.proposed),
+    ]
+    if removal.decision == "approved":
+        lines += [
+            f"- removed: {paths(removal.removed)}",
+            f"- already gone: {paths(removal.already_gone)}",
+        ]
+        if removal.still_present:
+            lines.append(f"- still present: {paths(removal.still_present)}")
+    lines += [f"- error on {node}: {why}" for node, why in removal.errors.items()]
+    return lines

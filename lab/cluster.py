@@ -371,6 +371,42 @@ class Cluster:
             )
         return outcomes
 
+    def delete_trust(self, node: Node, store: str, file_name: str) -> list[Node]:
+        """Delete a trust certificate from ``node``'s ``store``; returns the nodes it left.
+
+        In the stores of :data:`lab.facts.DELETE_CLUSTER_WIDE_TRUST_STORES` the deletion
+        reaches every node holding the same certificate (same file name), in the others this
+        node only (cucm-interfaces.md §1.2).
+
+        Raises:
+            LabError: 404 when this node's store has no such file.
+        """
+        entry = node.trust.get(store, {}).get(file_name)
+        if entry is None:
+            raise LabError(
+                404, facts.CLI_CERT_NOT_FOUND.format(path=f"{store}/{file_name}"), "not-found"
+            )
+        targets = [node]
+        if store in facts.DELETE_CLUSTER_WIDE_TRUST_STORES:
+            targets += [
+                other
+                for other in self.nodes
+                if other is not node and file_name in other.trust.get(store, {})
+            ]
+        for target in targets:
+            del target.trust[store][file_name]
+        self.journal.record(
+            "trust.deleted",
+            node.hostname,
+            store=store,
+            file_name=file_name,
+            subject=pki.common_name(entry.cert.subject),
+            serial=pki.serial_hex(entry.cert),
+            fingerprint=pki.fingerprint(entry.cert),
+            nodes=[t.hostname for t in targets],
+        )
+        return targets
+
     def replay_replication(self) -> None:
         """Apply trust uploads a node missed while its DB replication was broken."""
         backlog, self._replication_backlog = self._replication_backlog, []

@@ -63,6 +63,11 @@ def csr_cn_in_san(version: str) -> bool:
 REPLICATED_TRUST_STORES = frozenset(
     {"tomcat-trust", "CallManager-trust", "Phone-SAST-trust", "cup-xmpp-trust"}
 )
+#: Trust stores a deletion empties on every node at once; in the others a certificate is
+#: deleted on the node the command runs on only (cucm-interfaces.md §1.2, [DOC S3]).
+DELETE_CLUSTER_WIDE_TRUST_STORES = frozenset(
+    {"tomcat-trust", "CallManager-trust", "CAPF-trust", "Phone-SAST-trust"}
+)
 
 # -- Control Center (§4.2, §15.5) -----------------------------------------------------------
 #: soapDoControlServices only controls the node that answers; another NodeName is refused.
@@ -208,6 +213,17 @@ CLI_CERT_IMPORTED = (
     "Successfully imported certificate for {unit}.",
     "Please restart services related to {unit} for the new certificate to",
     "become active.",
+)
+#: ``set cert delete <unit> <name>`` ([DOC S5]: the unit is ``own`` or ``trust``, the name the
+#: certificate file). [INF] The file is named as ``show cert list trust`` prints it,
+#: ``<store>/<file>``; the command asks this confirmation (as the GUI's Delete does) and takes
+#: ``y``/``yes``; it prints this line when done. Own (identity) certificates cannot be deleted,
+#: only regenerated ([DOC S3]); the CLI refuses with CLI_CERT_OWN_DELETE_REFUSED.
+CLI_CERT_DELETE_PROMPT = "Deleting {path} cannot be undone. Do you want to continue (yes|no)?"
+CLI_CERT_DELETED = "Successfully deleted certificate {path}."
+CLI_CERT_DELETE_ABORTED = "Certificate delete aborted"
+CLI_CERT_OWN_DELETE_REFUSED = (
+    "Own certificates cannot be deleted; regenerate them with: set cert regen <unit>"
 )
 #: ``utils ctl`` on a node other than the CUCM publisher.
 CLI_CTL_NOT_PUBLISHER = "This command can be executed only on the publisher"

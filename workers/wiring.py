@@ -14,6 +14,7 @@ from activities.ca import CaActivities
 from activities.clients.ca.local import LocalCa
 from activities.clients.trust_store import TrustFile, TrustStore
 from activities.cucm import CucmActivities
+from activities.leftovers import LeftoverActivities
 from activities.registry import RegistryActivities
 from activities.trust import TrustActivities
 from workers.converter import make_data_converter
@@ -62,6 +63,9 @@ def build_worker(
     ca = local_ca(settings)
     trust = trust_store(settings)
     cucm = CucmActivities(inventory_loader=lambda: inventory_path(settings), trust_store=trust)
+    cleanup = LeftoverActivities(
+        inventory_loader=lambda: inventory_path(settings), trust_store=trust
+    )
     trusts = TrustActivities(lambda: inventory_path(settings), trust)
     cas = CaActivities(ca, lambda: inventory_path(settings), settings.state_dir)
     registry = RegistryActivities(client)
@@ -81,6 +85,7 @@ def build_worker(
             cucm.verify_node,
             cucm.assess_cluster,
             cucm.find_leftover_certificates,
+            cleanup.remove_leftover_certificates,
             cucm.registration_snapshot,
             cucm.registered_phones,
             cucm.reset_phones,

@@ -96,7 +96,11 @@ class Ledger:
 
 
 class ApprovalGates:
-    """The change's approval gates (``plan``, ``impact``) under the cluster's policy.
+    """The change's approval gates (``plan``, ``impact``, ``cleanup``) under the cluster's policy.
+
+    ``plan`` and ``impact`` are bound to the plan's hash; ``cleanup`` (the opt-in removal of
+    CSCur97909 leftovers, known only once listed) to the hash of the listed certificates,
+    which the status shows as ``gate_hash`` while the gate is open.
 
     Args:
         ledger: where approvals and rejections are recorded.
@@ -106,7 +110,7 @@ class ApprovalGates:
     def __init__(self, ledger: Ledger, requested_by: str) -> None:
         self._ledger = ledger
         self._requested_by = requested_by
-        self._approvals: dict[str, list[Approval]] = {"plan": [], "impact": []}
+        self._approvals: dict[str, list[Approval]] = {"plan": [], "impact": [], "cleanup": []}
         self._rejection: ApprovalInput | None = None
         self.policy = ChangePolicy()
 
@@ -130,6 +134,22 @@ class ApprovalGates:
             self._requested_by,
         )
         return state.satisfied
+
+    async def wait_bound(self, gate: str, bound_hash: str) -> bool:
+        """Wait at a gate bound to ``bound_hash`` rather than to the plan; False if rejected.
+
+        A rejection here does not stop the change: the step it guards is skipped.
+        """
+        ledger = self._ledger
+        ledger.status.gate, ledger.status.gate_hash = gate, bound_hash
+        ledger.phase(ledger.status.phase, awaiting="approval")
+        await workflow.wait_condition(
+            lambda: self._rejection is not None or self.is_open(gate, bound_hash)
+        )
+        ledger.status.gate, ledger.status.gate_hash = None, None
+        ledger.phase(ledger.status.phase)
+        rejected, self._rejection = self._rejection is not None, None
+        return not rejected
 
     async def wait(self, gate: str, plan: RenewalPlan, recheck: bool = False) -> None:
         """Wait until the gate's policy is satisfied for this plan (or the plan is rejected).
@@ -168,7 +188,7 @@ class ApprovalGates:
             principal=approval.principal,
             groups=approval.groups,
             comment=approval.comment,
-            plan_hash=approval.plan_hash or plan.plan_hash,
+            plan_hash=approval.plan_hash or status.gate_hash or plan.plan_hash,
             at=workflow.now(),
         )
 
@@ -182,7 +202,7 @@ class ApprovalGates:
                 self.approval_policy(gate),
                 candidate,
                 self._requested_by,
-                plan.plan_hash,
+                self._ledger.status.gate_hash or plan.plan_hash,
                 self._approvals[gate],
                 workflow.now(),
             )
@@ -211,6 +231,7 @@ class ApprovalGates:
             raise ApplicationError("a rejection needs the approver's name", type="BadApproval")
 
     def reject(self, rejection: ApprovalInput) -> None:
-        """Reject the plan: the gate being waited on stops the renewal."""
+        """Reject the open gate: ``plan``/``impact`` stop the renewal, ``cleanup`` skips the
+        removal."""
         self._rejection = rejection
         self._ledger.audit(rejection.principal, "rejected", rejection.comment)

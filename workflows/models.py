@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from activities.cluster_models import Purpose
+from activities.cluster_models import LeftoverCertificate, Purpose
 from activities.models import UtcDatetime, ValidationProblem
 from workflows.restart_models import RestartPlan
 
@@ -67,6 +67,11 @@ class RenewalOptions(BaseModel):
     )
     phone_reset_batch: int = Field(
         default=200, ge=1, description="phones reset at once; each batch re-registers first"
+    )
+    remove_leftover_certificates: bool = Field(
+        default=False,
+        description="after the change, offer to remove the nodes' former self-signed "
+        "certificates CSCur97909 leaves in the trust stores (approval at the cleanup gate)",
     )
     health_poll_seconds: float = 15.0
     expected_wave_seconds: float = Field(
@@ -137,6 +142,9 @@ class RenewalPlan(BaseModel):
     restarts: RestartPlan | None = None
     phone_impact: bool = False
     notes: list[str] = Field(default_factory=list)
+    leftover_removal: LeftoverRemoval | None = Field(
+        default=None, description="the opt-in removal of CSCur97909 leftovers, when offered"
+    )
     findings: list[Problem] = Field(
         default_factory=list,
         description="what the current certificates say (e.g. a re-issue is due); advice that "
@@ -242,6 +250,18 @@ class NewCertificate(BaseModel):
     not_after: UtcDatetime
 
 
+class LeftoverRemoval(BaseModel):
+    """The opt-in removal of CSCur97909 leftovers: what was proposed, decided and done."""
+
+    leftovers_hash: str = Field(description="what an approval of the cleanup gate is bound to")
+    proposed: list[LeftoverCertificate] = Field(default_factory=list)
+    decision: Literal["pending", "approved", "rejected"] = "pending"
+    removed: list[LeftoverCertificate] = Field(default_factory=list)
+    already_gone: list[LeftoverCertificate] = Field(default_factory=list)
+    still_present: list[LeftoverCertificate] = Field(default_factory=list)
+    errors: dict[str, str] = Field(default_factory=dict, description="node FQDN -> error")
+
+
 class RenewalStatus(BaseModel):
     """What the status query returns (and what the result carries at the end)."""
 
@@ -270,6 +290,11 @@ class RenewalStatus(BaseModel):
     refused_submissions: list[list[ValidationProblem]] = Field(default_factory=list)
     audit: list[AuditEvent] = Field(default_factory=list)
     gate: str | None = Field(default=None, description="the approval gate open now")
+    gate_hash: str | None = Field(
+        default=None,
+        description="what an approval of the open gate is bound to when not the plan's hash "
+        "(the cleanup gate: the hash of the listed CSCur97909 leftovers)",
+    )
     approvals: list[AuditEvent] = Field(default_factory=list)
     question: str | None = Field(default=None, description="what the operator is asked")
     waves_done: int = 0
@@ -281,6 +306,9 @@ class RenewalStatus(BaseModel):
     error: str | None = None
     new_certificates: dict[str, NewCertificate] = Field(
         default_factory=dict, description="purpose -> the certificate it was renewed with"
+    )
+    leftover_removal: LeftoverRemoval | None = Field(
+        default=None, description="the opt-in removal of CSCur97909 leftovers, when offered"
     )
     findings: list[Problem] = Field(
         default_factory=list,

@@ -195,7 +195,8 @@ def compose_plan(
     Args:
         snapshot: what discovery saw.
         purposes: the purposes of the change.
-        options: the change's options (restart strategy, phone-fraction cap, phone resets).
+        options: the change's options (restart strategy, phone-fraction cap, phone resets,
+            the opt-in cleanup step that removes CSCur97909 leftovers).
         staged_phone_resets: overrides ``options.reset_phones`` (the workflow keeps the plan
             that changes started before staged resets existed were approved with).
         legacy_labels: name trust stores as plans did before cup-xmpp-s2s's was corrected, so
@@ -213,6 +214,18 @@ def compose_plan(
         staged_phone_resets=staged,
     )
     plan = build_plan(snapshot, purposes, restarts, legacy_labels=legacy_labels)
+    if options.remove_leftover_certificates:
+        plan.steps.append(
+            PlanStep(
+                phase="cleanup",
+                action="remove the former self-signed certificates left in the trust stores "
+                "(CSCur97909): set cert delete trust <store>/<file>",
+                detail="only those listed after the uploads, after approval at the cleanup "
+                "gate (bound to the listed certificates); cluster-wide in "
+                + ", ".join(sorted(catalog.CLUSTER_WIDE_TRUST_DELETE)),
+            )
+        )
+        plan = plan.model_copy(update={"plan_hash": plan_hash(plan)})
     # Advice from the current certificates; not part of what the plan does (nor its hash).
     plan.findings = reissue_findings(snapshot, purposes, options.other_domains)
     return plan

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         DiscoverRequest,
         InstalledChain,
         LeftoverRequest,
+        LeftoverResult,
         NodeCertState,
         OtherRenewalsRequest,
         PendingCsrRequest,
@@ -46,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.acquisition import CertificateAcquisition
     from workflows.caveats import earliest_expiry, leftover_findings, scope
+    from workflows.cleanup import remove_leftovers
     from workflows.compensation import activation_outstanding
     from workflows.ledger import ApprovalGates, Ledger
     from workflows.models import (
@@ -233,7 +235,22 @@ class CertRenewalWorkflow:
         self._set_phase("cleanup")
         self._status.outstanding = [o for o in self._status.outstanding if "SSO" not in o]
         if self._uploaded_purposes and workflow.patched("cscur97909-leftovers"):
-            await self._list_leftovers(plan)
+            listed = await self._list_leftovers(plan)
+            # Opt-in only: changes without the option (and older ones) never ask.
+            if (
+                listed is not None
+                and listed.leftovers
+                and inp.options.remove_leftover_certificates
+                and workflow.patched("cscur97909-removal")
+            ):
+                await remove_leftovers(
+                    inp.cluster,
+                    self._ledger,
+                    self._gates,
+                    listed.leftovers,
+                    self._uploaded_purposes,
+                    self._roots,
+                )
 
     # -- certificates -------------------------------------------------------------------
 
@@ -443,9 +460,10 @@ class CertRenewalWorkflow:
         if first is not None:
             workflow.upsert_search_attributes([sa.CERT_NOT_AFTER.value_set(first.not_after)])
 
-    async def _list_leftovers(self, plan: RenewalPlan) -> None:
+    async def _list_leftovers(self, plan: RenewalPlan) -> LeftoverResult | None:
         """CSCur97909: list the former self-signed certificates the uploads left in the trust
-        stores, each with the command that removes it. Read-only, and never stops the change."""
+        stores, each with the command that removes it. Read-only, and never stops the change;
+        None when the stores could not be listed."""
         try:
             result = await run_activity(
                 CucmActivities.find_leftover_certificates,
@@ -463,15 +481,21 @@ class CertRenewalWorkflow:
                     message=f"could not list the trust stores for CSCur97909: {stop.message}",
                 )
             )
-            return
+            return None
         for finding in leftover_findings(result, plan.publisher_by_purpose):
             self._status.add_finding(finding)
         self._audit(
             "ucrenew",
             "leftovers-listed",
             f"{len(result.leftovers)} former self-signed certificate(s) left in the trust "
-            "stores (CSCur97909); removal is left to an operator",
+            "stores (CSCur97909); "
+            + (
+                "their removal is offered at the cleanup gate"
+                if self._input.options.remove_leftover_certificates and result.leftovers
+                else "removal is left to an operator"
+            ),
         )
+        return result
 
     async def _compensate(self) -> None:
         """Record where the cluster stands and what an operator must still do."""

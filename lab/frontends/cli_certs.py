@@ -168,6 +168,31 @@ async def cert_import(cli: CliSession, args: list[str]) -> None:
     cli.say(*(line.format(unit=unit) for line in facts.CLI_CERT_IMPORTED))
 
 
+async def cert_delete(cli: CliSession, args: list[str]) -> None:
+    """``set cert delete trust <store>/<file>`` after a confirmation ([DOC S5]; lab.facts)."""
+    if len(args) != 2 or args[0].lower() not in ("own", "trust"):
+        cli.say(facts.CLI_INVALID_COMMAND)
+        return
+    if args[0].lower() == "own":
+        cli.fail(facts.CLI_CERT_OWN_DELETE_REFUSED)
+        return
+    path = args[1]
+    store, _, file = path.partition("/")
+    if file not in cli.node.trust.get(store, {}):
+        cli.fail(facts.CLI_CERT_NOT_FOUND.format(path=path))
+        return
+    answer = (await cli.ask(facts.CLI_CERT_DELETE_PROMPT.format(path=path))).strip().lower()
+    if answer not in ("y", "yes"):
+        cli.say(facts.CLI_CERT_DELETE_ABORTED)
+        return
+    try:
+        cli.cluster.delete_trust(cli.node, store, file)
+    except LabError as exc:
+        cli.fail(exc.message)
+        return
+    cli.say(facts.CLI_CERT_DELETED.format(path=path))
+
+
 def _multi_san(cli: CliSession, pem: str) -> bool:
     try:
         leaf = pki.parse_certificates(pem)[0]

@@ -48,6 +48,7 @@ class CliInterpreter(CliSession):
             (("show", "csr", "own"), cli_certs.csr_show),
             (("set", "csr", "gen"), cli_certs.csr_gen),
             (("set", "cert", "import"), cli_certs.cert_import),
+            (("set", "cert", "delete"), cli_certs.cert_delete),
             (("show", "ctl"), cli_certs.show_ctl),
             (("show", "network", "cluster"), cli_cluster.network_cluster),
             (("run", "sql"), cli_cluster.run_sql),

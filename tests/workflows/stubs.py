@@ -15,6 +15,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities import catalog
+from activities.cleanup_models import LeftoverRemovalRequest, LeftoverRemovalResult
 from activities.cluster_models import (
     AssessRequest,
     BackupHealth,
@@ -140,6 +141,8 @@ class StubCluster:
     csr_cn: str | None = None
     #: find_leftover_certificates fails for good
     leftovers_fail: bool = False
+    #: what remove_leftover_certificates answers (None: every approved one removed)
+    removal: LeftoverRemovalResult | None = None
 
     def names(self) -> list[str]:
         """Activity names in call order."""
@@ -425,6 +428,13 @@ class StubCluster:
                 )
             return s.leftovers
 
+        @activity.defn(name="remove_leftover_certificates")
+        async def remove_leftover_certificates(
+            req: LeftoverRemovalRequest,
+        ) -> LeftoverRemovalResult:
+            s.calls.append(("remove_leftover_certificates", req))
+            return s.removal or LeftoverRemovalResult(removed=req.approved)
+
         @activity.defn(name="assess_cluster")
         async def assess_cluster(ref: AssessRequest) -> ClusterAssessment:
             s.calls.append(("assess_cluster", ref))
@@ -460,6 +470,7 @@ class StubCluster:
             settle_trust,
             assess_cluster,
             find_leftover_certificates,
+            remove_leftover_certificates,
         ]
 
 

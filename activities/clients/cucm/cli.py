@@ -572,3 +572,21 @@ class CucmCli:
         output = await self.run(command, {CTL_CONFIRM_RE: "y"})
         if not CTL_UPDATED_RE.search(output):
             raise self._unexpected(command, output)
+
+    async def delete_trust_certificate(self, store: str, file_name: str) -> bool:
+        """``set cert delete trust <store>/<file>``, confirming; idempotent.
+
+        Returns:
+            True when the certificate was deleted, False when the node's store has no such
+            file (already gone: nothing to do).
+
+        Raises:
+            CucmCliError: The CLI refused the deletion or answered something unexpected.
+        """
+        command = inferred.CERT_DELETE_TRUST_COMMAND.format(store=store, file=file_name)
+        output = await self.run(command, dict(inferred.CERT_DELETE_CONFIRM))
+        if inferred.CERT_NOT_FOUND_RE.search(output):
+            return False
+        if inferred.CERT_DELETED_RE.search(output) and not inferred.CLI_FAILED_RE.search(output):
+            return True
+        raise self._unexpected(command, output)

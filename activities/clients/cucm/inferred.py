@@ -196,6 +196,15 @@ XMPP_STARTTLS_TIMEOUT = 10.0
 #: {own|trust} <file>`` [DOC S5]; the file is named as ``show cert list trust`` prints it,
 #: ``<store>/<file>`` [CODE].
 CERT_DELETE_TRUST_COMMAND = "set cert delete trust {store}/{file}"
+#: ``set cert delete`` is assumed to ask a confirmation, as the GUI's Delete does; the
+#: client answers a ``(y/n)`` question with ``y`` and a ``(yes|no)`` one with ``yes``.
+CERT_DELETE_CONFIRM: dict[str | re.Pattern[str], str] = {
+    re.compile(r"\(\s*y\s*/\s*n\s*\)\s*:?", re.IGNORECASE): "y",
+    re.compile(r"\(\s*yes\s*[|/]\s*no\s*\)\s*\??", re.IGNORECASE): "yes",
+}
+#: Success and "no such certificate" answers of ``set cert delete`` (wording not published).
+CERT_DELETED_RE = re.compile(r"\b(successfully\s+deleted|deleted\s+successfully)\b", re.I)
+CERT_NOT_FOUND_RE = re.compile(r"\b(not\s+found|does\s+not\s+exist|no\s+such)\b", re.I)
 #: CSCup28852 (phones reset every 7 minutes) is suspected when at least this share of the
 #: phones registered at a first RisPort look registered again, or were not registered, one
 #: reset period later: a change's own resets are over by then, and nothing else re-registers

@@ -172,6 +172,7 @@ async def leftover_self_signed(
                 owner=owner.fqdn,
                 serial=info.serial_hex,
                 not_after=info.not_after,
+                fingerprint=info.sha256_fingerprint,
             )
         if node.fqdn not in entry.nodes:
             entry.nodes.append(node.fqdn)
