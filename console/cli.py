@@ -35,12 +35,8 @@ from console.common import (
 )
 from console.render import (
     awaiting_hint,
-    findings_table,
-    health_table,
     plan_table,
-    problems_table,
     status_view,
-    warnings_table,
 )
 from workers.wiring import run_worker
 from workflows import search_attributes as sa
@@ -235,7 +231,7 @@ async def plan(
     Exit code 2 when a problem stops the change; warnings alone (pre-change health the
     cluster's policy lets the change go on with) exit 0.
     """
-    from console.planning import dry_run_report
+    from console.planning import dry_run_json, dry_run_report, dry_run_view
 
     report = await dry_run_report(
         settings(),
@@ -244,53 +240,11 @@ async def plan(
         RenewalOptions(reset_phones=phone_resets, remove_leftover_certificates=remove_leftovers),
         windows=[_window(w) for w in window or []],
     )
-    plan_, problems, warnings = report.plan, report.errors, report.warnings
     if json_out:
-        typer.echo(
-            json.dumps(
-                {
-                    "plan": plan_.model_dump(mode="json"),
-                    "problems": [p.model_dump() for p in problems],
-                    "warnings": [p.model_dump() for p in warnings],
-                    "health": {
-                        "nodes": {
-                            n.fqdn: n.health.model_dump(mode="json") if n.health else None
-                            for n in report.snapshot.nodes
-                        },
-                        "backup": report.snapshot.backup.model_dump(mode="json")
-                        if report.snapshot.backup
-                        else None,
-                        "backup_error": report.snapshot.backup_error,
-                    },
-                },
-                indent=2,
-            )
-        )
+        typer.echo(json.dumps(dry_run_json(report), indent=2))
     else:
-        console.print(plan_table(plan_))
-        if plan_.restarts is not None and plan_.phone_impact:
-            from workflows.restarts import explain
-
-            for line in explain(plan_.restarts):
-                console.print(f"  {line}")
-        planner_notes = plan_.restarts.notes if plan_.restarts is not None else []
-        for note in plan_.notes:
-            if not (plan_.phone_impact and note in planner_notes):
-                console.print(f"  [dim]{note}[/]")
-        if plan_.phone_impact:
-            console.print(
-                "  [yellow]phone-impacting: the change needs an approval under the cluster's "
-                "policy and a maintenance window (inventory change_policy.windows, or "
-                "`ucrenew start --window START/END`)[/]"
-            )
-        if plan_.findings:
-            console.print(findings_table(plan_.findings))
-        console.print(health_table(report.snapshot, report.now))
-        if problems:
-            console.print(problems_table(problems))
-        if warnings:
-            console.print(warnings_table(warnings))
-    if problems:
+        console.print(dry_run_view(report))
+    if report.errors:
         raise typer.Exit(2)
 
 

@@ -13,14 +13,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from rich.console import Group, RenderableType
+from rich.text import Text
+
 from activities.catalog import Purpose
 from activities.clients.cucm.discovery import discover
 from activities.clients.inventory import load_inventory
 from activities.cluster_models import ChangePolicy, ClusterSnapshot
+from console.render import (
+    findings_table,
+    health_table,
+    plan_table,
+    problems_table,
+    warnings_table,
+)
 from workers.settings import UcrenewSettings
 from workers.wiring import inventory_path, trust_store
 from workflows.models import Problem, RenewalOptions, RenewalPlan
 from workflows.plan import compose_plan, preflight_problems, window_problems
+from workflows.restarts import explain
 from workflows.windows import parse_windows
 
 
@@ -95,3 +106,52 @@ async def dry_run(
     """The plan and the preflight problems (errors and warnings) of :func:`dry_run_report`."""
     report = await dry_run_report(settings, cluster, purposes, options, windows, now)
     return report.plan, report.problems
+
+
+def dry_run_json(report: DryRun) -> dict[str, Any]:
+    """``ucrenew plan --json``: the plan, errors, warnings and pre-change health."""
+    snapshot = report.snapshot
+    return {
+        "plan": report.plan.model_dump(mode="json"),
+        "problems": [p.model_dump() for p in report.errors],
+        "warnings": [p.model_dump() for p in report.warnings],
+        "health": {
+            "nodes": {
+                n.fqdn: n.health.model_dump(mode="json") if n.health else None
+                for n in snapshot.nodes
+            },
+            "backup": snapshot.backup.model_dump(mode="json") if snapshot.backup else None,
+            "backup_error": snapshot.backup_error,
+        },
+    }
+
+
+def dry_run_view(report: DryRun) -> RenderableType:
+    """``ucrenew plan`` for people: steps, rollout stages, notes, findings, health, problems."""
+    plan = report.plan
+    parts: list[RenderableType] = [plan_table(plan)]
+    if plan.restarts is not None and plan.phone_impact:
+        parts += [Text(f"  {line}") for line in explain(plan.restarts)]
+    planner_notes = plan.restarts.notes if plan.restarts is not None else []
+    parts += [
+        Text(f"  {note}", style="dim")
+        for note in plan.notes
+        if not (plan.phone_impact and note in planner_notes)
+    ]
+    if plan.phone_impact:
+        parts.append(
+            Text(
+                "  phone-impacting: the change needs an approval under the cluster's policy "
+                "and a maintenance window (inventory change_policy.windows, or "
+                "`ucrenew start --window START/END`)",
+                style="yellow",
+            )
+        )
+    if plan.findings:
+        parts.append(findings_table(plan.findings))
+    parts.append(health_table(report.snapshot, report.now))
+    if report.errors:
+        parts.append(problems_table(report.errors))
+    if report.warnings:
+        parts.append(warnings_table(report.warnings))
+    return Group(*parts)

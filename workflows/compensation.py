@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 
 from activities import catalog
 from activities.catalog import Purpose
-from workflows.models import RenewalPlan
+from activities.cluster_models import NodeCertState
+from workflows.models import RenewalPlan, RenewalStatus
 
 
 def pending_activation(
@@ -90,3 +91,23 @@ def activation_outstanding(
             line += "; IM clients reconnect then, so do it in a maintenance window"
         lines.append(line)
     return lines
+
+
+def record_assessment(status: RenewalStatus, state: NodeCertState) -> None:
+    """What a node in scope serves now, per purpose of the change (nodes out of scope are
+    not shown)."""
+    progress = next((n for n in status.nodes if n.node == state.node), None)
+    if progress is None:
+        return
+    served = {"tomcat": state.served_serial} | state.served_by_purpose
+    errors = {"tomcat": state.error} | state.errors_by_purpose
+    parts = []
+    for purpose, entry in progress.certificates.items():
+        serial = served.get(purpose)
+        entry.served_serial = serial or entry.served_serial
+        part = f"{purpose} serial {serial or 'unknown'}"
+        if serial is None and errors.get(purpose):
+            part += f" ({errors[purpose]})"
+        parts.append(part)
+    if parts:
+        progress.detail = "serving " + "; ".join(parts)

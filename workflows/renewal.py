@@ -30,25 +30,20 @@ with workflow.unsafe.imports_passed_through():
         ClusterRef,
         ClusterSnapshot,
         DiscoverRequest,
-        InstalledChain,
         LeftoverRequest,
         LeftoverResult,
-        NodeCertState,
         OtherRenewalsRequest,
         PendingCsrRequest,
-        TrustSettleRequest,
         TrustUploadRequest,
-        VerifyRequest,
     )
     from activities.cucm import CucmActivities
     from activities.registry import RegistryActivities
-    from activities.trust import TrustActivities
     from workflows import policies
     from workflows import search_attributes as sa
     from workflows.acquisition import CertificateAcquisition
     from workflows.caveats import earliest_expiry, leftover_findings, scope
     from workflows.cleanup import remove_leftovers
-    from workflows.compensation import activation_outstanding
+    from workflows.compensation import activation_outstanding, record_assessment
     from workflows.ledger import ApprovalGates, Ledger
     from workflows.models import (
         ApprovalInput,
@@ -67,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.plan import compose_plan, preflight_problems, window_problems
     from workflows.rollout import Rollout
     from workflows.steps import RenewalStopped, run_activity
+    from workflows.verification import settle_trust, verify_nodes
     from workflows.windows import WindowSpec, parse_windows
 
 
@@ -224,7 +220,9 @@ class CertRenewalWorkflow:
         await self._verify(plan)
         # Changes started before the trust store existed skip settling it.
         if workflow.patched("settle-trust"):
-            await self._settle_trust(plan)
+            await settle_trust(
+                self._input.cluster, self._ledger, plan, self._chains, self._verified
+            )
 
         if plan.sso_disable:
             self._set_phase("sso-reenable", awaiting="sso-confirm")
@@ -350,80 +348,8 @@ class CertRenewalWorkflow:
 
     async def _verify(self, plan: RenewalPlan) -> None:
         self._set_phase("verify")
-        verify = policies.verify_policy(self._input.options.verify_timeout_seconds)
-
-        async def verify_one(purpose: Purpose, fqdn: str) -> None:
-            progress = self._status.node(fqdn)
-            progress.steps["verify"] = "running"
-            try:
-                result = await run_activity(
-                    CucmActivities.verify_node,
-                    VerifyRequest(
-                        cluster=self._input.cluster,
-                        node=fqdn,
-                        purpose=purpose,
-                        expected_fingerprint=self._fingerprints[purpose],
-                        extra_roots_pem=self._roots,
-                    ),
-                    verify,
-                )
-            except RenewalStopped as stop:
-                progress.steps["verify"] = "failed"
-                progress.detail = stop.message
-                raise
-            self._verified.setdefault(fqdn, []).append(result.ok)
-            progress.verified = all(self._verified[fqdn])
-            entry = progress.purpose(purpose)
-            entry.verified = result.ok
-            entry.served_serial = result.served_serial
-            progress.steps["verify"] = "done"
-
-        await asyncio.gather(
-            *(
-                verify_one(purpose, fqdn)
-                for purpose in plan.purposes
-                for fqdn in plan.san_by_purpose.get(purpose, [])
-            )
-        )
-
-    async def _settle_trust(self, plan: RenewalPlan) -> None:
-        """Every node serves the new chains: keep trusting them, retire the CAs they replaced.
-
-        Housekeeping: a failure is recorded, not fatal; the previous CAs then stay trusted.
-        """
-        chains = [
-            InstalledChain(
-                purpose=purpose,
-                ca_pems=self._chains[purpose],
-                verified_nodes=[
-                    fqdn
-                    for fqdn in plan.san_by_purpose.get(purpose, [])
-                    if all(self._verified.get(fqdn, [False]))
-                ],
-            )
-            for purpose in plan.purposes
-            if purpose in self._chains
-        ]
-        try:
-            settled = await run_activity(
-                TrustActivities.settle_trust,
-                TrustSettleRequest(cluster=self._input.cluster, chains=chains),
-                policies.REGISTRY,
-            )
-        except RenewalStopped as stop:
-            self._audit(
-                "ucrenew",
-                "trust-not-settled",
-                f"{stop.message}; the previous CA certificates stay trusted",
-            )
-            return
-        retired = ", ".join(settled.retired) or "none"
-        note = f"; {settled.detail}" if settled.detail else ""
-        self._audit(
-            "ucrenew",
-            "trust-settled",
-            f"{settled.trust_file}: trusts {', '.join(settled.kept) or 'nothing'}; "
-            f"retired {retired}{note}",
+        await verify_nodes(
+            self._input, self._status, plan, self._fingerprints, self._roots, self._verified
         )
 
     # -- helpers ------------------------------------------------------------------------
@@ -533,32 +459,13 @@ class CertRenewalWorkflow:
             return
         for state in assessment.nodes:
             if self._purpose_certs:
-                self._record_assessment(state)
+                record_assessment(self._status, state)
                 continue
             progress = self._status.node(state.node)
             served = state.served_serial or "unknown"
             progress.detail = f"serving serial {served}" + (
                 f" ({state.error})" if state.error else ""
             )
-
-    def _record_assessment(self, state: NodeCertState) -> None:
-        """What a node in scope serves now, per purpose of the change (nodes out of scope are
-        not shown)."""
-        progress = next((n for n in self._status.nodes if n.node == state.node), None)
-        if progress is None:
-            return
-        served = {"tomcat": state.served_serial} | state.served_by_purpose
-        errors = {"tomcat": state.error} | state.errors_by_purpose
-        parts = []
-        for purpose, entry in progress.certificates.items():
-            serial = served.get(purpose)
-            entry.served_serial = serial or entry.served_serial
-            part = f"{purpose} serial {serial or 'unknown'}"
-            if serial is None and errors.get(purpose):
-                part += f" ({errors[purpose]})"
-            parts.append(part)
-        if parts:
-            progress.detail = "serving " + "; ".join(parts)
 
     def _set_phase(self, phase: Phase, awaiting: Awaiting = "") -> None:
         self._ledger.phase(phase, awaiting)
