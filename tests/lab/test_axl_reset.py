@@ -119,7 +119,9 @@ async def test_a_registered_phone_resets_and_registers_with_the_served_itl(
         await until(lambda: phone.node is not None, timeout=5.0, what="registered again")
         back = [at for at, name in registered_again(lab, mark) if name == phone.name]
         assert len(back) == 1
-        assert duration <= back[0] - dropped.at < duration + 1.0
+        # Journal times are wall-clock stamps while the reboot runs on the event loop's clock:
+        # allow 10 ms between the two clocks.
+        assert duration - 0.01 <= back[0] - dropped.at < duration + 1.0
         assert phone.node == home and not phone.resetting
         assert phone.itl == lab.phones.served_itl
         # Nobody else was touched.
