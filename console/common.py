@@ -80,6 +80,15 @@ def run_async(fn: Callable[P, Awaitable[R]]) -> Callable[P, R]:
         except (CliError, InventoryError) as exc:
             err_console.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
             raise typer.Exit(1) from None
+        except RPCError as exc:
+            # A change id that Temporal does not know, or a server that refused the call.
+            hint = (
+                " (`ucrenew ls --all` lists the changes)"
+                if exc.status == RPCStatusCode.NOT_FOUND
+                else ""
+            )
+            err_console.print(f"[red]error:[/] {exc.message}{hint}", highlight=False)
+            raise typer.Exit(1) from None
 
     return wrapper
 

@@ -88,6 +88,10 @@ def test_manual_renewal_driven_from_the_cli(cli: Cli, tmp_path: Path) -> None:
     ]
     assert plan["problems"] == []
 
+    unknown = cli("approve", "CHG-NO-SUCH", ok=False)
+    assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
+    assert "CHG-NO-SUCH" in unknown.stderr and "ucrenew ls --all" in unknown.stderr
+
     cli("start", "lab", "--change", "CHG-CLI-1", "--ca", "manual", "--require-approval")
     status = cli.wait_awaiting("CHG-CLI-1", "approval")
     stale = cli("approve", "CHG-CLI-1", "--plan-hash", "0123456789ab", ok=False)
