@@ -95,19 +95,6 @@ async def dry_run_report(
     return DryRun(plan, problems, snapshot, at)
 
 
-async def dry_run(
-    settings: UcrenewSettings,
-    cluster: str,
-    purposes: Sequence[Purpose],
-    options: RenewalOptions | None = None,
-    windows: Sequence[dict[str, Any]] = (),
-    now: datetime | None = None,
-) -> tuple[RenewalPlan, list[Problem]]:
-    """The plan and the preflight problems (errors and warnings) of :func:`dry_run_report`."""
-    report = await dry_run_report(settings, cluster, purposes, options, windows, now)
-    return report.plan, report.problems
-
-
 def dry_run_json(report: DryRun) -> dict[str, Any]:
     """``ucrenew plan --json``: the plan, errors, warnings and pre-change health."""
     snapshot = report.snapshot

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from console.planning import dry_run
+from console.planning import dry_run_report
 from lab.server import Lab
 from lab.timing import FAST
 from tests.lab.conftest import lab_spec
@@ -21,11 +21,13 @@ async def test_callmanager_dry_run_plans_waves_and_changes_nothing(tmp_path: Pat
         )
         since = lab.journal.last_seq
         # Like `ucrenew start`, the dry run refuses a phone-impacting change without a window.
-        _, unwindowed = await dry_run(settings, "lab", ["CallManager"])
+        report = await dry_run_report(settings, "lab", ["CallManager"])
+        unwindowed = report.problems
         assert [p.code for p in unwindowed] == ["no-maintenance-window"]
         start = datetime.now(UTC) + timedelta(hours=2)
         window = {"start": start.isoformat(), "end": (start + timedelta(hours=4)).isoformat()}
-        plan, problems = await dry_run(settings, "lab", ["CallManager"], windows=[window])
+        report = await dry_run_report(settings, "lab", ["CallManager"], windows=[window])
+        plan, problems = report.plan, report.problems
         writes = [
             e.kind
             for e in lab.journal.entries(since=since)

@@ -18,7 +18,7 @@ import pytest
 from temporalio.client import Client, WorkflowFailureError
 
 from activities.clients.inventory import load_inventory
-from console.planning import dry_run
+from console.planning import dry_run_report
 from lab.server import Lab
 from lab.timing import FAST
 from tests.lab.conftest import lab_spec
@@ -71,13 +71,14 @@ async def test_plan_and_workflow_compose_the_same_stages(
         )
         while any(p.node is None for p in lab.phones.phones):
             await asyncio.sleep(0.02)
-        shown, problems = await dry_run(
+        report = await dry_run_report(
             settings,
             "lab",
             purposes,
             options,
             windows=[window],  # type: ignore[arg-type]
         )
+        shown, problems = report.plan, report.problems
         assert problems == []
 
         task_queue = f"parity-{uuid.uuid4()}"

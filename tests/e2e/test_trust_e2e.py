@@ -18,7 +18,7 @@ from activities.clients.ca.local import LocalCa
 from activities.clients.cucm.discovery import discover
 from activities.clients.inventory import load_inventory
 from activities.clients.trust_store import TrustStore
-from console.planning import dry_run
+from console.planning import dry_run_report
 from tests.e2e.conftest import Stack
 from workers.settings import UcrenewSettings
 from workers.wiring import trust_store
@@ -72,7 +72,8 @@ async def test_two_renewals_with_two_cas_without_touching_the_inventory(stack: S
     assert len(settled) == 1 and adcs_root in settled[0] and str(store.path(lab)) in settled[0]
 
     # `ucrenew plan` trusts the same files: nothing stands in the way of a third renewal.
-    _, problems = await dry_run(stack.settings, lab, ["tomcat"])
+    report = await dry_run_report(stack.settings, lab, ["tomcat"])
+    problems = report.problems
     assert problems == []
     snapshot = await discover(
         load_inventory(stack.settings.inventory_path), lab, files=store.files(lab)
@@ -91,7 +92,8 @@ async def test_a_wrong_ca_file_names_the_node_and_the_file(stack: Stack, tmp_pat
     inventory.write_text(yaml.safe_dump(data))
     settings = UcrenewSettings(state_dir=stack.settings.state_dir, inventory=inventory)
 
-    _, problems = await dry_run(settings, "lab", ["tomcat"])
+    report = await dry_run_report(settings, "lab", ["tomcat"])
+    problems = report.problems
 
     node = stack.lab.cluster_entry.node("cucm-sub1")
     expected = (
