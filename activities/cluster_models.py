@@ -12,10 +12,11 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from activities.catalog import TOMCAT, Purpose
-from activities.clients.inventory import ClusterEntry, short_name
+from activities.cert_paths import LEGACY_PATH, CertificatePath, Interface
+from activities.clients.inventory import CertificatesEntry, ClusterEntry, short_name
 from activities.models import CertificateInfo, CsrInfo, UtcDatetime
 
-__all__ = ["Purpose"]
+__all__ = ["CertificatePath", "Purpose"]
 
 # --------------------------------------------------------------------------------------------
 # Discovery
@@ -169,6 +170,10 @@ class ClusterSnapshot(BaseModel):
         default=None, description="DRS backups (CUCM publisher); None: not read (older)"
     )
     backup_error: str | None = None
+    certificates: CertificatesEntry = Field(
+        default_factory=CertificatesEntry,
+        description="the inventory's certificates: block (distribution, interface)",
+    )
 
     def replication_state(self, node: NodeSnapshot) -> int | None:
         """The node's DB replication state; snapshots taken before node names were mapped to
@@ -224,12 +229,18 @@ class SsoResult(BaseModel):
 
 
 class CsrRequest(ClusterRef):
-    """Generate a multi-server (SAN) CSR on the publisher."""
+    """Generate a CSR: multi-server (SAN) on the purpose's publisher, or one node's own."""
 
     purpose: Purpose = "tomcat"
     key_length: int = 2048
     hash_algorithm: str = "sha256"
     other_domains: list[str] = Field(default_factory=list)
+    path: CertificatePath = Field(
+        default=LEGACY_PATH, description="the interfaces of the change's certificate steps"
+    )
+    node: str | None = Field(
+        default=None, description="per-node path: the node (FQDN); None: the purpose's publisher"
+    )
 
 
 class CsrResult(BaseModel):
@@ -246,6 +257,9 @@ class TrustUploadRequest(ClusterRef):
 
     purpose: Purpose = "tomcat"
     ca_pems: list[str] = Field(description="root first, then intermediates")
+    path: CertificatePath = Field(
+        default=LEGACY_PATH, description="the interfaces of the change's certificate steps"
+    )
 
 
 class TrustUploadResult(BaseModel):
@@ -262,6 +276,12 @@ class CertUploadRequest(ClusterRef):
     certificate_pem: str
     chain_pems: list[str] = Field(default_factory=list, description="intermediates then root")
     expected_nodes: list[str]
+    path: CertificatePath = Field(
+        default=LEGACY_PATH, description="the interfaces of the change's certificate steps"
+    )
+    node: str | None = Field(
+        default=None, description="per-node path: the node (FQDN); None: the purpose's publisher"
+    )
 
 
 class CertUploadResult(BaseModel):
@@ -375,6 +395,9 @@ class LeftoverRequest(ClusterRef):
     """Look for self-signed certificates a multi-server upload left behind (CSCur97909)."""
 
     purposes: list[Purpose]
+    readback: Interface = Field(
+        default="rest", description="where the nodes' certificates are read (by release)"
+    )
 
 
 class LeftoverCertificate(BaseModel):
@@ -427,6 +450,12 @@ class PendingCsrRequest(ClusterRef):
 
     purpose: Purpose = "tomcat"
     csr_pem: str
+    path: CertificatePath = Field(
+        default=LEGACY_PATH, description="the interfaces of the change's certificate steps"
+    )
+    node: str | None = Field(
+        default=None, description="per-node path: the node (FQDN); None: the purpose's publisher"
+    )
 
 
 class PendingCsrResult(BaseModel):

@@ -30,7 +30,6 @@ from activities.clients.cucm import (
     registrations,
     sso,
 )
-from activities.clients.cucm.certmgr import CertMgrClient
 from activities.clients.cucm.cli import CucmCli
 from activities.clients.cucm.discovery import discover, endpoint
 from activities.clients.cucm.discovery import registration_snapshot as summarize_registrations
@@ -41,6 +40,7 @@ from activities.clients.cucm.errors import (
     CucmResponseLost,
     CucmStaleCsr,
 )
+from activities.clients.cucm.node_certs import open_node
 from activities.clients.cucm.phone_resets import ResetProgress
 from activities.clients.cucm.purpose_certs import probe_purpose
 from activities.clients.cucm.restarts import ServiceRestart
@@ -134,6 +134,11 @@ class CucmActivities:
     def _endpoint(self, ref: ClusterRef, cluster: ClusterEntry, node: str) -> NodeEndpoint:
         return endpoint(cluster, cluster.node(node), self._roots(ref), self._files(cluster.name))
 
+    def _csr_node(self, cluster: ClusterEntry, purpose: Purpose, node: str | None) -> str:
+        """Where a CSR is generated and its certificate uploaded: ``node`` (per node), else
+        the purpose's publisher."""
+        return cluster.node(node).fqdn if node else self._publisher(cluster, purpose)
+
     @staticmethod
     def _publisher(cluster: ClusterEntry, purpose: Purpose) -> str:
         """FQDN of the publisher of the product that carries ``purpose``."""
@@ -200,16 +205,20 @@ class CucmActivities:
     @activity.defn(name="generate_csr")
     @translated
     async def generate_csr(self, req: CsrRequest) -> CsrResult:
-        """A multi-server CSR on the purpose's publisher (a retry simply generates a fresh one).
+        """A CSR over the path's CSR interface (a retry simply generates a fresh one).
 
-        tomcat and CallManager: the CUCM publisher; cup-xmpp(-s2s): the IM&P publisher.
+        Multi-server: on the purpose's publisher (tomcat and CallManager: the CUCM publisher;
+        cup-xmpp(-s2s): the IM&P publisher). Per node: on ``req.node``, for that node only.
         """
         inventory, cluster = self._cluster(req)
-        ep = self._endpoint(req, cluster, self._publisher(cluster, req.purpose))
-        async with CertMgrClient(ep, credentials(inventory, cluster, "os_admin")) as certmgr:
-            result = await certmgr.generate_csr(
+        fqdn = self._csr_node(cluster, req.purpose, req.node)
+        ep = self._endpoint(req, cluster, fqdn)
+        auth = credentials(inventory, cluster, "os_admin")
+        async with open_node(req.path.csr, ep, auth) as node:
+            result = await node.generate_csr(
                 req.purpose,
-                multi_server=True,
+                multi_server=req.node is None,
+                key_type="rsa",
                 key_length=req.key_length,
                 hash_algorithm=req.hash_algorithm,
                 alt_names=req.other_domains,
@@ -224,11 +233,13 @@ class CucmActivities:
     @activity.defn(name="check_pending_csr")
     @translated
     async def check_pending_csr(self, req: PendingCsrRequest) -> PendingCsrResult:
-        """Compare the CSR that was signed with the one pending on the publisher (by key)."""
+        """Compare the CSR that was signed with the one pending where it was generated."""
         inventory, cluster = self._cluster(req)
-        ep = self._endpoint(req, cluster, self._publisher(cluster, req.purpose))
+        fqdn = self._csr_node(cluster, req.purpose, req.node)
+        ep = self._endpoint(req, cluster, fqdn)
         auth = credentials(inventory, cluster, "os_admin")
-        return await certificates.pending_csr(ep, auth, req.purpose, req.csr_pem)
+        async with open_node(req.path.csr, ep, auth) as node:
+            return await certificates.pending_csr(node, fqdn, req.purpose, req.csr_pem)
 
     @activity.defn(name="upload_trust")
     @translated
@@ -237,13 +248,23 @@ class CucmActivities:
         inventory, cluster = self._cluster(req)
         ep = self._endpoint(req, cluster, self._publisher(cluster, req.purpose))
         auth = credentials(inventory, cluster, "os_admin")
-        return await certificates.upload_missing_trust(ep, auth, req.purpose, req.ca_pems)
+        path = req.path
+        async with open_node(path.readback, ep, auth) as reader:
+            if path.trust == path.readback:
+                return await certificates.upload_missing_trust(
+                    reader, reader, req.purpose, req.ca_pems
+                )
+            async with open_node(path.trust, ep, auth) as uploader:
+                return await certificates.upload_missing_trust(
+                    reader, uploader, req.purpose, req.ca_pems
+                )
 
     @activity.defn(name="upload_certificate")
     @translated
     async def upload_certificate(self, req: CertUploadRequest) -> CertUploadResult:
-        """Upload the signed certificate on the purpose's publisher; verify every SAN node
-        got it (the installed identity of that purpose, read back node by node).
+        """Upload the signed certificate where its CSR is pending (the purpose's publisher,
+        or ``req.node`` on a per-node path); verify every expected node got it (the installed
+        identity of that purpose, read back node by node).
 
         Idempotent: the nodes are read back first, and again after a lost response or a
         stale-CSR refusal (which is also what a successful earlier attempt causes).
@@ -255,12 +276,13 @@ class CucmActivities:
         inventory, cluster = self._cluster(req)
         auth = credentials(inventory, cluster, "os_admin")
         fingerprint = pki.certificate_info(req.certificate_pem).sha256_fingerprint
+        path = req.path
 
         async def installed_on() -> list[str]:
-            async def has(node: str) -> bool:
-                ep = self._endpoint(req, cluster, node)
-                async with CertMgrClient(ep, auth) as certmgr:
-                    pem = await certmgr.get_identity(req.purpose)
+            async def has(fqdn: str) -> bool:
+                ep = self._endpoint(req, cluster, fqdn)
+                async with open_node(path.readback, ep, auth) as node:
+                    pem = await node.get_identity(req.purpose)
                 return pki.certificate_info(pem).sha256_fingerprint == fingerprint
 
             found = await asyncio.gather(*(has(n) for n in req.expected_nodes))
@@ -276,10 +298,11 @@ class CucmActivities:
                 trust_file=trusted.trust_file,
                 trust_added=trusted.added,
             )
-        ep = self._endpoint(req, cluster, self._publisher(cluster, req.purpose))
+        target = self._csr_node(cluster, req.purpose, req.node)
+        ep = self._endpoint(req, cluster, target)
         try:
-            async with CertMgrClient(ep, auth) as certmgr:
-                uploaded = await certmgr.upload_identity(
+            async with open_node(path.identity, ep, auth) as node:
+                uploaded = await node.upload_identity(
                     req.purpose, [req.certificate_pem, *req.chain_pems]
                 )
             installed = uploaded.installed_nodes
@@ -288,7 +311,7 @@ class CucmActivities:
             now_on = await installed_on()
             if not now_on and isinstance(exc, CucmStaleCsr):
                 raise StepError(
-                    "the CSR pending on the publisher no longer matches the signed certificate "
+                    f"the CSR pending on {target} no longer matches the signed certificate "
                     "(a new CSR was generated on the cluster meanwhile): regenerate the CSR and "
                     f"have it signed again, or abort the change. CUCM said: {exc}",
                     error_type="CsrNoLongerPending",
@@ -572,7 +595,12 @@ class CucmActivities:
         Read-only: removing them is the operator's call."""
         inventory, cluster = self._cluster(req)
         return await purpose_certs.leftover_self_signed(
-            inventory, cluster, req.purposes, self._roots(req), self._files(cluster.name)
+            inventory,
+            cluster,
+            req.purposes,
+            self._roots(req),
+            self._files(cluster.name),
+            interface=req.readback,
         )
 
     @activity.defn(name="assess_cluster")

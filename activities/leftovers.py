@@ -45,7 +45,7 @@ class LeftoverActivities(CucmActivities):
         inventory, cluster = self._cluster(req)
         roots, files = self._roots(req), self._files(cluster.name)
         before = await purpose_certs.leftover_self_signed(
-            inventory, cluster, req.purposes, roots, files
+            inventory, cluster, req.purposes, roots, files, interface=req.readback
         )
         listed = {_key(left): left for left in before.leftovers}
         result = LeftoverRemovalResult(errors=dict(before.errors))
@@ -72,7 +72,7 @@ class LeftoverActivities(CucmActivities):
             activity.logger.info("set cert delete %s/%s on %s", left.store, left.file_name, nodes)
         if attempted:
             after = await purpose_certs.leftover_self_signed(
-                inventory, cluster, req.purposes, roots, files
+                inventory, cluster, req.purposes, roots, files, interface=req.readback
             )
             remaining = {_key(left) for left in after.leftovers}
             for fqdn, why in after.errors.items():

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -94,6 +95,24 @@ RemoveLeftovers = Annotated[
         "--remove-leftovers",
         help="after the change, offer to remove the nodes' former self-signed certificates "
         "left in the trust stores (CSCur97909), after approval at the cleanup gate",
+    ),
+]
+
+
+class DistributionChoice(StrEnum):
+    """``--distribution`` values."""
+
+    MULTI_SERVER = "multi-server"
+    PER_NODE = "per-node"
+
+
+Distribution = Annotated[
+    DistributionChoice | None,
+    typer.Option(
+        "--distribution",
+        help="multi-server: one SAN certificate per purpose (Cisco's procedure); per-node: "
+        "one single-server certificate per node, in the same change (default: the "
+        "inventory's certificates.distribution, else multi-server)",
     ),
 ]
 Comment = Annotated[str, typer.Option("--comment", "-m", help="why")]
@@ -223,6 +242,7 @@ async def plan(
     purpose: Purpose = ["tomcat"],  # noqa: B006 - typer reads the default
     phone_resets: PhoneResets = True,
     remove_leftovers: RemoveLeftovers = False,
+    distribution: Distribution = None,
     window: Windows = None,
     json_out: Json = False,
 ) -> None:
@@ -237,7 +257,11 @@ async def plan(
         settings(),
         cluster,
         _purposes(purpose),
-        RenewalOptions(reset_phones=phone_resets, remove_leftover_certificates=remove_leftovers),
+        RenewalOptions(
+            reset_phones=phone_resets,
+            remove_leftover_certificates=remove_leftovers,
+            distribution=distribution.value if distribution else None,
+        ),
         windows=[_window(w) for w in window or []],
     )
     if json_out:
@@ -274,6 +298,7 @@ async def start(
         typer.Option(min=1, help="phones reset at once; each batch re-registers first"),
     ] = RenewalOptions.model_fields["phone_reset_batch"].default,
     remove_leftovers: RemoveLeftovers = False,
+    distribution: Distribution = None,
     by: By = None,
 ) -> None:
     """Start a renewal (returns at once; follow it with `ucrenew watch`)."""
@@ -293,6 +318,7 @@ async def start(
             reset_phones=phone_resets,
             phone_reset_batch=phone_reset_batch,
             remove_leftover_certificates=remove_leftovers,
+            distribution=distribution.value if distribution else None,
         ),
     )
     try:

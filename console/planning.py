@@ -30,7 +30,13 @@ from console.render import (
 from workers.settings import UcrenewSettings
 from workers.wiring import inventory_path, trust_store
 from workflows.models import Problem, RenewalOptions, RenewalPlan
-from workflows.plan import compose_plan, preflight_problems, window_problems
+from workflows.plan import (
+    certificate_path_for,
+    compose_plan,
+    path_problems,
+    preflight_problems,
+    window_problems,
+)
 from workflows.restarts import explain
 from workflows.windows import parse_windows
 
@@ -86,12 +92,16 @@ async def dry_run_report(
     snapshot = await discover(
         inventory, cluster, files=trust_store(settings).files(cluster), purposes=purposes
     )
-    plan = compose_plan(snapshot, purposes, options or RenewalOptions())
+    opts = options or RenewalOptions()
+    path_refused = path_problems(snapshot, opts)
+    path = None if path_refused else certificate_path_for(snapshot, opts)
+    plan = compose_plan(snapshot, purposes, opts, path=path)
     policy = ChangePolicy.of(entry)
     specs = parse_windows(list(windows) or policy.windows)
     at = now or datetime.now(UTC)
     problems = preflight_problems(snapshot, purposes, health=policy.health, now=at)
     problems += window_problems(purposes, specs, at)
+    problems += path_refused
     return DryRun(plan, problems, snapshot, at)
 
 

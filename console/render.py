@@ -33,6 +33,14 @@ def plan_table(plan: RenewalPlan) -> Table:
     table.add_column("detail", overflow="fold")
     for i, step in enumerate(plan.steps, 1):
         table.add_row(str(i), step.phase, step.action, step.node or "", step.detail)
+    path = plan.certificate_path
+    if path is not None:
+        release = f"CUCM {path.release}" if path.release else "release unknown"
+        table.caption = (
+            f"{release}, {path.distribution}: CSR via {path.label('csr')}, CA certificates "
+            f"via {path.label('trust')}, upload via {path.label('identity')}, read back via "
+            f"{path.label('readback')}"
+        )
     return table
 
 

@@ -17,6 +17,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.ca import CaActivities
     from activities.catalog import Purpose
+    from activities.cert_paths import LEGACY_PATH, CertificatePath
     from activities.clients.inventory import short_name
     from activities.cluster_models import CsrRequest, CsrResult, ValidateRequest
     from activities.cucm import CucmActivities
@@ -49,16 +50,26 @@ class CertificateAcquisition:
         self._lock = lock
         self._submission: tuple[CertificateSubmission, ValidationReport] | None = None
         self.purpose: Purpose = inp.purposes[0] if inp.purposes else "tomcat"
+        #: The nodes the certificate being acquired must name (its SAN, or one node).
+        self._expected: list[str] = []
 
     async def obtain(
-        self, purpose: Purpose, plan: RenewalPlan, min_days: int
+        self,
+        purpose: Purpose,
+        plan: RenewalPlan,
+        min_days: int,
+        *,
+        path: CertificatePath = LEGACY_PATH,
+        node: str | None = None,
     ) -> tuple[CsrResult, ValidationReport]:
-        """CSR on the publisher, signed by the CA, validated: nothing is uploaded yet."""
+        """CSR on the publisher (or on ``node``, per node), signed by the CA, validated:
+        nothing is uploaded yet."""
         inp = self._input
         opts = inp.options
         ledger = self._ledger
         ledger.phase("csr")
         self._submission = None
+        self._expected = [node] if node else plan.san_by_purpose[purpose]
         csr = await run_activity(
             CucmActivities.generate_csr,
             CsrRequest(
@@ -67,15 +78,18 @@ class CertificateAcquisition:
                 key_length=opts.key_length,
                 hash_algorithm=opts.hash_algorithm,
                 other_domains=opts.other_domains,
+                path=path,
+                node=node,
             ),
             policies.CSR,
         )
-        self._check_csr(csr, plan, purpose)
+        self._check_csr(csr, self._expected)
         self._note_csr_caveats(csr, purpose)
         self.purpose = purpose
         ledger.status.csr_pem = csr.csr_pem
         ledger.status.csr_key_fingerprint = csr.info.public_key_sha256
-        ledger.audit("ucrenew", "csr-generated", f"SAN {', '.join(csr.info.san_dns)}")
+        where = f" on {node}" if node else ""
+        ledger.audit("ucrenew", "csr-generated", f"SAN {', '.join(csr.info.san_dns)}{where}")
 
         ledger.phase("ca-wait")
         if inp.ca == "manual":
@@ -90,7 +104,7 @@ class CertificateAcquisition:
                 certificate_pem=cert_pem,
                 chain_pem=chain_pem,
                 csr_pem=csr.csr_pem,
-                expected_dns=plan.san_by_purpose[purpose],
+                expected_dns=self._expected,
                 now=workflow.now(),
                 min_remaining_days=min_days,
             ),
@@ -160,7 +174,7 @@ class CertificateAcquisition:
                     certificate_pem=submission.certificate_pem,
                     chain_pem=submission.chain_pem,
                     csr_pem=status.csr_pem,
-                    expected_dns=status.plan.san_by_purpose[self.purpose],
+                    expected_dns=self._expected or status.plan.san_by_purpose[self.purpose],
                     now=workflow.now(),
                     min_remaining_days=self._input.options.min_remaining_days,
                 )
@@ -276,10 +290,9 @@ class CertificateAcquisition:
             self._ledger.audit("ucrenew", "csr-caveat", finding.message)
 
     @staticmethod
-    def _check_csr(csr: CsrResult, plan: RenewalPlan, purpose: Purpose) -> None:
-        """Every SAN node got the CSR and is named in it (names are inventory FQDNs)."""
+    def _check_csr(csr: CsrResult, san: list[str]) -> None:
+        """Every node of ``san`` got the CSR and is named in it (names are inventory FQDNs)."""
         exported = {n.lower() for n in csr.exported_nodes}
-        san = plan.san_by_purpose[purpose]
         # CSRs recorded before node names were canonical list short host names.
         shorts = {short_name(n).lower() for n in exported}
         missing = [

@@ -16,6 +16,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.catalog import Purpose
+    from activities.cert_paths import Interface
     from activities.cleanup_models import LeftoverRemovalRequest
     from activities.cluster_models import LeftoverCertificate
     from activities.leftovers import LeftoverActivities
@@ -45,8 +46,11 @@ async def remove_leftovers(
     leftovers: list[LeftoverCertificate],
     purposes: list[Purpose],
     roots: list[str],
+    readback: Interface = "rest",
 ) -> None:
-    """Propose the leftovers, wait for the cleanup gate, then remove exactly those approved."""
+    """Propose the leftovers, wait for the cleanup gate, then remove exactly those approved.
+
+    ``readback``: the interface the nodes' certificates are read with (by release)."""
     status = ledger.status
     removal = LeftoverRemoval(leftovers_hash=leftovers_hash(leftovers), proposed=leftovers)
     status.leftover_removal = removal
@@ -66,7 +70,11 @@ async def remove_leftovers(
         result = await run_activity(
             LeftoverActivities.remove_leftover_certificates,
             LeftoverRemovalRequest(
-                cluster=cluster, purposes=purposes, extra_roots_pem=roots, approved=leftovers
+                cluster=cluster,
+                purposes=purposes,
+                extra_roots_pem=roots,
+                approved=leftovers,
+                readback=readback,
             ),
             policies.ASSESS,
         )

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from activities.cluster_models import LeftoverCertificate, Purpose
+from activities.cluster_models import CertificatePath, LeftoverCertificate, Purpose
 from activities.models import UtcDatetime, ValidationProblem
 from workflows.restart_models import RestartPlan
 
@@ -67,6 +67,11 @@ class RenewalOptions(BaseModel):
     )
     phone_reset_batch: int = Field(
         default=200, ge=1, description="phones reset at once; each batch re-registers first"
+    )
+    distribution: Literal["multi-server", "per-node"] | None = Field(
+        default=None,
+        description="multi-server (one SAN certificate per purpose) or per-node (one "
+        "single-server certificate per node); None: the inventory's choice, else multi-server",
     )
     remove_leftover_certificates: bool = Field(
         default=False,
@@ -139,6 +144,11 @@ class RenewalPlan(BaseModel):
     steps: list[PlanStep]
     san_by_purpose: dict[str, list[str]] = Field(default_factory=dict)
     publisher_by_purpose: dict[str, str] = Field(default_factory=dict)
+    certificate_path: CertificatePath | None = Field(
+        default=None,
+        description="the interfaces of the certificate steps, chosen by release; None: plans "
+        "made before paths existed (Certificate Management REST)",
+    )
     restarts: RestartPlan | None = None
     phone_impact: bool = False
     notes: list[str] = Field(default_factory=list)

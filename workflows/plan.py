@@ -13,6 +13,7 @@ from datetime import datetime
 
 from activities import catalog
 from activities.catalog import PAWS, TOMCAT, Purpose
+from activities.cert_paths import CertificatePath, PathError, choose_path
 from activities.cluster_models import ClusterSnapshot, HealthPolicy, NodeSnapshot
 from workflows.caveats import certificate_notes, reissue_findings
 from workflows.health_checks import health_problems, severity
@@ -182,6 +183,27 @@ def purpose_publisher(snapshot: ClusterSnapshot, name: Purpose) -> str:
     return snapshot.publisher
 
 
+def certificate_path_for(snapshot: ClusterSnapshot, options: RenewalOptions) -> CertificatePath:
+    """The interfaces the change's certificate steps use: the cluster's release decides,
+    the inventory's ``certificates:`` block and ``options.distribution`` may override.
+
+    Raises:
+        PathError: the inventory insists on an interface the release does not offer.
+    """
+    block = snapshot.certificates
+    distribution = options.distribution or block.distribution
+    return choose_path(snapshot.version, distribution, block.interface)
+
+
+def path_problems(snapshot: ClusterSnapshot, options: RenewalOptions) -> list[Problem]:
+    """A path the release cannot take, as a blocking problem (nothing written yet)."""
+    try:
+        certificate_path_for(snapshot, options)
+    except PathError as exc:
+        return [Problem(code="certificate-path-unavailable", message=str(exc))]
+    return []
+
+
 def compose_plan(
     snapshot: ClusterSnapshot,
     purposes: Sequence[Purpose],
@@ -189,6 +211,7 @@ def compose_plan(
     *,
     staged_phone_resets: bool | None = None,
     legacy_labels: bool = False,
+    path: CertificatePath | None = None,
 ) -> RenewalPlan:
     """The plan of a change: the one composition the workflow and ``ucrenew plan`` share.
 
@@ -201,6 +224,8 @@ def compose_plan(
             that changes started before staged resets existed were approved with).
         legacy_labels: name trust stores as plans did before cup-xmpp-s2s's was corrected, so
             a change approved then keeps its plan hash.
+        path: the interfaces of the certificate steps (:func:`certificate_path_for`); None
+            for changes started before paths existed, whose plans named none.
 
     Returns:
         The plan, with its restart plan and rollout stages, and its hash.
@@ -213,7 +238,7 @@ def compose_plan(
         options.max_phone_fraction_per_wave,
         staged_phone_resets=staged,
     )
-    plan = build_plan(snapshot, purposes, restarts, legacy_labels=legacy_labels)
+    plan = build_plan(snapshot, purposes, restarts, legacy_labels=legacy_labels, path=path)
     if options.remove_leftover_certificates:
         plan.steps.append(
             PlanStep(
@@ -237,11 +262,12 @@ def build_plan(
     restarts: RestartPlan,
     *,
     legacy_labels: bool = False,
+    path: CertificatePath | None = None,
 ) -> RenewalPlan:
     """The ordered steps of a renewal of ``purposes`` on the cluster of ``snapshot``.
 
     ``restarts`` is the restart planner's answer; its rollout stages become the steps after
-    the uploads, in the order the workflow runs them. ``legacy_labels``: see
+    the uploads, in the order the workflow runs them. ``legacy_labels`` and ``path``: see
     :func:`compose_plan`.
     """
     purposes = list(dict.fromkeys(purposes))
@@ -258,20 +284,7 @@ def build_plan(
         san_by_purpose[name] = san
         publisher_by_purpose[name] = publisher
         all_san.extend(s for s in san if s not in all_san)
-        steps += [
-            PlanStep(
-                phase="csr",
-                action=f"generate multi-server {name} CSR",
-                node=publisher,
-                detail="SAN: " + ", ".join(san),
-            ),
-            PlanStep(phase="ca-wait", action=f"have the {name} CSR signed by the CA"),
-            PlanStep(
-                phase="validate",
-                action="validate the signed certificate and chain",
-                detail="key matches the CSR, SANs cover every node, chain, EKU, validity",
-            ),
-        ]
+        steps += _acquire_steps(name, publisher, san, path)
         if sso and not sso_step_added and catalog.purpose(name).disables_sso:
             # As late as possible: SSO stays on while the CA takes its days.
             steps.append(
@@ -283,20 +296,17 @@ def build_plan(
                 )
             )
             sso_step_added = True
-        steps += [
+        via_trust = f" via {path.label('trust')}" if path else ""
+        steps.append(
             PlanStep(
                 phase="upload-trust",
-                action=f"upload root then intermediates as {_trust_label(name, legacy_labels)}",
+                action="upload root then intermediates as "
+                f"{_trust_label(name, legacy_labels)}{via_trust}",
                 node=publisher,
                 detail="skipping CA certificates already present",
-            ),
-            PlanStep(
-                phase="upload-cert",
-                action=f"upload the signed {name} certificate",
-                node=publisher,
-                detail="every SAN node must be in the upload result",
-            ),
-        ]
+            )
+        )
+        steps += _upload_steps(name, publisher, san, path)
     impact = catalog.phone_impact(purposes)
     if impact:
         steps.append(
@@ -360,6 +370,8 @@ def build_plan(
             "Cisco Tomcat restarts do not drop phone registrations; web, AXL and UDS on a "
             "node are unavailable while its Tomcat restarts"
         )
+    if path is not None:
+        notes.insert(0, f"Certificate path: {path.reason}")
     plan = RenewalPlan(
         cluster=snapshot.cluster,
         purposes=purposes,
@@ -371,6 +383,7 @@ def build_plan(
         notes=notes,
         san_by_purpose=san_by_purpose,
         publisher_by_purpose=publisher_by_purpose,
+        certificate_path=path,
         restarts=restarts,
         phone_impact=impact,
     )
@@ -402,6 +415,83 @@ def _host(snapshot: ClusterSnapshot, fqdn: str) -> str:
         return snapshot.node(fqdn).hostname
     except KeyError:
         return fqdn
+
+
+def _acquire_steps(
+    name: Purpose, publisher: str, san: list[str], path: CertificatePath | None
+) -> list[PlanStep]:
+    """CSR, CA and validation: once on the publisher, or once per node on a per-node path."""
+    validate = PlanStep(
+        phase="validate",
+        action="validate the signed certificate and chain",
+        detail="key matches the CSR, SANs cover every node, chain, EKU, validity",
+    )
+    if path is None:
+        return [
+            PlanStep(
+                phase="csr",
+                action=f"generate multi-server {name} CSR",
+                node=publisher,
+                detail="SAN: " + ", ".join(san),
+            ),
+            PlanStep(phase="ca-wait", action=f"have the {name} CSR signed by the CA"),
+            validate,
+        ]
+    via = path.label("csr")
+    if not path.per_node:
+        return [
+            PlanStep(
+                phase="csr",
+                action=f"generate multi-server {name} CSR via {via}",
+                node=publisher,
+                detail="SAN: " + ", ".join(san),
+            ),
+            PlanStep(phase="ca-wait", action=f"have the {name} CSR signed by the CA"),
+            validate,
+        ]
+    steps: list[PlanStep] = []
+    for fqdn in san:
+        steps += [
+            PlanStep(
+                phase="csr",
+                action=f"generate single-server {name} CSR via {via}",
+                node=fqdn,
+                detail=f"SAN: {fqdn}",
+            ),
+            PlanStep(phase="ca-wait", action=f"have {fqdn}'s {name} CSR signed by the CA"),
+            validate.model_copy(
+                update={
+                    "node": fqdn,
+                    "detail": "key matches the CSR, SAN names the node, chain, EKU, validity",
+                }
+            ),
+        ]
+    return steps
+
+
+def _upload_steps(
+    name: Purpose, publisher: str, san: list[str], path: CertificatePath | None
+) -> list[PlanStep]:
+    """The signed certificate's upload: on the publisher for every SAN node, or per node."""
+    if path is None or not path.per_node:
+        via = f" via {path.label('identity')}" if path else ""
+        return [
+            PlanStep(
+                phase="upload-cert",
+                action=f"upload the signed {name} certificate{via}",
+                node=publisher,
+                detail="every SAN node must be in the upload result",
+            )
+        ]
+    return [
+        PlanStep(
+            phase="upload-cert",
+            action=f"upload {fqdn}'s signed {name} certificate via {path.label('identity')}",
+            node=fqdn,
+            detail=f"read back via {path.label('readback')}",
+        )
+        for fqdn in san
+    ]
 
 
 def _trust_label(name: Purpose, legacy: bool) -> str:

@@ -24,9 +24,11 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 with workflow.unsafe.imports_passed_through():
     from activities import catalog
     from activities.catalog import Purpose
+    from activities.cert_paths import LEGACY_PATH, CertificatePath
     from activities.cluster_models import (
         AssessRequest,
         CertUploadRequest,
+        CertUploadResult,
         ClusterRef,
         ClusterSnapshot,
         DiscoverRequest,
@@ -37,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         TrustUploadRequest,
     )
     from activities.cucm import CucmActivities
+    from activities.models import CertificateInfo
     from activities.registry import RegistryActivities
     from workflows import policies
     from workflows import search_attributes as sa
@@ -59,7 +62,13 @@ with workflow.unsafe.imports_passed_through():
         SsoConfirmation,
         SubmissionResult,
     )
-    from workflows.plan import compose_plan, preflight_problems, window_problems
+    from workflows.plan import (
+        certificate_path_for,
+        compose_plan,
+        path_problems,
+        preflight_problems,
+        window_problems,
+    )
     from workflows.rollout import Rollout
     from workflows.steps import RenewalStopped, run_activity
     from workflows.verification import settle_trust, verify_nodes
@@ -91,8 +100,12 @@ class CertRenewalWorkflow:
         self._roots: list[str] = []
         #: CA certificates of the chain uploaded per purpose (the cluster trusts them after).
         self._chains: dict[str, list[str]] = {}
-        #: Uploaded certificate per purpose (SHA-256), what verification expects to be served.
+        #: Uploaded certificate per purpose (SHA-256), what verification expects to be served;
+        #: on a per-node path per ``purpose@node``.
         self._fingerprints: dict[str, str] = {}
+        #: The interfaces of the certificate steps (patch "certificate-paths"); changes
+        #: started before it use the Certificate Management REST API throughout.
+        self._path: CertificatePath = LEGACY_PATH
         self._verified: dict[str, list[bool]] = {}
         self._sso_confirmed = False
         self._sso_disabled = False
@@ -172,6 +185,9 @@ class CertRenewalWorkflow:
             now=workflow.now(),
         )
         problems += window_problems(inp.purposes, self._windows, workflow.now())
+        paths = workflow.patched("certificate-paths")
+        if paths:
+            problems += path_problems(snapshot, inp.options)
         warnings = [p for p in problems if not p.blocking]
         errors = [p for p in problems if p.blocking]
         if warnings:
@@ -191,12 +207,15 @@ class CertRenewalWorkflow:
         # Changes with cup-xmpp-s2s approved before its trust store was named right keep
         # their plan (and its hash).
         legacy = "cup-xmpp-s2s" in inp.purposes and not workflow.patched("s2s-trust-store")
+        if paths:
+            self._path = certificate_path_for(snapshot, inp.options)
         plan = compose_plan(
             snapshot,
             inp.purposes,
             inp.options,
             staged_phone_resets=staged,
             legacy_labels=legacy,
+            path=self._path if paths else None,
         )
         self._status.plan = plan
         for finding in plan.findings:
@@ -248,6 +267,7 @@ class CertRenewalWorkflow:
                     listed.leftovers,
                     self._uploaded_purposes,
                     self._roots,
+                    self._path.readback,
                 )
 
     # -- certificates -------------------------------------------------------------------
@@ -255,12 +275,39 @@ class CertRenewalWorkflow:
     async def _renew_purpose(
         self, purpose: Purpose, plan: RenewalPlan, snapshot: ClusterSnapshot, min_days: int
     ) -> None:
+        """One purpose's certificate: one multi-server certificate uploaded on the purpose's
+        publisher, or on a per-node path one single-server certificate per SAN node, node by
+        node (each CSR, signature and upload on its own node), all in this one change."""
+        san = plan.san_by_purpose[purpose]
+        for node in san if self._path.per_node else [None]:
+            expected = [node] if node else san
+            leaf, chain, upload = await self._acquire_and_upload(purpose, plan, min_days, node)
+            key = f"{purpose}@{node}" if node else purpose
+            self._fingerprints[key] = leaf.sha256_fingerprint
+            self._record_upload(purpose, leaf, chain, expected, upload)
+        self._uploaded = True
+        self._uploaded_purposes.append(purpose)
+
+    async def _acquire_and_upload(
+        self, purpose: Purpose, plan: RenewalPlan, min_days: int, node: str | None
+    ) -> tuple[CertificateInfo, list[str], CertUploadResult]:
+        """CSR → CA → validation → trust → upload, again while the CSR went stale."""
         inp = self._input
+        path = self._path
+        expected = [node] if node else plan.san_by_purpose[purpose]
         while True:
-            csr, report = await self._acquisition.obtain(purpose, plan, min_days)
+            csr, report = await self._acquisition.obtain(
+                purpose, plan, min_days, path=path, node=node
+            )
             check = await run_activity(
                 CucmActivities.check_pending_csr,
-                PendingCsrRequest(cluster=inp.cluster, purpose=purpose, csr_pem=csr.csr_pem),
+                PendingCsrRequest(
+                    cluster=inp.cluster,
+                    purpose=purpose,
+                    csr_pem=csr.csr_pem,
+                    path=path,
+                    node=node,
+                ),
                 policies.DISCOVER,
             )
             if not check.matches:
@@ -280,7 +327,7 @@ class CertRenewalWorkflow:
             trust = await run_activity(
                 CucmActivities.upload_trust,
                 TrustUploadRequest(
-                    cluster=inp.cluster, purpose=purpose, ca_pems=list(reversed(chain))
+                    cluster=inp.cluster, purpose=purpose, ca_pems=list(reversed(chain)), path=path
                 ),
                 policies.UPLOAD,
             )
@@ -300,8 +347,10 @@ class CertRenewalWorkflow:
                         purpose=purpose,
                         certificate_pem=leaf.pem,
                         chain_pems=chain,
-                        expected_nodes=plan.san_by_purpose[purpose],
+                        expected_nodes=expected,
                         extra_roots_pem=root,
+                        path=path,
+                        node=node,
                     ),
                     policies.UPLOAD,
                 )
@@ -311,22 +360,28 @@ class CertRenewalWorkflow:
                     raise
                 await self._acquisition.stale_csr_decision(stop.message)
                 continue
-            break
-        self._uploaded = True
-        self._uploaded_purposes.append(purpose)
+            self._roots.extend(r for r in root if r not in self._roots)
+            return leaf, chain, upload
+
+    def _record_upload(
+        self,
+        purpose: Purpose,
+        leaf: CertificateInfo,
+        chain: list[str],
+        nodes: list[str],
+        upload: CertUploadResult,
+    ) -> None:
         trusted = ""
         if upload.trust_added:
             trusted = (
                 f"; trusted from now on ({upload.trust_file}): {', '.join(upload.trust_added)}"
             )
         self._audit("ucrenew", "certificate-uploaded", f"{purpose}: {upload.message}{trusted}")
-        self._fingerprints[purpose] = leaf.sha256_fingerprint
         self._chains[purpose] = chain
-        self._roots.extend(r for r in root if r not in self._roots)
         self._status.new_certificates[purpose] = NewCertificate(
             serial=leaf.serial_hex, fingerprint=leaf.sha256_fingerprint, not_after=leaf.not_after
         )
-        for fqdn in plan.san_by_purpose.get(purpose, []):
+        for fqdn in nodes:
             progress = self._status.node(fqdn)
             if not self._purpose_certs or progress.new_serial is None:
                 progress.new_serial = leaf.serial_hex
@@ -397,6 +452,7 @@ class CertRenewalWorkflow:
                     cluster=self._input.cluster,
                     purposes=self._uploaded_purposes,
                     extra_roots_pem=self._roots,
+                    readback=self._path.readback,
                 ),
                 policies.ASSESS,
             )

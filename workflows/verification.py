@@ -37,7 +37,8 @@ async def verify_nodes(
         inp: the change's input (cluster, verify timeout).
         status: where per-node progress is recorded.
         plan: the plan (purposes and their SAN nodes).
-        fingerprints: the uploaded certificate per purpose (SHA-256).
+        fingerprints: the uploaded certificate per purpose (SHA-256); on a per-node path per
+            ``purpose@node``.
         roots: CA roots of the uploaded chains.
         verified: per node, the outcome of each purpose's check (filled in here).
     """
@@ -53,7 +54,8 @@ async def verify_nodes(
                     cluster=inp.cluster,
                     node=fqdn,
                     purpose=purpose,
-                    expected_fingerprint=fingerprints[purpose],
+                    expected_fingerprint=fingerprints.get(f"{purpose}@{fqdn}")
+                    or fingerprints[purpose],
                     extra_roots_pem=roots,
                 ),
                 policy,

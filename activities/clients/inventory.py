@@ -216,6 +216,24 @@ class ChangePolicyEntry(BaseModel):
     health: HealthPolicyEntry | None = None
 
 
+class CertificatesEntry(BaseModel):
+    """A cluster's ``certificates:`` block: how its certificates are renewed.
+
+    Attributes:
+        distribution: ``multi-server``: one SAN certificate for the nodes of a purpose (Cisco's
+            procedure); ``per-node``: one single-server certificate per node, each signed and
+            installed on its own node, in the same change.
+        interface: ``auto``: what the cluster's release offers (docs/releases.md);
+            ``rest``, ``os-admin`` or ``cli`` to insist on one (refused by the plan where the
+            release does not offer it).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    distribution: Literal["multi-server", "per-node"] = "multi-server"
+    interface: Literal["auto", "rest", "os-admin", "cli"] = "auto"
+
+
 class ClusterEntry(BaseModel):
     """One cluster."""
 
@@ -229,6 +247,7 @@ class ClusterEntry(BaseModel):
     credentials: Credentials
     tls: TlsTrust = Field(default_factory=TlsTrust)
     change_policy: ChangePolicyEntry | None = None
+    certificates: CertificatesEntry = Field(default_factory=CertificatesEntry)
 
     def node(self, name: str) -> NodeEntry:
         """A node by FQDN, short host name or address (any case)."""

@@ -1,4 +1,4 @@
-"""Certificate steps on a purpose's publisher that read the node before they act.
+"""Certificate steps that read the node before they act, over any interface.
 
 :func:`upload_missing_trust` uploads only the CA certificates the trust store lacks, so a
 repeated upload changes nothing; :func:`pending_csr` tells whether the CSR that was signed is
@@ -10,21 +10,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from activities.clients import pki
-from activities.clients.cucm.certmgr import CertMgrClient
 from activities.clients.cucm.errors import CucmTrustDuplicate
-from activities.clients.cucm.transport import BasicAuth, NodeEndpoint
+from activities.clients.cucm.node_certs import NodeCertificates
 from activities.cluster_models import PendingCsrResult, TrustUploadResult
 
 
 async def upload_missing_trust(
-    endpoint: NodeEndpoint, auth: BasicAuth, purpose: str, ca_pems: Sequence[str]
+    lister: NodeCertificates, uploader: NodeCertificates, purpose: str, ca_pems: Sequence[str]
 ) -> TrustUploadResult:
     """Upload CA certificates in order, skipping those already in the trust store.
 
     Args:
-        endpoint: The publisher of the product that carries ``purpose``.
-        auth: The OS platform admin.
-        purpose: The identity whose ``<purpose>-trust`` store receives them.
+        lister: The purpose's publisher, over the interface that reads the trust store.
+        uploader: The same node, over the interface the path uploads with (may be the same).
+        purpose: The identity whose trust store receives them.
         ca_pems: The CA certificates, root first.
 
     Returns:
@@ -32,57 +31,54 @@ async def upload_missing_trust(
         duplicates by the node).
     """
     result = TrustUploadResult()
-    async with CertMgrClient(endpoint, auth) as certmgr:
-        present = {
-            pki.certificate_info(t.certificate_pem).sha256_fingerprint
-            for t in await certmgr.list_trust(purpose)
-        }
-        for pem in ca_pems:
-            info = pki.certificate_info(pem)
-            name = info.subject_cn or info.subject
-            if info.sha256_fingerprint in present:
-                result.skipped.append(name)
-                continue
-            try:
-                await certmgr.upload_trust([purpose], [pem], "Trust Certificate")
-            except CucmTrustDuplicate:
-                result.skipped.append(name)
-                continue
-            result.uploaded.append(name)
+    present = {
+        pki.certificate_info(t.certificate_pem).sha256_fingerprint
+        for t in await lister.list_trust(purpose)
+    }
+    for pem in ca_pems:
+        info = pki.certificate_info(pem)
+        name = info.subject_cn or info.subject
+        if info.sha256_fingerprint in present:
+            result.skipped.append(name)
+            continue
+        try:
+            await uploader.upload_trust(purpose, pem)
+        except CucmTrustDuplicate:
+            result.skipped.append(name)
+            continue
+        result.uploaded.append(name)
     return result
 
 
 async def pending_csr(
-    endpoint: NodeEndpoint, auth: BasicAuth, purpose: str, csr_pem: str
+    node: NodeCertificates, fqdn: str, purpose: str, csr_pem: str
 ) -> PendingCsrResult:
-    """Compare the CSR that was signed with the one pending on the publisher, by key.
+    """Compare the CSR that was signed with the one pending on the node, by key.
 
     Args:
-        endpoint: The publisher of the product that carries ``purpose``.
-        auth: The OS platform admin.
+        node: The node the CSR was generated on (the purpose's publisher, or the node itself
+            on a per-node path), over the path's CSR interface.
+        fqdn: That node, for messages.
         purpose: The identity the CSR is for.
         csr_pem: The CSR that was signed.
 
     Returns:
         Whether it still matches, and if not what is pending instead.
     """
-    async with CertMgrClient(endpoint, auth) as certmgr:
-        snapshot = await certmgr.snapshot()
-    publisher = endpoint.fqdn
     signed = pki.csr_info(csr_pem).public_key_sha256
-    identity = snapshot.identity(purpose)
-    if identity is None or not identity.csr_pem:
+    pending_pem = await node.pending_csr(purpose)
+    if not pending_pem:
         return PendingCsrResult(
             matches=False,
-            detail=f"no {purpose} CSR is pending on {publisher} any more",
+            detail=f"no {purpose} CSR is pending on {fqdn} any more",
         )
-    pending = pki.csr_info(identity.csr_pem).public_key_sha256
+    pending = pki.csr_info(pending_pem).public_key_sha256
     if pending != signed:
         return PendingCsrResult(
             matches=False,
             pending_key_fingerprint=pending,
             detail=(
-                f"the {purpose} CSR pending on {publisher} (key {pending[:16]}…) "
+                f"the {purpose} CSR pending on {fqdn} (key {pending[:16]}…) "
                 f"is not the one that was signed (key {signed[:16]}…): a new CSR was "
                 "generated on the cluster meanwhile"
             ),

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from activities.catalog import WATCHED_SERVICES, Purpose
+from activities.cert_paths import readback_interface
 from activities.clients import pki
 from activities.clients.cucm.axl import AxlClient, CmGroup, DevicePool
 from activities.clients.cucm.cli import CucmCli
@@ -200,6 +201,7 @@ async def discover(
         version=cluster.version,
         domain=cluster.domain,
         publisher=pub.fqdn,
+        certificates=cluster.certificates,
     )
 
     async def axl() -> None:
@@ -283,7 +285,15 @@ async def discover(
     )
     snapshot.nodes = list(inspections.result())
     if purposes:
-        await read_purpose_certificates(inventory, cluster, snapshot.nodes, purposes, roots, files)
+        await read_purpose_certificates(
+            inventory,
+            cluster,
+            snapshot.nodes,
+            purposes,
+            roots,
+            files,
+            interface=readback_interface(snapshot.version),
+        )
     if snapshot.cm_groups_error is None:
         per_node = snapshot.registrations.per_node if snapshot.registrations else None
         snapshot.cm_groups = cm_group_infos(cluster, groups, pools, phones_per_pool, per_node)

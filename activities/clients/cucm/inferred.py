@@ -70,6 +70,11 @@ def banner_nodes(message: str, pattern: re.Pattern[str]) -> list[str]:
 #: Cisco HAProxy restarted, an ECDSA one CallManager and HAProxy.
 CALLMANAGER_HAPROXY_ONLY_BUILD = 11900
 
+#: 14SU2 (build 14.0.1.12900): from here multi-SAN certificates are uploaded in the OS
+#: Administration GUI only ([DOC S3] says "GUI only" for the CLI; whether the Certificate
+#: Management REST API counts as GUI is open, §15.1: ucrenew assumes it does not).
+MULTI_SAN_UPLOAD_GUI_ONLY_SINCE = (14, 0, 1, 12900)
+
 # -- Control Center SOAP (§4.2-§4.4) ---------------------------------------------------------
 #: A SOAP fault whose faultstring matches this is the realtime throttle ("Reatime" is Cisco's
 #: typo; the corrected spelling is accepted too).

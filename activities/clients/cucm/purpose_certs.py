@@ -16,9 +16,10 @@ from collections.abc import Sequence
 
 from activities import catalog
 from activities.catalog import Purpose
+from activities.cert_paths import Interface
 from activities.clients import pki
-from activities.clients.cucm.certmgr import CertMgrClient
 from activities.clients.cucm.errors import CucmError
+from activities.clients.cucm.node_certs import open_node
 from activities.clients.cucm.tls import TlsProbeResult, probe_tls
 from activities.clients.cucm.transport import BasicAuth, NodeEndpoint, credentials
 from activities.clients.cucm.xmpp import probe_sip_tls, starttls
@@ -73,8 +74,11 @@ async def read_purpose_certificates(
     purposes: Sequence[Purpose],
     roots: Sequence[str] = (),
     files: Sequence[TrustFile] = (),
+    interface: Interface = "rest",
 ) -> None:
     """Record in ``nodes`` the served and installed certificate of each purpose.
+
+    ``interface`` reads the installed ones: REST from 14, OS Administration before.
 
     Only the nodes of each purpose's SAN are read. tomcat's served certificate is the one the
     node inspection already read on HTTPS. Failures are recorded per purpose in
@@ -102,18 +106,19 @@ async def read_purpose_certificates(
                 errors.setdefault(purpose, []).append(f"{label}: {_why(exc)}")
             else:
                 snap.certificates[purpose] = pki.certificate_info(probe.leaf_pem)
+        where = "certmgr" if interface == "rest" else interface
         try:
-            async with CertMgrClient(ep, auth) as certmgr:
+            async with open_node(interface, ep, auth) as reader:
                 for purpose in mine:
                     try:
-                        pem = await certmgr.get_identity(purpose)
+                        pem = await reader.get_identity(purpose)
                     except CucmError as exc:
-                        errors.setdefault(purpose, []).append(f"certmgr: {_why(exc)}")
+                        errors.setdefault(purpose, []).append(f"{where}: {_why(exc)}")
                     else:
                         snap.installed[purpose] = pki.certificate_info(pem)
         except CucmError as exc:
             for purpose in mine:
-                errors.setdefault(purpose, []).append(f"certmgr: {_why(exc)}")
+                errors.setdefault(purpose, []).append(f"{where}: {_why(exc)}")
         for name, why in errors.items():
             snap.certificate_errors[name] = "; ".join(why)
 
@@ -126,6 +131,7 @@ async def leftover_self_signed(
     purposes: Sequence[Purpose],
     roots: Sequence[str] = (),
     files: Sequence[TrustFile] = (),
+    interface: Interface = "rest",
 ) -> LeftoverResult:
     """Self-signed certificates of cluster nodes still in a purpose's trust store, unused.
 
@@ -135,13 +141,14 @@ async def leftover_self_signed(
     (a trust store may be shared: cup-xmpp and cup-xmpp-s2s both pair with cup-xmpp-trust).
     The identities are read from every node involved, and an entry whose owner could not be
     read is not reported, so a certificate in use is never called a leftover. Each is listed
-    once, with the nodes whose store holds it.
+    once, with the nodes whose store holds it. ``interface`` reads the nodes (REST from 14,
+    OS Administration before).
     """
     auth = credentials(inventory, cluster, "os_admin")
     wanted = list(dict.fromkeys(purposes))
     nodes = [n for n in cluster.nodes if any(n in san_entries(cluster, p) for p in wanted)]
     reads = await asyncio.gather(
-        *(_read_node(cluster, n, wanted, auth, roots, files) for n in nodes)
+        *(_read_node(cluster, n, wanted, auth, roots, files, interface) for n in nodes)
     )
     result = LeftoverResult()
     in_use: set[str] = set()
@@ -187,6 +194,7 @@ async def _read_node(
     auth: BasicAuth,
     roots: Sequence[str],
     files: Sequence[TrustFile],
+    interface: Interface,
 ) -> tuple[set[str], list[tuple[Purpose, str, str, CertificateInfo]]] | str:
     """A node's installed identities (fingerprints, every purpose of its product) and the
     trust stores of ``purposes`` (purpose, store, file, certificate); the error text when
@@ -197,7 +205,7 @@ async def _read_node(
     identities: set[str] = set()
     entries: list[tuple[Purpose, str, str, CertificateInfo]] = []
     try:
-        async with CertMgrClient(ep, auth) as certmgr:
+        async with open_node(interface, ep, auth) as certmgr:
             for purpose in carried:
                 pem = await certmgr.get_identity(purpose)
                 identities.add(pki.certificate_info(pem).sha256_fingerprint)
