@@ -44,6 +44,7 @@ RULES = (
             "activities.models",
             "activities.cluster_models",
             "activities.catalog",
+            "activities.cert_paths",
         ),
         why="protocol code stays free of Temporal; of the activities it uses the pure models only",
     ),

@@ -16,6 +16,7 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities import catalog
 from activities.cleanup_models import LeftoverRemovalRequest, LeftoverRemovalResult
+from activities.clients.inventory import CertificatesEntry
 from activities.cluster_models import (
     AssessRequest,
     BackupHealth,
@@ -113,6 +114,7 @@ class StubCluster:
     #: how many pending-CSR checks answer that the CSR on the box changed
     stale_checks: int = 0
     version: str = "14.0.1.13900-155"
+    certificates: CertificatesEntry = field(default_factory=CertificatesEntry)
     security_mode: int = 0
     #: the inventory's change policy
     approvals: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -210,6 +212,7 @@ class StubCluster:
                 cluster=ref.cluster,
                 taken_at=datetime(2026, 11, 27, tzinfo=UTC),
                 version=s.version,
+                certificates=s.certificates,
                 domain="lab.example.com",
                 publisher=FQDNS[0],
                 nodes=nodes,

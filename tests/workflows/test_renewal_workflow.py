@@ -19,6 +19,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.clients.inventory import CertificatesEntry
 from tests.workflows.stubs import BAD_PEM, FQDNS, GOOD_PEM, ROOT_PEM, WRITES, StubCluster
 from workflows.models import (
     ApprovalInput,
@@ -410,3 +411,57 @@ async def test_a_stale_csr_can_be_aborted(
     assert isinstance(failed.value.cause, ApplicationError)
     assert failed.value.cause.type == "CsrNoLongerPending"
     assert "upload_trust" not in stub.names()
+
+
+async def test_per_node_renewal_is_one_change_with_a_certificate_per_node(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    stub.sso_enabled = False
+    stub.version = "12.5.1.16900-48"
+    handle = await start(time_skipping_env, task_queue, options={"distribution": "per-node"})
+    status = await handle.result()
+    assert status.phase == "done", status.error
+    assert status.plan is not None and status.plan.certificate_path is not None
+    path = status.plan.certificate_path
+    assert (path.distribution, path.csr, path.identity) == ("per-node", "cli", "cli")
+    csrs = [c[1] for c in stub.calls if c[0] == "generate_csr"]
+    uploads = [c[1] for c in stub.calls if c[0] == "upload_certificate"]
+    # One CSR and one upload on each node of tomcat's SAN, each naming that node only.
+    assert [r.node for r in csrs] == FQDNS
+    assert [(r.node, r.expected_nodes) for r in uploads] == [(f, [f]) for f in FQDNS]
+    assert all(r.path == path for r in [*csrs, *uploads])
+    checks = [c[1] for c in stub.calls if c[0] == "check_pending_csr"]
+    assert [r.node for r in checks] == FQDNS
+    validations = [c[1] for c in stub.calls if c[0] == "validate_certificate"]
+    assert [v.expected_dns for v in validations] == [[f] for f in FQDNS]
+    # Verified node by node against that node's own certificate.
+    assert {c[1].node for c in stub.calls if c[0] == "verify_node"} == set(FQDNS)
+    assert all(n.verified for n in status.nodes)
+
+
+async def test_fourteen_su3_uploads_the_multi_server_certificate_in_os_administration(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    stub.version = "14.0.1.13900-155"
+    stub.sso_enabled = False
+    handle = await start(time_skipping_env, task_queue, options={"distribution": "multi-server"})
+    status = await handle.result()
+    assert status.phase == "done"
+    assert status.plan is not None and status.plan.certificate_path is not None
+    # 14SU3: CSR over REST, the multi-server upload in OS Administration (GUI only from 14SU2).
+    upload = next(c[1] for c in stub.calls if c[0] == "upload_certificate")
+    assert (upload.path.csr, upload.path.identity, upload.node) == ("rest", "os-admin", None)
+
+
+async def test_a_path_the_release_lacks_stops_before_any_write(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    stub.version = "12.5.1.16900-48"
+    stub.certificates = CertificatesEntry(interface="rest")
+    handle = await start(time_skipping_env, task_queue)
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    status = await handle.query(CertRenewalWorkflow.get_status)
+    assert [p.code for p in status.problems] == ["certificate-path-unavailable"]
+    assert "CUCM 14 and later" in status.problems[0].message
+    assert not WRITES & set(stub.names())
