@@ -158,9 +158,16 @@ async def dev_up(
     lab_topology: Annotated[
         str | None, typer.Option(help="lab topology YAML (default: the built-in cluster)")
     ] = None,
+    lab_release: Annotated[
+        str | None,
+        typer.Option(
+            help="run the lab on this CUCM version (10.5 through 15, e.g. 12.5.1.16900-48) to "
+            "rehearse a renewal on a real cluster's release"
+        ),
+    ] = None,
 ) -> None:
     """Start Temporal (SQLite in the state dir), the lab and a worker in the background."""
-    info = await dev.up(settings(), timing, lab_topology)
+    info = await dev.up(settings(), timing, lab_topology, lab_release)
     _print_dev(info, json_out)
 
 

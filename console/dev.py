@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from console import optional_lab
+from console.common import CliError
 from workers.devserver import DevServer, detached_status, stop_detached
 from workers.settings import UcrenewSettings
 from workers.wiring import inventory_path
@@ -83,9 +84,13 @@ def stop_worker(settings: UcrenewSettings, wait: float = 15.0) -> bool:
 
 
 async def up(
-    settings: UcrenewSettings, timing: str | None = None, topology: str | None = None
+    settings: UcrenewSettings,
+    timing: str | None = None,
+    topology: str | None = None,
+    release: str | None = None,
 ) -> dict[str, Any]:
-    """Start whatever of the stack is not running; returns where everything is.
+    """Start whatever of the stack is not running; returns where everything is. ``release``
+    runs the lab on that CUCM version instead of the topology's.
 
     Raises:
         typer.Exit: The lab is not installed (nothing was started).
@@ -93,13 +98,25 @@ async def up(
     optional_lab.require("ucrenew dev up")
     # Imported here: the lab is optional, and only the commands that run it need it.
     from lab import runner as lab_runner
+    from lab import topology as lab_topology
 
+    try:
+        lab_topology.load(topology, release)
+    except (OSError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+        raise CliError(f"cannot run the lab on that topology: {_first_line(exc)}") from None
     if detached_status(settings.state_dir) is None:
         server = DevServer.from_settings(settings)
         await server.start(detached=True)
-    lab = lab_runner.up(settings.state_dir, topology, timing)
+    lab = lab_runner.up(settings.state_dir, topology, timing, release=release)
     pid = start_worker(settings)
     return describe(settings, lab, pid)
+
+
+def _first_line(exc: Exception) -> str:
+    """A validation error's reason without pydantic's help links."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    reasons = [line for line in lines[1:] if not line.startswith("For further")]
+    return "; ".join(reasons) or (lines[0] if lines else type(exc).__name__)
 
 
 def describe(

@@ -29,17 +29,25 @@ StateDir = Annotated[
     typer.Option("--state-dir", envvar="UCRENEW_STATE_DIR", help="where the lab keeps its state"),
 ]
 JsonOut = Annotated[bool, typer.Option("--json", help="print JSON")]
+Release = Annotated[
+    str | None,
+    typer.Option(
+        "--release",
+        help="run the cluster on this CUCM version (10.5 through 15, e.g. 12.5.1.16900-48) "
+        "instead of the topology's",
+    ),
+]
 
 
-def _check_topology(path: str | None) -> None:
+def _check_topology(path: str | None, release: str | None = None) -> None:
     """Exit with the reasons when the topology file cannot be read or is not valid."""
     try:
-        lab_topology.load(path)
+        lab_topology.load(path, release)
     except ValidationError as exc:
         reasons = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'topology'}: {e['msg']}" for e in exc.errors()
         )
-        console.print(f"[red]invalid topology {path}: {reasons}[/]")
+        console.print(f"[red]invalid topology {path or '(built-in)'}: {reasons}[/]")
         raise typer.Exit(2) from None
     except (OSError, yaml.YAMLError) as exc:
         console.print(f"[red]cannot read topology {path}: {exc}[/]")
@@ -97,11 +105,12 @@ def up(
     state_dir: StateDir = Path(".state"),
     topology: Annotated[str | None, typer.Option(help="topology YAML (default: built-in)")] = None,
     timing: Annotated[str | None, typer.Option(help="fast | realistic")] = None,
+    release: Release = None,
     json_out: JsonOut = False,
 ) -> None:
     """Start the lab in the background and show each node serving TLS."""
-    _check_topology(topology)
-    desc = runner.up(state_dir, topology, timing)
+    _check_topology(topology, release)
+    desc = runner.up(state_dir, topology, timing, release=release)
     if json_out:
         typer.echo(json.dumps(desc, indent=2))
     else:
@@ -137,10 +146,11 @@ def serve(
     topology: Annotated[str | None, typer.Option()] = None,
     timing: Annotated[str | None, typer.Option()] = None,
     control_port: Annotated[int, typer.Option()] = 0,
+    release: Release = None,
 ) -> None:
     """Run the lab in the foreground (what ``up`` starts in the background)."""
-    _check_topology(topology)
-    asyncio.run(runner.serve(topology, state_dir, timing, control_port))
+    _check_topology(topology, release)
+    asyncio.run(runner.serve(topology, state_dir, timing, control_port, release))
 
 
 @app.command()

@@ -30,10 +30,14 @@ def lab_dir(state_dir: Path) -> Path:
 
 
 async def serve(
-    topology_path: str | None, state_dir: Path, timing: str | None, control_port: int
+    topology_path: str | None,
+    state_dir: Path,
+    timing: str | None,
+    control_port: int,
+    release: str | None = None,
 ) -> None:
-    """Run the lab until SIGTERM/SIGINT or a shutdown request."""
-    spec = topology.load(topology_path)
+    """Run the lab until SIGTERM/SIGINT or a shutdown request (on ``release`` if given)."""
+    spec = topology.load(topology_path, release)
     lab = Lab(spec, lab_dir(state_dir), timing_profile(timing or spec.timing), control_port)
     await lab.start()
     loop = asyncio.get_running_loop()
@@ -65,8 +69,10 @@ def up(
     topology_path: str | None = None,
     timing: str | None = None,
     wait: float = 60.0,
+    release: str | None = None,
 ) -> dict[str, Any]:
-    """Start a lab in the background (or return the one already running)."""
+    """Start a lab in the background (or return the one already running), on ``release``
+    (a CUCM version) instead of the topology's when given."""
     with contextlib.suppress(LabNotRunning):
         return read_descriptor(state_dir)
     ldir = lab_dir(state_dir)
@@ -78,6 +84,8 @@ def up(
         cmd += ["--topology", str(topology_path)]
     if timing:
         cmd += ["--timing", timing]
+    if release:
+        cmd += ["--release", release]
     log = open(ldir / "lab.log", "ab")  # noqa: SIM115 - handed to the child process
     proc = subprocess.Popen(
         cmd,

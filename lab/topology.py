@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lab.catalog import service_names
 
@@ -158,6 +159,13 @@ class PhonesSpec(BaseModel):
     cscup28852: bool = False
 
 
+#: A CUCM version string as ``show version active`` prints it (``14.0.1.13900-155``).
+RELEASE_RE = re.compile(r"(?P<major>\d+)\.(?P<minor>\d+)\.\d+\.\d+-\d+")
+#: The releases the twin models (docs/releases.md).
+OLDEST_RELEASE = (10, 5)
+NEWEST_RELEASE = (15, 0)
+
+
 class TopologySpec(BaseModel):
     """A whole cluster as the lab runs it."""
 
@@ -290,6 +298,20 @@ class TopologySpec(BaseModel):
         """Fully qualified name of a node."""
         return f"{hostname}.{self.domain}"
 
+    @field_validator("version")
+    @classmethod
+    def _release(cls, value: str) -> str:
+        match = RELEASE_RE.fullmatch(value.strip())
+        if match is None:
+            raise ValueError(
+                f"{value!r} is not a CUCM version: major.minor.maintenance.build-patch, "
+                "e.g. 12.5.1.16900-48"
+            )
+        release = (int(match["major"]), int(match["minor"]))
+        if not (OLDEST_RELEASE <= release <= NEWEST_RELEASE):
+            raise ValueError(f"the lab models CUCM 10.5 through 15, not {release[0]}.{release[1]}")
+        return value.strip()
+
     @property
     def major_version(self) -> float:
         """``14.0`` for ``14.0.1.13900-155``."""
@@ -297,11 +319,17 @@ class TopologySpec(BaseModel):
         return float(f"{parts[0]}.{parts[1]}")
 
 
-def load(path: str | Path | None = None) -> TopologySpec:
-    """Load a topology YAML file, or the default topology shipped with the lab."""
+def load(path: str | Path | None = None, version: str | None = None) -> TopologySpec:
+    """Load a topology YAML file, or the default topology shipped with the lab.
+
+    ``version``: run the cluster on this CUCM release instead of the file's (to rehearse a
+    renewal on the release of a real cluster).
+    """
     if path is None:
         text = resources.files("lab").joinpath("default_topology.yaml").read_text()
     else:
         text = Path(path).read_text()
     data = yaml.safe_load(text)
+    if version is not None and isinstance(data, dict):
+        data["version"] = version
     return TopologySpec.model_validate(data)
