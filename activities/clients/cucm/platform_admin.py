@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -45,7 +46,6 @@ from activities.clients.cucm.transport import BasicAuth, HttpsApi, HttpsClient, 
 
 logger = logging.getLogger(__name__)
 
-_PARSER = etree.HTMLParser(no_network=True)
 _BUTTON_TYPES = frozenset({"submit", "button", "image", "reset"})
 
 
@@ -192,7 +192,7 @@ class PlatformAdminClient(HttpsApi):
             else (self.host_name, self.endpoint.fqdn, self.endpoint.host)
         )
         values: dict[str, str | tuple[str, ...]] = {
-            "certificatePurpose": service,
+            "certificatePurpose": (service,),
             "distribution": distribution,
             "keyType": key,
             "keyLength": str(key_length),
@@ -223,7 +223,7 @@ class PlatformAdminClient(HttpsApi):
             service=service,
             multi_server=multi_server,
             csr_pem=csr,
-            exported_nodes=inferred.banner_nodes(status.text, inferred.CSR_EXPORT_BANNER_RE),
+            exported_nodes=_banner_nodes(status.text, inferred.CSR_EXPORT_BANNER_RE),
             message=status.text,
         )
 
@@ -336,7 +336,7 @@ class PlatformAdminClient(HttpsApi):
         return IdentityUploadResult(
             node=self.node,
             service=service,
-            installed_nodes=inferred.banner_nodes(status.text, inferred.CERT_UPLOAD_BANNER_RE),
+            installed_nodes=_banner_nodes(status.text, inferred.CERT_UPLOAD_BANNER_RE),
             message=text,
         )
 
@@ -357,7 +357,6 @@ class PlatformAdminClient(HttpsApi):
             inferred.OS_ADMIN_DOWNLOAD_CSR_FIELDS,
             {"certificatePurpose": service},
             accept_file=True,
-            check_options=False,
         )
         if isinstance(answer, _Status):
             if not answer.ok and inferred.OS_ADMIN_NO_CSR_RE.search(answer.text):
@@ -391,7 +390,7 @@ class PlatformAdminClient(HttpsApi):
             return text.strip() + "\n"
 
     async def _upload(self, name: str, pem: str, description: str, *, root_name: str) -> _Status:
-        values: dict[str, str | tuple[str, ...]] = {"NAME": name, "description": description}
+        values: dict[str, str | tuple[str, ...]] = {"NAME": (name,), "description": description}
         expected: tuple[str, ...] = inferred.OS_ADMIN_UPLOAD_FIELDS
         if root_name:
             values[inferred.OS_ADMIN_UPLOAD_ROOT_FIELD] = root_name
@@ -410,7 +409,6 @@ class PlatformAdminClient(HttpsApi):
         *,
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
         accept_file: bool = False,
-        check_options: bool = True,
     ) -> _Status | _Page:
         """Open the form at ``path``, fill it in and post it with its token.
 
@@ -421,11 +419,11 @@ class PlatformAdminClient(HttpsApi):
         Args:
             path: The form's page.
             expected: Fields the form must have.
-            values: Field values; a tuple lists the spellings accepted for a drop-down, the
-                first one offered wins.
+            values: Field values. A string is posted as it is; a tuple is a choice the page
+                lists (purpose, distribution): the first spelling the drop-down offers is
+                posted, and none offered is a CucmBadRequest before anything is posted.
             files: Multipart file fields.
             accept_file: A download is an answer (returned as the page).
-            check_options: Refuse values a drop-down does not offer before posting.
 
         Returns:
             The status area of the result, or the download.
@@ -438,7 +436,7 @@ class PlatformAdminClient(HttpsApi):
                 relogged = await self._log_in_again(page, relogged)
                 continue
             form = self._form(page, expected)
-            data = self._fill(page, form, values, check_options)
+            data = self._fill(page, form, values)
             resp = await self._http.request("POST", path, data=data, files=files)
             answer = self._page(resp, path)
             if accept_file and resp.status_code == 200 and self._is_download(resp):
@@ -487,13 +485,17 @@ class PlatformAdminClient(HttpsApi):
         page: _Page,
         form: _Form,
         values: Mapping[str, str | tuple[str, ...]],
-        check_options: bool,
     ) -> dict[str, str]:
         data = dict(form.values)
         for name, wanted in values.items():
-            spellings = (wanted,) if isinstance(wanted, str) else wanted
+            # Key lengths and hashes are left unchecked: the real page may rewrite those
+            # drop-downs from script as the key type changes.
+            if isinstance(wanted, str):
+                data[name] = wanted
+                continue
+            spellings = wanted
             offered = form.options.get(name)
-            if offered is None or not check_options:
+            if offered is None:
                 data[name] = spellings[0]
                 continue
             chosen = next(
@@ -568,7 +570,7 @@ class PlatformAdminClient(HttpsApi):
                 for td in _elements(tr, "./td")
                 for cls in (td.get("class") or "").split()
             }
-            if not cells:
+            if not _elements(tr, "./td"):
                 continue  # the header row
             missing = [c for c in inferred.OS_ADMIN_LIST_CELLS.values() if c not in cells]
             file = _edit_link_file(tr)
@@ -737,7 +739,12 @@ class PlatformAdminClient(HttpsApi):
         content_type = resp.headers.get("content-type", "").split(";")[0].strip().lower()
         doc = None
         if content_type in ("text/html", "application/xhtml+xml") and resp.content.strip():
-            doc = etree.fromstring(resp.content, _PARSER)
+            # The response's charset (httpx falls back to UTF-8), not lxml's Latin-1 default.
+            parser = etree.HTMLParser(encoding=resp.encoding or "utf-8", no_network=True)
+            try:
+                doc = etree.fromstring(resp.content, parser)
+            except etree.LxmlError:
+                doc = None
         return _Page(resp=resp, url=self._url(path), doc=doc)
 
     @staticmethod
@@ -766,6 +773,16 @@ class PlatformAdminClient(HttpsApi):
             status=status,
             missing=missing,
         )
+
+
+def _banner_nodes(text: str, pattern: re.Pattern[str]) -> list[str]:
+    """Nodes of the banner line of a status area; the banner patterns read to the end of
+    their text, so a line the node adds after the banner must not become node names."""
+    for line in text.split("\n"):
+        nodes = inferred.banner_nodes(line, pattern)
+        if nodes:
+            return nodes
+    return []
 
 
 def _elements(node: etree._Element, path: str) -> list[etree._Element]:
