@@ -256,6 +256,7 @@ async def test_a_token_refused_twice_is_an_error_quoting_the_node(
     assert message.startswith(f"{FQDN}: https://{FQDN}:{node.https_port}/cmplatform/{GENERATE}")
     assert '"Couldn\'t get token. You may be trying too often."' in message
     assert err.value.node_message == "Couldn't get token. You may be trying too often."
+    assert_no_password(fake, err.value)
     assert err.value.retryable
     assert fake.pages().count(f"POST {GENERATE}") == 2 and fake.posted == []
 
@@ -289,6 +290,7 @@ async def test_an_error_status_carries_the_node_message_verbatim(
         with pytest.raises(CucmFormRefused) as err:
             await client.upload_identity("tomcat", TinyCa("leaf").pem)
     assert err.value.node_message == words
+    assert_no_password(fake, err.value)
     assert str(err.value) == f"{FQDN}: {words}"
     assert err.value.url == f"https://{FQDN}:{node.https_port}/cmplatform/{UPLOAD}"
     failure = translate(err.value)
@@ -371,6 +373,7 @@ async def test_a_tomcat_error_page_is_an_unexpected_page(
         'Server Error\'): expected the status area <div id="statusMessage">'
     )
     assert (err.value.url, err.value.status) == (url, 500)
+    assert_no_password(fake, err.value)
     assert err.value.retryable
     failure = translate(err.value)
     assert failure is not None and failure.type == "CucmUnexpectedPage"
@@ -423,3 +426,28 @@ async def test_a_login_page_that_is_not_the_login_form_is_an_unexpected_page(
         err.value
     )
     assert "POST j_security_check" not in fake.pages()
+
+
+async def test_a_row_without_its_cells_is_an_unexpected_page(
+    node: NodeEndpoint, fake: FakeCmplatform
+) -> None:
+    row = '<tr><td>tomcat-trust</td><td>ucrenew Test Root</td><td colspan="6"></td></tr>'
+    fake.overrides["GET certificateFindList.do"] = Override(
+        200, "certificate_list.html", {"rows": row}
+    )
+    async with admin(node, fake) as client:
+        with pytest.raises(CucmUnexpectedPage) as err:
+            await client.certificates()
+    assert err.value.missing.startswith("in row 1: certificate, common-name, type, key-type")
+    assert err.value.missing.endswith("a link certificateEdit.do?cert=<store>/<file>")
+
+
+async def test_a_node_message_echoing_the_password_is_blanked(
+    node: NodeEndpoint, fake: FakeCmplatform
+) -> None:
+    fake.upload_error = f"Invalid value {fake.password} in field description"
+    async with admin(node, fake) as client:
+        with pytest.raises(CucmFormRefused) as err:
+            await client.upload_trust("tomcat-trust", TinyCa("Root").pem)
+    assert_no_password(fake, err.value)
+    assert err.value.node_message == "Invalid value ******** in field description"

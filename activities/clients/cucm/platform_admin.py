@@ -564,14 +564,14 @@ class PlatformAdminClient(HttpsApi):
                 page.url, page.status, f'the certificate table <table id="{table_id}">', page
             )
         rows = []
-        for number, tr in enumerate(_elements(tables[0], ".//tr"), start=1):
+        # Rows of header cells only (<th>) are headings, not certificates.
+        body = [tr for tr in _elements(tables[0], ".//tr") if _elements(tr, "./td")]
+        for number, tr in enumerate(body, start=1):
             cells = {
                 cls: _text(td)
                 for td in _elements(tr, "./td")
                 for cls in (td.get("class") or "").split()
             }
-            if not _elements(tr, "./td"):
-                continue  # the header row
             missing = [c for c in inferred.OS_ADMIN_LIST_CELLS.values() if c not in cells]
             file = _edit_link_file(tr)
             if file is None:
