@@ -173,7 +173,8 @@ class PlatformAdminClient(HttpsApi):
 
         Raises:
             ValueError: ``key_type`` is neither ``rsa`` nor ``ec``.
-            CucmBadRequest: The form offers no such purpose, distribution, key or hash.
+            CucmBadRequest: The form offers no such purpose, or no distribution naming this
+                node (its host name, FQDN or address).
             CucmFormRefused: The node refused the request (its message, verbatim).
             CucmTokenRefused: The node refused the form's token twice.
             CucmAuthError: The OS platform administrator's login was refused.
@@ -224,7 +225,7 @@ class PlatformAdminClient(HttpsApi):
             multi_server=multi_server,
             csr_pem=csr,
             exported_nodes=_banner_nodes(status.text, inferred.CSR_EXPORT_BANNER_RE),
-            message=status.text,
+            message=self._clean(status.text),
         )
 
     async def pending_csr(self, service: str) -> str | None:
