@@ -217,3 +217,53 @@ class CucmHostKeyError(CucmError):
     """The node's SSH host key is not the one in known_hosts (or none is configured)."""
 
     retryable = False
+
+
+class CucmUnexpectedPage(CucmHttpError):
+    """A node's OS Administration (``/cmplatform``) answered with a page ucrenew does not
+    recognise: no status area where one belongs, a form without its fields, an HTML error
+    page, an error status code. Nothing is guessed from such a page; after a form post the
+    node may or may not have acted, so the caller reads back before it acts again.
+
+    Retryable when the HTTP status is (5xx, 429), as any :class:`CucmHttpError`.
+
+    Attributes:
+        url: The page, without query (``https://<fqdn>:8443/cmplatform/…``).
+        status: The HTTP status of the answer.
+        missing: What the page lacked, in words.
+    """
+
+    def __init__(self, message: str, *, node: str, url: str, status: int, missing: str) -> None:
+        super().__init__(message, node=node, status=status)
+        self.url = url
+        self.missing = missing
+
+
+class CucmFormRefused(CucmBadRequest):
+    """A node's OS Administration refused a form with an error status; the message is the
+    node's, verbatim (retrying the same form will not help).
+
+    Attributes:
+        url: The form's page.
+        node_message: The text of the status area, verbatim.
+    """
+
+    def __init__(self, message: str, *, node: str, url: str, node_message: str) -> None:
+        super().__init__(message, node=node, status=200)
+        self.url = url
+        self.node_message = node_message
+
+
+class CucmTokenRefused(CucmError):
+    """A node's OS Administration refused a form's anti-CSRF token twice in a row, each time
+    from a fresh view of the form. The node did nothing; a later attempt may succeed.
+
+    Attributes:
+        url: The form's page.
+        node_message: The node's words, verbatim.
+    """
+
+    def __init__(self, message: str, *, node: str, url: str, node_message: str) -> None:
+        super().__init__(message, node=node)
+        self.url = url
+        self.node_message = node_message

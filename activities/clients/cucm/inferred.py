@@ -65,6 +65,92 @@ def banner_nodes(message: str, pattern: re.Pattern[str]) -> list[str]:
     return [n for n in names if n]
 
 
+# -- OS Administration web interface (/cmplatform; docs/os-administration.md, §3) ------------
+# The pages are a web UI, not a published API: docs/os-administration.md is the contract, and
+# lab/facts.py holds the same assumptions on the twin's side. Paths and field names the public
+# scraping scripts show are [CODE S26]; the rest is [INF].
+#: The application's root redirects to the home page, which is the login form without a session.
+OS_ADMIN_ROOT_PATH = "/cmplatform/"
+OS_ADMIN_HOME_PATH = "/cmplatform/showHome.do"
+#: Tomcat form login: the form posts ``appNav``, ``j_username`` and ``j_password`` here [CODE S26].
+OS_ADMIN_LOGIN_PATH = "/cmplatform/j_security_check"
+OS_ADMIN_LOGIN_ACTION = "j_security_check"
+OS_ADMIN_LOGIN_USER_FIELD = "j_username"
+OS_ADMIN_LOGIN_PASSWORD_FIELD = "j_password"  # noqa: S105 - a field name, not a password
+#: Hidden field of the login form, sent with this value when the form carries none.
+OS_ADMIN_APP_NAV = ("appNav", "cmplatform")
+#: A refused login answers the login form again with the reason in this element.
+OS_ADMIN_LOGIN_ERROR_ID = "loginError"
+#: Every form page carries a one-use Struts token in a hidden field [CODE S26]; a refused one
+#: leaves the status area reading "Couldn't get token. You may be trying too often." (any
+#: apostrophe).
+OS_ADMIN_TOKEN_FIELD = "token"  # noqa: S105 - a field name, not a secret
+OS_ADMIN_TOKEN_REFUSED_RE = re.compile(r"Couldn.t get token", re.IGNORECASE)
+#: The status area of a form result and the classes telling success from error.
+OS_ADMIN_STATUS_ID = "statusMessage"
+OS_ADMIN_STATUS_SUCCESS_CLASS = "cuesStatus-success"
+OS_ADMIN_STATUS_ERROR_CLASS = "cuesStatus-error"
+#: Certificate list [CODE S26 for the page]: a table with this id, one row per certificate or
+#: CSR, one cell per column by class (model field -> cell class), and a link to the edit page
+#: whose ``cert`` parameter is ``<store>/<file>``.
+OS_ADMIN_LIST_PATH = "/cmplatform/certificateFindList.do"
+OS_ADMIN_LIST_TABLE_ID = "certificateList"
+OS_ADMIN_LIST_CELLS = {
+    "certificate": "certificate",
+    "common_name": "common-name",
+    "type": "type",
+    "key_type": "key-type",
+    "distribution": "distribution",
+    "issued_by": "issued-by",
+    "expiration": "expiration",
+    "description": "description",
+}
+OS_ADMIN_EDIT_LINK_PAGE = "certificateEdit.do"
+OS_ADMIN_EDIT_LINK_PARAM = "cert"
+OS_ADMIN_EXPIRATION_FORMAT = "%m/%d/%Y"
+#: Generate CSR: GET the form, POST it back (page name not confirmed; field names [INF], the
+#: fields themselves [DOC S3]). Distribution is "Multi-server(SAN)" or one node's host name;
+#: other domains go one per line.
+OS_ADMIN_GENERATE_CSR_PATH = "/cmplatform/certificateGenerateNewCsr.do"
+OS_ADMIN_GENERATE_CSR_FIELDS = (
+    "token",
+    "certificatePurpose",
+    "distribution",
+    "commonName",
+    "otherDomains",
+    "keyType",
+    "keyLength",
+    "hashAlgorithm",
+)
+OS_ADMIN_MULTI_SERVER_DISTRIBUTION = CSR_MULTI_SERVER_DISTRIBUTION
+OS_ADMIN_KEY_TYPES = {"rsa": "RSA", "ec": "EC"}
+#: Download CSR: GET the form, POST it back; the answer is the PEM CSR as an attachment of this
+#: type, or the status area saying no CSR is pending for the purpose.
+OS_ADMIN_DOWNLOAD_CSR_PATH = "/cmplatform/certificateDownloadCsr.do"
+OS_ADMIN_DOWNLOAD_CSR_FIELDS = ("token", "certificatePurpose")
+OS_ADMIN_CSR_CONTENT_TYPE = "application/pkcs10"
+OS_ADMIN_NO_CSR_RE = re.compile(r"No CSR found for\b", re.IGNORECASE)
+#: Upload [CODE S26 for the page and ``NAME``]: multipart with the purpose or trust store in
+#: ``NAME`` and the file in ``file``; ``rootCertificate`` names the issuing CA's file
+#: (identity uploads only).
+OS_ADMIN_UPLOAD_PATH = "/cmplatform/certificateUpload.do"
+OS_ADMIN_UPLOAD_FIELDS = ("token", "NAME", "description", "file")
+OS_ADMIN_UPLOAD_ROOT_FIELD = "rootCertificate"
+OS_ADMIN_UPLOAD_FILE_TYPE = "application/x-x509-ca-cert"
+#: An identity upload refused because the certificate does not match the pending CSR (a newer
+#: CSR was generated, or it was uploaded already); refusals naming the issuer reuse
+#: ISSUER_NOT_TRUSTED_RE and duplicate trust certificates TRUST_DUPLICATE_RE.
+OS_ADMIN_STALE_CSR_RE = re.compile(
+    r"(?:does\s*not|doesn.t|do\s*not)\s+match\b.*\bCSR\b|\bCSR\b.*\bmismatch",
+    re.IGNORECASE | re.DOTALL,
+)
+#: Download certificate: ``?cert=<store>/<file>&format=pem`` answers the PEM; 404 when the file
+#: is unknown.
+OS_ADMIN_DOWNLOAD_CERT_PATH = "/cmplatform/certificateDownload.do"
+OS_ADMIN_DOWNLOAD_CERT_FORMAT = "pem"
+#: Redirects followed on the node (``/cmplatform/`` -> ``showHome.do``).
+OS_ADMIN_MAX_REDIRECTS = 5
+
 # -- Restarts by release (§10) ---------------------------------------------------------------
 #: Build of 14SU1 (14.0.1.11900-x): from here on an RSA CallManager certificate needs only
 #: Cisco HAProxy restarted, an ECDSA one CallManager and HAProxy.
