@@ -416,6 +416,34 @@ TOMCAT_NOT_FOUND_PAGE = (
     "</p></body></html>"
 )
 
+# -- Certificate Management REST by release (§2, §11, §15.1) ---------------------------------
+#: [DOC S8] The Certificate Management REST API (``/platformcom/api/v1/certmgr``) exists on
+#: CUCM, IM&P, CUC and CER 14 and later (DevNet; cucm-interfaces.md §2, §11): before this
+#: major release a node does not serve it.
+CERTMGR_REST_SINCE = 14.0
+#: [INF] Before CERTMGR_REST_SINCE the certmgr URLs are unknown URLs of the node's Tomcat: it
+#: answers them (any method, with or without credentials) as it answers any URL no
+#: application serves, its 404 page.
+CERTMGR_REST_ABSENT_STATUS = 404
+CERTMGR_REST_ABSENT_PAGE = TOMCAT_NOT_FOUND_PAGE
+#: [DOC S3] From 14SU2 a multi-SAN certificate can be uploaded in the GUI only (§1.2); whether
+#: the REST API counts as "GUI" is open (§15.1). [INF] It does not: from this build on (and on
+#: 15) an identity upload over REST of a certificate whose SAN names more than one node of the
+#: cluster is refused, with this status and message, and nothing is installed. Single-server
+#: (this-server) identity uploads, CSR generation and trust uploads stay allowed.
+REST_MULTI_SAN_IDENTITY_REFUSED_SINCE = CLI_MULTI_SAN_IMPORT_REFUSED_SINCE
+REST_MULTI_SAN_IDENTITY_REFUSED_STATUS = 400
+REST_MULTI_SAN_IDENTITY_REFUSED_MESSAGE = (
+    "Multi-SAN certificates cannot be uploaded through the REST API. "
+    "Use Cisco Unified OS Administration > Certificate Management."
+)
+
+
+def certmgr_rest_served(major_version: float) -> bool:
+    """Whether a node of this major release serves the Certificate Management REST API."""
+    return major_version >= CERTMGR_REST_SINCE
+
+
 # -- Initial state ---------------------------------------------------------------------------
 #: Services of a freshly started lab report this uptime (a production node's services have run
 #: for days), so start-time comparisons behave as on a real cluster.

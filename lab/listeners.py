@@ -64,6 +64,15 @@ def node_app(twin: Twin, node: Node) -> web.Application:
             return web.Response(
                 status=status, text=f"{status} injected by the lab", headers=headers
             )
+        if isinstance(request.match_info.http_exception, web.HTTPNotFound):
+            # A URL no application serves (the certmgr REST before 14 among them): Tomcat's
+            # own 404 page.
+            rest = request.path.startswith(certmgr.BASE)
+            return web.Response(
+                status=facts.CERTMGR_REST_ABSENT_STATUS if rest else 404,
+                text=facts.CERTMGR_REST_ABSENT_PAGE if rest else facts.TOMCAT_NOT_FOUND_PAGE,
+                content_type="text/html",
+            )
         try:
             return await handler(request)
         except ResponseLost:
@@ -80,7 +89,8 @@ def node_app(twin: Twin, node: Node) -> web.Application:
     app.on_response_prepare.append(_server_header)
     app[NODE_KEY] = node
     app[LAB_KEY] = twin
-    certmgr.add_routes(app)
+    if facts.certmgr_rest_served(twin.spec.major_version):
+        certmgr.add_routes(app)
     soap.add_routes(app)
     webapps.add_routes(app)
     if node.product == "cucm":

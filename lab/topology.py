@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -13,6 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from lab.catalog import service_names
 
 Product = Literal["cucm", "imp"]
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """``(14, 0, 1, 13900, 155)`` for ``14.0.1.13900-155``."""
+    return tuple(int(p) for p in re.split(r"[.-]", version) if p.isdigit())
 
 
 class Ports(BaseModel):
@@ -295,6 +301,12 @@ class TopologySpec(BaseModel):
         """``14.0`` for ``14.0.1.13900-155``."""
         parts = self.version.split(".")
         return float(f"{parts[0]}.{parts[1]}")
+
+    @property
+    def build(self) -> tuple[int, ...]:
+        """``(14, 0, 1, 13900, 155)`` for ``14.0.1.13900-155``: compares with the builds of
+        :mod:`lab.facts` (``CLI_MULTI_SAN_IMPORT_REFUSED_SINCE``...)."""
+        return version_tuple(self.version)
 
 
 def load(path: str | Path | None = None) -> TopologySpec:
