@@ -18,7 +18,7 @@ from aiohttp import hdrs, web
 from lab import facts, pki
 from lab.catalog import TOMCAT
 from lab.errors import LabError
-from lab.frontends import axl, certmgr, risport, soap, webapps
+from lab.frontends import axl, certmgr, cmplatform, risport, soap, webapps
 from lab.frontends.base import LAB_KEY, NODE_KEY, ResponseLost, Twin
 from lab.frontends.signalling import SignallingListeners
 from lab.frontends.ssh import start_ssh_server
@@ -92,7 +92,8 @@ def node_app(twin: Twin, node: Node) -> web.Application:
     if facts.certmgr_rest_served(twin.spec.major_version):
         certmgr.add_routes(app)
     soap.add_routes(app)
-    webapps.add_routes(app)
+    webapps.add_routes(app, served_elsewhere=(cmplatform.APP,))
+    cmplatform.add_routes(app)
     if node.product == "cucm":
         risport.add_routes(app)
     if axl.serves_axl(node, twin.spec.major_version):
