@@ -68,8 +68,14 @@ class Sessions:
     def __init__(self) -> None:
         self._by_id: dict[str, WebSession] = {}
 
-    def create(self, tomcat_started: float | None, user: str | None = None) -> WebSession:
-        """A new session with a fresh id."""
+    def create(
+        self, tomcat_started: float | None, idle_timeout: float, user: str | None = None
+    ) -> WebSession:
+        """A new session with a fresh id (sessions idle past the timeout are forgotten, as
+        Tomcat's background expiry does)."""
+        now = time.monotonic()
+        for stale in [s.id for s in self._by_id.values() if now - s.last_seen > idle_timeout]:
+            del self._by_id[stale]
         session = WebSession(secrets.token_hex(16).upper(), tomcat_started, user)
         self._by_id[session.id] = session
         return session
@@ -151,7 +157,9 @@ def _login_form(
     """The login form (200), with a session (and its cookie) for a browser that has none."""
     response = webapps.login_response(APP, twin.spec.version, error)
     if session is None:
-        _set_cookie(response, request.app[SESSIONS_KEY].create(_tomcat_started(node)))
+        sessions = request.app[SESSIONS_KEY]
+        idle = twin.timing.cmplatform_session_idle
+        _set_cookie(response, sessions.create(_tomcat_started(node), idle))
     return response
 
 
@@ -168,7 +176,9 @@ async def _login(request: web.Request) -> web.StreamResponse:
         return _login_form(request, twin, node, previous, facts.CMPLATFORM_LOGIN_ERROR)
     if previous is not None:
         request.app[SESSIONS_KEY].drop(previous.id)
-    session = request.app[SESSIONS_KEY].create(_tomcat_started(node), username)
+    session = request.app[SESSIONS_KEY].create(
+        _tomcat_started(node), twin.timing.cmplatform_session_idle, username
+    )
     twin.journal.record("cmplatform.login", node.hostname, user=username)
     response = web.HTTPFound(HOME)
     _set_cookie(response, session)
