@@ -133,7 +133,7 @@ def _session(request: web.Request, twin: Twin, node: Node) -> WebSession | None:
         and session.tomcat_started != _tomcat_started(node)
     ):
         reason = "tomcat-restarted"
-    elif twin.faults.take("session-expired", node.hostname, APP):
+    elif session.user is not None and twin.faults.take("session-expired", node.hostname, APP):
         reason = "fault"
     if reason is None:
         return session
@@ -331,6 +331,8 @@ _PAGE_TITLES = {
 def _form_page(
     page: str, twin: Twin, node: Node, session: WebSession, status: Status | None = None
 ) -> web.Response:
+    if status is not None and not status.ok and not facts.CMPLATFORM_REFUSAL_SHOWS_FORM:
+        return _document(_PAGE_TITLES[page], session.user or "", "", status)
     token = _issue_token(session, page)
     return _document(
         _PAGE_TITLES[page], session.user or "", _form_body(page, twin, node, token), status
