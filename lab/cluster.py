@@ -467,6 +467,17 @@ class Cluster:
         )
         return targets
 
+    def multi_san(self, pem: str) -> bool:
+        """Whether a certificate's SAN names more than one node of the cluster (a multi-SAN
+        certificate, which 14SU2 and later accept from the GUI only, §1.2); False for
+        anything that does not parse (the upload itself refuses it)."""
+        try:
+            leaf = pki.parse_certificates(pem)[0]
+        except pki.PkiError:
+            return False
+        fqdns = {n.fqdn.lower() for n in self.nodes}
+        return len({name.lower() for name in pki.san_dns(leaf)} & fqdns) > 1
+
     @staticmethod
     def _parse(pems: list[str]) -> list[x509.Certificate]:
         certs: list[x509.Certificate] = []

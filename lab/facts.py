@@ -416,6 +416,98 @@ TOMCAT_NOT_FOUND_PAGE = (
     "</p></body></html>"
 )
 
+# -- Certificate Management REST by release (§2, §11, §15.1) ---------------------------------
+#: [DOC S8] The Certificate Management REST API (``/platformcom/api/v1/certmgr``) exists on
+#: CUCM, IM&P, CUC and CER 14 and later (DevNet; cucm-interfaces.md §2, §11): before this
+#: major release a node does not serve it.
+CERTMGR_REST_SINCE = 14.0
+#: [INF] Before CERTMGR_REST_SINCE the certmgr URLs are unknown URLs of the node's Tomcat: it
+#: answers them (any method, with or without credentials) as it answers any URL no
+#: application serves, its 404 page.
+CERTMGR_REST_ABSENT_STATUS = 404
+CERTMGR_REST_ABSENT_PAGE = TOMCAT_NOT_FOUND_PAGE
+#: [DOC S3] From 14SU2 a multi-SAN certificate can be uploaded in the GUI only (§1.2); whether
+#: the REST API counts as "GUI" is open (§15.1). [INF] It does not: from this build on (and on
+#: 15) an identity upload over REST of a certificate whose SAN names more than one node of the
+#: cluster is refused, with this status and message, and nothing is installed. Single-server
+#: (this-server) identity uploads, CSR generation and trust uploads stay allowed.
+REST_MULTI_SAN_IDENTITY_REFUSED_SINCE = CLI_MULTI_SAN_IMPORT_REFUSED_SINCE
+REST_MULTI_SAN_IDENTITY_REFUSED_STATUS = 400
+REST_MULTI_SAN_IDENTITY_REFUSED_MESSAGE = (
+    "Multi-SAN certificates cannot be uploaded through the REST API. "
+    "Use Cisco Unified OS Administration > Certificate Management."
+)
+
+
+def certmgr_rest_served(major_version: float) -> bool:
+    """Whether a node of this major release serves the Certificate Management REST API."""
+    return major_version >= CERTMGR_REST_SINCE
+
+
+# -- Cisco Unified OS Administration, /cmplatform (docs/os-administration.md; §3, §15.12) ----
+# The page contract ucrenew's adapter and this twin both follow is docs/os-administration.md;
+# [CODE S26] marks what public scripts that drive /cmplatform show, the rest is [INF] here.
+#: [CODE S26] Tomcat's session cookie.
+CMPLATFORM_SESSION_COOKIE = "JSESSIONID"
+#: [INF] Idle timeout of a session, seconds (Tomcat's session-timeout). Timing profiles carry
+#: it (``TimingProfile.cmplatform_session_idle``), so a test can expire a session quickly; a
+#: ``session-expired`` fault ends sessions at once.
+CMPLATFORM_SESSION_IDLE_SECONDS = 1800.0
+#: [INF] Sessions live in the node's Tomcat: a restart of Cisco Tomcat ends them.
+CMPLATFORM_SESSIONS_SURVIVE_TOMCAT_RESTART = False
+#: [INF] A refused login answers 200, the login form again, with this text in
+#: ``<div id="loginError">``.
+CMPLATFORM_LOGIN_ERROR = "Invalid username or password"
+#: [CODE S26] What a page answers to a POST with a missing, reused or stale Struts token.
+CMPLATFORM_TOKEN_REFUSED = "Couldn't get token. You may be trying too often."  # noqa: S105
+#: [INF] The status area: ``<div id="statusMessage" class="...">``, one class per outcome (the
+#: token refusal is an error); several lines of a message are joined by CMPLATFORM_STATUS_BREAK.
+CMPLATFORM_STATUS_SUCCESS_CLASS = "cuesStatus-success"
+CMPLATFORM_STATUS_ERROR_CLASS = "cuesStatus-error"
+CMPLATFORM_STATUS_BREAK = "<br>"
+#: [INF] A refused POST (token, validation, the node's error) answers the page's form again, with
+#: a fresh token, under the status area: a page view like any other.
+CMPLATFORM_REFUSAL_SHOWS_FORM = True
+#: [DOC S1, S3] The Distribution choice of a multi-server (SAN) CSR.
+CMPLATFORM_MULTI_SERVER_DISTRIBUTION = "Multi-server(SAN)"
+#: [DOC S1, S2] Banners after Generate CSR and after an identity upload (node host names);
+#: [INF] the separators: ", " inside the CSR banner's brackets, "," in the upload banner, as
+#: the contract quotes them.
+CMPLATFORM_CSR_BANNER = "CSR export operation successful on the nodes [{nodes}]."
+CMPLATFORM_CSR_BANNER_SEPARATOR = ", "
+CMPLATFORM_UPLOAD_BANNER = "Certificate upload operation successful for the nodes {nodes}."
+CMPLATFORM_UPLOAD_BANNER_SEPARATOR = ","
+#: [INF] First line of every successful upload (trust or identity).
+CMPLATFORM_UPLOAD_SUCCESS = "Success: Certificate Uploaded"
+#: [INF] Download CSR when the purpose has none pending.
+CMPLATFORM_NO_CSR = "No CSR found for {purpose}"
+#: [INF] Content types of a downloaded CSR (with ``attachment; filename=<purpose>.csr``) and of
+#: a downloaded certificate.
+CMPLATFORM_CSR_CONTENT_TYPE = "application/pkcs10"
+CMPLATFORM_CERT_CONTENT_TYPE = "application/x-pem-file"
+#: [INF] Form values the pages accept: key types (RSA, EC), hash algorithms.
+CMPLATFORM_KEY_TYPES = ("RSA", "EC")
+CMPLATFORM_KEY_LENGTHS = {"RSA": (1024, 2048, 3072, 4096), "EC": (256, 384)}
+CMPLATFORM_HASH_ALGORITHMS = ("SHA256", "SHA384", "SHA512")
+#: [INF] ECDSA purposes (tomcat-ECDSA, CallManager-ECDSA) are offered from this major release.
+CMPLATFORM_ECDSA_SINCE = 11.0
+#: [INF] Message of a form value outside the page's choices (nothing is done).
+CMPLATFORM_BAD_VALUE = "Invalid value for {field}: {value}"
+#: [INF] A node whose Platform Administrative Web Service is down refuses the certificate
+#: actions (Generate CSR, Upload) with this message; the pages themselves still show.
+CMPLATFORM_PAWS_DOWN_MESSAGE = (
+    "The operation failed: Platform Administrative Web Service is not running on this server"
+)
+#: [INF] Certificate list: the ``type`` cell per kind of row and the expiration date format.
+CMPLATFORM_TYPE_SELF_SIGNED = "Self-signed"
+CMPLATFORM_TYPE_CA_SIGNED = "CA-signed"
+CMPLATFORM_TYPE_CSR = "CSR Only"
+CMPLATFORM_TYPE_TRUST = "trust-cert"
+CMPLATFORM_EXPIRATION_FORMAT = "%m/%d/%Y"
+#: [INF] Description stored when a trust upload leaves it empty.
+CMPLATFORM_TRUST_DEFAULT_DESCRIPTION = REST_TRUST_DEFAULT_DESCRIPTION
+
+
 # -- Initial state ---------------------------------------------------------------------------
 #: Services of a freshly started lab report this uptime (a production node's services have run
 #: for days), so start-time comparisons behave as on a real cluster.

@@ -54,6 +54,9 @@ FaultKind = Literal[
     # a web application (target: ccmadmin, cmplatform, ccmservice, cupadmin) is not deployed:
     # Tomcat answers 404 for it
     "webapp-down",
+    # the web sessions of an application (target: cmplatform) end: the next request that
+    # brings one finds it expired and gets the login form (count: how many requests)
+    "session-expired",
 ]
 
 #: Operations that ``response-lost`` can target.

@@ -18,7 +18,7 @@ from aiohttp import hdrs, web
 from lab import facts, pki
 from lab.catalog import TOMCAT
 from lab.errors import LabError
-from lab.frontends import axl, certmgr, risport, soap, webapps
+from lab.frontends import axl, certmgr, cmplatform, risport, soap, webapps
 from lab.frontends.base import LAB_KEY, NODE_KEY, ResponseLost, Twin
 from lab.frontends.signalling import SignallingListeners
 from lab.frontends.ssh import start_ssh_server
@@ -64,6 +64,15 @@ def node_app(twin: Twin, node: Node) -> web.Application:
             return web.Response(
                 status=status, text=f"{status} injected by the lab", headers=headers
             )
+        if isinstance(request.match_info.http_exception, web.HTTPNotFound):
+            # A URL no application serves (the certmgr REST before 14 among them): Tomcat's
+            # own 404 page.
+            rest = request.path.startswith(certmgr.BASE)
+            return web.Response(
+                status=facts.CERTMGR_REST_ABSENT_STATUS if rest else 404,
+                text=facts.CERTMGR_REST_ABSENT_PAGE if rest else facts.TOMCAT_NOT_FOUND_PAGE,
+                content_type="text/html",
+            )
         try:
             return await handler(request)
         except ResponseLost:
@@ -80,9 +89,11 @@ def node_app(twin: Twin, node: Node) -> web.Application:
     app.on_response_prepare.append(_server_header)
     app[NODE_KEY] = node
     app[LAB_KEY] = twin
-    certmgr.add_routes(app)
+    if facts.certmgr_rest_served(twin.spec.major_version):
+        certmgr.add_routes(app)
     soap.add_routes(app)
-    webapps.add_routes(app)
+    webapps.add_routes(app, served_elsewhere=(cmplatform.APP,))
+    cmplatform.add_routes(app)
     if node.product == "cucm":
         risport.add_routes(app)
     if axl.serves_axl(node, twin.spec.major_version):

@@ -70,6 +70,9 @@ class TimingProfile(BaseModel):
     replication_delay: float = 0.0
     #: Requests per minute per node for the Control Center / RisPort "realtime" bucket.
     realtime_rate_per_minute: int = 100_000
+    #: Idle timeout of an OS Administration (/cmplatform) session: a server setting, not a
+    #: transition, so :meth:`scaled` keeps it.
+    cmplatform_session_idle: float = facts.CMPLATFORM_SESSION_IDLE_SECONDS
     #: Phone registration, failover and reset timings.
     phones: PhoneTiming = Field(default_factory=PhoneTiming)
 

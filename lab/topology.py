@@ -16,6 +16,11 @@ from lab.catalog import service_names
 Product = Literal["cucm", "imp"]
 
 
+def version_tuple(version: str) -> tuple[int, ...]:
+    """``(14, 0, 1, 13900, 155)`` for ``14.0.1.13900-155``."""
+    return tuple(int(p) for p in re.split(r"[.-]", version) if p.isdigit())
+
+
 class Ports(BaseModel):
     """TCP ports every node serves. Privileged ports are shifted when not running as root."""
 
@@ -317,6 +322,12 @@ class TopologySpec(BaseModel):
         """``14.0`` for ``14.0.1.13900-155``."""
         parts = self.version.split(".")
         return float(f"{parts[0]}.{parts[1]}")
+
+    @property
+    def build(self) -> tuple[int, ...]:
+        """``(14, 0, 1, 13900, 155)`` for ``14.0.1.13900-155``: compares with the builds of
+        :mod:`lab.facts` (``CLI_MULTI_SAN_IMPORT_REFUSED_SINCE``...)."""
+        return version_tuple(self.version)
 
 
 def load(path: str | Path | None = None, version: str | None = None) -> TopologySpec:

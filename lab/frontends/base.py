@@ -79,10 +79,16 @@ class Twin:
                 content_type="text/html",
             )
 
+    def check_password(self, account: str, username: str, password: str) -> bool:
+        """Whether a user name and password are those of one of the lab's accounts."""
+        user, expected = self.credentials[account]
+        return secrets.compare_digest(username.encode(), user.encode()) and secrets.compare_digest(
+            password.encode(), expected.encode()
+        )
+
     def check_ssh_password(self, username: str, password: str) -> bool:
         """Password check of the OS platform admin (the CLI account)."""
-        user, expected = self.credentials["os_admin"]
-        return secrets.compare_digest(username, user) and secrets.compare_digest(password, expected)
+        return self.check_password("os_admin", username, password)
 
     def realtime_throttled(self, node: Node) -> bool:
         """Whether a Control Center / RisPort call on ``node`` exceeds the realtime rate."""

@@ -1,5 +1,10 @@
 """Certificate Management REST (``/platformcom/api/v1/certmgr``) of a twin node.
 
+Served from release 14 ([DOC S8]; :func:`lab.facts.certmgr_rest_served`): an older node
+answers these URLs with Tomcat's 404 page (lab/listeners.py). From 14SU2 an identity upload of
+a multi-SAN certificate is refused (GUI only, [DOC S3]; status and message [INF] in
+:mod:`lab.facts`).
+
 Translation only: requests become :class:`~lab.cluster.Cluster` calls and results become the
 JSON bodies public clients parse (cucm-interfaces.md §2). The rules live in the cluster and
 every shape or status the reference leaves open comes from :mod:`lab.facts`.
@@ -170,7 +175,19 @@ async def upload_identity(request: web.Request) -> web.Response:
     lab, node = _context(request)
     data = await _body(request)
     service = _str(data, "service")
-    installed = lab.cluster.upload_identity(node, service, _pems(data))
+    pems = _pems(data)
+    if lab.spec.build >= facts.REST_MULTI_SAN_IDENTITY_REFUSED_SINCE and lab.cluster.multi_san(
+        pems[0]
+    ):
+        lab.journal.record(
+            "identity.refused", node.hostname, purpose=service, reason="multi-san-gui-only"
+        )
+        raise LabError(
+            facts.REST_MULTI_SAN_IDENTITY_REFUSED_STATUS,
+            facts.REST_MULTI_SAN_IDENTITY_REFUSED_MESSAGE,
+            "multi-san-gui-only",
+        )
+    installed = lab.cluster.upload_identity(node, service, pems)
     lab.lose_response(node, "upload-identity")
     return web.json_response(
         {

@@ -158,7 +158,9 @@ async def cert_import(cli: CliSession, args: list[str]) -> None:
         if kind == "trust":
             cli.cluster.upload_trust(cli.node, [unit], [pem], "Trust Certificate")
         else:
-            if cli.version >= facts.CLI_MULTI_SAN_IMPORT_REFUSED_SINCE and _multi_san(cli, pem):
+            if cli.version >= facts.CLI_MULTI_SAN_IMPORT_REFUSED_SINCE and cli.cluster.multi_san(
+                pem
+            ):
                 cli.fail(facts.CLI_MULTI_SAN_IMPORT_REFUSED)
                 return
             cli.cluster.upload_identity(cli.node, unit, [pem])
@@ -191,15 +193,6 @@ async def cert_delete(cli: CliSession, args: list[str]) -> None:
         cli.fail(exc.message)
         return
     cli.say(facts.CLI_CERT_DELETED.format(path=path))
-
-
-def _multi_san(cli: CliSession, pem: str) -> bool:
-    try:
-        leaf = pki.parse_certificates(pem)[0]
-    except pki.PkiError:
-        return False
-    fqdns = {n.fqdn.lower() for n in cli.cluster.nodes}
-    return len({name.lower() for name in pki.san_dns(leaf)} & fqdns) > 1
 
 
 async def ctl_update(cli: CliSession, args: list[str]) -> None:

@@ -9,7 +9,6 @@ commands (:mod:`lab.frontends.cli_services`, :mod:`lab.frontends.cli_certs`,
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Protocol
 
 from lab import facts
@@ -29,11 +28,6 @@ class Terminal(Protocol):
 
     async def readline(self) -> str | None:
         """The next input line without its end, or None at end of input."""
-
-
-def version_tuple(version: str) -> tuple[int, ...]:
-    """``(14, 0, 1, 13900, 155)`` for ``14.0.1.13900-155``."""
-    return tuple(int(p) for p in re.split(r"[.-]", version) if p.isdigit())
 
 
 def cli_date(when: dt.datetime) -> str:
@@ -86,4 +80,4 @@ class CliSession:
     @property
     def version(self) -> tuple[int, ...]:
         """The cluster version as a comparable tuple."""
-        return version_tuple(self.cluster.spec.version)
+        return self.cluster.spec.build

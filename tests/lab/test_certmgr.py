@@ -1,7 +1,8 @@
 """Certificate Management REST: the real client against the lab over sockets.
 
 The journal is the oracle of what happened on the cluster; the TLS probe is the oracle of what
-each node serves.
+each node serves. The twins run 14SU1 (``REST_RELEASE``): the last release whose REST API
+accepts a multi-SAN identity upload (GUI only from 14SU2, [DOC S3]; see test_rest_release.py).
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import dataclasses
 import datetime as dt
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -40,6 +42,8 @@ from lab.server import Lab
 from lab.timing import FAST, ServiceTiming
 from tests.lab.conftest import LabHandle, lab_spec
 
+#: 14SU1: REST serves multi-SAN identity uploads (refused from 14SU2, lab.facts).
+REST_RELEASE = "14.0.1.11900-132"
 NODES = ["cucm-pub", "cucm-sub1", "cucm-sub2", "imp-pub"]
 DOMAIN = "lab.example.com"
 TOMCAT = "Cisco Tomcat"
@@ -153,6 +157,13 @@ class SigningCa:
         return [self.intermediate_pem, self.root_pem]
 
 
+@pytest_asyncio.fixture(loop_scope="session")
+async def lab(tmp_path: Path) -> AsyncIterator[LabHandle]:
+    """A fresh 14SU1 lab (fast timing) for one test."""
+    async with Lab(lab_spec(version=REST_RELEASE), tmp_path / "lab", FAST) as running:
+        yield LabHandle(running)
+
+
 @pytest.fixture(scope="session")
 def ca() -> SigningCa:
     root_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -216,7 +227,7 @@ async def test_multi_server_tomcat_renewal_end_to_end(tmp_path: Path, ca: Signin
     timing = FAST.model_copy(
         update={"services": {TOMCAT: ServiceTiming(stopping=0.3, starting=0.3)}}
     )
-    async with Lab(lab_spec(), tmp_path / "lab", timing) as running:
+    async with Lab(lab_spec(version=REST_RELEASE), tmp_path / "lab", timing) as running:
         h = LabHandle(running)
         before = {n: (await probe_tls(h.endpoint(n), h.endpoint(n).https_port)) for n in NODES}
         assert all(p.verified and p.subject_cn == f"{n}.{DOMAIN}" for n, p in before.items())
