@@ -1,7 +1,7 @@
 """CLI commands only the lab's tests run: ucrenew itself never needs them.
 
 :class:`LabCli` is the production :class:`CucmCli` with typed helpers for cluster listings,
-SQL, and the single-server CSR and certificate import the lab's CLI also serves.
+certificate listings and SQL.
 """
 
 from __future__ import annotations
@@ -12,14 +12,6 @@ from typing import Literal
 
 from activities.clients.cucm.cli import CucmCli
 
-INCLUDE_OU_RE = re.compile(r"Include OU in CSR \(yes\|no\)\?")
-CSR_GENERATED_RE = re.compile(r"Successfully\s+Generated\s+CSR\s+for\s+\S+", re.IGNORECASE)
-CSR_PEM_RE = re.compile(
-    r"-----BEGIN (?:NEW )?CERTIFICATE REQUEST-----.+?-----END (?:NEW )?CERTIFICATE REQUEST-----",
-    re.DOTALL,
-)
-PASTE_RE = re.compile(r"Paste the Certificate and Hit Enter", re.IGNORECASE)
-CERT_IMPORTED_RE = re.compile(r"Successfully\s+imported\s+certificate", re.IGNORECASE)
 CERT_LIST_RE = re.compile(r"^(?P<unit>[^/\s:]+)/(?P<file>[^:\s]+):\s*(?P<description>.*)$")
 NETWORK_CLUSTER_RE = re.compile(
     r"^(?P<address>\S+)\s+(?P<fqdn>\S+)\s+(?P<hostname>\S+)\s+(?P<role>Publisher|Subscriber)\s+"
@@ -114,26 +106,3 @@ class LabCli(CucmCli):
             for line in output.splitlines()
             if (m := CERT_LIST_RE.match(line.strip()))
         ]
-
-    async def generate_csr(self, unit: str, include_ou: bool = False) -> None:
-        """``set csr gen <unit>`` (single-server CSR on this node)."""
-        command = f"set csr gen {unit}"
-        output = await self.run(command, {INCLUDE_OU_RE: "yes" if include_ou else "no"})
-        if not CSR_GENERATED_RE.search(output):
-            raise self._unexpected(command, output)
-
-    async def show_csr(self, unit: str) -> str:
-        """``show csr own <unit>``: the pending CSR as PEM."""
-        command = f"show csr own {unit}"
-        output = await self.run(command)
-        m = CSR_PEM_RE.search(output)
-        if m is None:
-            raise self._unexpected(command, output)
-        return "\n".join(line.strip() for line in m.group(0).splitlines()) + "\n"
-
-    async def import_certificate(self, kind: Literal["own", "trust"], unit: str, pem: str) -> None:
-        """``set cert import own|trust <unit>``, pasting one PEM certificate."""
-        command = f"set cert import {kind} {unit}"
-        output = await self.run(command, {PASTE_RE: pem.strip()})
-        if not CERT_IMPORTED_RE.search(output):
-            raise self._unexpected(command, output)

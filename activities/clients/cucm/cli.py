@@ -37,6 +37,16 @@ PROMPT_RE = re.compile(r"(?m)^admin:\s*$")
 WELCOME_RE = re.compile(r"Welcome to the Platform Command Line Interface")
 #: ``<Service Name>[STATE]<detail>`` as ``utils service list`` and restarts print it.
 SERVICE_LINE_RE = re.compile(r"^(?P<name>\S[^\[\]]*?)\[(?P<status>[A-Z]+)\](?P<detail>.*)$")
+#: ``set csr gen``: the question 14SU1 and later ask ([DOC S3] option, prompt [CODE S13]).
+CSR_INCLUDE_OU_RE = re.compile(r"Include\s+OU\s+in\s+CSR\s*\(\s*yes\s*\|\s*no\s*\)\s*\??", re.I)
+#: ``set csr gen`` and ``set cert import`` success lines ([DOC S5]); one public client compares
+#: against "Successfully Generated CSR  for tomcat" (two spaces, no period) [CODE S13], so the
+#: words are matched whitespace-tolerantly and the period is optional.
+CSR_GENERATED_RE = r"Successfully\s+Generated\s+CSR\s+for\s+{unit}\b\.?"
+CERT_IMPORTED_RE = r"Successfully\s+imported\s+certificate\s+for\s+{unit}\b\.?"
+#: ``set cert import`` asks for the certificate with this line ([DOC S5], [CODE S13]).
+PASTE_CERT_RE = re.compile(r"Paste\s+the\s+Certificate\s+and\s+Hit\s+Enter", re.I)
+_PEM_CERT_RE = re.compile(r"-----BEGIN CERTIFICATE-----\s.+?-----END CERTIFICATE-----", re.DOTALL)
 CTL_CONFIRM_RE = re.compile(r"Do you want to continue\?\s*\(y/n\)\s*:?", re.IGNORECASE)
 CTL_UPDATED_RE = re.compile(r"CTL file Updated", re.IGNORECASE)
 DBREPLICATION_ROW_RE = re.compile(
@@ -590,3 +600,95 @@ class CucmCli:
         if inferred.CERT_DELETED_RE.search(output) and not inferred.CLI_FAILED_RE.search(output):
             return True
         raise self._unexpected(command, output)
+
+    # -- single-server certificates (per-node strategy) ---------------------------------
+
+    async def generate_csr(self, unit: str, *, include_ou: bool = False) -> str:
+        """``set csr gen <unit>``: a single-server CSR on this node, replacing any pending one.
+
+        14SU1 and later ask whether to include the OU; it is answered with ``include_ou``.
+
+        Args:
+            unit: The purpose, e.g. ``tomcat`` or ``tomcat-ECDSA``.
+            include_ou: Answer "yes" to "Include OU in CSR (yes|no)?" when asked.
+
+        Returns:
+            The CLI's success line, e.g. "Successfully Generated CSR for tomcat."
+
+        Raises:
+            CucmCliError: The CLI did not report success; the message carries its text.
+        """
+        command = f"set csr gen {unit}"
+        output = await self.run(command, {CSR_INCLUDE_OU_RE: "yes" if include_ou else "no"})
+        done = re.search(CSR_GENERATED_RE.format(unit=re.escape(unit)), output, re.I)
+        if done is None or inferred.CLI_FAILED_RE.search(output):
+            raise self._refused(command, output)
+        return done.group(0)
+
+    async def show_csr(self, unit: str) -> str | None:
+        """``show csr own <unit>``: the CSR pending on this node.
+
+        Returns:
+            The CSR as PEM (one line per row, ending in a newline), or None when no CSR is
+            pending for ``unit``.
+
+        Raises:
+            CucmCliError: Neither a CSR nor a "none pending" answer.
+        """
+        command = f"show csr own {unit}"
+        output = await self.run(command)
+        pem = inferred.CSR_PEM_RE.search(output)
+        if pem is not None:
+            return "\n".join(line.strip() for line in pem.group(0).splitlines()) + "\n"
+        if inferred.CSR_NONE_PENDING_RE.search(output):
+            return None
+        raise self._unexpected(command, output)
+
+    async def import_certificate(self, kind: Literal["own", "trust"], unit: str, pem: str) -> str:
+        """``set cert import own|trust <unit>``: paste one PEM certificate at the CLI's prompt.
+
+        ``own`` replaces the node's ``unit`` certificate (it must answer the CSR pending
+        there); ``trust`` adds a CA to the ``unit``'s trust store (``tomcat`` →
+        ``tomcat-trust``). The new certificate is active once the unit's services restart.
+
+        Args:
+            kind: ``own`` (identity) or ``trust``.
+            unit: The purpose, e.g. ``tomcat``.
+            pem: Exactly one PEM certificate (the CLI reads one per import).
+
+        Returns:
+            The CLI's answer from "Successfully imported certificate for <unit>." on.
+
+        Raises:
+            ValueError: ``pem`` holds no certificate or more than one.
+            CucmCliError: The CLI refused the import (e.g. a multi-SAN certificate on 14SU2
+                and later), verbatim in the message; retrying does not help.
+            CucmResponseLost: The session dropped after the paste: the import may or may not
+                have been applied.
+        """
+        certs = _PEM_CERT_RE.findall(pem)
+        if not certs or (inferred.CERT_IMPORT_ONE_PER_PASTE and len(certs) > 1):
+            raise ValueError(f"one PEM certificate per import, got {len(certs)}")
+        command = f"set cert import {kind} {unit}"
+        pasted = "\n".join(line.strip() for line in certs[0].splitlines() if line.strip())
+        output = await self.run(command, {PASTE_CERT_RE: pasted})
+        done = re.search(CERT_IMPORTED_RE.format(unit=re.escape(unit)), output, re.I)
+        if done is None or inferred.CLI_FAILED_RE.search(output):
+            raise self._refused(command, output, retryable=False)
+        return "\n".join(line.strip() for line in output[done.start() :].strip().splitlines())
+
+    def _refused(self, command: str, output: str, *, retryable: bool = True) -> CucmCliError:
+        """The CLI's answer after any pasted certificate, verbatim, as a CucmCliError."""
+        end = output.rfind("-----END CERTIFICATE-----")
+        if end >= 0:
+            output = output[output.find("\n", end) + 1 :] if "\n" in output[end:] else ""
+        elif (paste := PASTE_CERT_RE.search(output)) is not None:
+            output = output[paste.end() :]
+        elif (ou := CSR_INCLUDE_OU_RE.search(output)) is not None:
+            output = output[output.find("\n", ou.end()) + 1 :] if "\n" in output[ou.end() :] else ""
+        text = "\n".join(line.rstrip() for line in output.strip().splitlines() if line.strip())
+        error = CucmCliError(
+            f"{command!r} refused: {text or 'no output'}", node=self.node, command=command
+        )
+        error.retryable = retryable
+        return error

@@ -301,3 +301,19 @@ CERT_NOT_FOUND_RE = re.compile(r"\b(not\s+found|does\s+not\s+exist|no\s+such)\b"
 #: reset period later: a change's own resets are over by then, and nothing else re-registers
 #: most phones of an idle cluster at once.
 CSCUP28852_MIN_FRACTION = 0.5
+
+# -- Single-server certificates over the CLI (§7.2; cli.py) ---------------------------------
+#: ``show csr own <unit>`` prints the CSR between the markers a public client expects
+#: (``BEGIN CERTIFICATE REQUEST``, S13); the ``NEW`` variant OpenSSL writes is accepted too.
+CSR_PEM_RE = re.compile(
+    r"-----BEGIN (?:NEW )?CERTIFICATE REQUEST-----.+?-----END (?:NEW )?CERTIFICATE REQUEST-----",
+    re.DOTALL,
+)
+#: ``show csr own <unit>`` when no CSR is pending for the unit: the wording is not published;
+#: any "no CSR" / "not found" / "does not exist" answer without a PEM means none is pending.
+CSR_NONE_PENDING_RE = re.compile(
+    r"\bno\s+CSR\b|\bnot\s+found\b|\bdoes\s+not\s+exist\b|\bno\s+such\b", re.IGNORECASE
+)
+#: ``set cert import`` reads the pasted certificate up to its ``END CERTIFICATE`` line: one
+#: certificate per import (a chain is imported one certificate at a time).
+CERT_IMPORT_ONE_PER_PASTE = True
