@@ -198,7 +198,9 @@ class _Cli:
         raise _absent("cli", "reading a trust store as PEM", self._c.node)
 
     async def upload_trust(self, purpose: str, pem: str) -> None:
-        await self._c.import_certificate("trust", catalog.purpose(purpose).trust_store, pem)
+        # set cert import trust takes the unit the store pairs with: tomcat → tomcat-trust.
+        unit = catalog.purpose(purpose).trust_store.removesuffix("-trust")
+        await self._c.import_certificate("trust", unit, pem)
 
     async def get_identity(self, purpose: str) -> str:
         raise _absent("cli", "reading an identity certificate as PEM", self._c.node)
