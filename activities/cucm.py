@@ -202,15 +202,22 @@ class CucmActivities:
     async def generate_csr(self, req: CsrRequest) -> CsrResult:
         """A multi-server CSR on the purpose's publisher (a retry simply generates a fresh one).
 
-        tomcat and CallManager: the CUCM publisher; cup-xmpp(-s2s): the IM&P publisher.
+        tomcat and CallManager: the CUCM publisher; cup-xmpp(-s2s): the IM&P publisher. The
+        key is the purpose's (EC for tomcat-ECDSA and CallManager-ECDSA, 256 bits unless 384
+        is asked for) unless the request names one.
         """
         inventory, cluster = self._cluster(req)
         ep = self._endpoint(req, cluster, self._publisher(cluster, req.purpose))
+        key_type = req.key_type or catalog.purpose(req.purpose).csr_key_type
+        key_length = req.key_length
+        if key_type == "ec" and key_length not in catalog.EC_KEY_LENGTHS:
+            key_length = catalog.EC_KEY_LENGTHS[0]
         async with CertMgrClient(ep, credentials(inventory, cluster, "os_admin")) as certmgr:
             result = await certmgr.generate_csr(
                 req.purpose,
                 multi_server=True,
-                key_length=req.key_length,
+                key_type=key_type,
+                key_length=key_length,
                 hash_algorithm=req.hash_algorithm,
                 alt_names=req.other_domains,
             )
@@ -367,8 +374,9 @@ class CucmActivities:
         last step has an administrator check in a browser.
 
         tomcat: HTTPS; CallManager: SIP TLS (CUCM nodes); cup-xmpp: XMPP client-to-server,
-        cup-xmpp-s2s: server-to-server, both after STARTTLS (IM&P nodes). ``port`` 0 means the
-        purpose's port from the inventory.
+        cup-xmpp-s2s: server-to-server, both after STARTTLS (IM&P nodes); tomcat-ECDSA and
+        CallManager-ECDSA: HTTPS and SIP TLS through a handshake that offers ECDSA only.
+        ``port`` 0 means the purpose's port from the inventory.
         """
         _, cluster = self._cluster(req)
         node = cluster.node(req.node)
@@ -401,7 +409,10 @@ class CucmActivities:
                 error_type="VerifyFailed",
                 retryable=True,
             )
-        if catalog.purpose(req.purpose).listener == "https":
+        spec = catalog.purpose(req.purpose)
+        # A browser (and the login page check) gets the RSA tomcat certificate: tomcat-ECDSA
+        # is verified by its ECDSA-only handshake alone.
+        if spec.listener == "https" and spec.key_type == "RSA":
             result.login_page = await self._check_login_page(node, ep, port, req)
         return result
 
