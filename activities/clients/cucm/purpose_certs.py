@@ -18,7 +18,7 @@ from activities import catalog
 from activities.catalog import Purpose
 from activities.clients import pki
 from activities.clients.cucm.certmgr import CertMgrClient
-from activities.clients.cucm.errors import CucmError
+from activities.clients.cucm.errors import CucmBadRequest, CucmError
 from activities.clients.cucm.tls import TlsProbeResult, probe_tls
 from activities.clients.cucm.transport import BasicAuth, NodeEndpoint, credentials
 from activities.clients.cucm.xmpp import probe_sip_tls, starttls
@@ -42,22 +42,24 @@ async def probe_purpose(
     """Handshake with the listener that serves ``purpose`` on ``node``: (port, what it served).
 
     The caller makes sure the node's product serves the purpose. ``port`` 0 means the
-    purpose's port from the inventory.
+    purpose's port from the inventory. An ECDSA purpose is read through a handshake that
+    offers ECDSA only (its listener serves the RSA twin to everyone else).
 
     Raises:
         CucmUnreachable: Nothing listens (its service is stopped) or the node is down.
         CucmTlsError: The handshake (or XMPP STARTTLS) failed.
     """
-    listener = catalog.purpose(purpose).listener
+    spec = catalog.purpose(purpose)
+    listener, ecdsa_only = spec.listener, spec.key_type == "ECDSA"
     port = port or node.port_of(listener)
     if listener == "https":
-        return port, await probe_tls(ep, port)
+        return port, await probe_tls(ep, port, ecdsa_only=ecdsa_only)
     if listener == "sip_tls":
-        return port, await probe_sip_tls(ep, port)
+        return port, await probe_sip_tls(ep, port, ecdsa_only=ecdsa_only)
     prelude = functools.partial(
         starttls, node=node.fqdn, domain=cluster.domain, server_to_server=listener == "xmpp_s2s"
     )
-    return port, await probe_tls(ep, port, prelude=prelude)
+    return port, await probe_tls(ep, port, prelude=prelude, ecdsa_only=ecdsa_only)
 
 
 def san_entries(cluster: ClusterEntry, purpose: Purpose) -> list[NodeEntry]:
@@ -199,7 +201,12 @@ async def _read_node(
     try:
         async with CertMgrClient(ep, auth) as certmgr:
             for purpose in carried:
-                pem = await certmgr.get_identity(purpose)
+                try:
+                    pem = await certmgr.get_identity(purpose)
+                except CucmBadRequest:
+                    if not catalog.purpose(purpose).min_release:
+                        raise
+                    continue  # a release without the purpose (ECDSA before 14)
                 identities.add(pki.certificate_info(pem).sha256_fingerprint)
             for purpose in mine:
                 default_store = catalog.purpose(purpose).trust_store
