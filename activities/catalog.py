@@ -167,6 +167,12 @@ class PurposeSpec:
         return "cup-xmpp-trust" if base == "cup-xmpp-s2s" else f"{base}-trust"
 
     @property
+    def trust_service(self) -> str:
+        """The service a trust upload or listing names for that store: an ECDSA purpose's
+        RSA twin (there is no ``tomcat-ECDSA-trust``, §1.1), the purpose itself otherwise."""
+        return self.name.removesuffix("-ECDSA")
+
+    @property
     def csr_key_type(self) -> Literal["rsa", "ec"]:
         """The ``keyType`` of its CSR (certmgr REST, §2.2)."""
         return "ec" if self.key_type == "ECDSA" else "rsa"

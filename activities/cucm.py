@@ -244,7 +244,8 @@ class CucmActivities:
         inventory, cluster = self._cluster(req)
         ep = self._endpoint(req, cluster, self._publisher(cluster, req.purpose))
         auth = credentials(inventory, cluster, "os_admin")
-        return await certificates.upload_missing_trust(ep, auth, req.purpose, req.ca_pems)
+        service = catalog.purpose(req.purpose).trust_service
+        return await certificates.upload_missing_trust(ep, auth, service, req.ca_pems)
 
     @activity.defn(name="upload_certificate")
     @translated

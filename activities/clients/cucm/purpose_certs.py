@@ -217,7 +217,7 @@ async def _read_node(
                         t.file_name,
                         pki.certificate_info(t.certificate_pem),
                     )
-                    for t in await certmgr.list_trust(purpose)
+                    for t in await certmgr.list_trust(catalog.purpose(purpose).trust_service)
                     if "BEGIN CERTIFICATE" in t.certificate_pem
                 ]
     except CucmError as exc:
