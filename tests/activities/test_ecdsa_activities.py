@@ -69,18 +69,21 @@ async def test_tomcat_ecdsa_csr_sign_upload_restart_verify(lab: LabHandle, tmp_p
     assert all(n.own["tomcat-ECDSA"].cert == new for n in cluster.nodes)
     fingerprint = pki.fingerprint(new)
 
+    # What the plan restarts on a 14SU3 subscriber for tomcat-ECDSA.
     sub1 = cluster.node("cucm-sub1")
-    await env.run(
-        acts.restart_service,
-        RestartRequest(
-            cluster="lab",
-            node=sub1.fqdn,
-            service="Cisco Tomcat",
-            not_before=datetime.now(UTC),
-            timeout_seconds=30,
-            poll_seconds=0.05,
-        ),
-    )
+    for service in ("Cisco Tomcat", "Cisco DRF Local"):
+        done_restart = await env.run(
+            acts.restart_service,
+            RestartRequest(
+                cluster="lab",
+                node=sub1.fqdn,
+                service=service,
+                not_before=datetime.now(UTC),
+                timeout_seconds=30,
+                poll_seconds=0.05,
+            ),
+        )
+        assert not done_restart.already_done
     verified = await env.run(
         acts.verify_node,
         VerifyRequest(
