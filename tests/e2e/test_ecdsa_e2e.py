@@ -7,8 +7,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from activities.clients.ca.local import LocalCa
 from activities.clients.cucm.tls import probe_tls
+from activities.clients.cucm.xmpp import probe_sip_tls
 from lab import pki
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import FAST_OPTIONS, Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -50,3 +51,39 @@ async def test_tomcat_ecdsa_renewal_with_the_local_ca(stack: Stack) -> None:
         default = await probe_tls(endpoint, endpoint.https_port)
         assert default.fingerprint_sha256 == pki.fingerprint(rsa_before[node.hostname])
     assert all(n.verified for n in status.nodes)
+
+
+async def test_callmanager_ecdsa_renewal_restarts_callmanager_and_haproxy(stack: Stack) -> None:
+    cluster = stack.lab.lab.cluster
+    cucm = [n for n in cluster.nodes if n.product == "cucm"]
+    rsa_before = {n.hostname: n.active["CallManager"].cert for n in cucm}
+    async with stack.worker():
+        handle = await stack.start(
+            purposes=["CallManager-ECDSA"],
+            windows=[stack.open_window()],
+            options=FAST_OPTIONS.model_copy(update={"health_poll_seconds": 0.05}),
+        )
+        await stack.approve_impact(handle)
+        status = await handle.result()
+
+    assert status.phase == "done", status.error
+    journal = stack.lab.lab.journal
+    restarts = sorted(
+        (e.node or "", e.data["service"])
+        for e in journal.entries("service.control")
+        if e.data["action"] == "restart"
+    )
+    # 14SU3: CallManager and HAProxy on each CUCM node (not HAProxy alone, as for RSA).
+    assert restarts == sorted(
+        (n.hostname, s) for n in cucm for s in ("Cisco CallManager", "Cisco HAProxy")
+    )
+    root = LocalCa(stack.settings.state_dir / "ca" / "local").root_pem
+    for node in cucm:
+        assert format(node.active["CallManager-ECDSA"].cert.serial_number, "x") == (
+            status.new_serial
+        )
+        assert node.active["CallManager"].cert == rsa_before[node.hostname]
+        probe = await probe_sip_tls(
+            stack.lab.endpoint(node.hostname), 5061, [root], ecdsa_only=True
+        )
+        assert probe.serial == status.new_serial and probe.verified
