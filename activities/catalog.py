@@ -115,7 +115,7 @@ def tomcat_ecdsa_services(version: str, _key: str = "ECDSA") -> tuple[str, ...]:
     Cisco Tomcat everywhere; from 14SU2 on also the DRF restart the 14SU2 Security Guide
     documents for tomcat-ECDSA (§10), taken as tech note 221070's DRF Master (CUCM
     publisher) and DRF Local (every node) [INF: which DRF services, and from which build:
-    ``inferred.TOMCAT_ECDSA_DRF_RESTART_BUILD``]. A 14 version without a build number is
+    ``inferred.TOMCAT_ECDSA_DRF_BUILD``]. A 14 version without a build number is
     treated as 14SU2 and later: restarting more is safe.
     """
     parts = parse_version(version)
