@@ -5,8 +5,8 @@ nodes its multi-server certificate names, the publisher its CSR is generated and
 its trust store, the listener that serves it (where verification looks), whether activating it
 touches phones or IM users, and the services that activate it on a node of a given release
 (§10). The CSR, upload, restart planner, verification, ``ucrenew plan`` and the workflow all
-read it from here. The table leaves room for the ECDSA purposes of 14 and later
-(``tomcat-ECDSA``, ``CallManager-ECDSA``): each is one more entry.
+read it from here. The ECDSA purposes of 14 and later (``tomcat-ECDSA``, ``CallManager-ECDSA``)
+are entries like the others, with an EC key and a first release.
 
 Pure data and functions, no I/O: workflows import it through the sandbox like the models.
 """
@@ -20,7 +20,9 @@ from typing import Literal
 
 from activities.clients.cucm import inferred
 
-Purpose = Literal["tomcat", "CallManager", "cup-xmpp", "cup-xmpp-s2s"]
+Purpose = Literal[
+    "tomcat", "CallManager", "cup-xmpp", "cup-xmpp-s2s", "tomcat-ECDSA", "CallManager-ECDSA"
+]
 Product = Literal["cucm", "imp"]
 KeyType = Literal["RSA", "ECDSA"]
 Listener = Literal["https", "sip_tls", "xmpp_c2s", "xmpp_s2s"]
@@ -34,6 +36,8 @@ TVS = "Cisco Trust Verification Service"
 HAPROXY = "Cisco HAProxy"
 XCP_ROUTER = "Cisco XCP Router"
 PAWS = "Platform Administrative Web Service"
+DRF_MASTER = "Cisco DRF Master"
+DRF_LOCAL = "Cisco DRF Local"
 
 #: Services discovery reports; preflight needs PAWS and Tomcat Started on every node.
 WATCHED_SERVICES: tuple[str, ...] = (
@@ -53,12 +57,19 @@ CLUSTER_WIDE_TRUST_DELETE = frozenset(
     {"tomcat-trust", "CallManager-trust", "CAPF-trust", "Phone-SAST-trust"}
 )
 
+#: EC key lengths CUCM offers for a CSR (cucm-interfaces.md §1.2), the default first.
+EC_KEY_LENGTHS: tuple[int, ...] = (256, 384)
+
 #: CSCup28852: phones reset this often (seconds) after a multi-server CallManager certificate
 #: (tech note 118731: "every 7 minutes").
 CSCUP28852_PERIOD_SECONDS = 420.0
 
 #: Network services run on every node of their product whether listed as activated or not.
-NETWORK_SERVICES = frozenset({TOMCAT, HAPROXY, XCP_ROUTER})
+NETWORK_SERVICES = frozenset({TOMCAT, HAPROXY, XCP_ROUTER, DRF_LOCAL})
+
+#: Services that run on the CUCM publisher only: a restart of one is planned there alone
+#: (tech note 221070: DRF Master on the publisher, DRF Local on every node).
+CUCM_PUBLISHER_SERVICES = frozenset({DRF_MASTER})
 
 _VERSION_PART = re.compile(r"\d+")
 
@@ -98,6 +109,21 @@ def callmanager_services(version: str, key: str = "RSA") -> tuple[str, ...]:
     return (HAPROXY,)
 
 
+def tomcat_ecdsa_services(version: str, _key: str = "ECDSA") -> tuple[str, ...]:
+    """Services that activate a new tomcat-ECDSA certificate on a node of ``version``.
+
+    Cisco Tomcat everywhere; from 14SU2 on also the DRF restart the 14SU2 Security Guide
+    documents for tomcat-ECDSA (§10), taken as tech note 221070's DRF Master (CUCM
+    publisher) and DRF Local (every node) [INF: which DRF services, and from which build:
+    ``inferred.TOMCAT_ECDSA_DRF_BUILD``]. A 14 version without a build number is
+    treated as 14SU2 and later: restarting more is safe.
+    """
+    parts = parse_version(version)
+    if parts[:1] == (14,) and len(parts) >= 4 and parts[3] < inferred.TOMCAT_ECDSA_DRF_BUILD:
+        return (TOMCAT,)
+    return (TOMCAT, DRF_MASTER, DRF_LOCAL)
+
+
 @dataclass(frozen=True)
 class PurposeSpec:
     """One certificate purpose and what renewing it implies.
@@ -113,6 +139,9 @@ class PurposeSpec:
         disables_sso: SAML SSO must be off while the certificate changes (the IdP trusts the
             tomcat certificate: a change with SSO on locks admins out).
         activation: the services that make a new certificate active on a node of a release.
+        key_type: the key of its certificate: ``RSA``, or ``ECDSA`` (an EC key; the listener
+            serves it only to a client that offers ECDSA alone).
+        min_release: the first release that has the purpose, e.g. (14, 0); () for all.
     """
 
     name: Purpose
@@ -123,21 +152,45 @@ class PurposeSpec:
     phone_impact: bool
     disables_sso: bool
     activation: Callable[[str, str], tuple[str, ...]]
+    key_type: KeyType = "RSA"
+    min_release: tuple[int, ...] = ()
 
     @property
     def trust_store(self) -> str:
         """The trust store its CA certificates go to, e.g. ``tomcat-trust``.
 
-        cup-xmpp-s2s has none of its own: its CAs (and federation peers') go to
-        ``cup-xmpp-trust`` (cucm-interfaces.md §1.1, IM&P federation guide).
+        An ECDSA purpose shares its RSA twin's (cucm-interfaces.md §1.1). cup-xmpp-s2s has
+        none of its own: its CAs (and federation peers') go to ``cup-xmpp-trust`` (§1.1,
+        IM&P federation guide).
         """
-        return "cup-xmpp-trust" if self.name == "cup-xmpp-s2s" else f"{self.name}-trust"
+        base = self.name.removesuffix("-ECDSA")
+        return "cup-xmpp-trust" if base == "cup-xmpp-s2s" else f"{base}-trust"
+
+    @property
+    def trust_service(self) -> str:
+        """The service a trust upload or listing names for that store: an ECDSA purpose's
+        RSA twin (there is no ``tomcat-ECDSA-trust``, §1.1), the purpose itself otherwise."""
+        return self.name.removesuffix("-ECDSA")
+
+    @property
+    def csr_key_type(self) -> Literal["rsa", "ec"]:
+        """The ``keyType`` of its CSR (certmgr REST, §2.2)."""
+        return "ec" if self.key_type == "ECDSA" else "rsa"
+
+    def available_on(self, version: str) -> bool:
+        """Whether a node of ``version`` has the purpose (False for an unreadable version
+        when the purpose needs a release)."""
+        if not self.min_release:
+            return True
+        parts = parse_version(version)
+        return bool(parts) and parts >= self.min_release
 
     def restart_services(self, product: str, version: str, key: str = "RSA") -> tuple[str, ...]:
-        """Services to restart on a node of ``product`` and ``version``; none off the SAN."""
-        if product not in self.san_products:
+        """Services to restart on a node of ``product`` and ``version``; none off the SAN or
+        on a release without the purpose. An ECDSA purpose always restarts for its EC key."""
+        if product not in self.san_products or not self.available_on(version):
             return ()
-        return self.activation(version, key)
+        return self.activation(version, "ECDSA" if self.key_type == "ECDSA" else key)
 
 
 def _tomcat(_version: str, _key: str) -> tuple[str, ...]:
@@ -149,6 +202,7 @@ def _xcp(_version: str, _key: str) -> tuple[str, ...]:
 
 
 _cm = callmanager_services
+_tomcat_ec = tomcat_ecdsa_services
 
 
 _P = PurposeSpec
@@ -160,6 +214,31 @@ PURPOSES: dict[Purpose, PurposeSpec] = {
         _P("CallManager", ("cucm",), "cucm", "sip_tls", "SIP TLS 5061", True, False, _cm),
         _P("cup-xmpp", ("imp",), "imp", "xmpp_c2s", "XMPP 5222 (STARTTLS)", True, False, _xcp),
         _P("cup-xmpp-s2s", ("imp",), "imp", "xmpp_s2s", "XMPP 5269 (STARTTLS)", True, False, _xcp),
+        # ECDSA (14+): the same listeners, verified through a handshake that offers ECDSA only.
+        _P(
+            "tomcat-ECDSA",
+            ("cucm", "imp"),
+            "cucm",
+            "https",
+            "HTTPS 8443 (ECDSA-only handshake)",
+            False,
+            True,
+            _tomcat_ec,
+            "ECDSA",
+            (14, 0),
+        ),
+        _P(
+            "CallManager-ECDSA",
+            ("cucm",),
+            "cucm",
+            "sip_tls",
+            "SIP TLS 5061 (ECDSA-only handshake)",
+            True,
+            False,
+            _cm,
+            "ECDSA",
+            (14, 0),
+        ),
     )
 }
 
@@ -170,6 +249,26 @@ def purpose(name: str) -> PurposeSpec:
         return PURPOSES[name]  # type: ignore[index]
     except KeyError:
         raise KeyError(f"unknown purpose {name!r}: one of {', '.join(PURPOSES)}") from None
+
+
+def release_problem(name: str, version: str | None) -> str | None:
+    """Why a cluster of ``version`` cannot renew purpose ``name``; None when it can.
+
+    Args:
+        name: a purpose of the catalog.
+        version: the cluster's version; None when discovery could not read it.
+    """
+    spec = purpose(name)
+    if spec.available_on(version or ""):
+        return None
+    first = ".".join(str(p) for p in spec.min_release)
+    twin = name.removesuffix("-ECDSA")
+    if version is None:
+        return f"{name} exists on CUCM {first} and later; the cluster's version is unknown"
+    return (
+        f"{name} exists on CUCM {first} and later; this cluster runs {version}: renew "
+        f"{twin} instead, or upgrade first"
+    )
 
 
 def phone_impact(purposes: Iterable[str]) -> bool:

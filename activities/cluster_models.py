@@ -232,7 +232,13 @@ class CsrRequest(ClusterRef):
     """Generate a CSR: multi-server (SAN) on the purpose's publisher, or one node's own."""
 
     purpose: Purpose = "tomcat"
-    key_length: int = 2048
+    key_length: int = Field(
+        default=2048,
+        description="RSA bits; for an EC key 256 or 384 (any other value asks for 256)",
+    )
+    key_type: Literal["rsa", "ec"] | None = Field(
+        default=None, description="None: the purpose's (ec for the ECDSA purposes)"
+    )
     hash_algorithm: str = "sha256"
     other_domains: list[str] = Field(default_factory=list)
     path: CertificatePath = Field(

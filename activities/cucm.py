@@ -208,18 +208,24 @@ class CucmActivities:
         """A CSR over the path's CSR interface (a retry simply generates a fresh one).
 
         Multi-server: on the purpose's publisher (tomcat and CallManager: the CUCM publisher;
-        cup-xmpp(-s2s): the IM&P publisher). Per node: on ``req.node``, for that node only.
+        cup-xmpp(-s2s): the IM&P publisher). Per node: on ``req.node``, for that node only. The
+        key is the purpose's (EC for tomcat-ECDSA and CallManager-ECDSA, 256 bits unless 384
+        is asked for) unless the request names one.
         """
         inventory, cluster = self._cluster(req)
         fqdn = self._csr_node(cluster, req.purpose, req.node)
         ep = self._endpoint(req, cluster, fqdn)
         auth = credentials(inventory, cluster, "os_admin")
+        key_type = req.key_type or catalog.purpose(req.purpose).csr_key_type
+        key_length = req.key_length
+        if key_type == "ec" and key_length not in catalog.EC_KEY_LENGTHS:
+            key_length = catalog.EC_KEY_LENGTHS[0]
         async with open_node(req.path.csr, ep, auth) as node:
             result = await node.generate_csr(
                 req.purpose,
                 multi_server=req.node is None,
-                key_type="rsa",
-                key_length=req.key_length,
+                key_type=key_type,
+                key_length=key_length,
                 hash_algorithm=req.hash_algorithm,
                 alt_names=req.other_domains,
             )
@@ -249,14 +255,14 @@ class CucmActivities:
         ep = self._endpoint(req, cluster, self._publisher(cluster, req.purpose))
         auth = credentials(inventory, cluster, "os_admin")
         path = req.path
+        # ECDSA purposes share their RSA twin's trust store (tomcat-ECDSA → tomcat-trust).
+        service = catalog.purpose(req.purpose).trust_service
         async with open_node(path.readback, ep, auth) as reader:
             if path.trust == path.readback:
-                return await certificates.upload_missing_trust(
-                    reader, reader, req.purpose, req.ca_pems
-                )
+                return await certificates.upload_missing_trust(reader, reader, service, req.ca_pems)
             async with open_node(path.trust, ep, auth) as uploader:
                 return await certificates.upload_missing_trust(
-                    reader, uploader, req.purpose, req.ca_pems
+                    reader, uploader, service, req.ca_pems
                 )
 
     @activity.defn(name="upload_certificate")
@@ -390,8 +396,9 @@ class CucmActivities:
         last step has an administrator check in a browser.
 
         tomcat: HTTPS; CallManager: SIP TLS (CUCM nodes); cup-xmpp: XMPP client-to-server,
-        cup-xmpp-s2s: server-to-server, both after STARTTLS (IM&P nodes). ``port`` 0 means the
-        purpose's port from the inventory.
+        cup-xmpp-s2s: server-to-server, both after STARTTLS (IM&P nodes); tomcat-ECDSA and
+        CallManager-ECDSA: HTTPS and SIP TLS through a handshake that offers ECDSA only.
+        ``port`` 0 means the purpose's port from the inventory.
         """
         _, cluster = self._cluster(req)
         node = cluster.node(req.node)
@@ -424,7 +431,10 @@ class CucmActivities:
                 error_type="VerifyFailed",
                 retryable=True,
             )
-        if catalog.purpose(req.purpose).listener == "https":
+        spec = catalog.purpose(req.purpose)
+        # A browser (and the login page check) gets the RSA tomcat certificate: tomcat-ECDSA
+        # is verified by its ECDSA-only handshake alone.
+        if spec.listener == "https" and spec.key_type == "RSA":
             result.login_page = await self._check_login_page(node, ep, port, req)
         return result
 

@@ -118,7 +118,11 @@ Distribution = Annotated[
 Comment = Annotated[str, typer.Option("--comment", "-m", help="why")]
 Purpose = Annotated[
     list[str],
-    typer.Option("--purpose", help="tomcat, CallManager, cup-xmpp or cup-xmpp-s2s (repeatable)"),
+    typer.Option(
+        "--purpose",
+        help="tomcat, CallManager, cup-xmpp, cup-xmpp-s2s, or on CUCM 14 and later "
+        "tomcat-ECDSA or CallManager-ECDSA (repeatable)",
+    ),
 ]
 Windows = Annotated[
     list[str] | None,

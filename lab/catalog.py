@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
+from lab import facts
+
 #: How a service is found on a node after installation and the usual activation: running,
 #: activated but Commanded Out of Service, or a feature service nobody activated.
 Initial = Literal["started", "stopped", "not-activated"]
@@ -240,6 +242,7 @@ ACTIVATING_SERVICE = {
     "tomcat": TOMCAT,
     "tomcat-ECDSA": TOMCAT,
     "CallManager": "Cisco CallManager",
+    "CallManager-ECDSA": facts.CALLMANAGER_ECDSA_ACTIVATED_BY,
     "cup-xmpp": "Cisco XCP Router",
     "cup-xmpp-s2s": "Cisco XCP Router",
 }
@@ -263,6 +266,19 @@ PURPOSES_BY_PRODUCT = {
     "cucm": ("tomcat", "CallManager"),
     "imp": ("tomcat", "cup-xmpp", "cup-xmpp-s2s"),
 }
+#: ECDSA identity purposes each product carries from ``facts.ECDSA_IDENTITIES_SINCE`` on.
+ECDSA_PURPOSES_BY_PRODUCT = {
+    "cucm": ("tomcat-ECDSA", "CallManager-ECDSA"),
+    "imp": ("tomcat-ECDSA",),
+}
+
+
+def identity_purposes(product: str, version: float) -> tuple[str, ...]:
+    """The identity purposes a node of ``product`` has on ``version`` (major.minor)."""
+    ecdsa = ECDSA_PURPOSES_BY_PRODUCT[product] if version >= facts.ECDSA_IDENTITIES_SINCE else ()
+    return PURPOSES_BY_PRODUCT[product] + ecdsa
+
+
 #: Products whose nodes a multi-server SAN of the purpose lists (cucm-interfaces.md §1.3).
 SAN_PRODUCTS = {
     "tomcat": ("cucm", "imp"),

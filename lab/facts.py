@@ -50,6 +50,34 @@ TLS_SERVES_CHAIN_FROM_TRUST = True
 # -- Multi-server CN (§15.8) ----------------------------------------------------------------
 #: Default CN of a multi-server CSR, for every purpose (confirmed only for CallManager).
 MULTI_SERVER_CN = "{host}-ms.{domain}"
+#: ... of an ECDSA purpose: [DOC S3] for CallManager-ECDSA, assumed for tomcat-ECDSA.
+MULTI_SERVER_CN_ECDSA = "{host}-EC-ms.{domain}"
+
+# -- ECDSA identities (§1.1, §10) -----------------------------------------------------------
+#: The reference dates no ECDSA purpose: the lab gives nodes of this release and later a
+#: self-signed tomcat-ECDSA (CUCM and IM&P) and CallManager-ECDSA (CUCM) identity.
+ECDSA_IDENTITIES_SINCE = 14.0
+#: Their CN (the SAN names the node's FQDN) and curve.
+SELF_SIGNED_ECDSA_CN = "{host}-EC.{domain}"
+SELF_SIGNED_ECDSA_KEY_LENGTH = 256
+#: A CSR's key type must be the purpose's: EC for an ECDSA purpose, RSA for the others (the
+#: GUI offers no other); a request that asks otherwise is refused with this message. Without a
+#: key type (or length) the purpose's is used: EC 256 (SELF_SIGNED_ECDSA_KEY_LENGTH), RSA 2048.
+CSR_KEY_TYPE_MISMATCH = "Invalid key type {key_type!r} for {service}"
+#: A listener with an RSA and an ECDSA identity (8443: tomcat and tomcat-ECDSA; 5061:
+#: CallManager and CallManager-ECDSA) serves the ECDSA one only to a client that offers ECDSA
+#: alone. The lab does it by suite: such a listener speaks TLS 1.2 at most (in TLS 1.3 the
+#: certificate follows the signature algorithms, which Python's ssl cannot order) and picks
+#: the first of its suites, RSA ones first, that the client offers.
+TLS_DUAL_IDENTITY_MAX_VERSION = "TLSv1_2"
+TLS_DUAL_IDENTITY_CIPHERS = (
+    "ECDHE+aRSA+AESGCM:ECDHE+aRSA+CHACHA20:ECDHE+aRSA:"
+    "ECDHE+aECDSA+AESGCM:ECDHE+aECDSA+CHACHA20:ECDHE+aECDSA"
+)
+#: From 14SU1 on a restart of Cisco HAProxy alone activates an RSA CallManager certificate,
+#: CallManager and HAProxy an ECDSA one (§10): the lab lets Cisco CallManager's restart
+#: activate CallManager-ECDSA, on every release that has it.
+CALLMANAGER_ECDSA_ACTIVATED_BY = "Cisco CallManager"
 
 
 def csr_cn_in_san(version: str) -> bool:

@@ -153,7 +153,11 @@ class NodeServers:
         https_up = reachable and self.node.started(TOMCAT)
         if https_up and not self.sites:
             ctx = pki.server_context(
-                self.node.active["tomcat"], self.node.served_chain("tomcat"), self.dir, "tomcat"
+                self.node.active["tomcat"],
+                self.node.served_chain("tomcat"),
+                self.dir,
+                "tomcat",
+                self.node.ecdsa_twin("tomcat"),
             )
             for port in self.https_ports:
                 site = web.TCPSite(

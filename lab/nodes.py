@@ -146,6 +146,14 @@ class Node:
             current = issuer
         raise LabError(400, "Certificate chain too long", "chain-too-long")
 
+    def ecdsa_twin(self, purpose: str) -> tuple[pki.KeyedCert, list[x509.Certificate]] | None:
+        """The active ECDSA identity a listener of ``purpose`` serves as well, with its chain;
+        None where the node has none (before 14, or an IM&P XMPP purpose)."""
+        twin = f"{purpose}-ECDSA"
+        if twin not in self.active:
+            return None
+        return self.active[twin], self.served_chain(twin)
+
     def served_chain(self, purpose: str) -> list[x509.Certificate]:
         """The CA certificates a TLS server sends after the active leaf of ``purpose``."""
         if not facts.TLS_SERVES_CHAIN_FROM_TRUST:

@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from lab import facts
+
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 _HASHES: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
@@ -177,23 +179,46 @@ def write_private(path: Path, data: bytes) -> None:
 
 
 def server_context(
-    identity: KeyedCert, chain: Sequence[x509.Certificate], directory: Path, name: str
+    identity: KeyedCert,
+    chain: Sequence[x509.Certificate],
+    directory: Path,
+    name: str,
+    ecdsa: tuple[KeyedCert, Sequence[x509.Certificate]] | None = None,
 ) -> ssl.SSLContext:
     """A TLS server context presenting ``identity`` followed by ``chain``.
+
+    With ``ecdsa`` the context holds that ECDSA identity too and serves it only to a client
+    that offers ECDSA alone (``facts.TLS_DUAL_IDENTITY_CIPHERS``).
 
     Args:
         identity: The certificate and its key.
         chain: The CA certificates sent after the leaf.
         directory: Where ``<name>.pem`` and ``<name>.key`` (mode 0600) are written.
-        name: Base name of the two files.
+        name: Base name of the two files (``<name>-ECDSA.*`` for the ECDSA identity).
+        ecdsa: The ECDSA identity and its chain, if the listener has one.
     """
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    _load(ctx, identity, chain, directory, name)
+    if ecdsa is not None:
+        _load(ctx, *ecdsa, directory, f"{name}-ECDSA")
+        ctx.maximum_version = ssl.TLSVersion[facts.TLS_DUAL_IDENTITY_MAX_VERSION]
+        ctx.set_ciphers(facts.TLS_DUAL_IDENTITY_CIPHERS)
+        ctx.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
+    return ctx
+
+
+def _load(
+    ctx: ssl.SSLContext,
+    identity: KeyedCert,
+    chain: Sequence[x509.Certificate],
+    directory: Path,
+    name: str,
+) -> None:
     cert_file = directory / f"{name}.pem"
     key_file = directory / f"{name}.key"
     cert_file.write_text(identity.pem + "".join(pem(c) for c in chain))
     write_private(key_file, key_pem(identity.key))
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cert_file, key_file)
-    return ctx
 
 
 def public_key_der(obj: x509.Certificate | x509.CertificateSigningRequest | PrivateKey) -> bytes:

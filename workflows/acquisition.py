@@ -15,6 +15,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities import catalog
     from activities.ca import CaActivities
     from activities.catalog import Purpose
     from activities.cert_paths import LEGACY_PATH, CertificatePath
@@ -75,7 +76,11 @@ class CertificateAcquisition:
             CsrRequest(
                 cluster=inp.cluster,
                 purpose=purpose,
-                key_length=opts.key_length,
+                key_length=(
+                    opts.ec_key_length
+                    if catalog.purpose(purpose).key_type == "ECDSA"
+                    else opts.key_length
+                ),
                 hash_algorithm=opts.hash_algorithm,
                 other_domains=opts.other_domains,
                 path=path,

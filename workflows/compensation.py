@@ -81,7 +81,7 @@ def activation_outstanding(
             f"goes live at the next restart of {', '.join(services)} "
             f"(release {version or 'unknown'}) or reboot of each of them"
         )
-        if spec.phone_impact and purpose == "CallManager":
+        if spec.phone_impact and spec.listener == "sip_tls":  # CallManager, RSA or ECDSA
             line += "; phones then reset to fetch the new ITL, so do it in a maintenance window" + (
                 ", after `utils ctl update CTLFile` on the publisher (mixed mode)"
                 if mixed_mode_ctl_pending

@@ -43,6 +43,9 @@ class RenewalOptions(BaseModel):
     """Tunables of one renewal. Durations are data so tests can shrink them."""
 
     key_length: int = 2048
+    ec_key_length: int = Field(
+        default=256, description="EC key of the ECDSA purposes' CSRs: 256 or 384 (§1.2)"
+    )
     hash_algorithm: str = "sha256"
     other_domains: list[str] = Field(default_factory=list)
     min_remaining_days: int = 30

@@ -50,7 +50,8 @@ def preflight_problems(
     """Everything that must be fixed before a renewal may write anything, and what an operator
     should know before it does (``severity="warning"``: the change goes on).
 
-    Checks: every node reachable over HTTPS and SSH, Platform Administrative Web Service and
+    Checks: every purpose exists on the cluster's release (the ECDSA ones from 14 on),
+    every node reachable over HTTPS and SSH, Platform Administrative Web Service and
     Cisco Tomcat started on every node, DB replication good (state 2) everywhere, AXL agrees
     with the inventory about the nodes, the cluster's SSO state is known, no other renewal of
     the cluster is running; and the pre-change health (health_checks.py): NTP synchronised, a
@@ -67,6 +68,10 @@ def preflight_problems(
     policy = health or HealthPolicy()
     replication_severity = severity(policy.replication)
     problems: list[Problem] = []
+    for wanted in dict.fromkeys(purposes):
+        why = catalog.release_problem(wanted, snapshot.version)
+        if why is not None:
+            problems.append(Problem(code="purpose-not-on-release", message=why))
     if other_renewals:
         problems.append(
             Problem(
@@ -365,7 +370,7 @@ def build_plan(
             )
         )
     notes += certificate_notes(snapshot, purposes)
-    if "tomcat" in purposes:
+    if any(catalog.purpose(p).listener == "https" for p in purposes):
         notes.append(
             "Cisco Tomcat restarts do not drop phone registrations; web, AXL and UDS on a "
             "node are unavailable while its Tomcat restarts"
@@ -410,6 +415,12 @@ def _wave_steps(snapshot: ClusterSnapshot, wave: RestartWave) -> list[PlanStep]:
     ]
 
 
+def _key_note(name: Purpose) -> str:
+    """What an ECDSA purpose's CSR asks for; nothing for RSA (its plans keep their hash)."""
+    spec = catalog.purpose(name)
+    return "" if spec.key_type == "RSA" else f"; {spec.key_type} (EC) key"
+
+
 def _host(snapshot: ClusterSnapshot, fqdn: str) -> str:
     try:
         return snapshot.node(fqdn).hostname
@@ -432,7 +443,7 @@ def _acquire_steps(
                 phase="csr",
                 action=f"generate multi-server {name} CSR",
                 node=publisher,
-                detail="SAN: " + ", ".join(san),
+                detail="SAN: " + ", ".join(san) + _key_note(name),
             ),
             PlanStep(phase="ca-wait", action=f"have the {name} CSR signed by the CA"),
             validate,
@@ -444,7 +455,7 @@ def _acquire_steps(
                 phase="csr",
                 action=f"generate multi-server {name} CSR via {via}",
                 node=publisher,
-                detail="SAN: " + ", ".join(san),
+                detail="SAN: " + ", ".join(san) + _key_note(name),
             ),
             PlanStep(phase="ca-wait", action=f"have the {name} CSR signed by the CA"),
             validate,
@@ -456,7 +467,7 @@ def _acquire_steps(
                 phase="csr",
                 action=f"generate single-server {name} CSR via {via}",
                 node=fqdn,
-                detail=f"SAN: {fqdn}",
+                detail=f"SAN: {fqdn}" + _key_note(name),
             ),
             PlanStep(phase="ca-wait", action=f"have {fqdn}'s {name} CSR signed by the CA"),
             validate.model_copy(

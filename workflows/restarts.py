@@ -37,6 +37,7 @@ from typing import Literal
 from activities.catalog import (
     CALLMANAGER,
     CTIMANAGER,
+    CUCM_PUBLISHER_SERVICES,
     HAPROXY,
     NETWORK_SERVICES,
     TFTP,
@@ -44,6 +45,7 @@ from activities.catalog import (
     TVS,
     XCP_ROUTER,
     Purpose,
+    phone_impact,
     purpose,
 )
 from activities.cluster_models import ClusterSnapshot
@@ -102,7 +104,13 @@ def purpose_services(name: Purpose, node: RestartNode, key: str = "RSA") -> list
         Empty when the node is not in the purpose's SAN or runs none of the services.
     """
     wanted = purpose(name).restart_services(node.product, node.version, key)
-    return list(_in_order(s for s in wanted if s in NETWORK_SERVICES or s in node.services))
+    return list(_in_order(s for s in wanted if _runs(s, node)))
+
+
+def _runs(service: str, node: RestartNode) -> bool:
+    if service in CUCM_PUBLISHER_SERVICES:
+        return node.product == "cucm" and node.role == "publisher"
+    return service in NETWORK_SERVICES or service in node.services
 
 
 def node_services(node: RestartNode, purposes: Iterable[Purpose], key: str = "RSA") -> list[str]:
@@ -308,7 +316,10 @@ def _build(
                     ),
                 )
             )
-    mixed_cm = inp.security_mode == 1 and "CallManager" in inp.purposes
+    # [INF] The CTL lists the CallManager-ECDSA certificates too: mixed mode updates it first.
+    mixed_cm = inp.security_mode == 1 and bool(
+        {"CallManager", "CallManager-ECDSA"} & set(inp.purposes)
+    )
     reset_phones = split_at == "first"
     if any(CTIMANAGER in r.services for w in waves for r in w.nodes):
         notes.append(
@@ -504,7 +515,7 @@ def restart_plan_for(
         if g.members
     ]
     options: dict[str, object] = {"staged_phone_resets": staged_phone_resets}
-    if all(p == "tomcat" for p in purposes):
+    if not phone_impact(purposes):  # tomcat (RSA and ECDSA) only
         options["max_nodes_per_wave"] = 1
     elif max_phone_fraction_per_wave is not None:
         options["max_phone_fraction_per_wave"] = max_phone_fraction_per_wave

@@ -107,7 +107,7 @@ async def generate_csr(request: web.Request) -> web.Response:
     common_name = data.get("commonName") or None
     alt_names = data.get("altNames") or []
     try:
-        key_length = int(data.get("keyLength", 2048))
+        key_length = int(data["keyLength"]) if "keyLength" in data else None
     except (TypeError, ValueError):
         raise LabError(400, "keyLength must be a number", "bad-request") from None
     if not isinstance(alt_names, list) or not all(isinstance(a, str) for a in alt_names):
@@ -121,7 +121,7 @@ async def generate_csr(request: web.Request) -> web.Response:
         service,
         distribution,
         common_name,
-        str(data.get("keyType", "rsa")),
+        str(data["keyType"]) if data.get("keyType") else None,
         key_length,
         str(data.get("hashAlgorithm", "sha256")),
         alt_names,

@@ -110,15 +110,9 @@ async def csr_gen(cli: CliSession, args: list[str]) -> None:
         if answer not in ("yes", "no"):
             cli.fail(facts.CLI_INVALID_COMMAND)
             return
-    ecdsa = unit.endswith("-ECDSA")
     try:
-        cli.cluster.generate_csr(
-            cli.node,
-            unit,
-            facts.REST_SINGLE_SERVER_DISTRIBUTION,
-            key_type="ec" if ecdsa else "rsa",
-            key_length=256 if ecdsa else 2048,
-        )
+        # The unit's own key: EC for an ECDSA unit, RSA otherwise.
+        cli.cluster.generate_csr(cli.node, unit, facts.REST_SINGLE_SERVER_DISTRIBUTION)
     except LabError as exc:
         cli.fail(exc.message)
         return

@@ -64,7 +64,7 @@ class SignallingListeners:
         self.node = node
         self.dir = directory
         self.servers: dict[int, asyncio.Server] = {}
-        self._contexts: dict[tuple[str, str], ssl.SSLContext] = {}
+        self._contexts: dict[tuple[str, str, str], ssl.SSLContext] = {}
         self._connections: set[asyncio.StreamWriter] = set()
 
     def listeners(self) -> list[Listener]:
@@ -108,12 +108,14 @@ class SignallingListeners:
         await server.wait_closed()
 
     def context(self, purpose: str) -> ssl.SSLContext:
-        """A server context presenting the node's active certificate of ``purpose``."""
+        """A server context presenting the node's active certificate of ``purpose`` (and of
+        its ECDSA twin, to ECDSA-only clients, where the node has one)."""
         kc = self.node.active[purpose]
-        key = (purpose, pki.fingerprint(kc.cert))
+        ecdsa = self.node.ecdsa_twin(purpose)
+        key = (purpose, pki.fingerprint(kc.cert), pki.fingerprint(ecdsa[0].cert) if ecdsa else "")
         ctx = self._contexts.get(key)
         if ctx is None:
-            ctx = pki.server_context(kc, self.node.served_chain(purpose), self.dir, purpose)
+            ctx = pki.server_context(kc, self.node.served_chain(purpose), self.dir, purpose, ecdsa)
             self._contexts[key] = ctx
         return ctx
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from console.planning import dry_run_report
+from rich.console import Console
+
+from console.cli import _purposes
+from console.planning import dry_run_report, dry_run_view
 from lab.server import Lab
 from lab.timing import FAST
 from tests.lab.conftest import lab_spec
@@ -50,3 +53,42 @@ async def test_callmanager_dry_run_plans_waves_and_changes_nothing(tmp_path: Pat
     assert [s.phase for s in plan.steps].index("ctl-update") < [s.phase for s in plan.steps].index(
         "restarts"
     )
+
+
+async def test_ecdsa_purposes_in_ucrenew_plan(tmp_path: Path) -> None:
+    purposes = _purposes(["tomcat-ECDSA", "CallManager-ECDSA"])
+    assert purposes == ["tomcat-ECDSA", "CallManager-ECDSA"]
+    start = datetime.now(UTC) + timedelta(hours=2)
+    window = {"start": start.isoformat(), "end": (start + timedelta(hours=4)).isoformat()}
+    for version, refused in (("14.0.1.13900-155", False), ("12.5.1.14900-63", True)):
+        spec = lab_spec(version=version)
+        state = tmp_path / version / "state"
+        async with Lab(spec, state / "lab", FAST):
+            settings = UcrenewSettings(state_dir=state, inventory=state / "lab" / "inventory.yaml")
+            report = await dry_run_report(settings, "lab", purposes, windows=[window])
+        console = Console(width=200, record=True)
+        console.print(dry_run_view(report))
+        text = console.export_text()
+        codes = [p.code for p in report.errors]
+        if refused:
+            assert codes == ["purpose-not-on-release"] * 2, codes
+            assert "tomcat-ECDSA exists on CUCM 14.0 and later" in text
+            continue
+        assert codes == [], report.errors
+        steps = report.plan.steps
+        assert [s.action for s in steps if s.phase == "csr"] == [
+            "generate multi-server tomcat-ECDSA CSR",
+            "generate multi-server CallManager-ECDSA CSR",
+        ]
+        assert all(s.detail.endswith("ECDSA (EC) key") for s in steps if s.phase == "csr")
+        assert "HTTPS 8443 (ECDSA-only handshake)" in text
+        assert "SIP TLS 5061 (ECDSA-only handshake)" in text
+        # 14SU3: Tomcat and DRF for tomcat-ECDSA, CallManager and HAProxy for the other.
+        pub = next(s for s in steps if s.phase == "restarts" and s.node.startswith("cucm-pub"))
+        assert pub.action == (
+            "restart Cisco Tomcat, Cisco CallManager, Cisco HAProxy, Cisco DRF Local, "
+            "Cisco DRF Master"
+        )
+        # Discovery read what each node serves for both purposes.
+        for node in report.snapshot.nodes:
+            assert "tomcat-ECDSA" in node.certificates, node.certificate_errors

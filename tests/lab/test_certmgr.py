@@ -572,13 +572,15 @@ async def test_snapshot_shows_pending_csr_and_trust(lab: LabHandle, ca: SigningC
     async with client(lab, "cucm-sub1") as sub:
         exported = (await sub.snapshot()).identity("tomcat")
     assert exported is not None and exported.csr_pem == csr.csr_pem
-    # A CSR for a purpose with no certificate yet shows up too.
+    # A CSR for the ECDSA purpose shows up with its self-signed certificate (14+).
     async with client(lab, "cucm-sub1") as sub:
         ec = await sub.generate_csr(
             "tomcat-ECDSA", multi_server=False, key_type="ec", key_length=256
         )
         ecdsa = (await sub.snapshot()).identity("tomcat-ECDSA")
-    assert ecdsa is not None and ecdsa.csr_pem == ec.csr_pem and ecdsa.certificate_pem is None
+    own = lab.lab.cluster.node("cucm-sub1").own["tomcat-ECDSA"]
+    assert ecdsa is not None and ecdsa.csr_pem == ec.csr_pem
+    assert ecdsa.certificate_pem == own.pem
 
 
 # -- faults ---------------------------------------------------------------------------------

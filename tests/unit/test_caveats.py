@@ -272,6 +272,24 @@ def test_on_14su1_haproxy_activates_callmanager() -> None:
     assert activation_outstanding(["CallManager"], plan, everywhere, "14.0.1.13900-155") == []
 
 
+def test_on_14su1_callmanager_ecdsa_needs_callmanager_and_haproxy() -> None:
+    services = ["Cisco CallManager", "Cisco HAProxy"]
+    plan = cm_plan(services).model_copy(
+        update={
+            "purposes": ["CallManager-ECDSA"],
+            "san_by_purpose": {"CallManager-ECDSA": [PUB, SUB1, SUB2]},
+        }
+    )
+    restarted = {PUB: ["Cisco HAProxy"], SUB1: services, SUB2: services}
+    assert pending_activation("CallManager-ECDSA", plan, restarted, "14.0.1.13900-155") == [PUB]
+    [line] = activation_outstanding(["CallManager-ECDSA"], plan, restarted, "14.0.1.13900-155")
+    assert line.startswith(
+        f"the new CallManager-ECDSA certificate is installed but not yet served on {PUB}: it "
+        "goes live at the next restart of Cisco CallManager, Cisco HAProxy"
+    )
+    assert "phones then reset to fetch the new ITL" in line
+
+
 def test_tomcat_not_yet_restarted_is_named_with_its_command() -> None:
     plan = cm_plan(["Cisco Tomcat"]).model_copy(
         update={"purposes": ["tomcat"], "san_by_purpose": {"tomcat": [PUB, SUB1]}}

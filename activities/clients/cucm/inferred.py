@@ -155,6 +155,18 @@ OS_ADMIN_MAX_REDIRECTS = 5
 #: Build of 14SU1 (14.0.1.11900-x): from here on an RSA CallManager certificate needs only
 #: Cisco HAProxy restarted, an ECDSA one CallManager and HAProxy.
 CALLMANAGER_HAPROXY_ONLY_BUILD = 11900
+#: Build of 14SU2 (14.0.1.12900-x): from here on a tomcat-ECDSA certificate also needs the DRF
+#: restart the 14SU2 Security Guide documents (cucm-interfaces.md §10); the services are taken
+#: as tech note 221070's DRF Master (CUCM publisher) and DRF Local (every node).
+TOMCAT_ECDSA_DRF_BUILD = 12900
+
+# -- ECDSA certificates (§1.1; tls.py) -----------------------------------------------------
+#: A listener that holds an RSA and an ECDSA certificate of a purpose (8443: tomcat and
+#: tomcat-ECDSA; 5061: CallManager and CallManager-ECDSA) serves the ECDSA one only to a
+#: client that offers ECDSA alone. The probe of an ECDSA purpose offers TLS 1.2 with ECDHE-ECDSA
+#: cipher suites only: in TLS 1.3 the certificate follows the signature algorithms, which
+#: Python's ssl cannot restrict.
+ECDSA_ONLY_CIPHERS = "ECDHE+aECDSA+AESGCM:ECDHE+aECDSA+CHACHA20:ECDHE+aECDSA"
 
 #: 14SU2 (build 14.0.1.12900): from here multi-SAN certificates are uploaded in the OS
 #: Administration GUI only ([DOC S3] says "GUI only" for the CLI; whether the Certificate

@@ -43,22 +43,24 @@ async def probe_purpose(
     """Handshake with the listener that serves ``purpose`` on ``node``: (port, what it served).
 
     The caller makes sure the node's product serves the purpose. ``port`` 0 means the
-    purpose's port from the inventory.
+    purpose's port from the inventory. An ECDSA purpose is read through a handshake that
+    offers ECDSA only (its listener serves the RSA twin to everyone else).
 
     Raises:
         CucmUnreachable: Nothing listens (its service is stopped) or the node is down.
         CucmTlsError: The handshake (or XMPP STARTTLS) failed.
     """
-    listener = catalog.purpose(purpose).listener
+    spec = catalog.purpose(purpose)
+    listener, ecdsa_only = spec.listener, spec.key_type == "ECDSA"
     port = port or node.port_of(listener)
     if listener == "https":
-        return port, await probe_tls(ep, port)
+        return port, await probe_tls(ep, port, ecdsa_only=ecdsa_only)
     if listener == "sip_tls":
-        return port, await probe_sip_tls(ep, port)
+        return port, await probe_sip_tls(ep, port, ecdsa_only=ecdsa_only)
     prelude = functools.partial(
         starttls, node=node.fqdn, domain=cluster.domain, server_to_server=listener == "xmpp_s2s"
     )
-    return port, await probe_tls(ep, port, prelude=prelude)
+    return port, await probe_tls(ep, port, prelude=prelude, ecdsa_only=ecdsa_only)
 
 
 def san_entries(cluster: ClusterEntry, purpose: Purpose) -> list[NodeEntry]:
@@ -207,7 +209,12 @@ async def _read_node(
     try:
         async with open_node(interface, ep, auth) as certmgr:
             for purpose in carried:
-                pem = await certmgr.get_identity(purpose)
+                try:
+                    pem = await certmgr.get_identity(purpose)
+                except CucmError:
+                    if not catalog.purpose(purpose).min_release:
+                        raise
+                    continue  # a release without the purpose (ECDSA before 14)
                 identities.add(pki.certificate_info(pem).sha256_fingerprint)
             for purpose in mine:
                 default_store = catalog.purpose(purpose).trust_store
@@ -218,7 +225,7 @@ async def _read_node(
                         t.file_name,
                         pki.certificate_info(t.certificate_pem),
                     )
-                    for t in await certmgr.list_trust(purpose)
+                    for t in await certmgr.list_trust(catalog.purpose(purpose).trust_service)
                     if "BEGIN CERTIFICATE" in t.certificate_pem
                 ]
     except CucmError as exc:

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 from pydantic import BaseModel, Field
 
+from activities.clients.cucm import inferred
 from activities.clients.cucm.errors import CucmTlsError, CucmUnreachable
 from activities.clients.cucm.transport import NodeEndpoint
 
@@ -73,11 +74,17 @@ async def probe_tls(
     port: int,
     extra_ca_pem: Sequence[str] = (),
     prelude: Prelude | None = None,
+    *,
+    ecdsa_only: bool = False,
 ) -> TlsProbeResult:
     """Handshake with ``endpoint`` on ``port`` and describe the served certificate.
 
     Trust is everything the endpoint trusts (the inventory's CA file, the cluster's trust
     store, its extra roots) and ``extra_ca_pem``.
+
+    A listener with an RSA and an ECDSA certificate (CUCM 14+) serves the ECDSA one only to a
+    client that offers nothing else: ``ecdsa_only`` makes the probe such a client (TLS 1.2,
+    ECDHE-ECDSA cipher suites); otherwise it offers what a browser does.
 
     Args:
         endpoint: The node (socket to ``endpoint.host``, SNI and hostname check on its FQDN).
@@ -85,13 +92,21 @@ async def probe_tls(
         extra_ca_pem: Further roots to trust, e.g. the CA that signed the new certificate.
         prelude: Plain-text negotiation run on the connected socket before the handshake
             (XMPP STARTTLS, see xmpp.py); None for TLS from the first byte.
+        ecdsa_only: Offer ECDSA alone, to read the ECDSA certificate of the listener.
 
     Raises:
         CucmUnreachable: The connection was refused, reset or timed out.
-        CucmTlsError: The handshake failed for a reason other than certificate verification.
+        CucmTlsError: The handshake failed for a reason other than certificate verification
+            (with ``ecdsa_only``: also when the listener has no ECDSA certificate).
         CucmTrustConfigError: A file the endpoint trusts is missing or not PEM.
     """
-    return await asyncio.to_thread(_probe, endpoint, port, tuple(extra_ca_pem), prelude)
+    return await asyncio.to_thread(_probe, endpoint, port, tuple(extra_ca_pem), prelude, ecdsa_only)
+
+
+def _offer_ecdsa_only(ctx: ssl.SSLContext) -> ssl.SSLContext:
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers(inferred.ECDSA_ONLY_CIPHERS)
+    return ctx
 
 
 def _probe(
@@ -99,10 +114,13 @@ def _probe(
     port: int,
     extra_ca_pem: tuple[str, ...],
     prelude: Prelude | None = None,
+    ecdsa_only: bool = False,
 ) -> TlsProbeResult:
     verifying = endpoint.ssl_context()
     for pem in extra_ca_pem:
         verifying.load_verify_locations(cadata=pem)
+    if ecdsa_only:
+        _offer_ecdsa_only(verifying)
     try:
         der = _handshake(endpoint, port, verifying, prelude)
         return _result(endpoint, port, der, chain_ok=True, name_ok=True, error=None)
@@ -114,6 +132,8 @@ def _probe(
     reading = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     reading.check_hostname = False
     reading.verify_mode = ssl.CERT_NONE
+    if ecdsa_only:
+        _offer_ecdsa_only(reading)
     der = _handshake(endpoint, port, reading, prelude)
     name_ok = _name_matches(x509.load_der_x509_certificate(der), endpoint.fqdn)
     result = _result(endpoint, port, der, chain_ok=chain_ok, name_ok=name_ok, error=error)

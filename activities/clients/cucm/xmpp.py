@@ -32,15 +32,20 @@ _VERDICT = re.compile(rb"<(proceed|failure)\b")
 
 
 async def probe_sip_tls(
-    endpoint: NodeEndpoint, port: int = SIP_TLS_PORT, extra_ca_pem: Sequence[str] = ()
+    endpoint: NodeEndpoint,
+    port: int = SIP_TLS_PORT,
+    extra_ca_pem: Sequence[str] = (),
+    *,
+    ecdsa_only: bool = False,
 ) -> TlsProbeResult:
-    """The CallManager certificate a CUCM node serves on SIP TLS.
+    """The CallManager certificate a CUCM node serves on SIP TLS (``ecdsa_only``: the
+    CallManager-ECDSA one, through a handshake that offers ECDSA alone).
 
     Raises:
         CucmUnreachable: Nothing listens (Cisco CallManager stopped) or the node is down.
         CucmTlsError: The handshake failed.
     """
-    return await probe_tls(endpoint, port, extra_ca_pem)
+    return await probe_tls(endpoint, port, extra_ca_pem, ecdsa_only=ecdsa_only)
 
 
 def starttls(sock: socket.socket, *, node: str, domain: str, server_to_server: bool) -> None:
