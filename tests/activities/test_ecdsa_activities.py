@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.cert_paths import choose_path
 from activities.clients.ca.local import LocalCa
 from activities.clients.pki_validation import validate_signed_certificate
 from activities.cluster_models import (
@@ -22,8 +23,11 @@ from activities.cluster_models import (
     VerifyRequest,
 )
 from activities.cucm import CucmActivities
-from lab import pki
+from lab import pki, topology
 from tests.lab.conftest import LabHandle
+
+#: The default lab runs 14SU3: CSR over REST, the multi-server upload in OS Administration.
+PATH = choose_path(topology.load().version)
 
 
 def activities(lab: LabHandle) -> CucmActivities:
@@ -39,7 +43,9 @@ async def test_tomcat_ecdsa_csr_sign_upload_restart_verify(lab: LabHandle, tmp_p
     corp = LocalCa(tmp_path / "corp-ca", name="corp", key_size=2048)
     fqdns = [n.fqdn for n in lab.cluster_entry.nodes]
 
-    csr = await env.run(acts.generate_csr, CsrRequest(cluster="lab", purpose="tomcat-ECDSA"))
+    csr = await env.run(
+        acts.generate_csr, CsrRequest(cluster="lab", purpose="tomcat-ECDSA", path=PATH)
+    )
     assert (csr.info.key_type, csr.info.key_size) == ("EC", 256)
     assert sorted(csr.info.san_dns) == sorted(["cucm-pub-EC-ms.lab.example.com", *fqdns])
     leaf, chain = corp.sign(csr.csr_pem)
@@ -49,7 +55,7 @@ async def test_tomcat_ecdsa_csr_sign_upload_restart_verify(lab: LabHandle, tmp_p
     ca_pems = [corp.intermediate_pem, corp.root_pem]
     await env.run(
         acts.upload_trust,
-        TrustUploadRequest(cluster="lab", purpose="tomcat-ECDSA", ca_pems=ca_pems[::-1]),
+        TrustUploadRequest(cluster="lab", purpose="tomcat-ECDSA", ca_pems=ca_pems[::-1], path=PATH),
     )
     root = x509.load_pem_x509_certificate(corp.root_pem.encode())
     assert any(e.cert == root for e in cluster.node("cucm-sub2").trust["tomcat-trust"].values())
@@ -61,6 +67,7 @@ async def test_tomcat_ecdsa_csr_sign_upload_restart_verify(lab: LabHandle, tmp_p
             certificate_pem=leaf,
             chain_pems=ca_pems,
             expected_nodes=fqdns,
+            path=PATH,
         ),
     )
     assert sorted(done.installed_nodes) == sorted(n.hostname for n in cluster.nodes)

@@ -77,8 +77,8 @@ async def test_ecdsa_purposes_in_ucrenew_plan(tmp_path: Path) -> None:
         assert codes == [], report.errors
         steps = report.plan.steps
         assert [s.action for s in steps if s.phase == "csr"] == [
-            "generate multi-server tomcat-ECDSA CSR",
-            "generate multi-server CallManager-ECDSA CSR",
+            "generate multi-server tomcat-ECDSA CSR via Certificate Management REST",
+            "generate multi-server CallManager-ECDSA CSR via Certificate Management REST",
         ]
         assert all(s.detail.endswith("ECDSA (EC) key") for s in steps if s.phase == "csr")
         assert "HTTPS 8443 (ECDSA-only handshake)" in text

@@ -9,6 +9,7 @@ from cryptography import x509
 from temporalio.testing import ActivityEnvironment
 
 from activities.catalog import TOMCAT
+from activities.cert_paths import choose_path
 from activities.clients.ca.local import LocalCa
 from activities.clients.trust_store import TrustStore
 from activities.cluster_models import (
@@ -21,7 +22,11 @@ from activities.cluster_models import (
 )
 from activities.cucm import CucmActivities
 from activities.trust import TrustActivities
+from lab import topology
 from tests.lab.conftest import LabHandle
+
+#: The default lab runs 14SU3: CSR over REST, the multi-server upload in OS Administration.
+PATH = choose_path(topology.load().version)
 
 
 def subject(pem: str) -> str:
@@ -56,13 +61,14 @@ async def test_a_renewal_that_stops_after_the_upload_leaves_the_cluster_reachabl
     ca_pems = [corp.intermediate_pem, corp.root_pem]
     fqdns = [n.fqdn for n in lab.cluster_entry.nodes]
 
-    csr = await env.run(first.generate_csr, CsrRequest(cluster="lab"))
+    csr = await env.run(first.generate_csr, CsrRequest(cluster="lab", path=PATH))
     leaf, _ = corp.sign(csr.csr_pem)
     await env.run(
-        first.upload_trust, TrustUploadRequest(cluster="lab", ca_pems=list(reversed(ca_pems)))
+        first.upload_trust,
+        TrustUploadRequest(cluster="lab", ca_pems=list(reversed(ca_pems)), path=PATH),
     )
     upload = CertUploadRequest(
-        cluster="lab", certificate_pem=leaf, chain_pems=ca_pems, expected_nodes=fqdns
+        cluster="lab", certificate_pem=leaf, chain_pems=ca_pems, expected_nodes=fqdns, path=PATH
     )
     done = await env.run(first.upload_certificate, upload)
     assert done.trust_file == str(trust_dir / "lab.pem")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from activities.clients.cucm.certificates import pending_csr, upload_missing_trust
 from activities.clients.cucm.certmgr import CertMgrClient
+from activities.clients.cucm.node_certs import open_node
 from activities.clients.cucm.sso import disable_sso
 from tests.lab.conftest import LabHandle
 from tests.lab.test_cli import TinyCa
@@ -13,21 +14,29 @@ from tests.lab.test_cli import TinyCa
 async def test_trust_upload_skips_what_the_store_already_has(lab: LabHandle) -> None:
     pub = lab.endpoint("cucm-pub")
     first, second = TinyCa("ucrenew Root One"), TinyCa("ucrenew Root Two")
-    once = await upload_missing_trust(pub, lab.os_admin, "tomcat", [first.pem])
-    assert (once.uploaded, once.skipped) == (["ucrenew Root One"], [])
-    both = await upload_missing_trust(pub, lab.os_admin, "tomcat", [first.pem, second.pem])
-    assert (both.uploaded, both.skipped) == (["ucrenew Root Two"], ["ucrenew Root One"])
-    again = await upload_missing_trust(pub, lab.os_admin, "tomcat", [first.pem, second.pem])
-    assert (again.uploaded, again.skipped) == ([], ["ucrenew Root One", "ucrenew Root Two"])
+    # Listed over REST, uploaded in OS Administration: both see the same store.
+    async with (
+        open_node("rest", pub, lab.os_admin) as rest,
+        open_node("os-admin", pub, lab.os_admin) as web,
+    ):
+        once = await upload_missing_trust(rest, web, "tomcat", [first.pem])
+        assert (once.uploaded, once.skipped) == (["ucrenew Root One"], [])
+        both = await upload_missing_trust(rest, rest, "tomcat", [first.pem, second.pem])
+        assert (both.uploaded, both.skipped) == (["ucrenew Root Two"], ["ucrenew Root One"])
+        again = await upload_missing_trust(web, web, "tomcat", [first.pem, second.pem])
+        assert (again.uploaded, again.skipped) == ([], ["ucrenew Root One", "ucrenew Root Two"])
 
 
 async def test_pending_csr_matches_only_the_latest_csr(lab: LabHandle) -> None:
     pub = lab.endpoint("cucm-pub")
-    async with CertMgrClient(pub, lab.os_admin) as certmgr:
+    async with (
+        CertMgrClient(pub, lab.os_admin) as certmgr,
+        open_node("os-admin", pub, lab.os_admin) as web,
+    ):
         signed = (await certmgr.generate_csr("tomcat", multi_server=True)).csr_pem
-        assert (await pending_csr(pub, lab.os_admin, "tomcat", signed)).matches
+        assert (await pending_csr(web, pub.fqdn, "tomcat", signed)).matches
         await certmgr.generate_csr("tomcat", multi_server=True)
-    stale = await pending_csr(pub, lab.os_admin, "tomcat", signed)
+        stale = await pending_csr(web, pub.fqdn, "tomcat", signed)
     assert not stale.matches and stale.pending_key_fingerprint
     assert "is not the one that was signed" in stale.detail
 

@@ -21,6 +21,7 @@ from activities.clients.cucm.errors import (
     CucmHostKeyError,
     CucmTrustConfigError,
 )
+from activities.clients.cucm.platform_admin import PlatformAdminClient
 from activities.clients.cucm.tls import probe_tls
 from activities.clients.cucm.transport import NodeEndpoint
 from activities.clients.inventory import load_inventory
@@ -119,7 +120,9 @@ async def test_the_trust_store_keeps_a_renewed_node_reachable(
     async with CertMgrClient(lab.endpoint("cucm-pub"), lab.os_admin) as pub:
         csr = await pub.generate_csr("tomcat", multi_server=True)
         await pub.upload_trust(["tomcat"], [ca.pem], "Corp root")
-        await pub.upload_identity("tomcat", [ca.sign(csr.csr_pem), ca.pem])
+    # 14SU3 takes multi-server certificates in OS Administration only.
+    async with PlatformAdminClient(lab.endpoint("cucm-pub"), lab.os_admin) as web:
+        await web.upload_identity("tomcat", ca.sign(csr.csr_pem))
     node = lab.lab.cluster.node("cucm-sub1")
     svc = lab.lab.cluster.control(node, TOMCAT, "restart", "operator")
     assert svc.task is not None
