@@ -482,7 +482,8 @@ def _uploaded_pem(form: Form) -> str:
     cluster to refuse with its message)."""
     item = form.get("file")
     if isinstance(item, web.FileField):
-        data = item.file.read()
+        with item.file:  # closed here: a lost response aborts before aiohttp would close it
+            data = item.file.read()
     elif isinstance(item, str | bytes):
         data = item.encode() if isinstance(item, str) else item
     else:

@@ -456,15 +456,19 @@ async def test_multi_server_renewal_through_the_pages(
             assert fingerprint(running.cluster.node(n).own["tomcat"].pem) == fingerprint(leaf)
 
 
-async def test_a_node_with_tomcat_stopped_is_missing_from_both_banners(
-    lab: LabHandle, ca: SigningCa
+@pytest.mark.parametrize("failure", ["tomcat-stopped", "paws-down", "unreachable"])
+async def test_a_node_that_cannot_take_part_is_missing_from_both_banners(
+    lab: LabHandle, ca: SigningCa, failure: str
 ) -> None:
     """[DOC S1] Cisco Tomcat and Platform Administrative Web Service must run on every node;
-    a node where they do not is missing from "CSR export operation successful on the nodes
-    [...]" and from the upload banner."""
+    a node where they do not (or that is down) is missing from "CSR export operation
+    successful on the nodes [...]" and from the upload banner."""
     running = lab.lab
-    running.cluster.control(running.cluster.node("cucm-sub2"), TOMCAT, "stop", "test")
-    await settled(lab, "cucm-sub2", TOMCAT, "Stopped")
+    if failure == "tomcat-stopped":
+        running.cluster.control(running.cluster.node("cucm-sub2"), TOMCAT, "stop", "test")
+        await settled(lab, "cucm-sub2", TOMCAT, "Stopped")
+    else:
+        await running.add_fault(Fault(kind=failure, node="cucm-sub2"))  # type: ignore[arg-type]
     reached = ["cucm-pub", "cucm-sub1", "imp-pub"]
     async with Browser(lab, "cucm-pub") as browser:
         await browser.login()
@@ -579,3 +583,22 @@ async def test_webapp_down_makes_every_page_404(lab: LabHandle) -> None:
         assert (await browser.get("/cmplatform/showHome.do")).response.status_code == 404
         assert (await browser.login()).response.status_code == 404
     assert journal(lab, "cmplatform.login") == []
+
+
+async def test_a_lost_response_still_installed_the_certificate(
+    lab: LabHandle, ca: SigningCa
+) -> None:
+    """A ``response-lost`` fault on upload-identity drops the connection after the upload is
+    applied, as for REST: the journal shows it done."""
+    async with Browser(lab, "cucm-pub") as browser:
+        await browser.login()
+        await browser.generate_csr()
+        leaf = ca.sign((await browser.download_csr()).content)
+        await browser.upload("tomcat-trust", ca.root_pem)
+        await browser.upload("tomcat-trust", ca.issuing_pem)
+        await lab.lab.add_fault(
+            Fault(kind="response-lost", node="cucm-pub", target="upload-identity", count=1)
+        )
+        with pytest.raises(httpx.TransportError):
+            await browser.upload("tomcat", leaf)
+    assert [e["nodes"] for e in journal(lab, "identity.uploaded")] == [NODES]
