@@ -437,11 +437,13 @@ def _acquire_steps(
         action="validate the signed certificate and chain",
         detail="key matches the CSR, SANs cover every node, chain, EKU, validity",
     )
-    if path is None:
+    if path is None or not path.per_node:
+        # Plans made before paths existed name no interface (their hash stays).
+        via = f" via {path.label('csr')}" if path else ""
         return [
             PlanStep(
                 phase="csr",
-                action=f"generate multi-server {name} CSR",
+                action=f"generate multi-server {name} CSR{via}",
                 node=publisher,
                 detail="SAN: " + ", ".join(san) + _key_note(name),
             ),
@@ -449,17 +451,6 @@ def _acquire_steps(
             validate,
         ]
     via = path.label("csr")
-    if not path.per_node:
-        return [
-            PlanStep(
-                phase="csr",
-                action=f"generate multi-server {name} CSR via {via}",
-                node=publisher,
-                detail="SAN: " + ", ".join(san) + _key_note(name),
-            ),
-            PlanStep(phase="ca-wait", action=f"have the {name} CSR signed by the CA"),
-            validate,
-        ]
     steps: list[PlanStep] = []
     for fqdn in san:
         steps += [

@@ -75,88 +75,75 @@ def _absent(interface: Interface, step: str, node: str) -> CucmError:
     return CucmError(f"{step} is not offered by the {INTERFACE_LABELS[interface]}", node=node)
 
 
-class _Rest:
+class _Client:
+    """The steps CertMgrClient and PlatformAdminClient spell alike."""
+
+    def __init__(self, client: CertMgrClient | PlatformAdminClient) -> None:
+        self._c = client
+
+    async def generate_csr(
+        self,
+        purpose: str,
+        *,
+        multi_server: bool,
+        key_type: str,
+        key_length: int,
+        hash_algorithm: str,
+        alt_names: Sequence[str],
+    ) -> CsrResult:
+        return await self._c.generate_csr(
+            purpose,
+            multi_server=multi_server,
+            key_type=key_type,
+            key_length=key_length,
+            hash_algorithm=hash_algorithm,
+            alt_names=alt_names,
+        )
+
+    async def get_identity(self, purpose: str) -> str:
+        return await self._c.get_identity(purpose)
+
+
+class _Rest(_Client):
     interface: Interface = "rest"
 
     def __init__(self, client: CertMgrClient) -> None:
-        self._c = client
-
-    async def generate_csr(
-        self,
-        purpose: str,
-        *,
-        multi_server: bool,
-        key_type: str,
-        key_length: int,
-        hash_algorithm: str,
-        alt_names: Sequence[str],
-    ) -> CsrResult:
-        return await self._c.generate_csr(
-            purpose,
-            multi_server=multi_server,
-            key_type=key_type,
-            key_length=key_length,
-            hash_algorithm=hash_algorithm,
-            alt_names=alt_names,
-        )
+        super().__init__(client)
+        self._rest = client
 
     async def pending_csr(self, purpose: str) -> str | None:
-        identity = (await self._c.snapshot()).identity(purpose)
+        identity = (await self._rest.snapshot()).identity(purpose)
         return identity.csr_pem if identity is not None and identity.csr_pem else None
 
     async def list_trust(self, purpose: str) -> list[TrustCertificate]:
-        return await self._c.list_trust(purpose)
+        return await self._rest.list_trust(purpose)
 
     async def upload_trust(self, purpose: str, pem: str) -> None:
-        await self._c.upload_trust([purpose], [pem], "Trust Certificate")
-
-    async def get_identity(self, purpose: str) -> str:
-        return await self._c.get_identity(purpose)
+        await self._rest.upload_trust([purpose], [pem], "Trust Certificate")
 
     async def upload_identity(self, purpose: str, pems: Sequence[str]) -> IdentityUploadResult:
-        return await self._c.upload_identity(purpose, pems)
+        return await self._rest.upload_identity(purpose, pems)
 
 
-class _OsAdmin:
+class _OsAdmin(_Client):
     interface: Interface = "os-admin"
 
     def __init__(self, client: PlatformAdminClient) -> None:
-        self._c = client
-
-    async def generate_csr(
-        self,
-        purpose: str,
-        *,
-        multi_server: bool,
-        key_type: str,
-        key_length: int,
-        hash_algorithm: str,
-        alt_names: Sequence[str],
-    ) -> CsrResult:
-        return await self._c.generate_csr(
-            purpose,
-            multi_server=multi_server,
-            key_type=key_type,
-            key_length=key_length,
-            hash_algorithm=hash_algorithm,
-            alt_names=alt_names,
-        )
+        super().__init__(client)
+        self._web = client
 
     async def pending_csr(self, purpose: str) -> str | None:
-        return await self._c.pending_csr(purpose)
+        return await self._web.pending_csr(purpose)
 
     async def list_trust(self, purpose: str) -> list[TrustCertificate]:
-        return await self._c.list_trust(catalog.purpose(purpose).trust_store)
+        return await self._web.list_trust(catalog.purpose(purpose).trust_store)
 
     async def upload_trust(self, purpose: str, pem: str) -> None:
-        await self._c.upload_trust(catalog.purpose(purpose).trust_store, pem)
-
-    async def get_identity(self, purpose: str) -> str:
-        return await self._c.get_identity(purpose)
+        await self._web.upload_trust(catalog.purpose(purpose).trust_store, pem)
 
     async def upload_identity(self, purpose: str, pems: Sequence[str]) -> IdentityUploadResult:
         # The chain is in the trust store already (uploaded first): the page takes the leaf.
-        return await self._c.upload_identity(purpose, pems[0])
+        return await self._web.upload_identity(purpose, pems[0])
 
 
 class _Cli:
