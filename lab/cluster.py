@@ -46,6 +46,8 @@ class Cluster:
     ) -> None:
         self.spec = spec
         self.timing = timing
+        #: When the twin came up: schedules (DRS backups) are anchored here, not at each read.
+        self.built_at = self.now().replace(microsecond=0)
         self.journal = journal or Journal()
         self.faults = faults or FaultSet(seed=spec.seed)
         self.sso_enabled = spec.sso_enabled

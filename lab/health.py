@@ -179,7 +179,8 @@ def backups(cluster: Cluster, now: dt.datetime) -> list[BackupRun]:
     """The DRS backups the Master Agent remembers, oldest first (empty: none ever ran).
 
     Scheduled backups run every ``backup_interval_hours``, the latest
-    ``last_backup_hours_ago`` before ``now`` (``drs-backup-old``: ``days`` ago instead); the
+    ``last_backup_hours_ago`` before the lab came up, then one per interval up to ``now``
+    (``drs-backup-old``: ``days`` before the lab came up, none since); the
     latest ends with ``last_backup_result``, and with ERROR while ``drs-backup-failed`` is in
     force (its ``runs`` latest ones).
     """
@@ -196,7 +197,11 @@ def backups(cluster: Cluster, now: dt.datetime) -> list[BackupRun]:
         failing = max(failing, 1)
     interval = dt.timedelta(hours=spec.backup_interval_hours)
     minutes = dt.timedelta(minutes=facts.DRS_BACKUP_MINUTES)
-    latest = (now - ago - minutes).replace(microsecond=0)
+    # The schedule is fixed when the twin comes up, so two reads a second apart agree; it
+    # advances one run per interval while the lab runs (not while backups are too old).
+    latest = cluster.built_at - ago - minutes
+    if old is None and now > cluster.built_at:
+        latest += interval * ((now - cluster.built_at) // interval)
     runs = []
     for i in reversed(range(spec.backups_kept)):
         started = latest - interval * i
