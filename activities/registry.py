@@ -7,10 +7,7 @@ from temporalio.client import Client
 
 from activities.cluster_models import OtherRenewalsRequest, OtherRenewalsResult
 from activities.errors import translated
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+from activities.visibility import renewals_query
 
 
 class RegistryActivities:
@@ -23,10 +20,7 @@ class RegistryActivities:
     @translated
     async def find_other_renewals(self, req: OtherRenewalsRequest) -> OtherRenewalsResult:
         """Running renewals of ``req.cluster`` other than ``req.exclude_change_id``."""
-        query = (
-            "WorkflowType = 'CertRenewalWorkflow' AND ExecutionStatus = 'Running' "
-            f"AND ClusterId = {_quote(req.cluster)}"
-        )
+        query = renewals_query(running_only=True, cluster=req.cluster)
         ids = [
             wf.id
             async for wf in self._client.list_workflows(query)

@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Literal, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from activities.clients.secrets import SecretRef, resolve_secret_ref
 
@@ -318,18 +325,71 @@ class Inventory(BaseModel):
 
 
 def load_inventory(path: str | Path) -> Inventory:
-    """Read and validate an inventory file."""
+    """Read and validate an inventory file.
+
+    Raises:
+        InventoryError: The file is missing, is not YAML, or is invalid; an invalid one is
+            reported by line and field, never with the offending value (it may be a secret).
+    """
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text())
+        text = p.read_text()
+        data = yaml.safe_load(text)
     except FileNotFoundError:
         raise InventoryError(
             f"inventory {p} not found: start the lab (`ucrenew lab up`) or point "
             "UCRENEW_INVENTORY at your clusters.yaml"
         ) from None
     except yaml.YAMLError as exc:
-        raise InventoryError(f"inventory {p} is not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise InventoryError(f"inventory {p}{where} is not valid YAML: {problem}") from None
     try:
         return Inventory.model_validate({**(data or {}), "base_dir": str(p.parent)})
+    except ValidationError as exc:
+        raise InventoryError(_validation_message(p, text, exc)) from None
     except ValueError as exc:
         raise InventoryError(f"inventory {p} is invalid: {exc}") from None
+
+
+def _validation_message(path: Path, text: str, exc: ValidationError) -> str:
+    """``inventory FILE line N: FIELD: reason; ...`` without any input value."""
+    root = yaml.compose(text)
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False):
+        loc = tuple(error["loc"])
+        field = ".".join(str(part) for part in loc) or "(top level)"
+        line = _yaml_line(root, loc)
+        where = f"line {line}: " if line else ""
+        # pydantic's messages name the expected form, not the value given ("Input should
+        # be ..."); the input itself is left out (include_input=False) for secrets' sake.
+        parts.append(f"{where}{field}: {error['msg']}")
+    more = f" (and {len(parts) - 3} more)" if len(parts) > 3 else ""
+    return f"inventory {path} is invalid: {'; '.join(parts[:3])}{more}"
+
+
+def _yaml_line(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+    """The 1-based line of the YAML node at pydantic location ``loc`` (or of its nearest
+    existing parent, for a missing field)."""
+    node = root
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        child: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == str(part):
+                    child = value
+                    line = key.start_mark.line + 1
+                    break
+        elif (
+            isinstance(node, yaml.SequenceNode)
+            and isinstance(part, int)
+            and 0 <= part < len(node.value)
+        ):
+            child = node.value[part]
+            line = child.start_mark.line + 1
+        if child is None:
+            break
+        node = child
+    return line
