@@ -13,22 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from activities.catalog import CSCUP28852_PERIOD_SECONDS
-from activities.clients.cucm.discovery import endpoint
-from activities.clients.cucm.errors import CucmError
-from activities.clients.cucm.phone_watch import registration_times
-from activities.clients.cucm.transport import credentials
-from activities.clients.inventory import InventoryError, load_inventory
-from console.common import CliError, console, run_async, settings, status_of
-from console.render import findings_table
-from workers.wiring import inventory_path, local_ca
-from workflows.caveats import PhoneResetCheck, cscup28852_check
-from workflows.models import Problem
+from console.common import CliError, ExitCode, console, run_async, settings, status_of
+
+if TYPE_CHECKING:
+    from workflows.caveats import PhoneResetCheck
+    from workflows.models import Problem
 
 #: A look one reset period plus a margin after the first sees a reset if there is one.
 DEFAULT_WINDOW = CSCUP28852_PERIOD_SECONDS + 60.0
@@ -40,6 +34,14 @@ async def watch_phone_resets(cluster: str, window: float) -> PhoneResetCheck:
     Raises:
         CliError: the inventory or RisPort could not be read.
     """
+    from activities.clients.cucm.discovery import endpoint
+    from activities.clients.cucm.errors import CucmError
+    from activities.clients.cucm.phone_watch import registration_times
+    from activities.clients.cucm.transport import credentials
+    from activities.clients.inventory import InventoryError, load_inventory
+    from workers.wiring import inventory_path, local_ca
+    from workflows.caveats import cscup28852_check
+
     s = settings()
     try:
         inventory = load_inventory(inventory_path(s))
@@ -70,7 +72,11 @@ async def check(
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """After a change: are phones resetting every 7 minutes (CSCup28852)? Plus the findings
-    the renewal recorded. Exit 2 when something needs attention."""
+    the renewal recorded. Exit 3 when something needs attention."""
+    from rich.table import Table
+
+    from console.render import findings_table
+
     status = await status_of(change_id)
     phones: PhoneResetCheck | None = None
     if "CallManager" in status.purposes:
@@ -115,4 +121,4 @@ async def check(
         if findings:
             console.print(findings_table(findings))
     if findings:
-        raise typer.Exit(2)
+        raise typer.Exit(ExitCode.REFUSED)

@@ -1,80 +1,143 @@
-"""``ucrenew``: the operator's command line, a Temporal client like ``temporal`` or ``kubectl``."""
+"""``ucrenew``: the operator's command line, a Temporal client like ``temporal`` or ``kubectl``.
+
+Only typer and the purpose catalog are imported at start: temporalio, the workflows, pydantic
+models and rich load inside the commands that need them, so that ``--help``, completion and
+the quick commands start in a fraction of a second.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.live import Live
-from rich.table import Table
-from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
+from typer.core import TyperGroup
 
 from activities.catalog import PURPOSES
-from activities.catalog import Purpose as CertPurpose
-from console import dev, optional_lab
+from console import completion, optional_lab
 from console.checks import check
 from console.common import (
     CliError,
-    client,
+    ExitCode,
     console,
+    one_line,
     principal,
     renewal,
     run_async,
     settings,
     short,
     status_of,
+    unknown_change,
 )
-from console.render import (
-    awaiting_hint,
-    plan_table,
-    status_view,
-)
-from workers.wiring import run_worker
-from workflows import search_attributes as sa
-from workflows.models import (
-    TERMINAL_PHASES,
-    ApprovalInput,
-    CertificateSubmission,
-    OperatorDecision,
-    RenewalInput,
-    RenewalOptions,
-    SsoConfirmation,
-)
-from workflows.renewal import CertRenewalWorkflow
+
+if TYPE_CHECKING:
+    from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+
+    from activities.catalog import Purpose as CertPurpose
+    from workflows.models import RenewalOptions, RenewalStatus
+    from workflows.renewal import CertRenewalWorkflow
+
+T = TypeVar("T")
+
+
+class _OneLineErrors(TyperGroup):
+    """The root command: a usage error is one ``error:`` line naming the --help to read.
+
+    Typer's own rendering is a framed block of several lines; at 2 a.m. one line that says
+    what was wrong is easier to read, grep and paste into a ticket.
+    """
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Run the command line; with ``standalone_mode``, usage errors exit 2 in one line."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except typer.Abort:
+            sys.stderr.write("error: aborted\n")
+            sys.exit(ExitCode.FAILED)
+        except Exception as exc:
+            # click's ClickException and UsageError, without importing click's private path.
+            if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):
+                raise
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                sys.stderr.write(f"{exc.format_message()}\n")
+                sys.exit(exc.exit_code)
+            ctx = getattr(exc, "ctx", None)
+            where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            sys.stderr.write(f"error: {one_line(exc.format_message())}{where}\n")
+            sys.exit(exc.exit_code)
+        sys.exit(rv if isinstance(rv, int) else ExitCode.OK)
+
 
 app = typer.Typer(
-    help="ucrenew: renew CA-signed multi-server certificates on Cisco UC clusters, durably.",
+    cls=_OneLineErrors,
+    # Plain help: rendering it with rich costs a tenth of a second on every --help.
+    rich_markup_mode=None,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
 dev_app = typer.Typer(
-    help="The embedded stack: Temporal dev server, lab, worker.", no_args_is_help=True
+    help="The embedded stack: Temporal dev server, lab, worker.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
-# The lab is optional (ucrenew-lab): where it is missing, `ucrenew lab` says how to install it.
-if optional_lab.installed():
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"ucrenew {version('ucrenew')}")
+        except PackageNotFoundError:
+            typer.echo("ucrenew (not installed as a distribution)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    _version_: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """ucrenew: renew CA-signed multi-server certificates on Cisco UC clusters, durably.
+
+    Exit codes: 0 ok, 1 failed, 2 usage error, 3 refused by the cluster's or the change's
+    state, 4 not found (change id or cluster), 5 Temporal unreachable.
+    """
+
+
+# The lab is optional (ucrenew-lab) and heavy to import: `ucrenew lab …` hands its arguments
+# to the lab's own command line, loaded only then; where it is missing, it says how to install.
+@app.command(
+    "lab",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def lab_command(ctx: typer.Context) -> None:
+    """The lab, a digital twin of a CUCM/IM&P cluster (`ucrenew lab --help`)."""
+    optional_lab.require("ucrenew lab")
     from lab.cli import app as lab_app
 
-    app.add_typer(lab_app, name="lab")
-else:
-
-    @app.command(
-        "lab",
-        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-        add_help_option=False,
-    )
-    def lab_not_installed() -> None:
-        """The lab, a digital twin of a CUCM/IM&P cluster (not installed here)."""
-        optional_lab.require("ucrenew lab")
+    lab_app(args=ctx.args, prog_name="ucrenew lab")
 
 
 app.add_typer(dev_app, name="dev")
@@ -116,12 +179,67 @@ Distribution = Annotated[
     ),
 ]
 Comment = Annotated[str, typer.Option("--comment", "-m", help="why")]
+
+
+def _purpose_values(values: list[str]) -> list[str]:
+    """``--purpose`` values as CUCM spells them, in any case (``callmanager``)."""
+    spelled = {name.lower(): name for name in PURPOSES}
+    unknown = [v for v in values if v.lower() not in spelled]
+    if unknown:
+        raise typer.BadParameter(
+            f"{', '.join(map(repr, unknown))} is not a purpose: choose from {', '.join(PURPOSES)}"
+        )
+    return [spelled[v.lower()] for v in values]
+
+
+def _complete_purposes(incomplete: str) -> list[str]:
+    return [p for p in PURPOSES if p.lower().startswith(incomplete.lower())]
+
+
 Purpose = Annotated[
     list[str],
     typer.Option(
         "--purpose",
-        help="tomcat, CallManager, cup-xmpp, cup-xmpp-s2s, or on CUCM 14 and later "
-        "tomcat-ECDSA or CallManager-ECDSA (repeatable)",
+        callback=_purpose_values,
+        autocompletion=_complete_purposes,
+        metavar="PURPOSE",
+        help=f"{' | '.join(PURPOSES)}: the certificate, as CUCM names it, in any case "
+        "(the ECDSA ones on CUCM 14 and later; repeatable)",
+    ),
+]
+
+
+class CaChoice(StrEnum):
+    """``--ca`` values."""
+
+    LOCAL = "local"
+    MANUAL = "manual"
+    ADCS = "adcs"
+    ACME = "acme"
+
+
+Ca = Annotated[
+    CaChoice,
+    typer.Option(
+        "--ca",
+        case_sensitive=False,
+        help="who signs: the built-in local CA, manual (you submit the certificate), ADCS or ACME",
+    ),
+]
+ChangeArg = Annotated[
+    str,
+    typer.Argument(
+        help="change id (the ITSM number the renewal was started with)",
+        autocompletion=completion.change_ids,
+        show_default=False,
+    ),
+]
+ClusterArg = Annotated[
+    str,
+    typer.Argument(
+        help="cluster name from the inventory",
+        autocompletion=completion.clusters,
+        show_default=False,
     ),
 ]
 Windows = Annotated[
@@ -134,21 +252,90 @@ Windows = Annotated[
 ]
 
 
-def _purposes(names: list[str]) -> list[CertPurpose]:
-    """The ``--purpose`` values, each one a purpose ucrenew knows."""
-    unknown = [n for n in names if n not in PURPOSES]
-    if unknown:
-        raise CliError(
-            f"unknown purpose {', '.join(map(repr, unknown))}: choose from {', '.join(PURPOSES)}"
-        )
-    return [PURPOSES[n].name for n in names]  # type: ignore[index]
+def _purposes(names: Sequence[str]) -> list[CertPurpose]:
+    """The ``--purpose`` values as CUCM spells them (``callmanager`` is ``CallManager``)."""
+    try:
+        return _purpose_values(list(names))  # type: ignore[return-value]
+    except typer.BadParameter as exc:
+        raise CliError(f"--purpose: {exc}", ExitCode.USAGE) from None
 
 
 def _update_error(exc: WorkflowUpdateFailedError) -> CliError:
+    """The workflow's reason for refusing an update (e.g. not waiting for that)."""
+    from temporalio.exceptions import ApplicationError
+
     cause: BaseException | None = exc.cause
     while cause is not None and not isinstance(cause, ApplicationError):
         cause = cause.__cause__
-    return CliError(cause.message if isinstance(cause, ApplicationError) else str(exc))
+    return CliError(
+        cause.message if isinstance(cause, ApplicationError) else str(exc), ExitCode.REFUSED
+    )
+
+
+async def _act(
+    change_id: str,
+    verb: str,
+    call: Callable[[WorkflowHandle[CertRenewalWorkflow, RenewalStatus]], Awaitable[T]],
+) -> T:
+    """Run ``call`` (an update) on a renewal, turning "no such change" and "finished" into
+    one-line errors that say which."""
+    from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.service import RPCError, RPCStatusCode
+
+    handle = await renewal(change_id)
+    try:
+        return await call(handle)
+    except WorkflowUpdateFailedError as exc:
+        raise _update_error(exc) from None
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise await _not_actionable(handle, change_id, verb) from None
+
+
+async def _not_actionable(handle: WorkflowHandle[Any, Any], change_id: str, verb: str) -> CliError:
+    """Why ``verb`` found no running change: the id is unknown, or the change finished."""
+    from temporalio.service import RPCError, RPCStatusCode
+
+    try:
+        desc = await handle.describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return unknown_change(change_id)
+        raise
+    state = desc.status.name.lower() if desc.status else "finished"
+    return CliError(
+        f"change {change_id} is finished ({state}): nothing to {verb}; `ucrenew show "
+        f"{change_id}` says how it ended, `ucrenew ls --all` lists the changes",
+        ExitCode.REFUSED,
+    )
+
+
+def _known_cluster(name: str) -> None:
+    """Refuse a cluster the inventory does not name, listing the ones it does.
+
+    Raises:
+        CliError: Not found (the cluster), or failed (the inventory is missing or invalid).
+    """
+    from activities.clients.inventory import load_inventory
+    from workers.wiring import inventory_path
+
+    inventory = load_inventory(inventory_path(settings()))
+    known = [c.name for c in inventory.clusters]
+    if name not in known:
+        raise CliError(
+            f"no cluster {name!r} in the inventory (known: {', '.join(known) or 'none'})",
+            ExitCode.NOT_FOUND,
+        )
+
+
+def _print_status(change_id: str, action: str, status: Any, json_out: bool, message: str) -> None:
+    """An action's outcome: ``message``, or with ``--json`` the resulting status."""
+    if json_out:
+        body = status.model_dump(mode="json") if hasattr(status, "model_dump") else status
+        typer.echo(json.dumps({"change": change_id, "action": action, "result": body}, indent=2))
+    else:
+        console.print(message)
 
 
 # -- embedded stack ----------------------------------------------------------------------
@@ -170,7 +357,12 @@ async def dev_up(
         ),
     ] = None,
 ) -> None:
-    """Start Temporal (SQLite in the state dir), the lab and a worker in the background."""
+    """Start Temporal (SQLite in the state dir), the lab and a worker in the background.
+
+    When a part cannot start, the parts this command started are stopped again.
+    """
+    from console import dev
+
     info = await dev.up(settings(), timing, lab_topology, lab_release)
     _print_dev(info, json_out)
 
@@ -178,22 +370,31 @@ async def dev_up(
 @dev_app.command("status")
 def dev_status(json_out: Json = False) -> None:
     """Show what of the embedded stack runs, and where."""
+    from console import dev
+
     _print_dev(dev.describe(settings()), json_out)
 
 
 @dev_app.command("down")
 @run_async
-async def dev_down() -> None:
+async def dev_down(json_out: Json = False) -> None:
     """Stop the worker, the lab and Temporal."""
+    from console import dev
+
     stopped = await dev.down(settings())
+    if json_out:
+        typer.echo(json.dumps(stopped, indent=2))
+        return
     for part, was in stopped.items():
         console.print(f"{part:9} {'stopped' if was else 'was not running'}")
 
 
 def _print_dev(info: dict[str, object], json_out: bool) -> None:
     if json_out:
-        typer.echo(dev.as_json(info))
+        typer.echo(json.dumps(info, indent=2, default=str))
         return
+    from rich.table import Table
+
     table = Table(title="ucrenew embedded stack", show_header=False)
     t = info["temporal"]
     lab = info["lab"]
@@ -224,6 +425,8 @@ def _print_dev(info: dict[str, object], json_out: bool) -> None:
 @app.command()
 def worker() -> None:
     """Run a worker in the foreground (production: run N of these)."""
+    from workers.wiring import run_worker
+
     asyncio.run(run_worker(settings()))
 
 
@@ -242,14 +445,32 @@ def _window(text: str) -> dict[str, str]:
         if finish <= begin:
             raise ValueError("the window ends before it starts")
     except ValueError as exc:
-        raise CliError(f"--window {text!r}: {exc}") from None
+        raise CliError(f"--window {text!r}: {exc}", ExitCode.USAGE) from None
     return {"start": begin.isoformat(), "end": finish.isoformat()}
+
+
+def _options(
+    phone_resets: bool,
+    remove_leftovers: bool,
+    distribution: DistributionChoice | None,
+    phone_reset_batch: int | None = None,
+) -> RenewalOptions:
+    from workflows.models import RenewalOptions
+
+    fields: dict[str, Any] = {
+        "reset_phones": phone_resets,
+        "remove_leftover_certificates": remove_leftovers,
+        "distribution": distribution.value if distribution else None,
+    }
+    if phone_reset_batch is not None:
+        fields["phone_reset_batch"] = phone_reset_batch
+    return RenewalOptions(**fields)
 
 
 @app.command()
 @run_async
 async def plan(
-    cluster: str,
+    cluster: ClusterArg,
     purpose: Purpose = ["tomcat"],  # noqa: B006 - typer reads the default
     phone_resets: PhoneResets = True,
     remove_leftovers: RemoveLeftovers = False,
@@ -259,37 +480,36 @@ async def plan(
 ) -> None:
     """Dry run: discover the cluster, run the preflight checks and print the plan.
 
-    Exit code 2 when a problem stops the change; warnings alone (pre-change health the
+    Exit code 3 when a problem stops the change; warnings alone (pre-change health the
     cluster's policy lets the change go on with) exit 0.
     """
     from console.planning import dry_run_json, dry_run_report, dry_run_view
 
+    purposes = _purposes(purpose)
+    windows = [_window(w) for w in window or []]
+    _known_cluster(cluster)
     report = await dry_run_report(
         settings(),
         cluster,
-        _purposes(purpose),
-        RenewalOptions(
-            reset_phones=phone_resets,
-            remove_leftover_certificates=remove_leftovers,
-            distribution=distribution.value if distribution else None,
-        ),
-        windows=[_window(w) for w in window or []],
+        purposes,
+        _options(phone_resets, remove_leftovers, distribution),
+        windows=windows,
     )
     if json_out:
         typer.echo(json.dumps(dry_run_json(report), indent=2))
     else:
         console.print(dry_run_view(report))
     if report.errors:
-        raise typer.Exit(2)
+        raise typer.Exit(ExitCode.REFUSED)
 
 
 @app.command()
 @run_async
 async def start(
-    cluster: str,
+    cluster: ClusterArg,
     change: Annotated[str, typer.Option("--change", help="change request id, e.g. CHG0031337")],
     purpose: Purpose = ["tomcat"],  # noqa: B006
-    ca: Annotated[str, typer.Option(help="local | manual | adcs | acme")] = "local",
+    ca: Ca = CaChoice.LOCAL,
     ca_name: Annotated[
         str | None, typer.Option(help="CA entry of the inventory (default: first of its type)")
     ] = None,
@@ -305,46 +525,96 @@ async def start(
     ] = False,
     phone_resets: PhoneResets = True,
     phone_reset_batch: Annotated[
-        int,
-        typer.Option(min=1, help="phones reset at once; each batch re-registers first"),
-    ] = RenewalOptions.model_fields["phone_reset_batch"].default,
+        int | None,
+        typer.Option(
+            min=1,
+            help="phones reset at once; each batch re-registers first (default: the workflow's)",
+            show_default=False,
+        ),
+    ] = None,
     remove_leftovers: RemoveLeftovers = False,
     distribution: Distribution = None,
     by: By = None,
+    json_out: Json = False,
 ) -> None:
     """Start a renewal (returns at once; follow it with `ucrenew watch`)."""
+    from temporalio.common import WorkflowIDReusePolicy
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+
+    from workflows import search_attributes as sa
+    from workflows.models import RenewalInput
+    from workflows.renewal import CertRenewalWorkflow
+
+    purposes = _purposes(purpose)
+    windows = [_window(w) for w in window or []]
+    _known_cluster(cluster)
     s = settings()
-    c = await client()
     inp = RenewalInput(
         change_id=change,
         cluster=cluster,
-        purposes=_purposes(purpose),
-        ca=ca,
+        purposes=purposes,
+        ca=ca.value,
         ca_name=ca_name,
         ca_template=ca_template,
-        windows=[_window(w) for w in window or []],
+        windows=windows,
         requested_by=principal(by),
         require_plan_approval=approve_plan,
-        options=RenewalOptions(
-            reset_phones=phone_resets,
-            phone_reset_batch=phone_reset_batch,
-            remove_leftover_certificates=remove_leftovers,
-            distribution=distribution.value if distribution else None,
-        ),
+        options=_options(phone_resets, remove_leftovers, distribution, phone_reset_batch),
     )
+    c = await _client()
     try:
-        await c.start_workflow(
+        handle = await c.start_workflow(
             CertRenewalWorkflow.run,
             inp,
             id=change,
             task_queue=s.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=sa.start_attributes(cluster, change, list(purpose)),
+            search_attributes=sa.start_attributes(cluster, change, list(purposes)),
         )
-    except RPCError as exc:
-        raise CliError(f"cannot start {change}: {exc.message}") from None
-    console.print(f"started renewal [bold]{change}[/] of {cluster} ({', '.join(purpose)}, CA {ca})")
+    except WorkflowAlreadyStartedError:
+        raise await _change_id_taken(change) from None
+    completion.remember_change(s.state_dir, change)
+    if json_out:
+        typer.echo(
+            json.dumps(
+                {
+                    "change": change,
+                    "action": "start",
+                    "result": {
+                        "cluster": cluster,
+                        "purposes": purposes,
+                        "ca": inp.ca,
+                        "run_id": handle.result_run_id,
+                    },
+                },
+                indent=2,
+            )
+        )
+        return
+    console.print(
+        f"started renewal [bold]{change}[/] of {cluster} ({', '.join(purposes)}, CA {inp.ca})"
+    )
     console.print(f"follow it: ucrenew watch {change}")
+
+
+async def _client() -> Any:
+    from console.common import client
+
+    return await client()
+
+
+async def _change_id_taken(change: str) -> CliError:
+    """The refusal of a change id already used, with the state of its run."""
+    try:
+        status = await status_of(change)
+        state = f"{status.phase}, cluster {status.cluster}"
+    except CliError:
+        state = "state unknown"
+    return CliError(
+        f"change id {change} is already in use ({state}): `ucrenew show {change}` shows it; "
+        "start under another change id",
+        ExitCode.REFUSED,
+    )
 
 
 # -- observing ---------------------------------------------------------------------------
@@ -355,17 +625,18 @@ async def start(
 async def list_renewals(
     json_out: Json = False,
     all_: Annotated[bool, typer.Option("--all", help="include finished renewals")] = False,
-    cluster: Annotated[str | None, typer.Option(help="only this cluster")] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(help="only this cluster", autocompletion=completion.clusters),
+    ] = None,
 ) -> None:
     """List renewals (running ones by default)."""
-    c = await client()
-    query = "WorkflowType = 'CertRenewalWorkflow'"
-    if not all_:
-        query += " AND ExecutionStatus = 'Running'"
-    if cluster:
-        query += f" AND ClusterId = '{cluster}'"
+    from activities.visibility import renewals_query
+    from workflows import search_attributes as sa
+
+    c = await _client()
     rows: list[dict[str, Any]] = []
-    async for wf in c.list_workflows(query):
+    async for wf in c.list_workflows(renewals_query(running_only=not all_, cluster=cluster)):
         attrs = wf.typed_search_attributes
         rows.append(
             {
@@ -379,9 +650,12 @@ async def list_renewals(
                 "cert_not_after": (v.isoformat() if (v := attrs.get(sa.CERT_NOT_AFTER)) else None),
             }
         )
+    completion.remember_changes(settings().state_dir, [str(r["change"]) for r in rows])
     if json_out:
         typer.echo(json.dumps(rows, indent=2))
         return
+    from rich.table import Table
+
     table = Table(title="renewals")
     for col in (
         "change",
@@ -410,8 +684,10 @@ async def list_renewals(
 
 @app.command()
 @run_async
-async def show(change_id: str, json_out: Json = False) -> None:
+async def show(change_id: ChangeArg, json_out: Json = False) -> None:
     """Show one renewal: phase, plan, per-node progress, audit trail."""
+    from console.render import awaiting_hint, plan_table, status_view
+
     status = await status_of(change_id)
     if json_out:
         typer.echo(status.model_dump_json(indent=2))
@@ -427,28 +703,42 @@ async def show(change_id: str, json_out: Json = False) -> None:
 @app.command()
 @run_async
 async def watch(
-    change_id: str,
+    change_id: ChangeArg,
     interval: Annotated[float, typer.Option(help="seconds between refreshes")] = 0.5,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="print the final status as JSON (no live view)")
+    ] = False,
 ) -> None:
     """Follow a renewal live until it finishes (exit 0 when done, 1 otherwise)."""
+    from rich.live import Live
+
+    from console.render import awaiting_hint, status_view
+    from workflows.models import TERMINAL_PHASES
+
     status = await status_of(change_id)
-    shown_hint = None
-    with Live(status_view(status), console=console, refresh_per_second=8) as live:
+    if json_out:
         while status.phase not in TERMINAL_PHASES:
             await asyncio.sleep(interval)
             status = await status_of(change_id)
-            live.update(status_view(status))
-            hint = awaiting_hint(status)
-            if hint and hint != shown_hint:
-                live.console.print(f"[bold yellow]waiting:[/] {hint}")
-                shown_hint = hint
+        typer.echo(status.model_dump_json(indent=2))
+    else:
+        shown_hint = None
+        with Live(status_view(status), console=console, refresh_per_second=8) as live:
+            while status.phase not in TERMINAL_PHASES:
+                await asyncio.sleep(interval)
+                status = await status_of(change_id)
+                live.update(status_view(status))
+                hint = awaiting_hint(status)
+                if hint and hint != shown_hint:
+                    live.console.print(f"[bold yellow]waiting:[/] {hint}")
+                    shown_hint = hint
     if status.phase != "done":
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.FAILED)
 
 
 @app.command()
 @run_async
-async def report(change_id: str, json_out: Json = False) -> None:
+async def report(change_id: ChangeArg, json_out: Json = False) -> None:
     """The change report (Markdown) of a renewal: plan, nodes, approvals, audit trail."""
     from console.report import markdown_report
 
@@ -461,11 +751,14 @@ app.command()(check)
 
 @app.command("ca-request")
 @run_async
-async def ca_request(change_id: str) -> None:
+async def ca_request(change_id: ChangeArg, json_out: Json = False) -> None:
     """Print the renewal's CSR (PEM) to hand to a CA."""
     status = await status_of(change_id)
     if not status.csr_pem:
-        raise CliError(f"{change_id} has no CSR yet (phase {status.phase})")
+        raise CliError(f"{change_id} has no CSR yet (phase {status.phase})", ExitCode.REFUSED)
+    if json_out:
+        typer.echo(json.dumps({"change": change_id, "csr_pem": status.csr_pem}, indent=2))
+        return
     typer.echo(status.csr_pem.strip())
 
 
@@ -475,134 +768,175 @@ async def ca_request(change_id: str) -> None:
 @app.command()
 @run_async
 async def approve(
-    change_id: str,
+    change_id: ChangeArg,
     by: By = None,
     comment: Comment = "",
     plan_hash: Annotated[str | None, typer.Option(help="the plan you reviewed")] = None,
     group: Annotated[
         list[str] | None, typer.Option(help="approver group you act for (repeatable)")
     ] = None,
+    json_out: Json = False,
 ) -> None:
     """Approve the gate a renewal waits at (its plan, or its phone-impacting restarts)."""
-    handle = await renewal(change_id)
-    try:
-        await handle.execute_update(
-            CertRenewalWorkflow.approve,
-            ApprovalInput(
-                principal=principal(by),
-                comment=comment,
-                plan_hash=plan_hash,
-                groups=group or [],
-            ),
-        )
-    except WorkflowUpdateFailedError as exc:
-        raise _update_error(exc) from None
-    console.print(f"approved {change_id}")
+    from workflows.models import ApprovalInput
+    from workflows.renewal import CertRenewalWorkflow
+
+    approval = ApprovalInput(
+        principal=principal(by), comment=comment, plan_hash=plan_hash, groups=group or []
+    )
+    status = await _act(
+        change_id, "approve", lambda h: h.execute_update(CertRenewalWorkflow.approve, approval)
+    )
+    _print_status(change_id, "approve", status, json_out, f"approved {change_id}")
 
 
 @app.command()
 @run_async
-async def reject(change_id: str, by: By = None, comment: Comment = "") -> None:
+async def reject(
+    change_id: ChangeArg, by: By = None, comment: Comment = "", json_out: Json = False
+) -> None:
     """Reject the plan: the renewal ends without changing the cluster."""
-    handle = await renewal(change_id)
-    try:
-        await handle.execute_update(
-            CertRenewalWorkflow.reject, ApprovalInput(principal=principal(by), comment=comment)
-        )
-    except WorkflowUpdateFailedError as exc:
-        raise _update_error(exc) from None
-    console.print(f"rejected {change_id}")
+    from workflows.models import ApprovalInput
+    from workflows.renewal import CertRenewalWorkflow
+
+    rejection = ApprovalInput(principal=principal(by), comment=comment)
+    status = await _act(
+        change_id, "reject", lambda h: h.execute_update(CertRenewalWorkflow.reject, rejection)
+    )
+    _print_status(change_id, "reject", status, json_out, f"rejected {change_id}")
 
 
 @app.command("submit-cert")
 @run_async
 async def submit_cert(
-    change_id: str,
+    change_id: ChangeArg,
     cert: Annotated[Path, typer.Option(help="signed certificate (PEM)", exists=True)],
     chain: Annotated[
         Path | None, typer.Option(help="intermediates and root (PEM)", exists=True)
     ] = None,
     by: By = None,
     comment: Comment = "",
+    json_out: Json = False,
 ) -> None:
     """Hand in the signed certificate of a renewal waiting for its CA (validated at once)."""
-    handle = await renewal(change_id)
-    try:
-        result = await handle.execute_update(
-            CertRenewalWorkflow.submit_certificate,
-            CertificateSubmission(
-                principal=principal(by),
-                certificate_pem=cert.read_text(),
-                chain_pem=chain.read_text() if chain else None,
-                comment=comment,
-            ),
-        )
-    except WorkflowUpdateFailedError as exc:
-        raise _update_error(exc) from None
-    console.print(f"accepted certificate serial {result.serial} for {change_id}")
+    from workflows.models import CertificateSubmission
+    from workflows.renewal import CertRenewalWorkflow
+
+    submission = CertificateSubmission(
+        principal=principal(by),
+        certificate_pem=cert.read_text(),
+        chain_pem=chain.read_text() if chain else None,
+        comment=comment,
+    )
+    result = await _act(
+        change_id,
+        "submit a certificate to",
+        lambda h: h.execute_update(CertRenewalWorkflow.submit_certificate, submission),
+    )
+    _print_status(
+        change_id,
+        "submit-cert",
+        result,
+        json_out,
+        f"accepted certificate serial {result.serial} for {change_id}",
+    )
+
+
+class Decision(StrEnum):
+    """``decide`` answers."""
+
+    REGENERATE = "regenerate"
+    ABORT = "abort"
+    CONTINUE = "continue"
+    ROLL_FORWARD = "roll-forward"
+    RESUME = "resume"
 
 
 @app.command()
 @run_async
 async def decide(
-    change_id: str,
+    change_id: ChangeArg,
     decision: Annotated[
-        str, typer.Argument(help="regenerate | abort | continue | roll-forward | resume")
+        Decision, typer.Argument(case_sensitive=False, help="the answer", show_default=False)
     ],
     by: By = None,
     comment: Comment = "",
+    json_out: Json = False,
 ) -> None:
     """Answer a renewal's question: a stale CSR (regenerate | abort), phones not back after a
     wave (continue | roll-forward | abort), the window closing (resume | abort)."""
-    if decision not in ("regenerate", "abort", "continue", "roll-forward", "resume"):
-        raise CliError("answer with regenerate, abort, continue, roll-forward or resume")
-    handle = await renewal(change_id)
-    try:
-        await handle.execute_update(
-            CertRenewalWorkflow.decide,
-            OperatorDecision(principal=principal(by), decision=decision, comment=comment),
-        )
-    except WorkflowUpdateFailedError as exc:
-        raise _update_error(exc) from None
-    console.print(f"{change_id}: {decision}")
+    from workflows.models import OperatorDecision
+    from workflows.renewal import CertRenewalWorkflow
+
+    answer = OperatorDecision(principal=principal(by), decision=decision.value, comment=comment)
+    status = await _act(
+        change_id,
+        f"answer with {decision.value}",
+        lambda h: h.execute_update(CertRenewalWorkflow.decide, answer),
+    )
+    _print_status(change_id, "decide", status, json_out, f"{change_id}: {decision.value}")
 
 
 @app.command("confirm-sso")
 @run_async
-async def confirm_sso(change_id: str, by: By = None, comment: Comment = "") -> None:
+async def confirm_sso(
+    change_id: ChangeArg, by: By = None, comment: Comment = "", json_out: Json = False
+) -> None:
     """Confirm SAML SSO was re-enabled in the GUI (ucrenew checks it on the cluster)."""
-    handle = await renewal(change_id)
-    try:
-        await handle.execute_update(
-            CertRenewalWorkflow.confirm_sso,
-            SsoConfirmation(principal=principal(by), comment=comment),
-        )
-    except WorkflowUpdateFailedError as exc:
-        raise _update_error(exc) from None
-    console.print(f"SSO re-enable confirmed for {change_id}")
+    from workflows.models import SsoConfirmation
+    from workflows.renewal import CertRenewalWorkflow
+
+    confirmation = SsoConfirmation(principal=principal(by), comment=comment)
+    status = await _act(
+        change_id,
+        "confirm",
+        lambda h: h.execute_update(CertRenewalWorkflow.confirm_sso, confirmation),
+    )
+    _print_status(
+        change_id, "confirm-sso", status, json_out, f"SSO re-enable confirmed for {change_id}"
+    )
 
 
 @app.command()
 @run_async
-async def cancel(change_id: str) -> None:
+async def cancel(change_id: ChangeArg, json_out: Json = False) -> None:
     """Cancel a renewal; it records where the cluster stands and what is left to do."""
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.service import RPCError, RPCStatusCode
+
     handle = await renewal(change_id)
-    desc = await handle.describe()
+    try:
+        desc = await handle.describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise unknown_change(change_id) from None
+        raise
     if desc.status != WorkflowExecutionStatus.RUNNING:
-        raise CliError(f"{change_id} is not running ({desc.status.name if desc.status else '?'})")
+        raise await _not_actionable(handle, change_id, "cancel")
     await handle.cancel()
-    console.print(f"cancellation requested for {change_id} at {datetime.now(UTC):%H:%M:%S}Z")
+    at = datetime.now(UTC)
+    _print_status(
+        change_id,
+        "cancel",
+        {"cancel_requested_at": at.isoformat()},
+        json_out,
+        f"cancellation requested for {change_id} at {at:%H:%M:%S}Z",
+    )
 
 
 @app.command()
 def demo(
     keep: Annotated[bool, typer.Option(help="leave the stack running afterwards")] = False,
 ) -> None:
-    """Run a full tomcat renewal of the lab cluster with the local CA, end to end."""
+    """Run a full tomcat renewal of the lab cluster with the local CA, end to end.
+
+    When a part of the stack cannot start, the parts it started are stopped again.
+    """
     optional_lab.require("ucrenew demo")
     from console.demo import run_demo
 
-    raise typer.Exit(asyncio.run(run_demo(settings(), keep=keep)))
+    code = run_async(run_demo)(settings(), keep=keep)
+    raise typer.Exit(code)
 
 
 def main() -> None:
@@ -610,16 +944,25 @@ def main() -> None:
 
     Ends with ``os._exit``: the Temporal client's native threads can outlive the event loop,
     and CPython's finalization then aborts the process (temporalio/sdk-python#300) after the
-    command already succeeded. Output is flushed first; nothing else is pending by then.
+    command already succeeded. Output is flushed first; nothing else is pending by then. An
+    exception no command turned into an error is printed as one line all the same.
     """
+    import os
+
+    from console.common import fail
+
     code: int | str | None = 0
     try:
         app()
     except SystemExit as exc:
         code = exc.code
+    except Exception as exc:
+        if os.environ.get("UCRENEW_DEBUG"):
+            raise
+        code = fail(exc)
     sys.stdout.flush()
     sys.stderr.flush()
     if isinstance(code, str):
         sys.stderr.write(code + "\n")
-        code = 1
-    os._exit(code or 0)
+        code = ExitCode.FAILED
+    os._exit(int(code or 0))

@@ -1,34 +1,99 @@
-"""Shared helpers of the CLI: settings, the Temporal client, principals, output."""
+"""Shared helpers of the CLI: settings, the Temporal client, principals, errors and exit codes.
+
+Everything heavy (temporalio, the workflows, pydantic settings, rich) is imported inside the
+function that needs it: ``ucrenew --help`` and shell completion import this module and must
+stay fast.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import getpass
 import os
+import re
+import sys
 from collections.abc import Awaitable, Callable
+from enum import IntEnum
 from functools import wraps
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
-from temporalio.client import Client, WorkflowHandle
-from temporalio.service import RPCError, RPCStatusCode
 
-from activities.clients.inventory import InventoryError
-from workers.settings import UcrenewSettings
-from workers.wiring import connect
-from workflows.models import RenewalStatus
-from workflows.renewal import CertRenewalWorkflow
+if TYPE_CHECKING:
+    from rich.console import Console
+    from temporalio.client import Client, WorkflowHandle
 
-console = Console()
-err_console = Console(stderr=True)
+    from workers.settings import UcrenewSettings
+    from workflows.models import RenewalStatus
+    from workflows.renewal import CertRenewalWorkflow
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
+class ExitCode(IntEnum):
+    """The exit codes of every ``ucrenew`` command (docs/operator-guide.md, "Exit codes")."""
+
+    OK = 0
+    #: The change, or the command itself, failed.
+    FAILED = 1
+    #: The command line is wrong (typer/click's own code for usage errors).
+    USAGE = 2
+    #: Refused by the state of the cluster or the change: preflight problems, a change id
+    #: already in use, a change that is finished or not waiting for that action.
+    REFUSED = 3
+    #: No such change id or cluster.
+    NOT_FOUND = 4
+    #: Temporal does not answer.
+    UNREACHABLE = 5
+
+
+class CliError(Exception):
+    """An error the CLI prints as one line on stderr, exiting with ``code``."""
+
+    def __init__(self, message: str, code: ExitCode = ExitCode.FAILED) -> None:
+        """Build the error.
+
+        Args:
+            message: What went wrong and what to do, without secrets.
+            code: The exit code of the command.
+        """
+        super().__init__(message)
+        self.code = code
+
+
+class _LazyConsole:
+    """A rich Console built on first use (importing rich costs a tenth of a second)."""
+
+    def __init__(self, stderr: bool = False) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def _real(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real(), name)
+
+    def __enter__(self) -> Console:
+        return self._real().__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self._real().__exit__(*exc)
+
+
+console: Console = _LazyConsole()  # type: ignore[assignment]
+err_console: Console = _LazyConsole(stderr=True)  # type: ignore[assignment]
+
+
 def settings() -> UcrenewSettings:
     """Settings from ``UCRENEW_*`` variables."""
+    from workers.settings import UcrenewSettings
+
     return UcrenewSettings()
 
 
@@ -39,56 +104,113 @@ def principal(given: str | None) -> str:
 
 async def client() -> Client:
     """Connect to Temporal, with a clear error when nothing answers."""
+    from workers.converter import make_data_converter
+
     s = settings()
     try:
-        return await connect(s)
+        from temporalio.client import Client
+
+        return await Client.connect(
+            s.temporal_address,
+            namespace=s.namespace,
+            data_converter=make_data_converter(s),
+        )
     except RuntimeError as exc:
         raise CliError(
-            f"cannot reach Temporal at {s.temporal_address} ({exc}). Start the embedded stack "
-            "with `ucrenew dev up`, or set UCRENEW_TEMPORAL_ADDRESS."
+            f"cannot reach Temporal at {s.temporal_address} ({one_line(str(exc))}): start the "
+            "embedded stack with `ucrenew dev up`, or set UCRENEW_TEMPORAL_ADDRESS",
+            ExitCode.UNREACHABLE,
         ) from None
 
 
 async def renewal(change_id: str) -> WorkflowHandle[CertRenewalWorkflow, RenewalStatus]:
     """Handle of a renewal by change id."""
+    from workflows.renewal import CertRenewalWorkflow
+
     c = await client()
     return c.get_workflow_handle_for(CertRenewalWorkflow.run, change_id)
 
 
+def unknown_change(change_id: str) -> CliError:
+    """The error for a change id Temporal does not know."""
+    return CliError(
+        f"no change {change_id!r}: `ucrenew ls --all` lists the changes", ExitCode.NOT_FOUND
+    )
+
+
 async def status_of(change_id: str) -> RenewalStatus:
     """The status query of a renewal, with a clear error for an unknown change id."""
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from workflows.renewal import CertRenewalWorkflow
+
     handle = await renewal(change_id)
     try:
         return await handle.query(CertRenewalWorkflow.get_status)
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
-            raise CliError(f"no renewal with change id {change_id}") from None
+            raise unknown_change(change_id) from None
         raise
 
 
-class CliError(Exception):
-    """An error the CLI prints as one line and exits 1 on."""
+def one_line(text: str) -> str:
+    """``text`` on one line: newlines and runs of blanks become single spaces."""
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def fail(exc: BaseException) -> ExitCode:
+    """Print ``exc`` as one ``error:`` line on stderr and return the command's exit code.
+
+    The one place exceptions become exit codes: CliError carries its own; an unknown cluster
+    or change is "not found", Temporal not answering "unreachable", an invalid inventory and
+    anything unexpected "failed" (the unexpected with its type, and no traceback unless
+    UCRENEW_DEBUG is set).
+    """
+    code, message = _classify(exc)
+    sys.stdout.flush()
+    sys.stderr.write(f"error: {one_line(message)}\n")
+    sys.stderr.flush()
+    return code
+
+
+def _classify(exc: BaseException) -> tuple[ExitCode, str]:
+    from activities.clients.inventory import InventoryError
+
+    if isinstance(exc, CliError):
+        return exc.code, str(exc)
+    if isinstance(exc, InventoryError):
+        if str(exc).startswith("no cluster named"):
+            return ExitCode.NOT_FOUND, str(exc)
+        return ExitCode.FAILED, str(exc)
+    if "temporalio.service" in sys.modules:
+        from temporalio.service import RPCError, RPCStatusCode
+
+        if isinstance(exc, RPCError):
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return ExitCode.NOT_FOUND, f"{exc.message} (`ucrenew ls --all` lists the changes)"
+            if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+                return ExitCode.UNREACHABLE, f"Temporal does not answer: {exc.message}"
+            return ExitCode.FAILED, exc.message
+    if isinstance(exc, KeyboardInterrupt):
+        return ExitCode.FAILED, "interrupted"
+    return ExitCode.FAILED, (
+        f"unexpected {type(exc).__name__}: {exc} (set UCRENEW_DEBUG=1 for the traceback)"
+    )
 
 
 def run_async(fn: Callable[P, Awaitable[R]]) -> Callable[P, R]:
-    """Run an async command body, printing CliErrors cleanly."""
+    """Run an async command body; any error becomes one line and its exit code."""
 
     @wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return asyncio.run(fn(*args, **kwargs))  # type: ignore[arg-type]
-        except (CliError, InventoryError) as exc:
-            err_console.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
-            raise typer.Exit(1) from None
-        except RPCError as exc:
-            # A change id that Temporal does not know, or a server that refused the call.
-            hint = (
-                " (`ucrenew ls --all` lists the changes)"
-                if exc.status == RPCStatusCode.NOT_FOUND
-                else ""
-            )
-            err_console.print(f"[red]error:[/] {exc.message}{hint}", highlight=False)
-            raise typer.Exit(1) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get("UCRENEW_DEBUG"):
+                raise
+            raise typer.Exit(fail(exc)) from None
 
     return wrapper
 

@@ -1,7 +1,8 @@
 """``ucrenew plan`` against the lab: pre-change health, warnings apart from errors.
 
 Warnings alone (the cluster's policy lets the change go on) print in their own table and exit
-0; a problem that stops the change exits 2. The lab's faults make the cluster unhealthy.
+0; a problem that stops the change exits 3 (refused by the cluster's state). The lab's faults
+make the cluster unhealthy.
 """
 
 from __future__ import annotations
@@ -61,14 +62,14 @@ async def test_plan_shows_health_and_exits_0_on_warnings_only(env: Path) -> None
     assert doc["health"]["backup"]["latest"]["result"] == "ERROR"
 
 
-async def test_plan_exits_2_when_a_check_stops_the_change(env: Path) -> None:
+async def test_plan_exits_3_when_a_check_stops_the_change(env: Path) -> None:
     async with Lab(lab_spec(), env / "lab", FAST) as lab:
         await lab.add_fault(Fault(kind="ntp-unsynchronised", node="cucm-pub"))
         await lab.add_fault(Fault(kind="disk-full", node="imp-pub"))
         await lab.add_fault(Fault(kind="core-dump", node="cucm-sub2"))
         result = await plan("lab")
         as_json = await plan("lab", "--json")
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 3, result.output
     assert "problems" in result.output and "warnings (the change may go on)" in result.output
     assert "unsynchronised" in result.output
     doc = json.loads(as_json.output)

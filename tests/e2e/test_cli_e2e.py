@@ -146,7 +146,7 @@ def test_manual_renewal_driven_from_the_cli(cli: Cli, tmp_path: Path) -> None:
     # The post-change check: no CallManager, so no phone watch; the CSCur97909 leftovers
     # the renewal listed (the nodes' former self-signed tomcat certificates) need attention.
     checked = cli("check", "CHG-CLI-1", ok=False)
-    assert checked.returncode == 2, checked.stderr
+    assert checked.returncode == 3, checked.stderr
     assert "not applicable" in checked.stdout and "cscur97909-self-signed-left" in checked.stdout
     listed = {r["change"]: r for r in cli.json("ls", "--all")}
     assert listed["CHG-CLI-1"]["phase"] == "done"

@@ -49,12 +49,12 @@ def use_status(monkeypatch: pytest.MonkeyPatch, s: RenewalStatus) -> None:
     monkeypatch.setattr(checks, "status_of", status_of)
 
 
-def test_a_callmanager_change_is_watched_and_cscup28852_exits_2(
+def test_a_callmanager_change_is_watched_and_cscup28852_exits_3(
     monkeypatch: pytest.MonkeyPatch, watched: list[tuple[str, float]]
 ) -> None:
     use_status(monkeypatch, status(["CallManager"]))
     result = CliRunner().invoke(app, ["check", "CHG-9", "--json"])
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 3, result.output
     out = json.loads(result.output)
     assert watched == [("lab", checks.DEFAULT_WINDOW)] and checks.DEFAULT_WINDOW > 420
     assert out["phone_resets"]["re_registered"] == 2
@@ -76,5 +76,5 @@ def test_recorded_findings_are_printed(
     finding = {"code": "reissue-node-added", "node": "cucm-sub3", "message": "re-issue it"}
     use_status(monkeypatch, status(["tomcat"], [finding]))
     result = CliRunner().invoke(app, ["check", "CHG-9"], env={"COLUMNS": "200"})
-    assert result.exit_code == 2
+    assert result.exit_code == 3
     assert "reissue-node-added" in result.output and "re-issue it" in result.output
