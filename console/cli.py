@@ -423,11 +423,12 @@ def _print_dev(info: dict[str, object], json_out: bool) -> None:
 
 
 @app.command()
-def worker() -> None:
+@run_async
+async def worker() -> None:
     """Run a worker in the foreground (production: run N of these)."""
     from workers.wiring import run_worker
 
-    asyncio.run(run_worker(settings()))
+    await run_worker(settings())
 
 
 # -- planning and starting ---------------------------------------------------------------
@@ -956,6 +957,9 @@ def main() -> None:
         app()
     except SystemExit as exc:
         code = exc.code
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        code = 130
     except Exception as exc:
         if os.environ.get("UCRENEW_DEBUG"):
             raise

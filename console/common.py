@@ -191,8 +191,11 @@ def _classify(exc: BaseException) -> tuple[ExitCode, str]:
             if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
                 return ExitCode.UNREACHABLE, f"Temporal does not answer: {exc.message}"
             return ExitCode.FAILED, exc.message
-    if isinstance(exc, KeyboardInterrupt):
-        return ExitCode.FAILED, "interrupted"
+    if isinstance(exc, RuntimeError) and str(exc).startswith("Failed client connect"):
+        return ExitCode.UNREACHABLE, (
+            f"cannot reach Temporal ({exc}): start the embedded stack with `ucrenew dev up`, "
+            "or set UCRENEW_TEMPORAL_ADDRESS"
+        )
     return ExitCode.FAILED, (
         f"unexpected {type(exc).__name__}: {exc} (set UCRENEW_DEBUG=1 for the traceback)"
     )

@@ -61,10 +61,34 @@ async def history_figures(handle: WorkflowHandle[Any, Any]) -> dict[str, float]:
 
 
 async def run_demo(settings: UcrenewSettings, keep: bool = False) -> int:
-    """Run the demo; returns the process exit code."""
+    """Run the demo; returns the process exit code.
+
+    The parts of the stack the demo started are stopped again when it ends, however it ends,
+    unless ``keep``; parts that were running before are left alone.
+    """
     was_running = dev.describe(settings)
     console.rule("[bold]ucrenew demo[/]: tomcat multi-server renewal of the lab cluster")
     info = await dev.up(settings, timing="fast")
+    started = [part for part in ("worker", "lab", "temporal") if not was_running[part]]
+    try:
+        code = await _renew(settings, info)
+    except BaseException:
+        if not keep:
+            await dev.stop_parts(settings, started)
+        raise
+    if keep or not started:
+        console.print(
+            f"the stack keeps running: Temporal UI {info['temporal']['ui']}, "
+            "`ucrenew dev down` to stop it"
+        )
+    else:
+        await dev.stop_parts(settings, started)
+        console.print("stack stopped (run `ucrenew demo --keep` to explore afterwards)")
+    return code
+
+
+async def _renew(settings: UcrenewSettings, info: dict[str, Any]) -> int:
+    """The demo's renewal on a running stack; returns the process exit code."""
     console.print(
         f"Temporal {info['temporal']['address']} (UI {info['temporal']['ui']}), "
         f"lab {len(info['lab']['nodes'])} nodes, worker pid {info['worker']['pid']}"
@@ -142,12 +166,5 @@ async def run_demo(settings: UcrenewSettings, keep: bool = False) -> int:
         f"renewal wall time {wall:.2f}s; {figures['activities']:.0f} activities ran "
         f"{figures['activity_seconds']:.2f}s in total; history {figures['events']:.0f} events"
     )
-    if keep or was_running["temporal"]:
-        console.print(
-            f"the stack keeps running: `ucrenew show {change}`, Temporal UI "
-            f"{info['temporal']['ui']}, `ucrenew dev down` to stop it"
-        )
-    else:
-        await dev.down(settings)
-        console.print("stack stopped (run `ucrenew demo --keep` to explore afterwards)")
+    console.print(f"the change's record: `ucrenew show {change}` while the stack runs")
     return 0

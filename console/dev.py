@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from typing import Any
 
 from console import optional_lab
 from console.common import CliError
-from workers.devserver import DevServer, detached_status, stop_detached
+from workers.devserver import DevServer, DevServerError, detached_status, stop_detached
 from workers.settings import UcrenewSettings
 from workers.wiring import inventory_path
 
@@ -92,8 +93,12 @@ async def up(
     """Start whatever of the stack is not running; returns where everything is. ``release``
     runs the lab on that CUCM version instead of the topology's.
 
+    When a part cannot start, the parts this call started are stopped again (the ones that
+    were already running are left alone), and the reason is one line naming what to change.
+
     Raises:
         typer.Exit: The lab is not installed (nothing was started).
+        CliError: A part could not start (an address or port taken, an invalid topology).
     """
     optional_lab.require("ucrenew dev up")
     # Imported here: the lab is optional, and only the commands that run it need it.
@@ -104,12 +109,87 @@ async def up(
         lab_topology.load(topology, release)
     except (OSError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
         raise CliError(f"cannot run the lab on that topology: {_first_line(exc)}") from None
-    if detached_status(settings.state_dir) is None:
-        server = DevServer.from_settings(settings)
-        await server.start(detached=True)
-    lab = lab_runner.up(settings.state_dir, topology, timing, release=release)
-    pid = start_worker(settings)
+    started: list[str] = []
+    try:
+        if detached_status(settings.state_dir) is None:
+            server = DevServer.from_settings(settings)
+            started.append("temporal")
+            try:
+                await server.start(detached=True)
+            except DevServerError as exc:
+                raise CliError(_temporal_failure(settings, exc)) from None
+        if _running_lab(settings) is None:
+            started.append("lab")
+        try:
+            lab = lab_runner.up(settings.state_dir, topology, timing, release=release)
+        except RuntimeError as exc:
+            raise CliError(_lab_failure(settings, str(exc))) from None
+        if worker_pid(settings) is None:
+            started.append("worker")
+        try:
+            pid = start_worker(settings)
+        except RuntimeError as exc:
+            raise CliError(
+                f"the worker exited at start (see {_worker_dir(settings) / 'worker.log'}): "
+                f"{_last_line(str(exc))}"
+            ) from None
+    except BaseException:
+        await stop_parts(settings, started)
+        raise
     return describe(settings, lab, pid)
+
+
+async def stop_parts(settings: UcrenewSettings, parts: list[str]) -> None:
+    """Stop ``parts`` of the stack (``worker``, ``lab``, ``temporal``), worker first; a part
+    that fails to stop does not keep the others running."""
+    if "worker" in parts:
+        with contextlib.suppress(Exception):
+            stop_worker(settings)
+    if "lab" in parts:
+        with contextlib.suppress(Exception):
+            _stop_lab(settings)
+    if "temporal" in parts:
+        with contextlib.suppress(Exception):
+            await stop_detached(settings.state_dir)
+
+
+def _temporal_failure(settings: UcrenewSettings, exc: Exception) -> str:
+    """Why Temporal did not start, and which setting or process to change."""
+    text = str(exc)
+    taken = re.search(r"(\S+):(\d+) is already in use", text)
+    if taken:
+        address, port = taken.group(1), int(taken.group(2))
+        _, grpc_port = settings.temporal_host_port
+        setting = "UCRENEW_TEMPORAL_ADDRESS" if port == grpc_port else "UCRENEW_TEMPORAL_UI_PORT"
+        return (
+            f"cannot start Temporal: {address}:{port} is already in use; stop what listens "
+            f"there (`ss -ltnp 'sport = :{port}'` names it; another stack: `ucrenew dev down` "
+            f"with its UCRENEW_STATE_DIR) or set {setting} to a free port"
+        )
+    return f"cannot start Temporal: {_last_line(text)}"
+
+
+def _lab_failure(settings: UcrenewSettings, text: str) -> str:
+    """Why the lab did not start, and what to stop or change."""
+    # The lab's log may wrap the line: join it before looking for the address.
+    joined = " ".join(text.split())
+    taken = re.search(r"bind on address \('([^']+)', (\d+)\)", joined)
+    log = settings.state_dir / "lab" / "lab.log"
+    if taken:
+        address, port = taken.group(1), taken.group(2)
+        return (
+            f"cannot start the lab: {address}:{port} is already in use, probably by another "
+            f"lab (`ucrenew lab status` or `ucrenew dev down` with that lab's "
+            f"UCRENEW_STATE_DIR; `ss -ltnp 'sport = :{port}'` names the process), or give "
+            f"this one another network with --lab-topology (see {log})"
+        )
+    return f"cannot start the lab (see {log}): {_last_line(text)}"
+
+
+def _last_line(text: str) -> str:
+    """The last non-blank line of a log tail: usually the exception that ended it."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else text
 
 
 def _first_line(exc: Exception) -> str:
