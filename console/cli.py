@@ -605,11 +605,24 @@ async def _client() -> Any:
 
 
 async def _change_id_taken(change: str) -> CliError:
-    """The refusal of a change id already used, with the state of its run."""
+    """The refusal of a change id already used, with the state of its run.
+
+    Read from the run's description and search attributes, not its status query: that one
+    needs a worker, and this error must not wait for one.
+    """
+    from workflows import search_attributes as sa
+
     try:
-        status = await status_of(change)
-        state = f"{status.phase}, cluster {status.cluster}"
-    except CliError:
+        desc = await (await renewal(change)).describe()
+        attrs = desc.typed_search_attributes
+        phase, cluster = attrs.get(sa.RENEWAL_PHASE), attrs.get(sa.CLUSTER_ID)
+        parts = [
+            desc.status.name.lower() if desc.status else None,
+            f"phase {phase}" if phase else None,
+            f"cluster {cluster}" if cluster else None,
+        ]
+        state = ", ".join(p for p in parts if p)
+    except Exception:  # the refusal matters more than the detail
         state = "state unknown"
     return CliError(
         f"change id {change} is already in use ({state}): `ucrenew show {change}` shows it; "
