@@ -89,13 +89,13 @@ def test_manual_renewal_driven_from_the_cli(cli: Cli, tmp_path: Path) -> None:
     assert plan["problems"] == []
 
     unknown = cli("approve", "CHG-NO-SUCH", ok=False)
-    assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
+    assert unknown.returncode == 4 and "Traceback" not in unknown.stderr
     assert "CHG-NO-SUCH" in unknown.stderr and "ucrenew ls --all" in unknown.stderr
 
     cli("start", "lab", "--change", "CHG-CLI-1", "--ca", "manual", "--require-approval")
     status = cli.wait_awaiting("CHG-CLI-1", "approval")
     stale = cli("approve", "CHG-CLI-1", "--plan-hash", "0123456789ab", ok=False)
-    assert stale.returncode == 1 and "plan changed" in stale.stderr
+    assert stale.returncode == 3 and "plan changed" in stale.stderr
     cli("approve", "CHG-CLI-1", "--plan-hash", status["plan"]["plan_hash"], "-m", "CAB ok")
 
     cli.wait_awaiting("CHG-CLI-1", "ca")
@@ -114,7 +114,7 @@ def test_manual_renewal_driven_from_the_cli(cli: Cli, tmp_path: Path) -> None:
         str(tmp_path / "chain.pem"),
         ok=False,
     )
-    assert refused.returncode == 1 and "needs at least 30 days" in refused.stderr
+    assert refused.returncode == 3 and "needs at least 30 days" in refused.stderr
     assert cli.json("show", "CHG-CLI-1")["awaiting"] == "ca"
     leaf, chain = ca.sign(csr)
     (tmp_path / "good.pem").write_text(leaf)
@@ -129,7 +129,7 @@ def test_manual_renewal_driven_from_the_cli(cli: Cli, tmp_path: Path) -> None:
 
     cli.wait_awaiting("CHG-CLI-1", "sso-confirm")
     early = cli("confirm-sso", "CHG-CLI-1", ok=False)
-    assert early.returncode == 1 and "still disabled" in early.stderr
+    assert early.returncode == 3 and "still disabled" in early.stderr
     cli("lab", "sso-enable")
     cli("confirm-sso", "CHG-CLI-1")
     assert cli("watch", "CHG-CLI-1", "--interval", "0.2").returncode == 0
@@ -157,11 +157,11 @@ def test_cancel_from_the_cli(cli: Cli) -> None:
     cli("start", "lab", "--change", "CHG-CLI-2", "--ca", "manual")
     cli.wait_awaiting("CHG-CLI-2", "ca")
     duplicate = cli("start", "lab", "--change", "CHG-CLI-2", ok=False)
-    assert duplicate.returncode == 1 and "CHG-CLI-2" in duplicate.stderr
+    assert duplicate.returncode == 3 and "CHG-CLI-2" in duplicate.stderr
     cli("cancel", "CHG-CLI-2")
     assert cli("watch", "CHG-CLI-2", "--interval", "0.2", ok=False).returncode == 1
     final = cli.json("show", "CHG-CLI-2")
     assert final["phase"] == "cancelled"
     assert final["outstanding"] == []  # cancelled before any upload: SSO was never touched
     unknown = cli("show", "CHG-NOPE", ok=False)
-    assert unknown.returncode == 1 and "no renewal" in unknown.stderr
+    assert unknown.returncode == 4 and "no change 'CHG-NOPE'" in unknown.stderr
