@@ -21,6 +21,8 @@ import pytest
 import yaml
 from temporalio.client import Client
 
+from activities.cluster_models import OtherRenewalsRequest
+from activities.registry import RegistryActivities
 from console.common import ExitCode
 from tests.lab.conftest import lab_spec
 from tests.unit.test_cli_errors import INVENTORY, SECRET
@@ -117,15 +119,30 @@ async def test_a_change_id_in_use_and_a_finished_change_are_refused(
     assert cli("ls", "--all", "--json").returncode == 0
 
 
-async def test_cluster_values_never_break_or_widen_the_listing(cli: Cli) -> None:
+CRAFTED = ("o'brien", "lab' OR ClusterId != 'x", "lab\\", 'la"b')
+
+
+async def test_cluster_values_never_break_or_widen_the_listing(
+    cli: Cli, dev_server_env: Client
+) -> None:
     change = _change()
     assert cli("start", "lab", "--change", change).returncode == 0
     listed = cli("ls", "--json", "--cluster", "lab")
     assert change in {r["change"] for r in json.loads(listed.stdout)}
-    for crafted in ("o'brien", "lab' OR ClusterId != 'x", "lab\\", 'la"b'):
+    registry = RegistryActivities(dev_server_env)
+    found = await registry.find_other_renewals(
+        OtherRenewalsRequest(cluster="lab", exclude_change_id="")
+    )
+    assert change in found.change_ids
+    for crafted in CRAFTED:
         done = cli("ls", "--all", "--json", "--cluster", crafted)
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout) == [], crafted
+        # The worker's look for other renewals of a cluster builds its query the same way.
+        other = await registry.find_other_renewals(
+            OtherRenewalsRequest(cluster=crafted, exclude_change_id="")
+        )
+        assert other.change_ids == [], crafted
     # Completion offers the change ids the CLI saw.
     from console import completion
 
