@@ -391,7 +391,9 @@ async def dev_down(json_out: Json = False) -> None:
 
 def _print_dev(info: dict[str, object], json_out: bool) -> None:
     if json_out:
-        typer.echo(json.dumps(info, indent=2, default=str))
+        from console import dev
+
+        typer.echo(dev.as_json(info))
         return
     from rich.table import Table
 
@@ -941,6 +943,9 @@ async def cancel(change_id: ChangeArg, json_out: Json = False) -> None:
 @app.command()
 def demo(
     keep: Annotated[bool, typer.Option(help="leave the stack running afterwards")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="print only a JSON summary at the end")
+    ] = False,
 ) -> None:
     """Run a full tomcat renewal of the lab cluster with the local CA, end to end.
 
@@ -949,7 +954,12 @@ def demo(
     optional_lab.require("ucrenew demo")
     from console.demo import run_demo
 
-    code = run_async(run_demo)(settings(), keep=keep)
+    summary: dict[str, Any] = {}
+    if json_out:
+        console.quiet = True
+    code = run_async(run_demo)(settings(), keep=keep, summary=summary)
+    if json_out:
+        typer.echo(json.dumps(summary, indent=2, default=str))
     raise typer.Exit(code)
 
 

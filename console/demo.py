@@ -60,8 +60,11 @@ async def history_figures(handle: WorkflowHandle[Any, Any]) -> dict[str, float]:
     return {"events": events, "activity_seconds": total, "activities": activities}
 
 
-async def run_demo(settings: UcrenewSettings, keep: bool = False) -> int:
-    """Run the demo; returns the process exit code.
+async def run_demo(
+    settings: UcrenewSettings, keep: bool = False, summary: dict[str, Any] | None = None
+) -> int:
+    """Run the demo; returns the process exit code. ``summary``, when given, receives the
+    change id, its final phase and the figures (``ucrenew demo --json`` prints it).
 
     The parts of the stack the demo started are stopped again when it ends, however it ends,
     unless ``keep``; parts that were running before are left alone.
@@ -70,16 +73,17 @@ async def run_demo(settings: UcrenewSettings, keep: bool = False) -> int:
     console.rule("[bold]ucrenew demo[/]: tomcat multi-server renewal of the lab cluster")
     info = await dev.up(settings, timing="fast")
     started = [part for part in ("worker", "lab", "temporal") if not was_running[part]]
+    summary = {} if summary is None else summary
     try:
-        code = await _renew(settings, info)
+        code = await _renew(settings, info, summary)
     except BaseException:
         if not keep:
             await dev.stop_parts(settings, started)
         raise
     if keep or not started:
         console.print(
-            f"the stack keeps running: Temporal UI {info['temporal']['ui']}, "
-            "`ucrenew dev down` to stop it"
+            f"the stack keeps running: `ucrenew show {summary.get('change')}`, Temporal UI "
+            f"{info['temporal']['ui']}, `ucrenew dev down` to stop it"
         )
     else:
         await dev.stop_parts(settings, started)
@@ -87,7 +91,7 @@ async def run_demo(settings: UcrenewSettings, keep: bool = False) -> int:
     return code
 
 
-async def _renew(settings: UcrenewSettings, info: dict[str, Any]) -> int:
+async def _renew(settings: UcrenewSettings, info: dict[str, Any], summary: dict[str, Any]) -> int:
     """The demo's renewal on a running stack; returns the process exit code."""
     console.print(
         f"Temporal {info['temporal']['address']} (UI {info['temporal']['ui']}), "
@@ -95,6 +99,7 @@ async def _renew(settings: UcrenewSettings, info: dict[str, Any]) -> int:
     )
     client = await connect(settings)
     change = "DEMO-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    summary["change"] = change
     inp = RenewalInput(
         change_id=change,
         cluster="lab",
@@ -147,10 +152,18 @@ async def _renew(settings: UcrenewSettings, info: dict[str, Any]) -> int:
     except WorkflowFailureError as exc:
         console.print(status_view(status))
         console.print(f"[red]renewal failed:[/] {exc.cause}")
+        summary.update(phase=status.phase, error=str(exc.cause))
         return 1
     wall = time.monotonic() - t0
     status = await handle.query(CertRenewalWorkflow.get_status)
     figures = await history_figures(handle)
+    summary.update(
+        phase=status.phase,
+        new_serial=status.new_serial,
+        nodes=[n.node for n in status.nodes if n.verified],
+        wall_seconds=round(wall, 2),
+        **figures,
+    )
     table = Table(title=f"{change}: tomcat renewed on every node")
     for col in ("node", "old serial", "new serial", "verified"):
         table.add_column(col)
@@ -166,5 +179,4 @@ async def _renew(settings: UcrenewSettings, info: dict[str, Any]) -> int:
         f"renewal wall time {wall:.2f}s; {figures['activities']:.0f} activities ran "
         f"{figures['activity_seconds']:.2f}s in total; history {figures['events']:.0f} events"
     )
-    console.print(f"the change's record: `ucrenew show {change}` while the stack runs")
     return 0
