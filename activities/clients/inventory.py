@@ -12,9 +12,17 @@ from pathlib import Path
 from typing import Literal, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from activities.clients.secrets import SecretRef, resolve_secret_ref
+from activities.clients.validation import describe_validation_error, describe_yaml_error
 
 
 class InventoryError(ValueError):
@@ -318,7 +326,13 @@ class Inventory(BaseModel):
 
 
 def load_inventory(path: str | Path) -> Inventory:
-    """Read and validate an inventory file."""
+    """Read and validate an inventory file.
+
+    Raises:
+        InventoryError: The file is missing, not YAML, or does not validate. The message
+            names the file, the fields and the reasons, never a value from the file (a
+            password written where a reference belongs must not reach logs or history).
+    """
     p = Path(path)
     try:
         data = yaml.safe_load(p.read_text())
@@ -328,8 +342,14 @@ def load_inventory(path: str | Path) -> Inventory:
             "UCRENEW_INVENTORY at your clusters.yaml"
         ) from None
     except yaml.YAMLError as exc:
-        raise InventoryError(f"inventory {p} is not valid YAML: {exc}") from None
+        raise InventoryError(
+            f"inventory {p} is not valid YAML: {describe_yaml_error(exc)}"
+        ) from None
+    if data is not None and not isinstance(data, dict):
+        raise InventoryError(f"inventory {p} is invalid: expected a mapping with clusters:")
     try:
         return Inventory.model_validate({**(data or {}), "base_dir": str(p.parent)})
-    except ValueError as exc:
-        raise InventoryError(f"inventory {p} is invalid: {exc}") from None
+    except ValidationError as exc:
+        raise InventoryError(
+            f"inventory {p} is invalid: {describe_validation_error(exc)}"
+        ) from None

@@ -36,6 +36,7 @@ from activities.clients.ca.base import CertificateAuthority
 from activities.clients.ca.errors import CaConfigurationError
 from activities.clients.inventory import CaEntry, Inventory
 from activities.clients.secrets import SecretRefError, rebase_secret_ref, resolve_secret_ref
+from activities.clients.validation import describe_validation_error
 
 
 def _path(inventory: Inventory, value: object) -> str | None:
@@ -103,7 +104,8 @@ def build_ca(entry: CaEntry, inventory: Inventory, state_dir: Path) -> Certifica
             config = AdcsCaConfig.model_validate(entry.model_dump())
         except ValidationError as exc:
             raise CaConfigurationError(
-                f"CA {entry.name!r} (adcs) is misconfigured: {exc}", ca=entry.name
+                f"CA {entry.name!r} (adcs) is misconfigured: {describe_validation_error(exc)}",
+                ca=entry.name,
             ) from None
         return adcs_ca_from_config(
             config,
