@@ -523,6 +523,11 @@ class CertRenewalWorkflow:
                 f" ({state.error})" if state.error else ""
             )
 
+    def log_context(self) -> dict[str, str]:
+        """The cluster and phase for log lines: the worker's logging interceptor hands them
+        to every activity this workflow starts."""
+        return self._ledger.log_context()
+
     def _set_phase(self, phase: Phase, awaiting: Awaiting = "") -> None:
         self._ledger.phase(phase, awaiting)
 
