@@ -27,6 +27,7 @@ from console.common import (
     CliError,
     client,
     console,
+    err_console,
     principal,
     renewal,
     run_async,
@@ -34,11 +35,25 @@ from console.common import (
     short,
     status_of,
 )
+from console.csr_options import (
+    DEFAULT_EC_KEY_LENGTH,
+    DEFAULT_HASH,
+    DEFAULT_KEY_LENGTH,
+    DEFAULT_MIN_REMAINING_DAYS,
+    EcKeyLength,
+    Hash,
+    KeyLength,
+    MinRemainingDays,
+    OtherDomains,
+    build_options,
+    csr_warnings,
+)
 from console.render import (
     awaiting_hint,
     plan_table,
     status_view,
 )
+from workers.logs import configure_logging
 from workers.wiring import run_worker
 from workflows import search_attributes as sa
 from workflows.models import (
@@ -224,7 +239,9 @@ def _print_dev(info: dict[str, object], json_out: bool) -> None:
 @app.command()
 def worker() -> None:
     """Run a worker in the foreground (production: run N of these)."""
-    asyncio.run(run_worker(settings()))
+    s = settings()
+    configure_logging(s.log_format, s.log_level, s.library_log_level)
+    asyncio.run(run_worker(s))
 
 
 # -- planning and starting ---------------------------------------------------------------
@@ -255,6 +272,11 @@ async def plan(
     remove_leftovers: RemoveLeftovers = False,
     distribution: Distribution = None,
     window: Windows = None,
+    key_length: KeyLength = DEFAULT_KEY_LENGTH,
+    ec_key_length: EcKeyLength = DEFAULT_EC_KEY_LENGTH,
+    hash_algorithm: Hash = DEFAULT_HASH,
+    other_domain: OtherDomains = None,
+    min_remaining_days: MinRemainingDays = DEFAULT_MIN_REMAINING_DAYS,
     json_out: Json = False,
 ) -> None:
     """Dry run: discover the cluster, run the preflight checks and print the plan.
@@ -264,15 +286,23 @@ async def plan(
     """
     from console.planning import dry_run_json, dry_run_report, dry_run_view
 
+    options = build_options(
+        reset_phones=phone_resets,
+        remove_leftover_certificates=remove_leftovers,
+        distribution=distribution.value if distribution else None,
+        key_length=key_length,
+        ec_key_length=ec_key_length,
+        hash_algorithm=hash_algorithm.value,
+        other_domains=other_domain or [],
+        min_remaining_days=min_remaining_days,
+    )
+    for warning in csr_warnings(_purposes(purpose), options):
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     report = await dry_run_report(
         settings(),
         cluster,
         _purposes(purpose),
-        RenewalOptions(
-            reset_phones=phone_resets,
-            remove_leftover_certificates=remove_leftovers,
-            distribution=distribution.value if distribution else None,
-        ),
+        options,
         windows=[_window(w) for w in window or []],
     )
     if json_out:
@@ -310,9 +340,27 @@ async def start(
     ] = RenewalOptions.model_fields["phone_reset_batch"].default,
     remove_leftovers: RemoveLeftovers = False,
     distribution: Distribution = None,
+    key_length: KeyLength = DEFAULT_KEY_LENGTH,
+    ec_key_length: EcKeyLength = DEFAULT_EC_KEY_LENGTH,
+    hash_algorithm: Hash = DEFAULT_HASH,
+    other_domain: OtherDomains = None,
+    min_remaining_days: MinRemainingDays = DEFAULT_MIN_REMAINING_DAYS,
     by: By = None,
 ) -> None:
     """Start a renewal (returns at once; follow it with `ucrenew watch`)."""
+    options = build_options(
+        reset_phones=phone_resets,
+        phone_reset_batch=phone_reset_batch,
+        remove_leftover_certificates=remove_leftovers,
+        distribution=distribution.value if distribution else None,
+        key_length=key_length,
+        ec_key_length=ec_key_length,
+        hash_algorithm=hash_algorithm.value,
+        other_domains=other_domain or [],
+        min_remaining_days=min_remaining_days,
+    )
+    for warning in csr_warnings(_purposes(purpose), options):
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     s = settings()
     c = await client()
     inp = RenewalInput(
@@ -325,12 +373,7 @@ async def start(
         windows=[_window(w) for w in window or []],
         requested_by=principal(by),
         require_plan_approval=approve_plan,
-        options=RenewalOptions(
-            reset_phones=phone_resets,
-            phone_reset_batch=phone_reset_batch,
-            remove_leftover_certificates=remove_leftovers,
-            distribution=distribution.value if distribution else None,
-        ),
+        options=options,
     )
     try:
         await c.start_workflow(
@@ -605,6 +648,18 @@ def demo(
     raise typer.Exit(asyncio.run(run_demo(settings(), keep=keep)))
 
 
+def _configure_logging() -> None:
+    """Log what runs in the CLI's process (``plan``'s discovery) to stderr in the worker's
+    format (``UCRENEW_LOG_FORMAT``): ucrenew's lines from ``cli_log_level``, the libraries'
+    from ``library_log_level``. Settings that do not validate are left to the command to
+    report."""
+    try:
+        s = settings()
+    except ValueError:
+        return
+    configure_logging(s.log_format, s.cli_log_level, s.library_log_level)
+
+
 def main() -> None:
     """Console entry point.
 
@@ -613,6 +668,7 @@ def main() -> None:
     command already succeeded. Output is flushed first; nothing else is pending by then.
     """
     code: int | str | None = 0
+    _configure_logging()
     try:
         app()
     except SystemExit as exc:

@@ -15,7 +15,6 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.clients.inventory import InventoryError
-from workers.logs import configure_logging
 from workers.settings import UcrenewSettings
 from workers.wiring import connect
 from workflows.models import RenewalStatus
@@ -29,25 +28,8 @@ R = TypeVar("R")
 
 
 def settings() -> UcrenewSettings:
-    """Settings from ``UCRENEW_*`` variables; the first call sets up the CLI's logging.
-
-    The CLI logs what runs in its process (``ucrenew plan``'s discovery) to stderr in the
-    worker's format (``UCRENEW_LOG_FORMAT``), its own lines from ``cli_log_level`` and the
-    libraries' from ``library_log_level``.
-    """
-    s = UcrenewSettings()
-    if not _logging_configured:
-        _configure_logging(s)
-    return s
-
-
-_logging_configured = False
-
-
-def _configure_logging(s: UcrenewSettings) -> None:
-    global _logging_configured
-    configure_logging(s.log_format, s.cli_log_level, s.library_log_level)
-    _logging_configured = True
+    """Settings from ``UCRENEW_*`` variables."""
+    return UcrenewSettings()
 
 
 def principal(given: str | None) -> str:

@@ -209,6 +209,8 @@ class CertRenewalWorkflow:
         legacy = "cup-xmpp-s2s" in inp.purposes and not workflow.patched("s2s-trust-store")
         if paths:
             self._path = certificate_path_for(snapshot, inp.options)
+        # Changes started before the plan named the CSR's key and hash keep their plan hash.
+        csr_detail = workflow.patched("csr-options-in-plan")
         plan = compose_plan(
             snapshot,
             inp.purposes,
@@ -216,6 +218,7 @@ class CertRenewalWorkflow:
             staged_phone_resets=staged,
             legacy_labels=legacy,
             path=self._path if paths else None,
+            csr_detail=csr_detail,
         )
         self._status.plan = plan
         for finding in plan.findings:
