@@ -22,9 +22,12 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
     from activities import catalog
     from activities.catalog import Purpose
     from activities.cert_paths import LEGACY_PATH, CertificatePath
+    from activities.clients.validation import describe_validation_error
     from activities.cluster_models import (
         AssessRequest,
         CertUploadRequest,
@@ -168,7 +171,7 @@ class CertRenewalWorkflow:
         self._gates.policy = await run_activity(
             CucmActivities.load_change_policy, ClusterRef(cluster=inp.cluster), policies.REGISTRY
         )
-        self._windows = parse_windows(inp.windows or self._gates.policy.windows)
+        self._windows = self._checked_policy(inp)
 
         self._set_phase("preflight")
         others = await run_activity(
@@ -525,6 +528,22 @@ class CertRenewalWorkflow:
             progress.detail = f"serving serial {served}" + (
                 f" ({state.error})" if state.error else ""
             )
+
+    def _checked_policy(self, inp: RenewalInput) -> list[WindowSpec]:
+        """The change's windows; the cluster's windows and approval policies are validated
+        here, so that a mistake in the inventory stops the change with the fields at fault
+        (never their values) instead of failing workflow tasks over and over."""
+        try:
+            windows = parse_windows(inp.windows or self._gates.policy.windows)
+            for gate in self._gates.policy.approvals:
+                self._gates.approval_policy(gate)
+        except ValidationError as exc:
+            raise RenewalStopped(
+                "InvalidChangePolicy",
+                f"the change_policy of cluster {inp.cluster} in the inventory is invalid: "
+                f"{describe_validation_error(exc)}",
+            ) from None
+        return windows
 
     def log_context(self) -> dict[str, str]:
         """The cluster and phase for log lines: the worker's logging interceptor hands them

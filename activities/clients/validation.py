@@ -10,10 +10,13 @@ temporalio.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-import yaml
 from pydantic import ValidationError
+
+if TYPE_CHECKING:
+    # Annotation only: workflows import this module, and the sandbox need not load PyYAML.
+    import yaml
 
 __all__ = ["describe_validation_error", "describe_yaml_error", "field_path"]
 
