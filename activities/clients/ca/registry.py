@@ -72,7 +72,11 @@ def _dns_hook(entry: CaEntry, spec: object) -> DnsHook | None:
     kind = spec.get("type")
     if kind == "command":
         return CommandDnsHook(list(spec.get("argv") or []), timeout=float(spec.get("timeout", 300)))
-    raise CaConfigurationError(f"CA {entry.name!r}: unknown dns_hook type {kind!r}", ca=entry.name)
+    raise CaConfigurationError(
+        f"CA {entry.name!r}: dns_hook.type must be 'command' "
+        "(e.g. dns_hook: {type: command, argv: [/usr/local/bin/dns-hook]})",
+        ca=entry.name,
+    )
 
 
 def build_ca(entry: CaEntry, inventory: Inventory, state_dir: Path) -> CertificateAuthority:
