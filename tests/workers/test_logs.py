@@ -16,7 +16,7 @@ from temporalio.worker import Worker
 
 from activities.cluster_models import RestartRequest, RestartResult
 from tests.workflows.stubs import FQDNS, StubCluster
-from workers.logs import LogContextInterceptor, configure_logging
+from workers.logs import LIBRARY_LOGGERS, LogContextInterceptor, configure_logging
 from workers.settings import UcrenewSettings
 from workflows.models import RenewalInput, SsoConfirmation
 from workflows.renewal import CertRenewalWorkflow
@@ -28,7 +28,8 @@ def captured() -> Iterator[io.StringIO]:
     the previous configuration is restored afterwards."""
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)
-    levels = {n: logging.getLogger(n).level for n in ("asyncssh", "httpx", "temporalio")}
+    names = (*LIBRARY_LOGGERS, "temporalio.workflow", "temporalio.activity")
+    levels = {n: logging.getLogger(n).level for n in names}
     flags = (workflow.logger.workflow_info_on_message, activity.logger.activity_info_on_message)
     buffer = io.StringIO()
     configure_logging("json", "INFO", "WARNING", stream=buffer)
