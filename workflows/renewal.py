@@ -533,15 +533,21 @@ class CertRenewalWorkflow:
         """The change's windows; the cluster's windows and approval policies are validated
         here, so that a mistake in the inventory stops the change with the fields at fault
         (never their values) instead of failing workflow tasks over and over."""
+        source = "windows" if inp.windows else "change_policy.windows"
+        raw = inp.windows or self._gates.policy.windows
+        where = ""
         try:
-            windows = parse_windows(inp.windows or self._gates.policy.windows)
+            windows: list[WindowSpec] = []
+            for i, item in enumerate(raw):
+                where = f"{source}[{i}]"
+                windows += parse_windows([item])
             for gate in self._gates.policy.approvals:
+                where = f"change_policy.approvals.{gate}"
                 self._gates.approval_policy(gate)
         except ValidationError as exc:
             raise RenewalStopped(
                 "InvalidChangePolicy",
-                f"the change_policy of cluster {inp.cluster} in the inventory is invalid: "
-                f"{describe_validation_error(exc)}",
+                f"cluster {inp.cluster}: {where} is invalid: {describe_validation_error(exc)}",
             ) from None
         return windows
 

@@ -480,7 +480,7 @@ async def test_an_invalid_change_policy_stops_the_change_naming_fields_not_value
         await handle.result()
     cause = failed.value.cause
     assert isinstance(cause, ApplicationError) and cause.type == "InvalidChangePolicy"
-    assert "timezone: unknown IANA time zone" in cause.message
+    assert "change_policy.windows[0] is invalid: timezone: unknown IANA time zone" in cause.message
     assert secret not in cause.message
     assert not WRITES & set(stub.names())
     status = await handle.query(CertRenewalWorkflow.get_status)
