@@ -60,6 +60,48 @@ CLUSTER_WIDE_TRUST_DELETE = frozenset(
 #: EC key lengths CUCM offers for a CSR (cucm-interfaces.md §1.2), the default first.
 EC_KEY_LENGTHS: tuple[int, ...] = (256, 384)
 
+#: RSA key lengths ucrenew asks CUCM for in a CSR (§1.2), the default first. CUCM also offers
+#: the ones of :data:`REFUSED_RSA_KEY_LENGTHS`.
+RSA_KEY_LENGTHS: tuple[int, ...] = (2048, 3072, 4096)
+
+#: RSA key lengths CUCM offers that ucrenew refuses, with the reason.
+REFUSED_RSA_KEY_LENGTHS: dict[int, str] = {
+    1024: "a 1024-bit RSA key gives about 80 bits of security: NIST disallows it for "
+    "signatures since 2013 and public and enterprise CAs refuse to sign it",
+}
+
+#: Hash algorithms CUCM offers for a CSR (§1.2), the default first.
+HASH_ALGORITHMS: tuple[str, ...] = ("sha256", "sha384", "sha512")
+
+#: Security strength in bits (NIST SP 800-57 part 1, table 2; RSA 4096 is below 7680's 192).
+_KEY_STRENGTH: dict[tuple[str, int], int] = {
+    ("rsa", 1024): 80,
+    ("rsa", 2048): 112,
+    ("rsa", 3072): 128,
+    ("rsa", 4096): 128,
+    ("ec", 256): 128,
+    ("ec", 384): 192,
+}
+_HASH_STRENGTH: dict[str, int] = {"sha256": 128, "sha384": 192, "sha512": 256}
+
+#: Purposes whose RSA key above 2048 bits some phones cannot handle (§1.2).
+LARGE_RSA_KEY_RISK: frozenset[str] = frozenset({"CallManager"})
+
+
+def hashes_for_key(key_type: Literal["rsa", "ec"], key_length: int) -> tuple[str, ...]:
+    """The hash algorithms CUCM lets a CSR with this key use: at least as strong as the key.
+
+    Args:
+        key_type: ``rsa`` or ``ec``.
+        key_length: Bits of the key.
+
+    Returns:
+        The allowed algorithms, weakest first (all of them for a key ucrenew does not know).
+    """
+    strength = _KEY_STRENGTH.get((key_type, key_length), 0)
+    return tuple(h for h in HASH_ALGORITHMS if _HASH_STRENGTH[h] >= strength)
+
+
 #: CSCup28852: phones reset this often (seconds) after a multi-server CallManager certificate
 #: (tech note 118731: "every 7 minutes").
 CSCUP28852_PERIOD_SECONDS = 420.0

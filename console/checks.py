@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from activities.catalog import CSCUP28852_PERIOD_SECONDS
-from console.common import CliError, ExitCode, console, run_async, settings, status_of
+from console.common import (
+    CliError,
+    ExitCode,
+    configure_cli_logging,
+    console,
+    run_async,
+    settings,
+    status_of,
+)
 
 if TYPE_CHECKING:
     from workflows.caveats import PhoneResetCheck
@@ -77,6 +85,7 @@ async def check(
 
     from console.render import findings_table
 
+    configure_cli_logging()
     status = await status_of(change_id)
     phones: PhoneResetCheck | None = None
     if "CallManager" in status.purposes:

@@ -25,7 +25,9 @@ from console.checks import check
 from console.common import (
     CliError,
     ExitCode,
+    configure_cli_logging,
     console,
+    err_console,
     one_line,
     principal,
     renewal,
@@ -35,12 +37,25 @@ from console.common import (
     status_of,
     unknown_change,
 )
+from console.csr_options import (
+    DEFAULT_EC_KEY_LENGTH,
+    DEFAULT_HASH,
+    DEFAULT_KEY_LENGTH,
+    DEFAULT_MIN_REMAINING_DAYS,
+    EcKeyLength,
+    Hash,
+    KeyLength,
+    MinRemainingDays,
+    OtherDomains,
+    build_options,
+    csr_warnings,
+)
 
 if TYPE_CHECKING:
     from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
     from activities.catalog import Purpose as CertPurpose
-    from workflows.models import RenewalOptions, RenewalStatus
+    from workflows.models import RenewalStatus
     from workflows.renewal import CertRenewalWorkflow
 
 T = TypeVar("T")
@@ -428,9 +443,12 @@ def _print_dev(info: dict[str, object], json_out: bool) -> None:
 @run_async
 async def worker() -> None:
     """Run a worker in the foreground (production: run N of these)."""
+    from workers.logs import configure_logging
     from workers.wiring import run_worker
 
-    await run_worker(settings())
+    s = settings()
+    configure_logging(s.log_format, s.log_level, s.library_log_level)
+    await run_worker(s)
 
 
 # -- planning and starting ---------------------------------------------------------------
@@ -452,24 +470,6 @@ def _window(text: str) -> dict[str, str]:
     return {"start": begin.isoformat(), "end": finish.isoformat()}
 
 
-def _options(
-    phone_resets: bool,
-    remove_leftovers: bool,
-    distribution: DistributionChoice | None,
-    phone_reset_batch: int | None = None,
-) -> RenewalOptions:
-    from workflows.models import RenewalOptions
-
-    fields: dict[str, Any] = {
-        "reset_phones": phone_resets,
-        "remove_leftover_certificates": remove_leftovers,
-        "distribution": distribution.value if distribution else None,
-    }
-    if phone_reset_batch is not None:
-        fields["phone_reset_batch"] = phone_reset_batch
-    return RenewalOptions(**fields)
-
-
 @app.command()
 @run_async
 async def plan(
@@ -479,6 +479,11 @@ async def plan(
     remove_leftovers: RemoveLeftovers = False,
     distribution: Distribution = None,
     window: Windows = None,
+    key_length: KeyLength = DEFAULT_KEY_LENGTH,
+    ec_key_length: EcKeyLength = DEFAULT_EC_KEY_LENGTH,
+    hash_algorithm: Hash = DEFAULT_HASH,
+    other_domain: OtherDomains = None,
+    min_remaining_days: MinRemainingDays = DEFAULT_MIN_REMAINING_DAYS,
     json_out: Json = False,
 ) -> None:
     """Dry run: discover the cluster, run the preflight checks and print the plan.
@@ -488,14 +493,27 @@ async def plan(
     """
     from console.planning import dry_run_json, dry_run_report, dry_run_view
 
+    configure_cli_logging()
     purposes = _purposes(purpose)
     windows = [_window(w) for w in window or []]
+    options = build_options(
+        reset_phones=phone_resets,
+        remove_leftover_certificates=remove_leftovers,
+        distribution=distribution.value if distribution else None,
+        key_length=key_length,
+        ec_key_length=ec_key_length,
+        hash_algorithm=hash_algorithm.value,
+        other_domains=other_domain or [],
+        min_remaining_days=min_remaining_days,
+    )
+    for warning in csr_warnings(purposes, options):
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     _known_cluster(cluster)
     report = await dry_run_report(
         settings(),
         cluster,
         purposes,
-        _options(phone_resets, remove_leftovers, distribution),
+        options,
         windows=windows,
     )
     if json_out:
@@ -537,6 +555,11 @@ async def start(
     ] = None,
     remove_leftovers: RemoveLeftovers = False,
     distribution: Distribution = None,
+    key_length: KeyLength = DEFAULT_KEY_LENGTH,
+    ec_key_length: EcKeyLength = DEFAULT_EC_KEY_LENGTH,
+    hash_algorithm: Hash = DEFAULT_HASH,
+    other_domain: OtherDomains = None,
+    min_remaining_days: MinRemainingDays = DEFAULT_MIN_REMAINING_DAYS,
     by: By = None,
     json_out: Json = False,
 ) -> None:
@@ -550,6 +573,21 @@ async def start(
 
     purposes = _purposes(purpose)
     windows = [_window(w) for w in window or []]
+    # Left out when not given: the workflow's default applies.
+    batch = {} if phone_reset_batch is None else {"phone_reset_batch": phone_reset_batch}
+    options = build_options(
+        reset_phones=phone_resets,
+        remove_leftover_certificates=remove_leftovers,
+        distribution=distribution.value if distribution else None,
+        key_length=key_length,
+        ec_key_length=ec_key_length,
+        hash_algorithm=hash_algorithm.value,
+        other_domains=other_domain or [],
+        min_remaining_days=min_remaining_days,
+        **batch,
+    )
+    for warning in csr_warnings(purposes, options):
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     _known_cluster(cluster)
     s = settings()
     inp = RenewalInput(
@@ -562,7 +600,7 @@ async def start(
         windows=windows,
         requested_by=principal(by),
         require_plan_approval=approve_plan,
-        options=_options(phone_resets, remove_leftovers, distribution, phone_reset_batch),
+        options=options,
     )
     c = await _client()
     try:

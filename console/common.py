@@ -207,6 +207,21 @@ def _classify(exc: BaseException) -> tuple[ExitCode, str]:
     )
 
 
+def configure_cli_logging() -> None:
+    """Log what runs in the CLI's process (``plan``'s discovery) to stderr in the worker's
+    format (``UCRENEW_LOG_FORMAT``): ucrenew's lines from ``cli_log_level``, the libraries'
+    from ``library_log_level``. Settings that do not validate are left to the command to
+    report. Called by the commands that work in the CLI's process (``plan``, ``check``): the
+    logging module imports temporalio's worker, which the other commands need not load."""
+    from workers.logs import configure_logging
+
+    try:
+        s = settings()
+    except ValueError:
+        return
+    configure_logging(s.log_format, s.cli_log_level, s.library_log_level)
+
+
 def run_async(fn: Callable[P, Awaitable[R]]) -> Callable[P, R]:
     """Run an async command body; any error becomes one line and its exit code."""
 
@@ -217,7 +232,10 @@ def run_async(fn: Callable[P, Awaitable[R]]) -> Callable[P, R]:
         except (typer.Exit, typer.Abort):
             raise
         except Exception as exc:
-            if os.environ.get("UCRENEW_DEBUG"):
+            # A usage error raised in the body (typer.BadParameter) stays one: the root
+            # command prints it with the --help to read and exits 2.
+            usage = hasattr(exc, "format_message") and hasattr(exc, "exit_code")
+            if usage or os.environ.get("UCRENEW_DEBUG"):
                 raise
             raise typer.Exit(fail(exc)) from None
 

@@ -13,6 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from activities.clients.validation import describe_validation_error
 from console import optional_lab
 from console.common import CliError
 from workers.devserver import DevServer, DevServerError, detached_status, stop_detached
@@ -193,7 +196,9 @@ def _last_line(text: str) -> str:
 
 
 def _first_line(exc: Exception) -> str:
-    """A validation error's reason without pydantic's help links."""
+    """A validation error's fields and reasons, without input values or help links."""
+    if isinstance(exc, ValidationError):
+        return describe_validation_error(exc)
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     reasons = [line for line in lines[1:] if not line.startswith("For further")]
     return "; ".join(reasons) or (lines[0] if lines else type(exc).__name__)

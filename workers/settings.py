@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Self
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from activities.clients.secrets import SecretRef
 
-__all__ = ["UcrenewSettings"]
+__all__ = ["LogLevel", "UcrenewSettings"]
+
+LogLevel = Annotated[
+    Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+    BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v),
+]
+"""A logging level by name, in any case."""
 
 
 class UcrenewSettings(BaseSettings):
@@ -37,6 +43,13 @@ class UcrenewSettings(BaseSettings):
         codec_key_id: Identifier stored with each encrypted payload, for key rotation.
         codec_previous_key_refs: Retired key ids mapped to key references, still accepted
             for decryption (``UCRENEW_CODEC_PREVIOUS_KEY_REFS='{"k1": "file:old.key"}'``).
+        log_format: ``text`` (default) or ``json``: one JSON object per line, with the
+            change id, cluster, node and phase as fields (``UCRENEW_LOG_FORMAT=json``).
+        log_level: Level of ucrenew's own log lines in the worker.
+        library_log_level: Level of the libraries' log lines (asyncssh, httpx, httpcore,
+            zeep, Temporal's internals); WARNING keeps their per-request chatter out.
+        cli_log_level: Level of ucrenew's own log lines in the CLI (its output is the
+            tables; the log adds warnings only by default).
     """
 
     # hide_input_in_errors: a literal pasted where a reference belongs must not be echoed.
@@ -54,6 +67,10 @@ class UcrenewSettings(BaseSettings):
     codec_key_ref: SecretRef | None = None
     codec_key_id: str = Field(default="ucrenew-1", min_length=1)
     codec_previous_key_refs: dict[str, SecretRef] = Field(default_factory=dict)
+    log_format: Literal["text", "json"] = "text"
+    log_level: LogLevel = "INFO"
+    library_log_level: LogLevel = "WARNING"
+    cli_log_level: LogLevel = "WARNING"
 
     @model_validator(mode="after")
     def _default_inventory(self) -> Self:

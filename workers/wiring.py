@@ -18,6 +18,7 @@ from activities.leftovers import LeftoverActivities
 from activities.registry import RegistryActivities
 from activities.trust import TrustActivities
 from workers.converter import make_data_converter
+from workers.logs import LogContextInterceptor
 from workers.settings import UcrenewSettings
 from workflows.renewal import CertRenewalWorkflow
 
@@ -99,6 +100,7 @@ def build_worker(
             registry.find_other_renewals,
         ],
         max_concurrent_activities=32,
+        interceptors=[LogContextInterceptor()],
     )
 
 

@@ -278,7 +278,7 @@ class CertificateAcquisition:
                 )
                 ledger.status.reminders.append(f"{kind}: {message}")
                 ledger.audit("ucrenew", f"ca-{kind}", message)
-                workflow.logger.warning("%s %s: %s", self._input.change_id, kind, message)
+                workflow.logger.warning("%s: %s", kind, message, extra=ledger.log_extra())
         else:
             await workflow.wait_condition(lambda: self._submission is not None)
         assert self._submission is not None

@@ -41,8 +41,24 @@ class Ledger:
         self._question: tuple[str, tuple[str, ...]] | None = None
         self.decision: OperatorDecision | None = None
 
+    def log_context(self) -> dict[str, str]:
+        """The change's cluster and current phase, as log lines carry them."""
+        return {"cluster": self.status.cluster, "phase": self.status.phase}
+
+    def log_extra(self) -> dict[str, dict[str, str]]:
+        """``extra`` for ``workflow.logger``: the cluster and phase (the worker's log
+        formatter turns them into fields; the change id comes from Temporal's own extra)."""
+        return {"ucrenew": self.log_context()}
+
     def phase(self, phase: Phase, awaiting: Awaiting = "") -> None:
         """Enter ``phase`` (and say what the change waits for), also for the dashboards."""
+        if phase != self.status.phase or awaiting != self.status.awaiting:
+            workflow.logger.info(
+                "phase %s%s",
+                phase,
+                f", awaiting {awaiting}" if awaiting else "",
+                extra={"ucrenew": {"cluster": self.status.cluster, "phase": phase}},
+            )
         self.status.phase = phase
         self.status.awaiting = awaiting
         if phase in ("done", "failed", "cancelled"):
@@ -64,7 +80,7 @@ class Ledger:
         self.status.question = text
         phase = self.status.phase
         self.phase(phase, awaiting="operator")
-        workflow.logger.warning("%s asks: %s", self.status.change_id, text)
+        workflow.logger.warning("asks: %s", text, extra=self.log_extra())
         await workflow.wait_condition(lambda: self.decision is not None)
         assert self.decision is not None
         self._question = None

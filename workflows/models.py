@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Any, Final, Literal, Self
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
 
+from activities import catalog
 from activities.cluster_models import CertificatePath, LeftoverCertificate, Purpose
 from activities.models import UtcDatetime, ValidationProblem
 from workflows.restart_models import RestartPlan
@@ -38,17 +40,35 @@ TERMINAL_PHASES: tuple[Phase, ...] = ("done", "failed", "cancelled")
 Awaiting = Literal["", "approval", "ca", "window", "sso-confirm", "operator"]
 CaKind = Literal["local", "manual", "adcs", "acme"]
 
+_DNS_NAME: Final = re.compile(
+    r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
+    r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+)
+
 
 class RenewalOptions(BaseModel):
-    """Tunables of one renewal. Durations are data so tests can shrink them."""
+    """Tunables of one renewal. Durations are data so tests can shrink them.
 
-    key_length: int = 2048
+    The CSR's key, hash and other domains are checked against what CUCM offers (§1.2):
+    validation messages list the valid values.
+    """
+
+    key_length: int = Field(
+        default=2048, description="RSA key of the RSA purposes' CSRs: 2048, 3072 or 4096 (§1.2)"
+    )
     ec_key_length: int = Field(
         default=256, description="EC key of the ECDSA purposes' CSRs: 256 or 384 (§1.2)"
     )
-    hash_algorithm: str = "sha256"
-    other_domains: list[str] = Field(default_factory=list)
-    min_remaining_days: int = 30
+    hash_algorithm: str = Field(
+        default="sha256",
+        description="the CSRs' hash: sha256, sha384 or sha512, at least as strong as the key",
+    )
+    other_domains: list[str] = Field(
+        default_factory=list, description="extra SANs of the CSRs (CUCM's Other Domains)"
+    )
+    min_remaining_days: int = Field(
+        default=30, ge=1, description="the signed certificate must be valid this long at least"
+    )
     restart_timeout_seconds: float = 900.0
     restart_poll_seconds: float = 5.0
     restart_heartbeat_seconds: float = 30.0
@@ -89,6 +109,59 @@ class RenewalOptions(BaseModel):
         default_factory=lambda: [24.0, 72.0, 168.0],
         description="reminders while waiting for a manual CA; the last one escalates",
     )
+
+    @field_validator("key_length")
+    @classmethod
+    def _rsa_key_length(cls, v: int) -> int:
+        allowed = ", ".join(map(str, catalog.RSA_KEY_LENGTHS))
+        if v in catalog.REFUSED_RSA_KEY_LENGTHS:
+            raise ValueError(f"{catalog.REFUSED_RSA_KEY_LENGTHS[v]}; use {allowed}")
+        if v not in catalog.RSA_KEY_LENGTHS:
+            raise ValueError(f"CUCM offers RSA keys of {allowed} bits")
+        return v
+
+    @field_validator("ec_key_length")
+    @classmethod
+    def _ec_key_length(cls, v: int) -> int:
+        if v not in catalog.EC_KEY_LENGTHS:
+            allowed = " or ".join(map(str, catalog.EC_KEY_LENGTHS))
+            raise ValueError(f"CUCM offers EC keys of {allowed} bits")
+        return v
+
+    @field_validator("hash_algorithm", mode="before")
+    @classmethod
+    def _hash(cls, v: object) -> object:
+        if isinstance(v, str) and v.lower() in catalog.HASH_ALGORITHMS:
+            return v.lower()
+        raise ValueError(f"CUCM offers {', '.join(catalog.HASH_ALGORITHMS)}")
+
+    @field_validator("other_domains")
+    @classmethod
+    def _other_domains(cls, v: list[str]) -> list[str]:
+        names = [d.strip().rstrip(".").lower() for d in v]  # DNS names ignore case
+        for name in names:
+            if name.startswith("*"):
+                raise ValueError("CUCM does not support wildcard certificates (§1.2)")
+            if not _DNS_NAME.fullmatch(name):
+                raise ValueError(
+                    "each other domain must be a DNS name (letters, digits, hyphens, dots)"
+                )
+        return list(dict.fromkeys(names))
+
+    @model_validator(mode="after")
+    def _hash_as_strong_as_the_keys(self) -> Self:
+        keys: tuple[tuple[Literal["rsa", "ec"], int, str], ...] = (
+            ("rsa", self.key_length, "key_length"),
+            ("ec", self.ec_key_length, "ec_key_length"),
+        )
+        for key_type, length, option in keys:
+            allowed = catalog.hashes_for_key(key_type, length)
+            if self.hash_algorithm not in allowed:
+                raise ValueError(
+                    f"hash_algorithm {self.hash_algorithm} is weaker than a {length}-bit "
+                    f"{key_type.upper()} key ({option}); CUCM allows {', '.join(allowed)}"
+                )
+        return self
 
 
 class RenewalInput(BaseModel):

@@ -217,6 +217,7 @@ def compose_plan(
     staged_phone_resets: bool | None = None,
     legacy_labels: bool = False,
     path: CertificatePath | None = None,
+    csr_detail: bool = True,
 ) -> RenewalPlan:
     """The plan of a change: the one composition the workflow and ``ucrenew plan`` share.
 
@@ -231,6 +232,9 @@ def compose_plan(
             a change approved then keeps its plan hash.
         path: the interfaces of the certificate steps (:func:`certificate_path_for`); None
             for changes started before paths existed, whose plans named none.
+        csr_detail: name the CSR's key, hash and other domains and the validity asked of
+            the certificate in the steps; False for changes started before the plan named
+            them, so that they keep their plan hash.
 
     Returns:
         The plan, with its restart plan and rollout stages, and its hash.
@@ -243,7 +247,8 @@ def compose_plan(
         options.max_phone_fraction_per_wave,
         staged_phone_resets=staged,
     )
-    plan = build_plan(snapshot, purposes, restarts, legacy_labels=legacy_labels, path=path)
+    csr = options if csr_detail else None
+    plan = build_plan(snapshot, purposes, restarts, legacy_labels=legacy_labels, path=path, csr=csr)
     if options.remove_leftover_certificates:
         plan.steps.append(
             PlanStep(
@@ -268,12 +273,14 @@ def build_plan(
     *,
     legacy_labels: bool = False,
     path: CertificatePath | None = None,
+    csr: RenewalOptions | None = None,
 ) -> RenewalPlan:
     """The ordered steps of a renewal of ``purposes`` on the cluster of ``snapshot``.
 
     ``restarts`` is the restart planner's answer; its rollout stages become the steps after
     the uploads, in the order the workflow runs them. ``legacy_labels`` and ``path``: see
-    :func:`compose_plan`.
+    :func:`compose_plan`; ``csr``: the options whose CSR key, hash, other domains and
+    minimum validity the steps name (none named when None).
     """
     purposes = list(dict.fromkeys(purposes))
     steps: list[PlanStep] = []
@@ -289,7 +296,7 @@ def build_plan(
         san_by_purpose[name] = san
         publisher_by_purpose[name] = publisher
         all_san.extend(s for s in san if s not in all_san)
-        steps += _acquire_steps(name, publisher, san, path)
+        steps += _acquire_steps(name, publisher, san, path, csr)
         if sso and not sso_step_added and catalog.purpose(name).disables_sso:
             # As late as possible: SSO stays on while the CA takes its days.
             steps.append(
@@ -428,14 +435,31 @@ def _host(snapshot: ClusterSnapshot, fqdn: str) -> str:
         return fqdn
 
 
+def _csr_note(name: Purpose, csr: RenewalOptions | None) -> str:
+    """The key, hash and other domains a CSR asks for (the ECDSA note alone without ``csr``)."""
+    if csr is None:
+        return _key_note(name)
+    ec = catalog.purpose(name).key_type == "ECDSA"
+    key = f"EC {csr.ec_key_length}" if ec else f"RSA {csr.key_length}"
+    note = f"; key {key}, hash {csr.hash_algorithm.upper()}"
+    if csr.other_domains:
+        note += "; other domains: " + ", ".join(csr.other_domains)
+    return note
+
+
 def _acquire_steps(
-    name: Purpose, publisher: str, san: list[str], path: CertificatePath | None
+    name: Purpose,
+    publisher: str,
+    san: list[str],
+    path: CertificatePath | None,
+    csr: RenewalOptions | None = None,
 ) -> list[PlanStep]:
     """CSR, CA and validation: once on the publisher, or once per node on a per-node path."""
+    validity = f" (at least {csr.min_remaining_days} days left)" if csr else ""
     validate = PlanStep(
         phase="validate",
         action="validate the signed certificate and chain",
-        detail="key matches the CSR, SANs cover every node, chain, EKU, validity",
+        detail="key matches the CSR, SANs cover every node, chain, EKU, validity" + validity,
     )
     if path is None or not path.per_node:
         # Plans made before paths existed name no interface (their hash stays).
@@ -445,7 +469,7 @@ def _acquire_steps(
                 phase="csr",
                 action=f"generate multi-server {name} CSR{via}",
                 node=publisher,
-                detail="SAN: " + ", ".join(san) + _key_note(name),
+                detail="SAN: " + ", ".join(san) + _csr_note(name, csr),
             ),
             PlanStep(phase="ca-wait", action=f"have the {name} CSR signed by the CA"),
             validate,
@@ -458,13 +482,14 @@ def _acquire_steps(
                 phase="csr",
                 action=f"generate single-server {name} CSR via {via}",
                 node=fqdn,
-                detail=f"SAN: {fqdn}" + _key_note(name),
+                detail=f"SAN: {fqdn}" + _csr_note(name, csr),
             ),
             PlanStep(phase="ca-wait", action=f"have {fqdn}'s {name} CSR signed by the CA"),
             validate.model_copy(
                 update={
                     "node": fqdn,
-                    "detail": "key matches the CSR, SAN names the node, chain, EKU, validity",
+                    "detail": "key matches the CSR, SAN names the node, chain, EKU, validity"
+                    + validity,
                 }
             ),
         ]

@@ -22,9 +22,12 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
     from activities import catalog
     from activities.catalog import Purpose
     from activities.cert_paths import LEGACY_PATH, CertificatePath
+    from activities.clients.validation import describe_validation_error
     from activities.cluster_models import (
         AssessRequest,
         CertUploadRequest,
@@ -168,7 +171,7 @@ class CertRenewalWorkflow:
         self._gates.policy = await run_activity(
             CucmActivities.load_change_policy, ClusterRef(cluster=inp.cluster), policies.REGISTRY
         )
-        self._windows = parse_windows(inp.windows or self._gates.policy.windows)
+        self._windows = self._checked_policy(inp)
 
         self._set_phase("preflight")
         others = await run_activity(
@@ -209,6 +212,8 @@ class CertRenewalWorkflow:
         legacy = "cup-xmpp-s2s" in inp.purposes and not workflow.patched("s2s-trust-store")
         if paths:
             self._path = certificate_path_for(snapshot, inp.options)
+        # Changes started before the plan named the CSR's key and hash keep their plan hash.
+        csr_detail = workflow.patched("csr-options-in-plan")
         plan = compose_plan(
             snapshot,
             inp.purposes,
@@ -216,6 +221,7 @@ class CertRenewalWorkflow:
             staged_phone_resets=staged,
             legacy_labels=legacy,
             path=self._path if paths else None,
+            csr_detail=csr_detail,
         )
         self._status.plan = plan
         for finding in plan.findings:
@@ -522,6 +528,33 @@ class CertRenewalWorkflow:
             progress.detail = f"serving serial {served}" + (
                 f" ({state.error})" if state.error else ""
             )
+
+    def _checked_policy(self, inp: RenewalInput) -> list[WindowSpec]:
+        """The change's windows; the cluster's windows and approval policies are validated
+        here, so that a mistake in the inventory stops the change with the fields at fault
+        (never their values) instead of failing workflow tasks over and over."""
+        source = "windows" if inp.windows else "change_policy.windows"
+        raw = inp.windows or self._gates.policy.windows
+        where = ""
+        try:
+            windows: list[WindowSpec] = []
+            for i, item in enumerate(raw):
+                where = f"{source}[{i}]"
+                windows += parse_windows([item])
+            for gate in self._gates.policy.approvals:
+                where = f"change_policy.approvals.{gate}"
+                self._gates.approval_policy(gate)
+        except ValidationError as exc:
+            raise RenewalStopped(
+                "InvalidChangePolicy",
+                f"cluster {inp.cluster}: {where} is invalid: {describe_validation_error(exc)}",
+            ) from None
+        return windows
+
+    def log_context(self) -> dict[str, str]:
+        """The cluster and phase for log lines: the worker's logging interceptor hands them
+        to every activity this workflow starts."""
+        return self._ledger.log_context()
 
     def _set_phase(self, phase: Phase, awaiting: Awaiting = "") -> None:
         self._ledger.phase(phase, awaiting)

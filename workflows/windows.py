@@ -64,7 +64,8 @@ class RecurringWindow(BaseModel):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as e:
-            raise ValueError(f"unknown IANA time zone {value!r}") from e
+            # The value is not repeated: validation messages never carry what was written.
+            raise ValueError("unknown IANA time zone: use a name such as Europe/Zurich") from e
         return value
 
 

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from activities.clients.secrets import SecretRef, resolve_secret_ref
+from activities.clients.validation import describe_validation_error, describe_yaml_error
 
 
 class InventoryError(ValueError):
@@ -328,8 +329,9 @@ def load_inventory(path: str | Path) -> Inventory:
     """Read and validate an inventory file.
 
     Raises:
-        InventoryError: The file is missing, is not YAML, or is invalid; an invalid one is
-            reported by line and field, never with the offending value (it may be a secret).
+        InventoryError: The file is missing, not YAML, or does not validate. The message
+            names the file, the fields and the reasons, never a value from the file (a
+            password written where a reference belongs must not reach logs or history).
     """
     p = Path(path)
     try:
@@ -341,32 +343,19 @@ def load_inventory(path: str | Path) -> Inventory:
             "UCRENEW_INVENTORY at your clusters.yaml"
         ) from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "syntax error"
-        raise InventoryError(f"inventory {p}{where} is not valid YAML: {problem}") from None
+        raise InventoryError(
+            f"inventory {p} is not valid YAML: {describe_yaml_error(exc)}"
+        ) from None
+    if data is not None and not isinstance(data, dict):
+        raise InventoryError(f"inventory {p} is invalid: expected a mapping with clusters:")
     try:
         return Inventory.model_validate({**(data or {}), "base_dir": str(p.parent)})
     except ValidationError as exc:
-        raise InventoryError(_validation_message(p, text, exc)) from None
-    except ValueError as exc:
-        raise InventoryError(f"inventory {p} is invalid: {exc}") from None
-
-
-def _validation_message(path: Path, text: str, exc: ValidationError) -> str:
-    """``inventory FILE line N: FIELD: reason; ...`` without any input value."""
-    root = yaml.compose(text)
-    parts = []
-    for error in exc.errors(include_url=False, include_input=False):
-        loc = tuple(error["loc"])
-        field = ".".join(str(part) for part in loc) or "(top level)"
-        line = _yaml_line(root, loc)
-        where = f"line {line}: " if line else ""
-        # pydantic's messages name the expected form, not the value given ("Input should
-        # be ..."); the input itself is left out (include_input=False) for secrets' sake.
-        parts.append(f"{where}{field}: {error['msg']}")
-    more = f" (and {len(parts) - 3} more)" if len(parts) > 3 else ""
-    return f"inventory {path} is invalid: {'; '.join(parts[:3])}{more}"
+        root = yaml.compose(text)
+        raise InventoryError(
+            f"inventory {p} is invalid: "
+            f"{describe_validation_error(exc, locate=lambda loc: _yaml_line(root, loc))}"
+        ) from None
 
 
 def _yaml_line(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:

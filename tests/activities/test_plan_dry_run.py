@@ -80,7 +80,7 @@ async def test_ecdsa_purposes_in_ucrenew_plan(tmp_path: Path) -> None:
             "generate multi-server tomcat-ECDSA CSR via Certificate Management REST",
             "generate multi-server CallManager-ECDSA CSR via Certificate Management REST",
         ]
-        assert all(s.detail.endswith("ECDSA (EC) key") for s in steps if s.phase == "csr")
+        assert all(s.detail.endswith("key EC 256, hash SHA256") for s in steps if s.phase == "csr")
         assert "HTTPS 8443 (ECDSA-only handshake)" in text
         assert "SIP TLS 5061 (ECDSA-only handshake)" in text
         # 14SU3: Tomcat and DRF for tomcat-ECDSA, CallManager and HAProxy for the other.

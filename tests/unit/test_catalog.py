@@ -195,7 +195,9 @@ def test_tomcat_ecdsa_plan_on_14su2() -> None:
     plan = compose_plan(_snapshot(V14SU2), ["tomcat-ECDSA"], RenewalOptions())
     csr = next(s for s in plan.steps if s.phase == "csr")
     assert csr.action == "generate multi-server tomcat-ECDSA CSR"
-    assert csr.detail.endswith("; ECDSA (EC) key")
+    assert csr.detail.endswith("; key EC 256, hash SHA256")
+    legacy = compose_plan(_snapshot(V14SU2), ["tomcat-ECDSA"], RenewalOptions(), csr_detail=False)
+    assert next(s for s in legacy.steps if s.phase == "csr").detail.endswith("; ECDSA (EC) key")
     assert [s.action for s in plan.steps if s.phase == "upload-trust"] == [
         "upload root then intermediates as tomcat-trust"
     ]
@@ -211,9 +213,49 @@ def test_tomcat_ecdsa_plan_on_14su2() -> None:
     assert plan.restart_order[0] == "cucm-pub.example.com"
     verify = [s.action for s in plan.steps if s.phase == "verify"]
     assert verify == ["TLS handshake on HTTPS 8443 (ECDSA-only handshake)"] * 3
-    # An RSA tomcat plan is unchanged by the ECDSA rows (its steps carry no key note).
-    rsa_csr = next(s for s in compose_plan(_snapshot(V14SU2), ["tomcat"], RenewalOptions()).steps)
-    assert rsa_csr.detail == "SAN: cucm-pub.example.com, cucm-sub1.example.com, imp-pub.example.com"
+    # An RSA tomcat plan names its RSA key; plans of changes started before the plan named
+    # the key carry no note (their hash stays).
+    rsa = compose_plan(_snapshot(V14SU2), ["tomcat"], RenewalOptions())
+    san = "SAN: cucm-pub.example.com, cucm-sub1.example.com, imp-pub.example.com"
+    assert rsa.steps[0].detail == san + "; key RSA 2048, hash SHA256"
+    legacy_rsa = compose_plan(_snapshot(V14SU2), ["tomcat"], RenewalOptions(), csr_detail=False)
+    assert legacy_rsa.steps[0].detail == san
+
+
+def test_plan_names_the_csr_options() -> None:
+    options = RenewalOptions(
+        key_length=3072,
+        ec_key_length=384,
+        hash_algorithm="SHA384",
+        other_domains=["uc.example.com", "UC.example.com."],
+        min_remaining_days=90,
+    )
+    plan = compose_plan(_snapshot(V14SU2), ["tomcat", "tomcat-ECDSA"], options)
+    details = [s.detail for s in plan.steps if s.phase in ("csr", "validate")]
+    assert details[0].endswith("; key RSA 3072, hash SHA384; other domains: uc.example.com")
+    assert details[1].endswith("validity (at least 90 days left)")
+    assert details[2].endswith("; key EC 384, hash SHA384; other domains: uc.example.com")
+    assert plan.plan_hash != compose_plan(_snapshot(V14SU2), ["tomcat"], RenewalOptions()).plan_hash
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"key_length": 1024}, "80 bits of security"),
+        ({"key_length": 8192}, "2048, 3072, 4096"),
+        ({"ec_key_length": 521}, "256 or 384"),
+        ({"hash_algorithm": "sha1"}, "sha256, sha384, sha512"),
+        ({"ec_key_length": 384}, "CUCM allows sha384, sha512"),
+        ({"other_domains": ["*.example.com"]}, "wildcard"),
+        ({"other_domains": ["not a name"]}, "DNS name"),
+        ({"min_remaining_days": 0}, "greater than or equal to 1"),
+    ],
+)
+def test_csr_options_outside_what_cucm_offers_are_refused(
+    fields: dict[str, object], reason: str
+) -> None:
+    with pytest.raises(ValueError, match=reason):
+        RenewalOptions.model_validate(fields)
 
 
 @pytest.mark.parametrize(

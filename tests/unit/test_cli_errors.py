@@ -137,8 +137,8 @@ def test_an_invalid_inventory_names_file_line_and_field_never_the_value(
     env["UCRENEW_INVENTORY"] = str(bad)
     args = ["lab"] + (["--change", "C1"] if command == "start" else [])
     line = assert_one_line_error(ucrenew(env, command, *args), ExitCode.FAILED, str(bad))
-    assert "line 8: clusters.0.nodes.0.https_port" in line
-    assert "line 10: clusters.0.credentials.os_admin.password" in line
+    assert "line 8: clusters[0].nodes[0].https_port" in line
+    assert "line 10: clusters[0].credentials.os_admin.password" in line
     assert "eighty" not in line
 
 

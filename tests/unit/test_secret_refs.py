@@ -116,3 +116,48 @@ def test_acme_http_hook_is_refused(tmp_path: Path) -> None:
     message = err.value.message
     assert "dns-01 only" in message and "Cisco Tomcat" in message
     assert "set dns_hook" in message
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        # under a misspelt key: pydantic's own message would quote it
+        {"os_admin": {"username": "a", "pasword": SENTINEL}, "app_user": {"username": "b"}},
+        # a whole account written as one string
+        {"os_admin": f"admin:{SENTINEL}", "app_user": f"axl/{SENTINEL}"},
+    ],
+)
+def test_inventory_never_repeats_a_misplaced_password(
+    tmp_path: Path, credentials: dict[str, object]
+) -> None:
+    cluster = {
+        "name": "lab",
+        "domain": "lab.example.com",
+        "publisher": "cucm-pub",
+        "nodes": [{"fqdn": "cucm-pub.lab.example.com", "role": "publisher"}],
+        "credentials": credentials,
+    }
+    path = tmp_path / "clusters.yaml"
+    path.write_text(yaml.safe_dump({"clusters": [cluster]}))
+
+    with pytest.raises(InventoryError, match=r"clusters\[0\]\.credentials\.os_admin") as err:
+        load_inventory(path)
+    assert SENTINEL not in str(err.value)
+
+
+def test_inventory_yaml_error_names_the_line_not_its_text(tmp_path: Path) -> None:
+    path = tmp_path / "clusters.yaml"
+    path.write_text(f"clusters:\n  - name: lab\n    password: {SENTINEL}: oops\n")
+    with pytest.raises(InventoryError, match="line 3") as err:
+        load_inventory(path)
+    assert SENTINEL not in str(err.value)
+
+
+def test_adcs_misconfiguration_names_fields_only(tmp_path: Path) -> None:
+    entry = {"name": "corp", "type": "adcs", "url": "https://ca/certsrv/", "secret": SENTINEL}
+    inventory = Inventory.model_validate(
+        {"clusters": [], "cas": [entry], "base_dir": str(tmp_path)}
+    )
+    with pytest.raises(CaConfigurationError, match="secret: unknown field") as err:
+        build_ca(inventory.ca("adcs"), inventory, tmp_path)
+    assert SENTINEL not in str(err.value)

@@ -465,3 +465,23 @@ async def test_a_path_the_release_lacks_stops_before_any_write(
     assert [p.code for p in status.problems] == ["certificate-path-unavailable"]
     assert "CUCM 14 and later" in status.problems[0].message
     assert not WRITES & set(stub.names())
+
+
+async def test_an_invalid_change_policy_stops_the_change_naming_fields_not_values(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    secret = "Hunter2-in-the-wrong-place"
+    stub.windows = [
+        {"days": ["sat"], "start": "22:00", "duration_seconds": 3600, "timezone": secret}
+    ]
+    stub.approvals = {"impact": {"required": secret}}
+    handle = await start(time_skipping_env, task_queue)
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "InvalidChangePolicy"
+    assert "change_policy.windows[0] is invalid: timezone: unknown IANA time zone" in cause.message
+    assert secret not in cause.message
+    assert not WRITES & set(stub.names())
+    status = await handle.query(CertRenewalWorkflow.get_status)
+    assert status.error is not None and secret not in status.error

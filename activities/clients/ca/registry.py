@@ -36,6 +36,7 @@ from activities.clients.ca.base import CertificateAuthority
 from activities.clients.ca.errors import CaConfigurationError
 from activities.clients.inventory import CaEntry, Inventory
 from activities.clients.secrets import SecretRefError, rebase_secret_ref, resolve_secret_ref
+from activities.clients.validation import describe_validation_error
 
 
 def _path(inventory: Inventory, value: object) -> str | None:
@@ -71,7 +72,11 @@ def _dns_hook(entry: CaEntry, spec: object) -> DnsHook | None:
     kind = spec.get("type")
     if kind == "command":
         return CommandDnsHook(list(spec.get("argv") or []), timeout=float(spec.get("timeout", 300)))
-    raise CaConfigurationError(f"CA {entry.name!r}: unknown dns_hook type {kind!r}", ca=entry.name)
+    raise CaConfigurationError(
+        f"CA {entry.name!r}: dns_hook.type must be 'command' "
+        "(e.g. dns_hook: {type: command, argv: [/usr/local/bin/dns-hook]})",
+        ca=entry.name,
+    )
 
 
 def build_ca(entry: CaEntry, inventory: Inventory, state_dir: Path) -> CertificateAuthority:
@@ -103,7 +108,8 @@ def build_ca(entry: CaEntry, inventory: Inventory, state_dir: Path) -> Certifica
             config = AdcsCaConfig.model_validate(entry.model_dump())
         except ValidationError as exc:
             raise CaConfigurationError(
-                f"CA {entry.name!r} (adcs) is misconfigured: {exc}", ca=entry.name
+                f"CA {entry.name!r} (adcs) is misconfigured: {describe_validation_error(exc)}",
+                ca=entry.name,
             ) from None
         return adcs_ca_from_config(
             config,

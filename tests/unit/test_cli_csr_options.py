@@ -1,0 +1,93 @@
+"""`ucrenew start` and `ucrenew plan`: the CSR's key, hash, other domains and validity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+import console.planning
+from console import cli
+from workflows.models import RenewalInput, RenewalOptions
+
+runner = CliRunner()
+
+
+class _Stop(Exception):
+    """Raised by the stand-ins once they have seen what the command passed on."""
+
+
+@pytest.fixture
+def seen(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Stand-ins for the plan's discovery and the Temporal client, recording their input."""
+    got: dict[str, Any] = {}
+
+    async def dry_run_report(_s: object, _c: str, _p: object, options: RenewalOptions, **_: object):
+        got["options"] = options
+        raise _Stop
+
+    class Client:
+        async def start_workflow(self, _run: object, inp: RenewalInput, **_: object) -> None:
+            got["options"] = inp.options
+            raise _Stop
+
+    async def client() -> Client:
+        return Client()
+
+    monkeypatch.setattr(console.planning, "dry_run_report", dry_run_report)
+    monkeypatch.setattr(cli, "_client", client)
+    monkeypatch.setattr(cli, "_known_cluster", lambda _name: None)
+    # The stand-ins' _Stop reaches the test instead of becoming an "unexpected" error line.
+    monkeypatch.setenv("UCRENEW_DEBUG", "1")
+    return got
+
+
+@pytest.mark.parametrize("command", [["plan", "lab"], ["start", "lab", "--change", "CHG1"]])
+def test_csr_options_reach_the_change(command: list[str], seen: dict[str, Any]) -> None:
+    args = ["--key-length", "3072", "--ec-key-length", "384", "--hash", "SHA384"]
+    args += ["--other-domain", "uc.example.com", "--other-domain", "cm.example.com"]
+    result = runner.invoke(cli.app, [*command, *args, "--min-remaining-days", "90"])
+    assert isinstance(result.exception, _Stop), result.output
+    options: RenewalOptions = seen["options"]
+    assert (options.key_length, options.ec_key_length, options.hash_algorithm) == (
+        3072,
+        384,
+        "sha384",
+    )
+    assert options.other_domains == ["uc.example.com", "cm.example.com"]
+    assert options.min_remaining_days == 90
+
+
+@pytest.mark.parametrize("command", [["plan", "lab"], ["start", "lab", "--change", "CHG1"]])
+@pytest.mark.parametrize(
+    ("args", "flag", "valid"),
+    [
+        (["--key-length", "1024"], "--key-length", "80 bits of security"),
+        (["--key-length", "8192"], "--key-length", "2048, 3072, 4096"),
+        (["--ec-key-length", "521"], "--ec-key-length", "256 or 384"),
+        (["--hash", "sha1"], "--hash", "sha256"),
+        (["--ec-key-length", "384"], "--hash", "sha384, sha512"),
+        (["--other-domain", "*.example.com"], "--other-domain", "wildcard"),
+        (["--min-remaining-days", "0"], "--min-remaining-days", "1"),
+    ],
+)
+def test_invalid_csr_options_are_usage_errors(
+    command: list[str], args: list[str], flag: str, valid: str, seen: dict[str, Any]
+) -> None:
+    result = runner.invoke(cli.app, [*command, *args])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert flag in text and valid in " ".join(text.replace("│", " ").split())
+    assert "options" not in seen  # nothing was planned or started
+
+
+def test_the_cli_defaults_are_the_workflows() -> None:
+    from console import csr_options
+    from workflows.models import RenewalOptions
+
+    defaults = RenewalOptions()
+    assert defaults.key_length == csr_options.DEFAULT_KEY_LENGTH
+    assert defaults.ec_key_length == csr_options.DEFAULT_EC_KEY_LENGTH
+    assert csr_options.DEFAULT_HASH.value == defaults.hash_algorithm
+    assert defaults.min_remaining_days == csr_options.DEFAULT_MIN_REMAINING_DAYS
