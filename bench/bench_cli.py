@@ -5,14 +5,14 @@ it. ``ls`` runs against a headless Temporal dev server this script starts (and s
 free loopback port. Run: ``.venv/bin/python -m bench.bench_cli [runs]``. Prints figures;
 asserts nothing.
 
-Figures of the issue-12 work, whole process, median of 10 runs (5 before), 2 shared cores
-at a load of about 4 from other work, ``ls`` against ``ucrenew dev up``'s Temporal:
+Figures of the issue-12 work, whole process, median of 10 runs (5 before), 2 shared cores,
+``ls`` against ``ucrenew dev up``'s Temporal:
 
 =================  ==========================  ==========================
 command            before (eager imports)      after (lazy imports)
 =================  ==========================  ==========================
 ``--help``         1.55 s wall, 1.51 s CPU     0.14 s wall, 0.14 s CPU
-``ls``             1.48 s wall, 1.42 s CPU     0.74 s wall, 0.73 s CPU
+``ls``             1.48 s wall, 1.42 s CPU     0.61 s wall, 0.60 s CPU
 =================  ==========================  ==========================
 
 ``ls`` itself (connect and list) takes about 0.01 s; the rest is importing temporalio's
