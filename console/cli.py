@@ -770,6 +770,13 @@ async def watch(
     from workflows.models import TERMINAL_PHASES
 
     status = await status_of(change_id)
+    if status.phase in TERMINAL_PHASES and not json_out:
+        err_console.print(
+            f"{change_id} already finished ({status.phase}): `ucrenew report {change_id}` for "
+            "the record",
+            highlight=False,
+            markup=False,
+        )
     if json_out:
         while status.phase not in TERMINAL_PHASES:
             await asyncio.sleep(interval)
