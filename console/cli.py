@@ -208,7 +208,13 @@ def _purpose_values(values: list[str]) -> list[str]:
 
 
 def _complete_purposes(incomplete: str) -> list[str]:
-    return [p for p in PURPOSES if p.lower().startswith(incomplete.lower())]
+    # Typer keeps only completions that start with what was typed, as typed: "call" is
+    # completed to "callmanager", which --purpose takes as CallManager.
+    return [
+        incomplete + p[len(incomplete) :]
+        for p in PURPOSES
+        if p.lower().startswith(incomplete.lower())
+    ]
 
 
 Purpose = Annotated[

@@ -223,3 +223,11 @@ def test_completion_never_raises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     blocked = tmp_path / "blocked"
     blocked.write_text("")
     completion.remember_changes(blocked, ["CHG1"])
+
+
+def test_purposes_complete_in_the_case_typed() -> None:
+    from console.cli import _complete_purposes
+
+    assert _complete_purposes("call") == ["callManager", "callManager-ECDSA"]
+    assert _complete_purposes("Call") == ["CallManager", "CallManager-ECDSA"]
+    assert _complete_purposes("cup") == ["cup-xmpp", "cup-xmpp-s2s"]
