@@ -15,6 +15,7 @@ from tests.workflows.stubs import FQDNS, StubCluster
 from tests.workflows.test_callmanager_workflow import approve, now, start_cm, window
 from tests.workflows.test_renewal_workflow import confirm_sso, start, wait_for
 from workflows import search_attributes as sa
+from workflows.models import OperatorDecision
 from workflows.renewal import CertRenewalWorkflow
 
 #: The CallManager tests' fixtures: a 12.5 cluster without SSO, and its worker.
@@ -70,6 +71,11 @@ async def test_a_failed_restart_names_the_nodes_still_to_restart(
     handle = await start_cm(time_skipping_env, task_queue, windows=[window(opens, 12)])
     await wait_for(handle, "approval")
     await approve(handle)
+    # The failed restart asks; stopping fails the change as it did before decisions existed.
+    await wait_for(handle, "operator")
+    await handle.execute_update(
+        CertRenewalWorkflow.decide, OperatorDecision(principal="dave", decision="stop")
+    )
     with pytest.raises(WorkflowFailureError):
         await handle.result()
     status = await handle.query(CertRenewalWorkflow.get_status)
