@@ -44,6 +44,7 @@ from workflows import search_attributes as sa
 from workflows.models import (
     TERMINAL_PHASES,
     ApprovalInput,
+    CancellationNote,
     CertificateSubmission,
     OperatorDecision,
     RenewalInput,
@@ -542,20 +543,32 @@ async def submit_cert(
     console.print(f"accepted certificate serial {result.serial} for {change_id}")
 
 
+DECISIONS = (
+    "regenerate",
+    "abort",
+    "continue",
+    "roll-forward",
+    "resume",
+    "retry",
+    "skip",
+    "rollback",
+    "stop",
+)
+
+
 @app.command()
 @run_async
 async def decide(
     change_id: str,
-    decision: Annotated[
-        str, typer.Argument(help="regenerate | abort | continue | roll-forward | resume")
-    ],
+    decision: Annotated[str, typer.Argument(help=" | ".join(DECISIONS))],
     by: By = None,
     comment: Comment = "",
 ) -> None:
     """Answer a renewal's question: a stale CSR (regenerate | abort), phones not back after a
-    wave (continue | roll-forward | abort), the window closing (resume | abort)."""
-    if decision not in ("regenerate", "abort", "continue", "roll-forward", "resume"):
-        raise CliError("answer with regenerate, abort, continue, roll-forward or resume")
+    wave (continue | roll-forward | abort), the window closing (resume | abort), a node's
+    restart or verification that failed (retry | skip | rollback | stop)."""
+    if decision not in DECISIONS:
+        raise CliError(f"answer with {', '.join(DECISIONS[:-1])} or {DECISIONS[-1]}")
     handle = await renewal(change_id)
     try:
         await handle.execute_update(
@@ -584,12 +597,24 @@ async def confirm_sso(change_id: str, by: By = None, comment: Comment = "") -> N
 
 @app.command()
 @run_async
-async def cancel(change_id: str) -> None:
-    """Cancel a renewal; it records where the cluster stands and what is left to do."""
+async def cancel(
+    change_id: str,
+    reason: Annotated[str, typer.Option("--reason", "-m", help="why the change is cancelled")],
+    by: By = None,
+) -> None:
+    """Cancel a renewal: who and why go into its audit trail first; it then records where
+    the cluster stands and what is left to do, node by node."""
     handle = await renewal(change_id)
     desc = await handle.describe()
     if desc.status != WorkflowExecutionStatus.RUNNING:
         raise CliError(f"{change_id} is not running ({desc.status.name if desc.status else '?'})")
+    try:
+        await handle.execute_update(
+            CertRenewalWorkflow.record_cancellation,
+            CancellationNote(principal=principal(by), reason=reason),
+        )
+    except WorkflowUpdateFailedError as exc:
+        raise _update_error(exc) from None
     await handle.cancel()
     console.print(f"cancellation requested for {change_id} at {datetime.now(UTC):%H:%M:%S}Z")
 

@@ -169,6 +169,21 @@ class NodeStepRecovery:
                 entry.served_serial = served or entry.served_serial
                 if served is not None and served == entry.old_serial:
                     parts.append(f"still serves its old {purpose} certificate (serial {served})")
+                elif served is None:
+                    # A service that did not start serves nothing: the old certificate is
+                    # still the active one there, the new one goes live when it starts.
+                    error = ""
+                    if state is not None:
+                        error = (
+                            state.error
+                            if purpose == "tomcat"
+                            else state.errors_by_purpose.get(purpose)
+                        ) or ""
+                    parts.append(
+                        f"serves no {purpose} certificate now"
+                        + (f" ({error})" if error else "")
+                        + "; the new one is installed there but not active"
+                    )
                 else:
                     parts.append(
                         f"serves {purpose} serial {served or 'unknown'}, not its old one "

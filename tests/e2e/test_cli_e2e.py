@@ -158,10 +158,15 @@ def test_cancel_from_the_cli(cli: Cli) -> None:
     cli.wait_awaiting("CHG-CLI-2", "ca")
     duplicate = cli("start", "lab", "--change", "CHG-CLI-2", ok=False)
     assert duplicate.returncode == 1 and "CHG-CLI-2" in duplicate.stderr
-    cli("cancel", "CHG-CLI-2")
+    cli("cancel", "CHG-CLI-2", "--by", "erin", "--reason", "the CA is down for the weekend")
     assert cli("watch", "CHG-CLI-2", "--interval", "0.2", ok=False).returncode == 1
     final = cli.json("show", "CHG-CLI-2")
     assert final["phase"] == "cancelled"
     assert final["outstanding"] == []  # cancelled before any upload: SSO was never touched
+    assert final["error"] == "cancelled by erin: the CA is down for the weekend"
+    assert final["cancellation"] == {
+        "principal": "erin",
+        "reason": "the CA is down for the weekend",
+    }
     unknown = cli("show", "CHG-NOPE", ok=False)
     assert unknown.returncode == 1 and "no renewal" in unknown.stderr
