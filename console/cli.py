@@ -44,6 +44,7 @@ from workflows import search_attributes as sa
 from workflows.models import (
     TERMINAL_PHASES,
     ApprovalInput,
+    CaCheckInput,
     CancellationNote,
     CertificateSubmission,
     OperatorDecision,
@@ -471,6 +472,23 @@ async def ca_request(change_id: str) -> None:
 
 
 # -- acting ------------------------------------------------------------------------------
+
+
+@app.command("ca-check")
+@run_async
+async def ca_check(change_id: str, by: By = None) -> None:
+    """Ask the CA about a pending request now (ADCS, ACME) instead of at the next poll."""
+    handle = await renewal(change_id)
+    try:
+        status = await handle.execute_update(
+            CertRenewalWorkflow.check_ca, CaCheckInput(principal=principal(by))
+        )
+    except WorkflowUpdateFailedError as exc:
+        raise _update_error(exc) from None
+    if status.awaiting == "ca":
+        console.print(f"{change_id}: request {status.ca_request_ref} is still pending at the CA")
+    else:
+        console.print(f"{change_id}: the CA issued request {status.ca_request_ref}")
 
 
 @app.command()

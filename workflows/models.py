@@ -224,6 +224,12 @@ class OperatorDecision(BaseModel):
     comment: str = ""
 
 
+class CaCheckInput(BaseModel):
+    """An operator asks ucrenew to poll the CA for the pending request now."""
+
+    principal: str
+
+
 class CancellationNote(BaseModel):
     """Who cancels a change and why, recorded before the cancellation itself."""
 

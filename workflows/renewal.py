@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         TERMINAL_PHASES,
         ApprovalInput,
         Awaiting,
+        CaCheckInput,
         CancellationNote,
         CertificateSubmission,
         NewCertificate,
@@ -612,6 +613,19 @@ class CertRenewalWorkflow:
     @decide.validator
     def _validate_decide(self, decision: OperatorDecision) -> None:
         self._ledger.check_decision(decision)
+
+    @workflow.update
+    async def check_ca(self, request: CaCheckInput) -> RenewalStatus:
+        """Poll the CA for the pending request now instead of at the next interval; returns
+        once that poll answered (``awaiting`` is still ``ca`` while the CA has not issued)."""
+        await self._acquisition.check_now(request.principal)
+        return self._status
+
+    @check_ca.validator
+    def _validate_check_ca(self, request: CaCheckInput) -> None:
+        self._acquisition.check_now_pending()
+        if not request.principal.strip():
+            raise ApplicationError("a check needs the operator's name", type="BadCheck")
 
     @workflow.update
     async def record_cancellation(self, note: CancellationNote) -> RenewalStatus:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -13,7 +16,7 @@ from tests.workflows.stubs import FQDNS, StubCluster
 from tests.workflows.test_renewal_workflow import Handle, confirm_sso, start, wait_for
 from tests.workflows.test_renewal_workflow import stub as stub
 from tests.workflows.test_renewal_workflow import worker as worker
-from workflows.models import CancellationNote, OperatorDecision, RenewalStatus
+from workflows.models import CaCheckInput, CancellationNote, OperatorDecision, RenewalStatus
 from workflows.renewal import CertRenewalWorkflow
 
 SUB1 = FQDNS[1]
@@ -165,3 +168,32 @@ async def test_cancel_records_who_and_why_before_cancelling(
     [note] = [e for e in status.audit if e.action == "cancel-requested"]
     assert (note.actor, note.comment) == ("erin", "sub1 needs a TAC case")
     assert any(f"on {SUB1}: `utils service restart Cisco Tomcat`" in o for o in status.outstanding)
+
+
+async def test_check_now_polls_a_pending_ca_at_once(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    stub.sso_enabled = False
+    now = await time_skipping_env.get_current_time()
+    stub.ca_pending_until = now + timedelta(days=10)
+    handle = await start(
+        time_skipping_env, task_queue, ca="adcs", options={"ca_poll_seconds": 86400}
+    )
+    await wait_for(handle, "ca")
+    status = await handle.execute_update(
+        CertRenewalWorkflow.check_ca, CaCheckInput(principal="fay")
+    )
+    assert status.awaiting == "ca"
+    [checked] = [e for e in status.audit if e.action == "ca-checked"]
+    assert "still pending" in checked.comment
+    # The CA admin issues; checking now finds it at once instead of up to a day later.
+    stub.ca_pending_until = now
+    status = await handle.execute_update(
+        CertRenewalWorkflow.check_ca, CaCheckInput(principal="fay")
+    )
+    assert status.awaiting != "ca"
+    assert [e.actor for e in status.audit if e.action == "ca-check-requested"] == ["fay", "fay"]
+    final = await handle.result()
+    assert final.phase == "done"
+    with pytest.raises(RPCError):  # the change has ended
+        await handle.execute_update(CertRenewalWorkflow.check_ca, CaCheckInput(principal="fay"))
