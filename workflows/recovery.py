@@ -109,7 +109,8 @@ class NodeStepRecovery:
         return (
             f"the {what} on {failed.node} failed after its retries: {failed.reason}. "
             f"`retry` once the node is fixed, `skip` to leave {short_name(failed.node)} out "
-            "(not renewed: it keeps serving its old certificate), `rollback` to regenerate "
+            "(not renewed: the new certificate stays installed there but not active), "
+            "`rollback` to regenerate "
             f"{', '.join(self._plan.purposes)} self-signed on every node of the change, or "
             "`stop` (the change fails with what is left to do)"
         )

@@ -170,3 +170,30 @@ def test_cancel_from_the_cli(cli: Cli) -> None:
     }
     unknown = cli("show", "CHG-NOPE", ok=False)
     assert unknown.returncode == 1 and "no renewal" in unknown.stderr
+
+
+def test_adcs_check_now_and_a_failed_restart_retried_from_the_cli(cli: Cli) -> None:
+    cli("lab", "fault", "service-fail-start", "--node", "cucm-sub1", "--target", "Cisco Tomcat")
+    change = "CHG-CLI-3"
+    cli("start", "lab", "--change", change, "--ca", "adcs", "--ca-template", "CUCMManualApproval")
+    status = cli.wait_awaiting(change, "ca")
+    assert "still pending" in cli("ca-check", change).stdout
+    # The CA manager issues the request; checking now goes on without waiting for the poll.
+    issued = json.loads(cli("lab", "adcs", "issue", status["ca_request_ref"]).stdout)
+    assert issued["status"] == "issued"
+    assert "the CA issued" in cli("ca-check", change).stdout
+
+    status = cli.wait_awaiting(change, "operator", timeout=180)
+    assert status["failed_step"]["node"] == "cucm-sub1.lab.example.com"
+    assert "`retry`" in status["question"] and "NOTRUNNING" in status["question"]
+    wrong = cli("decide", change, "sideways", ok=False)
+    assert wrong.returncode == 1 and "Traceback" not in wrong.stderr
+    cli("lab", "fault", "clear")
+    cli("decide", change, "retry", "-m", "Tomcat fixed on sub1")
+    cli.wait_awaiting(change, "sso-confirm", timeout=180)
+    cli("lab", "sso-enable")
+    cli("confirm-sso", change)
+    assert cli("watch", change, "--interval", "0.2").returncode == 0
+    final = cli.json("show", change)
+    assert final["phase"] == "done" and all(n["verified"] for n in final["nodes"])
+    assert ("cli-tester", "decided-retry") in [(e["actor"], e["action"]) for e in final["audit"]]
