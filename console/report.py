@@ -73,9 +73,10 @@ def markdown_report(status: RenewalStatus) -> str:
         ]
     if status.failed_step is not None:
         failed = status.failed_step
+        waiting = status.awaiting == "operator"
         lines += [
             "",
-            "## Waiting for a decision",
+            "## Waiting for a decision" if waiting else "## Failed node step (left undecided)",
             "",
             f"- {failed.step} of {failed.service or failed.purpose} on {failed.node} failed: "
             f"{failed.reason}",

@@ -168,6 +168,9 @@ async def test_cancel_records_who_and_why_before_cancelling(
     [note] = [e for e in status.audit if e.action == "cancel-requested"]
     assert (note.actor, note.comment) == ("erin", "sub1 needs a TAC case")
     assert any(f"on {SUB1}: `utils service restart Cisco Tomcat`" in o for o in status.outstanding)
+    report = markdown_report(status)
+    assert "## Cancellation\n\n- by erin: sub1 needs a TAC case" in report
+    assert "## Failed node step (left undecided)" in report
 
 
 async def test_check_now_polls_a_pending_ca_at_once(
