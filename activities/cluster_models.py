@@ -337,6 +337,20 @@ class RestartRequest(NodeRef):
     poll_seconds: float = 5.0
 
 
+class RegenerateRequest(NodeRef):
+    """Regenerate a purpose's certificate self-signed on one node (``set cert regen``)."""
+
+    purpose: Purpose = "tomcat"
+
+
+class RegenerateResult(BaseModel):
+    """A regenerated self-signed certificate, installed (served after the restarts)."""
+
+    node: str
+    purpose: Purpose
+    detail: str = ""
+
+
 class RestartResult(BaseModel):
     """A completed restart."""
 

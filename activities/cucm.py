@@ -70,6 +70,8 @@ from activities.cluster_models import (
     PhoneResetRequest,
     PhoneResetResult,
     Purpose,
+    RegenerateRequest,
+    RegenerateResult,
     RegisteredPhones,
     RegisteredPhonesRequest,
     RegistrationGateRequest,
@@ -588,6 +590,30 @@ class CucmActivities:
         return CtlResult(
             updated=True,
             detail=f"utils ctl update CTLFile on {cluster.publisher}: CTL file Updated",
+        )
+
+    @activity.defn(name="regenerate_certificate")
+    @translated
+    async def regenerate_certificate(self, req: RegenerateRequest) -> RegenerateResult:
+        """``set cert regen <purpose>`` on one node: a new self-signed certificate replaces
+        the node's certificate of that purpose (the way back CUCM offers from a CA-signed
+        one, §1.2). It is served once the purpose's services restart there.
+
+        Regenerating twice is harmless (the restart serves the last one), so a retried
+        attempt simply regenerates again.
+        """
+        inventory, cluster = self._cluster(req)
+        ep = self._endpoint(req, cluster, req.node)
+        try:
+            async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
+                line = await shell.regenerate_certificate(req.purpose)
+        except CucmCliError as exc:
+            raise StepError(
+                f"set cert regen {req.purpose} failed on {req.node}: {exc}",
+                error_type="RegenerateFailed",
+            ) from None
+        return RegenerateResult(
+            node=req.node, purpose=req.purpose, detail=f"{req.node}: set cert regen: {line}"
         )
 
     @activity.defn(name="load_change_policy")

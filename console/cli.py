@@ -832,6 +832,27 @@ async def ca_request(change_id: ChangeArg, json_out: Json = False) -> None:
 # -- acting ------------------------------------------------------------------------------
 
 
+@app.command("ca-check")
+@run_async
+async def ca_check(change_id: ChangeArg, by: By = None, json_out: Json = False) -> None:
+    """Ask the CA about a pending request now (ADCS, ACME) instead of at the next poll."""
+    from workflows.models import CaCheckInput
+    from workflows.renewal import CertRenewalWorkflow
+
+    check = CaCheckInput(principal=principal(by))
+    status = await _act(
+        change_id,
+        "check at the CA",
+        lambda h: h.execute_update(CertRenewalWorkflow.check_ca, check),
+    )
+    text = (
+        f"{change_id}: request {status.ca_request_ref} is still pending at the CA"
+        if status.awaiting == "ca"
+        else f"{change_id}: the CA issued request {status.ca_request_ref}"
+    )
+    _print_status(change_id, "ca-check", status, json_out, text)
+
+
 @app.command()
 @run_async
 async def approve(
@@ -917,6 +938,10 @@ class Decision(StrEnum):
     CONTINUE = "continue"
     ROLL_FORWARD = "roll-forward"
     RESUME = "resume"
+    RETRY = "retry"
+    SKIP = "skip"
+    ROLLBACK = "rollback"
+    STOP = "stop"
 
 
 @app.command()
@@ -931,7 +956,8 @@ async def decide(
     json_out: Json = False,
 ) -> None:
     """Answer a renewal's question: a stale CSR (regenerate | abort), phones not back after a
-    wave (continue | roll-forward | abort), the window closing (resume | abort)."""
+    wave (continue | roll-forward | abort), the window closing (resume | abort), a node's
+    restart or verification that failed (retry | skip | rollback | stop)."""
     from workflows.models import OperatorDecision
     from workflows.renewal import CertRenewalWorkflow
 
@@ -966,10 +992,19 @@ async def confirm_sso(
 
 @app.command()
 @run_async
-async def cancel(change_id: ChangeArg, json_out: Json = False) -> None:
-    """Cancel a renewal; it records where the cluster stands and what is left to do."""
+async def cancel(
+    change_id: ChangeArg,
+    reason: Annotated[str, typer.Option("--reason", "-m", help="why the change is cancelled")],
+    by: By = None,
+    json_out: Json = False,
+) -> None:
+    """Cancel a renewal: who and why go into its audit trail first; it then records where
+    the cluster stands and what is left to do, node by node."""
     from temporalio.client import WorkflowExecutionStatus
     from temporalio.service import RPCError, RPCStatusCode
+
+    from workflows.models import CancellationNote
+    from workflows.renewal import CertRenewalWorkflow
 
     handle = await renewal(change_id)
     try:
@@ -980,6 +1015,12 @@ async def cancel(change_id: ChangeArg, json_out: Json = False) -> None:
         raise
     if desc.status != WorkflowExecutionStatus.RUNNING:
         raise await _not_actionable(handle, change_id, "cancel")
+    note = CancellationNote(principal=principal(by), reason=reason)
+    await _act(
+        change_id,
+        "cancel",
+        lambda h: h.execute_update(CertRenewalWorkflow.record_cancellation, note),
+    )
     await handle.cancel()
     at = datetime.now(UTC)
     _print_status(

@@ -204,6 +204,7 @@ def awaiting_hint(status: RenewalStatus) -> str | None:
         gate = {
             "impact": "the phone-impacting restarts",
             "cleanup": "the removal of the CSCur97909 leftovers listed",
+            "rollback": "the rollback (phone-impacting restarts)",
         }.get(status.gate or "", "the plan")
         return (
             f"approve {gate}: review with `ucrenew show {cid}`, then "
@@ -217,6 +218,11 @@ def awaiting_hint(status: RenewalStatus) -> str | None:
         return (
             f"export the CSR with `ucrenew ca-request {cid} > {cid}.csr`, have it signed, then "
             f"`ucrenew submit-cert {cid} --cert signed.pem --chain chain.pem`"
+        )
+    if status.awaiting == "operator" and status.failed_step is not None:
+        return (
+            f"{status.failed_step.step} failed on {status.failed_step.node}: fix the node and "
+            f"`ucrenew decide {cid} retry`, or `skip`, `rollback`, `stop`"
         )
     if status.awaiting == "operator":
         return f"answer the question with `ucrenew decide {cid} <answer>`"

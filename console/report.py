@@ -64,6 +64,35 @@ def markdown_report(status: RenewalStatus) -> str:
             f"- {p.code}" + (f" ({p.node})" if p.node else "") + f": {p.message}"
             for p in status.warnings
         ]
+    if status.cancellation is not None:
+        lines += [
+            "",
+            "## Cancellation",
+            "",
+            f"- by {status.cancellation.principal}: {status.cancellation.reason}",
+        ]
+    if status.failed_step is not None:
+        failed = status.failed_step
+        waiting = status.awaiting == "operator"
+        lines += [
+            "",
+            "## Waiting for a decision" if waiting else "## Failed node step (left undecided)",
+            "",
+            f"- {failed.step} of {failed.service or failed.purpose} on {failed.node} failed: "
+            f"{failed.reason}",
+        ]
+    if status.skipped_nodes:
+        lines += ["", "## Not renewed (left out by an operator)", ""]
+        lines += [f"- {fqdn}: {status.node(fqdn).detail}" for fqdn in status.skipped_nodes]
+    if status.rolled_back:
+        lines += ["", "## Rolled back", ""]
+        for fqdn, purposes in status.rolled_back.items():
+            state = status.node(fqdn).steps.get("rollback", "")
+            restarted = "and restarted" if state == "done" else "but not restarted yet"
+            lines.append(
+                f"- {fqdn}: {', '.join(purposes)} regenerated self-signed "
+                f"(set cert regen) {restarted}"
+            )
     if status.outstanding:
         lines += ["", "## Left to do", ""] + [f"- {o}" for o in status.outstanding]
     lines += _caveat_lines(status)

@@ -19,6 +19,7 @@ from rich.table import Table
 from lab import runner
 from lab import topology as lab_topology
 from lab.control import LabControl
+from lab.errors import LabError
 from lab.faults import Fault
 
 app = typer.Typer(help="The lab: a digital twin of a CUCM/IM&P cluster.", no_args_is_help=True)
@@ -199,6 +200,37 @@ def sso_enable(state_dir: StateDir = Path(".state")) -> None:
 
     asyncio.run(run())
     console.print("SAML SSO enabled (as from System > SAML Single Sign-On in the GUI)")
+
+
+@app.command()
+def adcs(
+    action: Annotated[str, typer.Argument(help="list | issue | deny")],
+    request_id: Annotated[int | None, typer.Argument(help="the request ID (issue, deny)")] = None,
+    reason: Annotated[str, typer.Option(help="why a request is denied")] = "",
+    state_dir: StateDir = Path(".state"),
+) -> None:
+    """Act as the ADCS CA manager: ``list`` the requests, ``issue`` or ``deny`` a pending one."""
+    if action not in ("list", "issue", "deny"):
+        raise typer.BadParameter("list, issue or deny", param_hint="ACTION")
+    if action != "list" and request_id is None:
+        raise typer.BadParameter(f"{action} needs the request ID", param_hint="REQUEST_ID")
+    desc = runner.read_descriptor(state_dir)
+
+    async def run() -> Any:
+        async with LabControl(desc["control_url"]) as ctl:
+            if action == "list":
+                return await ctl.adcs_requests()
+            assert request_id is not None
+            if action == "issue":
+                return await ctl.adcs_issue(request_id)
+            return await ctl.adcs_deny(request_id, reason)
+
+    try:
+        result = asyncio.run(run())
+    except LabError as exc:
+        console.print(f"[red]error:[/] {exc.message}")
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(result, indent=2))
 
 
 @app.command()

@@ -71,3 +71,20 @@ class LabControl:
     async def sso_enable(self) -> None:
         """Enable SSO as an administrator does in the GUI."""
         await self._json("POST", "/sso/enable")
+
+    async def adcs_requests(self) -> list[dict[str, Any]]:
+        """The ADCS twin's requests (as the CA console lists them)."""
+        rows: list[dict[str, Any]] = await self._json("GET", "/adcs/requests")
+        return rows
+
+    async def adcs_issue(self, request_id: int | str) -> dict[str, Any]:
+        """Issue a pending ADCS request, as a CA manager does in the console."""
+        row: dict[str, Any] = await self._json("POST", f"/adcs/requests/{request_id}/issue")
+        return row
+
+    async def adcs_deny(self, request_id: int | str, reason: str = "") -> dict[str, Any]:
+        """Deny a pending ADCS request (with the CA manager's reason)."""
+        row: dict[str, Any] = await self._json(
+            "POST", f"/adcs/requests/{request_id}/deny", json={"reason": reason}
+        )
+        return row

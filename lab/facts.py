@@ -249,6 +249,13 @@ CLI_CERT_IMPORTED = (
 #: only regenerated ([DOC S3]); the CLI refuses with CLI_CERT_OWN_DELETE_REFUSED.
 CLI_CERT_DELETE_PROMPT = "Deleting {path} cannot be undone. Do you want to continue (yes|no)?"
 CLI_CERT_DELETED = "Successfully deleted certificate {path}."
+#: ``set cert regen <unit>`` success line [DOC S5]; the reminder after it is assumed to read
+#: as the import's does [INF].
+CLI_CERT_REGENERATED = (
+    "Successfully regenerated certificate for {unit}.",
+    "Please restart services related to {unit} for the new certificate to",
+    "become active.",
+)
 CLI_CERT_DELETE_ABORTED = "Certificate delete aborted"
 CLI_CERT_OWN_DELETE_REFUSED = (
     "Own certificates cannot be deleted; regenerate them with: set cert regen <unit>"

@@ -83,6 +83,7 @@ def build_worker(
             cucm.upload_trust,
             cucm.upload_certificate,
             cucm.restart_service,
+            cucm.regenerate_certificate,
             cucm.verify_node,
             cucm.assess_cluster,
             cucm.find_leftover_certificates,

@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.clients.inventory import short_name
     from activities.cluster_models import CsrRequest, CsrResult, ValidateRequest
     from activities.cucm import CucmActivities
-    from activities.models import CaPollRequest, CaSubmitRequest, ValidationReport
+    from activities.models import CaPollRequest, CaSubmission, CaSubmitRequest, ValidationReport
     from workflows import policies
     from workflows.caveats import csr_cn_finding
     from workflows.ledger import Ledger
@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
         RenewalPlan,
         SubmissionResult,
     )
-    from workflows.steps import RenewalStopped, run_activity
+    from workflows.steps import RenewalStopped, run_activity, stopped
 
 
 class CertificateAcquisition:
@@ -50,6 +50,9 @@ class CertificateAcquisition:
         self._ledger = ledger
         self._lock = lock
         self._submission: tuple[CertificateSubmission, ValidationReport] | None = None
+        #: "Check now" requests for a pending CA request, and how many were answered.
+        self._checks_requested = 0
+        self._checks_done = 0
         self.purpose: Purpose = inp.purposes[0] if inp.purposes else "tomcat"
         #: The nodes the certificate being acquired must name (its SAN, or one node).
         self._expected: list[str] = []
@@ -241,20 +244,78 @@ class CertificateAcquisition:
         ledger.audit("ucrenew", f"ca-{submitted.status}", submitted.message)
         if submitted.status == "pending":
             ledger.phase("ca-wait", awaiting="ca")
-            submitted = await run_activity(
-                CaActivities.await_certificate,
-                CaPollRequest(
-                    change_id=inp.change_id,
-                    ca=kind,
-                    ca_name=inp.ca_name,
-                    request_ref=submitted.request_ref,
-                    poll_seconds=opts.ca_poll_seconds,
-                ),
-                policies.ca_wait_policy(opts.ca_poll_seconds, opts.ca_max_wait_days),
+            poll = CaPollRequest(
+                change_id=inp.change_id,
+                ca=kind,
+                ca_name=inp.ca_name,
+                request_ref=submitted.request_ref,
+                poll_seconds=opts.ca_poll_seconds,
             )
+            policy = policies.ca_wait_policy(opts.ca_poll_seconds, opts.ca_max_wait_days)
+            # Changes started before "check now" existed wait for the polls alone.
+            if workflow.patched("ca-check-now"):
+                submitted = await self._poll_or_check_now(poll, policy)
+            else:
+                submitted = await run_activity(CaActivities.await_certificate, poll, policy)
             ledger.audit("ucrenew", "ca-issued", submitted.message)
             ledger.phase("ca-wait")
         return submitted.certificate_pem or "", submitted.chain_pem
+
+    async def _poll_or_check_now(
+        self, poll: CaPollRequest, policy: policies.ActivityPolicy
+    ) -> CaSubmission:
+        """Poll the CA every ``ca_poll_seconds`` (retries of one activity), and at once
+        whenever an operator asks (``ucrenew ca-check``): one more poll beside it."""
+        waiting = workflow.start_activity_method(
+            CaActivities.await_certificate, poll, **policy.kwargs()
+        )
+        while True:
+            await workflow.wait_condition(
+                lambda: waiting.done() or self._checks_requested > self._checks_done
+            )
+            if waiting.done():
+                try:
+                    return await waiting
+                except ActivityError as err:
+                    raise stopped("await_certificate", err) from None
+            asked = self._checks_requested
+            try:
+                issued = await run_activity(
+                    CaActivities.await_certificate, poll, policies.CA_CHECK_NOW
+                )
+            except RenewalStopped as stop:
+                self._checks_done = asked
+                if stop.error_type == "CaPending":
+                    self._ledger.audit("ucrenew", "ca-checked", stop.message)
+                    continue
+                waiting.cancel()
+                raise
+            self._checks_done = asked
+            waiting.cancel()
+            self._ledger.audit("ucrenew", "ca-checked", f"request {poll.request_ref} issued")
+            return issued
+
+    def check_now_pending(self) -> None:
+        """Refuse a "check now" when no CA request is pending (before it is recorded)."""
+        status = self._ledger.status
+        if status.awaiting != "ca" or self._input.ca == "manual":
+            raise ApplicationError(
+                f"no CA request is pending: the renewal is in phase {status.phase}"
+                + (" (a manual CA: submit the certificate)" if self._input.ca == "manual" else ""),
+                type="NotAwaitingCa",
+            )
+
+    async def check_now(self, principal: str) -> None:
+        """Poll the CA now rather than at the next interval; returns once that poll answered
+        (the request still pending, or the certificate on its way)."""
+        self._checks_requested += 1
+        wanted = self._checks_requested
+        self._ledger.audit(
+            principal, "ca-check-requested", self._ledger.status.ca_request_ref or ""
+        )
+        await workflow.wait_condition(
+            lambda: self._checks_done >= wanted or self._ledger.status.awaiting != "ca"
+        )
 
     async def _await_manual_certificate(self) -> tuple[str, str | None]:
         """Wait for an operator's submission, reminding on the configured schedule."""

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from activities.models import UtcDatetime
 
-Gate = Literal["plan", "impact", "cleanup"]
+Gate = Literal["plan", "impact", "cleanup", "rollback"]
 
 RefusalCode = Literal[
     "missing-principal",

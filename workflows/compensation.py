@@ -24,17 +24,22 @@ def pending_activation(
     plan: RenewalPlan,
     restarted: Mapping[str, Sequence[str]],
     version: str,
+    rolled_back: Mapping[str, Sequence[str]] | None = None,
+    to_restart: dict[str, list[str]] | None = None,
 ) -> list[str]:
     """Nodes of ``purpose``'s SAN that do not serve the uploaded certificate yet.
 
     A node serves it once every service of the plan that activates the purpose there has
     restarted (all the release's activating services when the plan restarts none there).
+    A node where a rollback regenerated the purpose no longer has it at all.
 
     Args:
         purpose: an uploaded purpose.
         plan: the change's plan (SAN and restart waves).
         restarted: node FQDN -> services this change restarted there.
         version: the cluster's version (the activating services depend on it).
+        rolled_back: node FQDN -> purposes a rollback regenerated self-signed there.
+        to_restart: filled in, when given, with the services still to restart per node.
     """
     spec = catalog.purpose(purpose)
     planned: dict[str, set[str]] = {}
@@ -45,12 +50,24 @@ def pending_activation(
             products[nr.node] = nr.product
     waiting = []
     for fqdn in plan.san_by_purpose.get(purpose, []):
+        if rolled_back and purpose in rolled_back.get(fqdn, ()):
+            continue
         product = products.get(fqdn, spec.san_products[0])
         activating = set(spec.restart_services(product, version))
         needed = (planned.get(fqdn, set()) & activating) or activating
         if not needed <= set(restarted.get(fqdn, ())):
             waiting.append(fqdn)
+            if to_restart is not None:
+                to_restart[fqdn] = sorted(needed - set(restarted.get(fqdn, ())))
     return waiting
+
+
+def _commands(to_restart: Mapping[str, Sequence[str]]) -> str:
+    """Per node, the exact CLI commands that make the certificate live there."""
+    return "; ".join(
+        f"on {fqdn}: " + ", ".join(f"`utils service restart {s}`" for s in services)
+        for fqdn, services in to_restart.items()
+    )
 
 
 def activation_outstanding(
@@ -59,12 +76,15 @@ def activation_outstanding(
     restarted: Mapping[str, Sequence[str]],
     version: str,
     mixed_mode_ctl_pending: bool = False,
+    rolled_back: Mapping[str, Sequence[str]] | None = None,
 ) -> list[str]:
     """One line per uploaded purpose whose certificate some nodes do not serve yet: which
-    nodes, and what makes it go live there (services of the release, or a reboot)."""
+    nodes, what makes it go live there (services of the release, or a reboot), and the
+    exact command per node."""
     lines: list[str] = []
     for purpose in dict.fromkeys(purposes):
-        waiting = pending_activation(purpose, plan, restarted, version)
+        to_restart: dict[str, list[str]] = {}
+        waiting = pending_activation(purpose, plan, restarted, version, rolled_back, to_restart)
         if not waiting:
             continue
         spec = catalog.purpose(purpose)
@@ -73,7 +93,8 @@ def activation_outstanding(
         if purpose == "tomcat":
             lines.append(
                 f"the new tomcat certificate is installed but not yet served on {nodes}: "
-                "restart Cisco Tomcat there (utils service restart Cisco Tomcat) or reboot them"
+                "restart Cisco Tomcat there (utils service restart Cisco Tomcat) or reboot them; "
+                + _commands(to_restart)
             )
             continue
         line = (
@@ -89,7 +110,7 @@ def activation_outstanding(
             )
         elif spec.phone_impact:
             line += "; IM clients reconnect then, so do it in a maintenance window"
-        lines.append(line)
+        lines.append(f"{line}; {_commands(to_restart)}")
     return lines
 
 

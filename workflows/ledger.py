@@ -112,11 +112,13 @@ class Ledger:
 
 
 class ApprovalGates:
-    """The change's approval gates (``plan``, ``impact``, ``cleanup``) under the cluster's policy.
+    """The change's approval gates (``plan``, ``impact``, ``cleanup``, ``rollback``) under the
+    cluster's policy.
 
     ``plan`` and ``impact`` are bound to the plan's hash; ``cleanup`` (the opt-in removal of
-    CSCur97909 leftovers, known only once listed) to the hash of the listed certificates,
-    which the status shows as ``gate_hash`` while the gate is open.
+    CSCur97909 leftovers, known only once listed) to the hash of the listed certificates, and
+    ``rollback`` (a phone-impacting rollback after a failed node step) to the hash of what it
+    regenerates and restarts, which the status shows as ``gate_hash`` while the gate is open.
 
     Args:
         ledger: where approvals and rejections are recorded.
@@ -126,7 +128,12 @@ class ApprovalGates:
     def __init__(self, ledger: Ledger, requested_by: str) -> None:
         self._ledger = ledger
         self._requested_by = requested_by
-        self._approvals: dict[str, list[Approval]] = {"plan": [], "impact": [], "cleanup": []}
+        self._approvals: dict[str, list[Approval]] = {
+            "plan": [],
+            "impact": [],
+            "cleanup": [],
+            "rollback": [],
+        }
         self._rejection: ApprovalInput | None = None
         self.policy = ChangePolicy()
 
@@ -137,7 +144,7 @@ class ApprovalGates:
         if raw is not None:
             return ApprovalPolicy.model_validate({**raw, "gate": gate})
         return ApprovalPolicy.model_validate(
-            {"gate": gate, "forbid_self_approval": gate == "impact"}
+            {"gate": gate, "forbid_self_approval": gate in ("impact", "rollback")}
         )
 
     def is_open(self, gate: str, plan_hash: str) -> bool:

@@ -29,6 +29,7 @@ Phase = Literal[
     "restarts",
     "phone-resets",
     "verify",
+    "rollback",
     "sso-reenable",
     "cleanup",
     "done",
@@ -282,8 +283,41 @@ class OperatorDecision(BaseModel):
     """An operator's answer to a question the renewal asked."""
 
     principal: str
-    decision: Literal["regenerate", "abort", "continue", "roll-forward", "resume"]
+    decision: Literal[
+        "regenerate",
+        "abort",
+        "continue",
+        "roll-forward",
+        "resume",
+        "retry",
+        "skip",
+        "rollback",
+        "stop",
+    ]
     comment: str = ""
+
+
+class CaCheckInput(BaseModel):
+    """An operator asks ucrenew to poll the CA for the pending request now."""
+
+    principal: str
+
+
+class CancellationNote(BaseModel):
+    """Who cancels a change and why, recorded before the cancellation itself."""
+
+    principal: str
+    reason: str
+
+
+class FailedStep(BaseModel):
+    """A node step that failed after its retries; the change waits for a decision on it."""
+
+    node: str
+    step: Literal["restart", "verify"]
+    service: str = Field(default="", description="the service a failed restart was for")
+    purpose: str = Field(default="", description="the purpose a failed verification was for")
+    reason: str
 
 
 class SsoConfirmation(BaseModel):
@@ -293,7 +327,7 @@ class SsoConfirmation(BaseModel):
     comment: str = ""
 
 
-NodeStepState = Literal["pending", "running", "done", "failed", "skipped"]
+NodeStepState = Literal["pending", "running", "done", "failed", "skipped", "rolled-back"]
 
 
 class PurposeCertificate(BaseModel):
@@ -390,6 +424,20 @@ class RenewalStatus(BaseModel):
         default_factory=list, description="actions left to an operator (e.g. re-enable SSO)"
     )
     error: str | None = None
+    cancellation: CancellationNote | None = Field(
+        default=None, description="who cancelled the change and why"
+    )
+    failed_step: FailedStep | None = Field(
+        default=None, description="the node step the change waits for a decision on"
+    )
+    skipped_nodes: list[str] = Field(
+        default_factory=list,
+        description="nodes an operator left out after a failed step: not renewed",
+    )
+    rolled_back: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="node FQDN -> purposes regenerated self-signed by a rollback",
+    )
     new_certificates: dict[str, NewCertificate] = Field(
         default_factory=dict, description="purpose -> the certificate it was renewed with"
     )

@@ -64,6 +64,9 @@ DISCOVER = ActivityPolicy(timedelta(minutes=5), _retry(3), heartbeat=timedelta(s
 REGISTRY = ActivityPolicy(timedelta(seconds=30), _retry(5))
 SSO = ActivityPolicy(timedelta(minutes=3), _retry(5))
 CSR = ActivityPolicy(timedelta(minutes=3), _retry(4))
+REGENERATE = ActivityPolicy(timedelta(minutes=3), _retry(4))
+#: One poll of a CA an operator asked for ("check now"): pending is an answer, not a retry.
+CA_CHECK_NOW = ActivityPolicy(timedelta(minutes=2), RetryPolicy(maximum_attempts=1))
 CA_SUBMIT = ActivityPolicy(timedelta(minutes=2), _retry(10, initial=5.0, maximum=300.0))
 VALIDATE = ActivityPolicy(timedelta(seconds=30), _retry(3))
 UPLOAD = ActivityPolicy(timedelta(minutes=3), _retry(6))

@@ -52,8 +52,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.compensation import activation_outstanding, record_assessment
     from workflows.ledger import ApprovalGates, Ledger
     from workflows.models import (
+        TERMINAL_PHASES,
         ApprovalInput,
         Awaiting,
+        CaCheckInput,
+        CancellationNote,
         CertificateSubmission,
         NewCertificate,
         OperatorDecision,
@@ -72,6 +75,8 @@ with workflow.unsafe.imports_passed_through():
         preflight_problems,
         window_problems,
     )
+    from workflows.recovery import PATCH as NODE_STEP_DECISIONS
+    from workflows.recovery import NodeStepRecovery
     from workflows.rollout import Rollout
     from workflows.steps import RenewalStopped, run_activity
     from workflows.verification import settle_trust, verify_nodes
@@ -139,7 +144,12 @@ class CertRenewalWorkflow:
         try:
             await self._renew()
         except (asyncio.CancelledError, CancelledError):
-            self._status.error = "cancelled by an operator"
+            note = self._status.cancellation
+            self._status.error = (
+                f"cancelled by {note.principal}: {note.reason}"
+                if note is not None
+                else "cancelled by an operator"
+            )
             self._set_phase("cancelled")
             await self._compensate()
             await workflow.wait_condition(workflow.all_handlers_finished)
@@ -238,11 +248,19 @@ class CertRenewalWorkflow:
         if plan.phone_impact:
             await self._gates.wait("impact", plan)
         assert plan.restarts is not None
+        # Changes started before failed node steps asked fail at the first one, as they did.
+        recovery = (
+            NodeStepRecovery(inp, self._ledger, self._gates, plan)
+            if workflow.patched(NODE_STEP_DECISIONS)
+            else None
+        )
         rollout = Rollout(
-            inp, self._ledger, self._gates, self._windows, self._roots, self._restarted
+            inp, self._ledger, self._gates, self._windows, self._roots, self._restarted, recovery
         )
         await rollout.run(plan, plan.restarts)
-        await self._verify(plan)
+        await self._verify(plan, recovery)
+        if recovery is not None:
+            await recovery.confirm_skipped()
         # Changes started before the trust store existed skip settling it.
         if workflow.patched("settle-trust"):
             await settle_trust(
@@ -407,10 +425,16 @@ class CertRenewalWorkflow:
         self._sso_disabled_by_us = sso.was_enabled
         self._audit("ucrenew", "sso-disabled", sso.detail)
 
-    async def _verify(self, plan: RenewalPlan) -> None:
+    async def _verify(self, plan: RenewalPlan, recovery: NodeStepRecovery | None) -> None:
         self._set_phase("verify")
         await verify_nodes(
-            self._input, self._status, plan, self._fingerprints, self._roots, self._verified
+            self._input,
+            self._status,
+            plan,
+            self._fingerprints,
+            self._roots,
+            self._verified,
+            recovery,
         )
 
     # -- helpers ------------------------------------------------------------------------
@@ -501,6 +525,7 @@ class CertRenewalWorkflow:
                 self._restarted,
                 self._version,
                 mixed_mode_ctl_pending=self._security_mode == 1 and not ctl_done,
+                rolled_back=self._status.rolled_back,
             )
         elif self._uploaded:
             self._status.outstanding.append(
@@ -613,13 +638,46 @@ class CertRenewalWorkflow:
     @workflow.update
     async def decide(self, decision: OperatorDecision) -> RenewalStatus:
         """Answer the renewal's question: a stale CSR (regenerate | abort), phones not back
-        after a wave (continue | roll-forward | abort), the window closing (resume | abort)."""
+        after a wave (continue | roll-forward | abort), the window closing (resume | abort), a
+        node's restart or verification failed (retry | skip | rollback | stop)."""
         self._ledger.record_decision(decision)
         return self._status
 
     @decide.validator
     def _validate_decide(self, decision: OperatorDecision) -> None:
         self._ledger.check_decision(decision)
+
+    @workflow.update
+    async def check_ca(self, request: CaCheckInput) -> RenewalStatus:
+        """Poll the CA for the pending request now instead of at the next interval; returns
+        once that poll answered (``awaiting`` is still ``ca`` while the CA has not issued)."""
+        await self._acquisition.check_now(request.principal)
+        return self._status
+
+    @check_ca.validator
+    def _validate_check_ca(self, request: CaCheckInput) -> None:
+        self._acquisition.check_now_pending()
+        if not request.principal.strip():
+            raise ApplicationError("a check needs the operator's name", type="BadCheck")
+
+    @workflow.update
+    async def record_cancellation(self, note: CancellationNote) -> RenewalStatus:
+        """Who is about to cancel the change and why: in the audit trail and the status
+        before the cancellation itself (``ucrenew cancel --by --reason``)."""
+        self._status.cancellation = note
+        self._audit(note.principal, "cancel-requested", note.reason)
+        return self._status
+
+    @record_cancellation.validator
+    def _validate_cancellation(self, note: CancellationNote) -> None:
+        if self._status.phase in TERMINAL_PHASES:
+            raise ApplicationError(
+                f"the change has ended (phase {self._status.phase})", type="ChangeFinished"
+            )
+        if not note.principal.strip() or not note.reason.strip():
+            raise ApplicationError(
+                "a cancellation needs the operator's name and a reason", type="BadCancellation"
+            )
 
     @workflow.update
     async def confirm_sso(self, confirmation: SsoConfirmation) -> RenewalStatus:

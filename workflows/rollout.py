@@ -28,7 +28,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.cucm import CucmActivities
     from workflows import policies
     from workflows.ledger import ApprovalGates, Ledger
-    from workflows.models import Phase, RenewalInput, RenewalPlan
+    from workflows.models import FailedStep, Phase, RenewalInput, RenewalPlan
+    from workflows.recovery import NodeStepRecovery
     from workflows.restart_models import NodeRestart, RestartPlan, RestartWave
     from workflows.steps import RenewalStopped, run_activity
     from workflows.windows import WindowSpec, can_start_wave, in_window, next_window
@@ -52,6 +53,8 @@ class Rollout:
         roots: CA roots of the uploaded chains (trusted by the restart read-back).
         restarted: where to record, per node FQDN, the services restarted so far (what a
             stopped change tells its operator is still to restart).
+        recovery: asks what to do when a node's restart fails after its retries; None (changes
+            started before decisions existed): the change stops.
     """
 
     def __init__(
@@ -62,8 +65,10 @@ class Rollout:
         windows: Sequence[WindowSpec],
         roots: list[str],
         restarted: dict[str, list[str]] | None = None,
+        recovery: NodeStepRecovery | None = None,
     ) -> None:
         self._input = inp
+        self._recovery = recovery
         self._restarted = restarted if restarted is not None else {}
         self._ledger = ledger
         self._gates = gates
@@ -108,6 +113,8 @@ class Rollout:
             baseline = await self._registered_now()
             self._ledger.status.registrations_baseline = baseline
         await asyncio.gather(*(self._restart_node(nr, started) for nr in wave.nodes))
+        if self._recovery is not None and self._recovery.rollback_after is not None:
+            await self._recovery.roll_back()
         if baseline is not None:
             await self._health_gate(f"wave {wave.index}", baseline, drain=drain)
         self._ledger.status.waves_done = wave.index
@@ -120,25 +127,38 @@ class Rollout:
         policy = policies.restart_policy(
             opts.restart_timeout_seconds, opts.restart_heartbeat_seconds
         )
-        try:
-            for service in nr.services:
-                await run_activity(
-                    CucmActivities.restart_service,
-                    RestartRequest(
-                        cluster=self._input.cluster,
-                        node=nr.node,
-                        service=service,
-                        not_before=started,
-                        timeout_seconds=opts.restart_timeout_seconds,
-                        poll_seconds=opts.restart_poll_seconds,
-                        extra_roots_pem=self._roots,
-                    ),
-                    policy,
-                )
-                self._restarted.setdefault(nr.node, []).append(service)
-        except RenewalStopped:
-            progress.steps["restart"] = "failed"
-            raise
+        for service in nr.services:
+            while True:
+                try:
+                    await run_activity(
+                        CucmActivities.restart_service,
+                        RestartRequest(
+                            cluster=self._input.cluster,
+                            node=nr.node,
+                            service=service,
+                            not_before=started,
+                            timeout_seconds=opts.restart_timeout_seconds,
+                            poll_seconds=opts.restart_poll_seconds,
+                            extra_roots_pem=self._roots,
+                        ),
+                        policy,
+                    )
+                    break
+                except RenewalStopped as stop:
+                    progress.steps["restart"] = "failed"
+                    if self._recovery is None:
+                        raise
+                    choice = await self._recovery.decide(
+                        FailedStep(
+                            node=nr.node, step="restart", service=service, reason=stop.message
+                        )
+                    )
+                    if choice == "stop":
+                        raise
+                    if choice in ("skip", "rollback"):
+                        return
+                    progress.steps["restart"] = "running"
+            self._restarted.setdefault(nr.node, []).append(service)
         progress.steps["restart"] = "done"
 
     async def _staged_phone_resets(self) -> None:

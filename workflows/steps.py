@@ -42,11 +42,16 @@ async def run_activity(
     try:
         return await workflow.execute_activity_method(method, arg, **policy.kwargs())
     except ActivityError as err:
-        # A timeout wraps the last attempt's failure: report the most specific cause.
-        cause: BaseException | None = err.cause
-        while cause is not None and not isinstance(cause, ApplicationError):
-            cause = cause.__cause__
-        if isinstance(cause, ApplicationError):
-            raise RenewalStopped(cause.type or "ActivityFailed", cause.message) from None
-        message = str(err.cause) if err.cause else str(err)
-        raise RenewalStopped("ActivityFailed", f"{method.__name__}: {message}") from None
+        raise stopped(method.__name__, err) from None
+
+
+def stopped(name: str, err: ActivityError) -> RenewalStopped:
+    """The RenewalStopped an activity's final failure means (its most specific cause)."""
+    # A timeout wraps the last attempt's failure: report the most specific cause.
+    cause: BaseException | None = err.cause
+    while cause is not None and not isinstance(cause, ApplicationError):
+        cause = cause.__cause__
+    if isinstance(cause, ApplicationError):
+        return RenewalStopped(cause.type or "ActivityFailed", cause.message)
+    message = str(err.cause) if err.cause else str(err)
+    return RenewalStopped("ActivityFailed", f"{name}: {message}")

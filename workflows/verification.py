@@ -19,7 +19,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.trust import TrustActivities
     from workflows import policies
     from workflows.ledger import Ledger
-    from workflows.models import RenewalInput, RenewalPlan, RenewalStatus
+    from workflows.models import FailedStep, RenewalInput, RenewalPlan, RenewalStatus
+    from workflows.recovery import NodeStepRecovery
     from workflows.steps import RenewalStopped, run_activity
 
 
@@ -30,8 +31,11 @@ async def verify_nodes(
     fingerprints: dict[str, str],
     roots: list[str],
     verified: dict[str, list[bool]],
+    recovery: NodeStepRecovery | None = None,
 ) -> None:
-    """Verify every node of every purpose in parallel; a node that fails stops the renewal.
+    """Verify every node of every purpose in parallel; when a node fails, ``recovery`` asks
+    what to do (without it the renewal stops). Nodes an operator left out are not verified
+    here (:meth:`NodeStepRecovery.confirm_skipped` checks them).
 
     Args:
         inp: the change's input (cluster, verify timeout).
@@ -41,29 +45,41 @@ async def verify_nodes(
             ``purpose@node``.
         roots: CA roots of the uploaded chains.
         verified: per node, the outcome of each purpose's check (filled in here).
+        recovery: asks about a failed verification; None for changes started before that.
     """
     policy = policies.verify_policy(inp.options.verify_timeout_seconds)
 
     async def verify_one(purpose: Purpose, fqdn: str) -> None:
         progress = status.node(fqdn)
         progress.steps["verify"] = "running"
-        try:
-            result = await run_activity(
-                CucmActivities.verify_node,
-                VerifyRequest(
-                    cluster=inp.cluster,
-                    node=fqdn,
-                    purpose=purpose,
-                    expected_fingerprint=fingerprints.get(f"{purpose}@{fqdn}")
-                    or fingerprints[purpose],
-                    extra_roots_pem=roots,
-                ),
-                policy,
-            )
-        except RenewalStopped as stop:
-            progress.steps["verify"] = "failed"
-            progress.detail = stop.message
-            raise
+        while True:
+            try:
+                result = await run_activity(
+                    CucmActivities.verify_node,
+                    VerifyRequest(
+                        cluster=inp.cluster,
+                        node=fqdn,
+                        purpose=purpose,
+                        expected_fingerprint=fingerprints.get(f"{purpose}@{fqdn}")
+                        or fingerprints[purpose],
+                        extra_roots_pem=roots,
+                    ),
+                    policy,
+                )
+                break
+            except RenewalStopped as stop:
+                progress.steps["verify"] = "failed"
+                progress.detail = stop.message
+                if recovery is None:
+                    raise
+                choice = await recovery.decide(
+                    FailedStep(node=fqdn, step="verify", purpose=purpose, reason=stop.message)
+                )
+                if choice == "stop":
+                    raise
+                if choice in ("skip", "rollback"):
+                    return
+                progress.steps["verify"] = "running"
         verified.setdefault(fqdn, []).append(result.ok)
         progress.verified = all(verified[fqdn])
         entry = progress.purpose(purpose)
@@ -76,8 +92,11 @@ async def verify_nodes(
             verify_one(purpose, fqdn)
             for purpose in plan.purposes
             for fqdn in plan.san_by_purpose.get(purpose, [])
+            if recovery is None or not recovery.is_skipped(fqdn)
         )
     )
+    if recovery is not None and recovery.rollback_after is not None:
+        await recovery.roll_back()
 
 
 async def settle_trust(

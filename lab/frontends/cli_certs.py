@@ -189,6 +189,21 @@ async def cert_delete(cli: CliSession, args: list[str]) -> None:
     cli.say(facts.CLI_CERT_DELETED.format(path=path))
 
 
+async def cert_regen(cli: CliSession, args: list[str]) -> None:
+    """``set cert regen <unit>``: a new self-signed certificate (and key) for the unit on this
+    node, replacing whatever the unit had, CA-signed or not (§1.2, [DOC S5]); it is served
+    once the unit's services restart."""
+    if len(args) != 1:
+        cli.say(facts.CLI_INVALID_COMMAND)
+        return
+    try:
+        cli.cluster.regenerate_self_signed(cli.node, args[0])
+    except LabError as exc:
+        cli.fail(exc.message)
+        return
+    cli.say(*(line.format(unit=args[0]) for line in facts.CLI_CERT_REGENERATED))
+
+
 async def ctl_update(cli: CliSession, args: list[str]) -> None:
     """``utils ctl update CTLFile`` on the CUCM publisher."""
     if args:

@@ -49,6 +49,7 @@ class CliInterpreter(CliSession):
             (("set", "csr", "gen"), cli_certs.csr_gen),
             (("set", "cert", "import"), cli_certs.cert_import),
             (("set", "cert", "delete"), cli_certs.cert_delete),
+            (("set", "cert", "regen"), cli_certs.cert_regen),
             (("show", "ctl"), cli_certs.show_ctl),
             (("show", "network", "cluster"), cli_cluster.network_cluster),
             (("run", "sql"), cli_cluster.run_sql),

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.cluster_models import RestartRequest
+from activities.cluster_models import RegenerateRequest, RestartRequest
 from activities.cucm import CucmActivities
 from tests.lab.conftest import LabHandle
 
@@ -43,3 +45,23 @@ async def test_control_center_restart_happens_once_across_retries(lab: LabHandle
     assert again.already_done
     assert restarts(lab, "Cisco CallManager") == ["cucm-sub1"]
     assert beats  # the step heartbeats while it waits
+
+
+async def test_regenerate_certificate_runs_set_cert_regen_on_the_node(lab: LabHandle) -> None:
+    acts = activities_for(lab)
+    sub = lab.lab.cluster.node("cucm-sub2")
+    before = sub.own["tomcat"]
+    result = await ActivityEnvironment().run(
+        acts.regenerate_certificate,
+        RegenerateRequest(cluster="lab", node=sub.fqdn, purpose="tomcat"),
+    )
+    assert result.detail.endswith("Successfully regenerated certificate for tomcat.")
+    assert sub.own["tomcat"] is not before and sub.active["tomcat"] is before
+    [event] = lab.lab.journal.entries("identity.regenerated")
+    assert event.node == "cucm-sub2"
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(
+            acts.regenerate_certificate,
+            RegenerateRequest(cluster="lab", node=sub.fqdn, purpose="cup-xmpp"),
+        )
+    assert refused.value.type == "RegenerateFailed" and "cucm-sub2" in refused.value.message

@@ -11,11 +11,13 @@ from cryptography import x509
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
+from lab.control import LabControl
 from tests.ca.challtestsrv import dns_hook_argv
 from tests.ca.pebble import Pebble
 from tests.e2e.conftest import Stack
 from workers.settings import UcrenewSettings
 from workers.wiring import build_worker
+from workflows.models import CaCheckInput
 from workflows.renewal import CertRenewalWorkflow
 
 pytestmark = pytest.mark.e2e
@@ -129,3 +131,31 @@ async def test_acme_against_pebble(stack: Stack, pebble: Pebble, tmp_path: Path)
         )
         == [True] * 4
     )
+
+
+async def test_adcs_check_now_finds_an_issued_request_at_once(stack: Stack) -> None:
+    async with stack.worker():
+        handle = await stack.start(
+            ca="adcs",
+            ca_template="CUCMManualApproval",
+            options={"restart_poll_seconds": 0.1, "ca_poll_seconds": 3600},
+        )
+        status = await stack.wait_for(handle, "ca")
+        check = CaCheckInput(principal="night-operator")
+        status = await handle.execute_update(CertRenewalWorkflow.check_ca, check)
+        assert status.awaiting == "ca"  # still pending at the CA
+        assert status.ca_request_ref is not None
+        # The CA manager issues it (as `ucrenew lab adcs issue ID` does) ...
+        async with LabControl(stack.lab.lab.control_url) as control:
+            await control.adcs_issue(status.ca_request_ref)
+        # ... and checking now goes on at once rather than an hour later.
+        status = await asyncio.wait_for(
+            handle.execute_update(CertRenewalWorkflow.check_ca, check), 30
+        )
+        assert status.awaiting != "ca"
+        await stack.reenable_sso(handle)
+        final = await handle.result()
+    assert final.phase == "done" and all(n.verified for n in final.nodes)
+    issued = stack.lab.lab.journal.entries("adcs.request.issued")
+    assert [str(e.data["request_id"]) for e in issued] == [final.ca_request_ref]
+    assert [e.action for e in final.audit].count("ca-check-requested") == 2

@@ -158,10 +158,42 @@ def test_cancel_from_the_cli(cli: Cli) -> None:
     cli.wait_awaiting("CHG-CLI-2", "ca")
     duplicate = cli("start", "lab", "--change", "CHG-CLI-2", ok=False)
     assert duplicate.returncode == 3 and "CHG-CLI-2" in duplicate.stderr
-    cli("cancel", "CHG-CLI-2")
+    cli("cancel", "CHG-CLI-2", "--by", "erin", "--reason", "the CA is down for the weekend")
     assert cli("watch", "CHG-CLI-2", "--interval", "0.2", ok=False).returncode == 1
     final = cli.json("show", "CHG-CLI-2")
     assert final["phase"] == "cancelled"
     assert final["outstanding"] == []  # cancelled before any upload: SSO was never touched
+    assert final["error"] == "cancelled by erin: the CA is down for the weekend"
+    assert final["cancellation"] == {
+        "principal": "erin",
+        "reason": "the CA is down for the weekend",
+    }
     unknown = cli("show", "CHG-NOPE", ok=False)
     assert unknown.returncode == 4 and "no change 'CHG-NOPE'" in unknown.stderr
+
+
+def test_adcs_check_now_and_a_failed_restart_retried_from_the_cli(cli: Cli) -> None:
+    cli("lab", "fault", "service-fail-start", "--node", "cucm-sub1", "--target", "Cisco Tomcat")
+    change = "CHG-CLI-3"
+    cli("start", "lab", "--change", change, "--ca", "adcs", "--ca-template", "CUCMManualApproval")
+    status = cli.wait_awaiting(change, "ca")
+    assert "still pending" in cli("ca-check", change).stdout
+    # The CA manager issues the request; checking now goes on without waiting for the poll.
+    issued = json.loads(cli("lab", "adcs", "issue", status["ca_request_ref"]).stdout)
+    assert issued["status"] == "issued"
+    assert "the CA issued" in cli("ca-check", change).stdout
+
+    status = cli.wait_awaiting(change, "operator", timeout=180)
+    assert status["failed_step"]["node"] == "cucm-sub1.lab.example.com"
+    assert "`retry`" in status["question"] and "NOTRUNNING" in status["question"]
+    wrong = cli("decide", change, "sideways", ok=False)
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
+    cli("lab", "fault", "clear")
+    cli("decide", change, "retry", "-m", "Tomcat fixed on sub1")
+    cli.wait_awaiting(change, "sso-confirm", timeout=180)
+    cli("lab", "sso-enable")
+    cli("confirm-sso", change)
+    assert cli("watch", change, "--interval", "0.2").returncode == 0
+    final = cli.json("show", change)
+    assert final["phase"] == "done" and all(n["verified"] for n in final["nodes"])
+    assert ("cli-tester", "decided-retry") in [(e["actor"], e["action"]) for e in final["audit"]]

@@ -1,4 +1,4 @@
-"""The lab's control client with the calls only tests make: phones and ADCS CA-admin actions."""
+"""The lab's control client with the calls only tests make: phones."""
 
 from __future__ import annotations
 
@@ -24,20 +24,3 @@ class LabControl(control.LabControl):
         return PhoneMetrics.model_validate(
             await self._json("GET", "/metrics/phones", params=params)
         )
-
-    async def adcs_requests(self) -> list[dict[str, Any]]:
-        """Every request in the ADCS twin's CA database, oldest first."""
-        result: list[dict[str, Any]] = await self._json("GET", "/adcs/requests")
-        return result
-
-    async def adcs_issue(self, request_id: int | str) -> dict[str, Any]:
-        """Issue a pending ADCS request, as a CA administrator does."""
-        result: dict[str, Any] = await self._json("POST", f"/adcs/requests/{request_id}/issue")
-        return result
-
-    async def adcs_deny(self, request_id: int | str, reason: str) -> dict[str, Any]:
-        """Deny a pending ADCS request with a reason, as a CA administrator does."""
-        result: dict[str, Any] = await self._json(
-            "POST", f"/adcs/requests/{request_id}/deny", json={"reason": reason}
-        )
-        return result

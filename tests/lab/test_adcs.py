@@ -6,7 +6,9 @@ answers are checked against them, and issued certificates against CUCM's validat
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
+import json
 import os
 import socket
 import ssl
@@ -20,6 +22,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from cryptography import x509
+from typer.testing import CliRunner, Result
 
 from activities.clients.ca.adcs.auth import (
     AdcsBasicAuth,
@@ -42,11 +45,13 @@ from activities.clients.secrets import resolve_secret_ref
 from activities.models import CaProfile, ValidationPolicy
 from lab import pki
 from lab.adcs import AdcsTwin
+from lab.cli import app as lab_app
+from lab.control import LabControl
 from lab.errors import LabError
+from lab.runner import lab_dir
 from lab.server import Lab
 from lab.timing import FAST
 from tests.lab.conftest import lab_spec
-from tests.lab.control import LabControl
 
 AuthMethod = Literal["basic", "client_cert"]
 
@@ -417,3 +422,30 @@ async def test_ntlm_and_kerberos_are_wired_but_the_twin_speaks_basic_only(adcs: 
     else:
         with pytest.raises(CaConfigurationError, match="401"):
             await kerberos.poll("2")
+
+
+async def test_lab_adcs_command_lists_issues_and_denies(adcs: AdcsLab, tmp_path: Path) -> None:
+    ca = adcs.client()
+    first = await ca.submit(adcs.csr(), CaProfile(template="CUCMManualApproval"))
+    second = await ca.submit(adcs.csr(), CaProfile(template="CUCMManualApproval"))
+    state = tmp_path / "state"
+    lab_dir(state).mkdir(parents=True)
+    (lab_dir(state) / "lab.json").write_text(json.dumps({"control_url": adcs.lab.control_url}))
+
+    def run(*args: str) -> Result:
+        return CliRunner().invoke(lab_app, ["adcs", *args, "--state-dir", str(state)])
+
+    listed = await asyncio.to_thread(run, "list")
+    assert listed.exit_code == 0, listed.output
+    rows = {str(r["request_id"]): r["status"] for r in json.loads(listed.output)}
+    assert rows[first.request_ref] == rows[second.request_ref] == "pending"
+    issued = await asyncio.to_thread(run, "issue", first.request_ref)
+    assert issued.exit_code == 0 and json.loads(issued.output)["status"] == "issued"
+    denied = await asyncio.to_thread(run, "deny", second.request_ref, "--reason", "not approved")
+    assert denied.exit_code == 0 and json.loads(denied.output)["status"] == "denied"
+    assert (await ca.poll(first.request_ref)).status == "issued"
+    assert "not approved" in (await ca.poll(second.request_ref)).message
+    again = await asyncio.to_thread(run, "issue", first.request_ref)
+    assert again.exit_code == 1 and "Traceback" not in again.output
+    missing = await asyncio.to_thread(run, "deny")
+    assert missing.exit_code == 2

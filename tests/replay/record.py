@@ -29,6 +29,7 @@ from workers.converter import make_data_converter
 from workers.devserver import ensure_search_attributes
 from workflows.models import (
     ApprovalInput,
+    CaCheckInput,
     CertificateSubmission,
     OperatorDecision,
     SsoConfirmation,
@@ -164,6 +165,52 @@ async def callmanager_cancelled_after_upload(
     return handle
 
 
+async def decide(handle: Handle, choice: str) -> None:
+    await handle.execute_update(
+        CertRenewalWorkflow.decide,
+        OperatorDecision(principal="dave", decision=choice),  # type: ignore[arg-type]
+    )
+
+
+async def node_step_retry_then_skip(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
+    """Tomcat does not start on a subscriber: retried (fails again), then the node skipped."""
+    stub.restart_fails_on = {"cucm-sub1.lab.example.com"}
+    handle = await start(env, tq)
+    await wait_for(handle, "operator")
+    await decide(handle, "retry")
+    await wait_for(handle, "operator")
+    await decide(handle, "skip")
+    await confirm(handle, stub)
+    await handle.result()
+    return handle
+
+
+async def node_step_rollback(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
+    """Tomcat does not start on a subscriber; fixed, then the change rolled back."""
+    stub.restart_fails_on = {"cucm-sub1.lab.example.com"}
+    handle = await start(env, tq)
+    await wait_for(handle, "operator")
+    stub.restart_fails_on.clear()
+    await decide(handle, "rollback")
+    with contextlib.suppress(WorkflowFailureError):
+        await handle.result()
+    return handle
+
+
+async def adcs_check_now(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
+    """A pending ADCS request checked now twice: still pending, then issued."""
+    stub.sso_enabled = False
+    now = await env.get_current_time()
+    stub.ca_pending_until = now + timedelta(days=10)
+    handle = await start(env, tq, ca="adcs", options={"ca_poll_seconds": 86400})
+    await wait_for(handle, "ca")
+    await handle.execute_update(CertRenewalWorkflow.check_ca, CaCheckInput(principal="fay"))
+    stub.ca_pending_until = now
+    await handle.execute_update(CertRenewalWorkflow.check_ca, CaCheckInput(principal="fay"))
+    await handle.result()
+    return handle
+
+
 SCENARIOS: dict[str, Scenario] = {
     "tomcat-local-ca": tomcat_local_ca,
     "manual-ca-refused-then-accepted": manual_ca_refused_then_accepted,
@@ -172,6 +219,9 @@ SCENARIOS: dict[str, Scenario] = {
     "callmanager-staged-resets": callmanager_staged_resets,
     "callmanager-purposes": callmanager_purposes,
     "callmanager-cancelled-after-upload": callmanager_cancelled_after_upload,
+    "node-step-retry-then-skip": node_step_retry_then_skip,
+    "node-step-rollback": node_step_rollback,
+    "adcs-check-now": adcs_check_now,
 }
 
 

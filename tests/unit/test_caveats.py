@@ -297,5 +297,14 @@ def test_tomcat_not_yet_restarted_is_named_with_its_command() -> None:
     [line] = activation_outstanding(["tomcat"], plan, {PUB: ["Cisco Tomcat"]}, "14.0.1")
     assert line == (
         f"the new tomcat certificate is installed but not yet served on {SUB1}: restart Cisco "
-        "Tomcat there (utils service restart Cisco Tomcat) or reboot them"
+        "Tomcat there (utils service restart Cisco Tomcat) or reboot them; "
+        f"on {SUB1}: `utils service restart Cisco Tomcat`"
     )
+
+
+def test_nodes_a_rollback_regenerated_have_nothing_left_to_activate() -> None:
+    plan = cm_plan(["Cisco Tomcat"]).model_copy(
+        update={"purposes": ["tomcat"], "san_by_purpose": {"tomcat": [PUB, SUB1]}}
+    )
+    rolled_back = {PUB: ["tomcat"], SUB1: ["tomcat"]}
+    assert activation_outstanding(["tomcat"], plan, {}, "14.0.1", rolled_back=rolled_back) == []

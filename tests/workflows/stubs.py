@@ -43,6 +43,8 @@ from activities.cluster_models import (
     PendingCsrResult,
     PhoneResetRequest,
     PhoneResetResult,
+    RegenerateRequest,
+    RegenerateResult,
     RegisteredPhones,
     RegisteredPhonesRequest,
     RegistrationGateRequest,
@@ -139,6 +141,10 @@ class StubCluster:
     leftovers: LeftoverResult = field(default_factory=LeftoverResult)
     #: restart_service fails on the n-th call (1-based; 0: never)
     fail_restart_at: int = 0
+    #: nodes (FQDN) where every restart fails for good until removed (a broken node)
+    restart_fails_on: set[str] = field(default_factory=set)
+    #: nodes (FQDN) whose verification fails for good until removed
+    verify_fails_on: set[str] = field(default_factory=set)
     #: the CN of the generated CSR (None: no CN)
     csr_cn: str | None = None
     #: find_leftover_certificates fails for good
@@ -398,11 +404,30 @@ class StubCluster:
                     type="RestartFailed",
                     non_retryable=True,
                 )
+            if req.node in s.restart_fails_on:
+                raise ApplicationError(
+                    f"{req.service} on {req.node} ended NOTRUNNING",
+                    type="ServiceNotStarted",
+                    non_retryable=True,
+                )
             return RestartResult(node=req.node, service=req.service)
+
+        @activity.defn(name="regenerate_certificate")
+        async def regenerate_certificate(req: RegenerateRequest) -> RegenerateResult:
+            s.calls.append(("regenerate_certificate", req))
+            return RegenerateResult(
+                node=req.node, purpose=req.purpose, detail=f"{req.node}: regenerated"
+            )
 
         @activity.defn(name="verify_node")
         async def verify_node(req: VerifyRequest) -> VerifyResult:
             s.calls.append(("verify_node", req))
+            if req.node in s.verify_fails_on:
+                raise ApplicationError(
+                    f"{req.node}:443 (tomcat) serves serial 01, not the uploaded certificate",
+                    type="VerifyFailed",
+                    non_retryable=True,
+                )
             return VerifyResult(
                 node=req.node,
                 port=req.port,
@@ -443,7 +468,7 @@ class StubCluster:
             s.calls.append(("assess_cluster", ref))
             nodes = []
             for fqdn, product, _ in NODES:
-                state = NodeCertState(node=fqdn, served_serial="01")
+                state = NodeCertState(node=fqdn, served_serial="01" + fqdn[:4])
                 for p in ref.purposes:
                     if p != "tomcat" and product in catalog.purpose(p).san_products:
                         state.served_by_purpose[p] = f"02{p[:2].lower()}{fqdn[:4]}"
@@ -469,6 +494,7 @@ class StubCluster:
             upload_trust,
             upload_certificate,
             restart_service,
+            regenerate_certificate,
             verify_node,
             settle_trust,
             assess_cluster,
@@ -477,4 +503,11 @@ class StubCluster:
         ]
 
 
-WRITES = {"disable_sso", "generate_csr", "upload_trust", "upload_certificate", "restart_service"}
+WRITES = {
+    "disable_sso",
+    "generate_csr",
+    "upload_trust",
+    "upload_certificate",
+    "restart_service",
+    "regenerate_certificate",
+}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from temporalio.client import WorkflowFailureError
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -15,6 +15,7 @@ from tests.workflows.stubs import FQDNS, StubCluster
 from tests.workflows.test_callmanager_workflow import approve, now, start_cm, window
 from tests.workflows.test_renewal_workflow import confirm_sso, start, wait_for
 from workflows import search_attributes as sa
+from workflows.models import OperatorDecision
 from workflows.renewal import CertRenewalWorkflow
 
 #: The CallManager tests' fixtures: a 12.5 cluster without SSO, and its worker.
@@ -70,6 +71,11 @@ async def test_a_failed_restart_names_the_nodes_still_to_restart(
     handle = await start_cm(time_skipping_env, task_queue, windows=[window(opens, 12)])
     await wait_for(handle, "approval")
     await approve(handle)
+    # The failed restart asks; stopping fails the change as it did before decisions existed.
+    await wait_for(handle, "operator")
+    await handle.execute_update(
+        CertRenewalWorkflow.decide, OperatorDecision(principal="dave", decision="stop")
+    )
     with pytest.raises(WorkflowFailureError):
         await handle.result()
     status = await handle.query(CertRenewalWorkflow.get_status)
@@ -137,3 +143,32 @@ async def test_a_failed_leftover_listing_does_not_fail_the_change(
     final = await (await start(time_skipping_env, task_queue)).result()
     assert final.phase == "done"
     assert [f.code for f in final.findings if f.code.startswith("cscur")] == ["cscur97909-unread"]
+
+
+async def test_a_callmanager_rollback_is_approved_like_any_phone_impacting_step(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    stub.restart_fails_on = {CUCM[1]}
+    opens = await now(time_skipping_env) - timedelta(minutes=5)
+    handle = await start_cm(time_skipping_env, task_queue, windows=[window(opens, 12)])
+    await wait_for(handle, "approval")
+    await approve(handle)
+    await wait_for(handle, "operator")
+    stub.restart_fails_on.clear()
+    await handle.execute_update(
+        CertRenewalWorkflow.decide, OperatorDecision(principal="dave", decision="rollback")
+    )
+    status = await wait_for(handle, "approval")
+    assert (status.phase, status.gate) == ("rollback", "rollback")
+    assert status.gate_hash and status.gate_hash.startswith("rollback-")
+    assert "regenerate_certificate" not in stub.names()
+    with pytest.raises(WorkflowUpdateFailedError):
+        await approve(handle, who="alice")  # the requester: four eyes
+    await approve(handle, who="bob")
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    status = await handle.query(CertRenewalWorkflow.get_status)
+    assert status.rolled_back == {f: ["CallManager"] for f in CUCM}
+    regenerated = [c[1] for c in stub.calls if c[0] == "regenerate_certificate"]
+    assert [(r.node, r.purpose) for r in regenerated] == [(f, "CallManager") for f in CUCM]
+    assert [e.action for e in status.approvals][-1] == "approved-rollback"

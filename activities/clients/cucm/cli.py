@@ -44,6 +44,8 @@ CSR_INCLUDE_OU_RE = re.compile(r"Include\s+OU\s+in\s+CSR\s*\(\s*yes\s*\|\s*no\s*
 #: words are matched whitespace-tolerantly and the period is optional.
 CSR_GENERATED_RE = r"Successfully\s+Generated\s+CSR\s+for\s+{unit}\b\.?"
 CERT_IMPORTED_RE = r"Successfully\s+imported\s+certificate\s+for\s+{unit}\b\.?"
+#: ``set cert regen <unit>`` success line (cucm-interfaces.md §7.2, [DOC S5]).
+CERT_REGENERATED_RE = r"Successfully\s+regenerated\s+certificate\s+for\s+{unit}\b\.?"
 #: ``set cert import`` asks for the certificate with this line ([DOC S5], [CODE S13]).
 PASTE_CERT_RE = re.compile(r"Paste\s+the\s+Certificate\s+and\s+Hit\s+Enter", re.I)
 _PEM_CERT_RE = re.compile(r"-----BEGIN CERTIFICATE-----\s.+?-----END CERTIFICATE-----", re.DOTALL)
@@ -676,6 +678,27 @@ class CucmCli:
         if done is None or inferred.CLI_FAILED_RE.search(output):
             raise self._refused(command, output, retryable=False)
         return "\n".join(line.strip() for line in output[done.start() :].strip().splitlines())
+
+    async def regenerate_certificate(self, unit: str) -> str:
+        """``set cert regen <unit>``: a new self-signed certificate and key for the unit on
+        this node. It replaces the unit's certificate, CA-signed or not, and is served once
+        the unit's services restart.
+
+        Args:
+            unit: The purpose, e.g. ``tomcat``.
+
+        Returns:
+            The CLI's success line, e.g. "Successfully regenerated certificate for tomcat."
+
+        Raises:
+            CucmCliError: The CLI did not report success; the message carries its text.
+        """
+        command = f"set cert regen {unit}"
+        output = await self.run(command)
+        done = re.search(CERT_REGENERATED_RE.format(unit=re.escape(unit)), output, re.I)
+        if done is None or inferred.CLI_FAILED_RE.search(output):
+            raise self._refused(command, output)
+        return done.group(0)
 
     def _refused(self, command: str, output: str, *, retryable: bool = True) -> CucmCliError:
         """The CLI's answer after any pasted certificate, verbatim, as a CucmCliError."""
