@@ -82,7 +82,7 @@ ACTIONS = [
     ("reject",),
     ("decide", "abort"),
     ("confirm-sso",),
-    ("cancel",),
+    ("cancel", "--reason", "no longer needed"),
 ]
 
 

@@ -160,7 +160,7 @@ def test_an_inventory_that_is_not_yaml_names_the_line(env: dict[str, str], tmp_p
         ("reject", "C1"),
         ("decide", "C1", "abort"),
         ("confirm-sso", "C1"),
-        ("cancel", "C1"),
+        ("cancel", "C1", "--reason", "no longer needed"),
         ("report", "C1"),
         ("start", "lab", "--change", "C1"),
     ],
