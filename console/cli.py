@@ -22,11 +22,21 @@ from temporalio.service import RPCError
 from activities.catalog import PURPOSES
 from activities.catalog import Purpose as CertPurpose
 from console import dev, optional_lab
+from console.attempts import (
+    VERDICT_WAIT_SECONDS,
+    ChangeIdTaken,
+    attempts,
+    preflight_verdict,
+    reuse_policy,
+)
 from console.checks import check
 from console.common import (
+    EXIT_ERROR,
+    EXIT_REFUSED,
     CliError,
     client,
     console,
+    err_console,
     principal,
     renewal,
     run_async,
@@ -37,7 +47,9 @@ from console.common import (
 from console.render import (
     awaiting_hint,
     plan_table,
+    problems_table,
     status_view,
+    warnings_table,
 )
 from workers.wiring import run_worker
 from workflows import search_attributes as sa
@@ -256,31 +268,43 @@ async def plan(
     distribution: Distribution = None,
     window: Windows = None,
     json_out: Json = False,
+    wait: Annotated[
+        float, typer.Option("--wait", min=1, help="seconds to wait for a worker's answer")
+    ] = 60.0,
 ) -> None:
-    """Dry run: discover the cluster, run the preflight checks and print the plan.
+    """Dry run on a worker: discover the cluster, run the preflight checks and print the plan.
 
-    Exit code 2 when a problem stops the change; warnings alone (pre-change health the
-    cluster's policy lets the change go on with) exit 0.
+    The plan is made where the work runs (a worker, through Temporal), with the checks
+    `start` makes: other renewals of the cluster, windows, the cluster's policies, and
+    work earlier changes left behind. Exit code 2 when a problem stops the change;
+    warnings alone (pre-change health the cluster's policy lets the change go on with,
+    leftovers of earlier changes) exit 0.
     """
-    from console.planning import dry_run_json, dry_run_report, dry_run_view
+    from console.planning import PlanUnavailable, dry_run_json, dry_run_report, dry_run_view
 
-    report = await dry_run_report(
-        settings(),
-        cluster,
-        _purposes(purpose),
-        RenewalOptions(
-            reset_phones=phone_resets,
-            remove_leftover_certificates=remove_leftovers,
-            distribution=distribution.value if distribution else None,
-        ),
-        windows=[_window(w) for w in window or []],
-    )
+    c = await client()
+    try:
+        report = await dry_run_report(
+            c,
+            settings().task_queue,
+            cluster,
+            _purposes(purpose),
+            RenewalOptions(
+                reset_phones=phone_resets,
+                remove_leftover_certificates=remove_leftovers,
+                distribution=distribution.value if distribution else None,
+            ),
+            windows=[_window(w) for w in window or []],
+            wait_seconds=wait,
+        )
+    except PlanUnavailable as exc:
+        raise CliError(str(exc)) from None
     if json_out:
         typer.echo(json.dumps(dry_run_json(report), indent=2))
     else:
         console.print(dry_run_view(report))
     if report.errors:
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_REFUSED)
 
 
 @app.command()
@@ -311,8 +335,21 @@ async def start(
     remove_leftovers: RemoveLeftovers = False,
     distribution: Distribution = None,
     by: By = None,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            min=0,
+            help="seconds to wait for the preflight verdict (0: return at once)",
+        ),
+    ] = VERDICT_WAIT_SECONDS,
 ) -> None:
-    """Start a renewal (returns at once; follow it with `ucrenew watch`)."""
+    """Start a renewal and report its preflight verdict (follow it with `ucrenew watch`).
+
+    A change id whose earlier run ended without writing to the cluster (failed preflight,
+    plan rejected) starts a new attempt under the same id; `ucrenew show CHG --all-attempts`
+    lists them. Exit code 2 when the preflight refuses the change, as `ucrenew plan` does.
+    """
     s = settings()
     c = await client()
     inp = RenewalInput(
@@ -333,17 +370,37 @@ async def start(
         ),
     )
     try:
-        await c.start_workflow(
+        reuse = await reuse_policy(c, change)
+        handle = await c.start_workflow(
             CertRenewalWorkflow.run,
             inp,
             id=change,
             task_queue=s.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_reuse_policy=reuse,
             search_attributes=sa.start_attributes(cluster, change, list(purpose)),
         )
+    except ChangeIdTaken as exc:
+        raise CliError(str(exc)) from None
     except RPCError as exc:
         raise CliError(f"cannot start {change}: {exc.message}") from None
-    console.print(f"started renewal [bold]{change}[/] of {cluster} ({', '.join(purpose)}, CA {ca})")
+    again = " (a new attempt)" if reuse == WorkflowIDReusePolicy.ALLOW_DUPLICATE else ""
+    what = f"renewal [bold]{change}[/]{again} of {cluster} ({', '.join(purpose)}, CA {ca})"
+    verdict = await preflight_verdict(handle, wait) if wait > 0 else None
+    if verdict is None:
+        console.print(f"started {what}; no preflight verdict yet")
+    elif verdict.plan is not None:
+        console.print(f"started {what}: preflight passed, plan {verdict.plan.plan_hash}")
+    if verdict is not None and verdict.warnings:
+        console.print(warnings_table(verdict.warnings))
+    if verdict is not None and verdict.plan is None:
+        if verdict.problems:
+            console.print(problems_table(verdict.problems))
+        err_console.print(
+            f"[red]{change} stopped:[/] {verdict.error or verdict.phase}. Fix it and run the "
+            "same `ucrenew start` again: nothing was written, the change id stays yours",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_REFUSED if verdict.problems else EXIT_ERROR)
     console.print(f"follow it: ucrenew watch {change}")
 
 
@@ -365,7 +422,15 @@ async def list_renewals(
     if cluster:
         query += f" AND ClusterId = '{cluster}'"
     rows: list[dict[str, Any]] = []
-    async for wf in c.list_workflows(query):
+    seen: set[str] = set()
+    # Newest run first: a change id retried after a failed preflight shows its latest attempt.
+    runs = sorted(
+        [wf async for wf in c.list_workflows(query)], key=lambda w: w.start_time, reverse=True
+    )
+    for wf in runs:
+        if wf.id in seen:
+            continue
+        seen.add(wf.id)
         attrs = wf.typed_search_attributes
         rows.append(
             {
@@ -377,6 +442,7 @@ async def list_renewals(
                 "status": wf.status.name if wf.status else "",
                 "started": wf.start_time.isoformat() if wf.start_time else None,
                 "cert_not_after": (v.isoformat() if (v := attrs.get(sa.CERT_NOT_AFTER)) else None),
+                "outstanding": list(attrs.get(sa.RENEWAL_OUTSTANDING) or []),
             }
         )
     if json_out:
@@ -392,6 +458,7 @@ async def list_renewals(
         "status",
         "started",
         "old cert expires",
+        "left to do",
     ):
         table.add_column(col)
     for r in rows:
@@ -404,14 +471,30 @@ async def list_renewals(
             str(r["status"]),
             short(r["started"], 19),
             short(r["cert_not_after"], 10),
+            f"[yellow]! {short(', '.join(r['outstanding']), 30)}[/]" if r["outstanding"] else "",
         )
     console.print(table)
+    if any(r["outstanding"] for r in rows):
+        console.print("[yellow]![/] left to do: `ucrenew show CHG` lists each item and its command")
 
 
 @app.command()
 @run_async
-async def show(change_id: str, json_out: Json = False) -> None:
-    """Show one renewal: phase, plan, per-node progress, audit trail."""
+async def show(
+    change_id: str,
+    json_out: Json = False,
+    all_attempts: Annotated[
+        bool,
+        typer.Option(
+            "--all-attempts",
+            help="list every run of the change id, newest first, with how it ended",
+        ),
+    ] = False,
+) -> None:
+    """Show one renewal (its latest attempt): phase, plan, per-node progress, audit trail."""
+    if all_attempts:
+        await _show_attempts(change_id, json_out)
+        return
     status = await status_of(change_id)
     if json_out:
         typer.echo(status.model_dump_json(indent=2))
@@ -422,6 +505,43 @@ async def show(change_id: str, json_out: Json = False) -> None:
     hint = awaiting_hint(status)
     if hint:
         console.print(f"[bold yellow]next:[/] {hint}")
+
+
+async def _show_attempts(change_id: str, json_out: bool) -> None:
+    runs = await attempts(await client(), change_id)
+    if not runs:
+        raise CliError(f"no renewal with change id {change_id}")
+    if json_out:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "attempt": len(runs) - i,
+                        "run_id": a.run_id,
+                        "status": a.status,
+                        "started": a.started.isoformat() if a.started else None,
+                        "ended": a.ended.isoformat() if a.ended else None,
+                        "outcome": a.outcome,
+                    }
+                    for i, a in enumerate(runs)
+                ],
+                indent=2,
+            )
+        )
+        return
+    table = Table(title=f"attempts of {change_id} (newest first)")
+    for col in ("#", "run id", "status", "started", "ended", "outcome"):
+        table.add_column(col)
+    for i, a in enumerate(runs):
+        table.add_row(
+            str(len(runs) - i),
+            a.run_id,
+            a.status,
+            short(a.started.isoformat() if a.started else None, 19),
+            short(a.ended.isoformat() if a.ended else None, 19),
+            a.outcome,
+        )
+    console.print(table)
 
 
 @app.command()

@@ -20,6 +20,14 @@ from workers.wiring import connect
 from workflows.models import RenewalStatus
 from workflows.renewal import CertRenewalWorkflow
 
+#: Exit codes of ``ucrenew`` (docs/operator-guide.md lists them): keep every code here.
+EXIT_OK = 0
+#: A one-line error: bad input, nothing found, Temporal or a worker unreachable, a failure.
+EXIT_ERROR = 1
+#: The cluster's state refuses the change: ``plan`` found a blocking problem, or the change
+#: ``start`` started failed its preflight (nothing was written).
+EXIT_REFUSED = 2
+
 console = Console()
 err_console = Console(stderr=True)
 
