@@ -8,6 +8,7 @@ import json
 import uuid
 
 import pytest
+from temporalio.client import WorkflowFailureError
 from typer.testing import CliRunner, Result
 
 from console.cli import app
@@ -35,6 +36,12 @@ def cli_env(stack: Stack, dev_address: str, monkeypatch: pytest.MonkeyPatch) -> 
 async def ucrenew(*args: str) -> Result:
     """``ucrenew ARGS`` in a thread of its own (it runs its own event loop)."""
     return await asyncio.to_thread(CliRunner().invoke, app, list(args))
+
+
+def leftover_warnings(plan: Result) -> list[dict[str, str]]:
+    """The warnings of ``plan --json`` about earlier changes that left work behind."""
+    warnings = json.loads(plan.stdout)["warnings"]
+    return [w for w in warnings if w["code"] == "earlier-change-outstanding"]
 
 
 async def test_a_change_refused_by_preflight_is_fixed_and_run_again_under_its_id(
@@ -81,3 +88,40 @@ async def test_a_change_refused_by_preflight_is_fixed_and_run_again_under_its_id
 
     assert taken.exit_code == 1
     assert f"change {change} already ran to completion" in taken.output
+
+
+async def test_work_a_change_left_behind_shows_on_the_next_plan_and_in_ls(
+    cli_env: Stack,
+) -> None:
+    stack = cli_env
+    cluster = stack.lab.cluster_entry.name
+    async with stack.worker():
+        left = await stack.start()
+        await stack.wait_for(left, "sso-confirm")
+        await left.cancel()
+        with pytest.raises(WorkflowFailureError):
+            await left.result()
+        planned = await ucrenew("plan", cluster, "--json")
+        listed = await ucrenew("ls", "--all", "--json")
+        shown = await ucrenew("ls", "--all")
+        # A later change that completes on the cluster settles the record.
+        later = await stack.start()
+        assert (await later.result()).phase == "done"
+        replanned = await ucrenew("plan", cluster, "--json")
+
+    assert planned.exit_code == 0, planned.output
+    (warning,) = [
+        w
+        for w in json.loads(planned.stdout)["warnings"]
+        if w["code"] == "earlier-change-outstanding"
+    ]
+    assert f"change {left.id} (canceled) left work outstanding: sso-disabled" in warning["message"]
+    assert f"`ucrenew show {left.id}`" in warning["message"]
+    rows = {r["change"]: r for r in json.loads(listed.stdout)}
+    assert rows[left.id]["outstanding"] == ["sso-disabled"]
+    assert "left to do" in shown.output and "! sso-disabled" in shown.output
+    assert [
+        w
+        for w in json.loads(replanned.stdout)["warnings"]
+        if w["code"] == "earlier-change-outstanding"
+    ] == []
