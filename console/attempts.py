@@ -31,6 +31,10 @@ from workflows.renewal import CertRenewalWorkflow
 VERDICT_WAIT_SECONDS = 60.0
 
 
+#: How long ``start`` waits for a worker to read an earlier run's record (seconds).
+RECORD_WAIT_SECONDS = 10.0
+
+
 class ChangeIdTaken(Exception):
     """The change id may not run again; the message says why, in one line."""
 
@@ -61,12 +65,18 @@ async def reuse_policy(client: Client, change_id: str) -> WorkflowIDReusePolicy:
             f"change {change_id} already ran to completion (done): a new change needs a new "
             "change id"
         )
+    if await _stop_type(handle) == "PreflightFailed":
+        # Preflight comes before every write: no need for a worker to read the record.
+        return WorkflowIDReusePolicy.ALLOW_DUPLICATE
     try:
-        status = await handle.query(CertRenewalWorkflow.get_status)
-    except RPCError as exc:
+        status = await asyncio.wait_for(
+            handle.query(CertRenewalWorkflow.get_status), RECORD_WAIT_SECONDS
+        )
+    except (RPCError, TimeoutError) as exc:
+        reason = exc.message if isinstance(exc, RPCError) else "no worker answered"
         raise ChangeIdTaken(
             f"change {change_id} ended {state} and its record cannot be read now "
-            f"({exc.message}); `ucrenew show {change_id}` once a worker runs"
+            f"({reason}); `ucrenew show {change_id}` once a worker runs"
         ) from None
     if status.wrote_to_cluster():
         raise ChangeIdTaken(
@@ -75,6 +85,25 @@ async def reuse_policy(client: Client, change_id: str) -> WorkflowIDReusePolicy:
             f"(`ucrenew show {change_id}` lists what is left) and use a new change id"
         )
     return WorkflowIDReusePolicy.ALLOW_DUPLICATE
+
+
+async def _stop_type(handle: WorkflowHandle[CertRenewalWorkflow, RenewalStatus]) -> str | None:
+    """The error type a closed run failed with (its close event), None if it did not fail."""
+    try:
+        await handle.result(follow_runs=False)
+    except WorkflowFailureError as exc:
+        cause = _application_error(exc)
+        return cause.type if cause is not None else None
+    except RPCError:
+        return None
+    return None
+
+
+def _application_error(exc: WorkflowFailureError) -> ApplicationError | None:
+    cause: BaseException | None = exc.cause
+    while cause is not None and not isinstance(cause, ApplicationError):
+        cause = cause.__cause__
+    return cause if isinstance(cause, ApplicationError) else None
 
 
 async def preflight_verdict(
@@ -139,10 +168,8 @@ async def _outcome(
     try:
         await handle.result(follow_runs=False)
     except WorkflowFailureError as exc:
-        cause: BaseException | None = exc.cause
-        while cause is not None and not isinstance(cause, ApplicationError):
-            cause = cause.__cause__
-        if isinstance(cause, ApplicationError):
+        cause = _application_error(exc)
+        if cause is not None:
             return f"{cause.type or 'failed'}: {cause.message}"
         return str(exc.cause or exc)
     except RPCError as exc:

@@ -10,16 +10,17 @@ import pytest
 import pytest_asyncio
 from temporalio import activity
 from temporalio.client import WorkflowFailureError
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.cluster_models import ClusterSnapshot, DiscoverRequest, LeftoverChange
-from console.attempts import preflight_verdict
+from console.attempts import ChangeIdTaken, preflight_verdict, reuse_policy
 from tests.workflows.stubs import FQDNS, WRITES, StubCluster
 from tests.workflows.test_renewal_workflow import start, stub, wait_for
 from workflows import search_attributes as sa
-from workflows.models import PlanReport, PlanRequest
+from workflows.models import ApprovalInput, PlanReport, PlanRequest
 from workflows.plan_workflow import PlanWorkflow
 from workflows.renewal import CertRenewalWorkflow
 
@@ -142,3 +143,35 @@ async def test_a_change_that_stops_with_sso_disabled_tags_it_for_the_next_plan(
     assert desc.typed_search_attributes.get(sa.RENEWAL_OUTSTANDING) == ["sso-disabled"]
     status = await handle.query(CertRenewalWorkflow.get_status)
     assert status.wrote_to_cluster()
+
+
+async def test_a_change_id_runs_again_only_after_a_run_that_wrote_nothing(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    client = time_skipping_env.client
+    stub.paws_down_on = FQDNS[2]
+    refused = await start(time_skipping_env, task_queue)
+    with pytest.raises(WorkflowFailureError):
+        await refused.result()
+    assert await reuse_policy(client, refused.id) == WorkflowIDReusePolicy.ALLOW_DUPLICATE
+    stub.paws_down_on = None
+
+    rejected = await start(time_skipping_env, task_queue, require_plan_approval=True)
+    await wait_for(rejected, "approval")
+    await rejected.execute_update(
+        CertRenewalWorkflow.reject, ApprovalInput(principal="cab", comment="not tonight")
+    )
+    with pytest.raises(WorkflowFailureError):
+        await rejected.result()
+    assert await reuse_policy(client, rejected.id) == WorkflowIDReusePolicy.ALLOW_DUPLICATE
+
+    running = await start(time_skipping_env, task_queue)
+    await wait_for(running, "sso-confirm")
+    with pytest.raises(ChangeIdTaken, match="is already running"):
+        await reuse_policy(client, running.id)
+    await running.cancel()
+    with pytest.raises(WorkflowFailureError):
+        await running.result()
+    with pytest.raises(ChangeIdTaken, match="after writing to the cluster"):
+        await reuse_policy(client, running.id)
+    assert await reuse_policy(client, "CHG-never-seen") == WorkflowIDReusePolicy.REJECT_DUPLICATE
