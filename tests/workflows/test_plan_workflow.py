@@ -58,6 +58,8 @@ async def test_the_plan_is_the_renewals_plan_and_nothing_is_written(
     handle = await start(time_skipping_env, task_queue, require_plan_approval=True)
     status = await wait_for(handle, "approval")
     await handle.cancel()
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
     assert status.plan is not None
     assert status.plan.plan_hash == report.plan.plan_hash
     assert status.plan.steps == report.plan.steps
@@ -128,6 +130,8 @@ async def test_the_verdict_of_a_passed_preflight_has_the_plan(
     handle = await start(time_skipping_env, task_queue, require_plan_approval=True)
     verdict = await preflight_verdict(handle, 20)
     await handle.cancel()
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
     assert verdict is not None and verdict.plan is not None and verdict.problems == []
 
 
