@@ -459,10 +459,26 @@ class OtherRenewalsRequest(BaseModel):
     exclude_change_id: str
 
 
+class LeftoverChange(BaseModel):
+    """A finished change of the cluster that left work to an operator (its
+    ``RenewalOutstanding`` search attribute)."""
+
+    change_id: str
+    status: str = Field(description="how it ended: failed, cancelled, terminated, ...")
+    outstanding: list[str] = Field(
+        default_factory=list, description="what is left, e.g. sso-disabled, tomcat@cucm-sub1"
+    )
+
+
 class OtherRenewalsResult(BaseModel):
-    """Running renewals of the same cluster."""
+    """Running renewals of the same cluster, and finished ones that left work behind."""
 
     change_ids: list[str] = Field(default_factory=list)
+    leftovers: list[LeftoverChange] = Field(
+        default_factory=list,
+        description="changes that ended since the cluster's last completed one and left "
+        "something outstanding (older workers do not fill it)",
+    )
 
 
 class PendingCsrRequest(ClusterRef):

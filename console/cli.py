@@ -25,7 +25,6 @@ from console.checks import check
 from console.common import (
     CliError,
     ExitCode,
-    configure_cli_logging,
     console,
     err_console,
     one_line,
@@ -491,15 +490,20 @@ async def plan(
     other_domain: OtherDomains = None,
     min_remaining_days: MinRemainingDays = DEFAULT_MIN_REMAINING_DAYS,
     json_out: Json = False,
+    wait: Annotated[
+        float, typer.Option("--wait", min=1, help="seconds to wait for a worker's answer")
+    ] = 60.0,
 ) -> None:
-    """Dry run: discover the cluster, run the preflight checks and print the plan.
+    """Dry run on a worker: discover the cluster, run the preflight checks and print the plan.
 
-    Exit code 3 when a problem stops the change; warnings alone (pre-change health the
-    cluster's policy lets the change go on with) exit 0.
+    The plan is made where the work runs (a worker, through Temporal), with the checks
+    `start` makes: other renewals of the cluster, windows, the cluster's policies, and work
+    earlier changes left behind. Exit code 3 when a problem stops the change; warnings alone
+    (pre-change health the cluster's policy lets the change go on with, leftovers of earlier
+    changes) exit 0.
     """
-    from console.planning import dry_run_json, dry_run_report, dry_run_view
+    from console.planning import PlanUnavailable, dry_run_json, dry_run_report, dry_run_view
 
-    configure_cli_logging()
     purposes = _purposes(purpose)
     windows = [_window(w) for w in window or []]
     options = build_options(
@@ -515,13 +519,19 @@ async def plan(
     for warning in csr_warnings(purposes, options):
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     _known_cluster(cluster)
-    report = await dry_run_report(
-        settings(),
-        cluster,
-        purposes,
-        options,
-        windows=windows,
-    )
+    c = await _client()
+    try:
+        report = await dry_run_report(
+            c,
+            settings().task_queue,
+            cluster,
+            purposes,
+            options,
+            windows=windows,
+            wait_seconds=wait,
+        )
+    except PlanUnavailable as exc:
+        raise CliError(str(exc)) from None
     if json_out:
         typer.echo(json.dumps(dry_run_json(report), indent=2))
     else:
@@ -568,11 +578,26 @@ async def start(
     min_remaining_days: MinRemainingDays = DEFAULT_MIN_REMAINING_DAYS,
     by: By = None,
     json_out: Json = False,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            min=0,
+            help="seconds to wait for the preflight verdict (0: return at once)",
+        ),
+    ] = 60.0,
 ) -> None:
-    """Start a renewal (returns at once; follow it with `ucrenew watch`)."""
+    """Start a renewal and report its preflight verdict (follow it with `ucrenew watch`).
+
+    A change id whose earlier run ended without writing to the cluster (failed preflight,
+    plan rejected) starts a new attempt under the same id; `ucrenew show CHG --all-attempts`
+    lists them. Exit code 3 when the preflight refuses the change, as `ucrenew plan` does.
+    """
     from temporalio.common import WorkflowIDReusePolicy
     from temporalio.exceptions import WorkflowAlreadyStartedError
 
+    from console.attempts import ChangeIdTaken, preflight_verdict, reuse_policy
+    from console.render import problems_table, warnings_table
     from workflows import search_attributes as sa
     from workflows.models import RenewalInput
     from workflows.renewal import CertRenewalWorkflow
@@ -610,17 +635,21 @@ async def start(
     )
     c = await _client()
     try:
+        reuse = await reuse_policy(c, change)
         handle = await c.start_workflow(
             CertRenewalWorkflow.run,
             inp,
             id=change,
             task_queue=s.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_reuse_policy=reuse,
             search_attributes=sa.start_attributes(cluster, change, list(purposes)),
         )
+    except ChangeIdTaken as exc:
+        raise CliError(str(exc), ExitCode.REFUSED) from None
     except WorkflowAlreadyStartedError:
         raise await _change_id_taken(change) from None
     completion.remember_change(s.state_dir, change)
+    verdict = await preflight_verdict(handle, wait) if wait > 0 else None
     if json_out:
         typer.echo(
             json.dumps(
@@ -632,16 +661,48 @@ async def start(
                         "purposes": purposes,
                         "ca": inp.ca,
                         "run_id": handle.result_run_id,
+                        "new_attempt": reuse == WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                        "preflight": _verdict_json(verdict),
                     },
                 },
                 indent=2,
             )
         )
+        if verdict is not None and verdict.plan is None:
+            raise typer.Exit(ExitCode.REFUSED if verdict.problems else ExitCode.FAILED)
         return
-    console.print(
-        f"started renewal [bold]{change}[/] of {cluster} ({', '.join(purposes)}, CA {inp.ca})"
-    )
+    again = " (a new attempt)" if reuse == WorkflowIDReusePolicy.ALLOW_DUPLICATE else ""
+    what = f"renewal [bold]{change}[/]{again} of {cluster} ({', '.join(purposes)}, CA {inp.ca})"
+    if verdict is None:
+        console.print(f"started {what}; no preflight verdict yet")
+    elif verdict.plan is not None:
+        console.print(f"started {what}: preflight passed, plan {verdict.plan.plan_hash}")
+    if verdict is not None and verdict.warnings:
+        console.print(warnings_table(verdict.warnings))
+    if verdict is not None and verdict.plan is None:
+        if verdict.problems:
+            console.print(problems_table(verdict.problems))
+        err_console.print(
+            f"[red]{change} stopped:[/] {verdict.error or verdict.phase}. Fix it and run the "
+            "same `ucrenew start` again: nothing was written, the change id stays yours",
+            highlight=False,
+        )
+        raise typer.Exit(ExitCode.REFUSED if verdict.problems else ExitCode.FAILED)
     console.print(f"follow it: ucrenew watch {change}")
+
+
+def _verdict_json(verdict: Any) -> dict[str, Any] | None:
+    """The preflight verdict ``start --json`` reports (None: not awaited or not yet known)."""
+    if verdict is None:
+        return None
+    return {
+        "passed": verdict.plan is not None,
+        "plan_hash": verdict.plan.plan_hash if verdict.plan is not None else None,
+        "phase": verdict.phase,
+        "error": verdict.error,
+        "problems": [p.model_dump() for p in verdict.problems],
+        "warnings": [p.model_dump() for p in verdict.warnings],
+    }
 
 
 async def _client() -> Any:
@@ -696,7 +757,16 @@ async def list_renewals(
 
     c = await _client()
     rows: list[dict[str, Any]] = []
-    async for wf in c.list_workflows(renewals_query(running_only=not all_, cluster=cluster)):
+    seen: set[str] = set()
+    # Newest run first: a change id run again after a failed preflight shows its latest attempt.
+    query = renewals_query(running_only=not all_, cluster=cluster)
+    runs = sorted(
+        [wf async for wf in c.list_workflows(query)], key=lambda w: w.start_time, reverse=True
+    )
+    for wf in runs:
+        if wf.id in seen:
+            continue
+        seen.add(wf.id)
         attrs = wf.typed_search_attributes
         rows.append(
             {
@@ -708,6 +778,7 @@ async def list_renewals(
                 "status": wf.status.name if wf.status else "",
                 "started": wf.start_time.isoformat() if wf.start_time else None,
                 "cert_not_after": (v.isoformat() if (v := attrs.get(sa.CERT_NOT_AFTER)) else None),
+                "outstanding": list(attrs.get(sa.RENEWAL_OUTSTANDING) or []),
             }
         )
     completion.remember_changes(settings().state_dir, [str(r["change"]) for r in rows])
@@ -726,6 +797,7 @@ async def list_renewals(
         "status",
         "started",
         "old cert expires",
+        "left to do",
     ):
         table.add_column(col)
     for r in rows:
@@ -738,16 +810,32 @@ async def list_renewals(
             str(r["status"]),
             short(r["started"], 19),
             short(r["cert_not_after"], 10),
+            f"[yellow]! {short(', '.join(r['outstanding']), 30)}[/]" if r["outstanding"] else "",
         )
     console.print(table)
+    if any(r["outstanding"] for r in rows):
+        console.print("[yellow]![/] left to do: `ucrenew show CHG` lists each item and its command")
 
 
 @app.command()
 @run_async
-async def show(change_id: ChangeArg, json_out: Json = False) -> None:
-    """Show one renewal: phase, plan, per-node progress, audit trail."""
+async def show(
+    change_id: ChangeArg,
+    json_out: Json = False,
+    all_attempts: Annotated[
+        bool,
+        typer.Option(
+            "--all-attempts",
+            help="list every run of the change id, newest first, with how it ended",
+        ),
+    ] = False,
+) -> None:
+    """Show one renewal (its latest attempt): phase, plan, per-node progress, audit trail."""
     from console.render import awaiting_hint, plan_table, status_view
 
+    if all_attempts:
+        await _show_attempts(change_id, json_out)
+        return
     status = await status_of(change_id)
     if json_out:
         typer.echo(status.model_dump_json(indent=2))
@@ -758,6 +846,48 @@ async def show(change_id: ChangeArg, json_out: Json = False) -> None:
     hint = awaiting_hint(status)
     if hint:
         console.print(f"[bold yellow]next:[/] {hint}")
+
+
+async def _show_attempts(change_id: str, json_out: bool) -> None:
+    """Every run of a change id, newest first, with how each ended."""
+    from rich.table import Table
+
+    from console.attempts import attempts
+
+    runs = await attempts(await _client(), change_id)
+    if not runs:
+        raise unknown_change(change_id)
+    if json_out:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "attempt": len(runs) - i,
+                        "run_id": a.run_id,
+                        "status": a.status,
+                        "started": a.started.isoformat() if a.started else None,
+                        "ended": a.ended.isoformat() if a.ended else None,
+                        "outcome": a.outcome,
+                    }
+                    for i, a in enumerate(runs)
+                ],
+                indent=2,
+            )
+        )
+        return
+    table = Table(title=f"attempts of {change_id} (newest first)")
+    for col in ("#", "run id", "status", "started", "ended", "outcome"):
+        table.add_column(col)
+    for i, a in enumerate(runs):
+        table.add_row(
+            str(len(runs) - i),
+            a.run_id,
+            a.status,
+            short(a.started.isoformat() if a.started else None, 19),
+            short(a.ended.isoformat() if a.ended else None, 19),
+            a.outcome,
+        )
+    console.print(table)
 
 
 @app.command()

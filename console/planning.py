@@ -1,25 +1,28 @@
-"""``ucrenew plan``: the renewal's discovery, preflight and planner, run directly (a dry run).
+"""``ucrenew plan``: a dry run of a change, made by a worker (PlanWorkflow) and shown here.
 
-It composes the plan with the very function the workflow uses (``compose_plan``) and runs the
-same preflight, including the maintenance-window check of phone-impacting changes and the
-pre-change health checks under the cluster's policy, so a plan that passes here is the plan
-``ucrenew start`` runs.
+The worker runs the renewal's own discovery, change policy, other-renewals lookup and
+preflight, and composes the plan with the function the renewal uses (``compose_plan``), so a
+plan that passes here is the plan ``ucrenew start`` runs. This process needs no password and
+no route to the cluster: only Temporal.
 """
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.text import Text
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 
 from activities.catalog import Purpose
-from activities.clients.cucm.discovery import discover
-from activities.clients.inventory import load_inventory
-from activities.cluster_models import ChangePolicy, ClusterSnapshot
+from activities.cluster_models import ClusterSnapshot
 from console.render import (
     findings_table,
     health_table,
@@ -27,18 +30,16 @@ from console.render import (
     problems_table,
     warnings_table,
 )
-from workers.settings import UcrenewSettings
-from workers.wiring import inventory_path, trust_store
-from workflows.models import Problem, RenewalOptions, RenewalPlan
-from workflows.plan import (
-    certificate_path_for,
-    compose_plan,
-    path_problems,
-    preflight_problems,
-    window_problems,
-)
+from workflows.models import PlanReport, PlanRequest, Problem, RenewalOptions, RenewalPlan
+from workflows.plan_workflow import PlanWorkflow
 from workflows.restarts import explain
-from workflows.windows import parse_windows
+
+#: How long ``ucrenew plan`` waits for a worker's answer by default (seconds).
+PLAN_TIMEOUT_SECONDS = 60.0
+
+
+class PlanUnavailable(Exception):
+    """No dry run: Temporal, a worker or the cluster did not answer (one line to print)."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,11 @@ class DryRun:
     snapshot: ClusterSnapshot
     now: datetime
 
+    @classmethod
+    def of(cls, report: PlanReport) -> DryRun:
+        """The dry run a PlanWorkflow returned."""
+        return cls(report.plan, report.problems, report.snapshot, report.now)
+
     @property
     def errors(self) -> list[Problem]:
         """The problems that stop the change."""
@@ -69,40 +75,60 @@ class DryRun:
 
 
 async def dry_run_report(
-    settings: UcrenewSettings,
+    client: Client,
+    task_queue: str,
     cluster: str,
     purposes: Sequence[Purpose],
     options: RenewalOptions | None = None,
     windows: Sequence[dict[str, Any]] = (),
-    now: datetime | None = None,
+    wait_seconds: float = PLAN_TIMEOUT_SECONDS,
 ) -> DryRun:
-    """Discover the cluster, plan, and run preflight under the cluster's policy; writes nothing.
+    """Have a worker discover the cluster, plan, and run preflight; writes nothing.
 
     Args:
-        settings: where the inventory, the trust store and the local CA are.
+        client: a connected Temporal client (the shared data converter).
+        task_queue: the workers' task queue.
         cluster: the inventory's cluster.
         purposes: the purposes of the change.
         options: the change's options, as ``ucrenew start`` would pass them.
         windows: maintenance windows as ``--window`` gives them; the inventory's if empty.
-        now: the time the window and backup-age checks are made for (default: now).
+        wait_seconds: how long to wait for the answer.
+
+    Raises:
+        PlanUnavailable: Temporal refused the call, no worker answered in time, or the
+            cluster could not be read.
     """
-    inventory = load_inventory(inventory_path(settings))
-    entry = inventory.cluster(cluster)
-    # The workers' trust: the inventory's CA file, the cluster's trust store, the local CA root.
-    snapshot = await discover(
-        inventory, cluster, files=trust_store(settings).files(cluster), purposes=purposes
+    request = PlanRequest(
+        cluster=cluster,
+        purposes=list(purposes),
+        options=options or RenewalOptions(),
+        windows=list(windows),
     )
-    opts = options or RenewalOptions()
-    path_refused = path_problems(snapshot, opts)
-    path = None if path_refused else certificate_path_for(snapshot, opts)
-    plan = compose_plan(snapshot, purposes, opts, path=path)
-    policy = ChangePolicy.of(entry)
-    specs = parse_windows(list(windows) or policy.windows)
-    at = now or datetime.now(UTC)
-    problems = preflight_problems(snapshot, purposes, health=policy.health, now=at)
-    problems += window_problems(purposes, specs, at)
-    problems += path_refused
-    return DryRun(plan, problems, snapshot, at)
+    try:
+        handle = await client.start_workflow(
+            PlanWorkflow.run,
+            request,
+            id=f"plan-{cluster}-{uuid.uuid4().hex[:12]}",
+            task_queue=task_queue,
+            execution_timeout=timedelta(seconds=wait_seconds),
+        )
+    except RPCError as exc:
+        raise PlanUnavailable(f"cannot ask for a plan of {cluster}: {exc.message}") from None
+    try:
+        report = await asyncio.wait_for(handle.result(), wait_seconds + 5)
+    except (TimeoutError, WorkflowFailureError) as exc:
+        cause = exc.cause if isinstance(exc, WorkflowFailureError) else None
+        while cause is not None and not isinstance(cause, ApplicationError):
+            cause = cause.__cause__
+        if isinstance(cause, ApplicationError):
+            raise PlanUnavailable(f"no plan of {cluster}: {cause.message}") from None
+        raise PlanUnavailable(
+            f"no plan of {cluster}: no answer within {wait_seconds:g} s: no worker polls task "
+            f"queue {task_queue} (`ucrenew dev status`), or the cluster is that slow to read"
+        ) from None
+    except RPCError as exc:
+        raise PlanUnavailable(f"no plan of {cluster}: {exc.message}") from None
+    return DryRun.of(report)
 
 
 def dry_run_json(report: DryRun) -> dict[str, Any]:

@@ -5,7 +5,8 @@
 set -euo pipefail
 ns=${1:-default}
 for spec in RenewalPhase=Keyword ClusterId=Keyword CertPurposes=KeywordList ChangeId=Keyword \
-            CertNotAfter=Datetime RenewalAwaiting=Keyword; do
+            CertNotAfter=Datetime RenewalAwaiting=Keyword \
+            RenewalOutstanding=KeywordList; do
   name=${spec%%=*}; type=${spec#*=}
   if temporal operator search-attribute list --namespace "$ns" | grep -qw "$name"; then
     echo "$name already registered"

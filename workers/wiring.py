@@ -20,6 +20,7 @@ from activities.trust import TrustActivities
 from workers.converter import make_data_converter
 from workers.logs import LogContextInterceptor
 from workers.settings import UcrenewSettings
+from workflows.plan_workflow import PlanWorkflow
 from workflows.renewal import CertRenewalWorkflow
 
 log = logging.getLogger("ucrenew.worker")
@@ -73,7 +74,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[CertRenewalWorkflow],
+        workflows=[CertRenewalWorkflow, PlanWorkflow],
         activities=[
             cucm.discover_cluster,
             cucm.disable_sso,

@@ -132,3 +132,30 @@ def record_assessment(status: RenewalStatus, state: NodeCertState) -> None:
         parts.append(part)
     if parts:
         progress.detail = "serving " + "; ".join(parts)
+
+
+def outstanding_tags(
+    sso_disabled: bool,
+    uploaded: Sequence[Purpose],
+    plan: RenewalPlan | None,
+    restarted: Mapping[str, Sequence[str]],
+    version: str,
+) -> list[str]:
+    """Short tags of what a stopped change left behind, for the ``RenewalOutstanding``
+    search attribute: ``sso-disabled``, and ``<purpose>@<node>`` per node that does not
+    serve an uploaded certificate yet (``<purpose>@?`` when the plan is unknown).
+
+    Args:
+        sso_disabled: the change disabled SAML SSO and did not see it re-enabled.
+        uploaded: purposes whose certificate the change uploaded.
+        plan: the change's plan.
+        restarted: node FQDN -> services the change restarted there.
+        version: the cluster's version.
+    """
+    tags = ["sso-disabled"] if sso_disabled else []
+    for purpose in dict.fromkeys(uploaded):
+        if plan is None:
+            tags.append(f"{purpose}@?")
+            continue
+        tags += [f"{purpose}@{n}" for n in pending_activation(purpose, plan, restarted, version)]
+    return tags

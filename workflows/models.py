@@ -8,7 +8,12 @@ from typing import Any, Final, Literal, Self
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from activities import catalog
-from activities.cluster_models import CertificatePath, LeftoverCertificate, Purpose
+from activities.cluster_models import (
+    CertificatePath,
+    ClusterSnapshot,
+    LeftoverCertificate,
+    Purpose,
+)
 from activities.models import UtcDatetime, ValidationProblem
 from workflows.restart_models import RestartPlan
 
@@ -450,6 +455,19 @@ class RenewalStatus(BaseModel):
         "CSCur97909, ...); none stops the change by itself",
     )
 
+    def wrote_to_cluster(self) -> bool:
+        """Whether the change wrote anything to the cluster (a CSR generated, SSO disabled,
+        trust or a certificate uploaded, the CTL updated, a service restarted, a phone reset).
+
+        A change that ended without (a failed preflight, a rejected plan) leaves its change id
+        free for another attempt: ``ucrenew start`` runs it again under the same id.
+        """
+        return bool(
+            self.new_certificates
+            or self.phones_reset
+            or any(e.action in WRITE_ACTIONS for e in self.audit)
+        )
+
     def add_finding(self, finding: Problem) -> None:
         """Record a finding once (the same code, node and message are not repeated)."""
         if finding not in self.findings:
@@ -463,3 +481,48 @@ class RenewalStatus(BaseModel):
         progress = NodeProgress(node=fqdn)
         self.nodes.append(progress)
         return progress
+
+
+WRITE_ACTIONS = frozenset(
+    {
+        "csr-generated",
+        "sso-disabled",
+        "trust-uploaded",
+        "certificate-uploaded",
+        "ctl-updated",
+        "wave-done",
+        "phones-reset",
+    }
+)
+"""Audit actions that record a write to the cluster."""
+
+
+class PlanRequest(BaseModel):
+    """Ask a worker for a dry run of a change (``ucrenew plan``): nothing is written."""
+
+    cluster: str
+    purposes: list[Purpose] = Field(default_factory=lambda: list[Purpose](["tomcat"]))
+    options: RenewalOptions = Field(default_factory=RenewalOptions)
+    windows: list[dict[str, Any]] = Field(
+        default_factory=list, description="maintenance windows; the inventory's if empty"
+    )
+    change_id: str = Field(
+        default="", description="the change this plan is for (not counted as another renewal)"
+    )
+
+
+class PlanReport(BaseModel):
+    """What a dry run found: the plan ``start`` would run and the checks ``start`` makes.
+
+    Attributes:
+        plan: the plan, with its hash.
+        problems: preflight errors (``blocking``) and warnings, leftovers of earlier changes
+            of the cluster included.
+        snapshot: what discovery saw, pre-change health included.
+        now: the time the window and backup-age checks were made for.
+    """
+
+    plan: RenewalPlan
+    problems: list[Problem] = Field(default_factory=list)
+    snapshot: ClusterSnapshot
+    now: UtcDatetime

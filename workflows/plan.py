@@ -14,13 +14,20 @@ from datetime import datetime
 from activities import catalog
 from activities.catalog import PAWS, TOMCAT, Purpose
 from activities.cert_paths import CertificatePath, PathError, choose_path
-from activities.cluster_models import ClusterSnapshot, HealthPolicy, NodeSnapshot
+from activities.cluster_models import (
+    ChangePolicy,
+    ClusterSnapshot,
+    HealthPolicy,
+    LeftoverChange,
+    NodeSnapshot,
+    OtherRenewalsResult,
+)
 from workflows.caveats import certificate_notes, reissue_findings
 from workflows.health_checks import health_problems, severity
-from workflows.models import PlanStep, Problem, RenewalOptions, RenewalPlan
+from workflows.models import PlanReport, PlanRequest, PlanStep, Problem, RenewalOptions, RenewalPlan
 from workflows.restart_models import RestartPlan, RestartWave
 from workflows.restarts import restart_plan_for
-from workflows.windows import WindowSpec, next_window
+from workflows.windows import WindowSpec, next_window, parse_windows
 
 
 def san_nodes(snapshot: ClusterSnapshot, name: Purpose) -> list[NodeSnapshot]:
@@ -555,6 +562,95 @@ def window_problems(
             )
         ]
     return []
+
+
+def leftover_problems(leftovers: Sequence[LeftoverChange]) -> list[Problem]:
+    """Warnings for earlier changes of the cluster that left work to an operator.
+
+    They do not stop the change (the operator may be about to fix exactly that), but they
+    name each change, what it left and where the exact commands are.
+    """
+    return [
+        Problem(
+            code="earlier-change-outstanding",
+            severity="warning",
+            message=(
+                f"change {c.change_id} ({c.status}) left work outstanding: "
+                f"{', '.join(c.outstanding)}; `ucrenew show {c.change_id}` lists each item "
+                "with the command that finishes it"
+            ),
+        )
+        for c in leftovers
+    ]
+
+
+def change_problems(
+    snapshot: ClusterSnapshot,
+    purposes: Sequence[Purpose],
+    options: RenewalOptions,
+    windows: Sequence[WindowSpec],
+    now: datetime,
+    *,
+    other_renewals: Sequence[str] = (),
+    leftovers: Sequence[LeftoverChange] = (),
+    health: HealthPolicy | None = None,
+    paths: bool = True,
+) -> list[Problem]:
+    """Every check a change passes before it writes: the one list ``start`` (the renewal's
+    preflight) and ``plan`` (PlanWorkflow) make.
+
+    Args:
+        snapshot: what discovery saw.
+        purposes: the purposes of the change.
+        options: the change's options (its certificate distribution).
+        windows: the change's maintenance windows, else the inventory's.
+        now: the workflow's clock.
+        other_renewals: change ids of other running renewals of the cluster.
+        leftovers: earlier changes of the cluster that left work behind (warnings).
+        health: the cluster's health policy; the defaults when None.
+        paths: check the certificate path (changes started before paths existed did not).
+    """
+    problems = preflight_problems(snapshot, purposes, other_renewals, health=health, now=now)
+    problems += window_problems(purposes, windows, now)
+    if paths:
+        problems += path_problems(snapshot, options)
+    return problems + leftover_problems(leftovers)
+
+
+def dry_run(
+    req: PlanRequest,
+    snapshot: ClusterSnapshot,
+    policy: ChangePolicy,
+    others: OtherRenewalsResult,
+    now: datetime,
+) -> PlanReport:
+    """A change's dry run from what the renewal reads before its first write: the checks
+    of its preflight and its plan (PlanWorkflow, i.e. ``ucrenew plan``).
+
+    Args:
+        req: the change (cluster, purposes, options, windows).
+        snapshot: what discovery saw.
+        policy: the cluster's change policy (windows, health policy).
+        others: other renewals of the cluster, and earlier changes that left work behind.
+        now: the time the checks are made for.
+    """
+    problems = change_problems(
+        snapshot,
+        req.purposes,
+        req.options,
+        parse_windows(req.windows or policy.windows),
+        now,
+        other_renewals=others.change_ids,
+        leftovers=others.leftovers,
+        health=policy.health,
+    )
+    path = (
+        None
+        if path_problems(snapshot, req.options)
+        else certificate_path_for(snapshot, req.options)
+    )
+    plan = compose_plan(snapshot, req.purposes, req.options, path=path)
+    return PlanReport(plan=plan, problems=problems, snapshot=snapshot, now=now)
 
 
 def plan_hash(plan: RenewalPlan) -> str:

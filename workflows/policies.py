@@ -62,6 +62,11 @@ def _retry(attempts: int, initial: float = 2.0, maximum: float = 60.0) -> RetryP
 
 DISCOVER = ActivityPolicy(timedelta(minutes=5), _retry(3), heartbeat=timedelta(seconds=60))
 REGISTRY = ActivityPolicy(timedelta(seconds=30), _retry(5))
+#: ``ucrenew plan`` waits for its answer: a dry run fails fast rather than retrying for minutes.
+PLAN_DISCOVER = ActivityPolicy(
+    timedelta(seconds=45), _retry(2, initial=1.0), heartbeat=timedelta(seconds=30)
+)
+PLAN_REGISTRY = ActivityPolicy(timedelta(seconds=10), _retry(2, initial=0.5))
 SSO = ActivityPolicy(timedelta(minutes=3), _retry(5))
 CSR = ActivityPolicy(timedelta(minutes=3), _retry(4))
 REGENERATE = ActivityPolicy(timedelta(minutes=3), _retry(4))

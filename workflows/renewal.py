@@ -49,7 +49,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.acquisition import CertificateAcquisition
     from workflows.caveats import earliest_expiry, leftover_findings, scope
     from workflows.cleanup import remove_leftovers
-    from workflows.compensation import activation_outstanding, record_assessment
+    from workflows.compensation import (
+        activation_outstanding,
+        outstanding_tags,
+        record_assessment,
+    )
     from workflows.ledger import ApprovalGates, Ledger
     from workflows.models import (
         TERMINAL_PHASES,
@@ -68,13 +72,7 @@ with workflow.unsafe.imports_passed_through():
         SsoConfirmation,
         SubmissionResult,
     )
-    from workflows.plan import (
-        certificate_path_for,
-        compose_plan,
-        path_problems,
-        preflight_problems,
-        window_problems,
-    )
+    from workflows.plan import certificate_path_for, change_problems, compose_plan
     from workflows.recovery import PATCH as NODE_STEP_DECISIONS
     from workflows.recovery import NodeStepRecovery
     from workflows.rollout import Rollout
@@ -189,18 +187,19 @@ class CertRenewalWorkflow:
             OtherRenewalsRequest(cluster=inp.cluster, exclude_change_id=inp.change_id),
             policies.REGISTRY,
         )
+        paths = workflow.patched("certificate-paths")
         # Health readings a snapshot lacks pass silently: older changes replay as they ran.
-        problems = preflight_problems(
+        problems = change_problems(
             snapshot,
             inp.purposes,
-            others.change_ids,
+            inp.options,
+            self._windows,
+            workflow.now(),
+            other_renewals=others.change_ids,
+            leftovers=others.leftovers,
             health=self._gates.policy.health,
-            now=workflow.now(),
+            paths=paths,
         )
-        problems += window_problems(inp.purposes, self._windows, workflow.now())
-        paths = workflow.patched("certificate-paths")
-        if paths:
-            problems += path_problems(snapshot, inp.options)
         warnings = [p for p in problems if not p.blocking]
         errors = [p for p in problems if p.blocking]
         if warnings:
@@ -532,6 +531,16 @@ class CertRenewalWorkflow:
                 "the new certificate is installed; nodes whose Cisco Tomcat was not restarted "
                 "still serve the old one: restart it there (utils service restart Cisco Tomcat)"
             )
+        tags = outstanding_tags(
+            self._sso_disabled_by_us,
+            self._uploaded_purposes if self._uploaded else [],
+            plan,
+            self._restarted,
+            self._version,
+        )
+        # The next plan/start of the cluster and `ucrenew ls` find these through visibility.
+        if tags and workflow.patched("outstanding-attribute"):
+            workflow.upsert_search_attributes([sa.RENEWAL_OUTSTANDING.value_set(tags)])
         try:
             assessment = await workflow.execute_activity_method(
                 CucmActivities.assess_cluster,

@@ -18,7 +18,9 @@ __all__ = [
     "CHANGE_ID",
     "CLUSTER_ID",
     "RENEWAL_AWAITING",
+    "RENEWAL_OUTSTANDING",
     "RENEWAL_PHASE",
+    "literal",
 ]
 
 RENEWAL_PHASE: Final = SearchAttributeKey.for_keyword("RenewalPhase")
@@ -38,6 +40,15 @@ CERT_NOT_AFTER: Final = SearchAttributeKey.for_datetime("CertNotAfter")
 
 RENEWAL_AWAITING: Final = SearchAttributeKey.for_keyword("RenewalAwaiting")
 """What the renewal is blocked on; one of :data:`AWAITING_VALUES` (empty when running)."""
+
+RENEWAL_OUTSTANDING: Final = SearchAttributeKey.for_keyword_list("RenewalOutstanding")
+"""What a change that ended left to an operator, one short tag each (``sso-disabled``,
+``<purpose>@<node>`` for a certificate installed but not served yet); unset when nothing."""
+
+
+def literal(value: str) -> str:
+    """``value`` as a quoted string literal of a visibility query (quotes escaped)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def start_attributes(cluster: str, change_id: str, purposes: list[str]) -> TypedSearchAttributes:
@@ -62,5 +73,6 @@ ALL_SEARCH_ATTRIBUTES: Final[tuple[SearchAttributeKey, ...]] = (
     CHANGE_ID,
     CERT_NOT_AFTER,
     RENEWAL_AWAITING,
+    RENEWAL_OUTSTANDING,
 )
 """Every custom search attribute ucrenew uses, for namespace registration."""

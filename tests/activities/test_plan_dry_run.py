@@ -8,9 +8,10 @@ from pathlib import Path
 from rich.console import Console
 
 from console.cli import _purposes
-from console.planning import dry_run_report, dry_run_view
+from console.planning import dry_run_view
 from lab.server import Lab
 from lab.timing import FAST
+from tests.activities.local_plan import local_dry_run
 from tests.lab.conftest import lab_spec
 from workers.settings import UcrenewSettings
 from workflows.restarts import explain
@@ -24,12 +25,12 @@ async def test_callmanager_dry_run_plans_waves_and_changes_nothing(tmp_path: Pat
         )
         since = lab.journal.last_seq
         # Like `ucrenew start`, the dry run refuses a phone-impacting change without a window.
-        report = await dry_run_report(settings, "lab", ["CallManager"])
+        report = await local_dry_run(settings, "lab", ["CallManager"])
         unwindowed = report.problems
         assert [p.code for p in unwindowed] == ["no-maintenance-window"]
         start = datetime.now(UTC) + timedelta(hours=2)
         window = {"start": start.isoformat(), "end": (start + timedelta(hours=4)).isoformat()}
-        report = await dry_run_report(settings, "lab", ["CallManager"], windows=[window])
+        report = await local_dry_run(settings, "lab", ["CallManager"], windows=[window])
         plan, problems = report.plan, report.problems
         writes = [
             e.kind
@@ -65,7 +66,7 @@ async def test_ecdsa_purposes_in_ucrenew_plan(tmp_path: Path) -> None:
         state = tmp_path / version / "state"
         async with Lab(spec, state / "lab", FAST):
             settings = UcrenewSettings(state_dir=state, inventory=state / "lab" / "inventory.yaml")
-            report = await dry_run_report(settings, "lab", purposes, windows=[window])
+            report = await local_dry_run(settings, "lab", purposes, windows=[window])
         console = Console(width=200, record=True)
         console.print(dry_run_view(report))
         text = console.export_text()

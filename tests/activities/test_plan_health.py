@@ -9,28 +9,43 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
+from temporalio.client import Client
 from typer.testing import CliRunner, Result
 
 from console.cli import app
-from console.planning import dry_run_report
 from lab.faults import Fault
 from lab.server import Lab
 from lab.timing import FAST
+from tests.activities.local_plan import local_dry_run
 from tests.lab.conftest import lab_spec
+from workers.devserver import DevServer
 from workers.settings import UcrenewSettings
+from workers.wiring import build_worker
 
 
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Settings from the environment, as the CLI reads them; the lab's state dir."""
+@pytest_asyncio.fixture
+async def env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dev_server: DevServer, dev_server_env: Client
+) -> AsyncIterator[Path]:
+    """Settings from the environment, as the CLI reads them, and a worker that makes the
+    plans (PlanWorkflow); the lab's state dir."""
     state = tmp_path / "state"
+    inventory = state / "lab" / "inventory.yaml"
+    task_queue = f"plan-{uuid.uuid4()}"
     monkeypatch.setenv("UCRENEW_STATE_DIR", str(state))
-    monkeypatch.setenv("UCRENEW_INVENTORY", str(state / "lab" / "inventory.yaml"))
+    monkeypatch.setenv("UCRENEW_INVENTORY", str(inventory))
+    monkeypatch.setenv("UCRENEW_TEMPORAL_ADDRESS", dev_server.address)
+    monkeypatch.setenv("UCRENEW_TASK_QUEUE", task_queue)
     monkeypatch.setenv("COLUMNS", "250")
-    return state
+    settings = UcrenewSettings(state_dir=state, inventory=inventory)
+    async with build_worker(dev_server_env, settings, task_queue):
+        yield state
 
 
 async def plan(*args: str) -> Result:
@@ -90,7 +105,7 @@ async def test_an_old_backup_stops_the_change_with_its_age(tmp_path: Path) -> No
         settings = UcrenewSettings(
             state_dir=tmp_path / "state", inventory=tmp_path / "state" / "lab" / "inventory.yaml"
         )
-        report = await dry_run_report(settings, "lab", ["tomcat"])
+        report = await local_dry_run(settings, "lab", ["tomcat"])
     (problem,) = report.errors
     assert problem.code == "backup-too-old"
     assert "10 days 0 h old" in problem.message and "limit is 7 days" in problem.message

@@ -71,22 +71,25 @@ async def test_plan_and_workflow_compose_the_same_stages(
         )
         while any(p.node is None for p in lab.phones.phones):
             await asyncio.sleep(0.02)
-        report = await dry_run_report(
-            settings,
-            "lab",
-            purposes,
-            options,
-            windows=[window],  # type: ignore[arg-type]
-        )
+        task_queue = f"parity-{uuid.uuid4()}"
+        # `ucrenew plan` asks a worker of the same queue (PlanWorkflow), as the CLI does.
+        async with build_worker(dev_server_env, settings, task_queue):
+            report = await dry_run_report(
+                dev_server_env,
+                task_queue,
+                "lab",
+                purposes,  # type: ignore[arg-type]
+                options,
+                windows=[window],
+            )
         shown, problems = report.plan, report.problems
         assert problems == []
 
-        task_queue = f"parity-{uuid.uuid4()}"
         change = f"CHG-{uuid.uuid4().hex[:10]}"
         inp = RenewalInput(
             change_id=change,
             cluster="lab",
-            purposes=purposes,  # type: ignore[arg-type]
+            purposes=purposes,
             requested_by="parity",
             require_plan_approval=True,
             windows=[window],

@@ -21,7 +21,7 @@ from activities.clients.trust_store import TrustStore
 from console.planning import dry_run_report
 from tests.e2e.conftest import Stack
 from workers.settings import UcrenewSettings
-from workers.wiring import trust_store
+from workers.wiring import build_worker, trust_store
 
 pytestmark = pytest.mark.e2e
 
@@ -72,7 +72,8 @@ async def test_two_renewals_with_two_cas_without_touching_the_inventory(stack: S
     assert len(settled) == 1 and adcs_root in settled[0] and str(store.path(lab)) in settled[0]
 
     # `ucrenew plan` trusts the same files: nothing stands in the way of a third renewal.
-    report = await dry_run_report(stack.settings, lab, ["tomcat"])
+    async with stack.worker():
+        report = await dry_run_report(stack.client, stack.task_queue, lab, ["tomcat"])
     problems = report.problems
     assert problems == []
     snapshot = await discover(
@@ -92,7 +93,8 @@ async def test_a_wrong_ca_file_names_the_node_and_the_file(stack: Stack, tmp_pat
     inventory.write_text(yaml.safe_dump(data))
     settings = UcrenewSettings(state_dir=stack.settings.state_dir, inventory=inventory)
 
-    report = await dry_run_report(settings, "lab", ["tomcat"])
+    async with build_worker(stack.client, settings, stack.task_queue):
+        report = await dry_run_report(stack.client, stack.task_queue, "lab", ["tomcat"])
     problems = report.problems
 
     node = stack.lab.cluster_entry.node("cucm-sub1")

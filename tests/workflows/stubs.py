@@ -32,6 +32,7 @@ from activities.cluster_models import (
     CtlResult,
     DiscoverRequest,
     HealthPolicy,
+    LeftoverChange,
     LeftoverRequest,
     LeftoverResult,
     NodeCertState,
@@ -109,6 +110,8 @@ class StubCluster:
     paws_down_on: str | None = None
     calls: list[tuple[str, Any]] = field(default_factory=list)
     other_renewals: list[str] = field(default_factory=list)
+    #: earlier changes of the cluster that left work behind (find_other_renewals)
+    leftover_changes: list[LeftoverChange] = field(default_factory=list)
     #: an ADCS-like CA answers pending, then issues (or denies) from this instant on
     ca_pending_until: datetime | None = None
     ca_denies: bool = False
@@ -299,7 +302,7 @@ class StubCluster:
         @activity.defn(name="find_other_renewals")
         async def find_other_renewals(req: OtherRenewalsRequest) -> OtherRenewalsResult:
             s.calls.append(("find_other_renewals", req))
-            return OtherRenewalsResult(change_ids=s.other_renewals)
+            return OtherRenewalsResult(change_ids=s.other_renewals, leftovers=s.leftover_changes)
 
         @activity.defn(name="disable_sso")
         async def disable_sso(ref: ClusterRef) -> SsoResult:

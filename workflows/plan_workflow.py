@@ -1,0 +1,54 @@
+"""PlanWorkflow: ``ucrenew plan`` run where the work runs, on a worker, through Temporal.
+
+It makes the renewal's own discovery, reads the cluster's change policy, looks up other
+renewals of the cluster (running ones, and finished ones that left work behind) and runs the
+same checks as the renewal's preflight (``change_problems``) and the same composition
+(``compose_plan``), so the plan an operator reviews is the plan ``ucrenew start`` runs. It
+writes nothing: passwords stay with the workers, and a renewal already running is seen.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.cluster_models import ClusterRef, DiscoverRequest, OtherRenewalsRequest
+    from activities.cucm import CucmActivities
+    from activities.registry import RegistryActivities
+    from workflows import policies
+    from workflows.models import PlanReport, PlanRequest
+    from workflows.plan import dry_run
+    from workflows.steps import RenewalStopped, run_activity
+
+
+@workflow.defn
+class PlanWorkflow:
+    """A dry run of one change: discovery, change policy, other renewals, preflight, plan."""
+
+    @workflow.run
+    async def run(self, req: PlanRequest) -> PlanReport:
+        """The plan and every problem ``start`` would find now; fails (type of the cause)
+        when the cluster cannot be read."""
+        try:
+            snapshot = await run_activity(
+                CucmActivities.discover_cluster,
+                DiscoverRequest(cluster=req.cluster, purposes=req.purposes),
+                policies.PLAN_DISCOVER,
+            )
+            policy = await run_activity(
+                CucmActivities.load_change_policy,
+                ClusterRef(cluster=req.cluster),
+                policies.PLAN_REGISTRY,
+            )
+            others = await run_activity(
+                RegistryActivities.find_other_renewals,
+                OtherRenewalsRequest(cluster=req.cluster, exclude_change_id=req.change_id),
+                policies.PLAN_REGISTRY,
+            )
+        except RenewalStopped as stop:
+            raise ApplicationError(stop.message, type=stop.error_type, non_retryable=True) from None
+        return dry_run(req, snapshot, policy, others, workflow.now())
+
+
+__all__ = ["PlanWorkflow"]
