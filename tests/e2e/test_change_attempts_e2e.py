@@ -86,7 +86,7 @@ async def test_a_change_refused_by_preflight_is_fixed_and_run_again_under_its_id
     assert attempts[0]["outcome"] == "done"
     assert attempts[1]["outcome"].startswith("PreflightFailed: preflight failed")
 
-    assert taken.exit_code == 1
+    assert taken.exit_code == 3
     assert f"change {change} already ran to completion" in taken.output
 
 

@@ -103,14 +103,16 @@ async def test_a_change_id_in_use_and_a_finished_change_are_refused(
     cli: Cli, dev_server_env: Client
 ) -> None:
     change = _change()
+    handle = dev_server_env.get_workflow_handle(change)
     started = cli("start", "lab", "--change", change, "--purpose", "callmanager", "--json")
-    assert started.returncode == 0, started.stderr
-    assert json.loads(started.stdout)["result"]["purposes"] == ["CallManager"]
-
-    again = cli.error(ExitCode.REFUSED, "start", "lab", "--change", change)
-    assert f"change id {change} is already in use" in again
-
-    await dev_server_env.get_workflow_handle(change).terminate("test: the change is over")
+    try:
+        assert started.returncode == 0, started.stderr
+        assert json.loads(started.stdout)["result"]["purposes"] == ["CallManager"]
+        again = cli.error(ExitCode.REFUSED, "start", "lab", "--change", change)
+        assert f"change {change} is already running" in again
+    finally:
+        # Other tests share the dev server: a renewal left running would block the cluster.
+        await handle.terminate("test: the change is over")
     for action in ACTIONS:
         line = cli.error(ExitCode.REFUSED, action[0], change, *action[1:])
         assert f"change {change} is finished (terminated)" in line
@@ -127,6 +129,14 @@ async def test_cluster_values_never_break_or_widen_the_listing(
 ) -> None:
     change = _change()
     assert cli("start", "lab", "--change", change).returncode == 0
+    try:
+        await _listing_is_never_widened(cli, dev_server_env, change)
+    finally:
+        # Other tests share the dev server: a renewal left running would block the cluster.
+        await dev_server_env.get_workflow_handle(change).terminate("test: the change is over")
+
+
+async def _listing_is_never_widened(cli: Cli, dev_server_env: Client, change: str) -> None:
     listed = cli("ls", "--json", "--cluster", "lab")
     assert change in {r["change"] for r in json.loads(listed.stdout)}
     registry = RegistryActivities(dev_server_env)
