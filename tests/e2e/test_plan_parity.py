@@ -83,7 +83,9 @@ async def test_plan_and_workflow_compose_the_same_stages(
                 windows=[window],
             )
         shown, problems = report.plan, report.problems
-        assert problems == []
+        # Earlier tests' changes of cluster "lab" on the shared dev server may have left work
+        # behind: that warning is about them, not this cluster's state.
+        assert [p for p in problems if p.code != "earlier-change-outstanding"] == []
 
         change = f"CHG-{uuid.uuid4().hex[:10]}"
         inp = RenewalInput(

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from temporalio.common import WorkflowIDReusePolicy
 from typer.testing import CliRunner
 
+import console.attempts
 import console.planning
 from console import cli
 from workflows.models import RenewalInput, RenewalOptions
@@ -23,7 +25,9 @@ def seen(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """Stand-ins for the plan's discovery and the Temporal client, recording their input."""
     got: dict[str, Any] = {}
 
-    async def dry_run_report(_s: object, _c: str, _p: object, options: RenewalOptions, **_: object):
+    async def dry_run_report(
+        _c: object, _q: str, _cl: str, _p: object, options: RenewalOptions, **_: object
+    ) -> None:
         got["options"] = options
         raise _Stop
 
@@ -32,10 +36,14 @@ def seen(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
             got["options"] = inp.options
             raise _Stop
 
+    async def reuse_policy(_client: object, _change: str) -> WorkflowIDReusePolicy:
+        return WorkflowIDReusePolicy.REJECT_DUPLICATE
+
     async def client() -> Client:
         return Client()
 
     monkeypatch.setattr(console.planning, "dry_run_report", dry_run_report)
+    monkeypatch.setattr(console.attempts, "reuse_policy", reuse_policy)
     monkeypatch.setattr(cli, "_client", client)
     monkeypatch.setattr(cli, "_known_cluster", lambda _name: None)
     # The stand-ins' _Stop reaches the test instead of becoming an "unexpected" error line.
