@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
     from activities.catalog import Purpose as CertPurpose
-    from workflows.models import RenewalStatus
+    from workflows.models import RenewalOptions, RenewalStatus
     from workflows.renewal import CertRenewalWorkflow
 
 T = TypeVar("T")
@@ -475,6 +475,16 @@ def _window(text: str) -> dict[str, str]:
     return {"start": begin.isoformat(), "end": finish.isoformat()}
 
 
+def _change_options(cluster: str, purposes: list[CertPurpose], **fields: Any) -> RenewalOptions:
+    """The options ``plan`` and ``start`` pass on, after the CSR warnings are printed and the
+    cluster is known to the inventory (usage errors come before any connection)."""
+    options = build_options(**fields)
+    for warning in csr_warnings(purposes, options):
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    _known_cluster(cluster)
+    return options
+
+
 @app.command()
 @run_async
 async def plan(
@@ -506,7 +516,9 @@ async def plan(
 
     purposes = _purposes(purpose)
     windows = [_window(w) for w in window or []]
-    options = build_options(
+    options = _change_options(
+        cluster,
+        purposes,
         reset_phones=phone_resets,
         remove_leftover_certificates=remove_leftovers,
         distribution=distribution.value if distribution else None,
@@ -516,9 +528,6 @@ async def plan(
         other_domains=other_domain or [],
         min_remaining_days=min_remaining_days,
     )
-    for warning in csr_warnings(purposes, options):
-        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
-    _known_cluster(cluster)
     c = await _client()
     try:
         report = await dry_run_report(
@@ -606,7 +615,9 @@ async def start(
     windows = [_window(w) for w in window or []]
     # Left out when not given: the workflow's default applies.
     batch = {} if phone_reset_batch is None else {"phone_reset_batch": phone_reset_batch}
-    options = build_options(
+    options = _change_options(
+        cluster,
+        purposes,
         reset_phones=phone_resets,
         remove_leftover_certificates=remove_leftovers,
         distribution=distribution.value if distribution else None,
@@ -617,9 +628,6 @@ async def start(
         min_remaining_days=min_remaining_days,
         **batch,
     )
-    for warning in csr_warnings(purposes, options):
-        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
-    _known_cluster(cluster)
     s = settings()
     inp = RenewalInput(
         change_id=change,
