@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, model_validator
 from activities.catalog import TOMCAT, Purpose
 from activities.cert_paths import LEGACY_PATH, CertificatePath, Interface
 from activities.clients.inventory import CertificatesEntry, ClusterEntry, short_name
+from activities.clients.notify.models import NotificationPolicy
 from activities.models import CertificateInfo, CsrInfo, UtcDatetime
 
 __all__ = ["CertificatePath", "Purpose"]
@@ -636,6 +637,10 @@ class ChangePolicy(BaseModel):
     health_tolerance: float = 0.02
     health_timeout_seconds: float = 900.0
     health: HealthPolicy = Field(default_factory=HealthPolicy)
+    notifications: NotificationPolicy = Field(
+        default_factory=NotificationPolicy,
+        description="the events the cluster's channels get and the CA wait threshold",
+    )
 
     @classmethod
     def of(cls, cluster: ClusterEntry) -> ChangePolicy:

@@ -620,8 +620,10 @@ class CucmActivities:
     @translated
     async def load_change_policy(self, ref: ClusterRef) -> ChangePolicy:
         """The cluster's ``change_policy:`` from the inventory, defaults where absent."""
-        _, cluster = self._cluster(ref)
-        return ChangePolicy.of(cluster)
+        inventory, cluster = self._cluster(ref)
+        policy = ChangePolicy.of(cluster)
+        policy.notifications = inventory.notification_settings(cluster.name).policy()
+        return policy
 
     @activity.defn(name="find_leftover_certificates")
     @translated

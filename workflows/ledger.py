@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         RenewalPlan,
         RenewalStatus,
     )
+    from workflows.notifications import Notifier
     from workflows.steps import RenewalStopped
 
 
@@ -40,6 +41,8 @@ class Ledger:
         self.status = status
         self._question: tuple[str, tuple[str, ...]] | None = None
         self.decision: OperatorDecision | None = None
+        #: Tells people what the change waits for (off until the run enables it).
+        self.notifier = Notifier(status)
 
     def log_context(self) -> dict[str, str]:
         """The change's cluster and current phase, as log lines carry them."""
@@ -59,6 +62,7 @@ class Ledger:
                 f", awaiting {awaiting}" if awaiting else "",
                 extra={"ucrenew": {"cluster": self.status.cluster, "phase": phase}},
             )
+        before = self.status.awaiting
         self.status.phase = phase
         self.status.awaiting = awaiting
         if phase in ("done", "failed", "cancelled"):
@@ -66,6 +70,8 @@ class Ledger:
         workflow.upsert_search_attributes(
             [sa.RENEWAL_PHASE.value_set(phase), sa.RENEWAL_AWAITING.value_set(awaiting)]
         )
+        if awaiting != before:
+            self.notifier.awaiting_changed(phase, before, awaiting)
 
     def audit(self, actor: str, action: str, comment: str = "") -> None:
         """Append to the audit trail."""
@@ -166,6 +172,7 @@ class ApprovalGates:
         ledger = self._ledger
         ledger.status.gate, ledger.status.gate_hash = gate, bound_hash
         ledger.phase(ledger.status.phase, awaiting="approval")
+        self._notify(gate, f"hash {bound_hash}")
         await workflow.wait_condition(
             lambda: self._rejection is not None or self.is_open(gate, bound_hash)
         )
@@ -186,6 +193,7 @@ class ApprovalGates:
         phase: Phase = "approve-plan" if gate == "plan" else "approve-impact"
         ledger.status.gate = gate
         ledger.phase(phase, awaiting="approval")
+        self._notify(gate, f"plan hash {plan.plan_hash}")
         await workflow.wait_condition(
             lambda: self._rejection is not None or self.is_open(gate, plan.plan_hash)
         )
@@ -196,6 +204,12 @@ class ApprovalGates:
                 f"plan rejected by {self._rejection.principal}: {self._rejection.comment}",
             )
         ledger.phase(phase)
+
+    def _notify(self, gate: str, bound: str) -> None:
+        notifier = self._ledger.notifier
+        if notifier.wants("approval-needed"):
+            policy = self.approval_policy(gate)
+            notifier.approval_needed(gate, policy.approver_groups, policy.required, bound)
 
     def candidate(self, approval: ApprovalInput) -> tuple[str, Approval]:
         """The open gate and the approval as it would be recorded; refused when none is open."""

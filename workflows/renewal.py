@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import Literal
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
@@ -72,6 +73,7 @@ with workflow.unsafe.imports_passed_through():
         SsoConfirmation,
         SubmissionResult,
     )
+    from workflows.notifications import PATCH as NOTIFICATIONS
     from workflows.plan import certificate_path_for, change_problems, compose_plan
     from workflows.recovery import PATCH as NODE_STEP_DECISIONS
     from workflows.recovery import NodeStepRecovery
@@ -132,6 +134,8 @@ class CertRenewalWorkflow:
     async def run(self, inp: RenewalInput) -> RenewalStatus:
         """Run the renewal; returns the final report, or fails with it recorded in status."""
         self._status.started_at = workflow.now()
+        # Changes started before notifications existed replay without their child starts.
+        self._ledger.notifier.enabled = workflow.patched(NOTIFICATIONS)
         workflow.upsert_search_attributes(
             [
                 sa.CLUSTER_ID.value_set(inp.cluster),
@@ -150,18 +154,48 @@ class CertRenewalWorkflow:
             )
             self._set_phase("cancelled")
             await self._compensate()
+            await self._notify_end("cancelled", self._status.error)
             await workflow.wait_condition(workflow.all_handlers_finished)
             raise
         except RenewalStopped as stop:
             self._status.error = stop.message
             self._set_phase("failed")
             await self._compensate()
+            await self._notify_end("failed", stop.message)
             await workflow.wait_condition(workflow.all_handlers_finished)
             raise ApplicationError(stop.message, type=stop.error_type, non_retryable=True) from None
         self._set_phase("done")
         self._status.finished_at = workflow.now()
+        await self._notify_end("done", "")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._status
+
+    async def _notify_end(self, kind: Literal["done", "failed", "cancelled"], reason: str) -> None:
+        """The last notifications of the change (SSO left disabled, then how it ended); the
+        run waits only until their workflows started, which then outlive it."""
+        notifier = self._ledger.notifier
+        status = self._status
+        if self._sso_disabled_by_us:
+            notifier.emit(
+                "sso-left-disabled",
+                f"{status.change_id} ended ({kind}) with SAML SSO still disabled on "
+                f"{status.cluster}: ucrenew disabled it for the uploads.",
+                asked="A CUCM administrator: re-enable SAML SSO in Cisco Unified CM "
+                "Administration > System > SAML Single Sign-On.",
+            )
+        purposes = ", ".join(status.purposes)
+        if kind == "done":
+            summary = f"{purposes} renewed on {status.cluster}; every node in scope verified."
+            asked = "An operator: see the outstanding actions below." if status.outstanding else ""
+        else:
+            summary = f"{status.change_id} on {status.cluster} {kind}: {reason}"
+            asked = (
+                "An operator: the cluster needs the actions below."
+                if status.outstanding
+                else "Nothing was left to do on the cluster; start a new change when ready."
+            )
+        notifier.emit(kind, summary, asked=asked, details=list(status.outstanding))
+        await notifier.settled()
 
     async def _renew(self) -> None:
         inp = self._input
@@ -180,6 +214,7 @@ class CertRenewalWorkflow:
             CucmActivities.load_change_policy, ClusterRef(cluster=inp.cluster), policies.REGISTRY
         )
         self._windows = self._checked_policy(inp)
+        self._ledger.notifier.configure(self._gates.policy.notifications)
 
         self._set_phase("preflight")
         others = await run_activity(

@@ -21,6 +21,13 @@ from pydantic import (
     model_validator,
 )
 
+from activities.clients.notify.config import (
+    Channel,
+    EmailChannel,
+    NotificationsEntry,
+    NotificationSettings,
+    effective_settings,
+)
 from activities.clients.secrets import SecretRef, resolve_secret_ref
 from activities.clients.validation import describe_validation_error, describe_yaml_error
 
@@ -256,6 +263,9 @@ class ClusterEntry(BaseModel):
     tls: TlsTrust = Field(default_factory=TlsTrust)
     change_policy: ChangePolicyEntry | None = None
     certificates: CertificatesEntry = Field(default_factory=CertificatesEntry)
+    notifications: NotificationsEntry | None = Field(
+        default=None, description="overrides of the top-level notifications: block"
+    )
 
     def node(self, name: str) -> NodeEntry:
         """A node by FQDN, short host name or address (any case)."""
@@ -291,6 +301,9 @@ class Inventory(BaseModel):
 
     clusters: list[ClusterEntry]
     cas: list[CaEntry] = Field(default_factory=list)
+    notifications: NotificationsEntry | None = Field(
+        default=None, description="who is told about renewals (defaults for every cluster)"
+    )
     base_dir: str = Field(default=".", exclude=True)
 
     @model_validator(mode="after")
@@ -323,6 +336,22 @@ class Inventory(BaseModel):
     def password(self, account: Account) -> str:
         """Resolve an account's password reference (inside activities only)."""
         return resolve_secret_ref(account.password, base_dir=self.base_dir)
+
+    def secret(self, ref: SecretRef) -> str:
+        """Resolve any secret reference of the inventory (``file:`` relative to it)."""
+        return resolve_secret_ref(ref, base_dir=self.base_dir)
+
+    def notification_settings(self, cluster: str) -> NotificationSettings:
+        """The cluster's notifications: its own block over the top-level one; an e-mail
+        channel's ``ca_file`` relative to the inventory."""
+        settings = effective_settings(self.notifications, self.cluster(cluster).notifications)
+        base = Path(self.base_dir)
+        channels: list[Channel] = []
+        for c in settings.channels:
+            if isinstance(c, EmailChannel) and c.ca_file and not Path(c.ca_file).is_absolute():
+                c = c.model_copy(update={"ca_file": str(base / c.ca_file)})
+            channels.append(c)
+        return settings.model_copy(update={"channels": channels})
 
 
 def load_inventory(path: str | Path) -> Inventory:
