@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from activities import catalog
 from activities.cleanup_models import LeftoverRemovalRequest, LeftoverRemovalResult
 from activities.clients.inventory import CertificatesEntry
+from activities.clients.notify.models import NotificationPolicy
 from activities.cluster_models import (
     AssessRequest,
     BackupHealth,
@@ -154,6 +155,8 @@ class StubCluster:
     leftovers_fail: bool = False
     #: what remove_leftover_certificates answers (None: every approved one removed)
     removal: LeftoverRemovalResult | None = None
+    #: the cluster's notification settings as the change policy carries them
+    notifications: NotificationPolicy = field(default_factory=NotificationPolicy)
 
     def names(self) -> list[str]:
         """Activity names in call order."""
@@ -244,7 +247,12 @@ class StubCluster:
         @activity.defn(name="load_change_policy")
         async def load_change_policy(ref: ClusterRef) -> ChangePolicy:
             s.calls.append(("load_change_policy", ref))
-            return ChangePolicy(approvals=s.approvals, windows=s.windows, health=s.health_policy)
+            return ChangePolicy(
+                approvals=s.approvals,
+                windows=s.windows,
+                health=s.health_policy,
+                notifications=s.notifications,
+            )
 
         @activity.defn(name="registration_snapshot")
         async def registration_snapshot(ref: ClusterRef) -> RegistrationSnapshot:
