@@ -13,7 +13,15 @@ import re
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    model_validator,
+)
 
 from activities.clients.notify.models import NotificationKind, NotificationPolicy
 from activities.clients.secrets import SecretRef
@@ -168,9 +176,21 @@ class EmailChannel(_Channel):
         return {"starttls": 587, "tls": 465, "none": 25}[self.security]
 
 
+def _kind_of(value: object) -> object:
+    return value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+
+
 Channel = Annotated[
-    WebhookChannel | TeamsChannel | SlackChannel | WebexChannel | EmailChannel,
-    Field(discriminator="kind"),
+    Annotated[WebhookChannel, Tag("webhook")]
+    | Annotated[TeamsChannel, Tag("teams")]
+    | Annotated[SlackChannel, Tag("slack")]
+    | Annotated[WebexChannel, Tag("webex")]
+    | Annotated[EmailChannel, Tag("email")],
+    Discriminator(
+        _kind_of,
+        custom_error_type="channel_kind",
+        custom_error_message="kind must be webhook, teams, slack, webex or email",
+    ),
 ]
 """One channel, by ``kind``: webhook, teams, slack, webex or email."""
 

@@ -9,6 +9,7 @@ a secret: Teams and Slack URLs are secrets themselves.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import smtplib
 import ssl
 import time
@@ -237,7 +238,8 @@ def _smtp_send(channel: EmailChannel, mail: EmailMessage, password: str | None) 
         smtp = smtplib.SMTP_SSL(channel.host, port, timeout=timeout, context=context)
     else:
         smtp = smtplib.SMTP(channel.host, port, timeout=timeout)
-    with smtp:
+    # Not `with smtp`: its QUIT on the way out would hide why a session failed.
+    try:
         smtp.ehlo()
         if channel.security == "starttls":
             smtp.starttls(context=context)
@@ -245,5 +247,9 @@ def _smtp_send(channel: EmailChannel, mail: EmailMessage, password: str | None) 
         if channel.username is not None and password is not None:
             smtp.login(channel.username, password)
         refused = smtp.send_message(mail)
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            smtp.quit()
+    finally:
+        smtp.close()
     accepted = len(channel.recipients) - len(refused)
     return f"SMTP accepted for {accepted} of {len(channel.recipients)} recipient(s)"
