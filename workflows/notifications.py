@@ -96,7 +96,7 @@ class Notifier:
         status = self._status
         info = workflow.info()
         event = NotificationEvent(
-            id=f"{info.workflow_id}.notify.{info.run_id}.{self._seq:03d}.{kind}",
+            id=f"{status.change_id}.notify.{info.run_id}.{self._seq:03d}.{kind}",
             kind=kind,
             change_id=status.change_id,
             cluster=status.cluster,

@@ -18,10 +18,19 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from temporalio import activity
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.clients.notify.models import (
+    NOTIFICATION_KINDS,
+    DeliveryRequest,
+    DeliveryResult,
+    NotificationPolicy,
+    NotificationRoutes,
+    RoutesRequest,
+)
 from tests.workflows.stubs import BAD_PEM, GOOD_PEM, ROOT_PEM, StubCluster
 from tests.workflows.test_renewal_workflow import Handle, start, wait_for
 from workers.binaries import temporal_test_server_path
@@ -34,6 +43,7 @@ from workflows.models import (
     OperatorDecision,
     SsoConfirmation,
 )
+from workflows.notifications import NotificationWorkflow
 from workflows.renewal import CertRenewalWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -211,6 +221,40 @@ async def adcs_check_now(env: WorkflowEnvironment, stub: StubCluster, tq: str) -
     return handle
 
 
+@activity.defn(name="notification_routes")
+async def notification_routes(req: RoutesRequest) -> NotificationRoutes:
+    return NotificationRoutes(channels=["team"], retry_for_seconds=600)
+
+
+@activity.defn(name="deliver_notification")
+async def deliver_notification(req: DeliveryRequest) -> DeliveryResult:
+    return DeliveryResult(channel=req.channel, detail="HTTP 200")
+
+
+async def notifications(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
+    """Patch "notifications": plan approval, a manual CA slower than the threshold, SSO to
+    re-enable, done; each event one notification workflow."""
+    stub.notifications = NotificationPolicy(
+        events=list(NOTIFICATION_KINDS), ca_wait_threshold_seconds=12 * 3600
+    )
+    handle = await start(env, tq, ca="manual", require_plan_approval=True)
+    status = await wait_for(handle, "approval")
+    assert status.plan is not None
+    await handle.execute_update(
+        CertRenewalWorkflow.approve,
+        ApprovalInput(principal="bob", plan_hash=status.plan.plan_hash),
+    )
+    await wait_for(handle, "ca")
+    await env.sleep(timedelta(hours=13))
+    await handle.execute_update(
+        CertRenewalWorkflow.submit_certificate,
+        CertificateSubmission(principal="dave", certificate_pem=GOOD_PEM, chain_pem=ROOT_PEM),
+    )
+    await confirm(handle, stub)
+    await handle.result()
+    return handle
+
+
 SCENARIOS: dict[str, Scenario] = {
     "tomcat-local-ca": tomcat_local_ca,
     "manual-ca-refused-then-accepted": manual_ca_refused_then_accepted,
@@ -222,6 +266,7 @@ SCENARIOS: dict[str, Scenario] = {
     "node-step-retry-then-skip": node_step_retry_then_skip,
     "node-step-rollback": node_step_rollback,
     "adcs-check-now": adcs_check_now,
+    "notifications": notifications,
 }
 
 
@@ -244,8 +289,8 @@ async def main(names: list[str]) -> None:
             async with Worker(
                 env.client,
                 task_queue=tq,
-                workflows=[CertRenewalWorkflow],
-                activities=stub.activities(),
+                workflows=[CertRenewalWorkflow, NotificationWorkflow],
+                activities=[*stub.activities(), notification_routes, deliver_notification],
             ):
                 handle = await scenario(env, stub, tq)
                 history = await handle.fetch_history()

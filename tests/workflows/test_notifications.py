@@ -351,3 +351,26 @@ async def test_a_stopped_change_that_left_sso_disabled_says_so_before_failing(
     failed = event(channels, "failed")
     assert failed.summary.startswith(f"{handle.id} on lab failed:")
     assert any("SSO" in d for d in failed.details)
+
+
+async def test_the_window_opening_is_told_after_the_impact_approval(
+    notify_env: WorkflowEnvironment,
+    worker: Worker,
+    stub: StubCluster,
+    channels: Channels,
+    task_queue: str,
+) -> None:
+    stub.sso_enabled = False
+    stub.version = "12.5.1.14900-63"
+    opens = await notify_env.get_current_time() + timedelta(days=2)
+    window = {"start": opens.isoformat(), "end": (opens + timedelta(hours=6)).isoformat()}
+    handle = await start(notify_env, task_queue, purposes=["CallManager"], windows=[window])
+    await until_awaiting(notify_env, handle, "approval")
+    await handle.execute_update(CertRenewalWorkflow.approve, ApprovalInput(principal="bob"))
+    final = await handle.result()
+    assert final.phase == "done"
+    assert kinds(await sent(notify_env, handle)) == ["approval-needed", "window-opening", "done"]
+    opened = event(channels, "window-opening")
+    assert opened.occurred_at >= opens
+    assert opened.phase in ("ctl-update", "restarts")
+    assert "impact" in event(channels, "approval-needed").summary
