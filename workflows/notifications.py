@@ -70,6 +70,8 @@ class Notifier:
         #: Set from ``workflow.patched(PATCH)`` when the run starts.
         self.enabled = False
         self._policy = NotificationPolicy()
+        #: Whether the cluster's policy was read (a change can stop before it is).
+        self.configured = False
         self._seq = 0
         self._starts: list[asyncio.Task[None]] = []
         self._ca_timer: asyncio.Task[None] | None = None
@@ -77,6 +79,7 @@ class Notifier:
     def configure(self, policy: NotificationPolicy) -> None:
         """The cluster's subscribed events and CA threshold (from its change policy)."""
         self._policy = policy
+        self.configured = True
 
     def wants(self, kind: NotificationKind) -> bool:
         """Whether an event of ``kind`` would be emitted."""

@@ -175,6 +175,19 @@ class CertRenewalWorkflow:
         run waits only until their workflows started, which then outlive it."""
         notifier = self._ledger.notifier
         status = self._status
+        if notifier.enabled and not notifier.configured:
+            # Stopped before the change policy was read (e.g. discovery failed): read it now
+            # so that the failure is told too; an unknown cluster has nobody to tell.
+            try:
+                policy = await workflow.execute_activity_method(
+                    CucmActivities.load_change_policy,
+                    ClusterRef(cluster=self._input.cluster),
+                    **policies.REGISTRY.kwargs(),
+                )
+            except ActivityError:
+                policy = None
+            if policy is not None:
+                notifier.configure(policy.notifications)
         if self._sso_disabled_by_us:
             notifier.emit(
                 "sso-left-disabled",

@@ -155,6 +155,8 @@ class StubCluster:
     leftovers_fail: bool = False
     #: what remove_leftover_certificates answers (None: every approved one removed)
     removal: LeftoverRemovalResult | None = None
+    #: discovery fails for good (the cluster cannot be reached)
+    discover_fails: bool = False
     #: the cluster's notification settings as the change policy carries them
     notifications: NotificationPolicy = field(default_factory=NotificationPolicy)
 
@@ -169,6 +171,12 @@ class StubCluster:
         @activity.defn(name="discover_cluster")
         async def discover_cluster(ref: DiscoverRequest) -> ClusterSnapshot:
             s.calls.append(("discover_cluster", ref))
+            if s.discover_fails:
+                raise ApplicationError(
+                    "cucm-pub.lab.example.com: connection refused",
+                    type="CucmUnreachable",
+                    non_retryable=True,
+                )
             nodes = []
             for fqdn, product, role in NODES:
                 others = {

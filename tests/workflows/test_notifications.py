@@ -374,3 +374,19 @@ async def test_the_window_opening_is_told_after_the_impact_approval(
     assert opened.occurred_at >= opens
     assert opened.phase in ("ctl-update", "restarts")
     assert "impact" in event(channels, "approval-needed").summary
+
+
+async def test_a_change_that_stops_before_reading_its_policy_is_still_told(
+    notify_env: WorkflowEnvironment,
+    worker: Worker,
+    stub: StubCluster,
+    channels: Channels,
+    task_queue: str,
+) -> None:
+    stub.discover_fails = True
+    handle = await start(notify_env, task_queue)
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    assert kinds(await sent(notify_env, handle)) == ["failed"]
+    assert "connection refused" in event(channels, "failed").summary
+    assert stub.names() == ["discover_cluster", "assess_cluster", "load_change_policy"]
