@@ -18,7 +18,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.clients.inventory import load_inventory
+from activities.clients.inventory import InventoryError, load_inventory
 from activities.clients.notify.deliver import NotifyError, deliver
 from activities.clients.notify.models import (
     DeliveryRequest,
@@ -30,6 +30,9 @@ from activities.clients.notify.render import compose
 from activities.errors import translated
 
 log = logging.getLogger("ucrenew.notify")
+
+#: How long ``ucrenew notify-test`` lets a failing channel be retried.
+TEST_RETRY_FOR_SECONDS = 30.0
 
 
 class NotifyActivities:
@@ -57,10 +60,20 @@ class NotifyActivities:
     async def notification_routes(self, req: RoutesRequest) -> NotificationRoutes:
         """The channels of ``req.cluster`` that get ``req.kind``, and how long to retry."""
         settings = load_inventory(self._inventory_path()).notification_settings(req.cluster)
-        return NotificationRoutes(
-            channels=settings.routes(req.kind),
-            retry_for_seconds=settings.delivery_retry_for_seconds,
-        )
+        channels = settings.routes(req.kind)
+        if req.channel is not None:
+            if settings.channel(req.channel) is None:
+                known = ", ".join(c.name for c in settings.channels) or "none"
+                raise InventoryError(
+                    f"cluster {req.cluster} has no notification channel {req.channel!r} "
+                    f"(known: {known})"
+                )
+            channels = [req.channel]
+        retry_for = settings.delivery_retry_for_seconds
+        if req.kind == "test":
+            # Someone waits at the command line: a test tells quickly what does not work.
+            retry_for = min(retry_for, TEST_RETRY_FOR_SECONDS)
+        return NotificationRoutes(channels=channels, retry_for_seconds=retry_for)
 
     @activity.defn(name="deliver_notification")
     @translated

@@ -238,7 +238,7 @@ class NotificationWorkflow:
         try:
             routes = await workflow.execute_activity_method(
                 NotifyActivities.notification_routes,
-                RoutesRequest(cluster=event.cluster, kind=event.kind),
+                RoutesRequest(cluster=event.cluster, kind=event.kind, channel=event.channel),
                 **policies.NOTIFY_ROUTES.kwargs(),
             )
         except ActivityError as err:

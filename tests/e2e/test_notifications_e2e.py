@@ -11,6 +11,10 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import json
+import os
+import sys
+from asyncio.subprocess import PIPE
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -41,14 +45,18 @@ async def receivers() -> AsyncIterator[tuple[WebhookReceiver, WebhookReceiver]]:
 
 
 def configure(
-    stack: Stack, good: WebhookReceiver, failing: WebhookReceiver, smtp_port: int
+    stack: Stack,
+    good: WebhookReceiver,
+    failing: WebhookReceiver,
+    smtp_port: int,
+    retry_for: str = "10m",
 ) -> None:
     """Add a notifications block to the lab's inventory."""
     path = stack.settings.inventory_path
     inventory = yaml.safe_load(path.read_text())
     inventory["notifications"] = {
         "ca_wait_threshold": "3d",
-        "delivery_retry_for": "10m",
+        "delivery_retry_for": retry_for,
         "channels": [
             {
                 "name": "board",
@@ -167,3 +175,59 @@ async def test_approval_and_done_arrive_with_the_link_and_a_failing_channel_does
     # The broken channels' secrets never reach history: the child's input has no URL.
     raw = b"".join(e.SerializeToString() for e in history.events)
     assert b"secretpart" not in raw and b"e2e-hook-key" not in raw
+
+
+UCRENEW = str(Path(sys.executable).parent / "ucrenew")
+
+
+async def run_cli(stack: Stack, address: str, *args: str) -> tuple[int, str, str]:
+    """``ucrenew`` in its own process (the worker and receivers keep running in this one)."""
+    env = dict(os.environ)
+    env.update(
+        UCRENEW_STATE_DIR=str(stack.settings.state_dir),
+        UCRENEW_TEMPORAL_ADDRESS=address,
+        UCRENEW_TASK_QUEUE=stack.task_queue,
+        COLUMNS="200",
+    )
+    proc = await asyncio.create_subprocess_exec(UCRENEW, *args, env=env, stdout=PIPE, stderr=PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_notify_test_sends_through_a_worker_and_names_the_failing_channel(
+    stack: Stack,
+    receivers: tuple[WebhookReceiver, WebhookReceiver],
+    dev_address: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    good, failing = receivers
+    monkeypatch.setenv("UCRENEW_E2E_HMAC", "e2e-hook-key")
+    monkeypatch.setenv("UCRENEW_E2E_BROKEN_URL", failing.url("/T000/B000/secretpart"))
+    monkeypatch.setenv("UCRENEW_E2E_GONE_URL", f"http://127.0.0.1:{free_loopback_port()}/gone")
+    cluster = stack.lab.cluster_entry.name
+    with SmtpReceiver() as smtp:
+        configure(stack, good, failing, smtp.port, retry_for="3s")
+        async with build_worker(stack.client, stack.settings, stack.task_queue):
+            one = await run_cli(stack, dev_address, "notify-test", cluster, "--channel", "board")
+            every = await run_cli(stack, dev_address, "notify-test", cluster, "--json")
+            unknown = await run_cli(stack, dev_address, "notify-test", cluster, "--channel", "x")
+
+    code, out, _ = one
+    assert code == 0 and "delivered  board" in out
+    test = good.requests[0].json()
+    assert test["event"] == "test" and test["cluster"] == cluster
+    assert "UCRENEW_SERVICE_BASE_URL is not set" in test["url_note"]
+
+    code, out, _ = every
+    report = json.loads(out)
+    assert code == 1
+    assert sorted(report["delivered"]) == ["board", "oncall"]
+    assert sorted(report["undelivered"]) == ["broken", "gone"]
+    assert "HTTP 500" in report["undelivered"]["broken"]
+    assert "secretpart" not in out
+    assert len(smtp.messages) == 1  # a test goes to every channel, whatever its events
+
+    code, _, err = unknown
+    assert code == 1
+    assert "no notification channel 'x' (known: board, oncall, broken, gone)" in err

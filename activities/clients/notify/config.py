@@ -86,8 +86,8 @@ class _Channel(BaseModel):
     timeout_seconds: float = Field(default=15.0, gt=0, le=300, description="per attempt")
 
     def wants(self, kind: str) -> bool:
-        """Whether this channel gets events of ``kind``."""
-        return self.events is None or kind in self.events
+        """Whether this channel gets events of ``kind`` (every channel gets ``test``)."""
+        return self.events is None or kind in self.events or kind == "test"
 
 
 class WebhookChannel(_Channel):
@@ -246,6 +246,7 @@ class NotificationSettings(BaseModel):
         )
 
 
+#: The events a renewal emits (``test`` is ``ucrenew notify-test``'s only).
 _ALL: tuple[NotificationKind, ...] = (
     "approval-needed",
     "ca-wait",

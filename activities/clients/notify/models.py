@@ -20,13 +20,18 @@ NotificationKind = Literal[
     "failed",
     "cancelled",
     "done",
+    "test",
 ]
 """What happened: an approval gate opened, the CA has taken longer than the threshold, the
 maintenance window opened, an operator is asked a question (stale CSR, health gate, window,
 failed node step, SSO re-enable), the change ended with SSO still disabled, failed, was
-cancelled, or is done."""
+cancelled, or is done; ``test`` is ``ucrenew notify-test`` checking the channels (never
+emitted by a renewal, sent to every channel whatever its ``events``)."""
 
-NOTIFICATION_KINDS: Final[tuple[str, ...]] = get_args(NotificationKind)
+NOTIFICATION_KINDS: Final[tuple[str, ...]] = tuple(
+    k for k in get_args(NotificationKind) if k != "test"
+)
+"""The events a renewal emits (every kind but ``test``)."""
 
 #: Headline per event, as every channel shows it.
 TITLES: Final[dict[str, str]] = {
@@ -38,6 +43,7 @@ TITLES: Final[dict[str, str]] = {
     "failed": "renewal failed",
     "cancelled": "renewal cancelled",
     "done": "renewal done",
+    "test": "test notification",
 }
 
 
@@ -56,6 +62,7 @@ class NotificationEvent(BaseModel):
         summary: What happened, one or two sentences.
         asked: What is asked of whom; empty when nothing is.
         details: Further lines (outstanding actions, the plan hash, ...).
+        channel: Only this channel (a test); None: every channel that gets ``kind``.
     """
 
     id: str
@@ -68,6 +75,9 @@ class NotificationEvent(BaseModel):
     summary: str
     asked: str = ""
     details: list[str] = Field(default_factory=list)
+    channel: str | None = Field(
+        default=None, description="deliver to this channel only (ucrenew notify-test --channel)"
+    )
 
 
 class NotificationPolicy(BaseModel):
@@ -84,10 +94,11 @@ class NotificationPolicy(BaseModel):
 
 
 class RoutesRequest(BaseModel):
-    """Which channels of ``cluster`` get events of ``kind``."""
+    """Which channels of ``cluster`` get events of ``kind`` (only ``channel``, if given)."""
 
     cluster: str
     kind: NotificationKind
+    channel: str | None = None
 
 
 class NotificationRoutes(BaseModel):

@@ -77,7 +77,12 @@ class Message:
 def compose(event: NotificationEvent, base_url: str | None) -> Message:
     """The message for ``event``; ``base_url`` is the service's (None: no link, and the
     message says why)."""
-    url = renewal_url(base_url, event.change_id) if base_url else None
+    if not base_url:
+        url = None
+    elif event.kind == "test":
+        url = base_url.rstrip("/") + "/"  # no renewal behind a test: the service itself
+    else:
+        url = renewal_url(base_url, event.change_id)
     return Message(
         event=event,
         title=f"[ucrenew] {event.cluster} {event.change_id}: {TITLES[event.kind]}",
