@@ -145,4 +145,3 @@ def _recount(cert: FleetCertificate | None, now: datetime) -> FleetCertificate |
     if cert is None:
         return None
     return cert.model_copy(update={"days_to_expiry": days_between(now, cert.not_after)})
-
