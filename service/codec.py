@@ -181,8 +181,7 @@ async def _run(request: Request, action: str) -> Response:
                 out.append(payload)
         if undecodable:
             log.warning(
-                "codec decode for %s: %d of %d payloads left encrypted (unknown key or "
-                "corrupt)",
+                "codec decode for %s: %d of %d payloads left encrypted (unknown key or corrupt)",
                 principal.name,
                 undecodable,
                 len(payloads),

@@ -65,8 +65,21 @@ class FleetNode(BaseModel):
     role: Literal["publisher", "subscriber"] = "subscriber"
     product: Literal["cucm", "imp"] = "cucm"
     served: FleetCertificate | None = None
-    installed: FleetCertificate | None = None
+    installed: FleetCertificate | None = Field(
+        default=None,
+        description="the installed certificate when it is not the served one (see installed_same)",
+    )
+    installed_same: bool = Field(
+        default=False,
+        description="the installed certificate is the served one: left out of `installed` to "
+        "keep the scan's result small",
+    )
     error: str | None = Field(default=None, description="why the certificate could not be read")
+
+    @property
+    def installed_certificate(self) -> FleetCertificate | None:
+        """The installed certificate, whether or not it is the served one."""
+        return self.served if self.installed_same else self.installed
 
 
 class DriftFinding(BaseModel):

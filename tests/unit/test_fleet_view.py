@@ -90,6 +90,10 @@ def test_one_multi_server_certificate_everywhere_is_no_drift() -> None:
     assert tomcat.days_to_expiry == 200 and tomcat.drift == []
     assert tomcat.last_change_id == "CHG1"
     assert [n.node for n in tomcat.nodes] == [PUB, SUB, IMP]
+    # The installed certificate is the served one: said once, to keep the scan's result small.
+    first = tomcat.nodes[0]
+    assert first.installed is None and first.installed_same
+    assert first.installed_certificate == first.served
 
 
 def test_a_node_serving_another_certificate_of_a_multi_server_set_is_drift() -> None:
@@ -133,6 +137,9 @@ def test_served_other_than_installed_says_a_restart_is_pending() -> None:
     )
     pending = next(d for d in tomcat.drift if d.kind == "served-not-installed")
     assert pending.nodes == [PUB]
+    pub = tomcat.nodes[0]
+    assert not pub.installed_same and pub.installed_certificate is not None
+    assert pub.installed_certificate.serial == "2"
 
 
 def test_expiring_and_expired() -> None:
