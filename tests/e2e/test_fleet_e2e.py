@@ -122,6 +122,14 @@ async def test_the_service_reads_the_latest_scan(stack: Stack) -> None:
         first = await scan(stack)
         second = await scan(stack)
     assert first.scan_id != second.scan_id
+    # Each cluster's part of the view is the result of a child workflow of its own: the
+    # scan's result stays small however large the fleet.
+    assert second.scan_id is not None
+    history = await stack.client.get_workflow_handle(second.scan_id).fetch_history()
+    (result,) = history.events[-1].workflow_execution_completed_event_attributes.result.payloads
+    assert len(result.data) < 1_000
+    child = stack.client.get_workflow_handle(f"{second.scan_id}/{stack.lab.cluster_entry.name}")
+    assert (await child.describe()).workflow_type == "FleetClusterScanWorkflow"
     # Other tests' scans share the dev server: the latest one is at least as new as ours.
     view = await fleet_view(stack.client, datetime.now(UTC))
     assert view.scanned_at >= second.scanned_at
