@@ -479,19 +479,26 @@ async def fleet_scan(
         ),
     ] = None,
     json_out: Json = False,
+    wait: Annotated[
+        float,
+        typer.Option("--wait", min=1, help="seconds to wait for the scan (it goes on after)"),
+    ] = 600.0,
 ) -> None:
     """Read every cluster's certificates now, on a worker (read-only), and show the view.
 
-    Exit code 1 when a cluster could not be read (it is shown as failed).
+    Exit code 1 when a cluster could not be read (it is shown as failed) or the scan did not
+    finish within --wait.
     """
     from temporalio.client import WorkflowFailureError
 
-    from workers.fleet import run_fleet_scan
+    from workers.fleet import ScanStillRunning, run_fleet_scan
 
     try:
-        view = await run_fleet_scan(await _client(), settings(), cluster or None)
+        view = await run_fleet_scan(await _client(), settings(), cluster or None, wait_seconds=wait)
     except WorkflowFailureError as exc:
         raise CliError(f"the fleet scan failed: {one_line(str(exc.cause or exc))}") from None
+    except ScanStillRunning as exc:
+        raise CliError(str(exc)) from None
     _print_fleet(view, json_out)
     if any(c.status == "failed" for c in view.clusters):
         raise typer.Exit(ExitCode.FAILED)
