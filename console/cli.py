@@ -519,8 +519,23 @@ def _print_dev(info: dict[str, object], json_out: bool) -> None:
         if isinstance(w, dict)
         else "[red]not running[/]",
     )
+    svc = info.get("service")
+    table.add_row(
+        "dashboard",
+        f"{svc['url']}  (pid {svc['pid']}, users {svc['users_file']}, log {svc['log']})"
+        if isinstance(svc, dict)
+        else "[red]not running[/]",
+    )
     table.add_row("inventory", str(info["inventory"]))
     console.print(table)
+    if isinstance(svc, dict) and svc.get("new_passwords"):
+        console.print(
+            "dev users made now (shown once; also in "
+            f"{svc['passwords_file']}, readable by you only):",
+            highlight=False,
+        )
+        for name, password in svc["new_passwords"].items():
+            console.print(f"  {name:10} {password}", highlight=False)
 
 
 @app.command()
