@@ -34,7 +34,11 @@ class Cli:
             UCRENEW_TEMPORAL_UI_PORT=str(free_loopback_port()),
             UCRENEW_PRINCIPAL="cli-tester",
             COLUMNS="200",
+            # Never the tester's own `ucrenew login`: these tests talk to Temporal directly.
+            XDG_CONFIG_HOME=str(state / "config"),
         )
+        for name in ("UCRENEW_SERVER", "UCRENEW_TOKEN"):
+            self.env.pop(name, None)
 
     def __call__(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
