@@ -100,7 +100,10 @@ def test_manual_renewal_driven_from_the_cli(cli: Cli, tmp_path: Path) -> None:
     status = cli.wait_awaiting("CHG-CLI-1", "approval")
     stale = cli("approve", "CHG-CLI-1", "--plan-hash", "0123456789ab", ok=False)
     assert stale.returncode == 3 and "plan changed" in stale.stderr
-    cli("approve", "CHG-CLI-1", "--plan-hash", status["plan"]["plan_hash"], "-m", "CAB ok")
+    plan_hash = status["plan"]["plan_hash"]
+    own = cli("approve", "CHG-CLI-1", "--plan-hash", plan_hash, ok=False)
+    assert own.returncode == 3 and "four eyes" in own.stderr  # cli-tester requested it
+    cli("approve", "CHG-CLI-1", "--plan-hash", plan_hash, "--by", "cab-member", "-m", "CAB ok")
 
     cli.wait_awaiting("CHG-CLI-1", "ca")
     csr = cli("ca-request", "CHG-CLI-1").stdout
@@ -142,11 +145,11 @@ def test_manual_renewal_driven_from_the_cli(cli: Cli, tmp_path: Path) -> None:
     assert final["phase"] == "done"
     assert all(n["verified"] for n in final["nodes"])
     actions = [(e["actor"], e["action"]) for e in final["audit"]]
-    assert ("cli-tester", "approved") in actions and ("cli-tester", "sso-reenabled") in actions
+    assert ("cab-member", "approved") in actions and ("cli-tester", "sso-reenabled") in actions
     report = cli("report", "CHG-CLI-1").stdout
     assert report.startswith("# Certificate renewal CHG-CLI-1")
     assert f"serial {final['new_serial']}" in report
-    assert "| cli-tester | approved | CAB ok |" in report
+    assert "| cab-member | approved | CAB ok |" in report
     # The post-change check: no CallManager, so no phone watch; the CSCur97909 leftovers
     # the renewal listed (the nodes' former self-signed tomcat certificates) need attention.
     checked = cli("check", "CHG-CLI-1", ok=False)
