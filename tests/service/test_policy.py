@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from activities.clients.inventory import ChangePolicyEntry
-from service.principal import Principal
 from service.policy import allowed_actions
+from service.principal import Principal
 from workflows.models import AuditEvent, RenewalPlan, RenewalStatus
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
