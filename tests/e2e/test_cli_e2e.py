@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -83,7 +84,9 @@ def cli(tmp_path: Path) -> Iterator[Cli]:
 
 def test_manual_renewal_driven_from_the_cli(cli: Cli, tmp_path: Path) -> None:
     stack = cli.json("dev", "status")
-    assert stack["temporal"] and stack["lab"] and stack["worker"]
+    assert stack["temporal"] and stack["lab"] and stack["worker"] and stack["service"]
+    login_page = httpx.get(stack["service"]["url"] + "/login", timeout=10)
+    assert login_page.status_code == 200 and 'name="password"' in login_page.text
 
     plan = cli.json("plan", "lab")
     restarts = [s["node"] for s in plan["plan"]["steps"] if s["phase"] == "restarts"]

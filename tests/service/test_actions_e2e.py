@@ -282,6 +282,37 @@ async def test_cli_login_and_approve_through_the_service(service: Service, tmp_p
             assert code == 0, err  # approver1 is in change-board
             code, _, err = await _cli(env, "logout")
             assert code == 0 and not credentials.exists()
+            # `start` through the service: the requester is who the token names.
+            second = f"{change}-B"
+            starter = {
+                **env,
+                "UCRENEW_SERVER": url,
+                "UCRENEW_TOKEN": await service.token("requester"),
+            }
+            cluster = service.stack.lab.cluster_entry.name
+            code, _, err = await _cli(starter, "start", cluster, "--change", second, "--by", "x")
+            assert code == 2 and "--by" in err
+            try:
+                code, out, err = await _cli(
+                    starter,
+                    "start",
+                    cluster,
+                    "--change",
+                    second,
+                    "--ca",
+                    "manual",
+                    "--require-approval",
+                    "--wait",
+                    "0",
+                )
+                assert code == 0, err
+                assert f"/renewals/{second}" in out  # the renewal page link
+                started = await service.stack.client.get_workflow_handle_for(
+                    CertRenewalWorkflow.run, second
+                ).query(CertRenewalWorkflow.get_status)
+                assert started.requested_by == "requester"
+            finally:
+                await _terminate(service, second)
         # The service is gone: a clear "unreachable".
         env.update(UCRENEW_SERVER=url, UCRENEW_TOKEN="ucrenew1.x.y")
         code, _, err = await _cli(env, "approve", change, "--plan-hash", plan_hash)
