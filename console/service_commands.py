@@ -98,33 +98,13 @@ def serve(
     Settings come from UCRENEW_SERVICE_* (and UCRENEW_* for Temporal); see
     docs/operator-guide.md, "The service".
     """
-    from pydantic import ValidationError
-
-    from service.app import ServiceConfigError, create_app
-    from service.settings import ServiceSettings, parse_listen
+    from service.app import ServiceConfigError
+    from service.server import load_settings, run
 
     try:
-        overrides = {"listen": listen} if listen else {}
-        settings = ServiceSettings(**overrides)  # type: ignore[arg-type]
-        app = create_app(settings)
-    except ValidationError as err:
-        problems = "; ".join(
-            f"UCRENEW_SERVICE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-            for e in err.errors()
-        )
-        raise typer.Exit(_fail(f"service settings: {problems}", ExitCode.USAGE)) from None
+        run(load_settings(listen))
     except ServiceConfigError as err:
         raise typer.Exit(_fail(str(err), ExitCode.USAGE)) from None
-    import uvicorn
-
-    from workers.logs import configure_logging
-
-    configure_logging(
-        settings.ucrenew.log_format, settings.ucrenew.log_level, settings.ucrenew.library_log_level
-    )
-    host, port = parse_listen(settings.listen)
-    console.print(f"ucrenew service on {settings.base_url}", highlight=False)
-    uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=False)
 
 
 @run_async
