@@ -82,6 +82,7 @@ async def dry_run_report(
     options: RenewalOptions | None = None,
     windows: Sequence[dict[str, Any]] = (),
     wait_seconds: float = PLAN_TIMEOUT_SECONDS,
+    change_id: str = "",
 ) -> DryRun:
     """Have a worker discover the cluster, plan, and run preflight; writes nothing.
 
@@ -93,6 +94,7 @@ async def dry_run_report(
         options: the change's options, as ``ucrenew start`` would pass them.
         windows: maintenance windows as ``--window`` gives them; the inventory's if empty.
         wait_seconds: how long to wait for the answer.
+        change_id: the change the plan is for: its change record is checked (itsm:).
 
     Raises:
         PlanUnavailable: Temporal refused the call, no worker answered in time, or the
@@ -103,6 +105,7 @@ async def dry_run_report(
         purposes=list(purposes),
         options=options or RenewalOptions(),
         windows=list(windows),
+        change_id=change_id,
     )
     try:
         handle = await client.start_workflow(
