@@ -86,4 +86,3 @@ class ItsmActivities:
         )
         detail = await client.write_back(req.change_id, outcome)
         return WriteBackResult(system=client.kind, change_id=req.change_id, detail=detail)
-

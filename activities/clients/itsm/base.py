@@ -61,9 +61,7 @@ def tls_verify(system: str, ca_file: str | None) -> ssl.SSLContext | bool:
         ) from None
 
 
-async def send(
-    system: str, client: httpx.AsyncClient, request: httpx.Request
-) -> httpx.Response:
+async def send(system: str, client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
     """Send ``request``; transport failures, 5xx and 429 become :class:`ItsmUnavailable`,
     401/403 :class:`ItsmAuthError`. Other statuses are the caller's to read."""
     where = f"{request.method} {request.url.copy_with(query=None)}"
@@ -113,7 +111,6 @@ def json_body(system: str, response: httpx.Response) -> object:
     except ValueError:
         raise ItsmProtocolError(
             system,
-            f"{system}: {response.request.method} answered {response.status_code} without "
-            "JSON",
+            f"{system}: {response.request.method} answered {response.status_code} without JSON",
             http_status=response.status_code,
         ) from None

@@ -193,8 +193,7 @@ class WebhookItsm:
         if not 200 <= response.status_code < 300:
             raise ItsmProtocolError(
                 SYSTEM,
-                f"{SYSTEM}: outcome answered {response.status_code} "
-                f"({error_message(response)})",
+                f"{SYSTEM}: outcome answered {response.status_code} ({error_message(response)})",
                 http_status=response.status_code,
             )
         return f"outcome {outcome.outcome} posted for {change_id}"
