@@ -5,7 +5,10 @@ outcome written back. The twin's table is the oracle of what ServiceNow would ho
 from __future__ import annotations
 
 import contextlib
+import json
 import random
+import signal
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,10 +21,13 @@ from temporalio.exceptions import ApplicationError
 
 from lab.servicenow import ServiceNowTwin, load_records
 from tests.e2e.conftest import Handle, Stack
+from tests.e2e.test_cli_e2e import UCRENEW, Cli, cli
 from workers.wiring import build_worker
 from workflows.renewal import CertRenewalWorkflow
 
 pytestmark = pytest.mark.e2e
+
+__all__ = ["cli"]
 
 BASE_URL = "https://ucrenew.example.test"
 
@@ -118,3 +124,45 @@ async def test_approved_record_renewal_completes_and_is_written_back(
     assert f"tomcat: new certificate serial {serial}" in note
     assert f"{BASE_URL}/renewals/{approved}" in note
     assert sn.password not in (await handle.fetch_history()).to_json()
+
+
+def test_plan_and_start_show_the_change_record_from_the_cli(cli: Cli, tmp_path: Path) -> None:
+    """`ucrenew plan --change` and `ucrenew start` against `ucrenew dev up`'s stack, the twin
+    run by `ucrenew lab servicenow` (as an operator rehearsing would)."""
+    state = Path(cli.env["UCRENEW_STATE_DIR"])
+    twin = subprocess.Popen(
+        [UCRENEW, "lab", "servicenow"],
+        env=cli.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert twin.stdout is not None
+        printed = "".join(twin.stdout.readline() for _ in range(9))
+        block = yaml.safe_load(printed[printed.index("itsm:") :])
+        inventory = state / "lab" / "inventory.yaml"
+        data = yaml.safe_load(inventory.read_text())
+        data.update(block)
+        inventory.write_text(yaml.safe_dump(data))
+
+        unchecked = cli.json("plan", "lab")
+        assert [w["code"] for w in unchecked["warnings"]] == ["change-record-unchecked"]
+        refused = cli("plan", "lab", "--change", "CHG0030002", "--json", ok=False)
+        assert refused.returncode == 3
+        report = json.loads(refused.stdout)
+        assert "change-record-not-approved" in {p["code"] for p in report["problems"]}
+        assert report["change_record"]["record"]["state_label"] == "Authorize"
+        allowed = cli.json("plan", "lab", "--change", "CHG0030001")
+        assert allowed["problems"] == [] and allowed["change_record"]["found"]
+
+        started = cli("start", "lab", "--change", "CHG0030002", ok=False)
+        assert started.returncode == 3, started.stderr
+        shown = started.stdout + started.stderr
+        assert "change-record-not-approved" in shown and "Traceback" not in shown
+        status = cli.json("show", "CHG0030002")
+        assert status["phase"] == "failed"
+        assert status["change_record"]["found"] is True
+    finally:
+        twin.send_signal(signal.SIGTERM)
+        twin.communicate(timeout=30)
