@@ -145,6 +145,7 @@ class ServiceNowTwin:
         tls: bool = True,
         username: str = "ucrenew.integration",
         token: str | None = None,
+        empty_as_404: bool = False,
     ) -> None:
         """Prepare the twin; nothing is bound until :meth:`start`.
 
@@ -156,6 +157,8 @@ class ServiceNowTwin:
             tls: Serve HTTPS with a self-signed certificate (:attr:`ca_file` trusts it).
             username: The Basic account.
             token: An OAuth bearer token to accept too.
+            empty_as_404: Answer a query without a match with 404 "No Record found", as older
+                releases do, instead of 200 with an empty list.
         """
         if not ipaddress.ip_address(address).is_loopback:
             raise ValueError(f"the ServiceNow twin binds loopback addresses only, not {address}")
@@ -168,6 +171,7 @@ class ServiceNowTwin:
         self.token = token
         self.updates: list[TwinUpdate] = []
         self.outage: int | None = None
+        self.empty_as_404 = empty_as_404
         self._records: dict[str, _Record] = {}
         for row in load_records() if records is None else records:
             self.add(row)
@@ -338,6 +342,8 @@ class ServiceNowTwin:
             limit = int(q.get("sysparm_limit", "10000"))
         except ValueError:
             return _error(400, "Invalid parameter", "sysparm_limit and sysparm_offset are numbers")
+        if not rows and self.empty_as_404:
+            return _not_found()
         page = rows[offset : offset + limit]
         body = [self._render(r, q) for r in page]
         return web.json_response({"result": body}, headers={"X-Total-Count": str(len(rows))})

@@ -67,6 +67,16 @@ async def test_missing_record_is_an_answer_not_an_error(twin: ServiceNowTwin) ->
     assert "CHG9999999" in check.reasons[0].message
 
 
+async def test_missing_record_on_a_release_that_answers_404(twin: ServiceNowTwin) -> None:
+    twin.empty_as_404 = True
+    try:
+        check = await client(twin).check("CHG9999999", "lab", NOW)
+    finally:
+        twin.empty_as_404 = False
+    assert not check.found
+    assert [r.code for r in check.reasons] == ["change-record-not-found"]
+
+
 async def test_record_awaiting_authorisation_is_not_implementable(twin: ServiceNowTwin) -> None:
     check = await client(twin).check("CHG0030002", "lab", NOW)
     assert check.found and not check.allowed

@@ -110,6 +110,9 @@ class ServiceNowItsm:
         async with self._client() as client:
             request = client.build_request("GET", f"{self._base}{TABLE_PATH}", params=params)
             response = await send(SYSTEM, client, request)
+        if response.status_code == 404:
+            # Older releases answer a query without a match with 404 "No Record found".
+            return None
         if response.status_code != 200:
             raise ItsmProtocolError(
                 SYSTEM,
