@@ -4,8 +4,8 @@ TLS handshake, one GET; the write-back's GET then PATCH). Run:
 ``.venv/bin/python -m bench.bench_itsm [runs]``. Prints figures; asserts nothing.
 
 Figures on 2 shared cores, 50 runs: check median 9.1 ms (p95 42.7 ms), write-back median
-21.1 ms (p95 58.4 ms). These figures bound ucrenew's own cost; a real instance adds its network and server time
-(typically tens to hundreds of milliseconds per call).
+21.1 ms (p95 58.4 ms). These figures bound ucrenew's own cost; a real instance adds its
+network and server time (typically tens to hundreds of milliseconds per call).
 """
 
 from __future__ import annotations

@@ -55,6 +55,7 @@ def test_no_itsm_anywhere(tmp_path: Path) -> None:
         ({"kind": "webhook", "url": "https://hooks.example.com"}, "needs secret"),
         ({**TOP, "credentials": {"username": "svc", "password": "hunter2-sentinel"}}, "env:NAME"),
         ({**TOP, "kind": "jira"}, "kind"),
+        ({**TOP, "url": "http://corp.service-now.com"}, "url must be https"),
     ],
 )
 def test_invalid_blocks_are_refused_with_the_field(
@@ -70,3 +71,11 @@ def test_cluster_block_without_kind_needs_a_top_level_one(tmp_path: Path) -> Non
     c1 = {**CLUSTER, "itsm": {"match": {"ci": "x"}}}
     with pytest.raises(InventoryError, match="cluster c1: its itsm block"):
         load_inventory(write(tmp_path, {"clusters": [c1]}))
+
+
+def test_plain_http_is_accepted_on_loopback(tmp_path: Path) -> None:
+    inv = load_inventory(
+        write(tmp_path, {"clusters": [CLUSTER], "itsm": {**TOP, "url": "http://127.0.0.1:8080"}})
+    )
+    itsm = inv.itsm_for("c1")
+    assert itsm is not None and itsm.url == "http://127.0.0.1:8080"

@@ -6,9 +6,11 @@ configuration names credentials by reference (:data:`~activities.clients.secrets
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -105,6 +107,12 @@ class ItsmConfig(BaseModel):
 
     @model_validator(mode="after")
     def _auth_fits_kind(self) -> ItsmConfig:
+        parts = urlsplit(self.url)
+        if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
+            raise ValueError(
+                "itsm: url must be https: credentials and signatures would travel in clear "
+                "(http is accepted on loopback only)"
+            )
         if self.kind == "servicenow":
             if (self.credentials is None) == (self.token is None):
                 raise ValueError(
@@ -120,6 +128,15 @@ class ItsmConfig(BaseModel):
         if not self.implement_states:
             raise ValueError("itsm: implement_states must name at least one state")
         return self
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class ItsmOverride(BaseModel):

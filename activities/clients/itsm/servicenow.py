@@ -50,6 +50,8 @@ FIELDS = (
 )
 #: A change number that cannot smuggle encoded-query operators (``^``, ``=``) into the query.
 _NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+#: A sys_id: 32 hexadecimal digits (it becomes part of the PATCH path).
+_SYS_ID = re.compile(r"^[0-9a-f]{32}$")
 #: glide_date_time values are UTC in this form.
 _GLIDE_TIME = "%Y-%m-%d %H:%M:%S"
 
@@ -186,6 +188,10 @@ class ServiceNowItsm:
         if record is None or not record.ref:
             raise ItsmRecordNotFound(
                 SYSTEM, f"{SYSTEM}: no change_request numbered {change_id} to write back to"
+            )
+        if not _SYS_ID.match(record.ref):
+            raise ItsmProtocolError(
+                SYSTEM, f"{SYSTEM}: change_request {change_id} has no valid sys_id to update"
             )
         body: dict[str, str] = {"work_notes": outcome.note_text()}
         state = self._config.close_states.get(outcome.outcome)
