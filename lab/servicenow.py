@@ -25,7 +25,6 @@ import base64
 import datetime as dt
 import hmac
 import ipaddress
-import json
 import re
 import secrets
 import ssl
@@ -95,12 +94,24 @@ def _when(text: object, now: dt.datetime) -> str:
 def load_records(
     path: Path = DEFAULT_RECORDS, now: dt.datetime | None = None
 ) -> list[dict[str, str]]:
-    """The change records of a fixture, relative times made absolute (UTC)."""
+    """The change records of a fixture, relative times made absolute (UTC).
+
+    Raises:
+        ValueError: The file is not a ``records:`` list of mappings with a ``number``, or a
+            time cannot be read.
+        OSError: The file cannot be read.
+        yaml.YAMLError: The file is not YAML.
+    """
     moment = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     data = yaml.safe_load(Path(path).read_text()) or {}
+    records = data.get("records", []) if isinstance(data, dict) else None
+    if not isinstance(records, list):
+        raise ValueError(f"{path}: expected a mapping with a records: list")
     rows: list[dict[str, str]] = []
-    for raw in data.get("records", []):
-        row = {k: ("" if v is None else str(v)) for k, v in raw.items()}
+    for i, raw in enumerate(records):
+        if not isinstance(raw, dict) or not raw.get("number"):
+            raise ValueError(f"{path}: records[{i}] must be a mapping with a number")
+        row = {str(k): ("" if v is None else str(v)) for k, v in raw.items()}
         for key in ("start_date", "end_date"):
             if row.get(key):
                 row[key] = _when(row[key], moment)
@@ -458,8 +469,3 @@ def _not_found() -> web.Response:
     return _error(
         404, "No Record found", "Record doesn't exist or ACL restricts the record retrieval"
     )
-
-
-def dump_updates(twin: ServiceNowTwin) -> str:
-    """The accepted updates as JSON text (for a terminal)."""
-    return json.dumps([u.__dict__ for u in twin.updates], indent=2)

@@ -16,8 +16,11 @@ from lab.cli import app
 def test_bad_records_and_addresses_are_refused_plainly(tmp_path: Path) -> None:
     bad = tmp_path / "records.yaml"
     bad.write_text("records:\n  - {number: CHG1, start_date: tomorrow}\n")
+    not_records = tmp_path / "list.yaml"
+    not_records.write_text("- CHG1\n")
     runner = CliRunner()
     for args in (
+        ["servicenow", "--state-dir", str(tmp_path), "--records", str(not_records)],
         ["servicenow", "--state-dir", str(tmp_path), "--records", str(bad)],
         ["servicenow", "--state-dir", str(tmp_path), "--address", "192.0.2.1"],
     ):
