@@ -209,6 +209,12 @@ class ServiceNowTwin:
         self._records[values["sys_id"]] = _Record(values)
         return values["sys_id"]
 
+    def update(self, number: str, **fields: str) -> None:
+        """Change a record as a change manager would in the UI (not an API update: it is not
+        listed in :attr:`updates`)."""
+        sys_id = self.record(number)["sys_id"]
+        self._records[sys_id].values.update(fields)
+
     def record(self, number: str) -> dict[str, str]:
         """A record's current values by number."""
         for rec in self._records.values():

@@ -78,10 +78,10 @@ async def finish(handle: Handle) -> None:
             await handle.terminate("test over")
 
 
-async def test_unapproved_record_refuses_the_change(
+async def test_unapproved_record_refuses_the_change_until_it_is_approved(
     stack: Stack, twin: tuple[ServiceNowTwin, str, str]
 ) -> None:
-    sn, _, unapproved = twin
+    sn, approved, unapproved = twin
     with_itsm(stack, sn)
     async with worker(stack):
         handle = await stack.start(change_id=unapproved)
@@ -91,15 +91,32 @@ async def test_unapproved_record_refuses_the_change(
             status = await handle.query(CertRenewalWorkflow.get_status)
         finally:
             await finish(handle)
-    cause = failed.value.cause
-    assert isinstance(cause, ApplicationError) and cause.type == "PreflightFailed"
-    assert "change-record-not-approved" in {p.code for p in status.problems}
-    assert "does not allow implementation" in cause.message
-    assert stack.lab.lab.journal.entries("csr.generated") == []
-    [note] = sn.work_notes(unapproved)
-    assert note.startswith(f"ucrenew: renewal of tomcat on cluster {status.cluster} failed")
-    assert f"{BASE_URL}/renewals/{unapproved}" in note
-    assert sn.record(unapproved)["state"] == "-3"  # failed: no state configured, note only
+        cause = failed.value.cause
+        assert isinstance(cause, ApplicationError) and cause.type == "PreflightFailed"
+        assert "change-record-not-approved" in {p.code for p in status.problems}
+        assert "does not allow implementation" in cause.message
+        assert stack.lab.lab.journal.entries("csr.generated") == []
+        [note] = sn.work_notes(unapproved)
+        assert note.startswith(f"ucrenew: renewal of tomcat on cluster {status.cluster} failed")
+        assert f"{BASE_URL}/renewals/{unapproved}" in note
+        assert sn.record(unapproved)["state"] == "-3"  # failed: no state configured, note only
+
+        # The change manager authorises it; the same change id starts again (nothing was
+        # written to the cluster) and gets past preflight; cancelled, the record is told.
+        window = {k: sn.record(approved)[k] for k in ("start_date", "end_date")}
+        sn.update(unapproved, state="-1", approval="approved", **window)
+        again = await stack.start(change_id=unapproved, require_plan_approval=True)
+        try:
+            waiting = await stack.wait_for(again, "approval")
+            await again.cancel()
+            with pytest.raises(WorkflowFailureError):
+                await again.result()
+        finally:
+            await finish(again)
+    assert waiting.change_record is not None and waiting.change_record.allowed
+    assert waiting.problems == []
+    notes = sn.work_notes(unapproved)
+    assert len(notes) == 2 and "cancelled" in notes[1]
 
 
 async def test_approved_record_renewal_completes_and_is_written_back(
