@@ -51,7 +51,9 @@ def translate(exc: BaseException) -> ApplicationError | None:
             str(exc),
             type=type(exc).__name__,
             non_retryable=not exc.retryable,
-            next_retry_delay=timedelta(seconds=30) if exc.http_status == 429 else None,
+            next_retry_delay=(
+                timedelta(seconds=exc.retry_after) if exc.retry_after is not None else None
+            ),
         )
     if isinstance(exc, CucmError | CaError):
         retryable = bool(getattr(exc, "retryable", True))

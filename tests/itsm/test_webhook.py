@@ -49,7 +49,9 @@ async def receiver() -> AsyncIterator[Receiver]:
         if not verify_signature(SECRET, dict(request.headers), body):
             return web.json_response({"error": {"message": "bad signature"}}, status=401)
         if rec.status is not None:
-            return web.json_response({"error": {"message": "down"}}, status=rec.status)
+            return web.json_response(
+                {"error": {"message": "down"}}, status=rec.status, headers={"Retry-After": "7"}
+            )
         payload = json.loads(body)
         if request.match_info["event"] == "check":
             found = rec.records.get(payload["change_id"])
@@ -152,6 +154,7 @@ async def test_receiver_errors(receiver: Receiver, monkeypatch: pytest.MonkeyPat
         await client.write_back("CHG1", outcome)
     receiver.status = None
     assert down.value.retryable and not refused.value.retryable
+    assert down.value.retry_after == 7
 
 
 def test_signature_checks_time_and_body() -> None:

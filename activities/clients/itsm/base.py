@@ -86,8 +86,18 @@ async def send(system: str, client: httpx.AsyncClient, request: httpx.Request) -
             system,
             f"{system}: {where} answered {status} ({error_message(response)})",
             http_status=status,
+            retry_after=_retry_after(response.headers.get("Retry-After")),
         )
     return response
+
+
+def _retry_after(value: str | None) -> float | None:
+    """``Retry-After`` in seconds (the delta form; an HTTP date is left to the backoff)."""
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and 0 <= seconds <= 3600 else None
 
 
 def error_message(response: httpx.Response) -> str:

@@ -10,21 +10,31 @@ class ItsmError(Exception):
         system: ``servicenow`` or ``webhook``.
         http_status: The HTTP status that caused it, when there was one.
         retryable: Whether trying again later may succeed.
+        retry_after: Seconds the server asked to wait (``Retry-After``), when it did.
     """
 
     retryable = True
 
-    def __init__(self, system: str, message: str, *, http_status: int | None = None) -> None:
+    def __init__(
+        self,
+        system: str,
+        message: str,
+        *,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         """Build the error.
 
         Args:
             system: The adapter kind.
             message: What an operator reads; never a credential.
             http_status: The HTTP status, if any.
+            retry_after: The server's ``Retry-After`` in seconds, if any.
         """
         super().__init__(message)
         self.system = system
         self.http_status = http_status
+        self.retry_after = retry_after
 
 
 class ItsmUnavailable(ItsmError):
