@@ -50,6 +50,9 @@ class UcrenewSettings(BaseSettings):
             zeep, Temporal's internals); WARNING keeps their per-request chatter out.
         cli_log_level: Level of ucrenew's own log lines in the CLI (its output is the
             tables; the log adds warnings only by default).
+        service_base_url: Base URL of the ucrenew service (``UCRENEW_SERVICE_BASE_URL``):
+            links to a renewal's page, ``{base_url}/renewals/{change_id}``, in what ucrenew
+            writes to change records; no link when unset.
     """
 
     # hide_input_in_errors: a literal pasted where a reference belongs must not be echoed.
@@ -71,6 +74,7 @@ class UcrenewSettings(BaseSettings):
     log_level: LogLevel = "INFO"
     library_log_level: LogLevel = "WARNING"
     cli_log_level: LogLevel = "WARNING"
+    service_base_url: str | None = None
 
     @model_validator(mode="after")
     def _default_inventory(self) -> Self:

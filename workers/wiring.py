@@ -14,6 +14,7 @@ from activities.ca import CaActivities
 from activities.clients.ca.local import LocalCa
 from activities.clients.trust_store import TrustFile, TrustStore
 from activities.cucm import CucmActivities
+from activities.itsm import ItsmActivities
 from activities.leftovers import LeftoverActivities
 from activities.registry import RegistryActivities
 from activities.trust import TrustActivities
@@ -71,6 +72,9 @@ def build_worker(
     trusts = TrustActivities(lambda: inventory_path(settings), trust)
     cas = CaActivities(ca, lambda: inventory_path(settings), settings.state_dir)
     registry = RegistryActivities(client)
+    itsm = ItsmActivities(
+        lambda: inventory_path(settings), service_base_url=lambda: settings.service_base_url
+    )
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -100,6 +104,8 @@ def build_worker(
             cas.await_certificate,
             cas.validate_certificate,
             registry.find_other_renewals,
+            itsm.check_change_record,
+            itsm.write_back_outcome,
         ],
         max_concurrent_activities=32,
         interceptors=[LogContextInterceptor()],
