@@ -52,7 +52,13 @@ class UcrenewSettings(BaseSettings):
             tables; the log adds warnings only by default).
         service_base_url: Base URL of the ucrenew service (``UCRENEW_SERVICE_BASE_URL``):
             links to a renewal's page, ``{base_url}/renewals/{change_id}``, in what ucrenew
-            writes to change records; no link when unset.
+            writes to change records and in the details a renewal shows in the Temporal UI;
+            no link when unset.
+        fleet_scan_minutes: How often the fleet scan's Temporal Schedule reads every
+            cluster's certificates (``ucrenew dev up`` creates it, ``ucrenew fleet schedule``
+            in production).
+        fleet_warning_days: A certificate expiring within this many days is drift in the
+            fleet view.
     """
 
     # hide_input_in_errors: a literal pasted where a reference belongs must not be echoed.
@@ -75,6 +81,8 @@ class UcrenewSettings(BaseSettings):
     library_log_level: LogLevel = "WARNING"
     cli_log_level: LogLevel = "WARNING"
     service_base_url: str | None = None
+    fleet_scan_minutes: int = Field(default=60, ge=1)
+    fleet_warning_days: int = Field(default=30, ge=0)
 
     @model_validator(mode="after")
     def _default_inventory(self) -> Self:

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         RenewalStatus,
     )
     from workflows.steps import RenewalStopped
+    from workflows.ui_metadata import current_details
 
 
 class Ledger:
@@ -66,12 +67,19 @@ class Ledger:
         workflow.upsert_search_attributes(
             [sa.RENEWAL_PHASE.value_set(phase), sa.RENEWAL_AWAITING.value_set(awaiting)]
         )
+        self.refresh_details()
+
+    def refresh_details(self) -> None:
+        """Show the phase, whom the change waits on and its progress in the Temporal UI
+        (workflow metadata: not a command, so it changes no history)."""
+        workflow.set_current_details(current_details(self.status))
 
     def audit(self, actor: str, action: str, comment: str = "") -> None:
         """Append to the audit trail."""
         self.status.audit.append(
             AuditEvent(at=workflow.now(), actor=actor, action=action, comment=comment)
         )
+        self.refresh_details()
 
     async def ask(self, question: str, text: str, allowed: tuple[str, ...]) -> str:
         """Pause and ask an operator; returns the decision (one of ``allowed``)."""
@@ -136,16 +144,21 @@ class ApprovalGates:
         }
         self._rejection: ApprovalInput | None = None
         self.policy = ChangePolicy()
+        #: Every approval names the plan hash its approver saw, and nobody approves a change
+        #: they requested, on any gate (patch "approvals-bound-four-eyes"); changes started
+        #: before it keep the inventory's per-gate self-approval rule and the implicit hash.
+        self.strict = False
 
     def approval_policy(self, gate: str) -> ApprovalPolicy:
         """The inventory's policy for ``gate``; by default one approver, and for phone impact
         not the requester (four eyes)."""
         raw = self.policy.approvals.get(gate)
-        if raw is not None:
-            return ApprovalPolicy.model_validate({**raw, "gate": gate})
-        return ApprovalPolicy.model_validate(
-            {"gate": gate, "forbid_self_approval": gate in ("impact", "rollback")}
+        fields: dict[str, object] = (
+            {**raw} if raw is not None else {"forbid_self_approval": gate in ("impact", "rollback")}
         )
+        if self.strict:
+            fields["forbid_self_approval"] = True
+        return ApprovalPolicy.model_validate({**fields, "gate": gate})
 
     def is_open(self, gate: str, plan_hash: str) -> bool:
         """Whether the gate's policy is satisfied now for the plan of ``plan_hash``."""
@@ -220,6 +233,14 @@ class ApprovalGates:
         gate, candidate = self.candidate(approval)
         plan = self._ledger.status.plan
         assert plan is not None
+        if self.strict and not (approval.plan_hash or "").strip():
+            bound = self._ledger.status.gate_hash or plan.plan_hash
+            raise ApplicationError(
+                "approval refused: an approval must name the plan hash the approver reviewed "
+                f"(the {gate} gate is bound to {bound}): show the plan, then approve with that "
+                "hash",
+                type="ApprovalRefused:missing-plan-hash",
+            )
         try:
             check_approval(
                 self.approval_policy(gate),

@@ -174,6 +174,7 @@ class CertRenewalWorkflow:
         inp = self._input
 
         self._set_phase("discover")
+        self._gates.strict = workflow.patched("approvals-bound-four-eyes")
         self._purpose_certs = workflow.patched("purpose-certificates")
         snapshot = await run_activity(
             CucmActivities.discover_cluster,
@@ -580,6 +581,7 @@ class CertRenewalWorkflow:
                     cluster=self._input.cluster,
                     purposes=self._input.purposes if self._purpose_certs else [],
                 ),
+                summary="assess where every node stands",
                 **policies.ASSESS.kwargs(),
             )
         except ActivityError as err:
@@ -728,6 +730,7 @@ class CertRenewalWorkflow:
                 sso = await workflow.execute_activity_method(
                     CucmActivities.sso_status,
                     ClusterRef(cluster=self._input.cluster),
+                    summary="check SSO is re-enabled",
                     **policies.SSO.kwargs(),
                 )
             except ActivityError as err:
