@@ -607,9 +607,8 @@ async def start(
 
     from console.attempts import ChangeIdTaken, preflight_verdict, reuse_policy
     from console.render import problems_table, warnings_table
-    from workflows import search_attributes as sa
+    from workers.starting import start_renewal
     from workflows.models import RenewalInput
-    from workflows.renewal import CertRenewalWorkflow
 
     purposes = _purposes(purpose)
     windows = [_window(w) for w in window or []]
@@ -644,13 +643,8 @@ async def start(
     c = await _client()
     try:
         reuse = await reuse_policy(c, change)
-        handle = await c.start_workflow(
-            CertRenewalWorkflow.run,
-            inp,
-            id=change,
-            task_queue=s.task_queue,
-            id_reuse_policy=reuse,
-            search_attributes=sa.start_attributes(cluster, change, list(purposes)),
+        handle = await start_renewal(
+            c, inp, task_queue=s.task_queue, base_url=s.service_base_url, id_reuse_policy=reuse
         )
     except ChangeIdTaken as exc:
         raise CliError(str(exc), ExitCode.REFUSED) from None

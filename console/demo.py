@@ -21,8 +21,8 @@ from console.common import console
 from console.render import plan_table, status_view
 from lab.control import LabControl
 from workers.settings import UcrenewSettings
+from workers.starting import start_renewal
 from workers.wiring import connect
-from workflows import search_attributes as sa
 from workflows.models import (
     TERMINAL_PHASES,
     ApprovalInput,
@@ -111,12 +111,8 @@ async def _renew(settings: UcrenewSettings, info: dict[str, Any], summary: dict[
         options=RenewalOptions(restart_poll_seconds=0.2),
     )
     t0 = time.monotonic()
-    handle = await client.start_workflow(
-        CertRenewalWorkflow.run,
-        inp,
-        id=change,
-        task_queue=settings.task_queue,
-        search_attributes=sa.start_attributes("lab", change, ["tomcat"]),
+    handle = await start_renewal(
+        client, inp, task_queue=settings.task_queue, base_url=settings.service_base_url
     )
     console.print(f"[bold]requester[/] started change {change}")
     status: RenewalStatus = await handle.query(CertRenewalWorkflow.get_status)

@@ -50,6 +50,10 @@ class UcrenewSettings(BaseSettings):
             zeep, Temporal's internals); WARNING keeps their per-request chatter out.
         cli_log_level: Level of ucrenew's own log lines in the CLI (its output is the
             tables; the log adds warnings only by default).
+        service_base_url: Where people reach the ucrenew service (e.g.
+            ``https://ucrenew.example.net``), for the renewal page links a renewal carries in
+            the Temporal UI; the same variable as the service's own ``base_url``
+            (``UCRENEW_SERVICE_BASE_URL``). No links when unset.
     """
 
     # hide_input_in_errors: a literal pasted where a reference belongs must not be echoed.
@@ -71,6 +75,7 @@ class UcrenewSettings(BaseSettings):
     log_level: LogLevel = "INFO"
     library_log_level: LogLevel = "WARNING"
     cli_log_level: LogLevel = "WARNING"
+    service_base_url: str | None = None
 
     @model_validator(mode="after")
     def _default_inventory(self) -> Self:

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         RenewalStatus,
     )
     from workflows.steps import RenewalStopped
+    from workflows.ui_metadata import current_details
 
 
 class Ledger:
@@ -146,12 +147,19 @@ class Ledger:
                 sa.RENEWAL_DEADLINE: None if ended else self._deadline(),
             }
         )
+        self.refresh_details()
+
+    def refresh_details(self) -> None:
+        """Show the phase, whom the change waits on and its progress in the Temporal UI
+        (workflow metadata: not a command, so it changes no history)."""
+        workflow.set_current_details(current_details(self.status))
 
     def audit(self, actor: str, action: str, comment: str = "") -> None:
         """Append to the audit trail."""
         self.status.audit.append(
             AuditEvent(at=workflow.now(), actor=actor, action=action, comment=comment)
         )
+        self.refresh_details()
 
     async def ask(self, question: str, text: str, allowed: tuple[str, ...]) -> str:
         """Pause and ask an operator; returns the decision (one of ``allowed``)."""

@@ -554,6 +554,7 @@ class CertRenewalWorkflow:
                     cluster=self._input.cluster,
                     purposes=self._input.purposes if self._purpose_certs else [],
                 ),
+                summary="assess where every node stands",
                 **policies.ASSESS.kwargs(),
             )
         except ActivityError as err:
@@ -702,6 +703,7 @@ class CertRenewalWorkflow:
                 sso = await workflow.execute_activity_method(
                     CucmActivities.sso_status,
                     ClusterRef(cluster=self._input.cluster),
+                    summary="check SSO is re-enabled",
                     **policies.SSO.kwargs(),
                 )
             except ActivityError as err:

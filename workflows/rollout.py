@@ -326,7 +326,11 @@ class Rollout:
             "waiting-for-window",
             f"next window {upcoming.label or ''} opens {upcoming.start:%Y-%m-%d %H:%M} UTC",
         )
-        await workflow.sleep(upcoming.start - now)
+        await workflow.sleep(
+            upcoming.start - now,
+            summary=f"maintenance window {upcoming.label or ''} opens "
+            f"{upcoming.start:%Y-%m-%d %H:%M} UTC",
+        )
 
     async def _window_closed(self, step: str) -> None:
         """The window ends before the next step (a wave, a reset batch) could finish: ask."""
@@ -347,7 +351,10 @@ class Rollout:
                 # Open but too short for a wave: wait for the one after it.
                 window = in_window(self._windows, workflow.now())
                 assert window is not None
-                await workflow.sleep(window.end - workflow.now())
+                await workflow.sleep(
+                    window.end - workflow.now(),
+                    summary="window too short for a wave: wait for the next one",
+                )
 
 
 def _wave_text(wave: RestartWave) -> str:
