@@ -133,20 +133,20 @@ class Ledger:
         self.status.awaiting = awaiting
         if phase in ("done", "failed", "cancelled"):
             self.status.finished_at = workflow.now()
-        if not self.dashboard:
+        if self.dashboard:
+            ended = phase in ("done", "failed", "cancelled")
+            self.publish(
+                {
+                    sa.RENEWAL_PHASE: phase,
+                    sa.RENEWAL_AWAITING: awaiting,
+                    sa.RENEWAL_WAITING_ON: None if ended else (self._waiting_on(awaiting) or None),
+                    sa.RENEWAL_DEADLINE: None if ended else self._deadline(),
+                }
+            )
+        else:
             workflow.upsert_search_attributes(
                 [sa.RENEWAL_PHASE.value_set(phase), sa.RENEWAL_AWAITING.value_set(awaiting)]
             )
-            return
-        ended = phase in ("done", "failed", "cancelled")
-        self.publish(
-            {
-                sa.RENEWAL_PHASE: phase,
-                sa.RENEWAL_AWAITING: awaiting,
-                sa.RENEWAL_WAITING_ON: None if ended else (self._waiting_on(awaiting) or None),
-                sa.RENEWAL_DEADLINE: None if ended else self._deadline(),
-            }
-        )
         self.refresh_details()
 
     def refresh_details(self) -> None:
