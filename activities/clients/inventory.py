@@ -211,6 +211,10 @@ class HealthPolicyEntry(BaseModel):
         return self
 
 
+ActionName = Literal["start", "submit-cert", "decide", "confirm-sso", "cancel", "ca-check"]
+"""Actions on a change that a cluster's ``change_policy.actions`` may restrict to groups."""
+
+
 class ChangePolicyEntry(BaseModel):
     """A cluster's ``change_policy:`` block: approvals per gate, windows, health gates, and
     the pre-change health checks."""
@@ -222,6 +226,11 @@ class ChangePolicyEntry(BaseModel):
     health_tolerance: float | None = Field(default=None, ge=0.0, le=1.0)
     health_timeout_seconds: float | None = Field(default=None, gt=0)
     health: HealthPolicyEntry | None = None
+    actions: dict[ActionName, list[str]] = Field(
+        default_factory=dict,
+        description="action -> groups that may take it through the service; empty or absent: "
+        "any signed-in person (approve and reject follow the approver groups of the gate)",
+    )
 
 
 class CertificatesEntry(BaseModel):
