@@ -13,6 +13,7 @@ from workflows.fleet_models import (
     FleetCluster,
     FleetNode,
     FleetPurpose,
+    FleetScanRequest,
     FleetView,
     days_between,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "FleetCluster",
     "FleetNode",
     "FleetPurpose",
+    "FleetScanRequest",
     "FleetView",
     "days_between",
 ]

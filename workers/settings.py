@@ -54,6 +54,11 @@ class UcrenewSettings(BaseSettings):
             ``https://ucrenew.example.net``), for the renewal page links a renewal carries in
             the Temporal UI; the same variable as the service's own ``base_url``
             (``UCRENEW_SERVICE_BASE_URL``). No links when unset.
+        fleet_scan_minutes: How often the fleet scan's Temporal Schedule reads every
+            cluster's certificates (``ucrenew dev up`` creates it, ``ucrenew fleet schedule``
+            in production).
+        fleet_warning_days: A certificate expiring within this many days is drift in the
+            fleet view.
     """
 
     # hide_input_in_errors: a literal pasted where a reference belongs must not be echoed.
@@ -76,6 +81,8 @@ class UcrenewSettings(BaseSettings):
     library_log_level: LogLevel = "WARNING"
     cli_log_level: LogLevel = "WARNING"
     service_base_url: str | None = None
+    fleet_scan_minutes: int = Field(default=60, ge=1)
+    fleet_warning_days: int = Field(default=30, ge=0)
 
     @model_validator(mode="after")
     def _default_inventory(self) -> Self:

@@ -14,12 +14,14 @@ from activities.ca import CaActivities
 from activities.clients.ca.local import LocalCa
 from activities.clients.trust_store import TrustFile, TrustStore
 from activities.cucm import CucmActivities
+from activities.fleet import FleetActivities
 from activities.leftovers import LeftoverActivities
 from activities.registry import RegistryActivities
 from activities.trust import TrustActivities
 from workers.converter import make_data_converter
 from workers.logs import LogContextInterceptor
 from workers.settings import UcrenewSettings
+from workflows.fleet_scan import FleetScanWorkflow
 from workflows.plan_workflow import PlanWorkflow
 from workflows.renewal import CertRenewalWorkflow
 
@@ -71,10 +73,11 @@ def build_worker(
     trusts = TrustActivities(lambda: inventory_path(settings), trust)
     cas = CaActivities(ca, lambda: inventory_path(settings), settings.state_dir)
     registry = RegistryActivities(client)
+    fleet = FleetActivities(lambda: inventory_path(settings), client)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[CertRenewalWorkflow, PlanWorkflow],
+        workflows=[CertRenewalWorkflow, PlanWorkflow, FleetScanWorkflow],
         activities=[
             cucm.discover_cluster,
             cucm.disable_sso,
@@ -100,6 +103,8 @@ def build_worker(
             cas.await_certificate,
             cas.validate_certificate,
             registry.find_other_renewals,
+            fleet.fleet_inventory,
+            fleet.last_renewed_certificates,
         ],
         max_concurrent_activities=32,
         interceptors=[LogContextInterceptor()],

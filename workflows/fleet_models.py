@@ -22,6 +22,7 @@ __all__ = [
     "FleetCluster",
     "FleetNode",
     "FleetPurpose",
+    "FleetScanRequest",
     "FleetView",
     "days_between",
 ]
@@ -119,6 +120,11 @@ class FleetView(BaseModel):
     warning_days: int = Field(description="expiring within this many days is drift")
     clusters: list[FleetCluster] = Field(default_factory=list)
     scan_id: str | None = Field(default=None, description="workflow id of the scan")
+    notice: str | None = Field(
+        default=None,
+        description="what a reader should know about the view (no scan yet, the latest one "
+        "failed, ...); set by the reader, not the scan",
+    )
 
     def at(self, now: datetime) -> FleetView:
         """The same view with every ``days_to_expiry`` counted from ``now``."""
@@ -145,3 +151,11 @@ def _recount(cert: FleetCertificate | None, now: datetime) -> FleetCertificate |
     if cert is None:
         return None
     return cert.model_copy(update={"days_to_expiry": days_between(now, cert.not_after)})
+
+
+class FleetScanRequest(BaseModel):
+    """What a fleet scan reads."""
+
+    clusters: list[str] = Field(default_factory=list, description="empty: the whole inventory")
+    warning_days: int = Field(default=30, ge=0, description="expiring within this is drift")
+    concurrency: int = Field(default=8, ge=1, description="clusters read at once")
