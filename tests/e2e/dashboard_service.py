@@ -1,0 +1,96 @@
+"""The ucrenew service on a loopback port for end-to-end and browser tests: local users (a
+users file with argon2id hashes), a session key by reference, and the stack's Temporal
+client and inventory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+import yaml
+from temporalio.client import Client
+
+from service.app import create_app
+from service.settings import ServiceSettings
+from service.users import add_user
+from workers.devserver import free_loopback_port
+from workers.settings import UcrenewSettings
+
+__all__ = ["PASSWORD", "RunningService", "running_service", "set_change_policy"]
+
+PASSWORD = "correct horse battery staple"
+"""Every test user's password."""
+
+
+@dataclass
+class RunningService:
+    """A service listening on ``base_url``."""
+
+    base_url: str
+    server: uvicorn.Server
+
+
+def set_change_policy(inventory: Path, cluster: str, policy: dict[str, object]) -> None:
+    """Give ``cluster`` a ``change_policy`` block in the inventory the workers and the
+    service read."""
+    data = yaml.safe_load(inventory.read_text(encoding="utf-8"))
+    for entry in data["clusters"]:
+        if entry["name"] == cluster:
+            entry["change_policy"] = policy
+    inventory.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+@contextlib.asynccontextmanager
+async def running_service(
+    client: Client,
+    ucrenew: UcrenewSettings,
+    state_dir: Path,
+    users: dict[str, list[str]],
+    refresh_seconds: float = 0.5,
+) -> AsyncIterator[RunningService]:
+    """The service on a free loopback port with ``users`` (name -> groups), all with
+    :data:`PASSWORD`, for as long as the context lasts."""
+    from service.dashboard.settings import DashboardSettings
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    users_file = state_dir / "users.yaml"
+    for name, groups in users.items():
+        add_user(users_file, name, PASSWORD, groups, display_name=name.title())
+    key_file = state_dir / "session.key"
+    key_file.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+    port = free_loopback_port()
+    base_url = f"http://127.0.0.1:{port}"
+    settings = ServiceSettings(
+        listen=f"127.0.0.1:{port}",
+        base_url=base_url,
+        users_file=users_file,
+        session_key=f"file:{key_file}",
+        ucrenew=ucrenew,
+    )
+    app = create_app(settings, client)
+    app.state.dashboard_settings = DashboardSettings(refresh_seconds=refresh_seconds)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError("the service stopped while starting")
+            await asyncio.sleep(0.02)
+        yield RunningService(base_url, server)
+    finally:
+        server.should_exit = True
+        # open event streams end only when their clients go: do not wait for them forever
+        server.force_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 10)
+        feed = getattr(app.state, "dashboard_feed", None)
+        if feed is not None:
+            await feed.close()
