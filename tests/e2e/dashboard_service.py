@@ -13,10 +13,13 @@ from pathlib import Path
 
 import uvicorn
 import yaml
+from fastapi import FastAPI
 from temporalio.client import Client
 
 from service.app import create_app
+from service.principal import Principal
 from service.settings import ServiceSettings
+from service.tokens import issue_token
 from service.users import add_user
 from workers.devserver import free_loopback_port
 from workers.settings import UcrenewSettings
@@ -33,6 +36,17 @@ class RunningService:
 
     base_url: str
     server: uvicorn.Server
+    app: FastAPI
+    users: dict[str, list[str]]
+
+    def token(self, name: str) -> str:
+        """An API token of user ``name`` (what ``POST /api/v1/tokens`` hands out)."""
+        principal = Principal(name=name, groups=self.users[name], via="token")
+        return issue_token(self.app.state.session_key, principal, 3600).token
+
+    def headers(self, name: str) -> dict[str, str]:
+        """Request headers that authenticate as ``name``."""
+        return {"Authorization": f"Bearer {self.token(name)}"}
 
 
 def set_change_policy(inventory: Path, cluster: str, policy: dict[str, object]) -> None:
@@ -84,7 +98,7 @@ async def running_service(
                 task.result()
                 raise RuntimeError("the service stopped while starting")
             await asyncio.sleep(0.02)
-        yield RunningService(base_url, server)
+        yield RunningService(base_url, server, app, users)
     finally:
         server.should_exit = True
         # open event streams end only when their clients go: do not wait for them forever
