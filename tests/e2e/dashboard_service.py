@@ -89,7 +89,15 @@ async def running_service(
     app = create_app(settings, client)
     app.state.dashboard_settings = DashboardSettings(refresh_seconds=refresh_seconds)
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            # open event streams end only when their clients go: cut them short at the end
+            timeout_graceful_shutdown=2,
+        )
     )
     task = asyncio.create_task(server.serve())
     try:
@@ -101,10 +109,7 @@ async def running_service(
         yield RunningService(base_url, server, app, users)
     finally:
         server.should_exit = True
-        # open event streams end only when their clients go: do not wait for them forever
-        server.force_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, 10)
+        await asyncio.wait_for(task, 30)
         feed = getattr(app.state, "dashboard_feed", None)
         if feed is not None:
             await feed.close()

@@ -62,11 +62,12 @@ async def browser() -> AsyncIterator[Any]:
             await b.close()
 
 
-async def signed_in(browser: Any, service: RunningService, name: str) -> Any:
+async def signed_in(browser: Any, service: RunningService, name: str, contexts: list[Any]) -> Any:
     """A page of a fresh browser context, signed in as ``name`` with the password form."""
     context = await browser.new_context(
         base_url=service.base_url, viewport={"width": 1400, "height": 900}
     )
+    contexts.append(context)
     page = await context.new_page()
     await page.goto("/")
     assert "/login" in page.url  # nobody signed in yet
@@ -105,6 +106,7 @@ async def test_approvers_approve_a_renewal_the_pages_follow_it_live(
         running_service(stack.client, stack.settings, tmp_path / "service", USERS) as service,
     ):
         handle = await stack.start(requested_by="rita")
+        contexts: list[Any] = []
         try:
             await stack.wait_for(handle, "approval")
             status = await handle.query(CertRenewalWorkflow.get_status)
@@ -112,7 +114,7 @@ async def test_approvers_approve_a_renewal_the_pages_follow_it_live(
             plan_hash = status.plan.plan_hash
 
             # the requester sees the renewal waiting for the approver group
-            rita = await signed_in(browser, service, "rita")
+            rita = await signed_in(browser, service, "rita", contexts)
             row = rita.locator(f'tr[data-change-id="{handle.id}"]')
             await row.wait_for()
             assert "approve-plan" in await row.locator('[data-col="phase"]').inner_text()
@@ -129,7 +131,7 @@ async def test_approvers_approve_a_renewal_the_pages_follow_it_live(
             assert status == 403 and body["error"]["code"] == "self-approval", body
 
             # outside the approver group: no approve button, and a 403 from the API
-            olga = await signed_in(browser, service, "olga")
+            olga = await signed_in(browser, service, "olga", contexts)
             await olga.goto(f"/renewals/{handle.id}")
             assert await olga.locator("#approve-form").count() == 0
             status, body = await api_post(
@@ -138,7 +140,7 @@ async def test_approvers_approve_a_renewal_the_pages_follow_it_live(
             assert status == 403 and body["error"]["code"] == "not-an-approver", body
 
             # the first approver sees the plan and approves the hash shown
-            alice = await signed_in(browser, service, "alice")
+            alice = await signed_in(browser, service, "alice", contexts)
             await alice.goto(f"/renewals/{handle.id}")
             assert await alice.locator("#plan-hash").inner_text() == plan_hash
             assert await alice.locator("#approve-hash").inner_text() == plan_hash
@@ -151,7 +153,7 @@ async def test_approvers_approve_a_renewal_the_pages_follow_it_live(
             assert "approve-plan" in await alice.locator("#phase").inner_text()
 
             # the second approver approves; every open page follows without a reload
-            bob = await signed_in(browser, service, "bob")
+            bob = await signed_in(browser, service, "bob", contexts)
             await bob.goto(f"/renewals/{handle.id}")
             await bob.locator("#approve-form").wait_for()
             await bob.screenshot(path=str(SCREENSHOTS / "renewal.png"), full_page=True)
@@ -183,6 +185,8 @@ async def test_approvers_approve_a_renewal_the_pages_follow_it_live(
             assert await bob.locator("table.fleet tbody tr").count() > 0
             await bob.screenshot(path=str(SCREENSHOTS / "fleet.png"), full_page=True)
         finally:
+            for context in contexts:  # their event streams end before the service stops
+                await context.close()
             with contextlib.suppress(Exception):
                 desc = await handle.describe()
                 if desc.status == WorkflowExecutionStatus.RUNNING:
