@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from pydantic import BaseModel, Field
+from temporalio.api.common.v1 import SearchAttributes
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
+from temporalio.api.workflow.v1 import WorkflowExecutionInfo
+from temporalio.api.workflowservice.v1 import ListWorkflowExecutionsRequest
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.converter import decode_search_attributes
 
 from workflows import search_attributes as sa
@@ -36,7 +40,7 @@ __all__ = [
     "list_query",
     "list_rows",
     "renewal_detail",
-    "row_from_execution",
+    "row_from_info",
 ]
 
 log = logging.getLogger("ucrenew.service.readmodel")
@@ -144,21 +148,52 @@ def _datetime(attrs: Mapping[str, Any], name: str) -> datetime | None:
     return None
 
 
-def row_from_execution(wf: WorkflowExecution, base_url: str = "") -> RenewalRow:
-    """A row from one visibility entry (its untyped attributes, so a value of another type
-    left by an older registration reads as absent instead of failing the whole list)."""
-    attrs = decode_search_attributes(wf.raw_info.search_attributes)
+_ROW_ATTRIBUTES: Final = frozenset(
+    key.name
+    for key in (
+        sa.CLUSTER_ID,
+        sa.CERT_PURPOSES,
+        sa.RENEWAL_PHASE,
+        sa.RENEWAL_AWAITING,
+        sa.RENEWAL_WAITING_ON,
+        sa.RENEWAL_REQUESTER,
+        sa.RENEWAL_DEADLINE,
+        sa.CERT_NOT_AFTER,
+        sa.RENEWAL_PROGRESS,
+    )
+)
+
+
+def _attributes(raw: SearchAttributes) -> dict[str, Any]:
+    """The row's attributes as plain JSON values. Search attributes are never encrypted (the
+    codec does not cover them) and always JSON, so this skips the SDK's typed decoding of
+    every attribute (most of the list's CPU time with hundreds of rows); a value that does
+    not parse reads as absent."""
+    values: dict[str, Any] = {}
+    for name, payload in raw.indexed_fields.items():
+        if name in _ROW_ATTRIBUTES:
+            with contextlib.suppress(ValueError):
+                values[name] = json.loads(payload.data)
+    return values
+
+
+def row_from_info(info: WorkflowExecutionInfo, base_url: str = "") -> RenewalRow:
+    """A row from one visibility entry."""
+    attrs = _attributes(info.search_attributes)
     progress = sa.parse_progress(_keyword(attrs, sa.RENEWAL_PROGRESS.name))
+    change_id = info.execution.workflow_id
     return RenewalRow(
-        change_id=wf.id,
-        run_id=wf.run_id,
+        change_id=change_id,
+        run_id=info.execution.run_id or None,
         cluster=_keyword(attrs, sa.CLUSTER_ID.name),
         purposes=_keywords(attrs, sa.CERT_PURPOSES.name),
         phase=_keyword(attrs, sa.RENEWAL_PHASE.name),
         awaiting=_keyword(attrs, sa.RENEWAL_AWAITING.name),
         waiting_on=_keywords(attrs, sa.RENEWAL_WAITING_ON.name),
         requester=_keyword(attrs, sa.RENEWAL_REQUESTER.name),
-        started_at=wf.start_time,
+        started_at=(
+            info.start_time.ToDatetime(tzinfo=UTC) if info.HasField("start_time") else None
+        ),
         deadline=_datetime(attrs, sa.RENEWAL_DEADLINE.name),
         cert_not_after=_datetime(attrs, sa.CERT_NOT_AFTER.name),
         progress=RowProgress(
@@ -168,7 +203,7 @@ def row_from_execution(wf: WorkflowExecution, base_url: str = "") -> RenewalRow:
             phones_baseline=progress.phones_baseline,
             text=progress.text(),
         ),
-        url=f"{base_url}/renewals/{wf.id}",
+        url=f"{base_url}/renewals/{change_id}",
     )
 
 
@@ -191,15 +226,29 @@ async def list_rows(
 
     Returns:
         The rows, and whether more renewals matched than ``limit``.
+
+    Raises:
+        temporalio.service.RPCError: Temporal refused the query or does not answer.
     """
     rows: list[RenewalRow] = []
-    more = False
-    async for wf in client.list_workflows(list_query(flt), page_size=page_size, limit=limit + 1):
-        if len(rows) == limit:
-            more = True
-            break
-        rows.append(row_from_execution(wf, base_url))
-    return rows, more
+    token = b""
+    query = list_query(flt)
+    while True:
+        page = await client.workflow_service.list_workflow_executions(
+            ListWorkflowExecutionsRequest(
+                namespace=client.namespace,
+                query=query,
+                page_size=min(page_size, limit + 1 - len(rows)),
+                next_page_token=token,
+            )
+        )
+        for info in page.executions:
+            if len(rows) == limit:
+                return rows, True
+            rows.append(row_from_info(info, base_url))
+        token = page.next_page_token
+        if not token:
+            return rows, False
 
 
 # -- one renewal -------------------------------------------------------------------------------
@@ -312,7 +361,7 @@ async def renewal_detail(client: Client, change_id: str, base_url: str = "") -> 
         change_id=change_id,
         execution_status=_status_name(desc.status),
         status=status,
-        row=row_from_execution(desc, base_url),
+        row=row_from_info(desc.raw_description.workflow_execution_info, base_url),
         timeline=timeline,
         live=live,
     )
@@ -349,18 +398,53 @@ class RowFeed:
         self._limit = limit
         self._base_url = base_url
         self._rows: dict[str, RenewalRow] | None = None
+        self._polled_at = 0.0
+        self._inflight: asyncio.Future[FeedUpdate] | None = None
         self._subscribers: set[asyncio.Queue[FeedUpdate]] = set()
         self._task: asyncio.Task[None] | None = None
         self.polls = 0
+        self.truncated = False
 
     @property
     def rows(self) -> list[RenewalRow]:
         """The rows of the last poll (empty before the first)."""
         return list((self._rows or {}).values())
 
+    async def current(self, max_age: float) -> tuple[list[RenewalRow], bool]:
+        """The in-flight rows no older than ``max_age`` seconds, and whether the list was cut
+        at the limit: the last poll's when recent enough, else a poll shared with every
+        caller that asks meanwhile (so many open pages cost one query per interval)."""
+        loop = asyncio.get_running_loop()
+        if self._rows is None or loop.time() - self._polled_at > max_age:
+            await self.refresh()
+        return self.rows, self.truncated
+
     async def refresh(self) -> FeedUpdate:
-        """Poll once; return what changed since the last poll and hand it to subscribers."""
-        rows, _ = await list_rows(self._client, limit=self._limit, base_url=self._base_url)
+        """Poll once (joining a poll already under way); return what changed since the last
+        poll and hand it to subscribers."""
+        if self._inflight is not None:
+            return await asyncio.shield(self._inflight)
+        self._inflight = asyncio.get_running_loop().create_future()
+        try:
+            update = await self._poll()
+        except asyncio.CancelledError:
+            self._inflight.cancel()
+            raise
+        except Exception as err:
+            self._inflight.set_exception(err)
+            self._inflight.exception()  # retrieved: joiners re-raise it, nobody else must
+            raise
+        else:
+            self._inflight.set_result(update)
+            return update
+        finally:
+            self._inflight = None
+
+    async def _poll(self) -> FeedUpdate:
+        rows, self.truncated = await list_rows(
+            self._client, limit=self._limit, base_url=self._base_url
+        )
+        self._polled_at = asyncio.get_running_loop().time()
         self.polls += 1
         current = {r.change_id: r for r in rows}
         before = self._rows
@@ -406,8 +490,6 @@ class RowFeed:
             yield queue
         finally:
             self._subscribers.discard(queue)
-            if not self._subscribers:
-                self._rows = None
 
     async def close(self) -> None:
         """Stop polling (the app's shutdown)."""

@@ -173,16 +173,20 @@ async def get_renewals(
     request: Request, principal: Signed, client: TemporalClient, flt: Filter
 ) -> RenewalList:
     """The renewals in flight, newest first, narrowed by ``cluster``, ``phase``,
-    ``waiting_on`` and ``requester`` (one visibility query, paged)."""
+    ``waiting_on`` and ``requester`` (one visibility query, paged). The whole list is the
+    live feed's, at most one refresh interval old, so viewers share one query."""
     settings = _dashboard_settings(request)
     try:
-        rows, more = await list_rows(
-            client,
-            flt,
-            limit=settings.list_limit,
-            page_size=settings.page_size,
-            base_url=service_settings(request).base_url,
-        )
+        if flt == RowFilter():
+            rows, more = await _feed(request, client).current(settings.refresh_seconds)
+        else:
+            rows, more = await list_rows(
+                client,
+                flt,
+                limit=settings.list_limit,
+                page_size=settings.page_size,
+                base_url=service_settings(request).base_url,
+            )
     except RPCError as err:
         raise _unavailable(err) from None
     return RenewalList(rows=rows, count=len(rows), truncated=more, query=flt)
@@ -275,12 +279,7 @@ async def in_flight(
     rows: list[RenewalRow] = []
     more = False
     try:
-        rows, more = await list_rows(
-            client,
-            limit=settings.list_limit,
-            page_size=settings.page_size,
-            base_url=service_settings(request).base_url,
-        )
+        rows, more = await _feed(request, client).current(settings.refresh_seconds)
     except RPCError as err:
         log.error("Temporal: %s", err)
         error = "Temporal does not answer; the list will fill in once it does."
