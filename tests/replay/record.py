@@ -211,6 +211,34 @@ async def adcs_check_now(env: WorkflowEnvironment, stub: StubCluster, tq: str) -
     return handle
 
 
+async def dashboard_attributes(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
+    """CallManager with the dashboard's attributes: two approvers of a group whose approvals
+    expire, a window ahead (deadline), a health gate asking once, restarts counted."""
+    stub.sso_enabled = False
+    stub.version = "12.5.1.14900-63"
+    stub.gate_answers = [False, True]
+    stub.approvals = {
+        "impact": {"approver_groups": ["voice-cab"], "required": 2, "expiry_seconds": 86400}
+    }
+    opens = await env.get_current_time() + timedelta(hours=10)
+    window = {"start": opens.isoformat(), "end": (opens + timedelta(hours=6)).isoformat()}
+    handle = await start(env, tq, purposes=["CallManager"], windows=[window])
+    await wait_for(handle, "approval")
+    for who in ("bob", "dana"):
+        await handle.execute_update(
+            CertRenewalWorkflow.approve,
+            ApprovalInput(principal=who, groups=["voice-cab"], comment="CAB-7"),
+        )
+    await wait_for(handle, "window")
+    await env.sleep(timedelta(hours=11))
+    await wait_for(handle, "operator")
+    await handle.execute_update(
+        CertRenewalWorkflow.decide, OperatorDecision(principal="carol", decision="continue")
+    )
+    await handle.result()
+    return handle
+
+
 SCENARIOS: dict[str, Scenario] = {
     "tomcat-local-ca": tomcat_local_ca,
     "manual-ca-refused-then-accepted": manual_ca_refused_then_accepted,
@@ -222,6 +250,7 @@ SCENARIOS: dict[str, Scenario] = {
     "node-step-retry-then-skip": node_step_retry_then_skip,
     "node-step-rollback": node_step_rollback,
     "adcs-check-now": adcs_check_now,
+    "dashboard-attributes": dashboard_attributes,
 }
 
 
