@@ -128,10 +128,12 @@ async def _renew(settings: UcrenewSettings, info: dict[str, Any], summary: dict[
                 ApprovalInput(
                     principal="demo-approver",
                     comment="reviewed the plan in the demo",
-                    plan_hash=status.plan.plan_hash,
+                    plan_hash=status.gate_hash or status.plan.plan_hash,
                 ),
             )
-            console.print(f"[bold]approver[/] approved plan {status.plan.plan_hash}")
+            console.print(
+                f"[bold]approver[/] approved plan {status.gate_hash or status.plan.plan_hash}"
+            )
         elif status.awaiting == "sso-confirm":
             async with LabControl(info["lab"]["control_url"]) as lab:
                 await lab.sso_enable()

@@ -21,6 +21,7 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.catalog import Purpose
 from activities.clients.inventory import ChangePolicyEntry, InventoryError, load_inventory
 from service.deps import api_principal, service_settings, temporal_client
 from service.errors import ApiError
@@ -30,9 +31,12 @@ from workflows.models import (
     TERMINAL_PHASES,
     ApprovalInput,
     CaCheckInput,
+    CaKind,
     CancellationNote,
     CertificateSubmission,
     OperatorDecision,
+    RenewalInput,
+    RenewalOptions,
     RenewalStatus,
     SsoConfirmation,
     SubmissionResult,
@@ -46,6 +50,8 @@ __all__ = [
     "CommentBody",
     "DecideBody",
     "RenewalView",
+    "StartBody",
+    "StartResult",
     "SubmitCertBody",
     "change_policy",
     "router",
@@ -423,3 +429,105 @@ async def ca_check(
         change_id, lambda: handle.execute_update(CertRenewalWorkflow.check_ca, check)
     )
     return _result(request, change_id, "ca-check", principal, status)
+
+
+class StartBody(BaseModel):
+    """Start a renewal: the options of ``ucrenew start``; the requester is the signed-in
+    person."""
+
+    change_id: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:-]+$")
+    cluster: str = Field(min_length=1)
+    purposes: list[Purpose] = Field(default_factory=lambda: list[Purpose](["tomcat"]))
+    ca: CaKind = "local"
+    ca_name: str | None = None
+    ca_template: str | None = None
+    windows: list[dict[str, Any]] = Field(default_factory=list)
+    require_plan_approval: bool = False
+    options: RenewalOptions = Field(default_factory=RenewalOptions)
+    wait_seconds: float = Field(
+        default=0.0, ge=0, le=120, description="wait this long for the preflight verdict"
+    )
+
+
+class StartResult(BaseModel):
+    """A started renewal, with its preflight verdict when it came within the wait."""
+
+    change_id: str
+    cluster: str
+    requested_by: str
+    run_id: str | None
+    new_attempt: bool
+    verdict: RenewalStatus | None = None
+    url: str
+
+
+@router.post("/renewals", status_code=201)
+async def start_renewal(
+    request: Request, body: StartBody, principal: Signed, client: TemporalClient
+) -> StartResult:
+    """Start a renewal as the signed-in person (``requested_by``), under the cluster's
+    ``change_policy.actions.start``; the same change-id rules as ``ucrenew start``."""
+    from temporalio.common import WorkflowIDReusePolicy
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+
+    from console.attempts import ChangeIdTaken, preflight_verdict, reuse_policy
+    from workflows import search_attributes as sa
+
+    settings = service_settings(request)
+    from workers.wiring import inventory_path
+
+    try:
+        inventory = load_inventory(inventory_path(settings.ucrenew))
+    except (InventoryError, OSError) as err:
+        log.error("inventory: %s", err)
+        raise ApiError(503, "inventory", "the service cannot read the inventory") from None
+    entry = next((c for c in inventory.clusters if c.name == body.cluster), None)
+    if entry is None:
+        known = ", ".join(c.name for c in inventory.clusters) or "none"
+        raise ApiError(
+            404, "not-found", f"no cluster {body.cluster!r} in the inventory (known: {known})"
+        )
+    _require(principal, entry.change_policy, "start", body.cluster)
+    inp = RenewalInput(
+        change_id=body.change_id,
+        cluster=body.cluster,
+        purposes=body.purposes,
+        ca=body.ca,
+        ca_name=body.ca_name,
+        ca_template=body.ca_template,
+        windows=body.windows,
+        requested_by=principal.name,
+        require_plan_approval=body.require_plan_approval,
+        options=body.options,
+    )
+    try:
+        reuse = await reuse_policy(client, body.change_id)
+        handle = await client.start_workflow(
+            CertRenewalWorkflow.run,
+            inp,
+            id=body.change_id,
+            task_queue=settings.ucrenew.task_queue,
+            id_reuse_policy=reuse,
+            search_attributes=sa.start_attributes(
+                body.cluster, body.change_id, list(body.purposes)
+            ),
+        )
+    except ChangeIdTaken as err:
+        raise ApiError(409, "change-id-taken", str(err)) from None
+    except WorkflowAlreadyStartedError:
+        raise ApiError(
+            409, "change-id-taken", f"change id {body.change_id} is already in use"
+        ) from None
+    except RPCError as err:
+        raise _unavailable(err) from None
+    log.info("%s: started on %s by %s", body.change_id, body.cluster, principal.name)
+    verdict = await preflight_verdict(handle, body.wait_seconds) if body.wait_seconds else None
+    return StartResult(
+        change_id=body.change_id,
+        cluster=body.cluster,
+        requested_by=principal.name,
+        run_id=handle.result_run_id,
+        new_attempt=reuse == WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        verdict=verdict,
+        url=settings.renewal_url(body.change_id),
+    )

@@ -66,8 +66,9 @@ RULES = (
     Rule(
         "service",
         ("console", "lab"),
-        why="the service is a deployed process: the CLI is its client, and the lab is never "
-        "part of a deployment",
+        allowed=("console.attempts",),
+        why="the service is a deployed process: the CLI is its client (only the change-id "
+        "rule of console.attempts is shared), and the lab is never part of a deployment",
     ),
 )
 

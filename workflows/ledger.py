@@ -224,16 +224,21 @@ class ApprovalGates:
         }
         self._rejection: ApprovalInput | None = None
         self.policy = ChangePolicy()
+        #: Every approval names the plan hash its approver saw, and nobody approves a change
+        #: they requested, on any gate (patch "approvals-bound-four-eyes"); changes started
+        #: before it keep the inventory's per-gate self-approval rule and the implicit hash.
+        self.strict = False
 
     def approval_policy(self, gate: str) -> ApprovalPolicy:
         """The inventory's policy for ``gate``; by default one approver, and for phone impact
         not the requester (four eyes)."""
         raw = self.policy.approvals.get(gate)
-        if raw is not None:
-            return ApprovalPolicy.model_validate({**raw, "gate": gate})
-        return ApprovalPolicy.model_validate(
-            {"gate": gate, "forbid_self_approval": gate in ("impact", "rollback")}
+        fields: dict[str, object] = (
+            {**raw} if raw is not None else {"forbid_self_approval": gate in ("impact", "rollback")}
         )
+        if self.strict:
+            fields["forbid_self_approval"] = True
+        return ApprovalPolicy.model_validate({**fields, "gate": gate})
 
     def is_open(self, gate: str, plan_hash: str) -> bool:
         """Whether the gate's policy is satisfied now for the plan of ``plan_hash``."""
@@ -328,6 +333,14 @@ class ApprovalGates:
         gate, candidate = self.candidate(approval)
         plan = self._ledger.status.plan
         assert plan is not None
+        if self.strict and not (approval.plan_hash or "").strip():
+            bound = self._ledger.status.gate_hash or plan.plan_hash
+            raise ApplicationError(
+                "approval refused: an approval must name the plan hash the approver reviewed "
+                f"(the {gate} gate is bound to {bound}): show the plan, then approve with that "
+                "hash",
+                type="ApprovalRefused:missing-plan-hash",
+            )
         try:
             check_approval(
                 self.approval_policy(gate),

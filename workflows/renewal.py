@@ -173,6 +173,7 @@ class CertRenewalWorkflow:
         inp = self._input
 
         self._set_phase("discover")
+        self._gates.strict = workflow.patched("approvals-bound-four-eyes")
         self._purpose_certs = workflow.patched("purpose-certificates")
         snapshot = await run_activity(
             CucmActivities.discover_cluster,

@@ -88,8 +88,12 @@ async def callmanager_waves(env: WorkflowEnvironment, stub: StubCluster, tq: str
     opens = await env.get_current_time() + timedelta(hours=10)
     window = {"start": opens.isoformat(), "end": (opens + timedelta(hours=6)).isoformat()}
     handle = await start(env, tq, purposes=["CallManager"], windows=[window])
-    await wait_for(handle, "approval")
-    await handle.execute_update(CertRenewalWorkflow.approve, ApprovalInput(principal="bob"))
+    waiting = await wait_for(handle, "approval")
+    assert waiting.plan is not None
+    await handle.execute_update(
+        CertRenewalWorkflow.approve,
+        ApprovalInput(principal="bob", plan_hash=waiting.plan.plan_hash),
+    )
     await wait_for(handle, "window")
     await env.sleep(timedelta(hours=11))
     await wait_for(handle, "operator")
@@ -117,8 +121,12 @@ async def callmanager_staged_resets(env: WorkflowEnvironment, stub: StubCluster,
         windows=[window],
         options={"phone_reset_batch": 4, "reset_phones": True},
     )
-    await wait_for(handle, "approval")
-    await handle.execute_update(CertRenewalWorkflow.approve, ApprovalInput(principal="bob"))
+    waiting = await wait_for(handle, "approval")
+    assert waiting.plan is not None
+    await handle.execute_update(
+        CertRenewalWorkflow.approve,
+        ApprovalInput(principal="bob", plan_hash=waiting.plan.plan_hash),
+    )
     await wait_for(handle, "operator")
     await handle.execute_update(
         CertRenewalWorkflow.decide, OperatorDecision(principal="carol", decision="continue")
@@ -143,8 +151,12 @@ async def callmanager_purposes(env: WorkflowEnvironment, stub: StubCluster, tq: 
     opens = await env.get_current_time() - timedelta(minutes=5)
     window = {"start": opens.isoformat(), "end": (opens + timedelta(hours=12)).isoformat()}
     handle = await start(env, tq, purposes=["CallManager"], windows=[window])
-    await wait_for(handle, "approval")
-    await handle.execute_update(CertRenewalWorkflow.approve, ApprovalInput(principal="bob"))
+    waiting = await wait_for(handle, "approval")
+    assert waiting.plan is not None
+    await handle.execute_update(
+        CertRenewalWorkflow.approve,
+        ApprovalInput(principal="bob", plan_hash=waiting.plan.plan_hash),
+    )
     await handle.result()
     return handle
 
