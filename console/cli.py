@@ -155,6 +155,11 @@ def lab_command(ctx: typer.Context) -> None:
 
 
 app.add_typer(dev_app, name="dev")
+fleet_app = typer.Typer(
+    help="Every cluster's certificates by purpose, with days to expiry and drift.",
+    rich_markup_mode=None,
+)
+app.add_typer(fleet_app, name="fleet")
 app.add_typer(service_commands.users_app, name="users")
 app.command("serve")(service_commands.serve)
 app.command("login")(service_commands.login)
@@ -435,6 +440,88 @@ def _print_status(change_id: str, action: str, status: Any, json_out: bool, mess
         typer.echo(json.dumps({"change": change_id, "action": action, "result": body}, indent=2))
     else:
         console.print(message)
+
+
+# -- fleet -------------------------------------------------------------------------------
+
+
+def _print_fleet(view: Any, json_out: bool) -> None:
+    if json_out:
+        typer.echo(view.model_dump_json(indent=2))
+        return
+    from console.fleet import fleet_table
+
+    console.print(fleet_table(view))
+
+
+@fleet_app.callback(invoke_without_command=True)
+@run_async
+async def fleet(ctx: typer.Context, json_out: Json = False) -> None:
+    """Show the latest fleet scan: every cluster's certificates by purpose, days to expiry and
+    drift (`ucrenew fleet scan` reads the clusters now)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from datetime import UTC, datetime
+
+    from workers.fleet import latest_fleet_view
+
+    view = await latest_fleet_view(await _client(), datetime.now(UTC))
+    _print_fleet(view, json_out)
+
+
+@fleet_app.command("scan")
+@run_async
+async def fleet_scan(
+    cluster: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cluster", metavar="NAME", help="scan this cluster only (repeatable; default: all)"
+        ),
+    ] = None,
+    json_out: Json = False,
+) -> None:
+    """Read every cluster's certificates now, on a worker (read-only), and show the view.
+
+    Exit code 1 when a cluster could not be read (it is shown as failed).
+    """
+    from temporalio.client import WorkflowFailureError
+
+    from workers.fleet import run_fleet_scan
+
+    try:
+        view = await run_fleet_scan(await _client(), settings(), cluster or None)
+    except WorkflowFailureError as exc:
+        raise CliError(f"the fleet scan failed: {one_line(str(exc.cause or exc))}") from None
+    _print_fleet(view, json_out)
+    if any(c.status == "failed" for c in view.clusters):
+        raise typer.Exit(ExitCode.FAILED)
+
+
+@fleet_app.command("schedule")
+@run_async
+async def fleet_schedule(json_out: Json = False) -> None:
+    """Create (or update) the Temporal Schedule that scans the fleet every
+    UCRENEW_FLEET_SCAN_MINUTES (`ucrenew dev up` does it for the embedded stack)."""
+    from workers.fleet import FLEET_SCAN_SCHEDULE_ID, ensure_fleet_schedule
+
+    s = settings()
+    outcome = await ensure_fleet_schedule(await _client(), s)
+    if json_out:
+        typer.echo(
+            json.dumps(
+                {
+                    "schedule": FLEET_SCAN_SCHEDULE_ID,
+                    "result": outcome,
+                    "every_minutes": s.fleet_scan_minutes,
+                    "warning_days": s.fleet_warning_days,
+                }
+            )
+        )
+        return
+    console.print(
+        f"schedule {FLEET_SCAN_SCHEDULE_ID} {outcome}: a fleet scan every "
+        f"{s.fleet_scan_minutes} min on task queue {s.task_queue}"
+    )
 
 
 # -- embedded stack ----------------------------------------------------------------------

@@ -137,6 +137,7 @@ async def up(
                 f"the worker exited at start (see {_worker_dir(settings) / 'worker.log'}): "
                 f"{_last_line(str(exc))}"
             ) from None
+        await _fleet_schedule(settings)
         if dev_service.describe(settings) is None:
             started.append("service")
         try:
@@ -152,6 +153,22 @@ async def up(
     info = describe(settings, lab, pid)
     info["service"] = service
     return info
+
+
+async def _fleet_schedule(settings: UcrenewSettings) -> None:
+    """The fleet scan's Temporal Schedule (a first scan at once), so the fleet view fills."""
+    from temporalio.service import RPCError
+
+    from workers.fleet import ensure_fleet_schedule
+    from workers.wiring import connect
+
+    try:
+        await ensure_fleet_schedule(await connect(settings), settings)
+    except (RPCError, RuntimeError) as exc:
+        raise CliError(
+            f"cannot create the fleet scan schedule on Temporal at {settings.temporal_address}: "
+            f"{_last_line(str(exc))}"
+        ) from None
 
 
 async def stop_parts(settings: UcrenewSettings, parts: list[str]) -> None:

@@ -111,6 +111,7 @@ async def dry_run_report(
             id=f"plan-{cluster}-{uuid.uuid4().hex[:12]}",
             task_queue=task_queue,
             execution_timeout=timedelta(seconds=wait_seconds),
+            static_summary=f"plan of {cluster} ({', '.join(purposes)})",
         )
     except RPCError as exc:
         raise PlanUnavailable(f"cannot ask for a plan of {cluster}: {exc.message}") from None

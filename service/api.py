@@ -471,7 +471,7 @@ async def start_renewal(
     from temporalio.exceptions import WorkflowAlreadyStartedError
 
     from console.attempts import ChangeIdTaken, preflight_verdict, reuse_policy
-    from workflows import search_attributes as sa
+    from workers.starting import start_renewal as start_renewal_workflow
 
     settings = service_settings(request)
     from workers.wiring import inventory_path
@@ -502,15 +502,12 @@ async def start_renewal(
     )
     try:
         reuse = await reuse_policy(client, body.change_id)
-        handle = await client.start_workflow(
-            CertRenewalWorkflow.run,
+        handle = await start_renewal_workflow(
+            client,
             inp,
-            id=body.change_id,
             task_queue=settings.ucrenew.task_queue,
+            base_url=settings.base_url,
             id_reuse_policy=reuse,
-            search_attributes=sa.start_attributes(
-                body.cluster, body.change_id, list(body.purposes)
-            ),
         )
     except ChangeIdTaken as err:
         raise ApiError(409, "change-id-taken", str(err)) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 from typing import Self
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,6 +26,24 @@ def parse_listen(listen: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"listen address {listen!r} is not host:port (e.g. 127.0.0.1:8480)")
     return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _origin(entry: str) -> str:
+    """A browser origin (``scheme://host[:port]``), as the ``Origin`` header spells it."""
+    parts = urlsplit(entry.strip())
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username
+    ):
+        raise ValueError(
+            f"codec CORS origin {entry!r} is not an origin: give scheme://host[:port] of the "
+            "Temporal UI, e.g. https://temporal.example.net (no path, no wildcard)"
+        )
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 class ServiceSettings(BaseSettings):
@@ -59,6 +78,12 @@ class ServiceSettings(BaseSettings):
         login_max_failures: Failed password sign-ins per user and client address before
             further attempts are refused for ``login_lockout_seconds``.
         login_lockout_seconds: How long those attempts are refused.
+        codec_readers: Groups whose members may use the codec endpoint (``/codec/decode``
+            and ``/codec/encode``): read the renewals' encrypted payloads in the Temporal UI.
+            Nobody may when empty.
+        codec_cors_origins: Origins of the Temporal UI (e.g. ``https://temporal.example.net``)
+            allowed to call the codec endpoint from the browser, with credentials; no other
+            origin gets CORS headers.
         ucrenew: Temporal address, namespace, inventory and codec keys (``UCRENEW_*``).
     """
 
@@ -85,6 +110,8 @@ class ServiceSettings(BaseSettings):
     token_max_ttl_seconds: int = Field(default=90 * 86400, gt=0)
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_seconds: float = Field(default=300.0, gt=0)
+    codec_readers: list[str] = Field(default_factory=list)
+    codec_cors_origins: list[str] = Field(default_factory=list)
     ucrenew: UcrenewSettings = Field(default_factory=UcrenewSettings)
 
     @field_validator("listen")
@@ -104,6 +131,11 @@ class ServiceSettings(BaseSettings):
                     f"trusted proxy {entry!r} is not an address or network (CIDR)"
                 ) from None
         return value
+
+    @field_validator("codec_cors_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        return [_origin(entry) for entry in value]
 
     @model_validator(mode="after")
     def _defaults(self) -> Self:

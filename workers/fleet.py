@@ -1,17 +1,20 @@
 """The fleet scan from the outside: its Temporal Schedule, running one now, and reading the
 latest scan's view (the service's fleet page and ``ucrenew fleet`` read it here).
 
-The scan's result is its workflow's result, so the fleet view needs no second database: the
-latest completed ``FleetScanWorkflow`` is the view. Reading it is two calls to Temporal (a
-bounded visibility list and the closing event of one run), and a run's result never changes,
-so it is cached by run id.
+The scan's results are its workflows' results, so the fleet view needs no second database:
+the latest completed ``FleetScanWorkflow`` names, per cluster, the child workflow run whose
+result is that cluster's part of the view. Reading it is a bounded visibility list, the scan's
+closing event and one per cluster (read in parallel); a run's result never changes, so every
+one is cached by run id and a view already read costs the list only.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from temporalio.client import (
     Client,
@@ -26,10 +29,18 @@ from temporalio.client import (
     ScheduleUpdateInput,
     WorkflowExecution,
     WorkflowExecutionStatus,
+    WorkflowFailureError,
 )
+from temporalio.service import RPCError
 
 from workers.settings import UcrenewSettings
-from workflows.fleet_models import FleetScanRequest, FleetView
+from workflows.fleet_models import (
+    FleetCluster,
+    FleetScanEntry,
+    FleetScanRequest,
+    FleetScanResult,
+    FleetView,
+)
 from workflows.fleet_scan import FLEET_SCAN_SCHEDULE_ID, FleetScanWorkflow
 
 __all__ = [
@@ -37,13 +48,18 @@ __all__ = [
     "ensure_fleet_schedule",
     "latest_fleet_view",
     "run_fleet_scan",
+    "view_of_scan",
 ]
 
 #: Closed scans looked at to find the latest (visibility lists the newest first).
 _LOOK_AT = 10
 _SCAN_QUERY = "WorkflowType = 'FleetScanWorkflow'"
-_CACHE_SIZE = 8
-_cache: OrderedDict[str, FleetView] = OrderedDict()
+#: Results kept (a scan's and each of its clusters'): a few scans of a large fleet.
+_CACHE_SIZE = 2048
+#: Cluster results read at once.
+_PARALLEL_READS = 16
+_cache: OrderedDict[str, Any] = OrderedDict()
+_T = TypeVar("_T")
 
 
 def _schedule(settings: UcrenewSettings, task_queue: str | None) -> Schedule:
@@ -93,25 +109,64 @@ async def run_fleet_scan(
         temporalio.client.WorkflowFailureError: The scan itself failed (a cluster that cannot
             be read does not fail it: it is in the view as failed).
     """
-    return await client.execute_workflow(
+    scan_id = f"fleet-scan-{uuid.uuid4().hex[:12]}"
+    result = await client.execute_workflow(
         FleetScanWorkflow.run,
         FleetScanRequest(clusters=clusters or [], warning_days=settings.fleet_warning_days),
-        id=f"fleet-scan-{uuid.uuid4().hex[:12]}",
+        id=scan_id,
         task_queue=task_queue or settings.task_queue,
         static_summary="fleet scan on demand",
     )
+    return await view_of_scan(client, scan_id, result)
 
 
-async def _result(client: Client, wf: WorkflowExecution) -> FleetView:
-    key = f"{wf.id}/{wf.run_id}"
-    view = _cache.get(key)
-    if view is None:
-        handle = client.get_workflow_handle(wf.id, run_id=wf.run_id, result_type=FleetView)
-        view = await handle.result(follow_runs=False)
-        _cache[key] = view
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return view
+async def _cached(client: Client, workflow_id: str, run_id: str, result_type: type[_T]) -> _T:
+    key = f"{workflow_id}/{run_id}"
+    if key in _cache:
+        _cache.move_to_end(key)
+        cached: _T = _cache[key]
+        return cached
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id, result_type=result_type)
+    value = await handle.result(follow_runs=False)
+    _cache[key] = value
+    while len(_cache) > _CACHE_SIZE:
+        _cache.popitem(last=False)
+    return value
+
+
+async def _cluster(client: Client, entry: FleetScanEntry, gate: asyncio.Semaphore) -> FleetCluster:
+    if entry.workflow_id is None or entry.run_id is None:
+        return FleetCluster(
+            cluster=entry.cluster,
+            status="failed",
+            error=entry.error or "not scanned",
+            error_type=entry.error_type,
+        )
+    async with gate:
+        try:
+            return await _cached(client, entry.workflow_id, entry.run_id, FleetCluster)
+        except (RPCError, WorkflowFailureError) as err:
+            why = err.message if isinstance(err, RPCError) else str(err.cause or err)
+            return FleetCluster(
+                cluster=entry.cluster,
+                status="failed",
+                error=f"the scan's result for {entry.cluster} cannot be read ({why}); run "
+                "`ucrenew fleet scan`",
+                error_type=type(err).__name__,
+            )
+
+
+async def view_of_scan(client: Client, scan_id: str, result: FleetScanResult) -> FleetView:
+    """The fleet view of one scan: its clusters' results, read in parallel (and cached)."""
+    gate = asyncio.Semaphore(_PARALLEL_READS)
+    clusters = await asyncio.gather(*(_cluster(client, e, gate) for e in result.clusters))
+    return FleetView(
+        scanned_at=result.scanned_at,
+        as_of=result.scanned_at,
+        warning_days=result.warning_days,
+        clusters=list(clusters),
+        scan_id=scan_id,
+    )
 
 
 def _closed(wf: WorkflowExecution) -> datetime:
@@ -147,7 +202,9 @@ async def latest_fleet_view(client: Client, now: datetime) -> FleetView:
             notice="no fleet scan has completed yet: `ucrenew fleet scan` runs one now, and "
             "`ucrenew fleet schedule` (done by `ucrenew dev up`) runs them regularly",
         )
-    view = (await _result(client, done[0])).at(now)
+    latest = done[0]
+    result = await _cached(client, latest.id, latest.run_id, FleetScanResult)
+    view = (await view_of_scan(client, latest.id, result)).at(now)
     if closed and closed[0].status != WorkflowExecutionStatus.COMPLETED:
         failed = closed[0]
         state = failed.status.name.lower() if failed.status else "failed"

@@ -21,7 +21,7 @@ from activities.trust import TrustActivities
 from workers.converter import make_data_converter
 from workers.logs import LogContextInterceptor
 from workers.settings import UcrenewSettings
-from workflows.fleet_scan import FleetScanWorkflow
+from workflows.fleet_scan import FleetClusterScanWorkflow, FleetScanWorkflow
 from workflows.plan_workflow import PlanWorkflow
 from workflows.renewal import CertRenewalWorkflow
 
@@ -77,7 +77,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[CertRenewalWorkflow, PlanWorkflow, FleetScanWorkflow],
+        workflows=[CertRenewalWorkflow, PlanWorkflow, FleetScanWorkflow, FleetClusterScanWorkflow],
         activities=[
             cucm.discover_cluster,
             cucm.disable_sso,

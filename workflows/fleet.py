@@ -72,12 +72,18 @@ def _node(snap: NodeSnapshot, purpose: str, now: datetime) -> FleetNode:
     error = snap.certificate_errors.get(purpose)
     if served is None and installed is None and error is None:
         error = snap.https_error or snap.ssh_error or "not read"
+    same = (
+        served is not None
+        and installed is not None
+        and served.sha256_fingerprint == installed.sha256_fingerprint
+    )
     return FleetNode(
         node=snap.fqdn,
         role=snap.role,
         product=snap.product,
         served=_cert(served, now),
-        installed=_cert(installed, now),
+        installed=None if same else _cert(installed, now),
+        installed_same=same,
         error=error,
     )
 

@@ -20,9 +20,12 @@ __all__ = [
     "DriftKind",
     "FleetCertificate",
     "FleetCluster",
+    "FleetClusterScanRequest",
     "FleetNode",
     "FleetPurpose",
+    "FleetScanEntry",
     "FleetScanRequest",
+    "FleetScanResult",
     "FleetView",
     "days_between",
 ]
@@ -65,8 +68,21 @@ class FleetNode(BaseModel):
     role: Literal["publisher", "subscriber"] = "subscriber"
     product: Literal["cucm", "imp"] = "cucm"
     served: FleetCertificate | None = None
-    installed: FleetCertificate | None = None
+    installed: FleetCertificate | None = Field(
+        default=None,
+        description="the installed certificate when it is not the served one (see installed_same)",
+    )
+    installed_same: bool = Field(
+        default=False,
+        description="the installed certificate is the served one: left out of `installed` to "
+        "keep the scan's result small",
+    )
     error: str | None = Field(default=None, description="why the certificate could not be read")
+
+    @property
+    def installed_certificate(self) -> FleetCertificate | None:
+        """The installed certificate, whether or not it is the served one."""
+        return self.served if self.installed_same else self.installed
 
 
 class DriftFinding(BaseModel):
@@ -159,3 +175,38 @@ class FleetScanRequest(BaseModel):
     clusters: list[str] = Field(default_factory=list, description="empty: the whole inventory")
     warning_days: int = Field(default=30, ge=0, description="expiring within this is drift")
     concurrency: int = Field(default=8, ge=1, description="clusters read at once")
+
+
+class FleetClusterScanRequest(BaseModel):
+    """Read one cluster for the fleet view (a child of the fleet scan)."""
+
+    cluster: str
+    version: str | None = None
+    products: list[Literal["cucm", "imp"]] = Field(default_factory=list)
+    warning_days: int = Field(default=30, ge=0)
+
+
+class FleetScanEntry(BaseModel):
+    """One cluster of a scan: how it went, and the child workflow run whose result is its
+    part of the view (none when it could not even be started, e.g. not in the inventory)."""
+
+    cluster: str
+    status: Literal["ok", "failed"] = "ok"
+    error: str | None = None
+    error_type: str | None = None
+    workflow_id: str | None = None
+    run_id: str | None = None
+    drift: int = Field(default=0, description="drift findings of the cluster")
+    days_to_expiry: int | None = Field(
+        default=None, description="the cluster's earliest expiry, in days from the scan"
+    )
+
+
+class FleetScanResult(BaseModel):
+    """What a fleet scan returns: small, whatever the fleet's size. Each cluster's certificates
+    are the result of its own child workflow (a payload each, far below Temporal's 2 MB limit);
+    ``workers.fleet`` assembles the :class:`FleetView` from them."""
+
+    scanned_at: UtcDatetime
+    warning_days: int
+    clusters: list[FleetScanEntry] = Field(default_factory=list)
