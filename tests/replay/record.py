@@ -235,11 +235,14 @@ async def dashboard_attributes(env: WorkflowEnvironment, stub: StubCluster, tq: 
     opens = await env.get_current_time() + timedelta(hours=10)
     window = {"start": opens.isoformat(), "end": (opens + timedelta(hours=6)).isoformat()}
     handle = await start(env, tq, purposes=["CallManager"], windows=[window])
-    await wait_for(handle, "approval")
+    plan = (await wait_for(handle, "approval")).plan
+    assert plan is not None
     for who in ("bob", "dana"):
         await handle.execute_update(
             CertRenewalWorkflow.approve,
-            ApprovalInput(principal=who, groups=["voice-cab"], comment="CAB-7"),
+            ApprovalInput(
+                principal=who, groups=["voice-cab"], comment="CAB-7", plan_hash=plan.plan_hash
+            ),
         )
     await wait_for(handle, "window")
     await env.sleep(timedelta(hours=11))

@@ -74,14 +74,16 @@ async def test_a_gate_says_whom_it_waits_for_and_when_the_first_approval_lapses(
         windows=[window(opens, 12)],
         requested_by="alice",
     )
-    await wait_for(handle, "approval")
+    plan = (await wait_for(handle, "approval")).plan
+    assert plan is not None
     attrs = await attributes(time_skipping_env, handle)
     assert attrs.get(sa.RENEWAL_REQUESTER) == "alice"
     assert attrs.get(sa.RENEWAL_WAITING_ON) == ["voice-cab", "cab"]
     assert attrs.get(sa.RENEWAL_DEADLINE) is None  # nobody approved yet: nothing lapses
 
     await handle.execute_update(
-        CertRenewalWorkflow.approve, ApprovalInput(principal="bob", groups=["cab"], comment="ok")
+        CertRenewalWorkflow.approve,
+        ApprovalInput(principal="bob", groups=["cab"], comment="ok", plan_hash=plan.plan_hash),
     )
     status = await handle.query(CertRenewalWorkflow.get_status)
     approved_at = status.approvals[0].at
@@ -89,7 +91,8 @@ async def test_a_gate_says_whom_it_waits_for_and_when_the_first_approval_lapses(
     assert attrs.get(sa.RENEWAL_DEADLINE) == approved_at + timedelta(hours=1)
 
     await handle.execute_update(
-        CertRenewalWorkflow.approve, ApprovalInput(principal="dana", groups=["cab"], comment="ok")
+        CertRenewalWorkflow.approve,
+        ApprovalInput(principal="dana", groups=["cab"], comment="ok", plan_hash=plan.plan_hash),
     )
     final = await handle.result()
     assert final.phase == "done"
@@ -110,9 +113,11 @@ async def test_every_upsert_changes_a_value(
     handle = await start(
         time_skipping_env, task_queue, purposes=["CallManager"], windows=[window(opens, 12)]
     )
-    await wait_for(handle, "approval")
+    plan = (await wait_for(handle, "approval")).plan
+    assert plan is not None
     await handle.execute_update(
-        CertRenewalWorkflow.approve, ApprovalInput(principal="bob", comment="ok")
+        CertRenewalWorkflow.approve,
+        ApprovalInput(principal="bob", comment="ok", plan_hash=plan.plan_hash),
     )
     final = await handle.result()
     assert final.phase == "done"
