@@ -28,7 +28,7 @@ from service.dashboard.settings import DashboardSettings
 from service.deps import api_principal, csrf_token, page_principal, service_settings
 from service.deps import temporal_client as _temporal_client
 from service.errors import ApiError
-from service.policy import allowed_actions
+from service.policy import allowed_actions, approval_policy
 from service.principal import Principal
 from service.readmodel import (
     FeedUpdate,
@@ -41,7 +41,7 @@ from service.readmodel import (
     renewal_detail,
     unique,
 )
-from workflows.models import TERMINAL_PHASES, OperatorDecision, Phase
+from workflows.models import TERMINAL_PHASES, AuditEvent, OperatorDecision, Phase, RenewalStatus
 
 __all__ = ["RenewalList", "router"]
 
@@ -312,6 +312,14 @@ def decision_choices(question: str | None) -> list[str]:
     return list(dict.fromkeys(offered)) or list(DECISIONS)
 
 
+def _gate_approvals(status: RenewalStatus) -> list[AuditEvent]:
+    """The approvals given at the open gate (none when no gate is open)."""
+    if status.gate is None:
+        return []
+    action = "approved" if status.gate == "plan" else f"approved-{status.gate}"
+    return [e for e in status.approvals if e.action == action]
+
+
 @router.get("/renewals/{change_id}", response_class=HTMLResponse, include_in_schema=False)
 async def renewal_page(
     request: Request, change_id: str, principal: Viewer, client: TemporalClient
@@ -333,6 +341,7 @@ async def renewal_page(
         raise _unavailable(err) from None
     status = detail.status
     actions: list[str] = []
+    required = 0
     policy_error = ""
     if status.phase not in TERMINAL_PHASES and detail.execution_status == "running":
         try:
@@ -341,6 +350,8 @@ async def renewal_page(
             policy_error = err.message
         else:
             actions = allowed_actions(principal, status, policy, datetime.now(UTC))
+            if status.awaiting == "approval" and status.gate is not None:
+                required = approval_policy(policy, status.gate).required
     return _page(
         request,
         "renewal.html",
@@ -349,6 +360,8 @@ async def renewal_page(
         s=status,
         row=detail.row,
         actions=actions,
+        required=required,
+        gate_approvals=_gate_approvals(status),
         policy_error=policy_error,
         decisions=decision_choices(status.question),
     )

@@ -73,7 +73,8 @@ async def test_list_filters_and_live_events(stack: Stack, tmp_path: Path) -> Non
             task_queue=f"nobody-{uuid.uuid4()}",
         )
         try:
-            await stack.wait_for(mine, "approval")
+            plan = (await stack.wait_for(mine, "approval")).plan
+            assert plan is not None
             # nobody signed in: 401 JSON for the API, the sign-in page for pages
             refused = await http.get("/api/v1/renewals")
             assert refused.status_code == 401
@@ -111,7 +112,12 @@ async def test_list_filters_and_live_events(stack: Stack, tmp_path: Path) -> Non
 
                 await mine.execute_update(
                     CertRenewalWorkflow.approve,
-                    ApprovalInput(principal="alice", groups=["voice-cab"], comment="ok"),
+                    ApprovalInput(
+                        principal="alice",
+                        groups=["voice-cab"],
+                        comment="ok",
+                        plan_hash=plan.plan_hash,
+                    ),
                 )
                 while True:
                     update = await next_event(rows)

@@ -151,6 +151,7 @@ async def test_approvers_approve_a_renewal_the_pages_follow_it_live(
             await alice.locator("#action-result").filter(has_text="approve").wait_for()
             await alice.locator("#approve-form").wait_for(state="detached")  # one approval each
             assert "approve-plan" in await alice.locator("#phase").inner_text()
+            assert "1 of 2 approvals (alice)" in await alice.locator("#gate-state").inner_text()
 
             # the second approver approves; every open page follows without a reload
             bob = await signed_in(browser, service, "bob", contexts)
