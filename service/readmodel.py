@@ -14,19 +14,24 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from pydantic import BaseModel, Field
-from temporalio.api.common.v1 import SearchAttributes
+from temporalio.api.common.v1 import Payload, SearchAttributes
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.workflow.v1 import WorkflowExecutionInfo
 from temporalio.api.workflowservice.v1 import ListWorkflowExecutionsRequest
-from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.converter import decode_search_attributes
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+)
+from temporalio.service import RPCError
 
 from workflows import search_attributes as sa
-from workflows.models import RenewalStatus
+from workflows.models import RenewalInput, RenewalStatus
 from workflows.renewal import CertRenewalWorkflow
 
 __all__ = [
@@ -164,14 +169,15 @@ _ROW_ATTRIBUTES: Final = frozenset(
 )
 
 
-def _attributes(raw: SearchAttributes) -> dict[str, Any]:
+def _attributes(raw: SearchAttributes, names: Iterable[str] = _ROW_ATTRIBUTES) -> dict[str, Any]:
     """The row's attributes as plain JSON values. Search attributes are never encrypted (the
     codec does not cover them) and always JSON, so this skips the SDK's typed decoding of
     every attribute (most of the list's CPU time with hundreds of rows); a value that does
     not parse reads as absent."""
     values: dict[str, Any] = {}
+    wanted = frozenset(names)
     for name, payload in raw.indexed_fields.items():
-        if name in _ROW_ATTRIBUTES:
+        if name in wanted:
             with contextlib.suppress(ValueError):
                 values[name] = json.loads(payload.data)
     return values
@@ -280,19 +286,28 @@ class RenewalDetail(BaseModel):
     row: RenewalRow
     timeline: list[PhaseEntry] = Field(default_factory=list)
     live: list[LiveActivity] = Field(default_factory=list)
+    notice: str = Field(
+        default="", description="why the page shows less than usual (no worker answered)"
+    )
 
 
 def _status_name(status: WorkflowExecutionStatus | None) -> str:
     return status.name.lower().replace("_", "-") if status is not None else "unknown"
 
 
-async def _timeline(client: Client, change_id: str, run_id: str | None) -> list[PhaseEntry]:
-    """The phases from the history's search-attribute upserts (each phase change is one)."""
+async def _history(
+    client: Client, change_id: str, run_id: str | None
+) -> tuple[list[PhaseEntry], list[Payload]]:
+    """The phases from the history's search-attribute upserts (each phase change is one),
+    and the payloads the run was started with."""
     handle = client.get_workflow_handle(change_id, run_id=run_id)
     kind = EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
     entries: list[PhaseEntry] = []
+    started: list[Payload] = []
     phase, awaiting = "", ""
     async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+            started = list(event.workflow_execution_started_event_attributes.input.payloads)
         if event.event_type != kind:
             continue
         fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
@@ -300,7 +315,7 @@ async def _timeline(client: Client, change_id: str, run_id: str | None) -> list[
             n in fields.indexed_fields for n in (sa.RENEWAL_PHASE.name, sa.RENEWAL_AWAITING.name)
         ):
             continue
-        values = decode_search_attributes(fields)
+        values = _attributes(fields, (sa.RENEWAL_PHASE.name, sa.RENEWAL_AWAITING.name))
         new_phase = _keyword(values, sa.RENEWAL_PHASE.name) or phase
         new_awaiting = (
             _keyword(values, sa.RENEWAL_AWAITING.name)
@@ -312,7 +327,7 @@ async def _timeline(client: Client, change_id: str, run_id: str | None) -> list[
         phase, awaiting = new_phase, new_awaiting
         at = event.event_time.ToDatetime(tzinfo=UTC)
         entries.append(PhaseEntry(at=at, phase=phase, awaiting=awaiting))
-    return entries
+    return entries, started
 
 
 async def _live(client: Client, desc: Any) -> list[LiveActivity]:
@@ -342,28 +357,75 @@ async def _live(client: Client, desc: Any) -> list[LiveActivity]:
     return live
 
 
-async def renewal_detail(client: Client, change_id: str, base_url: str = "") -> RenewalDetail:
+async def _fallback_status(
+    client: Client, started: list[Payload], row: RenewalRow
+) -> RenewalStatus | None:
+    """What the page can say without the status query: the run's input and its row."""
+    try:
+        (inp,) = await client.data_converter.decode(started, [RenewalInput])
+        return RenewalStatus.model_validate(
+            {
+                "change_id": inp.change_id,
+                "cluster": inp.cluster,
+                "purposes": inp.purposes,
+                "ca": inp.ca,
+                "requested_by": inp.requested_by,
+                "phase": row.phase or "discover",
+                "awaiting": row.awaiting,
+                "started_at": row.started_at,
+            }
+        )
+    except Exception as err:  # an input of another shape: the page says so
+        log.warning("renewal %s: cannot read its input: %s", row.change_id, err)
+        return None
+
+
+async def renewal_detail(
+    client: Client, change_id: str, base_url: str = "", query_timeout: float = 5.0
+) -> RenewalDetail:
     """One renewal: its status (the workflow's query), its row, phase timeline and live
-    activities.
+    activities. When no worker answers the query within ``query_timeout`` seconds (none
+    polls the renewal's task queue, or all are busy), the status is made from the run's input
+    and its search attributes, and ``notice`` says so.
 
     Raises:
         temporalio.service.RPCError: ``NOT_FOUND`` when there is no such change, or Temporal
             does not answer.
+        LookupError: No worker answered and the run's input could not be read.
     """
     handle = client.get_workflow_handle_for(CertRenewalWorkflow.run, change_id)
     desc = await handle.describe()
-    status, timeline, live = await asyncio.gather(
-        handle.query(CertRenewalWorkflow.get_status),
-        _timeline(client, change_id, desc.run_id),
-        _live(client, desc),
+    row = row_from_info(desc.raw_description.workflow_execution_info, base_url)
+
+    async def status() -> RenewalStatus | None:
+        try:
+            return await handle.query(
+                CertRenewalWorkflow.get_status, rpc_timeout=timedelta(seconds=query_timeout)
+            )
+        except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError) as err:
+            log.warning("renewal %s: the status query failed: %s", change_id, err)
+            return None
+
+    queried, (timeline, started), live = await asyncio.gather(
+        status(), _history(client, change_id, desc.run_id), _live(client, desc)
     )
+    notice = ""
+    if queried is None:
+        queried = await _fallback_status(client, started, row)
+        if queried is None:
+            raise LookupError(f"{change_id}: no worker answered and its input is unreadable")
+        notice = (
+            "No worker answered the status query: the plan, nodes and audit trail are not "
+            "shown; the phase and timeline come from Temporal's records."
+        )
     return RenewalDetail(
         change_id=change_id,
         execution_status=_status_name(desc.status),
-        status=status,
-        row=row_from_info(desc.raw_description.workflow_execution_info, base_url),
+        status=queried,
+        row=row,
         timeline=timeline,
         live=live,
+        notice=notice,
     )
 
 

@@ -328,7 +328,14 @@ async def renewal_page(
     audit trail, and the actions this person may take now."""
     settings = service_settings(request)
     try:
-        detail: RenewalDetail = await renewal_detail(client, change_id, settings.base_url)
+        detail: RenewalDetail = await renewal_detail(
+            client,
+            change_id,
+            settings.base_url,
+            query_timeout=_dashboard_settings(request).query_timeout_seconds,
+        )
+    except LookupError:
+        return _page(request, "missing.html", principal, change_id=change_id, unreadable=True)
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             return _page(

@@ -87,7 +87,9 @@ async def running_service(
         ucrenew=ucrenew,
     )
     app = create_app(settings, client)
-    app.state.dashboard_settings = DashboardSettings(refresh_seconds=refresh_seconds)
+    app.state.dashboard_settings = DashboardSettings(
+        refresh_seconds=refresh_seconds, query_timeout_seconds=2.0
+    )
     server = uvicorn.Server(
         uvicorn.Config(
             app,

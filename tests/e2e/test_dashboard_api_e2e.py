@@ -130,6 +130,11 @@ async def test_list_filters_and_live_events(stack: Stack, tmp_path: Path) -> Non
 
             page = await http.get(f"/renewals/{mine.id}", headers=rita)
             assert page.status_code == 200 and "terminated" in page.text
+            # no worker polls the other's queue: its page says what Temporal recorded
+            unanswered = await http.get(f"/renewals/{other.id}", headers=rita)
+            assert unanswered.status_code == 200
+            assert "No worker answered the status query" in unanswered.text
+            assert "sam" in unanswered.text and "discover" in unanswered.text
             missing = await http.get("/renewals/CHG-none", headers=rita)
             assert missing.status_code == 404 and "no renewal with change id" in missing.text
         finally:
