@@ -35,6 +35,7 @@ from workflows.models import RenewalInput, RenewalStatus
 from workflows.renewal import CertRenewalWorkflow
 
 __all__ = [
+    "FeedUpdate",
     "LiveActivity",
     "PhaseEntry",
     "RenewalDetail",
@@ -42,10 +43,12 @@ __all__ = [
     "RowFeed",
     "RowFilter",
     "RowProgress",
+    "filtered",
     "list_query",
     "list_rows",
     "renewal_detail",
     "row_from_info",
+    "unique",
 ]
 
 log = logging.getLogger("ucrenew.service.readmodel")
