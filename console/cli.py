@@ -395,6 +395,24 @@ async def _remote_status(remote: Any, change_id: str) -> RenewalStatus:
     return RenewalStatus.model_validate(data["status"])
 
 
+async def _open_status(change_id: str) -> RenewalStatus:
+    """The status of a running change (from Temporal); refused at once when it is unknown
+    or finished (its status query would wait for a worker)."""
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.service import RPCError, RPCStatusCode
+
+    handle = await renewal(change_id)
+    try:
+        desc = await handle.describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise unknown_change(change_id) from None
+        raise
+    if desc.status != WorkflowExecutionStatus.RUNNING:
+        raise await _not_actionable(handle, change_id, "approve")
+    return await status_of(change_id)
+
+
 def _reviewed_hash(status: RenewalStatus) -> str:
     """Show what the open gate binds an approval to and ask to confirm; the hash shown.
 
@@ -1278,7 +1296,7 @@ async def approve(
     if plan_hash is None:
         if json_out:
             raise CliError("--json needs --plan-hash: the plan you reviewed", ExitCode.USAGE)
-        shown = await (_remote_status(remote, change_id) if remote else status_of(change_id))
+        shown = await (_remote_status(remote, change_id) if remote else _open_status(change_id))
         plan_hash = _reviewed_hash(shown)
     if remote is not None:
         data = await _remote_action(

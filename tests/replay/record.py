@@ -254,6 +254,28 @@ async def dashboard_attributes(env: WorkflowEnvironment, stub: StubCluster, tq: 
     return handle
 
 
+async def approvals_bound_four_eyes(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
+    """Plan approvals by signal without a plan hash and from the requester (both ignored,
+    patch approvals-bound-four-eyes), then a bound approval by someone else."""
+    handle = await start(env, tq, require_plan_approval=True)
+    status = await wait_for(handle, "approval")
+    assert status.plan is not None
+    await handle.signal(CertRenewalWorkflow.approve_signal, ApprovalInput(principal="erin"))
+    await handle.signal(
+        CertRenewalWorkflow.approve_signal,
+        ApprovalInput(principal="alice", plan_hash=status.plan.plan_hash),
+    )
+    await handle.execute_update(
+        CertRenewalWorkflow.approve,
+        ApprovalInput(principal="bob", plan_hash=status.plan.plan_hash, comment="CAB ok"),
+    )
+    await confirm(handle, stub)
+    final = await handle.result()
+    ignored = [e.actor for e in final.audit if e.action == "approval-ignored"]
+    assert ignored == ["erin", "alice"], ignored
+    return handle
+
+
 SCENARIOS: dict[str, Scenario] = {
     "tomcat-local-ca": tomcat_local_ca,
     "manual-ca-refused-then-accepted": manual_ca_refused_then_accepted,
@@ -266,6 +288,7 @@ SCENARIOS: dict[str, Scenario] = {
     "node-step-rollback": node_step_rollback,
     "adcs-check-now": adcs_check_now,
     "dashboard-attributes": dashboard_attributes,
+    "approvals-bound-four-eyes": approvals_bound_four_eyes,
 }
 
 
