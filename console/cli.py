@@ -476,14 +476,30 @@ def _print_fleet(view: Any, json_out: bool) -> None:
 @run_async
 async def fleet(ctx: typer.Context, json_out: Json = False) -> None:
     """Show the latest fleet scan: every cluster's certificates by purpose, days to expiry and
-    drift (`ucrenew fleet scan` reads the clusters now)."""
+    drift (`ucrenew fleet scan` reads the clusters now). Through the ucrenew service when one
+    is configured (`ucrenew login`, UCRENEW_SERVER), else from Temporal."""
     if ctx.invoked_subcommand is not None:
         return
     from datetime import UTC, datetime
 
-    from workers.fleet import latest_fleet_view
+    from workflows.fleet_models import FleetView
 
-    view = await latest_fleet_view(await _client(), datetime.now(UTC))
+    remote = _remote()
+    if remote is not None:
+        from console.remote import api_call
+
+        data = await api_call(remote.server, "GET", "/api/v1/fleet", token=remote.token)
+        try:
+            view = FleetView.model_validate(data)
+        except ValueError:
+            raise CliError(
+                f"the service at {remote.server} answered a fleet view this ucrenew cannot read "
+                "(a different version?)"
+            ) from None
+    else:
+        from workers.fleet import latest_fleet_view
+
+        view = await latest_fleet_view(await _client(), datetime.now(UTC))
     _print_fleet(view, json_out)
 
 
@@ -497,19 +513,26 @@ async def fleet_scan(
         ),
     ] = None,
     json_out: Json = False,
+    wait: Annotated[
+        float,
+        typer.Option("--wait", min=1, help="seconds to wait for the scan (it goes on after)"),
+    ] = 600.0,
 ) -> None:
     """Read every cluster's certificates now, on a worker (read-only), and show the view.
 
-    Exit code 1 when a cluster could not be read (it is shown as failed).
+    Exit code 1 when a cluster could not be read (it is shown as failed) or the scan did not
+    finish within --wait.
     """
     from temporalio.client import WorkflowFailureError
 
-    from workers.fleet import run_fleet_scan
+    from workers.fleet import ScanStillRunning, run_fleet_scan
 
     try:
-        view = await run_fleet_scan(await _client(), settings(), cluster or None)
+        view = await run_fleet_scan(await _client(), settings(), cluster or None, wait_seconds=wait)
     except WorkflowFailureError as exc:
         raise CliError(f"the fleet scan failed: {one_line(str(exc.cause or exc))}") from None
+    except ScanStillRunning as exc:
+        raise CliError(str(exc)) from None
     _print_fleet(view, json_out)
     if any(c.status == "failed" for c in view.clusters):
         raise typer.Exit(ExitCode.FAILED)

@@ -137,6 +137,11 @@ def start(settings: UcrenewSettings, wait_seconds: float = 20.0) -> dict[str, An
             "UCRENEW_SERVICE_USERS_FILE": str((sdir / "users.yaml").resolve()),
         }
     )
+    # The dev server's Temporal UI reads encrypted payloads through the service's codec
+    # endpoint, for the dev engineers (unless the environment says otherwise).
+    ui = [f"http://{h}:{settings.temporal_ui_port}" for h in ("127.0.0.1", "localhost")]
+    env.setdefault("UCRENEW_SERVICE_CODEC_CORS_ORIGINS", json.dumps(ui))
+    env.setdefault("UCRENEW_SERVICE_CODEC_READERS", json.dumps(["voice-engineers"]))
     log = sdir / "service.log"
     with log.open("ab") as out:
         proc = subprocess.Popen(

@@ -45,6 +45,7 @@ from workflows.fleet_scan import FLEET_SCAN_SCHEDULE_ID, FleetScanWorkflow
 
 __all__ = [
     "FLEET_SCAN_SCHEDULE_ID",
+    "ScanStillRunning",
     "ensure_fleet_schedule",
     "latest_fleet_view",
     "run_fleet_scan",
@@ -102,22 +103,40 @@ async def run_fleet_scan(
     settings: UcrenewSettings,
     clusters: list[str] | None = None,
     task_queue: str | None = None,
+    wait_seconds: float | None = None,
 ) -> FleetView:
     """Scan now (the clusters given, else the whole inventory) and return the view.
 
     Raises:
         temporalio.client.WorkflowFailureError: The scan itself failed (a cluster that cannot
             be read does not fail it: it is in the view as failed).
+        ScanStillRunning: No result within ``wait_seconds`` (no worker, or a large fleet); the
+            scan goes on and the fleet view shows it once it is done.
     """
     scan_id = f"fleet-scan-{uuid.uuid4().hex[:12]}"
-    result = await client.execute_workflow(
+    handle = await client.start_workflow(
         FleetScanWorkflow.run,
         FleetScanRequest(clusters=clusters or [], warning_days=settings.fleet_warning_days),
         id=scan_id,
         task_queue=task_queue or settings.task_queue,
         static_summary="fleet scan on demand",
     )
+    try:
+        result = await asyncio.wait_for(handle.result(), wait_seconds)
+    except TimeoutError:
+        raise ScanStillRunning(scan_id, task_queue or settings.task_queue) from None
     return await view_of_scan(client, scan_id, result)
+
+
+class ScanStillRunning(Exception):
+    """A scan did not finish in the time a caller waited; it keeps running."""
+
+    def __init__(self, scan_id: str, task_queue: str) -> None:
+        super().__init__(
+            f"fleet scan {scan_id} has not finished yet: it goes on (is a worker polling task "
+            f"queue {task_queue}?); `ucrenew fleet` shows it once done"
+        )
+        self.scan_id = scan_id
 
 
 async def _cached(client: Client, workflow_id: str, run_id: str, result_type: type[_T]) -> _T:

@@ -76,7 +76,9 @@ def _waiting_on(status: RenewalStatus) -> str:
         return "nobody (working)"
     who = _WAITING_ON.get(status.awaiting, status.awaiting)
     if status.awaiting == "approval" and status.gate:
-        who += f" (gate {status.gate}, {len(status.approvals)} approval(s) so far)"
+        action = "approved" if status.gate == "plan" else f"approved-{status.gate}"
+        given = sum(1 for a in status.approvals if a.action == action)
+        who += f" (gate {status.gate}, {given} approval(s) so far)"
     elif status.awaiting == "ca" and status.ca_request_ref:
         who += f" (request {status.ca_request_ref})"
     elif status.awaiting == "operator" and status.question:

@@ -20,7 +20,7 @@ from service.fleet import fleet_view
 from tests.e2e.conftest import Stack
 from tests.e2e.test_cli_e2e import Cli
 from tests.lab.conftest import lab_spec
-from workers.fleet import run_fleet_scan
+from workers.fleet import ScanStillRunning, run_fleet_scan
 from workflows.fleet_models import FleetPurpose, FleetView
 
 pytestmark = pytest.mark.e2e
@@ -179,3 +179,16 @@ def test_dev_up_schedules_the_fleet_scan_and_the_cli_shows_it(dev_cli: Cli) -> N
     unknown = dev_cli("fleet", "scan", "--cluster", f"nope-{uuid.uuid4().hex[:4]}", ok=False)
     assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
     assert "no cluster named" in unknown.stdout
+
+
+async def test_a_scan_no_worker_picks_up_says_so_and_goes_on(stack: Stack) -> None:
+    with pytest.raises(ScanStillRunning) as caught:
+        await run_fleet_scan(
+            stack.client, stack.settings, [stack.lab.cluster_entry.name], stack.task_queue, 0.5
+        )
+    handle = stack.client.get_workflow_handle(caught.value.scan_id)
+    try:
+        assert stack.task_queue in str(caught.value)
+        assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+    finally:
+        await handle.terminate("test over")

@@ -13,7 +13,7 @@ from activities.models import CertificateInfo
 from console.fleet import fleet_table
 from workflows.fleet import fleet_cluster, fleet_purposes, normal_serial
 from workflows.fleet_models import FleetView
-from workflows.models import RenewalInput, RenewalOptions, RenewalStatus
+from workflows.models import AuditEvent, RenewalInput, RenewalOptions, RenewalStatus
 from workflows.ui_metadata import activity_summary, current_details, static_details
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -235,6 +235,16 @@ def test_ui_metadata_texts() -> None:
     )
     assert "**Waiting on** the CA (request 42)" in current_details(status)
     assert "**Phase** ca-wait" in current_details(status)
+
+    approved = [
+        AuditEvent(at=NOW, actor="a1", action="approved"),
+        AuditEvent(at=NOW, actor="a2", action="approved"),
+        AuditEvent(at=NOW, actor="a1", action="approved-impact"),
+    ]
+    at_impact = status.model_copy(
+        update={"awaiting": "approval", "gate": "impact", "approvals": approved}
+    )
+    assert "an approver (gate impact, 1 approval(s) so far)" in current_details(at_impact)
 
     class Req:
         cluster = "c1"
