@@ -137,6 +137,17 @@ def _client(request: Request) -> Client:
 TemporalClient = Annotated[Client, Depends(_client)]
 
 
+def _page_client(request: Request) -> Client | None:
+    """The Temporal client, or None while the service is not connected yet (the pages say
+    so instead of answering with the API's JSON error)."""
+    client: Client | None = getattr(request.app.state, "client", None)
+    return client
+
+
+PageClient = Annotated[Client | None, Depends(_page_client)]
+NOT_CONNECTED = "The service is not connected to Temporal yet; reload in a moment."
+
+
 def _unavailable(err: RPCError) -> ApiError:
     log.error("Temporal: %s", err)
     return ApiError(503, "temporal-unavailable", "Temporal does not answer; try again shortly")
@@ -271,7 +282,7 @@ def _page(
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 async def in_flight(
-    request: Request, principal: Viewer, client: TemporalClient, flt: Filter
+    request: Request, principal: Viewer, client: PageClient, flt: Filter
 ) -> HTMLResponse:
     """The renewals in flight, with filters; rows update in place while the page is open."""
     settings = _dashboard_settings(request)
@@ -279,7 +290,10 @@ async def in_flight(
     rows: list[RenewalRow] = []
     more = False
     try:
-        rows, more = await _feed(request, client).current(settings.refresh_seconds)
+        if client is None:
+            error = NOT_CONNECTED
+        else:
+            rows, more = await _feed(request, client).current(settings.refresh_seconds)
     except RPCError as err:
         log.error("Temporal: %s", err)
         error = "Temporal does not answer; the list will fill in once it does."
@@ -322,11 +336,20 @@ def _gate_approvals(status: RenewalStatus) -> list[AuditEvent]:
 
 @router.get("/renewals/{change_id}", response_class=HTMLResponse, include_in_schema=False)
 async def renewal_page(
-    request: Request, change_id: str, principal: Viewer, client: TemporalClient
+    request: Request, change_id: str, principal: Viewer, client: PageClient
 ) -> HTMLResponse:
     """One renewal: plan, phase timeline, nodes and purposes, phones during the waves, the
     audit trail, and the actions this person may take now."""
     settings = service_settings(request)
+    if client is None:
+        return _page(
+            request,
+            "missing.html",
+            principal,
+            change_id=change_id,
+            error=NOT_CONNECTED,
+            status_code=503,
+        )
     try:
         detail: RenewalDetail = await renewal_detail(
             client,
@@ -345,7 +368,15 @@ async def renewal_page(
                 change_id=change_id,
                 status_code=404,
             )
-        raise _unavailable(err) from None
+        log.error("Temporal: %s", err)
+        return _page(
+            request,
+            "missing.html",
+            principal,
+            change_id=change_id,
+            error="Temporal does not answer; reload in a moment.",
+            status_code=503,
+        )
     status = detail.status
     actions: list[str] = []
     required = 0
@@ -375,14 +406,17 @@ async def renewal_page(
 
 
 @router.get("/fleet", response_class=HTMLResponse, include_in_schema=False)
-async def fleet_page(request: Request, principal: Viewer, client: TemporalClient) -> HTMLResponse:
+async def fleet_page(request: Request, principal: Viewer, client: PageClient) -> HTMLResponse:
     """Every cluster's certificates by purpose and node, with days to expiry and drift."""
     from service.fleet import fleet_view
 
     error = ""
     view = None
     try:
-        view = await fleet_view(client, datetime.now(UTC))
+        if client is None:
+            error = NOT_CONNECTED
+        else:
+            view = await fleet_view(client, datetime.now(UTC))
     except RPCError as err:
         log.error("Temporal: %s", err)
         error = "Temporal does not answer; try again shortly."
