@@ -14,10 +14,14 @@ from typing import Any
 
 import httpx
 import pytest
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus
 
-from tests.e2e.conftest import Handle, Stack
+from lab.server import Lab
+from lab.timing import FAST
+from tests.e2e.conftest import FAST_OPTIONS, Handle, Stack
 from tests.e2e.dashboard_service import running_service, set_change_policy
+from tests.lab.conftest import LabHandle, lab_spec
+from workers.settings import UcrenewSettings
 from workers.starting import start_renewal
 from workflows.models import ApprovalInput, RenewalInput
 from workflows.renewal import CertRenewalWorkflow
@@ -139,3 +143,41 @@ async def test_list_filters_and_live_events(stack: Stack, tmp_path: Path) -> Non
             assert missing.status_code == 404 and "no renewal with change id" in missing.text
         finally:
             await end(mine, other)
+
+
+async def test_a_callmanager_change_reports_its_restarts_and_phones(
+    dev_server_env: Client, tmp_path: Path
+) -> None:
+    spec = lab_spec(version="12.5.1.14900-63", sso_enabled=False, phones={"count": 120})
+    async with Lab(spec, tmp_path / "state" / "lab", FAST) as running:
+        settings = UcrenewSettings(
+            state_dir=tmp_path / "state", inventory=tmp_path / "state" / "lab" / "inventory.yaml"
+        )
+        stack = Stack(LabHandle(running), dev_server_env, settings, f"dash-{uuid.uuid4()}")
+        async with (
+            stack.worker(),
+            running_service(stack.client, settings, tmp_path / "svc", USERS) as service,
+            httpx.AsyncClient(base_url=service.base_url, timeout=30) as http,
+        ):
+            handle = await stack.start(
+                purposes=["CallManager"],
+                requested_by="rita",
+                windows=[stack.open_window()],
+                options=FAST_OPTIONS.model_copy(update={"health_poll_seconds": 0.05}),
+            )
+            try:
+                await stack.approve_impact(handle)
+                final = await handle.result()
+                assert final.phase == "done", final.error
+                assert final.plan is not None and final.plan.restarts is not None
+                total = sum(len(n.services) for w in final.plan.restarts.waves for n in w.nodes)
+                page = await http.get(f"/renewals/{handle.id}", headers=service.headers("rita"))
+                assert page.status_code == 200
+                progress = page.text.split('id="progress">', 1)[1].split("<", 1)[0]
+                # every service restart counted; the phones back at the last gate's look
+                assert progress.startswith(f"restarts {total}/{total}, phones back "), progress
+                back, baseline = progress.rsplit(" ", 1)[1].replace(",", "").split("/")
+                assert int(baseline) > 0 and int(back) >= int(baseline) * 0.9
+                assert "wave-done" in page.text
+            finally:
+                await end(handle)
