@@ -191,8 +191,13 @@
     const id = document.getElementById("renewal").dataset.changeId;
     bindActions();
     let pending = null;
+    let first = true;
     subscribe({ change_id: id }, (update) => {
-      if (update.snapshot && !update.changed.length && !document.getElementById("execution")?.textContent.startsWith("running")) return;
+      // The first snapshot is what the page was rendered from; later ones (after a
+      // reconnect) may carry changes missed meanwhile.
+      const skip = first && update.snapshot;
+      first = false;
+      if (skip) return;
       // Coalesce bursts of updates into one reload of the page's live parts.
       if (pending) return;
       pending = setTimeout(async () => {
