@@ -19,7 +19,7 @@ from typing import Annotated, Any, get_args
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -110,7 +110,17 @@ Viewer = Annotated[Principal, Depends(page_principal)]
 def _dashboard_settings(request: Request) -> DashboardSettings:
     settings: DashboardSettings | None = getattr(request.app.state, "dashboard_settings", None)
     if settings is None:
-        settings = DashboardSettings()
+        try:
+            settings = DashboardSettings()
+        except ValidationError as err:
+            problems = "; ".join(
+                f"UCRENEW_DASHBOARD_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+                for e in err.errors()
+            )
+            log.error("dashboard settings: %s", problems)
+            raise ApiError(
+                503, "dashboard-settings", f"the dashboard is misconfigured: {problems}"
+            ) from None
         request.app.state.dashboard_settings = settings
     return settings
 

@@ -4,6 +4,7 @@ say what is missing instead of failing, its static files, and the read API's err
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from service.dashboard.router import NOT_CONNECTED
 from tests.service.conftest import sign_in
@@ -46,3 +47,16 @@ async def test_the_static_files_are_served_from_the_package(web: httpx.AsyncClie
     assert style.status_code == 200 and style.headers["content-type"].startswith("text/css")
     missing = await web.get("/static/dashboard/../app.py")
     assert missing.status_code == 404
+
+
+async def test_a_bad_setting_is_named(
+    web: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UCRENEW_DASHBOARD_REFRESH_SECONDS", "-1")
+    web.cookies.clear()
+    await sign_in(web, "requester")
+    response = await web.get("/")
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error["code"] == "dashboard-settings"
+    assert "UCRENEW_DASHBOARD_REFRESH_SECONDS" in error["message"]
