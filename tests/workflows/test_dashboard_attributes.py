@@ -145,3 +145,27 @@ def test_progress_round_trips_and_reads_for_people() -> None:
     assert sa.parse_progress("restarts=2/4;phones=-/10").phones_back is None
     assert sa.parse_progress("garbage;restarts=x/1") == sa.Progress()
     assert sa.parse_progress(None).text() == ""
+
+
+async def test_waiting_for_the_window_says_when_it_closes(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    opens = await time_skipping_env.get_current_time() + timedelta(days=2)
+    handle = await start(
+        time_skipping_env, task_queue, purposes=["CallManager"], windows=[window(opens, 6)]
+    )
+    try:
+        plan = (await wait_for(handle, "approval")).plan
+        assert plan is not None
+        await handle.execute_update(
+            CertRenewalWorkflow.approve,
+            ApprovalInput(principal="bob", comment="ok", plan_hash=plan.plan_hash),
+        )
+        await wait_for(handle, "window")
+        attrs = await attributes(time_skipping_env, handle)
+        assert attrs.get(sa.RENEWAL_WAITING_ON) == [sa.WAITING_ON_WINDOW]
+        deadline = attrs.get(sa.RENEWAL_DEADLINE)
+        assert deadline is not None
+        assert abs(deadline - (opens + timedelta(hours=6))) < timedelta(seconds=1)
+    finally:
+        await handle.terminate("test over")
