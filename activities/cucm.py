@@ -62,6 +62,7 @@ from activities.cluster_models import (
     CsrResult,
     CtlResult,
     DiscoverRequest,
+    ItsmPolicy,
     LeftoverRequest,
     LeftoverResult,
     NodeCertState,
@@ -620,8 +621,10 @@ class CucmActivities:
     @translated
     async def load_change_policy(self, ref: ClusterRef) -> ChangePolicy:
         """The cluster's ``change_policy:`` from the inventory, defaults where absent."""
-        _, cluster = self._cluster(ref)
-        return ChangePolicy.of(cluster)
+        inventory, cluster = self._cluster(ref)
+        policy = ChangePolicy.of(cluster)
+        policy.itsm = ItsmPolicy.of(inventory.itsm_for(cluster.name))
+        return policy
 
     @activity.defn(name="find_leftover_certificates")
     @translated

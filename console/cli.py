@@ -729,6 +729,12 @@ async def plan(
     wait: Annotated[
         float, typer.Option("--wait", min=1, help="seconds to wait for a worker's answer")
     ] = 60.0,
+    change: Annotated[
+        str,
+        typer.Option(
+            "--change", help="the change id: its change record is checked too (inventory itsm:)"
+        ),
+    ] = "",
 ) -> None:
     """Dry run on a worker: discover the cluster, run the preflight checks and print the plan.
 
@@ -764,6 +770,7 @@ async def plan(
             options,
             windows=windows,
             wait_seconds=wait,
+            change_id=change.strip(),
         )
     except PlanUnavailable as exc:
         raise CliError(str(exc)) from None

@@ -50,10 +50,10 @@ class UcrenewSettings(BaseSettings):
             zeep, Temporal's internals); WARNING keeps their per-request chatter out.
         cli_log_level: Level of ucrenew's own log lines in the CLI (its output is the
             tables; the log adds warnings only by default).
-        service_base_url: Where people reach the ucrenew service (e.g.
-            ``https://ucrenew.example.net``), for the renewal page links a renewal carries in
-            the Temporal UI; the same variable as the service's own ``base_url``
-            (``UCRENEW_SERVICE_BASE_URL``). No links when unset.
+        service_base_url: Base URL of the ucrenew service (``UCRENEW_SERVICE_BASE_URL``):
+            links to a renewal's page, ``{base_url}/renewals/{change_id}``, in what ucrenew
+            writes to change records and in the details a renewal shows in the Temporal UI;
+            no link when unset.
         fleet_scan_minutes: How often the fleet scan's Temporal Schedule reads every
             cluster's certificates (``ucrenew dev up`` creates it, ``ucrenew fleet schedule``
             in production).

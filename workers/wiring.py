@@ -15,6 +15,7 @@ from activities.clients.ca.local import LocalCa
 from activities.clients.trust_store import TrustFile, TrustStore
 from activities.cucm import CucmActivities
 from activities.fleet import FleetActivities
+from activities.itsm import ItsmActivities
 from activities.leftovers import LeftoverActivities
 from activities.registry import RegistryActivities
 from activities.trust import TrustActivities
@@ -74,6 +75,9 @@ def build_worker(
     cas = CaActivities(ca, lambda: inventory_path(settings), settings.state_dir)
     registry = RegistryActivities(client)
     fleet = FleetActivities(lambda: inventory_path(settings), client)
+    itsm = ItsmActivities(
+        lambda: inventory_path(settings), service_base_url=lambda: settings.service_base_url
+    )
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -105,6 +109,8 @@ def build_worker(
             registry.find_other_renewals,
             fleet.fleet_inventory,
             fleet.last_renewed_certificates,
+            itsm.check_change_record,
+            itsm.write_back_outcome,
         ],
         max_concurrent_activities=32,
         interceptors=[LogContextInterceptor()],

@@ -82,6 +82,8 @@ CA_SUBMIT = ActivityPolicy(timedelta(minutes=2), _retry(10, initial=5.0, maximum
 VALIDATE = ActivityPolicy(timedelta(seconds=30), _retry(3))
 UPLOAD = ActivityPolicy(timedelta(minutes=3), _retry(6))
 ASSESS = ActivityPolicy(timedelta(minutes=2), _retry(2))
+#: The change-record check in preflight: a few quick tries, then a preflight problem.
+ITSM_CHECK = ActivityPolicy(timedelta(seconds=60), _retry(4, initial=2.0, maximum=30.0))
 PHONE_LIST = ActivityPolicy(timedelta(minutes=2), _retry(5))
 #: A reset batch resumes after its heartbeated prefix, so a retry never reboots a phone twice.
 PHONE_RESET = ActivityPolicy(timedelta(minutes=15), _retry(4), heartbeat=timedelta(seconds=60))

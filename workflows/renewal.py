@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from activities import catalog
     from activities.catalog import Purpose
     from activities.cert_paths import LEGACY_PATH, CertificatePath
+    from activities.clients.itsm.models import Outcome
     from activities.clients.validation import describe_validation_error
     from activities.cluster_models import (
         AssessRequest,
@@ -56,6 +57,8 @@ with workflow.unsafe.imports_passed_through():
         outstanding_tags,
         record_assessment,
     )
+    from workflows.itsm import PATCH as ITSM
+    from workflows.itsm import ChangeRecord, outcome_of
     from workflows.ledger import ApprovalGates, Ledger
     from workflows.models import (
         TERMINAL_PHASES,
@@ -103,6 +106,7 @@ class CertRenewalWorkflow:
         self._gates = ApprovalGates(self._ledger, inp.requested_by)
         self._lock = asyncio.Lock()
         self._acquisition = CertificateAcquisition(inp, self._ledger, self._lock)
+        self._change_record = ChangeRecord(inp.cluster, inp.change_id, self._ledger)
         self._windows: list[WindowSpec] = []
         #: CA roots of the uploaded chains: restarts and verification trust them.
         self._roots: list[str] = []
@@ -156,16 +160,19 @@ class CertRenewalWorkflow:
             )
             self._set_phase("cancelled")
             await self._compensate()
+            await self._write_back(outcome_of(None, cancelled=True))
             await workflow.wait_condition(workflow.all_handlers_finished)
             raise
         except RenewalStopped as stop:
             self._status.error = stop.message
             self._set_phase("failed")
             await self._compensate()
+            await self._write_back(outcome_of(stop.error_type, cancelled=False))
             await workflow.wait_condition(workflow.all_handlers_finished)
             raise ApplicationError(stop.message, type=stop.error_type, non_retryable=True) from None
         self._set_phase("done")
         self._status.finished_at = workflow.now()
+        await self._write_back("done")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._status
 
@@ -207,6 +214,10 @@ class CertRenewalWorkflow:
             health=self._gates.policy.health,
             paths=paths,
         )
+        # Only clusters with an itsm: block, and only changes started since it existed.
+        itsm = self._gates.policy.itsm
+        if itsm is not None and workflow.patched(ITSM):
+            problems += await self._change_record.check(itsm, inp.purposes, self._windows)
         warnings = [p for p in problems if not p.blocking]
         errors = [p for p in problems if p.blocking]
         if warnings:
@@ -514,6 +525,27 @@ class CertRenewalWorkflow:
             ),
         )
         return result
+
+    async def _write_back(self, outcome: Outcome) -> None:
+        """Tell the change record how the change ended (when its cluster has an itsm:
+        block): a summary, the renewal page's link, and what an operator must still do."""
+        status = self._status
+        purposes = ", ".join(status.purposes)
+        notes: list[str] = []
+        if outcome == "done":
+            summary = f"renewal of {purposes} on cluster {status.cluster} is done"
+            notes += [
+                f"{purpose}: new certificate serial {cert.serial}, valid until "
+                f"{cert.not_after:%Y-%m-%d}"
+                for purpose, cert in status.new_certificates.items()
+            ]
+        else:
+            summary = f"renewal of {purposes} on cluster {status.cluster} {outcome}: " + (
+                status.error or outcome
+            )
+            notes += [f"problem: {p.message}" for p in status.problems]
+        notes += [f"still to do: {o}" for o in status.outstanding]
+        await self._change_record.write_back(outcome, summary, notes)
 
     async def _compensate(self) -> None:
         """Record where the cluster stands and what an operator must still do."""

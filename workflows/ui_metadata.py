@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from activities.clients.itsm.models import renewal_link
 from workflows.models import RenewalInput, RenewalStatus
 
 __all__ = [
     "activity_summary",
     "current_details",
-    "renewal_link",
     "static_details",
     "static_summary",
 ]
@@ -34,13 +34,6 @@ _WAITING_ON = {
 }
 
 _PHONE_PURPOSES = frozenset({"CallManager", "CallManager-ECDSA", "cup-xmpp", "cup-xmpp-s2s"})
-
-
-def renewal_link(base_url: str | None, change_id: str) -> str | None:
-    """The renewal's page in the ucrenew service, when a base URL is configured."""
-    if not base_url:
-        return None
-    return f"{base_url.rstrip('/')}/renewals/{change_id}"
 
 
 def static_summary(inp: RenewalInput) -> str:
@@ -66,7 +59,7 @@ def static_details(inp: RenewalInput, base_url: str | None = None) -> str:
         f"**Gates** {'; '.join(gates)}",
     ]
     link = renewal_link(base_url, inp.change_id)
-    if link is not None:
+    if link:
         lines.append(f"**Renewal page** [{link}]({link})")
     return "\n\n".join(lines)
 

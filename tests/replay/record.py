@@ -22,6 +22,8 @@ from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.clients.itsm.models import ItsmReason
+from activities.cluster_models import ItsmPolicy
 from tests.workflows.stubs import BAD_PEM, GOOD_PEM, ROOT_PEM, StubCluster
 from tests.workflows.test_renewal_workflow import Handle, start, wait_for
 from workers.binaries import temporal_test_server_path
@@ -254,6 +256,17 @@ async def dashboard_attributes(env: WorkflowEnvironment, stub: StubCluster, tq: 
     return handle
 
 
+async def itsm_checked_and_written(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
+    """A cluster with a change system: the record checked in preflight, the outcome written
+    back after one failed attempt."""
+    stub.itsm = ItsmPolicy(kind="servicenow", write_back_attempts=3, write_back_initial_seconds=1)
+    stub.write_back_failures = 1
+    handle = await start(env, tq)
+    await confirm(handle, stub)
+    await handle.result()
+    return handle
+
+
 async def approvals_bound_four_eyes(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
     """Plan approvals by signal without a plan hash and from the requester (both ignored,
     patch approvals-bound-four-eyes), then a bound approval by someone else."""
@@ -276,6 +289,18 @@ async def approvals_bound_four_eyes(env: WorkflowEnvironment, stub: StubCluster,
     return handle
 
 
+async def itsm_refused(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
+    """A change record that does not allow the work: preflight stops, the failure is told."""
+    stub.itsm = ItsmPolicy(kind="servicenow")
+    stub.record_reasons = [
+        ItsmReason(code="change-record-not-approved", message="state 'Authorize'")
+    ]
+    handle = await start(env, tq)
+    with contextlib.suppress(WorkflowFailureError):
+        await handle.result()
+    return handle
+
+
 SCENARIOS: dict[str, Scenario] = {
     "tomcat-local-ca": tomcat_local_ca,
     "manual-ca-refused-then-accepted": manual_ca_refused_then_accepted,
@@ -289,6 +314,8 @@ SCENARIOS: dict[str, Scenario] = {
     "adcs-check-now": adcs_check_now,
     "dashboard-attributes": dashboard_attributes,
     "approvals-bound-four-eyes": approvals_bound_four_eyes,
+    "itsm-checked-and-written": itsm_checked_and_written,
+    "itsm-refused": itsm_refused,
 }
 
 
