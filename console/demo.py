@@ -72,7 +72,7 @@ async def run_demo(
     was_running = dev.describe(settings)
     console.rule("[bold]ucrenew demo[/]: tomcat multi-server renewal of the lab cluster")
     info = await dev.up(settings, timing="fast")
-    started = [part for part in ("worker", "lab", "temporal") if not was_running[part]]
+    started = [part for part in ("service", "worker", "lab", "temporal") if not was_running[part]]
     summary = {} if summary is None else summary
     try:
         code = await _renew(settings, info, summary)
@@ -83,7 +83,8 @@ async def run_demo(
     if keep or not started:
         console.print(
             f"the stack keeps running: `ucrenew show {summary.get('change')}`, Temporal UI "
-            f"{info['temporal']['ui']}, `ucrenew dev down` to stop it"
+            f"{info['temporal']['ui']}, dashboard {(info.get('service') or {}).get('url')}, "
+            "`ucrenew dev down` to stop it"
         )
     else:
         await dev.stop_parts(settings, started)

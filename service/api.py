@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -94,7 +94,7 @@ class SubmitCertBody(BaseModel):
 class DecideBody(BaseModel):
     """The answer to the renewal's question."""
 
-    decision: str = Field(min_length=1)
+    decision: str = Field(min_length=1, max_length=40)
     comment: str = ""
 
 
@@ -368,9 +368,17 @@ async def decide(
 ) -> ActionResult:
     """Answer the renewal's question (the status's ``question`` says which answers fit)."""
     handle = await _checked(request, client, change_id, principal, "decide")
-    answer = OperatorDecision(
-        principal=principal.name, decision=body.decision, comment=body.comment
-    )
+    try:
+        answer = OperatorDecision.model_validate(
+            {"principal": principal.name, "decision": body.decision, "comment": body.comment}
+        )
+    except ValidationError:
+        raise ApiError(
+            422,
+            "bad-decision",
+            f"'{body.decision}' is not an answer ucrenew knows: the renewal's question lists "
+            "the answers it takes",
+        ) from None
     status = await _update(
         change_id, lambda: handle.execute_update(CertRenewalWorkflow.decide, answer)
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
 import logging
 from collections.abc import AsyncIterator
@@ -53,13 +55,37 @@ def _session_key(settings: ServiceSettings) -> str:
     return key
 
 
+async def _connect(app: FastAPI, settings: ServiceSettings) -> None:
+    """Connect to Temporal, and keep trying while it does not answer: sign-in and pages work
+    meanwhile, and actions answer 503 ``temporal-unavailable``."""
+    from workers.wiring import connect
+
+    address = settings.ucrenew.temporal_address
+    delay = 1.0
+    while app.state.client is None:
+        try:
+            app.state.client = await connect(settings.ucrenew)
+        except RuntimeError as err:
+            log.error(
+                "cannot reach Temporal at %s (%s); retrying in %.0f s (UCRENEW_TEMPORAL_ADDRESS)",
+                address,
+                " ".join(str(err).split())[:200],
+                delay,
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+        else:
+            log.info("service connected to Temporal at %s", address)
+
+
 def create_app(settings: ServiceSettings, client: Client | None = None) -> FastAPI:
     """Build the service.
 
     Args:
         settings: The service's settings.
         client: A connected Temporal client; when ``None`` the app connects at start-up
-            (``workers.wiring.connect``, with the shared data converter) and closes at exit.
+            (``workers.wiring.connect``, with the shared data converter), retrying in the
+            background while Temporal does not answer.
 
     Returns:
         The app; ``app.state.client`` is the Temporal client, ``app.state.settings`` the
@@ -72,12 +98,16 @@ def create_app(settings: ServiceSettings, client: Client | None = None) -> FastA
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = None
         if app.state.client is None:
-            from workers.wiring import connect
-
-            app.state.client = await connect(settings.ucrenew)
-            log.info("service connected to Temporal at %s", settings.ucrenew.temporal_address)
-        yield
+            task = asyncio.create_task(_connect(app, settings))
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     app = FastAPI(
         title="ucrenew",

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import secrets
@@ -63,7 +64,7 @@ def _login_page(request: Request, next_path: str, error: str = "", status: int =
     )
 
 
-def check_password(request: Request, username: str, password: str) -> Principal:
+async def check_password(request: Request, username: str, password: str) -> Principal:
     """Sign a local user in by password, throttled per user name and client address.
 
     Raises:
@@ -91,9 +92,11 @@ def check_password(request: Request, username: str, password: str) -> Principal:
         raise ApiError(
             503, "users-file", "the service's users file is broken; see its log"
         ) from None
-    principal = users.authenticate(username, password)
+    # Counted before the check, so that guesses sent at once are all counted; a success
+    # clears the count. argon2id takes a good part of a second on purpose: off the loop.
+    throttle.failed(username, client)
+    principal = await asyncio.to_thread(users.authenticate, username, password)
     if principal is None:
-        throttle.failed(username, client)
         log.warning("failed sign-in for %r from %s", username, client)
         raise ApiError(401, "bad-credentials", "unknown user name or wrong password")
     throttle.succeeded(username, client)
@@ -119,7 +122,7 @@ async def login_submit(
     if not want or not secrets.compare_digest(str(want), csrf):
         return _login_page(request, next, "The form expired: sign in again.", 403)
     try:
-        principal = check_password(request, username, password)
+        principal = await check_password(request, username, password)
     except ApiError as err:
         return _login_page(request, next, err.message, err.status)
     sign_in(request, principal)
@@ -269,7 +272,7 @@ async def create_token(request: Request, body: TokenRequest | None = None) -> To
     password the body carries (``ucrenew login``)."""
     body = body or TokenRequest()
     if body.username is not None or body.password is not None:
-        principal = check_password(request, body.username or "", body.password or "")
+        principal = await check_password(request, body.username or "", body.password or "")
     else:
         principal = api_principal(request)
         if principal.via == "token":

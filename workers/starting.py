@@ -38,7 +38,9 @@ async def start_renewal(
         id=inp.change_id,
         task_queue=task_queue,
         id_reuse_policy=id_reuse_policy,
-        search_attributes=sa.start_attributes(inp.cluster, inp.change_id, list(inp.purposes)),
+        search_attributes=sa.start_attributes(
+            inp.cluster, inp.change_id, list(inp.purposes), inp.requested_by
+        ),
         static_summary=static_summary(inp),
         static_details=static_details(inp, base_url),
     )

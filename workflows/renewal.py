@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import Any
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
@@ -136,13 +138,17 @@ class CertRenewalWorkflow:
     async def run(self, inp: RenewalInput) -> RenewalStatus:
         """Run the renewal; returns the final report, or fails with it recorded in status."""
         self._status.started_at = workflow.now()
-        workflow.upsert_search_attributes(
-            [
-                sa.CLUSTER_ID.value_set(inp.cluster),
-                sa.CHANGE_ID.value_set(inp.change_id),
-                sa.CERT_PURPOSES.value_set(list(inp.purposes)),
-            ]
-        )
+        # Changes started before the dashboards' attributes (requester, waiting on whom,
+        # deadline, progress) upsert what they did, and the phase at every phase call.
+        self._ledger.dashboard = workflow.patched("dashboard-attributes")
+        started: list[SearchAttributeUpdate[Any]] = [
+            sa.CLUSTER_ID.value_set(inp.cluster),
+            sa.CHANGE_ID.value_set(inp.change_id),
+            sa.CERT_PURPOSES.value_set(list(inp.purposes)),
+        ]
+        if self._ledger.dashboard:
+            started.append(sa.RENEWAL_REQUESTER.value_set(inp.requested_by))
+        workflow.upsert_search_attributes(started)
         try:
             await self._renew()
         except (asyncio.CancelledError, CancelledError):

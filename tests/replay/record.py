@@ -225,6 +225,37 @@ async def adcs_check_now(env: WorkflowEnvironment, stub: StubCluster, tq: str) -
     return handle
 
 
+async def dashboard_attributes(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
+    """CallManager with the dashboard's attributes: two approvers of a group whose approvals
+    expire, a window ahead (deadline), a health gate asking once, restarts counted."""
+    stub.sso_enabled = False
+    stub.version = "12.5.1.14900-63"
+    stub.gate_answers = [False, True]
+    stub.approvals = {
+        "impact": {"approver_groups": ["voice-cab"], "required": 2, "expiry_seconds": 86400}
+    }
+    opens = await env.get_current_time() + timedelta(hours=10)
+    window = {"start": opens.isoformat(), "end": (opens + timedelta(hours=6)).isoformat()}
+    handle = await start(env, tq, purposes=["CallManager"], windows=[window])
+    plan = (await wait_for(handle, "approval")).plan
+    assert plan is not None
+    for who in ("bob", "dana"):
+        await handle.execute_update(
+            CertRenewalWorkflow.approve,
+            ApprovalInput(
+                principal=who, groups=["voice-cab"], comment="CAB-7", plan_hash=plan.plan_hash
+            ),
+        )
+    await wait_for(handle, "window")
+    await env.sleep(timedelta(hours=11))
+    await wait_for(handle, "operator")
+    await handle.execute_update(
+        CertRenewalWorkflow.decide, OperatorDecision(principal="carol", decision="continue")
+    )
+    await handle.result()
+    return handle
+
+
 async def itsm_checked_and_written(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
     """A cluster with a change system: the record checked in preflight, the outcome written
     back after one failed attempt."""
@@ -233,6 +264,28 @@ async def itsm_checked_and_written(env: WorkflowEnvironment, stub: StubCluster, 
     handle = await start(env, tq)
     await confirm(handle, stub)
     await handle.result()
+    return handle
+
+
+async def approvals_bound_four_eyes(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
+    """Plan approvals by signal without a plan hash and from the requester (both ignored,
+    patch approvals-bound-four-eyes), then a bound approval by someone else."""
+    handle = await start(env, tq, require_plan_approval=True)
+    status = await wait_for(handle, "approval")
+    assert status.plan is not None
+    await handle.signal(CertRenewalWorkflow.approve_signal, ApprovalInput(principal="erin"))
+    await handle.signal(
+        CertRenewalWorkflow.approve_signal,
+        ApprovalInput(principal="alice", plan_hash=status.plan.plan_hash),
+    )
+    await handle.execute_update(
+        CertRenewalWorkflow.approve,
+        ApprovalInput(principal="bob", plan_hash=status.plan.plan_hash, comment="CAB ok"),
+    )
+    await confirm(handle, stub)
+    final = await handle.result()
+    ignored = [e.actor for e in final.audit if e.action == "approval-ignored"]
+    assert ignored == ["erin", "alice"], ignored
     return handle
 
 
@@ -259,6 +312,8 @@ SCENARIOS: dict[str, Scenario] = {
     "node-step-retry-then-skip": node_step_retry_then_skip,
     "node-step-rollback": node_step_rollback,
     "adcs-check-now": adcs_check_now,
+    "dashboard-attributes": dashboard_attributes,
+    "approvals-bound-four-eyes": approvals_bound_four_eyes,
     "itsm-checked-and-written": itsm_checked_and_written,
     "itsm-refused": itsm_refused,
 }

@@ -201,6 +201,10 @@ async def test_every_approval_refusal_through_the_api(service: Service) -> None:
                 f"/api/v1/renewals/{change}/submit-cert", json={"certificate_pem": "x"}
             )
             assert refused(r) == (403, "not-permitted")
+            r = await alex.post(f"/api/v1/renewals/{change}/decide", json={"decision": "maybe"})
+            assert refused(r) == (422, "bad-decision")
+            r = await alex.post(f"/api/v1/renewals/{change}/decide", json={"decision": "abort"})
+            assert refused(r) == (409, "no-decision-pending")
             r = await alex.post(f"/api/v1/renewals/{change}/cancel", json={"reason": "test over"})
             assert r.status_code == 200
             missing = await alex.post(

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from oidc_provider_mock import User, run_server_in_thread
+from oidc_provider_mock import User
+from oidc_provider_mock import app as provider_app
+from werkzeug.serving import make_server
 
 from service.app import create_app
 from service.settings import ServiceSettings
@@ -27,8 +30,16 @@ OLIVIA = User(
 
 @pytest.fixture(scope="module")
 def issuer() -> Iterator[str]:
-    with run_server_in_thread(port=0, user_claims=[OLIVIA]) as server:
-        yield f"http://localhost:{server.server_port}"
+    # On 127.0.0.1 explicitly (the package's own helper binds whatever "localhost" is).
+    server = make_server("127.0.0.1", 0, provider_app(user_claims=[OLIVIA]), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
 
 
 @pytest.fixture

@@ -108,3 +108,16 @@ async def test_token_lifetimes_are_capped(make_settings: Callable[..., ServiceSe
 
     left = datetime.fromisoformat(expires) - datetime.now(UTC)
     assert left.total_seconds() <= 3600
+
+
+async def test_actions_answer_503_while_temporal_is_not_connected(web: httpx.AsyncClient) -> None:
+    token = issue_token(SESSION_KEY, ALICE, 60).token
+    r = await web.post(
+        "/api/v1/renewals/CHG1/approve",
+        json={"plan_hash": "abc"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 503 and r.json()["error"]["code"] == "temporal-unavailable"
+    # Not signed in comes first: nothing about the renewal is said to a stranger.
+    r = await web.post("/api/v1/renewals/CHG1/approve", json={"plan_hash": "abc"})
+    assert r.status_code == 401
