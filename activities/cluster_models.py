@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, model_validator
 from activities.catalog import TOMCAT, Purpose
 from activities.cert_paths import LEGACY_PATH, CertificatePath, Interface
 from activities.clients.inventory import CertificatesEntry, ClusterEntry, short_name
+from activities.clients.itsm.models import ItsmConfig
 from activities.clients.notify.models import NotificationPolicy
 from activities.models import CertificateInfo, CsrInfo, UtcDatetime
 
@@ -626,6 +627,37 @@ class HealthPolicy(BaseModel):
         return self
 
 
+class ItsmPolicy(BaseModel):
+    """What the workflow needs of a cluster's ``itsm:`` block (no URL, no secret reference).
+
+    Attributes:
+        kind: ``servicenow`` or ``webhook``.
+        block: A failed change-record check stops the change (else it warns).
+        write_back_attempts: Attempts of the outcome write-back before it is given up.
+        write_back_initial_seconds: First retry interval (doubling).
+        write_back_maximum_seconds: Longest retry interval.
+    """
+
+    kind: str
+    block: bool = True
+    write_back_attempts: int = 8
+    write_back_initial_seconds: float = 5.0
+    write_back_maximum_seconds: float = 300.0
+
+    @classmethod
+    def of(cls, config: ItsmConfig | None) -> ItsmPolicy | None:
+        """The policy of a resolved ``itsm:`` configuration; None without one."""
+        if config is None:
+            return None
+        return cls(
+            kind=config.kind,
+            block=config.block,
+            write_back_attempts=config.write_back.attempts,
+            write_back_initial_seconds=config.write_back.initial_interval_seconds,
+            write_back_maximum_seconds=config.write_back.maximum_interval_seconds,
+        )
+
+
 class ChangePolicy(BaseModel):
     """A cluster's change policy from the inventory, as plain data (the workflow validates it
     into its approval and window models)."""
@@ -637,6 +669,9 @@ class ChangePolicy(BaseModel):
     health_tolerance: float = 0.02
     health_timeout_seconds: float = 900.0
     health: HealthPolicy = Field(default_factory=HealthPolicy)
+    itsm: ItsmPolicy | None = Field(
+        default=None, description="the cluster's change system; None: no change-record check"
+    )
     notifications: NotificationPolicy = Field(
         default_factory=NotificationPolicy,
         description="the events the cluster's channels get and the CA wait threshold",

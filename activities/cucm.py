@@ -62,6 +62,7 @@ from activities.cluster_models import (
     CsrResult,
     CtlResult,
     DiscoverRequest,
+    ItsmPolicy,
     LeftoverRequest,
     LeftoverResult,
     NodeCertState,
@@ -622,6 +623,7 @@ class CucmActivities:
         """The cluster's ``change_policy:`` from the inventory, defaults where absent."""
         inventory, cluster = self._cluster(ref)
         policy = ChangePolicy.of(cluster)
+        policy.itsm = ItsmPolicy.of(inventory.itsm_for(cluster.name))
         policy.notifications = inventory.notification_settings(cluster.name).policy()
         return policy
 

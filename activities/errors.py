@@ -16,6 +16,7 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from activities.clients.ca.errors import CaError
 from activities.clients.cucm.errors import CucmError, CucmThrottled
 from activities.clients.inventory import InventoryError
+from activities.clients.itsm.errors import ItsmError
 from activities.clients.pki import PkiError
 from activities.clients.secrets import SecretRefError
 
@@ -44,6 +45,15 @@ def translate(exc: BaseException) -> ApplicationError | None:
             type=type(exc).__name__,
             next_retry_delay=timedelta(seconds=exc.retry_after),
             category=ApplicationErrorCategory.BENIGN,
+        )
+    if isinstance(exc, ItsmError):
+        return ApplicationError(
+            str(exc),
+            type=type(exc).__name__,
+            non_retryable=not exc.retryable,
+            next_retry_delay=(
+                timedelta(seconds=exc.retry_after) if exc.retry_after is not None else None
+            ),
         )
     if isinstance(exc, CucmError | CaError):
         retryable = bool(getattr(exc, "retryable", True))

@@ -123,12 +123,19 @@ async def one_run(
                 task_queue=queue,
                 search_attributes=sa.start_attributes("lab", change, ["CallManager"]),
             )
-            while (await handle.query(CertRenewalWorkflow.get_status)).awaiting != "approval":  # noqa: ASYNC110
+            while (  # noqa: ASYNC110
+                waiting := await handle.query(CertRenewalWorkflow.get_status)
+            ).awaiting != "approval":
                 await asyncio.sleep(0.02)
             since = time.time()
+            assert waiting.plan is not None
             await handle.execute_update(
                 CertRenewalWorkflow.approve,
-                ApprovalInput(principal="bench-approver", comment="benchmark"),
+                ApprovalInput(
+                    principal="bench-approver",
+                    comment="benchmark",
+                    plan_hash=waiting.plan.plan_hash,
+                ),
             )
             status = await handle.result()
             waves = len(status.plan.restarts.waves) if status.plan and status.plan.restarts else 0

@@ -20,7 +20,7 @@ import typer
 from typer.core import TyperGroup
 
 from activities.catalog import PURPOSES
-from console import completion, optional_lab
+from console import completion, optional_lab, service_commands
 from console.checks import check
 from console.common import (
     CliError,
@@ -156,6 +156,15 @@ def lab_command(ctx: typer.Context) -> None:
 
 
 app.add_typer(dev_app, name="dev")
+fleet_app = typer.Typer(
+    help="Every cluster's certificates by purpose, with days to expiry and drift.",
+    rich_markup_mode=None,
+)
+app.add_typer(fleet_app, name="fleet")
+app.add_typer(service_commands.users_app, name="users")
+app.command("serve")(service_commands.serve)
+app.command("login")(service_commands.login)
+app.command("logout")(service_commands.logout)
 
 Json = Annotated[bool, typer.Option("--json", help="print JSON")]
 By = Annotated[str | None, typer.Option("--by", help="who is acting (default: login name)")]
@@ -350,6 +359,99 @@ def _known_cluster(name: str) -> None:
         )
 
 
+def _remote() -> Any:
+    """The ucrenew service to act through (``ucrenew login`` / ``UCRENEW_SERVER``), if any."""
+    from console.remote import configured
+
+    return configured()
+
+
+async def _remote_action(
+    remote: Any, change_id: str, action: str, body: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """POST an action on a renewal to the service with the stored token."""
+    from urllib.parse import quote
+
+    from console.remote import api_call
+
+    return await api_call(
+        remote.server,
+        "POST",
+        f"/api/v1/renewals/{quote(change_id, safe='')}/{action}",
+        token=remote.token,
+        body=body or {},
+    )
+
+
+async def _remote_status(remote: Any, change_id: str) -> RenewalStatus:
+    """A renewal's status read through the service."""
+    from urllib.parse import quote
+
+    from console.remote import api_call
+    from workflows.models import RenewalStatus
+
+    data = await api_call(
+        remote.server, "GET", f"/api/v1/renewals/{quote(change_id, safe='')}", token=remote.token
+    )
+    return RenewalStatus.model_validate(data["status"])
+
+
+async def _open_status(change_id: str) -> RenewalStatus:
+    """The status of a running change (from Temporal); refused at once when it is unknown
+    or finished (its status query would wait for a worker)."""
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.service import RPCError, RPCStatusCode
+
+    handle = await renewal(change_id)
+    try:
+        desc = await handle.describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise unknown_change(change_id) from None
+        raise
+    if desc.status != WorkflowExecutionStatus.RUNNING:
+        raise await _not_actionable(handle, change_id, "approve")
+    return await status_of(change_id)
+
+
+def _reviewed_hash(status: RenewalStatus) -> str:
+    """Show what the open gate binds an approval to and ask to confirm; the hash shown.
+
+    Raises:
+        CliError: Nothing to approve (refused), or the approver declined.
+    """
+    from console.render import plan_table
+
+    if status.awaiting != "approval" or status.gate is None or status.plan is None:
+        raise CliError(
+            f"nothing to approve: {status.change_id} is in phase {status.phase}",
+            ExitCode.REFUSED,
+        )
+    bound = status.gate_hash or status.plan.plan_hash
+    if status.gate == "cleanup" and status.leftover_removal is not None:
+        console.print(f"[bold]cleanup gate[/]: remove these leftovers ({bound})")
+        for cert in status.leftover_removal.proposed:
+            console.print(f"  {cert}", highlight=False)
+    elif status.gate == "rollback":
+        console.print(plan_table(status.plan))
+        console.print(f"[bold]rollback gate[/]: regenerate and restart ({bound})")
+        if status.failed_step is not None:
+            console.print(
+                f"  after {status.failed_step.step} failed on {status.failed_step.node}",
+                highlight=False,
+            )
+    else:
+        console.print(plan_table(status.plan))
+    console.print(
+        f"requested by [bold]{status.requested_by}[/]; {status.gate} gate bound to "
+        f"[bold]{bound}[/]",
+        highlight=False,
+    )
+    if not typer.confirm(f"Approve the {status.gate} gate of {status.change_id} ({bound})?"):
+        raise CliError("not approved", ExitCode.FAILED)
+    return bound
+
+
 def _print_status(change_id: str, action: str, status: Any, json_out: bool, message: str) -> None:
     """An action's outcome: ``message``, or with ``--json`` the resulting status."""
     if json_out:
@@ -357,6 +459,111 @@ def _print_status(change_id: str, action: str, status: Any, json_out: bool, mess
         typer.echo(json.dumps({"change": change_id, "action": action, "result": body}, indent=2))
     else:
         console.print(message)
+
+
+# -- fleet -------------------------------------------------------------------------------
+
+
+def _print_fleet(view: Any, json_out: bool) -> None:
+    if json_out:
+        typer.echo(view.model_dump_json(indent=2))
+        return
+    from console.fleet import fleet_table
+
+    console.print(fleet_table(view))
+
+
+@fleet_app.callback(invoke_without_command=True)
+@run_async
+async def fleet(ctx: typer.Context, json_out: Json = False) -> None:
+    """Show the latest fleet scan: every cluster's certificates by purpose, days to expiry and
+    drift (`ucrenew fleet scan` reads the clusters now). Through the ucrenew service when one
+    is configured (`ucrenew login`, UCRENEW_SERVER), else from Temporal."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from datetime import UTC, datetime
+
+    from workflows.fleet_models import FleetView
+
+    remote = _remote()
+    if remote is not None:
+        from console.remote import api_call
+
+        data = await api_call(remote.server, "GET", "/api/v1/fleet", token=remote.token)
+        try:
+            view = FleetView.model_validate(data)
+        except ValueError:
+            raise CliError(
+                f"the service at {remote.server} answered a fleet view this ucrenew cannot read "
+                "(a different version?)"
+            ) from None
+    else:
+        from workers.fleet import latest_fleet_view
+
+        view = await latest_fleet_view(await _client(), datetime.now(UTC))
+    _print_fleet(view, json_out)
+
+
+@fleet_app.command("scan")
+@run_async
+async def fleet_scan(
+    cluster: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cluster", metavar="NAME", help="scan this cluster only (repeatable; default: all)"
+        ),
+    ] = None,
+    json_out: Json = False,
+    wait: Annotated[
+        float,
+        typer.Option("--wait", min=1, help="seconds to wait for the scan (it goes on after)"),
+    ] = 600.0,
+) -> None:
+    """Read every cluster's certificates now, on a worker (read-only), and show the view.
+
+    Exit code 1 when a cluster could not be read (it is shown as failed) or the scan did not
+    finish within --wait.
+    """
+    from temporalio.client import WorkflowFailureError
+
+    from workers.fleet import ScanStillRunning, run_fleet_scan
+
+    try:
+        view = await run_fleet_scan(await _client(), settings(), cluster or None, wait_seconds=wait)
+    except WorkflowFailureError as exc:
+        raise CliError(f"the fleet scan failed: {one_line(str(exc.cause or exc))}") from None
+    except ScanStillRunning as exc:
+        raise CliError(str(exc)) from None
+    _print_fleet(view, json_out)
+    if any(c.status == "failed" for c in view.clusters):
+        raise typer.Exit(ExitCode.FAILED)
+
+
+@fleet_app.command("schedule")
+@run_async
+async def fleet_schedule(json_out: Json = False) -> None:
+    """Create (or update) the Temporal Schedule that scans the fleet every
+    UCRENEW_FLEET_SCAN_MINUTES (`ucrenew dev up` does it for the embedded stack)."""
+    from workers.fleet import FLEET_SCAN_SCHEDULE_ID, ensure_fleet_schedule
+
+    s = settings()
+    outcome = await ensure_fleet_schedule(await _client(), s)
+    if json_out:
+        typer.echo(
+            json.dumps(
+                {
+                    "schedule": FLEET_SCAN_SCHEDULE_ID,
+                    "result": outcome,
+                    "every_minutes": s.fleet_scan_minutes,
+                    "warning_days": s.fleet_warning_days,
+                }
+            )
+        )
+        return
+    console.print(
+        f"schedule {FLEET_SCAN_SCHEDULE_ID} {outcome}: a fleet scan every "
+        f"{s.fleet_scan_minutes} min on task queue {s.task_queue}"
+    )
 
 
 # -- embedded stack ----------------------------------------------------------------------
@@ -441,8 +648,23 @@ def _print_dev(info: dict[str, object], json_out: bool) -> None:
         if isinstance(w, dict)
         else "[red]not running[/]",
     )
+    svc = info.get("service")
+    table.add_row(
+        "dashboard",
+        f"{svc['url']}  (pid {svc['pid']}, users {svc['users_file']}, log {svc['log']})"
+        if isinstance(svc, dict)
+        else "[red]not running[/]",
+    )
     table.add_row("inventory", str(info["inventory"]))
     console.print(table)
+    if isinstance(svc, dict) and svc.get("new_passwords"):
+        console.print(
+            "dev users made now (shown once; also in "
+            f"{svc['passwords_file']}, readable by you only):",
+            highlight=False,
+        )
+        for name, password in svc["new_passwords"].items():
+            console.print(f"  {name:10} {password}", highlight=False)
 
 
 @app.command()
@@ -476,13 +698,17 @@ def _window(text: str) -> dict[str, str]:
     return {"start": begin.isoformat(), "end": finish.isoformat()}
 
 
-def _change_options(cluster: str, purposes: list[CertPurpose], **fields: Any) -> RenewalOptions:
+def _change_options(
+    cluster: str, purposes: list[CertPurpose], *, local_inventory: bool = True, **fields: Any
+) -> RenewalOptions:
     """The options ``plan`` and ``start`` pass on, after the CSR warnings are printed and the
-    cluster is known to the inventory (usage errors come before any connection)."""
+    cluster is known to the inventory (usage errors come before any connection); through the
+    ucrenew service (``local_inventory`` False) the service checks the cluster."""
     options = build_options(**fields)
     for warning in csr_warnings(purposes, options):
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
-    _known_cluster(cluster)
+    if local_inventory:
+        _known_cluster(cluster)
     return options
 
 
@@ -504,6 +730,12 @@ async def plan(
     wait: Annotated[
         float, typer.Option("--wait", min=1, help="seconds to wait for a worker's answer")
     ] = 60.0,
+    change: Annotated[
+        str,
+        typer.Option(
+            "--change", help="the change id: its change record is checked too (inventory itsm:)"
+        ),
+    ] = "",
 ) -> None:
     """Dry run on a worker: discover the cluster, run the preflight checks and print the plan.
 
@@ -539,6 +771,7 @@ async def plan(
             options,
             windows=windows,
             wait_seconds=wait,
+            change_id=change.strip(),
         )
     except PlanUnavailable as exc:
         raise CliError(str(exc)) from None
@@ -608,17 +841,22 @@ async def start(
 
     from console.attempts import ChangeIdTaken, preflight_verdict, reuse_policy
     from console.render import problems_table, warnings_table
-    from workflows import search_attributes as sa
+    from workers.starting import start_renewal
     from workflows.models import RenewalInput
-    from workflows.renewal import CertRenewalWorkflow
 
     purposes = _purposes(purpose)
     windows = [_window(w) for w in window or []]
     # Left out when not given: the workflow's default applies.
     batch = {} if phone_reset_batch is None else {"phone_reset_batch": phone_reset_batch}
+    remote = _remote()
+    if remote is not None:
+        from console.remote import refuse_identity_options
+
+        refuse_identity_options(remote, by=by)
     options = _change_options(
         cluster,
         purposes,
+        local_inventory=remote is None,
         reset_phones=phone_resets,
         remove_leftover_certificates=remove_leftovers,
         distribution=distribution.value if distribution else None,
@@ -629,6 +867,24 @@ async def start(
         min_remaining_days=min_remaining_days,
         **batch,
     )
+    if remote is not None:
+        await _start_remote(
+            remote,
+            {
+                "change_id": change,
+                "cluster": cluster,
+                "purposes": purposes,
+                "ca": ca.value,
+                "ca_name": ca_name,
+                "ca_template": ca_template,
+                "windows": windows,
+                "require_plan_approval": approve_plan,
+                "options": options.model_dump(mode="json", exclude_unset=True),
+                "wait_seconds": min(wait, 120.0),
+            },
+            json_out,
+        )
+        return
     s = settings()
     inp = RenewalInput(
         change_id=change,
@@ -645,13 +901,8 @@ async def start(
     c = await _client()
     try:
         reuse = await reuse_policy(c, change)
-        handle = await c.start_workflow(
-            CertRenewalWorkflow.run,
-            inp,
-            id=change,
-            task_queue=s.task_queue,
-            id_reuse_policy=reuse,
-            search_attributes=sa.start_attributes(cluster, change, list(purposes)),
+        handle = await start_renewal(
+            c, inp, task_queue=s.task_queue, base_url=s.service_base_url, id_reuse_policy=reuse
         )
     except ChangeIdTaken as exc:
         raise CliError(str(exc), ExitCode.REFUSED) from None
@@ -698,6 +949,51 @@ async def start(
         )
         raise typer.Exit(ExitCode.REFUSED if verdict.problems else ExitCode.FAILED)
     console.print(f"follow it: ucrenew watch {change}")
+
+
+async def _start_remote(remote: Any, body: dict[str, Any], json_out: bool) -> None:
+    """``start`` through the ucrenew service: the requester is who signed in."""
+    from console.remote import api_call
+    from console.render import problems_table, warnings_table
+    from workflows.models import RenewalStatus
+
+    data = await api_call(remote.server, "POST", "/api/v1/renewals", token=remote.token, body=body)
+    change = body["change_id"]
+    verdict = RenewalStatus.model_validate(data["verdict"]) if data.get("verdict") else None
+    if json_out:
+        typer.echo(
+            json.dumps(
+                {
+                    "change": change,
+                    "action": "start",
+                    "result": {
+                        "cluster": body["cluster"],
+                        "purposes": body["purposes"],
+                        "ca": body["ca"],
+                        "run_id": data.get("run_id"),
+                        "new_attempt": data.get("new_attempt"),
+                        "requested_by": data.get("requested_by"),
+                        "url": data.get("url"),
+                        "preflight": _verdict_json(verdict),
+                    },
+                },
+                indent=2,
+            )
+        )
+    else:
+        again = " (a new attempt)" if data.get("new_attempt") else ""
+        what = f"renewal [bold]{change}[/]{again} of {body['cluster']} as {data['requested_by']}"
+        if verdict is None:
+            console.print(f"started {what}; no preflight verdict yet")
+        elif verdict.plan is not None:
+            console.print(f"started {what}: preflight passed, plan {verdict.plan.plan_hash}")
+        if verdict is not None and verdict.warnings:
+            console.print(warnings_table(verdict.warnings))
+        if verdict is not None and verdict.plan is None and verdict.problems:
+            console.print(problems_table(verdict.problems))
+        console.print(f"follow it: {data['url']}", highlight=False)
+    if verdict is not None and verdict.plan is None:
+        raise typer.Exit(ExitCode.REFUSED if verdict.problems else ExitCode.FAILED)
 
 
 def _verdict_json(verdict: Any) -> dict[str, Any] | None:
@@ -976,15 +1272,23 @@ async def ca_request(change_id: ChangeArg, json_out: Json = False) -> None:
 @run_async
 async def ca_check(change_id: ChangeArg, by: By = None, json_out: Json = False) -> None:
     """Ask the CA about a pending request now (ADCS, ACME) instead of at the next poll."""
-    from workflows.models import CaCheckInput
+    from workflows.models import CaCheckInput, RenewalStatus
     from workflows.renewal import CertRenewalWorkflow
 
-    check = CaCheckInput(principal=principal(by))
-    status = await _act(
-        change_id,
-        "check at the CA",
-        lambda h: h.execute_update(CertRenewalWorkflow.check_ca, check),
-    )
+    remote = _remote()
+    if remote is not None:
+        from console.remote import refuse_identity_options
+
+        refuse_identity_options(remote, by=by)
+        data = await _remote_action(remote, change_id, "ca-check")
+        status = RenewalStatus.model_validate(data["status"])
+    else:
+        check = CaCheckInput(principal=principal(by))
+        status = await _act(
+            change_id,
+            "check at the CA",
+            lambda h: h.execute_update(CertRenewalWorkflow.check_ca, check),
+        )
     text = (
         f"{change_id}: request {status.ca_request_ref} is still pending at the CA"
         if status.awaiting == "ca"
@@ -999,23 +1303,48 @@ async def approve(
     change_id: ChangeArg,
     by: By = None,
     comment: Comment = "",
-    plan_hash: Annotated[str | None, typer.Option(help="the plan you reviewed")] = None,
+    plan_hash: Annotated[
+        str | None,
+        typer.Option(help="the plan you reviewed (without it the plan is shown and confirmed)"),
+    ] = None,
     group: Annotated[
         list[str] | None, typer.Option(help="approver group you act for (repeatable)")
     ] = None,
     json_out: Json = False,
 ) -> None:
-    """Approve the gate a renewal waits at (its plan, or its phone-impacting restarts)."""
+    """Approve the gate a renewal waits at (its plan, or its phone-impacting restarts).
+
+    The approval is bound to the plan you saw: give --plan-hash, or review the plan shown and
+    confirm it. Through the ucrenew service (`ucrenew login`) you act as who you signed in as.
+    """
     from workflows.models import ApprovalInput
     from workflows.renewal import CertRenewalWorkflow
 
+    remote = _remote()
+    if remote is not None:
+        from console.remote import refuse_identity_options
+
+        refuse_identity_options(remote, by=by, group=group)
+    if plan_hash is None:
+        if json_out:
+            raise CliError("--json needs --plan-hash: the plan you reviewed", ExitCode.USAGE)
+        shown = await (_remote_status(remote, change_id) if remote else _open_status(change_id))
+        plan_hash = _reviewed_hash(shown)
+    if remote is not None:
+        data = await _remote_action(
+            remote, change_id, "approve", {"plan_hash": plan_hash, "comment": comment}
+        )
+        _print_status(
+            change_id, "approve", data["status"], json_out, f"approved {change_id} ({plan_hash})"
+        )
+        return
     approval = ApprovalInput(
         principal=principal(by), comment=comment, plan_hash=plan_hash, groups=group or []
     )
     status = await _act(
         change_id, "approve", lambda h: h.execute_update(CertRenewalWorkflow.approve, approval)
     )
-    _print_status(change_id, "approve", status, json_out, f"approved {change_id}")
+    _print_status(change_id, "approve", status, json_out, f"approved {change_id} ({plan_hash})")
 
 
 @app.command()
@@ -1027,6 +1356,14 @@ async def reject(
     from workflows.models import ApprovalInput
     from workflows.renewal import CertRenewalWorkflow
 
+    remote = _remote()
+    if remote is not None:
+        from console.remote import refuse_identity_options
+
+        refuse_identity_options(remote, by=by)
+        data = await _remote_action(remote, change_id, "reject", {"comment": comment})
+        _print_status(change_id, "reject", data["status"], json_out, f"rejected {change_id}")
+        return
     rejection = ApprovalInput(principal=principal(by), comment=comment)
     status = await _act(
         change_id, "reject", lambda h: h.execute_update(CertRenewalWorkflow.reject, rejection)
@@ -1050,6 +1387,30 @@ async def submit_cert(
     from workflows.models import CertificateSubmission
     from workflows.renewal import CertRenewalWorkflow
 
+    remote = _remote()
+    if remote is not None:
+        from console.remote import refuse_identity_options
+
+        refuse_identity_options(remote, by=by)
+        data = await _remote_action(
+            remote,
+            change_id,
+            "submit-cert",
+            {
+                "certificate_pem": cert.read_text(),
+                "chain_pem": chain.read_text() if chain else None,
+                "comment": comment,
+            },
+        )
+        serial = (data.get("submission") or {}).get("serial", "")
+        _print_status(
+            change_id,
+            "submit-cert",
+            data.get("submission"),
+            json_out,
+            f"accepted certificate serial {serial} for {change_id}",
+        )
+        return
     submission = CertificateSubmission(
         principal=principal(by),
         certificate_pem=cert.read_text(),
@@ -1101,6 +1462,18 @@ async def decide(
     from workflows.models import OperatorDecision
     from workflows.renewal import CertRenewalWorkflow
 
+    remote = _remote()
+    if remote is not None:
+        from console.remote import refuse_identity_options
+
+        refuse_identity_options(remote, by=by)
+        data = await _remote_action(
+            remote, change_id, "decide", {"decision": decision.value, "comment": comment}
+        )
+        _print_status(
+            change_id, "decide", data["status"], json_out, f"{change_id}: {decision.value}"
+        )
+        return
     answer = OperatorDecision(principal=principal(by), decision=decision.value, comment=comment)
     status = await _act(
         change_id,
@@ -1119,6 +1492,20 @@ async def confirm_sso(
     from workflows.models import SsoConfirmation
     from workflows.renewal import CertRenewalWorkflow
 
+    remote = _remote()
+    if remote is not None:
+        from console.remote import refuse_identity_options
+
+        refuse_identity_options(remote, by=by)
+        data = await _remote_action(remote, change_id, "confirm-sso", {"comment": comment})
+        _print_status(
+            change_id,
+            "confirm-sso",
+            data["status"],
+            json_out,
+            f"SSO re-enable confirmed for {change_id}",
+        )
+        return
     confirmation = SsoConfirmation(principal=principal(by), comment=comment)
     status = await _act(
         change_id,
@@ -1146,6 +1533,21 @@ async def cancel(
     from workflows.models import CancellationNote
     from workflows.renewal import CertRenewalWorkflow
 
+    remote = _remote()
+    if remote is not None:
+        from console.remote import refuse_identity_options
+
+        refuse_identity_options(remote, by=by)
+        await _remote_action(remote, change_id, "cancel", {"reason": reason})
+        at = datetime.now(UTC)
+        _print_status(
+            change_id,
+            "cancel",
+            {"cancel_requested_at": at.isoformat()},
+            json_out,
+            f"cancellation requested for {change_id} at {at:%H:%M:%S}Z",
+        )
+        return
     handle = await renewal(change_id)
     try:
         desc = await handle.describe()

@@ -21,8 +21,8 @@ from console.common import console
 from console.render import plan_table, status_view
 from lab.control import LabControl
 from workers.settings import UcrenewSettings
+from workers.starting import start_renewal
 from workers.wiring import connect
-from workflows import search_attributes as sa
 from workflows.models import (
     TERMINAL_PHASES,
     ApprovalInput,
@@ -72,7 +72,7 @@ async def run_demo(
     was_running = dev.describe(settings)
     console.rule("[bold]ucrenew demo[/]: tomcat multi-server renewal of the lab cluster")
     info = await dev.up(settings, timing="fast")
-    started = [part for part in ("worker", "lab", "temporal") if not was_running[part]]
+    started = [part for part in ("service", "worker", "lab", "temporal") if not was_running[part]]
     summary = {} if summary is None else summary
     try:
         code = await _renew(settings, info, summary)
@@ -83,7 +83,8 @@ async def run_demo(
     if keep or not started:
         console.print(
             f"the stack keeps running: `ucrenew show {summary.get('change')}`, Temporal UI "
-            f"{info['temporal']['ui']}, `ucrenew dev down` to stop it"
+            f"{info['temporal']['ui']}, dashboard {(info.get('service') or {}).get('url')}, "
+            "`ucrenew dev down` to stop it"
         )
     else:
         await dev.stop_parts(settings, started)
@@ -111,12 +112,8 @@ async def _renew(settings: UcrenewSettings, info: dict[str, Any], summary: dict[
         options=RenewalOptions(restart_poll_seconds=0.2),
     )
     t0 = time.monotonic()
-    handle = await client.start_workflow(
-        CertRenewalWorkflow.run,
-        inp,
-        id=change,
-        task_queue=settings.task_queue,
-        search_attributes=sa.start_attributes("lab", change, ["tomcat"]),
+    handle = await start_renewal(
+        client, inp, task_queue=settings.task_queue, base_url=settings.service_base_url
     )
     console.print(f"[bold]requester[/] started change {change}")
     status: RenewalStatus = await handle.query(CertRenewalWorkflow.get_status)
@@ -132,10 +129,12 @@ async def _renew(settings: UcrenewSettings, info: dict[str, Any], summary: dict[
                 ApprovalInput(
                     principal="demo-approver",
                     comment="reviewed the plan in the demo",
-                    plan_hash=status.plan.plan_hash,
+                    plan_hash=status.gate_hash or status.plan.plan_hash,
                 ),
             )
-            console.print(f"[bold]approver[/] approved plan {status.plan.plan_hash}")
+            console.print(
+                f"[bold]approver[/] approved plan {status.gate_hash or status.plan.plan_hash}"
+            )
         elif status.awaiting == "sso-confirm":
             async with LabControl(info["lab"]["control_url"]) as lab:
                 await lab.sso_enable()

@@ -1,4 +1,5 @@
-"""``ucrenew dev up|down|status``: the embedded stack (Temporal dev server, lab, worker)."""
+"""``ucrenew dev up|down|status``: the embedded stack (Temporal dev server, lab, worker, and
+the ucrenew service with its dashboard)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from activities.clients.validation import describe_validation_error
-from console import optional_lab
+from console import dev_service, optional_lab
 from console.common import CliError
 from workers.devserver import DevServer, DevServerError, detached_status, stop_detached
 from workers.settings import UcrenewSettings
@@ -136,15 +137,46 @@ async def up(
                 f"the worker exited at start (see {_worker_dir(settings) / 'worker.log'}): "
                 f"{_last_line(str(exc))}"
             ) from None
+        await _fleet_schedule(settings)
+        if dev_service.describe(settings) is None:
+            started.append("service")
+        try:
+            service = dev_service.start(settings)
+        except RuntimeError as exc:
+            raise CliError(
+                f"the ucrenew service did not start (see "
+                f"{dev_service.service_dir(settings) / 'service.log'}): {_last_line(str(exc))}"
+            ) from None
     except BaseException:
         await stop_parts(settings, started)
         raise
-    return describe(settings, lab, pid)
+    info = describe(settings, lab, pid)
+    info["service"] = service
+    return info
+
+
+async def _fleet_schedule(settings: UcrenewSettings) -> None:
+    """The fleet scan's Temporal Schedule (a first scan at once), so the fleet view fills."""
+    from temporalio.service import RPCError
+
+    from workers.fleet import ensure_fleet_schedule
+    from workers.wiring import connect
+
+    try:
+        await ensure_fleet_schedule(await connect(settings), settings)
+    except (RPCError, RuntimeError) as exc:
+        raise CliError(
+            f"cannot create the fleet scan schedule on Temporal at {settings.temporal_address}: "
+            f"{_last_line(str(exc))}"
+        ) from None
 
 
 async def stop_parts(settings: UcrenewSettings, parts: list[str]) -> None:
-    """Stop ``parts`` of the stack (``worker``, ``lab``, ``temporal``), worker first; a part
-    that fails to stop does not keep the others running."""
+    """Stop ``parts`` of the stack (``service``, ``worker``, ``lab``, ``temporal``), service
+    first; a part that fails to stop does not keep the others running."""
+    if "service" in parts:
+        with contextlib.suppress(Exception):
+            dev_service.stop(settings)
     if "worker" in parts:
         with contextlib.suppress(Exception):
             stop_worker(settings)
@@ -235,13 +267,15 @@ def describe(
             "task_queue": settings.task_queue,
             "log": str(_worker_dir(settings) / "worker.log"),
         },
+        "service": dev_service.describe(settings),
         "inventory": str(inventory_path(settings)),
     }
 
 
 async def down(settings: UcrenewSettings) -> dict[str, bool]:
-    """Stop worker, lab and Temporal (in that order)."""
+    """Stop the service, worker, lab and Temporal (in that order)."""
     return {
+        "service": dev_service.stop(settings),
         "worker": stop_worker(settings),
         "lab": _stop_lab(settings),
         "temporal": await stop_detached(settings.state_dir),

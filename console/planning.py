@@ -22,8 +22,10 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from activities.catalog import Purpose
+from activities.clients.itsm.models import ChangeRecordCheck
 from activities.cluster_models import ClusterSnapshot
 from console.render import (
+    change_record_line,
     findings_table,
     health_table,
     plan_table,
@@ -51,17 +53,19 @@ class DryRun:
         problems: preflight errors (they stop the change) and warnings (``severity``).
         snapshot: what discovery saw, pre-change health included.
         now: the time the checks were made for.
+        change_record: the change record's verdict (inventory itsm:, ``--change``).
     """
 
     plan: RenewalPlan
     problems: list[Problem]
     snapshot: ClusterSnapshot
     now: datetime
+    change_record: ChangeRecordCheck | None = None
 
     @classmethod
     def of(cls, report: PlanReport) -> DryRun:
         """The dry run a PlanWorkflow returned."""
-        return cls(report.plan, report.problems, report.snapshot, report.now)
+        return cls(report.plan, report.problems, report.snapshot, report.now, report.change_record)
 
     @property
     def errors(self) -> list[Problem]:
@@ -82,6 +86,7 @@ async def dry_run_report(
     options: RenewalOptions | None = None,
     windows: Sequence[dict[str, Any]] = (),
     wait_seconds: float = PLAN_TIMEOUT_SECONDS,
+    change_id: str = "",
 ) -> DryRun:
     """Have a worker discover the cluster, plan, and run preflight; writes nothing.
 
@@ -93,6 +98,7 @@ async def dry_run_report(
         options: the change's options, as ``ucrenew start`` would pass them.
         windows: maintenance windows as ``--window`` gives them; the inventory's if empty.
         wait_seconds: how long to wait for the answer.
+        change_id: the change the plan is for: its change record is checked (itsm:).
 
     Raises:
         PlanUnavailable: Temporal refused the call, no worker answered in time, or the
@@ -103,6 +109,7 @@ async def dry_run_report(
         purposes=list(purposes),
         options=options or RenewalOptions(),
         windows=list(windows),
+        change_id=change_id,
     )
     try:
         handle = await client.start_workflow(
@@ -111,6 +118,7 @@ async def dry_run_report(
             id=f"plan-{cluster}-{uuid.uuid4().hex[:12]}",
             task_queue=task_queue,
             execution_timeout=timedelta(seconds=wait_seconds),
+            static_summary=f"plan of {cluster} ({', '.join(purposes)})",
         )
     except RPCError as exc:
         raise PlanUnavailable(f"cannot ask for a plan of {cluster}: {exc.message}") from None
@@ -146,6 +154,9 @@ def dry_run_json(report: DryRun) -> dict[str, Any]:
             "backup": snapshot.backup.model_dump(mode="json") if snapshot.backup else None,
             "backup_error": snapshot.backup_error,
         },
+        "change_record": (
+            report.change_record.model_dump(mode="json") if report.change_record else None
+        ),
     }
 
 
@@ -173,6 +184,9 @@ def dry_run_view(report: DryRun) -> RenderableType:
     if plan.findings:
         parts.append(findings_table(plan.findings))
     parts.append(health_table(report.snapshot, report.now))
+    record_line = change_record_line(report.change_record)
+    if record_line is not None:
+        parts.append(record_line)
     if report.errors:
         parts.append(problems_table(report.errors))
     if report.warnings:

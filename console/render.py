@@ -8,6 +8,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from activities.clients.itsm.models import ChangeRecordCheck
 from activities.cluster_models import ClusterSnapshot
 from console.report import leftover_removal_lines
 from workflows.health_checks import age_text
@@ -150,6 +151,29 @@ def health_table(snapshot: ClusterSnapshot, now: datetime) -> RenderableType:
     return Group(table, line)
 
 
+def change_record_line(check: ChangeRecordCheck | None) -> Text | None:
+    """One line on the change record (inventory ``itsm:``): what it says and the verdict."""
+    if check is None:
+        return None
+    if not check.found:
+        return Text(f"change record {check.change_id}: not found in {check.system}", style="red")
+    record = check.record
+    line = Text(f"change record {check.change_id} ({check.system})")
+    if record is not None:
+        state = record.state_label or record.state or "no state"
+        line.append(f": {state}, approval {record.approval or 'none'}")
+        if record.planned_start and record.planned_end:
+            line.append(
+                f", planned {record.planned_start:%Y-%m-%d %H:%M} to "
+                f"{record.planned_end:%Y-%m-%d %H:%M} UTC"
+            )
+    if check.allowed:
+        line.append("  allows the change", style="green")
+    else:
+        line.append("  does not allow the change", style="red" if check.blocking else "yellow")
+    return line
+
+
 def status_view(status: RenewalStatus) -> RenderableType:
     """The whole status of a renewal: header, per-node progress, audit trail."""
     style = PHASE_STYLE.get(status.phase, "cyan")
@@ -166,6 +190,9 @@ def status_view(status: RenewalStatus) -> RenderableType:
         parts.append(Text(f"error: {status.error}", style="red"))
     if status.question:
         parts.append(Text(f"question: {status.question}", style="bold yellow"))
+    record_line = change_record_line(status.change_record)
+    if record_line is not None:
+        parts.append(record_line)
     if status.nodes:
         parts.append(_node_rows(status))
     if status.problems:

@@ -6,7 +6,8 @@ set -euo pipefail
 ns=${1:-default}
 for spec in RenewalPhase=Keyword ClusterId=Keyword CertPurposes=KeywordList ChangeId=Keyword \
             CertNotAfter=Datetime RenewalAwaiting=Keyword \
-            RenewalOutstanding=KeywordList; do
+            RenewalOutstanding=KeywordList RenewalRequester=Keyword \
+            RenewalWaitingOn=KeywordList RenewalDeadline=Datetime RenewalProgress=Keyword; do
   name=${spec%%=*}; type=${spec#*=}
   if temporal operator search-attribute list --namespace "$ns" | grep -qw "$name"; then
     echo "$name already registered"

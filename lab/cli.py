@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import socket
 import ssl
 from pathlib import Path
@@ -152,6 +153,56 @@ def serve(
     """Run the lab in the foreground (what ``up`` starts in the background)."""
     _check_topology(topology, release)
     asyncio.run(runner.serve(topology, state_dir, timing, control_port, release))
+
+
+@app.command()
+def servicenow(
+    state_dir: StateDir = Path(".state"),
+    records: Annotated[
+        Path | None,
+        typer.Option(help="YAML of change records (default: the lab's servicenow_records.yaml)"),
+    ] = None,
+    address: Annotated[str, typer.Option(help="loopback address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port (0: any free port)")] = 0,
+) -> None:
+    """Run the ServiceNow Table API twin in the foreground, with its change records, and print
+    the inventory's itsm: block that points at it (Ctrl-C stops it)."""
+    from lab.servicenow import DEFAULT_RECORDS, ServiceNowTwin, load_records
+
+    try:
+        rows = load_records(records or DEFAULT_RECORDS)
+        twin = ServiceNowTwin(state_dir / "lab" / "servicenow", rows, address=address, port=port)
+    except (OSError, yaml.YAMLError, ValueError) as exc:
+        console.print(f"[red]cannot start the ServiceNow twin: {exc}[/red]")
+        raise typer.Exit(2) from None
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        async with twin:
+            block = {
+                "itsm": {
+                    "kind": "servicenow",
+                    "url": twin.url,
+                    "credentials": {
+                        "username": twin.username,
+                        "password": f"file:{twin.password_file}",
+                    },
+                    "ca_file": str(twin.ca_file),
+                }
+            }
+            console.print(f"ServiceNow twin on {twin.url}, {len(rows)} change record(s)")
+            console.print("updates: GET /twin/updates; inventory block:")
+            console.print(yaml.safe_dump(block, sort_keys=False), markup=False)
+            await stop.wait()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        console.print("ServiceNow twin stopped")
+    except OSError as exc:
+        console.print(f"[red]cannot listen on {address}:{port}: {exc.strerror or exc}[/red]")
+        raise typer.Exit(2) from None
 
 
 @app.command()

@@ -17,6 +17,15 @@ if ! command -v pebble >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-g
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pebble >/dev/null \
     || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pebble >/dev/null; }
 fi
+# The dashboard's browser tests drive Debian's chromium (headless, through playwright with the
+# system browser: nothing is downloaded at test time); CI installs it as root.
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  if ! apt-cache show chromium >/dev/null 2>&1; then
+    apt-get update -qq
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+fi
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi

@@ -33,7 +33,7 @@ class Rule:
 RULES = (
     Rule(
         "lab",
-        ("activities", "workflows", "workers", "console"),
+        ("activities", "workflows", "workers", "console", "service"),
         why="the lab is a separate system: code it shared with ucrenew would agree by construction",
     ),
     Rule(
@@ -50,13 +50,25 @@ RULES = (
     ),
     Rule(
         "activities",
-        ("workflows", "workers", "console"),
+        ("workflows", "workers", "console", "service"),
         why="activities are called by workflows and wired by workers, never the reverse",
     ),
     Rule(
         "workflows",
-        ("workers", "console"),
+        ("workers", "console", "service"),
         why="workflows are deterministic orchestration; processes and interfaces sit above them",
+    ),
+    Rule(
+        "workers",
+        ("console", "service"),
+        why="workers are process wiring; the interfaces built on them sit above",
+    ),
+    Rule(
+        "service",
+        ("console", "lab"),
+        allowed=("console.attempts",),
+        why="the service is a deployed process: the CLI is its client (only the change-id "
+        "rule of console.attempts is shared), and the lab is never part of a deployment",
     ),
 )
 

@@ -50,10 +50,15 @@ class UcrenewSettings(BaseSettings):
             zeep, Temporal's internals); WARNING keeps their per-request chatter out.
         cli_log_level: Level of ucrenew's own log lines in the CLI (its output is the
             tables; the log adds warnings only by default).
-        service_base_url: Where people reach the ucrenew service (its dashboard), e.g.
-            ``https://ucrenew.example.net``; notifications link
-            ``<service_base_url>/renewals/<change id>``, and say there is no link when unset
-            (``UCRENEW_SERVICE_BASE_URL``).
+        service_base_url: Base URL of the ucrenew service (``UCRENEW_SERVICE_BASE_URL``):
+            links to a renewal's page, ``{base_url}/renewals/{change_id}``, in what ucrenew
+            writes to change records and in the details a renewal shows in the Temporal UI;
+            no link when unset.
+        fleet_scan_minutes: How often the fleet scan's Temporal Schedule reads every
+            cluster's certificates (``ucrenew dev up`` creates it, ``ucrenew fleet schedule``
+            in production).
+        fleet_warning_days: A certificate expiring within this many days is drift in the
+            fleet view.
     """
 
     # hide_input_in_errors: a literal pasted where a reference belongs must not be echoed.
@@ -75,7 +80,9 @@ class UcrenewSettings(BaseSettings):
     log_level: LogLevel = "INFO"
     library_log_level: LogLevel = "WARNING"
     cli_log_level: LogLevel = "WARNING"
-    service_base_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+[^\s]*$")
+    service_base_url: str | None = None
+    fleet_scan_minutes: int = Field(default=60, ge=1)
+    fleet_warning_days: int = Field(default=30, ge=0)
 
     @model_validator(mode="after")
     def _default_inventory(self) -> Self:

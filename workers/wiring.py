@@ -14,6 +14,8 @@ from activities.ca import CaActivities
 from activities.clients.ca.local import LocalCa
 from activities.clients.trust_store import TrustFile, TrustStore
 from activities.cucm import CucmActivities
+from activities.fleet import FleetActivities
+from activities.itsm import ItsmActivities
 from activities.leftovers import LeftoverActivities
 from activities.notify import NotifyActivities
 from activities.registry import RegistryActivities
@@ -21,6 +23,7 @@ from activities.trust import TrustActivities
 from workers.converter import make_data_converter
 from workers.logs import LogContextInterceptor
 from workers.settings import UcrenewSettings
+from workflows.fleet_scan import FleetClusterScanWorkflow, FleetScanWorkflow
 from workflows.notifications import NotificationWorkflow
 from workflows.plan_workflow import PlanWorkflow
 from workflows.renewal import CertRenewalWorkflow
@@ -73,11 +76,21 @@ def build_worker(
     trusts = TrustActivities(lambda: inventory_path(settings), trust)
     cas = CaActivities(ca, lambda: inventory_path(settings), settings.state_dir)
     registry = RegistryActivities(client)
+    fleet = FleetActivities(lambda: inventory_path(settings), client)
+    itsm = ItsmActivities(
+        lambda: inventory_path(settings), service_base_url=lambda: settings.service_base_url
+    )
     notify = NotifyActivities(lambda: inventory_path(settings), settings.service_base_url)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[CertRenewalWorkflow, PlanWorkflow, NotificationWorkflow],
+        workflows=[
+            CertRenewalWorkflow,
+            PlanWorkflow,
+            FleetScanWorkflow,
+            FleetClusterScanWorkflow,
+            NotificationWorkflow,
+        ],
         activities=[
             cucm.discover_cluster,
             cucm.disable_sso,
@@ -103,6 +116,10 @@ def build_worker(
             cas.await_certificate,
             cas.validate_certificate,
             registry.find_other_renewals,
+            fleet.fleet_inventory,
+            fleet.last_renewed_certificates,
+            itsm.check_change_record,
+            itsm.write_back_outcome,
             notify.notification_routes,
             notify.deliver_notification,
         ],

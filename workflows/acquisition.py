@@ -216,7 +216,10 @@ class CertificateAcquisition:
     async def _validate_for_update(req: ValidateRequest) -> ValidationReport:
         try:
             return await workflow.execute_activity_method(
-                CaActivities.validate_certificate, req, **policies.VALIDATE.kwargs()
+                CaActivities.validate_certificate,
+                req,
+                summary="validate the submitted certificate",
+                **policies.VALIDATE.kwargs(),
             )
         except ActivityError as err:
             raise ApplicationError(
@@ -267,7 +270,10 @@ class CertificateAcquisition:
         """Poll the CA every ``ca_poll_seconds`` (retries of one activity), and at once
         whenever an operator asks (``ucrenew ca-check``): one more poll beside it."""
         waiting = workflow.start_activity_method(
-            CaActivities.await_certificate, poll, **policy.kwargs()
+            CaActivities.await_certificate,
+            poll,
+            summary=f"poll the CA for request {poll.request_ref}",
+            **policy.kwargs(),
         )
         while True:
             await workflow.wait_condition(
@@ -281,7 +287,10 @@ class CertificateAcquisition:
             asked = self._checks_requested
             try:
                 issued = await run_activity(
-                    CaActivities.await_certificate, poll, policies.CA_CHECK_NOW
+                    CaActivities.await_certificate,
+                    poll,
+                    policies.CA_CHECK_NOW,
+                    summary=f"check the CA now for request {poll.request_ref}",
                 )
             except RenewalStopped as stop:
                 self._checks_done = asked
@@ -328,11 +337,12 @@ class CertificateAcquisition:
                 await workflow.wait_condition(
                     lambda: self._submission is not None,
                     timeout=timedelta(hours=hours - waited),
+                    timeout_summary=f"manual CA: {_reminder_kind(i, schedule)} at {hours:g} h",
                 )
                 break
             except TimeoutError:
                 waited = hours
-                kind = "escalation" if i == len(schedule) - 1 else "reminder"
+                kind = _reminder_kind(i, schedule)
                 message = (
                     f"no signed certificate {hours:g} h after the CSR: export it with "
                     f"`ucrenew ca-request {self._input.change_id}` and submit the signed one"
@@ -373,3 +383,8 @@ class CertificateAcquisition:
         uncovered = [f for f in san if f.lower() not in {s.lower() for s in csr.info.san_dns}]
         if uncovered:
             raise RenewalStopped("CsrSanIncomplete", "the CSR's SANs miss " + ", ".join(uncovered))
+
+
+def _reminder_kind(i: int, schedule: list[float]) -> str:
+    """The last reminder of the schedule escalates."""
+    return "escalation" if i == len(schedule) - 1 else "reminder"

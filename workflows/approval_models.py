@@ -26,6 +26,7 @@ RefusalCode = Literal[
     "not-an-approver",
     "justification-required",
     "duplicate-approver",
+    "missing-plan-hash",
 ]
 
 

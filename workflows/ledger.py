@@ -9,7 +9,11 @@ attributes.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from typing import Any
+
 from temporalio import workflow
+from temporalio.common import SearchAttributeKey
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -28,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.notifications import Notifier
     from workflows.steps import RenewalStopped
+    from workflows.ui_metadata import current_details
 
 
 class Ledger:
@@ -41,8 +46,73 @@ class Ledger:
         self.status = status
         self._question: tuple[str, tuple[str, ...]] | None = None
         self.decision: OperatorDecision | None = None
+        #: Whether the dashboards' attributes are kept (patch "dashboard-attributes"); changes
+        #: started before it upsert the phase and awaiting at every phase call, as they did.
+        self.dashboard = False
+        #: What was last upserted per attribute name, so a value is written only when it
+        #: changes (every upsert is a history event).
+        self._published: dict[str, Any] = {}
+        #: Whom an open approval gate waits for (its approver groups).
+        self._approvers: list[str] = []
+        self.window_end: datetime | None = None
+        self._approval_expiry: datetime | None = None
+        self.progress = sa.Progress()
         #: Tells people what the change waits for (off until the run enables it).
         self.notifier = Notifier(status)
+
+    def publish(self, values: dict[SearchAttributeKey[Any], Any]) -> None:
+        """Upsert those of ``values`` that changed since they were last upserted, in one
+        event; ``None`` unsets an attribute. Does nothing for changes started before the
+        dashboard attributes (they never upsert them)."""
+        if not self.dashboard:
+            return
+        updates = []
+        for key, value in values.items():
+            if key.name in self._published and self._published[key.name] == value:
+                continue
+            if key.name not in self._published and value is None:
+                continue
+            self._published[key.name] = value
+            updates.append(key.value_unset() if value is None else key.value_set(value))
+        if updates:
+            workflow.upsert_search_attributes(updates)
+
+    def _waiting_on(self, awaiting: Awaiting) -> list[str]:
+        if awaiting == "approval":
+            return list(self._approvers) or ["approvers"]
+        if awaiting == "ca":
+            return [sa.WAITING_ON_PKI if self.status.ca == "manual" else sa.WAITING_ON_CA]
+        if awaiting in ("operator", "sso-confirm"):
+            return [sa.WAITING_ON_OPERATOR]
+        if awaiting == "window":
+            return [sa.WAITING_ON_WINDOW]
+        return []
+
+    def _deadline(self) -> datetime | None:
+        if self.status.awaiting == "approval" and self._approval_expiry is not None:
+            return self._approval_expiry
+        if self.status.phase in ("window", "restarts", "phone-resets", "approve-impact"):
+            return self.window_end
+        return None
+
+    def set_approvers(self, groups: list[str]) -> None:
+        """The approver groups of the gate about to open (whom the dashboards say it waits
+        for)."""
+        self._approvers = list(groups)
+
+    def set_deadlines(
+        self, window_end: datetime | None = None, approval_expiry: datetime | None = None
+    ) -> None:
+        """The end of the window the rollout runs in (or waits for) and when the first counted
+        approval at the open gate expires; published at once."""
+        self.window_end = window_end
+        self._approval_expiry = approval_expiry
+        self.publish({sa.RENEWAL_DEADLINE: self._deadline()})
+
+    def set_progress(self, progress: sa.Progress) -> None:
+        """The rollout's counters (published when they change)."""
+        self.progress = progress
+        self.publish({sa.RENEWAL_PROGRESS: progress.value() or None})
 
     def log_context(self) -> dict[str, str]:
         """The change's cluster and current phase, as log lines carry them."""
@@ -67,17 +137,35 @@ class Ledger:
         self.status.awaiting = awaiting
         if phase in ("done", "failed", "cancelled"):
             self.status.finished_at = workflow.now()
-        workflow.upsert_search_attributes(
-            [sa.RENEWAL_PHASE.value_set(phase), sa.RENEWAL_AWAITING.value_set(awaiting)]
-        )
+        if self.dashboard:
+            ended = phase in ("done", "failed", "cancelled")
+            self.publish(
+                {
+                    sa.RENEWAL_PHASE: phase,
+                    sa.RENEWAL_AWAITING: awaiting,
+                    sa.RENEWAL_WAITING_ON: None if ended else (self._waiting_on(awaiting) or None),
+                    sa.RENEWAL_DEADLINE: None if ended else self._deadline(),
+                }
+            )
+        else:
+            workflow.upsert_search_attributes(
+                [sa.RENEWAL_PHASE.value_set(phase), sa.RENEWAL_AWAITING.value_set(awaiting)]
+            )
+        self.refresh_details()
         if awaiting != before:
             self.notifier.awaiting_changed(phase, before, awaiting)
+
+    def refresh_details(self) -> None:
+        """Show the phase, whom the change waits on and its progress in the Temporal UI
+        (workflow metadata: not a command, so it changes no history)."""
+        workflow.set_current_details(current_details(self.status))
 
     def audit(self, actor: str, action: str, comment: str = "") -> None:
         """Append to the audit trail."""
         self.status.audit.append(
             AuditEvent(at=workflow.now(), actor=actor, action=action, comment=comment)
         )
+        self.refresh_details()
 
     async def ask(self, question: str, text: str, allowed: tuple[str, ...]) -> str:
         """Pause and ask an operator; returns the decision (one of ``allowed``)."""
@@ -142,16 +230,21 @@ class ApprovalGates:
         }
         self._rejection: ApprovalInput | None = None
         self.policy = ChangePolicy()
+        #: Every approval names the plan hash its approver saw, and nobody approves a change
+        #: they requested, on any gate (patch "approvals-bound-four-eyes"); changes started
+        #: before it keep the inventory's per-gate self-approval rule and the implicit hash.
+        self.strict = False
 
     def approval_policy(self, gate: str) -> ApprovalPolicy:
         """The inventory's policy for ``gate``; by default one approver, and for phone impact
         not the requester (four eyes)."""
         raw = self.policy.approvals.get(gate)
-        if raw is not None:
-            return ApprovalPolicy.model_validate({**raw, "gate": gate})
-        return ApprovalPolicy.model_validate(
-            {"gate": gate, "forbid_self_approval": gate in ("impact", "rollback")}
+        fields: dict[str, object] = (
+            {**raw} if raw is not None else {"forbid_self_approval": gate in ("impact", "rollback")}
         )
+        if self.strict:
+            fields["forbid_self_approval"] = True
+        return ApprovalPolicy.model_validate({**fields, "gate": gate})
 
     def is_open(self, gate: str, plan_hash: str) -> bool:
         """Whether the gate's policy is satisfied now for the plan of ``plan_hash``."""
@@ -164,12 +257,31 @@ class ApprovalGates:
         )
         return state.satisfied
 
+    def _opening(self, gate: str) -> None:
+        """Tell the dashboards whom the gate waits for and when its approvals lapse."""
+        ledger = self._ledger
+        if not ledger.dashboard:
+            return
+        ledger.set_approvers(self.approval_policy(gate).approver_groups)
+        ledger.set_deadlines(ledger.window_end, self._expiry(gate))
+
+    def _expiry(self, gate: str) -> datetime | None:
+        """When the first approval still counted at ``gate`` expires (None: none expire)."""
+        seconds = self.approval_policy(gate).expiry_seconds
+        if seconds is None:
+            return None
+        limit = timedelta(seconds=seconds)
+        now = workflow.now()
+        ends = [a.at + limit for a in self._approvals[gate] if a.at + limit > now]
+        return min(ends) if ends else None
+
     async def wait_bound(self, gate: str, bound_hash: str) -> bool:
         """Wait at a gate bound to ``bound_hash`` rather than to the plan; False if rejected.
 
         A rejection here does not stop the change: the step it guards is skipped.
         """
         ledger = self._ledger
+        self._opening(gate)
         ledger.status.gate, ledger.status.gate_hash = gate, bound_hash
         ledger.phase(ledger.status.phase, awaiting="approval")
         self._notify(gate, f"hash {bound_hash}")
@@ -191,6 +303,7 @@ class ApprovalGates:
             return
         ledger = self._ledger
         phase: Phase = "approve-plan" if gate == "plan" else "approve-impact"
+        self._opening(gate)
         ledger.status.gate = gate
         ledger.phase(phase, awaiting="approval")
         self._notify(gate, f"plan hash {plan.plan_hash}")
@@ -234,6 +347,14 @@ class ApprovalGates:
         gate, candidate = self.candidate(approval)
         plan = self._ledger.status.plan
         assert plan is not None
+        if self.strict and not (approval.plan_hash or "").strip():
+            bound = self._ledger.status.gate_hash or plan.plan_hash
+            raise ApplicationError(
+                "approval refused: an approval must name the plan hash the approver reviewed "
+                f"(the {gate} gate is bound to {bound}): show the plan, then approve with that "
+                "hash",
+                type="ApprovalRefused:missing-plan-hash",
+            )
         try:
             check_approval(
                 self.approval_policy(gate),
@@ -260,6 +381,8 @@ class ApprovalGates:
         )
         self._ledger.status.audit.append(event)
         self._ledger.status.approvals.append(event)
+        if self._ledger.dashboard:
+            self._ledger.set_deadlines(self._ledger.window_end, self._expiry(gate))
 
     def check_rejection(self, rejection: ApprovalInput) -> None:
         """Refuse a rejection when no gate is open or it names nobody."""

@@ -8,6 +8,7 @@ from typing import Any, Final, Literal, Self
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from activities import catalog
+from activities.clients.itsm.models import ChangeRecordCheck
 from activities.cluster_models import (
     CertificatePath,
     ClusterSnapshot,
@@ -409,6 +410,9 @@ class RenewalStatus(BaseModel):
     new_not_after: UtcDatetime | None = None
     nodes: list[NodeProgress] = Field(default_factory=list)
     problems: list[Problem] = Field(default_factory=list)
+    change_record: ChangeRecordCheck | None = Field(
+        default=None, description="the change record as the preflight found it (itsm:)"
+    )
     warnings: list[Problem] = Field(
         default_factory=list, description="preflight warnings the change went on with"
     )
@@ -520,9 +524,13 @@ class PlanReport(BaseModel):
             of the cluster included.
         snapshot: what discovery saw, pre-change health included.
         now: the time the window and backup-age checks were made for.
+        change_record: the change record's verdict (itsm:), when a change id was given.
     """
 
     plan: RenewalPlan
     problems: list[Problem] = Field(default_factory=list)
     snapshot: ClusterSnapshot
     now: UtcDatetime
+    change_record: ChangeRecordCheck | None = Field(
+        default=None, description="the change record, when the cluster has itsm: and a change id"
+    )

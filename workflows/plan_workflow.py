@@ -17,9 +17,12 @@ with workflow.unsafe.imports_passed_through():
     from activities.cucm import CucmActivities
     from activities.registry import RegistryActivities
     from workflows import policies
-    from workflows.models import PlanReport, PlanRequest
+    from workflows.itsm import PATCH as ITSM
+    from workflows.itsm import change_record_problems, read_change_record
+    from workflows.models import PlanReport, PlanRequest, Problem
     from workflows.plan import dry_run
     from workflows.steps import RenewalStopped, run_activity
+    from workflows.windows import parse_windows
 
 
 @workflow.defn
@@ -48,7 +51,35 @@ class PlanWorkflow:
             )
         except RenewalStopped as stop:
             raise ApplicationError(stop.message, type=stop.error_type, non_retryable=True) from None
-        return dry_run(req, snapshot, policy, others, workflow.now())
+        report = dry_run(req, snapshot, policy, others, workflow.now())
+        if policy.itsm is not None and workflow.patched(ITSM):
+            if not req.change_id:
+                report.problems.append(
+                    Problem(
+                        code="change-record-unchecked",
+                        severity="warning",
+                        message=(
+                            f"cluster {req.cluster} checks change records in "
+                            f"{policy.itsm.kind}: give the change id (--change) to check it now; "
+                            "start checks it in any case"
+                        ),
+                    )
+                )
+                return report
+            check, problem = await read_change_record(
+                policy.itsm,
+                req.cluster,
+                req.change_id,
+                req.purposes,
+                parse_windows(req.windows or policy.windows),
+                plan_policy=True,
+            )
+            if check is not None:
+                report.change_record = check
+                report.problems += change_record_problems(check)
+            elif problem is not None:
+                report.problems.append(problem)
+        return report
 
 
 __all__ = ["PlanWorkflow"]

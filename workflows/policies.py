@@ -66,6 +66,12 @@ REGISTRY = ActivityPolicy(timedelta(seconds=30), _retry(5))
 PLAN_DISCOVER = ActivityPolicy(
     timedelta(seconds=45), _retry(2, initial=1.0), heartbeat=timedelta(seconds=30)
 )
+#: The fleet scan reads every cluster on a schedule: a cluster that does not answer is shown as
+#: failed in this scan rather than holding the others back.
+FLEET_DISCOVER = ActivityPolicy(
+    timedelta(minutes=3), _retry(2, initial=5.0), heartbeat=timedelta(seconds=60)
+)
+FLEET_LOOKUP = ActivityPolicy(timedelta(seconds=60), _retry(3, initial=1.0))
 PLAN_REGISTRY = ActivityPolicy(timedelta(seconds=10), _retry(2, initial=0.5))
 SSO = ActivityPolicy(timedelta(minutes=3), _retry(5))
 CSR = ActivityPolicy(timedelta(minutes=3), _retry(4))
@@ -76,6 +82,8 @@ CA_SUBMIT = ActivityPolicy(timedelta(minutes=2), _retry(10, initial=5.0, maximum
 VALIDATE = ActivityPolicy(timedelta(seconds=30), _retry(3))
 UPLOAD = ActivityPolicy(timedelta(minutes=3), _retry(6))
 ASSESS = ActivityPolicy(timedelta(minutes=2), _retry(2))
+#: The change-record check in preflight: a few quick tries, then a preflight problem.
+ITSM_CHECK = ActivityPolicy(timedelta(seconds=60), _retry(4, initial=2.0, maximum=30.0))
 PHONE_LIST = ActivityPolicy(timedelta(minutes=2), _retry(5))
 #: A reset batch resumes after its heartbeated prefix, so a retry never reboots a phone twice.
 PHONE_RESET = ActivityPolicy(timedelta(minutes=15), _retry(4), heartbeat=timedelta(seconds=60))

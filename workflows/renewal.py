@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
@@ -28,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from activities import catalog
     from activities.catalog import Purpose
     from activities.cert_paths import LEGACY_PATH, CertificatePath
+    from activities.clients.itsm.models import Outcome
     from activities.clients.validation import describe_validation_error
     from activities.cluster_models import (
         AssessRequest,
@@ -55,6 +57,8 @@ with workflow.unsafe.imports_passed_through():
         outstanding_tags,
         record_assessment,
     )
+    from workflows.itsm import PATCH as ITSM
+    from workflows.itsm import ChangeRecord, outcome_of
     from workflows.ledger import ApprovalGates, Ledger
     from workflows.models import (
         TERMINAL_PHASES,
@@ -103,6 +107,7 @@ class CertRenewalWorkflow:
         self._gates = ApprovalGates(self._ledger, inp.requested_by)
         self._lock = asyncio.Lock()
         self._acquisition = CertificateAcquisition(inp, self._ledger, self._lock)
+        self._change_record = ChangeRecord(inp.cluster, inp.change_id, self._ledger)
         self._windows: list[WindowSpec] = []
         #: CA roots of the uploaded chains: restarts and verification trust them.
         self._roots: list[str] = []
@@ -134,15 +139,19 @@ class CertRenewalWorkflow:
     async def run(self, inp: RenewalInput) -> RenewalStatus:
         """Run the renewal; returns the final report, or fails with it recorded in status."""
         self._status.started_at = workflow.now()
+        # Changes started before the dashboards' attributes (requester, waiting on whom,
+        # deadline, progress) upsert what they did, and the phase at every phase call.
+        self._ledger.dashboard = workflow.patched("dashboard-attributes")
         # Changes started before notifications existed replay without their child starts.
         self._ledger.notifier.enabled = workflow.patched(NOTIFICATIONS)
-        workflow.upsert_search_attributes(
-            [
-                sa.CLUSTER_ID.value_set(inp.cluster),
-                sa.CHANGE_ID.value_set(inp.change_id),
-                sa.CERT_PURPOSES.value_set(list(inp.purposes)),
-            ]
-        )
+        started: list[SearchAttributeUpdate[Any]] = [
+            sa.CLUSTER_ID.value_set(inp.cluster),
+            sa.CHANGE_ID.value_set(inp.change_id),
+            sa.CERT_PURPOSES.value_set(list(inp.purposes)),
+        ]
+        if self._ledger.dashboard:
+            started.append(sa.RENEWAL_REQUESTER.value_set(inp.requested_by))
+        workflow.upsert_search_attributes(started)
         try:
             await self._renew()
         except (asyncio.CancelledError, CancelledError):
@@ -155,6 +164,7 @@ class CertRenewalWorkflow:
             self._set_phase("cancelled")
             await self._compensate()
             await self._notify_end("cancelled", self._status.error)
+            await self._write_back(outcome_of(None, cancelled=True))
             await workflow.wait_condition(workflow.all_handlers_finished)
             raise
         except RenewalStopped as stop:
@@ -162,11 +172,13 @@ class CertRenewalWorkflow:
             self._set_phase("failed")
             await self._compensate()
             await self._notify_end("failed", stop.message)
+            await self._write_back(outcome_of(stop.error_type, cancelled=False))
             await workflow.wait_condition(workflow.all_handlers_finished)
             raise ApplicationError(stop.message, type=stop.error_type, non_retryable=True) from None
         self._set_phase("done")
         self._status.finished_at = workflow.now()
         await self._notify_end("done", "")
+        await self._write_back("done")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._status
 
@@ -214,6 +226,7 @@ class CertRenewalWorkflow:
         inp = self._input
 
         self._set_phase("discover")
+        self._gates.strict = workflow.patched("approvals-bound-four-eyes")
         self._purpose_certs = workflow.patched("purpose-certificates")
         snapshot = await run_activity(
             CucmActivities.discover_cluster,
@@ -248,6 +261,10 @@ class CertRenewalWorkflow:
             health=self._gates.policy.health,
             paths=paths,
         )
+        # Only clusters with an itsm: block, and only changes started since it existed.
+        itsm = self._gates.policy.itsm
+        if itsm is not None and workflow.patched(ITSM):
+            problems += await self._change_record.check(itsm, inp.purposes, self._windows)
         warnings = [p for p in problems if not p.blocking]
         errors = [p for p in problems if p.blocking]
         if warnings:
@@ -556,6 +573,27 @@ class CertRenewalWorkflow:
         )
         return result
 
+    async def _write_back(self, outcome: Outcome) -> None:
+        """Tell the change record how the change ended (when its cluster has an itsm:
+        block): a summary, the renewal page's link, and what an operator must still do."""
+        status = self._status
+        purposes = ", ".join(status.purposes)
+        notes: list[str] = []
+        if outcome == "done":
+            summary = f"renewal of {purposes} on cluster {status.cluster} is done"
+            notes += [
+                f"{purpose}: new certificate serial {cert.serial}, valid until "
+                f"{cert.not_after:%Y-%m-%d}"
+                for purpose, cert in status.new_certificates.items()
+            ]
+        else:
+            summary = f"renewal of {purposes} on cluster {status.cluster} {outcome}: " + (
+                status.error or outcome
+            )
+            notes += [f"problem: {p.message}" for p in status.problems]
+        notes += [f"still to do: {o}" for o in status.outstanding]
+        await self._change_record.write_back(outcome, summary, notes)
+
     async def _compensate(self) -> None:
         """Record where the cluster stands and what an operator must still do."""
         if self._sso_disabled_by_us:
@@ -596,6 +634,7 @@ class CertRenewalWorkflow:
                     cluster=self._input.cluster,
                     purposes=self._input.purposes if self._purpose_certs else [],
                 ),
+                summary="assess where every node stands",
                 **policies.ASSESS.kwargs(),
             )
         except ActivityError as err:
@@ -744,6 +783,7 @@ class CertRenewalWorkflow:
                 sso = await workflow.execute_activity_method(
                     CucmActivities.sso_status,
                     ClusterRef(cluster=self._input.cluster),
+                    summary="check SSO is re-enabled",
                     **policies.SSO.kwargs(),
                 )
             except ActivityError as err:

@@ -10,6 +10,7 @@ phones waits until they are back (and gone from the nodes the next wave stops) o
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.cucm import CucmActivities
     from workflows import policies
+    from workflows import search_attributes as sa
     from workflows.ledger import ApprovalGates, Ledger
     from workflows.models import FailedStep, Phase, RenewalInput, RenewalPlan
     from workflows.recovery import NodeStepRecovery
@@ -83,6 +85,12 @@ class Rollout:
         ledger = self._ledger
         if plan.phone_impact:
             await self._wait_for_window()
+        self._window_deadline()
+        ledger.set_progress(
+            sa.Progress(
+                restarts_total=sum(len(nr.services) for w in restarts.waves for nr in w.nodes)
+            )
+        )
         stages = restarts.stages
         if stages and stages[0].kind == "ctl-update":
             ledger.phase("ctl-update")
@@ -102,6 +110,7 @@ class Rollout:
                 if plan.phone_impact:
                     await self._gates.wait("impact", plan, recheck=True)
                     await self._fit_in_window(f"wave {wave.index}", "restarts")
+                    self._window_deadline()
                     ledger.phase("restarts")
                 await self._run_wave(wave, started, stage.health_gate, stage.drain)
 
@@ -112,6 +121,7 @@ class Rollout:
         if gated:
             baseline = await self._registered_now()
             self._ledger.status.registrations_baseline = baseline
+            self._phones(None, baseline)
         await asyncio.gather(*(self._restart_node(nr, started) for nr in wave.nodes))
         if self._recovery is not None and self._recovery.rollback_after is not None:
             await self._recovery.roll_back()
@@ -159,6 +169,10 @@ class Rollout:
                         return
                     progress.steps["restart"] = "running"
             self._restarted.setdefault(nr.node, []).append(service)
+            counters = self._ledger.progress
+            self._ledger.set_progress(
+                dataclasses.replace(counters, restarts_done=counters.restarts_done + 1)
+            )
         progress.steps["restart"] = "done"
 
     async def _staged_phone_resets(self) -> None:
@@ -247,6 +261,7 @@ class Rollout:
                 ),
                 policies.health_gate_policy(policy.health_timeout_seconds),
             )
+            self._phones(result.registered, baseline)
             if result.ok:
                 return
             lingering = ""
@@ -273,6 +288,16 @@ class Rollout:
                     f"({result.registered}/{result.expected})",
                 )
 
+    def _phones(self, back: int | None, baseline: int) -> None:
+        self._ledger.set_progress(
+            dataclasses.replace(self._ledger.progress, phones_back=back, phones_baseline=baseline)
+        )
+
+    def _window_deadline(self) -> None:
+        """The dashboards' deadline: the end of the window the rollout runs in."""
+        window = in_window(self._windows, workflow.now()) if self._windows else None
+        self._ledger.set_deadlines(window.end if window is not None else None)
+
     def _fits(self) -> bool:
         wave_time = timedelta(seconds=self._input.options.expected_wave_seconds)
         return can_start_wave(self._windows, workflow.now(), wave_time)
@@ -294,13 +319,18 @@ class Rollout:
             raise RenewalStopped(
                 "NoMaintenanceWindow", "no maintenance window is left for the restarts"
             )
+        self._ledger.set_deadlines(upcoming.end)
         self._ledger.phase("window", awaiting="window")
         self._ledger.audit(
             "ucrenew",
             "waiting-for-window",
             f"next window {upcoming.label or ''} opens {upcoming.start:%Y-%m-%d %H:%M} UTC",
         )
-        await workflow.sleep(upcoming.start - now)
+        await workflow.sleep(
+            upcoming.start - now,
+            summary=f"maintenance window {upcoming.label or ''} opens "
+            f"{upcoming.start:%Y-%m-%d %H:%M} UTC",
+        )
 
     async def _window_closed(self, step: str) -> None:
         """The window ends before the next step (a wave, a reset batch) could finish: ask."""
@@ -321,7 +351,10 @@ class Rollout:
                 # Open but too short for a wave: wait for the one after it.
                 window = in_window(self._windows, workflow.now())
                 assert window is not None
-                await workflow.sleep(window.end - workflow.now())
+                await workflow.sleep(
+                    window.end - workflow.now(),
+                    summary="window too short for a wave: wait for the next one",
+                )
 
 
 def _wave_text(wave: RestartWave) -> str:

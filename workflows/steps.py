@@ -14,6 +14,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from workflows import policies
+    from workflows.ui_metadata import activity_summary
 
 ArgT = TypeVar("ArgT")
 ResT = TypeVar("ResT")
@@ -37,10 +38,20 @@ async def run_activity(
     method: Callable[[Any, ArgT], Awaitable[ResT]],
     arg: ArgT,
     policy: policies.ActivityPolicy,
+    summary: str | None = None,
 ) -> ResT:
-    """Run an activity method with its policy; a final failure stops the renewal."""
+    """Run an activity method with its policy; a final failure stops the renewal.
+
+    ``summary`` labels it in the Temporal UI (default: its name and the purpose, node and
+    service of ``arg``); it is metadata, not part of the command Temporal compares on replay.
+    """
     try:
-        return await workflow.execute_activity_method(method, arg, **policy.kwargs())
+        return await workflow.execute_activity_method(
+            method,
+            arg,
+            summary=summary or activity_summary(method.__name__, arg),
+            **policy.kwargs(),
+        )
     except ActivityError as err:
         raise stopped(method.__name__, err) from None
 

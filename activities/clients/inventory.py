@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from activities.clients.itsm.models import ItsmConfig, ItsmOverride
 from activities.clients.notify.config import (
     Channel,
     EmailChannel,
@@ -218,6 +219,10 @@ class HealthPolicyEntry(BaseModel):
         return self
 
 
+ActionName = Literal["start", "submit-cert", "decide", "confirm-sso", "cancel", "ca-check"]
+"""Actions on a change that a cluster's ``change_policy.actions`` may restrict to groups."""
+
+
 class ChangePolicyEntry(BaseModel):
     """A cluster's ``change_policy:`` block: approvals per gate, windows, health gates, and
     the pre-change health checks."""
@@ -229,6 +234,11 @@ class ChangePolicyEntry(BaseModel):
     health_tolerance: float | None = Field(default=None, ge=0.0, le=1.0)
     health_timeout_seconds: float | None = Field(default=None, gt=0)
     health: HealthPolicyEntry | None = None
+    actions: dict[ActionName, list[str]] = Field(
+        default_factory=dict,
+        description="action -> groups that may take it through the service; empty or absent: "
+        "any signed-in person (approve and reject follow the approver groups of the gate)",
+    )
 
 
 class CertificatesEntry(BaseModel):
@@ -263,6 +273,9 @@ class ClusterEntry(BaseModel):
     tls: TlsTrust = Field(default_factory=TlsTrust)
     change_policy: ChangePolicyEntry | None = None
     certificates: CertificatesEntry = Field(default_factory=CertificatesEntry)
+    itsm: ItsmOverride | None = Field(
+        default=None, description="this cluster's change system: replaces top-level itsm fields"
+    )
     notifications: NotificationsEntry | None = Field(
         default=None, description="overrides of the top-level notifications: block"
     )
@@ -301,6 +314,9 @@ class Inventory(BaseModel):
 
     clusters: list[ClusterEntry]
     cas: list[CaEntry] = Field(default_factory=list)
+    itsm: ItsmConfig | None = Field(
+        default=None, description="the change system change records are checked in (itsm.md)"
+    )
     notifications: NotificationsEntry | None = Field(
         default=None, description="who is told about renewals (defaults for every cluster)"
     )
@@ -312,7 +328,32 @@ class Inventory(BaseModel):
         base = Path(self.base_dir)
         clusters = [c.model_copy(update={"tls": c.tls.relative_to(base)}) for c in self.clusters]
         object.__setattr__(self, "clusters", clusters)  # frozen: set the derived value once
+        for c in clusters:
+            try:
+                self.itsm_for(c.name)
+            except ValidationError as exc:
+                raise ValueError(
+                    f"cluster {c.name}: its itsm block with the top-level one is invalid: "
+                    f"{describe_validation_error(exc)}"
+                ) from None
         return self
+
+    def itsm_for(self, cluster: str) -> ItsmConfig | None:
+        """The change system of ``cluster``: the top-level ``itsm:`` with the cluster's own
+        fields over it; None when neither is set or the cluster says ``enabled: false``.
+
+        Raises:
+            InventoryError: ``cluster`` is unknown.
+            pydantic.ValidationError: the combination is incomplete (checked at load).
+        """
+        override = self.cluster(cluster).itsm
+        if override is None:
+            return self.itsm
+        if not override.enabled:
+            return None
+        fields = override.model_dump(exclude_unset=True, exclude={"enabled"})
+        base = self.itsm.model_dump(exclude_unset=True) if self.itsm is not None else {}
+        return ItsmConfig.model_validate({**base, **fields})
 
     def ca(self, kind: str, name: str | None = None) -> CaEntry:
         """A CA by name, or the first of its type when no name is given."""

@@ -121,7 +121,12 @@ class Stack:
         status = await self.wait_for(handle, "approval")
         assert status.gate == "impact"
         await handle.execute_update(
-            CertRenewalWorkflow.approve, ApprovalInput(principal="cab-member", comment="ok")
+            CertRenewalWorkflow.approve,
+            ApprovalInput(
+                principal="cab-member",
+                comment="ok",
+                plan_hash=status.plan.plan_hash if status.plan else None,
+            ),
         )
         return status
 

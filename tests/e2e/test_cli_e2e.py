@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -34,7 +35,11 @@ class Cli:
             UCRENEW_TEMPORAL_UI_PORT=str(free_loopback_port()),
             UCRENEW_PRINCIPAL="cli-tester",
             COLUMNS="200",
+            # Never the tester's own `ucrenew login`: these tests talk to Temporal directly.
+            XDG_CONFIG_HOME=str(state / "config"),
         )
+        for name in ("UCRENEW_SERVER", "UCRENEW_TOKEN"):
+            self.env.pop(name, None)
 
     def __call__(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
@@ -79,7 +84,9 @@ def cli(tmp_path: Path) -> Iterator[Cli]:
 
 def test_manual_renewal_driven_from_the_cli(cli: Cli, tmp_path: Path) -> None:
     stack = cli.json("dev", "status")
-    assert stack["temporal"] and stack["lab"] and stack["worker"]
+    assert stack["temporal"] and stack["lab"] and stack["worker"] and stack["service"]
+    login_page = httpx.get(stack["service"]["url"] + "/login", timeout=10)
+    assert login_page.status_code == 200 and 'name="password"' in login_page.text
 
     plan = cli.json("plan", "lab")
     restarts = [s["node"] for s in plan["plan"]["steps"] if s["phase"] == "restarts"]
@@ -96,7 +103,10 @@ def test_manual_renewal_driven_from_the_cli(cli: Cli, tmp_path: Path) -> None:
     status = cli.wait_awaiting("CHG-CLI-1", "approval")
     stale = cli("approve", "CHG-CLI-1", "--plan-hash", "0123456789ab", ok=False)
     assert stale.returncode == 3 and "plan changed" in stale.stderr
-    cli("approve", "CHG-CLI-1", "--plan-hash", status["plan"]["plan_hash"], "-m", "CAB ok")
+    plan_hash = status["plan"]["plan_hash"]
+    own = cli("approve", "CHG-CLI-1", "--plan-hash", plan_hash, ok=False)
+    assert own.returncode == 3 and "four eyes" in own.stderr  # cli-tester requested it
+    cli("approve", "CHG-CLI-1", "--plan-hash", plan_hash, "--by", "cab-member", "-m", "CAB ok")
 
     cli.wait_awaiting("CHG-CLI-1", "ca")
     csr = cli("ca-request", "CHG-CLI-1").stdout
@@ -138,11 +148,11 @@ def test_manual_renewal_driven_from_the_cli(cli: Cli, tmp_path: Path) -> None:
     assert final["phase"] == "done"
     assert all(n["verified"] for n in final["nodes"])
     actions = [(e["actor"], e["action"]) for e in final["audit"]]
-    assert ("cli-tester", "approved") in actions and ("cli-tester", "sso-reenabled") in actions
+    assert ("cab-member", "approved") in actions and ("cli-tester", "sso-reenabled") in actions
     report = cli("report", "CHG-CLI-1").stdout
     assert report.startswith("# Certificate renewal CHG-CLI-1")
     assert f"serial {final['new_serial']}" in report
-    assert "| cli-tester | approved | CAB ok |" in report
+    assert "| cab-member | approved | CAB ok |" in report
     # The post-change check: no CallManager, so no phone watch; the CSCur97909 leftovers
     # the renewal listed (the nodes' former self-signed tomcat certificates) need attention.
     checked = cli("check", "CHG-CLI-1", ok=False)

@@ -23,6 +23,7 @@ from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.clients.itsm.models import ItsmReason
 from activities.clients.notify.models import (
     NOTIFICATION_KINDS,
     DeliveryRequest,
@@ -31,6 +32,7 @@ from activities.clients.notify.models import (
     NotificationRoutes,
     RoutesRequest,
 )
+from activities.cluster_models import ItsmPolicy
 from tests.workflows.stubs import BAD_PEM, GOOD_PEM, ROOT_PEM, StubCluster
 from tests.workflows.test_renewal_workflow import Handle, start, wait_for
 from workers.binaries import temporal_test_server_path
@@ -98,8 +100,12 @@ async def callmanager_waves(env: WorkflowEnvironment, stub: StubCluster, tq: str
     opens = await env.get_current_time() + timedelta(hours=10)
     window = {"start": opens.isoformat(), "end": (opens + timedelta(hours=6)).isoformat()}
     handle = await start(env, tq, purposes=["CallManager"], windows=[window])
-    await wait_for(handle, "approval")
-    await handle.execute_update(CertRenewalWorkflow.approve, ApprovalInput(principal="bob"))
+    waiting = await wait_for(handle, "approval")
+    assert waiting.plan is not None
+    await handle.execute_update(
+        CertRenewalWorkflow.approve,
+        ApprovalInput(principal="bob", plan_hash=waiting.plan.plan_hash),
+    )
     await wait_for(handle, "window")
     await env.sleep(timedelta(hours=11))
     await wait_for(handle, "operator")
@@ -127,8 +133,12 @@ async def callmanager_staged_resets(env: WorkflowEnvironment, stub: StubCluster,
         windows=[window],
         options={"phone_reset_batch": 4, "reset_phones": True},
     )
-    await wait_for(handle, "approval")
-    await handle.execute_update(CertRenewalWorkflow.approve, ApprovalInput(principal="bob"))
+    waiting = await wait_for(handle, "approval")
+    assert waiting.plan is not None
+    await handle.execute_update(
+        CertRenewalWorkflow.approve,
+        ApprovalInput(principal="bob", plan_hash=waiting.plan.plan_hash),
+    )
     await wait_for(handle, "operator")
     await handle.execute_update(
         CertRenewalWorkflow.decide, OperatorDecision(principal="carol", decision="continue")
@@ -153,8 +163,12 @@ async def callmanager_purposes(env: WorkflowEnvironment, stub: StubCluster, tq: 
     opens = await env.get_current_time() - timedelta(minutes=5)
     window = {"start": opens.isoformat(), "end": (opens + timedelta(hours=12)).isoformat()}
     handle = await start(env, tq, purposes=["CallManager"], windows=[window])
-    await wait_for(handle, "approval")
-    await handle.execute_update(CertRenewalWorkflow.approve, ApprovalInput(principal="bob"))
+    waiting = await wait_for(handle, "approval")
+    assert waiting.plan is not None
+    await handle.execute_update(
+        CertRenewalWorkflow.approve,
+        ApprovalInput(principal="bob", plan_hash=waiting.plan.plan_hash),
+    )
     await handle.result()
     return handle
 
@@ -221,6 +235,48 @@ async def adcs_check_now(env: WorkflowEnvironment, stub: StubCluster, tq: str) -
     return handle
 
 
+async def dashboard_attributes(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
+    """CallManager with the dashboard's attributes: two approvers of a group whose approvals
+    expire, a window ahead (deadline), a health gate asking once, restarts counted."""
+    stub.sso_enabled = False
+    stub.version = "12.5.1.14900-63"
+    stub.gate_answers = [False, True]
+    stub.approvals = {
+        "impact": {"approver_groups": ["voice-cab"], "required": 2, "expiry_seconds": 86400}
+    }
+    opens = await env.get_current_time() + timedelta(hours=10)
+    window = {"start": opens.isoformat(), "end": (opens + timedelta(hours=6)).isoformat()}
+    handle = await start(env, tq, purposes=["CallManager"], windows=[window])
+    plan = (await wait_for(handle, "approval")).plan
+    assert plan is not None
+    for who in ("bob", "dana"):
+        await handle.execute_update(
+            CertRenewalWorkflow.approve,
+            ApprovalInput(
+                principal=who, groups=["voice-cab"], comment="CAB-7", plan_hash=plan.plan_hash
+            ),
+        )
+    await wait_for(handle, "window")
+    await env.sleep(timedelta(hours=11))
+    await wait_for(handle, "operator")
+    await handle.execute_update(
+        CertRenewalWorkflow.decide, OperatorDecision(principal="carol", decision="continue")
+    )
+    await handle.result()
+    return handle
+
+
+async def itsm_checked_and_written(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
+    """A cluster with a change system: the record checked in preflight, the outcome written
+    back after one failed attempt."""
+    stub.itsm = ItsmPolicy(kind="servicenow", write_back_attempts=3, write_back_initial_seconds=1)
+    stub.write_back_failures = 1
+    handle = await start(env, tq)
+    await confirm(handle, stub)
+    await handle.result()
+    return handle
+
+
 @activity.defn(name="notification_routes")
 async def notification_routes(req: RoutesRequest) -> NotificationRoutes:
     return NotificationRoutes(channels=["team"], retry_for_seconds=600)
@@ -255,6 +311,40 @@ async def notifications(env: WorkflowEnvironment, stub: StubCluster, tq: str) ->
     return handle
 
 
+async def approvals_bound_four_eyes(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
+    """Plan approvals by signal without a plan hash and from the requester (both ignored,
+    patch approvals-bound-four-eyes), then a bound approval by someone else."""
+    handle = await start(env, tq, require_plan_approval=True)
+    status = await wait_for(handle, "approval")
+    assert status.plan is not None
+    await handle.signal(CertRenewalWorkflow.approve_signal, ApprovalInput(principal="erin"))
+    await handle.signal(
+        CertRenewalWorkflow.approve_signal,
+        ApprovalInput(principal="alice", plan_hash=status.plan.plan_hash),
+    )
+    await handle.execute_update(
+        CertRenewalWorkflow.approve,
+        ApprovalInput(principal="bob", plan_hash=status.plan.plan_hash, comment="CAB ok"),
+    )
+    await confirm(handle, stub)
+    final = await handle.result()
+    ignored = [e.actor for e in final.audit if e.action == "approval-ignored"]
+    assert ignored == ["erin", "alice"], ignored
+    return handle
+
+
+async def itsm_refused(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
+    """A change record that does not allow the work: preflight stops, the failure is told."""
+    stub.itsm = ItsmPolicy(kind="servicenow")
+    stub.record_reasons = [
+        ItsmReason(code="change-record-not-approved", message="state 'Authorize'")
+    ]
+    handle = await start(env, tq)
+    with contextlib.suppress(WorkflowFailureError):
+        await handle.result()
+    return handle
+
+
 SCENARIOS: dict[str, Scenario] = {
     "tomcat-local-ca": tomcat_local_ca,
     "manual-ca-refused-then-accepted": manual_ca_refused_then_accepted,
@@ -266,6 +356,10 @@ SCENARIOS: dict[str, Scenario] = {
     "node-step-retry-then-skip": node_step_retry_then_skip,
     "node-step-rollback": node_step_rollback,
     "adcs-check-now": adcs_check_now,
+    "dashboard-attributes": dashboard_attributes,
+    "approvals-bound-four-eyes": approvals_bound_four_eyes,
+    "itsm-checked-and-written": itsm_checked_and_written,
+    "itsm-refused": itsm_refused,
     "notifications": notifications,
 }
 

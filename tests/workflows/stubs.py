@@ -17,6 +17,14 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from activities import catalog
 from activities.cleanup_models import LeftoverRemovalRequest, LeftoverRemovalResult
 from activities.clients.inventory import CertificatesEntry
+from activities.clients.itsm.models import (
+    ChangeRecord,
+    ChangeRecordCheck,
+    ChangeRecordRequest,
+    ItsmReason,
+    WriteBackRequest,
+    WriteBackResult,
+)
 from activities.clients.notify.models import NotificationPolicy
 from activities.cluster_models import (
     AssessRequest,
@@ -33,6 +41,7 @@ from activities.cluster_models import (
     CtlResult,
     DiscoverRequest,
     HealthPolicy,
+    ItsmPolicy,
     LeftoverChange,
     LeftoverRequest,
     LeftoverResult,
@@ -155,6 +164,16 @@ class StubCluster:
     leftovers_fail: bool = False
     #: what remove_leftover_certificates answers (None: every approved one removed)
     removal: LeftoverRemovalResult | None = None
+    #: the inventory's itsm: block as the workflow sees it (None: no change system)
+    itsm: ItsmPolicy | None = None
+    #: why the change record refuses the change (check_change_record); found unless
+    #: ``record_missing``
+    record_reasons: list[ItsmReason] = field(default_factory=list)
+    record_missing: bool = False
+    #: check_change_record fails (the change system cannot be reached)
+    record_check_fails: bool = False
+    #: write_back_outcome fails this many times (retryably) before it succeeds
+    write_back_failures: int = 0
     #: discovery fails for good (the cluster cannot be reached)
     discover_fails: bool = False
     #: the cluster's notification settings as the change policy carries them
@@ -259,7 +278,44 @@ class StubCluster:
                 approvals=s.approvals,
                 windows=s.windows,
                 health=s.health_policy,
+                itsm=s.itsm,
                 notifications=s.notifications,
+            )
+
+        @activity.defn(name="check_change_record")
+        async def check_change_record(req: ChangeRecordRequest) -> ChangeRecordCheck:
+            s.calls.append(("check_change_record", req))
+            if s.record_check_fails:
+                raise ApplicationError(
+                    "servicenow: GET https://sn.example.com/api/now/table/change_request "
+                    "answered 503 (Service Unavailable)",
+                    type="ItsmUnavailable",
+                )
+            if s.record_missing:
+                return ChangeRecordCheck(
+                    system="servicenow",
+                    change_id=req.change_id,
+                    found=False,
+                    blocking=s.itsm.block if s.itsm else True,
+                    reasons=[ItsmReason(code="change-record-not-found", message="no such change")],
+                )
+            return ChangeRecordCheck(
+                system="servicenow",
+                change_id=req.change_id,
+                found=True,
+                blocking=s.itsm.block if s.itsm else True,
+                record=ChangeRecord(number=req.change_id, ref="abc", state="-1"),
+                reasons=s.record_reasons,
+            )
+
+        @activity.defn(name="write_back_outcome")
+        async def write_back_outcome(req: WriteBackRequest) -> WriteBackResult:
+            s.calls.append(("write_back_outcome", req))
+            if s.write_back_failures:
+                s.write_back_failures -= 1
+                raise ApplicationError("servicenow: answered 503", type="ItsmUnavailable")
+            return WriteBackResult(
+                system="servicenow", change_id=req.change_id, detail=f"work note on {req.change_id}"
             )
 
         @activity.defn(name="registration_snapshot")
@@ -496,6 +552,8 @@ class StubCluster:
 
         return [
             load_change_policy,
+            check_change_record,
+            write_back_outcome,
             registration_snapshot,
             wait_for_registrations,
             registered_phones,

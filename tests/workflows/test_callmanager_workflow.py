@@ -54,6 +54,10 @@ async def start_cm(env: WorkflowEnvironment, task_queue: str, **kw: Any) -> Hand
 
 
 async def approve(handle: Handle, who: str = "bob", **kw: Any) -> None:
+    if "plan_hash" not in kw:
+        status = await handle.query(CertRenewalWorkflow.get_status)
+        assert status.plan is not None
+        kw["plan_hash"] = status.gate_hash or status.plan.plan_hash
     await handle.execute_update(CertRenewalWorkflow.approve, ApprovalInput(principal=who, **kw))
 
 
@@ -183,14 +187,26 @@ async def test_approval_policy_groups_count_and_justification(
     with pytest.raises(WorkflowUpdateFailedError) as twice:
         await approve(handle, "bob", groups=["voice-cab"], comment="again")
     assert "already approved" in update_message(twice.value)
-    # the ITSM integration approves by signal
+    # the ITSM integration approves by signal, bound to the plan like any approval
     await handle.signal(
         CertRenewalWorkflow.approve_signal,
-        ApprovalInput(principal="dana", groups=["voice-cab"], comment="CAB-7 second approver"),
+        ApprovalInput(principal="erin", groups=["voice-cab"], comment="no plan named"),
+    )
+    assert status.plan is not None
+    await handle.signal(
+        CertRenewalWorkflow.approve_signal,
+        ApprovalInput(
+            principal="dana",
+            groups=["voice-cab"],
+            comment="CAB-7 second approver",
+            plan_hash=status.plan.plan_hash,
+        ),
     )
     final = await handle.result()
     assert final.phase == "done"
     assert [e.actor for e in final.approvals] == ["bob", "dana"]
+    [ignored] = [e for e in final.audit if e.action == "approval-ignored"]
+    assert ignored.actor == "erin" and "plan hash" in ignored.comment
 
 
 async def test_a_window_too_short_for_a_wave_pauses_until_the_operator_resumes(

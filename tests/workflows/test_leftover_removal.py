@@ -59,14 +59,17 @@ async def test_the_removal_waits_at_the_cleanup_gate_and_removes_exactly_the_app
     assert status.leftover_removal.proposed == [SUB1, SUB2]
     assert "remove_leftover_certificates" not in stub.names()
     assert any(s.phase == "cleanup" for s in status.plan.steps)  # type: ignore[union-attr]
-    # An approval bound to another list is refused; `ucrenew approve` without a hash
-    # approves the list the open gate shows.
+    # An approval bound to another list is refused; the gate shows the hash of its list.
     with pytest.raises(WorkflowUpdateFailedError):
         await handle.execute_update(
             CertRenewalWorkflow.approve,
             ApprovalInput(principal="bob", plan_hash=status.plan.plan_hash),  # type: ignore[union-attr]
         )
-    await handle.execute_update(CertRenewalWorkflow.approve, ApprovalInput(principal="bob"))
+    with pytest.raises(WorkflowUpdateFailedError):
+        await handle.execute_update(CertRenewalWorkflow.approve, ApprovalInput(principal="bob"))
+    await handle.execute_update(
+        CertRenewalWorkflow.approve, ApprovalInput(principal="bob", plan_hash=status.gate_hash)
+    )
     final = await handle.result()
     assert final.phase == "done"
     [call] = [c[1] for c in stub.calls if c[0] == "remove_leftover_certificates"]

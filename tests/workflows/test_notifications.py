@@ -366,7 +366,11 @@ async def test_the_window_opening_is_told_after_the_impact_approval(
     window = {"start": opens.isoformat(), "end": (opens + timedelta(hours=6)).isoformat()}
     handle = await start(notify_env, task_queue, purposes=["CallManager"], windows=[window])
     await until_awaiting(notify_env, handle, "approval")
-    await handle.execute_update(CertRenewalWorkflow.approve, ApprovalInput(principal="bob"))
+    plan = (await status_of(handle)).plan
+    assert plan is not None
+    await handle.execute_update(
+        CertRenewalWorkflow.approve, ApprovalInput(principal="bob", plan_hash=plan.plan_hash)
+    )
     final = await handle.result()
     assert final.phase == "done"
     assert kinds(await sent(notify_env, handle)) == ["approval-needed", "window-opening", "done"]

@@ -152,8 +152,20 @@ async def test_plan_approval_gates_the_first_write(
         )
     assert "plan changed" in update_message(stale.value)
     with pytest.raises(WorkflowUpdateFailedError) as anonymous:
-        await handle.execute_update(CertRenewalWorkflow.approve, ApprovalInput(principal=" "))
+        await handle.execute_update(
+            CertRenewalWorkflow.approve,
+            ApprovalInput(principal=" ", plan_hash=status.plan.plan_hash),
+        )
     assert "approver" in update_message(anonymous.value)
+    with pytest.raises(WorkflowUpdateFailedError) as unbound:
+        await handle.execute_update(CertRenewalWorkflow.approve, ApprovalInput(principal="bob"))
+    assert "must name the plan hash" in update_message(unbound.value)
+    with pytest.raises(WorkflowUpdateFailedError) as own:
+        await handle.execute_update(
+            CertRenewalWorkflow.approve,
+            ApprovalInput(principal="alice", plan_hash=status.plan.plan_hash),
+        )
+    assert "requested this change" in update_message(own.value)
     assert not WRITES & set(stub.names())
 
     await handle.execute_update(

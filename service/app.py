@@ -1,0 +1,151 @@
+"""The service's ASGI app: sessions, error shape, routers, and the Temporal connection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+from starlette.middleware.sessions import SessionMiddleware
+
+from activities.clients.secrets import SecretRefError, resolve_secret_ref
+from service.errors import install_handlers
+from service.settings import ServiceSettings
+from service.users import LoginThrottle
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+__all__ = ["SESSION_COOKIE", "ServiceConfigError", "create_app"]
+
+log = logging.getLogger("ucrenew.service")
+
+SESSION_COOKIE = "ucrenew_session"
+MIN_SESSION_KEY_LENGTH = 32
+
+# The dashboard and codec routers are built beside this one; each is included once present.
+_OPTIONAL_ROUTERS = ("service.dashboard", "service.codec")
+
+
+class ServiceConfigError(ValueError):
+    """The service's settings cannot work (said with what to set)."""
+
+
+def _session_key(settings: ServiceSettings) -> str:
+    if settings.session_key is None:
+        raise ServiceConfigError(
+            "UCRENEW_SERVICE_SESSION_KEY is not set: give a reference (env:NAME or file:PATH) "
+            f"to a random key of at least {MIN_SESSION_KEY_LENGTH} characters, e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))' > session.key`"
+        )
+    try:
+        key = resolve_secret_ref(settings.session_key)
+    except SecretRefError as err:
+        raise ServiceConfigError(f"session key: {err}") from None
+    if len(key) < MIN_SESSION_KEY_LENGTH:
+        raise ServiceConfigError(
+            f"session key {settings.session_key!r} is shorter than "
+            f"{MIN_SESSION_KEY_LENGTH} characters"
+        )
+    return key
+
+
+async def _connect(app: FastAPI, settings: ServiceSettings) -> None:
+    """Connect to Temporal, and keep trying while it does not answer: sign-in and pages work
+    meanwhile, and actions answer 503 ``temporal-unavailable``."""
+    from workers.wiring import connect
+
+    address = settings.ucrenew.temporal_address
+    delay = 1.0
+    while app.state.client is None:
+        try:
+            app.state.client = await connect(settings.ucrenew)
+        except RuntimeError as err:
+            log.error(
+                "cannot reach Temporal at %s (%s); retrying in %.0f s (UCRENEW_TEMPORAL_ADDRESS)",
+                address,
+                " ".join(str(err).split())[:200],
+                delay,
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+        else:
+            log.info("service connected to Temporal at %s", address)
+
+
+def create_app(settings: ServiceSettings, client: Client | None = None) -> FastAPI:
+    """Build the service.
+
+    Args:
+        settings: The service's settings.
+        client: A connected Temporal client; when ``None`` the app connects at start-up
+            (``workers.wiring.connect``, with the shared data converter), retrying in the
+            background while Temporal does not answer.
+
+    Returns:
+        The app; ``app.state.client`` is the Temporal client, ``app.state.settings`` the
+        settings.
+
+    Raises:
+        ServiceConfigError: The session key or the OIDC client secret cannot be resolved.
+    """
+    key = _session_key(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = None
+        if app.state.client is None:
+            task = asyncio.create_task(_connect(app, settings))
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app = FastAPI(
+        title="ucrenew",
+        summary="Certificate renewals on Cisco UC clusters: actions, sign-in and dashboard",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.client = client
+    app.state.session_key = key
+    app.state.throttle = LoginThrottle(settings.login_max_failures, settings.login_lockout_seconds)
+    app.state.oauth = None
+    if settings.oidc_enabled:
+        from service.oidc import build_oauth
+
+        app.state.oauth = build_oauth(settings)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=key,
+        session_cookie=SESSION_COOKIE,
+        max_age=settings.session_max_age_seconds,
+        same_site="lax",
+        https_only=settings.secure_cookies,
+    )
+    install_handlers(app)
+
+    from service import api, auth
+
+    app.include_router(auth.router)
+    app.include_router(api.router)
+    for name in _OPTIONAL_ROUTERS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name != name:
+                raise
+            continue
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,254 @@
+"""The fleet view of a cluster from a discovery snapshot: expiry, drift, failed clusters, the
+UI metadata texts, and the table ``ucrenew fleet`` prints."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from rich.console import Console
+
+from activities.cluster_models import ClusterSnapshot, NodeSnapshot
+from activities.fleet_models import FleetTarget, LastRenewal, LastRenewals
+from activities.models import CertificateInfo
+from console.fleet import fleet_table
+from workflows.fleet import fleet_cluster, fleet_purposes, normal_serial
+from workflows.fleet_models import FleetView
+from workflows.models import AuditEvent, RenewalInput, RenewalOptions, RenewalStatus
+from workflows.ui_metadata import activity_summary, current_details, static_details
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+PUB, SUB, IMP = "cucm-pub.x.test", "cucm-sub.x.test", "imp-pub.x.test"
+TARGET = FleetTarget(cluster="c1", version="15.0.1.10000-1", products=["cucm", "imp"])
+
+
+def cert(serial: str, days: float, sans: list[str], fp: str | None = None) -> CertificateInfo:
+    return CertificateInfo(
+        subject_cn=sans[0] if sans else "x",
+        subject=f"CN={sans[0] if sans else 'x'}",
+        issuer="CN=Issuing CA",
+        serial_hex=serial,
+        sha256_fingerprint=fp or f"fp-{serial}",
+        not_before=NOW - timedelta(days=300),
+        not_after=NOW + timedelta(days=days),
+        san_dns=sans,
+        has_san=bool(sans),
+        key_type="RSA",
+        pem="",
+    )
+
+
+def node(fqdn: str, product: str = "cucm", **tomcat: CertificateInfo) -> NodeSnapshot:
+    role = "publisher" if "pub" in fqdn else "subscriber"
+    return NodeSnapshot(
+        fqdn=fqdn,
+        product=product,  # type: ignore[arg-type]
+        role=role,  # type: ignore[arg-type]
+        https_ok=True,
+        certificates={"tomcat": tomcat["served"]} if "served" in tomcat else {},
+        installed={"tomcat": tomcat["installed"]} if "installed" in tomcat else {},
+    )
+
+
+def snapshot(*nodes: NodeSnapshot) -> ClusterSnapshot:
+    return ClusterSnapshot(cluster="c1", taken_at=NOW, version=TARGET.version, nodes=list(nodes))
+
+
+def tomcat_of(snap: ClusterSnapshot, last: LastRenewals | None = None, warning: int = 30):  # type: ignore[no-untyped-def]
+    cluster = fleet_cluster(TARGET, snap, last, NOW, warning)
+    return cluster, next(p for p in cluster.purposes if p.purpose == "tomcat")
+
+
+def kinds(purpose) -> list[str]:  # type: ignore[no-untyped-def]
+    return [d.kind for d in purpose.drift]
+
+
+MULTI = [PUB, SUB, IMP]
+
+
+def test_purposes_follow_products_and_release() -> None:
+    assert fleet_purposes(FleetTarget(cluster="a", version="12.5.1", products=["cucm"])) == [
+        "tomcat",
+        "CallManager",
+    ]
+    assert "cup-xmpp" in fleet_purposes(TARGET) and "tomcat-ECDSA" in fleet_purposes(TARGET)
+    assert "tomcat-ECDSA" not in fleet_purposes(FleetTarget(cluster="a", products=["cucm"]))
+
+
+def test_one_multi_server_certificate_everywhere_is_no_drift() -> None:
+    c = cert("0a1b", 200, MULTI)
+    cluster, tomcat = tomcat_of(
+        snapshot(
+            node(PUB, served=c, installed=c),
+            node(SUB, served=c, installed=c),
+            node(IMP, "imp", served=c, installed=c),
+        ),
+        LastRenewals(
+            cluster="c1", by_purpose={"tomcat": LastRenewal(change_id="CHG1", serial="A1B")}
+        ),
+    )
+    assert cluster.status == "ok"
+    assert tomcat.days_to_expiry == 200 and tomcat.drift == []
+    assert tomcat.last_change_id == "CHG1"
+    assert [n.node for n in tomcat.nodes] == [PUB, SUB, IMP]
+    # The installed certificate is the served one: said once, to keep the scan's result small.
+    first = tomcat.nodes[0]
+    assert first.installed is None and first.installed_same
+    assert first.installed_certificate == first.served
+
+
+def test_a_node_serving_another_certificate_of_a_multi_server_set_is_drift() -> None:
+    c = cert("aa", 200, MULTI)
+    odd = cert("bb", 300, [SUB])
+    _, tomcat = tomcat_of(
+        snapshot(
+            node(PUB, served=c, installed=c),
+            node(SUB, served=odd, installed=odd),
+            node(IMP, "imp", served=c, installed=c),
+        ),
+        LastRenewals(
+            cluster="c1", by_purpose={"tomcat": LastRenewal(change_id="CHG1", serial="aa")}
+        ),
+    )
+    differs = next(d for d in tomcat.drift if d.kind == "differs-between-nodes")
+    assert differs.nodes == [SUB]
+    replaced = next(d for d in tomcat.drift if d.kind == "not-from-last-change")
+    assert replaced.nodes == [SUB] and "CHG1" in replaced.message
+
+
+def test_per_node_self_signed_certificates_are_not_a_multi_server_set() -> None:
+    _, tomcat = tomcat_of(
+        snapshot(
+            node(PUB, served=cert("1", 200, [PUB])),
+            node(SUB, served=cert("2", 200, [SUB])),
+            node(IMP, "imp", served=cert("3", 200, [IMP])),
+        )
+    )
+    assert "differs-between-nodes" not in kinds(tomcat)
+
+
+def test_served_other_than_installed_says_a_restart_is_pending() -> None:
+    old, new = cert("1", 200, MULTI), cert("2", 400, MULTI)
+    _, tomcat = tomcat_of(
+        snapshot(
+            node(PUB, served=old, installed=new),
+            node(SUB, served=new, installed=new),
+            node(IMP, "imp", served=new, installed=new),
+        )
+    )
+    pending = next(d for d in tomcat.drift if d.kind == "served-not-installed")
+    assert pending.nodes == [PUB]
+    pub = tomcat.nodes[0]
+    assert not pub.installed_same and pub.installed_certificate is not None
+    assert pub.installed_certificate.serial == "2"
+
+
+def test_expiring_and_expired() -> None:
+    soon = cert("1", 10.5, MULTI)
+    _, tomcat = tomcat_of(snapshot(node(PUB, served=soon), node(SUB, served=soon)), warning=30)
+    assert tomcat.days_to_expiry == 10 and kinds(tomcat) == ["expiring"]
+    _, tomcat = tomcat_of(snapshot(node(PUB, served=soon), node(SUB, served=soon)), warning=5)
+    assert kinds(tomcat) == []
+    gone = cert("1", -2, MULTI)
+    _, tomcat = tomcat_of(snapshot(node(PUB, served=gone), node(SUB, served=gone)))
+    assert tomcat.days_to_expiry == -2 and kinds(tomcat) == ["expired"]
+
+
+def test_an_unreadable_node_is_reported_not_dropped() -> None:
+    c = cert("1", 200, MULTI)
+    broken = NodeSnapshot(
+        fqdn=SUB, https_error="connection refused", certificate_errors={"tomcat": "HTTPS: refused"}
+    )
+    _, tomcat = tomcat_of(snapshot(node(PUB, served=c), broken))
+    assert [n.node for n in tomcat.nodes] == [PUB, SUB]
+    unreadable = next(d for d in tomcat.drift if d.kind == "unreadable")
+    assert unreadable.nodes == [SUB] and "refused" in unreadable.message
+
+
+def test_a_cluster_none_of_whose_certificates_can_be_read_is_failed() -> None:
+    down = [
+        NodeSnapshot(fqdn=f, product=p, https_error="connection refused")  # type: ignore[arg-type]
+        for f, p in ((PUB, "cucm"), (SUB, "cucm"), (IMP, "imp"))
+    ]
+    cluster = fleet_cluster(TARGET, snapshot(*down), None, NOW, 30)
+    assert cluster.status == "failed"
+    assert cluster.error is not None and "connection refused" in cluster.error
+    assert cluster.purposes, "the purposes stay, each node with its error"
+
+
+def test_days_are_counted_again_from_the_readers_time() -> None:
+    c = cert("1", 20, MULTI)
+    cluster, _ = tomcat_of(snapshot(node(PUB, served=c)))
+    view = FleetView(scanned_at=NOW, as_of=NOW, warning_days=30, clusters=[cluster])
+    later = view.at(NOW + timedelta(days=5))
+    tomcat = later.clusters[0].purposes[0]
+    assert tomcat.days_to_expiry == 15 and tomcat.nodes[0].served is not None
+    assert tomcat.nodes[0].served.days_to_expiry == 15
+
+
+def test_serials_compare_in_one_spelling() -> None:
+    assert normal_serial("00:0A:1b") == normal_serial("a1b") == "a1b"
+
+
+def test_the_fleet_table_shows_failed_clusters_and_drift() -> None:
+    c = cert("1", 10, MULTI)
+    ok, _ = tomcat_of(snapshot(node(PUB, served=c)))
+    failed = fleet_cluster(
+        FleetTarget(cluster="c2", products=["cucm"]),
+        ClusterSnapshot(
+            cluster="c2", taken_at=NOW, nodes=[NodeSnapshot(fqdn="n", https_error="refused")]
+        ),
+        None,
+        NOW,
+        30,
+    )
+    view = FleetView(scanned_at=NOW, as_of=NOW, warning_days=30, clusters=[ok, failed])
+    out = Console(width=250, record=True)
+    out.print(fleet_table(view))
+    text = out.export_text()
+    assert "c2" in text and "failed" in text and "refused" in text
+    assert "expires in 10 day(s)" in text
+
+
+def test_ui_metadata_texts() -> None:
+    inp = RenewalInput(
+        change_id="CHG9",
+        cluster="c1",
+        purposes=["tomcat", "CallManager"],
+        ca="adcs",
+        ca_name="corp",
+        requested_by="alice",
+        options=RenewalOptions(),
+    )
+    details = static_details(inp, "https://ucrenew.example.net/")
+    assert "**CA** adcs (corp)" in details
+    assert "impact approval" in details
+    assert "[https://ucrenew.example.net/renewals/CHG9]" in details
+    status = RenewalStatus(
+        change_id="CHG9",
+        cluster="c1",
+        purposes=["tomcat"],
+        ca="adcs",
+        requested_by="alice",
+        phase="ca-wait",
+        awaiting="ca",
+        ca_request_ref="42",
+    )
+    assert "**Waiting on** the CA (request 42)" in current_details(status)
+    assert "**Phase** ca-wait" in current_details(status)
+
+    approved = [
+        AuditEvent(at=NOW, actor="a1", action="approved"),
+        AuditEvent(at=NOW, actor="a2", action="approved"),
+        AuditEvent(at=NOW, actor="a1", action="approved-impact"),
+    ]
+    at_impact = status.model_copy(
+        update={"awaiting": "approval", "gate": "impact", "approvals": approved}
+    )
+    assert "an approver (gate impact, 1 approval(s) so far)" in current_details(at_impact)
+
+    class Req:
+        cluster = "c1"
+        node = PUB
+        service = "Cisco Tomcat"
+
+    assert activity_summary("restart_service", Req()) == f"restart service {PUB} Cisco Tomcat (c1)"
