@@ -36,6 +36,7 @@ class Request:
     path: str
     headers: dict[str, str]
     body: bytes
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def json(self) -> Any:
         """The body as JSON."""

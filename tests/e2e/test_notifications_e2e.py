@@ -16,6 +16,7 @@ import os
 import sys
 from asyncio.subprocess import PIPE
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +160,10 @@ async def test_approval_and_done_arrive_with_the_link_and_a_failing_channel_does
         assert body["change_id"] == handle.id
     assert "not the requester e2e" in approval["asked"]
     request = next(r for r in good.requests if r.json()["event"] == "done")
+    for r in good.requests:
+        body = r.json()
+        delay = r.received_at - datetime.fromisoformat(body["occurred_at"])
+        print(f"\n{body['event']}: received {delay.total_seconds():.2f} s after it happened")
     mac = hmac.new(
         b"e2e-hook-key",
         request.headers["x-ucrenew-timestamp"].encode() + b"." + request.body,
