@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import os
+import signal
 import sys
 from asyncio.subprocess import PIPE
 from collections.abc import AsyncIterator
@@ -238,3 +239,53 @@ async def test_notify_test_sends_through_a_worker_and_names_the_failing_channel(
     code, _, err = unknown
     assert code == 1
     assert "no notification channel 'x' (known: board, oncall, broken, gone)" in err
+
+
+async def test_a_worker_killed_while_the_change_waits_sends_nothing_twice(
+    stack: Stack,
+    receivers: tuple[WebhookReceiver, WebhookReceiver],
+    dev_address: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    good, _ = receivers
+    monkeypatch.setenv("UCRENEW_E2E_HMAC", "e2e-hook-key")  # the worker process inherits it
+    path = stack.settings.inventory_path
+    inventory = yaml.safe_load(path.read_text())
+    inventory["notifications"] = {
+        "channels": [
+            {
+                "name": "board",
+                "kind": "webhook",
+                "url": good.url(),
+                "secret": "env:UCRENEW_E2E_HMAC",
+            }
+        ]
+    }
+    path.write_text(yaml.safe_dump(inventory))
+    first = stack.worker_process(dev_address)
+    handle = None
+    try:
+        handle = await stack.start(require_plan_approval=True)
+        status = await stack.wait_for(handle, "approval")
+        await arrived(good, "approval-needed")
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        # A new worker replays the change's history: the approval-needed start is in it.
+        async with stack.worker():
+            assert status.plan is not None
+            await handle.execute_update(
+                CertRenewalWorkflow.approve,
+                ApprovalInput(principal="cab-member", plan_hash=status.plan.plan_hash),
+            )
+            await stack.reenable_sso(handle)
+            final = await handle.result()
+            await arrived(good, "done")
+    finally:
+        if handle is not None:
+            with contextlib.suppress(RPCError):
+                await handle.terminate("test over")
+    assert final.phase == "done"
+    events = [r.json()["event"] for r in good.requests]
+    ids = [r.headers["x-ucrenew-delivery"] for r in good.requests]
+    assert events.count("approval-needed") == 1 and events.count("done") == 1
+    assert len(ids) == len(set(ids))
