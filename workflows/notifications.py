@@ -22,7 +22,7 @@ failed node step, SSO to re-enable), ``sso-left-disabled``, ``failed``, ``cancel
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import WorkflowIDReusePolicy
@@ -75,6 +75,8 @@ class Notifier:
         self._seq = 0
         self._starts: list[asyncio.Task[None]] = []
         self._ca_timer: asyncio.Task[None] | None = None
+        #: The window the change waits for was already announced (a notice before it).
+        self._window_told = False
 
     def configure(self, policy: NotificationPolicy) -> None:
         """The cluster's subscribed events and CA threshold (from its change policy)."""
@@ -141,7 +143,9 @@ class Notifier:
         status = self._status
         if before == "ca":
             self.ca_wait_ended()
-        if before == "window" and phase not in _TERMINAL:
+        if before == "window" and self._window_told:
+            self._window_told = False
+        elif before == "window" and phase not in _TERMINAL:
             self.emit(
                 "window-opening",
                 f"The maintenance window is open: {status.cluster} starts the phone-impacting "
@@ -167,6 +171,26 @@ class Notifier:
                 "Administration > System > SAML Single Sign-On, then confirm with "
                 f"`ucrenew confirm-sso {status.change_id}`.",
             )
+
+    def window_notice(self, until_open: timedelta) -> timedelta | None:
+        """How long before the window opens to tell (at most ``until_open``); None: tell
+        when it opens (no notice configured, or nobody gets the event)."""
+        if not self.wants("window-opening") or self._policy.window_notice_seconds <= 0:
+            return None
+        return min(timedelta(seconds=self._policy.window_notice_seconds), until_open)
+
+    def window_soon(self, opens: datetime, label: str) -> None:
+        """The window the change waits for opens at ``opens``: tell now, not again then."""
+        status = self._status
+        name = f" {label}" if label else ""
+        self._window_told = True
+        self.emit(
+            "window-opening",
+            f"The maintenance window{name} opens {opens:%Y-%m-%d %H:%M} UTC: {status.cluster} "
+            f"starts the phone-impacting part of {status.change_id} then.",
+            asked="The voice team: be ready to watch phones re-register; ucrenew asks if "
+            "they do not.",
+        )
 
     def approval_needed(self, gate: str, groups: list[str], required: int, bound: str) -> None:
         """An approval gate opened."""

@@ -165,6 +165,7 @@ def test_bad_durations_are_refused(bad: object) -> None:
 INVENTORY = """
 notifications:
   ca_wait_threshold: 72h
+  window_notice: 30m
   channels:
     - name: team-teams
       kind: teams
@@ -210,6 +211,7 @@ def test_cluster_blocks_override_the_defaults_field_by_field(tmp_path: Path) -> 
     lab = inventory.notification_settings("lab")
     assert [c.name for c in lab.channels] == ["team-teams", "board"]
     assert lab.ca_wait_threshold_seconds == 72 * 3600
+    assert lab.policy().window_notice_seconds == 1800
     assert lab.routes("ca-wait") == ["board"]
     assert lab.routes("done") == ["team-teams", "board"]
     assert lab.policy().events == list(lab.policy().events)  # every event: board takes all

@@ -353,15 +353,20 @@ async def test_a_stopped_change_that_left_sso_disabled_says_so_before_failing(
     assert any("SSO" in d for d in failed.details)
 
 
+@pytest.mark.parametrize("notice_hours", [0, 1])
 async def test_the_window_opening_is_told_after_the_impact_approval(
     notify_env: WorkflowEnvironment,
     worker: Worker,
     stub: StubCluster,
     channels: Channels,
     task_queue: str,
+    notice_hours: int,
 ) -> None:
     stub.sso_enabled = False
     stub.version = "12.5.1.14900-63"
+    stub.notifications = NotificationPolicy(
+        events=list(NOTIFICATION_KINDS), window_notice_seconds=notice_hours * 3600
+    )
     opens = await notify_env.get_current_time() + timedelta(days=2)
     window = {"start": opens.isoformat(), "end": (opens + timedelta(hours=6)).isoformat()}
     handle = await start(notify_env, task_queue, purposes=["CallManager"], windows=[window])
@@ -375,8 +380,14 @@ async def test_the_window_opening_is_told_after_the_impact_approval(
     assert final.phase == "done"
     assert kinds(await sent(notify_env, handle)) == ["approval-needed", "window-opening", "done"]
     opened = event(channels, "window-opening")
-    assert opened.occurred_at >= opens
-    assert opened.phase in ("ctl-update", "restarts")
+    if notice_hours:
+        # Told an hour ahead, while the change still waits for the window.
+        ahead = opens - opened.occurred_at
+        assert timedelta(minutes=59) <= ahead <= timedelta(hours=1)
+        assert opened.phase == "window" and "opens" in opened.summary
+    else:
+        assert opened.occurred_at >= opens
+        assert opened.phase in ("ctl-update", "restarts")
     assert "impact" in event(channels, "approval-needed").summary
 
 

@@ -66,6 +66,13 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 """Seconds, written as a number or as ``30m``, ``72h``, ``3d``."""
 
 
+def _notice(value: object) -> float:
+    # 0 is a valid notice (tell when the window opens), unlike the other durations.
+    if value == 0 or value == "0":
+        return 0.0
+    return parse_duration(value)
+
+
 def _http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -201,6 +208,8 @@ class NotificationsEntry(BaseModel):
     Attributes:
         channels: Where notifications go (a cluster's list replaces the default one).
         ca_wait_threshold: How long the CA may take before ``ca-wait`` is sent (default 48h).
+        window_notice: How long before a waited-for maintenance window opens
+            ``window-opening`` is sent (default 0: when it opens).
         delivery_retry_for: How long a failing channel is retried (default 1h); then the
             notification is given up and logged.
     """
@@ -209,6 +218,7 @@ class NotificationsEntry(BaseModel):
 
     channels: list[Channel] | None = None
     ca_wait_threshold: Duration | None = None
+    window_notice: Annotated[float, BeforeValidator(_notice)] | None = None
     delivery_retry_for: Duration | None = None
 
     @model_validator(mode="after")
@@ -227,6 +237,7 @@ class NotificationSettings(BaseModel):
 
     channels: list[Channel] = Field(default_factory=list)
     ca_wait_threshold_seconds: float = 48 * 3600.0
+    window_notice_seconds: float = 0.0
     delivery_retry_for_seconds: float = 3600.0
 
     def channel(self, name: str) -> Channel | None:
@@ -243,6 +254,7 @@ class NotificationSettings(BaseModel):
         return NotificationPolicy(
             events=[k for k in _ALL if k in wanted],
             ca_wait_threshold_seconds=self.ca_wait_threshold_seconds,
+            window_notice_seconds=self.window_notice_seconds,
         )
 
 
@@ -272,6 +284,8 @@ def effective_settings(
             updates["channels"] = list(entry.channels)
         if entry.ca_wait_threshold is not None:
             updates["ca_wait_threshold_seconds"] = entry.ca_wait_threshold
+        if entry.window_notice is not None:
+            updates["window_notice_seconds"] = entry.window_notice
         if entry.delivery_retry_for is not None:
             updates["delivery_retry_for_seconds"] = entry.delivery_retry_for
     return merged.model_copy(update=updates)

@@ -87,10 +87,15 @@ class NotificationPolicy(BaseModel):
         events: The events at least one channel of the cluster subscribes to; the renewal
             emits no other (an empty list: notifications are off).
         ca_wait_threshold_seconds: How long the CA may take before ``ca-wait`` is sent.
+        window_notice_seconds: How long before a waited-for window opens ``window-opening``
+            is sent (0: when it opens).
     """
 
     events: list[NotificationKind] = Field(default_factory=list)
     ca_wait_threshold_seconds: float = Field(default=48 * 3600.0, gt=0)
+    window_notice_seconds: float = Field(
+        default=0.0, ge=0, description="tell this long before the window opens (0: when it does)"
+    )
 
 
 class RoutesRequest(BaseModel):
