@@ -396,9 +396,9 @@ async def _remote_status(remote: Any, change_id: str) -> RenewalStatus:
     return RenewalStatus.model_validate(data["status"])
 
 
-async def _open_status(change_id: str) -> RenewalStatus:
-    """The status of a running change (from Temporal); refused at once when it is unknown
-    or finished (its status query would wait for a worker)."""
+async def _running(change_id: str, verb: str) -> WorkflowHandle[CertRenewalWorkflow, RenewalStatus]:
+    """The handle of a running change, refused at once when it is unknown or finished (a
+    query or update would wait for a worker that never answers)."""
     from temporalio.client import WorkflowExecutionStatus
     from temporalio.service import RPCError, RPCStatusCode
 
@@ -410,7 +410,14 @@ async def _open_status(change_id: str) -> RenewalStatus:
             raise unknown_change(change_id) from None
         raise
     if desc.status != WorkflowExecutionStatus.RUNNING:
-        raise await _not_actionable(handle, change_id, "approve")
+        raise await _not_actionable(handle, change_id, verb)
+    return handle
+
+
+async def _open_status(change_id: str) -> RenewalStatus:
+    """The status of a running change (from Temporal); refused at once when it is unknown
+    or finished."""
+    await _running(change_id, "approve")
     return await status_of(change_id)
 
 
@@ -1527,8 +1534,6 @@ async def cancel(
 ) -> None:
     """Cancel a renewal: who and why go into its audit trail first; it then records where
     the cluster stands and what is left to do, node by node."""
-    from temporalio.client import WorkflowExecutionStatus
-    from temporalio.service import RPCError, RPCStatusCode
 
     from workflows.models import CancellationNote
     from workflows.renewal import CertRenewalWorkflow
@@ -1539,31 +1544,15 @@ async def cancel(
 
         refuse_identity_options(remote, by=by)
         await _remote_action(remote, change_id, "cancel", {"reason": reason})
-        at = datetime.now(UTC)
-        _print_status(
+    else:
+        handle = await _running(change_id, "cancel")
+        note = CancellationNote(principal=principal(by), reason=reason)
+        await _act(
             change_id,
             "cancel",
-            {"cancel_requested_at": at.isoformat()},
-            json_out,
-            f"cancellation requested for {change_id} at {at:%H:%M:%S}Z",
+            lambda h: h.execute_update(CertRenewalWorkflow.record_cancellation, note),
         )
-        return
-    handle = await renewal(change_id)
-    try:
-        desc = await handle.describe()
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise unknown_change(change_id) from None
-        raise
-    if desc.status != WorkflowExecutionStatus.RUNNING:
-        raise await _not_actionable(handle, change_id, "cancel")
-    note = CancellationNote(principal=principal(by), reason=reason)
-    await _act(
-        change_id,
-        "cancel",
-        lambda h: h.execute_update(CertRenewalWorkflow.record_cancellation, note),
-    )
-    await handle.cancel()
+        await handle.cancel()
     at = datetime.now(UTC)
     _print_status(
         change_id,

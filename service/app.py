@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,9 +26,6 @@ log = logging.getLogger("ucrenew.service")
 
 SESSION_COOKIE = "ucrenew_session"
 MIN_SESSION_KEY_LENGTH = 32
-
-# The dashboard and codec routers are built beside this one; each is included once present.
-_OPTIONAL_ROUTERS = ("service.dashboard", "service.codec")
 
 
 class ServiceConfigError(ValueError):
@@ -136,16 +132,8 @@ def create_app(settings: ServiceSettings, client: Client | None = None) -> FastA
     )
     install_handlers(app)
 
-    from service import api, auth
+    from service import api, auth, codec, dashboard
 
-    app.include_router(auth.router)
-    app.include_router(api.router)
-    for name in _OPTIONAL_ROUTERS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name != name:
-                raise
-            continue
-        app.include_router(module.router)
+    for router in (auth.router, api.router, dashboard.router, codec.router):
+        app.include_router(router)
     return app

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from service.deps import (
     api_principal,
-    optional_principal,
+    check_csrf,
     page_principal,
     service_settings,
     session_key,
@@ -26,10 +26,10 @@ from service.deps import (
 from service.errors import ApiError
 from service.principal import Principal
 from service.templating import templates
-from service.tokens import issue_token
+from service.tokens import IssuedToken, issue_token
 from service.users import UsersFileError, load_users
 
-__all__ = ["TokenRequest", "TokenResponse", "router"]
+__all__ = ["MeResponse", "TokenRequest", "TokenResponse", "check_password", "router", "safe_next"]
 
 log = logging.getLogger("ucrenew.service.auth")
 
@@ -213,8 +213,6 @@ async def account_token(
     days: Annotated[int, Form()] = 7,
 ) -> Response:
     """Make an API token for the signed-in person and show it once."""
-    from service.deps import check_csrf
-
     check_csrf(request, csrf)
     issued = _issue(request, principal, days * 86400)
     expires = datetime.fromtimestamp(issued.expires_at, UTC).isoformat(timespec="minutes")
@@ -258,7 +256,7 @@ class TokenResponse(BaseModel):
     groups: list[str]
 
 
-def _issue(request: Request, principal: Principal, ttl: int | None) -> Any:
+def _issue(request: Request, principal: Principal, ttl: int | None) -> IssuedToken:
     settings = service_settings(request)
     lifetime = min(ttl or settings.token_ttl_seconds, settings.token_max_ttl_seconds)
     issued = issue_token(session_key(request), principal, lifetime)
@@ -288,6 +286,3 @@ async def create_token(request: Request, body: TokenRequest | None = None) -> To
         name=principal.name,
         groups=principal.groups,
     )
-
-
-__all__ += ["MeResponse", "check_password", "optional_principal", "safe_next"]

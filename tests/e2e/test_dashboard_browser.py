@@ -29,7 +29,20 @@ from workflows.renewal import CertRenewalWorkflow
 
 pytestmark = pytest.mark.e2e
 
-playwright_api = pytest.importorskip("playwright.async_api")
+#: CI sets this: there a missing browser is a failure, never a quiet skip.
+REQUIRE_BROWSER = os.environ.get("UCRENEW_REQUIRE_BROWSER") == "1"
+
+
+def _missing(reason: str) -> None:
+    if REQUIRE_BROWSER:
+        pytest.fail(f"{reason} (UCRENEW_REQUIRE_BROWSER=1)", pytrace=False)
+    pytest.skip(reason)
+
+
+try:
+    import playwright.async_api as playwright_api
+except ImportError:
+    _missing("playwright is not installed (bash scripts/bootstrap.sh)")
 
 CHROMIUM = os.environ.get("UCRENEW_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [
@@ -53,7 +66,7 @@ USERS = {
 @pytest_asyncio.fixture(loop_scope="session")
 async def browser() -> AsyncIterator[Any]:
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"no chromium at {CHROMIUM} (apt install chromium)")
+        _missing(f"no chromium at {CHROMIUM} (apt install chromium)")
     async with playwright_api.async_playwright() as pw:
         b = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         try:
