@@ -15,6 +15,7 @@ from activities.catalog import TOMCAT, Purpose
 from activities.cert_paths import LEGACY_PATH, CertificatePath, Interface
 from activities.clients.inventory import CertificatesEntry, ClusterEntry, short_name
 from activities.clients.itsm.models import ItsmConfig
+from activities.clients.notify.models import NotificationPolicy
 from activities.models import CertificateInfo, CsrInfo, UtcDatetime
 
 __all__ = ["CertificatePath", "Purpose"]
@@ -670,6 +671,10 @@ class ChangePolicy(BaseModel):
     health: HealthPolicy = Field(default_factory=HealthPolicy)
     itsm: ItsmPolicy | None = Field(
         default=None, description="the cluster's change system; None: no change-record check"
+    )
+    notifications: NotificationPolicy = Field(
+        default_factory=NotificationPolicy,
+        description="the events the cluster's channels get and the CA wait threshold",
     )
 
     @classmethod

@@ -624,6 +624,7 @@ class CucmActivities:
         inventory, cluster = self._cluster(ref)
         policy = ChangePolicy.of(cluster)
         policy.itsm = ItsmPolicy.of(inventory.itsm_for(cluster.name))
+        policy.notifications = inventory.notification_settings(cluster.name).policy()
         return policy
 
     @activity.defn(name="find_leftover_certificates")

@@ -49,6 +49,7 @@ from console.csr_options import (
     build_options,
     csr_warnings,
 )
+from console.notify_test import notify_test
 
 if TYPE_CHECKING:
     from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
@@ -1255,6 +1256,7 @@ async def report(change_id: ChangeArg, json_out: Json = False) -> None:
 
 
 app.command()(check)
+app.command("notify-test")(notify_test)
 
 
 @app.command("ca-request")

@@ -17,12 +17,14 @@ from activities.cucm import CucmActivities
 from activities.fleet import FleetActivities
 from activities.itsm import ItsmActivities
 from activities.leftovers import LeftoverActivities
+from activities.notify import NotifyActivities
 from activities.registry import RegistryActivities
 from activities.trust import TrustActivities
 from workers.converter import make_data_converter
 from workers.logs import LogContextInterceptor
 from workers.settings import UcrenewSettings
 from workflows.fleet_scan import FleetClusterScanWorkflow, FleetScanWorkflow
+from workflows.notifications import NotificationWorkflow
 from workflows.plan_workflow import PlanWorkflow
 from workflows.renewal import CertRenewalWorkflow
 
@@ -78,10 +80,17 @@ def build_worker(
     itsm = ItsmActivities(
         lambda: inventory_path(settings), service_base_url=lambda: settings.service_base_url
     )
+    notify = NotifyActivities(lambda: inventory_path(settings), settings.service_base_url)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[CertRenewalWorkflow, PlanWorkflow, FleetScanWorkflow, FleetClusterScanWorkflow],
+        workflows=[
+            CertRenewalWorkflow,
+            PlanWorkflow,
+            FleetScanWorkflow,
+            FleetClusterScanWorkflow,
+            NotificationWorkflow,
+        ],
         activities=[
             cucm.discover_cluster,
             cucm.disable_sso,
@@ -111,6 +120,8 @@ def build_worker(
             fleet.last_renewed_certificates,
             itsm.check_change_record,
             itsm.write_back_outcome,
+            notify.notification_routes,
+            notify.deliver_notification,
         ],
         max_concurrent_activities=32,
         interceptors=[LogContextInterceptor()],

@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         RenewalPlan,
         RenewalStatus,
     )
+    from workflows.notifications import Notifier
     from workflows.steps import RenewalStopped
     from workflows.ui_metadata import current_details
 
@@ -56,6 +57,8 @@ class Ledger:
         self.window_end: datetime | None = None
         self._approval_expiry: datetime | None = None
         self.progress = sa.Progress()
+        #: Tells people what the change waits for (off until the run enables it).
+        self.notifier = Notifier(status)
 
     def publish(self, values: dict[SearchAttributeKey[Any], Any]) -> None:
         """Upsert those of ``values`` that changed since they were last upserted, in one
@@ -129,6 +132,7 @@ class Ledger:
                 f", awaiting {awaiting}" if awaiting else "",
                 extra={"ucrenew": {"cluster": self.status.cluster, "phase": phase}},
             )
+        before = self.status.awaiting
         self.status.phase = phase
         self.status.awaiting = awaiting
         if phase in ("done", "failed", "cancelled"):
@@ -148,6 +152,8 @@ class Ledger:
                 [sa.RENEWAL_PHASE.value_set(phase), sa.RENEWAL_AWAITING.value_set(awaiting)]
             )
         self.refresh_details()
+        if awaiting != before:
+            self.notifier.awaiting_changed(phase, before, awaiting)
 
     def refresh_details(self) -> None:
         """Show the phase, whom the change waits on and its progress in the Temporal UI
@@ -278,6 +284,7 @@ class ApprovalGates:
         self._opening(gate)
         ledger.status.gate, ledger.status.gate_hash = gate, bound_hash
         ledger.phase(ledger.status.phase, awaiting="approval")
+        self._notify(gate, f"hash {bound_hash}")
         await workflow.wait_condition(
             lambda: self._rejection is not None or self.is_open(gate, bound_hash)
         )
@@ -299,6 +306,7 @@ class ApprovalGates:
         self._opening(gate)
         ledger.status.gate = gate
         ledger.phase(phase, awaiting="approval")
+        self._notify(gate, f"plan hash {plan.plan_hash}")
         await workflow.wait_condition(
             lambda: self._rejection is not None or self.is_open(gate, plan.plan_hash)
         )
@@ -309,6 +317,12 @@ class ApprovalGates:
                 f"plan rejected by {self._rejection.principal}: {self._rejection.comment}",
             )
         ledger.phase(phase)
+
+    def _notify(self, gate: str, bound: str) -> None:
+        notifier = self._ledger.notifier
+        if notifier.wants("approval-needed"):
+            policy = self.approval_policy(gate)
+            notifier.approval_needed(gate, policy.approver_groups, policy.required, bound)
 
     def candidate(self, approval: ApprovalInput) -> tuple[str, Approval]:
         """The open gate and the approval as it would be recorded; refused when none is open."""

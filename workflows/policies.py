@@ -138,3 +138,26 @@ def health_gate_policy(timeout_seconds: float) -> ActivityPolicy:
         retry=_retry(3, initial=5.0),
         heartbeat=timedelta(seconds=60),
     )
+
+
+#: Looking up a cluster's notification channels (the inventory, read locally).
+NOTIFY_ROUTES = ActivityPolicy(timedelta(seconds=30), _retry(5))
+
+
+def notify_delivery_policy(retry_for_seconds: float) -> ActivityPolicy:
+    """One notification to one channel: retried with backoff (5 s doubling to 10 min) for up
+    to ``retry_for_seconds``, then given up (the renewal never waits for it)."""
+    return ActivityPolicy(
+        start_to_close=timedelta(minutes=2),
+        retry=RetryPolicy(
+            initial_interval=timedelta(seconds=5),
+            backoff_coefficient=2.0,
+            maximum_interval=timedelta(minutes=10),
+            non_retryable_error_types=[
+                "NotificationRefused",
+                "InventoryError",
+                "SecretRefError",
+            ],
+        ),
+        schedule_to_close=timedelta(seconds=retry_for_seconds),
+    )

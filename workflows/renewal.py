@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
@@ -77,6 +77,7 @@ with workflow.unsafe.imports_passed_through():
         SsoConfirmation,
         SubmissionResult,
     )
+    from workflows.notifications import PATCH as NOTIFICATIONS
     from workflows.plan import certificate_path_for, change_problems, compose_plan
     from workflows.recovery import PATCH as NODE_STEP_DECISIONS
     from workflows.recovery import NodeStepRecovery
@@ -141,6 +142,8 @@ class CertRenewalWorkflow:
         # Changes started before the dashboards' attributes (requester, waiting on whom,
         # deadline, progress) upsert what they did, and the phase at every phase call.
         self._ledger.dashboard = workflow.patched("dashboard-attributes")
+        # Changes started before notifications existed replay without their child starts.
+        self._ledger.notifier.enabled = workflow.patched(NOTIFICATIONS)
         started: list[SearchAttributeUpdate[Any]] = [
             sa.CLUSTER_ID.value_set(inp.cluster),
             sa.CHANGE_ID.value_set(inp.change_id),
@@ -160,6 +163,7 @@ class CertRenewalWorkflow:
             )
             self._set_phase("cancelled")
             await self._compensate()
+            await self._notify_end("cancelled", self._status.error)
             await self._write_back(outcome_of(None, cancelled=True))
             await workflow.wait_condition(workflow.all_handlers_finished)
             raise
@@ -167,14 +171,56 @@ class CertRenewalWorkflow:
             self._status.error = stop.message
             self._set_phase("failed")
             await self._compensate()
+            await self._notify_end("failed", stop.message)
             await self._write_back(outcome_of(stop.error_type, cancelled=False))
             await workflow.wait_condition(workflow.all_handlers_finished)
             raise ApplicationError(stop.message, type=stop.error_type, non_retryable=True) from None
         self._set_phase("done")
         self._status.finished_at = workflow.now()
+        await self._notify_end("done", "")
         await self._write_back("done")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._status
+
+    async def _notify_end(self, kind: Literal["done", "failed", "cancelled"], reason: str) -> None:
+        """The last notifications of the change (SSO left disabled, then how it ended); the
+        run waits only until their workflows started, which then outlive it."""
+        notifier = self._ledger.notifier
+        status = self._status
+        if notifier.enabled and not notifier.configured:
+            # Stopped before the change policy was read (e.g. discovery failed): read it now
+            # so that the failure is told too; an unknown cluster has nobody to tell.
+            try:
+                policy = await workflow.execute_activity_method(
+                    CucmActivities.load_change_policy,
+                    ClusterRef(cluster=self._input.cluster),
+                    **policies.REGISTRY.kwargs(),
+                )
+            except ActivityError:
+                policy = None
+            if policy is not None:
+                notifier.configure(policy.notifications)
+        if self._sso_disabled_by_us:
+            notifier.emit(
+                "sso-left-disabled",
+                f"{status.change_id} ended ({kind}) with SAML SSO still disabled on "
+                f"{status.cluster}: ucrenew disabled it for the uploads.",
+                asked="A CUCM administrator: re-enable SAML SSO in Cisco Unified CM "
+                "Administration > System > SAML Single Sign-On.",
+            )
+        purposes = ", ".join(status.purposes)
+        if kind == "done":
+            summary = f"{purposes} renewed on {status.cluster}; every node in scope verified."
+            asked = "An operator: see the outstanding actions below." if status.outstanding else ""
+        else:
+            summary = f"{status.change_id} on {status.cluster} {kind}: {reason}"
+            asked = (
+                "An operator: the cluster needs the actions below."
+                if status.outstanding
+                else "Nothing was left to do on the cluster; start a new change when ready."
+            )
+        notifier.emit(kind, summary, asked=asked, details=list(status.outstanding))
+        await notifier.settled()
 
     async def _renew(self) -> None:
         inp = self._input
@@ -194,6 +240,7 @@ class CertRenewalWorkflow:
             CucmActivities.load_change_policy, ClusterRef(cluster=inp.cluster), policies.REGISTRY
         )
         self._windows = self._checked_policy(inp)
+        self._ledger.notifier.configure(self._gates.policy.notifications)
 
         self._set_phase("preflight")
         others = await run_activity(

@@ -326,6 +326,15 @@ class Rollout:
             "waiting-for-window",
             f"next window {upcoming.label or ''} opens {upcoming.start:%Y-%m-%d %H:%M} UTC",
         )
+        notice = self._ledger.notifier.window_notice(upcoming.start - now)
+        if notice is not None:
+            # Tell people ahead of the window (a timer of its own, notifications only).
+            if upcoming.start - notice > now:
+                await workflow.sleep(
+                    upcoming.start - notice - now, summary="notify: window opening soon"
+                )
+            self._ledger.notifier.window_soon(upcoming.start, upcoming.label or "")
+            now = workflow.now()
         await workflow.sleep(
             upcoming.start - now,
             summary=f"maintenance window {upcoming.label or ''} opens "

@@ -22,6 +22,13 @@ from pydantic import (
 )
 
 from activities.clients.itsm.models import ItsmConfig, ItsmOverride
+from activities.clients.notify.config import (
+    Channel,
+    EmailChannel,
+    NotificationsEntry,
+    NotificationSettings,
+    effective_settings,
+)
 from activities.clients.secrets import SecretRef, resolve_secret_ref
 from activities.clients.validation import describe_validation_error, describe_yaml_error
 
@@ -269,6 +276,9 @@ class ClusterEntry(BaseModel):
     itsm: ItsmOverride | None = Field(
         default=None, description="this cluster's change system: replaces top-level itsm fields"
     )
+    notifications: NotificationsEntry | None = Field(
+        default=None, description="overrides of the top-level notifications: block"
+    )
 
     def node(self, name: str) -> NodeEntry:
         """A node by FQDN, short host name or address (any case)."""
@@ -306,6 +316,9 @@ class Inventory(BaseModel):
     cas: list[CaEntry] = Field(default_factory=list)
     itsm: ItsmConfig | None = Field(
         default=None, description="the change system change records are checked in (itsm.md)"
+    )
+    notifications: NotificationsEntry | None = Field(
+        default=None, description="who is told about renewals (defaults for every cluster)"
     )
     base_dir: str = Field(default=".", exclude=True)
 
@@ -364,6 +377,22 @@ class Inventory(BaseModel):
     def password(self, account: Account) -> str:
         """Resolve an account's password reference (inside activities only)."""
         return resolve_secret_ref(account.password, base_dir=self.base_dir)
+
+    def secret(self, ref: SecretRef) -> str:
+        """Resolve any secret reference of the inventory (``file:`` relative to it)."""
+        return resolve_secret_ref(ref, base_dir=self.base_dir)
+
+    def notification_settings(self, cluster: str) -> NotificationSettings:
+        """The cluster's notifications: its own block over the top-level one; an e-mail
+        channel's ``ca_file`` relative to the inventory."""
+        settings = effective_settings(self.notifications, self.cluster(cluster).notifications)
+        base = Path(self.base_dir)
+        channels: list[Channel] = []
+        for c in settings.channels:
+            if isinstance(c, EmailChannel) and c.ca_file and not Path(c.ca_file).is_absolute():
+                c = c.model_copy(update={"ca_file": str(base / c.ca_file)})
+            channels.append(c)
+        return settings.model_copy(update={"channels": channels})
 
 
 def load_inventory(path: str | Path) -> Inventory:

@@ -18,11 +18,20 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from temporalio import activity
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.clients.itsm.models import ItsmReason
+from activities.clients.notify.models import (
+    NOTIFICATION_KINDS,
+    DeliveryRequest,
+    DeliveryResult,
+    NotificationPolicy,
+    NotificationRoutes,
+    RoutesRequest,
+)
 from activities.cluster_models import ItsmPolicy
 from tests.workflows.stubs import BAD_PEM, GOOD_PEM, ROOT_PEM, StubCluster
 from tests.workflows.test_renewal_workflow import Handle, start, wait_for
@@ -36,6 +45,7 @@ from workflows.models import (
     OperatorDecision,
     SsoConfirmation,
 )
+from workflows.notifications import NotificationWorkflow
 from workflows.renewal import CertRenewalWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -267,6 +277,40 @@ async def itsm_checked_and_written(env: WorkflowEnvironment, stub: StubCluster, 
     return handle
 
 
+@activity.defn(name="notification_routes")
+async def notification_routes(req: RoutesRequest) -> NotificationRoutes:
+    return NotificationRoutes(channels=["team"], retry_for_seconds=600)
+
+
+@activity.defn(name="deliver_notification")
+async def deliver_notification(req: DeliveryRequest) -> DeliveryResult:
+    return DeliveryResult(channel=req.channel, detail="HTTP 200")
+
+
+async def notifications(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
+    """Patch "notifications": plan approval, a manual CA slower than the threshold, SSO to
+    re-enable, done; each event one notification workflow."""
+    stub.notifications = NotificationPolicy(
+        events=list(NOTIFICATION_KINDS), ca_wait_threshold_seconds=12 * 3600
+    )
+    handle = await start(env, tq, ca="manual", require_plan_approval=True)
+    status = await wait_for(handle, "approval")
+    assert status.plan is not None
+    await handle.execute_update(
+        CertRenewalWorkflow.approve,
+        ApprovalInput(principal="bob", plan_hash=status.plan.plan_hash),
+    )
+    await wait_for(handle, "ca")
+    await env.sleep(timedelta(hours=13))
+    await handle.execute_update(
+        CertRenewalWorkflow.submit_certificate,
+        CertificateSubmission(principal="dave", certificate_pem=GOOD_PEM, chain_pem=ROOT_PEM),
+    )
+    await confirm(handle, stub)
+    await handle.result()
+    return handle
+
+
 async def approvals_bound_four_eyes(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
     """Plan approvals by signal without a plan hash and from the requester (both ignored,
     patch approvals-bound-four-eyes), then a bound approval by someone else."""
@@ -316,6 +360,7 @@ SCENARIOS: dict[str, Scenario] = {
     "approvals-bound-four-eyes": approvals_bound_four_eyes,
     "itsm-checked-and-written": itsm_checked_and_written,
     "itsm-refused": itsm_refused,
+    "notifications": notifications,
 }
 
 
@@ -338,8 +383,8 @@ async def main(names: list[str]) -> None:
             async with Worker(
                 env.client,
                 task_queue=tq,
-                workflows=[CertRenewalWorkflow],
-                activities=stub.activities(),
+                workflows=[CertRenewalWorkflow, NotificationWorkflow],
+                activities=[*stub.activities(), notification_routes, deliver_notification],
             ):
                 handle = await scenario(env, stub, tq)
                 history = await handle.fetch_history()

@@ -65,6 +65,12 @@ MODELS = [
     "activities.clients.ca.adcs.config.AdcsCaConfig",
     "activities.clients.ca.adcs.config.AdcsAuthConfig",
     "workflows.approval_models.ApprovalPolicy",
+    "activities.clients.notify.config.NotificationsEntry",
+    "activities.clients.notify.config.WebhookChannel",
+    "activities.clients.notify.config.TeamsChannel",
+    "activities.clients.notify.config.SlackChannel",
+    "activities.clients.notify.config.WebexChannel",
+    "activities.clients.notify.config.EmailChannel",
 ]
 
 

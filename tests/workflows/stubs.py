@@ -25,6 +25,7 @@ from activities.clients.itsm.models import (
     WriteBackRequest,
     WriteBackResult,
 )
+from activities.clients.notify.models import NotificationPolicy
 from activities.cluster_models import (
     AssessRequest,
     BackupHealth,
@@ -173,6 +174,10 @@ class StubCluster:
     record_check_fails: bool = False
     #: write_back_outcome fails this many times (retryably) before it succeeds
     write_back_failures: int = 0
+    #: discovery fails for good (the cluster cannot be reached)
+    discover_fails: bool = False
+    #: the cluster's notification settings as the change policy carries them
+    notifications: NotificationPolicy = field(default_factory=NotificationPolicy)
 
     def names(self) -> list[str]:
         """Activity names in call order."""
@@ -185,6 +190,12 @@ class StubCluster:
         @activity.defn(name="discover_cluster")
         async def discover_cluster(ref: DiscoverRequest) -> ClusterSnapshot:
             s.calls.append(("discover_cluster", ref))
+            if s.discover_fails:
+                raise ApplicationError(
+                    "cucm-pub.lab.example.com: connection refused",
+                    type="CucmUnreachable",
+                    non_retryable=True,
+                )
             nodes = []
             for fqdn, product, role in NODES:
                 others = {
@@ -264,7 +275,11 @@ class StubCluster:
         async def load_change_policy(ref: ClusterRef) -> ChangePolicy:
             s.calls.append(("load_change_policy", ref))
             return ChangePolicy(
-                approvals=s.approvals, windows=s.windows, health=s.health_policy, itsm=s.itsm
+                approvals=s.approvals,
+                windows=s.windows,
+                health=s.health_policy,
+                itsm=s.itsm,
+                notifications=s.notifications,
             )
 
         @activity.defn(name="check_change_record")
