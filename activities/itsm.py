@@ -22,8 +22,8 @@ from activities.clients.itsm.models import (
     WriteBack,
     WriteBackRequest,
     WriteBackResult,
-    renewal_link,
 )
+from activities.clients.links import renewal_link
 from activities.errors import translated
 
 ClientFactory = Callable[[ItsmConfig, Path], ItsmClient]

@@ -30,6 +30,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError
 
+from activities.clients.links import renewal_link, renewal_path
 from workflows import search_attributes as sa
 from workflows.models import RenewalInput, RenewalStatus
 from workflows.renewal import CertRenewalWorkflow
@@ -212,7 +213,7 @@ def row_from_info(info: WorkflowExecutionInfo, base_url: str = "") -> RenewalRow
             phones_baseline=progress.phones_baseline,
             text=progress.text(),
         ),
-        url=f"{base_url}/renewals/{change_id}",
+        url=renewal_link(base_url, change_id) or renewal_path(change_id),
     )
 
 

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from activities.clients.links import renewal_link
 from activities.clients.secrets import SecretRef
 from workers.settings import UcrenewSettings
 
@@ -161,4 +162,4 @@ class ServiceSettings(BaseSettings):
 
     def renewal_url(self, change_id: str) -> str:
         """The renewal page's link, for notifications and CLI output."""
-        return f"{self.base_url}/renewals/{change_id}"
+        return renewal_link(self.base_url, change_id)

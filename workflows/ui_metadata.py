@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from activities.clients.itsm.models import renewal_link
+from activities.clients.links import renewal_link
 from workflows.models import RenewalInput, RenewalStatus
 
 __all__ = [

@@ -291,13 +291,6 @@ class WriteBackResult(BaseModel):
     detail: str
 
 
-def renewal_link(base_url: str | None, change_id: str) -> str:
-    """``{base_url}/renewals/{change_id}``, or '' without a base URL."""
-    if not base_url or not base_url.strip():
-        return ""
-    return f"{base_url.strip().rstrip('/')}/renewals/{change_id}"
-
-
 def evaluate(
     config: ItsmConfig,
     record: ChangeRecord,

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Any, Final
-from urllib.parse import quote
 
+from activities.clients.links import renewal_link
 from activities.clients.notify.models import TITLES, NotificationEvent, utc_text
 
 SCHEMA: Final = "ucrenew.notification/v1"
@@ -36,11 +36,6 @@ NO_LINK: Final = (
     "No link to the renewal page: UCRENEW_SERVICE_BASE_URL is not set on the workers "
     "(ucrenew show {change_id} gives the same picture)."
 )
-
-
-def renewal_url(base_url: str, change_id: str) -> str:
-    """``{base_url}/renewals/{change_id}`` (the id percent-encoded)."""
-    return f"{base_url.rstrip('/')}/renewals/{quote(change_id, safe='')}"
 
 
 @dataclass(frozen=True)
@@ -82,7 +77,7 @@ def compose(event: NotificationEvent, base_url: str | None) -> Message:
     elif event.kind == "test":
         url = base_url.rstrip("/") + "/"  # no renewal behind a test: the service itself
     else:
-        url = renewal_url(base_url, event.change_id)
+        url = renewal_link(base_url, event.change_id)
     return Message(
         event=event,
         title=f"[ucrenew] {event.cluster} {event.change_id}: {TITLES[event.kind]}",
