@@ -20,7 +20,12 @@ import pytest
 import pytest_asyncio
 import uvicorn
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
+from activities.clients.ca.local import LocalCa
 from service.app import create_app
 from service.settings import ServiceSettings
 from tests.e2e.conftest import FAST_OPTIONS, Stack
@@ -30,6 +35,7 @@ from tests.service.conftest import USERS, asgi_client
 from workers.devserver import free_loopback_port
 from workers.settings import UcrenewSettings
 from workers.wiring import build_worker
+from workflows.models import RenewalStatus
 from workflows.renewal import CertRenewalWorkflow
 
 pytestmark = pytest.mark.e2e
@@ -322,5 +328,81 @@ async def test_cli_login_and_approve_through_the_service(service: Service, tmp_p
         code, _, err = await _cli(env, "approve", change, "--plan-hash", plan_hash)
         assert code == 5 and "cannot reach the ucrenew service" in err
         assert "Traceback" not in err
+    finally:
+        await _terminate(service, change)
+
+
+async def test_a_manual_renewal_runs_to_done_through_the_api(
+    service: Service, tmp_path: Path
+) -> None:
+    """Every step a person takes goes through the API as that person: two approvals, a wrong
+    certificate refused with its reason (the change keeps waiting), the right one accepted,
+    an SSO confirmation refused while SSO is still off, then accepted."""
+    change = f"CHG-API-DONE-{uuid.uuid4().hex[:8]}"
+    enterprise = LocalCa(tmp_path / "enterprise-ca", name="enterprise")
+    try:
+        await _start(service, change)
+        async with (
+            await service.as_("approver1") as alex,
+            await service.as_("approver2") as blair,
+            await service.as_("pki-admin") as pia,
+            await service.as_("requester") as rita,
+        ):
+            plan_hash = (await _wait(alex, change, "approval"))["status"]["plan"]["plan_hash"]
+            for client in (alex, blair):
+                r = await client.post(
+                    f"/api/v1/renewals/{change}/approve",
+                    json={"plan_hash": plan_hash, "comment": "CAB-9 reviewed"},
+                )
+                assert r.status_code == 200, r.text
+            view = await _wait(pia, change, "ca")
+            assert "submit-cert" in view["allowed_actions"]
+            csr_pem = view["status"]["csr_pem"]
+
+            # Signed by the CA, but for another key: refused with the reason, still waiting.
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            names = x509.load_pem_x509_csr(csr_pem.encode()).extensions.get_extension_for_class(
+                x509.SubjectAlternativeName
+            )
+            other = (
+                x509.CertificateSigningRequestBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "other")]))
+                .add_extension(names.value, critical=False)
+                .sign(key, hashes.SHA256())
+            )
+            wrong, chain = enterprise.sign(other.public_bytes(serialization.Encoding.PEM).decode())
+            r = await pia.post(
+                f"/api/v1/renewals/{change}/submit-cert",
+                json={"certificate_pem": wrong, "chain_pem": chain},
+            )
+            assert r.status_code in (409, 422), r.text
+            assert "does not match the CSR" in r.json()["error"]["message"]
+            assert (await _wait(pia, change, "ca"))["status"]["awaiting"] == "ca"
+
+            good, chain = enterprise.sign(csr_pem)
+            r = await pia.post(
+                f"/api/v1/renewals/{change}/submit-cert",
+                json={"certificate_pem": good, "chain_pem": chain, "comment": "REQ-77"},
+            )
+            assert r.status_code == 200, r.text
+
+            await _wait(rita, change, "sso-confirm")
+            r = await rita.post(f"/api/v1/renewals/{change}/confirm-sso", json={})
+            assert r.status_code == 409, r.text
+            assert "still disabled" in r.json()["error"]["message"]
+            service.stack.lab.lab.cluster.sso_enable(origin="e2e operator")
+            r = await rita.post(
+                f"/api/v1/renewals/{change}/confirm-sso", json={"comment": "GUI re-enabled"}
+            )
+            assert r.status_code == 200, r.text
+
+        final = await service.stack.client.get_workflow_handle(
+            change, result_type=RenewalStatus
+        ).result()
+        assert final.phase == "done"
+        actors = [(e.actor, e.action) for e in final.audit if e.actor != "ucrenew"]
+        assert ("pki-admin", "certificate-refused") in actors
+        assert ("pki-admin", "certificate-submitted") in actors
+        assert ("requester", "sso-reenabled") in actors
     finally:
         await _terminate(service, change)
