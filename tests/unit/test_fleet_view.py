@@ -145,9 +145,10 @@ def test_served_other_than_installed_says_a_restart_is_pending() -> None:
 def test_expiring_and_expired() -> None:
     soon = cert("1", 10.5, MULTI)
     _, tomcat = tomcat_of(snapshot(node(PUB, served=soon), node(SUB, served=soon)), warning=30)
-    assert tomcat.days_to_expiry == 10 and kinds(tomcat) == ["expiring"]
+    # 10 days left of a 310-day lifetime is also past the default threshold (a third).
+    assert tomcat.days_to_expiry == 10 and kinds(tomcat) == ["expiring", "renewal-due"]
     _, tomcat = tomcat_of(snapshot(node(PUB, served=soon), node(SUB, served=soon)), warning=5)
-    assert kinds(tomcat) == []
+    assert kinds(tomcat) == ["renewal-due"]
     gone = cert("1", -2, MULTI)
     _, tomcat = tomcat_of(snapshot(node(PUB, served=gone), node(SUB, served=gone)))
     assert tomcat.days_to_expiry == -2 and kinds(tomcat) == ["expired"]
