@@ -87,9 +87,12 @@ async def test_a_scan_after_a_renewal_then_a_certificate_replaced_by_hand(stack:
         assert drift["expiring"] == [SUB1]
         unreadable = next(d for d in replaced.drift if d.kind == "unreadable")
         assert unreadable.nodes == [SUB1] and "self-signed certificate" in unreadable.message
+        # A self-signed certificate where ucrenew's change installed a CA-signed one.
+        assert drift["self-signed"] == [SUB1]
         assert set(drift) == {
             "differs-between-nodes",
             "not-from-last-change",
+            "self-signed",
             "expiring",
             "unreadable",
         }
