@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest_asyncio
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -324,3 +325,31 @@ async def test_every_drift_kind_is_reported(
     assert kinds("d-ca") == {"ca-expiring": sorted(ca_soon)}
     assert kinds("d-exp") == {"expiring": sorted(expiring), "renewal-due": sorted(expiring)}
     assert fleet.starts == []
+
+
+async def test_a_cluster_not_read_or_a_start_that_fails_is_said_not_hidden(
+    time_skipping_env: WorkflowEnvironment, fleet: Fleet, task_queue: str
+) -> None:
+    now = await time_skipping_env.get_current_time()
+    due = two_nodes("due")
+    fleet.add("due", {n: cert(now, "k1", 10, due) for n in due}, ON)
+    fleet.add("dark", {}, ON)  # no node answers: the cluster is failed
+
+    @activity.defn(name="start_scheduled_renewal")
+    async def refuses(req: AutoRenewStartRequest) -> AutoRenewOutcome:
+        raise ApplicationError("no such purpose", type="InvalidRequest", non_retryable=True)
+
+    stubs = [a for a in fleet.activities() if a.__name__ != "start_scheduled_renewal"]
+    async with Worker(
+        time_skipping_env.client,
+        task_queue=task_queue,
+        workflows=[FleetScanWorkflow, FleetClusterScanWorkflow],
+        activities=[*stubs, refuses],
+    ):
+        result, _ = await scan(time_skipping_env, task_queue, start_renewals=True)
+    outcome = {e.cluster: e.auto_renew for e in result.clusters}
+    assert outcome["dark"] is not None and outcome["dark"].status == "unknown"
+    failed = outcome["due"]
+    assert failed is not None and failed.status == "failed"
+    assert failed.change_id == f"AUTO-due-{now:%Y%m%d}"
+    assert "InvalidRequest" in failed.detail and "no such purpose" in failed.detail
