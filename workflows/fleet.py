@@ -384,15 +384,16 @@ def _renewal_due(
 
 
 def auto_renew_due(cluster: FleetCluster, policy: AutoRenewPolicy) -> dict[str, list[str]]:
-    """The purposes a scan renews on the cluster, each with the findings that make it due: a
-    purpose the policy watches (all when it names none) with a ``renewal-due`` or ``expired``
-    finding, or drift of a kind in its ``on_drift``. Empty when nothing is due."""
+    """The purposes a scan renews on the cluster, each with the kinds of the findings that
+    make it due (their messages are in the cluster's view): a purpose the policy watches (all
+    when it names none) with a ``renewal-due`` or ``expired`` finding, or drift of a kind in
+    its ``on_drift``. Empty when nothing is due."""
     triggers = {*ALWAYS_DUE, *policy.on_drift}
     due: dict[str, list[str]] = {}
     for p in cluster.purposes:
         if policy.purposes and p.purpose not in policy.purposes:
             continue
-        reasons = [f"{d.kind}: {d.message}" for d in p.drift if d.kind in triggers]
+        reasons: list[str] = list(dict.fromkeys(d.kind for d in p.drift if d.kind in triggers))
         if reasons:
             due[p.purpose] = reasons
     return due
@@ -409,11 +410,15 @@ def auto_change_id(cluster: str, now: datetime) -> str:
 
 def jitter_seconds(cluster: str, window_seconds: int) -> int:
     """The cluster's start offset in ``[0, window_seconds)``: the same every scan (a hash of
-    its name), so hundreds of clusters due together start spread over the window."""
+    its name), so hundreds of clusters due together start spread over the window. In whole
+    minutes once the window is a minute or more: clusters of one minute share the scan's timer
+    (fewer history events at fleet size)."""
     if window_seconds <= 0:
         return 0
-    digest = hashlib.sha256(cluster.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") % window_seconds
+    value = int.from_bytes(hashlib.sha256(cluster.encode("utf-8")).digest()[:8], "big")
+    if window_seconds < 60:
+        return value % window_seconds
+    return (value % (window_seconds // 60)) * 60
 
 
 def fleet_cluster(

@@ -139,7 +139,11 @@ class AutoRenewOutcome(BaseModel):
     status: AutoRenewStatus
     change_id: str | None = None
     purposes: list[str] = Field(default_factory=list, description="the purposes renewed")
-    reasons: list[str] = Field(default_factory=list, description="why each purpose is due")
+    reasons: list[str] = Field(
+        default_factory=list,
+        description="why each purpose is due: `<purpose>: <drift kinds>` (the findings' "
+        "messages are in the cluster's view)",
+    )
     detail: str = ""
     start_after_seconds: int = Field(default=0, description="the cluster's jitter")
     started_at: UtcDatetime | None = None

@@ -136,7 +136,11 @@ class FleetScanWorkflow:
         due = [e for e in entries if e.auto_renew is not None and e.auto_renew.change_id]
         if req.start_renewals and due and workflow.patched(STARTS_RENEWALS_PATCH):
             workflow.set_current_details(f"**Starting** {len(due)} renewal(s)")
-            await asyncio.gather(*(self._start(e, req) for e in due))
+            by_offset: dict[int, list[FleetScanEntry]] = {}
+            for e in due:
+                assert e.auto_renew is not None
+                by_offset.setdefault(e.auto_renew.start_after_seconds, []).append(e)
+            await asyncio.gather(*(self._start_at(o, g) for o, g in sorted(by_offset.items())))
         return FleetScanResult(
             scanned_at=workflow.now(),
             warning_days=req.warning_days,
@@ -206,21 +210,25 @@ class FleetScanWorkflow:
             status="would-start",
             change_id=auto_change_id(target.cluster, workflow.now()),
             purposes=sorted(due),
-            reasons=[r for reasons in due.values() for r in reasons],
+            reasons=[f"{purpose}: {', '.join(kinds)}" for purpose, kinds in sorted(due.items())],
             detail="due; this scan does not start renewals (`ucrenew fleet scan --start` or "
             "the schedule does)",
             start_after_seconds=jitter_seconds(target.cluster, req.jitter_seconds),
         )
 
-    async def _start(self, entry: FleetScanEntry, req: FleetScanRequest) -> None:
-        """Start the cluster's renewal after its jitter; the entry says how it went."""
+    async def _start_at(self, offset: int, group: list[FleetScanEntry]) -> None:
+        """Start the renewals of the clusters whose jitter is ``offset``: one timer for them."""
+        if offset:
+            await workflow.sleep(timedelta(seconds=offset))
+        await asyncio.gather(*(self._start(e) for e in group))
+
+    async def _start(self, entry: FleetScanEntry) -> None:
+        """Start the cluster's renewal (its jitter has passed); the entry says how it went."""
         plan = entry.auto_renew
         target = self._targets[entry.cluster]
         if plan is None or plan.change_id is None or target.auto_renew is None:
             return
         policy = target.auto_renew
-        if plan.start_after_seconds:
-            await workflow.sleep(timedelta(seconds=plan.start_after_seconds))
         # The day of the id is the day of the start, after the jitter.
         change_id = auto_change_id(entry.cluster, workflow.now())
         try:

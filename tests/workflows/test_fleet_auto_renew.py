@@ -209,7 +209,7 @@ async def test_one_renewal_for_the_cluster_past_its_threshold_none_for_the_healt
     assert started.require_plan_approval and started.ca == "local"
     outcome = {e.cluster: e.auto_renew for e in result.clusters}
     assert outcome["old"] is not None and outcome["old"].status == "started"
-    assert any(r.startswith("renewal-due") for r in outcome["old"].reasons)
+    assert outcome["old"].reasons == ["tomcat: renewal-due"]
     assert outcome["fresh"] is not None and outcome["fresh"].status == "not-due"
     # No policy: never started, though due; the view says so.
     assert outcome["manual"] is not None and outcome["manual"].status == "off"
