@@ -562,7 +562,7 @@ async def fleet_scan(
 async def fleet_schedule(json_out: Json = False) -> None:
     """Create (or update) the Temporal Schedule that scans the fleet every
     UCRENEW_FLEET_SCAN_MINUTES (`ucrenew dev up` does it for the embedded stack)."""
-    from workers.fleet import FLEET_SCAN_SCHEDULE_ID, ensure_fleet_schedule
+    from workers.fleet import FLEET_SCAN_SCHEDULE_ID, ensure_fleet_schedule, start_jitter_seconds
 
     s = settings()
     outcome = await ensure_fleet_schedule(await _client(), s)
@@ -574,7 +574,7 @@ async def fleet_schedule(json_out: Json = False) -> None:
                     "result": outcome,
                     "every_minutes": s.fleet_scan_minutes,
                     "warning_days": s.fleet_warning_days,
-                    "start_jitter_minutes": s.fleet_start_jitter_minutes,
+                    "start_jitter_minutes": start_jitter_seconds(s) // 60,
                 }
             )
         )
@@ -582,7 +582,7 @@ async def fleet_schedule(json_out: Json = False) -> None:
     console.print(
         f"schedule {FLEET_SCAN_SCHEDULE_ID} {outcome}: a fleet scan every "
         f"{s.fleet_scan_minutes} min on task queue {s.task_queue}; it starts the renewals "
-        f"change_policy.auto_renew calls for, spread over {s.fleet_start_jitter_minutes} min"
+        f"change_policy.auto_renew calls for, spread over {start_jitter_seconds(s) // 60} min"
     )
 
 

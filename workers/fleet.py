@@ -49,6 +49,7 @@ __all__ = [
     "ensure_fleet_schedule",
     "latest_fleet_view",
     "run_fleet_scan",
+    "start_jitter_seconds",
     "view_of_scan",
 ]
 
@@ -63,6 +64,12 @@ _cache: OrderedDict[str, Any] = OrderedDict()
 _T = TypeVar("_T")
 
 
+def start_jitter_seconds(settings: UcrenewSettings) -> int:
+    """The window the scheduled scan spreads its starts over: the setting, at most half the
+    scan interval, so a scan still starting renewals never makes the schedule skip the next."""
+    return min(settings.fleet_start_jitter_minutes, settings.fleet_scan_minutes // 2) * 60
+
+
 def _schedule(settings: UcrenewSettings, task_queue: str | None) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
@@ -70,7 +77,7 @@ def _schedule(settings: UcrenewSettings, task_queue: str | None) -> Schedule:
             FleetScanRequest(
                 warning_days=settings.fleet_warning_days,
                 start_renewals=True,
-                jitter_seconds=settings.fleet_start_jitter_minutes * 60,
+                jitter_seconds=start_jitter_seconds(settings),
             ),
             id="fleet-scan",
             task_queue=task_queue or settings.task_queue,

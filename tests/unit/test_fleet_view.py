@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from pydantic import ValidationError
@@ -420,3 +421,47 @@ def test_the_fleet_table_shows_what_the_scan_started_or_would_start() -> None:
     table = renewals_table(view)
     assert table is not None and table.row_count == 1
     assert renewals_table(view.model_copy(update={"clusters": [off]})) is None
+
+
+def test_the_fleet_page_shows_the_renewal_the_scan_started() -> None:
+    from service.dashboard.router import templates
+    from service.principal import Principal
+
+    cluster = fleet_cluster(
+        TARGET, snapshot(node(PUB, served=cert("1", 140, [PUB]))), None, NOW, 30
+    )
+    started = cluster.model_copy(
+        update={
+            "auto_renew": AutoRenewOutcome(
+                status="started",
+                change_id="AUTO-c1-20260601",
+                purposes=["tomcat"],
+                reasons=["tomcat: renewal-due"],
+                detail="started AUTO-c1-20260601; it waits for a plan approval",
+            )
+        }
+    )
+    off = cluster.model_copy(update={"cluster": "c2", "auto_renew": AutoRenewOutcome(status="off")})
+    view = FleetView(scanned_at=NOW, as_of=NOW, warning_days=30, clusters=[started, off])
+    # The page as the router renders it, with a browser session of its own.
+    request = SimpleNamespace(session={})
+    html = templates.get_template("fleet.html").render(
+        view=view,
+        error=None,
+        request=request,
+        principal=Principal(name="alice", via="password"),
+        now=NOW,
+    )
+    assert html.count("Renewal by the scan") == 1
+    assert '<a href="/renewals/AUTO-c1-20260601">AUTO-c1-20260601</a>' in html
+    assert "tomcat: renewal-due" in html and "waits for a plan approval" in html
+
+
+def test_the_schedules_jitter_never_outlasts_half_the_scan_interval() -> None:
+    from workers.fleet import start_jitter_seconds
+    from workers.settings import UcrenewSettings
+
+    assert start_jitter_seconds(UcrenewSettings()) == 30 * 60
+    short = UcrenewSettings(fleet_scan_minutes=20, fleet_start_jitter_minutes=30)
+    assert start_jitter_seconds(short) == 10 * 60
+    assert start_jitter_seconds(UcrenewSettings(fleet_start_jitter_minutes=0)) == 0
