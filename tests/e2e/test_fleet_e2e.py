@@ -179,6 +179,7 @@ def test_dev_up_schedules_the_fleet_scan_and_the_cli_shows_it(dev_cli: Cli) -> N
         "result": "updated",
         "every_minutes": 720,
         "warning_days": 30,
+        "start_jitter_minutes": 30,
     }
     unknown = dev_cli("fleet", "scan", "--cluster", f"nope-{uuid.uuid4().hex[:4]}", ok=False)
     assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
