@@ -146,7 +146,9 @@ class AutoRenewOutcome(BaseModel):
     )
     detail: str = ""
     start_after_seconds: int = Field(default=0, description="the cluster's jitter")
-    started_at: UtcDatetime | None = None
+    started_at: UtcDatetime | None = Field(
+        default=None, description="when this scan tried the start (after the jitter)"
+    )
 
 
 class AutoRenewStartRequest(BaseModel):
