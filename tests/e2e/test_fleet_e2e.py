@@ -173,6 +173,11 @@ def test_dev_up_schedules_the_fleet_scan_and_the_cli_shows_it(dev_cli: Cli) -> N
 
     scanned = dev_cli.json("fleet", "scan", "--cluster", "lab")
     assert scanned["scan_id"].startswith("fleet-scan-")
+    # The lab's inventory does not enable auto_renew: --start starts nothing, and says why.
+    started = dev_cli.json("fleet", "scan", "--cluster", "lab", "--start")
+    (lab_scan,) = started["clusters"]
+    assert lab_scan["auto_renew"]["status"] == "off"
+    assert "auto_renew is not enabled" in lab_scan["auto_renew"]["detail"]
     again = dev_cli.json("fleet", "schedule")
     assert again == {
         "schedule": "ucrenew-fleet-scan",
