@@ -5,6 +5,12 @@ not discovery): the parent scan's history events, the result's size, the starts 
 the jitter window, and the wall time. Run: ``.venv/bin/python -m bench.bench_fleet_starts
 [clusters] [jitter minutes] [--dry]`` (default 300 and 30; ``--dry``: the scan only says what
 would start, for the events the starts add). Prints figures; asserts nothing.
+
+Figures (2 shared cores, 30-minute window): 300 clusters all due: 2,711 history events (9.0
+per cluster; 1,313 without the starts), 121 KiB result, starts over 29 min, at most 14 in a
+minute; 500: 4,307 events (8.6 per cluster; 2,150 without), 201 KiB (411 B per cluster), at
+most 23 in a minute (16.7 even), 20 s wall. Limits: Temporal warns at 10,240 events (about
+1,150 clusters due in one scan) and refuses a 2 MB result (about 5,000 clusters).
 """
 
 from __future__ import annotations
