@@ -14,13 +14,16 @@ from typing import Any
 from temporalio import activity
 from temporalio.client import Client
 
-from activities.clients.inventory import load_inventory
+from activities.clients.inventory import ClusterEntry, load_inventory
+from activities.clients.trust_store import TrustStore, TrustStoreError
 from activities.cluster_models import ClusterRef
 from activities.errors import translated
 from activities.fleet_models import (
+    AutoRenewPolicy,
     FleetInventory,
     FleetInventoryRequest,
     FleetTarget,
+    KnownCa,
     LastRenewal,
     LastRenewals,
 )
@@ -38,11 +41,19 @@ class FleetActivities:
     Args:
         inventory_loader: Returns the inventory path (read at each call: edits apply).
         client: The Temporal client the worker holds (renewals' results are read through it).
+        trust_store: The CA certificates ucrenew installed per cluster (a CA about to expire
+            is drift); None: not read.
     """
 
-    def __init__(self, inventory_loader: Callable[[], Path], client: Client) -> None:
+    def __init__(
+        self,
+        inventory_loader: Callable[[], Path],
+        client: Client,
+        trust_store: TrustStore | None = None,
+    ) -> None:
         self._inventory_path = inventory_loader
         self._client = client
+        self._trust_store = trust_store
 
     @activity.defn(name="fleet_inventory")
     @translated
@@ -62,7 +73,12 @@ class FleetActivities:
                 continue
             products = sorted({n.product for n in cluster.nodes})
             result.targets.append(
-                FleetTarget(cluster=name, version=cluster.version, products=products)
+                FleetTarget(
+                    cluster=name,
+                    version=cluster.version,
+                    products=products,
+                    auto_renew=_auto_renew(cluster),
+                )
             )
         return result
 
@@ -99,4 +115,31 @@ class FleetActivities:
                         serial=serial.lower(),
                         fingerprint=str(cert.get("fingerprint") or "").lower(),
                     )
+        found.cas = self._known_cas(ref.cluster)
         return found
+
+    def _known_cas(self, cluster: str) -> list[KnownCa]:
+        if self._trust_store is None:
+            return []
+        try:
+            entries = self._trust_store.entries(cluster)
+        except TrustStoreError as exc:
+            # The certificates were read: a damaged trust file costs the CA check only.
+            activity.logger.warning("CA expiry of %s not checked: %s", cluster, exc)
+            return []
+        return [
+            KnownCa(
+                subject=e.subject,
+                issuer=e.cert.issuer.rfc4514_string(),
+                not_after=e.cert.not_valid_after_utc,
+                fingerprint=e.fingerprint,
+            )
+            for e in entries
+        ]
+
+
+def _auto_renew(cluster: ClusterEntry) -> AutoRenewPolicy | None:
+    entry = cluster.change_policy.auto_renew if cluster.change_policy else None
+    if entry is None:
+        return None
+    return AutoRenewPolicy.model_validate(entry.model_dump())

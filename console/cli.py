@@ -525,8 +525,17 @@ async def fleet_scan(
         float,
         typer.Option("--wait", min=1, help="seconds to wait for the scan (it goes on after)"),
     ] = 600.0,
+    start: Annotated[
+        bool,
+        typer.Option(
+            "--start",
+            help="start the renewals the clusters' change_policy.auto_renew call for (at once, "
+            "no jitter); without it the view says what would start",
+        ),
+    ] = False,
 ) -> None:
-    """Read every cluster's certificates now, on a worker (read-only), and show the view.
+    """Read every cluster's certificates now, on a worker (read-only), and show the view
+    with the renewals due (started with --start).
 
     Exit code 1 when a cluster could not be read (it is shown as failed) or the scan did not
     finish within --wait.
@@ -536,7 +545,9 @@ async def fleet_scan(
     from workers.fleet import ScanStillRunning, run_fleet_scan
 
     try:
-        view = await run_fleet_scan(await _client(), settings(), cluster or None, wait_seconds=wait)
+        view = await run_fleet_scan(
+            await _client(), settings(), cluster or None, wait_seconds=wait, start_renewals=start
+        )
     except WorkflowFailureError as exc:
         raise CliError(f"the fleet scan failed: {one_line(str(exc.cause or exc))}") from None
     except ScanStillRunning as exc:
@@ -551,7 +562,7 @@ async def fleet_scan(
 async def fleet_schedule(json_out: Json = False) -> None:
     """Create (or update) the Temporal Schedule that scans the fleet every
     UCRENEW_FLEET_SCAN_MINUTES (`ucrenew dev up` does it for the embedded stack)."""
-    from workers.fleet import FLEET_SCAN_SCHEDULE_ID, ensure_fleet_schedule
+    from workers.fleet import FLEET_SCAN_SCHEDULE_ID, ensure_fleet_schedule, start_jitter_seconds
 
     s = settings()
     outcome = await ensure_fleet_schedule(await _client(), s)
@@ -563,13 +574,15 @@ async def fleet_schedule(json_out: Json = False) -> None:
                     "result": outcome,
                     "every_minutes": s.fleet_scan_minutes,
                     "warning_days": s.fleet_warning_days,
+                    "start_jitter_minutes": start_jitter_seconds(s) // 60,
                 }
             )
         )
         return
     console.print(
         f"schedule {FLEET_SCAN_SCHEDULE_ID} {outcome}: a fleet scan every "
-        f"{s.fleet_scan_minutes} min on task queue {s.task_queue}"
+        f"{s.fleet_scan_minutes} min on task queue {s.task_queue}; it starts the renewals "
+        f"change_policy.auto_renew calls for, spread over {start_jitter_seconds(s) // 60} min"
     )
 
 

@@ -6,9 +6,18 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from workflows.fleet_models import FleetPurpose, FleetView
+from workflows.fleet_models import AutoRenewOutcome, FleetPurpose, FleetView
 
-__all__ = ["fleet_table"]
+__all__ = ["fleet_table", "renewals_table"]
+
+_STATUS_STYLE = {
+    "started": "green",
+    "would-start": "yellow",
+    "failed": "red",
+    "unknown": "red",
+    "running": "cyan",
+    "already-started": "cyan",
+}
 
 
 def _days(p: FleetPurpose, warning_days: int) -> Text:
@@ -62,4 +71,39 @@ def fleet_table(view: FleetView) -> RenderableType:
         parts.append(Text(view.notice, style="yellow"))
     if view.clusters:
         parts.append(table)
+    renewals = renewals_table(view)
+    if renewals is not None:
+        parts.append(renewals)
     return Group(*parts)
+
+
+def _when(o: AutoRenewOutcome) -> str:
+    if o.started_at is not None:
+        return f"{o.started_at:%Y-%m-%d %H:%M}"
+    return f"+{o.start_after_seconds // 60} min" if o.start_after_seconds else ""
+
+
+def renewals_table(view: FleetView) -> Table | None:
+    """What the scan started, or would start, per cluster with ``change_policy.auto_renew``
+    on (and why not); None when no cluster has it on."""
+    rows = [
+        (c.cluster, c.auto_renew)
+        for c in view.clusters
+        if c.auto_renew is not None and c.auto_renew.status != "off"
+    ]
+    if not rows:
+        return None
+    table = Table(title="renewals the scan starts (change_policy.auto_renew)")
+    for column in ("cluster", "status", "change", "purposes", "when", "why"):
+        table.add_column(column, overflow="fold")
+    for cluster, o in rows:
+        why = "; ".join([o.detail, *o.reasons]) if o.reasons else o.detail
+        table.add_row(
+            cluster,
+            Text(o.status, style=_STATUS_STYLE.get(o.status, "")),
+            o.change_id or "",
+            ", ".join(o.purposes),
+            _when(o),
+            why,
+        )
+    return table

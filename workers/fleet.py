@@ -49,6 +49,7 @@ __all__ = [
     "ensure_fleet_schedule",
     "latest_fleet_view",
     "run_fleet_scan",
+    "start_jitter_seconds",
     "view_of_scan",
 ]
 
@@ -63,11 +64,21 @@ _cache: OrderedDict[str, Any] = OrderedDict()
 _T = TypeVar("_T")
 
 
+def start_jitter_seconds(settings: UcrenewSettings) -> int:
+    """The window the scheduled scan spreads its starts over: the setting, at most half the
+    scan interval, so a scan still starting renewals never makes the schedule skip the next."""
+    return min(settings.fleet_start_jitter_minutes, settings.fleet_scan_minutes // 2) * 60
+
+
 def _schedule(settings: UcrenewSettings, task_queue: str | None) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
             FleetScanWorkflow.run,
-            FleetScanRequest(warning_days=settings.fleet_warning_days),
+            FleetScanRequest(
+                warning_days=settings.fleet_warning_days,
+                start_renewals=True,
+                jitter_seconds=start_jitter_seconds(settings),
+            ),
             id="fleet-scan",
             task_queue=task_queue or settings.task_queue,
             static_summary="fleet scan: every cluster's certificates, expiry and drift",
@@ -104,8 +115,11 @@ async def run_fleet_scan(
     clusters: list[str] | None = None,
     task_queue: str | None = None,
     wait_seconds: float | None = None,
+    start_renewals: bool = False,
 ) -> FleetView:
-    """Scan now (the clusters given, else the whole inventory) and return the view.
+    """Scan now (the clusters given, else the whole inventory) and return the view; with
+    ``start_renewals``, start the renewals the clusters' auto-renew policies call for (at once:
+    no jitter), else the view says what would start.
 
     Raises:
         temporalio.client.WorkflowFailureError: The scan itself failed (a cluster that cannot
@@ -116,7 +130,11 @@ async def run_fleet_scan(
     scan_id = f"fleet-scan-{uuid.uuid4().hex[:12]}"
     handle = await client.start_workflow(
         FleetScanWorkflow.run,
-        FleetScanRequest(clusters=clusters or [], warning_days=settings.fleet_warning_days),
+        FleetScanRequest(
+            clusters=clusters or [],
+            warning_days=settings.fleet_warning_days,
+            start_renewals=start_renewals,
+        ),
         id=scan_id,
         task_queue=task_queue or settings.task_queue,
         static_summary="fleet scan on demand",
@@ -160,10 +178,12 @@ async def _cluster(client: Client, entry: FleetScanEntry, gate: asyncio.Semaphor
             status="failed",
             error=entry.error or "not scanned",
             error_type=entry.error_type,
+            auto_renew=entry.auto_renew,
         )
     async with gate:
         try:
-            return await _cached(client, entry.workflow_id, entry.run_id, FleetCluster)
+            cluster = await _cached(client, entry.workflow_id, entry.run_id, FleetCluster)
+            return cluster.model_copy(update={"auto_renew": entry.auto_renew})
         except (RPCError, WorkflowFailureError) as err:
             why = err.message if isinstance(err, RPCError) else str(err.cause or err)
             return FleetCluster(
@@ -172,6 +192,7 @@ async def _cluster(client: Client, entry: FleetScanEntry, gate: asyncio.Semaphor
                 error=f"the scan's result for {entry.cluster} cannot be read ({why}); run "
                 "`ucrenew fleet scan`",
                 error_type=type(err).__name__,
+                auto_renew=entry.auto_renew,
             )
 
 

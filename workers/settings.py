@@ -59,6 +59,9 @@ class UcrenewSettings(BaseSettings):
             in production).
         fleet_warning_days: A certificate expiring within this many days is drift in the
             fleet view.
+        fleet_start_jitter_minutes: The renewals the scheduled scan starts are spread over
+            this window, each cluster at an offset of its own (a hash of its name); 0 starts
+            them all at once.
     """
 
     # hide_input_in_errors: a literal pasted where a reference belongs must not be echoed.
@@ -83,6 +86,7 @@ class UcrenewSettings(BaseSettings):
     service_base_url: str | None = None
     fleet_scan_minutes: int = Field(default=60, ge=1)
     fleet_warning_days: int = Field(default=30, ge=0)
+    fleet_start_jitter_minutes: int = Field(default=30, ge=0)
 
     @model_validator(mode="after")
     def _default_inventory(self) -> Self:

@@ -20,6 +20,7 @@ from activities.leftovers import LeftoverActivities
 from activities.notify import NotifyActivities
 from activities.registry import RegistryActivities
 from activities.trust import TrustActivities
+from workers.auto_renew import AutoRenewActivities
 from workers.converter import make_data_converter
 from workers.logs import LogContextInterceptor
 from workers.settings import UcrenewSettings
@@ -76,7 +77,10 @@ def build_worker(
     trusts = TrustActivities(lambda: inventory_path(settings), trust)
     cas = CaActivities(ca, lambda: inventory_path(settings), settings.state_dir)
     registry = RegistryActivities(client)
-    fleet = FleetActivities(lambda: inventory_path(settings), client)
+    fleet = FleetActivities(lambda: inventory_path(settings), client, trust)
+    auto_renew = AutoRenewActivities(
+        client, task_queue or settings.task_queue, lambda: settings.service_base_url
+    )
     itsm = ItsmActivities(
         lambda: inventory_path(settings), service_base_url=lambda: settings.service_base_url
     )
@@ -118,6 +122,7 @@ def build_worker(
             registry.find_other_renewals,
             fleet.fleet_inventory,
             fleet.last_renewed_certificates,
+            auto_renew.start_scheduled_renewal,
             itsm.check_change_record,
             itsm.write_back_outcome,
             notify.notification_routes,

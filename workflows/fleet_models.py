@@ -13,9 +13,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from activities.fleet_models import AutoRenewPolicy
 from activities.models import UtcDatetime
 
 __all__ = [
+    "AutoRenewOutcome",
+    "AutoRenewStartRequest",
     "DriftFinding",
     "DriftKind",
     "FleetCertificate",
@@ -37,6 +40,11 @@ DriftKind = Literal[
     "expiring",
     "expired",
     "unreadable",
+    "node-not-in-san",
+    "self-signed",
+    "name-mismatch",
+    "ca-expiring",
+    "renewal-due",
 ]
 
 _DAY = timedelta(days=1)
@@ -57,6 +65,7 @@ class FleetCertificate(BaseModel):
     fingerprint: str = Field(description="SHA-256 of the DER certificate, lower-case hex")
     issuer: str = Field(description="RFC 4514 issuer")
     self_signed: bool = False
+    not_before: UtcDatetime | None = Field(default=None, description="None: scans before it")
     not_after: UtcDatetime
     days_to_expiry: int = Field(description="whole days from the view's time (negative: expired)")
 
@@ -111,6 +120,50 @@ class FleetPurpose(BaseModel):
     drift: list[DriftFinding] = Field(default_factory=list)
 
 
+AutoRenewStatus = Literal[
+    "off", "unknown", "not-due", "would-start", "started", "running", "already-started", "failed"
+]
+
+
+class AutoRenewOutcome(BaseModel):
+    """What a scan did about renewing a cluster, or why it did nothing.
+
+    ``off``: its ``change_policy.auto_renew`` is not enabled; ``unknown``: it could not be
+    read; ``not-due``: nothing passed its threshold or drifted in a way that starts one;
+    ``would-start``: due, and this scan does not start renewals (``ucrenew fleet scan``
+    without ``--start``); ``started``: this scan started ``change_id``; ``running``: another
+    renewal of the cluster (``change_id``) runs, so none was started; ``already-started``:
+    ``change_id`` was started before (today's automatic change); ``failed``: starting failed.
+    """
+
+    status: AutoRenewStatus
+    change_id: str | None = None
+    purposes: list[str] = Field(default_factory=list, description="the purposes renewed")
+    reasons: list[str] = Field(
+        default_factory=list,
+        description="why each purpose is due: `<purpose>: <drift kinds>` (the findings' "
+        "messages are in the cluster's view)",
+    )
+    detail: str = ""
+    start_after_seconds: int = Field(default=0, description="the cluster's jitter")
+    started_at: UtcDatetime | None = Field(
+        default=None, description="when this scan tried the start (after the jitter)"
+    )
+
+
+class AutoRenewStartRequest(BaseModel):
+    """Start the scan's renewal of one cluster, unless a renewal of it runs."""
+
+    cluster: str
+    change_id: str
+    purposes: list[str]
+    ca: Literal["local", "manual", "adcs", "acme"] = "local"
+    ca_name: str | None = None
+    ca_template: str | None = None
+    require_plan_approval: bool = True
+    reasons: list[str] = Field(default_factory=list)
+
+
 class FleetCluster(BaseModel):
     """One inventory cluster: its purposes, or why it could not be read."""
 
@@ -121,6 +174,9 @@ class FleetCluster(BaseModel):
     version: str | None = None
     read_at: UtcDatetime | None = Field(default=None, description="when discovery read it")
     purposes: list[FleetPurpose] = Field(default_factory=list)
+    auto_renew: AutoRenewOutcome | None = Field(
+        default=None, description="what the scan started or why not (from the scan's entry)"
+    )
 
     @property
     def drift_count(self) -> int:
@@ -175,6 +231,14 @@ class FleetScanRequest(BaseModel):
     clusters: list[str] = Field(default_factory=list, description="empty: the whole inventory")
     warning_days: int = Field(default=30, ge=0, description="expiring within this is drift")
     concurrency: int = Field(default=8, ge=1, description="clusters read at once")
+    start_renewals: bool = Field(
+        default=False,
+        description="start the renewals clusters' auto_renew policies call for (the schedule "
+        "does); False: the result says what would start",
+    )
+    jitter_seconds: int = Field(
+        default=0, ge=0, description="starts spread over this window, per cluster by its name"
+    )
 
 
 class FleetClusterScanRequest(BaseModel):
@@ -184,6 +248,9 @@ class FleetClusterScanRequest(BaseModel):
     version: str | None = None
     products: list[Literal["cucm", "imp"]] = Field(default_factory=list)
     warning_days: int = Field(default=30, ge=0)
+    auto_renew: AutoRenewPolicy | None = Field(
+        default=None, description="thresholds of renewal-due and ca-expiring; None: defaults"
+    )
 
 
 class FleetScanEntry(BaseModel):
@@ -199,6 +266,9 @@ class FleetScanEntry(BaseModel):
     drift: int = Field(default=0, description="drift findings of the cluster")
     days_to_expiry: int | None = Field(
         default=None, description="the cluster's earliest expiry, in days from the scan"
+    )
+    auto_renew: AutoRenewOutcome | None = Field(
+        default=None, description="what the scan started for the cluster, or why not"
     )
 
 

@@ -11,14 +11,22 @@ fleet's size never meets Temporal's 2 MB payload limit; the scan returns a small
 It runs on a Temporal Schedule (``ucrenew dev up``; ``ucrenew fleet schedule`` in production)
 and on demand (``ucrenew fleet scan``); the service shows the latest completed scan
 (``workers.fleet``). A cluster that cannot be read is in the view as failed, with its error.
+
+Once every cluster is read, the scan decides per cluster whether to renew it
+(``change_policy.auto_renew``, :func:`workflows.fleet.auto_renew_due`): a cluster with due
+purposes gets ONE renewal of them all, started after its jitter (a hash of its name over
+``jitter_seconds``) by the ``start_scheduled_renewal`` activity (``workers.auto_renew``), which
+starts nothing while a renewal of the cluster runs. The scan only starts renewals when asked to
+(``start_renewals``: the schedule); otherwise its result says what would start.
 """
 
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ChildWorkflowError
+from temporalio.exceptions import ActivityError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from activities.cluster_models import ClusterRef, DiscoverRequest
@@ -26,15 +34,23 @@ with workflow.unsafe.imports_passed_through():
     from activities.fleet import FleetActivities
     from activities.fleet_models import FleetInventoryRequest, FleetTarget
     from workflows import policies
-    from workflows.fleet import fleet_cluster, fleet_purposes
+    from workflows.fleet import (
+        auto_change_id,
+        auto_renew_due,
+        fleet_cluster,
+        fleet_purposes,
+        jitter_seconds,
+    )
     from workflows.fleet_models import (
+        AutoRenewOutcome,
+        AutoRenewStartRequest,
         FleetCluster,
         FleetClusterScanRequest,
         FleetScanEntry,
         FleetScanRequest,
         FleetScanResult,
     )
-    from workflows.steps import RenewalStopped, run_activity
+    from workflows.steps import RenewalStopped, run_activity, stopped
 
 __all__ = [
     "FLEET_SCAN_SCHEDULE_ID",
@@ -45,6 +61,10 @@ __all__ = [
 
 #: The id of the Temporal Schedule that runs the scan (``ucrenew dev up``, ``fleet schedule``).
 FLEET_SCAN_SCHEDULE_ID = "ucrenew-fleet-scan"
+#: The patch that added the starts: scans recorded before it replay without them.
+STARTS_RENEWALS_PATCH = "fleet-scan-starts-renewals"
+#: The activity (``workers.auto_renew.AutoRenewActivities``) that starts a due renewal.
+START_ACTIVITY = "start_scheduled_renewal"
 
 
 @workflow.defn
@@ -77,12 +97,18 @@ class FleetClusterScanWorkflow:
                 error_type=stop.error_type,
                 version=target.version,
             )
-        return fleet_cluster(target, snapshot, last, workflow.now(), req.warning_days)
+        return fleet_cluster(
+            target, snapshot, last, workflow.now(), req.warning_days, req.auto_renew
+        )
 
 
 @workflow.defn
 class FleetScanWorkflow:
-    """One read-only scan of the fleet's certificates."""
+    """One read-only scan of the fleet's certificates, which starts the renewals the
+    clusters' auto-renew policies call for."""
+
+    def __init__(self) -> None:
+        self._targets: dict[str, FleetTarget] = {}
 
     @workflow.run
     async def run(self, req: FleetScanRequest) -> FleetScanResult:
@@ -98,6 +124,7 @@ class FleetScanWorkflow:
             for name, why in inventory.unknown.items()
         ]
         targets = inventory.targets
+        self._targets = {t.cluster: t for t in targets}
         workflow.set_current_details(f"**Scanning** {len(targets)} cluster(s)")
         for start in range(0, len(targets), req.concurrency):
             batch = targets[start : start + req.concurrency]
@@ -106,6 +133,14 @@ class FleetScanWorkflow:
                 f"**Scanned** {min(start + req.concurrency, len(targets))}/{len(targets)} "
                 "cluster(s)"
             )
+        due = [e for e in entries if e.auto_renew is not None and e.auto_renew.change_id]
+        if req.start_renewals and due and workflow.patched(STARTS_RENEWALS_PATCH):
+            workflow.set_current_details(f"**Starting** {len(due)} renewal(s)")
+            by_offset: dict[int, list[FleetScanEntry]] = {}
+            for e in due:
+                assert e.auto_renew is not None
+                by_offset.setdefault(e.auto_renew.start_after_seconds, []).append(e)
+            await asyncio.gather(*(self._start_at(o, g) for o, g in sorted(by_offset.items())))
         return FleetScanResult(
             scanned_at=workflow.now(),
             warning_days=req.warning_days,
@@ -122,6 +157,7 @@ class FleetScanWorkflow:
                     version=target.version,
                     products=target.products,
                     warning_days=req.warning_days,
+                    auto_renew=target.auto_renew,
                 ),
                 id=child_id,
                 static_summary=f"fleet scan of {target.cluster}",
@@ -135,6 +171,7 @@ class FleetScanWorkflow:
                 error=f"the scan of {target.cluster} failed: {cause or err}",
                 error_type=type(cause).__name__ if cause else "ChildWorkflowError",
                 workflow_id=child_id,
+                auto_renew=self._unknown(target),
             )
         days = [p.days_to_expiry for p in cluster.purposes if p.days_to_expiry is not None]
         return FleetScanEntry(
@@ -146,4 +183,83 @@ class FleetScanWorkflow:
             run_id=handle.first_execution_run_id,
             drift=cluster.drift_count,
             days_to_expiry=min(days, default=None),
+            auto_renew=self._decide(target, cluster, req),
+        )
+
+    @staticmethod
+    def _unknown(target: FleetTarget) -> AutoRenewOutcome:
+        if target.auto_renew is None or not target.auto_renew.enabled:
+            return AutoRenewOutcome(status="off", detail="change_policy.auto_renew is not enabled")
+        return AutoRenewOutcome(
+            status="unknown", detail="not read: whether a renewal is due cannot be told"
+        )
+
+    def _decide(
+        self, target: FleetTarget, cluster: FleetCluster, req: FleetScanRequest
+    ) -> AutoRenewOutcome:
+        """What the scan does about renewing the cluster, before any start."""
+        policy = target.auto_renew
+        if policy is None or not policy.enabled or cluster.status == "failed":
+            return self._unknown(target)
+        due = auto_renew_due(cluster, policy)
+        if not due:
+            return AutoRenewOutcome(
+                status="not-due", detail="no purpose past its threshold, no drift that renews"
+            )
+        return AutoRenewOutcome(
+            status="would-start",
+            change_id=auto_change_id(target.cluster, workflow.now()),
+            purposes=sorted(due),
+            reasons=[f"{purpose}: {', '.join(kinds)}" for purpose, kinds in sorted(due.items())],
+            detail="due; this scan does not start renewals (`ucrenew fleet scan --start` or "
+            "the schedule does)",
+            start_after_seconds=jitter_seconds(target.cluster, req.jitter_seconds),
+        )
+
+    async def _start_at(self, offset: int, group: list[FleetScanEntry]) -> None:
+        """Start the renewals of the clusters whose jitter is ``offset``: one timer for them."""
+        if offset:
+            await workflow.sleep(timedelta(seconds=offset))
+        await asyncio.gather(*(self._start(e) for e in group))
+
+    async def _start(self, entry: FleetScanEntry) -> None:
+        """Start the cluster's renewal (its jitter has passed); the entry says how it went."""
+        plan = entry.auto_renew
+        target = self._targets[entry.cluster]
+        if plan is None or plan.change_id is None or target.auto_renew is None:
+            return
+        policy = target.auto_renew
+        # The day of the id is the day of the start, after the jitter.
+        change_id = auto_change_id(entry.cluster, workflow.now())
+        try:
+            outcome: AutoRenewOutcome = await workflow.execute_activity(
+                START_ACTIVITY,
+                AutoRenewStartRequest(
+                    cluster=entry.cluster,
+                    change_id=change_id,
+                    purposes=plan.purposes,
+                    ca=policy.ca,
+                    ca_name=policy.ca_name,
+                    ca_template=policy.ca_template,
+                    require_plan_approval=policy.require_plan_approval,
+                    reasons=plan.reasons,
+                ),
+                result_type=AutoRenewOutcome,
+                summary=f"start the renewal of {entry.cluster}",
+                **policies.FLEET_START.kwargs(),
+            )
+        except ActivityError as err:
+            stop = stopped(START_ACTIVITY, err)
+            outcome = AutoRenewOutcome(
+                status="failed",
+                change_id=change_id,
+                detail=f"the renewal could not be started ({stop.error_type}): {stop.message}",
+            )
+        entry.auto_renew = outcome.model_copy(
+            update={
+                "purposes": outcome.purposes or plan.purposes,
+                "reasons": plan.reasons,
+                "start_after_seconds": plan.start_after_seconds,
+                "started_at": workflow.now(),
+            }
         )

@@ -72,6 +72,9 @@ FLEET_DISCOVER = ActivityPolicy(
     timedelta(minutes=3), _retry(2, initial=5.0), heartbeat=timedelta(seconds=60)
 )
 FLEET_LOOKUP = ActivityPolicy(timedelta(seconds=60), _retry(3, initial=1.0))
+#: A start of a due renewal: a visibility list and a start; an answer either way, no retry
+#: storm (the next scan tries again).
+FLEET_START = ActivityPolicy(timedelta(seconds=60), _retry(3, initial=2.0))
 PLAN_REGISTRY = ActivityPolicy(timedelta(seconds=10), _retry(2, initial=0.5))
 SSO = ActivityPolicy(timedelta(minutes=3), _retry(5))
 CSR = ActivityPolicy(timedelta(minutes=3), _retry(4))

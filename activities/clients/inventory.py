@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from activities import catalog
 from activities.clients.itsm.models import ItsmConfig, ItsmOverride
 from activities.clients.notify.config import (
     Channel,
@@ -223,6 +224,63 @@ ActionName = Literal["start", "submit-cert", "decide", "confirm-sso", "cancel", 
 """Actions on a change that a cluster's ``change_policy.actions`` may restrict to groups."""
 
 
+AutoRenewDrift = Literal[
+    "node-not-in-san",
+    "self-signed",
+    "differs-between-nodes",
+    "name-mismatch",
+    "ca-expiring",
+    "not-from-last-change",
+]
+"""Drift kinds of the fleet scan that may start a renewal on their own (``on_drift``); a
+certificate past its threshold or expired always does."""
+
+DEFAULT_AUTO_RENEW_DRIFT: tuple[AutoRenewDrift, ...] = (
+    "node-not-in-san",
+    "self-signed",
+    "name-mismatch",
+    "ca-expiring",
+)
+
+
+class AutoRenewEntry(BaseModel):
+    """``change_policy.auto_renew``: when the fleet scan starts a renewal of the cluster on
+    its own (docs/operator-guide.md, "Renewals the scan starts")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = False
+    purposes: list[str] = Field(
+        default_factory=list, description="purposes watched; empty: every purpose it has"
+    )
+    threshold_days: int | None = Field(
+        default=None,
+        ge=0,
+        description="renew with this many days left; None: a third of the lifetime left",
+    )
+    on_drift: list[AutoRenewDrift] = Field(
+        default_factory=lambda: list(DEFAULT_AUTO_RENEW_DRIFT),
+        description="drift kinds that start a renewal before the threshold",
+    )
+    ca: Literal["local", "manual", "adcs", "acme"] = "local"
+    ca_name: str | None = None
+    ca_template: str | None = None
+    require_plan_approval: bool = True
+    ca_warning_days: int = Field(
+        default=60, ge=0, description="a CA of the chain expiring within this is drift"
+    )
+
+    @field_validator("purposes")
+    @classmethod
+    def _known_purposes(cls, v: list[str]) -> list[str]:
+        unknown = [p for p in v if p not in catalog.PURPOSES]
+        if unknown:
+            raise ValueError(
+                f"unknown purpose(s) {', '.join(unknown)} (known: {', '.join(catalog.PURPOSES)})"
+            )
+        return v
+
+
 class ChangePolicyEntry(BaseModel):
     """A cluster's ``change_policy:`` block: approvals per gate, windows, health gates, and
     the pre-change health checks."""
@@ -238,6 +296,9 @@ class ChangePolicyEntry(BaseModel):
         default_factory=dict,
         description="action -> groups that may take it through the service; empty or absent: "
         "any signed-in person (approve and reject follow the approver groups of the gate)",
+    )
+    auto_renew: AutoRenewEntry | None = Field(
+        default=None, description="renewals the fleet scan starts on its own; None: never"
     )
 
 

@@ -22,6 +22,7 @@ from tests.e2e.test_cli_e2e import Cli
 from tests.lab.conftest import lab_spec
 from workers.fleet import ScanStillRunning, run_fleet_scan
 from workflows.fleet_models import FleetPurpose, FleetView
+from workflows.renewal import CertRenewalWorkflow
 
 pytestmark = pytest.mark.e2e
 
@@ -87,9 +88,12 @@ async def test_a_scan_after_a_renewal_then_a_certificate_replaced_by_hand(stack:
         assert drift["expiring"] == [SUB1]
         unreadable = next(d for d in replaced.drift if d.kind == "unreadable")
         assert unreadable.nodes == [SUB1] and "self-signed certificate" in unreadable.message
+        # A self-signed certificate where ucrenew's change installed a CA-signed one.
+        assert drift["self-signed"] == [SUB1]
         assert set(drift) == {
             "differs-between-nodes",
             "not-from-last-change",
+            "self-signed",
             "expiring",
             "unreadable",
         }
@@ -169,12 +173,18 @@ def test_dev_up_schedules_the_fleet_scan_and_the_cli_shows_it(dev_cli: Cli) -> N
 
     scanned = dev_cli.json("fleet", "scan", "--cluster", "lab")
     assert scanned["scan_id"].startswith("fleet-scan-")
+    # The lab's inventory does not enable auto_renew: --start starts nothing, and says why.
+    started = dev_cli.json("fleet", "scan", "--cluster", "lab", "--start")
+    (lab_scan,) = started["clusters"]
+    assert lab_scan["auto_renew"]["status"] == "off"
+    assert "auto_renew is not enabled" in lab_scan["auto_renew"]["detail"]
     again = dev_cli.json("fleet", "schedule")
     assert again == {
         "schedule": "ucrenew-fleet-scan",
         "result": "updated",
         "every_minutes": 720,
         "warning_days": 30,
+        "start_jitter_minutes": 30,
     }
     unknown = dev_cli("fleet", "scan", "--cluster", f"nope-{uuid.uuid4().hex[:4]}", ok=False)
     assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
@@ -192,3 +202,44 @@ async def test_a_scan_no_worker_picks_up_says_so_and_goes_on(stack: Stack) -> No
         assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
     finally:
         await handle.terminate("test over")
+
+
+async def test_the_scan_starts_one_renewal_that_waits_for_its_plan_approval(stack: Stack) -> None:
+    # The lab's certificates have about 20 days left: due under a 30-day threshold.
+    inventory = stack.settings.inventory_path
+    data = yaml.safe_load(inventory.read_text())
+    (entry,) = [c for c in data["clusters"] if c["name"] == stack.lab.cluster_entry.name]
+    entry.setdefault("change_policy", {})["auto_renew"] = {
+        "enabled": True,
+        "purposes": ["tomcat"],
+        "threshold_days": 30,
+    }
+    inventory.write_text(yaml.safe_dump(data))
+    name = stack.lab.cluster_entry.name
+    async with stack.worker():
+        dry = (await scan(stack)).clusters[0].auto_renew
+        assert dry is not None and dry.status == "would-start" and dry.purposes == ["tomcat"]
+
+        first = await run_fleet_scan(
+            stack.client, stack.settings, [name], stack.task_queue, start_renewals=True
+        )
+        outcome = first.clusters[0].auto_renew
+        assert outcome is not None and outcome.status == "started", outcome
+        assert outcome.change_id == f"AUTO-{name}-{datetime.now(UTC):%Y%m%d}"
+        handle = stack.client.get_workflow_handle_for(CertRenewalWorkflow.run, outcome.change_id)
+        try:
+            status = await stack.wait_for(handle, "approval")
+            assert status.gate == "plan" and status.requested_by == "ucrenew-scan"
+            # Nothing has changed on the cluster: it waits for a person.
+            journal = stack.lab.lab.cluster.journal
+            for kind in ("csr.generated", "identity.uploaded", "trust.uploaded", "sso.disabled"):
+                assert journal.entries(kind=kind) == [], kind
+            second = await run_fleet_scan(
+                stack.client, stack.settings, [name], stack.task_queue, start_renewals=True
+            )
+            again = second.clusters[0].auto_renew
+            assert again is not None and again.status in ("running", "already-started")
+            assert again.change_id == outcome.change_id
+        finally:
+            if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+                await handle.terminate("test over")

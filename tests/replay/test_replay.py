@@ -13,6 +13,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from workers.converter import make_data_converter
+from workflows.fleet_scan import FleetClusterScanWorkflow, FleetScanWorkflow
 from workflows.renewal import CertRenewalWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
@@ -25,6 +26,9 @@ def test_histories_are_recorded() -> None:
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text())
-    replayer = Replayer(workflows=[CertRenewalWorkflow], data_converter=make_data_converter())
+    replayer = Replayer(
+        workflows=[CertRenewalWorkflow, FleetScanWorkflow, FleetClusterScanWorkflow],
+        data_converter=make_data_converter(),
+    )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None

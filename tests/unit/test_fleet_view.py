@@ -3,16 +3,28 @@ UI metadata texts, and the table ``ucrenew fleet`` prints."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
+import pytest
+from pydantic import ValidationError
 from rich.console import Console
 
+from activities.clients.inventory import ChangePolicyEntry
 from activities.cluster_models import ClusterSnapshot, NodeSnapshot
-from activities.fleet_models import FleetTarget, LastRenewal, LastRenewals
+from activities.fleet_models import AutoRenewPolicy, FleetTarget, KnownCa, LastRenewal, LastRenewals
 from activities.models import CertificateInfo
-from console.fleet import fleet_table
-from workflows.fleet import fleet_cluster, fleet_purposes, normal_serial
-from workflows.fleet_models import FleetView
+from console.fleet import fleet_table, renewals_table
+from workflows.fleet import (
+    auto_change_id,
+    auto_renew_due,
+    fleet_cluster,
+    fleet_purposes,
+    jitter_seconds,
+    normal_serial,
+)
+from workflows.fleet_models import AutoRenewOutcome, FleetView
 from workflows.models import AuditEvent, RenewalInput, RenewalOptions, RenewalStatus
 from workflows.ui_metadata import activity_summary, current_details, static_details
 
@@ -145,9 +157,10 @@ def test_served_other_than_installed_says_a_restart_is_pending() -> None:
 def test_expiring_and_expired() -> None:
     soon = cert("1", 10.5, MULTI)
     _, tomcat = tomcat_of(snapshot(node(PUB, served=soon), node(SUB, served=soon)), warning=30)
-    assert tomcat.days_to_expiry == 10 and kinds(tomcat) == ["expiring"]
+    # 10 days left of a 310-day lifetime is also past the default threshold (a third).
+    assert tomcat.days_to_expiry == 10 and kinds(tomcat) == ["expiring", "renewal-due"]
     _, tomcat = tomcat_of(snapshot(node(PUB, served=soon), node(SUB, served=soon)), warning=5)
-    assert kinds(tomcat) == []
+    assert kinds(tomcat) == ["renewal-due"]
     gone = cert("1", -2, MULTI)
     _, tomcat = tomcat_of(snapshot(node(PUB, served=gone), node(SUB, served=gone)))
     assert tomcat.days_to_expiry == -2 and kinds(tomcat) == ["expired"]
@@ -252,3 +265,203 @@ def test_ui_metadata_texts() -> None:
         service = "Cisco Tomcat"
 
     assert activity_summary("restart_service", Req()) == f"restart service {PUB} Cisco Tomcat (c1)"
+
+
+# -- drift that starts renewals, and the auto-renew decision --------------------------------
+
+
+def test_a_node_added_after_issuance_is_missing_from_the_sans() -> None:
+    ms = cert("1", 300, [PUB, SUB])
+    own = cert("2", 300, [IMP])
+    _, tomcat = tomcat_of(
+        snapshot(node(PUB, served=ms), node(SUB, served=ms), node(IMP, "imp", served=own))
+    )
+    found = {d.kind: d.nodes for d in tomcat.drift}
+    assert found["node-not-in-san"] == [IMP] and found["differs-between-nodes"] == [IMP]
+    # A per-node set (no certificate names two nodes) has no SAN set to be missing from.
+    _, tomcat = tomcat_of(
+        snapshot(node(PUB, served=cert("3", 300, [PUB])), node(SUB, served=cert("4", 300, [SUB])))
+    )
+    assert kinds(tomcat) == []
+
+
+def test_self_signed_only_where_a_ca_signed_certificate_was_issued() -> None:
+    selfish = cert("9", 300, [SUB]).model_copy(update={"self_signed": True, "issuer": f"CN={SUB}"})
+    lone = cert("8", 300, [PUB]).model_copy(update={"self_signed": True, "issuer": f"CN={PUB}"})
+    # Install-time: every node self-signed, nothing issued: no drift.
+    _, tomcat = tomcat_of(snapshot(node(PUB, served=lone), node(SUB, served=selfish)))
+    assert "self-signed" not in kinds(tomcat)
+    # A CA-signed one on the publisher: the subscriber restored without backup.
+    _, tomcat = tomcat_of(
+        snapshot(node(PUB, served=cert("1", 300, [PUB])), node(SUB, served=selfish))
+    )
+    assert {d.kind: d.nodes for d in tomcat.drift}["self-signed"] == [SUB]
+    # Issued by the last ucrenew change, though no other node shows it.
+    last = LastRenewals(
+        cluster="c1", by_purpose={"tomcat": LastRenewal(change_id="CHG9", serial="1")}
+    )
+    _, tomcat = tomcat_of(snapshot(node(SUB, served=selfish)), last)
+    finding = next(d for d in tomcat.drift if d.kind == "self-signed")
+    assert finding.nodes == [SUB] and "CHG9" in finding.message
+
+
+def test_a_renamed_host_or_domain_is_a_name_mismatch() -> None:
+    _, tomcat = tomcat_of(snapshot(node(PUB, served=cert("1", 300, ["cucm-pub.old.test"]))))
+    assert {d.kind: d.nodes for d in tomcat.drift} == {"name-mismatch": [PUB]}
+    # The CN alone, or a wildcard over the node's domain, names it.
+    by_cn = cert("2", 300, []).model_copy(update={"subject_cn": PUB.upper()})
+    _, tomcat = tomcat_of(snapshot(node(PUB, served=by_cn)))
+    assert kinds(tomcat) == []
+    _, tomcat = tomcat_of(snapshot(node(PUB, served=cert("3", 300, ["*.x.test"]))))
+    assert kinds(tomcat) == []
+
+
+def test_a_ca_of_the_chain_about_to_expire() -> None:
+    root, issuing = "CN=Root", "CN=Issuing CA"
+    cas = [
+        KnownCa(subject=issuing, issuer=root, not_after=NOW + timedelta(days=400)),
+        KnownCa(subject=root, issuer=root, not_after=NOW + timedelta(days=45)),
+    ]
+    last = LastRenewals(cluster="c1", cas=cas)
+    _, tomcat = tomcat_of(snapshot(node(PUB, served=cert("1", 300, [PUB]))), last)
+    finding = next(d for d in tomcat.drift if d.kind == "ca-expiring")
+    assert finding.nodes == [PUB] and root in finding.message and "45 day(s)" in finding.message
+    # Below the policy's warning, nothing.
+    cluster = fleet_cluster(
+        TARGET,
+        snapshot(node(PUB, served=cert("1", 300, [PUB]))),
+        last,
+        NOW,
+        30,
+        AutoRenewPolicy(ca_warning_days=30),
+    )
+    assert kinds(cluster.purposes[0]) == []
+
+
+def test_renewal_due_at_a_third_of_the_lifetime_or_the_policys_days() -> None:
+    # cert(): issued 300 days ago; 160 left of 460 is above a third, 140 left below.
+    _, tomcat = tomcat_of(snapshot(node(PUB, served=cert("1", 160, [PUB]))))
+    assert kinds(tomcat) == []
+    _, tomcat = tomcat_of(snapshot(node(PUB, served=cert("1", 140, [PUB]))))
+    assert kinds(tomcat) == ["renewal-due"]
+    cluster = fleet_cluster(
+        TARGET,
+        snapshot(node(PUB, served=cert("1", 140, [PUB]))),
+        None,
+        NOW,
+        30,
+        AutoRenewPolicy(threshold_days=100),
+    )
+    assert kinds(cluster.purposes[0]) == []
+
+
+def test_what_makes_a_purpose_due_follows_the_policy() -> None:
+    ms = cert("1", 300, [PUB, SUB])
+    cluster = fleet_cluster(
+        TARGET,
+        snapshot(
+            node(PUB, served=ms),
+            node(SUB, served=ms),
+            node(IMP, "imp", served=cert("2", 300, [IMP])),
+        ),
+        None,
+        NOW,
+        30,
+    )
+    assert auto_renew_due(cluster, AutoRenewPolicy(enabled=True, on_drift=[])) == {}
+    due = auto_renew_due(cluster, AutoRenewPolicy(enabled=True, on_drift=["node-not-in-san"]))
+    assert due == {"tomcat": ["node-not-in-san"]}
+    only_xmpp = AutoRenewPolicy(enabled=True, purposes=["cup-xmpp"], on_drift=["node-not-in-san"])
+    assert auto_renew_due(cluster, only_xmpp) == {}
+
+
+def test_change_id_and_jitter_are_deterministic() -> None:
+    assert auto_change_id("lab east/1", NOW) == "AUTO-lab-east-1-20260601"
+    assert jitter_seconds("lab", 1800) == jitter_seconds("lab", 1800) < 1800
+    assert jitter_seconds("lab", 0) == 0
+    # Whole minutes over the window: 300 clusters use every minute of 30, none crowded.
+    per_minute = Counter(jitter_seconds(f"c{i}", 1800) for i in range(300))
+    assert all(offset % 60 == 0 for offset in per_minute)
+    assert len(per_minute) == 30 and max(per_minute.values()) <= 25
+    assert len({jitter_seconds(f"c{i}", 50) for i in range(300)}) == 50
+
+
+def test_an_unknown_purpose_in_auto_renew_is_refused_by_name() -> None:
+    with pytest.raises(ValidationError) as err:
+        ChangePolicyEntry.model_validate({"auto_renew": {"enabled": True, "purposes": ["tomcatt"]}})
+    assert "unknown purpose(s) tomcatt" in str(err.value)
+    with pytest.raises(ValidationError):
+        ChangePolicyEntry.model_validate({"auto_renew": {"on_drift": ["expiring"]}})
+    entry = ChangePolicyEntry.model_validate({"auto_renew": {"enabled": True}})
+    assert entry.auto_renew is not None and entry.auto_renew.require_plan_approval
+
+
+def test_the_fleet_table_shows_what_the_scan_started_or_would_start() -> None:
+    cluster = fleet_cluster(
+        TARGET, snapshot(node(PUB, served=cert("1", 140, [PUB]))), None, NOW, 30
+    )
+    started = cluster.model_copy(
+        update={
+            "auto_renew": AutoRenewOutcome(
+                status="started",
+                change_id="AUTO-c1-20260601",
+                purposes=["tomcat"],
+                detail="started AUTO-c1-20260601; it waits for a plan approval",
+                started_at=NOW,
+            )
+        }
+    )
+    off = cluster.model_copy(update={"cluster": "c2", "auto_renew": AutoRenewOutcome(status="off")})
+    view = FleetView(scanned_at=NOW, as_of=NOW, warning_days=30, clusters=[started, off])
+    console = Console(width=250, record=True)
+    console.print(fleet_table(view))
+    text = console.export_text()
+    assert "renewals the scan starts" in text and "AUTO-c1-20260601" in text
+    assert "waits for a plan approval" in text
+    table = renewals_table(view)
+    assert table is not None and table.row_count == 1
+    assert renewals_table(view.model_copy(update={"clusters": [off]})) is None
+
+
+def test_the_fleet_page_shows_the_renewal_the_scan_started() -> None:
+    from service.dashboard.router import templates
+    from service.principal import Principal
+
+    cluster = fleet_cluster(
+        TARGET, snapshot(node(PUB, served=cert("1", 140, [PUB]))), None, NOW, 30
+    )
+    started = cluster.model_copy(
+        update={
+            "auto_renew": AutoRenewOutcome(
+                status="started",
+                change_id="AUTO-c1-20260601",
+                purposes=["tomcat"],
+                reasons=["tomcat: renewal-due"],
+                detail="started AUTO-c1-20260601; it waits for a plan approval",
+            )
+        }
+    )
+    off = cluster.model_copy(update={"cluster": "c2", "auto_renew": AutoRenewOutcome(status="off")})
+    view = FleetView(scanned_at=NOW, as_of=NOW, warning_days=30, clusters=[started, off])
+    # The page as the router renders it, with a browser session of its own.
+    request = SimpleNamespace(session={})
+    html = templates.get_template("fleet.html").render(
+        view=view,
+        error=None,
+        request=request,
+        principal=Principal(name="alice", via="password"),
+        now=NOW,
+    )
+    assert html.count("Renewal by the scan") == 1
+    assert '<a href="/renewals/AUTO-c1-20260601">AUTO-c1-20260601</a>' in html
+    assert "tomcat: renewal-due" in html and "waits for a plan approval" in html
+
+
+def test_the_schedules_jitter_never_outlasts_half_the_scan_interval() -> None:
+    from workers.fleet import start_jitter_seconds
+    from workers.settings import UcrenewSettings
+
+    assert start_jitter_seconds(UcrenewSettings()) == 30 * 60
+    short = UcrenewSettings(fleet_scan_minutes=20, fleet_start_jitter_minutes=30)
+    assert start_jitter_seconds(short) == 10 * 60
+    assert start_jitter_seconds(UcrenewSettings(fleet_start_jitter_minutes=0)) == 0

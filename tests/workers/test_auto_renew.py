@@ -1,0 +1,110 @@
+"""The start of a renewal the fleet scan found due, against a real Temporal (the dev server):
+requested by ``ucrenew-scan``, with the policy's CA and plan approval; nothing while a
+renewal of the cluster runs; a race on one change id starts it once.
+
+No worker polls the renewals' task queue, so what is started stays running (on its first
+workflow task) until the test terminates it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+from temporalio.testing import ActivityEnvironment
+
+from activities.visibility import renewals_query
+from workers.auto_renew import SCAN_REQUESTER, AutoRenewActivities
+from workflows import search_attributes as sa
+from workflows.fleet_models import AutoRenewOutcome, AutoRenewStartRequest
+from workflows.models import RenewalInput
+
+
+async def _listed(client: Client, cluster: str, change_id: str) -> None:
+    """Wait until visibility lists the running renewal (it lags the start a little)."""
+    query = renewals_query(running_only=True, cluster=cluster)
+    for _ in range(200):
+        if any([wf.id == change_id async for wf in client.list_workflows(query)]):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{change_id} never listed as running")
+
+
+async def test_started_once_then_never_beside_the_running_renewal(
+    dev_server_env: Client,
+) -> None:
+    client = dev_server_env
+    cluster = f"scan-{uuid.uuid4().hex[:8]}"
+    acts = AutoRenewActivities(client, f"tq-{uuid.uuid4()}", lambda: None)
+    env = ActivityEnvironment()
+    req = AutoRenewStartRequest(
+        cluster=cluster,
+        change_id=f"AUTO-{cluster}-20261130",
+        purposes=["tomcat", "CallManager"],
+        ca="adcs",
+        ca_name="corp",
+        require_plan_approval=True,
+    )
+    started = [req.change_id, f"AUTO-{cluster}-20261201"]
+    try:
+        # Two scans racing on the same day: one start.
+        both: list[AutoRenewOutcome] = await asyncio.gather(
+            env.run(acts.start_scheduled_renewal, req),
+            env.run(acts.start_scheduled_renewal, req),
+        )
+        assert sorted(o.status for o in both) in (
+            ["already-started", "started"],
+            ["running", "started"],
+        )
+        handle = client.get_workflow_handle(req.change_id)
+        desc = await handle.describe()
+        assert desc.status == WorkflowExecutionStatus.RUNNING
+        assert desc.typed_search_attributes.get(sa.RENEWAL_REQUESTER) == SCAN_REQUESTER
+        inp = (await handle.fetch_history()).events[0]
+        args = inp.workflow_execution_started_event_attributes.input.payloads
+        start = await client.data_converter.decode(args, [RenewalInput])
+        assert start[0].purposes == ["tomcat", "CallManager"]
+        assert (start[0].ca, start[0].ca_name, start[0].require_plan_approval) == (
+            "adcs",
+            "corp",
+            True,
+        )
+        assert start[0].requested_by == SCAN_REQUESTER
+
+        # The next day's scan: the renewal still runs, so nothing starts.
+        await _listed(client, cluster, req.change_id)
+        tomorrow = req.model_copy(update={"change_id": f"AUTO-{cluster}-20261201"})
+        outcome = await env.run(acts.start_scheduled_renewal, tomorrow)
+        assert outcome.status == "running" and outcome.change_id == req.change_id
+        assert [
+            wf.id
+            async for wf in client.list_workflows(
+                renewals_query(running_only=False, cluster=cluster)
+            )
+        ] == [req.change_id]
+    finally:
+        for change_id in started:
+            handle = client.get_workflow_handle(change_id)
+            try:
+                running = (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+            except RPCError:
+                running = False  # never started
+            if running:
+                await handle.terminate("test over")
+
+
+async def test_a_purpose_the_renewal_does_not_know_is_one_clear_error(
+    dev_server_env: Client,
+) -> None:
+    acts = AutoRenewActivities(dev_server_env, f"tq-{uuid.uuid4()}", lambda: None)
+    req = AutoRenewStartRequest(cluster="c", change_id="AUTO-c-20261130", purposes=["nonsense"])
+    try:
+        await ActivityEnvironment().run(acts.start_scheduled_renewal, req)
+    except ApplicationError as err:
+        assert err.non_retryable and err.type == "InvalidRequest"
+        assert "cannot be started" in err.message and "purposes" in err.message
+    else:
+        raise AssertionError("started a renewal of an unknown purpose")
