@@ -24,6 +24,7 @@ from aiohttp import web
 
 from lab.errors import LabError
 from lab.inventory import write_document
+from lab.pki import InstallKeys
 from lab.server import Lab, make_control_app
 from lab.timing import TimingProfile
 from lab.topology import TopologySpec
@@ -105,6 +106,7 @@ class LabFleet:
         timing: TimingProfile | None = None,
         control_port: int = 0,
         concurrency: int | None = None,
+        shared_install_keys: bool = True,
     ) -> None:
         """Args:
         specs: One topology per cluster (see :func:`fleet_specs`); names must differ.
@@ -113,17 +115,22 @@ class LabFleet:
         timing: How long services take (default: each topology's profile).
         control_port: The shared control API's port (0: any free port).
         concurrency: How many twins build their keys at once (default: the CPU count).
+        shared_install_keys: Install every twin's nodes with the same keys (distinct
+            within a cluster; see :class:`~lab.pki.InstallKeys`): most of a twin's start
+            time. False: every twin makes its own.
         """
         names = [s.cluster for s in specs]
         if not names or len(set(names)) != len(names):
             raise LabError(400, "a fleet needs one or more clusters with distinct names")
         self.state_dir = Path(state_dir)
+        keys = InstallKeys() if shared_install_keys else None
         self.labs = [
             Lab(
                 spec,
                 self.state_dir if i == 0 else self.state_dir / "clusters" / spec.cluster,
                 timing,
                 standalone=False,
+                install_keys=keys,
             )
             for i, spec in enumerate(specs)
         ]

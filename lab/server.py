@@ -31,6 +31,7 @@ from lab.inventory import cluster_entry, write_inventory
 from lab.listeners import NodeServers, effective_port
 from lab.nodes import Node, ServiceState
 from lab.phones import PhoneSystem
+from lab.pki import InstallKeys
 from lab.timing import TimingProfile
 from lab.timing import profile as timing_profile
 from lab.topology import TopologySpec
@@ -50,6 +51,7 @@ class Lab(Twin):
         control_port: int = 0,
         *,
         standalone: bool = True,
+        install_keys: InstallKeys | None = None,
     ) -> None:
         """Args:
         spec: The cluster's topology.
@@ -59,9 +61,12 @@ class Lab(Twin):
         standalone: Serve its own control API and write its own ``inventory.yaml`` and
             ``lab.json``; False for a twin of a :class:`~lab.fleet.LabFleet`, which serves
             one control API and writes one inventory for all its twins.
+        install_keys: Keys shared with other twins to install the nodes with (a fast
+            start); None: new keys.
         """
         super().__init__(spec, timing or timing_profile(spec.timing))
         self.standalone = standalone
+        self.install_keys = install_keys
         self.state_dir = Path(state_dir)
         self.servers: dict[str, NodeServers] = {}
         self.control_port = control_port
@@ -78,7 +83,8 @@ class Lab(Twin):
         loop = asyncio.get_running_loop()
         # Key generation for a whole cluster takes a moment: keep the loop free meanwhile.
         self.cluster = await loop.run_in_executor(
-            None, lambda: Cluster(self.spec, self.timing, self.journal, self.faults)
+            None,
+            lambda: Cluster(self.spec, self.timing, self.journal, self.faults, self.install_keys),
         )
         self.cluster.hooks.append(self._on_service_state)
         self.phones = PhoneSystem(self.cluster, self.journal)

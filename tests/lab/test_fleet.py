@@ -10,13 +10,15 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
+from cryptography.hazmat.primitives import serialization
 from pydantic import ValidationError
 
 from activities.clients.cucm.errors import CucmUnreachable
 from activities.clients.cucm.tls import probe_tls
 from activities.clients.cucm.transport import NodeEndpoint
 from activities.clients.inventory import ClusterEntry, load_inventory
-from lab import topology
+from lab import pki, topology
+from lab.cluster import Cluster
 from lab.control import LabControl
 from lab.errors import LabError
 from lab.faults import Fault
@@ -120,3 +122,22 @@ async def test_the_shared_control_api_lists_and_describes_every_cluster(
     assert described["cluster"] == "lab"
     with pytest.raises(LabError, match="no cluster 'nope'"):
         fleet.lab("nope")
+
+
+def _public(kc: pki.KeyedCert) -> bytes:
+    return kc.key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def test_shared_install_keys_stay_distinct_in_a_cluster_and_regen_makes_a_new_one() -> None:
+    keys = pki.InstallKeys()
+    first, second = (
+        Cluster(spec, FAST, install_keys=keys) for spec in fleet_specs(topology.load(), 2)
+    )
+    installed = [_public(kc) for n in first.nodes for kc in n.own.values()]
+    assert len(set(installed)) == len(installed)
+    assert [_public(kc) for n in second.nodes for kc in n.own.values()] == installed
+    assert first.nodes[0].own["tomcat"].cert != second.nodes[0].own["tomcat"].cert
+    regenerated = second.regenerate_self_signed(second.nodes[0], "tomcat")
+    assert _public(regenerated) not in installed
