@@ -117,14 +117,15 @@ def up(
         cmd += ["--clusters", str(clusters)]
     if prefix:
         cmd += ["--prefix", prefix]
-    log = open(ldir / "lab.log", "ab")  # noqa: SIM115 - handed to the child process
-    proc = subprocess.Popen(
-        cmd,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    # The child keeps its own descriptor of the log: this process closes its own at once.
+    with open(ldir / "lab.log", "ab") as log:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -4,12 +4,16 @@ addressed per cluster through the one control API, one inventory listing every c
 from __future__ import annotations
 
 import ipaddress
+import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 import pytest_asyncio
+import yaml
 from cryptography.hazmat.primitives import serialization
 from pydantic import ValidationError
 
@@ -141,3 +145,61 @@ def test_shared_install_keys_stay_distinct_in_a_cluster_and_regen_makes_a_new_on
     assert first.nodes[0].own["tomcat"].cert != second.nodes[0].own["tomcat"].cert
     regenerated = second.regenerate_self_signed(second.nodes[0], "tomcat")
     assert _public(regenerated) not in installed
+
+
+def _lab_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lab", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_lab_up_with_clusters_runs_them_in_one_background_process(tmp_path: Path) -> None:
+    topology_file = tmp_path / "topology.yaml"
+    topology_file.write_text(yaml.safe_dump(lab_spec().model_dump(mode="json")))
+    state = str(tmp_path / "state")
+    try:
+        up = _lab_cli(
+            "up",
+            "--state-dir",
+            state,
+            "--topology",
+            str(topology_file),
+            "--clusters",
+            "3",
+            "--prefix",
+            "emea",
+            "--release",
+            "12.5.1.16900-48,14.0.1.13900-155",
+            "--json",
+        )
+        assert up.returncode == 0, up.stdout + up.stderr
+        desc = json.loads(up.stdout)
+        assert [c["cluster"] for c in desc["clusters"]] == ["emea", "emea-002", "emea-003"]
+        assert [c["version"] for c in desc["clusters"]] == [
+            "12.5.1.16900-48",
+            "14.0.1.13900-155",
+            "12.5.1.16900-48",
+        ]
+        assert len({c["pid"] for c in desc["clusters"]}) == 1
+        inventory = load_inventory(desc["inventory"])
+        assert [c.name for c in inventory.clusters] == ["emea", "emea-002", "emea-003"]
+        fault = _lab_cli("fault", "list", "--cluster", "nope", "--state-dir", state)
+        assert fault.returncode == 2 and "known: emea, emea-002, emea-003" in fault.stdout
+    finally:
+        down = _lab_cli("down", "--state-dir", state)
+    assert "lab stopped" in down.stdout
+
+
+def test_impossible_lab_up_says_why_without_starting(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    high = tmp_path / "high.yaml"
+    data = topology.load().model_dump(mode="json")
+    high.write_text(yaml.safe_dump({**data, "network": "127.255.250.0/24"}))
+    for args, reason in [
+        (["--release", "9.1.2.1-1"], "10.5 through 15"),
+        (["--topology", str(high)], "would leave 127.0.0.0/8"),
+    ]:
+        out = _lab_cli("up", "--state-dir", str(state), "--clusters", "10", *args)
+        assert out.returncode == 2 and reason in " ".join(out.stdout.split())
+        assert "Traceback" not in out.stdout + out.stderr
+    assert not (state / "lab" / "lab.json").exists()
