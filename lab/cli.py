@@ -201,6 +201,14 @@ def up(
     except RuntimeError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from None
+    running = len(desc.get("clusters") or [desc])
+    if running != clusters:
+        # runner.up returns the lab already running for this state dir, as it is.
+        typer.echo(
+            f"note: a lab of {running} cluster(s) was already running for {state_dir}: "
+            f"`ucrenew lab down` first to start {clusters}",
+            err=True,
+        )
     if json_out:
         typer.echo(json.dumps(desc, indent=2))
     else:

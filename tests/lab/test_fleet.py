@@ -183,6 +183,9 @@ def test_lab_up_with_clusters_runs_them_in_one_background_process(tmp_path: Path
         assert len({c["pid"] for c in desc["clusters"]}) == 1
         inventory = load_inventory(desc["inventory"])
         assert [c.name for c in inventory.clusters] == ["emea", "emea-002", "emea-003"]
+        again = _lab_cli("up", "--state-dir", state, "--json")
+        assert json.loads(again.stdout)["control_url"] == desc["control_url"]
+        assert "a lab of 3 cluster(s) was already running" in again.stderr
         fault = _lab_cli("fault", "list", "--cluster", "nope", "--state-dir", state)
         assert fault.returncode == 2 and "known: emea, emea-002, emea-003" in fault.stdout
     finally:
