@@ -2,7 +2,8 @@
 
 Each size runs in a fresh process (so memory is that lab's alone): the default 4-node
 topology, fast timing, clusters on 127.60.0.0/24, 127.60.1.0/24, …, one control API and one
-inventory. Prints the wall time until every node of every cluster serves and the inventory is
+inventory; the smallest size once more with every twin making its own install keys. Prints
+the wall time until every node of every cluster serves and the inventory is
 written, the resident memory the twins added, and both per twin.
 
 Run: ``.venv/bin/python -m bench.bench_lab_fleet [N ...]``. Prints figures; asserts nothing.
@@ -35,7 +36,7 @@ def rss_kib() -> int:
     return 0
 
 
-async def one(count: int) -> dict[str, float]:
+async def one(count: int, shared_keys: bool = True) -> dict[str, float]:
     """Start and stop a lab of ``count`` clusters; its figures."""
     base = topology.load().model_copy(update={"network": NETWORK})
     specs = fleet_specs(base, count)
@@ -43,7 +44,7 @@ async def one(count: int) -> dict[str, float]:
     rss0 = rss_kib()
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        fleet = LabFleet(specs, Path(tmp) / "lab", FAST)
+        fleet = LabFleet(specs, Path(tmp) / "lab", FAST, shared_install_keys=shared_keys)
         await fleet.start()
         ready = time.perf_counter() - t0
         try:
@@ -72,9 +73,10 @@ def main(sizes: list[int]) -> None:
         f"{'clusters':>8} {'ready':>8} {'per twin':>9} {'memory':>9} {'per twin':>9} "
         f"{'stop':>6} {'inventory':>10}"
     )
-    for n in sizes:
+    runs = [(n, True) for n in sizes] + [(min(sizes), False)]
+    for n, shared in runs:
         out = subprocess.run(
-            [sys.executable, "-m", "bench.bench_lab_fleet", "--one", str(n)],
+            [sys.executable, "-m", "bench.bench_lab_fleet", "--one", str(n), str(int(shared))],
             capture_output=True,
             text=True,
             check=False,
@@ -87,11 +89,12 @@ def main(sizes: list[int]) -> None:
             f"{n:>8} {r['ready_s']:>7.1f}s {r['ready_per_twin_ms']:>7.0f}ms "
             f"{r['rss_mib']:>7.0f}MiB {r['rss_per_twin_mib']:>7.1f}MiB "
             f"{r['stop_s']:>5.1f}s {r['inventory_kib']:>8.0f}KiB"
+            + ("" if shared else "  (every twin makes its own install keys)")
         )
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--one"]:
-        print(json.dumps(asyncio.run(one(int(sys.argv[2])))))
+        print(json.dumps(asyncio.run(one(int(sys.argv[2]), sys.argv[3:4] != ["0"]))))
     else:
         main([int(a) for a in sys.argv[1:]] or list(SIZES))
