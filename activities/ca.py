@@ -19,7 +19,7 @@ from activities.clients.ca.base import CertificateAuthority
 from activities.clients.ca.errors import CaRequestDenied
 from activities.clients.ca.local import LocalCa
 from activities.clients.ca.registry import build_ca
-from activities.clients.inventory import load_inventory
+from activities.clients.inventory import load_inventory_async
 from activities.clients.pki_validation import validate_signed_certificate
 from activities.cluster_models import ValidateRequest
 from activities.errors import translated
@@ -48,17 +48,17 @@ class CaActivities:
         self._inventory_path = inventory_loader
         self._state_dir = state_dir
 
-    def _ca(self, kind: str, name: str | None) -> CertificateAuthority:
+    async def _ca(self, kind: str, name: str | None) -> CertificateAuthority:
         if kind == "local":
             return self._local
-        inventory = load_inventory(self._inventory_path())
+        inventory = await load_inventory_async(self._inventory_path())
         return build_ca(inventory.ca(kind, name), inventory, self._state_dir)
 
     @activity.defn(name="submit_csr")
     @translated
     async def submit_csr(self, req: CaSubmitRequest) -> CaSubmission:
         """Submit the CSR; returns issued or pending (a denial is final)."""
-        ca = self._ca(req.ca, req.ca_name)
+        ca = await self._ca(req.ca, req.ca_name)
         result = await ca.submit(
             req.csr_pem, CaProfile(name=req.ca_name or req.ca, template=req.template)
         )
@@ -81,7 +81,7 @@ class CaActivities:
     @translated
     async def await_certificate(self, req: CaPollRequest) -> CaSubmission:
         """Poll the CA once; pending raises a benign retryable error (the retry is the poll)."""
-        ca = self._ca(req.ca, req.ca_name)
+        ca = await self._ca(req.ca, req.ca_name)
         result = await ca.poll(req.request_ref)
         if result.status == "issued":
             return result

@@ -48,7 +48,7 @@ from activities.clients.cucm.risport import RisPortClient
 from activities.clients.cucm.tls import TlsProbeResult, probe_tls
 from activities.clients.cucm.transport import NodeEndpoint, credentials
 from activities.clients.cucm.webadmin import admin_login_path, fetch_login_page
-from activities.clients.inventory import ClusterEntry, Inventory, NodeEntry, load_inventory
+from activities.clients.inventory import ClusterEntry, Inventory, NodeEntry, load_inventory_async
 from activities.clients.trust_store import TrustFile, TrustStore
 from activities.cluster_models import (
     AssessRequest,
@@ -124,8 +124,8 @@ class CucmActivities:
 
     # -- helpers ------------------------------------------------------------------------
 
-    def _cluster(self, ref: ClusterRef) -> tuple[Inventory, ClusterEntry]:
-        inventory = load_inventory(self._inventory_path())
+    async def _cluster(self, ref: ClusterRef) -> tuple[Inventory, ClusterEntry]:
+        inventory = await load_inventory_async(self._inventory_path())
         return inventory, inventory.cluster(ref.cluster)
 
     def _roots(self, ref: ClusterRef) -> list[str]:
@@ -168,7 +168,7 @@ class CucmActivities:
 
         Heartbeats while it runs: the CLI commands of every node take a while on a real cluster.
         """
-        inventory, _ = self._cluster(ref)
+        inventory, _ = await self._cluster(ref)
         async with heartbeating([f"discovering cluster {ref.cluster}"]):
             return await discover(
                 inventory,
@@ -182,7 +182,7 @@ class CucmActivities:
     @translated
     async def disable_sso(self, ref: ClusterRef) -> SsoResult:
         """``utils sso disable`` on the publisher, when SSO is enabled (idempotent)."""
-        inventory, cluster = self._cluster(ref)
+        inventory, cluster = await self._cluster(ref)
         ep = self._endpoint(ref, cluster, cluster.publisher)
         result = await sso.disable_sso(ep, credentials(inventory, cluster, "os_admin"))
         if result.enabled:
@@ -197,7 +197,7 @@ class CucmActivities:
     @translated
     async def sso_status(self, ref: ClusterRef) -> SsoResult:
         """``utils sso status`` on the publisher."""
-        inventory, cluster = self._cluster(ref)
+        inventory, cluster = await self._cluster(ref)
         ep = self._endpoint(ref, cluster, cluster.publisher)
         async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
             status = await shell.sso_status()
@@ -215,7 +215,7 @@ class CucmActivities:
         key is the purpose's (EC for tomcat-ECDSA and CallManager-ECDSA, 256 bits unless 384
         is asked for) unless the request names one.
         """
-        inventory, cluster = self._cluster(req)
+        inventory, cluster = await self._cluster(req)
         fqdn = self._csr_node(cluster, req.purpose, req.node)
         ep = self._endpoint(req, cluster, fqdn)
         auth = credentials(inventory, cluster, "os_admin")
@@ -243,7 +243,7 @@ class CucmActivities:
     @translated
     async def check_pending_csr(self, req: PendingCsrRequest) -> PendingCsrResult:
         """Compare the CSR that was signed with the one pending where it was generated."""
-        inventory, cluster = self._cluster(req)
+        inventory, cluster = await self._cluster(req)
         fqdn = self._csr_node(cluster, req.purpose, req.node)
         ep = self._endpoint(req, cluster, fqdn)
         auth = credentials(inventory, cluster, "os_admin")
@@ -254,7 +254,7 @@ class CucmActivities:
     @translated
     async def upload_trust(self, req: TrustUploadRequest) -> TrustUploadResult:
         """Upload CA certificates root first, skipping those already in the trust store."""
-        inventory, cluster = self._cluster(req)
+        inventory, cluster = await self._cluster(req)
         ep = self._endpoint(req, cluster, self._publisher(cluster, req.purpose))
         auth = credentials(inventory, cluster, "os_admin")
         path = req.path
@@ -282,7 +282,7 @@ class CucmActivities:
         cluster's trust store: the node serves it from its next restart, whether or not the
         renewal gets that far.
         """
-        inventory, cluster = self._cluster(req)
+        inventory, cluster = await self._cluster(req)
         auth = credentials(inventory, cluster, "os_admin")
         fingerprint = pki.certificate_info(req.certificate_pem).sha256_fingerprint
         path = req.path
@@ -368,7 +368,7 @@ class CucmActivities:
         Center and the step waits until their start time proves the restart. A restart already
         done after ``req.not_before`` (a retried attempt) is not repeated.
         """
-        inventory, cluster = self._cluster(req)
+        inventory, cluster = await self._cluster(req)
         t0 = time.monotonic()
         progress: list[object] = [f"checking {req.service} on {req.node}"]
         restart = ServiceRestart(
@@ -403,7 +403,7 @@ class CucmActivities:
         CallManager-ECDSA: HTTPS and SIP TLS through a handshake that offers ECDSA only.
         ``port`` 0 means the purpose's port from the inventory.
         """
-        _, cluster = self._cluster(req)
+        _, cluster = await self._cluster(req)
         node = cluster.node(req.node)
         ep = self._endpoint(req, cluster, req.node)
         port, probe = await self._probe_purpose(cluster, node, ep, req.purpose, req.port)
@@ -487,7 +487,7 @@ class CucmActivities:
     @translated
     async def registration_snapshot(self, ref: ClusterRef) -> RegistrationSnapshot:
         """Phone registrations of the cluster now (RisPort70 on the CUCM publisher)."""
-        inventory, cluster = self._cluster(ref)
+        inventory, cluster = await self._cluster(ref)
         ep = self._endpoint(ref, cluster, cluster.publisher)
         async with RisPortClient(ep, credentials(inventory, cluster, "app_user")) as ris:
             return summarize_registrations(await ris.registration_summary(), cluster)
@@ -501,7 +501,7 @@ class CucmActivities:
         Every node of ``req.nodes`` is listed, even with no phone; without ``req.nodes`` every
         CUCM node of the inventory is, and any other node RisPort reports.
         """
-        inventory, cluster = self._cluster(req)
+        inventory, cluster = await self._cluster(req)
         return await registrations.registered_phones(
             self._endpoint(req, cluster, cluster.publisher),
             credentials(inventory, cluster, "app_user"),
@@ -523,7 +523,7 @@ class CucmActivities:
         earlier attempt reset are not reset again (only requests in flight when that attempt
         died may be repeated).
         """
-        inventory, cluster = self._cluster(req)
+        inventory, cluster = await self._cluster(req)
         start = _reset_progress(activity.info().heartbeat_details).clamped(len(req.names))
         latest: list[object] = [start.model_dump()]
 
@@ -554,7 +554,7 @@ class CucmActivities:
         A throttled RisPort is waited out inside the loop; the last look is taken at the
         deadline.
         """
-        inventory, cluster = self._cluster(req)
+        inventory, cluster = await self._cluster(req)
         progress: list[object] = []
         async with heartbeating(progress):
             return await registrations.wait_for_registrations(
@@ -578,7 +578,7 @@ class CucmActivities:
         Updating twice is harmless (the CTL is rebuilt from the current certificates), so a
         retried attempt simply updates again.
         """
-        inventory, cluster = self._cluster(ref)
+        inventory, cluster = await self._cluster(ref)
         ep = self._endpoint(ref, cluster, cluster.publisher)
         try:
             async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
@@ -603,7 +603,7 @@ class CucmActivities:
         Regenerating twice is harmless (the restart serves the last one), so a retried
         attempt simply regenerates again.
         """
-        inventory, cluster = self._cluster(req)
+        inventory, cluster = await self._cluster(req)
         ep = self._endpoint(req, cluster, req.node)
         try:
             async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
@@ -621,7 +621,7 @@ class CucmActivities:
     @translated
     async def load_change_policy(self, ref: ClusterRef) -> ChangePolicy:
         """The cluster's ``change_policy:`` from the inventory, defaults where absent."""
-        inventory, cluster = self._cluster(ref)
+        inventory, cluster = await self._cluster(ref)
         policy = ChangePolicy.of(cluster)
         policy.itsm = ItsmPolicy.of(inventory.itsm_for(cluster.name))
         policy.notifications = inventory.notification_settings(cluster.name).policy()
@@ -633,7 +633,7 @@ class CucmActivities:
         """The nodes' former self-signed certificates a multi-server upload left in the trust
         stores of ``req.purposes`` (CSCur97909), read from every node of each purpose's SAN.
         Read-only: removing them is the operator's call."""
-        inventory, cluster = self._cluster(req)
+        inventory, cluster = await self._cluster(req)
         return await purpose_certs.leftover_self_signed(
             inventory,
             cluster,
@@ -651,7 +651,7 @@ class CucmActivities:
         tomcat's served certificate on every node; with ``ref.purposes``, also what each node
         of a purpose's SAN serves on that purpose's listener.
         """
-        inventory, cluster = self._cluster(ref)
+        inventory, cluster = await self._cluster(ref)
 
         async def one(fqdn: str) -> NodeCertState:
             node = cluster.node(fqdn)

@@ -14,7 +14,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.client import Client
 
-from activities.clients.inventory import ClusterEntry, load_inventory
+from activities.clients.inventory import ClusterEntry, load_inventory_async
 from activities.clients.trust_store import TrustStore, TrustStoreError
 from activities.cluster_models import ClusterRef
 from activities.errors import translated
@@ -59,7 +59,7 @@ class FleetActivities:
     @translated
     async def fleet_inventory(self, req: FleetInventoryRequest) -> FleetInventory:
         """The inventory's clusters (or those asked for), with release and products."""
-        inventory = load_inventory(self._inventory_path())
+        inventory = await load_inventory_async(self._inventory_path())
         known = {c.name: c for c in inventory.clusters}
         names = req.clusters or list(known)
         result = FleetInventory()

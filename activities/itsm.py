@@ -12,7 +12,7 @@ from pathlib import Path
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.clients.inventory import load_inventory
+from activities.clients.inventory import load_inventory_async
 from activities.clients.itsm.base import ItsmClient
 from activities.clients.itsm.factory import itsm_client
 from activities.clients.itsm.models import (
@@ -54,8 +54,8 @@ class ItsmActivities:
         self._base_url = service_base_url
         self._factory = client_factory
 
-    def _client(self, cluster: str) -> ItsmClient:
-        inventory = load_inventory(self._inventory())
+    async def _client(self, cluster: str) -> ItsmClient:
+        inventory = await load_inventory_async(self._inventory())
         config = inventory.itsm_for(cluster)
         if config is None:
             raise ApplicationError(
@@ -69,14 +69,14 @@ class ItsmActivities:
     @translated
     async def check_change_record(self, req: ChangeRecordRequest) -> ChangeRecordCheck:
         """Whether the change record allows the renewal now (a missing record is an answer)."""
-        client = self._client(req.cluster)
+        client = await self._client(req.cluster)
         return await client.check(req.change_id, req.cluster, req.now, req.windows)
 
     @activity.defn(name="write_back_outcome")
     @translated
     async def write_back_outcome(self, req: WriteBackRequest) -> WriteBackResult:
         """Record the renewal's outcome on its change record, with a link to its page."""
-        client = self._client(req.cluster)
+        client = await self._client(req.cluster)
         outcome = WriteBack(
             change_id=req.change_id,
             outcome=req.outcome,

@@ -42,7 +42,7 @@ class LeftoverActivities(CucmActivities):
         listed once more at the end: what is still there is reported ``still_present``.
         Failures are reported per node, never raised, so the change is not failed by them.
         """
-        inventory, cluster = self._cluster(req)
+        inventory, cluster = await self._cluster(req)
         roots, files = self._roots(req), self._files(cluster.name)
         before = await purpose_certs.leftover_self_signed(
             inventory, cluster, req.purposes, roots, files, interface=req.readback

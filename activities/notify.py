@@ -18,7 +18,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.clients.inventory import InventoryError, load_inventory
+from activities.clients.inventory import InventoryError, load_inventory_async
 from activities.clients.notify.deliver import NotifyError, deliver
 from activities.clients.notify.models import (
     DeliveryRequest,
@@ -59,7 +59,8 @@ class NotifyActivities:
     @translated
     async def notification_routes(self, req: RoutesRequest) -> NotificationRoutes:
         """The channels of ``req.cluster`` that get ``req.kind``, and how long to retry."""
-        settings = load_inventory(self._inventory_path()).notification_settings(req.cluster)
+        inventory = await load_inventory_async(self._inventory_path())
+        settings = inventory.notification_settings(req.cluster)
         channels = settings.routes(req.kind)
         if req.channel is not None:
             if settings.channel(req.channel) is None:
@@ -80,7 +81,7 @@ class NotifyActivities:
     async def deliver_notification(self, req: DeliveryRequest) -> DeliveryResult:
         """Send the event to one channel; NotificationRefused (final) or
         NotificationUndelivered (retried) when it does not arrive."""
-        inventory = load_inventory(self._inventory_path())
+        inventory = await load_inventory_async(self._inventory_path())
         settings = inventory.notification_settings(req.event.cluster)
         channel = settings.channel(req.channel)
         if channel is None:

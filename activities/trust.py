@@ -15,7 +15,7 @@ from pathlib import Path
 from temporalio import activity
 
 from activities import catalog
-from activities.clients.inventory import load_inventory
+from activities.clients.inventory import load_inventory_async
 from activities.clients.trust_store import SettleOutcome, TrustStore, TrustStoreError
 from activities.cluster_models import TrustSettleRequest, TrustSettleResult
 from activities.errors import StepError, translated
@@ -79,7 +79,7 @@ class TrustActivities:
         A purpose's previous CAs are retired only when every inventory node that serves the
         purpose was verified; otherwise they stay trusted, like a certificate added by hand.
         """
-        cluster = load_inventory(self._inventory_path()).cluster(req.cluster)
+        cluster = (await load_inventory_async(self._inventory_path())).cluster(req.cluster)
         retire: list[str] = []
         for chain in req.chains:
             products = catalog.purpose(chain.purpose).san_products

@@ -604,6 +604,14 @@ async def dev_up(
             "rehearse a renewal on a real cluster's release"
         ),
     ] = None,
+    lab_clusters: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="run this many lab clusters (lab, lab-002, …) in one process, each on its "
+            "own loopback network, all in the one inventory",
+        ),
+    ] = 1,
 ) -> None:
     """Start Temporal (SQLite in the state dir), the lab and a worker in the background.
 
@@ -611,7 +619,7 @@ async def dev_up(
     """
     from console import dev
 
-    info = await dev.up(settings(), timing, lab_topology, lab_release)
+    info = await dev.up(settings(), timing, lab_topology, lab_release, lab_clusters)
     _print_dev(info, json_out)
 
 
@@ -637,6 +645,12 @@ async def dev_down(json_out: Json = False) -> None:
         console.print(f"{part:9} {'stopped' if was else 'was not running'}")
 
 
+def _lab_size(lab: dict[str, Any]) -> str:
+    """``4 nodes``, or ``3 clusters`` for a lab of several."""
+    clusters = lab.get("clusters") or []
+    return f"{len(clusters)} clusters" if len(clusters) > 1 else f"{len(lab['nodes'])} nodes"
+
+
 def _print_dev(info: dict[str, object], json_out: bool) -> None:
     if json_out:
         from console import dev
@@ -658,7 +672,7 @@ def _print_dev(info: dict[str, object], json_out: bool) -> None:
         table.add_row("temporal UI", str(t["ui"]))
     table.add_row(
         "lab",
-        f"{len(lab['nodes'])} nodes, control {lab['control_url']}"
+        f"{_lab_size(lab)}, control {lab['control_url']}"
         if isinstance(lab, dict)
         else "[red]not running[/]",
     )

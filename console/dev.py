@@ -93,9 +93,11 @@ async def up(
     timing: str | None = None,
     topology: str | None = None,
     release: str | None = None,
+    lab_clusters: int = 1,
 ) -> dict[str, Any]:
     """Start whatever of the stack is not running; returns where everything is. ``release``
-    runs the lab on that CUCM version instead of the topology's.
+    runs the lab on that CUCM version instead of the topology's; ``lab_clusters`` above 1
+    runs that many lab clusters (``lab``, ``lab-002``, …) in one inventory.
 
     When a part cannot start, the parts this call started are stopped again (the ones that
     were already running are left alone), and the reason is one line naming what to change.
@@ -108,11 +110,17 @@ async def up(
     # Imported here: the lab is optional, and only the commands that run it need it.
     from lab import runner as lab_runner
     from lab import topology as lab_topology
+    from lab.errors import LabError
+    from lab.fleet import fleet_specs
 
     try:
-        lab_topology.load(topology, release)
+        spec = lab_topology.load(topology, release)
+        if lab_clusters != 1:
+            fleet_specs(spec, lab_clusters)
     except (OSError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
         raise CliError(f"cannot run the lab on that topology: {_first_line(exc)}") from None
+    except LabError as exc:
+        raise CliError(f"cannot run {lab_clusters} lab clusters: {exc.message}") from None
     started: list[str] = []
     try:
         if detached_status(settings.state_dir) is None:
@@ -125,7 +133,9 @@ async def up(
         if _running_lab(settings) is None:
             started.append("lab")
         try:
-            lab = lab_runner.up(settings.state_dir, topology, timing, release=release)
+            lab = lab_runner.up(
+                settings.state_dir, topology, timing, release=release, clusters=lab_clusters
+            )
         except RuntimeError as exc:
             raise CliError(_lab_failure(settings, str(exc))) from None
         if worker_pid(settings) is None:
@@ -259,6 +269,7 @@ def describe(
             "control_url": lab["control_url"],
             "pid": lab["pid"],
             "nodes": [n["fqdn"] for n in lab["nodes"]],
+            "clusters": [c["cluster"] for c in lab.get("clusters") or [lab]],
         },
         "worker": None
         if (pid or worker_pid(settings)) is None

@@ -22,6 +22,7 @@ from lab import topology as lab_topology
 from lab.control import LabControl
 from lab.errors import LabError
 from lab.faults import Fault
+from lab.fleet import fleet_specs
 
 app = typer.Typer(help="The lab: a digital twin of a CUCM/IM&P cluster.", no_args_is_help=True)
 console = Console()
@@ -32,13 +33,71 @@ StateDir = Annotated[
 ]
 JsonOut = Annotated[bool, typer.Option("--json", help="print JSON")]
 Release = Annotated[
-    str | None,
+    list[str] | None,
     typer.Option(
         "--release",
         help="run the cluster on this CUCM version (10.5 through 15, e.g. 12.5.1.16900-48) "
-        "instead of the topology's",
+        "instead of the topology's; with --clusters, several (repeated or comma-separated) "
+        "are given to the clusters in turn",
     ),
 ]
+Clusters = Annotated[
+    int,
+    typer.Option(
+        "--clusters",
+        min=1,
+        help="run this many clusters in one process, each on its own loopback /24, behind "
+        "one control API and one inventory",
+    ),
+]
+Prefix = Annotated[
+    str | None,
+    typer.Option(
+        "--prefix",
+        help="the first cluster's name and the others' prefix (default: the topology's "
+        "cluster name): lab, lab-002, lab-003…",
+    ),
+]
+ClusterName = Annotated[
+    str | None,
+    typer.Option("--cluster", help="the cluster of a multi-cluster lab (default: the first)"),
+]
+
+
+def _releases(given: list[str] | None) -> list[str]:
+    """The releases of ``--release``, repeated or comma-separated."""
+    return [r.strip() for item in given or [] for r in item.split(",") if r.strip()]
+
+
+def _check_fleet(path: str | None, clusters: int, prefix: str | None, releases: list[str]) -> None:
+    """Exit with the reason when the clusters cannot be made from the topology."""
+    checked: list[str | None] = [*releases] or [None]
+    for release in checked:
+        _check_topology(path, release)
+    if clusters == 1 and prefix is None and len(releases) <= 1:
+        return
+    try:
+        fleet_specs(lab_topology.load(path), clusters, prefix, releases)
+    except LabError as exc:
+        console.print(f"[red]cannot run {clusters} clusters: {exc.message}[/]")
+        raise typer.Exit(2) from None
+    except ValidationError as exc:
+        reasons = "; ".join(e["msg"] for e in exc.errors())
+        console.print(f"[red]cannot run {clusters} clusters: {reasons}[/]")
+        raise typer.Exit(2) from None
+
+
+def _control_url(desc: dict[str, Any], cluster: str | None) -> str:
+    """The control API of ``cluster`` in the running lab (the first cluster's by default)."""
+    if cluster is None:
+        return str(desc["control_url"])
+    entries = desc.get("clusters") or [desc]
+    for entry in entries:
+        if entry["cluster"] == cluster:
+            return str(entry["control_url"])
+    known = ", ".join(e["cluster"] for e in entries)
+    console.print(f"[red]no cluster {cluster!r} in the running lab (known: {known})[/]")
+    raise typer.Exit(2)
 
 
 def _check_topology(path: str | None, release: str | None = None) -> None:
@@ -74,6 +133,9 @@ def _probe(address: str, port: int, server_name: str) -> str:
 
 
 def _print_desc(desc: dict[str, Any], probe: bool = True) -> None:
+    if len(desc.get("clusters") or []) > 1:
+        _print_fleet(desc, probe)
+        return
     table = Table(
         title=f"lab cluster {desc['cluster']} (CUCM {desc['version']}, {desc['timing']} timing)"
     )
@@ -102,17 +164,51 @@ def _print_desc(desc: dict[str, Any], probe: bool = True) -> None:
     console.print(f"inventory    {desc['inventory']}")
 
 
+def _print_fleet(desc: dict[str, Any], probe: bool) -> None:
+    clusters = desc["clusters"]
+    table = Table(title=f"lab of {len(clusters)} clusters ({desc['timing']} timing)")
+    table.add_column("cluster", no_wrap=True)
+    table.add_column("CUCM")
+    table.add_column("network", no_wrap=True)
+    table.add_column("nodes")
+    table.add_column("publisher (TLS probe)")
+    for c in clusters:
+        pub = c["nodes"][0]
+        served = _probe(pub["address"], pub["https_ports"][0], pub["fqdn"]) if probe else ""
+        table.add_row(c["cluster"], c["version"], c["network"], str(len(c["nodes"])), served)
+    console.print(table)
+    console.print(f"control API  {desc['control_url']} (a cluster's: /clusters/<name>)")
+    console.print(f"inventory    {desc['inventory']}")
+
+
 @app.command()
 def up(
     state_dir: StateDir = Path(".state"),
     topology: Annotated[str | None, typer.Option(help="topology YAML (default: built-in)")] = None,
     timing: Annotated[str | None, typer.Option(help="fast | realistic")] = None,
     release: Release = None,
+    clusters: Clusters = 1,
+    prefix: Prefix = None,
     json_out: JsonOut = False,
 ) -> None:
     """Start the lab in the background and show each node serving TLS."""
-    _check_topology(topology, release)
-    desc = runner.up(state_dir, topology, timing, release=release)
+    releases = _releases(release)
+    _check_fleet(topology, clusters, prefix, releases)
+    try:
+        desc = runner.up(
+            state_dir, topology, timing, clusters=clusters, prefix=prefix, releases=releases
+        )
+    except RuntimeError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    running = len(desc.get("clusters") or [desc])
+    if running != clusters:
+        # runner.up returns the lab already running for this state dir, as it is.
+        typer.echo(
+            f"note: a lab of {running} cluster(s) was already running for {state_dir}: "
+            f"`ucrenew lab down` first to start {clusters}",
+            err=True,
+        )
     if json_out:
         typer.echo(json.dumps(desc, indent=2))
     else:
@@ -149,10 +245,23 @@ def serve(
     timing: Annotated[str | None, typer.Option()] = None,
     control_port: Annotated[int, typer.Option()] = 0,
     release: Release = None,
+    clusters: Clusters = 1,
+    prefix: Prefix = None,
 ) -> None:
     """Run the lab in the foreground (what ``up`` starts in the background)."""
-    _check_topology(topology, release)
-    asyncio.run(runner.serve(topology, state_dir, timing, control_port, release))
+    releases = _releases(release)
+    _check_fleet(topology, clusters, prefix, releases)
+    asyncio.run(
+        runner.serve(
+            topology,
+            state_dir,
+            timing,
+            control_port,
+            clusters=clusters,
+            prefix=prefix,
+            releases=releases,
+        )
+    )
 
 
 @app.command()
@@ -213,13 +322,14 @@ def fault(
     rate: Annotated[float, typer.Option()] = 1.0,
     count: Annotated[int | None, typer.Option()] = None,
     param: Annotated[list[str] | None, typer.Option(help="key=value")] = None,
+    cluster: ClusterName = None,
     state_dir: StateDir = Path(".state"),
 ) -> None:
     """Inject a fault (e.g. ``unreachable --node cucm-sub1``), ``clear`` or ``list`` them."""
-    desc = runner.read_descriptor(state_dir)
+    url = _control_url(runner.read_descriptor(state_dir), cluster)
 
     async def run() -> Any:
-        async with LabControl(desc["control_url"]) as ctl:
+        async with LabControl(url) as ctl:
             if kind == "clear":
                 return [f.model_dump() for f in await ctl.clear_faults()]
             if kind == "list":
@@ -241,12 +351,12 @@ def fault(
 
 
 @app.command("sso-enable")
-def sso_enable(state_dir: StateDir = Path(".state")) -> None:
+def sso_enable(cluster: ClusterName = None, state_dir: StateDir = Path(".state")) -> None:
     """Re-enable SAML SSO as an administrator does in the CUCM GUI (no CLI does it on CUCM)."""
-    desc = runner.read_descriptor(state_dir)
+    url = _control_url(runner.read_descriptor(state_dir), cluster)
 
     async def run() -> None:
-        async with LabControl(desc["control_url"]) as ctl:
+        async with LabControl(url) as ctl:
             await ctl.sso_enable()
 
     asyncio.run(run())
@@ -288,13 +398,14 @@ def adcs(
 def journal(
     kind: Annotated[str | None, typer.Option()] = None,
     node: Annotated[str | None, typer.Option()] = None,
+    cluster: ClusterName = None,
     state_dir: StateDir = Path(".state"),
 ) -> None:
     """Print the journal of state changes."""
-    desc = runner.read_descriptor(state_dir)
+    url = _control_url(runner.read_descriptor(state_dir), cluster)
 
     async def run() -> None:
-        async with LabControl(desc["control_url"]) as ctl:
+        async with LabControl(url) as ctl:
             for e in await ctl.journal(kind=kind, node=node):
                 typer.echo(json.dumps(e.model_dump()))
 

@@ -38,6 +38,34 @@ def write_inventory(
     Returns:
         The path of ``inventory.yaml``.
     """
+    entry = cluster_entry(lab, state_dir, servers, control_url)
+    return write_document(state_dir, [entry], adcs)
+
+
+def write_document(state_dir: Path, clusters: list[dict[str, Any]], adcs: AdcsTwin | None) -> Path:
+    """Write ``inventory.yaml`` with these cluster entries (and the ADCS twin's CA entry)."""
+    document: dict[str, Any] = {"clusters": clusters}
+    if adcs is not None:
+        document["cas"] = [_adcs_entry(adcs)]
+    path = state_dir.resolve() / "inventory.yaml"
+    path.write_text(
+        "# Written by the ucrenew lab; regenerated at every `lab up`.\n"
+        + yaml.safe_dump(document, sort_keys=False)
+    )
+    return path
+
+
+def cluster_entry(
+    lab: Twin, state_dir: Path, servers: Mapping[str, NodeServers], control_url: str
+) -> dict[str, Any]:
+    """One cluster's inventory entry; writes its secrets and trust files under ``state_dir``.
+
+    Args:
+        lab: The running twin (topology, cluster, accounts).
+        state_dir: The twin's state dir.
+        servers: Each node's listeners, by hostname (the ports actually bound, host keys).
+        control_url: Where this twin's control API answers.
+    """
     state = state_dir.resolve()
     refs: dict[str, dict[str, str]] = {}
     for account, (user, password) in lab.credentials.items():
@@ -90,15 +118,7 @@ def write_inventory(
         "tls": {"ca_file": str(trust), "ssh_known_hosts": str(known_hosts)},
         "lab": {"control_url": control_url},
     }
-    document: dict[str, Any] = {"clusters": [cluster]}
-    if adcs is not None:
-        document["cas"] = [_adcs_entry(adcs)]
-    path = state / "inventory.yaml"
-    path.write_text(
-        "# Written by the ucrenew lab; regenerated at every `lab up`.\n"
-        + yaml.safe_dump(document, sort_keys=False)
-    )
-    return path
+    return cluster
 
 
 def _adcs_entry(adcs: AdcsTwin) -> dict[str, Any]:

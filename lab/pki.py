@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import os
 import ssl
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,26 @@ _HASHES: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
 
 class PkiError(ValueError):
     """Certificate material the twin cannot accept."""
+
+
+class InstallKeys:
+    """The keys of the self-signed certificates twins are installed with, shared by the
+    twins of a fleet: twin N's node 2 tomcat key is twin 1's. Generating them takes most of a
+    twin's start; they stay distinct within a cluster, and every key a twin makes afterwards
+    (a CSR, ``set cert regen``) is new. Thread-safe: twins are built in threads.
+    """
+
+    def __init__(self) -> None:
+        self._keys: dict[tuple[int, str, str, int], PrivateKey] = {}
+        self._lock = threading.Lock()
+
+    def key(self, node_index: int, purpose: str, key_type: str, key_length: int) -> PrivateKey:
+        """The install key of ``purpose`` on the node at ``node_index``."""
+        slot = (node_index, purpose, key_type, key_length)
+        with self._lock:
+            if slot not in self._keys:
+                self._keys[slot] = new_key(key_type, key_length)
+            return self._keys[slot]
 
 
 def new_key(key_type: str = "rsa", key_length: int = 2048) -> PrivateKey:

@@ -10,12 +10,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from lab import topology
+from lab.fleet import LabFleet, fleet_specs
 from lab.server import Lab
 from lab.timing import profile as timing_profile
 
@@ -35,18 +37,35 @@ async def serve(
     timing: str | None,
     control_port: int,
     release: str | None = None,
+    *,
+    clusters: int = 1,
+    prefix: str | None = None,
+    releases: Sequence[str] = (),
 ) -> None:
-    """Run the lab until SIGTERM/SIGINT or a shutdown request (on ``release`` if given)."""
+    """Run the lab until SIGTERM/SIGINT or a shutdown request (on ``release`` if given).
+
+    With ``clusters`` above 1, a ``prefix`` or several ``releases``, runs a
+    :class:`~lab.fleet.LabFleet` instead: that many clusters, named from ``prefix``, on the
+    releases in turn, behind one control API and one inventory.
+    """
     spec = topology.load(topology_path, release)
-    lab = Lab(spec, lab_dir(state_dir), timing_profile(timing or spec.timing), control_port)
-    await lab.start()
+    profile = timing_profile(timing or spec.timing)
+    runs: Lab | LabFleet
+    if clusters == 1 and prefix is None and len(releases) <= 1:
+        if releases:
+            spec = topology.load(topology_path, releases[0])
+        runs = Lab(spec, lab_dir(state_dir), profile, control_port)
+    else:
+        specs = fleet_specs(spec, clusters, prefix, releases)
+        runs = LabFleet(specs, lab_dir(state_dir), profile, control_port)
+    await runs.start()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(lab.stop()))
-    print(json.dumps({"ready": True, "control_url": lab.control_url}), flush=True)
-    await lab.stopped.wait()
+        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(runs.stop()))
+    print(json.dumps({"ready": True, "control_url": runs.control_url}), flush=True)
+    await runs.stopped.wait()
     with contextlib.suppress(FileNotFoundError):
-        (lab.state_dir / "lab.json").unlink()
+        (runs.state_dir / "lab.json").unlink()
 
 
 def read_descriptor(state_dir: Path) -> dict[str, Any]:
@@ -68,11 +87,17 @@ def up(
     state_dir: Path,
     topology_path: str | None = None,
     timing: str | None = None,
-    wait: float = 60.0,
+    wait: float | None = None,
     release: str | None = None,
+    *,
+    clusters: int = 1,
+    prefix: str | None = None,
+    releases: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Start a lab in the background (or return the one already running), on ``release``
-    (a CUCM version) instead of the topology's when given."""
+    (a CUCM version) instead of the topology's when given; ``clusters``, ``prefix`` and
+    ``releases`` as for :func:`serve`. ``wait`` defaults to a minute plus 3 s a cluster."""
+    wait = wait if wait is not None else 60.0 + 3.0 * clusters
     with contextlib.suppress(LabNotRunning):
         return read_descriptor(state_dir)
     ldir = lab_dir(state_dir)
@@ -86,14 +111,21 @@ def up(
         cmd += ["--timing", timing]
     if release:
         cmd += ["--release", release]
-    log = open(ldir / "lab.log", "ab")  # noqa: SIM115 - handed to the child process
-    proc = subprocess.Popen(
-        cmd,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    for extra in releases:
+        cmd += ["--release", extra]
+    if clusters != 1:
+        cmd += ["--clusters", str(clusters)]
+    if prefix:
+        cmd += ["--prefix", prefix]
+    # The child keeps its own descriptor of the log: this process closes its own at once.
+    with open(ldir / "lab.log", "ab") as log:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +27,11 @@ from lab.errors import LabError
 from lab.facts import SIP_TLS_SERVICE, XMPP_SERVICE
 from lab.faults import Fault
 from lab.frontends.base import Twin
-from lab.inventory import write_inventory
+from lab.inventory import cluster_entry, write_inventory
 from lab.listeners import NodeServers, effective_port
 from lab.nodes import Node, ServiceState
 from lab.phones import PhoneSystem
+from lab.pki import InstallKeys
 from lab.timing import TimingProfile
 from lab.timing import profile as timing_profile
 from lab.topology import TopologySpec
@@ -47,8 +49,24 @@ class Lab(Twin):
         state_dir: Path,
         timing: TimingProfile | None = None,
         control_port: int = 0,
+        *,
+        standalone: bool = True,
+        install_keys: InstallKeys | None = None,
     ) -> None:
+        """Args:
+        spec: The cluster's topology.
+        state_dir: Where this twin keeps its keys, secrets and files.
+        timing: How long services take (default: the topology's profile).
+        control_port: The control API's port (0: any free port).
+        standalone: Serve its own control API and write its own ``inventory.yaml`` and
+            ``lab.json``; False for a twin of a :class:`~lab.fleet.LabFleet`, which serves
+            one control API and writes one inventory for all its twins.
+        install_keys: Keys shared with other twins to install the nodes with (a fast
+            start); None: new keys.
+        """
         super().__init__(spec, timing or timing_profile(spec.timing))
+        self.standalone = standalone
+        self.install_keys = install_keys
         self.state_dir = Path(state_dir)
         self.servers: dict[str, NodeServers] = {}
         self.control_port = control_port
@@ -65,7 +83,8 @@ class Lab(Twin):
         loop = asyncio.get_running_loop()
         # Key generation for a whole cluster takes a moment: keep the loop free meanwhile.
         self.cluster = await loop.run_in_executor(
-            None, lambda: Cluster(self.spec, self.timing, self.journal, self.faults)
+            None,
+            lambda: Cluster(self.spec, self.timing, self.journal, self.faults, self.install_keys),
         )
         self.cluster.hooks.append(self._on_service_state)
         self.phones = PhoneSystem(self.cluster, self.journal)
@@ -74,15 +93,21 @@ class Lab(Twin):
             directory = self.state_dir / "nodes" / node.hostname
             self.servers[node.hostname] = NodeServers(self, node, directory)
         await asyncio.gather(*(s.setup() for s in self.servers.values()))
-        await self._start_control()
+        if self.standalone:
+            await self._start_control()
         self.phones.start()
         if self.spec.adcs.enabled:
             adcs_port = effective_port(self.spec.adcs.port)
             self.adcs = AdcsTwin(self.spec, self.state_dir / "adcs", self.journal, adcs_port)
             await self.adcs.start()
-        write_inventory(self, self.state_dir, self.servers, self.control_url, self.adcs)
-        self.write_descriptor()
+        if self.standalone:
+            write_inventory(self, self.state_dir, self.servers, self.control_url, self.adcs)
+            self.write_descriptor()
         return self
+
+    def inventory_entry(self) -> dict[str, Any]:
+        """This running twin's ``clusters:`` entry; writes its secrets and trust files."""
+        return cluster_entry(self, self.state_dir, self.servers, self.control_url)
 
     async def stop(self) -> None:
         """Close every listener."""
@@ -194,9 +219,21 @@ class Lab(Twin):
         return path
 
 
-def make_control_app(lab: Lab) -> web.Application:
-    """The out-of-band control API of a lab (see :mod:`lab.control` for its client)."""
+def make_control_app(
+    lab: Lab,
+    stop_all: Callable[[], Awaitable[None]] | None = None,
+    describe_all: Callable[[], dict[str, Any]] | None = None,
+) -> web.Application:
+    """The out-of-band control API of a lab (see :mod:`lab.control` for its client).
+
+    Args:
+        lab: The twin it controls.
+        stop_all: What ``POST /shutdown`` stops (default: this twin).
+        describe_all: What ``GET /describe`` returns (default: this twin's description).
+    """
     routes = web.RouteTableDef()
+    stop = stop_all or lab.stop
+    describe_fn = describe_all or lab.describe
 
     @routes.get("/health")
     async def health(request: web.Request) -> web.Response:
@@ -204,7 +241,7 @@ def make_control_app(lab: Lab) -> web.Application:
 
     @routes.get("/describe")
     async def describe(request: web.Request) -> web.Response:
-        return web.json_response(lab.describe())
+        return web.json_response(describe_fn())
 
     @routes.get("/state")
     async def state(request: web.Request) -> web.Response:
@@ -276,7 +313,7 @@ def make_control_app(lab: Lab) -> web.Application:
 
     @routes.post("/shutdown")
     async def shutdown(request: web.Request) -> web.Response:
-        asyncio.get_running_loop().call_later(0.05, lambda: asyncio.ensure_future(lab.stop()))
+        asyncio.get_running_loop().call_later(0.05, lambda: asyncio.ensure_future(stop()))
         return web.json_response({"stopping": True})
 
     app = web.Application()

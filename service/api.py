@@ -22,7 +22,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.catalog import Purpose
-from activities.clients.inventory import ChangePolicyEntry, InventoryError, load_inventory
+from activities.clients.inventory import ChangePolicyEntry, InventoryError, load_inventory_cached
 from service.deps import api_principal, service_settings, temporal_client
 from service.errors import ApiError
 from service.policy import allowed_actions, approval_policy, may_take
@@ -134,7 +134,7 @@ def change_policy(request: Request, cluster: str) -> ChangePolicyEntry | None:
 
     path = inventory_path(service_settings(request).ucrenew)
     try:
-        inventory = load_inventory(path)
+        inventory = load_inventory_cached(path)
     except (InventoryError, OSError) as err:
         log.error("inventory %s: %s", path, err)
         raise ApiError(
@@ -485,7 +485,7 @@ async def start_renewal(
     from workers.wiring import inventory_path
 
     try:
-        inventory = load_inventory(inventory_path(settings.ucrenew))
+        inventory = load_inventory_cached(inventory_path(settings.ucrenew))
     except (InventoryError, OSError) as err:
         log.error("inventory: %s", err)
         raise ApiError(503, "inventory", "the service cannot read the inventory") from None

@@ -6,7 +6,11 @@ never literal passwords. This module never imports temporalio.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import os
+import threading
+from collections import OrderedDict
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Literal, Self
@@ -457,7 +461,10 @@ class Inventory(BaseModel):
 
 
 def load_inventory(path: str | Path) -> Inventory:
-    """Read and validate an inventory file.
+    """Read and validate an inventory file, every time (no cache).
+
+    Activities and other frequent readers use :func:`load_inventory_cached` or
+    :func:`load_inventory_async`, which parse a file once per version of it.
 
     Raises:
         InventoryError: The file is missing, not YAML, or does not validate. The message
@@ -467,16 +474,35 @@ def load_inventory(path: str | Path) -> Inventory:
     p = Path(path)
     try:
         text = p.read_text()
-        data = yaml.safe_load(text)
     except FileNotFoundError:
-        raise InventoryError(
-            f"inventory {p} not found: start the lab (`ucrenew lab up`) or point "
-            "UCRENEW_INVENTORY at your clusters.yaml"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise InventoryError(
-            f"inventory {p} is not valid YAML: {describe_yaml_error(exc)}"
-        ) from None
+        raise _not_found(p) from None
+    return _parse(p, text)
+
+
+def _not_found(p: Path) -> InventoryError:
+    return InventoryError(
+        f"inventory {p} not found: start the lab (`ucrenew lab up`) or point "
+        "UCRENEW_INVENTORY at your clusters.yaml"
+    )
+
+
+# libyaml's scanner and parser (same SafeConstructor, so the same data) are about ten times
+# faster than the pure-Python ones; PyYAML built without libyaml has only the latter.
+_LIBYAML: bool = bool(getattr(yaml, "__with_libyaml__", False))
+
+
+def _parse(p: Path, text: str) -> Inventory:
+    """Validate the text of inventory ``p`` (the messages of :func:`load_inventory`)."""
+    try:
+        data = yaml.load(text, Loader=yaml.CSafeLoader) if _LIBYAML else yaml.safe_load(text)
+    except yaml.YAMLError:
+        # libyaml words some problems differently: describe it as the pure loader does.
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise InventoryError(
+                f"inventory {p} is not valid YAML: {describe_yaml_error(exc)}"
+            ) from None
     if data is not None and not isinstance(data, dict):
         raise InventoryError(f"inventory {p} is invalid: expected a mapping with clusters:")
     try:
@@ -487,6 +513,132 @@ def load_inventory(path: str | Path) -> Inventory:
             f"inventory {p} is invalid: "
             f"{describe_validation_error(exc, locate=lambda loc: _yaml_line(root, loc))}"
         ) from None
+
+
+FileIdentity = tuple[int, int, int, int, int]
+"""(device, inode, size, mtime_ns, ctime_ns) of one version of a file."""
+
+
+def file_identity(path: str | Path) -> FileIdentity:
+    """The identity of the file at ``path`` now: it changes when the file is edited or
+    replaced (an editor's rename, a ``cp`` over it), so a cache keyed by it never serves an
+    old version.
+
+    Raises:
+        OSError: ``path`` cannot be stat'ed (FileNotFoundError when it does not exist).
+    """
+    return _identity(os.stat(path))
+
+
+def _identity(st: os.stat_result) -> FileIdentity:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+class _InventoryCache:
+    """Parsed inventories by path, each valid for one :func:`file_identity` of its file.
+
+    A failure is cached too (its message only), so a broken file is not re-parsed on every
+    call either. Secret references stay references: the cache never holds a resolved secret.
+    Thread-safe: parses run in worker threads, one at a time, and a caller that waited for
+    another's parse of the same version reuses it.
+    """
+
+    MAX_FILES = 16
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[str, tuple[FileIdentity, Inventory | str]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.parses = 0
+
+    def lookup(self, path: str | Path) -> Inventory | None:
+        """The inventory of the file's current version when it is cached, else None; raises
+        the cached InventoryError of a broken version, or the not-found error."""
+        key = os.fspath(path)
+        try:
+            ident = file_identity(key)
+        except FileNotFoundError:
+            raise _not_found(Path(key)) from None
+        entry = self._entries.get(key)
+        if entry is None or entry[0] != ident:
+            return None
+        if isinstance(entry[1], str):
+            raise InventoryError(entry[1])
+        return entry[1]
+
+    def load(self, path: str | Path) -> Inventory:
+        """The inventory of the file's current version, parsing it if not cached."""
+        key = os.fspath(path)
+        hit = self.lookup(key)
+        if hit is not None:
+            return hit
+        with self._lock:
+            hit = self.lookup(key)  # parsed by another thread meanwhile
+            if hit is not None:
+                return hit
+            p = Path(key)
+            try:
+                with p.open("rb") as f:
+                    st = os.fstat(f.fileno())
+                    raw = f.read()
+            except FileNotFoundError:
+                raise _not_found(p) from None
+            ident = _identity(st)
+            self.parses += 1
+            try:
+                result: Inventory | str = _parse(p, raw.decode())
+            except InventoryError as err:
+                result = str(err)
+            self._entries[key] = (ident, result)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.MAX_FILES:
+                self._entries.popitem(last=False)
+        if isinstance(result, str):
+            raise InventoryError(result)
+        return result
+
+    def clear(self) -> None:
+        """Forget every parsed inventory."""
+        with self._lock:
+            self._entries.clear()
+
+
+_cache = _InventoryCache()
+
+
+def load_inventory_cached(path: str | Path) -> Inventory:
+    """:func:`load_inventory`, parsed once per version of the file.
+
+    The file is stat'ed on every call, so an edited or replaced inventory is read at once;
+    otherwise the same (frozen) :class:`Inventory` object is returned. Blocks while parsing:
+    async code uses :func:`load_inventory_async`.
+
+    Raises:
+        InventoryError: as :func:`load_inventory`, with the same messages.
+    """
+    return _cache.load(path)
+
+
+async def load_inventory_async(path: str | Path) -> Inventory:
+    """:func:`load_inventory_cached` for async callers: a cached version is returned after
+    one ``stat``; a parse (and its validation) runs in a thread, off the event loop.
+
+    Raises:
+        InventoryError: as :func:`load_inventory`, with the same messages.
+    """
+    hit = _cache.lookup(path)
+    if hit is not None:
+        return hit
+    return await asyncio.to_thread(_cache.load, path)
+
+
+def inventory_parse_count() -> int:
+    """How many times the cache parsed a file (for benchmarks and tests)."""
+    return _cache.parses
+
+
+def clear_inventory_cache() -> None:
+    """Forget every cached inventory (tests; the cache needs no clearing to see edits)."""
+    _cache.clear()
 
 
 def _yaml_line(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:

@@ -216,6 +216,19 @@ def test_a_lab_address_taken_stops_the_temporal_dev_up_started(tmp_path: Path) -
     assert _processes_of(cli.state) == [], "left running"
 
 
+def test_dev_up_with_lab_clusters_that_cannot_fit_says_why_and_starts_nothing(
+    tmp_path: Path,
+) -> None:
+    cli = Cli(tmp_path, f"127.0.0.1:{free_loopback_port()}", "tq")
+    topology = tmp_path / "topology.yaml"
+    topology.write_text(yaml.safe_dump({**lab_spec().model_dump(), "network": "127.255.250.0/24"}))
+    line = cli.error(
+        ExitCode.FAILED, "dev", "up", "--lab-topology", str(topology), "--lab-clusters", "10"
+    )
+    assert "cannot run 10 lab clusters" in line and "would leave 127.0.0.0/8" in line
+    assert _processes_of(cli.state) == [], "left running"
+
+
 def test_the_demo_on_a_taken_port_names_it_and_leaves_nothing(tmp_path: Path) -> None:
     cli = Cli(tmp_path, f"127.0.0.1:{free_loopback_port()}", "tq")
     port = int(cli.env["UCRENEW_TEMPORAL_UI_PORT"])

@@ -52,10 +52,11 @@ def solo_and_pair(solo: tuple[int, int], pair: tuple[int, int]) -> dict[str, obj
 class LabHandle:
     """A running lab plus what a client needs to reach it."""
 
-    def __init__(self, lab: Lab) -> None:
+    def __init__(self, lab: Lab, inventory: Path | None = None) -> None:
+        """``inventory``: the file that lists ``lab`` (default: the one it wrote itself)."""
         self.lab = lab
-        self.inventory: Inventory = load_inventory(lab.state_dir / "inventory.yaml")
-        self.cluster_entry: ClusterEntry = self.inventory.clusters[0]
+        self.inventory: Inventory = load_inventory(inventory or lab.state_dir / "inventory.yaml")
+        self.cluster_entry: ClusterEntry = self.inventory.cluster(lab.spec.cluster)
 
     def endpoint(self, hostname: str, extra_ca_pem: tuple[str, ...] = ()) -> NodeEndpoint:
         """Endpoint of a node by short name."""
