@@ -277,10 +277,13 @@ def capped_tomcat_layers(facts: Facts, cap: int) -> list[list[str]]:
     first = [n.fqdn for n in nodes if n.product == "cucm" and n.role == "publisher"]
     cucm = [n.fqdn for n in nodes if n.product == "cucm" and n.fqdn not in first]
     imp = [n.fqdn for n in nodes if n.product == "imp"]
+    imp_pub = {n.fqdn for n in nodes if n.product == "imp" and n.role == "publisher"}
     per_wave = max(1, min(cap, inferred.IMP_NODES_PER_TOMCAT_WAVE))
     layers = [first] if first else []
     while cucm or imp:
-        wave, imp = imp[:per_wave], imp[per_wave:]
+        # The IM&P publisher's wave holds no IM&P subscriber: they come after it.
+        take = 1 if imp and imp[0] in imp_pub else per_wave
+        wave, imp = imp[:take], imp[take:]
         room = cap - len(wave)
         wave += cucm[:room]
         cucm = cucm[room:]
