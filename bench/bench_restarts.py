@@ -1,5 +1,5 @@
 """Restart-phase time of a tomcat change, sequential vs capped waves, on a 4-node and a 10-node
-lab. Run: ``.venv/bin/python -m bench.bench_restarts [scale] [max_parallel]``.
+lab. Run: ``.venv/bin/python -m bench.bench_restarts [--scale S] [--parallel N] [--nodes 4 10]``.
 
 Each case is a whole tomcat renewal on the lab (local CA, SSO off) through the Temporal dev
 server and a worker; the restart phase is read from the renewal's history: from the first
@@ -13,6 +13,7 @@ realistic timing would take 40 minutes). Prints figures; asserts nothing.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import sys
@@ -89,6 +90,7 @@ async def run_case(
     spec: topology.TopologySpec,
     profile: TimingProfile,
     parallel: int,
+    scale: float,
 ) -> tuple[float, float, int]:
     """One renewal: (restart phase in s, wall time of the renewal in s, waves)."""
     state = root / name
@@ -102,7 +104,11 @@ async def run_case(
                 change_id=change,
                 cluster=spec.cluster,
                 requested_by="bench",
-                options=RenewalOptions(restart_poll_seconds=0.05, restart_parallel=parallel),
+                options=RenewalOptions(
+                    # The default 5 s poll, scaled like the lab's timing.
+                    restart_poll_seconds=max(0.05, 5.0 * scale),
+                    restart_parallel=parallel,
+                ),
             )
             t0 = time.perf_counter()
             handle: WorkflowHandle[Any, RenewalStatus] = await client.start_workflow(
@@ -126,7 +132,7 @@ async def run_case(
             return await restart_phase_seconds(handle), wall, waves
 
 
-async def main(scale: float, cap: int) -> None:
+async def main(scale: float, cap: int, sizes: list[int]) -> None:
     profile = REALISTIC.scaled(scale, name=f"realistic x{scale:g}")
     per_node = realistic_node_seconds()
     print(
@@ -136,8 +142,12 @@ async def main(scale: float, cap: int) -> None:
         f"{REALISTIC.for_service(TOMCAT).starting:g} s)"
     )
     topologies = {
-        "4 nodes (pub, 2 subs, IM&P pub)": (2, 1),
-        "10 nodes (pub, 6 subs, IM&P pub + 2 subs)": (6, 3),
+        label: shape
+        for size, (label, shape) in {
+            4: ("4 nodes (pub, 2 subs, IM&P pub)", (2, 1)),
+            10: ("10 nodes (pub, 6 subs, IM&P pub + 2 subs)", (6, 3)),
+        }.items()
+        if size in sizes
     }
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -147,7 +157,7 @@ async def main(scale: float, cap: int) -> None:
                 for mode, parallel in (("sequential", 1), (f"capped {cap}", cap)):
                     spec = spec_of(subs, imps, f"127.198.{10 + n * 2 + (parallel > 1)}.0/24")
                     phase, wall, waves = await run_case(
-                        server, root, f"{n}-{parallel}", spec, profile, parallel
+                        server, root, f"{n}-{parallel}", spec, profile, parallel, scale
                     )
                     print(
                         f"  {mode:<11} {waves:>2} waves: restart phase {phase:6.2f} s measured "
@@ -156,6 +166,21 @@ async def main(scale: float, cap: int) -> None:
                     )
 
 
+def _args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_restarts")
+    parser.add_argument(
+        "--scale", type=float, default=0.02, help="factor on the realistic timing (1: as is)"
+    )
+    parser.add_argument("--parallel", type=int, default=3, help="max_parallel of capped waves")
+    parser.add_argument(
+        "--nodes", type=int, nargs="+", choices=(4, 10), default=[4, 10], help="lab sizes"
+    )
+    args = parser.parse_args(argv)
+    if args.scale <= 0 or args.parallel < 2:
+        parser.error("--scale must be above 0 and --parallel at least 2")
+    return args
+
+
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    asyncio.run(main(float(args[0]) if args else 0.02, int(args[1]) if len(args) > 1 else 3))
+    options = _args(sys.argv[1:])
+    asyncio.run(main(options.scale, options.parallel, options.nodes))
