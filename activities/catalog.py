@@ -316,3 +316,42 @@ def release_problem(name: str, version: str | None) -> str | None:
 def phone_impact(purposes: Iterable[str]) -> bool:
     """Whether any of ``purposes`` restarts services phones or IM users depend on."""
     return any(purpose(p).phone_impact for p in purposes)
+
+
+# -- What users lose while a node's Cisco Tomcat restarts ------------------------------------
+WEB_ADMIN = "web administration and Serviceability (open sessions end)"
+AXL_API = "AXL"
+UDS_JABBER = "UDS: Jabber sign-in and directory search"
+PHONE_HTTPS = "phone HTTPS services and Extension Mobility"
+DRF_BACKUP = "DRF backup and restore"
+IMP_ADMIN = "IM&P administration and Serviceability (open sessions end)"
+IMP_JABBER = "Jabber sign-in of the users homed here (open IM sessions stay)"
+
+
+def tomcat_restart_losses(product: str, role: str, version: str) -> tuple[str, ...]:
+    """What users of one node cannot use while its Cisco Tomcat restarts (minutes, §13).
+
+    Tomcat serves the web pages, AXL, UDS, the SSO SP and DRF (cucm-interfaces.md §1.1,
+    [DOC S1,S3]); a restart ends every open web and API session (operations-facts.md B2) and
+    takes phone HTTPS services and Extension Mobility away, not registrations (B3). From 14
+    on AXL runs in its own container and stays up (§6.3 and §14's Tomcat restart, [DOC
+    S3,S4]). Inferred (``activities.clients.cucm.inferred``): UDS is lost on every release,
+    and an IM&P node's Tomcat serves the Jabber sign-in of the users homed there.
+
+    Args:
+        product: ``cucm`` or ``imp``.
+        role: ``publisher`` or ``subscriber``.
+        version: the node's release.
+    """
+    if product == "imp":
+        return (IMP_ADMIN,) + ((IMP_JABBER,) if inferred.IMP_JABBER_SIGN_IN_NEEDS_TOMCAT else ())
+    major = parse_version(version)[:1] or (0,)
+    lost = [WEB_ADMIN]
+    if major < (14,):
+        lost.append(AXL_API)
+    if major < (14,) or inferred.UDS_LOST_IN_TOMCAT_RESTART_FROM_14:
+        lost.append(UDS_JABBER)
+    lost.append(PHONE_HTTPS)
+    if role == "publisher":
+        lost.append(DRF_BACKUP)
+    return tuple(lost)

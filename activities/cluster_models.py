@@ -676,6 +676,12 @@ class ChangePolicy(BaseModel):
         default_factory=NotificationPolicy,
         description="the events the cluster's channels get and the CA wait threshold",
     )
+    tomcat_parallel: int = Field(
+        default=1,
+        ge=1,
+        description="change_policy.restarts: Cisco Tomcat restarts at once after the "
+        "publisher in a change without phone impact (1: one node at a time)",
+    )
 
     @classmethod
     def of(cls, cluster: ClusterEntry) -> ChangePolicy:
@@ -696,6 +702,8 @@ class ChangePolicy(BaseModel):
             policy.health_timeout_seconds = entry.health_timeout_seconds
         if entry.health is not None:
             policy.health = HealthPolicy.model_validate(entry.health.model_dump(exclude_none=True))
+        if entry.restarts is not None:
+            policy.tomcat_parallel = entry.restarts.tomcat_parallel
         return policy
 
 

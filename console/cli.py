@@ -185,6 +185,20 @@ RemoveLeftovers = Annotated[
     ),
 ]
 
+RestartParallel = Annotated[
+    int | None,
+    typer.Option(
+        "--restart-parallel",
+        min=1,
+        max=50,
+        metavar="N",
+        help="tomcat changes: restart Cisco Tomcat on the publisher alone, then on up to N "
+        "nodes at once (1: one at a time; default: the inventory's change_policy.restarts, "
+        "else one at a time)",
+        show_default=False,
+    ),
+]
+
 
 class DistributionChoice(StrEnum):
     """``--distribution`` values."""
@@ -732,6 +746,12 @@ def _window(text: str) -> dict[str, str]:
     return {"start": begin.isoformat(), "end": finish.isoformat()}
 
 
+def _parallel(restart_parallel: int | None) -> dict[str, Any]:
+    """``--restart-parallel`` when given; left out otherwise, so the cluster's policy applies
+    (and a change through the service carries only what was asked)."""
+    return {} if restart_parallel is None else {"restart_parallel": restart_parallel}
+
+
 def _change_options(
     cluster: str, purposes: list[CertPurpose], *, local_inventory: bool = True, **fields: Any
 ) -> RenewalOptions:
@@ -754,6 +774,7 @@ async def plan(
     phone_resets: PhoneResets = True,
     remove_leftovers: RemoveLeftovers = False,
     distribution: Distribution = None,
+    restart_parallel: RestartParallel = None,
     window: Windows = None,
     key_length: KeyLength = DEFAULT_KEY_LENGTH,
     ec_key_length: EcKeyLength = DEFAULT_EC_KEY_LENGTH,
@@ -794,6 +815,7 @@ async def plan(
         hash_algorithm=hash_algorithm.value,
         other_domains=other_domain or [],
         min_remaining_days=min_remaining_days,
+        **_parallel(restart_parallel),
     )
     c = await _client()
     try:
@@ -848,6 +870,7 @@ async def start(
     ] = None,
     remove_leftovers: RemoveLeftovers = False,
     distribution: Distribution = None,
+    restart_parallel: RestartParallel = None,
     key_length: KeyLength = DEFAULT_KEY_LENGTH,
     ec_key_length: EcKeyLength = DEFAULT_EC_KEY_LENGTH,
     hash_algorithm: Hash = DEFAULT_HASH,
@@ -900,6 +923,7 @@ async def start(
         other_domains=other_domain or [],
         min_remaining_days=min_remaining_days,
         **batch,
+        **_parallel(restart_parallel),
     )
     if remote is not None:
         await _start_remote(

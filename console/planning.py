@@ -164,13 +164,17 @@ def dry_run_view(report: DryRun) -> RenderableType:
     """``ucrenew plan`` for people: steps, rollout stages, notes, findings, health, problems."""
     plan = report.plan
     parts: list[RenderableType] = [plan_table(plan)]
-    if plan.restarts is not None and plan.phone_impact:
+    # Waves are shown when they move phones or take something away from users meanwhile.
+    waves = plan.restarts is not None and (
+        plan.phone_impact or any(nr.unavailable for w in plan.restarts.waves for nr in w.nodes)
+    )
+    if plan.restarts is not None and waves:
         parts += [Text(f"  {line}") for line in explain(plan.restarts)]
     planner_notes = plan.restarts.notes if plan.restarts is not None else []
     parts += [
         Text(f"  {note}", style="dim")
         for note in plan.notes
-        if not (plan.phone_impact and note in planner_notes)
+        if not (waves and note in planner_notes)
     ]
     if plan.phone_impact:
         parts.append(

@@ -90,6 +90,13 @@ class RenewalOptions(BaseModel):
     max_phone_fraction_per_wave: float | None = Field(
         default=0.5, description="never fail over more than this share of phones at once"
     )
+    restart_parallel: int | None = Field(
+        default=None,
+        ge=1,
+        le=50,
+        description="a change without phone impact: nodes restarting Cisco Tomcat at once "
+        "after the publisher (1: one at a time); None: the cluster's change_policy.restarts",
+    )
     reset_phones: bool = Field(
         default=True,
         description="ucrenew resets phones itself for the new ITL (staged and gated) where the "

@@ -225,6 +225,7 @@ def compose_plan(
     legacy_labels: bool = False,
     path: CertificatePath | None = None,
     csr_detail: bool = True,
+    tomcat_parallel: int = 1,
 ) -> RenewalPlan:
     """The plan of a change: the one composition the workflow and ``ucrenew plan`` share.
 
@@ -242,6 +243,8 @@ def compose_plan(
         csr_detail: name the CSR's key, hash and other domains and the validity asked of
             the certificate in the steps; False for changes started before the plan named
             them, so that they keep their plan hash.
+        tomcat_parallel: nodes restarting Cisco Tomcat at once after the publisher in a
+            change without phone impact (:func:`tomcat_parallel`); 1 keeps one at a time.
 
     Returns:
         The plan, with its restart plan and rollout stages, and its hash.
@@ -253,6 +256,7 @@ def compose_plan(
         options.restart_strategy,
         options.max_phone_fraction_per_wave,
         staged_phone_resets=staged,
+        tomcat_parallel=tomcat_parallel,
     )
     csr = options if csr_detail else None
     plan = build_plan(snapshot, purposes, restarts, legacy_labels=legacy_labels, path=path, csr=csr)
@@ -271,6 +275,18 @@ def compose_plan(
     # Advice from the current certificates; not part of what the plan does (nor its hash).
     plan.findings = reissue_findings(snapshot, purposes, options.other_domains)
     return plan
+
+
+def tomcat_parallel(options: RenewalOptions, policy: ChangePolicy) -> int:
+    """Nodes restarting Cisco Tomcat at once after the publisher: the change's
+    ``restart_parallel`` (``--restart-parallel``), else the cluster's ``change_policy.restarts``.
+
+    A policy read before the setting existed has the default, one at a time, so changes
+    started then keep the plan they were approved with.
+    """
+    if options.restart_parallel is not None:
+        return options.restart_parallel
+    return policy.tomcat_parallel
 
 
 def build_plan(
@@ -649,7 +665,13 @@ def dry_run(
         if path_problems(snapshot, req.options)
         else certificate_path_for(snapshot, req.options)
     )
-    plan = compose_plan(snapshot, req.purposes, req.options, path=path)
+    plan = compose_plan(
+        snapshot,
+        req.purposes,
+        req.options,
+        path=path,
+        tomcat_parallel=tomcat_parallel(req.options, policy),
+    )
     return PlanReport(plan=plan, problems=problems, snapshot=snapshot, now=now)
 
 

@@ -78,7 +78,12 @@ with workflow.unsafe.imports_passed_through():
         SubmissionResult,
     )
     from workflows.notifications import PATCH as NOTIFICATIONS
-    from workflows.plan import certificate_path_for, change_problems, compose_plan
+    from workflows.plan import (
+        certificate_path_for,
+        change_problems,
+        compose_plan,
+        tomcat_parallel,
+    )
     from workflows.recovery import PATCH as NODE_STEP_DECISIONS
     from workflows.recovery import NodeStepRecovery
     from workflows.rollout import Rollout
@@ -296,6 +301,8 @@ class CertRenewalWorkflow:
             legacy_labels=legacy,
             path=self._path if paths else None,
             csr_detail=csr_detail,
+            # Data, not a patch: a policy recorded before restarts: existed reads sequential.
+            tomcat_parallel=tomcat_parallel(inp.options, self._gates.policy),
         )
         self._status.plan = plan
         for finding in plan.findings:

@@ -80,6 +80,15 @@ class RestartPlanInput(BaseModel):
         ),
     )
     max_nodes_per_wave: int | None = Field(default=None, ge=1)
+    tomcat_max_parallel: int = Field(
+        default=1,
+        ge=1,
+        description=(
+            "Cisco Tomcat restarts of a change without phone impact: 1 restarts one node at a "
+            "time (publisher first); more restarts the CUCM publisher alone, then up to this "
+            "many nodes at once, at most one IM&P node per wave, the IM&P publisher first"
+        ),
+    )
     max_phone_fraction_per_wave: float | None = Field(
         default=None,
         gt=0.0,
@@ -106,6 +115,10 @@ class NodeRestart(BaseModel):
     product: Product = "cucm"
     role: Role = "subscriber"
     services: list[str]
+    unavailable: list[str] = Field(
+        default_factory=list,
+        description="what users of this node cannot use while it restarts (Cisco Tomcat)",
+    )
 
 
 class Failover(BaseModel):
@@ -125,6 +138,11 @@ class RestartWave(BaseModel):
     failovers: list[Failover] = Field(default_factory=list)
     phones_affected: int = 0
     phones_stranded: int = Field(default=0, description="phones with no running group member")
+    tomcat_up: list[str] = Field(
+        default_factory=list,
+        description="nodes whose Cisco Tomcat keeps serving during a wave that restarts it "
+        "elsewhere: where web administration, AXL and Jabber sign-in remain meanwhile",
+    )
 
 
 class UnavoidableImpact(BaseModel):

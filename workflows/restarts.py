@@ -21,7 +21,14 @@ Rules, in order of precedence:
     other way round (home first, secondary in a later wave) the secondary's restart can catch
     phones that have not yet fallen back — a second outage for them. Cisco sequences upgrades
     the same way: backup subscribers before primaries (operations-facts.md B2).
-(f) Deterministic: nodes sort as CUCM publisher, CUCM subscribers, IM&P publisher, IM&P
+(f) Tomcat-only changes (no phone impact) restart one node at a time by default. With
+    ``tomcat_max_parallel`` N > 1 (the inventory's ``change_policy.restarts``) the CUCM
+    publisher restarts alone first, then the other nodes in waves of at most N, at most one
+    IM&P node per wave (``inferred.IMP_NODES_PER_TOMCAT_WAVE``: every presence redundancy
+    group keeps a node up whatever its pairing), the IM&P publisher before the IM&P
+    subscribers. After the first wave the publisher serves web administration, AXL and UDS
+    while subscribers restart. Each wave says what its nodes' users lose meanwhile.
+(g) Deterministic: nodes sort as CUCM publisher, CUCM subscribers, IM&P publisher, IM&P
     subscribers, then by FQDN; groups by name; ties go to the lexicographically first
     assignment in that order.
 
@@ -47,7 +54,9 @@ from activities.catalog import (
     Purpose,
     phone_impact,
     purpose,
+    tomcat_restart_losses,
 )
+from activities.clients.cucm import inferred
 from activities.cluster_models import ClusterSnapshot
 from workflows.restart_models import (
     CmGroup,
@@ -210,11 +219,20 @@ def plan_restarts(inp: RestartPlanInput) -> RestartPlan:
     if not staged and not inp.tftp_last_cluster_wide:
         split = frozenset()
     facts = _facts(inp, split=split)
+    notes = list(facts.notes)
+    if inp.tomcat_max_parallel > 1 and not phone_impact(inp.purposes) and facts.work:
+        layers = capped_tomcat_layers(facts, inp.tomcat_max_parallel)
+        notes.append(
+            f"Cisco Tomcat restarts in capped waves: the CUCM publisher alone first, then up "
+            f"to {inp.tomcat_max_parallel} nodes at once, at most "
+            f"{inferred.IMP_NODES_PER_TOMCAT_WAVE} IM&P node per wave (every presence "
+            "redundancy group keeps a node up) and the IM&P publisher before its subscribers"
+        )
+        return _build(inp, facts, layers, "rolling", True, notes, split_at=None)
     assignment, optimal = assign_waves(inp, facts) if facts.work else ({}, True)
-    layers: list[list[str]] = []
+    layers = []
     for w in sorted(set(assignment.values())):
         layers.append([n.fqdn for n in facts.nodes if assignment.get(n.fqdn) == w])
-    notes = list(facts.notes)
     split_layer = [n.fqdn for n in facts.nodes if n.fqdn in facts.split_work]
     split_at: SplitAt = None
     if split_layer and staged:
@@ -237,6 +255,40 @@ def plan_restarts(inp: RestartPlanInput) -> RestartPlan:
     if not optimal:
         notes.append("search budget reached: the plan is safe but may not have the fewest waves")
     return _build(inp, facts, layers, "rolling", optimal, notes, split_at=split_at)
+
+
+def capped_tomcat_layers(facts: Facts, cap: int) -> list[list[str]]:
+    """Waves of a change without phone impact whose nodes restart up to ``cap`` at once.
+
+    The CUCM publisher goes alone first; then each wave takes the next IM&P node (publisher
+    first, at most ``inferred.IMP_NODES_PER_TOMCAT_WAVE``) and fills up with CUCM subscribers
+    to ``cap``. That is the fewest waves the rules allow: every wave but the last is full, or
+    holds an IM&P node that could go nowhere earlier.
+
+    Args:
+        facts: the planner's facts (nodes in planner order, their work).
+        cap: the most nodes in one wave, at least 1.
+
+    Returns:
+        FQDNs per wave, in execution order; each node in planner order within its wave.
+    """
+    order = {n.fqdn: i for i, n in enumerate(facts.nodes)}
+    nodes = [n for n in facts.nodes if n.fqdn in facts.work]
+    first = [n.fqdn for n in nodes if n.product == "cucm" and n.role == "publisher"]
+    cucm = [n.fqdn for n in nodes if n.product == "cucm" and n.fqdn not in first]
+    imp = [n.fqdn for n in nodes if n.product == "imp"]
+    imp_pub = {n.fqdn for n in nodes if n.product == "imp" and n.role == "publisher"}
+    per_wave = max(1, min(cap, inferred.IMP_NODES_PER_TOMCAT_WAVE))
+    layers = [first] if first else []
+    while cucm or imp:
+        # The IM&P publisher's wave holds no IM&P subscriber: they come after it.
+        take = 1 if imp and imp[0] in imp_pub else per_wave
+        wave, imp = imp[:take], imp[take:]
+        room = cap - len(wave)
+        wave += cucm[:room]
+        cucm = cucm[room:]
+        layers.append(sorted(wave, key=order.__getitem__))
+    return layers
 
 
 def _staged_resets_apply(inp: RestartPlanInput) -> bool:
@@ -283,13 +335,26 @@ def _build(
             node = by_fqdn[fqdn]
             work = facts.split_work if i == split_index else facts.work
             services = list(work[fqdn])
+            lost = (
+                list(tomcat_restart_losses(node.product, node.role, node.version))
+                if TOMCAT in services
+                else []
+            )
             restarts.append(
-                NodeRestart(node=fqdn, product=node.product, role=node.role, services=services)
+                NodeRestart(
+                    node=fqdn,
+                    product=node.product,
+                    role=node.role,
+                    services=services,
+                    unavailable=lost,
+                )
             )
             if CALLMANAGER in services:
                 wave_of[fqdn] = i
         down = {r.node for r in restarts if CALLMANAGER in r.services}
         failovers = _failovers(facts, down)
+        web_down = {r.node for r in restarts if TOMCAT in r.services}
+        tomcat_up = [n.fqdn for n in facts.nodes if n.fqdn not in web_down] if web_down else []
         waves.append(
             RestartWave(
                 index=i,
@@ -297,6 +362,7 @@ def _build(
                 failovers=failovers,
                 phones_affected=sum(f.phones for f in failovers),
                 phones_stranded=sum(f.phones for f in failovers if f.to_node is None),
+                tomcat_up=tomcat_up,
             )
         )
     unavoidable = []
@@ -425,6 +491,10 @@ def explain(plan: RestartPlan) -> list[str]:
         lines.append(f"wave {wave.index}:")
         for r in wave.nodes:
             lines.append(f"  {r.node} ({r.role}): restart {', '.join(r.services)}")
+            if r.unavailable:
+                lines.append(f"    users lose meanwhile: {'; '.join(r.unavailable)}")
+        if wave.tomcat_up:
+            lines.append(f"  still serving the web, AXL and UDS: {', '.join(wave.tomcat_up)}")
         if not wave.failovers:
             lines.append("  phones: no registrations move")
             continue
@@ -500,10 +570,13 @@ def restart_plan_for(
     strategy: Strategy = "rolling",
     max_phone_fraction_per_wave: float | None = None,
     staged_phone_resets: bool = False,
+    tomcat_parallel: int = 1,
 ) -> RestartPlan:
     """The restart plan of a change, as the renewal workflow and ``ucrenew plan`` both use it.
 
-    Tomcat alone restarts one node at a time, publisher first; phone-impacting purposes get
+    Tomcat alone restarts one node at a time, publisher first, or with ``tomcat_parallel``
+    above 1 the publisher alone and then up to that many nodes at once (the cluster's
+    ``change_policy.restarts``, or ``--restart-parallel``); phone-impacting purposes get
     waves that keep every CallManager group running, optionally capped by the share of phones
     moving at once, and with ``staged_phone_resets`` ucrenew resets the phones itself
     (``RestartPlanInput.staged_phone_resets``). ``naive`` is the all-at-once plan of the manual
@@ -515,7 +588,9 @@ def restart_plan_for(
         if g.members
     ]
     options: dict[str, object] = {"staged_phone_resets": staged_phone_resets}
-    if not phone_impact(purposes):  # tomcat (RSA and ECDSA) only
+    if not phone_impact(purposes) and tomcat_parallel > 1:  # tomcat (RSA and ECDSA) only
+        options["tomcat_max_parallel"] = tomcat_parallel
+    elif not phone_impact(purposes):
         options["max_nodes_per_wave"] = 1
     elif max_phone_fraction_per_wave is not None:
         options["max_phone_fraction_per_wave"] = max_phone_fraction_per_wave

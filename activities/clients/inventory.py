@@ -224,6 +224,28 @@ class HealthPolicyEntry(BaseModel):
         return self
 
 
+class RestartsPolicyEntry(BaseModel):
+    """``change_policy.restarts``: how a change without phone impact restarts Cisco Tomcat.
+
+    ``sequential`` (the default) restarts one node at a time, publisher first. ``capped``
+    restarts the CUCM publisher alone, then up to ``max_parallel`` nodes at once (at most one
+    IM&P node per wave, the IM&P publisher first): shorter changes, with several nodes'
+    web administration and Jabber sign-in unavailable at once (``ucrenew plan`` lists it).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tomcat: Literal["sequential", "capped"] = "sequential"
+    max_parallel: int = Field(
+        default=2, ge=1, le=50, description="most nodes restarting at once in a capped wave"
+    )
+
+    @property
+    def tomcat_parallel(self) -> int:
+        """Nodes restarting Cisco Tomcat at once after the publisher (1: sequential)."""
+        return self.max_parallel if self.tomcat == "capped" else 1
+
+
 ActionName = Literal["start", "submit-cert", "decide", "confirm-sso", "cancel", "ca-check"]
 """Actions on a change that a cluster's ``change_policy.actions`` may restrict to groups."""
 
@@ -296,6 +318,7 @@ class ChangePolicyEntry(BaseModel):
     health_tolerance: float | None = Field(default=None, ge=0.0, le=1.0)
     health_timeout_seconds: float | None = Field(default=None, gt=0)
     health: HealthPolicyEntry | None = None
+    restarts: RestartsPolicyEntry | None = None
     actions: dict[ActionName, list[str]] = Field(
         default_factory=dict,
         description="action -> groups that may take it through the service; empty or absent: "

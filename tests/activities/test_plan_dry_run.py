@@ -5,15 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import yaml
 from rich.console import Console
 
+from activities import catalog
 from console.cli import _purposes
-from console.planning import dry_run_view
+from console.planning import dry_run_json, dry_run_view
 from lab.server import Lab
 from lab.timing import FAST
 from tests.activities.local_plan import local_dry_run
 from tests.lab.conftest import lab_spec
 from workers.settings import UcrenewSettings
+from workflows.models import RenewalOptions
 from workflows.restarts import explain
 
 
@@ -93,3 +96,36 @@ async def test_ecdsa_purposes_in_ucrenew_plan(tmp_path: Path) -> None:
         # Discovery read what each node serves for both purposes.
         for node in report.snapshot.nodes:
             assert "tomcat-ECDSA" in node.certificates, node.certificate_errors
+
+
+async def test_capped_tomcat_plan_shows_what_users_lose_per_wave(tmp_path: Path) -> None:
+    spec = lab_spec()
+    state = tmp_path / "state"
+    async with Lab(spec, state / "lab", FAST):
+        inventory = state / "lab" / "inventory.yaml"
+        data = yaml.safe_load(inventory.read_text())
+        data["clusters"][0].setdefault("change_policy", {})["restarts"] = {
+            "tomcat": "capped",
+            "max_parallel": 3,
+        }
+        inventory.write_text(yaml.safe_dump(data))
+        settings = UcrenewSettings(state_dir=state, inventory=inventory)
+        report = await local_dry_run(settings, "lab", ["tomcat"])
+        override = await local_dry_run(
+            settings, "lab", ["tomcat"], options=RenewalOptions(restart_parallel=1)
+        )
+    assert report.plan.restarts is not None and override.plan.restarts is not None
+    waves = [[nr.node.split(".")[0] for nr in w.nodes] for w in report.plan.restarts.waves]
+    assert waves == [["cucm-pub"], ["cucm-sub1", "cucm-sub2", "imp-pub"]]
+    assert len(override.plan.restarts.waves) == 4
+    console = Console(width=240, record=True)
+    console.print(dry_run_view(report))
+    text = console.export_text()
+    assert "Cisco Tomcat restarts in capped waves" in text
+    assert f"users lose meanwhile: {catalog.WEB_ADMIN}" in text
+    assert f"users lose meanwhile: {catalog.IMP_ADMIN}; {catalog.IMP_JABBER}" in text
+    assert "still serving the web, AXL and UDS: cucm-pub" in text
+    dumped = dry_run_json(report)["plan"]["restarts"]["waves"]
+    assert dumped[1]["tomcat_up"] == [spec.fqdn("cucm-pub")]
+    imp = next(n for n in dumped[1]["nodes"] if n["product"] == "imp")
+    assert imp["unavailable"] == [catalog.IMP_ADMIN, catalog.IMP_JABBER]

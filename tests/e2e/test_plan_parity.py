@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from temporalio.client import Client, WorkflowFailureError
 
 from activities.clients.inventory import load_inventory
@@ -36,6 +37,8 @@ CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
     ),
     "callmanager-14": ({"version": "14.0.1.13900-155"}, ["CallManager"]),
     "imp-xmpp": ({}, ["cup-xmpp", "cup-xmpp-s2s"]),
+    # The inventory's change_policy.restarts (capped, 3) reaches the plan and the workflow.
+    "tomcat-14-capped": ({}, ["tomcat"]),
 }
 
 
@@ -69,6 +72,11 @@ async def test_plan_and_workflow_compose_the_same_stages(
         settings = UcrenewSettings(
             state_dir=tmp_path / "state", inventory=lab_dir / "inventory.yaml"
         )
+        if case.endswith("-capped"):
+            data = yaml.safe_load(settings.inventory_path.read_text())
+            policy = data["clusters"][0].setdefault("change_policy", {})
+            policy["restarts"] = {"tomcat": "capped", "max_parallel": 3}
+            settings.inventory_path.write_text(yaml.safe_dump(data))
         while any(p.node is None for p in lab.phones.phones):
             await asyncio.sleep(0.02)
         task_queue = f"parity-{uuid.uuid4()}"
@@ -118,6 +126,8 @@ async def test_plan_and_workflow_compose_the_same_stages(
     assert shown.steps == run.steps
     assert shown.plan_hash == run.plan_hash
     kinds = [s.kind for s in run.restarts.stages]
+    if case == "tomcat-14-capped":
+        assert [len(w.nodes) for w in run.restarts.waves] == [1, 3]
     if case == "callmanager-12.5-mixed":
         # The CTL first, then TVS/TFTP, then the phone resets before any CallManager stops.
         assert kinds[:3] == ["ctl-update", "wave", "phone-resets"]

@@ -99,3 +99,20 @@ def test_the_cli_defaults_are_the_workflows() -> None:
     assert defaults.ec_key_length == csr_options.DEFAULT_EC_KEY_LENGTH
     assert csr_options.DEFAULT_HASH.value == defaults.hash_algorithm
     assert defaults.min_remaining_days == csr_options.DEFAULT_MIN_REMAINING_DAYS
+
+
+@pytest.mark.parametrize("command", [["plan", "lab"], ["start", "lab", "--change", "CHG1"]])
+def test_restart_parallel_reaches_the_change_and_is_left_out_when_not_given(
+    command: list[str], seen: dict[str, Any]
+) -> None:
+    result = runner.invoke(cli.app, [*command, "--restart-parallel", "3"])
+    assert isinstance(result.exception, _Stop), result.output
+    assert seen["options"].restart_parallel == 3
+    result = runner.invoke(cli.app, command)
+    assert isinstance(result.exception, _Stop), result.output
+    # Not given: the cluster's change_policy.restarts decides on the worker.
+    assert seen["options"].restart_parallel is None
+    assert "restart_parallel" not in seen["options"].model_fields_set
+    refused = runner.invoke(cli.app, [*command, "--restart-parallel", "0"])
+    assert refused.exit_code == 2
+    assert "--restart-parallel" in " ".join(refused.output.replace("│", " ").split())

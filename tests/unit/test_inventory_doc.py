@@ -56,6 +56,7 @@ MODELS = [
     "activities.clients.inventory.ChangePolicyEntry",
     "activities.clients.inventory.WindowEntry",
     "activities.clients.inventory.HealthPolicyEntry",
+    "activities.clients.inventory.RestartsPolicyEntry",
     "activities.clients.inventory.CaEntry",
     "activities.clients.itsm.models.ItsmConfig",
     "activities.clients.itsm.models.ItsmOverride",

@@ -6,6 +6,7 @@ a test can assert what the workflow did and, as importantly, what it did not do.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -178,6 +179,15 @@ class StubCluster:
     discover_fails: bool = False
     #: the cluster's notification settings as the change policy carries them
     notifications: NotificationPolicy = field(default_factory=NotificationPolicy)
+    #: change_policy.restarts: Cisco Tomcat restarts at once after the publisher
+    tomcat_parallel: int = 1
+    #: a restart on one of these nodes waits (up to 10 s) until every one of them has
+    #: started: a wave that runs them at once passes at once
+    restart_barrier: set[str] = field(default_factory=set)
+    #: restarts running now, the most seen at once, and (event, node) in order
+    in_flight: int = 0
+    max_in_flight: int = 0
+    restart_events: list[tuple[str, str]] = field(default_factory=list)
 
     def names(self) -> list[str]:
         """Activity names in call order."""
@@ -280,6 +290,7 @@ class StubCluster:
                 health=s.health_policy,
                 itsm=s.itsm,
                 notifications=s.notifications,
+                tomcat_parallel=s.tomcat_parallel,
             )
 
         @activity.defn(name="check_change_record")
@@ -473,6 +484,18 @@ class StubCluster:
         @activity.defn(name="restart_service")
         async def restart_service(req: RestartRequest) -> RestartResult:
             s.calls.append(("restart_service", req))
+            s.in_flight += 1
+            s.max_in_flight = max(s.max_in_flight, s.in_flight)
+            s.restart_events.append(("start", req.node))
+            try:
+                for _ in range(1000 if req.node in s.restart_barrier else 0):
+                    started = {n for e, n in s.restart_events if e == "start"}
+                    if s.restart_barrier <= started:
+                        break
+                    await asyncio.sleep(0.01)
+            finally:
+                s.in_flight -= 1
+                s.restart_events.append(("end", req.node))
             if s.fail_restart_at and s.names().count("restart_service") >= s.fail_restart_at:
                 raise ApplicationError(
                     f"{req.service} did not start on {req.node}",

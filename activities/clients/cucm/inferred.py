@@ -329,3 +329,17 @@ CSR_NONE_PENDING_RE = re.compile(
 #: ``set cert import`` reads the pasted certificate up to its ``END CERTIFICATE`` line: one
 #: certificate per import (a chain is imported one certificate at a time).
 CERT_IMPORT_ONE_PER_PASTE = True
+
+# -- What users lose while Cisco Tomcat restarts (catalog.tomcat_restart_losses) -------------
+#: UDS (Jabber sign-in and directory search) is served by Tomcat (§1.1 [DOC S1,S3]); 14 moved
+#: it into its own "Cisco UDS Tomcat" container (§4.2, [DOC S4]), but unlike AXL (§6.3) no source
+#: says it survives a Cisco Tomcat restart: ucrenew says it is lost on every release.
+UDS_LOST_IN_TOMCAT_RESTART_FROM_14 = True
+#: Jabber signs in to its IM&P node over HTTPS (served by that node's Tomcat): users homed on
+#: an IM&P node whose Tomcat restarts cannot sign in meanwhile; their open XMPP sessions stay,
+#: as Cisco XCP Router does not restart.
+IMP_JABBER_SIGN_IN_NEEDS_TOMCAT = True
+#: Presence redundancy groups pair IM&P nodes, and discovery does not read the pairs: two IM&P
+#: nodes restarting Tomcat together could be one group's both nodes. A capped wave therefore
+#: holds at most this many IM&P nodes, so every group keeps one node up whatever the pairing.
+IMP_NODES_PER_TOMCAT_WAVE = 1
