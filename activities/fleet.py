@@ -62,7 +62,12 @@ class FleetActivities:
                 continue
             products = sorted({n.product for n in cluster.nodes})
             result.targets.append(
-                FleetTarget(cluster=name, version=cluster.version, products=products)
+                FleetTarget(
+                    cluster=name,
+                    version=cluster.version,
+                    products=products,
+                    tags=list(cluster.tags),
+                )
             )
         return result
 

@@ -28,6 +28,7 @@ class FleetTarget(BaseModel):
     cluster: str
     version: str | None = None
     products: list[Literal["cucm", "imp"]] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list, description="the inventory's clusters[].tags")
 
 
 class FleetInventory(BaseModel):

@@ -23,6 +23,7 @@ from activities.trust import TrustActivities
 from workers.converter import make_data_converter
 from workers.logs import LogContextInterceptor
 from workers.settings import UcrenewSettings
+from workflows.campaign import CampaignWorkflow
 from workflows.fleet_scan import FleetClusterScanWorkflow, FleetScanWorkflow
 from workflows.notifications import NotificationWorkflow
 from workflows.plan_workflow import PlanWorkflow
@@ -90,6 +91,7 @@ def build_worker(
             FleetScanWorkflow,
             FleetClusterScanWorkflow,
             NotificationWorkflow,
+            CampaignWorkflow,
         ],
         activities=[
             cucm.discover_cluster,

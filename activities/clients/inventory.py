@@ -266,6 +266,9 @@ class ClusterEntry(BaseModel):
 
     name: str
     version: str | None = None
+    tags: list[str] = Field(
+        default_factory=list, description="labels campaigns select clusters by (tag=NAME)"
+    )
     domain: str
     publisher: str
     nodes: list[NodeEntry]
