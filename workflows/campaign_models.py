@@ -22,6 +22,7 @@ __all__ = [
     "CampaignSelection",
     "CampaignState",
     "CampaignStatus",
+    "CampaignSummary",
     "ClusterState",
 ]
 
@@ -171,3 +172,13 @@ class CampaignStatus(BaseModel):
     runs: int = 1
     started_at: UtcDatetime | None = None
     finished_at: UtcDatetime | None = None
+
+
+class CampaignSummary(BaseModel):
+    """One campaign in a list: its execution and, when it answered, its status."""
+
+    campaign_id: str
+    execution: str = Field(description="running, completed, failed, terminated, ...")
+    started_at: UtcDatetime | None = None
+    closed_at: UtcDatetime | None = None
+    status: CampaignStatus | None = None
