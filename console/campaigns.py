@@ -223,12 +223,11 @@ async def start(
         data = await api_call(
             remote.server, "POST", "/api/v1/campaigns", token=remote.token, body=body
         )
-        _print(CampaignStatus.model_validate(data["status"]), json_out, "campaign started")
+        _started(CampaignStatus.model_validate(data["status"]), json_out)
         return
     from temporalio.exceptions import WorkflowAlreadyStartedError
 
-    from workers.campaigns import start_campaign
-    from workflows.campaign import CampaignWorkflow
+    from workers.campaigns import CampaignFailed, resolved_status, start_campaign
 
     try:
         inp = CampaignInput.model_validate({**body, "requested_by": principal(by)})
@@ -243,7 +242,21 @@ async def start(
             f"{campaign_id}`, or choose another id",
             ExitCode.REFUSED,
         ) from None
-    _print(await handle.query(CampaignWorkflow.get_status), json_out, "campaign started")
+    try:
+        status = await resolved_status(handle)
+    except CampaignFailed as exc:
+        raise CliError(f"campaign {campaign_id} failed: {exc}") from None
+    _started(status, json_out)
+
+
+def _started(status: CampaignStatus, json_out: bool) -> None:
+    """The new campaign's clusters; exit 1 when the selection matched none."""
+    _print(status, json_out, f"campaign {status.campaign_id} started")
+    if status.phase != "resolving" and not status.clusters:
+        raise CliError(
+            f"no cluster of the inventory matches {status.selection.describe()}: campaign "
+            f"{status.campaign_id} ended with nothing to do"
+        )
 
 
 @campaign_app.command("ls")

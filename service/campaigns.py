@@ -18,7 +18,13 @@ from activities.clients.inventory import CampaignsEntry, InventoryError, load_in
 from service.deps import api_principal, service_settings, temporal_client
 from service.errors import ApiError
 from service.principal import Principal
-from workers.campaigns import campaign_handle, list_campaigns, start_campaign
+from workers.campaigns import (
+    CampaignFailed,
+    campaign_handle,
+    list_campaigns,
+    resolved_status,
+    start_campaign,
+)
 from workflows.campaign import CampaignWorkflow
 from workflows.campaign_models import (
     TERMINAL_CAMPAIGN_PHASES,
@@ -210,7 +216,9 @@ async def post_campaign(
         raise _unavailable(err) from None
     log.info("campaign %s: started by %s", body.campaign_id, principal.name)
     try:
-        status = await handle.query(CampaignWorkflow.get_status)
+        status = await resolved_status(handle)
+    except CampaignFailed as err:
+        raise ApiError(422, "campaign-failed", f"campaign {body.campaign_id}: {err}") from None
     except RPCError as err:
         raise _unavailable(err) from None
     return CampaignView(

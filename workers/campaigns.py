@@ -13,7 +13,19 @@ from temporalio.service import RPCError
 from workflows.campaign import CampaignWorkflow
 from workflows.campaign_models import CampaignInput, CampaignStatus, CampaignSummary
 
-__all__ = ["CAMPAIGNS_QUERY", "campaign_handle", "list_campaigns", "start_campaign"]
+__all__ = [
+    "CAMPAIGNS_QUERY",
+    "CampaignFailed",
+    "campaign_handle",
+    "list_campaigns",
+    "resolved_status",
+    "start_campaign",
+]
+
+
+class CampaignFailed(Exception):
+    """The campaign failed before it ran (e.g. the inventory could not be read)."""
+
 
 #: The visibility query of every campaign.
 CAMPAIGNS_QUERY = "WorkflowType = 'CampaignWorkflow'"
@@ -44,6 +56,32 @@ def campaign_handle(
 ) -> WorkflowHandle[CampaignWorkflow, CampaignStatus]:
     """The handle of a campaign's latest run."""
     return client.get_workflow_handle_for(CampaignWorkflow.run, campaign_id)
+
+
+async def resolved_status(
+    handle: WorkflowHandle[CampaignWorkflow, CampaignStatus], wait_seconds: float = 15.0
+) -> CampaignStatus:
+    """The campaign's status once it has resolved its clusters (or after ``wait_seconds``,
+    still ``resolving``).
+
+    Raises:
+        CampaignFailed: The campaign failed first, with its reason.
+    """
+    from temporalio.client import WorkflowFailureError
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_seconds
+    while True:
+        desc = await handle.describe()
+        if desc.status == WorkflowExecutionStatus.FAILED:
+            try:
+                await handle.result()
+            except WorkflowFailureError as err:
+                raise CampaignFailed(str(err.cause or err)) from None
+        status = await handle.query(CampaignWorkflow.get_status)
+        if status.phase != "resolving" or loop.time() > deadline:
+            return status
+        await asyncio.sleep(0.2)
 
 
 async def list_campaigns(

@@ -116,5 +116,9 @@ async def test_campaign_commands(
     assert ended.returncode == 3 and "has ended (completed)" in ended.stderr
     missing = await cli("campaign", "show", "CMP-none")
     assert missing.returncode == 4 and "no campaign 'CMP-none'" in missing.stderr
+    empty_id = f"CMP-{uuid.uuid4().hex[:6]}"
+    empty = await cli("campaign", "start", empty_id, "--select", "tag=nowhere")
+    assert empty.returncode == 1
+    assert f"no cluster of the inventory matches tag=nowhere: campaign {empty_id}" in empty.stderr
     usage = await cli("campaign", "start", "X", "--select", "colour=blue")
     assert usage.returncode == 2 and "name=CLUSTER, tag=TAG or release=VERSION" in usage.stderr
