@@ -201,9 +201,18 @@ async def start(
     A cluster with a renewal already running is skipped (named in `campaign show`).
     Renewals wait for their approvals and their cluster's windows as any renewal does.
     """
+    import re
+
     from pydantic import ValidationError
 
     from workflows.campaign_models import CampaignInput, CampaignStatus
+
+    if not re.fullmatch(r"[A-Za-z0-9._:-]{1,120}", campaign_id):
+        raise CliError(
+            f"campaign id {campaign_id!r}: use up to 120 letters, digits and . _ : - "
+            "(its renewals are named <campaign>-<cluster>)",
+            ExitCode.USAGE,
+        )
 
     body: dict[str, Any] = {
         "campaign_id": campaign_id,

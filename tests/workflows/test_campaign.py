@@ -17,6 +17,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
+    WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
@@ -361,3 +362,30 @@ async def test_long_campaign_continues_as_new_with_its_state(
     assert result.failures[0].cluster == "c0"
     first = client.get_workflow_handle(handle.id, run_id=handle.result_run_id)
     assert await child_starts(first) == 2  # type: ignore[arg-type]
+
+
+async def test_unreadable_inventory_fails_the_campaign_with_the_reason(
+    time_skipping_env: WorkflowEnvironment, fleet: Fleet, task_queue: str
+) -> None:
+    @activity.defn(name="fleet_inventory")
+    async def fleet_inventory(req: FleetInventoryRequest) -> FleetInventory:
+        raise ApplicationError(
+            "clusters.yaml line 3: clusters[0].publisher is required",
+            type="InventoryError",
+            non_retryable=True,
+        )
+
+    client = time_skipping_env.client
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[CampaignWorkflow, StubRenewal],
+        activities=[fleet_inventory, fleet.activities()[1]],
+    ):
+        handle = await start(client, task_queue)
+        with pytest.raises(WorkflowFailureError) as failed:
+            await handle.result()
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "InventoryError"
+    assert "the inventory could not be read: clusters.yaml line 3" in cause.message
+    assert await child_starts(handle) == 0
