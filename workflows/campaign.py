@@ -143,6 +143,10 @@ class CampaignWorkflow:
                 cluster.state = "skipped"
                 cluster.error = f"campaign aborted: {state.abort_reason}"
         running = [self._tasks[c.cluster] for c in state.clusters if c.state == "running"]
+        if not state.cancel_running:
+            for cluster in state.clusters:
+                if cluster.state == "running":
+                    cluster.error = "left running by the campaign's abort: see its renewal"
         if state.cancel_running:
             for task in running:
                 task.cancel()

@@ -287,6 +287,7 @@ async def test_pause_then_abort_leaves_running_renewals_running(
     assert result.phase == "aborted" and result.abort_reason == "bob: freeze extended"
     by_name = {c.cluster: c for c in result.clusters}
     assert by_name["c1"].state == "running"
+    assert "left running by the campaign's abort" in by_name["c1"].error
     assert {by_name[n].state for n in ("c2", "c3", "c4")} == {"skipped"}
     assert "campaign aborted" in by_name["c2"].error
     child = client.get_workflow_handle(by_name["c1"].change_id)
