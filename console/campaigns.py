@@ -15,7 +15,28 @@ from urllib.parse import quote
 import typer
 
 from activities.catalog import PURPOSES
-from console.common import CliError, ExitCode, console, principal, run_async, settings
+from console.common import (
+    CliError,
+    ExitCode,
+    console,
+    err_console,
+    principal,
+    run_async,
+    settings,
+)
+from console.csr_options import (
+    DEFAULT_EC_KEY_LENGTH,
+    DEFAULT_HASH,
+    DEFAULT_KEY_LENGTH,
+    DEFAULT_MIN_REMAINING_DAYS,
+    EcKeyLength,
+    Hash,
+    KeyLength,
+    MinRemainingDays,
+    OtherDomains,
+    build_options,
+    csr_warnings,
+)
 
 if TYPE_CHECKING:
     from temporalio.client import Client
@@ -193,6 +214,11 @@ async def start(
     ] = CampaignCa.LOCAL,
     ca_name: Annotated[str | None, typer.Option(help="CA entry of the inventory")] = None,
     ca_template: Annotated[str | None, typer.Option(help="template (ADCS) or profile")] = None,
+    key_length: KeyLength = DEFAULT_KEY_LENGTH,
+    ec_key_length: EcKeyLength = DEFAULT_EC_KEY_LENGTH,
+    hash_algorithm: Hash = DEFAULT_HASH,
+    other_domain: OtherDomains = None,
+    min_remaining_days: MinRemainingDays = DEFAULT_MIN_REMAINING_DAYS,
     by: By = None,
     json_out: Json = False,
 ) -> None:
@@ -214,15 +240,26 @@ async def start(
             ExitCode.USAGE,
         )
 
+    purposes = _purposes(purpose)
+    options = build_options(
+        key_length=key_length,
+        ec_key_length=ec_key_length,
+        hash_algorithm=hash_algorithm.value,
+        other_domains=other_domain or [],
+        min_remaining_days=min_remaining_days,
+    )
+    for warning in csr_warnings(purposes, options):
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     body: dict[str, Any] = {
         "campaign_id": campaign_id,
-        "purposes": _purposes(purpose),
+        "purposes": purposes,
         "selection": parse_selection(select),
         "ca": ca.value,
         "ca_name": ca_name,
         "ca_template": ca_template,
         "limit": limit,
         "stop_after_failures": stop_after_failures,
+        "options": options.model_dump(mode="json"),
     }
     remote = _remote()
     if remote is not None:

@@ -120,5 +120,7 @@ async def test_campaign_commands(
     empty = await cli("campaign", "start", empty_id, "--select", "tag=nowhere")
     assert empty.returncode == 1
     assert f"no cluster of the inventory matches tag=nowhere: campaign {empty_id}" in empty.stderr
+    weak = await cli("campaign", "start", "X", "--select", "tag=emea", "--key-length", "1024")
+    assert weak.returncode == 2 and "--key-length" in weak.stderr
     usage = await cli("campaign", "start", "X", "--select", "colour=blue")
     assert usage.returncode == 2 and "name=CLUSTER, tag=TAG or release=VERSION" in usage.stderr
