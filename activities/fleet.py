@@ -78,6 +78,7 @@ class FleetActivities:
                     version=cluster.version,
                     products=products,
                     auto_renew=_auto_renew(cluster),
+                    tags=list(cluster.tags),
                 )
             )
         return result

@@ -53,6 +53,7 @@ class FleetTarget(BaseModel):
     version: str | None = None
     products: list[Literal["cucm", "imp"]] = Field(default_factory=list)
     auto_renew: AutoRenewPolicy | None = None
+    tags: list[str] = Field(default_factory=list, description="the inventory's clusters[].tags")
 
 
 class FleetInventory(BaseModel):

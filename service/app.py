@@ -132,8 +132,16 @@ def create_app(settings: ServiceSettings, client: Client | None = None) -> FastA
     )
     install_handlers(app)
 
-    from service import api, auth, codec, dashboard
+    from service import api, auth, campaigns, codec, dashboard
+    from service.dashboard import campaign_pages
 
-    for router in (auth.router, api.router, dashboard.router, codec.router):
+    for router in (
+        auth.router,
+        api.router,
+        campaigns.router,
+        dashboard.router,
+        campaign_pages.router,
+        codec.router,
+    ):
         app.include_router(router)
     return app

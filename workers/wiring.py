@@ -24,6 +24,7 @@ from workers.auto_renew import AutoRenewActivities
 from workers.converter import make_data_converter
 from workers.logs import LogContextInterceptor
 from workers.settings import UcrenewSettings
+from workflows.campaign import CampaignWorkflow
 from workflows.fleet_scan import FleetClusterScanWorkflow, FleetScanWorkflow
 from workflows.notifications import NotificationWorkflow
 from workflows.plan_workflow import PlanWorkflow
@@ -94,6 +95,7 @@ def build_worker(
             FleetScanWorkflow,
             FleetClusterScanWorkflow,
             NotificationWorkflow,
+            CampaignWorkflow,
         ],
         activities=[
             cucm.discover_cluster,

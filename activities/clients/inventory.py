@@ -354,6 +354,9 @@ class ClusterEntry(BaseModel):
 
     name: str
     version: str | None = None
+    tags: list[str] = Field(
+        default_factory=list, description="labels campaigns select clusters by (tag=NAME)"
+    )
     domain: str
     publisher: str
     nodes: list[NodeEntry]
@@ -395,6 +398,18 @@ class ClusterEntry(BaseModel):
         return self.node(self.publisher)
 
 
+class CampaignsEntry(BaseModel):
+    """The top-level ``campaigns:`` block: who may run campaigns through the service."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    operators: list[str] = Field(
+        default_factory=list,
+        description="groups that may start, pause, resume and abort campaigns through the "
+        "service; empty: any signed-in person",
+    )
+
+
 class Inventory(BaseModel):
     """All clusters."""
 
@@ -407,6 +422,9 @@ class Inventory(BaseModel):
     )
     notifications: NotificationsEntry | None = Field(
         default=None, description="who is told about renewals (defaults for every cluster)"
+    )
+    campaigns: CampaignsEntry = Field(
+        default_factory=CampaignsEntry, description="who may run campaigns (campaigns.md)"
     )
     base_dir: str = Field(default=".", exclude=True)
 

@@ -58,6 +58,7 @@ MODELS = [
     "activities.clients.inventory.HealthPolicyEntry",
     "activities.clients.inventory.RestartsPolicyEntry",
     "activities.clients.inventory.CaEntry",
+    "activities.clients.inventory.CampaignsEntry",
     "activities.clients.itsm.models.ItsmConfig",
     "activities.clients.itsm.models.ItsmOverride",
     "activities.clients.itsm.models.ItsmAccount",

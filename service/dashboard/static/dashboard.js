@@ -211,5 +211,10 @@
     const page = document.body.dataset.page;
     if (page === "list") listPage();
     else if (page === "renewal") renewalPage();
+    else if (page === "campaign") {
+      // A campaign changes as its renewals do: re-read the page's live sections.
+      bindActions();
+      setInterval(refreshRenewal, 5000);
+    }
   });
 })();
