@@ -17,9 +17,8 @@ import pytest_asyncio
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from workers.binaries import temporal_test_server_path
-from workers.converter import make_data_converter
-from workers.devserver import DevServer, ensure_search_attributes, free_loopback_port
+from tests.time_skipping import time_skipping_server
+from workers.devserver import DevServer, free_loopback_port
 
 # --- Temporal environments -------------------------------------------------------------------
 
@@ -31,15 +30,8 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     Timers skip ahead while a test awaits a workflow result, so days-long waits finish at once.
     ucrenew's search attributes are registered.
     """
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=make_data_converter(),
-        test_server_existing_path=str(temporal_test_server_path()),
-    )
-    try:
-        await ensure_search_attributes(env.client, env.client.namespace)
+    async with time_skipping_server() as env:
         yield env
-    finally:
-        await env.shutdown()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

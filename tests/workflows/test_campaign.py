@@ -6,6 +6,7 @@ renewal's workflow type, each ended by the test through a signal."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -101,6 +102,18 @@ def fleet_of(n: int) -> Fleet:
     )
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """This module's own time-skipping server: an abandoned child renewal left by an aborted
+    campaign stops the test server's clock for the tests that come after it."""
+    # Imported here: the sandbox re-imports this module (its stub renewal), and the server's
+    # helpers bring in cryptography, which cannot be imported twice.
+    from tests.time_skipping import time_skipping_server
+
+    async with time_skipping_server() as env:
+        yield env
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def fleet() -> Fleet:
     return fleet_of(5)
@@ -116,7 +129,24 @@ async def worker(
         workflows=[CampaignWorkflow, StubRenewal],
         activities=fleet.activities(),
     ) as w:
-        yield w
+        try:
+            yield w
+        finally:
+            await _end_everything(time_skipping_env.client, fleet)
+
+
+#: Campaigns the tests started: the time-skipping server is shared by the whole session, and
+#: a campaign or stub renewal left running with a task its worker never takes stops the
+#: server's clock for every later test.
+_STARTED: list[str] = []
+
+
+async def _end_everything(client: Client, fleet: Fleet) -> None:
+    ids = [i for c in _STARTED for i in (c, *(f"{c}-{t.cluster}" for t in fleet.targets))]
+    _STARTED.clear()
+    for wf_id in ids:
+        with contextlib.suppress(Exception):
+            await client.get_workflow_handle(wf_id).terminate("test over")
 
 
 async def start(client: Client, task_queue: str, **kw: object) -> Handle:
@@ -129,6 +159,7 @@ async def start(client: Client, task_queue: str, **kw: object) -> Handle:
             **kw,
         }
     )
+    _STARTED.append(inp.campaign_id)
     return await client.start_workflow(
         CampaignWorkflow.run, inp, id=inp.campaign_id, task_queue=task_queue
     )

@@ -31,10 +31,9 @@ from activities.clients.notify.models import (
     NotificationRoutes,
     RoutesRequest,
 )
+from tests.time_skipping import time_skipping_server
 from tests.workflows.stubs import GOOD_PEM, ROOT_PEM, StubCluster
-from workers.binaries import temporal_test_server_path
 from workers.converter import make_data_converter
-from workers.devserver import ensure_search_attributes
 from workflows.models import (
     ApprovalInput,
     CertificateSubmission,
@@ -98,15 +97,8 @@ async def notify_env() -> AsyncIterator[WorkflowEnvironment]:
     longer skipping time (its sleeps ran into RPC timeouts); a server per test keeps these
     tests, and the session's server the other workflow tests use, independent of that.
     """
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=make_data_converter(),
-        test_server_existing_path=str(temporal_test_server_path()),
-    )
-    try:
-        await ensure_search_attributes(env.client, env.client.namespace)
+    async with time_skipping_server() as env:
         yield env
-    finally:
-        await env.shutdown()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
