@@ -157,9 +157,14 @@ def start(settings: UcrenewSettings, wait_seconds: float = 20.0) -> dict[str, An
     deadline = time.monotonic() + wait_seconds
     while True:
         if proc.poll() is not None:
-            raise RuntimeError(f"the service exited at start:\n{log.read_text()[-2000:]}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/login", timeout=2.0).status_code == 200:
+            raise RuntimeError(
+                f"the service exited at start (is {listen} taken? set UCRENEW_SERVICE_LISTEN):"
+                f"\n{log.read_text()[-2000:]}"
+            )
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            # Another process may hold the port and answer in this one's place: only this
+            # process's own pid says the service started (it exits on its failed bind).
+            if httpx.get(f"{url}/healthz", timeout=2.0).json().get("pid") == proc.pid:
                 break
         if time.monotonic() > deadline:
             stop(settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -131,6 +132,12 @@ def create_app(settings: ServiceSettings, client: Client | None = None) -> FastA
         https_only=settings.secure_cookies,
     )
     install_handlers(app)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, object]:
+        """Liveness for probes and `ucrenew dev up`: this process, and whether it has reached
+        Temporal yet (it keeps retrying until it has)."""
+        return {"status": "ok", "pid": os.getpid(), "temporal": app.state.client is not None}
 
     from service import api, auth, campaigns, codec, dashboard
     from service.dashboard import campaign_pages

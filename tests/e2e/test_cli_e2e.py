@@ -33,6 +33,8 @@ class Cli:
             UCRENEW_STATE_DIR=str(state),
             UCRENEW_TEMPORAL_ADDRESS=f"127.0.0.1:{free_loopback_port()}",
             UCRENEW_TEMPORAL_UI_PORT=str(free_loopback_port()),
+            # Never the default 8480: another stack on this machine may hold it.
+            UCRENEW_SERVICE_LISTEN=f"127.0.0.1:{free_loopback_port()}",
             UCRENEW_PRINCIPAL="cli-tester",
             COLUMNS="200",
             # Never the tester's own `ucrenew login`: these tests talk to Temporal directly.

@@ -46,6 +46,8 @@ class Cli:
             UCRENEW_INVENTORY=str(inventory),
             UCRENEW_TEMPORAL_ADDRESS=address,
             UCRENEW_TEMPORAL_UI_PORT=str(free_loopback_port()),
+            # Never the default 8480: another stack on this machine may hold it.
+            UCRENEW_SERVICE_LISTEN=f"127.0.0.1:{free_loopback_port()}",
             UCRENEW_TASK_QUEUE=task_queue,
             UCRENEW_PRINCIPAL="cli-tester",
             COLUMNS="200",
