@@ -375,6 +375,17 @@ def _known_cluster(name: str) -> None:
         )
 
 
+def _service(by: str | None, group: list[str] | None = None) -> Any:
+    """The ucrenew service an action goes through (None: straight to Temporal); through it,
+    the signed-in person acts, so ``--by`` and ``--group`` are refused."""
+    remote = _remote()
+    if remote is not None:
+        from console.remote import refuse_identity_options
+
+        refuse_identity_options(remote, by=by, group=group)
+    return remote
+
+
 def _remote() -> Any:
     """The ucrenew service to act through (``ucrenew login`` / ``UCRENEW_SERVER``), if any."""
     from console.remote import configured
@@ -907,11 +918,7 @@ async def start(
     windows = [_window(w) for w in window or []]
     # Left out when not given: the workflow's default applies.
     batch = {} if phone_reset_batch is None else {"phone_reset_batch": phone_reset_batch}
-    remote = _remote()
-    if remote is not None:
-        from console.remote import refuse_identity_options
-
-        refuse_identity_options(remote, by=by)
+    remote = _service(by=by)
     options = _change_options(
         cluster,
         purposes,
@@ -1335,11 +1342,8 @@ async def ca_check(change_id: ChangeArg, by: By = None, json_out: Json = False) 
     from workflows.models import CaCheckInput, RenewalStatus
     from workflows.renewal import CertRenewalWorkflow
 
-    remote = _remote()
+    remote = _service(by=by)
     if remote is not None:
-        from console.remote import refuse_identity_options
-
-        refuse_identity_options(remote, by=by)
         data = await _remote_action(remote, change_id, "ca-check")
         status = RenewalStatus.model_validate(data["status"])
     else:
@@ -1380,11 +1384,7 @@ async def approve(
     from workflows.models import ApprovalInput
     from workflows.renewal import CertRenewalWorkflow
 
-    remote = _remote()
-    if remote is not None:
-        from console.remote import refuse_identity_options
-
-        refuse_identity_options(remote, by=by, group=group)
+    remote = _service(by=by, group=group)
     if plan_hash is None:
         if json_out:
             raise CliError("--json needs --plan-hash: the plan you reviewed", ExitCode.USAGE)
@@ -1416,11 +1416,8 @@ async def reject(
     from workflows.models import ApprovalInput
     from workflows.renewal import CertRenewalWorkflow
 
-    remote = _remote()
+    remote = _service(by=by)
     if remote is not None:
-        from console.remote import refuse_identity_options
-
-        refuse_identity_options(remote, by=by)
         data = await _remote_action(remote, change_id, "reject", {"comment": comment})
         _print_status(change_id, "reject", data["status"], json_out, f"rejected {change_id}")
         return
@@ -1447,11 +1444,8 @@ async def submit_cert(
     from workflows.models import CertificateSubmission
     from workflows.renewal import CertRenewalWorkflow
 
-    remote = _remote()
+    remote = _service(by=by)
     if remote is not None:
-        from console.remote import refuse_identity_options
-
-        refuse_identity_options(remote, by=by)
         data = await _remote_action(
             remote,
             change_id,
@@ -1522,11 +1516,8 @@ async def decide(
     from workflows.models import OperatorDecision
     from workflows.renewal import CertRenewalWorkflow
 
-    remote = _remote()
+    remote = _service(by=by)
     if remote is not None:
-        from console.remote import refuse_identity_options
-
-        refuse_identity_options(remote, by=by)
         data = await _remote_action(
             remote, change_id, "decide", {"decision": decision.value, "comment": comment}
         )
@@ -1552,11 +1543,8 @@ async def confirm_sso(
     from workflows.models import SsoConfirmation
     from workflows.renewal import CertRenewalWorkflow
 
-    remote = _remote()
+    remote = _service(by=by)
     if remote is not None:
-        from console.remote import refuse_identity_options
-
-        refuse_identity_options(remote, by=by)
         data = await _remote_action(remote, change_id, "confirm-sso", {"comment": comment})
         _print_status(
             change_id,
@@ -1591,11 +1579,8 @@ async def cancel(
     from workflows.models import CancellationNote
     from workflows.renewal import CertRenewalWorkflow
 
-    remote = _remote()
+    remote = _service(by=by)
     if remote is not None:
-        from console.remote import refuse_identity_options
-
-        refuse_identity_options(remote, by=by)
         await _remote_action(remote, change_id, "cancel", {"reason": reason})
     else:
         handle = await _running(change_id, "cancel")
