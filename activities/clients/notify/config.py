@@ -10,7 +10,7 @@ password. docs/inventory.md documents the block.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, Self
+from typing import Annotated, Literal, Self, get_args
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -259,16 +259,7 @@ class NotificationSettings(BaseModel):
 
 
 #: The events a renewal emits (``test`` is ``ucrenew notify-test``'s only).
-_ALL: tuple[NotificationKind, ...] = (
-    "approval-needed",
-    "ca-wait",
-    "window-opening",
-    "question",
-    "sso-left-disabled",
-    "failed",
-    "cancelled",
-    "done",
-)
+_ALL: tuple[NotificationKind, ...] = tuple(k for k in get_args(NotificationKind) if k != "test")
 
 
 def effective_settings(
