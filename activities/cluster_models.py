@@ -101,6 +101,52 @@ class BackupHealth(BaseModel):
     runs: int = 0
 
 
+def hostname_matches(fqdn: str, reported: str) -> bool:
+    """Whether the host name a node reports about itself is the inventory node ``fqdn``.
+
+    A node reports its short host name (``show status``) or its FQDN, in whatever case; a
+    trailing dot is ignored. A short name is compared with the FQDN's first label, an FQDN
+    with the whole FQDN. An inventory node named by IP address matches no host name.
+    """
+    wanted = fqdn.strip().rstrip(".").lower()
+    got = reported.strip().rstrip(".").lower()
+    if not wanted or not got:
+        return False
+    if "." in got and short_name(got) != got:
+        return got == wanted
+    return got == short_name(wanted)
+
+
+class NodeIdentity(BaseModel):
+    """Who answered at an inventory node's address: what the node says about itself.
+
+    Attributes:
+        node: The inventory FQDN the connection was meant for.
+        address: Where the connection went (the inventory's address, else the FQDN).
+        hostname: The host name the node reported (``show status``); empty when unread.
+        ssh_host_key: The SSH host key it presented (``SHA256:…``); empty when unread.
+    """
+
+    node: str
+    address: str = ""
+    hostname: str = ""
+    ssh_host_key: str = ""
+
+    @property
+    def confirmed(self) -> bool:
+        """Whether the node reported a host name that is the inventory node's."""
+        return bool(self.hostname) and hostname_matches(self.node, self.hostname)
+
+
+def identity_mismatch(node: str, address: str, answered_by: str) -> str:
+    """The one wording of "the node that answered is another": names all three."""
+    return (
+        f"inventory node {node} (address {address}) answered as {answered_by}: the address "
+        f"reaches another node (a typo in the inventory or a stale DNS record); fix the "
+        f"address of {node} in the inventory"
+    )
+
+
 class NodeSnapshot(BaseModel):
     """What discovery saw on one node."""
 
@@ -134,6 +180,13 @@ class NodeSnapshot(BaseModel):
 
     health: NodeHealth | None = Field(
         default=None, description="pre-change health over the CLI; None: not read (older)"
+    )
+    identity: NodeIdentity | None = Field(
+        default=None,
+        description="who answered at the node's address over SSH; None: not read (older)",
+    )
+    identity_error: str | None = Field(
+        default=None, description="another node answered at the address (refused in preflight)"
     )
 
     @property
@@ -337,6 +390,9 @@ class RestartRequest(NodeRef):
     )
     timeout_seconds: float = 600.0
     poll_seconds: float = 5.0
+    expected_host_key: str = Field(
+        default="", description="the node's SSH host key pinned at discovery; empty: none"
+    )
 
 
 class RegenerateRequest(NodeRef):
@@ -360,6 +416,9 @@ class RestartResult(BaseModel):
     service: str
     already_done: bool = False
     seconds: float = 0.0
+    answered_by: str = Field(
+        default="", description="the host name the node reported before the restart"
+    )
 
 
 class VerifyRequest(NodeRef):
@@ -368,6 +427,9 @@ class VerifyRequest(NodeRef):
     port: int = Field(default=0, description="0: the purpose's port from the inventory")
     purpose: Purpose = "tomcat"
     expected_fingerprint: str
+    expected_host_key: str = Field(
+        default="", description="the node's SSH host key pinned at discovery; empty: none"
+    )
 
 
 class VerifyResult(BaseModel):
@@ -383,6 +445,9 @@ class VerifyResult(BaseModel):
     detail: str = ""
     login_page: str = Field(
         default="", description="tomcat: the administration login page the node answered with"
+    )
+    answered_by: str = Field(
+        default="", description="the host name the node reported when it was verified"
     )
 
 

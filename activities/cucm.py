@@ -40,6 +40,7 @@ from activities.clients.cucm.errors import (
     CucmResponseLost,
     CucmStaleCsr,
 )
+from activities.clients.cucm.identity import confirm_identity
 from activities.clients.cucm.node_certs import open_node
 from activities.clients.cucm.phone_resets import ResetProgress
 from activities.clients.cucm.purpose_certs import probe_purpose
@@ -367,12 +368,20 @@ class CucmActivities:
         Tomcat) and the step then waits for HTTPS; other services restart through Control
         Center and the step waits until their start time proves the restart. A restart already
         done after ``req.not_before`` (a retried attempt) is not repeated.
+
+        First the node at the inventory address must say it is ``req.node`` (its host name,
+        and the SSH host key discovery pinned): another node is never restarted in its name.
         """
         inventory, cluster = await self._cluster(req)
         t0 = time.monotonic()
         progress: list[object] = [f"checking {req.service} on {req.node}"]
+        ep = self._endpoint(req, cluster, req.node)
+        async with heartbeating(progress):
+            identity = await confirm_identity(
+                ep, credentials(inventory, cluster, "os_admin"), req.expected_host_key
+            )
         restart = ServiceRestart(
-            self._endpoint(req, cluster, req.node),
+            ep,
             req.service,
             app_user=credentials(inventory, cluster, "app_user"),
             os_admin=credentials(inventory, cluster, "os_admin"),
@@ -388,6 +397,7 @@ class CucmActivities:
             service=req.service,
             already_done=already,
             seconds=time.monotonic() - t0,
+            answered_by=identity.hostname,
         )
 
     @activity.defn(name="verify_node")
@@ -401,11 +411,16 @@ class CucmActivities:
         tomcat: HTTPS; CallManager: SIP TLS (CUCM nodes); cup-xmpp: XMPP client-to-server,
         cup-xmpp-s2s: server-to-server, both after STARTTLS (IM&P nodes); tomcat-ECDSA and
         CallManager-ECDSA: HTTPS and SIP TLS through a handshake that offers ECDSA only.
-        ``port`` 0 means the purpose's port from the inventory.
+        ``port`` 0 means the purpose's port from the inventory. First the node at the
+        inventory address must say it is ``req.node`` (host name, pinned SSH host key).
         """
-        _, cluster = await self._cluster(req)
+        inventory, cluster = await self._cluster(req)
         node = cluster.node(req.node)
         ep = self._endpoint(req, cluster, req.node)
+        # One multi-server certificate verifies on every node: only the node says who it is.
+        identity = await confirm_identity(
+            ep, credentials(inventory, cluster, "os_admin"), req.expected_host_key
+        )
         port, probe = await self._probe_purpose(cluster, node, ep, req.purpose, req.port)
         fqdn_in_san = req.node.lower() in {s.lower() for s in probe.san_dns}
         result = VerifyResult(
@@ -419,6 +434,7 @@ class CucmActivities:
             and fqdn_in_san
             and probe.verified,
             detail=probe.verify_error or "",
+            answered_by=identity.hostname,
         )
         if not result.ok:
             why = []

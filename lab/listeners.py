@@ -109,6 +109,25 @@ async def _server_header(request: web.Request, response: web.StreamResponse) -> 
         response.headers[hdrs.SERVER] = facts.HTTP_SERVER_HEADER
 
 
+#: Where a node keeps its SSH host key, under its state directory (like /etc/ssh on a node).
+HOST_KEY_FILE = "ssh_host_ed25519_key"
+
+
+def node_host_key(directory: Path) -> asyncssh.SSHKey:
+    """The node's SSH host key: made once, then the same on every start of the twin.
+
+    A real node keeps its key until it is reinstalled, so a client that pinned it (known_hosts,
+    or a change that saw it at discovery) finds the same key at every later connection.
+    """
+    path = directory / HOST_KEY_FILE
+    if path.exists():
+        return asyncssh.read_private_key(path)
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    directory.mkdir(parents=True, exist_ok=True)
+    pki.write_private(path, key.export_private_key())
+    return key
+
+
 class NodeServers:
     """The listeners of one node, opened and closed as Tomcat and reachability change."""
 
@@ -127,7 +146,7 @@ class NodeServers:
         self.sites: list[web.TCPSite] = []
         self.ssh: asyncssh.SSHAcceptor | None = None
         self.dir = directory
-        self.host_key = asyncssh.generate_private_key("ssh-ed25519")
+        self.host_key = node_host_key(directory)
         self.signalling = SignallingListeners(twin, node, self.dir)
 
     @property

@@ -57,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         outstanding_tags,
         record_assessment,
     )
+    from workflows.identity import pinned_host_keys
     from workflows.itsm import PATCH as ITSM
     from workflows.itsm import ChangeRecord, outcome_of
     from workflows.ledger import ApprovalGates, Ledger
@@ -116,6 +117,8 @@ class CertRenewalWorkflow:
         self._windows: list[WindowSpec] = []
         #: CA roots of the uploaded chains: restarts and verification trust them.
         self._roots: list[str] = []
+        #: Each node's SSH host key as discovery saw it: later steps refuse another node.
+        self._host_keys: dict[str, str] = {}
         #: CA certificates of the chain uploaded per purpose (the cluster trusts them after).
         self._chains: dict[str, list[str]] = {}
         #: Uploaded certificate per purpose (SHA-256), what verification expects to be served;
@@ -326,7 +329,14 @@ class CertRenewalWorkflow:
             else None
         )
         rollout = Rollout(
-            inp, self._ledger, self._gates, self._windows, self._roots, self._restarted, recovery
+            inp,
+            self._ledger,
+            self._gates,
+            self._windows,
+            self._roots,
+            self._restarted,
+            recovery,
+            host_keys=self._host_keys,
         )
         await rollout.run(plan, plan.restarts)
         await self._verify(plan, recovery)
@@ -506,11 +516,13 @@ class CertRenewalWorkflow:
             self._roots,
             self._verified,
             recovery,
+            host_keys=self._host_keys,
         )
 
     # -- helpers ------------------------------------------------------------------------
 
     def _record_discovery(self, snapshot: ClusterSnapshot) -> None:
+        self._host_keys = pinned_host_keys(snapshot)
         self._version = snapshot.version or ""
         self._security_mode = snapshot.security_mode
         if not self._purpose_certs:

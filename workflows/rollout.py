@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.cucm import CucmActivities
     from workflows import policies
     from workflows import search_attributes as sa
+    from workflows.identity import check_answered
     from workflows.ledger import ApprovalGates, Ledger
     from workflows.models import FailedStep, Phase, RenewalInput, RenewalPlan
     from workflows.recovery import NodeStepRecovery
@@ -57,6 +58,8 @@ class Rollout:
             stopped change tells its operator is still to restart).
         recovery: asks what to do when a node's restart fails after its retries; None (changes
             started before decisions existed): the change stops.
+        host_keys: each node's SSH host key pinned at discovery (``workflows.identity``): a
+            restart refuses a node that presents another.
     """
 
     def __init__(
@@ -68,8 +71,10 @@ class Rollout:
         roots: list[str],
         restarted: dict[str, list[str]] | None = None,
         recovery: NodeStepRecovery | None = None,
+        host_keys: Mapping[str, str] | None = None,
     ) -> None:
         self._input = inp
+        self._host_keys = dict(host_keys or {})
         self._recovery = recovery
         self._restarted = restarted if restarted is not None else {}
         self._ledger = ledger
@@ -140,7 +145,7 @@ class Rollout:
         for service in nr.services:
             while True:
                 try:
-                    await run_activity(
+                    result = await run_activity(
                         CucmActivities.restart_service,
                         RestartRequest(
                             cluster=self._input.cluster,
@@ -150,9 +155,11 @@ class Rollout:
                             timeout_seconds=opts.restart_timeout_seconds,
                             poll_seconds=opts.restart_poll_seconds,
                             extra_roots_pem=self._roots,
+                            expected_host_key=self._host_keys.get(nr.node, ""),
                         ),
                         policy,
                     )
+                    check_answered(nr.node, result.answered_by, f"restart of {service}")
                     break
                 except RenewalStopped as stop:
                     progress.steps["restart"] = "failed"

@@ -9,6 +9,7 @@ chain it was signed with stays trusted for the cluster and the CAs it replaced a
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
 from temporalio import workflow
 
@@ -18,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.cucm import CucmActivities
     from activities.trust import TrustActivities
     from workflows import policies
+    from workflows.identity import check_answered
     from workflows.ledger import Ledger
     from workflows.models import FailedStep, RenewalInput, RenewalPlan, RenewalStatus
     from workflows.recovery import NodeStepRecovery
@@ -32,6 +34,7 @@ async def verify_nodes(
     roots: list[str],
     verified: dict[str, list[bool]],
     recovery: NodeStepRecovery | None = None,
+    host_keys: Mapping[str, str] | None = None,
 ) -> None:
     """Verify every node of every purpose in parallel; when a node fails, ``recovery`` asks
     what to do (without it the renewal stops). Nodes an operator left out are not verified
@@ -46,7 +49,10 @@ async def verify_nodes(
         roots: CA roots of the uploaded chains.
         verified: per node, the outcome of each purpose's check (filled in here).
         recovery: asks about a failed verification; None for changes started before that.
+        host_keys: each node's SSH host key pinned at discovery: a verification refuses a
+            node that presents another, and a result another node gave never counts.
     """
+    pins = dict(host_keys or {})
     policy = policies.verify_policy(inp.options.verify_timeout_seconds)
 
     async def verify_one(purpose: Purpose, fqdn: str) -> None:
@@ -63,9 +69,11 @@ async def verify_nodes(
                         expected_fingerprint=fingerprints.get(f"{purpose}@{fqdn}")
                         or fingerprints[purpose],
                         extra_roots_pem=roots,
+                        expected_host_key=pins.get(fqdn, ""),
                     ),
                     policy,
                 )
+                check_answered(fqdn, result.answered_by, f"{purpose} verification")
                 break
             except RenewalStopped as stop:
                 progress.steps["verify"] = "failed"

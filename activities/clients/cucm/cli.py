@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import asyncssh
@@ -29,6 +31,7 @@ from activities.clients.cucm.errors import (
     CucmServiceError,
     CucmServiceTimeout,
     CucmUnreachable,
+    CucmWrongNode,
 )
 from activities.clients.cucm.transport import BasicAuth, NodeEndpoint
 
@@ -99,6 +102,33 @@ class SsoStatus:
         return self.state != "disabled"
 
 
+def known_key_names(known_hosts: str, key: asyncssh.SSHKey) -> list[str]:
+    """The host names (not addresses, not hashed entries) known_hosts lists ``key`` for."""
+    names: list[str] = []
+    try:
+        lines = Path(known_hosts).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return names
+    wanted = key.export_public_key("openssh").split()[1]
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 3 or fields[0].startswith(("#", "@", "|")) or fields[2] != wanted.decode():
+            continue
+        for pattern in fields[0].split(","):
+            host = pattern.removeprefix("[").split("]:", 1)[0].rstrip("]")
+            if host and not _is_address(host) and host not in names:
+                names.append(host)
+    return names
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
 class _Timeout(Exception):
     def __init__(self, output: str) -> None:
         super().__init__("no prompt")
@@ -148,6 +178,8 @@ class CucmCli:
         self._conn: asyncssh.SSHClientConnection | None = None
         self._proc: asyncssh.SSHClientProcess[str] | None = None
         self._broken = False
+        #: The SSH host key the node presented (``SHA256:…``), once connected.
+        self.host_key = ""
 
     @property
     def node(self) -> str:
@@ -215,6 +247,14 @@ class CucmCli:
             raise CucmUnreachable(
                 f"SSH connection failed: {exc.__class__.__name__}", node=self.node
             ) from None
+        key = self._conn.get_server_host_key()
+        self.host_key = key.get_fingerprint("sha256") if key is not None else ""
+        if self.verify_host_key and known_hosts and key is not None:
+            try:
+                self._check_key_by_name(known_hosts, key)
+            except CucmWrongNode:
+                await self.close()
+                raise
         try:
             self._proc = await self._conn.create_process(
                 term_type="vt100", term_size=(250, 100), encoding="utf-8"
@@ -226,6 +266,42 @@ class CucmCli:
             ) from None
         await self._wait_banner()
         await self.run("set cli pagination off")
+
+    def _check_key_by_name(self, known_hosts: str, key: asyncssh.SSHKey) -> None:
+        """The key must be one known_hosts lists for the node's FQDN, when it lists any.
+
+        asyncssh checks the key against the address it connected to; a known_hosts line that
+        names the node pins its key to the node itself, so an address that reaches another
+        node (a swapped or stale address) is refused even though that node's key is known.
+        """
+        port = self.endpoint.ssh_port
+        try:
+            named = asyncssh.read_known_hosts(known_hosts).match(self.node, "", port)[0]
+        except (OSError, ValueError, asyncssh.Error):
+            return  # asyncssh read the same file moments ago; its own check stands
+        if not named or any(k.public_data == key.public_data for k in named):
+            return
+        owner = next(iter(known_key_names(known_hosts, key)), "")
+        where = f"inventory node {self.node} (address {self.endpoint.host})"
+        if owner:
+            message = (
+                f"{where} answered with the SSH host key {known_hosts} lists for {owner}: the "
+                "address reaches another node (a typo in the inventory or a stale DNS record); "
+                f"fix the address of {self.node} in the inventory"
+            )
+        else:
+            message = (
+                f"{where} presented SSH host key {self.host_key}, not the one {known_hosts} "
+                f"lists for {self.node}: if the node was reinstalled, check its new key out of "
+                "band and replace its line there (tls.ssh_known_hosts in the inventory); else "
+                "the address reaches another node: fix it"
+            )
+        raise CucmWrongNode(
+            message,
+            node=self.node,
+            address=self.endpoint.host,
+            answered_by=owner or f"a node with SSH host key {self.host_key}",
+        )
 
     async def close(self) -> None:
         """Leave the CLI and close the connection."""

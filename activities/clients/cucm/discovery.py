@@ -1,7 +1,8 @@
 """Discovery: one picture of a cluster from AXL, Control Center, the CLI and TLS handshakes.
 
 The CLI session that proves SSH on a node also reads its pre-change health (clock, disks,
-core files; see health.py); the DRS backups are read on the CUCM publisher.
+core files; see health.py) and who answered (the host name ``show status`` reports and the SSH
+host key: identity.py); the DRS backups are read on the CUCM publisher.
 
 Shared by the discover activity and ``ucrenew plan`` (a dry run that starts nothing). Every
 probe's failure is recorded in the snapshot rather than raised: preflight decides what is
@@ -20,8 +21,9 @@ from activities.clients import pki
 from activities.clients.cucm.axl import AxlClient, CmGroup, DevicePool
 from activities.clients.cucm.cli import CucmCli
 from activities.clients.cucm.controlcenter import ControlCenterClient
-from activities.clients.cucm.errors import CucmError, CucmSoapFault
+from activities.clients.cucm.errors import CucmError, CucmSoapFault, CucmWrongNode
 from activities.clients.cucm.health import read_backup_health, read_node_health
+from activities.clients.cucm.identity import check_identity, identity_of
 from activities.clients.cucm.purpose_certs import read_purpose_certificates
 from activities.clients.cucm.risport import RegistrationSummary, RisPortClient
 from activities.clients.cucm.tls import probe_tls
@@ -31,6 +33,7 @@ from activities.clients.trust_store import TrustFile
 from activities.cluster_models import (
     ClusterSnapshot,
     CmGroupInfo,
+    NodeIdentity,
     NodeSnapshot,
     RegistrationSnapshot,
     ServiceState,
@@ -170,10 +173,23 @@ async def _inspect_node(
     try:
         async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
             snap.ssh_ok = True
-            snap.health = await read_node_health(shell)
+            snap.identity = NodeIdentity(
+                node=node.fqdn, address=ep.host, ssh_host_key=shell.host_key
+            )
+
+            def seen(output: str) -> None:
+                snap.identity = identity_of(shell, output)
+
+            snap.health = await read_node_health(shell, status_seen=seen)
+        try:
+            check_identity(snap.identity)
+        except CucmWrongNode as exc:
+            snap.identity_error = str(exc)
         if snap.health.ntp is not None and snap.health.ntp.server:
             # Subscribers follow the publisher: name it as the inventory does.
             snap.health.ntp.server = cluster.canonical(snap.health.ntp.server)
+    except CucmWrongNode as exc:
+        snap.ssh_error = snap.identity_error = _why(exc)
     except CucmError as exc:
         snap.ssh_error = _why(exc)
     return snap

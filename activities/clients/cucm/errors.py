@@ -219,6 +219,25 @@ class CucmHostKeyError(CucmError):
     retryable = False
 
 
+class CucmWrongNode(CucmError):
+    """Another node answered at the inventory node's address (its host name or SSH host key
+    is another node's): nothing may be done there in this node's name.
+
+    Attributes:
+        address: Where the connection went.
+        answered_by: Who answered, as far as known (a host name, or the node whose SSH host
+            key it presented).
+    """
+
+    retryable = False
+
+    def __init__(self, message: str, *, node: str, address: str, answered_by: str) -> None:
+        super().__init__(message)  # the message names the node already
+        self.node = node
+        self.address = address
+        self.answered_by = answered_by
+
+
 class CucmUnexpectedPage(CucmHttpError):
     """A node's OS Administration (``/cmplatform``) answered with a page ucrenew does not
     recognise: no status area where one belongs, a form without its fields, an HTML error

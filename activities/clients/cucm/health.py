@@ -10,6 +10,7 @@ decides what it means and the operator sees the raw reason. Format assumptions l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from activities.clients.cucm import inferred
@@ -134,11 +135,18 @@ def _why(command: str, exc: Exception) -> str:
     return f"{command}: {exc}" if str(exc) else f"{command}: {exc.__class__.__name__}"
 
 
-async def read_node_health(shell: CucmCli) -> NodeHealth:
+async def read_node_health(
+    shell: CucmCli, status_seen: Callable[[str], object] | None = None
+) -> NodeHealth:
     """Clock, disks and core files of the node ``shell`` is logged in to.
 
     Never raises for the node's answers: each reading that fails (a CLI error, a timeout that
     closed the session, output that does not parse) is recorded as its ``*_error``.
+
+    Args:
+        shell: The node's CLI session.
+        status_seen: Given the output of ``show status`` once it is read (its first line
+            names the node: discovery checks who answered from it).
     """
     health = NodeHealth()
     try:
@@ -147,6 +155,8 @@ async def read_node_health(shell: CucmCli) -> NodeHealth:
         health.ntp_error = _why(NTP, exc)
     try:
         output = await shell.run(STATUS, timeout=inferred.HEALTH_COMMAND_TIMEOUT)
+        if status_seen is not None:
+            status_seen(output)
         health.partitions, health.product_version, health.uptime = parse_status(output)
     except (CucmError, UnreadableOutput) as exc:
         health.disk_error = _why(STATUS, exc)

@@ -242,6 +242,9 @@ SHOW_STATUS_DISK_RE = re.compile(
     re.MULTILINE,
 )
 COMMON_PARTITION = "logging"
+#: ``show status`` opens with ``Host Name : <host>``, the node's own short host name (the
+#: reference lists the command, §7 S29, but quotes no output): who answered at an address.
+SHOW_STATUS_HOSTNAME_RE = re.compile(r"^\s*Host\s*Name\s*:\s*(?P<host>\S+)\s*$", re.MULTILINE)
 SHOW_STATUS_VERSION_RE = re.compile(r"^\s*Product Ver\s*:\s*(?P<version>\S+)", re.MULTILINE)
 SHOW_STATUS_UPTIME_RE = re.compile(r"\bup\s+(?P<uptime>.+?),\s+\d+\s+users?\b")
 #: ``utils core active list``: "No core files found", or rows ``[<size> KB] <date> <name>``
