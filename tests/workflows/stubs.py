@@ -48,6 +48,7 @@ from activities.cluster_models import (
     LeftoverResult,
     NodeCertState,
     NodeHealth,
+    NodeIdentity,
     NodeSnapshot,
     OtherRenewalsRequest,
     OtherRenewalsResult,
@@ -188,6 +189,12 @@ class StubCluster:
     in_flight: int = 0
     max_in_flight: int = 0
     restart_events: list[tuple[str, str]] = field(default_factory=list)
+    #: discovery reports who answered at each node (host name, SSH host key ``SHA256:<fqdn>``)
+    identities: bool = False
+    #: restart_service reports this host name for the node (FQDN -> host name; default: the
+    #: node's own); verify_node the one of ``verified_by``
+    answered_by: dict[str, str] = field(default_factory=dict)
+    verified_by: dict[str, str] = field(default_factory=dict)
 
     def names(self) -> list[str]:
         """Activity names in call order."""
@@ -255,6 +262,16 @@ class StubCluster:
                         },
                         installed=dict(others),
                         health=s.node_health.get(fqdn),
+                        identity=(
+                            NodeIdentity(
+                                node=fqdn,
+                                address=fqdn,
+                                hostname=fqdn.split(".")[0],
+                                ssh_host_key=f"SHA256:{fqdn}",
+                            )
+                            if s.identities
+                            else None
+                        ),
                     )
                 )
             return ClusterSnapshot(
@@ -508,7 +525,11 @@ class StubCluster:
                     type="ServiceNotStarted",
                     non_retryable=True,
                 )
-            return RestartResult(node=req.node, service=req.service)
+            return RestartResult(
+                node=req.node,
+                service=req.service,
+                answered_by=s.answered_by.get(req.node, req.node.split(".")[0]),
+            )
 
         @activity.defn(name="regenerate_certificate")
         async def regenerate_certificate(req: RegenerateRequest) -> RegenerateResult:
@@ -534,6 +555,7 @@ class StubCluster:
                 fqdn_in_san=True,
                 chain_valid=True,
                 ok=True,
+                answered_by=s.verified_by.get(req.node, req.node.split(".")[0]),
             )
 
         @activity.defn(name="settle_trust")
