@@ -7,6 +7,7 @@ The lab's journal is the oracle: it records which node really restarted.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,8 @@ async def test_a_swapped_address_is_refused_in_preflight_before_any_change(stack
         handle = await stack.start()
         try:
             with pytest.raises(WorkflowFailureError) as failed:
-                await handle.result()
+                # Bounded: a change that is not refused goes on to wait for an operator.
+                await asyncio.wait_for(handle.result(), 60)
         finally:
             desc = await handle.describe()
             if desc.status is not None and desc.status.name == "RUNNING":
