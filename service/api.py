@@ -23,6 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.catalog import Purpose
 from activities.clients.inventory import ChangePolicyEntry, InventoryError, load_inventory_cached
+from activities.clients.key_material import KeyMaterialError, refuse_key_material
 from service.deps import api_principal, service_settings, temporal_client
 from service.errors import ApiError
 from service.policy import allowed_actions, approval_policy, may_take
@@ -329,6 +330,24 @@ async def _checked(
     return handle
 
 
+def _refuse_key_material(body: SubmitCertBody) -> None:
+    """Refuse a submission with a private key in any field, naming what was found.
+
+    Raises:
+        ApiError: 422 ``private-key``.
+    """
+    fields = (
+        ("the certificate", body.certificate_pem),
+        ("the chain", body.chain_pem),
+        ("the comment", body.comment),
+    )
+    for what, text in fields:
+        try:
+            refuse_key_material(text, what)
+        except KeyMaterialError as refused:
+            raise ApiError(422, "private-key", str(refused)) from None
+
+
 @router.post("/renewals/{change_id}/submit-cert")
 async def submit_cert(
     request: Request,
@@ -337,7 +356,12 @@ async def submit_cert(
     principal: Signed,
     client: TemporalClient,
 ) -> ActionResult:
-    """Hand in the signed certificate (manual CA); validated before it is accepted."""
+    """Hand in the signed certificate (manual CA); validated before it is accepted.
+
+    A body holding private key material is refused (422 ``private-key``) before Temporal is
+    asked anything: what reaches Temporal stays in the workflow history.
+    """
+    _refuse_key_material(body)
     handle = await _checked(request, client, change_id, principal, "submit-cert")
     submission = CertificateSubmission(
         principal=principal.name,

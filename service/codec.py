@@ -14,9 +14,9 @@ get no CORS headers. Payloads are never logged: a line says who decoded how many
 namespace.
 
 Encoding refuses (422) a payload that holds private key material, as every ucrenew client's
-converter does. Decoding and encoding change nothing, so the session's CSRF token is not asked for (the
-Temporal UI cannot send it); the JSON body's content type makes every cross-origin browser
-call go through the preflight.
+converter does. Decoding and encoding change nothing, so the session's CSRF token is not
+asked for (the Temporal UI cannot send it); the JSON body's content type makes every
+cross-origin browser call go through the preflight.
 """
 
 from __future__ import annotations

@@ -38,10 +38,10 @@ __all__ = [
     "CodecKeyError",
     "EncryptionCodec",
     "KeyMaterialGuard",
-    "payload_key_material",
     "codec_from_settings",
     "make_data_converter",
     "parse_key",
+    "payload_key_material",
 ]
 
 ENCRYPTED_ENCODING = b"binary/encrypted"

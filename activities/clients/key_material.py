@@ -64,16 +64,17 @@ class KeyMaterialError(ValueError):
         kind: What was found, e.g. ``a PEM 'RSA PRIVATE KEY' block``.
     """
 
-    def __init__(self, what: str, kind: str) -> None:
+    def __init__(self, what: str, kind: str, outcome: str = "nothing of it was sent") -> None:
         """Build the refusal.
 
         Args:
             what: The refused thing, e.g. ``the certificate file cert.pem``.
             kind: What was found in it (from :func:`find_key_material`).
+            outcome: What became of it, said after "refused:".
         """
         super().__init__(
-            f"{what} holds private key material ({kind}) and was refused before it was "
-            f"sent anywhere; {KEY_MATERIAL_ADVICE}"
+            f"{what} holds private key material ({kind}) and was refused, {outcome}; "
+            f"{KEY_MATERIAL_ADVICE}"
         )
         self.kind = kind
 
@@ -176,7 +177,9 @@ def find_key_material(data: bytes | str) -> str | None:
         if label in _PKCS12_LABELS:
             return "a PKCS#12 (PFX) bundle"
         body = "\n".join(
-            line for line in block.group(2).splitlines() if ":" not in line  # RFC 1421 headers
+            line
+            for line in block.group(2).splitlines()
+            if ":" not in line  # RFC 1421 headers
         )
         der = _b64(body)
         kind = _der_kind(der) if der else None
@@ -199,12 +202,15 @@ def find_key_material(data: bytes | str) -> str | None:
     return None
 
 
-def refuse_key_material(data: bytes | str | None, what: str) -> None:
+def refuse_key_material(
+    data: bytes | str | None, what: str, outcome: str = "nothing of it was sent"
+) -> None:
     """Raise :class:`KeyMaterialError` when ``data`` holds private key material.
 
     Args:
         data: A file's bytes or text; ``None`` (nothing given) passes.
         what: How the message names it, e.g. ``the certificate file cert.pem``.
+        outcome: What became of it (the default suits a check before sending).
 
     Raises:
         KeyMaterialError: Key material was found; the message says what and what to do.
@@ -213,4 +219,4 @@ def refuse_key_material(data: bytes | str | None, what: str) -> None:
         return
     kind = find_key_material(data)
     if kind is not None:
-        raise KeyMaterialError(what, kind)
+        raise KeyMaterialError(what, kind, outcome)

@@ -129,6 +129,7 @@ def test_the_refusal_names_what_was_found_and_never_the_key() -> None:
         refuse_key_material(CERT_PEM.decode() + key.decode(), "the certificate file signed.pem")
     message = str(refused.value)
     assert message.startswith("the certificate file signed.pem holds private key material")
+    assert "refused, nothing of it was sent" in message
     assert "'RSA PRIVATE KEY'" in message and "never leaves" in message
     assert body not in message and "-----BEGIN" not in message
     refuse_key_material(None, "the chain")
