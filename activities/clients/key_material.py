@@ -189,12 +189,9 @@ def find_key_material(data: bytes | str) -> str | None:
         return "a private key header"
     if _PUTTY.search(text):
         return "a PuTTY private key"
-    stripped = text.strip()
-    if (
-        "-----" not in stripped
-        and len(stripped) >= _MIN_BARE_BASE64
-        and _BASE64_TEXT.fullmatch(stripped)
-    ):
+    # What is left outside the PEM blocks: a bare base64 blob pasted before or after them.
+    stripped = _PEM_BLOCK.sub("\n", text).strip()
+    if len(stripped) >= _MIN_BARE_BASE64 and _BASE64_TEXT.fullmatch(stripped):
         der = _b64(stripped)
         kind = _der_kind(der) if der else None
         if kind is not None:

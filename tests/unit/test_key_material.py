@@ -93,6 +93,7 @@ def test_a_der_key_is_found_in_base64_and_under_a_misleading_label(name: str) ->
     assert find_key_material(b64) is not None
     disguised = f"-----BEGIN CERTIFICATE-----\n{b64}-----END CERTIFICATE-----\n"
     assert find_key_material(CERT_PEM.decode() + disguised) is not None
+    assert find_key_material(CERT_PEM.decode() + b64) is not None  # pasted after the cert
 
 
 def test_a_pfx_in_a_pem_block_and_a_mangled_header_are_found() -> None:
