@@ -330,11 +330,12 @@ async def _checked(
     return handle
 
 
-def _refuse_key_material(body: SubmitCertBody) -> None:
-    """Refuse a submission with a private key in any field, naming what was found.
+def _key_free_submission(body: SubmitCertBody) -> SubmitCertBody:
+    """The submission, refused when any field holds private key material: a dependency, so
+    the refusal comes before the Temporal client is even looked up.
 
     Raises:
-        ApiError: 422 ``private-key``.
+        ApiError: 422 ``private-key``, naming what was found (never the key).
     """
     fields = (
         ("the certificate", body.certificate_pem),
@@ -346,14 +347,15 @@ def _refuse_key_material(body: SubmitCertBody) -> None:
             refuse_key_material(text, what)
         except KeyMaterialError as refused:
             raise ApiError(422, "private-key", str(refused)) from None
+    return body
 
 
 @router.post("/renewals/{change_id}/submit-cert")
 async def submit_cert(
     request: Request,
     change_id: str,
-    body: SubmitCertBody,
     principal: Signed,
+    body: Annotated[SubmitCertBody, Depends(_key_free_submission)],
     client: TemporalClient,
 ) -> ActionResult:
     """Hand in the signed certificate (manual CA); validated before it is accepted.
@@ -361,7 +363,6 @@ async def submit_cert(
     A body holding private key material is refused (422 ``private-key``) before Temporal is
     asked anything: what reaches Temporal stays in the workflow history.
     """
-    _refuse_key_material(body)
     handle = await _checked(request, client, change_id, principal, "submit-cert")
     submission = CertificateSubmission(
         principal=principal.name,

@@ -49,7 +49,7 @@ def test_a_database_left_world_readable_is_tightened_before_the_server_opens_it(
 ) -> None:
     server = DevServer(tmp_path / "state", port=1)
     server.temporal_dir.mkdir(parents=True)
-    os.chmod(server.temporal_dir, 0o755)
+    os.chmod(server.temporal_dir, 0o755)  # noqa: S103 - the lax state under test
     db = server.db_filename
     for path in (db, db.with_name(db.name + "-wal"), server.log_file):
         path.write_bytes(b"history")
@@ -66,7 +66,7 @@ def test_state_files_and_directories_are_created_owner_only(
 ) -> None:
     shared = tmp_path / "shared"
     shared.mkdir(mode=0o755)
-    os.chmod(shared, 0o755)
+    os.chmod(shared, 0o755)  # noqa: S103 - a shared parent
     state = private_dir(shared / "state" / "service")
     assert mode(state) == 0o700 and mode(state.parent) == 0o700
     assert mode(shared) == 0o755  # an existing parent is not ours to change
@@ -79,7 +79,7 @@ def test_state_files_and_directories_are_created_owner_only(
 
     old = state / "old.json"
     old.write_text("{}")
-    os.chmod(old, 0o666)
+    os.chmod(old, 0o666)  # noqa: S103 - what an earlier version left
     write_private_text(old, "{}")  # a file an earlier version wrote
     assert mode(old) == 0o600
     os.chmod(old, 0o644)
