@@ -228,7 +228,7 @@ class KeyMaterialGuard(PayloadCodec):
     process, then hands the payloads to ``inner`` (the encryption codec), if any. A client
     that does not use ucrenew's converter (the ``temporal`` CLI, another SDK) bypasses it:
     the renewal's update validators refuse those, and signals from such clients are the one
-    path the guard cannot cover (docs/security.md).
+    path the guard cannot cover (docs/operator-guide.md, "Private keys and the state dir").
     """
 
     def __init__(self, inner: PayloadCodec | None = None) -> None:
