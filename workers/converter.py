@@ -15,6 +15,7 @@ import binascii
 import dataclasses
 import json
 import os
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -51,6 +52,9 @@ KEY_ID_METADATA = "encryption-key-id"
 """Metadata entry naming the key that encrypted a payload."""
 
 _NONCE_SIZE = 12
+# No private key encodes in fewer characters (an EC P-256 SEC1 key is 121 bytes of DER, 164
+# of base64): shorter strings (names, serials, phases) are not worth a look.
+_SMALLEST_KEY = 100
 _KEY_SIZE = 32
 
 
@@ -192,6 +196,18 @@ def _strings(value: object) -> list[str]:
     return found
 
 
+# Strings found clean lately (a CSR, the new certificates: the status carries them in every
+# answer), so a long renewal's repeated payloads are scanned once. Only clean strings.
+_CLEAN: OrderedDict[str, None] = OrderedDict()
+_CLEAN_MAX = 256
+
+
+def _remember_clean(text: str) -> None:
+    _CLEAN[text] = None
+    if len(_CLEAN) > _CLEAN_MAX:
+        _CLEAN.popitem(last=False)
+
+
 def payload_key_material(payload: Payload) -> str | None:
     """Say what private key material a plain (not yet encrypted) payload holds, if any.
 
@@ -205,15 +221,20 @@ def payload_key_material(payload: Payload) -> str | None:
         A description of the key material (no key bytes), or ``None``.
     """
     data = payload.data
+    if len(data) < _SMALLEST_KEY:
+        return None
     if payload.metadata.get("encoding") == b"json/plain":
         try:
             decoded = json.loads(data)
         except ValueError:
             return find_key_material(data)
         for text in _strings(decoded):
+            if len(text) < _SMALLEST_KEY or text in _CLEAN:
+                continue
             kind = find_key_material(text)
             if kind is not None:
                 return kind
+            _remember_clean(text)
         return None
     return find_key_material(data)
 
