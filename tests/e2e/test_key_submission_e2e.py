@@ -1,9 +1,11 @@
 """No private key in a submission, ever (issue 16), on the real dev server and the lab.
 
 A certificate file that also holds a private key must be refused before anything of it is
-stored: not in the workflow history, not in the dev server's SQLite database (a refused
-update's request is never written, RFC-free: Temporal's update docs, "rejected updates are
-not recorded in history"), and the renewal keeps waiting for the right certificate.
+stored: not in the workflow history, not in the dev server's SQLite database, and the renewal
+keeps waiting for the right certificate. A refused update leaves no event (temporalio/temporal
+docs/architecture/workflow-update.md: "Update rejection must leave no traces in workflow
+history"; the speculative workflow task is not persisted), so the validator is in time for
+foreign clients; ucrenew's own clients never send the bytes at all.
 """
 
 from __future__ import annotations
