@@ -58,3 +58,22 @@ async def test_a_clean_submission_goes_on_to_temporal(
             "/api/v1/renewals/CHG1/submit-cert", json={"certificate_pem": CERT + KEY_PEM}
         )
     assert nobody.status_code == 401  # who you are comes first, even before the key check
+
+
+async def test_a_key_in_any_other_action_is_a_422_not_a_crash(
+    make_settings: Callable[..., ServiceSettings],
+) -> None:
+    """Any action's text (an approval comment, a cancellation reason) goes through the
+    converter, whose guard raises before sending: the service answers 422 ``private-key``."""
+    from activities.clients.key_material import refuse_key_material
+
+    app = create_app(make_settings())
+
+    async def comment_with_a_key() -> None:
+        refuse_key_material(KEY_PEM, "a message to Temporal")
+
+    app.add_api_route("/api/v1/test-key", comment_with_a_key, methods=["POST"])
+    async with asgi_client(app) as client:
+        r = await client.post("/api/v1/test-key")
+    assert r.status_code == 422 and r.json()["error"]["code"] == "private-key"
+    assert KEY_PEM.splitlines()[2] not in r.text

@@ -91,3 +91,16 @@ def test_a_clean_file_goes_on_to_temporal(cli_env: dict[str, str], tmp_path: Pat
     cert.write_text(CERT)
     result = ucrenew(cli_env, "submit-cert", "CHG1", "--cert", str(cert), "--by", "pat")
     assert result.exit_code == ExitCode.UNREACHABLE, result.output
+
+
+def test_a_key_the_converter_refused_is_one_usage_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """Any command's text (``approve -m``, ``cancel --reason``) is refused by the converter's
+    guard before it is sent: one ``error:`` line, exit 2, the key not repeated."""
+    from activities.clients.key_material import KeyMaterialError
+    from console.common import fail
+
+    code = fail(KeyMaterialError("a message to Temporal", "a PEM 'EC PRIVATE KEY' block"))
+    assert code == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("error: a message to Temporal holds private key material")
+    assert "unexpected" not in err
