@@ -66,9 +66,9 @@ from activities.cluster_models import (
     RestartResult,
     ServiceState,
     SsoResult,
+    TrustPresence,
     TrustSettleRequest,
     TrustSettleResult,
-    TrustPresence,
     TrustUploadRequest,
     TrustUploadResult,
     ValidateRequest,
@@ -538,7 +538,9 @@ class StubCluster:
             lost("upload_certificate")
             if s.upload_fails_after_effect:
                 raise ApplicationError(
-                    "the read-back of the upload failed", type="UploadIncomplete", non_retryable=True
+                    "the read-back of the upload failed",
+                    type="UploadIncomplete",
+                    non_retryable=True,
                 )
             return CertUploadResult(installed_nodes=nodes, message="uploaded", attempt=attempt)
 
