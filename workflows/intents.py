@@ -110,14 +110,15 @@ def left_to_do(intents: Sequence[Intent]) -> list[str]:
     SSO is not here: the workflow words it with the rest of its SSO advice. An intent that a
     later call of the same effect and target confirmed needs nothing.
     """
-    confirmed = {
-        (i.effect, i.target) for i in intents if i.outcome not in ("pending", "unconfirmed")
-    }
+    open_outcomes = ("pending", "unconfirmed")
     actions: list[str] = []
     seen: set[tuple[str, str]] = set()
-    for intent in intents:
+    for n, intent in enumerate(intents):
         key = (intent.effect, intent.target)
-        if intent.outcome not in ("pending", "unconfirmed") or key in confirmed or key in seen:
+        if intent.outcome not in open_outcomes or key in seen:
+            continue
+        later = intents[n + 1 :]
+        if any((i.effect, i.target) == key and i.outcome not in open_outcomes for i in later):
             continue
         seen.add(key)
         action = _action(intent)
