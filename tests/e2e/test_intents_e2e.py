@@ -10,7 +10,9 @@ made once, by ucrenew, and the audit trail must say so.
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,7 +22,9 @@ from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
 from activities.cucm import CucmActivities
+from lab.faults import Fault
 from tests.e2e.conftest import Stack
+from tests.e2e.test_renewal_e2e import tomcat_restarts
 from workflows.intents import CONFIRMED_AFTER_RETRY
 from workflows.models import RenewalStatus
 from workflows.renewal import CertRenewalWorkflow
@@ -142,3 +146,39 @@ async def _end(handle: Any) -> None:
     desc = await handle.describe()
     if desc.status is not None and desc.status.name == "RUNNING":
         await handle.terminate("test over")
+
+
+async def test_worker_sigkilled_just_after_a_restart_the_next_worker_records_it_as_ucrenews(
+    stack: Stack, dev_address: str
+) -> None:
+    """A real worker process is SIGKILLed once Tomcat's restart on cucm-sub1 has been issued
+    (the lab holds it starting, so the kill lands after the effect, before the answer). The
+    next worker's retry finds it restarted since the restarts began: it restarts nothing
+    again, and the audit says ucrenew restarted it."""
+    lab = stack.lab.lab
+    hang = await lab.add_fault(Fault(kind="service-hang", node="cucm-sub1", target="Cisco Tomcat"))
+    first = stack.worker_process(dev_address)
+    handle = await stack.start(
+        options={"restart_poll_seconds": 0.1, "restart_heartbeat_seconds": 2.0}
+    )
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        while "cucm-sub1" not in tomcat_restarts(stack):
+            assert loop.time() < deadline, "the restart of cucm-sub1 never began"
+            assert first.poll() is None, (stack.settings.state_dir / "worker.log").read_text()
+            await asyncio.sleep(0.05)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        await lab.clear_faults(hang.id)  # the hung Tomcat finishes starting on its own
+        async with stack.worker():
+            await stack.reenable_sso(handle)
+            final = await handle.result()
+    finally:
+        await _end(handle)
+    assert final.phase == "done"
+    assert tomcat_restarts(stack) == ["cucm-pub", "cucm-sub1", "cucm-sub2", "imp-pub"]
+    sub1 = next(n.fqdn for n in stack.lab.cluster_entry.nodes if n.fqdn.startswith("cucm-sub1"))
+    assert audit(final, "service-restarted") == [
+        f"Cisco Tomcat on {sub1}: restarted by ucrenew ({CONFIRMED_AFTER_RETRY})"
+    ]
