@@ -131,18 +131,20 @@ def _action(intent: Intent) -> str:
     where = f" ({intent.detail})" if intent.detail else ""
     if intent.effect == "trust-upload":
         return (
-            f"{intent.target}: ucrenew was uploading CA certificates when the change stopped "
-            f"and the upload was not confirmed{where}: check the trust store (`show cert list "
+            f"{intent.target}: ucrenew uploaded CA certificates and the upload was not "
+            f"confirmed before the change stopped{where}: check the trust store (`show cert list "
             "trust`); keep them for the next attempt, or remove those not wanted "
             f"(`set cert delete {intent.target} <file>.pem`)"
         )
     if intent.effect == "certificate-upload":
+        # A per-node path names the node: "<purpose> on <node>".
+        purpose = intent.target.split(" on ")[0]
         return (
-            f"the new {intent.target} certificate may be installed: ucrenew was uploading it "
-            f"when the change stopped and the upload was not confirmed{where}: check with "
-            f"`show cert own {intent.target}` on the nodes of its SAN; where it is installed it "
-            "goes live at the next restart of the services that activate it, so restart them "
-            "in a window (or start a new change)"
+            f"the new {intent.target} certificate may be installed: ucrenew uploaded it and "
+            f"the upload was not confirmed before the change stopped{where}: check with "
+            f"`show cert own {purpose}` on the nodes of its SAN; where it is installed it goes "
+            "live at the next restart of the services that activate it, so restart them in a "
+            "window (or start a new change)"
         )
     if intent.effect == "ctl-update":
         return (

@@ -436,9 +436,8 @@ class CertRenewalWorkflow:
             try:
                 intent, upload = await self._ledger.intents.around(
                     "certificate-upload",
-                    purpose,
-                    f"serial {leaf.serial_hex} on {node or 'the publisher'} for "
-                    + ", ".join(expected),
+                    f"{purpose} on {node}" if node else purpose,
+                    f"serial {leaf.serial_hex} for " + ", ".join(expected),
                     run_activity(
                         CucmActivities.upload_certificate,
                         CertUploadRequest(
