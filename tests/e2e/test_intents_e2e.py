@@ -182,3 +182,32 @@ async def test_worker_sigkilled_just_after_a_restart_the_next_worker_records_it_
     assert audit(final, "service-restarted") == [
         f"Cisco Tomcat on {sub1}: restarted by ucrenew ({CONFIRMED_AFTER_RETRY})"
     ]
+
+
+async def test_lab_response_lost_on_a_trust_upload_is_recorded_as_ucrenews(stack: Stack) -> None:
+    """The lab's own ``response-lost`` fault: the root is added to tomcat-trust and the
+    connection drops before the answer. The retried activity finds it present; the audit
+    still says ucrenew uploaded it (on main: "uploaded nothing; already present")."""
+    lab = stack.lab.lab
+    await lab.add_fault(
+        Fault(kind="response-lost", node="cucm-pub", target="upload-trust", count=1)
+    )
+    async with stack.worker():
+        handle, _ = await run_to_sso_confirm(stack)
+        try:
+            await stack.reenable_sso(handle)
+            final = await handle.result()
+        finally:
+            await _end(handle)
+    assert final.phase == "done"
+    fired = [e.data["operation"] for e in lab.journal.entries("fault.fired")]
+    assert fired == ["upload-trust"]
+    added = [
+        e.data["subject"]
+        for e in lab.journal.entries("trust.uploaded")
+        if e.data["store"] == "tomcat-trust" and e.data["outcome"] == "added"
+    ]
+    [trust] = audit(final, "trust-uploaded")
+    uploaded, present = trust.split("; already present ")
+    assert added and all(subject in uploaded for subject in added)
+    assert not any(subject in present.split(" (")[0] for subject in added)
