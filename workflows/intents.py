@@ -158,6 +158,12 @@ def _action(intent: Intent) -> str:
             "(the step failed or the change stopped meanwhile): check the service is running "
             "(`utils service list`)"
         )
+    if intent.effect == "trust-delete":
+        return (
+            f"{intent.target}: ucrenew was deleting them and the deletion was not confirmed "
+            f"before the change stopped{where}: check the trust stores (`show cert list trust`) "
+            "and delete those still listed (`set cert delete <store> <file>`)"
+        )
     if intent.effect == "phone-reset":
         return (
             f"{intent.target}: ucrenew was resetting these phones when the change stopped"

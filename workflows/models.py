@@ -269,6 +269,7 @@ IntentEffect = Literal[
     "ctl-update",
     "service-restart",
     "phone-reset",
+    "trust-delete",
 ]
 IntentOutcome = Literal["pending", "done", "done-after-retry", "already", "unconfirmed"]
 

@@ -633,6 +633,11 @@ class StubCluster:
             req: LeftoverRemovalRequest,
         ) -> LeftoverRemovalResult:
             s.calls.append(("remove_leftover_certificates", req))
+            if "remove_leftover_certificates" in s.lost_responses:
+                lost("remove_leftover_certificates")  # deleted; the retry lists them gone
+                return LeftoverRemovalResult(
+                    already_gone=req.approved, attempt=activity.info().attempt
+                )
             return s.removal or LeftoverRemovalResult(removed=req.approved)
 
         @activity.defn(name="assess_cluster")
