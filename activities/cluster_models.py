@@ -228,6 +228,9 @@ class SsoResult(BaseModel):
     enabled: bool
     changed: bool = False
     detail: str = ""
+    attempt: int = Field(
+        default=1, description="the activity attempt that answered (>1: a retry's read-back)"
+    )
 
 
 class CsrRequest(ClusterRef):
@@ -275,6 +278,16 @@ class TrustUploadResult(BaseModel):
 
     uploaded: list[str] = Field(default_factory=list, description="subjects uploaded")
     skipped: list[str] = Field(default_factory=list, description="subjects already present")
+    attempt: int = Field(
+        default=1, description="the activity attempt that answered (>1: a retry's read-back)"
+    )
+
+
+class TrustPresence(BaseModel):
+    """Which CA certificates of a chain a trust store lacks (read only, before an upload)."""
+
+    missing: list[str] = Field(default_factory=list, description="subjects not in the store")
+    present: list[str] = Field(default_factory=list, description="subjects already there")
 
 
 class CertUploadRequest(ClusterRef):
@@ -301,6 +314,9 @@ class CertUploadResult(BaseModel):
     trust_file: str = Field(default="", description="the cluster's trust store, when recorded")
     trust_added: list[str] = Field(
         default_factory=list, description="subjects of the CA certificates newly trusted there"
+    )
+    attempt: int = Field(
+        default=1, description="the activity attempt that answered (>1: a retry's read-back)"
     )
 
 
@@ -360,6 +376,9 @@ class RestartResult(BaseModel):
     service: str
     already_done: bool = False
     seconds: float = 0.0
+    attempt: int = Field(
+        default=1, description="the activity attempt that answered (>1: a retry's read-back)"
+    )
 
 
 class VerifyRequest(NodeRef):

@@ -81,6 +81,7 @@ from activities.cluster_models import (
     RestartRequest,
     RestartResult,
     SsoResult,
+    TrustPresence,
     TrustSettleResult,
     TrustUploadRequest,
     TrustUploadResult,
@@ -185,6 +186,7 @@ class CucmActivities:
         inventory, cluster = await self._cluster(ref)
         ep = self._endpoint(ref, cluster, cluster.publisher)
         result = await sso.disable_sso(ep, credentials(inventory, cluster, "os_admin"))
+        result.attempt = activity.info().attempt
         if result.enabled:
             raise StepError(
                 f"SSO is still enabled on {cluster.publisher} after utils sso disable",
@@ -250,6 +252,18 @@ class CucmActivities:
         async with open_node(req.path.csr, ep, auth) as node:
             return await certificates.pending_csr(node, fqdn, req.purpose, req.csr_pem)
 
+    @activity.defn(name="trust_presence")
+    @translated
+    async def trust_presence(self, req: TrustUploadRequest) -> TrustPresence:
+        """Which CA certificates of ``req`` the purpose's trust store lacks (read only): what
+        the renewal records as its intent before :meth:`upload_trust`."""
+        inventory, cluster = await self._cluster(req)
+        ep = self._endpoint(req, cluster, self._publisher(cluster, req.purpose))
+        auth = credentials(inventory, cluster, "os_admin")
+        service = catalog.purpose(req.purpose).trust_service
+        async with open_node(req.path.readback, ep, auth) as reader:
+            return await certificates.trust_presence(reader, service, req.ca_pems)
+
     @activity.defn(name="upload_trust")
     @translated
     async def upload_trust(self, req: TrustUploadRequest) -> TrustUploadResult:
@@ -262,11 +276,16 @@ class CucmActivities:
         service = catalog.purpose(req.purpose).trust_service
         async with open_node(path.readback, ep, auth) as reader:
             if path.trust == path.readback:
-                return await certificates.upload_missing_trust(reader, reader, service, req.ca_pems)
-            async with open_node(path.trust, ep, auth) as uploader:
-                return await certificates.upload_missing_trust(
-                    reader, uploader, service, req.ca_pems
+                result = await certificates.upload_missing_trust(
+                    reader, reader, service, req.ca_pems
                 )
+            else:
+                async with open_node(path.trust, ep, auth) as uploader:
+                    result = await certificates.upload_missing_trust(
+                        reader, uploader, service, req.ca_pems
+                    )
+        result.attempt = activity.info().attempt
+        return result
 
     @activity.defn(name="upload_certificate")
     @translated
@@ -306,6 +325,7 @@ class CucmActivities:
                 message="already installed",
                 trust_file=trusted.trust_file,
                 trust_added=trusted.added,
+                attempt=activity.info().attempt,
             )
         target = self._csr_node(cluster, req.purpose, req.node)
         ep = self._endpoint(req, cluster, target)
@@ -346,6 +366,7 @@ class CucmActivities:
             message=message,
             trust_file=trusted.trust_file,
             trust_added=trusted.added,
+            attempt=activity.info().attempt,
         )
 
     async def _record_chain(
@@ -388,6 +409,7 @@ class CucmActivities:
             service=req.service,
             already_done=already,
             seconds=time.monotonic() - t0,
+            attempt=activity.info().attempt,
         )
 
     @activity.defn(name="verify_node")

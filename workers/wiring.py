@@ -103,6 +103,7 @@ def build_worker(
             cucm.sso_status,
             cucm.generate_csr,
             cucm.check_pending_csr,
+            cucm.trust_presence,
             cucm.upload_trust,
             cucm.upload_certificate,
             cucm.restart_service,
