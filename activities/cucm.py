@@ -30,6 +30,7 @@ from activities.clients.cucm import (
     registrations,
     sso,
 )
+from activities.clients.cucm.backoff import Backoff, Retrying
 from activities.clients.cucm.cli import CucmCli
 from activities.clients.cucm.discovery import discover, endpoint
 from activities.clients.cucm.discovery import registration_snapshot as summarize_registrations
@@ -111,16 +112,20 @@ class CucmActivities:
         inventory_loader: Callable[[], Path],
         trusted_roots: Callable[[], Sequence[str]] = lambda: (),
         trust_store: TrustStore | None = None,
+        backoff: Backoff | None = None,
     ) -> None:
         """Args:
         inventory_loader: Returns the inventory path (read at each call: edits apply).
         trusted_roots: CA roots (PEM) to trust for the nodes' TLS besides the inventory's.
         trust_store: The per-cluster trust files every worker shares: every client trusts
             them, and a certificate upload records its chain there.
+        backoff: How reads that report rather than raise (discovery) retry a transient
+            fault; the default :class:`Backoff` when None.
         """
         self._inventory_path = inventory_loader
         self._trusted_roots = trusted_roots
         self._trust = trust_store
+        self._backoff = backoff or Backoff()
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -167,6 +172,11 @@ class CucmActivities:
         node's pre-change health (clock, disks, core files) and the DRS backups.
 
         Heartbeats while it runs: the CLI commands of every node take a while on a real cluster.
+
+        A probe's transient fault (HTTP 5xx, SOAP fault, throttle, no answer) is retried as
+        the worker's :class:`Backoff` says, waiting what the node asks (``Retry-After``), for
+        at most half the attempt's start-to-close timeout, so a fault that persists is still
+        reported in the snapshot (with how often it was tried) before the attempt times out.
         """
         inventory, _ = await self._cluster(ref)
         async with heartbeating([f"discovering cluster {ref.cluster}"]):
@@ -176,7 +186,15 @@ class CucmActivities:
                 self._roots(ref),
                 self._files(ref.cluster),
                 purposes=ref.purposes,
+                retrying=self._retrying(),
             )
+
+    def _retrying(self) -> Retrying:
+        """The worker's back-off, bounded by half of this attempt's start-to-close timeout."""
+        timeout = activity.info().start_to_close_timeout
+        if not timeout:
+            return Retrying(self._backoff)
+        return Retrying(self._backoff, self._backoff.clock() + timeout.total_seconds() / 2)
 
     @activity.defn(name="disable_sso")
     @translated
