@@ -13,7 +13,7 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
 from lab.faults import Fault
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import Handle, Stack
 from workers.wiring import build_worker
 from workflows.renewal import CertRenewalWorkflow
 
@@ -27,6 +27,12 @@ FAULTS = [
     Fault(kind="soap-fault", node=SUB, target="soap"),
     Fault(kind="throttle", node=SUB),
 ]
+
+
+async def end(handle: Handle) -> None:
+    """Terminate the change unless it is over already (the dev server is shared)."""
+    if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+        await handle.terminate("test over")
 
 
 def fast(stack: Stack) -> Stack:
@@ -48,7 +54,7 @@ async def test_one_transient_fault_does_not_fail_the_change(stack: Stack, fault:
             # Past preflight: the change waits for SSO to be re-enabled after its writes.
             status = await stack.wait_for(handle, "sso-confirm")
         finally:
-            await handle.terminate("test over")
+            await end(handle)
     assert stack.lab.lab.faults.active() == []  # the fault fired
     assert status.problems == []
     assert stack.lab.lab.journal.entries("identity.uploaded")
@@ -64,8 +70,7 @@ async def test_a_persistent_fault_is_a_preflight_problem(stack: Stack) -> None:
                 await handle.result()
             status = await handle.query(CertRenewalWorkflow.get_status)
         finally:
-            if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
-                await handle.terminate("test over")
+            await end(handle)
     cause = failed.value.cause
     assert isinstance(cause, ApplicationError) and cause.type == "PreflightFailed"
     assert [(p.code, p.node) for p in status.problems] == [
