@@ -6,8 +6,10 @@ The waits are read from a recording sleep and a fake clock, never from wall time
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from temporalio.exceptions import ApplicationError
 
 from activities.clients.cucm.backoff import (
@@ -25,6 +27,8 @@ from activities.clients.cucm.errors import (
     CucmThrottled,
 )
 from activities.errors import translate
+from workers.settings import UcrenewSettings
+from workers.wiring import cucm_backoff
 
 NOW = datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC)
 
@@ -173,3 +177,30 @@ def test_temporal_retries_wait_what_the_node_asked() -> None:
     throttled = translate(CucmThrottled("AxisFault: Exceeded", asked_wait=3.0))
     assert isinstance(throttled, ApplicationError)
     assert throttled.next_retry_delay == timedelta(seconds=3)
+
+
+# -- the worker's settings --------------------------------------------------------------------
+
+
+def test_the_worker_builds_its_backoff_from_the_settings(tmp_path: Path) -> None:
+    settings = UcrenewSettings(
+        state_dir=tmp_path,
+        cucm_retry_attempts=5,
+        cucm_retry_seconds=1.5,
+        cucm_throttle_seconds=45.0,
+        cucm_retry_max_wait_seconds=120.0,
+    )
+    backoff = cucm_backoff(settings)
+    assert (backoff.attempts, backoff.initial, backoff.throttle_initial, backoff.maximum) == (
+        5,
+        1.5,
+        45.0,
+        120.0,
+    )
+    default = cucm_backoff(UcrenewSettings(state_dir=tmp_path))
+    assert default == Backoff(attempts=3, initial=2.0, throttle_initial=30.0, maximum=60.0)
+
+
+def test_a_retry_setting_out_of_bounds_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError):
+        UcrenewSettings(state_dir=tmp_path, cucm_retry_attempts=0)
