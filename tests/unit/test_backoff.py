@@ -12,6 +12,7 @@ import pytest
 from pydantic import ValidationError
 from temporalio.exceptions import ApplicationError
 
+from activities.clients.cucm import inferred
 from activities.clients.cucm.backoff import (
     RETRY_AFTER_CAP,
     Backoff,
@@ -204,3 +205,26 @@ def test_the_worker_builds_its_backoff_from_the_settings(tmp_path: Path) -> None
 def test_a_retry_setting_out_of_bounds_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValidationError):
         UcrenewSettings(state_dir=tmp_path, cucm_retry_attempts=0)
+
+
+@pytest.mark.parametrize(
+    ("faultstring", "throttle"),
+    [
+        (
+            "AxisFault: Exceeded allowed rate for Reatime information. Current allowed rate "
+            "for realtime information is 18 requests per minute.",
+            True,
+        ),
+        ("AxisFault: Exceeded allowed rate for Realtime information.", True),
+        (
+            "Exceeded allowed rate for Perfmon information. Current allowed rate for perfmon "
+            "information is 80 requests per minute.",
+            True,
+        ),
+        ("AxisFault: java.lang.NullPointerException", False),
+    ],
+)
+def test_serviceability_throttles_are_recognised(faultstring: str, throttle: bool) -> None:
+    """cucm-interfaces.md §4.4: the realtime throttle (with Cisco's "Reatime" typo) and its
+    PerfMon analogue are HTTP 500 SOAP faults that mean "come back later"."""
+    assert bool(inferred.THROTTLE_FAULT_RE.search(faultstring)) is throttle
