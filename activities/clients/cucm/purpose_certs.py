@@ -18,7 +18,7 @@ from activities import catalog
 from activities.catalog import Purpose
 from activities.cert_paths import Interface
 from activities.clients import pki
-from activities.clients.cucm.backoff import Backoff, Retrying, transient, tried
+from activities.clients.cucm.backoff import Backoff, Retrying, tried
 from activities.clients.cucm.errors import CucmError
 from activities.clients.cucm.node_certs import open_node
 from activities.clients.cucm.tls import TlsProbeResult, probe_tls
@@ -121,10 +121,10 @@ async def read_purpose_certificates(
             async with open_node(interface, ep, auth) as reader:
                 for purpose in mine:
                     try:
-                        found[purpose] = await reader.get_identity(purpose)
+                        found[purpose] = await retry(
+                            functools.partial(reader.get_identity, purpose)
+                        )
                     except CucmError as exc:
-                        if transient(exc):
-                            raise  # the whole read again, within the retry's bound
                         found[purpose] = exc
             return found
 
