@@ -13,6 +13,7 @@ the steps' logic lives in ``activities/clients/cucm/``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -667,15 +668,18 @@ class CucmActivities:
         """Where the cluster stands (served certificates per node, SSO), for final reports.
 
         tomcat's served certificate on every node; with ``ref.purposes``, also what each node
-        of a purpose's SAN serves on that purpose's listener.
+        of a purpose's SAN serves on that purpose's listener. Each read is retried on a
+        transient fault like discovery's, so one 500 or throttle does not leave a node
+        "unknown" in the report.
         """
         inventory, cluster = await self._cluster(ref)
+        retrying = self._retrying()
 
         async def one(fqdn: str) -> NodeCertState:
             node = cluster.node(fqdn)
             ep = self._endpoint(ref, cluster, fqdn)
             try:
-                probe = await probe_tls(ep, node.https_port)
+                probe = await retrying(functools.partial(probe_tls, ep, node.https_port))
                 state = NodeCertState(
                     node=fqdn,
                     served_serial=probe.serial,
@@ -687,7 +691,9 @@ class CucmActivities:
                 if node.product not in catalog.purpose(purpose).san_products:
                     continue
                 try:
-                    _, served = await probe_purpose(cluster, node, ep, purpose)
+                    _, served = await retrying(
+                        functools.partial(probe_purpose, cluster, node, ep, purpose)
+                    )
                 except CucmError as exc:
                     state.errors_by_purpose[purpose] = str(exc)
                 else:
@@ -696,10 +702,14 @@ class CucmActivities:
 
         nodes = await asyncio.gather(*(one(n.fqdn) for n in cluster.nodes))
         assessment = ClusterAssessment(nodes=list(nodes))
-        try:
-            ep = self._endpoint(ref, cluster, cluster.publisher)
+        ep = self._endpoint(ref, cluster, cluster.publisher)
+
+        async def sso_enabled() -> bool:
             async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
-                assessment.sso_enabled = (await shell.sso_status()).enabled
+                return (await shell.sso_status()).enabled
+
+        try:
+            assessment.sso_enabled = await retrying(sso_enabled)
         except CucmError as exc:
             assessment.sso_error = str(exc)
         return assessment
