@@ -12,6 +12,7 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
+from console.planning import dry_run_report
 from lab.faults import Fault
 from tests.e2e.conftest import Handle, Stack
 from workers.wiring import build_worker
@@ -82,3 +83,15 @@ async def test_a_persistent_fault_is_a_preflight_problem(stack: Stack) -> None:
     assert message in cause.message
     journal = stack.lab.lab.journal
     assert all(journal.entries(kind) == [] for kind in WRITES)
+
+
+async def test_ucrenew_plan_retries_a_transient_fault_too(stack: Stack) -> None:
+    """The dry run reads the cluster through the same discovery, within its shorter step."""
+    stack = fast(stack)
+    stack.lab.lab.faults.add(Fault(kind="soap-fault", node=SUB, target="soap", count=1))
+    async with build_worker(stack.client, stack.settings, stack.task_queue):
+        report = await dry_run_report(
+            stack.client, stack.task_queue, stack.lab.cluster_entry.name, ["tomcat"]
+        )
+    assert stack.lab.lab.faults.active() == []
+    assert [p for p in report.problems if p.blocking] == []
