@@ -13,6 +13,7 @@ the steps' logic lives in ``activities/clients/cucm/``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,6 +31,7 @@ from activities.clients.cucm import (
     registrations,
     sso,
 )
+from activities.clients.cucm.backoff import Backoff, Retrying
 from activities.clients.cucm.cli import CucmCli
 from activities.clients.cucm.discovery import discover, endpoint
 from activities.clients.cucm.discovery import registration_snapshot as summarize_registrations
@@ -112,16 +114,20 @@ class CucmActivities:
         inventory_loader: Callable[[], Path],
         trusted_roots: Callable[[], Sequence[str]] = lambda: (),
         trust_store: TrustStore | None = None,
+        backoff: Backoff | None = None,
     ) -> None:
         """Args:
         inventory_loader: Returns the inventory path (read at each call: edits apply).
         trusted_roots: CA roots (PEM) to trust for the nodes' TLS besides the inventory's.
         trust_store: The per-cluster trust files every worker shares: every client trusts
             them, and a certificate upload records its chain there.
+        backoff: How reads that report rather than raise (discovery) retry a transient
+            fault; the default :class:`Backoff` when None.
         """
         self._inventory_path = inventory_loader
         self._trusted_roots = trusted_roots
         self._trust = trust_store
+        self._backoff = backoff or Backoff()
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -168,6 +174,11 @@ class CucmActivities:
         node's pre-change health (clock, disks, core files) and the DRS backups.
 
         Heartbeats while it runs: the CLI commands of every node take a while on a real cluster.
+
+        A probe's transient fault (HTTP 5xx, SOAP fault, throttle, no answer) is retried as
+        the worker's :class:`Backoff` says, waiting what the node asks (``Retry-After``), for
+        at most half the attempt's start-to-close timeout, so a fault that persists is still
+        reported in the snapshot (with how often it was tried) before the attempt times out.
         """
         inventory, _ = await self._cluster(ref)
         async with heartbeating([f"discovering cluster {ref.cluster}"]):
@@ -177,7 +188,15 @@ class CucmActivities:
                 self._roots(ref),
                 self._files(ref.cluster),
                 purposes=ref.purposes,
+                retrying=self._retrying(),
             )
+
+    def _retrying(self) -> Retrying:
+        """The worker's back-off, bounded by half of this attempt's start-to-close timeout."""
+        timeout = activity.info().start_to_close_timeout
+        if not timeout:
+            return Retrying(self._backoff)
+        return Retrying(self._backoff, self._backoff.clock() + timeout.total_seconds() / 2)
 
     @activity.defn(name="disable_sso")
     @translated
@@ -671,15 +690,18 @@ class CucmActivities:
         """Where the cluster stands (served certificates per node, SSO), for final reports.
 
         tomcat's served certificate on every node; with ``ref.purposes``, also what each node
-        of a purpose's SAN serves on that purpose's listener.
+        of a purpose's SAN serves on that purpose's listener. Each read is retried on a
+        transient fault like discovery's, so one 500 or throttle does not leave a node
+        "unknown" in the report.
         """
         inventory, cluster = await self._cluster(ref)
+        retrying = self._retrying()
 
         async def one(fqdn: str) -> NodeCertState:
             node = cluster.node(fqdn)
             ep = self._endpoint(ref, cluster, fqdn)
             try:
-                probe = await probe_tls(ep, node.https_port)
+                probe = await retrying(functools.partial(probe_tls, ep, node.https_port))
                 state = NodeCertState(
                     node=fqdn,
                     served_serial=probe.serial,
@@ -691,7 +713,9 @@ class CucmActivities:
                 if node.product not in catalog.purpose(purpose).san_products:
                     continue
                 try:
-                    _, served = await probe_purpose(cluster, node, ep, purpose)
+                    _, served = await retrying(
+                        functools.partial(probe_purpose, cluster, node, ep, purpose)
+                    )
                 except CucmError as exc:
                     state.errors_by_purpose[purpose] = str(exc)
                 else:
@@ -700,10 +724,14 @@ class CucmActivities:
 
         nodes = await asyncio.gather(*(one(n.fqdn) for n in cluster.nodes))
         assessment = ClusterAssessment(nodes=list(nodes))
-        try:
-            ep = self._endpoint(ref, cluster, cluster.publisher)
+        ep = self._endpoint(ref, cluster, cluster.publisher)
+
+        async def sso_enabled() -> bool:
             async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
-                assessment.sso_enabled = (await shell.sso_status()).enabled
+                return (await shell.sso_status()).enabled
+
+        try:
+            assessment.sso_enabled = await retrying(sso_enabled)
         except CucmError as exc:
             assessment.sso_error = str(exc)
         return assessment
