@@ -27,3 +27,6 @@ class LeftoverRemovalResult(BaseModel):
         default_factory=list, description="listed again after the deletion was attempted"
     )
     errors: dict[str, str] = Field(default_factory=dict, description="node FQDN -> error")
+    attempt: int = Field(
+        default=1, description="the activity attempt that answered (>1: a retry's read-back)"
+    )

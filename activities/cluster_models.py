@@ -281,6 +281,9 @@ class SsoResult(BaseModel):
     enabled: bool
     changed: bool = False
     detail: str = ""
+    attempt: int = Field(
+        default=1, description="the activity attempt that answered (>1: a retry's read-back)"
+    )
 
 
 class CsrRequest(ClusterRef):
@@ -328,6 +331,16 @@ class TrustUploadResult(BaseModel):
 
     uploaded: list[str] = Field(default_factory=list, description="subjects uploaded")
     skipped: list[str] = Field(default_factory=list, description="subjects already present")
+    attempt: int = Field(
+        default=1, description="the activity attempt that answered (>1: a retry's read-back)"
+    )
+
+
+class TrustPresence(BaseModel):
+    """Which CA certificates of a chain a trust store lacks (read only, before an upload)."""
+
+    missing: list[str] = Field(default_factory=list, description="subjects not in the store")
+    present: list[str] = Field(default_factory=list, description="subjects already there")
 
 
 class CertUploadRequest(ClusterRef):
@@ -354,6 +367,9 @@ class CertUploadResult(BaseModel):
     trust_file: str = Field(default="", description="the cluster's trust store, when recorded")
     trust_added: list[str] = Field(
         default_factory=list, description="subjects of the CA certificates newly trusted there"
+    )
+    attempt: int = Field(
+        default=1, description="the activity attempt that answered (>1: a retry's read-back)"
     )
 
 
@@ -418,6 +434,9 @@ class RestartResult(BaseModel):
     seconds: float = 0.0
     answered_by: str = Field(
         default="", description="the host name the node reported before the restart"
+    )
+    attempt: int = Field(
+        default=1, description="the activity attempt that answered (>1: a retry's read-back)"
     )
 
 

@@ -13,6 +13,7 @@ the steps' logic lives in ``activities/clients/cucm/``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,6 +31,7 @@ from activities.clients.cucm import (
     registrations,
     sso,
 )
+from activities.clients.cucm.backoff import Backoff, Retrying
 from activities.clients.cucm.cli import CucmCli
 from activities.clients.cucm.discovery import discover, endpoint
 from activities.clients.cucm.discovery import registration_snapshot as summarize_registrations
@@ -82,6 +84,7 @@ from activities.cluster_models import (
     RestartRequest,
     RestartResult,
     SsoResult,
+    TrustPresence,
     TrustSettleResult,
     TrustUploadRequest,
     TrustUploadResult,
@@ -112,16 +115,20 @@ class CucmActivities:
         inventory_loader: Callable[[], Path],
         trusted_roots: Callable[[], Sequence[str]] = lambda: (),
         trust_store: TrustStore | None = None,
+        backoff: Backoff | None = None,
     ) -> None:
         """Args:
         inventory_loader: Returns the inventory path (read at each call: edits apply).
         trusted_roots: CA roots (PEM) to trust for the nodes' TLS besides the inventory's.
         trust_store: The per-cluster trust files every worker shares: every client trusts
             them, and a certificate upload records its chain there.
+        backoff: How reads that report rather than raise (discovery) retry a transient
+            fault; the default :class:`Backoff` when None.
         """
         self._inventory_path = inventory_loader
         self._trusted_roots = trusted_roots
         self._trust = trust_store
+        self._backoff = backoff or Backoff()
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -168,6 +175,11 @@ class CucmActivities:
         node's pre-change health (clock, disks, core files) and the DRS backups.
 
         Heartbeats while it runs: the CLI commands of every node take a while on a real cluster.
+
+        A probe's transient fault (HTTP 5xx, SOAP fault, throttle, no answer) is retried as
+        the worker's :class:`Backoff` says, waiting what the node asks (``Retry-After``), for
+        at most half the attempt's start-to-close timeout, so a fault that persists is still
+        reported in the snapshot (with how often it was tried) before the attempt times out.
         """
         inventory, _ = await self._cluster(ref)
         async with heartbeating([f"discovering cluster {ref.cluster}"]):
@@ -177,7 +189,15 @@ class CucmActivities:
                 self._roots(ref),
                 self._files(ref.cluster),
                 purposes=ref.purposes,
+                retrying=self._retrying(),
             )
+
+    def _retrying(self) -> Retrying:
+        """The worker's back-off, bounded by half of this attempt's start-to-close timeout."""
+        timeout = activity.info().start_to_close_timeout
+        if not timeout:
+            return Retrying(self._backoff)
+        return Retrying(self._backoff, self._backoff.clock() + timeout.total_seconds() / 2)
 
     @activity.defn(name="disable_sso")
     @translated
@@ -186,6 +206,7 @@ class CucmActivities:
         inventory, cluster = await self._cluster(ref)
         ep = self._endpoint(ref, cluster, cluster.publisher)
         result = await sso.disable_sso(ep, credentials(inventory, cluster, "os_admin"))
+        result.attempt = activity.info().attempt
         if result.enabled:
             raise StepError(
                 f"SSO is still enabled on {cluster.publisher} after utils sso disable",
@@ -251,6 +272,18 @@ class CucmActivities:
         async with open_node(req.path.csr, ep, auth) as node:
             return await certificates.pending_csr(node, fqdn, req.purpose, req.csr_pem)
 
+    @activity.defn(name="trust_presence")
+    @translated
+    async def trust_presence(self, req: TrustUploadRequest) -> TrustPresence:
+        """Which CA certificates of ``req`` the purpose's trust store lacks (read only): what
+        the renewal records as its intent before :meth:`upload_trust`."""
+        inventory, cluster = await self._cluster(req)
+        ep = self._endpoint(req, cluster, self._publisher(cluster, req.purpose))
+        auth = credentials(inventory, cluster, "os_admin")
+        service = catalog.purpose(req.purpose).trust_service
+        async with open_node(req.path.readback, ep, auth) as reader:
+            return await certificates.trust_presence(reader, service, req.ca_pems)
+
     @activity.defn(name="upload_trust")
     @translated
     async def upload_trust(self, req: TrustUploadRequest) -> TrustUploadResult:
@@ -263,11 +296,16 @@ class CucmActivities:
         service = catalog.purpose(req.purpose).trust_service
         async with open_node(path.readback, ep, auth) as reader:
             if path.trust == path.readback:
-                return await certificates.upload_missing_trust(reader, reader, service, req.ca_pems)
-            async with open_node(path.trust, ep, auth) as uploader:
-                return await certificates.upload_missing_trust(
-                    reader, uploader, service, req.ca_pems
+                result = await certificates.upload_missing_trust(
+                    reader, reader, service, req.ca_pems
                 )
+            else:
+                async with open_node(path.trust, ep, auth) as uploader:
+                    result = await certificates.upload_missing_trust(
+                        reader, uploader, service, req.ca_pems
+                    )
+        result.attempt = activity.info().attempt
+        return result
 
     @activity.defn(name="upload_certificate")
     @translated
@@ -307,6 +345,7 @@ class CucmActivities:
                 message="already installed",
                 trust_file=trusted.trust_file,
                 trust_added=trusted.added,
+                attempt=activity.info().attempt,
             )
         target = self._csr_node(cluster, req.purpose, req.node)
         ep = self._endpoint(req, cluster, target)
@@ -347,6 +386,7 @@ class CucmActivities:
             message=message,
             trust_file=trusted.trust_file,
             trust_added=trusted.added,
+            attempt=activity.info().attempt,
         )
 
     async def _record_chain(
@@ -398,6 +438,7 @@ class CucmActivities:
             already_done=already,
             seconds=time.monotonic() - t0,
             answered_by=identity.hostname,
+            attempt=activity.info().attempt,
         )
 
     @activity.defn(name="verify_node")
@@ -665,15 +706,18 @@ class CucmActivities:
         """Where the cluster stands (served certificates per node, SSO), for final reports.
 
         tomcat's served certificate on every node; with ``ref.purposes``, also what each node
-        of a purpose's SAN serves on that purpose's listener.
+        of a purpose's SAN serves on that purpose's listener. Each read is retried on a
+        transient fault like discovery's, so one 500 or throttle does not leave a node
+        "unknown" in the report.
         """
         inventory, cluster = await self._cluster(ref)
+        retrying = self._retrying()
 
         async def one(fqdn: str) -> NodeCertState:
             node = cluster.node(fqdn)
             ep = self._endpoint(ref, cluster, fqdn)
             try:
-                probe = await probe_tls(ep, node.https_port)
+                probe = await retrying(functools.partial(probe_tls, ep, node.https_port))
                 state = NodeCertState(
                     node=fqdn,
                     served_serial=probe.serial,
@@ -685,7 +729,9 @@ class CucmActivities:
                 if node.product not in catalog.purpose(purpose).san_products:
                     continue
                 try:
-                    _, served = await probe_purpose(cluster, node, ep, purpose)
+                    _, served = await retrying(
+                        functools.partial(probe_purpose, cluster, node, ep, purpose)
+                    )
                 except CucmError as exc:
                     state.errors_by_purpose[purpose] = str(exc)
                 else:
@@ -694,10 +740,14 @@ class CucmActivities:
 
         nodes = await asyncio.gather(*(one(n.fqdn) for n in cluster.nodes))
         assessment = ClusterAssessment(nodes=list(nodes))
-        try:
-            ep = self._endpoint(ref, cluster, cluster.publisher)
+        ep = self._endpoint(ref, cluster, cluster.publisher)
+
+        async def sso_enabled() -> bool:
             async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
-                assessment.sso_enabled = (await shell.sso_status()).enabled
+                return (await shell.sso_status()).enabled
+
+        try:
+            assessment.sso_enabled = await retrying(sso_enabled)
         except CucmError as exc:
             assessment.sso_error = str(exc)
         return assessment

@@ -55,6 +55,11 @@ def translate(exc: BaseException) -> ApplicationError | None:
                 timedelta(seconds=exc.retry_after) if exc.retry_after is not None else None
             ),
         )
+    if isinstance(exc, CucmError) and exc.asked_wait is not None and exc.retryable:
+        # The node said when to come back (Retry-After): the next attempt waits that long.
+        return ApplicationError(
+            str(exc), type=type(exc).__name__, next_retry_delay=timedelta(seconds=exc.asked_wait)
+        )
     if isinstance(exc, CucmError | CaError):
         retryable = bool(getattr(exc, "retryable", True))
         return ApplicationError(str(exc), type=type(exc).__name__, non_retryable=not retryable)

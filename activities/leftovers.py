@@ -80,4 +80,5 @@ class LeftoverActivities(CucmActivities):
             for left in attempted:
                 kept = _key(left) in remaining
                 (result.still_present if kept else result.removed).append(left)
+        result.attempt = activity.info().attempt
         return result

@@ -1428,6 +1428,33 @@ async def reject(
     _print_status(change_id, "reject", status, json_out, f"rejected {change_id}")
 
 
+def _refuse_key_in(what: str, data: bytes | str) -> None:
+    """Refuse private key material before it is sent (Temporal would keep it in history)."""
+    from activities.clients.key_material import KeyMaterialError, refuse_key_material
+
+    try:
+        refuse_key_material(data, what)
+    except KeyMaterialError as exc:
+        raise CliError(str(exc), ExitCode.USAGE) from None
+
+
+def _submission_file(path: Path, option: str) -> str:
+    """A certificate file's PEM text, refused if it holds a private key or is not text."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CliError(f"{option} {path}: {exc.strerror or exc}", ExitCode.USAGE) from None
+    _refuse_key_in(f"{option} {path}", data)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CliError(
+            f"{option} {path} is not PEM text (a binary DER or PKCS#7 file?): convert it "
+            "with `openssl x509 -inform der -in FILE -out FILE.pem`",
+            ExitCode.USAGE,
+        ) from None
+
+
 @app.command("submit-cert")
 @run_async
 async def submit_cert(
@@ -1440,21 +1467,24 @@ async def submit_cert(
     comment: Comment = "",
     json_out: Json = False,
 ) -> None:
-    """Hand in the signed certificate of a renewal waiting for its CA (validated at once)."""
+    """Hand in the signed certificate of a renewal waiting for its CA (validated at once).
+
+    A file that holds a private key (PEM key block, PKCS#12/PFX, DER key) is refused before
+    anything is sent: the key would stay in the workflow history.
+    """
     from workflows.models import CertificateSubmission
     from workflows.renewal import CertRenewalWorkflow
 
+    cert_pem = _submission_file(cert, "--cert")
+    chain_pem = _submission_file(chain, "--chain") if chain else None
+    _refuse_key_in("the comment", comment)
     remote = _service(by=by)
     if remote is not None:
         data = await _remote_action(
             remote,
             change_id,
             "submit-cert",
-            {
-                "certificate_pem": cert.read_text(),
-                "chain_pem": chain.read_text() if chain else None,
-                "comment": comment,
-            },
+            {"certificate_pem": cert_pem, "chain_pem": chain_pem, "comment": comment},
         )
         serial = (data.get("submission") or {}).get("serial", "")
         _print_status(
@@ -1467,8 +1497,8 @@ async def submit_cert(
         return
     submission = CertificateSubmission(
         principal=principal(by),
-        certificate_pem=cert.read_text(),
-        chain_pem=chain.read_text() if chain else None,
+        certificate_pem=cert_pem,
+        chain_pem=chain_pem,
         comment=comment,
     )
     result = await _act(

@@ -181,9 +181,12 @@ def fail(exc: BaseException) -> ExitCode:
 
 def _classify(exc: BaseException) -> tuple[ExitCode, str]:
     from activities.clients.inventory import InventoryError
+    from activities.clients.key_material import KeyMaterialError
 
     if isinstance(exc, CliError):
         return exc.code, str(exc)
+    if isinstance(exc, KeyMaterialError):  # the converter refused to send it: any comment
+        return ExitCode.USAGE, str(exc)
     if isinstance(exc, InventoryError):
         if str(exc).startswith("no cluster named"):
             return ExitCode.NOT_FOUND, str(exc)

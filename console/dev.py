@@ -20,6 +20,7 @@ from activities.clients.validation import describe_validation_error
 from console import dev_service, optional_lab
 from console.common import CliError
 from workers.devserver import DevServer, DevServerError, detached_status, stop_detached
+from workers.private_files import append_private, private_dir, write_private_text
 from workers.settings import UcrenewSettings
 from workers.wiring import inventory_path
 
@@ -48,11 +49,11 @@ def start_worker(settings: UcrenewSettings) -> int:
     if running:
         return running
     wdir = _worker_dir(settings)
-    wdir.mkdir(parents=True, exist_ok=True)
+    private_dir(wdir)
     env = dict(os.environ)
     env["UCRENEW_STATE_DIR"] = str(settings.state_dir)
     env["UCRENEW_TEMPORAL_ADDRESS"] = settings.temporal_address
-    with (wdir / "worker.log").open("ab") as log:
+    with append_private(wdir / "worker.log") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "workers"],
             stdin=subprocess.DEVNULL,
@@ -61,7 +62,7 @@ def start_worker(settings: UcrenewSettings) -> int:
             env=env,
             start_new_session=True,
         )
-    (wdir / "worker.pid").write_text(str(proc.pid))
+    write_private_text(wdir / "worker.pid", str(proc.pid))
     time.sleep(0.3)
     if proc.poll() is not None:
         tail = (wdir / "worker.log").read_text()[-2000:]

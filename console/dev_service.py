@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from workers.devserver import free_loopback_port
+from workers.private_files import append_private, private_dir, write_private_text
 from workers.settings import UcrenewSettings
 
 __all__ = ["DEV_USERS", "describe", "ensure_files", "service_dir", "start", "stop"]
@@ -41,12 +42,6 @@ def service_dir(settings: UcrenewSettings) -> Path:
     return settings.state_dir / "service"
 
 
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
-
-
 def ensure_files(settings: UcrenewSettings) -> dict[str, str] | None:
     """Make the session key and the dev users file when missing.
 
@@ -56,10 +51,10 @@ def ensure_files(settings: UcrenewSettings) -> dict[str, str] | None:
     from service.users import add_user
 
     sdir = service_dir(settings)
-    sdir.mkdir(parents=True, exist_ok=True)
+    private_dir(sdir)
     key = sdir / "session.key"
     if not key.exists():
-        _write_private(key, secrets.token_urlsafe(48) + "\n")
+        write_private_text(key, secrets.token_urlsafe(48) + "\n")
     users = sdir / "users.yaml"
     if users.exists():
         return None
@@ -68,7 +63,7 @@ def ensure_files(settings: UcrenewSettings) -> dict[str, str] | None:
         passwords[name] = secrets.token_urlsafe(12)
         add_user(users, name, passwords[name], list(groups), display)
     lines = [f"{name}: {password}" for name, password in passwords.items()]
-    _write_private(sdir / "dev-passwords.txt", "\n".join(lines) + "\n")
+    write_private_text(sdir / "dev-passwords.txt", "\n".join(lines) + "\n")
     return passwords
 
 
@@ -143,7 +138,7 @@ def start(settings: UcrenewSettings, wait_seconds: float = 20.0) -> dict[str, An
     env.setdefault("UCRENEW_SERVICE_CODEC_CORS_ORIGINS", json.dumps(ui))
     env.setdefault("UCRENEW_SERVICE_CODEC_READERS", json.dumps(["voice-engineers"]))
     log = sdir / "service.log"
-    with log.open("ab") as out:
+    with append_private(log) as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "service"],
             stdin=subprocess.DEVNULL,
@@ -152,8 +147,8 @@ def start(settings: UcrenewSettings, wait_seconds: float = 20.0) -> dict[str, An
             env=env,
             start_new_session=True,
         )
-    (sdir / "service.pid").write_text(str(proc.pid))
-    (sdir / "service.json").write_text(json.dumps({"url": url}))
+    write_private_text(sdir / "service.pid", str(proc.pid))
+    write_private_text(sdir / "service.json", json.dumps({"url": url}))
     deadline = time.monotonic() + wait_seconds
     while True:
         if proc.poll() is not None:

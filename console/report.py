@@ -5,6 +5,28 @@ from __future__ import annotations
 from activities.cluster_models import LeftoverCertificate
 from workflows.models import RenewalStatus
 
+_INTENT_OUTCOMES = {
+    "done-after-retry": "done by ucrenew, confirmed by read-back after a retry",
+    "unconfirmed": "not confirmed: it may have taken effect",
+    "pending": "in progress",
+}
+
+
+def _intent_lines(status: RenewalStatus) -> list[str]:
+    """The state-changing calls whose outcome a plain read-back would misstate: confirmed
+    only after a retry, or never confirmed (recorded before each call, issue 16)."""
+    notable = [i for i in status.intents if i.outcome in _INTENT_OUTCOMES]
+    if not notable:
+        return []
+    lines = ["", "## Calls confirmed after a retry or not confirmed", ""]
+    lines += [
+        f"- {i.at:%Y-%m-%d %H:%M:%S} UTC {i.effect} {i.target}"
+        + (f" ({i.detail})" if i.detail else "")
+        + f": {_INTENT_OUTCOMES[i.outcome]}"
+        for i in notable
+    ]
+    return lines
+
 
 def markdown_report(status: RenewalStatus) -> str:
     """A Markdown report of one renewal, from its status (works for finished and running ones)."""
@@ -95,6 +117,7 @@ def markdown_report(status: RenewalStatus) -> str:
             )
     if status.outstanding:
         lines += ["", "## Left to do", ""] + [f"- {o}" for o in status.outstanding]
+    lines += _intent_lines(status)
     lines += _caveat_lines(status)
     lines += leftover_removal_lines(status)
     if status.audit:

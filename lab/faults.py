@@ -24,7 +24,8 @@ FaultKind = Literal[
     # a service that is started stays STARTING until the fault is cleared
     "service-hang",
     # HTTP 5xx on an interface (rest | soap | axl | any) at a rate; params: status (503),
-    # retry_after (seconds, sent as Retry-After)
+    # retry_after (seconds, sent as Retry-After), retry_after_form (``http-date``: sent as
+    # the date that many seconds from now)
     "http-error",
     # SOAP fault (Server.userException) on soap/axl at a rate
     "soap-fault",

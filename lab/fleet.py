@@ -157,7 +157,7 @@ class LabFleet:
     async def start(self) -> LabFleet:
         """Open the control API, start every twin, then write the inventory and ``lab.json``
         (last, so a waiting ``lab up`` sees the fleet only once all of it answers)."""
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
             await self._start_control()
             gate = asyncio.Semaphore(self.concurrency)

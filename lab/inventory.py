@@ -70,7 +70,7 @@ def cluster_entry(
     refs: dict[str, dict[str, str]] = {}
     for account, (user, password) in lab.credentials.items():
         secret = state / "secrets" / account
-        secret.parent.mkdir(parents=True, exist_ok=True)
+        secret.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         pki.write_private(secret, password.encode())
         refs[account] = {"username": user, "password": f"file:{secret}"}
     trust = state / "https-trust.pem"

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Awaitable, Callable
+from email.utils import formatdate
 from pathlib import Path
 
 import asyncssh
@@ -45,6 +47,14 @@ def interface_of(path: str) -> str:
     return "web"
 
 
+def retry_after_header(seconds: int, form: object = None) -> str:
+    """A ``Retry-After`` value (RFC 9110 §10.2.3): delay-seconds, or with ``form`` set to
+    ``http-date`` the IMF-fixdate that many seconds from now."""
+    if form == "http-date":
+        return formatdate(time.time() + seconds, usegmt=True)
+    return str(seconds)
+
+
 def node_app(twin: Twin, node: Node) -> web.Application:
     """The aiohttp application serving one node: certmgr, Control Center, RisPort, AXL and the
     web applications' login pages."""
@@ -60,7 +70,9 @@ def node_app(twin: Twin, node: Node) -> web.Application:
             status = int(fault.params.get("status", 503))
             headers = {}
             if "retry_after" in fault.params:
-                headers["Retry-After"] = str(int(fault.params["retry_after"]))
+                headers["Retry-After"] = retry_after_header(
+                    int(fault.params["retry_after"]), fault.params.get("retry_after_form")
+                )
             return web.Response(
                 status=status, text=f"{status} injected by the lab", headers=headers
             )

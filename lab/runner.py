@@ -101,7 +101,7 @@ def up(
     with contextlib.suppress(LabNotRunning):
         return read_descriptor(state_dir)
     ldir = lab_dir(state_dir)
-    ldir.mkdir(parents=True, exist_ok=True)
+    ldir.mkdir(mode=0o700, parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         (ldir / "lab.json").unlink()
     cmd = [sys.executable, "-m", "lab", "serve", "--state-dir", str(state_dir)]

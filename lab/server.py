@@ -79,7 +79,7 @@ class Lab(Twin):
 
     async def start(self) -> Lab:
         """Build the cluster (real keys), open every node's ports and the control API."""
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         loop = asyncio.get_running_loop()
         # Key generation for a whole cluster takes a moment: keep the loop free meanwhile.
         self.cluster = await loop.run_in_executor(

@@ -23,6 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.catalog import Purpose
 from activities.clients.inventory import ChangePolicyEntry, InventoryError, load_inventory_cached
+from activities.clients.key_material import KeyMaterialError, refuse_key_material
 from service.deps import api_principal, service_settings, temporal_client
 from service.errors import ApiError
 from service.policy import allowed_actions, approval_policy, may_take
@@ -329,15 +330,39 @@ async def _checked(
     return handle
 
 
+def _key_free_submission(body: SubmitCertBody) -> SubmitCertBody:
+    """The submission, refused when any field holds private key material: a dependency, so
+    the refusal comes before the Temporal client is even looked up.
+
+    Raises:
+        ApiError: 422 ``private-key``, naming what was found (never the key).
+    """
+    fields = (
+        ("the certificate", body.certificate_pem),
+        ("the chain", body.chain_pem),
+        ("the comment", body.comment),
+    )
+    for what, text in fields:
+        try:
+            refuse_key_material(text, what)
+        except KeyMaterialError as refused:
+            raise ApiError(422, "private-key", str(refused)) from None
+    return body
+
+
 @router.post("/renewals/{change_id}/submit-cert")
 async def submit_cert(
     request: Request,
     change_id: str,
-    body: SubmitCertBody,
     principal: Signed,
+    body: Annotated[SubmitCertBody, Depends(_key_free_submission)],
     client: TemporalClient,
 ) -> ActionResult:
-    """Hand in the signed certificate (manual CA); validated before it is accepted."""
+    """Hand in the signed certificate (manual CA); validated before it is accepted.
+
+    A body holding private key material is refused (422 ``private-key``) before Temporal is
+    asked anything: what reaches Temporal stays in the workflow history.
+    """
     handle = await _checked(request, client, change_id, principal, "submit-cert")
     submission = CertificateSubmission(
         principal=principal.name,

@@ -13,9 +13,10 @@ in, 403 not a reader). The browser may call it only from the configured Temporal
 get no CORS headers. Payloads are never logged: a line says who decoded how many, for which
 namespace.
 
-Decoding and encoding change nothing, so the session's CSRF token is not asked for (the
-Temporal UI cannot send it); the JSON body's content type makes every cross-origin browser
-call go through the preflight.
+Encoding refuses (422) a payload that holds private key material, as every ucrenew client's
+converter does. Decoding and encoding change nothing, so the session's CSRF token is not
+asked for (the Temporal UI cannot send it); the JSON body's content type makes every
+cross-origin browser call go through the preflight.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from activities.clients.secrets import SecretRefError
 from service.deps import optional_principal, service_settings
 from service.errors import ApiError
 from service.principal import Principal
-from workers.converter import CodecKeyError, codec_from_settings
+from workers.converter import CodecKeyError, codec_from_settings, payload_key_material
 
 __all__ = ["MAX_BODY_BYTES", "router"]
 
@@ -142,6 +143,24 @@ def _answer(request: Request, payloads: list[Payload]) -> Response:
     return Response(body, media_type="application/json", headers=_cors(request))
 
 
+def _refuse_key_material(payloads: list[Payload]) -> None:
+    """What the Temporal UI encodes here it sends to Temporal (a signal's input, say): a
+    payload holding private key material never gets that far, encrypted or not.
+
+    Raises:
+        ApiError: 422 when a payload holds key material (named, never quoted).
+    """
+    for payload in payloads:
+        kind = payload_key_material(payload)
+        if kind is not None:
+            raise ApiError(
+                422,
+                "private-key",
+                f"a payload holds private key material ({kind}): refused, nothing is sent to "
+                "Temporal with ucrenew's codec",
+            )
+
+
 async def _run(request: Request, action: str) -> Response:
     try:
         if request.headers.get("origin") is not None and "Access-Control-Allow-Origin" not in (
@@ -162,6 +181,8 @@ async def _run(request: Request, action: str) -> Response:
                 f"the codec endpoint serves namespace {want!r}, not {namespace!r}",
             )
         payloads = await _payloads(request)
+        if action == "encode":
+            _refuse_key_material(payloads)
         codec = _codec(request)
     except ApiError as err:
         return _error(request, err.status, err.code, err.message)

@@ -6,6 +6,8 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from activities.clients.key_material import KeyMaterialError
+
 __all__ = ["ApiError", "LoginRequired", "api_error_response", "install_handlers"]
 
 
@@ -64,6 +66,12 @@ async def _invalid_request(_request: Request, exc: Exception) -> Response:
     return api_error_response(422, "invalid-request", "; ".join(parts) or "invalid request")
 
 
+async def _key_material(_request: Request, exc: Exception) -> Response:
+    # Raised by the converter's guard when any action's text (a comment, a reason) holds a
+    # private key: nothing was sent to Temporal.
+    return api_error_response(422, "private-key", str(exc))
+
+
 def install_handlers(app: object) -> None:
     """Register the handlers on a FastAPI app."""
     from fastapi import FastAPI
@@ -72,3 +80,4 @@ def install_handlers(app: object) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(KeyMaterialError, _key_material)

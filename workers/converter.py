@@ -1,9 +1,11 @@
 """The one data converter every ucrenew Temporal client uses (workers, CLI, dashboard, tests).
 
 Pydantic payloads, failure messages and stack traces moved into encoded attributes (so the
-codec covers them too), and optional AES-256-GCM payload encryption. Every process that talks
-to the same namespace must build its converter here, with the same keys, or it cannot read
-the others' payloads.
+codec covers them too), a guard that refuses to encode any payload holding private key
+material (so no ucrenew process can put a key into a workflow history, whatever the message:
+update, signal, start, activity input or result), and optional AES-256-GCM payload
+encryption. Every process that talks to the same namespace must build its converter here,
+with the same keys, or it cannot read the others' payloads.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import json
 import os
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -25,6 +29,7 @@ from temporalio.converter import (
     PayloadCodec,
 )
 
+from activities.clients.key_material import KeyMaterialError, find_key_material
 from activities.clients.secrets import resolve_secret_ref
 from workers.settings import UcrenewSettings
 
@@ -33,9 +38,11 @@ __all__ = [
     "KEY_ID_METADATA",
     "CodecKeyError",
     "EncryptionCodec",
+    "KeyMaterialGuard",
     "codec_from_settings",
     "make_data_converter",
     "parse_key",
+    "payload_key_material",
 ]
 
 ENCRYPTED_ENCODING = b"binary/encrypted"
@@ -45,6 +52,9 @@ KEY_ID_METADATA = "encryption-key-id"
 """Metadata entry naming the key that encrypted a payload."""
 
 _NONCE_SIZE = 12
+# No private key encodes in fewer characters (an EC P-256 SEC1 key is 121 bytes of DER, 164
+# of base64): shorter strings (names, serials, phases) are not worth a look.
+_SMALLEST_KEY = 100
 _KEY_SIZE = 32
 
 
@@ -170,6 +180,121 @@ class EncryptionCodec(PayloadCodec):
         return decoded
 
 
+def _strings(value: object) -> list[str]:
+    """Every string of a decoded JSON value (keys too: a dict may be keyed by anything)."""
+    found: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+# Strings found clean lately (a CSR, the new certificates: the status carries them in every
+# answer), so a long renewal's repeated payloads are scanned once. Only clean strings.
+_CLEAN: OrderedDict[str, None] = OrderedDict()
+_CLEAN_MAX = 256
+
+
+def _remember_clean(text: str) -> None:
+    _CLEAN[text] = None
+    if len(_CLEAN) > _CLEAN_MAX:
+        _CLEAN.popitem(last=False)
+
+
+def payload_key_material(payload: Payload) -> str | None:
+    """Say what private key material a plain (not yet encrypted) payload holds, if any.
+
+    JSON payloads are read string by string (a PEM block's line breaks are escaped in the
+    JSON text); binary ones as a whole file would be.
+
+    Args:
+        payload: A payload as the pydantic converter made it.
+
+    Returns:
+        A description of the key material (no key bytes), or ``None``.
+    """
+    data = payload.data
+    if len(data) < _SMALLEST_KEY:
+        return None
+    if payload.metadata.get("encoding") == b"json/plain":
+        try:
+            decoded = json.loads(data)
+        except ValueError:
+            return find_key_material(data)
+        for text in _strings(decoded):
+            if len(text) < _SMALLEST_KEY or text in _CLEAN:
+                continue
+            kind = find_key_material(text)
+            if kind is not None:
+                return kind
+            _remember_clean(text)
+        return None
+    return find_key_material(data)
+
+
+class KeyMaterialGuard(PayloadCodec):
+    """The first codec of every ucrenew converter: refuses to encode private key material.
+
+    Whatever a Temporal client encodes is sent to the server and kept in history (and its
+    database) for the retention period; a validator that refuses an update, or a signal
+    handler that ignores one, comes too late for the bytes. This codec raises
+    :class:`~activities.clients.key_material.KeyMaterialError` before anything leaves the
+    process, then hands the payloads to ``inner`` (the encryption codec), if any. A client
+    that does not use ucrenew's converter (the ``temporal`` CLI, another SDK) bypasses it:
+    the renewal's update validators refuse those, and signals from such clients are the one
+    path the guard cannot cover (docs/operator-guide.md, "Private keys and the state dir").
+    """
+
+    def __init__(self, inner: PayloadCodec | None = None) -> None:
+        """Wrap ``inner``.
+
+        Args:
+            inner: The codec that encodes after the check (encryption), or ``None``.
+        """
+        super().__init__()
+        self.inner = inner
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        """Check every payload, then encode them with the inner codec.
+
+        Args:
+            payloads: Plain payloads.
+
+        Returns:
+            The payloads as the inner codec encodes them (unchanged without one).
+
+        Raises:
+            KeyMaterialError: A payload holds private key material; nothing was encoded.
+        """
+        for payload in payloads:
+            kind = payload_key_material(payload)
+            if kind is not None:
+                raise KeyMaterialError("a message to Temporal", kind)
+        if self.inner is None:
+            return list(payloads)
+        return await self.inner.encode(payloads)
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        """Decode with the inner codec (history written before the guard reads as it was).
+
+        Args:
+            payloads: Payloads as stored by Temporal.
+
+        Returns:
+            Plain payloads, one per input.
+        """
+        if self.inner is None:
+            return list(payloads)
+        return await self.inner.decode(payloads)
+
+
 def codec_from_settings(
     settings: UcrenewSettings, base_dir: Path | None = None
 ) -> EncryptionCodec | None:
@@ -208,12 +333,13 @@ def make_data_converter(
             tools that hold the key themselves.
 
     Returns:
-        A pydantic data converter with encoded failure attributes and the codec, if any.
+        A pydantic data converter with encoded failure attributes, the key-material guard,
+        and the codec, if any, behind it.
     """
     if codec is None and settings is not None:
         codec = codec_from_settings(settings)
     return dataclasses.replace(
         pydantic_data_converter,
-        payload_codec=codec,
+        payload_codec=KeyMaterialGuard(codec),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )

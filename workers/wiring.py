@@ -12,6 +12,7 @@ from temporalio.worker import Worker
 
 from activities.ca import CaActivities
 from activities.clients.ca.local import LocalCa
+from activities.clients.cucm.backoff import Backoff
 from activities.clients.trust_store import TrustFile, TrustStore
 from activities.cucm import CucmActivities
 from activities.fleet import FleetActivities
@@ -65,13 +66,27 @@ async def connect(settings: UcrenewSettings) -> Client:
     )
 
 
+def cucm_backoff(settings: UcrenewSettings) -> Backoff:
+    """How discovery retries a transient fault of a CUCM node, from the settings."""
+    return Backoff(
+        attempts=settings.cucm_retry_attempts,
+        initial=settings.cucm_retry_seconds,
+        throttle_initial=settings.cucm_throttle_seconds,
+        maximum=settings.cucm_retry_max_wait_seconds,
+    )
+
+
 def build_worker(
     client: Client, settings: UcrenewSettings, task_queue: str | None = None
 ) -> Worker:
     """A worker running every ucrenew workflow and activity on the task queue."""
     ca = local_ca(settings)
     trust = trust_store(settings)
-    cucm = CucmActivities(inventory_loader=lambda: inventory_path(settings), trust_store=trust)
+    cucm = CucmActivities(
+        inventory_loader=lambda: inventory_path(settings),
+        trust_store=trust,
+        backoff=cucm_backoff(settings),
+    )
     cleanup = LeftoverActivities(
         inventory_loader=lambda: inventory_path(settings), trust_store=trust
     )
@@ -103,6 +118,7 @@ def build_worker(
             cucm.sso_status,
             cucm.generate_csr,
             cucm.check_pending_csr,
+            cucm.trust_presence,
             cucm.upload_trust,
             cucm.upload_certificate,
             cucm.restart_service,

@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.catalog import Purpose
     from activities.cert_paths import LEGACY_PATH, CertificatePath
     from activities.clients.inventory import short_name
+    from activities.clients.key_material import KeyMaterialError, refuse_key_material
     from activities.cluster_models import CsrRequest, CsrResult, ValidateRequest
     from activities.cucm import CucmActivities
     from activities.models import CaPollRequest, CaSubmission, CaSubmitRequest, ValidationReport
@@ -152,7 +153,16 @@ class CertificateAcquisition:
     # -- the manual CA's submission (an update) ------------------------------------------
 
     def check_submission(self, submission: CertificateSubmission) -> None:
-        """Refuse a submission out of phase or malformed, before anything is recorded."""
+        """Refuse a submission holding a private key, out of phase or malformed, before
+        anything is recorded (a refused update leaves no trace in history)."""
+        try:
+            refuse_key_material(
+                submission.certificate_pem, "the certificate", "nothing of it is recorded"
+            )
+            refuse_key_material(submission.chain_pem, "the chain", "nothing of it is recorded")
+            refuse_key_material(submission.comment, "the comment", "nothing of it is recorded")
+        except KeyMaterialError as refused:
+            raise ApplicationError(str(refused), type="PrivateKeyInSubmission") from None
         status = self._ledger.status
         if status.awaiting != "ca" or self._input.ca != "manual":
             raise ApplicationError(

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.cluster_models import LeftoverCertificate
     from activities.leftovers import LeftoverActivities
     from workflows import policies
+    from workflows.intents import CONFIRMED_AFTER_RETRY
     from workflows.ledger import ApprovalGates, Ledger
     from workflows.models import LeftoverRemoval, Problem
     from workflows.steps import RenewalStopped, run_activity
@@ -66,17 +67,23 @@ async def remove_leftovers(
         ledger.audit("ucrenew", "leftovers-kept", "removal rejected: the certificates stay")
         return
     removal.decision = "approved"
+    intents = ledger.intents
     try:
-        result = await run_activity(
-            LeftoverActivities.remove_leftover_certificates,
-            LeftoverRemovalRequest(
-                cluster=cluster,
-                purposes=purposes,
-                extra_roots_pem=roots,
-                approved=leftovers,
-                readback=readback,
+        intent, result = await intents.around(
+            "trust-delete",
+            "CSCur97909 leftovers",
+            ", ".join(_path(x) for x in leftovers),
+            run_activity(
+                LeftoverActivities.remove_leftover_certificates,
+                LeftoverRemovalRequest(
+                    cluster=cluster,
+                    purposes=purposes,
+                    extra_roots_pem=roots,
+                    approved=leftovers,
+                    readback=readback,
+                ),
+                policies.ASSESS,
             ),
-            policies.ASSESS,
         )
     except RenewalStopped as stop:
         removal.errors["cluster"] = stop.message
@@ -87,6 +94,14 @@ async def remove_leftovers(
             )
         )
         return
+    confirmed = ""
+    if result.already_gone and intents.ours(intent, result.attempt):
+        # A retry found gone what ucrenew's earlier attempt deleted.
+        confirmed = (
+            f" ({len(result.already_gone)} of them deleted by ucrenew, {CONFIRMED_AFTER_RETRY})"
+        )
+        result.removed, result.already_gone = [*result.removed, *result.already_gone], []
+    intents.settle(intent, "done-after-retry" if confirmed else "done", "")
     removal.removed, removal.already_gone = result.removed, result.already_gone
     removal.still_present, removal.errors = result.still_present, result.errors
     gone = {_path(x) for x in [*result.removed, *result.already_gone]}
@@ -108,5 +123,7 @@ async def remove_leftovers(
         "ucrenew",
         "leftovers-removed",
         f"removed {len(result.removed)}, already gone {len(result.already_gone)}, still "
-        f"present {len(result.still_present)}: " + ", ".join(_path(x) for x in result.removed),
+        f"present {len(result.still_present)}: "
+        + ", ".join(_path(x) for x in result.removed)
+        + confirmed,
     )

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.approval_models import Approval, ApprovalPolicy
     from workflows.approvals import ApprovalRefused, check_approval, gate_satisfied
+    from workflows.intents import IntentLog
     from workflows.models import (
         ApprovalInput,
         AuditEvent,
@@ -59,6 +60,9 @@ class Ledger:
         self.progress = sa.Progress()
         #: Tells people what the change waits for (off until the run enables it).
         self.notifier = Notifier(status)
+        #: State-changing calls recorded before they are made (on from patch
+        #: "intent-before-effect"): what ucrenew did, even when a worker died in between.
+        self.intents = IntentLog(status)
 
     def publish(self, values: dict[SearchAttributeKey[Any], Any]) -> None:
         """Upsert those of ``values`` that changed since they were last upserted, in one

@@ -262,6 +262,36 @@ class AuditEvent(BaseModel):
     comment: str = ""
 
 
+IntentEffect = Literal[
+    "sso-disable",
+    "trust-upload",
+    "certificate-upload",
+    "ctl-update",
+    "service-restart",
+    "phone-reset",
+    "trust-delete",
+]
+IntentOutcome = Literal["pending", "done", "done-after-retry", "already", "unconfirmed"]
+
+
+class Intent(BaseModel):
+    """A state-changing call ucrenew recorded before making it, and what came of it.
+
+    Recorded before the call because a read-back after a retry cannot tell "ucrenew did it"
+    from "it was so": with the intent on record, the audit trail and the actions left to an
+    operator say what ucrenew did, even when the worker died between the effect and its answer.
+    """
+
+    at: UtcDatetime
+    effect: IntentEffect
+    target: str = Field(
+        description="what it acts on: a trust store, a purpose, a service on a node"
+    )
+    detail: str = ""
+    outcome: IntentOutcome = "pending"
+    result: str = Field(default="", description="what the read-back found")
+
+
 class ApprovalInput(BaseModel):
     """Approve (or reject) the current gate."""
 
@@ -438,6 +468,10 @@ class RenewalStatus(BaseModel):
     phones_reset: int = Field(default=0, description="phones ucrenew reset through AXL")
     outstanding: list[str] = Field(
         default_factory=list, description="actions left to an operator (e.g. re-enable SSO)"
+    )
+    intents: list[Intent] = Field(
+        default_factory=list,
+        description="state-changing calls, each recorded before it was made, with its outcome",
     )
     error: str | None = None
     cancellation: CancellationNote | None = Field(

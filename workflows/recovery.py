@@ -272,18 +272,24 @@ class NodeStepRecovery:
                     status.rolled_back.setdefault(fqdn, []).append(purpose)
                     ledger.audit("ucrenew", "certificate-regenerated", result.detail)
                 for service in services.get(fqdn, []):
-                    await run_activity(
-                        CucmActivities.restart_service,
-                        RestartRequest(
-                            cluster=self._input.cluster,
-                            node=fqdn,
-                            service=service,
-                            not_before=not_before,
-                            timeout_seconds=opts.restart_timeout_seconds,
-                            poll_seconds=opts.restart_poll_seconds,
+                    intent, _ = await ledger.intents.around(
+                        "service-restart",
+                        f"{service} on {fqdn}",
+                        "rollback",
+                        run_activity(
+                            CucmActivities.restart_service,
+                            RestartRequest(
+                                cluster=self._input.cluster,
+                                node=fqdn,
+                                service=service,
+                                not_before=not_before,
+                                timeout_seconds=opts.restart_timeout_seconds,
+                                poll_seconds=opts.restart_poll_seconds,
+                            ),
+                            policy,
                         ),
-                        policy,
                     )
+                    ledger.intents.settle(intent, "done", "")
             except RenewalStopped as stop:
                 progress.steps["rollback"] = "failed"
                 commands = ", ".join(f"`{restart_command(s)}`" for s in services.get(fqdn, []))

@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         OtherRenewalsRequest,
         PendingCsrRequest,
         TrustUploadRequest,
+        TrustUploadResult,
     )
     from activities.cucm import CucmActivities
     from activities.models import CertificateInfo
@@ -58,6 +59,9 @@ with workflow.unsafe.imports_passed_through():
         record_assessment,
     )
     from workflows.identity import pinned_host_keys
+    from workflows.intents import CONFIRMED_AFTER_RETRY as CONFIRMED
+    from workflows.intents import PATCH as INTENTS
+    from workflows.intents import left_to_do
     from workflows.itsm import PATCH as ITSM
     from workflows.itsm import ChangeRecord, outcome_of
     from workflows.ledger import ApprovalGates, Ledger
@@ -68,6 +72,7 @@ with workflow.unsafe.imports_passed_through():
         CaCheckInput,
         CancellationNote,
         CertificateSubmission,
+        IntentOutcome,
         NewCertificate,
         OperatorDecision,
         Phase,
@@ -236,6 +241,8 @@ class CertRenewalWorkflow:
         self._set_phase("discover")
         self._gates.strict = workflow.patched("approvals-bound-four-eyes")
         self._purpose_certs = workflow.patched("purpose-certificates")
+        # Changes started before intents were recorded word retried read-backs as they did.
+        self._ledger.intents.enabled = workflow.patched(INTENTS)
         snapshot = await run_activity(
             CucmActivities.discover_cluster,
             DiscoverRequest(
@@ -429,36 +436,44 @@ class CertRenewalWorkflow:
             if plan.sso_disable and catalog.purpose(purpose).disables_sso:
                 await self._disable_sso()
             self._set_phase("upload-trust")
-            trust = await run_activity(
-                CucmActivities.upload_trust,
+            await self._upload_trust(
                 TrustUploadRequest(
                     cluster=inp.cluster, purpose=purpose, ca_pems=list(reversed(chain)), path=path
-                ),
-                policies.UPLOAD,
-            )
-            self._audit(
-                "ucrenew",
-                "trust-uploaded",
-                f"uploaded {trust.uploaded or 'nothing'}; "
-                f"already present {trust.skipped or 'none'}",
+                )
             )
 
             self._set_phase("upload-cert")
             try:
-                upload = await run_activity(
-                    CucmActivities.upload_certificate,
-                    CertUploadRequest(
-                        cluster=inp.cluster,
-                        purpose=purpose,
-                        certificate_pem=leaf.pem,
-                        chain_pems=chain,
-                        expected_nodes=expected,
-                        extra_roots_pem=root,
-                        path=path,
-                        node=node,
+                intent, upload = await self._ledger.intents.around(
+                    "certificate-upload",
+                    f"{purpose} on {node}" if node else purpose,
+                    f"serial {leaf.serial_hex} for " + ", ".join(expected),
+                    run_activity(
+                        CucmActivities.upload_certificate,
+                        CertUploadRequest(
+                            cluster=inp.cluster,
+                            purpose=purpose,
+                            certificate_pem=leaf.pem,
+                            chain_pems=chain,
+                            expected_nodes=expected,
+                            extra_roots_pem=root,
+                            path=path,
+                            node=node,
+                        ),
+                        policies.UPLOAD,
                     ),
-                    policies.UPLOAD,
                 )
+                if upload.already_installed and self._ledger.intents.ours(intent, upload.attempt):
+                    upload.message = (
+                        f"uploaded by ucrenew ({CONFIRMED}: installed on "
+                        + ", ".join(upload.installed_nodes)
+                        + ")"
+                    )
+                    self._ledger.intents.settle(intent, "done-after-retry", upload.message)
+                else:
+                    self._ledger.intents.settle(
+                        intent, "already" if upload.already_installed else "done", upload.message
+                    )
             except RenewalStopped as stop:
                 # Someone generated a CSR on the box between the check and the upload.
                 if stop.error_type != "CsrNoLongerPending":
@@ -499,12 +514,54 @@ class CertRenewalWorkflow:
         if self._sso_disabled:
             return
         self._set_phase("sso-disable")
-        sso = await run_activity(
-            CucmActivities.disable_sso, ClusterRef(cluster=self._input.cluster), policies.SSO
+        intents = self._ledger.intents
+        intent, sso = await intents.around(
+            "sso-disable",
+            "SAML SSO",
+            "utils sso disable on the publisher",
+            run_activity(
+                CucmActivities.disable_sso, ClusterRef(cluster=self._input.cluster), policies.SSO
+            ),
         )
         self._sso_disabled = True
         self._sso_disabled_by_us = sso.was_enabled
-        self._audit("ucrenew", "sso-disabled", sso.detail)
+        detail = sso.detail
+        outcome: IntentOutcome = "done" if sso.was_enabled else "already"
+        if not sso.was_enabled and intents.ours(intent, sso.attempt):
+            # The retry read SSO disabled: what ucrenew's earlier attempt did, not how it was.
+            self._sso_disabled_by_us = True
+            detail, outcome = f"disabled SAML SSO ({CONFIRMED})", "done-after-retry"
+        intents.settle(intent, outcome, detail)
+        self._audit("ucrenew", "sso-disabled", detail)
+
+    async def _upload_trust(self, req: TrustUploadRequest) -> None:
+        """Upload the chain's CA certificates the trust store lacks; with intents, those it
+        lacked are recorded first, so that a retry finding them present counts them as
+        uploaded by ucrenew (older changes upload at once, as they did)."""
+        intents = self._ledger.intents
+        store = catalog.purpose(req.purpose).trust_store
+        intent = None
+        wanted: list[str] = []
+        if intents.enabled:
+            presence = await run_activity(CucmActivities.trust_presence, req, policies.ASSESS)
+            wanted = presence.missing
+            if wanted:
+                intent = intents.record("trust-upload", store, "upload " + ", ".join(wanted))
+        try:
+            trust: TrustUploadResult = await run_activity(
+                CucmActivities.upload_trust, req, policies.UPLOAD
+            )
+        except BaseException:
+            intents.settle(intent, "unconfirmed", "")
+            raise
+        ours = [s for s in trust.skipped if s in wanted]
+        uploaded = trust.uploaded + ours
+        present = [s for s in trust.skipped if s not in wanted]
+        comment = f"uploaded {uploaded or 'nothing'}; already present {present or 'none'}"
+        if ours:
+            comment += f" ({', '.join(ours)}: uploaded by ucrenew, {CONFIRMED})"
+        intents.settle(intent, "done-after-retry" if ours else "done", comment)
+        self._audit("ucrenew", "trust-uploaded", comment)
 
     async def _verify(self, plan: RenewalPlan, recovery: NodeStepRecovery | None) -> None:
         self._set_phase("verify")
@@ -615,11 +672,23 @@ class CertRenewalWorkflow:
 
     async def _compensate(self) -> None:
         """Record where the cluster stands and what an operator must still do."""
+        intents = self._ledger.intents
+        intents.close()
         if self._sso_disabled_by_us:
             self._status.outstanding.append(
                 "SAML SSO was disabled by this change and is still disabled: re-enable it in "
                 "Cisco Unified CM Administration > System > SAML Single Sign-On"
             )
+        elif intents.unconfirmed("sso-disable"):
+            # utils sso disable was issued and never answered: it may well have taken.
+            self._sso_disabled_by_us = True
+            self._status.outstanding.append(
+                "SAML SSO may have been disabled by this change (utils sso disable was issued "
+                "and not confirmed before it stopped): check `utils sso status` on the "
+                "publisher and re-enable it in Cisco Unified CM Administration > System > "
+                "SAML Single Sign-On"
+            )
+        self._status.outstanding += left_to_do(self._status.intents)
         plan = self._status.plan
         if self._uploaded and self._purpose_certs and plan is not None:
             ctl_done = any(e.action == "ctl-updated" for e in self._status.audit)

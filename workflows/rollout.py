@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import policies
     from workflows import search_attributes as sa
     from workflows.identity import check_answered
+    from workflows.intents import CONFIRMED_AFTER_RETRY
     from workflows.ledger import ApprovalGates, Ledger
     from workflows.models import FailedStep, Phase, RenewalInput, RenewalPlan
     from workflows.recovery import NodeStepRecovery
@@ -99,9 +100,15 @@ class Rollout:
         stages = restarts.stages
         if stages and stages[0].kind == "ctl-update":
             ledger.phase("ctl-update")
-            ctl = await run_activity(
-                CucmActivities.ctl_update, ClusterRef(cluster=inp.cluster), policies.SSO
+            intent, ctl = await ledger.intents.around(
+                "ctl-update",
+                "CTL file",
+                "utils ctl update CTLFile on the publisher",
+                run_activity(
+                    CucmActivities.ctl_update, ClusterRef(cluster=inp.cluster), policies.SSO
+                ),
             )
+            ledger.intents.settle(intent, "done", ctl.detail)
             ledger.audit("ucrenew", "ctl-updated", ctl.detail)
         ledger.phase("restarts")
         started = workflow.now()
@@ -145,21 +152,7 @@ class Rollout:
         for service in nr.services:
             while True:
                 try:
-                    result = await run_activity(
-                        CucmActivities.restart_service,
-                        RestartRequest(
-                            cluster=self._input.cluster,
-                            node=nr.node,
-                            service=service,
-                            not_before=started,
-                            timeout_seconds=opts.restart_timeout_seconds,
-                            poll_seconds=opts.restart_poll_seconds,
-                            extra_roots_pem=self._roots,
-                            expected_host_key=self._host_keys.get(nr.node, ""),
-                        ),
-                        policy,
-                    )
-                    check_answered(nr.node, result.answered_by, f"restart of {service}")
+                    await self._restart(nr.node, service, started, policy)
                     break
                 except RenewalStopped as stop:
                     progress.steps["restart"] = "failed"
@@ -181,6 +174,44 @@ class Rollout:
                 dataclasses.replace(counters, restarts_done=counters.restarts_done + 1)
             )
         progress.steps["restart"] = "done"
+
+    async def _restart(
+        self, node: str, service: str, started: datetime, policy: policies.ActivityPolicy
+    ) -> None:
+        """One service restart, its intent recorded first: a retry that finds the service
+        started since the restarts began found ucrenew's own restart, and says so."""
+        opts = self._input.options
+        intents = self._ledger.intents
+        intent, result = await intents.around(
+            "service-restart",
+            f"{service} on {node}",
+            "",
+            run_activity(
+                CucmActivities.restart_service,
+                RestartRequest(
+                    cluster=self._input.cluster,
+                    node=node,
+                    service=service,
+                    not_before=started,
+                    timeout_seconds=opts.restart_timeout_seconds,
+                    poll_seconds=opts.restart_poll_seconds,
+                    extra_roots_pem=self._roots,
+                    expected_host_key=self._host_keys.get(node, ""),
+                ),
+                policy,
+            ),
+        )
+        try:
+            check_answered(node, result.answered_by, f"restart of {service}")
+        except RenewalStopped:
+            intents.settle(intent, "unconfirmed", f"answered by {result.answered_by}")
+            raise
+        if result.already_done and intents.ours(intent, result.attempt):
+            detail = f"{service} on {node}: restarted by ucrenew ({CONFIRMED_AFTER_RETRY})"
+            intents.settle(intent, "done-after-retry", detail)
+            self._ledger.audit("ucrenew", "service-restarted", detail)
+        else:
+            intents.settle(intent, "already" if result.already_done else "done", "")
 
     async def _staged_phone_resets(self) -> None:
         """Reset every registered phone in gated batches, before any node serves the new
@@ -220,11 +251,18 @@ class Rollout:
             label = f"{kind} reset batch {number}/{len(batches)}"
             await self._fit_in_window(label, "phone-resets")
             baseline = await self._registered_now()
-            result = await run_activity(
-                CucmActivities.reset_phones,
-                PhoneResetRequest(cluster=inp.cluster, names=batch),
-                policies.PHONE_RESET,
+            intent, result = await ledger.intents.around(
+                "phone-reset",
+                label,
+                f"{len(batch)} phones, {', '.join(batch[:3])}"
+                + (", ..." if len(batch) > 3 else ""),
+                run_activity(
+                    CucmActivities.reset_phones,
+                    PhoneResetRequest(cluster=inp.cluster, names=batch),
+                    policies.PHONE_RESET,
+                ),
             )
+            ledger.intents.settle(intent, "done", f"{result.reset} of {result.requested} reset")
             ledger.status.phones_reset += result.reset
             detail = f"{label}: {result.reset} of {result.requested} phones reset"
             if result.not_found:

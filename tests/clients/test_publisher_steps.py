@@ -3,7 +3,11 @@ trust uploads, the pending-CSR check and disabling SSO."""
 
 from __future__ import annotations
 
-from activities.clients.cucm.certificates import pending_csr, upload_missing_trust
+from activities.clients.cucm.certificates import (
+    pending_csr,
+    trust_presence,
+    upload_missing_trust,
+)
 from activities.clients.cucm.certmgr import CertMgrClient
 from activities.clients.cucm.node_certs import open_node
 from activities.clients.cucm.sso import disable_sso
@@ -25,6 +29,21 @@ async def test_trust_upload_skips_what_the_store_already_has(lab: LabHandle) -> 
         assert (both.uploaded, both.skipped) == (["ucrenew Root Two"], ["ucrenew Root One"])
         again = await upload_missing_trust(web, web, "tomcat", [first.pem, second.pem])
         assert (again.uploaded, again.skipped) == ([], ["ucrenew Root One", "ucrenew Root Two"])
+
+
+async def test_trust_presence_reads_what_an_upload_would_add_and_changes_nothing(
+    lab: LabHandle,
+) -> None:
+    """The renewal records these as its intent before the upload (issue 16)."""
+    pub = lab.endpoint("cucm-pub")
+    first, second = TinyCa("ucrenew Root Three"), TinyCa("ucrenew Root Four")
+    since = lab.lab.journal.last_seq
+    async with open_node("rest", pub, lab.os_admin) as rest:
+        await upload_missing_trust(rest, rest, "tomcat", [first.pem])
+        before = lab.lab.journal.last_seq
+        seen = await trust_presence(rest, "tomcat", [first.pem, second.pem])
+    assert (seen.missing, seen.present) == (["ucrenew Root Four"], ["ucrenew Root Three"])
+    assert lab.lab.journal.last_seq == before > since  # the read wrote nothing
 
 
 async def test_pending_csr_matches_only_the_latest_csr(lab: LabHandle) -> None:

@@ -345,6 +345,34 @@ async def itsm_refused(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> 
     return handle
 
 
+async def intents_sso_lost_then_cancelled(
+    env: WorkflowEnvironment, stub: StubCluster, tq: str
+) -> Handle:
+    """``utils sso disable`` took effect and its answer was lost; the change is cancelled at
+    the SSO confirmation (intents recorded, SSO left to re-enable)."""
+    stub.lost_responses = {"disable_sso"}
+    handle = await start(env, tq)
+    await wait_for(handle, "sso-confirm")
+    await handle.cancel()
+    with contextlib.suppress(WorkflowFailureError):
+        await handle.result()
+    return handle
+
+
+async def intents_lost_answers(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
+    """A tomcat change whose trust upload, certificate upload and one restart lose their
+    first answer after the effect (trust read before the upload, retries confirmed)."""
+    stub.lost_responses = {
+        "upload_trust",
+        "upload_certificate",
+        "restart_service@cucm-sub1.lab.example.com",
+    }
+    handle = await start(env, tq)
+    await confirm(handle, stub)
+    await handle.result()
+    return handle
+
+
 SCENARIOS: dict[str, Scenario] = {
     "tomcat-local-ca": tomcat_local_ca,
     "manual-ca-refused-then-accepted": manual_ca_refused_then_accepted,
@@ -361,6 +389,8 @@ SCENARIOS: dict[str, Scenario] = {
     "itsm-checked-and-written": itsm_checked_and_written,
     "itsm-refused": itsm_refused,
     "notifications": notifications,
+    "intents-sso-lost-then-cancelled": intents_sso_lost_then_cancelled,
+    "intents-lost-answers": intents_lost_answers,
 }
 
 

@@ -250,3 +250,31 @@ async def test_without_a_codec_key_payloads_pass_through(keys: tuple[str, str]) 
             headers={**HEADERS, **bearer(keys[0], "voice-admins")},
         )
     assert r.status_code == 200 and from_json(r.json()) == [plain]
+
+
+async def test_the_codec_endpoint_never_encodes_private_key_material(
+    http: httpx.AsyncClient, keys: tuple[str, str]
+) -> None:
+    """What the Temporal UI has encoded here it sends to Temporal (a signal's input): a key
+    in it is refused (422), named but never echoed."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key_pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+    body_line = key_pem.splitlines()[1]
+    plain = Payload(
+        metadata={"encoding": b"json/plain"}, data=json.dumps({"comment": key_pem}).encode()
+    )
+    auth = {**HEADERS, **bearer(keys[0], "voice-admins")}
+    r = await http.post("/codec/encode", json=as_json([plain]), headers=auth)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "private-key"
+    assert "PRIVATE KEY" in r.json()["error"]["message"] and body_line not in r.text

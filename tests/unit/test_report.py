@@ -67,3 +67,35 @@ def test_report_shows_each_purpose_per_node_and_the_caveats() -> None:
     assert "|  | tomcat | 02 |  |  | no |  |" in report
     assert "- cscus47235-cn-not-in-san: add the CN" in report
     assert "run `ucrenew check CHG-1` after the change" in report
+
+
+def test_report_lists_calls_confirmed_after_a_retry_or_never_confirmed() -> None:
+    at = "2026-12-01T00:00:00Z"
+    report = markdown_report(
+        status(
+            purposes=["tomcat"],
+            intents=[
+                {"at": at, "effect": "trust-upload", "target": "tomcat-trust", "outcome": "done"},
+                {
+                    "at": at,
+                    "effect": "sso-disable",
+                    "target": "SAML SSO",
+                    "outcome": "done-after-retry",
+                },
+                {
+                    "at": at,
+                    "effect": "service-restart",
+                    "target": "Cisco Tomcat on cucm-sub1",
+                    "outcome": "unconfirmed",
+                },
+            ],
+        )
+    )
+    assert "## Calls confirmed after a retry or not confirmed" in report
+    assert "sso-disable SAML SSO: done by ucrenew, confirmed by read-back after a retry" in report
+    assert "service-restart Cisco Tomcat on cucm-sub1: not confirmed" in report
+    assert "tomcat-trust" not in report  # a plain success needs no word here
+
+
+def test_report_has_no_intent_section_when_every_call_answered() -> None:
+    assert "confirmed after a retry" not in markdown_report(status(purposes=["tomcat"]))

@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         KEY_ID_METADATA,
         CodecKeyError,
         EncryptionCodec,
+        KeyMaterialGuard,
         codec_from_settings,
         make_data_converter,
         parse_key,
@@ -199,8 +200,10 @@ def test_codec_from_settings_resolves_key_references(
     assert codec is not None
     assert codec.active_key_id == "k2"
     assert codec_from_settings(UcrenewSettings()) is None
-    assert make_data_converter(settings).payload_codec is not None
-    assert make_data_converter(UcrenewSettings()).payload_codec is None
+    guarded = make_data_converter(settings).payload_codec
+    assert isinstance(guarded, KeyMaterialGuard) and isinstance(guarded.inner, EncryptionCodec)
+    plain = make_data_converter(UcrenewSettings()).payload_codec
+    assert isinstance(plain, KeyMaterialGuard) and plain.inner is None
 
 
 def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -274,3 +277,38 @@ def test_errors_never_contain_the_secret_value(
         assert SENTINEL not in str(err.value)
         assert err.value.__cause__ is None
     assert os.environ["UCRENEW_TEST_EMPTY"] == ""
+
+
+# --- the key-material guard ----------------------------------------------------------------
+
+
+def _key_pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.BestAvailableEncryption(b"pw"),
+    ).decode()
+
+
+@pytest.mark.parametrize("encrypted", [False, True])
+async def test_the_converter_refuses_to_encode_private_key_material(encrypted: bool) -> None:
+    """Every ucrenew client's converter refuses a payload with a key, before any bytes leave:
+    an update, a signal or a start alike (the guard sits before the encryption)."""
+    from activities.clients.key_material import KeyMaterialError
+
+    codec = EncryptionCodec({"k1": KEY_A}, "k1") if encrypted else None
+    converter = make_data_converter(codec=codec)
+    key = _key_pem()
+    with pytest.raises(KeyMaterialError) as refused:
+        await converter.encode([EchoInput(note="cert\n" + key)])
+    assert "'RSA PRIVATE KEY'" in str(refused.value)
+    assert key.splitlines()[-2] not in str(refused.value)
+    # Public material passes, and decodes as it was.
+    ok = await converter.encode([EchoInput(note="-----BEGIN CERTIFICATE-----\nMIIB\n")])
+    assert await converter.decode(ok, [EchoInput]) == [
+        EchoInput(note="-----BEGIN CERTIFICATE-----\nMIIB\n")
+    ]

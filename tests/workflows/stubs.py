@@ -67,6 +67,7 @@ from activities.cluster_models import (
     RestartResult,
     ServiceState,
     SsoResult,
+    TrustPresence,
     TrustSettleRequest,
     TrustSettleResult,
     TrustUploadRequest,
@@ -195,6 +196,21 @@ class StubCluster:
     #: node's own); verify_node the one of ``verified_by``
     answered_by: dict[str, str] = field(default_factory=dict)
     verified_by: dict[str, str] = field(default_factory=dict)
+    #: activities whose first attempt applies its effect and then never answers, as when the
+    #: worker is killed right after it: ``disable_sso``, ``upload_trust``,
+    #: ``upload_certificate``, ``restart_service@<node FQDN>``; the retry reads back (with a
+    #: trailing ``!``, every attempt dies so: the step fails for good)
+    lost_responses: set[str] = field(default_factory=set)
+    #: someone else disables SSO after discovery, before ucrenew's disable reads it
+    sso_disabled_meanwhile: bool = False
+    #: CA subjects in each trust store (stateful only for tests that set it or lose responses)
+    trust_stores: dict[str, set[str]] = field(default_factory=dict)
+    #: purposes whose certificate a lost response installed (a retry finds it installed)
+    installed: set[str] = field(default_factory=set)
+    #: the certificate upload takes effect, then fails for good (e.g. its read-back fails)
+    upload_fails_after_effect: bool = False
+    #: (node, service) restarted by an attempt that never answered (a retry finds it done)
+    restarted_unanswered: set[tuple[str, str]] = field(default_factory=set)
 
     def names(self) -> list[str]:
         """Activity names in call order."""
@@ -404,12 +420,27 @@ class StubCluster:
             s.calls.append(("find_other_renewals", req))
             return OtherRenewalsResult(change_ids=s.other_renewals, leftovers=s.leftover_changes)
 
+        def lost(key: str) -> None:
+            """The effect is applied: a listed first attempt now dies without answering."""
+            every = f"{key}!" in s.lost_responses
+            if every or (key in s.lost_responses and activity.info().attempt == 1):
+                raise ApplicationError(f"{key}: the worker died after the effect", type="Lost")
+
         @activity.defn(name="disable_sso")
         async def disable_sso(ref: ClusterRef) -> SsoResult:
             s.calls.append(("disable_sso", ref))
+            if s.sso_disabled_meanwhile:
+                s.sso_enabled = False
             was = s.sso_enabled
             s.sso_enabled = False
-            return SsoResult(was_enabled=was, enabled=False, changed=was)
+            lost("disable_sso")
+            return SsoResult(
+                was_enabled=was,
+                enabled=False,
+                changed=was,
+                detail="disabled SAML SSO" if was else "SSO was already disabled",
+                attempt=activity.info().attempt,
+            )
 
         @activity.defn(name="sso_status")
         async def sso_status(ref: ClusterRef) -> SsoResult:
@@ -488,19 +519,59 @@ class StubCluster:
             root = cert_info(ROOT_PEM, "0001", req.now + timedelta(days=3650), [])
             return ValidationReport(ok=True, leaf=leaf, chain=[leaf, root])
 
+        @activity.defn(name="trust_presence")
+        async def trust_presence(req: TrustUploadRequest) -> TrustPresence:
+            s.calls.append(("trust_presence", req))
+            store = s.trust_stores.get(req.purpose, set())
+            return TrustPresence(
+                missing=[] if "root" in store else ["root"],
+                present=["root"] if "root" in store else [],
+            )
+
         @activity.defn(name="upload_trust")
         async def upload_trust(req: TrustUploadRequest) -> TrustUploadResult:
             s.calls.append(("upload_trust", req))
-            return TrustUploadResult(uploaded=["root"])
+            store = s.trust_stores.setdefault(req.purpose, set())
+            if "root" in store:
+                return TrustUploadResult(skipped=["root"], attempt=activity.info().attempt)
+            store.add("root")
+            lost("upload_trust")
+            return TrustUploadResult(uploaded=["root"], attempt=activity.info().attempt)
 
         @activity.defn(name="upload_certificate")
         async def upload_certificate(req: CertUploadRequest) -> CertUploadResult:
             s.calls.append(("upload_certificate", req))
-            return CertUploadResult(installed_nodes=[f.split(".")[0] for f in FQDNS])
+            nodes = [f.split(".")[0] for f in FQDNS]
+            attempt = activity.info().attempt
+            if req.purpose in s.installed:
+                return CertUploadResult(
+                    installed_nodes=nodes,
+                    already_installed=True,
+                    message="already installed",
+                    attempt=attempt,
+                )
+            if "upload_certificate" in s.lost_responses or s.upload_fails_after_effect:
+                s.installed.add(req.purpose)
+            lost("upload_certificate")
+            if s.upload_fails_after_effect:
+                raise ApplicationError(
+                    "the read-back of the upload failed",
+                    type="UploadIncomplete",
+                    non_retryable=True,
+                )
+            return CertUploadResult(installed_nodes=nodes, message="uploaded", attempt=attempt)
 
         @activity.defn(name="restart_service")
         async def restart_service(req: RestartRequest) -> RestartResult:
             s.calls.append(("restart_service", req))
+            done = (req.node, req.service) in s.restarted_unanswered
+            if done and req.node not in s.restart_fails_on:
+                return RestartResult(
+                    node=req.node,
+                    service=req.service,
+                    already_done=True,
+                    attempt=activity.info().attempt,
+                )
             s.in_flight += 1
             s.max_in_flight = max(s.max_in_flight, s.in_flight)
             s.restart_events.append(("start", req.node))
@@ -519,6 +590,9 @@ class StubCluster:
                     type="RestartFailed",
                     non_retryable=True,
                 )
+            if f"restart_service@{req.node}" in s.lost_responses:
+                s.restarted_unanswered.add((req.node, req.service))
+                lost(f"restart_service@{req.node}")
             if req.node in s.restart_fails_on:
                 raise ApplicationError(
                     f"{req.service} on {req.node} ended NOTRUNNING",
@@ -581,6 +655,11 @@ class StubCluster:
             req: LeftoverRemovalRequest,
         ) -> LeftoverRemovalResult:
             s.calls.append(("remove_leftover_certificates", req))
+            if "remove_leftover_certificates" in s.lost_responses:
+                lost("remove_leftover_certificates")  # deleted; the retry lists them gone
+                return LeftoverRemovalResult(
+                    already_gone=req.approved, attempt=activity.info().attempt
+                )
             return s.removal or LeftoverRemovalResult(removed=req.approved)
 
         @activity.defn(name="assess_cluster")
@@ -613,6 +692,7 @@ class StubCluster:
             await_certificate,
             check_pending_csr,
             validate_certificate,
+            trust_presence,
             upload_trust,
             upload_certificate,
             restart_service,

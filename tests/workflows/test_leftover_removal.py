@@ -124,3 +124,26 @@ async def test_with_the_option_but_no_leftovers_no_gate_opens(
     assert final.phase == "done"
     assert "remove_leftover_certificates" not in stub.names()
     assert final.leftover_removal is None
+
+
+async def test_a_removal_whose_answer_was_lost_is_recorded_as_ucrenews(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    """Issue 16: the deletions took effect and the attempt died before answering; the retry
+    lists them gone. The audit says ucrenew removed them (on main: "removed 0, already gone
+    2")."""
+    stub.sso_enabled = False
+    stub.leftovers = LeftoverResult(leftovers=[SUB1, SUB2])
+    stub.lost_responses = {"remove_leftover_certificates"}
+    handle = await start(time_skipping_env, task_queue, **with_removal())
+    status = await wait_for(handle, "approval")
+    await handle.execute_update(
+        CertRenewalWorkflow.approve, ApprovalInput(principal="bob", plan_hash=status.gate_hash)
+    )
+    final = await handle.result()
+    assert stub.names().count("remove_leftover_certificates") == 2
+    removal = final.leftover_removal
+    assert removal is not None
+    assert (removal.removed, removal.already_gone) == ([SUB1, SUB2], [])
+    [said] = [e.comment for e in final.audit if e.action == "leftovers-removed"]
+    assert said.startswith("removed 2, already gone 0") and "confirmed by read-back" in said

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from lxml import etree
 
 from activities.clients.cucm import inferred
+from activities.clients.cucm.backoff import retry_after_of
 from activities.clients.cucm.errors import (
     CucmError,
     CucmHttpError,
@@ -74,8 +75,9 @@ async def call_serviceability(
 ) -> etree._Element:
     """POST a serviceability operation (Control Center, RisPort) and return its Return element.
 
-    The realtime throttle fault becomes CucmThrottled, other faults CucmSoapFault, any other
-    non-200 status CucmHttpError.
+    The realtime throttle fault (and HTTP 429) becomes CucmThrottled, other faults
+    CucmSoapFault, any other non-200 status CucmHttpError; each carries the reply's
+    ``Retry-After`` when there is one (``retry_after`` is the back-off without it).
     """
     node = http.endpoint.fqdn
     resp = await http.request(
@@ -84,15 +86,25 @@ async def call_serviceability(
         content=envelope(payload),
         headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": operation},
     )
+    asked = retry_after_of(resp)
     if resp.status_code == 500 and "xml" in resp.headers.get("content-type", ""):
         fault = find_fault(parse_body(resp.content, node))
         if fault is not None:
             if inferred.THROTTLE_FAULT_RE.search(fault.faultstring):
-                raise CucmThrottled(fault.faultstring, node=node, retry_after=retry_after)
+                raise CucmThrottled(
+                    fault.faultstring, node=node, retry_after=retry_after, asked_wait=asked
+                )
             raise CucmSoapFault(fault.faultstring, node=node, faultcode=fault.faultcode)
+    if resp.status_code == 429:
+        raise CucmThrottled(
+            f"{operation}: HTTP 429", node=node, retry_after=retry_after, asked_wait=asked
+        )
     if resp.status_code != 200:
         raise CucmHttpError(
-            f"{operation}: HTTP {resp.status_code}", node=node, status=resp.status_code
+            f"{operation}: HTTP {resp.status_code}",
+            node=node,
+            status=resp.status_code,
+            asked_wait=asked,
         )
     ret = parse_body(resp.content, node).find(f".//{return_tag}")
     if ret is None:

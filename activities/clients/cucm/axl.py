@@ -14,6 +14,7 @@ from lxml import etree
 from pydantic import BaseModel
 
 from activities.clients.cucm import _soap, inferred
+from activities.clients.cucm.backoff import retry_after_of
 from activities.clients.cucm.errors import (
     CucmAxlSchemaError,
     CucmAxlVersionError,
@@ -331,13 +332,13 @@ class AxlClient(HttpsApi):
                 )
             self.version = supported[0]
             return await self._call(operation, build, negotiated=True)
-        if resp.status_code == inferred.AXL_THROTTLE_STATUS:
-            retry_after = inferred.AXL_THROTTLE_RETRY_AFTER
-            header = resp.headers.get("Retry-After", "")
-            if header.isdigit():
-                retry_after = float(header)
+        asked = retry_after_of(resp)
+        if resp.status_code in (inferred.AXL_THROTTLE_STATUS, 429):
             raise CucmThrottled(
-                f"{operation}: HTTP {resp.status_code}", node=self._node, retry_after=retry_after
+                f"{operation}: HTTP {resp.status_code}",
+                node=self._node,
+                retry_after=inferred.AXL_THROTTLE_RETRY_AFTER,
+                asked_wait=asked,
             )
         if resp.status_code == 500 and "xml" in resp.headers.get("content-type", ""):
             fault = _soap.find_fault(_soap.parse_body(resp.content, self._node))
@@ -370,7 +371,10 @@ class AxlClient(HttpsApi):
                 )
         if resp.status_code != 200:
             raise CucmHttpError(
-                f"{operation}: HTTP {resp.status_code}", node=self._node, status=resp.status_code
+                f"{operation}: HTTP {resp.status_code}",
+                node=self._node,
+                status=resp.status_code,
+                asked_wait=asked,
             )
         body = _soap.parse_body(resp.content, self._node)
         ret = body.find(f"{{{ns}}}{operation}Response/return")

@@ -1,5 +1,6 @@
 """Certificate steps that read the node before they act, over any interface.
 
+:func:`trust_presence` reads which CA certificates a trust store lacks;
 :func:`upload_missing_trust` uploads only the CA certificates the trust store lacks, so a
 repeated upload changes nothing; :func:`pending_csr` tells whether the CSR that was signed is
 still the one pending, before a certificate for it is uploaded.
@@ -12,7 +13,32 @@ from collections.abc import Sequence
 from activities.clients import pki
 from activities.clients.cucm.errors import CucmTrustDuplicate
 from activities.clients.cucm.node_certs import NodeCertificates
-from activities.cluster_models import PendingCsrResult, TrustUploadResult
+from activities.cluster_models import PendingCsrResult, TrustPresence, TrustUploadResult
+
+
+async def trust_presence(
+    lister: NodeCertificates, purpose: str, ca_pems: Sequence[str]
+) -> TrustPresence:
+    """Which of ``ca_pems`` the purpose's trust store lacks (by fingerprint); reads only.
+
+    The renewal records these as its intent before it uploads them, so that a retried upload
+    finding them present is known to have found its own work.
+
+    Args:
+        lister: The purpose's publisher, over the interface that reads the trust store.
+        purpose: The identity whose trust store is read.
+        ca_pems: The CA certificates, root first.
+    """
+    present = {
+        pki.certificate_info(t.certificate_pem).sha256_fingerprint
+        for t in await lister.list_trust(purpose)
+    }
+    result = TrustPresence()
+    for pem in ca_pems:
+        info = pki.certificate_info(pem)
+        name = info.subject_cn or info.subject
+        (result.present if info.sha256_fingerprint in present else result.missing).append(name)
+    return result
 
 
 async def upload_missing_trust(

@@ -15,12 +15,14 @@ import httpx
 from pydantic import BaseModel, Field
 
 from activities.clients.cucm import inferred
+from activities.clients.cucm.backoff import retry_after_of
 from activities.clients.cucm.errors import (
     CucmBadRequest,
     CucmError,
     CucmHttpError,
     CucmIssuerNotTrusted,
     CucmStaleCsr,
+    CucmThrottled,
     CucmTrustDuplicate,
 )
 from activities.clients.cucm.transport import BasicAuth, HttpsApi, HttpsClient, NodeEndpoint
@@ -341,7 +343,14 @@ class CertMgrClient(HttpsApi):
         message = f"{what} failed with HTTP {status}: {self._message(resp)}"
         if status == 400:
             raise CucmBadRequest(message, node=self.node, status=status)
-        raise CucmHttpError(message, node=self.node, status=status)
+        if status == 429:
+            raise CucmThrottled(
+                message,
+                node=self.node,
+                retry_after=inferred.THROTTLE_RETRY_AFTER,
+                asked_wait=retry_after_of(resp),
+            )
+        raise CucmHttpError(message, node=self.node, status=status, asked_wait=retry_after_of(resp))
 
     @staticmethod
     def _message(resp: httpx.Response) -> str:

@@ -5,8 +5,11 @@ core files; see health.py) and who answered (the host name ``show status`` repor
 host key: identity.py); the DRS backups are read on the CUCM publisher.
 
 Shared by the discover activity and ``ucrenew plan`` (a dry run that starts nothing). Every
-probe's failure is recorded in the snapshot rather than raised: preflight decides what is
-fatal, and the operator sees every problem at once.
+probe is a read, retried on a transient fault (an HTTP 5xx, a SOAP fault, a throttle, a node
+that did not answer) as :class:`~activities.clients.cucm.backoff.Backoff` says, within the
+caller's deadline; a fault that persists is recorded in the snapshot, with how often it was
+tried, rather than raised: preflight decides what is fatal, and the operator sees every
+problem at once.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from activities.catalog import WATCHED_SERVICES, Purpose
 from activities.cert_paths import readback_interface
 from activities.clients import pki
 from activities.clients.cucm.axl import AxlClient, CmGroup, DevicePool
+from activities.clients.cucm.backoff import Retrying, tried
 from activities.clients.cucm.cli import CucmCli
-from activities.clients.cucm.controlcenter import ControlCenterClient
+from activities.clients.cucm.controlcenter import ControlCenterClient, ServiceStatus
 from activities.clients.cucm.errors import CucmError, CucmSoapFault, CucmWrongNode
 from activities.clients.cucm.health import read_backup_health, read_node_health
 from activities.clients.cucm.identity import check_identity, identity_of
@@ -33,6 +37,7 @@ from activities.clients.trust_store import TrustFile
 from activities.cluster_models import (
     ClusterSnapshot,
     CmGroupInfo,
+    NodeHealth,
     NodeIdentity,
     NodeSnapshot,
     RegistrationSnapshot,
@@ -55,7 +60,7 @@ def endpoint(
 
 
 def _why(exc: Exception) -> str:
-    return str(exc) or exc.__class__.__name__
+    return tried(exc) if isinstance(exc, CucmError) else str(exc) or exc.__class__.__name__
 
 
 def registration_snapshot(
@@ -147,11 +152,12 @@ async def _inspect_node(
     node: NodeEntry,
     roots: Sequence[str],
     files: Sequence[TrustFile],
+    retrying: Retrying,
 ) -> NodeSnapshot:
     ep = endpoint(cluster, node, roots, files)
     snap = NodeSnapshot(fqdn=node.fqdn, product=node.product, role=node.role)
     try:
-        probe = await probe_tls(ep, ep.https_port)
+        probe = await retrying(lambda: probe_tls(ep, ep.https_port))
     except CucmError as exc:
         snap.https_error = _why(exc)
     else:
@@ -161,18 +167,13 @@ async def _inspect_node(
         if not probe.verified:
             error = ep.untrusted(ep.https_port, probe.verify_code or 0, probe.verify_error or "")
             snap.certificate_error = str(error)
-    try:
+
+    async def services() -> list[ServiceStatus]:
         async with ControlCenterClient(ep, credentials(inventory, cluster, "app_user")) as cc:
-            statuses = await cc.get_service_status(list(WATCHED_SERVICES))
-        snap.services = [
-            ServiceState(name=s.name, status=s.status, activated=s.activated, uptime=s.uptime)
-            for s in statuses
-        ]
-    except CucmError as exc:
-        snap.services_error = f"Control Center on {node.fqdn}: {_why(exc)}"
-    try:
+            return await cc.get_service_status(list(WATCHED_SERVICES))
+
+    async def health() -> NodeHealth:
         async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
-            snap.ssh_ok = True
             snap.identity = NodeIdentity(
                 node=node.fqdn, address=ep.host, ssh_host_key=shell.host_key
             )
@@ -180,11 +181,24 @@ async def _inspect_node(
             def seen(output: str) -> None:
                 snap.identity = identity_of(shell, output)
 
-            snap.health = await read_node_health(shell, status_seen=seen)
-        try:
-            check_identity(snap.identity)
-        except CucmWrongNode as exc:
-            snap.identity_error = str(exc)
+            return await read_node_health(shell, status_seen=seen)
+
+    try:
+        statuses = await retrying(services)
+        snap.services = [
+            ServiceState(name=s.name, status=s.status, activated=s.activated, uptime=s.uptime)
+            for s in statuses
+        ]
+    except CucmError as exc:
+        snap.services_error = f"Control Center on {node.fqdn}: {_why(exc)}"
+    try:
+        snap.health = await retrying(health)
+        snap.ssh_ok = True
+        if snap.identity is not None:
+            try:
+                check_identity(snap.identity)
+            except CucmWrongNode as exc:
+                snap.identity_error = str(exc)
         if snap.health.ntp is not None and snap.health.ntp.server:
             # Subscribers follow the publisher: name it as the inventory does.
             snap.health.ntp.server = cluster.canonical(snap.health.ntp.server)
@@ -201,13 +215,17 @@ async def discover(
     roots: Sequence[str] = (),
     files: Sequence[TrustFile] = (),
     purposes: Sequence[Purpose] = (),
+    retrying: Retrying | None = None,
 ) -> ClusterSnapshot:
     """Discover a cluster of the inventory, trusting ``roots`` and ``files`` besides the
     inventory's CA file (see :func:`endpoint`).
 
     ``purposes``: the certificates of these purposes are read on every node of their SAN,
     served on their listener and installed (certmgr); tomcat's served one always is.
+    ``retrying``: how a probe's transient fault is retried (default: the default
+    :class:`~activities.clients.cucm.backoff.Backoff`, no deadline).
     """
+    retrying = retrying or Retrying()
     cluster = inventory.cluster(cluster_name)
     pub = cluster.publisher_node
     pub_ep = endpoint(cluster, pub, roots, files)
@@ -220,30 +238,38 @@ async def discover(
         certificates=cluster.certificates,
     )
 
+    async def read_axl() -> tuple[str, list[str], int]:
+        async with AxlClient(pub_ep, credentials(inventory, cluster, "app_user")) as client:
+            version = await client.get_ccm_version()
+            nodes = [cluster.canonical(n.name) for n in await client.list_process_nodes()]
+            return version, nodes, await client.cluster_security_mode()
+
     async def axl() -> None:
         try:
-            async with AxlClient(pub_ep, credentials(inventory, cluster, "app_user")) as client:
-                snapshot.version = await client.get_ccm_version()
-                snapshot.axl_nodes = [
-                    cluster.canonical(n.name) for n in await client.list_process_nodes()
-                ]
-                snapshot.security_mode = await client.cluster_security_mode()
+            snapshot.version, snapshot.axl_nodes, snapshot.security_mode = await retrying(read_axl)
         except CucmError as exc:
             snapshot.axl_error = f"AXL on {pub.fqdn}: {_why(exc)}"
 
+    async def read_sso() -> bool:
+        async with CucmCli(pub_ep, credentials(inventory, cluster, "os_admin")) as shell:
+            return (await shell.sso_status()).enabled
+
     async def sso() -> None:
         try:
-            async with CucmCli(pub_ep, credentials(inventory, cluster, "os_admin")) as shell:
-                snapshot.sso_enabled = (await shell.sso_status()).enabled
+            snapshot.sso_enabled = await retrying(read_sso)
         except CucmError as exc:
             snapshot.sso_error = _why(exc)
 
     async def replication(publisher: NodeEntry) -> None:
         # CUCM and IM&P replicate separate databases: each publisher reports its own nodes.
         ep = endpoint(cluster, publisher, roots, files)
-        try:
+
+        async def read() -> dict[str, int]:
             async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
-                states = await shell.dbreplication_states()
+                return await shell.dbreplication_states()
+
+        try:
+            states = await retrying(read)
         except CucmError as exc:
             snapshot.db_replication_error = (
                 f"utils dbreplication runtimestate on {publisher.fqdn}: {_why(exc)}"
@@ -253,7 +279,7 @@ async def discover(
 
     async def backups() -> None:
         snapshot.backup, snapshot.backup_error = await read_backup_health(
-            pub_ep, credentials(inventory, cluster, "os_admin")
+            pub_ep, credentials(inventory, cluster, "os_admin"), retrying
         )
 
     publishers = [n for n in cluster.nodes if n.role == "publisher"]
@@ -262,33 +288,40 @@ async def discover(
     pools: list[DevicePool] = []
     phones_per_pool: dict[str, int] | None = None
 
+    async def read_cm_groups() -> tuple[list[CmGroup], list[DevicePool], dict[str, int] | None]:
+        async with AxlClient(pub_ep, credentials(inventory, cluster, "app_user")) as client:
+            read_groups = await client.list_cm_groups()
+            read_pools = await client.list_device_pools()
+            try:
+                per_pool: dict[str, int] | None = await client.phones_per_device_pool()
+            except CucmSoapFault:
+                per_pool = None  # no device table to count: RisPort will tell
+            return read_groups, read_pools, per_pool
+
     async def cm_groups() -> None:
         nonlocal groups, pools, phones_per_pool
         try:
-            async with AxlClient(pub_ep, credentials(inventory, cluster, "app_user")) as client:
-                groups = await client.list_cm_groups()
-                pools = await client.list_device_pools()
-                try:
-                    phones_per_pool = await client.phones_per_device_pool()
-                except CucmSoapFault:
-                    phones_per_pool = None  # no device table to count: RisPort will tell
+            groups, pools, phones_per_pool = await retrying(read_cm_groups)
         except CucmError as exc:
             snapshot.cm_groups_error = f"AXL CM groups on {pub.fqdn}: {_why(exc)}"
 
+    async def read_registrations() -> RegistrationSummary:
+        # The retry is ``retrying``'s, bounded by the discovery's deadline.
+        async with RisPortClient(
+            pub_ep, credentials(inventory, cluster, "app_user"), throttle_retries=0
+        ) as ris:
+            return await ris.registration_summary()
+
     async def registrations() -> None:
         try:
-            # Discovery reports a throttle rather than waiting it out.
-            async with RisPortClient(
-                pub_ep, credentials(inventory, cluster, "app_user"), throttle_retries=0
-            ) as ris:
-                snapshot.registrations = registration_snapshot(
-                    await ris.registration_summary(), cluster
-                )
+            snapshot.registrations = registration_snapshot(
+                await retrying(read_registrations), cluster
+            )
         except CucmError as exc:
             snapshot.registrations_error = f"RisPort on {pub.fqdn}: {_why(exc)}"
 
     inspections = asyncio.gather(
-        *(_inspect_node(inventory, cluster, n, roots, files) for n in cluster.nodes)
+        *(_inspect_node(inventory, cluster, n, roots, files, retrying) for n in cluster.nodes)
     )
     await asyncio.gather(
         inspections,
@@ -309,6 +342,7 @@ async def discover(
             roots,
             files,
             interface=readback_interface(snapshot.version),
+            retrying=retrying,
         )
     if snapshot.cm_groups_error is None:
         per_node = snapshot.registrations.per_node if snapshot.registrations else None

@@ -15,9 +15,14 @@ class CucmError(Exception):
     Attributes:
         node: FQDN of the node that failed, when known.
         retryable: Whether retrying the same call may succeed.
+        asked_wait: Seconds the node asked to wait before a retry (its ``Retry-After``,
+            capped), None when it did not say.
+        attempts: How many times the call was tried before this error was raised.
     """
 
     retryable = True
+    asked_wait: float | None = None
+    attempts: int = 1
 
     def __init__(self, message: str, *, node: str | None = None) -> None:
         super().__init__(f"{node}: {message}" if node else message)
@@ -41,10 +46,18 @@ class CucmAuthError(CucmError):
 class CucmHttpError(CucmError):
     """An HTTP error status not covered by a more specific error."""
 
-    def __init__(self, message: str, *, node: str | None = None, status: int = 0) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        node: str | None = None,
+        status: int = 0,
+        asked_wait: float | None = None,
+    ) -> None:
         super().__init__(message, node=node)
         self.status = status
         self.retryable = status >= 500 or status == 429
+        self.asked_wait = asked_wait
 
 
 class CucmBadRequest(CucmHttpError):
@@ -71,11 +84,24 @@ class CucmTrustDuplicate(CucmBadRequest):
 
 
 class CucmThrottled(CucmError):
-    """The node's realtime (Control Center / RisPort) or AXL rate limit was exceeded."""
+    """The node's realtime (Control Center / RisPort) or AXL rate limit was exceeded.
 
-    def __init__(self, message: str, *, node: str | None = None, retry_after: float = 30.0) -> None:
+    Attributes:
+        retry_after: Seconds to wait before the next call: the node's ``Retry-After`` when it
+            sent one (then also :attr:`asked_wait`), else the client's default back-off.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        node: str | None = None,
+        retry_after: float = 30.0,
+        asked_wait: float | None = None,
+    ) -> None:
         super().__init__(message, node=node)
-        self.retry_after = retry_after
+        self.asked_wait = asked_wait
+        self.retry_after = asked_wait if asked_wait is not None else retry_after
 
 
 class CucmSoapFault(CucmError):
@@ -252,8 +278,17 @@ class CucmUnexpectedPage(CucmHttpError):
         missing: What the page lacked, in words.
     """
 
-    def __init__(self, message: str, *, node: str, url: str, status: int, missing: str) -> None:
-        super().__init__(message, node=node, status=status)
+    def __init__(
+        self,
+        message: str,
+        *,
+        node: str,
+        url: str,
+        status: int,
+        missing: str,
+        asked_wait: float | None = None,
+    ) -> None:
+        super().__init__(message, node=node, status=status, asked_wait=asked_wait)
         self.url = url
         self.missing = missing
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from activities.clients.cucm import inferred
+from activities.clients.cucm.backoff import Backoff, Retrying, tried
 from activities.clients.cucm.cli import CucmCli
 from activities.clients.cucm.errors import CucmError
 from activities.clients.cucm.transport import BasicAuth, NodeEndpoint
@@ -132,6 +133,8 @@ def parse_backups(output: str) -> BackupHealth:
 
 
 def _why(command: str, exc: Exception) -> str:
+    if isinstance(exc, CucmError):
+        return f"{command}: {tried(exc)}"
     return f"{command}: {exc}" if str(exc) else f"{command}: {exc.__class__.__name__}"
 
 
@@ -169,16 +172,25 @@ async def read_node_health(
 
 
 async def read_backup_health(
-    endpoint: NodeEndpoint, auth: BasicAuth
+    endpoint: NodeEndpoint, auth: BasicAuth, retrying: Retrying | None = None
 ) -> tuple[BackupHealth | None, str | None]:
     """The DRS backups, read on the CUCM publisher (where the DRF Master Agent runs).
+
+    Args:
+        endpoint: The CUCM publisher.
+        auth: The OS administrator.
+        retrying: How a transient fault of the CLI is retried (default: not at all).
 
     Returns:
         The backups, or None and why they could not be read.
     """
-    try:
+
+    async def history() -> str:
         async with CucmCli(endpoint, auth) as shell:
-            output = await shell.run(DRS_HISTORY, timeout=inferred.HEALTH_COMMAND_TIMEOUT)
+            return await shell.run(DRS_HISTORY, timeout=inferred.HEALTH_COMMAND_TIMEOUT)
+
+    try:
+        output = await (retrying or Retrying(Backoff(attempts=1)))(history)
         return parse_backups(output), None
     except (CucmError, UnreadableOutput) as exc:
         return None, f"{_why(DRS_HISTORY, exc)} (on {endpoint.fqdn})"

@@ -174,9 +174,11 @@ ECDSA_ONLY_CIPHERS = "ECDHE+aECDSA+AESGCM:ECDHE+aECDSA+CHACHA20:ECDHE+aECDSA"
 MULTI_SAN_UPLOAD_GUI_ONLY_SINCE = (14, 0, 1, 12900)
 
 # -- Control Center SOAP (§4.2-§4.4) ---------------------------------------------------------
-#: A SOAP fault whose faultstring matches this is the realtime throttle ("Reatime" is Cisco's
-#: typo; the corrected spelling is accepted too).
-THROTTLE_FAULT_RE = re.compile(r"Exceeded allowed rate for Rea(?:l)?time information", re.I)
+#: A SOAP fault whose faultstring matches this is a serviceability throttle: the realtime one
+#: ("Reatime" is Cisco's typo; the corrected spelling is accepted too) and its PerfMon
+#: analogue ("Exceeded allowed rate for Perfmon information", §4.4); other "information"
+#: kinds are assumed to be worded alike.
+THROTTLE_FAULT_RE = re.compile(r"Exceeded allowed rate for \w+ information", re.I)
 #: Back-off after a throttle fault: the reference's clients sleep 10-60 s, most often 30 s.
 THROTTLE_RETRY_AFTER = 30.0
 #: A service that failed to start shows Stopped with this reason code ("Component is not

@@ -30,6 +30,7 @@ from pydantic import BaseModel
 
 from activities.clients import pki
 from activities.clients.cucm import inferred
+from activities.clients.cucm.backoff import retry_after_of
 from activities.clients.cucm.certmgr import CsrResult, IdentityUploadResult, TrustCertificate
 from activities.clients.cucm.errors import (
     CucmAuthError,
@@ -773,6 +774,7 @@ class PlatformAdminClient(HttpsApi):
             url=url,
             status=status,
             missing=missing,
+            asked_wait=retry_after_of(page.resp) if page is not None else None,
         )
 
 

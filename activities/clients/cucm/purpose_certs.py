@@ -18,6 +18,7 @@ from activities import catalog
 from activities.catalog import Purpose
 from activities.cert_paths import Interface
 from activities.clients import pki
+from activities.clients.cucm.backoff import Backoff, Retrying, tried
 from activities.clients.cucm.errors import CucmError
 from activities.clients.cucm.node_certs import open_node
 from activities.clients.cucm.tls import TlsProbeResult, probe_tls
@@ -34,7 +35,7 @@ from activities.models import CertificateInfo
 
 
 def _why(exc: Exception) -> str:
-    return str(exc) or exc.__class__.__name__
+    return tried(exc) if isinstance(exc, CucmError) else str(exc) or exc.__class__.__name__
 
 
 async def probe_purpose(
@@ -77,10 +78,12 @@ async def read_purpose_certificates(
     roots: Sequence[str] = (),
     files: Sequence[TrustFile] = (),
     interface: Interface = "rest",
+    retrying: Retrying | None = None,
 ) -> None:
     """Record in ``nodes`` the served and installed certificate of each purpose.
 
     ``interface`` reads the installed ones: REST from 14, OS Administration before.
+    ``retrying`` retries each read on a transient fault (default: once, no retry).
 
     Only the nodes of each purpose's SAN are read. tomcat's served certificate is the one the
     node inspection already read on HTTPS. Failures are recorded per purpose in
@@ -88,6 +91,7 @@ async def read_purpose_certificates(
     """
     wanted = list(dict.fromkeys(purposes))
     auth = credentials(inventory, cluster, "os_admin")
+    retry = retrying or Retrying(Backoff(attempts=1))
 
     async def one(snap: NodeSnapshot) -> None:
         entry = cluster.node(snap.fqdn)
@@ -103,21 +107,33 @@ async def read_purpose_certificates(
                 continue
             label = catalog.purpose(purpose).verify_label
             try:
-                _, probe = await probe_purpose(cluster, entry, ep, purpose)
+                _, probe = await retry(
+                    functools.partial(probe_purpose, cluster, entry, ep, purpose)
+                )
             except CucmError as exc:
                 errors.setdefault(purpose, []).append(f"{label}: {_why(exc)}")
             else:
                 snap.certificates[purpose] = pki.certificate_info(probe.leaf_pem)
         where = "certmgr" if interface == "rest" else interface
-        try:
+
+        async def installed() -> dict[Purpose, str | CucmError]:
+            found: dict[Purpose, str | CucmError] = {}
             async with open_node(interface, ep, auth) as reader:
                 for purpose in mine:
                     try:
-                        pem = await reader.get_identity(purpose)
+                        found[purpose] = await retry(
+                            functools.partial(reader.get_identity, purpose)
+                        )
                     except CucmError as exc:
-                        errors.setdefault(purpose, []).append(f"{where}: {_why(exc)}")
-                    else:
-                        snap.installed[purpose] = pki.certificate_info(pem)
+                        found[purpose] = exc
+            return found
+
+        try:
+            for purpose, pem in (await retry(installed)).items():
+                if isinstance(pem, CucmError):
+                    errors.setdefault(purpose, []).append(f"{where}: {_why(pem)}")
+                else:
+                    snap.installed[purpose] = pki.certificate_info(pem)
         except CucmError as exc:
             for purpose in mine:
                 errors.setdefault(purpose, []).append(f"{where}: {_why(exc)}")

@@ -16,6 +16,7 @@ from lxml import etree
 from pydantic import BaseModel, Field
 
 from activities.clients.cucm import _soap, inferred
+from activities.clients.cucm.backoff import RETRY_AFTER_CAP, Backoff
 from activities.clients.cucm.errors import CucmError, CucmThrottled
 from activities.clients.cucm.transport import BasicAuth, HttpsApi, HttpsClient, NodeEndpoint
 
@@ -98,8 +99,9 @@ class RisPortClient(HttpsApi):
             publisher).
         auth: The application user with serviceability roles.
         max_returned: MaxReturnedDevices per call.
-        throttle_retries: How often a throttled call is retried (after the fault's
-            ``retry_after``) before CucmThrottled reaches the caller.
+        throttle_retries: How often a throttled call is retried before CucmThrottled reaches
+            the caller: after the node's ``Retry-After`` when it sends one, else after
+            ``retry_after`` seconds, doubling with each retry.
         sleep: How to wait between throttle retries (tests pass a fast one).
     """
 
@@ -118,6 +120,8 @@ class RisPortClient(HttpsApi):
         self.throttle_retries = throttle_retries
         self.retry_after = retry_after
         self._sleep = sleep
+        # The node's Retry-After when it sends one, else doubling from ``retry_after``.
+        self._backoff = Backoff(throttle_initial=retry_after, maximum=RETRY_AFTER_CAP)
         self._http = HttpsClient(endpoint, endpoint.https_port, auth)
 
     async def select_cm_devices(
@@ -247,7 +251,7 @@ class RisPortClient(HttpsApi):
                 if attempt >= self.throttle_retries:
                     raise
                 attempt += 1
-                await self._sleep(exc.retry_after)
+                await self._sleep(self._backoff.delay(attempt, exc))
 
     async def _call(self, operation: str, payload: etree._Element) -> etree._Element:
         return await _soap.call_serviceability(

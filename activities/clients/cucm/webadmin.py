@@ -19,6 +19,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from activities.clients.cucm import inferred
+from activities.clients.cucm.backoff import retry_after_of
 from activities.clients.cucm.errors import CucmLoginPageError
 from activities.clients.cucm.transport import HttpsClient, NodeEndpoint
 
@@ -103,6 +104,7 @@ def _login_page(resp: httpx.Response, path: str, node: str) -> LoginPage:
             f"{path} answers HTTP {resp.status_code} ({_excerpt(text)}), not its login page",
             node=node,
             status=resp.status_code,
+            asked_wait=retry_after_of(resp),
         )
     if not (inferred.LOGIN_FORM_RE.search(text) and inferred.LOGIN_PASSWORD_RE.search(text)):
         raise CucmLoginPageError(
