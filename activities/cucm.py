@@ -42,7 +42,7 @@ from activities.clients.cucm.errors import (
     CucmResponseLost,
     CucmStaleCsr,
 )
-from activities.clients.cucm.identity import confirm_identity
+from activities.clients.cucm.identity import confirm_identity, confirm_in_session
 from activities.clients.cucm.node_certs import open_node
 from activities.clients.cucm.phone_resets import ResetProgress
 from activities.clients.cucm.purpose_certs import probe_purpose
@@ -633,12 +633,14 @@ class CucmActivities:
         """``utils ctl update CTLFile`` on the CUCM publisher (mixed mode, before restarts).
 
         Updating twice is harmless (the CTL is rebuilt from the current certificates), so a
-        retried attempt simply updates again.
+        retried attempt simply updates again. The node must first say it is the publisher
+        (``show status``): another node answering at its address is refused.
         """
         inventory, cluster = await self._cluster(ref)
         ep = self._endpoint(ref, cluster, cluster.publisher)
         try:
             async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
+                await confirm_in_session(shell)
                 await shell.ctl_update()
         except CucmCliError as exc:
             raise StepError(
@@ -658,12 +660,14 @@ class CucmActivities:
         one, §1.2). It is served once the purpose's services restart there.
 
         Regenerating twice is harmless (the restart serves the last one), so a retried
-        attempt simply regenerates again.
+        attempt simply regenerates again. The node must first say it is ``req.node``
+        (``show status``): another node answering at its address is refused.
         """
         inventory, cluster = await self._cluster(req)
         ep = self._endpoint(req, cluster, req.node)
         try:
             async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
+                await confirm_in_session(shell)
                 line = await shell.regenerate_certificate(req.purpose)
         except CucmCliError as exc:
             raise StepError(

@@ -70,6 +70,17 @@ def check_identity(identity: NodeIdentity, expected_host_key: str = "") -> NodeI
     return identity
 
 
+async def confirm_in_session(shell: CucmCli, expected_host_key: str = "") -> NodeIdentity:
+    """Ask the node ``shell`` is logged in to who it is, before the session changes anything.
+
+    Raises:
+        CucmWrongNode: Another node answered (host name or SSH host key).
+        CucmError: The CLI failed.
+    """
+    output = await shell.run(STATUS, timeout=inferred.HEALTH_COMMAND_TIMEOUT)
+    return check_identity(identity_of(shell, output), expected_host_key)
+
+
 async def confirm_identity(
     endpoint: NodeEndpoint, auth: BasicAuth, expected_host_key: str = ""
 ) -> NodeIdentity:
@@ -80,5 +91,4 @@ async def confirm_identity(
         CucmError: SSH or the CLI failed (as for any CLI step).
     """
     async with CucmCli(endpoint, auth) as shell:
-        output = await shell.run(STATUS, timeout=inferred.HEALTH_COMMAND_TIMEOUT)
-        return check_identity(identity_of(shell, output), expected_host_key)
+        return await confirm_in_session(shell, expected_host_key)
