@@ -73,7 +73,7 @@ async def test_a_restart_is_refused_before_anything_happens_on_the_other_node(
     assert effects_on(lab, "cucm-sub2", since) == []
 
 
-async def test_regenerate_and_ctl_update_are_refused_on_another_node(
+async def test_regenerate_ctl_update_and_sso_disable_are_refused_on_another_node(
     lab: LabHandle, tmp_path: Path
 ) -> None:
     publisher = "cucm-pub.lab.example.com"
@@ -89,6 +89,8 @@ async def test_regenerate_and_ctl_update_are_refused_on_another_node(
         )
     )
     await refused(env.run(acts.ctl_update, ClusterRef(cluster="lab")))
+    await refused(env.run(acts.disable_sso, ClusterRef(cluster="lab")))
+    assert lab.lab.cluster.sso_enabled  # the default lab has SSO on: it still is
     assert effects_on(lab, "cucm-sub2", since) == []
 
 

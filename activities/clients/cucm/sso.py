@@ -11,6 +11,7 @@ import logging
 
 from activities.clients.cucm.cli import CucmCli
 from activities.clients.cucm.errors import CucmResponseLost
+from activities.clients.cucm.identity import confirm_in_session
 from activities.clients.cucm.transport import BasicAuth, NodeEndpoint
 from activities.cluster_models import SsoResult
 
@@ -27,8 +28,12 @@ async def disable_sso(endpoint: NodeEndpoint, auth: BasicAuth) -> SsoResult:
     Returns:
         The state before and after; ``enabled`` is what the read-back found, so True means
         the disable did not take.
+
+    Raises:
+        CucmWrongNode: Another node answers at the publisher's address (nothing was done).
     """
     async with CucmCli(endpoint, auth) as shell:
+        await confirm_in_session(shell)  # SSO is disabled cluster-wide: only on the publisher
         before = await shell.sso_status()
         if before.enabled:
             try:
