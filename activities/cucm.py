@@ -241,6 +241,8 @@ class CucmActivities:
         fqdn = self._csr_node(cluster, req.purpose, req.node)
         ep = self._endpoint(req, cluster, fqdn)
         auth = credentials(inventory, cluster, "os_admin")
+        # The CSR names the cluster's nodes: it must be made on the node meant, nowhere else.
+        await confirm_identity(ep, auth)
         key_type = req.key_type or catalog.purpose(req.purpose).csr_key_type
         key_length = req.key_length
         if key_type == "ec" and key_length not in catalog.EC_KEY_LENGTHS:
@@ -349,6 +351,7 @@ class CucmActivities:
             )
         target = self._csr_node(cluster, req.purpose, req.node)
         ep = self._endpoint(req, cluster, target)
+        await confirm_identity(ep, auth)  # the CA may have taken days: ask again
         try:
             async with open_node(path.identity, ep, auth) as node:
                 uploaded = await node.upload_identity(

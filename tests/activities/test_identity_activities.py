@@ -18,6 +18,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.cluster_models import (
     ClusterRef,
+    CsrRequest,
     RegenerateRequest,
     RestartRequest,
     VerifyRequest,
@@ -91,6 +92,8 @@ async def test_regenerate_ctl_update_and_sso_disable_are_refused_on_another_node
     await refused(env.run(acts.ctl_update, ClusterRef(cluster="lab")))
     await refused(env.run(acts.disable_sso, ClusterRef(cluster="lab")))
     assert lab.lab.cluster.sso_enabled  # the default lab has SSO on: it still is
+    await refused(env.run(acts.generate_csr, CsrRequest(cluster="lab", purpose="tomcat")))
+    assert not lab.lab.journal.entries("csr.generated", since=since)
     assert effects_on(lab, "cucm-sub2", since) == []
 
 
