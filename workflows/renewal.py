@@ -92,6 +92,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.recovery import PATCH as NODE_STEP_DECISIONS
     from workflows.recovery import NodeStepRecovery
     from workflows.rollout import Rollout
+    from workflows.status_record import record_final_status
     from workflows.steps import RenewalStopped, run_activity
     from workflows.verification import settle_trust, verify_nodes
     from workflows.windows import WindowSpec, parse_windows
@@ -176,6 +177,7 @@ class CertRenewalWorkflow:
             await self._notify_end("cancelled", self._status.error)
             await self._write_back(outcome_of(None, cancelled=True))
             await workflow.wait_condition(workflow.all_handlers_finished)
+            record_final_status(self._status)
             raise
         except RenewalStopped as stop:
             self._status.error = stop.message
@@ -184,6 +186,7 @@ class CertRenewalWorkflow:
             await self._notify_end("failed", stop.message)
             await self._write_back(outcome_of(stop.error_type, cancelled=False))
             await workflow.wait_condition(workflow.all_handlers_finished)
+            record_final_status(self._status)
             raise ApplicationError(stop.message, type=stop.error_type, non_retryable=True) from None
         self._set_phase("done")
         self._status.finished_at = workflow.now()

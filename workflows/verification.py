@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.cucm import CucmActivities
     from activities.trust import TrustActivities
     from workflows import policies
+    from workflows.failure_advice import step_failure
     from workflows.ledger import Ledger
     from workflows.models import FailedStep, RenewalInput, RenewalPlan, RenewalStatus
     from workflows.recovery import NodeStepRecovery
@@ -70,11 +71,11 @@ async def verify_nodes(
             except RenewalStopped as stop:
                 progress.steps["verify"] = "failed"
                 progress.detail = stop.message
+                failed = FailedStep(node=fqdn, step="verify", purpose=purpose, reason=stop.message)
+                status.failures.append(step_failure(failed))
                 if recovery is None:
                     raise
-                choice = await recovery.decide(
-                    FailedStep(node=fqdn, step="verify", purpose=purpose, reason=stop.message)
-                )
+                choice = await recovery.decide(failed)
                 if choice == "stop":
                     raise
                 if choice in ("skip", "rollback"):
