@@ -119,6 +119,9 @@ async def test_node_rows_show_each_waves_state(stopped: Stopped) -> None:
     cucm-sub1): each wave's rows show that wave's services; cucm-sub2, whose CallManager
     wave never ran, is not shown restarted although its wave-1 services were."""
     final = stopped.final
+    # The node rows: cucm-sub2 restarted in wave 1 only, its CallManager wave never came.
+    assert final.node(stopped.sub2).steps["restart"] == "pending"
+    assert final.node(stopped.sub1).steps["restart"] == "failed"
     assert [w.index for w in final.waves] == [1, 2]
     first, second = final.waves
     assert first.state == "done"
@@ -130,9 +133,6 @@ async def test_node_rows_show_each_waves_state(stopped: Stopped) -> None:
     assert second.services[stopped.sub1][CM] == "failed"
     assert stopped.sub2 not in second.services
     assert first.node_state(stopped.sub2) == "done"
-    # The node rows: cucm-sub2 restarted in wave 1 only, its CallManager wave never came.
-    assert final.node(stopped.sub2).steps["restart"] == "pending"
-    assert final.node(stopped.sub1).steps["restart"] == "failed"
     # Nothing is left "running" in a change that has ended.
     assert all(s != "running" for n in final.nodes for s in n.steps.values())
     assert all(
