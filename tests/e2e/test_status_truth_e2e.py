@@ -11,6 +11,7 @@ node's row must say what happened to it in each wave.
 
 from __future__ import annotations
 
+import html
 import os
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import pytest_asyncio
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
@@ -29,6 +31,7 @@ from lab.faults import Fault
 from lab.server import Lab
 from lab.timing import FAST
 from tests.e2e.conftest import FAST_OPTIONS, Stack
+from tests.e2e.dashboard_service import running_service
 from tests.lab.conftest import LabHandle, lab_spec
 from workers.devserver import DevServer, free_loopback_port
 from workers.settings import UcrenewSettings
@@ -238,3 +241,25 @@ async def test_show_after_the_worker_stopped_says_no_worker_answered(
         assert status.phase == "sso-reenable" and status.awaiting == "sso-confirm"
     finally:
         await handle.terminate("test over")
+
+
+async def test_the_renewal_page_of_the_stopped_change_needs_no_worker(
+    stopped: Stopped, tmp_path: Path
+) -> None:
+    """The service's renewal page of the stopped change, with its worker gone: the final
+    status from the memo (no notice), what failed with CallManager's advice, and the waves."""
+    stack = stopped.stack
+    change = stopped.final.change_id
+    async with (
+        running_service(stack.client, stack.settings, tmp_path / "svc", {"rita": ["ops"]}) as svc,
+        httpx.AsyncClient(base_url=svc.base_url, timeout=30) as http,
+    ):
+        page = await http.get(f"/renewals/{change}", headers=svc.headers("rita"))
+    assert page.status_code == 200
+    text = html.unescape(page.text)
+    assert 'id="notice"' not in text
+    failures = text.split('id="failures"', 1)[1].split("</ul></li></ul>", 1)[0]
+    assert f"restart of {CM} on {stopped.sub1} in wave 2" in failures
+    assert f"`utils service start {CM}`" in failures and "Tomcat" not in failures
+    waves = text.split('id="waves"', 1)[1].split("</table>", 1)[0]
+    assert f"{CM}: failed" in waves and "Cisco Tftp: done" in waves
