@@ -11,6 +11,8 @@ service's outage means to users follows the activating services of each purpose
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -76,4 +78,21 @@ def step_failure(failed: FailedStep, wave: int | None = None) -> StepFailure:
         wave=wave,
         reason=failed.reason,
         advice=advice_for(failed),
+    )
+
+
+def legacy_activation_line(purposes: Sequence[str], version: str) -> str:
+    """What a change started before per-purpose tracking left to do after its upload: the
+    services that activate *its* purposes (Cisco Tomcat only for tomcat), not Tomcat's."""
+    services: list[str] = []
+    for name in purposes:
+        spec = catalog.purpose(name)
+        for service in spec.activation(version, "ECDSA" if spec.key_type == "ECDSA" else "RSA"):
+            if service not in services:
+                services.append(service)
+    commands = ", ".join(f"`utils service restart {s}`" for s in services) or "a reboot"
+    return (
+        f"the new {', '.join(purposes)} certificate is installed; nodes where "
+        f"{', '.join(services) or 'its services'} did not restart still serve the old one: "
+        f"restart them there ({commands}) or reboot them"
     )

@@ -58,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
         outstanding_tags,
         record_assessment,
     )
+    from workflows.failure_advice import legacy_activation_line
     from workflows.intents import CONFIRMED_AFTER_RETRY as CONFIRMED
     from workflows.intents import PATCH as INTENTS
     from workflows.intents import left_to_do
@@ -693,8 +694,7 @@ class CertRenewalWorkflow:
             )
         elif self._uploaded:
             self._status.outstanding.append(
-                "the new certificate is installed; nodes whose Cisco Tomcat was not restarted "
-                "still serve the old one: restart it there (utils service restart Cisco Tomcat)"
+                legacy_activation_line(self._input.purposes, self._version)
             )
         tags = outstanding_tags(
             self._sso_disabled_by_us,

@@ -7,7 +7,7 @@ from rich.console import Console
 
 from activities import catalog
 from console.render import awaiting_hint, status_view
-from workflows.failure_advice import advice_for, step_failure
+from workflows.failure_advice import advice_for, legacy_activation_line, step_failure
 from workflows.models import FailedStep, RenewalStatus, WaveProgress
 
 NODE = "cucm-sub1.lab.example.com"
@@ -105,3 +105,15 @@ def test_a_stopped_change_leaves_nothing_running() -> None:
     assert status.nodes[0].steps == {"restart": "interrupted", "verify": "pending"}
     assert status.waves[0].state == "failed"
     assert status.waves[0].services[NODE][catalog.CTIMANAGER] == "interrupted"
+
+
+def test_a_legacy_change_left_to_do_names_its_own_services() -> None:
+    """A change started before per-purpose tracking and stopped after its CallManager upload
+    used to be told to restart Cisco Tomcat; it is told the services that activate a
+    CallManager certificate on its release (12.5: CallManager, CTIManager, TVS, TFTP)."""
+    line = legacy_activation_line(["CallManager"], "12.5.1.14900-63")
+    assert "Tomcat" not in line
+    assert "`utils service restart Cisco CallManager`" in line
+    assert "`utils service restart Cisco Tftp`" in line
+    tomcat = legacy_activation_line(["tomcat"], "12.5.1.14900-63")
+    assert "`utils service restart Cisco Tomcat`" in tomcat
