@@ -166,6 +166,16 @@ async def from_records(client: Client, desc: WorkflowExecutionDescription) -> Re
     return RenewalStatus.model_validate(data)
 
 
+async def final_status(desc: WorkflowExecutionDescription) -> RenewalStatus | None:
+    """The final status a stopped change wrote to its memo; None when there is none (a
+    running change, one that ended done, or one stopped before the ``status-memo`` patch)."""
+    try:
+        memo = await desc.memo_value(MEMO_KEY, type_hint=RenewalStatus)
+    except KeyError:
+        return None
+    return memo if isinstance(memo, RenewalStatus) else None
+
+
 def _poller_text(seen: list[tuple[str, datetime | None]]) -> str:
     latest = max((at for _, at in seen if at is not None), default=None)
     who = ", ".join(sorted({identity for identity, _ in seen})) or "unknown"
@@ -212,10 +222,9 @@ async def read_described(
         return StatusRead(status, source, state, queue, notice)
 
     if not running:
-        with contextlib.suppress(KeyError):
-            memo = await desc.memo_value(MEMO_KEY, type_hint=RenewalStatus)
-            if isinstance(memo, RenewalStatus):
-                return read(memo, "memo")
+        memo = await final_status(desc)
+        if memo is not None:
+            return read(memo, "memo")
         if desc.status == WorkflowExecutionStatus.COMPLETED:
             with contextlib.suppress(WorkflowFailureError):
                 return read(await run.result(follow_runs=False), "result")
