@@ -228,8 +228,11 @@ async def read_described(
         if desc.status == WorkflowExecutionStatus.COMPLETED:
             with contextlib.suppress(WorkflowFailureError):
                 return read(await run.result(follow_runs=False), "result")
-    seen = await pollers(client, queue)
-    if seen:
+    try:
+        seen: list[tuple[str, datetime | None]] | None = await pollers(client, queue)
+    except RPCError:
+        seen = None  # not allowed to describe task queues, say: ask the worker anyway
+    if seen is None or seen:
         try:
             status = await run.query(
                 CertRenewalWorkflow.get_status, rpc_timeout=timedelta(seconds=query_seconds)
@@ -240,10 +243,11 @@ async def read_described(
             # server); only a vanished change is not about the worker.
             if exc.status == RPCStatusCode.NOT_FOUND:
                 raise
-            why = (
-                f"no worker answered the status query within {query_seconds:g} s: workers were "
-                f"seen polling task queue {queue} ({_poller_text(seen)}) but may have stopped "
-                "or be busy"
+            why = f"no worker answered the status query within {query_seconds:g} s" + (
+                f": workers were seen polling task queue {queue} ({_poller_text(seen)}) but "
+                "may have stopped or be busy"
+                if seen
+                else f" on task queue {queue}"
             )
         except (WorkflowQueryFailedError, WorkflowQueryRejectedError) as exc:
             why = f"the status query failed: {exc}"
