@@ -77,6 +77,7 @@ with workflow.unsafe.imports_passed_through():
         SsoConfirmation,
         SubmissionResult,
     )
+    from workflows.node_waits import waiting_on
     from workflows.notifications import PATCH as NOTIFICATIONS
     from workflows.plan import (
         certificate_path_for,
@@ -390,6 +391,8 @@ class CertRenewalWorkflow:
         inp = self._input
         path = self._path
         expected = [node] if node else plan.san_by_purpose[purpose]
+        on = node or plan.publisher_by_purpose.get(purpose, plan.publisher)
+        heartbeat = inp.options.step_heartbeat_seconds
         while True:
             csr, report = await self._acquisition.obtain(
                 purpose, plan, min_days, path=path, node=node
@@ -419,12 +422,17 @@ class CertRenewalWorkflow:
             if plan.sso_disable and catalog.purpose(purpose).disables_sso:
                 await self._disable_sso()
             self._set_phase("upload-trust")
-            trust = await run_activity(
-                CucmActivities.upload_trust,
-                TrustUploadRequest(
-                    cluster=inp.cluster, purpose=purpose, ca_pems=list(reversed(chain)), path=path
-                ),
-                policies.UPLOAD,
+            trust_request = TrustUploadRequest(
+                cluster=inp.cluster, purpose=purpose, ca_pems=list(reversed(chain)), path=path
+            )
+            upload_policy = policies.with_heartbeat(policies.UPLOAD, heartbeat)
+            trust = await waiting_on(
+                self._status,
+                workflow.now(),
+                on,
+                "upload-trust",
+                run_activity(CucmActivities.upload_trust, trust_request, upload_policy),
+                service=purpose,
             )
             self._audit(
                 "ucrenew",
@@ -434,20 +442,24 @@ class CertRenewalWorkflow:
             )
 
             self._set_phase("upload-cert")
+            cert_request = CertUploadRequest(
+                cluster=inp.cluster,
+                purpose=purpose,
+                certificate_pem=leaf.pem,
+                chain_pems=chain,
+                expected_nodes=expected,
+                extra_roots_pem=root,
+                path=path,
+                node=node,
+            )
             try:
-                upload = await run_activity(
-                    CucmActivities.upload_certificate,
-                    CertUploadRequest(
-                        cluster=inp.cluster,
-                        purpose=purpose,
-                        certificate_pem=leaf.pem,
-                        chain_pems=chain,
-                        expected_nodes=expected,
-                        extra_roots_pem=root,
-                        path=path,
-                        node=node,
-                    ),
-                    policies.UPLOAD,
+                upload = await waiting_on(
+                    self._status,
+                    workflow.now(),
+                    on,
+                    "upload-cert",
+                    run_activity(CucmActivities.upload_certificate, cert_request, upload_policy),
+                    service=purpose,
                 )
             except RenewalStopped as stop:
                 # Someone generated a CSR on the box between the check and the upload.
@@ -489,8 +501,16 @@ class CertRenewalWorkflow:
         if self._sso_disabled:
             return
         self._set_phase("sso-disable")
-        sso = await run_activity(
-            CucmActivities.disable_sso, ClusterRef(cluster=self._input.cluster), policies.SSO
+        publisher = self._status.plan.publisher if self._status.plan is not None else ""
+        policy = policies.with_heartbeat(policies.SSO, self._input.options.step_heartbeat_seconds)
+        sso = await waiting_on(
+            self._status,
+            workflow.now(),
+            publisher,
+            "sso-disable",
+            run_activity(
+                CucmActivities.disable_sso, ClusterRef(cluster=self._input.cluster), policy
+            ),
         )
         self._sso_disabled = True
         self._sso_disabled_by_us = sso.was_enabled

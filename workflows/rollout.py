@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.ledger import ApprovalGates, Ledger
     from workflows.models import FailedStep, Phase, RenewalInput, RenewalPlan
+    from workflows.node_waits import waiting_on
     from workflows.recovery import NodeStepRecovery
     from workflows.restart_models import NodeRestart, RestartPlan, RestartWave
     from workflows.steps import RenewalStopped, run_activity
@@ -94,8 +95,18 @@ class Rollout:
         stages = restarts.stages
         if stages and stages[0].kind == "ctl-update":
             ledger.phase("ctl-update")
-            ctl = await run_activity(
-                CucmActivities.ctl_update, ClusterRef(cluster=inp.cluster), policies.SSO
+            ctl = await waiting_on(
+                ledger.status,
+                workflow.now(),
+                plan.publisher,
+                "ctl-update",
+                run_activity(
+                    CucmActivities.ctl_update,
+                    ClusterRef(cluster=inp.cluster),
+                    policies.with_heartbeat(
+                        policies.CTL_UPDATE, inp.options.step_heartbeat_seconds
+                    ),
+                ),
             )
             ledger.audit("ucrenew", "ctl-updated", ctl.detail)
         ledger.phase("restarts")
@@ -139,19 +150,23 @@ class Rollout:
         )
         for service in nr.services:
             while True:
+                request = RestartRequest(
+                    cluster=self._input.cluster,
+                    node=nr.node,
+                    service=service,
+                    not_before=started,
+                    timeout_seconds=opts.restart_timeout_seconds,
+                    poll_seconds=opts.restart_poll_seconds,
+                    extra_roots_pem=self._roots,
+                )
                 try:
-                    await run_activity(
-                        CucmActivities.restart_service,
-                        RestartRequest(
-                            cluster=self._input.cluster,
-                            node=nr.node,
-                            service=service,
-                            not_before=started,
-                            timeout_seconds=opts.restart_timeout_seconds,
-                            poll_seconds=opts.restart_poll_seconds,
-                            extra_roots_pem=self._roots,
-                        ),
-                        policy,
+                    await waiting_on(
+                        self._ledger.status,
+                        workflow.now(),
+                        nr.node,
+                        "restart",
+                        run_activity(CucmActivities.restart_service, request, policy),
+                        service=service,
                     )
                     break
                 except RenewalStopped as stop:
@@ -248,18 +263,27 @@ class Rollout:
         policy = self._gates.policy
         while True:
             self._ledger.phase(phase)
-            result = await run_activity(
-                CucmActivities.wait_for_registrations,
-                RegistrationGateRequest(
-                    cluster=self._input.cluster,
-                    baseline_registered=baseline,
-                    tolerance=policy.health_tolerance,
-                    timeout_seconds=policy.health_timeout_seconds,
-                    poll_seconds=self._input.options.health_poll_seconds,
-                    drain_nodes=list(drain),
-                    home_per_node=self._home_per_node if drain else {},
-                ),
-                policies.health_gate_policy(policy.health_timeout_seconds),
+            request = RegistrationGateRequest(
+                cluster=self._input.cluster,
+                baseline_registered=baseline,
+                tolerance=policy.health_tolerance,
+                timeout_seconds=policy.health_timeout_seconds,
+                poll_seconds=self._input.options.health_poll_seconds,
+                drain_nodes=list(drain),
+                home_per_node=self._home_per_node if drain else {},
+            )
+            gate_policy = policies.health_gate_policy(
+                policy.health_timeout_seconds, self._input.options.step_heartbeat_seconds
+            )
+            plan = self._ledger.status.plan
+            # RisPort on the publisher counts the phones of every node.
+            result = await waiting_on(
+                self._ledger.status,
+                workflow.now(),
+                plan.publisher if plan is not None else "",
+                "phones",
+                run_activity(CucmActivities.wait_for_registrations, request, gate_policy),
+                service=after,
             )
             self._phones(result.registered, baseline)
             if result.ok:
