@@ -502,7 +502,7 @@ class CucmCli:
                 return line
             if line.status in inferred.CLI_SERVICE_FAILED_STATES or line.status == "STOPPED":
                 raise ServiceFailedToStart(
-                    f"{name} did not start on {self.node}: [{line.status}] {line.detail}".rstrip(),
+                    f"{name} did not start: [{line.status}] {line.detail}".rstrip(),
                     node=self.node,
                     service=name,
                 )
@@ -521,7 +521,7 @@ class CucmCli:
         failed = [s for s in states if s in inferred.CLI_SERVICE_FAILED_STATES]
         if failed:
             raise ServiceFailedToStart(
-                f"{name} failed to start on {self.node} [{failed[-1]}]",
+                f"{name} failed to start [{failed[-1]}]",
                 node=self.node,
                 service=name,
             )

@@ -226,7 +226,7 @@ class ControlCenterClient(HttpsApi):
                     and status.reason_code == inferred.SERVICE_FAILED_REASON_CODE
                 ):
                     raise ServiceFailedToStart(
-                        f"{name} failed to start on {node} ({status.reason})",
+                        f"{name} failed to start ({status.reason})",
                         node=node,
                         service=name,
                     )

@@ -34,6 +34,13 @@ def _ignore(_: str) -> None:
     return None
 
 
+def _unprefixed(exc: CucmError) -> str:
+    """The error's message without the node its ``str`` starts with (said again around it)."""
+    text = str(exc)
+    prefix = f"{exc.node}: " if exc.node else ""
+    return text[len(prefix) :] if prefix and text.startswith(prefix) else text
+
+
 @dataclass(frozen=True)
 class ServiceRestart:
     """One service's restart on one node; :meth:`run` does it.
@@ -88,10 +95,10 @@ class ServiceRestart:
             return await self._tomcat()
         except ServiceFailedToStart as exc:
             raise ServiceFailedToStart(
-                f"{exc}. ucrenew restarts a service once and does not try again: find out why "
-                f"it stops on {self.node} (`utils service list`, the service's trace files in "
-                f"RTMT), start it there (`utils service start {self.service}`), then retry "
-                "the step",
+                f"{_unprefixed(exc)}. ucrenew restarts a service once and does not try again: "
+                f"find out why it stops there (`utils service list`, the service's trace files "
+                f"in RTMT), start it (`utils service start {self.service}`), then retry the "
+                "step",
                 node=self.node,
                 service=self.service,
             ) from None
@@ -100,13 +107,13 @@ class ServiceRestart:
         except ServiceNotServing:
             raise
         except CucmServiceTimeout as exc:
-            raise self._hung(str(exc)) from None
+            raise self._hung(_unprefixed(exc)) from None
 
     def _hung(self, seen: str) -> ServiceHung:
         return ServiceHung(
-            f"{self.service} on {self.node} was still not started after {self.timeout:.0f} s "
-            f"({seen}); ucrenew does not restart it again. Look at the node (`utils service "
-            f"list`, `show status`), get {self.service} started there, then retry the step",
+            f"{self.service} was still not started after {self.timeout:.0f} s ({seen}); "
+            "ucrenew does not restart it again. Look at the node (`utils service list`, "
+            f"`show status`), get {self.service} started there, then retry the step",
             node=self.node,
             service=self.service,
         )
