@@ -97,6 +97,7 @@ class CertificateAcquisition:
             "csr",
             run_activity(CucmActivities.generate_csr, request, policy),
             service=purpose,
+            on_change=ledger.refresh_details,
         )
         self._check_csr(csr, self._expected)
         self._note_csr_caveats(csr, purpose)

@@ -10,7 +10,7 @@ clock. Pure: no Temporal, no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Literal, Protocol, TypeVar
 
@@ -99,6 +99,7 @@ async def waiting_on(
     step: WaitStep,
     work: Awaitable[T],
     service: str = "",
+    on_change: Callable[[], None] | None = None,
 ) -> T:
     """Await ``work`` with a :class:`NodeWait` in ``status.waiting`` while it runs.
 
@@ -109,11 +110,17 @@ async def waiting_on(
         step: what runs there.
         work: the step, typically ``run_activity(...)`` not awaited yet.
         service: the service restarted, or the purpose.
+        on_change: called when the wait is added and when it is gone (the Temporal UI's
+            current details are refreshed from the status).
     """
     wait = NodeWait(node=node, step=step, service=service, since=now)
     status.waiting.append(wait)
+    if on_change is not None:
+        on_change()
     try:
         return await work
     finally:
         # By identity: two waits may be equal (the same step on the same node at once).
         status.waiting[:] = [w for w in status.waiting if w is not wait]
+        if on_change is not None:
+            on_change()

@@ -276,6 +276,7 @@ class NodeStepRecovery:
                         "regenerate",
                         run_activity(CucmActivities.regenerate_certificate, regen, regen_policy),
                         service=purpose,
+                        on_change=ledger.refresh_details,
                     )
                     status.rolled_back.setdefault(fqdn, []).append(purpose)
                     ledger.audit("ucrenew", "certificate-regenerated", result.detail)
@@ -295,6 +296,7 @@ class NodeStepRecovery:
                         "restart",
                         run_activity(CucmActivities.restart_service, restart, policy),
                         service=service,
+                        on_change=ledger.refresh_details,
                     )
             except RenewalStopped as stop:
                 progress.steps["rollback"] = "failed"

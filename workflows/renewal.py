@@ -433,6 +433,7 @@ class CertRenewalWorkflow:
                 "upload-trust",
                 run_activity(CucmActivities.upload_trust, trust_request, upload_policy),
                 service=purpose,
+                on_change=self._ledger.refresh_details,
             )
             self._audit(
                 "ucrenew",
@@ -460,6 +461,7 @@ class CertRenewalWorkflow:
                     "upload-cert",
                     run_activity(CucmActivities.upload_certificate, cert_request, upload_policy),
                     service=purpose,
+                    on_change=self._ledger.refresh_details,
                 )
             except RenewalStopped as stop:
                 # Someone generated a CSR on the box between the check and the upload.
@@ -511,6 +513,7 @@ class CertRenewalWorkflow:
             run_activity(
                 CucmActivities.disable_sso, ClusterRef(cluster=self._input.cluster), policy
             ),
+            on_change=self._ledger.refresh_details,
         )
         self._sso_disabled = True
         self._sso_disabled_by_us = sso.was_enabled

@@ -107,6 +107,7 @@ class Rollout:
                         policies.CTL_UPDATE, inp.options.step_heartbeat_seconds
                     ),
                 ),
+                on_change=self._ledger.refresh_details,
             )
             ledger.audit("ucrenew", "ctl-updated", ctl.detail)
         ledger.phase("restarts")
@@ -167,6 +168,7 @@ class Rollout:
                         "restart",
                         run_activity(CucmActivities.restart_service, request, policy),
                         service=service,
+                        on_change=self._ledger.refresh_details,
                     )
                     break
                 except RenewalStopped as stop:
@@ -284,6 +286,7 @@ class Rollout:
                 "phones",
                 run_activity(CucmActivities.wait_for_registrations, request, gate_policy),
                 service=after,
+                on_change=self._ledger.refresh_details,
             )
             self._phones(result.registered, baseline)
             if result.ok:

@@ -17,6 +17,7 @@ from service.principal import Principal
 from service.readmodel import RenewalDetail, RenewalRow
 from workflows.models import RenewalOptions, RenewalStatus
 from workflows.node_waits import NodeWait, duration_text, waiting_on
+from workflows.ui_metadata import current_details
 
 SINCE = datetime(2026, 11, 30, 23, 10, tzinfo=UTC)
 SUB1 = "cucm-sub1.lab.example.com"
@@ -148,3 +149,20 @@ def test_the_default_restart_timeout_fits_a_tomcat_restart() -> None:
     opts = RenewalOptions()
     assert 360 <= opts.restart_timeout_seconds <= 600
     assert opts.step_heartbeat_seconds <= 60
+
+
+def test_the_temporal_ui_current_details_name_the_node() -> None:
+    details = current_details(status(tomcat_restart()))
+    assert f"**On a node** {SUB1}: restart of Cisco Tomcat since 2026-11-30 23:10:00 UTC" in details
+    assert "**On a node**" not in current_details(status())
+
+
+async def test_the_change_callback_runs_when_a_wait_begins_and_ends() -> None:
+    st = status()
+    seen: list[int] = []
+
+    async def step() -> None:
+        seen.append(len(st.waiting))
+
+    await waiting_on(st, SINCE, SUB1, "csr", step(), on_change=lambda: seen.append(len(st.waiting)))
+    assert seen == [1, 1, 0]
