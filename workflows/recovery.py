@@ -108,7 +108,7 @@ class NodeStepRecovery:
             else f"verification of {failed.purpose}"
         )
         return (
-            f"the {what} on {failed.node} failed after its retries: {failed.reason}. "
+            f"the {what} on {failed.node} failed: {failed.reason}. "
             f"`retry` once the node is fixed, `skip` to leave {short_name(failed.node)} out "
             "(not renewed: the new certificate stays installed there but not active), "
             "`rollback` to regenerate "

@@ -174,7 +174,8 @@ async def test_a_hung_tomcat_shows_waiting_on_the_node_then_is_reported(stack: S
             status = await stack.wait_for(handle, "operator", timeout=120)
             assert status.failed_step is not None
             assert status.failed_step.node == sub1.fqdn
-            assert "still not started after 10 s" in status.failed_step.reason
+            reason = status.failed_step.reason
+            assert "not STARTED within 10 s" in reason and "hung while starting" in reason
             assert not status.waiting
             assert tomcat_restarts(stack) == ["cucm-pub", "cucm-sub1"]
             assert [a for a, _ in await attempts(handle, "restart_service")] == [1, 1]

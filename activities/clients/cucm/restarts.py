@@ -109,11 +109,11 @@ class ServiceRestart:
         except CucmServiceTimeout as exc:
             raise self._hung(_unprefixed(exc)) from None
 
-    def _hung(self, seen: str) -> ServiceHung:
+    def _hung(self, detail: str) -> ServiceHung:
         return ServiceHung(
-            f"{self.service} was still not started after {self.timeout:.0f} s ({seen}); "
-            "ucrenew does not restart it again. Look at the node (`utils service list`, "
-            f"`show status`), get {self.service} started there, then retry the step",
+            f"{detail}: hung while starting, and ucrenew does not restart it again. Look at "
+            f"the node (`utils service list`, `show status`), get {self.service} started "
+            "there, then retry the step",
             node=self.node,
             service=self.service,
         )
@@ -182,7 +182,7 @@ class ServiceRestart:
                 if time.monotonic() > deadline:
                     # An earlier attempt's restart hangs: a new one would only be refused
                     # ("Operation is pending") or hang alike.
-                    raise self._hung(f"last state {line.status}")
+                    raise self._hung(f"{self.service} still {line.status} after {self.timeout:g} s")
                 in_progress = True
                 await asyncio.sleep(self.poll_interval)
 
