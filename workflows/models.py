@@ -16,6 +16,7 @@ from activities.cluster_models import (
     Purpose,
 )
 from activities.models import UtcDatetime, ValidationProblem
+from workflows import policies
 from workflows.node_waits import NodeWait
 from workflows.restart_models import RestartPlan
 
@@ -78,15 +79,15 @@ class RenewalOptions(BaseModel):
         default=30, ge=1, description="the signed certificate must be valid this long at least"
     )
     restart_timeout_seconds: float = Field(
-        default=600.0,
+        default=policies.RESTART_TIMEOUT.total_seconds(),
         gt=0,
         description="how long one service restart may take before it is reported as hung "
         "(Tomcat: 1-4 min plus the web applications; workflows/policies.restart_policy)",
     )
     restart_poll_seconds: float = 5.0
-    restart_heartbeat_seconds: float = 30.0
+    restart_heartbeat_seconds: float = policies.STEP_HEARTBEAT.total_seconds()
     step_heartbeat_seconds: float = Field(
-        default=30.0,
+        default=policies.STEP_HEARTBEAT.total_seconds(),
         gt=0,
         description="heartbeat timeout of the steps on a node (CSR, uploads, SSO, CTL, phone "
         "waits): how soon a worker that died during one is noticed and the step resumes",

@@ -72,6 +72,13 @@ def _retry(attempts: int, initial: float = 2.0, maximum: float = 60.0) -> RetryP
 #: (``RenewalOptions.step_heartbeat_seconds``).
 STEP_HEARTBEAT = timedelta(seconds=30)
 
+#: How long one service restart may take before it is reported as hung (the default of
+#: ``RenewalOptions.restart_timeout_seconds``): ``utils service restart Cisco Tomcat`` returns
+#: in 1-4 min and the web applications answer 30-120 s after ``[STARTED]``; Cisco's own
+#: clients budget 240-300 s, 600 s for Unity Connection (cucm-interfaces.md §13). CallManager
+#: restarts in 1-3 min.
+RESTART_TIMEOUT = timedelta(seconds=600)
+
 #: Discovery: SSH to every node (5-20 s each to the prompt, 60+ s on slow nodes), ``utils
 #: dbreplication runtimestate`` (30-120 s), certificates and health: minutes on a big cluster.
 DISCOVER = ActivityPolicy(timedelta(minutes=5), _retry(3), heartbeat=STEP_HEARTBEAT)
@@ -129,7 +136,9 @@ def with_heartbeat(policy: ActivityPolicy, heartbeat_seconds: float) -> Activity
     return dataclasses.replace(policy, heartbeat=timedelta(seconds=heartbeat_seconds))
 
 
-def restart_policy(timeout_seconds: float, heartbeat_seconds: float = 30.0) -> ActivityPolicy:
+def restart_policy(
+    timeout_seconds: float, heartbeat_seconds: float = STEP_HEARTBEAT.total_seconds()
+) -> ActivityPolicy:
     """A restart waits up to ``timeout_seconds`` for the service and HTTPS to come back.
 
     ``timeout_seconds`` (``RenewalOptions.restart_timeout_seconds``, 600 s by default) fits
