@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -14,6 +14,9 @@ from console.report import leftover_removal_lines
 from workflows.health_checks import age_text
 from workflows.models import Problem, RenewalPlan, RenewalStatus
 
+#: Longer than Cisco Tomcat's restart normally takes (1-4 min, cucm-interfaces.md §13): a step
+#: on a node that has run this long is shown as possibly stalled.
+SLOW_STEP = timedelta(minutes=5)
 PHASE_STYLE = {"done": "green", "failed": "red", "cancelled": "yellow"}
 STEP_MARK = {
     "pending": "[dim]·[/]",
@@ -217,6 +220,7 @@ def status_view(status: RenewalStatus) -> RenderableType:
     if status.awaiting:
         head.append(f"  awaiting {status.awaiting}", style="bold yellow")
     parts: list[RenderableType] = [head]
+    parts.extend(waiting_lines(status, datetime.now(UTC)))
     if status.error:
         parts.append(Text(f"error: {status.error}", style="red"))
     if status.question:
@@ -256,6 +260,18 @@ def status_view(status: RenewalStatus) -> RenderableType:
             audit.add_row(f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, e.action, e.comment)
         parts.append(audit)
     return Group(*parts)
+
+
+def waiting_lines(status: RenewalStatus, now: datetime) -> list[Text]:
+    """One line per step running on a node now: ``waiting on <node> for N minutes: ...``.
+
+    A step that has run longer than a restart normally takes (5 minutes) is shown in yellow:
+    the node may be hung, and the operator should look at it before the step's timeout.
+    """
+    return [
+        Text(w.text(now), style="yellow" if now - w.since > SLOW_STEP else "cyan")
+        for w in status.waiting
+    ]
 
 
 def awaiting_hint(status: RenewalStatus) -> str | None:

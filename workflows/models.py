@@ -16,6 +16,8 @@ from activities.cluster_models import (
     Purpose,
 )
 from activities.models import UtcDatetime, ValidationProblem
+from workflows import policies
+from workflows.node_waits import NodeWait
 from workflows.restart_models import RestartPlan
 
 Phase = Literal[
@@ -76,9 +78,20 @@ class RenewalOptions(BaseModel):
     min_remaining_days: int = Field(
         default=30, ge=1, description="the signed certificate must be valid this long at least"
     )
-    restart_timeout_seconds: float = 900.0
+    restart_timeout_seconds: float = Field(
+        default=policies.RESTART_TIMEOUT.total_seconds(),
+        gt=0,
+        description="how long one service restart may take before it is reported as hung "
+        "(Tomcat: 1-4 min plus the web applications; workflows/policies.restart_policy)",
+    )
     restart_poll_seconds: float = 5.0
-    restart_heartbeat_seconds: float = 30.0
+    restart_heartbeat_seconds: float = policies.STEP_HEARTBEAT.total_seconds()
+    step_heartbeat_seconds: float = Field(
+        default=policies.STEP_HEARTBEAT.total_seconds(),
+        gt=0,
+        description="heartbeat timeout of the steps on a node (CSR, uploads, SSO, CTL, phone "
+        "waits): how soon a worker that died during one is noticed and the step resumes",
+    )
     verify_timeout_seconds: float = 300.0
     ca_poll_seconds: float = 300.0
     ca_max_wait_days: float = 60.0
@@ -524,6 +537,10 @@ class RenewalStatus(BaseModel):
     )
     failed_step: FailedStep | None = Field(
         default=None, description="the node step the change waits for a decision on"
+    )
+    waiting: list[NodeWait] = Field(
+        default_factory=list,
+        description="the steps running on a node now, with since when (waiting on node X)",
     )
     skipped_nodes: list[str] = Field(
         default_factory=list,

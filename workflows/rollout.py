@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.intents import CONFIRMED_AFTER_RETRY
     from workflows.ledger import ApprovalGates, Ledger
     from workflows.models import FailedStep, Phase, RenewalInput, RenewalPlan, WaveProgress
+    from workflows.node_waits import waiting_on
     from workflows.recovery import NodeStepRecovery
     from workflows.restart_models import NodeRestart, RestartPlan, RestartWave
     from workflows.steps import RenewalStopped, run_activity
@@ -102,8 +103,19 @@ class Rollout:
                 "ctl-update",
                 "CTL file",
                 "utils ctl update CTLFile on the publisher",
-                run_activity(
-                    CucmActivities.ctl_update, ClusterRef(cluster=inp.cluster), policies.SSO
+                waiting_on(
+                    ledger.status,
+                    workflow.now(),
+                    plan.publisher,
+                    "ctl-update",
+                    run_activity(
+                        CucmActivities.ctl_update,
+                        ClusterRef(cluster=inp.cluster),
+                        policies.with_heartbeat(
+                            policies.CTL_UPDATE, inp.options.step_heartbeat_seconds
+                        ),
+                    ),
+                    on_change=self._ledger.refresh_details,
                 ),
             )
             ledger.intents.settle(intent, "done", ctl.detail)
@@ -219,22 +231,27 @@ class Rollout:
         started since the restarts began found ucrenew's own restart, and says so."""
         opts = self._input.options
         intents = self._ledger.intents
+        request = RestartRequest(
+            cluster=self._input.cluster,
+            node=node,
+            service=service,
+            not_before=started,
+            timeout_seconds=opts.restart_timeout_seconds,
+            poll_seconds=opts.restart_poll_seconds,
+            extra_roots_pem=self._roots,
+        )
         intent, result = await intents.around(
             "service-restart",
             f"{service} on {node}",
             "",
-            run_activity(
-                CucmActivities.restart_service,
-                RestartRequest(
-                    cluster=self._input.cluster,
-                    node=node,
-                    service=service,
-                    not_before=started,
-                    timeout_seconds=opts.restart_timeout_seconds,
-                    poll_seconds=opts.restart_poll_seconds,
-                    extra_roots_pem=self._roots,
-                ),
-                policy,
+            waiting_on(
+                self._ledger.status,
+                workflow.now(),
+                node,
+                "restart",
+                run_activity(CucmActivities.restart_service, request, policy),
+                service=service,
+                on_change=self._ledger.refresh_details,
             ),
         )
         if result.already_done and intents.ours(intent, result.attempt):
@@ -324,18 +341,28 @@ class Rollout:
         policy = self._gates.policy
         while True:
             self._ledger.phase(phase)
-            result = await run_activity(
-                CucmActivities.wait_for_registrations,
-                RegistrationGateRequest(
-                    cluster=self._input.cluster,
-                    baseline_registered=baseline,
-                    tolerance=policy.health_tolerance,
-                    timeout_seconds=policy.health_timeout_seconds,
-                    poll_seconds=self._input.options.health_poll_seconds,
-                    drain_nodes=list(drain),
-                    home_per_node=self._home_per_node if drain else {},
-                ),
-                policies.health_gate_policy(policy.health_timeout_seconds),
+            request = RegistrationGateRequest(
+                cluster=self._input.cluster,
+                baseline_registered=baseline,
+                tolerance=policy.health_tolerance,
+                timeout_seconds=policy.health_timeout_seconds,
+                poll_seconds=self._input.options.health_poll_seconds,
+                drain_nodes=list(drain),
+                home_per_node=self._home_per_node if drain else {},
+            )
+            gate_policy = policies.health_gate_policy(
+                policy.health_timeout_seconds, self._input.options.step_heartbeat_seconds
+            )
+            plan = self._ledger.status.plan
+            # RisPort on the publisher counts the phones of every node.
+            result = await waiting_on(
+                self._ledger.status,
+                workflow.now(),
+                plan.publisher if plan is not None else "",
+                "phones",
+                run_activity(CucmActivities.wait_for_registrations, request, gate_policy),
+                service=after,
+                on_change=self._ledger.refresh_details,
             )
             self._phones(result.registered, baseline)
             if result.ok:

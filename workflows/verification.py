@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.failure_advice import step_failure
     from workflows.ledger import Ledger
     from workflows.models import FailedStep, RenewalInput, RenewalPlan, RenewalStatus
+    from workflows.node_waits import waiting_on
     from workflows.recovery import NodeStepRecovery
     from workflows.steps import RenewalStopped, run_activity
 
@@ -55,17 +56,21 @@ async def verify_nodes(
         progress.steps["verify"] = "running"
         while True:
             try:
-                result = await run_activity(
-                    CucmActivities.verify_node,
-                    VerifyRequest(
-                        cluster=inp.cluster,
-                        node=fqdn,
-                        purpose=purpose,
-                        expected_fingerprint=fingerprints.get(f"{purpose}@{fqdn}")
-                        or fingerprints[purpose],
-                        extra_roots_pem=roots,
-                    ),
-                    policy,
+                request = VerifyRequest(
+                    cluster=inp.cluster,
+                    node=fqdn,
+                    purpose=purpose,
+                    expected_fingerprint=fingerprints.get(f"{purpose}@{fqdn}")
+                    or fingerprints[purpose],
+                    extra_roots_pem=roots,
+                )
+                result = await waiting_on(
+                    status,
+                    workflow.now(),
+                    fqdn,
+                    "verify",
+                    run_activity(CucmActivities.verify_node, request, policy),
+                    service=purpose,
                 )
                 break
             except RenewalStopped as stop:
