@@ -205,7 +205,8 @@ class CucmActivities:
         """``utils sso disable`` on the publisher, when SSO is enabled (idempotent)."""
         inventory, cluster = await self._cluster(ref)
         ep = self._endpoint(ref, cluster, cluster.publisher)
-        result = await sso.disable_sso(ep, credentials(inventory, cluster, "os_admin"))
+        async with heartbeating([f"utils sso disable on {cluster.publisher}"]):
+            result = await sso.disable_sso(ep, credentials(inventory, cluster, "os_admin"))
         result.attempt = activity.info().attempt
         if result.enabled:
             raise StepError(
@@ -221,7 +222,10 @@ class CucmActivities:
         """``utils sso status`` on the publisher."""
         inventory, cluster = await self._cluster(ref)
         ep = self._endpoint(ref, cluster, cluster.publisher)
-        async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
+        async with (
+            heartbeating([f"utils sso status on {cluster.publisher}"]),
+            CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell,
+        ):
             status = await shell.sso_status()
         return SsoResult(was_enabled=status.enabled, enabled=status.enabled)
 
@@ -247,7 +251,10 @@ class CucmActivities:
         key_length = req.key_length
         if key_type == "ec" and key_length not in catalog.EC_KEY_LENGTHS:
             key_length = catalog.EC_KEY_LENGTHS[0]
-        async with open_node(req.path.csr, ep, auth) as node:
+        async with (
+            heartbeating([f"generating the {req.purpose} CSR on {fqdn}"]),
+            open_node(req.path.csr, ep, auth) as node,
+        ):
             result = await node.generate_csr(
                 req.purpose,
                 multi_server=req.node is None,
@@ -271,7 +278,10 @@ class CucmActivities:
         fqdn = self._csr_node(cluster, req.purpose, req.node)
         ep = self._endpoint(req, cluster, fqdn)
         auth = credentials(inventory, cluster, "os_admin")
-        async with open_node(req.path.csr, ep, auth) as node:
+        async with (
+            heartbeating([f"reading the {req.purpose} CSR pending on {fqdn}"]),
+            open_node(req.path.csr, ep, auth) as node,
+        ):
             return await certificates.pending_csr(node, fqdn, req.purpose, req.csr_pem)
 
     @activity.defn(name="trust_presence")
@@ -296,7 +306,10 @@ class CucmActivities:
         path = req.path
         # ECDSA purposes share their RSA twin's trust store (tomcat-ECDSA → tomcat-trust).
         service = catalog.purpose(req.purpose).trust_service
-        async with open_node(path.readback, ep, auth) as reader:
+        async with (
+            heartbeating([f"uploading {service} certificates on {ep.fqdn}"]),
+            open_node(path.readback, ep, auth) as reader,
+        ):
             if path.trust == path.readback:
                 result = await certificates.upload_missing_trust(
                     reader, reader, service, req.ca_pems
@@ -322,7 +335,14 @@ class CucmActivities:
         As soon as a node holds the certificate, the chain's CA certificates join the
         cluster's trust store: the node serves it from its next restart, whether or not the
         renewal gets that far.
+
+        Heartbeats while it runs: a worker that dies mid-upload is noticed within the heartbeat
+        timeout, and the next attempt reads the nodes back before it uploads again.
         """
+        async with heartbeating([f"uploading the {req.purpose} certificate"]):
+            return await self._upload_certificate(req)
+
+    async def _upload_certificate(self, req: CertUploadRequest) -> CertUploadResult:
         inventory, cluster = await self._cluster(req)
         auth = credentials(inventory, cluster, "os_admin")
         fingerprint = pki.certificate_info(req.certificate_pem).sha256_fingerprint
@@ -642,7 +662,10 @@ class CucmActivities:
         inventory, cluster = await self._cluster(ref)
         ep = self._endpoint(ref, cluster, cluster.publisher)
         try:
-            async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
+            async with (
+                heartbeating([f"utils ctl update CTLFile on {cluster.publisher}"]),
+                CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell,
+            ):
                 await confirm_in_session(shell)
                 await shell.ctl_update()
         except CucmCliError as exc:
@@ -669,7 +692,10 @@ class CucmActivities:
         inventory, cluster = await self._cluster(req)
         ep = self._endpoint(req, cluster, req.node)
         try:
-            async with CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell:
+            async with (
+                heartbeating([f"set cert regen {req.purpose} on {req.node}"]),
+                CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell,
+            ):
                 await confirm_in_session(shell)
                 line = await shell.regenerate_certificate(req.purpose)
         except CucmCliError as exc:

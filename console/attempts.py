@@ -23,6 +23,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from workers.status_read import final_status
 from workflows import search_attributes as sa
 from workflows.models import TERMINAL_PHASES, RenewalStatus
 from workflows.renewal import CertRenewalWorkflow
@@ -69,9 +70,13 @@ async def reuse_policy(client: Client, change_id: str) -> WorkflowIDReusePolicy:
         # Preflight comes before every write: no need for a worker to read the record.
         return WorkflowIDReusePolicy.ALLOW_DUPLICATE
     try:
-        status = await asyncio.wait_for(
-            handle.query(CertRenewalWorkflow.get_status), RECORD_WAIT_SECONDS
-        )
+        # A run that stopped after the "status-memo" patch left its record in its memo: no
+        # worker is needed to read it. Earlier runs are read through a worker.
+        status = await final_status(desc)
+        if status is None:
+            status = await asyncio.wait_for(
+                handle.query(CertRenewalWorkflow.get_status), RECORD_WAIT_SECONDS
+            )
     except (RPCError, TimeoutError) as exc:
         reason = exc.message if isinstance(exc, RPCError) else "no worker answered"
         raise ChangeIdTaken(

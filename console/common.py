@@ -145,18 +145,28 @@ def unknown_change(change_id: str) -> CliError:
 
 
 async def status_of(change_id: str) -> RenewalStatus:
-    """The status query of a renewal, with a clear error for an unknown change id."""
-    from temporalio.service import RPCError, RPCStatusCode
+    """The status of a renewal, also without a worker: a finished change from its result or
+    memo; a running one from the status query, or, when no worker answers within a few
+    seconds, from Temporal's records with a notice on stderr saying why and what to do.
+    A clear error for an unknown change id."""
+    from workers.status_read import UnknownChange, read_status
 
-    from workflows.renewal import CertRenewalWorkflow
-
-    handle = await renewal(change_id)
     try:
-        return await handle.query(CertRenewalWorkflow.get_status)
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise unknown_change(change_id) from None
-        raise
+        read = await read_status(await client(), change_id)
+    except UnknownChange:
+        raise unknown_change(change_id) from None
+    except LookupError as exc:
+        raise CliError(str(exc)) from None
+    if read.notice and read.notice not in _notices_shown:
+        from rich.markup import escape
+
+        # `watch` reads again and again: each notice is said once.
+        _notices_shown.add(read.notice)
+        err_console.print(f"[yellow]note:[/] {escape(read.notice)}", highlight=False)
+    return read.status
+
+
+_notices_shown: set[str] = set()
 
 
 def one_line(text: str) -> str:

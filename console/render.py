@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -14,6 +14,9 @@ from console.report import leftover_removal_lines
 from workflows.health_checks import age_text
 from workflows.models import Problem, RenewalPlan, RenewalStatus
 
+#: Longer than Cisco Tomcat's restart normally takes (1-4 min, cucm-interfaces.md §13): a step
+#: on a node that has run this long is shown as possibly stalled.
+SLOW_STEP = timedelta(minutes=5)
 PHASE_STYLE = {"done": "green", "failed": "red", "cancelled": "yellow"}
 STEP_MARK = {
     "pending": "[dim]·[/]",
@@ -21,6 +24,8 @@ STEP_MARK = {
     "done": "[green]✓[/]",
     "failed": "[red]✗[/]",
     "skipped": "[dim]-[/]",
+    "interrupted": "[yellow]?[/]",
+    "rolled-back": "[yellow]↺[/]",
 }
 
 
@@ -95,6 +100,35 @@ def _node_rows(status: RenewalStatus) -> Table:
                 n.detail if i == 0 else "",
             )
     return nodes
+
+
+def waves_table(status: RenewalStatus) -> Table:
+    """The restart waves so far: per wave and node, each service's state in that wave (a
+    node restarted in several waves has a row in each, never a state carried over)."""
+    table = Table(title="restart waves", show_edge=False)
+    for col in ("wave", "node", "services"):
+        table.add_column(col, overflow="fold")
+    for wave in status.waves:
+        for i, (fqdn, services) in enumerate(wave.services.items()):
+            table.add_row(
+                f"{wave.index} {STEP_MARK.get(wave.state, wave.state)}" if i == 0 else "",
+                fqdn,
+                ", ".join(
+                    f"{name} {STEP_MARK.get(state, state)}" for name, state in services.items()
+                ),
+            )
+    return table
+
+
+def failures_view(status: RenewalStatus) -> RenderableType:
+    """What failed (service or purpose, node, wave) and what to do about it."""
+    parts: list[RenderableType] = []
+    for f in status.failures:
+        what = f.service or f.purpose
+        wave = f" in wave {f.wave}" if f.wave is not None else ""
+        parts.append(Text(f"failed: {f.step} of {what} on {f.node}{wave}: {f.reason}", "red"))
+        parts.extend(Text(f"  - {line}", style="yellow") for line in f.advice)
+    return Group(*parts)
 
 
 def warnings_table(warnings: list[Problem]) -> Table:
@@ -186,6 +220,7 @@ def status_view(status: RenewalStatus) -> RenderableType:
     if status.awaiting:
         head.append(f"  awaiting {status.awaiting}", style="bold yellow")
     parts: list[RenderableType] = [head]
+    parts.extend(waiting_lines(status, datetime.now(UTC)))
     if status.error:
         parts.append(Text(f"error: {status.error}", style="red"))
     if status.question:
@@ -193,8 +228,12 @@ def status_view(status: RenewalStatus) -> RenderableType:
     record_line = change_record_line(status.change_record)
     if record_line is not None:
         parts.append(record_line)
+    if status.failures:
+        parts.append(failures_view(status))
     if status.nodes:
         parts.append(_node_rows(status))
+    if status.waves:
+        parts.append(waves_table(status))
     if status.problems:
         parts.append(problems_table(status.problems))
     if status.findings:
@@ -223,6 +262,18 @@ def status_view(status: RenewalStatus) -> RenderableType:
     return Group(*parts)
 
 
+def waiting_lines(status: RenewalStatus, now: datetime) -> list[Text]:
+    """One line per step running on a node now: ``waiting on <node> for N minutes: ...``.
+
+    A step that has run longer than a restart normally takes (5 minutes) is shown in yellow:
+    the node may be hung, and the operator should look at it before the step's timeout.
+    """
+    return [
+        Text(w.text(now), style="yellow" if now - w.since > SLOW_STEP else "cyan")
+        for w in status.waiting
+    ]
+
+
 def awaiting_hint(status: RenewalStatus) -> str | None:
     """What the operator should run next, when the renewal waits for someone."""
     cid = status.change_id
@@ -247,9 +298,12 @@ def awaiting_hint(status: RenewalStatus) -> str | None:
             f"`ucrenew submit-cert {cid} --cert signed.pem --chain chain.pem`"
         )
     if status.awaiting == "operator" and status.failed_step is not None:
+        failed = status.failed_step
+        what = failed.service or failed.purpose
         return (
-            f"{status.failed_step.step} failed on {status.failed_step.node}: fix the node and "
-            f"`ucrenew decide {cid} retry`, or `skip`, `rollback`, `stop`"
+            f"the {failed.step} of {what} failed on {failed.node}: fix {what} there (see "
+            f"`ucrenew show {cid}`) and `ucrenew decide {cid} retry`, or `skip`, `rollback`, "
+            "`stop`"
         )
     if status.awaiting == "operator":
         return f"answer the question with `ucrenew decide {cid} <answer>`"

@@ -93,6 +93,21 @@ def markdown_report(status: RenewalStatus) -> str:
             "",
             f"- by {status.cancellation.principal}: {status.cancellation.reason}",
         ]
+    if status.failures:
+        lines += ["", "## What failed", ""]
+        for f in status.failures:
+            wave = f" in restart wave {f.wave}" if f.wave is not None else ""
+            lines.append(f"- {f.step} of {f.service or f.purpose} on {f.node}{wave}: {f.reason}")
+            lines += [f"  - {line}" for line in f.advice]
+    if status.waves:
+        lines += ["", "## Restart waves", "", "| wave | node | services |", "|---|---|---|"]
+        for progress in status.waves:
+            lines += [
+                f"| {progress.index} ({progress.state}) | {fqdn} | "
+                + ", ".join(f"{name}: {state}" for name, state in services.items())
+                + " |"
+                for fqdn, services in progress.services.items()
+            ]
     if status.failed_step is not None:
         failed = status.failed_step
         waiting = status.awaiting == "operator"

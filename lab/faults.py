@@ -33,6 +33,10 @@ FaultKind = Literal[
     "latency",
     # the operation is applied but the connection drops before the response
     "response-lost",
+    # the operation (target: one of OPERATIONS over REST or the OS Administration pages) waits
+    # before it takes effect until the fault is cleared: a node that takes minutes to
+    # generate or distribute a certificate
+    "operation-hang",
     # Control Center / RisPort realtime throttle fault
     "throttle",
     # DB replication broken on the node: replicated trust does not reach it

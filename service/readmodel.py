@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from pydantic import BaseModel, Field
@@ -25,14 +25,12 @@ from temporalio.api.workflowservice.v1 import ListWorkflowExecutionsRequest
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
-    WorkflowQueryFailedError,
-    WorkflowQueryRejectedError,
 )
-from temporalio.service import RPCError
 
 from activities.clients.links import renewal_link, renewal_path
+from workers.status_read import read_described
 from workflows import search_attributes as sa
-from workflows.models import RenewalInput, RenewalStatus
+from workflows.models import RenewalStatus
 from workflows.renewal import CertRenewalWorkflow
 
 __all__ = [
@@ -361,36 +359,14 @@ async def _live(client: Client, desc: Any) -> list[LiveActivity]:
     return live
 
 
-async def _fallback_status(
-    client: Client, started: list[Payload], row: RenewalRow
-) -> RenewalStatus | None:
-    """What the page can say without the status query: the run's input and its row."""
-    try:
-        (inp,) = await client.data_converter.decode(started, [RenewalInput])
-        return RenewalStatus.model_validate(
-            {
-                "change_id": inp.change_id,
-                "cluster": inp.cluster,
-                "purposes": inp.purposes,
-                "ca": inp.ca,
-                "requested_by": inp.requested_by,
-                "phase": row.phase or "discover",
-                "awaiting": row.awaiting,
-                "started_at": row.started_at,
-            }
-        )
-    except Exception as err:  # an input of another shape: the page says so
-        log.warning("renewal %s: cannot read its input: %s", row.change_id, err)
-        return None
-
-
 async def renewal_detail(
     client: Client, change_id: str, base_url: str = "", query_timeout: float = 5.0
 ) -> RenewalDetail:
-    """One renewal: its status (the workflow's query), its row, phase timeline and live
-    activities. When no worker answers the query within ``query_timeout`` seconds (none
-    polls the renewal's task queue, or all are busy), the status is made from the run's input
-    and its search attributes, and ``notice`` says so.
+    """One renewal: its status, its row, phase timeline and live activities. The status is
+    read as ``workers.status_read`` reads it for the CLI: a finished change from its result
+    or memo (no worker needed), a running one from the status query; when no worker polls
+    the renewal's task queue, or none answers within ``query_timeout`` seconds, it is made
+    from the run's input and its search attributes, and ``notice`` says so.
 
     Raises:
         temporalio.service.RPCError: ``NOT_FOUND`` when there is no such change, or Temporal
@@ -400,36 +376,19 @@ async def renewal_detail(
     handle = client.get_workflow_handle_for(CertRenewalWorkflow.run, change_id)
     desc = await handle.describe()
     row = row_from_info(desc.raw_description.workflow_execution_info, base_url)
-
-    async def status() -> RenewalStatus | None:
-        try:
-            return await handle.query(
-                CertRenewalWorkflow.get_status, rpc_timeout=timedelta(seconds=query_timeout)
-            )
-        except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError) as err:
-            log.warning("renewal %s: the status query failed: %s", change_id, err)
-            return None
-
-    queried, (timeline, started), live = await asyncio.gather(
-        status(), _history(client, change_id, desc.run_id), _live(client, desc)
+    read, (timeline, _), live = await asyncio.gather(
+        read_described(client, desc, query_timeout),
+        _history(client, change_id, desc.run_id),
+        _live(client, desc),
     )
-    notice = ""
-    if queried is None:
-        queried = await _fallback_status(client, started, row)
-        if queried is None:
-            raise LookupError(f"{change_id}: no worker answered and its input is unreadable")
-        notice = (
-            "No worker answered the status query: the plan, nodes and audit trail are not "
-            "shown; the phase and timeline come from Temporal's records."
-        )
     return RenewalDetail(
         change_id=change_id,
-        execution_status=_status_name(desc.status),
-        status=queried,
+        execution_status=read.execution_status,
+        status=read.status,
         row=row,
         timeline=timeline,
         live=live,
-        notice=notice,
+        notice=read.notice,
     )
 
 

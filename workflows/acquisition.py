@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         RenewalPlan,
         SubmissionResult,
     )
+    from workflows.node_waits import waiting_on
     from workflows.steps import RenewalStopped, run_activity, stopped
 
 
@@ -75,22 +76,29 @@ class CertificateAcquisition:
         ledger.phase("csr")
         self._submission = None
         self._expected = [node] if node else plan.san_by_purpose[purpose]
-        csr = await run_activity(
-            CucmActivities.generate_csr,
-            CsrRequest(
-                cluster=inp.cluster,
-                purpose=purpose,
-                key_length=(
-                    opts.ec_key_length
-                    if catalog.purpose(purpose).key_type == "ECDSA"
-                    else opts.key_length
-                ),
-                hash_algorithm=opts.hash_algorithm,
-                other_domains=opts.other_domains,
-                path=path,
-                node=node,
+        csr_node = node or plan.publisher_by_purpose.get(purpose, plan.publisher)
+        request = CsrRequest(
+            cluster=inp.cluster,
+            purpose=purpose,
+            key_length=(
+                opts.ec_key_length
+                if catalog.purpose(purpose).key_type == "ECDSA"
+                else opts.key_length
             ),
-            policies.CSR,
+            hash_algorithm=opts.hash_algorithm,
+            other_domains=opts.other_domains,
+            path=path,
+            node=node,
+        )
+        policy = policies.with_heartbeat(policies.CSR, opts.step_heartbeat_seconds)
+        csr = await waiting_on(
+            ledger.status,
+            workflow.now(),
+            csr_node,
+            "csr",
+            run_activity(CucmActivities.generate_csr, request, policy),
+            service=purpose,
+            on_change=ledger.refresh_details,
         )
         self._check_csr(csr, self._expected)
         self._note_csr_caveats(csr, purpose)

@@ -141,6 +141,7 @@ class Ledger:
         self.status.awaiting = awaiting
         if phase in ("done", "failed", "cancelled"):
             self.status.finished_at = workflow.now()
+            self.status.settle_unfinished()
         if self.dashboard:
             ended = phase in ("done", "failed", "cancelled")
             self.publish(

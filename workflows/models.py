@@ -16,6 +16,8 @@ from activities.cluster_models import (
     Purpose,
 )
 from activities.models import UtcDatetime, ValidationProblem
+from workflows import policies
+from workflows.node_waits import NodeWait
 from workflows.restart_models import RestartPlan
 
 Phase = Literal[
@@ -76,9 +78,20 @@ class RenewalOptions(BaseModel):
     min_remaining_days: int = Field(
         default=30, ge=1, description="the signed certificate must be valid this long at least"
     )
-    restart_timeout_seconds: float = 900.0
+    restart_timeout_seconds: float = Field(
+        default=policies.RESTART_TIMEOUT.total_seconds(),
+        gt=0,
+        description="how long one service restart may take before it is reported as hung "
+        "(Tomcat: 1-4 min plus the web applications; workflows/policies.restart_policy)",
+    )
     restart_poll_seconds: float = 5.0
-    restart_heartbeat_seconds: float = 30.0
+    restart_heartbeat_seconds: float = policies.STEP_HEARTBEAT.total_seconds()
+    step_heartbeat_seconds: float = Field(
+        default=policies.STEP_HEARTBEAT.total_seconds(),
+        gt=0,
+        description="heartbeat timeout of the steps on a node (CSR, uploads, SSO, CTL, phone "
+        "waits): how soon a worker that died during one is noticed and the step resumes",
+    )
     verify_timeout_seconds: float = 300.0
     ca_poll_seconds: float = 300.0
     ca_max_wait_days: float = 60.0
@@ -370,7 +383,10 @@ class SsoConfirmation(BaseModel):
     comment: str = ""
 
 
-NodeStepState = Literal["pending", "running", "done", "failed", "skipped", "rolled-back"]
+NodeStepState = Literal[
+    "pending", "running", "done", "failed", "skipped", "rolled-back", "interrupted"
+]
+"""``interrupted``: the step was under way when the change stopped (its end is unknown)."""
 
 
 class PurposeCertificate(BaseModel):
@@ -403,6 +419,48 @@ class NodeProgress(BaseModel):
     def purpose(self, name: str) -> PurposeCertificate:
         """The node's certificate of purpose ``name`` (created on first use)."""
         return self.certificates.setdefault(name, PurposeCertificate())
+
+
+class WaveProgress(BaseModel):
+    """One restart wave of the rollout: per node of the wave, the state of each of its
+    services in this wave (a node that restarts in several waves has a row in each)."""
+
+    index: int
+    state: NodeStepState = "pending"
+    services: dict[str, dict[str, NodeStepState]] = Field(
+        default_factory=dict, description="node FQDN -> service -> its state in this wave"
+    )
+
+    def node_state(self, fqdn: str) -> NodeStepState | None:
+        """The node's state in this wave (None when the wave does not restart it): failed
+        when a service failed, running while one runs, done when all are done."""
+        states = list(self.services.get(fqdn, {}).values())
+        if not states:
+            return None
+        order: tuple[NodeStepState, ...] = (
+            "failed",
+            "running",
+            "interrupted",
+            "rolled-back",
+            "skipped",
+        )
+        for state in order:
+            if state in states:
+                return state
+        return "done" if all(s == "done" for s in states) else "pending"
+
+
+class StepFailure(BaseModel):
+    """What failed (a node's service restart or a purpose's verification), and the advice
+    for that service on that node: kept after the decision, for the report."""
+
+    node: str
+    step: Literal["restart", "verify"]
+    service: str = ""
+    purpose: str = ""
+    wave: int | None = Field(default=None, description="the restart wave it failed in")
+    reason: str
+    advice: list[str] = Field(default_factory=list, description="what to do, in order")
 
 
 class NewCertificate(BaseModel):
@@ -480,6 +538,10 @@ class RenewalStatus(BaseModel):
     failed_step: FailedStep | None = Field(
         default=None, description="the node step the change waits for a decision on"
     )
+    waiting: list[NodeWait] = Field(
+        default_factory=list,
+        description="the steps running on a node now, with since when (waiting on node X)",
+    )
     skipped_nodes: list[str] = Field(
         default_factory=list,
         description="nodes an operator left out after a failed step: not renewed",
@@ -499,6 +561,14 @@ class RenewalStatus(BaseModel):
         description="known caveats and re-issue needs seen along the way (CSCus47235, "
         "CSCur97909, ...); none stops the change by itself",
     )
+    waves: list[WaveProgress] = Field(
+        default_factory=list,
+        description="the restart waves so far: per node, each service's state in that wave",
+    )
+    failures: list[StepFailure] = Field(
+        default_factory=list,
+        description="node steps that failed after their retries, with advice for what failed",
+    )
 
     def wrote_to_cluster(self) -> bool:
         """Whether the change wrote anything to the cluster (a CSR generated, SSO disabled,
@@ -517,6 +587,22 @@ class RenewalStatus(BaseModel):
         """Record a finding once (the same code, node and message are not repeated)."""
         if finding not in self.findings:
             self.findings.append(finding)
+
+    def settle_unfinished(self) -> None:
+        """At the end of a change that stopped: steps and wave services still ``running``
+        become ``interrupted`` (they were under way and nothing waits for them any more)."""
+        for n in self.nodes:
+            for step, state in n.steps.items():
+                if state == "running":
+                    n.steps[step] = "interrupted"
+        for wave in self.waves:
+            for services in wave.services.values():
+                for name, state in services.items():
+                    if state == "running":
+                        services[name] = "interrupted"
+            if wave.state == "running":
+                failed = any("failed" in services.values() for services in wave.services.values())
+                wave.state = "failed" if failed else "interrupted"
 
     def node(self, fqdn: str) -> NodeProgress:
         """Progress of one node (created on first use)."""

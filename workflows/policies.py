@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -25,6 +26,9 @@ NON_RETRYABLE = [
     "CaRequestDenied",
     "CaConfigurationError",
     "CaRequestNotFound",
+    "ServiceFailedToStart",
+    "ServiceHung",
+    "ServiceNotServing",
 ]
 
 
@@ -60,7 +64,24 @@ def _retry(attempts: int, initial: float = 2.0, maximum: float = 60.0) -> RetryP
     )
 
 
-DISCOVER = ActivityPolicy(timedelta(minutes=5), _retry(3), heartbeat=timedelta(seconds=60))
+#: How soon a step whose worker died is noticed and retried on another worker. Every step that
+#: talks to a node heartbeats (``activities.heartbeats.heartbeating``, every third of this), so
+#: a crash shows as a HEARTBEAT timeout after this long instead of the step's whole
+#: start-to-close. 30 s is six times the Control Center poll interval (5 s, cucm-interfaces.md
+#: §13) and short against every step below; a renewal may shorten it
+#: (``RenewalOptions.step_heartbeat_seconds``).
+STEP_HEARTBEAT = timedelta(seconds=30)
+
+#: How long one service restart may take before it is reported as hung (the default of
+#: ``RenewalOptions.restart_timeout_seconds``): ``utils service restart Cisco Tomcat`` returns
+#: in 1-4 min and the web applications answer 30-120 s after ``[STARTED]``; Cisco's own
+#: clients budget 240-300 s, 600 s for Unity Connection (cucm-interfaces.md §13). CallManager
+#: restarts in 1-3 min.
+RESTART_TIMEOUT = timedelta(seconds=600)
+
+#: Discovery: SSH to every node (5-20 s each to the prompt, 60+ s on slow nodes), ``utils
+#: dbreplication runtimestate`` (30-120 s), certificates and health: minutes on a big cluster.
+DISCOVER = ActivityPolicy(timedelta(minutes=5), _retry(3), heartbeat=STEP_HEARTBEAT)
 REGISTRY = ActivityPolicy(timedelta(seconds=30), _retry(5))
 #: ``ucrenew plan`` waits for its answer: a dry run fails fast rather than retrying for minutes.
 PLAN_DISCOVER = ActivityPolicy(
@@ -76,26 +97,58 @@ FLEET_LOOKUP = ActivityPolicy(timedelta(seconds=60), _retry(3, initial=1.0))
 #: storm (the next scan tries again).
 FLEET_START = ActivityPolicy(timedelta(seconds=60), _retry(3, initial=2.0))
 PLAN_REGISTRY = ActivityPolicy(timedelta(seconds=10), _retry(2, initial=0.5))
-SSO = ActivityPolicy(timedelta(minutes=3), _retry(5))
-CSR = ActivityPolicy(timedelta(minutes=3), _retry(4))
-REGENERATE = ActivityPolicy(timedelta(minutes=3), _retry(4))
+#: ``utils sso disable`` / ``utils sso status`` on the publisher: the SSH prompt (up to 90-120 s
+#: on a slow node) and one command that answers within a minute.
+SSO = ActivityPolicy(timedelta(minutes=4), _retry(5), heartbeat=STEP_HEARTBEAT)
+#: A multi-server CSR: key generation on the publisher (seconds at 4096 bits) and its export to
+#: every node of the SAN, each over the cluster's own replication, behind an SSH or HTTPS login:
+#: a minute or two on a large cluster, five minutes leave room for a slow node.
+CSR = ActivityPolicy(timedelta(minutes=5), _retry(4), heartbeat=STEP_HEARTBEAT)
+#: ``set cert regen`` on one node: one CLI command after the prompt, like the CSR's key.
+REGENERATE = ActivityPolicy(timedelta(minutes=4), _retry(4), heartbeat=STEP_HEARTBEAT)
 #: One poll of a CA an operator asked for ("check now"): pending is an answer, not a retry.
 CA_CHECK_NOW = ActivityPolicy(timedelta(minutes=2), RetryPolicy(maximum_attempts=1))
 CA_SUBMIT = ActivityPolicy(timedelta(minutes=2), _retry(10, initial=5.0, maximum=300.0))
 VALIDATE = ActivityPolicy(timedelta(seconds=30), _retry(3))
-UPLOAD = ActivityPolicy(timedelta(minutes=3), _retry(6))
+#: Trust and certificate uploads: the read-back of every node of the SAN before and after (one
+#: HTTPS login each), the upload on the publisher and its distribution to every node ("upload
+#: operation successful for the nodes ..."): minutes on a large cluster.
+UPLOAD = ActivityPolicy(timedelta(minutes=6), _retry(6), heartbeat=STEP_HEARTBEAT)
+#: ``utils ctl update CTLFile`` on the publisher: the prompt and a CTL rebuild from the current
+#: certificates of every node, a minute or two.
+CTL_UPDATE = ActivityPolicy(timedelta(minutes=5), _retry(5), heartbeat=STEP_HEARTBEAT)
 ASSESS = ActivityPolicy(timedelta(minutes=2), _retry(2))
 #: The change-record check in preflight: a few quick tries, then a preflight problem.
 ITSM_CHECK = ActivityPolicy(timedelta(seconds=60), _retry(4, initial=2.0, maximum=30.0))
 PHONE_LIST = ActivityPolicy(timedelta(minutes=2), _retry(5))
 #: A reset batch resumes after its heartbeated prefix, so a retry never reboots a phone twice.
-PHONE_RESET = ActivityPolicy(timedelta(minutes=15), _retry(4), heartbeat=timedelta(seconds=60))
+#: A batch of 200 phones at AXL's pace and their re-registration (SIP: within 120 s) fit in 15
+#: minutes.
+PHONE_RESET = ActivityPolicy(timedelta(minutes=15), _retry(4), heartbeat=STEP_HEARTBEAT)
 
 
-def restart_policy(timeout_seconds: float, heartbeat_seconds: float = 30.0) -> ActivityPolicy:
+def with_heartbeat(policy: ActivityPolicy, heartbeat_seconds: float) -> ActivityPolicy:
+    """``policy`` with the renewal's heartbeat timeout (``step_heartbeat_seconds``).
+
+    Changing an activity's timeouts changes no command a recorded history replays against, so
+    a renewal started before this option existed replays unchanged.
+    """
+    return dataclasses.replace(policy, heartbeat=timedelta(seconds=heartbeat_seconds))
+
+
+def restart_policy(
+    timeout_seconds: float, heartbeat_seconds: float = STEP_HEARTBEAT.total_seconds()
+) -> ActivityPolicy:
     """A restart waits up to ``timeout_seconds`` for the service and HTTPS to come back.
 
-    The heartbeat timeout decides how soon a restart whose worker died is retried elsewhere.
+    ``timeout_seconds`` (``RenewalOptions.restart_timeout_seconds``, 600 s by default) fits
+    ``utils service restart Cisco Tomcat`` (1-4 min) plus the web applications deploying after
+    ``[STARTED]`` (30-120 s), the budget Cisco's own clients give it (240-300 s, 600 s for
+    Unity Connection; cucm-interfaces.md §13); CallManager restarts in 1-3 min. A service
+    still starting then is reported as hung (``ServiceHung``), one that failed to start
+    (``ServiceFailedToStart``) at once: neither is retried, since another restart would only
+    wait as long again or fail the same way. Retries are for errors on the way (a lost
+    session) and for a worker that died, which the heartbeat timeout notices.
     """
     return ActivityPolicy(
         start_to_close=timedelta(seconds=timeout_seconds + 60),
@@ -133,13 +186,19 @@ def ca_wait_policy(poll_seconds: float, max_wait_days: float) -> ActivityPolicy:
     )
 
 
-def health_gate_policy(timeout_seconds: float) -> ActivityPolicy:
+def health_gate_policy(
+    timeout_seconds: float, heartbeat_seconds: float = STEP_HEARTBEAT.total_seconds()
+) -> ActivityPolicy:
     """Waiting for phones to re-register: one heartbeating attempt of up to the gate's
-    timeout (a worker that dies is noticed by the heartbeat and the wait resumes elsewhere)."""
+    timeout (a worker that dies is noticed by the heartbeat and the wait resumes elsewhere).
+
+    SIP phones re-register within 120 s of losing their node (cucm-interfaces.md §13): the
+    attempt may take the gate's timeout and two more minutes for its last look.
+    """
     return ActivityPolicy(
         start_to_close=timedelta(seconds=timeout_seconds + 120),
         retry=_retry(3, initial=5.0),
-        heartbeat=timedelta(seconds=60),
+        heartbeat=timedelta(seconds=heartbeat_seconds),
     )
 
 

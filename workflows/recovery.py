@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import policies
     from workflows.ledger import ApprovalGates, Ledger
     from workflows.models import FailedStep, Problem, RenewalInput, RenewalPlan
+    from workflows.node_waits import waiting_on
     from workflows.steps import RenewalStopped, run_activity
 
 Choice = Literal["retry", "skip", "rollback", "stop"]
@@ -107,7 +108,7 @@ class NodeStepRecovery:
             else f"verification of {failed.purpose}"
         )
         return (
-            f"the {what} on {failed.node} failed after its retries: {failed.reason}. "
+            f"the {what} on {failed.node} failed: {failed.reason}. "
             f"`retry` once the node is fixed, `skip` to leave {short_name(failed.node)} out "
             "(not renewed: the new certificate stays installed there but not active), "
             "`rollback` to regenerate "
@@ -259,34 +260,47 @@ class NodeStepRecovery:
         policy = policies.restart_policy(
             opts.restart_timeout_seconds, opts.restart_heartbeat_seconds
         )
+        regen_policy = policies.with_heartbeat(policies.REGENERATE, opts.step_heartbeat_seconds)
         for fqdn, purposes in nodes.items():
             progress = status.node(fqdn)
             progress.steps["rollback"] = "running"
             try:
                 for purpose in purposes:
-                    result = await run_activity(
-                        CucmActivities.regenerate_certificate,
-                        RegenerateRequest(cluster=self._input.cluster, node=fqdn, purpose=purpose),
-                        policies.REGENERATE,
+                    regen = RegenerateRequest(
+                        cluster=self._input.cluster, node=fqdn, purpose=purpose
+                    )
+                    result = await waiting_on(
+                        status,
+                        workflow.now(),
+                        fqdn,
+                        "regenerate",
+                        run_activity(CucmActivities.regenerate_certificate, regen, regen_policy),
+                        service=purpose,
+                        on_change=ledger.refresh_details,
                     )
                     status.rolled_back.setdefault(fqdn, []).append(purpose)
                     ledger.audit("ucrenew", "certificate-regenerated", result.detail)
                 for service in services.get(fqdn, []):
+                    restart = RestartRequest(
+                        cluster=self._input.cluster,
+                        node=fqdn,
+                        service=service,
+                        not_before=not_before,
+                        timeout_seconds=opts.restart_timeout_seconds,
+                        poll_seconds=opts.restart_poll_seconds,
+                    )
                     intent, _ = await ledger.intents.around(
                         "service-restart",
                         f"{service} on {fqdn}",
                         "rollback",
-                        run_activity(
-                            CucmActivities.restart_service,
-                            RestartRequest(
-                                cluster=self._input.cluster,
-                                node=fqdn,
-                                service=service,
-                                not_before=not_before,
-                                timeout_seconds=opts.restart_timeout_seconds,
-                                poll_seconds=opts.restart_poll_seconds,
-                            ),
-                            policy,
+                        waiting_on(
+                            status,
+                            workflow.now(),
+                            fqdn,
+                            "restart",
+                            run_activity(CucmActivities.restart_service, restart, policy),
+                            service=service,
+                            on_change=ledger.refresh_details,
                         ),
                     )
                     ledger.intents.settle(intent, "done", "")

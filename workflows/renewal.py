@@ -58,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
         outstanding_tags,
         record_assessment,
     )
+    from workflows.failure_advice import legacy_activation_line
     from workflows.identity import pinned_host_keys
     from workflows.intents import CONFIRMED_AFTER_RETRY as CONFIRMED
     from workflows.intents import PATCH as INTENTS
@@ -83,6 +84,7 @@ with workflow.unsafe.imports_passed_through():
         SsoConfirmation,
         SubmissionResult,
     )
+    from workflows.node_waits import waiting_on
     from workflows.notifications import PATCH as NOTIFICATIONS
     from workflows.plan import (
         certificate_path_for,
@@ -93,6 +95,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.recovery import PATCH as NODE_STEP_DECISIONS
     from workflows.recovery import NodeStepRecovery
     from workflows.rollout import Rollout
+    from workflows.status_record import record_final_status
     from workflows.steps import RenewalStopped, run_activity
     from workflows.verification import settle_trust, verify_nodes
     from workflows.windows import WindowSpec, parse_windows
@@ -179,6 +182,7 @@ class CertRenewalWorkflow:
             await self._notify_end("cancelled", self._status.error)
             await self._write_back(outcome_of(None, cancelled=True))
             await workflow.wait_condition(workflow.all_handlers_finished)
+            record_final_status(self._status)
             raise
         except RenewalStopped as stop:
             self._status.error = stop.message
@@ -187,6 +191,7 @@ class CertRenewalWorkflow:
             await self._notify_end("failed", stop.message)
             await self._write_back(outcome_of(stop.error_type, cancelled=False))
             await workflow.wait_condition(workflow.all_handlers_finished)
+            record_final_status(self._status)
             raise ApplicationError(stop.message, type=stop.error_type, non_retryable=True) from None
         self._set_phase("done")
         self._status.finished_at = workflow.now()
@@ -407,6 +412,8 @@ class CertRenewalWorkflow:
         inp = self._input
         path = self._path
         expected = [node] if node else plan.san_by_purpose[purpose]
+        on = node or plan.publisher_by_purpose.get(purpose, plan.publisher)
+        heartbeat = inp.options.step_heartbeat_seconds
         while True:
             csr, report = await self._acquisition.obtain(
                 purpose, plan, min_days, path=path, node=node
@@ -436,31 +443,41 @@ class CertRenewalWorkflow:
             if plan.sso_disable and catalog.purpose(purpose).disables_sso:
                 await self._disable_sso()
             self._set_phase("upload-trust")
+            upload_policy = policies.with_heartbeat(policies.UPLOAD, heartbeat)
             await self._upload_trust(
                 TrustUploadRequest(
                     cluster=inp.cluster, purpose=purpose, ca_pems=list(reversed(chain)), path=path
-                )
+                ),
+                on,
+                upload_policy,
             )
 
             self._set_phase("upload-cert")
+            cert_request = CertUploadRequest(
+                cluster=inp.cluster,
+                purpose=purpose,
+                certificate_pem=leaf.pem,
+                chain_pems=chain,
+                expected_nodes=expected,
+                extra_roots_pem=root,
+                path=path,
+                node=node,
+            )
             try:
                 intent, upload = await self._ledger.intents.around(
                     "certificate-upload",
                     f"{purpose} on {node}" if node else purpose,
                     f"serial {leaf.serial_hex} for " + ", ".join(expected),
-                    run_activity(
-                        CucmActivities.upload_certificate,
-                        CertUploadRequest(
-                            cluster=inp.cluster,
-                            purpose=purpose,
-                            certificate_pem=leaf.pem,
-                            chain_pems=chain,
-                            expected_nodes=expected,
-                            extra_roots_pem=root,
-                            path=path,
-                            node=node,
+                    waiting_on(
+                        self._status,
+                        workflow.now(),
+                        on,
+                        "upload-cert",
+                        run_activity(
+                            CucmActivities.upload_certificate, cert_request, upload_policy
                         ),
-                        policies.UPLOAD,
+                        service=purpose,
+                        on_change=self._ledger.refresh_details,
                     ),
                 )
                 if upload.already_installed and self._ledger.intents.ours(intent, upload.attempt):
@@ -515,12 +532,21 @@ class CertRenewalWorkflow:
             return
         self._set_phase("sso-disable")
         intents = self._ledger.intents
+        publisher = self._status.plan.publisher if self._status.plan is not None else ""
+        policy = policies.with_heartbeat(policies.SSO, self._input.options.step_heartbeat_seconds)
         intent, sso = await intents.around(
             "sso-disable",
             "SAML SSO",
             "utils sso disable on the publisher",
-            run_activity(
-                CucmActivities.disable_sso, ClusterRef(cluster=self._input.cluster), policies.SSO
+            waiting_on(
+                self._status,
+                workflow.now(),
+                publisher,
+                "sso-disable",
+                run_activity(
+                    CucmActivities.disable_sso, ClusterRef(cluster=self._input.cluster), policy
+                ),
+                on_change=self._ledger.refresh_details,
             ),
         )
         self._sso_disabled = True
@@ -534,7 +560,9 @@ class CertRenewalWorkflow:
         intents.settle(intent, outcome, detail)
         self._audit("ucrenew", "sso-disabled", detail)
 
-    async def _upload_trust(self, req: TrustUploadRequest) -> None:
+    async def _upload_trust(
+        self, req: TrustUploadRequest, node: str, policy: policies.ActivityPolicy
+    ) -> None:
         """Upload the chain's CA certificates the trust store lacks; with intents, those it
         lacked are recorded first, so that a retry finding them present counts them as
         uploaded by ucrenew (older changes upload at once, as they did)."""
@@ -548,8 +576,14 @@ class CertRenewalWorkflow:
             if wanted:
                 intent = intents.record("trust-upload", store, "upload " + ", ".join(wanted))
         try:
-            trust: TrustUploadResult = await run_activity(
-                CucmActivities.upload_trust, req, policies.UPLOAD
+            trust: TrustUploadResult = await waiting_on(
+                self._status,
+                workflow.now(),
+                node,
+                "upload-trust",
+                run_activity(CucmActivities.upload_trust, req, policy),
+                service=req.purpose,
+                on_change=self._ledger.refresh_details,
             )
         except BaseException:
             intents.settle(intent, "unconfirmed", "")
@@ -702,8 +736,7 @@ class CertRenewalWorkflow:
             )
         elif self._uploaded:
             self._status.outstanding.append(
-                "the new certificate is installed; nodes whose Cisco Tomcat was not restarted "
-                "still serve the old one: restart it there (utils service restart Cisco Tomcat)"
+                legacy_activation_line(self._input.purposes, self._version)
             )
         tags = outstanding_tags(
             self._sso_disabled_by_us,

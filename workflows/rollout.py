@@ -29,10 +29,12 @@ with workflow.unsafe.imports_passed_through():
     from activities.cucm import CucmActivities
     from workflows import policies
     from workflows import search_attributes as sa
+    from workflows.failure_advice import step_failure
     from workflows.identity import check_answered
     from workflows.intents import CONFIRMED_AFTER_RETRY
     from workflows.ledger import ApprovalGates, Ledger
-    from workflows.models import FailedStep, Phase, RenewalInput, RenewalPlan
+    from workflows.models import FailedStep, Phase, RenewalInput, RenewalPlan, WaveProgress
+    from workflows.node_waits import waiting_on
     from workflows.recovery import NodeStepRecovery
     from workflows.restart_models import NodeRestart, RestartPlan, RestartWave
     from workflows.steps import RenewalStopped, run_activity
@@ -84,11 +86,13 @@ class Rollout:
         self._roots = roots
         #: Phones per node (inventory FQDN) before anything moved them: where fallback leads.
         self._home_per_node: dict[str, int] = {}
+        self._restarts: RestartPlan | None = None
 
     async def run(self, plan: RenewalPlan, restarts: RestartPlan) -> None:
         """Window, then every stage in order; a failed step or an abort stops the renewal."""
         inp = self._input
         ledger = self._ledger
+        self._restarts = restarts
         if plan.phone_impact:
             await self._wait_for_window()
         self._window_deadline()
@@ -104,8 +108,19 @@ class Rollout:
                 "ctl-update",
                 "CTL file",
                 "utils ctl update CTLFile on the publisher",
-                run_activity(
-                    CucmActivities.ctl_update, ClusterRef(cluster=inp.cluster), policies.SSO
+                waiting_on(
+                    ledger.status,
+                    workflow.now(),
+                    plan.publisher,
+                    "ctl-update",
+                    run_activity(
+                        CucmActivities.ctl_update,
+                        ClusterRef(cluster=inp.cluster),
+                        policies.with_heartbeat(
+                            policies.CTL_UPDATE, inp.options.step_heartbeat_seconds
+                        ),
+                    ),
+                    on_change=self._ledger.refresh_details,
                 ),
             )
             ledger.intents.settle(intent, "done", ctl.detail)
@@ -134,7 +149,14 @@ class Rollout:
             baseline = await self._registered_now()
             self._ledger.status.registrations_baseline = baseline
             self._phones(None, baseline)
-        await asyncio.gather(*(self._restart_node(nr, started) for nr in wave.nodes))
+        progress = self._wave_progress(wave)
+        progress.state = "running"
+        await asyncio.gather(*(self._restart_node(nr, started, progress) for nr in wave.nodes))
+        progress.state = (
+            "failed"
+            if any(progress.node_state(nr.node) == "failed" for nr in wave.nodes)
+            else "done"
+        )
         if self._recovery is not None and self._recovery.rollback_after is not None:
             await self._recovery.roll_back()
         if baseline is not None:
@@ -142,38 +164,70 @@ class Rollout:
         self._ledger.status.waves_done = wave.index
         self._ledger.audit("ucrenew", "wave-done", f"wave {wave.index}: {_wave_text(wave)}")
 
-    async def _restart_node(self, nr: NodeRestart, started: datetime) -> None:
+    def _wave_progress(self, wave: RestartWave) -> WaveProgress:
+        """The status entry of ``wave``: every service of each of its nodes, pending."""
+        status = self._ledger.status
+        for entry in status.waves:
+            if entry.index == wave.index:
+                return entry
+        entry = WaveProgress(
+            index=wave.index,
+            services={nr.node: dict.fromkeys(nr.services, "pending") for nr in wave.nodes},
+        )
+        status.waves.append(entry)
+        return entry
+
+    def _restarts_later(self, fqdn: str, after: int) -> bool:
+        """Whether a wave after ``after`` restarts the node too."""
+        restarts = self._restarts
+        return restarts is not None and any(
+            w.index > after and any(nr.node == fqdn for nr in w.nodes) for w in restarts.waves
+        )
+
+    async def _restart_node(self, nr: NodeRestart, started: datetime, wave: WaveProgress) -> None:
         opts = self._input.options
         progress = self._ledger.status.node(nr.node)
         progress.steps["restart"] = "running"
+        services = wave.services.setdefault(nr.node, {})
         policy = policies.restart_policy(
             opts.restart_timeout_seconds, opts.restart_heartbeat_seconds
         )
         for service in nr.services:
+            services[service] = "running"
             while True:
                 try:
                     await self._restart(nr.node, service, started, policy)
                     break
                 except RenewalStopped as stop:
                     progress.steps["restart"] = "failed"
+                    services[service] = "failed"
+                    failed = FailedStep(
+                        node=nr.node, step="restart", service=service, reason=stop.message
+                    )
+                    self._ledger.status.failures.append(step_failure(failed, wave.index))
                     if self._recovery is None:
                         raise
-                    choice = await self._recovery.decide(
-                        FailedStep(
-                            node=nr.node, step="restart", service=service, reason=stop.message
-                        )
-                    )
+                    choice = await self._recovery.decide(failed)
                     if choice == "stop":
                         raise
                     if choice in ("skip", "rollback"):
+                        if choice == "skip":
+                            for name, state in services.items():
+                                if state != "done":
+                                    services[name] = "skipped"
                         return
                     progress.steps["restart"] = "running"
+                    services[service] = "running"
+            services[service] = "done"
             self._restarted.setdefault(nr.node, []).append(service)
             counters = self._ledger.progress
             self._ledger.set_progress(
                 dataclasses.replace(counters, restarts_done=counters.restarts_done + 1)
             )
-        progress.steps["restart"] = "done"
+        # A node that restarts again in a later wave is not done with its restarts yet.
+        progress.steps["restart"] = (
+            "pending" if self._restarts_later(nr.node, wave.index) else "done"
+        )
 
     async def _restart(
         self, node: str, service: str, started: datetime, policy: policies.ActivityPolicy
@@ -182,23 +236,28 @@ class Rollout:
         started since the restarts began found ucrenew's own restart, and says so."""
         opts = self._input.options
         intents = self._ledger.intents
+        request = RestartRequest(
+            cluster=self._input.cluster,
+            node=node,
+            service=service,
+            not_before=started,
+            timeout_seconds=opts.restart_timeout_seconds,
+            poll_seconds=opts.restart_poll_seconds,
+            extra_roots_pem=self._roots,
+            expected_host_key=self._host_keys.get(node, ""),
+        )
         intent, result = await intents.around(
             "service-restart",
             f"{service} on {node}",
             "",
-            run_activity(
-                CucmActivities.restart_service,
-                RestartRequest(
-                    cluster=self._input.cluster,
-                    node=node,
-                    service=service,
-                    not_before=started,
-                    timeout_seconds=opts.restart_timeout_seconds,
-                    poll_seconds=opts.restart_poll_seconds,
-                    extra_roots_pem=self._roots,
-                    expected_host_key=self._host_keys.get(node, ""),
-                ),
-                policy,
+            waiting_on(
+                self._ledger.status,
+                workflow.now(),
+                node,
+                "restart",
+                run_activity(CucmActivities.restart_service, request, policy),
+                service=service,
+                on_change=self._ledger.refresh_details,
             ),
         )
         try:
@@ -293,18 +352,28 @@ class Rollout:
         policy = self._gates.policy
         while True:
             self._ledger.phase(phase)
-            result = await run_activity(
-                CucmActivities.wait_for_registrations,
-                RegistrationGateRequest(
-                    cluster=self._input.cluster,
-                    baseline_registered=baseline,
-                    tolerance=policy.health_tolerance,
-                    timeout_seconds=policy.health_timeout_seconds,
-                    poll_seconds=self._input.options.health_poll_seconds,
-                    drain_nodes=list(drain),
-                    home_per_node=self._home_per_node if drain else {},
-                ),
-                policies.health_gate_policy(policy.health_timeout_seconds),
+            request = RegistrationGateRequest(
+                cluster=self._input.cluster,
+                baseline_registered=baseline,
+                tolerance=policy.health_tolerance,
+                timeout_seconds=policy.health_timeout_seconds,
+                poll_seconds=self._input.options.health_poll_seconds,
+                drain_nodes=list(drain),
+                home_per_node=self._home_per_node if drain else {},
+            )
+            gate_policy = policies.health_gate_policy(
+                policy.health_timeout_seconds, self._input.options.step_heartbeat_seconds
+            )
+            plan = self._ledger.status.plan
+            # RisPort on the publisher counts the phones of every node.
+            result = await waiting_on(
+                self._ledger.status,
+                workflow.now(),
+                plan.publisher if plan is not None else "",
+                "phones",
+                run_activity(CucmActivities.wait_for_registrations, request, gate_policy),
+                service=after,
+                on_change=self._ledger.refresh_details,
             )
             self._phones(result.registered, baseline)
             if result.ok:

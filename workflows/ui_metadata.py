@@ -103,6 +103,10 @@ def current_details(status: RenewalStatus) -> str:
         f"**Waiting on** {_waiting_on(status)}",
         f"**Progress** {_progress(status)}",
     ]
+    lines.extend(
+        f"**On a node** {w.node}: {w.what()} since {w.since:%Y-%m-%d %H:%M:%S} UTC"
+        for w in status.waiting
+    )
     if status.error:
         lines.append(f"**Error** {status.error}")
     if status.outstanding:

@@ -19,9 +19,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.cucm import CucmActivities
     from activities.trust import TrustActivities
     from workflows import policies
+    from workflows.failure_advice import step_failure
     from workflows.identity import check_answered
     from workflows.ledger import Ledger
     from workflows.models import FailedStep, RenewalInput, RenewalPlan, RenewalStatus
+    from workflows.node_waits import waiting_on
     from workflows.recovery import NodeStepRecovery
     from workflows.steps import RenewalStopped, run_activity
 
@@ -60,29 +62,33 @@ async def verify_nodes(
         progress.steps["verify"] = "running"
         while True:
             try:
-                result = await run_activity(
-                    CucmActivities.verify_node,
-                    VerifyRequest(
-                        cluster=inp.cluster,
-                        node=fqdn,
-                        purpose=purpose,
-                        expected_fingerprint=fingerprints.get(f"{purpose}@{fqdn}")
-                        or fingerprints[purpose],
-                        extra_roots_pem=roots,
-                        expected_host_key=pins.get(fqdn, ""),
-                    ),
-                    policy,
+                request = VerifyRequest(
+                    cluster=inp.cluster,
+                    node=fqdn,
+                    purpose=purpose,
+                    expected_fingerprint=fingerprints.get(f"{purpose}@{fqdn}")
+                    or fingerprints[purpose],
+                    extra_roots_pem=roots,
+                    expected_host_key=pins.get(fqdn, ""),
+                )
+                result = await waiting_on(
+                    status,
+                    workflow.now(),
+                    fqdn,
+                    "verify",
+                    run_activity(CucmActivities.verify_node, request, policy),
+                    service=purpose,
                 )
                 check_answered(fqdn, result.answered_by, f"{purpose} verification")
                 break
             except RenewalStopped as stop:
                 progress.steps["verify"] = "failed"
                 progress.detail = stop.message
+                failed = FailedStep(node=fqdn, step="verify", purpose=purpose, reason=stop.message)
+                status.failures.append(step_failure(failed))
                 if recovery is None:
                     raise
-                choice = await recovery.decide(
-                    FailedStep(node=fqdn, step="verify", purpose=purpose, reason=stop.message)
-                )
+                choice = await recovery.decide(failed)
                 if choice == "stop":
                     raise
                 if choice in ("skip", "rollback"):

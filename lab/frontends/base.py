@@ -8,6 +8,7 @@ phones, the journal, the faults, the accounts, and the checks each request goes 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import secrets
 import time
@@ -102,6 +103,22 @@ class Twin:
         calls.append(now)
         self._realtime_calls[node.hostname] = calls
         return False
+
+    async def hold_operation(self, node: Node, operation: str) -> None:
+        """Wait while an ``operation-hang`` fault targets this operation on ``node``.
+
+        Journalled once as ``fault.fired`` when the wait begins, so a test knows the operation
+        is held; the operation takes effect once the fault is cleared (if the client is gone
+        by then, as a real node finishes what it started).
+        """
+        if not self.faults.has("operation-hang", node.hostname, operation):
+            return
+        self.journal.record(
+            "fault.fired", node.hostname, kind="operation-hang", operation=operation
+        )
+        # Faults are plain rules without events: a hang is polled until it is cleared.
+        while self.faults.has("operation-hang", node.hostname, operation):  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
 
     def lose_response(self, node: Node, operation: str) -> None:
         """Raise ResponseLost when a ``response-lost`` fault targets this operation now."""

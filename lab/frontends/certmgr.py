@@ -114,6 +114,7 @@ async def generate_csr(request: web.Request) -> web.Response:
         raise LabError(400, "altNames must be a list of names", "bad-request")
     if common_name is not None and not isinstance(common_name, str):
         raise LabError(400, "commonName must be a string", "bad-request")
+    await lab.hold_operation(node, "csr")
     # Key generation takes a while (seconds at 4096 bits): keep the other nodes serving.
     pending, exported = await asyncio.to_thread(
         lab.cluster.generate_csr,
@@ -148,6 +149,7 @@ async def upload_trust(request: web.Request) -> web.Response:
     if not isinstance(services, list) or not all(isinstance(s, str) for s in services):
         raise LabError(400, "service must be a list of services", "bad-request")
     description = data.get("description") or facts.REST_TRUST_DEFAULT_DESCRIPTION
+    await lab.hold_operation(node, "upload-trust")
     outcomes = lab.cluster.upload_trust(node, services, _pems(data), str(description))
     lab.lose_response(node, "upload-trust")
     stores = list(dict.fromkeys(o["store"] for o in outcomes))
@@ -187,6 +189,7 @@ async def upload_identity(request: web.Request) -> web.Response:
             facts.REST_MULTI_SAN_IDENTITY_REFUSED_MESSAGE,
             "multi-san-gui-only",
         )
+    await lab.hold_operation(node, "upload-identity")
     installed = lab.cluster.upload_identity(node, service, pems)
     lab.lose_response(node, "upload-identity")
     return web.json_response(

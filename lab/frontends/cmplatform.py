@@ -432,6 +432,7 @@ async def generate_csr(form: Form, twin: Twin, node: Node) -> Status:
     other = [line.strip() for line in _field(form, "otherDomains").splitlines()]
     _paws_gate(node)
     multi = distribution == facts.CMPLATFORM_MULTI_SERVER_DISTRIBUTION
+    await twin.hold_operation(node, "csr")
     pending, exported = await asyncio.to_thread(
         twin.cluster.generate_csr,
         node,
@@ -502,6 +503,9 @@ async def upload(form: Form, twin: Twin, node: Node) -> Status:
     name = _choice(form, "NAME", _upload_names(twin, node))
     pem = _uploaded_pem(form)
     _paws_gate(node)
+    await twin.hold_operation(
+        node, "upload-trust" if name.endswith("-trust") else "upload-identity"
+    )
     if name.endswith("-trust"):
         description = _field(form, "description") or facts.CMPLATFORM_TRUST_DEFAULT_DESCRIPTION
         outcomes = twin.cluster.upload_trust(node, [name], [pem], description)

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.cluster_models import RegenerateRequest, RestartRequest
+from activities.cluster_models import (
+    ClusterRef,
+    CsrRequest,
+    PendingCsrRequest,
+    RegenerateRequest,
+    RestartRequest,
+)
 from activities.cucm import CucmActivities
 from tests.lab.conftest import LabHandle
 
@@ -65,3 +73,37 @@ async def test_regenerate_certificate_runs_set_cert_regen_on_the_node(lab: LabHa
             RegenerateRequest(cluster="lab", node=sub.fqdn, purpose="cup-xmpp"),
         )
     assert refused.value.type == "RegenerateFailed" and "cucm-sub2" in refused.value.message
+
+
+async def test_every_step_on_a_node_heartbeats_naming_the_node(lab: LabHandle) -> None:
+    """CSR generation, the pending-CSR read, SSO and ``set cert regen`` heartbeat from their
+    start (``activities.heartbeats.heartbeating``), so the heartbeat timeout of their policy
+    (``workflows.policies.STEP_HEARTBEAT``) notices a worker that died during any of them."""
+    acts = activities_for(lab)
+    pub = lab.lab.cluster.node("cucm-pub").fqdn
+    sub = lab.lab.cluster.node("cucm-sub2").fqdn
+    seen: dict[str, list[object]] = {}
+
+    async def run(name: str, fn: Any, arg: Any) -> Any:
+        env = ActivityEnvironment()
+        env.info = dataclasses.replace(env.info, heartbeat_timeout=timedelta(seconds=3))
+        beats = seen.setdefault(name, [])
+        env.on_heartbeat = lambda *details: beats.extend(details)
+        return await env.run(fn, arg)
+
+    csr = await run("csr", acts.generate_csr, CsrRequest(cluster="lab"))
+    await run(
+        "pending", acts.check_pending_csr, PendingCsrRequest(cluster="lab", csr_pem=csr.csr_pem)
+    )
+    await run("sso", acts.disable_sso, ClusterRef(cluster="lab"))
+    await run("sso-status", acts.sso_status, ClusterRef(cluster="lab"))
+    await run(
+        "regen",
+        acts.regenerate_certificate,
+        RegenerateRequest(cluster="lab", node=sub, purpose="tomcat"),
+    )
+    assert seen["csr"][0] == f"generating the tomcat CSR on {pub}"
+    assert seen["pending"][0] == f"reading the tomcat CSR pending on {pub}"
+    assert seen["sso"][0] == f"utils sso disable on {pub}"
+    assert seen["sso-status"][0] == f"utils sso status on {pub}"
+    assert seen["regen"][0] == f"set cert regen tomcat on {sub}"

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from activities.clients.cucm.errors import ServiceNotActivated
+from activities.clients.cucm.errors import ServiceFailedToStart, ServiceHung, ServiceNotActivated
 from activities.clients.cucm.restarts import ServiceRestart
 from activities.errors import translate
+from lab.faults import Fault
 from lab.server import Lab
 from lab.timing import FAST, ServiceTiming, TimingProfile
 from tests.lab.conftest import LabHandle, lab_spec
@@ -125,3 +127,54 @@ async def test_a_service_that_is_not_activated_fails_for_good(lab: LabHandle) ->
     failure = translate(info.value)
     assert failure is not None and failure.type == "ServiceNotActivated" and failure.non_retryable
     assert restarts(lab.lab, "Cisco DirSync") == []
+
+
+@pytest.mark.parametrize(
+    ("host", "service"),
+    [("cucm-pub", TOMCAT), ("cucm-sub1", TOMCAT), ("cucm-sub1", CM)],
+    ids=["tomcat-publisher", "tomcat-subscriber", "callmanager-control-center"],
+)
+async def test_a_service_that_fails_to_start_is_restarted_once_and_not_retried(
+    lab: LabHandle, host: str, service: str
+) -> None:
+    """``service-fail-start`` ends the service NOTRUNNING (CLI) / Stopped with "Component is not
+    running" (Control Center, cucm-interfaces.md §5 ReasonCode): another restart cannot help,
+    so the step fails for good, with what to do."""
+    await lab.lab.add_fault(Fault(kind="service-fail-start", node=host, target=service))
+    try:
+        with pytest.raises(ServiceFailedToStart) as info:
+            await restart(lab, host, service, datetime.now(UTC)).run()
+    finally:
+        await lab.lab.clear_faults()
+    assert restarts(lab.lab, service) == [(host, "controlcenter" if service == CM else "cli")]
+    message = str(info.value)
+    assert message.startswith(f"{lab.endpoint(host).fqdn}: {service} ")
+    assert message.count(lab.endpoint(host).fqdn) == 1
+    assert "does not try again" in message and f"utils service start {service}" in message
+    failure = translate(info.value)
+    assert failure is not None and failure.type == "ServiceFailedToStart"
+    assert failure.non_retryable
+
+
+@pytest.mark.parametrize("service", [TOMCAT, CM])
+async def test_a_hung_start_is_reported_after_the_timeout_and_not_retried(
+    lab: LabHandle, service: str
+) -> None:
+    await lab.lab.add_fault(Fault(kind="service-hang", node="cucm-sub2", target=service))
+    step = dataclasses.replace(restart(lab, "cucm-sub2", service, datetime.now(UTC)), timeout=1.0)
+    try:
+        with pytest.raises(ServiceHung) as info:
+            await step.run()
+        assert restarts(lab.lab, service) == [
+            ("cucm-sub2", "controlcenter" if service == CM else "cli")
+        ]
+        # The next attempt (a worker died meanwhile) waits for that start, then reports it:
+        # it never asks for another restart.
+        with pytest.raises(ServiceHung):
+            await step.run()
+        assert len(restarts(lab.lab, service)) == 1
+    finally:
+        await lab.lab.clear_faults()
+    assert "within 1" in str(info.value) and "hung while starting" in str(info.value)
+    failure = translate(info.value)
+    assert failure is not None and failure.type == "ServiceHung" and failure.non_retryable

@@ -69,12 +69,13 @@ async def test_list_filters_and_live_events(stack: Stack, tmp_path: Path) -> Non
     ):
         mine = await stack.start(requested_by="rita")
         # no worker polls its queue: it stays in flight with the attributes of its start
+        other_queue = f"nobody-{uuid.uuid4()}"
         other = await start_renewal(
             stack.client,
             RenewalInput(
                 change_id=f"CHG-{uuid.uuid4().hex[:10]}", cluster="elsewhere", requested_by="sam"
             ),
-            task_queue=f"nobody-{uuid.uuid4()}",
+            task_queue=other_queue,
         )
         try:
             plan = (await stack.wait_for(mine, "approval")).plan
@@ -137,7 +138,7 @@ async def test_list_filters_and_live_events(stack: Stack, tmp_path: Path) -> Non
             # no worker polls the other's queue: its page says what Temporal recorded
             unanswered = await http.get(f"/renewals/{other.id}", headers=rita)
             assert unanswered.status_code == 200
-            assert "No worker answered the status query" in unanswered.text
+            assert f"no worker is polling task queue {other_queue}" in unanswered.text
             assert "sam" in unanswered.text and "discover" in unanswered.text
             missing = await http.get("/renewals/CHG-none", headers=rita)
             assert missing.status_code == 404 and "no renewal with change id" in missing.text

@@ -657,6 +657,24 @@ async def test_response_lost_on_csr_still_exports(lab: LabHandle) -> None:
     assert pending is not None and pending.csr_pem is not None
 
 
+async def test_operation_hang_holds_the_csr_until_cleared(lab: LabHandle) -> None:
+    """``operation-hang`` holds the CSR before it takes effect (a node slow to generate and
+    export it); once cleared the CSR is generated and exported as usual."""
+    fault = await lab.lab.add_fault(Fault(kind="operation-hang", node="cucm-pub", target="csr"))
+    async with client(lab, "cucm-pub") as pub:
+        task = asyncio.create_task(pub.generate_csr("tomcat", multi_server=True))
+        while not journal(lab, "fault.fired"):
+            await asyncio.sleep(0.02)
+        assert journal(lab, "fault.fired") == [
+            {"node": "cucm-pub", "kind": "operation-hang", "operation": "csr"}
+        ]
+        assert not task.done() and not journal(lab, "csr.generated")
+        await lab.lab.clear_faults(fault.id)
+        result = await task
+    assert result.exported_nodes == NODES
+    assert len(journal(lab, "csr.generated")) == 1
+
+
 async def test_unreachable_node(lab: LabHandle) -> None:
     await lab.lab.add_fault(Fault(kind="unreachable", node="cucm-sub2"))
     ep = lab.endpoint("cucm-sub2")

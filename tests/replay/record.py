@@ -221,6 +221,18 @@ async def node_step_rollback(env: WorkflowEnvironment, stub: StubCluster, tq: st
     return handle
 
 
+async def status_memo_after_stop(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
+    """Patch "status-memo": Tomcat does not start on a subscriber, the operator stops the
+    change, which writes its final status (waves, failure and advice) to its memo."""
+    stub.restart_fails_on = {"cucm-sub1.lab.example.com"}
+    handle = await start(env, tq)
+    await wait_for(handle, "operator")
+    await decide(handle, "stop")
+    with contextlib.suppress(WorkflowFailureError):
+        await handle.result()
+    return handle
+
+
 async def adcs_check_now(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
     """A pending ADCS request checked now twice: still pending, then issued."""
     stub.sso_enabled = False
@@ -391,6 +403,7 @@ SCENARIOS: dict[str, Scenario] = {
     "notifications": notifications,
     "intents-sso-lost-then-cancelled": intents_sso_lost_then_cancelled,
     "intents-lost-answers": intents_lost_answers,
+    "status-memo-after-stop": status_memo_after_stop,
 }
 
 

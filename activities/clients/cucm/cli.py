@@ -32,6 +32,7 @@ from activities.clients.cucm.errors import (
     CucmServiceTimeout,
     CucmUnreachable,
     CucmWrongNode,
+    ServiceFailedToStart,
 )
 from activities.clients.cucm.transport import BasicAuth, NodeEndpoint
 
@@ -511,7 +512,8 @@ class CucmCli:
             The service line once STARTED.
 
         Raises:
-            CucmServiceError: Not activated, unknown, or failed to start (NOTRUNNING).
+            CucmServiceError: Not activated or unknown.
+            ServiceFailedToStart: The service ended NOTRUNNING (or FAILED, STOPPED).
             CucmServiceTimeout: Not STARTED within ``timeout``.
             CucmResponseLost: The session dropped mid-command (the restart may have happened).
         """
@@ -575,7 +577,7 @@ class CucmCli:
             if line.started:
                 return line
             if line.status in inferred.CLI_SERVICE_FAILED_STATES or line.status == "STOPPED":
-                raise CucmServiceError(
+                raise ServiceFailedToStart(
                     f"{name} did not start: [{line.status}] {line.detail}".rstrip(),
                     node=self.node,
                     service=name,
@@ -592,8 +594,13 @@ class CucmCli:
             raise CucmServiceError(
                 f"{name}: service not activated", node=self.node, service=name, retryable=False
             )
-        if any(s in inferred.CLI_SERVICE_FAILED_STATES for s in states):
-            raise CucmServiceError(f"{name} failed to start", node=self.node, service=name)
+        failed = [s for s in states if s in inferred.CLI_SERVICE_FAILED_STATES]
+        if failed:
+            raise ServiceFailedToStart(
+                f"{name} failed to start [{failed[-1]}]",
+                node=self.node,
+                service=name,
+            )
         if inferred.CLI_FAILED_RE.search(output):
             lines = [line for line in output.strip().splitlines() if line.strip()]
             raise CucmServiceError(

@@ -21,7 +21,9 @@ from pydantic import BaseModel
 from activities.clients.cucm import _soap, inferred
 from activities.clients.cucm.errors import (
     CucmServiceError,
+    CucmServiceTimeout,
     CucmThrottled,
+    ServiceFailedToStart,
 )
 from activities.clients.cucm.transport import BasicAuth, HttpsApi, HttpsClient, NodeEndpoint
 
@@ -185,7 +187,9 @@ class ControlCenterClient(HttpsApi):
             The status that satisfied the wait.
 
         Raises:
-            CucmServiceError: Not activated, failed to start, or timed out.
+            CucmServiceError: Not activated or unknown.
+            ServiceFailedToStart: The service ended Stopped, "Component is not running".
+            CucmServiceTimeout: Not in ``want`` within ``timeout``.
         """
         node = self.endpoint.fqdn
         deadline = time.monotonic() + timeout
@@ -221,16 +225,15 @@ class ControlCenterClient(HttpsApi):
                     and status.status == "Stopped"
                     and status.reason_code == inferred.SERVICE_FAILED_REASON_CODE
                 ):
-                    raise CucmServiceError(
+                    raise ServiceFailedToStart(
                         f"{name} failed to start ({status.reason})",
                         node=node,
                         service=name,
-                        retryable=False,
                     )
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 seen = f"last {last.status}, uptime {last.uptime}" if last else "never answered"
-                raise CucmServiceError(
+                raise CucmServiceTimeout(
                     f"{name} not {want} (restart proven) within {timeout:g}s ({seen})",
                     node=node,
                     service=name,

@@ -231,6 +231,35 @@ class CucmServiceTimeout(CucmServiceError):
     """A service did not reach its end state within the caller's budget (it may still)."""
 
 
+class ServiceFailedToStart(CucmServiceError):
+    """A service ended stopped after a start (CLI ``[NOTRUNNING]``/``[FAILED]``, Control Center
+    Stopped with "Component is not running"): not retryable, since another restart fails the
+    same way until someone fixes the node.
+
+    Named after the failure the renewal reports, not ``Cucm…`` like the others; the message
+    names the node and says what to do.
+    """
+
+    def __init__(
+        self, message: str, *, node: str | None = None, service: str = "", retryable: bool = False
+    ) -> None:
+        super().__init__(message, node=node, service=service, retryable=retryable)
+
+
+class ServiceHung(CucmServiceTimeout):
+    """A service was still starting (or stopping) when the restart's budget ran out: not
+    retryable, since another attempt would only wait as long again.
+
+    Named after the failure the renewal reports; the message names the node and says what to
+    do.
+    """
+
+    def __init__(
+        self, message: str, *, node: str | None = None, service: str = "", retryable: bool = False
+    ) -> None:
+        super().__init__(message, node=node, service=service, retryable=retryable)
+
+
 class ServiceNotServing(CucmServiceTimeout):
     """The service restarted but does not serve (HTTPS) within the caller's budget.
 

@@ -19,7 +19,10 @@ from activities.clients.cucm.cli import CucmCli
 from activities.clients.cucm.controlcenter import ControlCenterClient, ServiceStatus
 from activities.clients.cucm.errors import (
     CucmError,
+    CucmServiceTimeout,
     CucmUnreachable,
+    ServiceFailedToStart,
+    ServiceHung,
     ServiceNotActivated,
     ServiceNotServing,
 )
@@ -29,6 +32,13 @@ from activities.clients.cucm.transport import BasicAuth, NodeEndpoint
 
 def _ignore(_: str) -> None:
     return None
+
+
+def _unprefixed(exc: CucmError) -> str:
+    """The error's message without the node its ``str`` starts with (said again around it)."""
+    text = str(exc)
+    prefix = f"{exc.node}: " if exc.node else ""
+    return text[len(prefix) :] if prefix and text.startswith(prefix) else text
 
 
 @dataclass(frozen=True)
@@ -65,18 +75,50 @@ class ServiceRestart:
 
         Cisco Tomcat restarts with ``utils service restart`` and the wait ends when HTTPS
         answers; other services restart through Control Center and the wait ends when their
-        start time proves the restart.
+        start time proves the restart. A service that fails to start, or is still starting
+        when ``timeout`` runs out, is reported rather than restarted again: another restart
+        would fail the same way or wait as long again.
 
         Returns:
             Whether the restart had happened already, or was under way, so none was started.
 
         Raises:
             ServiceNotActivated: The service is not activated on the node.
+            ServiceFailedToStart: The service ended NOTRUNNING (stopped) after the start.
+            ServiceHung: The service was still starting when ``timeout`` ran out.
             ServiceNotServing: Tomcat restarted but HTTPS does not answer within ``timeout``.
-            CucmError: Control Center or CLI errors, e.g. the service failed to start.
+            CucmError: Other Control Center or CLI errors (a lost session: retryable).
         """
-        if self.service != catalog.TOMCAT:
-            return await self._by_control_center()
+        try:
+            if self.service != catalog.TOMCAT:
+                return await self._by_control_center()
+            return await self._tomcat()
+        except ServiceFailedToStart as exc:
+            raise ServiceFailedToStart(
+                f"{_unprefixed(exc)}. ucrenew restarts a service once and does not try again: "
+                f"find out why it stops there (`utils service list`, the service's trace files "
+                f"in RTMT), start it (`utils service start {self.service}`), then retry the "
+                "step",
+                node=self.node,
+                service=self.service,
+            ) from None
+        except ServiceHung:
+            raise
+        except ServiceNotServing:
+            raise
+        except CucmServiceTimeout as exc:
+            raise self._hung(_unprefixed(exc)) from None
+
+    def _hung(self, detail: str) -> ServiceHung:
+        return ServiceHung(
+            f"{detail}: hung while starting, and ucrenew does not restart it again. Look at "
+            f"the node (`utils service list`, `show status`), get {self.service} started "
+            "there, then retry the step",
+            node=self.node,
+            service=self.service,
+        )
+
+    async def _tomcat(self) -> bool:
         deadline = time.monotonic() + self.timeout
         already = await self.started_after()
         if not already:
@@ -97,8 +139,11 @@ class ServiceRestart:
                 if time.monotonic() > deadline:
                     raise ServiceNotServing(
                         f"{self.service} restarted on {self.node} but HTTPS does not answer "
-                        f"after {self.timeout:.0f}s: {exc}",
+                        f"after {self.timeout:.0f}s: {exc}; ucrenew does not restart it again. "
+                        f"Check the web applications on {self.node} (`utils service list`, "
+                        "https://<node>:8443/), then retry the step",
                         service=self.service,
+                        retryable=False,
                     ) from None
                 await asyncio.sleep(min(self.poll_interval, 1.0))
 
@@ -109,6 +154,9 @@ class ServiceRestart:
         does not answer, so the CLI tells whether a restart is in progress: an attempt that
         died mid-restart must wait for that one, not start another. A restart seen under way
         is waited for (up to ``timeout``) and counts once the service is started.
+
+        Raises:
+            ServiceHung: The restart under way is still under way after ``timeout``.
         """
         try:
             async with ControlCenterClient(self.endpoint, self.app_user) as cc:
@@ -132,7 +180,9 @@ class ServiceRestart:
                 if line is None or line.status not in ("STARTING", "STOPPING"):
                     return False
                 if time.monotonic() > deadline:
-                    return False
+                    # An earlier attempt's restart hangs: a new one would only be refused
+                    # ("Operation is pending") or hang alike.
+                    raise self._hung(f"{self.service} still {line.status} after {self.timeout:g} s")
                 in_progress = True
                 await asyncio.sleep(self.poll_interval)
 
