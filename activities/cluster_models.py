@@ -7,6 +7,7 @@ inventory as references, resolved inside activities).
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
@@ -136,6 +137,26 @@ class NodeIdentity(BaseModel):
     def confirmed(self) -> bool:
         """Whether the node reported a host name that is the inventory node's."""
         return bool(self.hostname) and hostname_matches(self.node, self.hostname)
+
+
+def named_by_address(fqdn: str) -> bool:
+    """Whether the inventory names the node by IP address: no host name can be compared."""
+    try:
+        ipaddress.ip_address(fqdn.strip())
+    except ValueError:
+        return False
+    return True
+
+
+def answered_as_other(fqdn: str, reported: str) -> bool:
+    """Whether a host name a node reported says it is not the inventory node ``fqdn``.
+
+    An empty name (not read) says nothing; nor does any name for a node the inventory names
+    by IP address (its host key still identifies it).
+    """
+    if not reported.strip() or named_by_address(fqdn):
+        return False
+    return not hostname_matches(fqdn, reported)
 
 
 def identity_mismatch(node: str, address: str, answered_by: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.cluster_models import ClusterSnapshot, hostname_matches
+    from activities.cluster_models import ClusterSnapshot, answered_as_other
     from workflows.steps import RenewalStopped
 
 #: The error type of a step whose node answered as another (as the activity names it).
@@ -37,13 +37,14 @@ def check_answered(node: str, answered_by: str, step: str) -> None:
     Args:
         node: The inventory FQDN the step was for.
         answered_by: The host name the node reported in the result; empty (older workers, or
-            a host name that could not be read) is not checked.
+            a host name that could not be read) is not checked, nor is a node the inventory
+            names by IP address.
         step: What the result is of (``restart of Cisco Tomcat``, ``verification``).
 
     Raises:
         RenewalStopped: ``answered_by`` is another node's name.
     """
-    if answered_by and not hostname_matches(node, answered_by):
+    if answered_as_other(node, answered_by):
         raise RenewalStopped(
             WRONG_NODE,
             f"the {step} of {node} was answered by {answered_by}: it does not count for "

@@ -54,9 +54,14 @@ def test_another_name_does_not_match(reported: str) -> None:
     assert not hostname_matches(SUB1, reported)
 
 
-def test_a_node_named_by_address_in_the_inventory_matches_no_host_name() -> None:
+def test_a_node_named_by_address_in_the_inventory_is_known_by_its_host_key_alone() -> None:
     assert not hostname_matches("10.0.0.2", "cucm-sub1")
     assert hostname_matches("10.0.0.2", "10.0.0.2")
+    answered = NodeIdentity(node="10.0.0.2", address="10.0.0.2", hostname="cucm-sub1")
+    assert check_identity(answered) is answered  # no host name to compare with
+    check_answered("10.0.0.2", "cucm-sub1", "verification")
+    with pytest.raises(CucmWrongNode):
+        check_identity(answered.model_copy(update={"ssh_host_key": "SHA256:a"}), "SHA256:b")
 
 
 def test_show_status_names_the_node() -> None:

@@ -14,7 +14,7 @@ from activities.clients.cucm import inferred
 from activities.clients.cucm.cli import CucmCli
 from activities.clients.cucm.errors import CucmWrongNode
 from activities.clients.cucm.transport import BasicAuth, NodeEndpoint
-from activities.cluster_models import NodeIdentity, hostname_matches, identity_mismatch
+from activities.cluster_models import NodeIdentity, answered_as_other, identity_mismatch
 
 #: The command whose first line names the node (also read for the pre-change health).
 STATUS = "show status"
@@ -44,13 +44,14 @@ def check_identity(identity: NodeIdentity, expected_host_key: str = "") -> NodeI
         expected_host_key: The node's SSH host key pinned earlier in the change; empty: none.
 
     Returns:
-        ``identity``, when it is the node's (a host name that could not be read is not a
-        mismatch: the host key still is checked).
+        ``identity``, when it is the node's (a host name that could not be read, or any host
+        name of a node the inventory names by IP address, is not a mismatch: the host key
+        still is checked).
 
     Raises:
         CucmWrongNode: The node reported another host name, or presented another host key.
     """
-    if identity.hostname and not hostname_matches(identity.node, identity.hostname):
+    if answered_as_other(identity.node, identity.hostname):
         raise CucmWrongNode(
             identity_mismatch(identity.node, identity.address, identity.hostname),
             node=identity.node,
