@@ -31,6 +31,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import signal
 import statistics
@@ -197,9 +198,13 @@ class RunResult:
     operator: str = ""
 
 
-def _spec(scenario: Scenario, network: str) -> topology.TopologySpec:
+def _spec(scenario: Scenario, n: int, subnet: int) -> topology.TopologySpec:
+    """Lab ``n``: a cluster of its own name, domain and loopback /24, so that runs at the same
+    time are different clusters to ucrenew."""
     data = topology.load().model_dump()
-    data["network"] = network
+    data.update(
+        network=f"127.{subnet}.{n}.0/24", cluster=f"matrix{n}", domain=f"matrix{n}.example.com"
+    )
     if scenario == "callmanager":
         data.update(
             version="12.5.1.14900-63",
@@ -283,8 +288,8 @@ class Matrix:
         change = f"MATRIX-{case}-{repeat}-{uuid.uuid4().hex[:6]}"
         result = RunResult(case=case, kind=kind, repeat=repeat, change_id=change)
         state = self.root / change
-        network = f"127.{self.args.subnet}.{next(self._networks)}.0/24"
-        lab = Lab(_spec(scenario, network), state / "lab", FAST)
+        spec = _spec(scenario, next(self._networks), self.args.subnet)
+        lab = Lab(spec, state / "lab", FAST)
         journal = WatchedJournal()
         lab.journal = journal
         async with lab:
@@ -368,7 +373,7 @@ class Matrix:
             params = {"status": 503, "retry_after": 1}
         elif case == "latency":
             params = {"seconds": 1.5}
-        await lab.add_fault(Fault(kind=case, rate=rate, params=params))  # type: ignore[arg-type]
+        await lab.add_fault(Fault.model_validate({"kind": case, "rate": rate, "params": params}))
         return None
 
     async def _drive(
@@ -624,5 +629,8 @@ def _args(argv: list[str]) -> argparse.Namespace:
 
 if __name__ == "__main__":
     options = _args(sys.argv[1:])
+    # A killed worker leaves the lab's servers with reset connections: expected, not news.
+    for noisy in ("aiohttp", "asyncssh", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main(options))

@@ -85,6 +85,7 @@ def duplicated_effects(entries: Iterable[JournalEntry]) -> list[str]:
     trust: Counter[tuple[str, str]] = Counter()
     restarts: Counter[tuple[str, str]] = Counter()
     resets: Counter[str] = Counter()
+    resent: Counter[str] = Counter()
     ctl = 0
     sso_enabled: bool | None = None
     for e in entries:
@@ -99,7 +100,8 @@ def duplicated_effects(entries: Iterable[JournalEntry]) -> list[str]:
             restarts[(host(e.node), str(d.get("service")))] += 1
         elif e.kind in ("phone.unregistered", "phone.reset-undelivered"):
             if d.get("reason") == AXL_RESET:
-                resets.update(str(p) for p in d.get("phones", []))
+                names = [str(p) for p in d.get("phones", [])]
+                (resets if e.kind == "phone.unregistered" else resent).update(names)
         elif e.kind == "sso.enabled":
             sso_enabled = True
         elif e.kind == "sso.disabled":
@@ -125,7 +127,13 @@ def duplicated_effects(entries: Iterable[JournalEntry]) -> list[str]:
     ]
     twice = sorted(p for p, n in resets.items() if n > 1)
     if twice:
-        found.append(f"{len(twice)} phone(s) reset more than once (e.g. {twice[0]})")
+        found.append(f"{len(twice)} phone(s) rebooted by a reset more than once (e.g. {twice[0]})")
+    again = sorted(p for p in resent if p in resets)
+    if again:
+        found.append(
+            f"{len(again)} phone(s) sent a second reset while still rebooting from the first "
+            f"(e.g. {again[0]})"
+        )
     return found
 
 
