@@ -266,10 +266,7 @@ class Matrix:
 
     async def _restart_server(self) -> None:
         async with self._server_lock:
-            pid = self.server.pid
-            if pid is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+            # Killed with the worker; stop() reaps it.
             await self.server.stop(grace_seconds=5)
             deadline = time.monotonic() + 30
             while True:
@@ -304,6 +301,9 @@ class Matrix:
                 result.kills += 1
                 with contextlib.suppress(ProcessLookupError):
                     workers[-1].send_signal(signal.SIGKILL)
+                if self.args.kill_server and self.server.pid is not None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(self.server.pid, signal.SIGKILL)
                 loop.call_soon_threadsafe(died.set)
 
             def watch(entry: JournalEntry) -> None:
