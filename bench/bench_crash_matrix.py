@@ -46,6 +46,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
 from bench.crash_journal import duplicated_effects, false_audit_entries, restart_claims
@@ -98,7 +99,7 @@ class KillPoint:
     scenario: Scenario
     description: str
     effect: Callable[[JournalEntry], bool] | None = None
-    past_phases: tuple[str, ...] = ()
+    after_activity: str = ""
 
 
 KILL_POINTS: dict[str, KillPoint] = {
@@ -107,8 +108,8 @@ KILL_POINTS: dict[str, KillPoint] = {
         KillPoint(
             "after-discovery",
             "tomcat",
-            "discovery is done (the change's phase has left discover)",
-            past_phases=("discover",),
+            "discover_cluster completed (in the change's history)",
+            after_activity="discover_cluster",
         ),
         KillPoint("during-csr", "tomcat", "CSR generated on the publisher", _kind("csr.generated")),
         KillPoint(
@@ -390,6 +391,7 @@ class Matrix:
         """Play the operator until the change ends; the final status, or why it stopped."""
         deadline = time.monotonic() + self.args.timeout
         status: RenewalStatus | None = None
+        killed_once = False
         while time.monotonic() < deadline:
             if died.is_set():
                 died.clear()
@@ -397,6 +399,12 @@ class Matrix:
                 if self.args.kill_server:
                     await self._restart_server()
                 workers.append(self._worker(state, queue))
+            if point is not None and point.after_activity and not killed_once:
+                if await _completed(handle, point.after_activity):
+                    killed_once = True
+                    kill_now()
+                    continue
+                await asyncio.sleep(0.02)
             try:
                 desc = await asyncio.wait_for(handle.describe(), 10)
                 if desc.status != WorkflowExecutionStatus.RUNNING:
@@ -410,9 +418,6 @@ class Matrix:
             except Exception:
                 # A dead worker answers no query; the next one will.
                 await asyncio.sleep(0.2)
-                continue
-            if point is not None and point.past_phases and status.phase not in point.past_phases:
-                kill_now()
                 continue
             if status.phase in TERMINAL_PHASES:
                 return status
@@ -455,6 +460,21 @@ class Matrix:
         elif status.outstanding:
             result.operator = f"done, outstanding: {status.outstanding[0]}"
         result.completed = status.phase == "done"
+
+
+async def _completed(handle: Handle, activity: str) -> bool:
+    """Whether the change's history shows ``activity`` completed (no worker needed)."""
+    scheduled: set[int] = set()
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            attrs = event.activity_task_scheduled_event_attributes
+            if attrs.activity_type.name == activity:
+                scheduled.add(event.event_id)
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            done = event.activity_task_completed_event_attributes
+            if done.scheduled_event_id in scheduled:
+                return True
+    return False
 
 
 def _open_window() -> dict[str, str]:
