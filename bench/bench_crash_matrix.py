@@ -170,7 +170,7 @@ KILL_POINTS: dict[str, KillPoint] = {
 FAULT_KINDS: dict[str, str] = {
     "http-error": "HTTP 503 with Retry-After: 1 on every HTTPS interface",
     "soap-fault": "SOAP Server.userException on Control Center, RisPort and AXL",
-    "latency": "1.5 s added to HTTPS requests",
+    "latency": "--latency seconds (1.5) added to HTTPS requests",
     "response-lost": "the operation is applied, the connection drops before the answer",
     "throttle": "the Control Center / RisPort realtime throttle fault",
     "ssh-auth-fail": "an SSH login refused (the whole connection)",
@@ -308,8 +308,6 @@ class Matrix:
                 loop.call_soon_threadsafe(died.set)
 
             def watch(entry: JournalEntry) -> None:
-                if entry.kind == "fault.fired":
-                    result.faults_fired += 1
                 if point is not None and point.effect is not None and point.effect(entry):
                     kill_now()
 
@@ -317,7 +315,7 @@ class Matrix:
             journal.watch = watch
             flapper: asyncio.Task[None] | None = None
             if kind == "fault":
-                flapper = await self._inject(lab, case)
+                flapper = await self._inject(lab, case, result)
             assert self.client is not None
             t0 = time.monotonic()
             handle: Handle = await self.client.start_workflow(
@@ -343,6 +341,7 @@ class Matrix:
                     handle, lab, point, kill_now, died, workers, state, queue
                 )
                 result.seconds = time.monotonic() - t0
+                result.faults_fired += sum(f.fired for f in lab.faults.active())
                 self._judge(result, status, journal.entries(since=since))
             finally:
                 journal.watch = None
@@ -356,7 +355,9 @@ class Matrix:
                     await asyncio.to_thread(proc.wait)
         return result
 
-    async def _inject(self, lab: Lab, case: str) -> asyncio.Task[None] | None:
+    async def _inject(self, lab: Lab, case: str, result: RunResult) -> asyncio.Task[None] | None:
+        """Inject fault kind ``case`` on every node; a flapping one as a task that toggles it
+        (each flap counted in ``result``)."""
         rate = self.args.rate
         if case == "unreachable-flap":
             node = next(n.hostname for n in lab.cluster.nodes if not n.publisher)
@@ -365,6 +366,7 @@ class Matrix:
                 while True:
                     await asyncio.sleep(3.0)
                     fault = await lab.add_fault(Fault(kind="unreachable", node=node))
+                    result.faults_fired += 1
                     await asyncio.sleep(1.0)
                     await lab.clear_faults(fault.id)
 
@@ -373,7 +375,7 @@ class Matrix:
         if case == "http-error":
             params = {"status": 503, "retry_after": 1}
         elif case == "latency":
-            params = {"seconds": 1.5}
+            params = {"seconds": self.args.latency}
         await lab.add_fault(Fault.model_validate({"kind": case, "rate": rate, "params": params}))
         return None
 
@@ -606,6 +608,7 @@ def _args(argv: list[str]) -> argparse.Namespace:
         help="kill the Temporal dev server with the worker (runs one renewal at a time)",
     )
     parser.add_argument("--rate", type=float, default=0.2, help="fault rate, 0 to 1")
+    parser.add_argument("--latency", type=float, default=1.5, help="seconds the latency fault adds")
     parser.add_argument("--parallel", type=int, default=3, help="renewals at a time")
     parser.add_argument(
         "--timeout",
@@ -636,6 +639,8 @@ def _args(argv: list[str]) -> argparse.Namespace:
         parser.error(str(exc))
     if not 0 < args.rate <= 1:
         parser.error("--rate must be above 0 and at most 1")
+    if args.latency <= 0 or args.timeout <= 0:
+        parser.error("--latency and --timeout must be above 0")
     if args.repeats < 1 or args.kills < 1 or args.parallel < 1:
         parser.error("--repeats, --kills and --parallel must be at least 1")
     if not 1 <= args.subnet <= 254 or args.subnet == 0:
