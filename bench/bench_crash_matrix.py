@@ -177,6 +177,9 @@ FAULT_KINDS: dict[str, str] = {
     "unreachable-flap": "a subscriber's HTTPS and SSH ports gone for 1 s every 4 s",
 }
 
+#: A dev server that answers nothing for this long has died: the bench starts it again.
+SERVER_SILENCE_SECONDS = 20.0
+
 QUICK_KILLS = ("after-discovery", "after-sso-disable", "during-tomcat-restart")
 QUICK_FAULTS = ("http-error", "throttle", "response-lost")
 
@@ -197,6 +200,7 @@ class RunResult:
     duplicated: list[str] = field(default_factory=list)
     false_audit: list[str] = field(default_factory=list)
     operator: str = ""
+    harness_error: str = ""
 
 
 def _spec(scenario: Scenario, n: int, subnet: int) -> topology.TopologySpec:
@@ -240,6 +244,8 @@ class Matrix:
         self.server = server
         self._networks = iter(range(1, 250))
         self._server_lock = asyncio.Lock()
+        self._epoch = 0
+        self.unplanned_restarts = 0
         self.client: Client | None = None
 
     def _options(self, scenario: Scenario) -> RenewalOptions:
@@ -265,9 +271,16 @@ class Matrix:
                 [sys.executable, "-m", "workers"], env=env, stdout=log, stderr=subprocess.STDOUT
             )
 
-    async def _restart_server(self) -> None:
+    async def _restart_server(self, epoch: int, unplanned: bool = False) -> None:
+        """Start the server again (its database kept), unless another run already did since
+        ``epoch``."""
         async with self._server_lock:
-            # Killed with the worker; stop() reaps it.
+            if epoch != self._epoch:
+                return
+            self._epoch += 1
+            if unplanned:
+                self.unplanned_restarts += 1
+            # Killed (with the worker, or by someone else): stop() reaps it.
             await self.server.stop(grace_seconds=5)
             deadline = time.monotonic() + 30
             while True:
@@ -394,21 +407,24 @@ class Matrix:
         deadline = time.monotonic() + self.args.timeout
         status: RenewalStatus | None = None
         killed_once = False
+        server_seen = time.monotonic()
         while time.monotonic() < deadline:
             if died.is_set():
                 died.clear()
                 await asyncio.to_thread(workers[-1].wait)
                 if self.args.kill_server:
-                    await self._restart_server()
+                    await self._restart_server(self._epoch)
                 workers.append(self._worker(state, queue))
-            if point is not None and point.after_activity and not killed_once:
-                if await _completed(handle, point.after_activity):
-                    killed_once = True
-                    kill_now()
-                    continue
-                await asyncio.sleep(0.02)
+            epoch = self._epoch
             try:
+                if point is not None and point.after_activity and not killed_once:
+                    if await _completed(handle, point.after_activity):
+                        killed_once = True
+                        kill_now()
+                        continue
+                    await asyncio.sleep(0.02)
                 desc = await asyncio.wait_for(handle.describe(), 10)
+                server_seen = time.monotonic()
                 if desc.status != WorkflowExecutionStatus.RUNNING:
                     with contextlib.suppress(Exception):
                         status = await asyncio.wait_for(
@@ -418,7 +434,12 @@ class Matrix:
                     return status if status is not None else f"the workflow ended {name}"
                 status = await asyncio.wait_for(handle.query(CertRenewalWorkflow.get_status), 5)
             except Exception:
-                # A dead worker answers no query; the next one will.
+                # A dead worker answers no query; the next one will. A server silent for long
+                # died on its own (or was killed by someone else): the bench owns it, so it
+                # starts it again and says so.
+                if time.monotonic() - server_seen > SERVER_SILENCE_SECONDS:
+                    await self._restart_server(epoch, unplanned=True)
+                    server_seen = time.monotonic()
                 await asyncio.sleep(0.2)
                 continue
             if status.phase in TERMINAL_PHASES:
@@ -494,21 +515,24 @@ def _table(results: list[RunResult]) -> str:
     )
     lines = [header, "-" * len(header)]
     cases: dict[str, list[RunResult]] = {}
+    ran = [r for r in results if not r.harness_error]
     for r in results:
-        cases.setdefault(f"{r.kind}: {r.case}", []).append(r)
+        cases.setdefault(f"{r.kind}: {r.case}", [])
+    for r in ran:
+        cases[f"{r.kind}: {r.case}"].append(r)
     for name, runs in cases.items():
         lines.append(
             f"{name:<28}{len(runs):>5}{sum(r.completed for r in runs):>10}"
             f"{sum(len(r.duplicated) for r in runs):>11}"
             f"{sum(len(r.false_audit) for r in runs):>12}"
             f"{sum(bool(r.operator) for r in runs):>9}"
-            f"{statistics.median(r.seconds for r in runs):>9.1f}"
+            + (f"{statistics.median(r.seconds for r in runs):>9.1f}" if runs else f"{'-':>9}")
         )
     total = (
-        f"{'total':<28}{len(results):>5}{sum(r.completed for r in results):>10}"
-        f"{sum(len(r.duplicated) for r in results):>11}"
-        f"{sum(len(r.false_audit) for r in results):>12}"
-        f"{sum(bool(r.operator) for r in results):>9}"
+        f"{'total':<28}{len(ran):>5}{sum(r.completed for r in ran):>10}"
+        f"{sum(len(r.duplicated) for r in ran):>11}"
+        f"{sum(len(r.false_audit) for r in ran):>12}"
+        f"{sum(bool(r.operator) for r in ran):>9}"
     )
     lines += ["-" * len(header), total]
     notes = [
@@ -518,6 +542,7 @@ def _table(results: list[RunResult]) -> str:
             ("DUPLICATED", r.duplicated),
             ("FALSE AUDIT", r.false_audit),
             ("needs an operator", [r.operator] if r.operator else []),
+            ("NOT RUN (harness)", [r.harness_error] if r.harness_error else []),
         )
         for text in texts
     ]
@@ -547,9 +572,16 @@ async def main(args: argparse.Namespace) -> list[RunResult]:
 
             async def one(kind: Any, case: str, repeat: int) -> None:
                 async with gate:
-                    r = await matrix.run(case, kind, repeat)
+                    try:
+                        r = await matrix.run(case, kind, repeat)
+                    except Exception as exc:
+                        # The harness failed (a lab address taken, say), not ucrenew.
+                        r = RunResult(case=case, kind=kind, repeat=repeat, change_id="-")
+                        r.harness_error = f"{type(exc).__name__}: {exc}"
                 results.append(r)
                 verdict = "completed" if r.completed else f"needs an operator ({r.operator})"
+                if r.harness_error:
+                    verdict = f"NOT RUN (the harness failed: {r.harness_error})"
                 print(
                     f"  {kind} {case} #{repeat}: {verdict}; {r.seconds:.1f} s; kills {r.kills}, "
                     f"faults fired {r.faults_fired}; "
@@ -558,10 +590,13 @@ async def main(args: argparse.Namespace) -> list[RunResult]:
                 )
 
             await asyncio.gather(*(one(*job) for job in jobs))
+            unplanned = matrix.unplanned_restarts
     order = {(k, c, i): n for n, (k, c, i) in enumerate(jobs)}
     results.sort(key=lambda r: order[(r.kind, r.case, r.repeat)])
     print()
     print(_table(results))
+    if unplanned:
+        print(f"\nthe Temporal server died unasked and was started again {unplanned} time(s)")
     if args.json:
         text = json.dumps([asdict(r) for r in results], indent=2) + "\n"
         await asyncio.to_thread(Path(args.json).write_text, text, encoding="utf-8")
@@ -622,7 +657,9 @@ def _args(argv: list[str]) -> argparse.Namespace:
         default=5.0,
         help="restart_heartbeat_seconds of the renewals (how soon a killed restart resumes)",
     )
-    parser.add_argument("--subnet", type=int, default=203, help="second octet of the labs")
+    parser.add_argument(
+        "--subnet", type=int, default=61, help="second octet of the labs' loopback networks"
+    )
     parser.add_argument("--json", metavar="FILE", help="also write every run as JSON")
     parser.add_argument("--list", action="store_true", help="list kill points and fault kinds")
     args = parser.parse_args(argv)
