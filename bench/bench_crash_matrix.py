@@ -510,7 +510,7 @@ def _open_window() -> dict[str, str]:
 
 def _table(results: list[RunResult]) -> str:
     header = (
-        f"{'kill point / fault kind':<28}{'runs':>5}{'completed':>10}{'duplicated':>11}"
+        f"{'kill point / fault kind':<34}{'runs':>5}{'completed':>10}{'duplicated':>11}"
         f"{'false audit':>12}{'operator':>9}{'median s':>9}"
     )
     lines = [header, "-" * len(header)]
@@ -522,14 +522,14 @@ def _table(results: list[RunResult]) -> str:
         cases[f"{r.kind}: {r.case}"].append(r)
     for name, runs in cases.items():
         lines.append(
-            f"{name:<28}{len(runs):>5}{sum(r.completed for r in runs):>10}"
+            f"{name:<34}{len(runs):>5}{sum(r.completed for r in runs):>10}"
             f"{sum(len(r.duplicated) for r in runs):>11}"
             f"{sum(len(r.false_audit) for r in runs):>12}"
             f"{sum(bool(r.operator) for r in runs):>9}"
             + (f"{statistics.median(r.seconds for r in runs):>9.1f}" if runs else f"{'-':>9}")
         )
     total = (
-        f"{'total':<28}{len(ran):>5}{sum(r.completed for r in ran):>10}"
+        f"{'total':<34}{len(ran):>5}{sum(r.completed for r in ran):>10}"
         f"{sum(len(r.duplicated) for r in ran):>11}"
         f"{sum(len(r.false_audit) for r in ran):>12}"
         f"{sum(bool(r.operator) for r in ran):>9}"
