@@ -169,7 +169,7 @@ KILL_POINTS: dict[str, KillPoint] = {
 #: Transient faults a real cluster shows; each is injected on every node at ``--rate``.
 FAULT_KINDS: dict[str, str] = {
     "http-error": "HTTP 503 with Retry-After: 1 on every HTTPS interface",
-    "soap-fault": "SOAP Server.userException on Control Center, RisPort and AXL",
+    "soap-fault": "a SOAP fault (AxisFault) from Control Center, RisPort and AXL",
     "latency": "--latency seconds (1.5) added to HTTPS requests",
     "response-lost": "the operation is applied, the connection drops before the answer",
     "throttle": "the Control Center / RisPort realtime throttle fault",
@@ -680,7 +680,7 @@ def _args(argv: list[str]) -> argparse.Namespace:
         parser.error("--latency and --timeout must be above 0")
     if args.repeats < 1 or args.kills < 1 or args.parallel < 1:
         parser.error("--repeats, --kills and --parallel must be at least 1")
-    if not 1 <= args.subnet <= 254 or args.subnet == 0:
+    if not 1 <= args.subnet <= 254:
         parser.error("--subnet must be between 1 and 254")
     if args.kill_server:
         args.parallel = 1
