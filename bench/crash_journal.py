@@ -138,12 +138,13 @@ def duplicated_effects(entries: Iterable[JournalEntry]) -> list[str]:
 
 
 def _names(text: str) -> list[str]:
-    """The subjects of a trust-uploaded comment part: a list's repr, or none/nothing."""
+    """The subjects of a trust-uploaded comment part: a list's repr (what follows it, such as
+    a note on subjects confirmed after a retry, is not part of it), or none/nothing."""
     text = text.strip()
-    if not text.startswith("["):
+    if not text.startswith("[") or "]" not in text:
         return []
     try:
-        value = ast.literal_eval(text)
+        value = ast.literal_eval(text[: text.index("]") + 1])
     except (ValueError, SyntaxError):
         return []
     return [str(v) for v in value] if isinstance(value, list) else []

@@ -170,6 +170,18 @@ def test_already_present_trust_or_installed_certificate_this_change_uploaded_is_
     assert "this change's upload of tomcat" in found[1]
 
 
+def test_trust_subjects_are_read_before_a_note_that_follows_the_list() -> None:
+    """Since intents, a retried trust upload ends its comment with a note on the subjects
+    ucrenew uploaded: the lists are still read, and one still wrong is still found."""
+    entries = clean_renewal().entries
+    noted = " (Lab CA: uploaded by ucrenew, confirmed by read-back after a retry)"
+    honest = audit("trust-uploaded", f"uploaded ['Lab CA']; already present none{noted}")
+    assert false_audit_entries(entries, [CLEAN_AUDIT[0], honest, CLEAN_AUDIT[2]]) == []
+    wrong = audit("trust-uploaded", f"uploaded nothing; already present ['Lab CA']{noted}")
+    found = false_audit_entries(entries, [CLEAN_AUDIT[0], wrong, CLEAN_AUDIT[2]])
+    assert len(found) == 1 and "Lab CA was uploaded by this change" in found[0]
+
+
 def test_a_wave_done_on_a_node_that_never_restarted_is_a_false_claim() -> None:
     """Issue 16: one node's address pointing at another node: the restart step found "its"
     node already restarted, so one node restarted twice and the other never."""
