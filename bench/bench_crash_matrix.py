@@ -174,8 +174,12 @@ FAULT_KINDS: dict[str, str] = {
     "response-lost": "the operation is applied, the connection drops before the answer",
     "throttle": "the Control Center / RisPort realtime throttle fault",
     "ssh-auth-fail": "an SSH login refused (the whole connection)",
-    "unreachable-flap": "a subscriber's HTTPS and SSH ports gone for 1 s every 4 s",
+    "unreachable-flap": "a subscriber's HTTPS and SSH ports gone for 1 s every 3 s",
 }
+
+#: unreachable-flap: a subscriber goes away this soon after the start (a renewal of the fast
+#: lab takes a few seconds), then for FLAP_DOWN seconds every FLAP_DOWN + FLAP_UP.
+FLAP_FIRST, FLAP_DOWN, FLAP_UP = 0.5, 1.0, 2.0
 
 #: A dev server that answers nothing for this long has died: the bench starts it again.
 SERVER_SILENCE_SECONDS = 20.0
@@ -376,12 +380,13 @@ class Matrix:
             node = next(n.hostname for n in lab.cluster.nodes if not n.publisher)
 
             async def flap() -> None:
+                await asyncio.sleep(FLAP_FIRST)
                 while True:
-                    await asyncio.sleep(3.0)
                     fault = await lab.add_fault(Fault(kind="unreachable", node=node))
                     result.faults_fired += 1
-                    await asyncio.sleep(1.0)
+                    await asyncio.sleep(FLAP_DOWN)
                     await lab.clear_faults(fault.id)
+                    await asyncio.sleep(FLAP_UP)
 
             return asyncio.create_task(flap())
         params: dict[str, Any] = {}
