@@ -478,48 +478,49 @@ class CucmActivities:
         ``port`` 0 means the purpose's port from the inventory. First the node at the
         inventory address must say it is ``req.node`` (host name, pinned SSH host key).
         """
-        inventory, cluster = await self._cluster(req)
-        node = cluster.node(req.node)
-        ep = self._endpoint(req, cluster, req.node)
-        # One multi-server certificate verifies on every node: only the node says who it is.
-        identity = await confirm_identity(
-            ep, credentials(inventory, cluster, "os_admin"), req.expected_host_key
-        )
-        port, probe = await self._probe_purpose(cluster, node, ep, req.purpose, req.port)
-        fqdn_in_san = req.node.lower() in {s.lower() for s in probe.san_dns}
-        result = VerifyResult(
-            node=req.node,
-            port=port,
-            served_fingerprint=probe.fingerprint_sha256,
-            served_serial=probe.serial,
-            fqdn_in_san=fqdn_in_san,
-            chain_valid=probe.chain_verified,
-            ok=probe.fingerprint_sha256 == req.expected_fingerprint
-            and fqdn_in_san
-            and probe.verified,
-            detail=probe.verify_error or "",
-            answered_by=identity.hostname,
-        )
-        if not result.ok:
-            why = []
-            if probe.fingerprint_sha256 != req.expected_fingerprint:
-                why.append(f"serves serial {probe.serial}, not the uploaded certificate")
-            if not fqdn_in_san:
-                why.append(f"{req.node} is not in the served certificate's SANs")
-            if not probe.verified:
-                code, reason = probe.verify_code or 0, probe.verify_error or ""
-                why.append(ep.untrusted(port, code, reason).detail)
-            raise StepError(
-                f"{req.node}:{port} ({req.purpose}) " + "; ".join(why),
-                error_type="VerifyFailed",
-                retryable=True,
+        async with heartbeating([f"verifying {req.purpose} on {req.node}"]):
+            inventory, cluster = await self._cluster(req)
+            node = cluster.node(req.node)
+            ep = self._endpoint(req, cluster, req.node)
+            # One multi-server certificate verifies on every node: only the node says who it is.
+            identity = await confirm_identity(
+                ep, credentials(inventory, cluster, "os_admin"), req.expected_host_key
             )
-        spec = catalog.purpose(req.purpose)
-        # A browser (and the login page check) gets the RSA tomcat certificate: tomcat-ECDSA
-        # is verified by its ECDSA-only handshake alone.
-        if spec.listener == "https" and spec.key_type == "RSA":
-            result.login_page = await self._check_login_page(node, ep, port, req)
-        return result
+            port, probe = await self._probe_purpose(cluster, node, ep, req.purpose, req.port)
+            fqdn_in_san = req.node.lower() in {s.lower() for s in probe.san_dns}
+            result = VerifyResult(
+                node=req.node,
+                port=port,
+                served_fingerprint=probe.fingerprint_sha256,
+                served_serial=probe.serial,
+                fqdn_in_san=fqdn_in_san,
+                chain_valid=probe.chain_verified,
+                ok=probe.fingerprint_sha256 == req.expected_fingerprint
+                and fqdn_in_san
+                and probe.verified,
+                detail=probe.verify_error or "",
+                answered_by=identity.hostname,
+            )
+            if not result.ok:
+                why = []
+                if probe.fingerprint_sha256 != req.expected_fingerprint:
+                    why.append(f"serves serial {probe.serial}, not the uploaded certificate")
+                if not fqdn_in_san:
+                    why.append(f"{req.node} is not in the served certificate's SANs")
+                if not probe.verified:
+                    code, reason = probe.verify_code or 0, probe.verify_error or ""
+                    why.append(ep.untrusted(port, code, reason).detail)
+                raise StepError(
+                    f"{req.node}:{port} ({req.purpose}) " + "; ".join(why),
+                    error_type="VerifyFailed",
+                    retryable=True,
+                )
+            spec = catalog.purpose(req.purpose)
+            # A browser (and the login page check) gets the RSA tomcat certificate: tomcat-ECDSA
+            # is verified by its ECDSA-only handshake alone.
+            if spec.listener == "https" and spec.key_type == "RSA":
+                result.login_page = await self._check_login_page(node, ep, port, req)
+            return result
 
     @staticmethod
     async def _check_login_page(

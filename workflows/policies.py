@@ -157,16 +157,25 @@ def restart_policy(
     )
 
 
-def verify_policy(timeout_seconds: float) -> ActivityPolicy:
-    """Verification retries (the node may still be settling) until ``timeout_seconds``."""
+def verify_policy(
+    timeout_seconds: float, heartbeat_seconds: float = STEP_HEARTBEAT.total_seconds()
+) -> ActivityPolicy:
+    """Verification retries (the node may still be settling) until ``timeout_seconds``.
+
+    One attempt asks the node who it is over SSH (the prompt: 5-20 s, up to 90-120 s on a slow
+    node), then does one TLS handshake and, for tomcat, reads the login page
+    (cucm-interfaces.md §13): three minutes fit a slow node. It heartbeats like every other
+    step on a node, so a worker that dies during it is noticed after ``heartbeat_seconds``.
+    """
     return ActivityPolicy(
-        start_to_close=timedelta(seconds=60),
+        start_to_close=timedelta(minutes=3),
         retry=RetryPolicy(
             initial_interval=timedelta(seconds=1),
             backoff_coefficient=2.0,
             maximum_interval=timedelta(seconds=30),
             non_retryable_error_types=NON_RETRYABLE,
         ),
+        heartbeat=timedelta(seconds=heartbeat_seconds),
         schedule_to_close=timedelta(seconds=timeout_seconds),
     )
 

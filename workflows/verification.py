@@ -55,7 +55,9 @@ async def verify_nodes(
             node that presents another, and a result another node gave never counts.
     """
     pins = dict(host_keys or {})
-    policy = policies.verify_policy(inp.options.verify_timeout_seconds)
+    policy = policies.verify_policy(
+        inp.options.verify_timeout_seconds, inp.options.step_heartbeat_seconds
+    )
 
     async def verify_one(purpose: Purpose, fqdn: str) -> None:
         progress = status.node(fqdn)

@@ -16,6 +16,7 @@ from activities.cluster_models import (
     PendingCsrRequest,
     RegenerateRequest,
     RestartRequest,
+    VerifyRequest,
 )
 from activities.cucm import CucmActivities
 from tests.lab.conftest import LabHandle
@@ -107,3 +108,22 @@ async def test_every_step_on_a_node_heartbeats_naming_the_node(lab: LabHandle) -
     assert seen["sso"][0] == f"utils sso disable on {pub}"
     assert seen["sso-status"][0] == f"utils sso status on {pub}"
     assert seen["regen"][0] == f"set cert regen tomcat on {sub}"
+
+
+async def test_verification_heartbeats_naming_the_node(lab: LabHandle) -> None:
+    """``verify_node`` logs in to the node (identity) before its handshake: like every step on
+    a node it heartbeats from its start, so a worker that dies during it is noticed after the
+    heartbeat timeout rather than the attempt's whole start-to-close."""
+    acts = activities_for(lab)
+    sub = lab.lab.cluster.node("cucm-sub1").fqdn
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, heartbeat_timeout=timedelta(seconds=3))
+    beats: list[object] = []
+    env.on_heartbeat = lambda *details: beats.extend(details)
+    with pytest.raises(ApplicationError) as failed:
+        await env.run(
+            acts.verify_node,
+            VerifyRequest(cluster="lab", node=sub, purpose="tomcat", expected_fingerprint="00"),
+        )
+    assert failed.value.type == "VerifyFailed"
+    assert beats and beats[0] == f"verifying tomcat on {sub}"

@@ -184,6 +184,56 @@ async def test_worker_sigkilled_just_after_a_restart_the_next_worker_records_it_
     ]
 
 
+async def test_worker_sigkilled_just_after_sso_is_disabled_the_cancel_asks_to_reenable_it(
+    stack: Stack, dev_address: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real worker process is SIGKILLed the moment the lab records SSO disabled, before
+    ``utils sso disable`` prints its answer: the effect is made and the worker never reports
+    it. ``disable_sso`` heartbeats, so the next worker retries within the heartbeat timeout
+    and reads SSO disabled: the audit says ucrenew disabled it (confirmed after a retry, not
+    "already disabled") and a cancel tells the operator to re-enable it."""
+    lab = stack.lab.lab
+    first = stack.worker_process(dev_address)
+    record = lab.journal.record
+
+    def kill_after_sso_disabled(kind: str, node: str | None = None, /, **data: Any) -> Any:
+        entry = record(kind, node, **data)
+        if kind == "sso.disabled" and first.poll() is None:
+            # Synchronously, before the lab's CLI answers: the kill lands after the effect.
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+        return entry
+
+    monkeypatch.setattr(lab.journal, "record", kill_after_sso_disabled)
+    handle = await stack.start(
+        options={
+            "restart_poll_seconds": 0.1,
+            "verify_timeout_seconds": 30,
+            "step_heartbeat_seconds": 2.0,
+        }
+    )
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        while first.poll() is None:
+            assert loop.time() < deadline, "SSO was never disabled by the first worker"
+            await asyncio.sleep(0.05)
+        assert lab.journal.entries("sso.disabled"), "the worker died before disabling SSO"
+        async with stack.worker():
+            status = await stack.wait_for(handle, "sso-confirm")
+            [said] = audit(status, "sso-disabled")
+            assert "already" not in said and CONFIRMED_AFTER_RETRY in said
+            assert len(lab.journal.entries("sso.disabled")) == 1
+            await handle.cancel()
+            with pytest.raises(WorkflowFailureError):
+                await handle.result()
+            status = await handle.query(CertRenewalWorkflow.get_status)
+    finally:
+        await _end(handle)
+    assert status.phase == "cancelled"
+    assert any("SAML SSO" in o and "re-enable it" in o for o in status.outstanding)
+
+
 async def test_lab_response_lost_on_a_trust_upload_is_recorded_as_ucrenews(stack: Stack) -> None:
     """The lab's own ``response-lost`` fault: the root is added to tomcat-trust and the
     connection drops before the answer. The retried activity finds it present; the audit

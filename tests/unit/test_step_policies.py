@@ -19,6 +19,7 @@ NODE_STEPS = {
     "phone-reset": policies.PHONE_RESET,
     "restart": policies.restart_policy(600.0),
     "health-gate": policies.health_gate_policy(900.0),
+    "verify": policies.verify_policy(300.0),
 }
 
 
@@ -46,3 +47,13 @@ def test_a_restart_covers_a_tomcat_restart_and_its_web_applications() -> None:
     assert policy.start_to_close == timedelta(seconds=660)
     retry = policy.retry.non_retryable_error_types or []
     assert {"ServiceFailedToStart", "ServiceHung", "ServiceNotServing"} <= set(retry)
+
+
+def test_a_verification_attempt_fits_a_slow_node_within_the_verify_timeout() -> None:
+    """One verification asks the node who it is over SSH (up to 90-120 s to the prompt on a
+    slow node, cucm-interfaces.md §13) before its handshake: an attempt gets minutes, not the
+    60 s that cut a slow node off, and the renewal's own heartbeat applies."""
+    policy = policies.verify_policy(300.0, 5.0)
+    assert policy.start_to_close >= timedelta(seconds=150)
+    assert policy.heartbeat == timedelta(seconds=5)
+    assert policy.schedule_to_close == timedelta(seconds=300)
