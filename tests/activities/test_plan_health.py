@@ -29,6 +29,12 @@ from workers.settings import UcrenewSettings
 from workers.wiring import build_worker
 
 
+def own_cluster() -> str:
+    """A cluster name no other test's change uses: the dev server is shared, and a change of
+    another cluster left with work outstanding would add its own warning to the plan."""
+    return f"health-{uuid.uuid4().hex[:8]}"
+
+
 @pytest_asyncio.fixture
 async def env(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dev_server: DevServer, dev_server_env: Client
@@ -54,12 +60,13 @@ async def plan(*args: str) -> Result:
 
 
 async def test_plan_shows_health_and_exits_0_on_warnings_only(env: Path) -> None:
-    async with Lab(lab_spec(), env / "lab", FAST) as lab:
-        healthy = await plan("lab")
+    cluster = own_cluster()
+    async with Lab(lab_spec(cluster=cluster), env / "lab", FAST) as lab:
+        healthy = await plan(cluster)
         await lab.add_fault(Fault(kind="core-dump", node="cucm-sub1"))
         await lab.add_fault(Fault(kind="drs-backup-failed"))
-        warned = await plan("lab")
-        as_json = await plan("lab", "--json")
+        warned = await plan(cluster)
+        as_json = await plan(cluster, "--json")
     assert healthy.exit_code == 0, healthy.output
     assert "pre-change health" in healthy.output and "synchronised" in healthy.output
     assert "DRS backup: last successful" in healthy.output and " h ago)" in healthy.output
@@ -78,12 +85,13 @@ async def test_plan_shows_health_and_exits_0_on_warnings_only(env: Path) -> None
 
 
 async def test_plan_exits_3_when_a_check_stops_the_change(env: Path) -> None:
-    async with Lab(lab_spec(), env / "lab", FAST) as lab:
+    cluster = own_cluster()
+    async with Lab(lab_spec(cluster=cluster), env / "lab", FAST) as lab:
         await lab.add_fault(Fault(kind="ntp-unsynchronised", node="cucm-pub"))
         await lab.add_fault(Fault(kind="disk-full", node="imp-pub"))
         await lab.add_fault(Fault(kind="core-dump", node="cucm-sub2"))
-        result = await plan("lab")
-        as_json = await plan("lab", "--json")
+        result = await plan(cluster)
+        as_json = await plan(cluster, "--json")
     assert result.exit_code == 3, result.output
     assert "problems" in result.output and "warnings (the change may go on)" in result.output
     assert "unsynchronised" in result.output
