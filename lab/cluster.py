@@ -608,6 +608,19 @@ class Cluster:
                     if kc is not None
                 }
             ),
+            # One CCM+TFTP record per node running Cisco Tftp, with the serial number of its
+            # installed CallManager certificate as of this update: ``show ctl`` prints the
+            # file, not the certificates installed since (tech note 118893, "show ctl").
+            "records": [
+                {
+                    "hostname": n.hostname,
+                    "fqdn": n.fqdn,
+                    "address": n.address,
+                    "serial": pki.serial_hex(n.own["CallManager"].cert),
+                }
+                for n in self.nodes
+                if n.product == "cucm" and n.started("Cisco Tftp") and "CallManager" in n.own
+            ],
         }
         self.journal.record("ctl.updated", node.hostname, **self.ctl)
 
