@@ -614,8 +614,6 @@ class CucmActivities:
         recheck_since = None
         if info.attempt > 1:
             recheck_since = start.started_at or info.scheduled_time.timestamp()
-        if not start.started_at:
-            start.started_at = time.time()
         latest: list[object] = [start.model_dump()]
 
         def beat(progress: ResetProgress) -> None:

@@ -14,6 +14,7 @@ since the batch began (still rebooting, or registered again): that was the earli
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable, Sequence
 
@@ -94,8 +95,7 @@ async def reset_phones(
     """
     total = len(names)
     state = (resume_from or ResetProgress()).clamped(total)
-    if not state.started_at:
-        state.started_at = time.time()
+    fresh = not state.started_at
     answered = set(state.ahead)
     pending = [i for i in range(state.done, total) if i not in answered]
 
@@ -173,8 +173,8 @@ async def reset_phones(
         return {
             name
             for name, recs in per_name.items()
-            if any(r.timestamp >= int(since) for r in recs)
-            and not any(r.status == "Registered" and r.timestamp < int(since) for r in recs)
+            if any(r.timestamp > int(since) for r in recs)
+            and not any(r.status == "Registered" and r.timestamp <= int(since) for r in recs)
         }
 
     if pending:
@@ -182,6 +182,12 @@ async def reset_phones(
             AxlClient(endpoint, auth) as axl,
             RisPortClient(endpoint, auth, throttle_retries=0) as ris,
         ):
+            if fresh:
+                state.started_at = time.time()
+                beat("batch began")
+                # RisPort TimeStamps are whole seconds: the first reset goes out in the next
+                # second, so a registration in the batch's first second predates every reset.
+                await asyncio.sleep(math.floor(state.started_at) + 1 - time.time())
             if recheck_since is not None:
                 earlier = await already_reset(ris, recheck_since)
                 for index in [i for i in pending if names[i] in earlier]:
