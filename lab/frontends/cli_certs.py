@@ -243,15 +243,10 @@ async def show_ctl(cli: CliSession, args: list[str]) -> None:
     signer = cli.cluster.publisher.own["CallManager"].cert
     serial = (ctl or {}).get("signer_serial") or pki.serial_hex(signer)
     updated = (ctl or {}).get("updated", "")
-    if ctl is not None and "records" in ctl:
-        # The file as the last update wrote it, not the certificates installed since.
-        records = [(r["fqdn"], r["address"], r["serial"]) for r in ctl["records"]]
-    else:
-        records = [
-            (n.fqdn, n.address, pki.serial_hex(n.own["CallManager"].cert))
-            for n in cli.cluster.nodes
-            if n.product == "cucm" and n.started("Cisco Tftp")
-        ]
+    # The file as it was last written (at installation or by an update), not the
+    # certificates installed since.
+    written = ctl["records"] if ctl is not None else cli.cluster.install_ctl_records
+    records = [(r["fqdn"], r["address"], r["serial"]) for r in written]
     body = f"{serial}|{updated}|{','.join(r[0] for r in records)}".encode()
     cli.say(
         "The checksum value of the CTL file:",

@@ -3,8 +3,11 @@ numbers of the CallManager certificates they hold, in Cisco's printed form and t
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from activities.clients.cucm.cli import CucmCli, normalize_serial, parse_show_ctl
 from lab import pki
+from lab.server import Lab
 from tests.lab.conftest import LabHandle
 
 #: ``show ctl`` in the form tech note 118893 ("Migrate CUCM Mixed Mode with Tokenless CTL") shows
@@ -84,3 +87,20 @@ async def test_the_lab_ctl_keeps_the_certificates_of_its_last_update(lab: LabHan
         assert listing.lists_serial(old) and not listing.lists_serial(new)
         await shell.ctl_update()
         assert (await shell.show_ctl()).lists_serial(new)
+
+
+async def test_a_mixed_mode_installation_ctl_lists_its_install_time_certificate(
+    make_lab: Callable[..., Lab],
+) -> None:
+    """A cluster already in mixed mode has a CTL file written before ucrenew came (tech note
+    118893): a CallManager certificate installed since is not in it until an update, so the
+    read-back does not take an un-updated CTL for a current one."""
+    async with make_lab(security_mode=1) as running:
+        handle = LabHandle(running)
+        pub = running.cluster.node("cucm-pub")
+        old = pki.serial_hex(pub.own["CallManager"].cert)
+        running.cluster.regenerate_self_signed(pub, "CallManager")
+        new = pki.serial_hex(pub.own["CallManager"].cert)
+        async with CucmCli(handle.endpoint("cucm-pub"), handle.os_admin) as shell:
+            listing = await shell.show_ctl()
+    assert listing.present and listing.lists_serial(old) and not listing.lists_serial(new)
