@@ -613,7 +613,9 @@ class CucmActivities:
         start = _reset_progress(info.heartbeat_details).clamped(len(req.names))
         recheck_since = None
         if info.attempt > 1:
-            recheck_since = start.started_at or info.scheduled_time.timestamp()
+            # No heartbeat carried the batch's start: it began after it was first scheduled.
+            since = start.started_at or info.scheduled_time.timestamp()
+            recheck_since = since if since > 0 else None
         latest: list[object] = [start.model_dump()]
 
         def beat(progress: ResetProgress) -> None:

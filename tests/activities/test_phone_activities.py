@@ -500,13 +500,14 @@ async def test_a_retry_after_resets_the_heartbeats_never_reported_skips_those_ph
             running.faults.add(Fault(kind="soap-fault", node="cucm-pub", target="axl", count=1))
 
     first.on_heartbeat = beat
+    first.info = dataclasses.replace(first.info, scheduled_time=datetime.now(UTC))
     mark = running.journal.last_seq
     await failure(first.run(acts.reset_phones, req))
     assert axl_resets(running, mark) == names[:2]
-    lagging = beats[0]
-    assert lagging[0]["done"] == 0 and lagging[0]["started_at"] > 0
+    lagging = [b for b in beats if b[0]["done"] == 0][-1]
+    await all_registered(running)  # the retry comes after the heartbeat timeout: all back
     retry = ActivityEnvironment()
-    retry.info = dataclasses.replace(retry.info, attempt=2, heartbeat_details=lagging)
+    retry.info = dataclasses.replace(first.info, attempt=2, heartbeat_details=lagging)
     result = await retry.run(acts.reset_phones, req)
     assert result == PhoneResetResult(requested=5, reset=5)
     assert sorted(axl_resets(running, mark)) == sorted(names)  # each exactly once
@@ -526,6 +527,7 @@ async def test_a_retry_with_no_heartbeat_at_all_reads_back_from_the_scheduled_ti
     await ActivityEnvironment().run(
         acts.reset_phones, PhoneResetRequest(cluster="lab", names=names[:2])
     )
+    await all_registered(running)  # the retry comes after the heartbeat timeout: all back
     retry = ActivityEnvironment()
     retry.info = dataclasses.replace(retry.info, attempt=2, scheduled_time=scheduled)
     result = await retry.run(acts.reset_phones, PhoneResetRequest(cluster="lab", names=names))
