@@ -706,6 +706,13 @@ class CtlResult(BaseModel):
 
     updated: bool
     detail: str = ""
+    already_done: bool = Field(
+        default=False,
+        description="show ctl already listed the installed CallManager certificate: not run",
+    )
+    attempt: int = Field(
+        default=1, description="the activity attempt that answered (>1: a retry's read-back)"
+    )
 
 
 HealthLevel = Literal["stop", "warn", "off"]

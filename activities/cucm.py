@@ -26,6 +26,7 @@ from activities import catalog
 from activities.clients import pki
 from activities.clients.cucm import (
     certificates,
+    inferred,
     phone_resets,
     purpose_certs,
     registrations,
@@ -45,6 +46,7 @@ from activities.clients.cucm.errors import (
 from activities.clients.cucm.identity import confirm_identity, confirm_in_session
 from activities.clients.cucm.node_certs import open_node
 from activities.clients.cucm.phone_resets import ResetProgress
+from activities.clients.cucm.platform_admin import PlatformAdminClient
 from activities.clients.cucm.purpose_certs import probe_purpose
 from activities.clients.cucm.restarts import ServiceRestart
 from activities.clients.cucm.risport import RisPortClient
@@ -602,10 +604,19 @@ class CucmActivities:
         arrive, and it is sent again); any other error fails the attempt. The heartbeats
         carry a :class:`ResetProgress` and a retried attempt resumes from it: phones an
         earlier attempt reset are not reset again (only requests in flight when that attempt
-        died may be repeated).
+        died may be repeated). A retried attempt also reads the phones it has no answer for
+        back in RisPort before resetting them: one whose registration changed since the batch
+        began was reset by the attempt that died after its last heartbeat, and is not reset
+        again.
         """
         inventory, cluster = await self._cluster(req)
-        start = _reset_progress(activity.info().heartbeat_details).clamped(len(req.names))
+        info = activity.info()
+        start = _reset_progress(info.heartbeat_details).clamped(len(req.names))
+        recheck_since = None
+        if info.attempt > 1:
+            # No heartbeat carried the batch's start: it began after it was first scheduled.
+            since = start.started_at or info.scheduled_time.timestamp()
+            recheck_since = since if since > 0 else None
         latest: list[object] = [start.model_dump()]
 
         def beat(progress: ResetProgress) -> None:
@@ -620,6 +631,7 @@ class CucmActivities:
                 concurrency=req.concurrency,
                 resume_from=start,
                 progress=beat,
+                recheck_since=recheck_since,
             )
 
     @activity.defn(name="wait_for_registrations")
@@ -656,18 +668,42 @@ class CucmActivities:
     async def ctl_update(self, ref: ClusterRef) -> CtlResult:
         """``utils ctl update CTLFile`` on the CUCM publisher (mixed mode, before restarts).
 
-        Updating twice is harmless (the CTL is rebuilt from the current certificates), so a
-        retried attempt simply updates again. The node must first say it is the publisher
-        (``show status``): another node answering at its address is refused.
+        Idempotent by read-back: when ``show ctl`` already lists the publisher's installed
+        CallManager certificate (OS Administration download), the CTL was rebuilt after the
+        new certificate was installed and it is not updated again; the result says so
+        (``already_done``) with the attempt, so the workflow can tell a retry finding its own
+        update from a CTL that was already current. The node must first say it is the
+        publisher (``show status``): another node answering at its address is refused.
         """
         inventory, cluster = await self._cluster(ref)
         ep = self._endpoint(ref, cluster, cluster.publisher)
+        auth = credentials(inventory, cluster, "os_admin")
+        attempt = activity.info().attempt
         try:
             async with (
                 heartbeating([f"utils ctl update CTLFile on {cluster.publisher}"]),
-                CucmCli(ep, credentials(inventory, cluster, "os_admin")) as shell,
+                CucmCli(ep, auth) as shell,
             ):
                 await confirm_in_session(shell)
+                if inferred.CTL_CURRENT_IF_LISTS_INSTALLED_CALLMANAGER:
+                    async with PlatformAdminClient(ep, auth) as admin:
+                        installed = pki.load_pem_certificates(
+                            await admin.get_identity("CallManager")
+                        )[0]
+                    serial = format(installed.serial_number, "x")
+                    listing = await shell.show_ctl()
+                    if listing.lists_serial(serial):
+                        return CtlResult(
+                            updated=False,
+                            already_done=True,
+                            attempt=attempt,
+                            detail=(
+                                f"the CTL file on {cluster.publisher} already lists the "
+                                f"installed CallManager certificate (serial {serial}, "
+                                f"last modified {listing.last_modified or 'unknown'}): "
+                                "not updated again"
+                            ),
+                        )
                 await shell.ctl_update()
         except CucmCliError as exc:
             raise StepError(
@@ -676,6 +712,7 @@ class CucmActivities:
             ) from None
         return CtlResult(
             updated=True,
+            attempt=attempt,
             detail=f"utils ctl update CTLFile on {cluster.publisher}: CTL file Updated",
         )
 

@@ -215,6 +215,8 @@ def false_audit_entries(
                 found.append(f"{said}, but the journal has no upload of {purpose}")
         elif event.action == "ctl-updated" and not ctl:
             found.append(f"{said}, but the journal has no CTL update")
+        elif event.action == "ctl-current" and ctl:
+            found.append(f"{said}, but the journal shows this change's CTL update")
         elif event.action == "phones-reset":
             m = _PHONES_RESET.search(event.comment)
             claimed_resets += int(m[1]) if m else 0

@@ -62,6 +62,8 @@ class Cluster:
         self.hooks: list[StateHook] = []
         self._replication_backlog: list[tuple[str, str, x509.Certificate, str]] = []
         self._build()
+        #: The CTL records a mixed-mode installation starts with (before any update).
+        self.install_ctl_records = self._ctl_records()
 
     # -- construction -------------------------------------------------------------------
 
@@ -608,8 +610,24 @@ class Cluster:
                     if kc is not None
                 }
             ),
+            "records": self._ctl_records(),
         }
         self.journal.record("ctl.updated", node.hostname, **self.ctl)
+
+    def _ctl_records(self) -> list[dict[str, str]]:
+        """One CCM+TFTP record per node running Cisco Tftp, with the serial number of its
+        installed CallManager certificate now: ``show ctl`` prints the file as it was written,
+        not the certificates installed since (tech note 118893, "show ctl")."""
+        return [
+            {
+                "hostname": n.hostname,
+                "fqdn": n.fqdn,
+                "address": n.address,
+                "serial": pki.serial_hex(n.own["CallManager"].cert),
+            }
+            for n in self.nodes
+            if n.product == "cucm" and n.started("Cisco Tftp") and "CallManager" in n.own
+        ]
 
     # -- state --------------------------------------------------------------------------
 

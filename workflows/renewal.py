@@ -725,7 +725,7 @@ class CertRenewalWorkflow:
         self._status.outstanding += left_to_do(self._status.intents)
         plan = self._status.plan
         if self._uploaded and self._purpose_certs and plan is not None:
-            ctl_done = any(e.action == "ctl-updated" for e in self._status.audit)
+            ctl_done = any(e.action in ("ctl-updated", "ctl-current") for e in self._status.audit)
             self._status.outstanding += activation_outstanding(
                 self._uploaded_purposes,
                 plan,

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.clients.inventory import short_name
     from activities.cluster_models import (
         ClusterRef,
+        CtlResult,
         PhoneResetRequest,
         RegisteredPhonesRequest,
         RegistrationGateRequest,
@@ -31,9 +32,16 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.failure_advice import step_failure
     from workflows.identity import check_answered
-    from workflows.intents import CONFIRMED_AFTER_RETRY
+    from workflows.intents import CONFIRMED_AFTER_RETRY, IntentLog
     from workflows.ledger import ApprovalGates, Ledger
-    from workflows.models import FailedStep, Phase, RenewalInput, RenewalPlan, WaveProgress
+    from workflows.models import (
+        FailedStep,
+        Intent,
+        Phase,
+        RenewalInput,
+        RenewalPlan,
+        WaveProgress,
+    )
     from workflows.node_waits import waiting_on
     from workflows.recovery import NodeStepRecovery
     from workflows.restart_models import NodeRestart, RestartPlan, RestartWave
@@ -123,8 +131,7 @@ class Rollout:
                     on_change=self._ledger.refresh_details,
                 ),
             )
-            ledger.intents.settle(intent, "done", ctl.detail)
-            ledger.audit("ucrenew", "ctl-updated", ctl.detail)
+            record_ctl_update(ledger, intent, ctl)
         ledger.phase("restarts")
         started = workflow.now()
         for stage in stages:
@@ -482,3 +489,26 @@ class Rollout:
 
 def _wave_text(wave: RestartWave) -> str:
     return "; ".join(f"{short_name(nr.node)}: {', '.join(nr.services)}" for nr in wave.nodes)
+
+
+#: Audit action of a CTL that already listed the new certificate before this change updated it.
+CTL_CURRENT = "ctl-current"
+
+
+def record_ctl_update(ledger: Ledger, intent: Intent | None, ctl: CtlResult) -> None:
+    """Settle the CTL update's intent and audit it truthfully.
+
+    A read-back that found the CTL current is ucrenew's own update when a retry (or an earlier
+    unconfirmed call) follows the recorded intent; otherwise the CTL was already so.
+    """
+    intents: IntentLog = ledger.intents
+    if not ctl.already_done:
+        intents.settle(intent, "done", ctl.detail)
+        ledger.audit("ucrenew", "ctl-updated", ctl.detail)
+    elif intents.ours(intent, ctl.attempt):
+        detail = f"utils ctl update CTLFile: CTL file updated by ucrenew ({CONFIRMED_AFTER_RETRY})"
+        intents.settle(intent, "done-after-retry", detail)
+        ledger.audit("ucrenew", "ctl-updated", detail)
+    else:
+        intents.settle(intent, "already", ctl.detail)
+        ledger.audit("ucrenew", CTL_CURRENT, ctl.detail)

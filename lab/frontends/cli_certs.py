@@ -243,30 +243,33 @@ async def show_ctl(cli: CliSession, args: list[str]) -> None:
     signer = cli.cluster.publisher.own["CallManager"].cert
     serial = (ctl or {}).get("signer_serial") or pki.serial_hex(signer)
     updated = (ctl or {}).get("updated", "")
-    tftp = [n for n in cli.cluster.nodes if n.product == "cucm" and n.started("Cisco Tftp")]
-    body = f"{serial}|{updated}|{','.join(n.hostname for n in tftp)}".encode()
+    # The file as it was last written (at installation or by an update), not the
+    # certificates installed since.
+    written = ctl["records"] if ctl is not None else cli.cluster.install_ctl_records
+    records = [(r["fqdn"], r["address"], r["serial"]) for r in written]
+    body = f"{serial}|{updated}|{','.join(r[0] for r in records)}".encode()
     cli.say(
         "The checksum value of the CTL file:",
         f"{hashlib.md5(body, usedforsecurity=False).hexdigest()}(MD5)",
         f"{hashlib.sha1(body, usedforsecurity=False).hexdigest()}(SHA1)",
         "",
-        f"Length of CTL file: {1024 + 512 * len(tftp)}",
+        f"Length of CTL file: {1024 + 512 * len(records)}",
         f"The CTL File was last modified on {updated or 'installation'}",
         "",
         "Parse CTL File",
         "----------------",
         "Version:        1.2",
         f"SignerID:       {serial}",
-        f"Number of records: {len(tftp)}",
+        f"Number of records: {len(records)}",
     )
-    for i, n in enumerate(tftp, start=1):
+    for i, (fqdn, address, record_serial) in enumerate(records, start=1):
         cli.say(
             "",
             f"CTL Record #:{i}",
             "----",
             "FUNCTION    CCM+TFTP",
-            f"DNSNAME     {n.fqdn}",
-            f"IP ADDRESS  {n.address}",
-            f"SERIALNUMBER {pki.serial_hex(n.own['CallManager'].cert)}",
+            f"DNSNAME     {fqdn}",
+            f"IP ADDRESS  {address}",
+            f"SERIALNUMBER {record_serial}",
         )
     cli.say("", "The CTL file was verified successfully.")

@@ -479,6 +479,62 @@ async def test_a_retried_reset_batch_does_not_reset_phones_twice(lab: LabHandle)
     assert sorted(axl_resets(running, mark)) == sorted(names)  # each exactly once
 
 
+async def test_a_retry_after_resets_the_heartbeats_never_reported_skips_those_phones(
+    lab: LabHandle,
+) -> None:
+    """A worker killed after two resets whose heartbeat (throttled, or lost with the worker)
+    still said "none answered": the retry reads the five phones back in RisPort70 (a reset
+    phone is off its node at once and its TimeStamp is the status change, [DOC S9]) and resets
+    only the three the dead attempt never reached."""
+    running = lab.lab
+    await all_registered(running)
+    names = [p.name for p in running.phones.phones[:5]]
+    acts = activities_for(lab)
+    req = PhoneResetRequest(cluster="lab", names=names, concurrency=1)
+    first = ActivityEnvironment()
+    beats: list[Any] = []
+
+    def beat(*details: Any) -> None:
+        beats.append(details)
+        if details[0]["done"] == 2 and not running.faults.active():
+            running.faults.add(Fault(kind="soap-fault", node="cucm-pub", target="axl", count=1))
+
+    first.on_heartbeat = beat
+    first.info = dataclasses.replace(first.info, scheduled_time=datetime.now(UTC))
+    mark = running.journal.last_seq
+    await failure(first.run(acts.reset_phones, req))
+    assert axl_resets(running, mark) == names[:2]
+    lagging = [b for b in beats if b[0]["done"] == 0][-1]
+    await all_registered(running)  # the retry comes after the heartbeat timeout: all back
+    retry = ActivityEnvironment()
+    retry.info = dataclasses.replace(first.info, attempt=2, heartbeat_details=lagging)
+    result = await retry.run(acts.reset_phones, req)
+    assert result == PhoneResetResult(requested=5, reset=5)
+    assert sorted(axl_resets(running, mark)) == sorted(names)  # each exactly once
+
+
+async def test_a_retry_with_no_heartbeat_at_all_reads_back_from_the_scheduled_time(
+    lab: LabHandle,
+) -> None:
+    """The dead attempt sent no heartbeat: the batch began no earlier than the activity was
+    first scheduled, so that time separates the phones it reset from those it did not."""
+    running = lab.lab
+    await all_registered(running)
+    names = [p.name for p in running.phones.phones[:4]]
+    acts = activities_for(lab)
+    scheduled = datetime.now(UTC)
+    mark = running.journal.last_seq
+    await ActivityEnvironment().run(
+        acts.reset_phones, PhoneResetRequest(cluster="lab", names=names[:2])
+    )
+    await all_registered(running)  # the retry comes after the heartbeat timeout: all back
+    retry = ActivityEnvironment()
+    retry.info = dataclasses.replace(retry.info, attempt=2, scheduled_time=scheduled)
+    result = await retry.run(acts.reset_phones, PhoneResetRequest(cluster="lab", names=names))
+    assert result == PhoneResetResult(requested=4, reset=4)
+    assert sorted(axl_resets(running, mark)) == sorted(names)  # each exactly once
+
+
 async def test_reset_phones_fails_on_refused_credentials(lab: LabHandle, tmp_path: Path) -> None:
     running = lab.lab
     await all_registered(running)
@@ -499,12 +555,34 @@ async def test_reset_phones_fails_on_refused_credentials(lab: LabHandle, tmp_pat
 # -- CTL ----------------------------------------------------------------------------------
 
 
-async def test_ctl_update_runs_on_the_publisher_and_may_be_repeated(lab: LabHandle) -> None:
+async def test_ctl_update_runs_once_and_a_retry_finds_it_done(lab: LabHandle) -> None:
+    """``show ctl`` lists a record per CCM+TFTP node with its certificate's serial number
+    (tech note 118893): once it lists the publisher's installed CallManager certificate, a
+    retried attempt (the worker died after the update) does not update the CTL again."""
     acts = activities_for(lab)
-    for _ in range(2):
-        result = await ActivityEnvironment().run(acts.ctl_update, ClusterRef(cluster="lab"))
-        assert result.updated
-    assert [e.node for e in lab.lab.journal.entries("ctl.updated")] == ["cucm-pub", "cucm-pub"]
+    first = await ActivityEnvironment().run(acts.ctl_update, ClusterRef(cluster="lab"))
+    assert first.updated and not first.already_done
+    retry = ActivityEnvironment()
+    retry.info = dataclasses.replace(retry.info, attempt=2)
+    again = await retry.run(acts.ctl_update, ClusterRef(cluster="lab"))
+    assert (again.updated, again.already_done, again.attempt) == (False, True, 2)
+    serial = pki.serial_hex(lab.lab.cluster.node("cucm-pub").own["CallManager"].cert)
+    assert serial in again.detail
+    assert [e.node for e in lab.lab.journal.entries("ctl.updated")] == ["cucm-pub"]
+
+
+async def test_ctl_update_runs_again_once_a_new_callmanager_certificate_is_installed(
+    lab: LabHandle,
+) -> None:
+    """The CTL holds the certificates as of its last update (tech note 118893): a CallManager
+    certificate installed since is not in it, so the update is due again."""
+    acts = activities_for(lab)
+    await ActivityEnvironment().run(acts.ctl_update, ClusterRef(cluster="lab"))
+    cluster = lab.lab.cluster
+    cluster.regenerate_self_signed(cluster.node("cucm-pub"), "CallManager")
+    result = await ActivityEnvironment().run(acts.ctl_update, ClusterRef(cluster="lab"))
+    assert result.updated and not result.already_done
+    assert len(lab.lab.journal.entries("ctl.updated")) == 2
 
 
 async def test_ctl_update_refused_is_a_non_retryable_step_error(

@@ -157,6 +157,15 @@ def test_claiming_an_effect_the_journal_lacks_is_a_false_audit_entry() -> None:
     assert any("no CTL update" in f for f in found)
 
 
+def test_a_ctl_called_current_that_this_change_updated_is_a_false_audit_entry() -> None:
+    entries = clean_renewal().add("ctl.updated", "cucm-pub").entries
+    said = [*CLEAN_AUDIT, audit("ctl-current", "the CTL file already lists it")]
+    found = false_audit_entries(entries, said, CLEAN_CLAIMS)
+    assert len(found) == 1 and "this change's CTL update" in found[0]
+    without = [e for e in entries if e.kind != "ctl.updated"]
+    assert false_audit_entries(without, said, CLEAN_CLAIMS) == []
+
+
 def test_already_present_trust_or_installed_certificate_this_change_uploaded_is_false() -> None:
     entries = clean_renewal().entries
     said = [

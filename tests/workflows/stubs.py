@@ -201,6 +201,9 @@ class StubCluster:
     #: ``upload_certificate``, ``restart_service@<node FQDN>``; the retry reads back (with a
     #: trailing ``!``, every attempt dies so: the step fails for good)
     lost_responses: set[str] = field(default_factory=set)
+    #: the CTL already lists the new CallManager certificate (show ctl read-back); a first
+    #: ``ctl_update`` makes it so (``ctl_update`` in ``lost_responses``: then dies)
+    ctl_current: bool = False
     #: someone else disables SSO after discovery, before ucrenew's disable reads it
     sso_disabled_meanwhile: bool = False
     #: CA subjects in each trust store (stateful only for tests that set it or lose responses)
@@ -413,7 +416,14 @@ class StubCluster:
         @activity.defn(name="ctl_update")
         async def ctl_update(ref: ClusterRef) -> CtlResult:
             s.calls.append(("ctl_update", ref))
-            return CtlResult(updated=True, detail="CTL file Updated")
+            attempt = activity.info().attempt
+            if s.ctl_current:
+                return CtlResult(
+                    updated=False, already_done=True, attempt=attempt, detail="CTL lists it"
+                )
+            s.ctl_current = True
+            lost("ctl_update")
+            return CtlResult(updated=True, attempt=attempt, detail="CTL file Updated")
 
         @activity.defn(name="find_other_renewals")
         async def find_other_renewals(req: OtherRenewalsRequest) -> OtherRenewalsResult:

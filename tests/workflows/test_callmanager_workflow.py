@@ -17,6 +17,7 @@ from temporalio.worker import Worker
 
 from tests.workflows.stubs import FQDNS, StubCluster
 from tests.workflows.test_renewal_workflow import Handle, start, update_message, wait_for
+from workflows.intents import CONFIRMED_AFTER_RETRY
 from workflows.models import ApprovalInput, OperatorDecision, RenewalStatus
 from workflows.renewal import CertRenewalWorkflow
 
@@ -119,6 +120,37 @@ async def test_callmanager_change_four_eyes_window_ctl_and_rolling_waves(
     verified = {(c[1].purpose, c[1].node) for c in stub.calls if c[0] == "verify_node"}
     assert verified == {("CallManager", f) for f in CUCM}
     assert ("bob", "approved-impact") in [(e.actor, e.action) for e in final.audit]
+
+
+async def test_ctl_updated_then_worker_lost_is_one_update_by_ucrenew(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    """The matrix's ``during-ctl-update`` kill: the CTL update took effect and the worker died
+    before answering. The retry's read-back finds the CTL current and does not update it
+    again; the audit still says ucrenew updated it (the intent was recorded first)."""
+    stub.security_mode = 1
+    stub.lost_responses = {"ctl_update"}
+    final = await run_approved(time_skipping_env, task_queue)
+    assert final.phase == "done"
+    assert stub.names().count("ctl_update") == 2  # the first attempt never answered
+    said = [e.comment for e in final.audit if e.action.startswith("ctl-")]
+    assert len(said) == 1 and CONFIRMED_AFTER_RETRY in said[0]
+    assert [e.action for e in final.audit if e.action.startswith("ctl-")] == ["ctl-updated"]
+    [intent] = [i for i in final.intents if i.effect == "ctl-update"]
+    assert intent.outcome == "done-after-retry"
+
+
+async def test_a_ctl_already_current_is_not_claimed_as_ucrenews_update(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    stub.security_mode = 1
+    stub.ctl_current = True
+    final = await run_approved(time_skipping_env, task_queue)
+    assert final.phase == "done"
+    assert [e.action for e in final.audit if e.action.startswith("ctl-")] == ["ctl-current"]
+    [intent] = [i for i in final.intents if i.effect == "ctl-update"]
+    assert intent.outcome == "already"
+    assert not any("CTL" in o for o in final.outstanding)
 
 
 async def test_health_gate_pauses_and_waits_for_the_operator(

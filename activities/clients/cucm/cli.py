@@ -16,7 +16,7 @@ import inspect
 import ipaddress
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -55,6 +55,13 @@ PASTE_CERT_RE = re.compile(r"Paste\s+the\s+Certificate\s+and\s+Hit\s+Enter", re.
 _PEM_CERT_RE = re.compile(r"-----BEGIN CERTIFICATE-----\s.+?-----END CERTIFICATE-----", re.DOTALL)
 CTL_CONFIRM_RE = re.compile(r"Do you want to continue\?\s*\(y/n\)\s*:?", re.IGNORECASE)
 CTL_UPDATED_RE = re.compile(r"CTL file Updated", re.IGNORECASE)
+#: ``show ctl`` record lines, in the tabular form of 12.x/14 (``5  SERIALNUMBER  16  57:6F:..``)
+#: and in the two-column form (``SERIALNUMBER 576f..``): the value is the last word [DOC S7].
+CTL_SERIAL_RE = re.compile(r"^\s*(?:\d+\s+)?SERIALNUMBER\s+(?:\d+\s+)?(?P<value>\S+)\s*$", re.I)
+CTL_DNSNAME_RE = re.compile(r"^\s*(?:\d+\s+)?DNSNAME\s+(?:\d+\s+)?(?P<value>\S+)\s*$", re.I)
+CTL_RECORD_RE = re.compile(r"^\s*CTL\s+Record\s+#:\s*\d+", re.I)
+CTL_MODIFIED_RE = re.compile(r"The CTL File was last modified on\s+(?P<when>.+?)\s*$", re.I | re.M)
+CTL_NOT_FOUND_RE = re.compile(r"CTL File not found|Length of CTL file:\s*0\b", re.I)
 DBREPLICATION_ROW_RE = re.compile(
     r"^(?P<host>\S+)\s+(?P<address>\d{1,3}(?:\.\d{1,3}){3})\s+.*\((?P<state>\d)\)"
 )
@@ -83,6 +90,55 @@ class ServiceLine:
     def started(self) -> bool:
         """Whether the service runs."""
         return self.status == "STARTED"
+
+
+def normalize_serial(serial: str) -> str:
+    """A certificate serial number as lower-case hex without separators or leading zeros
+    (``show ctl`` prints ``57:6F:..``, ``show cert list`` file names ``576f..``)."""
+    return serial.replace(":", "").replace(" ", "").lower().lstrip("0") or "0"
+
+
+@dataclass(frozen=True)
+class CtlListing:
+    """What ``show ctl`` reports of the CTL file.
+
+    Attributes:
+        present: Whether there is a CTL file (a non-secure cluster has none).
+        last_modified: The file's "last modified" text, as printed.
+        records: The CCM+TFTP records as DNS name -> certificate serial (normalized).
+    """
+
+    present: bool
+    last_modified: str = ""
+    records: dict[str, str] = field(default_factory=dict)
+
+    def lists_serial(self, serial: str) -> bool:
+        """Whether a record of the file holds the certificate with this serial number."""
+        return normalize_serial(serial) in self.records.values()
+
+
+def parse_show_ctl(output: str) -> CtlListing:
+    """``show ctl`` output as a :class:`CtlListing` (records read after the first
+    ``CTL Record #``, so the signer's serial in the header is not a record)."""
+    if CTL_NOT_FOUND_RE.search(output):
+        return CtlListing(present=False)
+    modified = CTL_MODIFIED_RE.search(output)
+    records: dict[str, str] = {}
+    in_record = False
+    name = ""
+    for line in output.splitlines():
+        if CTL_RECORD_RE.match(line):
+            in_record, name = True, f"record {len(records) + 1}"
+            continue
+        if not in_record:
+            continue
+        if m := CTL_DNSNAME_RE.match(line):
+            name = m["value"].lower()
+        elif m := CTL_SERIAL_RE.match(line):
+            records[name] = normalize_serial(m["value"])
+    return CtlListing(
+        present=True, last_modified=modified["when"] if modified else "", records=records
+    )
 
 
 @dataclass(frozen=True)
@@ -660,6 +716,15 @@ class CucmCli:
         if not states:
             raise self._unexpected(command, output)
         return states
+
+    async def show_ctl(self) -> CtlListing:
+        """``show ctl``: the CTL file's records (publisher)."""
+        command = "show ctl"
+        output = await self.run(command)
+        listing = parse_show_ctl(output)
+        if listing.present and not listing.records:
+            raise self._unexpected(command, output)
+        return listing
 
     async def ctl_update(self) -> None:
         """``utils ctl update CTLFile`` (publisher only), confirming with "y"."""

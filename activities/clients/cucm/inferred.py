@@ -348,3 +348,12 @@ IMP_JABBER_SIGN_IN_NEEDS_TOMCAT = True
 #: nodes restarting Tomcat together could be one group's both nodes. A capped wave therefore
 #: holds at most this many IM&P nodes, so every group keeps one node up whatever the pairing.
 IMP_NODES_PER_TOMCAT_WAVE = 1
+
+# -- CTL read-back (rollout's ctl-update step, activities.cucm.ctl_update) -------------------
+#: ``show ctl`` lists a CCM+TFTP record per node with the serial number of the CallManager
+#: certificate the file holds [DOC S7]; ``utils ctl update CTLFile`` rebuilds the whole file from
+#: the installed certificates [DOC S6,S7]. No source says so outright, but then a CTL that
+#: already lists the publisher's installed CallManager certificate was rebuilt after it was
+#: installed (a multi-server upload installs it on every node at once), and updating again would
+#: change nothing: ucrenew skips the update then. False: always update.
+CTL_CURRENT_IF_LISTS_INSTALLED_CALLMANAGER = True

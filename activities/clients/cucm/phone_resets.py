@@ -4,19 +4,26 @@
 throttling and reads a lost answer back in RisPort70 before it sends a request again. It
 reports its :class:`ResetProgress` after every step; a caller that stores the latest one can
 pass it back as ``resume_from`` so that a later run skips the phones already answered.
+
+A report can lag behind the requests (a heartbeat is throttled, a worker dies between a
+request and its report): a resumed run given ``recheck_since`` therefore reads every phone it
+has not seen answered back in RisPort first, and does not reset one whose registration changed
+since the batch began (still rebooting, or registered again): that was the earlier run's reset.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel, Field
 
+from activities.clients.cucm import inferred
 from activities.clients.cucm.axl import AxlClient
 from activities.clients.cucm.errors import CucmDeviceNotFound, CucmResponseLost, CucmThrottled
-from activities.clients.cucm.risport import RisPortClient
+from activities.clients.cucm.risport import DeviceRegistration, RisPortClient
 from activities.clients.cucm.transport import BasicAuth, NodeEndpoint
 from activities.cluster_models import PhoneResetResult
 
@@ -30,6 +37,8 @@ class ResetProgress(BaseModel):
         not_found: Names AXL does not know, so far.
         ahead: Positions past the prefix already answered (requests complete out of order).
         note: What the batch is doing (e.g. waiting out AXL throttling).
+        started_at: When the batch's first run began (epoch seconds; 0 = not known), the
+            point after which a registration change is the batch's own reset.
     """
 
     done: int = Field(default=0, ge=0)
@@ -37,6 +46,7 @@ class ResetProgress(BaseModel):
     not_found: list[str] = Field(default_factory=list)
     ahead: list[int] = Field(default_factory=list)
     note: str = ""
+    started_at: float = Field(default=0.0, ge=0)
 
     def clamped(self, total: int) -> ResetProgress:
         """A copy that fits a batch of ``total`` names (positions past its end dropped)."""
@@ -54,6 +64,7 @@ async def reset_phones(
     concurrency: int = 8,
     resume_from: ResetProgress | None = None,
     progress: Callable[[ResetProgress], object] = lambda _: None,
+    recheck_since: float | None = None,
 ) -> PhoneResetResult:
     """Reset the phones ``names`` through AXL doDeviceReset on ``endpoint`` (the publisher).
 
@@ -70,6 +81,10 @@ async def reset_phones(
         concurrency: Requests in flight at most.
         resume_from: What an interrupted earlier run reported last; None starts afresh.
         progress: Called with a copy of the progress after every answer and every wait.
+        recheck_since: For a run that resumes one that may have reset phones after its last
+            report: when that batch began (epoch seconds). Phones not answered in
+            ``resume_from`` whose RisPort registration changed since then count as reset and
+            get no second request.
 
     Returns:
         The batch's outcome, counting the phones of ``resume_from`` too.
@@ -80,9 +95,9 @@ async def reset_phones(
     """
     total = len(names)
     state = (resume_from or ResetProgress()).clamped(total)
+    fresh = not state.started_at
     answered = set(state.ahead)
-    todo = iter([i for i in range(state.done, total) if i not in answered])
-    workers = min(concurrency, total - state.done - len(answered))
+    pending = [i for i in range(state.done, total) if i not in answered]
 
     def beat(note: str) -> None:
         state.note = note
@@ -136,11 +151,51 @@ async def reset_phones(
         for index in todo:
             await reset_one(axl, ris, index)
 
-    if workers > 0:
+    async def already_reset(ris: RisPortClient, since: float) -> set[str]:
+        # One look at every phone still to do: a reset takes it off its node at once and it
+        # registers again later, so a record changed since the batch began (and no
+        # registration older than that) is the earlier run's reset.
+        wanted = [names[i] for i in pending]
+        records: list[DeviceRegistration] = []
+        for start in range(0, len(wanted), inferred.RIS_MAX_RETURNED_DEVICES):
+            chunk = wanted[start : start + inferred.RIS_MAX_RETURNED_DEVICES]
+            while True:
+                try:
+                    records += await ris.select_cm_devices(names=chunk, ext=True)
+                except CucmThrottled as exc:
+                    beat(f"RisPort throttled; reading the phones back in {exc.retry_after:.0f}s")
+                    await asyncio.sleep(exc.retry_after)
+                    continue
+                break
+        per_name: dict[str, list[DeviceRegistration]] = {}
+        for r in records:
+            per_name.setdefault(r.name, []).append(r)
+        return {
+            name
+            for name, recs in per_name.items()
+            if any(r.timestamp > int(since) for r in recs)
+            and not any(r.status == "Registered" and r.timestamp <= int(since) for r in recs)
+        }
+
+    if pending:
         async with (
             AxlClient(endpoint, auth) as axl,
             RisPortClient(endpoint, auth, throttle_retries=0) as ris,
         ):
+            if fresh:
+                state.started_at = time.time()
+                beat("batch began")
+                # RisPort TimeStamps are whole seconds: the first reset goes out in the next
+                # second, so a registration in the batch's first second predates every reset.
+                await asyncio.sleep(math.floor(state.started_at) + 1 - time.time())
+            if recheck_since is not None:
+                earlier = await already_reset(ris, recheck_since)
+                for index in [i for i in pending if names[i] in earlier]:
+                    state.reset += 1
+                    answer(index)
+                pending = [i for i in pending if names[i] not in earlier]
+            todo = iter(pending)
+            workers = min(concurrency, len(pending))
             try:
                 async with asyncio.TaskGroup() as group:
                     for _ in range(workers):
