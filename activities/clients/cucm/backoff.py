@@ -143,6 +143,14 @@ class Backoff:
                 attempt += 1
 
 
+#: How a client repeats one read (a GET) inside a step that changes the cluster: the step
+#: reads every node of the SAN before and after its change, dozens of reads a renewal, so a
+#: node answering 1 read in 5 with a 503 must not fail the step. Five tries leave a 1-in-5
+#: fault 1 chance in 3,000 per read; the waits (what the node asks, else 2, 4, 8, 16 s) stay
+#: within a step's heartbeat-covered time, and a fault that persists is still raised.
+READS = Backoff(attempts=5, maximum=30.0)
+
+
 @dataclass(frozen=True)
 class Retrying:
     """How a step retries its reads: a back-off and a deadline (a ``backoff.clock`` value;

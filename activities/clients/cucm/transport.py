@@ -21,10 +21,12 @@ from typing import Any, Self, TypeVar
 import httpx
 
 from activities.clients import pki
+from activities.clients.cucm.backoff import Backoff, retry_after_of
 from activities.clients.cucm.errors import (
     CucmAuthError,
     CucmCertificateUntrusted,
     CucmError,
+    CucmHttpError,
     CucmResponseLost,
     CucmTlsError,
     CucmTrustConfigError,
@@ -40,6 +42,17 @@ _EXPIRED = 10
 _HOSTNAME_MISMATCH = 62
 
 _T = TypeVar("_T")
+
+#: Methods a client may repeat on its own (RFC 9110 §9.2.2: idempotent, and safe, so a
+#: repeat after a lost answer changes nothing on the node).
+_REPEATABLE = frozenset({"GET", "HEAD"})
+
+
+def transient_status(status: int) -> bool:
+    """Whether an HTTP status says "not now" rather than "no": a 5xx or 429 (RFC 9110 §15.6,
+    RFC 6585 §4), the statuses :class:`~activities.clients.cucm.errors.CucmHttpError` calls
+    retryable."""
+    return status >= 500 or status == 429
 
 
 @dataclass(frozen=True)
@@ -230,8 +243,43 @@ class HttpsClient:
         """Close the connection pool."""
         await self._client.aclose()
 
-    async def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        """Send a request; connection problems become CucmUnreachable / CucmResponseLost."""
+    async def request(
+        self, method: str, path: str, *, retry: Backoff | None = None, **kw: Any
+    ) -> httpx.Response:
+        """Send a request; connection problems become CucmUnreachable / CucmResponseLost.
+
+        ``retry``: a GET or HEAD (which a repeat cannot make happen twice) is sent again as
+        it says after a transient fault: no connection, no answer, or an answer of 5xx/429,
+        waiting what the node asks (``Retry-After``). When the attempts are used up the last
+        answer is returned (the caller reports its status as usual) or the last connection
+        error raised, with :attr:`CucmError.attempts` set. Other methods are sent once.
+        """
+        if retry is None or method.upper() not in _REPEATABLE:
+            return await self._send(method, path, **kw)
+        node = self.endpoint.fqdn
+        last: list[httpx.Response] = []
+
+        async def once() -> httpx.Response:
+            last.clear()
+            resp = await self._send(method, path, **kw)
+            if transient_status(resp.status_code):
+                last.append(resp)
+                raise CucmHttpError(
+                    f"HTTP {resp.status_code}",
+                    node=node,
+                    status=resp.status_code,
+                    asked_wait=retry_after_of(resp),
+                )
+            return resp
+
+        try:
+            return await retry.run(once)
+        except CucmHttpError:
+            if last:
+                return last[0]
+            raise
+
+    async def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
         node = self.endpoint.fqdn
         extensions = {"sni_hostname": node}
         try:
