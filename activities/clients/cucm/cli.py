@@ -283,13 +283,13 @@ class CucmCli:
                 # Asked after each refusal: a login elsewhere may have vouched meanwhile.
                 tries = memory.tries(ep.cluster, self.node, auth.username, auth.password)
                 if refused >= tries:
-                    raise CucmAuthError(self._refused(refused), node=self.node) from None
+                    raise CucmAuthError(self._password_refused(refused), node=self.node) from None
                 await asyncio.sleep(ssh_logins.WAIT_SECONDS * refused)
                 continue
             memory.accepted(ep.cluster, self.node, auth.username, auth.password)
             return conn
 
-    def _refused(self, times: int) -> str:
+    def _password_refused(self, times: int) -> str:
         """What an operator reads when the node refused every try."""
         user = self._auth.username
         if times == 1:
