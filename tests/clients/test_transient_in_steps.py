@@ -20,10 +20,11 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.clients.cucm import ssh_logins
+from activities.clients.cucm.axl import AxlClient
 from activities.clients.cucm.backoff import Backoff
 from activities.clients.cucm.certmgr import CertMgrClient
 from activities.clients.cucm.cli import CucmCli
-from activities.clients.cucm.errors import CucmAuthError, CucmHttpError
+from activities.clients.cucm.errors import CucmAuthError, CucmHttpError, CucmUnreachable
 from activities.clients.cucm.transport import BasicAuth
 from activities.cluster_models import CsrRequest
 from activities.cucm import CucmActivities, csr_misses
@@ -165,3 +166,54 @@ async def test_a_csr_that_missed_an_unreachable_node_is_a_retryable_step_error(
     lab.lab.faults.clear(fault.id)
     csr = await ActivityEnvironment().run(acts.generate_csr, request)
     assert csr_misses(csr.exported_nodes, san) == []
+
+
+async def test_an_ssh_port_closed_for_a_moment_is_tried_again(
+    lab: LabHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The matrix's ``unreachable-flap`` during a restart (``SSH connection failed:
+    ConnectionRefusedError``): a closed port means nothing reached the node, so the client
+    connects again after a short wait; a port that stays closed is still reported."""
+    fault = await lab.lab.add_fault(Fault(kind="unreachable", node="cucm-sub1"))
+    waits: list[float] = []
+
+    async def node_comes_back(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 2:
+            await lab.lab.clear_faults(fault.id)
+
+    monkeypatch.setattr(ssh_logins, "sleep", node_comes_back)
+    async with CucmCli(lab.endpoint("cucm-sub1"), lab.os_admin) as shell:
+        assert (await shell.sso_status()) is not None
+    assert len(waits) == 2
+
+    await lab.lab.add_fault(Fault(kind="unreachable", node="cucm-sub1"))
+    waits.clear()
+    monkeypatch.setattr(ssh_logins, "sleep", lambda s: _record(waits, s))
+    with pytest.raises(CucmUnreachable, match="SSH connection failed"):
+        async with CucmCli(lab.endpoint("cucm-sub1"), lab.os_admin):
+            pass
+    assert len(waits) == ssh_logins.CLOSED_TRIES - 1
+
+
+async def _record(waits: list[float], seconds: float) -> None:
+    waits.append(seconds)
+
+
+async def test_an_axl_read_is_asked_again_after_a_busy_answer(lab: LabHandle) -> None:
+    """The matrix's ``AXL on cucm-pub: listProcessNode: HTTP 503 (failed 3 times)`` in
+    preflight: AXL answers 503 when it throttles (cucm-interfaces.md §6.3), and a get/list/
+    SQL query changes nothing, so the client asks again after the node's Retry-After."""
+    waits: list[float] = []
+    lab.lab.faults.add(
+        Fault(
+            kind="http-error",
+            node="cucm-pub",
+            target="axl",
+            count=2,
+            params={"status": 503, "retry_after": 1},
+        )
+    )
+    async with AxlClient(lab.endpoint("cucm-pub"), lab.app_user, reads=_recording(waits)) as axl:
+        assert await axl.list_process_nodes()
+    assert waits == [1.0, 1.0]

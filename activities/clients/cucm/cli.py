@@ -262,7 +262,7 @@ class CucmCli:
         """
         ep, auth = self.endpoint, self._auth
         memory = ssh_logins.LOGINS
-        refused = 0
+        refused = closed = 0
         while True:
             try:
                 conn = await asyncssh.connect(
@@ -278,13 +278,21 @@ class CucmCli:
                     connect_timeout=ep.timeout,
                     login_timeout=ep.timeout,
                 )
+            except ConnectionRefusedError:
+                # The port was closed (sshd restarting, a node coming back): nothing reached
+                # the node, so asking again a moment later is safe in any step.
+                closed += 1
+                if closed >= ssh_logins.CLOSED_TRIES:
+                    raise
+                await ssh_logins.sleep(ssh_logins.WAIT_SECONDS * 2 ** (closed - 1))
+                continue
             except asyncssh.PermissionDenied:
                 refused += 1
                 # Asked after each refusal: a login elsewhere may have vouched meanwhile.
                 tries = memory.tries(ep.cluster, self.node, auth.username, auth.password)
                 if refused >= tries:
                     raise CucmAuthError(self._password_refused(refused), node=self.node) from None
-                await asyncio.sleep(ssh_logins.WAIT_SECONDS * refused)
+                await ssh_logins.sleep(ssh_logins.WAIT_SECONDS * refused)
                 continue
             memory.accepted(ep.cluster, self.node, auth.username, auth.password)
             return conn

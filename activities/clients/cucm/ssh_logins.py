@@ -1,4 +1,4 @@
-"""How often an SSH password refusal is tried again before it is reported.
+"""How often an SSH login refused (password or port) is tried again before it is reported.
 
 A node can refuse a right password now and then (its admin sessions are all taken, PAM is
 slow under load) and accept it a second later; a wrong password is refused every time. The
@@ -18,10 +18,11 @@ password (never the password itself).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 #: Tries of an account the cluster has not accepted yet (OpenSSH's NumberOfPasswordPrompts).
 FIRST_TRIES = 3
@@ -32,8 +33,16 @@ KNOWN_TRIES = 6
 KNOWN_GOOD_SECONDS = 3600.0
 #: The first wait after a refusal (seconds); each further wait is one more of these.
 WAIT_SECONDS = 1.0
+#: Tries of a connection the node's SSH port refused (closed port, nothing sent): the waits
+#: (1, 2, 4 s) ride out sshd restarting or a node's network flapping for a few seconds; a
+#: node that stays closed is reported unreachable as before. Timeouts are not repeated here:
+#: each already took the endpoint's whole connect timeout.
+CLOSED_TRIES = 4
 
 Clock = Callable[[], float]
+
+#: How the client waits between tries (tests replace it to act in between).
+sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
 
 def _key(cluster: str, node: str, username: str, password: str) -> tuple[str, str, str]:

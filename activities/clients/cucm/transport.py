@@ -48,6 +48,12 @@ _T = TypeVar("_T")
 _REPEATABLE = frozenset({"GET", "HEAD"})
 
 
+#: Statuses a read sent as a POST (a SOAP query) is repeated after: "busy" or "not reached"
+#: (RFC 9110 §15.6.3-5, RFC 6585 §4). A SOAP 500 carries a fault that says what went wrong,
+#: which the client reports instead.
+_BUSY = frozenset({429, 502, 503, 504})
+
+
 def transient_status(status: int) -> bool:
     """Whether an HTTP status says "not now" rather than "no": a 5xx or 429 (RFC 9110 §15.6,
     RFC 6585 §4), the statuses :class:`~activities.clients.cucm.errors.CucmHttpError` calls
@@ -244,7 +250,13 @@ class HttpsClient:
         await self._client.aclose()
 
     async def request(
-        self, method: str, path: str, *, retry: Backoff | None = None, **kw: Any
+        self,
+        method: str,
+        path: str,
+        *,
+        retry: Backoff | None = None,
+        read: bool = False,
+        **kw: Any,
     ) -> httpx.Response:
         """Send a request; connection problems become CucmUnreachable / CucmResponseLost.
 
@@ -252,17 +264,21 @@ class HttpsClient:
         it says after a transient fault: no connection, no answer, or an answer of 5xx/429,
         waiting what the node asks (``Retry-After``). When the attempts are used up the last
         answer is returned (the caller reports its status as usual) or the last connection
-        error raised, with :attr:`CucmError.attempts` set. Other methods are sent once.
+        error raised, with :attr:`CucmError.attempts` set. ``read``: the request is a query
+        sent as a POST (SOAP), repeated like a GET after no connection, no answer or a busy
+        status (429, 502-504). Other requests are sent once.
         """
-        if retry is None or method.upper() not in _REPEATABLE:
+        repeatable = method.upper() in _REPEATABLE
+        if retry is None or not (repeatable or read):
             return await self._send(method, path, **kw)
+        transient = transient_status if repeatable else _BUSY.__contains__
         node = self.endpoint.fqdn
         last: list[httpx.Response] = []
 
         async def once() -> httpx.Response:
             last.clear()
             resp = await self._send(method, path, **kw)
-            if transient_status(resp.status_code):
+            if transient(resp.status_code):
                 last.append(resp)
                 raise CucmHttpError(
                     f"HTTP {resp.status_code}",
