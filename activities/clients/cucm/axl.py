@@ -9,12 +9,13 @@ version the reply lists and keeps it for later calls.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 from lxml import etree
 from pydantic import BaseModel
 
 from activities.clients.cucm import _soap, inferred
-from activities.clients.cucm.backoff import READS, Backoff, retry_after_of
+from activities.clients.cucm.backoff import Backoff, retry_after_of, step_reads
 from activities.clients.cucm.errors import (
     CucmAxlSchemaError,
     CucmAxlVersionError,
@@ -129,8 +130,8 @@ class AxlClient(HttpsApi):
         endpoint: The CUCM publisher.
         auth: An application user with the AXL role.
         version: Schema version to ask for first; replaced by the negotiated one after a 599.
-        reads: How a read (get, list, SQL query) is repeated after a busy or unreached node
-            (:data:`~activities.clients.cucm.backoff.READS`; None: sent once).
+        reads: How a read (get, list, SQL query) is repeated after a busy or unreached node:
+            ``step`` as :func:`~activities.clients.cucm.backoff.step_reads` says, None: once.
     """
 
     def __init__(
@@ -138,12 +139,12 @@ class AxlClient(HttpsApi):
         endpoint: NodeEndpoint,
         auth: BasicAuth,
         version: str = "14.0",
-        reads: Backoff | None = READS,
+        reads: Backoff | Literal["step"] | None = "step",
     ) -> None:
         self.endpoint = endpoint
         self.version = version
         self._http = HttpsClient(endpoint, endpoint.https_port, auth)
-        self._reads = reads
+        self._reads = step_reads() if reads == "step" else reads
 
     # -- operations ---------------------------------------------------------------------
 

@@ -9,13 +9,13 @@ assumption about response bodies the reference leaves open lives in
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, Field
 
 from activities.clients.cucm import inferred
-from activities.clients.cucm.backoff import READS, Backoff, retry_after_of
+from activities.clients.cucm.backoff import Backoff, retry_after_of, step_reads
 from activities.clients.cucm.errors import (
     CucmBadRequest,
     CucmError,
@@ -155,14 +155,21 @@ class CertMgrClient(HttpsApi):
     Args:
         endpoint: The node; requests go to ``endpoint.rest_port``.
         auth: The OS platform admin.
-        reads: How a read (GET) is repeated after a transient fault (:data:`READS`); writes
-            are sent once, their callers read back before they repeat them.
+        reads: How a read (GET) is repeated after a transient fault: ``step`` as
+            :func:`~activities.clients.cucm.backoff.step_reads` says (:data:`READS` in a
+            step), None: sent once. Writes are sent once: their callers read back before
+            they repeat them.
     """
 
-    def __init__(self, endpoint: NodeEndpoint, auth: BasicAuth, reads: Backoff = READS) -> None:
+    def __init__(
+        self,
+        endpoint: NodeEndpoint,
+        auth: BasicAuth,
+        reads: Backoff | Literal["step"] | None = "step",
+    ) -> None:
         self.endpoint = endpoint
         self._http = HttpsClient(endpoint, endpoint.rest_port, auth)
-        self._reads = reads
+        self._reads = step_reads() if reads == "step" else reads
 
     @property
     def node(self) -> str:
