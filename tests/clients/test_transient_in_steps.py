@@ -15,6 +15,8 @@ node of the cluster, and a node that was not reached lacks it.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
@@ -24,7 +26,12 @@ from activities.clients.cucm.axl import AxlClient
 from activities.clients.cucm.backoff import Backoff
 from activities.clients.cucm.certmgr import CertMgrClient
 from activities.clients.cucm.cli import CucmCli
-from activities.clients.cucm.errors import CucmAuthError, CucmHttpError, CucmUnreachable
+from activities.clients.cucm.errors import (
+    CucmAuthError,
+    CucmHttpError,
+    CucmResponseLost,
+    CucmUnreachable,
+)
 from activities.clients.cucm.transport import BasicAuth
 from activities.cluster_models import CsrRequest
 from activities.cucm import CucmActivities, csr_misses
@@ -62,13 +69,13 @@ async def test_a_503_on_a_certificate_read_is_read_again_after_retry_after(
     """The matrix's ``identity read failed with HTTP 503`` / ``trust list failed with HTTP
     503``: one 503 on a GET no longer fails the step; the wait is what the node asked."""
     waits: list[float] = []
-    fault = lab.lab.faults.add(_rest_503(count=2))
+    lab.lab.faults.add(_rest_503(count=2))
     async with CertMgrClient(lab.endpoint("cucm-pub"), lab.os_admin, _recording(waits)) as rest:
         pem = await rest.get_identity("tomcat")
         trust = await rest.list_trust("tomcat-trust")
     assert "BEGIN CERTIFICATE" in pem and trust
     assert waits == [1.0, 1.0]
-    assert lab.lab.faults.active() == [] and fault.count == 2
+    assert lab.lab.faults.active() == []  # both 503s were answered, and read past
 
 
 async def test_a_503_that_persists_is_still_reported_after_a_bounded_number_of_reads(
@@ -217,3 +224,18 @@ async def test_an_axl_read_is_asked_again_after_a_busy_answer(lab: LabHandle) ->
     async with AxlClient(lab.endpoint("cucm-pub"), lab.app_user, reads=_recording(waits)) as axl:
         assert await axl.list_process_nodes()
     assert waits == [1.0, 1.0]
+
+
+async def test_a_read_that_timed_out_is_not_repeated_by_the_client(lab: LabHandle) -> None:
+    """A node slow past the endpoint's timeout already cost that timeout: the step's own
+    attempts (and their heartbeat and start-to-close) decide, not a loop of timeouts."""
+    waits: list[float] = []
+    await lab.lab.add_fault(
+        Fault(kind="latency", node="cucm-sub1", target="rest", count=2, params={"seconds": 1.0})
+    )
+    endpoint = dataclasses.replace(lab.endpoint("cucm-sub1"), timeout=0.2)
+    async with CertMgrClient(endpoint, lab.os_admin, _recording(waits)) as impatient:
+        with pytest.raises(CucmResponseLost):
+            await impatient.list_trust("tomcat-trust")
+    assert waits == []
+    assert [f.fired for f in lab.lab.faults.active()] == [1]

@@ -61,6 +61,14 @@ def transient_status(status: int) -> bool:
     return status >= 500 or status == 429
 
 
+class _Waited(Exception):
+    """A request that timed out, carried past the repeat loop (it is not repeated)."""
+
+    def __init__(self, error: CucmError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 @dataclass(frozen=True)
 class NodeEndpoint:
     """Everything needed to open a connection to one node."""
@@ -261,12 +269,13 @@ class HttpsClient:
         """Send a request; connection problems become CucmUnreachable / CucmResponseLost.
 
         ``retry``: a GET or HEAD (which a repeat cannot make happen twice) is sent again as
-        it says after a transient fault: no connection, no answer, or an answer of 5xx/429,
-        waiting what the node asks (``Retry-After``). When the attempts are used up the last
+        it says after a transient fault: a refused connection, a dropped answer, or an answer
+        of 5xx/429, waiting what the node asks (``Retry-After``); not after a timeout, which
+        already took the endpoint's whole timeout. When the attempts are used up the last
         answer is returned (the caller reports its status as usual) or the last connection
         error raised, with :attr:`CucmError.attempts` set. ``read``: the request is a query
-        sent as a POST (SOAP), repeated like a GET after no connection, no answer or a busy
-        status (429, 502-504). Other requests are sent once.
+        sent as a POST (SOAP), repeated like a GET, after a busy status only among the answers
+        (429, 502-504). Other requests are sent once.
         """
         repeatable = method.upper() in _REPEATABLE
         if retry is None or not (repeatable or read):
@@ -277,7 +286,14 @@ class HttpsClient:
 
         async def once() -> httpx.Response:
             last.clear()
-            resp = await self._send(method, path, **kw)
+            try:
+                resp = await self._send(method, path, **kw)
+            except (CucmUnreachable, CucmResponseLost) as exc:
+                if isinstance(exc.__context__, httpx.TimeoutException):
+                    # A node that let the request time out already took the whole timeout:
+                    # the step's own attempts decide what comes next, not a loop of waits.
+                    raise _Waited(exc) from None
+                raise
             if transient(resp.status_code):
                 last.append(resp)
                 raise CucmHttpError(
@@ -290,6 +306,8 @@ class HttpsClient:
 
         try:
             return await retry.run(once)
+        except _Waited as waited:
+            raise waited.error from None
         except CucmHttpError:
             if last:
                 return last[0]
