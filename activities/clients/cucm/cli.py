@@ -292,7 +292,9 @@ class CucmCli:
                 tries = memory.tries(ep.cluster, self.node, auth.username, auth.password)
                 if refused >= tries:
                     raise CucmAuthError(self._password_refused(refused), node=self.node) from None
-                await ssh_logins.sleep(ssh_logins.WAIT_SECONDS * refused)
+                await ssh_logins.sleep(
+                    min(ssh_logins.WAIT_SECONDS * refused, ssh_logins.MAX_WAIT_SECONDS)
+                )
                 continue
             memory.accepted(ep.cluster, self.node, auth.username, auth.password)
             return conn

@@ -9,8 +9,9 @@ two look the same on the wire, so the difference is what the account did before:
   (OpenSSH ``NumberOfPasswordPrompts``, default 3, ssh_config(5)), and then a clear error
   that names the password, within seconds;
 - an account the cluster accepted within :data:`KNOWN_GOOD_SECONDS` gets :data:`KNOWN_TRIES`
-  tries, waiting :data:`WAIT_SECONDS` longer each time, so a refusal at one in five does
-  not stop a renewal, while a password changed mid-change still ends in a clear error.
+  tries, waiting :data:`WAIT_SECONDS` longer each time (up to :data:`MAX_WAIT_SECONDS`), so
+  a refusal at one in five does not stop a renewal, while a password changed mid-change
+  still ends in a clear error.
 
 The memory is this worker process's only, keyed by cluster, user name and a digest of the
 password (never the password itself).
@@ -26,13 +27,17 @@ from collections.abc import Awaitable, Callable
 
 #: Tries of an account the cluster has not accepted yet (OpenSSH's NumberOfPasswordPrompts).
 FIRST_TRIES = 3
-#: Tries of an account the cluster accepted lately.
-KNOWN_TRIES = 6
+#: Tries of an account the cluster accepted lately: a refusal at one in five then fails a
+#: login about once in 400,000 (six tries failed one matrix renewal in about a dozen).
+KNOWN_TRIES = 8
 #: How long an accepted login vouches for the password (seconds): a renewal's steps follow
 #: each other within minutes, a CA wait can take days (then the first login is a first again).
 KNOWN_GOOD_SECONDS = 3600.0
-#: The first wait after a refusal (seconds); each further wait is one more of these.
+#: The first wait after a refusal (seconds); each further wait is one more of these, up to
+#: :data:`MAX_WAIT_SECONDS`.
 WAIT_SECONDS = 1.0
+#: The longest wait between two password tries (seconds).
+MAX_WAIT_SECONDS = 4.0
 #: Tries of a connection the node's SSH port refused (closed port, nothing sent): the waits
 #: (1, 2, 4 s) ride out sshd restarting or a node's network flapping for a few seconds; a
 #: node that stays closed is reported unreachable as before. Timeouts are not repeated here:
