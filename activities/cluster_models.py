@@ -326,6 +326,11 @@ class CsrRequest(ClusterRef):
     node: str | None = Field(
         default=None, description="per-node path: the node (FQDN); None: the purpose's publisher"
     )
+    expected_nodes: list[str] = Field(
+        default_factory=list,
+        description="nodes (FQDN) the CSR must reach; a miss is retried as a transient fault "
+        "(empty: the renewal checks the result itself)",
+    )
 
 
 class CsrResult(BaseModel):

@@ -109,6 +109,15 @@ def _reset_progress(details: Sequence[Any]) -> ResetProgress:
         return ResetProgress()
 
 
+def csr_misses(exported: Sequence[str], expected: Sequence[str]) -> list[str]:
+    """The nodes of ``expected`` a CSR's export did not reach (FQDNs compared as host names,
+    case-insensitive, as CUCM's banner may name them either way)."""
+    reached = {n.lower() for n in exported} | {n.split(".")[0].lower() for n in exported}
+    return [
+        n for n in expected if n.lower() not in reached and n.split(".")[0].lower() not in reached
+    ]
+
+
 class CucmActivities:
     """Activities that act on CUCM / IM&P clusters of the inventory."""
 
@@ -265,10 +274,22 @@ class CucmActivities:
                 hash_algorithm=req.hash_algorithm,
                 alt_names=req.other_domains,
             )
+        exported = [cluster.canonical(n) for n in result.exported_nodes]
+        missing = csr_misses(exported, req.expected_nodes)
+        if missing:
+            # A node that was briefly unreachable missed the export: a fresh CSR, generated
+            # again by the next attempt, reaches it (the pending one is simply replaced).
+            raise StepError(
+                f"the CSR generated on {fqdn} did not reach " + ", ".join(missing) + " "
+                f"(attempt {activity.info().attempt}; reached: {', '.join(exported) or 'none'}); "
+                "check Cisco Tomcat and Platform Administrative Web Service on them",
+                error_type="CsrExportPartial",
+                retryable=True,
+            )
         return CsrResult(
             csr_pem=result.csr_pem,
             info=pki.csr_info(result.csr_pem),
-            exported_nodes=[cluster.canonical(n) for n in result.exported_nodes],
+            exported_nodes=exported,
             message=result.message,
         )
 

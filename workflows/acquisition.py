@@ -89,6 +89,7 @@ class CertificateAcquisition:
             other_domains=opts.other_domains,
             path=path,
             node=node,
+            expected_nodes=self._expected,
         )
         policy = policies.with_heartbeat(policies.CSR, opts.step_heartbeat_seconds)
         csr = await waiting_on(

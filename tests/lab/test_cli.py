@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from activities.clients.cucm import ssh_logins
 from activities.clients.cucm.cli import CSR_INCLUDE_OU_RE, CucmCli
 from activities.clients.cucm.errors import (
     CucmAuthError,
@@ -149,12 +150,16 @@ async def test_wrong_password_and_auth_fault_are_auth_errors(lab: LabHandle) -> 
     with pytest.raises(CucmAuthError):
         async with CucmCli(lab.endpoint("cucm-pub"), bad):
             pass
-    await lab.lab.add_fault(Fault(kind="ssh-auth-fail", node="cucm-pub", count=1))
+    # A first login is tried as often as OpenSSH asks for a password, then refused for good.
+    ssh_logins.LOGINS.forget()
+    await lab.lab.add_fault(
+        Fault(kind="ssh-auth-fail", node="cucm-pub", count=ssh_logins.FIRST_TRIES)
+    )
     with pytest.raises(CucmAuthError):
         async with cli(lab):
             pass
-    assert lab.lab.journal.entries("fault.fired", node="cucm-pub")
-    async with cli(lab) as session:  # the fault fired once, then ended
+    assert len(lab.lab.journal.entries("fault.fired", node="cucm-pub")) == ssh_logins.FIRST_TRIES
+    async with cli(lab) as session:  # the fault fired its count, then ended
         assert await session.service_list()
 
 

@@ -9,12 +9,13 @@ version the reply lists and keeps it for later calls.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 from lxml import etree
 from pydantic import BaseModel
 
 from activities.clients.cucm import _soap, inferred
-from activities.clients.cucm.backoff import retry_after_of
+from activities.clients.cucm.backoff import Backoff, retry_after_of, step_reads
 from activities.clients.cucm.errors import (
     CucmAxlSchemaError,
     CucmAxlVersionError,
@@ -117,6 +118,11 @@ def _int_or_none(text: str) -> int | None:
         return None
 
 
+#: AXL operations that only read (AXL Developer Guide: get/list requests, and
+#: executeSQLQuery, which runs SELECT statements only; updates go through executeSQLUpdate).
+_READ_OPERATIONS = ("get", "list", "executeSQLQuery")
+
+
 class AxlClient(HttpsApi):
     """Async AXL client of a CUCM publisher.
 
@@ -124,12 +130,21 @@ class AxlClient(HttpsApi):
         endpoint: The CUCM publisher.
         auth: An application user with the AXL role.
         version: Schema version to ask for first; replaced by the negotiated one after a 599.
+        reads: How a read (get, list, SQL query) is repeated after a busy or unreached node:
+            ``step`` as :func:`~activities.clients.cucm.backoff.step_reads` says, None: once.
     """
 
-    def __init__(self, endpoint: NodeEndpoint, auth: BasicAuth, version: str = "14.0") -> None:
+    def __init__(
+        self,
+        endpoint: NodeEndpoint,
+        auth: BasicAuth,
+        version: str = "14.0",
+        reads: Backoff | Literal["step"] | None = "step",
+    ) -> None:
         self.endpoint = endpoint
         self.version = version
         self._http = HttpsClient(endpoint, endpoint.https_port, auth)
+        self._reads = step_reads() if reads == "step" else reads
 
     # -- operations ---------------------------------------------------------------------
 
@@ -315,6 +330,9 @@ class AxlClient(HttpsApi):
         resp = await self._http.request(
             "POST",
             PATH,
+            # A get/list/SQL select changes nothing: a busy or unreached node is asked again.
+            retry=self._reads,
+            read=operation.startswith(_READ_OPERATIONS),
             content=_soap.envelope(req),
             headers={
                 "Content-Type": "text/xml; charset=utf-8",

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -141,6 +143,34 @@ class Backoff:
                     on_retry(attempt, wait, exc)
                 await self.sleep(wait)
                 attempt += 1
+
+
+#: How a client repeats one read (a GET) inside a step that changes the cluster: the step
+#: reads every node of the SAN before and after its change, dozens of reads a renewal, so a
+#: node answering 1 read in 5 with a 503 must not fail the step. Five tries leave a 1-in-5
+#: fault 1 chance in 3,000 per read; the waits (what the node asks, else 2, 4, 8, 16 s) stay
+#: within a step's heartbeat-covered time, and a fault that persists is still raised.
+READS = Backoff(attempts=5, maximum=30.0)
+
+_STEP_READS: ContextVar[Backoff | None] = ContextVar("ucrenew_step_reads", default=READS)
+
+
+def step_reads() -> Backoff | None:
+    """How a client created now repeats its reads: :data:`READS`, or the back-off of
+    :func:`reads_backoff` around it."""
+    return _STEP_READS.get()
+
+
+@contextmanager
+def reads_backoff(backoff: Backoff | None) -> Iterator[None]:
+    """Clients created within repeat each read as ``backoff`` says (None: not at all):
+    discovery's reads follow the worker's ``UCRENEW_CUCM_RETRY_*`` settings, one request at a
+    time, before discovery retries a whole probe that still failed."""
+    token = _STEP_READS.set(backoff)
+    try:
+        yield
+    finally:
+        _STEP_READS.reset(token)
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,13 @@ assumption about response bodies the reference leaves open lives in
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, Field
 
 from activities.clients.cucm import inferred
-from activities.clients.cucm.backoff import retry_after_of
+from activities.clients.cucm.backoff import Backoff, retry_after_of, step_reads
 from activities.clients.cucm.errors import (
     CucmBadRequest,
     CucmError,
@@ -155,11 +155,21 @@ class CertMgrClient(HttpsApi):
     Args:
         endpoint: The node; requests go to ``endpoint.rest_port``.
         auth: The OS platform admin.
+        reads: How a read (GET) is repeated after a transient fault: ``step`` as
+            :func:`~activities.clients.cucm.backoff.step_reads` says (:data:`READS` in a
+            step), None: sent once. Writes are sent once: their callers read back before
+            they repeat them.
     """
 
-    def __init__(self, endpoint: NodeEndpoint, auth: BasicAuth) -> None:
+    def __init__(
+        self,
+        endpoint: NodeEndpoint,
+        auth: BasicAuth,
+        reads: Backoff | Literal["step"] | None = "step",
+    ) -> None:
         self.endpoint = endpoint
         self._http = HttpsClient(endpoint, endpoint.rest_port, auth)
+        self._reads = step_reads() if reads == "step" else reads
 
     @property
     def node(self) -> str:
@@ -277,7 +287,10 @@ class CertMgrClient(HttpsApi):
     async def list_trust(self, service: str) -> list[TrustCertificate]:
         """The certificates of the trust store paired with ``service`` on this node."""
         resp = await self._http.request(
-            "GET", f"{BASE}/config/trust/certificate", params={"service": service}
+            "GET",
+            f"{BASE}/config/trust/certificate",
+            params={"service": service},
+            retry=self._reads,
         )
         self._check(resp, "trust list")
         data = self._decode(resp, "trust list")
@@ -292,7 +305,10 @@ class CertMgrClient(HttpsApi):
     async def get_identity(self, service: str) -> str:
         """PEM of the identity certificate *installed* for ``service`` (maybe not yet served)."""
         resp = await self._http.request(
-            "GET", f"{BASE}/config/identity/certificate", params={"service": service}
+            "GET",
+            f"{BASE}/config/identity/certificate",
+            params={"service": service},
+            retry=self._reads,
         )
         self._check(resp, "identity read")
         pem = self._json(resp, "identity read").get("certificate")
@@ -302,7 +318,7 @@ class CertMgrClient(HttpsApi):
 
     async def snapshot(self) -> ServerSnapshot:
         """Identities (with pending CSRs) and trust stores of this node."""
-        resp = await self._http.request("GET", f"{BASE}/config/snapshot/server")
+        resp = await self._http.request("GET", f"{BASE}/config/snapshot/server", retry=self._reads)
         self._check(resp, "snapshot")
         data = self._json(resp, "snapshot")
         identities = [

@@ -22,7 +22,7 @@ from typing import Literal
 
 import asyncssh
 
-from activities.clients.cucm import inferred
+from activities.clients.cucm import inferred, ssh_logins
 from activities.clients.cucm.errors import (
     CucmAuthError,
     CucmCliError,
@@ -268,21 +268,7 @@ class CucmCli:
                 node=self.node,
             )
         try:
-            self._conn = await asyncssh.connect(
-                self.endpoint.host,
-                self.endpoint.ssh_port,
-                username=self._auth.username,
-                password=self._auth.password,
-                known_hosts=self.endpoint.known_hosts if self.verify_host_key else None,
-                client_keys=None,
-                agent_path=None,
-                config=None,
-                preferred_auth=("password", "keyboard-interactive"),
-                connect_timeout=self.endpoint.timeout,
-                login_timeout=self.endpoint.timeout,
-            )
-        except asyncssh.PermissionDenied:
-            raise CucmAuthError("SSH password refused", node=self.node) from None
+            self._conn = await self._log_in()
         except asyncssh.HostKeyNotVerifiable as exc:
             port = self.endpoint.ssh_port
             raise CucmHostKeyError(
@@ -323,6 +309,70 @@ class CucmCli:
             ) from None
         await self._wait_banner()
         await self.run("set cli pagination off")
+
+    async def _log_in(self) -> asyncssh.SSHClientConnection:
+        """Connect and log in; a refused password is tried again as :mod:`ssh_logins` says.
+
+        Raises:
+            CucmAuthError: Every try was refused (how many, and what to check).
+        """
+        ep, auth = self.endpoint, self._auth
+        memory = ssh_logins.LOGINS
+        refused = closed = 0
+        while True:
+            try:
+                conn = await asyncssh.connect(
+                    ep.host,
+                    ep.ssh_port,
+                    username=auth.username,
+                    password=auth.password,
+                    known_hosts=ep.known_hosts if self.verify_host_key else None,
+                    client_keys=None,
+                    agent_path=None,
+                    config=None,
+                    preferred_auth=("password", "keyboard-interactive"),
+                    connect_timeout=ep.timeout,
+                    login_timeout=ep.timeout,
+                )
+            except ConnectionRefusedError:
+                # The port was closed (sshd restarting, a node coming back): nothing reached
+                # the node, so asking again a moment later is safe in any step.
+                closed += 1
+                if closed >= ssh_logins.CLOSED_TRIES:
+                    raise
+                await ssh_logins.sleep(ssh_logins.WAIT_SECONDS * 2 ** (closed - 1))
+                continue
+            except asyncssh.PermissionDenied:
+                refused += 1
+                # Asked after each refusal: a login elsewhere may have vouched meanwhile.
+                tries = memory.tries(ep.cluster, self.node, auth.username, auth.password)
+                if refused >= tries:
+                    raise CucmAuthError(self._password_refused(refused), node=self.node) from None
+                await ssh_logins.sleep(
+                    min(ssh_logins.WAIT_SECONDS * refused, ssh_logins.MAX_WAIT_SECONDS)
+                )
+                continue
+            memory.accepted(ep.cluster, self.node, auth.username, auth.password)
+            return conn
+
+    def _password_refused(self, times: int) -> str:
+        """What an operator reads when the node refused every try."""
+        user = self._auth.username
+        if times == 1:
+            return f"SSH password refused for {user}"
+        if ssh_logins.LOGINS.known_good(
+            self.endpoint.cluster, self.node, user, self._auth.password
+        ):
+            return (
+                f"SSH password refused for {user} {times} times in a row, though the cluster "
+                "accepted it shortly before: was the OS administrator's password changed or "
+                "the account locked (show account, set accountlocking)? Check it and retry"
+            )
+        return (
+            f"SSH password refused for {user} {times} times in a row: check the OS "
+            "administrator's user name and password (credentials.os_admin of the cluster in "
+            "the inventory) and that the account is not locked"
+        )
 
     def _check_key_by_name(self, known_hosts: str, key: asyncssh.SSHKey) -> None:
         """The key must be one known_hosts lists for the node's FQDN, when it lists any.

@@ -22,7 +22,7 @@ from activities.catalog import WATCHED_SERVICES, Purpose
 from activities.cert_paths import readback_interface
 from activities.clients import pki
 from activities.clients.cucm.axl import AxlClient, CmGroup, DevicePool
-from activities.clients.cucm.backoff import Retrying, tried
+from activities.clients.cucm.backoff import Retrying, reads_backoff, tried
 from activities.clients.cucm.cli import CucmCli
 from activities.clients.cucm.controlcenter import ControlCenterClient, ServiceStatus
 from activities.clients.cucm.errors import CucmError, CucmSoapFault, CucmWrongNode
@@ -223,8 +223,22 @@ async def discover(
     ``purposes``: the certificates of these purposes are read on every node of their SAN,
     served on their listener and installed (certmgr); tomcat's served one always is.
     ``retrying``: how a probe's transient fault is retried (default: the default
-    :class:`~activities.clients.cucm.backoff.Backoff`, no deadline).
+    :class:`~activities.clients.cucm.backoff.Backoff`, no deadline); each request of a probe
+    is first repeated with the same back-off (a probe of three AXL reads would otherwise
+    fail three times as often as one read).
     """
+    with reads_backoff((retrying or Retrying()).backoff):
+        return await _discover(inventory, cluster_name, roots, files, purposes, retrying)
+
+
+async def _discover(
+    inventory: Inventory,
+    cluster_name: str,
+    roots: Sequence[str],
+    files: Sequence[TrustFile],
+    purposes: Sequence[Purpose],
+    retrying: Retrying | None,
+) -> ClusterSnapshot:
     retrying = retrying or Retrying()
     cluster = inventory.cluster(cluster_name)
     pub = cluster.publisher_node

@@ -30,7 +30,7 @@ from pydantic import BaseModel
 
 from activities.clients import pki
 from activities.clients.cucm import inferred
-from activities.clients.cucm.backoff import retry_after_of
+from activities.clients.cucm.backoff import retry_after_of, step_reads
 from activities.clients.cucm.certmgr import CsrResult, IdentityUploadResult, TrustCertificate
 from activities.clients.cucm.errors import (
     CucmAuthError,
@@ -632,7 +632,8 @@ class PlatformAdminClient(HttpsApi):
         port = self.endpoint.https_port
         current = path
         for _ in range(inferred.OS_ADMIN_MAX_REDIRECTS + 1):
-            resp = await self._http.request("GET", current, params=params)
+            # A page GET changes nothing: a 503 or a dropped answer is simply asked again.
+            resp = await self._http.request("GET", current, params=params, retry=step_reads())
             if not resp.is_redirect:
                 return self._page(resp, current)
             target = urljoin(self._url(current), resp.headers.get("location", ""))

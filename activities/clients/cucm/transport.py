@@ -21,10 +21,12 @@ from typing import Any, Self, TypeVar
 import httpx
 
 from activities.clients import pki
+from activities.clients.cucm.backoff import Backoff, retry_after_of
 from activities.clients.cucm.errors import (
     CucmAuthError,
     CucmCertificateUntrusted,
     CucmError,
+    CucmHttpError,
     CucmResponseLost,
     CucmTlsError,
     CucmTrustConfigError,
@@ -40,6 +42,31 @@ _EXPIRED = 10
 _HOSTNAME_MISMATCH = 62
 
 _T = TypeVar("_T")
+
+#: Methods a client may repeat on its own (RFC 9110 §9.2.2: idempotent, and safe, so a
+#: repeat after a lost answer changes nothing on the node).
+_REPEATABLE = frozenset({"GET", "HEAD"})
+
+
+#: Statuses a read sent as a POST (a SOAP query) is repeated after: "busy" or "not reached"
+#: (RFC 9110 §15.6.3-5, RFC 6585 §4). A SOAP 500 carries a fault that says what went wrong,
+#: which the client reports instead.
+_BUSY = frozenset({429, 502, 503, 504})
+
+
+def transient_status(status: int) -> bool:
+    """Whether an HTTP status says "not now" rather than "no": a 5xx or 429 (RFC 9110 §15.6,
+    RFC 6585 §4), the statuses :class:`~activities.clients.cucm.errors.CucmHttpError` calls
+    retryable."""
+    return status >= 500 or status == 429
+
+
+class _Waited(Exception):
+    """A request that timed out, carried past the repeat loop (it is not repeated)."""
+
+    def __init__(self, error: CucmError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -230,8 +257,63 @@ class HttpsClient:
         """Close the connection pool."""
         await self._client.aclose()
 
-    async def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        """Send a request; connection problems become CucmUnreachable / CucmResponseLost."""
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        retry: Backoff | None = None,
+        read: bool = False,
+        **kw: Any,
+    ) -> httpx.Response:
+        """Send a request; connection problems become CucmUnreachable / CucmResponseLost.
+
+        ``retry``: a GET or HEAD (which a repeat cannot make happen twice) is sent again as
+        it says after a transient fault: a refused connection, a dropped answer, or an answer
+        of 5xx/429, waiting what the node asks (``Retry-After``); not after a timeout, which
+        already took the endpoint's whole timeout. When the attempts are used up the last
+        answer is returned (the caller reports its status as usual) or the last connection
+        error raised, with :attr:`CucmError.attempts` set. ``read``: the request is a query
+        sent as a POST (SOAP), repeated like a GET, after a busy status only among the answers
+        (429, 502-504). Other requests are sent once.
+        """
+        repeatable = method.upper() in _REPEATABLE
+        if retry is None or not (repeatable or read):
+            return await self._send(method, path, **kw)
+        transient = transient_status if repeatable else _BUSY.__contains__
+        node = self.endpoint.fqdn
+        last: list[httpx.Response] = []
+
+        async def once() -> httpx.Response:
+            last.clear()
+            try:
+                resp = await self._send(method, path, **kw)
+            except (CucmUnreachable, CucmResponseLost) as exc:
+                if isinstance(exc.__context__, httpx.TimeoutException):
+                    # A node that let the request time out already took the whole timeout:
+                    # the step's own attempts decide what comes next, not a loop of waits.
+                    raise _Waited(exc) from None
+                raise
+            if transient(resp.status_code):
+                last.append(resp)
+                raise CucmHttpError(
+                    f"HTTP {resp.status_code}",
+                    node=node,
+                    status=resp.status_code,
+                    asked_wait=retry_after_of(resp),
+                )
+            return resp
+
+        try:
+            return await retry.run(once)
+        except _Waited as waited:
+            raise waited.error from None
+        except CucmHttpError:
+            if last:
+                return last[0]
+            raise
+
+    async def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
         node = self.endpoint.fqdn
         extensions = {"sni_hostname": node}
         try:
