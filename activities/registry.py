@@ -5,13 +5,22 @@ from __future__ import annotations
 from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import SearchAttributeKey
+from temporalio.service import RPCError, RPCStatusCode
 
-from activities.cluster_models import LeftoverChange, OtherRenewalsRequest, OtherRenewalsResult
+from activities.cluster_models import (
+    LeftoverChange,
+    LockHolder,
+    LockHolderRequest,
+    OtherRenewalsRequest,
+    OtherRenewalsResult,
+)
 from activities.errors import translated
 from activities.visibility import renewals_query
 
 #: Keep in step with workflows.search_attributes (activities never import workflows).
 _OUTSTANDING = SearchAttributeKey.for_keyword_list("RenewalOutstanding")
+_CLUSTER_ID = SearchAttributeKey.for_keyword("ClusterId")
+_PHASE = SearchAttributeKey.for_keyword("RenewalPhase")
 
 
 class RegistryActivities:
@@ -34,6 +43,33 @@ class RegistryActivities:
         return OtherRenewalsResult(
             change_ids=sorted(ids), leftovers=await self._leftovers(req.cluster)
         )
+
+    @activity.defn(name="cluster_lock_holder")
+    @translated
+    async def cluster_lock_holder(self, req: LockHolderRequest) -> LockHolder:
+        """The change holding the cluster lock ``req.lock_id`` (the lock workflow's parent):
+        its id, inventory cluster name and phase; empty when the lock is not held."""
+        try:
+            lock = await self._client.get_workflow_handle(req.lock_id).describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return LockHolder()
+            raise
+        if lock.status != WorkflowExecutionStatus.RUNNING or not lock.parent_id:
+            return LockHolder()
+        holder = LockHolder(change_id=lock.parent_id)
+        try:
+            parent = await self._client.get_workflow_handle(
+                lock.parent_id, run_id=lock.parent_run_id
+            ).describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return holder
+            raise
+        attributes = parent.typed_search_attributes
+        holder.cluster = attributes.get(_CLUSTER_ID) or ""
+        holder.phase = attributes.get(_PHASE) or ""
+        return holder
 
     async def _leftovers(self, cluster: str) -> list[LeftoverChange]:
         """Finished changes of the cluster that left work behind, since its last completed

@@ -25,6 +25,7 @@ from workers.converter import make_data_converter
 from workers.logs import LogContextInterceptor
 from workers.settings import UcrenewSettings
 from workflows.campaign import CampaignWorkflow
+from workflows.cluster_lock import ClusterLockWorkflow
 from workflows.fleet_scan import FleetClusterScanWorkflow, FleetScanWorkflow
 from workflows.notifications import NotificationWorkflow
 from workflows.plan_workflow import PlanWorkflow
@@ -96,6 +97,7 @@ def build_worker(
             FleetClusterScanWorkflow,
             NotificationWorkflow,
             CampaignWorkflow,
+            ClusterLockWorkflow,
         ],
         activities=[
             cucm.discover_cluster,
@@ -122,6 +124,7 @@ def build_worker(
             cas.await_certificate,
             cas.validate_certificate,
             registry.find_other_renewals,
+            registry.cluster_lock_holder,
             fleet.fleet_inventory,
             fleet.last_renewed_certificates,
             auto_renew.start_scheduled_renewal,

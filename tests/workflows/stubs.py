@@ -7,6 +7,7 @@ a test can assert what the workflow did and, as importantly, what it did not do.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,7 @@ from activities.cluster_models import (
     CertUploadResult,
     ChangePolicy,
     ClusterAssessment,
+    ClusterIdentity,
     ClusterRef,
     ClusterSnapshot,
     CmGroupInfo,
@@ -121,6 +123,9 @@ class StubCluster:
     paws_down_on: str | None = None
     calls: list[tuple[str, Any]] = field(default_factory=list)
     other_renewals: list[str] = field(default_factory=list)
+    #: the publisher's processnode pkid discovery reads (the cluster lock's key): unique per
+    #: stub, so that tests sharing a server never share a lock; None: AXL names no publisher
+    publisher_uuid: str | None = field(default_factory=lambda: str(uuid.uuid4()))
     #: earlier changes of the cluster that left work behind (find_other_renewals)
     leftover_changes: list[LeftoverChange] = field(default_factory=list)
     #: an ADCS-like CA answers pending, then issues (or denies) from this instant on
@@ -273,6 +278,11 @@ class StubCluster:
                     taken_at=datetime(2026, 11, 27, tzinfo=UTC), total=200, registered=200
                 ),
                 axl_nodes=FQDNS[:3],
+                identity=(
+                    ClusterIdentity(publisher=FQDNS[0], publisher_uuid=s.publisher_uuid)
+                    if s.publisher_uuid is not None
+                    else None
+                ),
                 sso_enabled=s.sso_enabled,
                 security_mode=s.security_mode,
                 db_replication={f.split(".")[0]: 2 for f in FQDNS},

@@ -34,6 +34,7 @@ from activities.clients.notify.models import (
 from tests.time_skipping import time_skipping_server
 from tests.workflows.stubs import GOOD_PEM, ROOT_PEM, StubCluster
 from workers.converter import make_data_converter
+from workflows.cluster_lock import ClusterLockWorkflow
 from workflows.models import (
     ApprovalInput,
     CertificateSubmission,
@@ -108,7 +109,7 @@ async def worker(
     async with Worker(
         notify_env.client,
         task_queue=task_queue,
-        workflows=[CertRenewalWorkflow, NotificationWorkflow],
+        workflows=[CertRenewalWorkflow, ClusterLockWorkflow, NotificationWorkflow],
         activities=[*stub.activities(), *channels.activities()],
     ) as w:
         yield w
@@ -276,7 +277,7 @@ async def test_manual_ca_approval_question_and_done_each_once_with_deterministic
     # Replaying the renewal (a worker restart) issues the same starts: no duplicate.
     history = await handle.fetch_history()
     await Replayer(
-        workflows=[CertRenewalWorkflow, NotificationWorkflow],
+        workflows=[CertRenewalWorkflow, ClusterLockWorkflow, NotificationWorkflow],
         data_converter=make_data_converter(),
     ).replay_workflow(history)
     starts = [

@@ -20,6 +20,7 @@ from console.attempts import ChangeIdTaken, preflight_verdict, reuse_policy
 from tests.workflows.stubs import FQDNS, WRITES, StubCluster
 from tests.workflows.test_renewal_workflow import start, stub, wait_for
 from workflows import search_attributes as sa
+from workflows.cluster_lock import ClusterLockWorkflow
 from workflows.models import ApprovalInput, PlanReport, PlanRequest
 from workflows.plan_workflow import PlanWorkflow
 from workflows.renewal import CertRenewalWorkflow
@@ -36,7 +37,7 @@ async def worker(
     async with Worker(
         time_skipping_env.client,
         task_queue=task_queue,
-        workflows=[CertRenewalWorkflow, PlanWorkflow],
+        workflows=[CertRenewalWorkflow, ClusterLockWorkflow, PlanWorkflow],
         activities=stub.activities(),
     ) as w:
         yield w

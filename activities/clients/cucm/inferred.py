@@ -343,3 +343,12 @@ IMP_JABBER_SIGN_IN_NEEDS_TOMCAT = True
 #: nodes restarting Tomcat together could be one group's both nodes. A capped wave therefore
 #: holds at most this many IM&P nodes, so every group keeps one node up whatever the pairing.
 IMP_NODES_PER_TOMCAT_WAVE = 1
+
+# -- The cluster's identity (discovery.py, the one-change-per-cluster lock) -------------------
+#: A CUCM cluster is told apart by its CUCM publisher's processnode row as AXL lists it
+#: (listProcessNode, §6: nodeUsage ``Publisher``, processNodeRole ``CUCM Voice/Video``): its
+#: name (as System > Server was typed) and its pkid (the ``uuid`` attribute). No source says
+#: the pkid is unique per installation (a database row's pkid is generated when the row is
+#: inserted, at install for the publisher): ucrenew keys on both, so that two clusters share
+#: an identity only when both the publisher's server name and its pkid are equal.
+CLUSTER_IDENTITY_FROM_PUBLISHER_PROCESSNODE = ("name", "uuid")
