@@ -152,11 +152,13 @@ async def confirm_sso(env: WorkflowEnvironment, handle: Handle, stub: StubCluste
 async def started(handle: Handle) -> list[str]:
     """The ids of the notification workflows the renewal started, in its order."""
     history = await handle.fetch_history()
-    return [
-        e.start_child_workflow_execution_initiated_event_attributes.workflow_id
+    starts = [
+        e.start_child_workflow_execution_initiated_event_attributes
         for e in history.events
         if e.HasField("start_child_workflow_execution_initiated_event_attributes")
     ]
+    # The renewal's other child is its cluster lock (workflows/cluster_lock.py).
+    return [a.workflow_id for a in starts if a.workflow_type.name == "NotificationWorkflow"]
 
 
 async def sent(env: WorkflowEnvironment, handle: Handle) -> list[NotificationReport]:
@@ -284,6 +286,8 @@ async def test_manual_ca_approval_question_and_done_each_once_with_deterministic
         e
         for e in history.events
         if e.HasField("start_child_workflow_execution_initiated_event_attributes")
+        and e.start_child_workflow_execution_initiated_event_attributes.workflow_type.name
+        == "NotificationWorkflow"
     ]
     assert len(starts) == 4
 
