@@ -145,6 +145,8 @@ async def test_a_second_inventory_name_of_the_cluster_runs_no_second_change(
             assert (await verdict(first)).awaiting == "approval"
             second = await stack.start(cluster="lab-by-address", require_plan_approval=True)
             handles.append(second)
+            refused = await verdict(second)
+            assert refused.phase == "failed", "a second change runs on the cluster"
             stop = await stop_of(second)
             assert stop.type == "ClusterBusy", stop.message
             assert f"change {first.id} is running on cluster {stack.lab.cluster_entry.name}" in (
