@@ -53,6 +53,7 @@ __all__ = [
     "ClusterLockInput",
     "ClusterLockWorkflow",
     "busy_message",
+    "identity_problem",
     "lock_id",
 ]
 
@@ -90,6 +91,19 @@ def busy_message(change_id: str, cluster: str, publisher: str, holder: LockHolde
         f"ucrenew runs one change per cluster; nothing was changed on {cluster}. Start "
         f"{change_id} again once {holder.change_id} has ended (`ucrenew watch "
         f"{holder.change_id}`)"
+    )
+
+
+def identity_problem(cluster: str, snapshot: ClusterSnapshot) -> Problem:
+    """The blocking problem of a cluster whose identity discovery could not read."""
+    why = snapshot.axl_error or "AXL listProcessNode names no CUCM publisher"
+    return Problem(
+        code="cluster-identity-unknown",
+        message=(
+            f"cluster {cluster}: its identity (the CUCM publisher's processnode, AXL "
+            f"listProcessNode) could not be read ({why}), so ucrenew cannot make sure that no "
+            "other change runs on it"
+        ),
     )
 
 
@@ -158,17 +172,7 @@ class ClusterLock:
         """
         identity = snapshot.identity
         if identity is None:
-            why = snapshot.axl_error or "AXL listProcessNode names no CUCM publisher"
-            return [
-                Problem(
-                    code="cluster-identity-unknown",
-                    message=(
-                        f"cluster {self._cluster}: its identity (the CUCM publisher's "
-                        f"processnode, AXL listProcessNode) could not be read ({why}), so "
-                        "ucrenew cannot make sure that no other change runs on it"
-                    ),
-                )
-            ]
+            return [identity_problem(self._cluster, snapshot)]
         wanted = lock_id(identity)
         try:
             self._handle = await workflow.start_child_workflow(

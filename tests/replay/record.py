@@ -411,7 +411,7 @@ async def main(names: list[str]) -> None:
                 task_queue=tq,
                 workflows=[CertRenewalWorkflow, NotificationWorkflow, ClusterLockWorkflow],
                 activities=[
-                    *stub.activities(),
+                    *(a for a in stub.activities() if a.__name__ != "cluster_lock_holder"),
                     notification_routes,
                     deliver_notification,
                     RegistryActivities(env.client).cluster_lock_holder,

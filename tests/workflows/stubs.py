@@ -48,6 +48,8 @@ from activities.cluster_models import (
     LeftoverChange,
     LeftoverRequest,
     LeftoverResult,
+    LockHolder,
+    LockHolderRequest,
     NodeCertState,
     NodeHealth,
     NodeSnapshot,
@@ -126,6 +128,9 @@ class StubCluster:
     #: the publisher's processnode pkid discovery reads (the cluster lock's key): unique per
     #: stub, so that tests sharing a server never share a lock; None: AXL names no publisher
     publisher_uuid: str | None = field(default_factory=lambda: str(uuid.uuid4()))
+    #: the change cluster_lock_holder names ("" : the lock is free); tests of the lock itself
+    #: register the real activity instead
+    lock_holder: str = ""
     #: earlier changes of the cluster that left work behind (find_other_renewals)
     leftover_changes: list[LeftoverChange] = field(default_factory=list)
     #: an ADCS-like CA answers pending, then issues (or denies) from this instant on
@@ -397,6 +402,11 @@ class StubCluster:
             s.calls.append(("find_other_renewals", req))
             return OtherRenewalsResult(change_ids=s.other_renewals, leftovers=s.leftover_changes)
 
+        @activity.defn(name="cluster_lock_holder")
+        async def cluster_lock_holder(req: LockHolderRequest) -> LockHolder:
+            s.calls.append(("cluster_lock_holder", req))
+            return LockHolder(change_id=s.lock_holder, cluster="lab" if s.lock_holder else "")
+
         @activity.defn(name="disable_sso")
         async def disable_sso(ref: ClusterRef) -> SsoResult:
             s.calls.append(("disable_sso", ref))
@@ -594,6 +604,7 @@ class StubCluster:
             ctl_update,
             discover_cluster,
             find_other_renewals,
+            cluster_lock_holder,
             disable_sso,
             sso_status,
             generate_csr,

@@ -44,7 +44,10 @@ async def worker(
         time_skipping_env.client,
         task_queue=task_queue,
         workflows=[CertRenewalWorkflow, ClusterLockWorkflow],
-        activities=[*stub.activities(), registry.cluster_lock_holder],
+        activities=[
+            *(a for a in stub.activities() if a.__name__ != "cluster_lock_holder"),
+            registry.cluster_lock_holder,
+        ],
     ) as w:
         yield w
 
