@@ -260,7 +260,12 @@ class CertRenewalWorkflow:
         # One change per cluster by its identity, taken atomically before the first write;
         # changes started before the lock checked visibility by inventory name only.
         locking = workflow.patched(CLUSTER_LOCK)
-        lock_problems = await self._cluster_lock.acquire(snapshot) if locking else []
+        try:
+            lock_problems = await self._cluster_lock.acquire(snapshot) if locking else []
+        except RenewalStopped as busy:
+            # A problem like preflight's: `start` shows it and exits "refused".
+            self._status.problems = [Problem(code="cluster-busy", message=busy.message)]
+            raise
         others = await run_activity(
             RegistryActivities.find_other_renewals,
             OtherRenewalsRequest(cluster=inp.cluster, exclude_change_id=inp.change_id),

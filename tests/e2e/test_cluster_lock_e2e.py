@@ -9,6 +9,8 @@ pkid, cucm-interfaces.md §6), so the tests read it the same way to find the loc
 from __future__ import annotations
 
 import asyncio
+import json
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,10 +19,12 @@ import yaml
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
+from typer.testing import CliRunner, Result
 
 from activities.clients.cucm.axl import AxlClient
 from activities.clients.cucm.discovery import cluster_identity
 from console.attempts import reuse_policy
+from console.cli import app
 from tests.e2e.conftest import Handle, Stack
 from workflows.cluster_lock import lock_id
 from workflows.models import ApprovalInput, RenewalStatus
@@ -201,5 +205,59 @@ async def test_the_lock_is_released_when_its_holder_ends(stack: Stack, ending: s
             nxt = await stack.start(require_plan_approval=True)
             handles.append(nxt)
             assert (await verdict(nxt)).awaiting == "approval"
+        finally:
+            await end_all(handles)
+
+
+@pytest.fixture
+def cli_env(stack: Stack, dev_address: str, monkeypatch: pytest.MonkeyPatch) -> Stack:
+    """The CLI talks to the stack's Temporal and task queue."""
+    monkeypatch.setenv("UCRENEW_STATE_DIR", str(stack.settings.state_dir))
+    monkeypatch.setenv("UCRENEW_INVENTORY", str(stack.settings.inventory_path))
+    monkeypatch.setenv("UCRENEW_TEMPORAL_ADDRESS", dev_address)
+    monkeypatch.setenv("UCRENEW_TASK_QUEUE", stack.task_queue)
+    monkeypatch.setenv("UCRENEW_PRINCIPAL", "e2e-operator")
+    monkeypatch.setenv("COLUMNS", "250")
+    return stack
+
+
+async def ucrenew(*args: str) -> Result:
+    """``ucrenew ARGS`` in a thread of its own (it runs its own event loop)."""
+    return await asyncio.to_thread(CliRunner().invoke, app, list(args))
+
+
+async def test_start_under_another_name_is_refused_and_the_same_id_runs_later(
+    cli_env: Stack,
+) -> None:
+    """What an operator sees: `plan` and `start` under the second name name the running
+    change (exit 3, no traceback); once it has ended, the same `ucrenew start` runs."""
+    stack = cli_env
+    add_inventory_name(stack, "lab-by-address")
+    change = f"CHG-{uuid.uuid4().hex[:10]}"
+    handles: list[Handle] = []
+    async with stack.worker():
+        try:
+            holder = await stack.start(require_plan_approval=True)
+            handles.append(holder)
+            assert (await verdict(holder)).awaiting == "approval"
+            planned = await ucrenew("plan", "lab-by-address", "--json")
+            refused = await ucrenew("start", "lab-by-address", "--change", change)
+            handles.append(stack.client.get_workflow_handle_for(CertRenewalWorkflow.run, change))
+
+            assert planned.exit_code == 3, planned.output
+            problems = json.loads(planned.stdout)["problems"]
+            assert any(holder.id in p["message"] for p in problems), problems
+            assert refused.exit_code == 3, refused.output
+            assert "cluster-busy" in refused.output and holder.id in refused.output
+            assert "the change id stays yours" in refused.output
+            assert "Traceback" not in refused.output
+
+            await holder.terminate("the other change is over")
+            await lock_closed(stack, await the_lock(stack))
+            again = await ucrenew(
+                "start", "lab-by-address", "--change", change, "--require-approval"
+            )
+            assert again.exit_code == 0, again.output
+            assert (await verdict(handles[-1])).awaiting == "approval"
         finally:
             await end_all(handles)

@@ -115,6 +115,7 @@ async def test_a_second_inventory_name_of_a_held_cluster_is_refused_naming_the_h
         assert "lab-by-address" in refused.message
         status = await other.query(CertRenewalWorkflow.get_status)
         assert status.phase == "failed"
+        assert [p.code for p in status.problems] == ["cluster-busy"]
         assert not status.wrote_to_cluster()
         assert not WRITES & set(stub.names())
         # A refused change assesses nothing: the cluster is the holder's.
