@@ -497,6 +497,13 @@ class LockHolderRequest(BaseModel):
     lock_id: str
 
 
+class LockReleaseRequest(BaseModel):
+    """End a cluster's lock held by ``holder`` (the renewal's change id)."""
+
+    lock_id: str
+    holder: str
+
+
 class LockHolder(BaseModel):
     """The change that holds a cluster's lock, as Temporal describes it.
 

@@ -11,6 +11,7 @@ from activities.cluster_models import (
     LeftoverChange,
     LockHolder,
     LockHolderRequest,
+    LockReleaseRequest,
     OtherRenewalsRequest,
     OtherRenewalsResult,
 )
@@ -70,6 +71,24 @@ class RegistryActivities:
         holder.cluster = attributes.get(_CLUSTER_ID) or ""
         holder.phase = attributes.get(_PHASE) or ""
         return holder
+
+    @activity.defn(name="release_cluster_lock")
+    @translated
+    async def release_cluster_lock(self, req: LockReleaseRequest) -> bool:
+        """End the lock ``req.lock_id`` if ``req.holder`` holds it (the lock workflow's
+        parent); True when it was ended now. Terminating needs no worker of the lock, and
+        another holder's lock is never touched."""
+        handle = self._client.get_workflow_handle(req.lock_id)
+        try:
+            lock = await handle.describe()
+            if lock.status != WorkflowExecutionStatus.RUNNING or lock.parent_id != req.holder:
+                return False
+            await handle.terminate(reason=f"released by {req.holder}")
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return False  # ended meanwhile (the holder's close policy)
+            raise
+        return True
 
     async def _leftovers(self, cluster: str) -> list[LeftoverChange]:
         """Finished changes of the cluster that left work behind, since its last completed

@@ -125,6 +125,7 @@ def build_worker(
             cas.validate_certificate,
             registry.find_other_renewals,
             registry.cluster_lock_holder,
+            registry.release_cluster_lock,
             fleet.fleet_inventory,
             fleet.last_renewed_certificates,
             auto_renew.start_scheduled_renewal,

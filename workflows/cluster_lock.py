@@ -14,9 +14,11 @@ execution per workflow id, and a child start against a running id fails
 (``WorkflowAlreadyStartedError``): of twenty renewals that start it in the same second,
 exactly one holds it, with no check-then-act window. The child's parent close policy is
 TERMINATE, so the lock dies with its holder however it ends (completed, failed, cancelled,
-terminated, timed out); the holder also releases it itself (a signal) as soon as it stops
-touching the cluster. Its cancellation type is ABANDON: cancelling the holder never cancels
-the lock before the holder has finished its compensation.
+terminated, timed out); the holder also ends it itself (the ``release_cluster_lock`` activity
+terminates it: no worker has to run the lock for that) as soon as it stops touching the
+cluster, so a change started the moment the holder closed finds it free. Its cancellation
+type is ABANDON: cancelling the holder never cancels the lock before the holder has finished
+its compensation.
 
 **When.** After discovery (read-only: it is what tells the identity) and before the first
 write; a refused change stops as ``ClusterBusy``, having written nothing, with the holder
@@ -28,7 +30,7 @@ failure. Changes started before patch ``cluster-lock`` take no lock (they replay
 from __future__ import annotations
 
 from temporalio import workflow
-from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ChildWorkflowCancellationType, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -39,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         ClusterSnapshot,
         LockHolder,
         LockHolderRequest,
+        LockReleaseRequest,
     )
     from activities.registry import RegistryActivities
     from workflows import policies
@@ -124,23 +127,18 @@ class ClusterLockInput(BaseModel):
 @workflow.defn
 class ClusterLockWorkflow:
     """Held while it runs: started by the renewal that holds its cluster, ended by that
-    renewal's ``release`` or, whatever happens, by the renewal's close (TERMINATE)."""
+    renewal (``release_cluster_lock`` terminates it) or, whatever happens, by the renewal's
+    close (TERMINATE). It runs no code of its own beyond waiting."""
 
     @workflow.init
     def __init__(self, inp: ClusterLockInput) -> None:
         self._input = inp
-        self._released = False
 
     @workflow.run
     async def run(self, inp: ClusterLockInput) -> None:
-        """Hold the lock until released."""
+        """Hold the lock until its holder ends it (terminates it, or closes)."""
         workflow.set_current_details(f"**Held by** {inp.holder} ({inp.cluster})")
-        await workflow.wait_condition(lambda: self._released)
-
-    @workflow.signal
-    def release(self) -> None:
-        """The holder is done with the cluster."""
-        self._released = True
+        await workflow.wait_condition(lambda: False)
 
     @workflow.query
     def holder(self) -> ClusterLockInput:
@@ -159,9 +157,9 @@ class ClusterLock:
     def __init__(self, change_id: str, cluster: str) -> None:
         self._change_id = change_id
         self._cluster = cluster
-        self._handle: workflow.ChildWorkflowHandle[ClusterLockWorkflow, None] | None = None
         #: The lock's workflow id once held.
         self.held: str | None = None
+        self._released = False
 
     async def acquire(self, snapshot: ClusterSnapshot) -> list[Problem]:
         """Take the cluster's lock; a blocking problem when the cluster's identity is unknown
@@ -175,7 +173,7 @@ class ClusterLock:
             return [identity_problem(self._cluster, snapshot)]
         wanted = lock_id(identity)
         try:
-            self._handle = await workflow.start_child_workflow(
+            await workflow.start_child_workflow(
                 ClusterLockWorkflow.run,
                 ClusterLockInput(
                     holder=self._change_id, cluster=self._cluster, publisher=identity.publisher
@@ -204,18 +202,20 @@ class ClusterLock:
         return []
 
     async def release(self) -> None:
-        """Let the next change of the cluster run: signal the lock and wait (bounded) until it
-        has ended, so that a change started the moment this one ends finds it free. The
-        holder's close would end it anyway (TERMINATE)."""
-        handle, self._handle = self._handle, None
-        if handle is None:
+        """Let the next change of the cluster run: end the lock now (an activity terminates
+        it, so no worker has to run the lock for it to end), before this change closes; its
+        close would end it anyway (TERMINATE)."""
+        if self.held is None or self._released:
             return
-        if not handle.done():
-            try:
-                await handle.signal(ClusterLockWorkflow.release)
-            except FailureError as err:
-                # Ended already (terminated by hand): nothing is held any more.
-                workflow.logger.info("cluster lock %s was not running: %s", self.held, err)
-            await workflow.wait([handle], timeout=policies.CLUSTER_LOCK_RELEASE.total_seconds())
-        if handle.done() and not handle.cancelled() and handle.exception() is not None:
-            workflow.logger.info("cluster lock %s ended: %s", self.held, handle.exception())
+        self._released = True
+        try:
+            await run_activity(
+                RegistryActivities.release_cluster_lock,
+                LockReleaseRequest(lock_id=self.held, holder=self._change_id),
+                policies.REGISTRY,
+                summary=f"release {self.held}",
+            )
+        except RenewalStopped as unreleased:
+            workflow.logger.warning(
+                "cluster lock %s is left to this change's close: %s", self.held, unreleased.message
+            )

@@ -75,9 +75,6 @@ FLEET_LOOKUP = ActivityPolicy(timedelta(seconds=60), _retry(3, initial=1.0))
 #: A start of a due renewal: a visibility list and a start; an answer either way, no retry
 #: storm (the next scan tries again).
 FLEET_START = ActivityPolicy(timedelta(seconds=60), _retry(3, initial=2.0))
-#: How long a renewal waits, as it ends, for its cluster lock to end after releasing it (no
-#: activity: a child workflow); past it the renewal's close ends the lock (TERMINATE).
-CLUSTER_LOCK_RELEASE = timedelta(seconds=30)
 PLAN_REGISTRY = ActivityPolicy(timedelta(seconds=10), _retry(2, initial=0.5))
 SSO = ActivityPolicy(timedelta(minutes=3), _retry(5))
 CSR = ActivityPolicy(timedelta(minutes=3), _retry(4))

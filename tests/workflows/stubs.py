@@ -50,6 +50,7 @@ from activities.cluster_models import (
     LeftoverResult,
     LockHolder,
     LockHolderRequest,
+    LockReleaseRequest,
     NodeCertState,
     NodeHealth,
     NodeSnapshot,
@@ -87,6 +88,7 @@ from activities.models import (
     ValidationProblem,
     ValidationReport,
 )
+from activities.registry import RegistryActivities
 
 NODES = [
     ("cucm-pub.lab.example.com", "cucm", "publisher"),
@@ -407,6 +409,12 @@ class StubCluster:
             s.calls.append(("cluster_lock_holder", req))
             return LockHolder(change_id=s.lock_holder, cluster="lab" if s.lock_holder else "")
 
+        @activity.defn(name="release_cluster_lock")
+        async def release_cluster_lock(req: LockReleaseRequest) -> bool:
+            # Temporal is not the far end: the real release, through the worker's client (not
+            # a call on the cluster, so not recorded).
+            return await RegistryActivities(activity.client()).release_cluster_lock(req)
+
         @activity.defn(name="disable_sso")
         async def disable_sso(ref: ClusterRef) -> SsoResult:
             s.calls.append(("disable_sso", ref))
@@ -605,6 +613,7 @@ class StubCluster:
             discover_cluster,
             find_other_renewals,
             cluster_lock_holder,
+            release_cluster_lock,
             disable_sso,
             sso_status,
             generate_csr,

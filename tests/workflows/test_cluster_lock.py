@@ -62,9 +62,10 @@ async def start(env: WorkflowEnvironment, task_queue: str, cluster: str = "lab")
             "require_plan_approval": True,
         }
     )
-    return await env.client.start_workflow(
+    handle = await env.client.start_workflow(
         CertRenewalWorkflow.run, inp, id=inp.change_id, task_queue=task_queue
     )
+    return handle
 
 
 async def awaiting_plan_approval(handle: Handle, timeout: float = 20.0) -> RenewalStatus:
@@ -141,7 +142,10 @@ async def test_the_lock_is_released_when_its_holder_ends_so_the_next_change_runs
         )
         assert (await refusal(holder)).type != "ClusterBusy"
         # Released by the holder before it closed, not left to the close policy.
-        assert (await lock.describe()).status == WorkflowExecutionStatus.COMPLETED
+        assert (await lock.describe()).status == WorkflowExecutionStatus.TERMINATED
+        last = (await lock.fetch_history()).events[-1]
+        ended = last.workflow_execution_terminated_event_attributes
+        assert ended.reason == f"released by {holder.id}"
         nxt = await start(time_skipping_env, task_queue)
         await awaiting_plan_approval(nxt)
     finally:
