@@ -97,6 +97,9 @@ NODES = [
     ("imp-pub.lab.example.com", "imp", "publisher"),
 ]
 FQDNS = [n[0] for n in NODES]
+#: Every renewal a workflow test started through a ``start`` helper: tests/workflows/conftest.py
+#: ends those still running, with their cluster locks, after each test.
+STARTED_RENEWALS: list[Any] = []
 GOOD_PEM = "-----BEGIN CERTIFICATE-----\nR09PRA==\n-----END CERTIFICATE-----\n"
 BAD_PEM = "-----BEGIN CERTIFICATE-----\nQkFE\n-----END CERTIFICATE-----\n"
 CSR_PEM = "-----BEGIN CERTIFICATE REQUEST-----\nQ1NS\n-----END CERTIFICATE REQUEST-----\n"

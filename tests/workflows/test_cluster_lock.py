@@ -22,7 +22,7 @@ from temporalio.worker import Worker
 
 from activities.cluster_models import ClusterIdentity
 from activities.registry import RegistryActivities
-from tests.workflows.stubs import FQDNS, WRITES, StubCluster
+from tests.workflows.stubs import FQDNS, STARTED_RENEWALS, WRITES, StubCluster
 from workflows.cluster_lock import ClusterLockWorkflow, lock_id
 from workflows.models import ApprovalInput, RenewalInput, RenewalStatus
 from workflows.renewal import CertRenewalWorkflow
@@ -65,6 +65,7 @@ async def start(env: WorkflowEnvironment, task_queue: str, cluster: str = "lab")
     handle = await env.client.start_workflow(
         CertRenewalWorkflow.run, inp, id=inp.change_id, task_queue=task_queue
     )
+    STARTED_RENEWALS.append(handle)
     return handle
 
 

@@ -32,7 +32,7 @@ from activities.clients.notify.models import (
     RoutesRequest,
 )
 from tests.time_skipping import time_skipping_server
-from tests.workflows.stubs import GOOD_PEM, ROOT_PEM, StubCluster
+from tests.workflows.stubs import GOOD_PEM, ROOT_PEM, STARTED_RENEWALS, StubCluster
 from workers.converter import make_data_converter
 from workflows.cluster_lock import ClusterLockWorkflow
 from workflows.models import (
@@ -124,9 +124,11 @@ async def start(env: WorkflowEnvironment, task_queue: str, **kw: object) -> Hand
             **kw,
         }
     )
-    return await env.client.start_workflow(
+    handle = await env.client.start_workflow(
         CertRenewalWorkflow.run, inp, id=inp.change_id, task_queue=task_queue
     )
+    STARTED_RENEWALS.append(handle)
+    return handle
 
 
 async def status_of(handle: Handle) -> RenewalStatus:

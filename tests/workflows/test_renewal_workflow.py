@@ -20,7 +20,15 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.clients.inventory import CertificatesEntry
-from tests.workflows.stubs import BAD_PEM, FQDNS, GOOD_PEM, ROOT_PEM, WRITES, StubCluster
+from tests.workflows.stubs import (
+    BAD_PEM,
+    FQDNS,
+    GOOD_PEM,
+    ROOT_PEM,
+    STARTED_RENEWALS,
+    WRITES,
+    StubCluster,
+)
 from workflows.cluster_lock import ClusterLockWorkflow
 from workflows.models import (
     ApprovalInput,
@@ -62,9 +70,11 @@ async def start(env: WorkflowEnvironment, task_queue: str, **kw: object) -> Hand
             **kw,
         }
     )
-    return await env.client.start_workflow(
+    handle = await env.client.start_workflow(
         CertRenewalWorkflow.run, inp, id=inp.change_id, task_queue=task_queue
     )
+    STARTED_RENEWALS.append(handle)
+    return handle
 
 
 async def wait_for(handle: Handle, awaiting: str, timeout: float = 20.0) -> RenewalStatus:
