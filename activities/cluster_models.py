@@ -220,6 +220,20 @@ class NodeSnapshot(BaseModel):
         return next((s for s in self.services if s.name == name), None)
 
 
+class ClusterIdentity(BaseModel):
+    """Who a cluster is, as the cluster itself reports it (not as the inventory names it):
+    its CUCM publisher's processnode row in AXL listProcessNode.
+
+    Two inventory entries that reach the same cluster (another name, other addresses) read the
+    same identity; the one-change-per-cluster lock is keyed on it.
+    """
+
+    publisher: str = Field(description="the publisher's processnode name, as configured")
+    publisher_uuid: str = Field(
+        default="", description="the publisher's processnode pkid, lower case, no braces"
+    )
+
+
 class ClusterSnapshot(BaseModel):
     """Everything discovery learnt about a cluster, at one moment."""
 
@@ -231,6 +245,11 @@ class ClusterSnapshot(BaseModel):
     nodes: list[NodeSnapshot] = Field(default_factory=list)
     axl_nodes: list[str] = Field(default_factory=list, description="process nodes known to AXL")
     axl_error: str | None = None
+    identity: ClusterIdentity | None = Field(
+        default=None,
+        description="the cluster's identity from AXL; None when AXL could not be read, or "
+        "in snapshots taken before it was read",
+    )
     sso_enabled: bool | None = None
     sso_error: str | None = None
     security_mode: int | None = None
@@ -580,6 +599,30 @@ class LeftoverChange(BaseModel):
     outstanding: list[str] = Field(
         default_factory=list, description="what is left, e.g. sso-disabled, tomcat@cucm-sub1"
     )
+
+
+class LockHolderRequest(BaseModel):
+    """Who holds a cluster's lock (the lock workflow's id)."""
+
+    lock_id: str
+
+
+class LockReleaseRequest(BaseModel):
+    """End a cluster's lock held by ``holder`` (the renewal's change id)."""
+
+    lock_id: str
+    holder: str
+
+
+class LockHolder(BaseModel):
+    """The change that holds a cluster's lock, as Temporal describes it.
+
+    ``change_id`` is empty when the lock is no longer held (its holder ended meanwhile).
+    """
+
+    change_id: str = ""
+    cluster: str = Field(default="", description="the holder's inventory cluster name")
+    phase: str = Field(default="", description="the holder's phase (RenewalPhase)")
 
 
 class OtherRenewalsResult(BaseModel):

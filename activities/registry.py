@@ -5,13 +5,23 @@ from __future__ import annotations
 from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import SearchAttributeKey
+from temporalio.service import RPCError, RPCStatusCode
 
-from activities.cluster_models import LeftoverChange, OtherRenewalsRequest, OtherRenewalsResult
+from activities.cluster_models import (
+    LeftoverChange,
+    LockHolder,
+    LockHolderRequest,
+    LockReleaseRequest,
+    OtherRenewalsRequest,
+    OtherRenewalsResult,
+)
 from activities.errors import translated
 from activities.visibility import renewals_query
 
 #: Keep in step with workflows.search_attributes (activities never import workflows).
 _OUTSTANDING = SearchAttributeKey.for_keyword_list("RenewalOutstanding")
+_CLUSTER_ID = SearchAttributeKey.for_keyword("ClusterId")
+_PHASE = SearchAttributeKey.for_keyword("RenewalPhase")
 
 
 class RegistryActivities:
@@ -34,6 +44,51 @@ class RegistryActivities:
         return OtherRenewalsResult(
             change_ids=sorted(ids), leftovers=await self._leftovers(req.cluster)
         )
+
+    @activity.defn(name="cluster_lock_holder")
+    @translated
+    async def cluster_lock_holder(self, req: LockHolderRequest) -> LockHolder:
+        """The change holding the cluster lock ``req.lock_id`` (the lock workflow's parent):
+        its id, inventory cluster name and phase; empty when the lock is not held."""
+        try:
+            lock = await self._client.get_workflow_handle(req.lock_id).describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return LockHolder()
+            raise
+        if lock.status != WorkflowExecutionStatus.RUNNING or not lock.parent_id:
+            return LockHolder()
+        holder = LockHolder(change_id=lock.parent_id)
+        try:
+            parent = await self._client.get_workflow_handle(
+                lock.parent_id, run_id=lock.parent_run_id
+            ).describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return holder
+            raise
+        attributes = parent.typed_search_attributes
+        holder.cluster = attributes.get(_CLUSTER_ID) or ""
+        holder.phase = attributes.get(_PHASE) or ""
+        return holder
+
+    @activity.defn(name="release_cluster_lock")
+    @translated
+    async def release_cluster_lock(self, req: LockReleaseRequest) -> bool:
+        """End the lock ``req.lock_id`` if ``req.holder`` holds it (the lock workflow's
+        parent); True when it was ended now. Terminating needs no worker of the lock, and
+        another holder's lock is never touched."""
+        handle = self._client.get_workflow_handle(req.lock_id)
+        try:
+            lock = await handle.describe()
+            if lock.status != WorkflowExecutionStatus.RUNNING or lock.parent_id != req.holder:
+                return False
+            await handle.terminate(reason=f"released by {req.holder}")
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return False  # ended meanwhile (the holder's close policy)
+            raise
+        return True
 
     async def _leftovers(self, cluster: str) -> list[LeftoverChange]:
         """Finished changes of the cluster that left work behind, since its last completed

@@ -2,7 +2,8 @@
 waits for, and the earlier attempts ``show --all-attempts`` lists.
 
 The change id is the operator's ITSM number and the workflow id. A run that ended without
-writing to the cluster (a failed preflight, a plan rejected at its gate) leaves it free: the
+writing to the cluster (a failed preflight, a refusal because another change holds the
+cluster, a plan rejected at its gate) leaves it free: the
 next ``start`` runs a new attempt under the same id (``ALLOW_DUPLICATE``, which Temporal
 applies to closed runs only). A run that wrote something, or finished, keeps it.
 """
@@ -20,11 +21,12 @@ from temporalio.client import (
     WorkflowHandle,
 )
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from workers.starting import application_error, stop_type
 from workers.status_read import final_status
 from workflows import search_attributes as sa
+from workflows.cluster_lock import BUSY as CLUSTER_BUSY
 from workflows.models import TERMINAL_PHASES, RenewalStatus
 from workflows.renewal import CertRenewalWorkflow
 
@@ -34,6 +36,10 @@ VERDICT_WAIT_SECONDS = 60.0
 
 #: How long ``start`` waits for a worker to read an earlier run's record (seconds).
 RECORD_WAIT_SECONDS = 10.0
+
+#: Stops that come before any write: a failed preflight, and a refusal because another change
+#: holds the cluster (workflows.cluster_lock.BUSY).
+_NOTHING_WRITTEN = frozenset({"PreflightFailed", CLUSTER_BUSY})
 
 
 class ChangeIdTaken(Exception):
@@ -66,8 +72,8 @@ async def reuse_policy(client: Client, change_id: str) -> WorkflowIDReusePolicy:
             f"change {change_id} already ran to completion (done): a new change needs a new "
             "change id"
         )
-    if await _stop_type(handle) == "PreflightFailed":
-        # Preflight comes before every write: no need for a worker to read the record.
+    if await stop_type(handle) in _NOTHING_WRITTEN:
+        # Both come before every write: no need for a worker to read the record.
         return WorkflowIDReusePolicy.ALLOW_DUPLICATE
     try:
         # A run that stopped after the "status-memo" patch left its record in its memo: no
@@ -90,25 +96,6 @@ async def reuse_policy(client: Client, change_id: str) -> WorkflowIDReusePolicy:
             f"(`ucrenew show {change_id}` lists what is left) and use a new change id"
         )
     return WorkflowIDReusePolicy.ALLOW_DUPLICATE
-
-
-async def _stop_type(handle: WorkflowHandle[CertRenewalWorkflow, RenewalStatus]) -> str | None:
-    """The error type a closed run failed with (its close event), None if it did not fail."""
-    try:
-        await handle.result(follow_runs=False)
-    except WorkflowFailureError as exc:
-        cause = _application_error(exc)
-        return cause.type if cause is not None else None
-    except RPCError:
-        return None
-    return None
-
-
-def _application_error(exc: WorkflowFailureError) -> ApplicationError | None:
-    cause: BaseException | None = exc.cause
-    while cause is not None and not isinstance(cause, ApplicationError):
-        cause = cause.__cause__
-    return cause if isinstance(cause, ApplicationError) else None
 
 
 async def preflight_verdict(
@@ -173,7 +160,7 @@ async def _outcome(
     try:
         await handle.result(follow_runs=False)
     except WorkflowFailureError as exc:
-        cause = _application_error(exc)
+        cause = application_error(exc)
         if cause is not None:
             return f"{cause.type or 'failed'}: {cause.message}"
         return str(exc.cause or exc)

@@ -353,6 +353,11 @@ AXL_SEARCH_CASE_INSENSITIVE = True
 PROCESSNODE_NAME = "{fqdn}"
 #: processnode.description as an installer leaves it.
 PROCESSNODE_DESCRIPTION = {"cucm": "CUCM {role}", "imp": "IM and Presence {role}"}
+#: [INF] A server's processnode pkid is generated when its row is inserted (the publisher's at
+#: install), so two installs never share one even with equal names: the twin derives it from
+#: what sets one twin apart from another, its cluster name and its network. (ucrenew keys its
+#: one-change-per-cluster lock on the publisher's name and pkid.)
+PROCESSNODE_PKID_PER_INSTALL = True
 #: The EnterpriseWideData pseudo-node (nodeid 1): description, nodeUsage, tkprocessnoderole.
 ENTERPRISE_WIDE_DATA = ("EnterpriseWideData", "", "Publisher", 1)
 #: nodeUsage of the IM&P DB publisher in the CUCM processnode table.

@@ -9,8 +9,12 @@ Never two renewals on one cluster:
 - it starts nothing while visibility lists a running renewal of the cluster (any requester);
 - the change id is ``AUTO-<cluster>-<yyyymmdd>`` started with ``REJECT_DUPLICATE``, so two
   scans racing on one day start it once (the second is told ``already-started``);
-- the renewal's own preflight (``find_other_renewals``) stops it should a renewal started by
-  hand in the same second slip past visibility.
+- the renewal's own cluster lock (``workflows.cluster_lock``, keyed on the cluster's identity)
+  refuses it (``ClusterBusy``) should another change hold the cluster: one started in the
+  same second, or one of the same cluster under another inventory name. Such a refused
+  attempt wrote nothing, so a later scan of the day starts today's change id again rather
+  than reporting it ``already-started``; while the refusal is the latest, the scan reports
+  the cluster ``running`` (busy), never ``failed``.
 """
 
 from __future__ import annotations
@@ -19,13 +23,15 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.clients.validation import describe_validation_error
 from activities.visibility import renewals_query
-from workers.starting import start_renewal
+from workers.starting import start_renewal, stop_type
+from workflows.cluster_lock import BUSY as CLUSTER_BUSY
 from workflows.fleet_models import AutoRenewOutcome, AutoRenewStartRequest
 from workflows.models import RenewalInput
 
@@ -81,15 +87,28 @@ class AutoRenewActivities:
                 type="InvalidRequest",
                 non_retryable=True,
             ) from None
+        again = await self._refused_before(req.change_id)
         try:
             await start_renewal(
                 self._client,
                 inp,
                 task_queue=self._task_queue,
                 base_url=self._base_url(),
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_reuse_policy=(
+                    WorkflowIDReusePolicy.ALLOW_DUPLICATE
+                    if again
+                    else WorkflowIDReusePolicy.REJECT_DUPLICATE
+                ),
             )
         except WorkflowAlreadyStartedError:
+            if again:
+                return AutoRenewOutcome(
+                    status="running",
+                    change_id=req.change_id,
+                    purposes=req.purposes,
+                    detail=f"{req.change_id} runs again already (its earlier attempt was "
+                    "refused: another change held the cluster)",
+                )
             return AutoRenewOutcome(
                 status="already-started",
                 change_id=req.change_id,
@@ -101,9 +120,28 @@ class AutoRenewActivities:
             "started %s on %s for %s", req.change_id, req.cluster, ", ".join(req.purposes)
         )
         waits = "a plan approval" if req.require_plan_approval else "its policy's approvals"
+        retried = (
+            " again (its earlier attempt was refused: another change held the cluster)"
+            if again
+            else ""
+        )
         return AutoRenewOutcome(
             status="started",
             change_id=req.change_id,
             purposes=req.purposes,
-            detail=f"started {req.change_id}; it waits for {waits}",
+            detail=f"started {req.change_id}{retried}; it waits for {waits}",
         )
+
+    async def _refused_before(self, change_id: str) -> bool:
+        """Whether the latest run of ``change_id`` was refused by its cluster's lock (it
+        wrote nothing: the id may run again)."""
+        handle = self._client.get_workflow_handle(change_id)
+        try:
+            desc = await handle.describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        if desc.status != WorkflowExecutionStatus.FAILED:
+            return False
+        return await stop_type(handle) == CLUSTER_BUSY

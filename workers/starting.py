@@ -5,15 +5,19 @@ Temporal UI metadata (summary and details, with the link to its page in the serv
 
 from __future__ import annotations
 
-from temporalio.client import Client, WorkflowHandle
+from typing import Any
+
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 
 from workflows import search_attributes as sa
 from workflows.models import RenewalInput, RenewalStatus
 from workflows.renewal import CertRenewalWorkflow
 from workflows.ui_metadata import static_details, static_summary
 
-__all__ = ["start_renewal"]
+__all__ = ["application_error", "start_renewal", "stop_type"]
 
 
 async def start_renewal(
@@ -44,3 +48,25 @@ async def start_renewal(
         static_summary=static_summary(inp),
         static_details=static_details(inp, base_url),
     )
+
+
+def application_error(exc: WorkflowFailureError) -> ApplicationError | None:
+    """The ApplicationError a failed run ended with (a renewal's stop carries its reason as
+    the type, e.g. ``PreflightFailed``, ``ClusterBusy``), None when it failed otherwise."""
+    cause: BaseException | None = exc.cause
+    while cause is not None and not isinstance(cause, ApplicationError):
+        cause = cause.__cause__
+    return cause if isinstance(cause, ApplicationError) else None
+
+
+async def stop_type(handle: WorkflowHandle[Any, Any]) -> str | None:
+    """The error type a closed run failed with (read from its close event, no worker needed);
+    None if it did not fail or cannot be read."""
+    try:
+        await handle.result(follow_runs=False)
+    except WorkflowFailureError as exc:
+        cause = application_error(exc)
+        return cause.type if cause is not None else None
+    except RPCError:
+        return None
+    return None

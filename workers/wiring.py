@@ -26,6 +26,7 @@ from workers.converter import make_data_converter
 from workers.logs import LogContextInterceptor
 from workers.settings import UcrenewSettings
 from workflows.campaign import CampaignWorkflow
+from workflows.cluster_lock import ClusterLockWorkflow
 from workflows.fleet_scan import FleetClusterScanWorkflow, FleetScanWorkflow
 from workflows.notifications import NotificationWorkflow
 from workflows.plan_workflow import PlanWorkflow
@@ -111,6 +112,7 @@ def build_worker(
             FleetClusterScanWorkflow,
             NotificationWorkflow,
             CampaignWorkflow,
+            ClusterLockWorkflow,
         ],
         activities=[
             cucm.discover_cluster,
@@ -138,6 +140,8 @@ def build_worker(
             cas.await_certificate,
             cas.validate_certificate,
             registry.find_other_renewals,
+            registry.cluster_lock_holder,
+            registry.release_cluster_lock,
             fleet.fleet_inventory,
             fleet.last_renewed_certificates,
             auto_renew.start_scheduled_renewal,

@@ -6,7 +6,9 @@ The clusters are resolved once, at the start, from the inventory (by name, tag o
 ``<campaign>-<cluster>``; each waits for its approvals and its cluster's maintenance windows
 as any renewal does (a renewal waiting for its window holds its slot). A cluster that already
 has a running renewal is **skipped**, with that change named: ucrenew never runs two renewals
-on one cluster, and a campaign does not wait for someone else's change.
+on one cluster, and a campaign does not wait for someone else's change. A renewal refused by
+its cluster's lock (``ClusterBusy``: another change holds the cluster, perhaps under another
+inventory name) is skipped the same way, never counted as a failure.
 
 The campaign pauses by itself once ``stop_after_failures`` renewals failed since it started
 or was last resumed; an operator may pause, resume or abort it (updates carrying who and
@@ -46,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         CampaignState,
         CampaignStatus,
     )
+    from workflows.cluster_lock import BUSY as CLUSTER_BUSY
     from workflows.models import RenewalInput
     from workflows.renewal import CertRenewalWorkflow
     from workflows.steps import RenewalStopped, run_activity
@@ -241,6 +244,13 @@ class CampaignWorkflow:
             else:
                 message = str(cause or err)
                 kind = type(cause).__name__ if cause else "ChildWorkflowError"
+            if kind == CLUSTER_BUSY:
+                # Another change holds the cluster (perhaps under another inventory name):
+                # busy, like a renewal found running before the start, not a failure.
+                cluster.state = "skipped"
+                cluster.finished_at = workflow.now()
+                cluster.error = f"{message}: skipped"
+                return
             campaigns.finish_child(
                 state,
                 cluster,

@@ -1,7 +1,8 @@
 """PlanWorkflow: ``ucrenew plan`` run where the work runs, on a worker, through Temporal.
 
 It makes the renewal's own discovery, reads the cluster's change policy, looks up other
-renewals of the cluster (running ones, and finished ones that left work behind) and runs the
+renewals of the cluster (running ones, the holder of its cluster lock whatever inventory name
+it runs under, and finished ones that left work behind) and runs the
 same checks as the renewal's preflight (``change_problems``) and the same composition
 (``compose_plan``), so the plan an operator reviews is the plan ``ucrenew start`` runs. It
 writes nothing: passwords stay with the workers, and a renewal already running is seen.
@@ -13,10 +14,17 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.cluster_models import ClusterRef, DiscoverRequest, OtherRenewalsRequest
+    from activities.cluster_models import (
+        ClusterRef,
+        DiscoverRequest,
+        LockHolderRequest,
+        OtherRenewalsRequest,
+    )
     from activities.cucm import CucmActivities
     from activities.registry import RegistryActivities
     from workflows import policies
+    from workflows.cluster_lock import PATCH as CLUSTER_LOCK
+    from workflows.cluster_lock import identity_problem, lock_id
     from workflows.itsm import PATCH as ITSM
     from workflows.itsm import change_record_problems, read_change_record
     from workflows.models import PlanReport, PlanRequest, Problem
@@ -49,9 +57,24 @@ class PlanWorkflow:
                 OtherRenewalsRequest(cluster=req.cluster, exclude_change_id=req.change_id),
                 policies.PLAN_REGISTRY,
             )
+            locking = workflow.patched(CLUSTER_LOCK)
+            if locking and snapshot.identity is not None:
+                # The change that holds the cluster, under whatever inventory name.
+                holder = await run_activity(
+                    RegistryActivities.cluster_lock_holder,
+                    LockHolderRequest(lock_id=lock_id(snapshot.identity)),
+                    policies.PLAN_REGISTRY,
+                )
+                if holder.change_id and holder.change_id not in (
+                    req.change_id,
+                    *others.change_ids,
+                ):
+                    others.change_ids.append(holder.change_id)
         except RenewalStopped as stop:
             raise ApplicationError(stop.message, type=stop.error_type, non_retryable=True) from None
         report = dry_run(req, snapshot, policy, others, workflow.now())
+        if locking and snapshot.identity is None:
+            report.problems.insert(0, identity_problem(req.cluster, snapshot))
         if policy.itsm is not None and workflow.patched(ITSM):
             if not req.change_id:
                 report.problems.append(

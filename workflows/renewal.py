@@ -53,6 +53,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.acquisition import CertificateAcquisition
     from workflows.caveats import earliest_expiry, leftover_findings, scope
     from workflows.cleanup import remove_leftovers
+    from workflows.cluster_lock import BUSY as CLUSTER_BUSY
+    from workflows.cluster_lock import PATCH as CLUSTER_LOCK
+    from workflows.cluster_lock import ClusterLock
     from workflows.compensation import (
         activation_outstanding,
         outstanding_tags,
@@ -122,6 +125,7 @@ class CertRenewalWorkflow:
         self._lock = asyncio.Lock()
         self._acquisition = CertificateAcquisition(inp, self._ledger, self._lock)
         self._change_record = ChangeRecord(inp.cluster, inp.change_id, self._ledger)
+        self._cluster_lock = ClusterLock(inp.change_id, inp.cluster)
         self._windows: list[WindowSpec] = []
         #: CA roots of the uploaded chains: restarts and verification trust them.
         self._roots: list[str] = []
@@ -179,6 +183,7 @@ class CertRenewalWorkflow:
             )
             self._set_phase("cancelled")
             await self._compensate()
+            await self._cluster_lock.release()
             await self._notify_end("cancelled", self._status.error)
             await self._write_back(outcome_of(None, cancelled=True))
             await workflow.wait_condition(workflow.all_handlers_finished)
@@ -187,7 +192,10 @@ class CertRenewalWorkflow:
         except RenewalStopped as stop:
             self._status.error = stop.message
             self._set_phase("failed")
-            await self._compensate()
+            # A refused change wrote nothing, and the cluster is another change's to assess.
+            if stop.error_type != CLUSTER_BUSY:
+                await self._compensate()
+            await self._cluster_lock.release()
             await self._notify_end("failed", stop.message)
             await self._write_back(outcome_of(stop.error_type, cancelled=False))
             await workflow.wait_condition(workflow.all_handlers_finished)
@@ -195,6 +203,7 @@ class CertRenewalWorkflow:
             raise ApplicationError(stop.message, type=stop.error_type, non_retryable=True) from None
         self._set_phase("done")
         self._status.finished_at = workflow.now()
+        await self._cluster_lock.release()
         await self._notify_end("done", "")
         await self._write_back("done")
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -263,6 +272,15 @@ class CertRenewalWorkflow:
         self._ledger.notifier.configure(self._gates.policy.notifications)
 
         self._set_phase("preflight")
+        # One change per cluster by its identity, taken atomically before the first write;
+        # changes started before the lock checked visibility by inventory name only.
+        locking = workflow.patched(CLUSTER_LOCK)
+        try:
+            lock_problems = await self._cluster_lock.acquire(snapshot) if locking else []
+        except RenewalStopped as busy:
+            # A problem like preflight's: `start` shows it and exits "refused".
+            self._status.problems = [Problem(code="cluster-busy", message=busy.message)]
+            raise
         others = await run_activity(
             RegistryActivities.find_other_renewals,
             OtherRenewalsRequest(cluster=inp.cluster, exclude_change_id=inp.change_id),
@@ -276,11 +294,14 @@ class CertRenewalWorkflow:
             inp.options,
             self._windows,
             workflow.now(),
-            other_renewals=others.change_ids,
+            # Under the lock, changes that merely started (and will be refused) are no reason
+            # to stop: the lock decides.
+            other_renewals=[] if locking else others.change_ids,
             leftovers=others.leftovers,
             health=self._gates.policy.health,
             paths=paths,
         )
+        problems = lock_problems + problems
         # Only clusters with an itsm: block, and only changes started since it existed.
         itsm = self._gates.policy.itsm
         if itsm is not None and workflow.patched(ITSM):

@@ -50,7 +50,10 @@ def enterprise_pkid(cluster: Cluster) -> str:
 
 
 def node_pkid(cluster: Cluster, hostname: str) -> str:
-    """pkid of a node's processnode row (also the uuid listProcessNode shows)."""
+    """pkid of a node's processnode row (also the uuid listProcessNode shows); unique to this
+    twin (``facts.PROCESSNODE_PKID_PER_INSTALL``)."""
+    if facts.PROCESSNODE_PKID_PER_INSTALL:
+        return _pkid(cluster.spec.cluster, cluster.spec.network, "processnode", hostname)
     return _pkid(cluster.spec.cluster, "processnode", hostname)
 
 

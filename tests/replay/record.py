@@ -19,7 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from temporalio import activity
-from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.client import (
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowUpdateFailedError,
+)
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -33,11 +37,13 @@ from activities.clients.notify.models import (
     RoutesRequest,
 )
 from activities.cluster_models import ItsmPolicy
+from activities.registry import RegistryActivities
 from tests.workflows.stubs import BAD_PEM, GOOD_PEM, ROOT_PEM, StubCluster
 from tests.workflows.test_renewal_workflow import Handle, start, wait_for
 from workers.binaries import temporal_test_server_path
 from workers.converter import make_data_converter
 from workers.devserver import ensure_search_attributes
+from workflows.cluster_lock import ClusterLockWorkflow
 from workflows.models import (
     ApprovalInput,
     CaCheckInput,
@@ -385,6 +391,24 @@ async def intents_lost_answers(env: WorkflowEnvironment, stub: StubCluster, tq: 
     return handle
 
 
+async def cluster_lock_released(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
+    """Patch "cluster-lock": the lock taken in preflight and released before the end."""
+    return await tomcat_local_ca(env, stub, tq)
+
+
+async def cluster_busy_refused(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
+    """Patch "cluster-lock": a change refused because another one holds the cluster."""
+    holder = await start(env, tq, require_plan_approval=True)
+    await wait_for(holder, "approval")
+    refused = await start(env, tq, require_plan_approval=True)
+    with contextlib.suppress(WorkflowFailureError):
+        await refused.result()
+    # Skipping time while awaiting the refusal may have ended the holder's approval wait.
+    if (await holder.describe()).status == WorkflowExecutionStatus.RUNNING:
+        await holder.terminate("recorded")
+    return refused
+
+
 SCENARIOS: dict[str, Scenario] = {
     "tomcat-local-ca": tomcat_local_ca,
     "manual-ca-refused-then-accepted": manual_ca_refused_then_accepted,
@@ -404,6 +428,8 @@ SCENARIOS: dict[str, Scenario] = {
     "intents-sso-lost-then-cancelled": intents_sso_lost_then_cancelled,
     "intents-lost-answers": intents_lost_answers,
     "status-memo-after-stop": status_memo_after_stop,
+    "cluster-lock-released": cluster_lock_released,
+    "cluster-busy-refused": cluster_busy_refused,
 }
 
 
@@ -426,8 +452,13 @@ async def main(names: list[str]) -> None:
             async with Worker(
                 env.client,
                 task_queue=tq,
-                workflows=[CertRenewalWorkflow, NotificationWorkflow],
-                activities=[*stub.activities(), notification_routes, deliver_notification],
+                workflows=[CertRenewalWorkflow, NotificationWorkflow, ClusterLockWorkflow],
+                activities=[
+                    *(a for a in stub.activities() if a.__name__ != "cluster_lock_holder"),
+                    notification_routes,
+                    deliver_notification,
+                    RegistryActivities(env.client).cluster_lock_holder,
+                ],
             ):
                 handle = await scenario(env, stub, tq)
                 history = await handle.fetch_history()

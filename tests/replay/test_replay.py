@@ -13,6 +13,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from workers.converter import make_data_converter
+from workflows.cluster_lock import ClusterLockWorkflow
 from workflows.fleet_scan import FleetClusterScanWorkflow, FleetScanWorkflow
 from workflows.renewal import CertRenewalWorkflow
 
@@ -27,7 +28,12 @@ def test_histories_are_recorded() -> None:
 async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text())
     replayer = Replayer(
-        workflows=[CertRenewalWorkflow, FleetScanWorkflow, FleetClusterScanWorkflow],
+        workflows=[
+            CertRenewalWorkflow,
+            ClusterLockWorkflow,
+            FleetScanWorkflow,
+            FleetClusterScanWorkflow,
+        ],
         data_converter=make_data_converter(),
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)

@@ -11,10 +11,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from temporalio.client import Client, WorkflowExecutionStatus
+import pytest
+from temporalio import workflow
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import ActivityEnvironment
+from temporalio.worker import Worker
 
 from activities.visibility import renewals_query
 from workers.auto_renew import SCAN_REQUESTER, AutoRenewActivities
@@ -108,3 +111,65 @@ async def test_a_purpose_the_renewal_does_not_know_is_one_clear_error(
         assert "cannot be started" in err.message and "purposes" in err.message
     else:
         raise AssertionError("started a renewal of an unknown purpose")
+
+
+@workflow.defn(name="CertRenewalWorkflow")
+class EndedRenewal:
+    """Stands for a renewal that ended at once with the stop it is given (its type)."""
+
+    @workflow.run
+    async def run(self, stop: str) -> None:
+        """Fail like a renewal that stopped with ``stop``."""
+        raise ApplicationError(f"stopped: {stop}", type=stop, non_retryable=True)
+
+
+async def _ended_run(client: Client, change_id: str, stop: str) -> None:
+    """A closed run of ``change_id`` that failed with ``stop``."""
+    task_queue = f"tq-{uuid.uuid4()}"
+    async with Worker(client, task_queue=task_queue, workflows=[EndedRenewal]):
+        handle = await client.start_workflow(
+            "CertRenewalWorkflow", stop, id=change_id, task_queue=task_queue
+        )
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+
+
+async def test_todays_change_refused_by_the_cluster_lock_is_started_again(
+    dev_server_env: Client,
+) -> None:
+    """Today's automatic change was refused (``ClusterBusy``: another change held the
+    cluster, e.g. under another inventory name). It wrote nothing: the next scan of the day
+    starts it again instead of reporting it ``already-started`` until tomorrow."""
+    client = dev_server_env
+    cluster = f"scan-{uuid.uuid4().hex[:8]}"
+    acts = AutoRenewActivities(client, f"tq-{uuid.uuid4()}", lambda: None)
+    req = AutoRenewStartRequest(
+        cluster=cluster, change_id=f"AUTO-{cluster}-20261130", purposes=["tomcat"]
+    )
+    await _ended_run(client, req.change_id, "ClusterBusy")
+    try:
+        outcome = await ActivityEnvironment().run(acts.start_scheduled_renewal, req)
+        assert outcome.status == "started", outcome.detail
+        assert "refused" in outcome.detail
+        desc = await client.get_workflow_handle(req.change_id).describe()
+        assert desc.status == WorkflowExecutionStatus.RUNNING
+    finally:
+        handle = client.get_workflow_handle(req.change_id)
+        if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+            await handle.terminate("test over")
+
+
+async def test_todays_change_that_failed_otherwise_is_not_started_again(
+    dev_server_env: Client,
+) -> None:
+    client = dev_server_env
+    cluster = f"scan-{uuid.uuid4().hex[:8]}"
+    acts = AutoRenewActivities(client, f"tq-{uuid.uuid4()}", lambda: None)
+    req = AutoRenewStartRequest(
+        cluster=cluster, change_id=f"AUTO-{cluster}-20261130", purposes=["tomcat"]
+    )
+    await _ended_run(client, req.change_id, "RestartFailed")
+    outcome = await ActivityEnvironment().run(acts.start_scheduled_renewal, req)
+    assert outcome.status == "already-started"
+    desc = await client.get_workflow_handle(req.change_id).describe()
+    assert desc.status == WorkflowExecutionStatus.FAILED

@@ -18,6 +18,7 @@ from activities.cluster_models import RestartRequest, RestartResult
 from tests.workflows.stubs import FQDNS, StubCluster
 from workers.logs import LIBRARY_LOGGERS, LogContextInterceptor, configure_logging
 from workers.settings import UcrenewSettings
+from workflows.cluster_lock import ClusterLockWorkflow
 from workflows.models import RenewalInput, SsoConfirmation
 from workflows.renewal import CertRenewalWorkflow
 
@@ -99,7 +100,7 @@ async def test_every_renewal_line_carries_change_cluster_phase_and_node(
     async with Worker(
         time_skipping_env.client,
         task_queue=task_queue,
-        workflows=[CertRenewalWorkflow],
+        workflows=[CertRenewalWorkflow, ClusterLockWorkflow],
         activities=[*activities, restart_service],
         interceptors=[LogContextInterceptor()],
     ):

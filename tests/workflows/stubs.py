@@ -7,6 +7,7 @@ a test can assert what the workflow did and, as importantly, what it did not do.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,7 @@ from activities.cluster_models import (
     CertUploadResult,
     ChangePolicy,
     ClusterAssessment,
+    ClusterIdentity,
     ClusterRef,
     ClusterSnapshot,
     CmGroupInfo,
@@ -46,6 +48,9 @@ from activities.cluster_models import (
     LeftoverChange,
     LeftoverRequest,
     LeftoverResult,
+    LockHolder,
+    LockHolderRequest,
+    LockReleaseRequest,
     NodeCertState,
     NodeHealth,
     NodeIdentity,
@@ -85,6 +90,7 @@ from activities.models import (
     ValidationProblem,
     ValidationReport,
 )
+from activities.registry import RegistryActivities
 
 NODES = [
     ("cucm-pub.lab.example.com", "cucm", "publisher"),
@@ -93,6 +99,9 @@ NODES = [
     ("imp-pub.lab.example.com", "imp", "publisher"),
 ]
 FQDNS = [n[0] for n in NODES]
+#: Every renewal a workflow test started through a ``start`` helper: tests/workflows/conftest.py
+#: ends those still running, with their cluster locks, after each test.
+STARTED_RENEWALS: list[Any] = []
 GOOD_PEM = "-----BEGIN CERTIFICATE-----\nR09PRA==\n-----END CERTIFICATE-----\n"
 BAD_PEM = "-----BEGIN CERTIFICATE-----\nQkFE\n-----END CERTIFICATE-----\n"
 CSR_PEM = "-----BEGIN CERTIFICATE REQUEST-----\nQ1NS\n-----END CERTIFICATE REQUEST-----\n"
@@ -123,6 +132,12 @@ class StubCluster:
     paws_down_on: str | None = None
     calls: list[tuple[str, Any]] = field(default_factory=list)
     other_renewals: list[str] = field(default_factory=list)
+    #: the publisher's processnode pkid discovery reads (the cluster lock's key): unique per
+    #: stub, so that tests sharing a server never share a lock; None: AXL names no publisher
+    publisher_uuid: str | None = field(default_factory=lambda: str(uuid.uuid4()))
+    #: the change cluster_lock_holder names ("" : the lock is free); tests of the lock itself
+    #: register the real activity instead
+    lock_holder: str = ""
     #: earlier changes of the cluster that left work behind (find_other_renewals)
     leftover_changes: list[LeftoverChange] = field(default_factory=list)
     #: an ADCS-like CA answers pending, then issues (or denies) from this instant on
@@ -309,6 +324,11 @@ class StubCluster:
                     taken_at=datetime(2026, 11, 27, tzinfo=UTC), total=200, registered=200
                 ),
                 axl_nodes=FQDNS[:3],
+                identity=(
+                    ClusterIdentity(publisher=FQDNS[0], publisher_uuid=s.publisher_uuid)
+                    if s.publisher_uuid is not None
+                    else None
+                ),
                 sso_enabled=s.sso_enabled,
                 security_mode=s.security_mode,
                 db_replication={f.split(".")[0]: 2 for f in FQDNS},
@@ -435,6 +455,17 @@ class StubCluster:
             every = f"{key}!" in s.lost_responses
             if every or (key in s.lost_responses and activity.info().attempt == 1):
                 raise ApplicationError(f"{key}: the worker died after the effect", type="Lost")
+
+        @activity.defn(name="cluster_lock_holder")
+        async def cluster_lock_holder(req: LockHolderRequest) -> LockHolder:
+            s.calls.append(("cluster_lock_holder", req))
+            return LockHolder(change_id=s.lock_holder, cluster="lab" if s.lock_holder else "")
+
+        @activity.defn(name="release_cluster_lock")
+        async def release_cluster_lock(req: LockReleaseRequest) -> bool:
+            # Temporal is not the far end: the real release, through the worker's client (not
+            # a call on the cluster, so not recorded).
+            return await RegistryActivities(activity.client()).release_cluster_lock(req)
 
         @activity.defn(name="disable_sso")
         async def disable_sso(ref: ClusterRef) -> SsoResult:
@@ -695,6 +726,8 @@ class StubCluster:
             ctl_update,
             discover_cluster,
             find_other_renewals,
+            cluster_lock_holder,
+            release_cluster_lock,
             disable_sso,
             sso_status,
             generate_csr,

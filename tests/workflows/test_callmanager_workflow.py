@@ -17,6 +17,7 @@ from temporalio.worker import Worker
 
 from tests.workflows.stubs import FQDNS, StubCluster
 from tests.workflows.test_renewal_workflow import Handle, start, update_message, wait_for
+from workflows.cluster_lock import ClusterLockWorkflow
 from workflows.intents import CONFIRMED_AFTER_RETRY
 from workflows.models import ApprovalInput, OperatorDecision, RenewalStatus
 from workflows.renewal import CertRenewalWorkflow
@@ -36,7 +37,7 @@ async def worker(
     async with Worker(
         time_skipping_env.client,
         task_queue=task_queue,
-        workflows=[CertRenewalWorkflow],
+        workflows=[CertRenewalWorkflow, ClusterLockWorkflow],
         activities=stub.activities(),
     ) as w:
         yield w

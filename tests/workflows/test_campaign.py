@@ -44,8 +44,15 @@ class StubRenewal:
 
     @workflow.run
     async def run(self, inp: RenewalInput) -> RenewalStatus:
-        """Wait for the outcome; ``fail`` fails like a renewal that stopped."""
+        """Wait for the outcome; ``fail`` fails like a renewal that stopped, ``busy`` like one
+        its cluster's lock refused (another change holds the cluster)."""
         await workflow.wait_condition(lambda: bool(self._outcome))
+        if self._outcome == "busy":
+            raise ApplicationError(
+                f"change CHG-OTHER is running on cluster {inp.cluster}-by-address",
+                type="ClusterBusy",
+                non_retryable=True,
+            )
         if self._outcome == "fail":
             raise ApplicationError(
                 f"Cisco Tomcat did not start on {inp.cluster}-pub",
@@ -63,7 +70,7 @@ class StubRenewal:
 
     @workflow.signal
     def finish(self, outcome: str) -> None:
-        """End the stub renewal: ``done`` or ``fail``."""
+        """End the stub renewal: ``done``, ``fail`` or ``busy``."""
         self._outcome = outcome
 
 
@@ -362,6 +369,29 @@ async def test_cluster_with_a_running_renewal_is_skipped(
     assert result.counts.done == 4 and result.counts.skipped == 1
     assert await child_starts(handle) == 4
     assert sorted(fleet.checked) == [f"c{i}" for i in range(5)]
+
+
+async def test_a_renewal_refused_by_its_cluster_lock_is_skipped_not_failed(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, task_queue: str
+) -> None:
+    """Another change holds c0 under another inventory name: visibility (by name) saw
+    nothing, the renewal's lock refused it. That is busy, not a failure: the stop rule does
+    not pause the campaign."""
+    client = time_skipping_env.client
+    handle = await start(client, task_queue, limit=1, stop_after_failures=1)
+    status = await status_when(handle, lambda s: len(started(s)) == 1)
+    await finish(client, status, "c0", "busy")
+    status = await status_when(
+        handle, lambda s: next(c for c in s.clusters if c.cluster == "c0").state != "running"
+    )
+    assert status.phase != "paused", status.paused_reason
+    result = await run_to_end(client, handle, already=("c0",))
+    by_name = {c.cluster: c for c in result.clusters}
+    assert by_name["c0"].state == "skipped"
+    assert "CHG-OTHER is running on cluster c0-by-address" in by_name["c0"].error
+    assert (result.counts.done, result.counts.failed, result.counts.skipped) == (4, 0, 1)
+    assert result.failures == []
+    assert "paused" not in [e.action for e in result.audit]
 
 
 async def test_selection_by_tag_release_and_unknown_names(

@@ -11,6 +11,7 @@ from temporalio.worker import Worker
 
 from tests.workflows.stubs import FQDNS, StubCluster
 from tests.workflows.test_renewal_workflow import confirm_sso, start
+from workflows.cluster_lock import ClusterLockWorkflow
 from workflows.renewal import CertRenewalWorkflow
 
 PUBLISHER, *OTHERS = FQDNS
@@ -28,7 +29,7 @@ async def worker(
     async with Worker(
         time_skipping_env.client,
         task_queue=task_queue,
-        workflows=[CertRenewalWorkflow],
+        workflows=[CertRenewalWorkflow, ClusterLockWorkflow],
         activities=stub.activities(),
     ) as w:
         yield w

@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 from tests.workflows.stubs import StubCluster
 from tests.workflows.test_renewal_workflow import Handle, start, wait_for
 from workflows import search_attributes as sa
+from workflows.cluster_lock import ClusterLockWorkflow
 from workflows.models import ApprovalInput
 from workflows.renewal import CertRenewalWorkflow
 
@@ -35,7 +36,7 @@ async def worker(
     async with Worker(
         time_skipping_env.client,
         task_queue=task_queue,
-        workflows=[CertRenewalWorkflow],
+        workflows=[CertRenewalWorkflow, ClusterLockWorkflow],
         activities=stub.activities(),
     ) as w:
         yield w

@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 
 from tests.workflows.stubs import FQDNS, StubCluster
 from tests.workflows.test_renewal_workflow import Handle, confirm_sso, start, wait_for
+from workflows.cluster_lock import ClusterLockWorkflow
 from workflows.intents import CONFIRMED_AFTER_RETRY
 from workflows.models import OperatorDecision, RenewalStatus
 from workflows.renewal import CertRenewalWorkflow
@@ -38,7 +39,7 @@ async def worker(
     async with Worker(
         time_skipping_env.client,
         task_queue=task_queue,
-        workflows=[CertRenewalWorkflow],
+        workflows=[CertRenewalWorkflow, ClusterLockWorkflow],
         activities=stub.activities(),
     ) as w:
         yield w

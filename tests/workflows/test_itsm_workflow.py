@@ -17,6 +17,7 @@ from activities.clients.itsm.models import ItsmReason, WriteBackRequest
 from activities.cluster_models import ItsmPolicy
 from tests.workflows.stubs import WRITES, StubCluster
 from tests.workflows.test_renewal_workflow import confirm_sso, start, stub, wait_for
+from workflows.cluster_lock import ClusterLockWorkflow
 from workflows.models import ApprovalInput, PlanReport, PlanRequest
 from workflows.plan_workflow import PlanWorkflow
 from workflows.renewal import CertRenewalWorkflow
@@ -38,7 +39,7 @@ async def worker(
     async with Worker(
         time_skipping_env.client,
         task_queue=task_queue,
-        workflows=[CertRenewalWorkflow, PlanWorkflow],
+        workflows=[CertRenewalWorkflow, ClusterLockWorkflow, PlanWorkflow],
         activities=stub.activities(),
     ) as w:
         yield w

@@ -32,8 +32,9 @@ from activities.clients.notify.models import (
     RoutesRequest,
 )
 from tests.time_skipping import time_skipping_server
-from tests.workflows.stubs import GOOD_PEM, ROOT_PEM, StubCluster
+from tests.workflows.stubs import GOOD_PEM, ROOT_PEM, STARTED_RENEWALS, StubCluster
 from workers.converter import make_data_converter
+from workflows.cluster_lock import ClusterLockWorkflow
 from workflows.models import (
     ApprovalInput,
     CertificateSubmission,
@@ -108,7 +109,7 @@ async def worker(
     async with Worker(
         notify_env.client,
         task_queue=task_queue,
-        workflows=[CertRenewalWorkflow, NotificationWorkflow],
+        workflows=[CertRenewalWorkflow, ClusterLockWorkflow, NotificationWorkflow],
         activities=[*stub.activities(), *channels.activities()],
     ) as w:
         yield w
@@ -123,9 +124,11 @@ async def start(env: WorkflowEnvironment, task_queue: str, **kw: object) -> Hand
             **kw,
         }
     )
-    return await env.client.start_workflow(
+    handle = await env.client.start_workflow(
         CertRenewalWorkflow.run, inp, id=inp.change_id, task_queue=task_queue
     )
+    STARTED_RENEWALS.append(handle)
+    return handle
 
 
 async def status_of(handle: Handle) -> RenewalStatus:
@@ -151,11 +154,13 @@ async def confirm_sso(env: WorkflowEnvironment, handle: Handle, stub: StubCluste
 async def started(handle: Handle) -> list[str]:
     """The ids of the notification workflows the renewal started, in its order."""
     history = await handle.fetch_history()
-    return [
-        e.start_child_workflow_execution_initiated_event_attributes.workflow_id
+    starts = [
+        e.start_child_workflow_execution_initiated_event_attributes
         for e in history.events
         if e.HasField("start_child_workflow_execution_initiated_event_attributes")
     ]
+    # The renewal's other child is its cluster lock (workflows/cluster_lock.py).
+    return [a.workflow_id for a in starts if a.workflow_type.name == "NotificationWorkflow"]
 
 
 async def sent(env: WorkflowEnvironment, handle: Handle) -> list[NotificationReport]:
@@ -276,13 +281,15 @@ async def test_manual_ca_approval_question_and_done_each_once_with_deterministic
     # Replaying the renewal (a worker restart) issues the same starts: no duplicate.
     history = await handle.fetch_history()
     await Replayer(
-        workflows=[CertRenewalWorkflow, NotificationWorkflow],
+        workflows=[CertRenewalWorkflow, ClusterLockWorkflow, NotificationWorkflow],
         data_converter=make_data_converter(),
     ).replay_workflow(history)
     starts = [
         e
         for e in history.events
         if e.HasField("start_child_workflow_execution_initiated_event_attributes")
+        and e.start_child_workflow_execution_initiated_event_attributes.workflow_type.name
+        == "NotificationWorkflow"
     ]
     assert len(starts) == 4
 

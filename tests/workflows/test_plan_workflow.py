@@ -20,13 +20,14 @@ from console.attempts import ChangeIdTaken, preflight_verdict, reuse_policy
 from tests.workflows.stubs import FQDNS, WRITES, StubCluster
 from tests.workflows.test_renewal_workflow import start, stub, wait_for
 from workflows import search_attributes as sa
+from workflows.cluster_lock import ClusterLockWorkflow
 from workflows.models import ApprovalInput, PlanReport, PlanRequest
 from workflows.plan_workflow import PlanWorkflow
 from workflows.renewal import CertRenewalWorkflow
 
 __all__ = ["stub"]
 
-READS = {"discover_cluster", "load_change_policy", "find_other_renewals"}
+READS = {"discover_cluster", "load_change_policy", "find_other_renewals", "cluster_lock_holder"}
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -36,7 +37,7 @@ async def worker(
     async with Worker(
         time_skipping_env.client,
         task_queue=task_queue,
-        workflows=[CertRenewalWorkflow, PlanWorkflow],
+        workflows=[CertRenewalWorkflow, ClusterLockWorkflow, PlanWorkflow],
         activities=stub.activities(),
     ) as w:
         yield w
@@ -84,6 +85,26 @@ async def test_the_plan_sees_what_preflight_sees(
     (asked,) = [arg for name, arg in stub.calls if name == "find_other_renewals"]
     assert asked.exclude_change_id == "CHG-new"
     assert not WRITES & set(stub.names())
+
+
+async def test_the_plan_names_the_change_holding_the_cluster_under_another_name(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    """Visibility by inventory name lists nothing; the cluster's lock (by its identity) is
+    held: the plan says so, as start would refuse."""
+    stub.lock_holder = "CHG-other-name"
+    report = await dry_run(time_skipping_env, task_queue, change_id="CHG-new")
+    (busy,) = [p for p in report.problems if p.code == "other-renewal-running"]
+    assert busy.blocking and "CHG-other-name" in busy.message
+
+
+async def test_the_plan_says_when_the_clusters_identity_is_unknown(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    stub.publisher_uuid = None
+    report = await dry_run(time_skipping_env, task_queue)
+    assert [p.code for p in report.problems if p.blocking] == ["cluster-identity-unknown"]
+    assert "cluster_lock_holder" not in stub.names()
 
 
 async def test_an_unreadable_cluster_fails_the_plan_with_its_reason(

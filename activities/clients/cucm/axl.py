@@ -30,6 +30,10 @@ from activities.clients.cucm.transport import BasicAuth, HttpsApi, HttpsClient, 
 AXL_NS = "http://www.cisco.com/AXL/API/{version}"
 PATH = "/axl/"
 ENTERPRISE_WIDE_DATA = "EnterpriseWideData"
+#: processNodeRole of a CUCM (not IM&P) server: the schema's XProcessNodeRole default (S28).
+CUCM_PROCESS_NODE_ROLE = "CUCM Voice/Video"
+#: nodeUsage of a cluster's publisher (§6).
+PUBLISHER_NODE_USAGE = "Publisher"
 _Builder = Callable[[etree._Element], None]
 SECURITY_MODE_SQL = (
     "select paramname,paramvalue from processconfig where paramname='ClusterSecurityMode'"
@@ -60,12 +64,15 @@ class ProcessNode(BaseModel):
         description: Free text.
         node_usage: Publisher or Subscriber.
         role: processNodeRole ("CUCM Voice/Video", "CUCM IM and Presence"), when returned.
+        uuid: The processnode's pkid (the ``uuid`` attribute), lower case without braces;
+            "" when the reply has none.
     """
 
     name: str
     description: str = ""
     node_usage: str = ""
     role: str = ""
+    uuid: str = ""
 
 
 class CmGroupMember(BaseModel):
@@ -176,6 +183,7 @@ class AxlClient(HttpsApi):
                 description=(pn.findtext("description") or "").strip(),
                 node_usage=(pn.findtext("nodeUsage") or "").strip(),
                 role=(pn.findtext("processNodeRole") or "").strip(),
+                uuid=(pn.get("uuid") or "").strip().strip("{}").lower(),
             )
             for pn in ret.iterfind("processNode")
         ]

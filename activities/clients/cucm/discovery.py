@@ -21,7 +21,14 @@ from datetime import UTC, datetime
 from activities.catalog import WATCHED_SERVICES, Purpose
 from activities.cert_paths import readback_interface
 from activities.clients import pki
-from activities.clients.cucm.axl import AxlClient, CmGroup, DevicePool
+from activities.clients.cucm.axl import (
+    CUCM_PROCESS_NODE_ROLE,
+    PUBLISHER_NODE_USAGE,
+    AxlClient,
+    CmGroup,
+    DevicePool,
+    ProcessNode,
+)
 from activities.clients.cucm.backoff import Retrying, reads_backoff, tried
 from activities.clients.cucm.cli import CucmCli
 from activities.clients.cucm.controlcenter import ControlCenterClient, ServiceStatus
@@ -35,6 +42,7 @@ from activities.clients.cucm.transport import NodeEndpoint, credentials
 from activities.clients.inventory import ClusterEntry, Inventory, NodeEntry
 from activities.clients.trust_store import TrustFile
 from activities.cluster_models import (
+    ClusterIdentity,
     ClusterSnapshot,
     CmGroupInfo,
     NodeHealth,
@@ -57,6 +65,22 @@ def endpoint(
     """Connection details of a node, trusting ``roots`` (PEM) and ``files`` (the cluster's
     trust store, the local CA root) besides the inventory's CA file."""
     return NodeEndpoint.from_inventory(cluster, node, tuple(roots), tuple(files))
+
+
+def cluster_identity(nodes: Sequence[ProcessNode]) -> ClusterIdentity | None:
+    """The cluster's identity from its process nodes: the CUCM publisher's name and pkid
+    (``inferred.CLUSTER_IDENTITY_FROM_PUBLISHER_PROCESSNODE``), as the cluster reports them.
+
+    None when no CUCM publisher is listed (the IM&P publisher is a "Publisher" too, with the
+    IM and Presence role; a reply without roles counts as CUCM).
+    """
+    for node in nodes:
+        if node.node_usage.lower() != PUBLISHER_NODE_USAGE.lower():
+            continue
+        if node.role and node.role != CUCM_PROCESS_NODE_ROLE:
+            continue
+        return ClusterIdentity(publisher=node.name, publisher_uuid=node.uuid)
+    return None
 
 
 def _why(exc: Exception) -> str:
@@ -252,15 +276,21 @@ async def _discover(
         certificates=cluster.certificates,
     )
 
-    async def read_axl() -> tuple[str, list[str], int]:
+    async def read_axl() -> tuple[str, list[ProcessNode], int]:
         async with AxlClient(pub_ep, credentials(inventory, cluster, "app_user")) as client:
             version = await client.get_ccm_version()
-            nodes = [cluster.canonical(n.name) for n in await client.list_process_nodes()]
+            nodes = await client.list_process_nodes()
             return version, nodes, await client.cluster_security_mode()
 
     async def axl() -> None:
         try:
-            snapshot.version, snapshot.axl_nodes, snapshot.security_mode = await retrying(read_axl)
+            (
+                snapshot.version,
+                process_nodes,
+                snapshot.security_mode,
+            ) = await retrying(read_axl)
+            snapshot.axl_nodes = [cluster.canonical(n.name) for n in process_nodes]
+            snapshot.identity = cluster_identity(process_nodes)
         except CucmError as exc:
             snapshot.axl_error = f"AXL on {pub.fqdn}: {_why(exc)}"
 

@@ -357,3 +357,12 @@ IMP_NODES_PER_TOMCAT_WAVE = 1
 #: installed (a multi-server upload installs it on every node at once), and updating again would
 #: change nothing: ucrenew skips the update then. False: always update.
 CTL_CURRENT_IF_LISTS_INSTALLED_CALLMANAGER = True
+
+# -- The cluster's identity (discovery.py, the one-change-per-cluster lock) -------------------
+#: A CUCM cluster is told apart by its CUCM publisher's processnode row as AXL lists it
+#: (listProcessNode, §6: nodeUsage ``Publisher``, processNodeRole ``CUCM Voice/Video``): its
+#: name (as System > Server was typed) and its pkid (the ``uuid`` attribute). No source says
+#: the pkid is unique per installation (a database row's pkid is generated when the row is
+#: inserted, at install for the publisher): ucrenew keys on both, so that two clusters share
+#: an identity only when both the publisher's server name and its pkid are equal.
+CLUSTER_IDENTITY_FROM_PUBLISHER_PROCESSNODE = ("name", "uuid")
