@@ -33,6 +33,16 @@ class UcrenewSettings(BaseSettings):
         temporal_address: ``host:port`` of the Temporal frontend.
         temporal_ui_port: Web UI port of the embedded dev server.
         namespace: Temporal namespace.
+        temporal_tls: TLS to the Temporal frontend: ``true``, ``false``, or unset (the default)
+            for on as soon as any of the TLS settings below or an API key is given.
+        temporal_tls_ca_file: PEM file of the CA that signed the frontend's certificate; the
+            system's trust store when unset (Temporal Cloud's certificates chain to it).
+        temporal_tls_server_name: Name to check the frontend's certificate against, when it is
+            not the host of ``temporal_address`` (an IP address or a load balancer's name).
+        temporal_tls_client_cert_ref: Reference to the PEM client certificate (chain) for mTLS.
+        temporal_tls_client_key_ref: Reference to its PEM private key; both or neither.
+        temporal_api_key_ref: Reference to an API key (Temporal Cloud, or a self-hosted
+            cluster with an authorizer), sent as ``authorization: Bearer …``; needs TLS.
         task_queue: Task queue the workers poll.
         inventory: Path of ``clusters.yaml``; defaults to ``<state_dir>/clusters.yaml``.
         trust_dir: Where the per-cluster trust files live (the CA certificates of the chains
@@ -81,6 +91,12 @@ class UcrenewSettings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_ui_port: int = Field(default=8233, ge=1, le=65535)
     namespace: str = "default"
+    temporal_tls: bool | None = None
+    temporal_tls_ca_file: Path | None = None
+    temporal_tls_server_name: str | None = Field(default=None, min_length=1)
+    temporal_tls_client_cert_ref: SecretRef | None = None
+    temporal_tls_client_key_ref: SecretRef | None = None
+    temporal_api_key_ref: SecretRef | None = None
     task_queue: str = "ucrenew"
     inventory: Path | None = None
     trust_dir: Path | None = None
