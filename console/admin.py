@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from console.common import CliError, connect_error, console, run_async, settings
+from console.common import CliError, connect_error, run_async, settings
 
 __all__ = ["admin_app"]
 
@@ -50,11 +50,10 @@ async def admin_init(
         typer.echo(json.dumps(outcome.as_json()))
         return
     for name, kind in outcome.added.items():
-        console.print(f"added    {name} ({kind})", highlight=False)
+        typer.echo(f"added    {name} ({kind})")
     for name, kind in outcome.present.items():
-        console.print(f"present  {name} ({kind})", highlight=False)
-    console.print(
+        typer.echo(f"present  {name} ({kind})")
+    typer.echo(
         f"namespace {ns} is ready for ucrenew: {len(outcome.added)} search attribute(s) "
-        f"added, {len(outcome.present)} already present",
-        highlight=False,
+        f"added, {len(outcome.present)} already present"
     )

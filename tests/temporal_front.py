@@ -239,7 +239,9 @@ class TemporalFront:
         try:
             response: bytes = await call(request, metadata=passed, timeout=context.time_remaining())
         except grpc.aio.AioRpcError as err:
-            await context.abort(err.code(), err.details() or "", err.trailing_metadata())
+            await context.abort(
+                err.code(), err.details() or "", tuple(err.trailing_metadata() or ())
+            )
         return response
 
 
