@@ -358,3 +358,40 @@ async def test_worker_process_polls_over_mtls(
     assert bad.returncode == 1
     assert text.startswith("error: the Temporal client key (UCRENEW_TEMPORAL_TLS_CLIENT_KEY_REF)")
     assert "Traceback" not in text
+
+
+async def test_dashboard_service_connects_over_mtls_with_api_key(
+    key_front: TemporalFront, pki: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service (dashboard and action API) connects at start-up with the same settings:
+    mTLS and the API key, the key sent as the bearer header."""
+    from service.app import create_app
+    from service.settings import ServiceSettings
+
+    monkeypatch.setenv("TC_SESSION_KEY", "s" * 48)
+    monkeypatch.setenv("TC_KEY", API_KEY)
+    settings = ServiceSettings(
+        session_key="env:TC_SESSION_KEY",
+        ucrenew=UcrenewSettings(
+            state_dir=tmp_path / "state",
+            temporal_address=key_front.address,
+            temporal_tls_ca_file=pki.ca,
+            temporal_tls_client_cert_ref=f"file:{pki.client_cert}",
+            temporal_tls_client_key_ref=f"file:{pki.client_key}",
+            temporal_api_key_ref="env:TC_KEY",
+        ),
+    )
+    app = create_app(settings)
+    key_front.authorizations.clear()
+    async with app.router.lifespan_context(app):
+        for _ in range(200):
+            if app.state.client is not None:
+                break
+            await asyncio.sleep(0.05)
+        client = app.state.client
+        assert client is not None, "the service never connected"
+        info = await client.workflow_service.describe_namespace(
+            DescribeNamespaceRequest(namespace="default")
+        )
+        assert info.namespace_info.name == "default"
+    assert set(key_front.authorizations) == {f"Bearer {API_KEY}"}
