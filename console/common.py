@@ -97,10 +97,14 @@ err_console: Console = _LazyConsole(stderr=True)  # type: ignore[assignment]
 
 
 def settings() -> UcrenewSettings:
-    """Settings from ``UCRENEW_*`` variables."""
-    from workers.settings import UcrenewSettings
+    """Settings from ``UCRENEW_*`` variables.
 
-    return UcrenewSettings()
+    Raises:
+        SettingsError: A variable does not validate (a ``ValueError``; the message names it).
+    """
+    from workers.settings import load_settings
+
+    return load_settings()
 
 
 def principal(given: str | None) -> str:
@@ -194,6 +198,16 @@ def _classify(exc: BaseException) -> tuple[ExitCode, str]:
 
     if isinstance(exc, CliError):
         return exc.code, str(exc)
+    if "workers.settings" in sys.modules:
+        from workers.settings import SettingsError
+
+        if isinstance(exc, SettingsError):
+            return ExitCode.FAILED, str(exc)
+    if "workers.temporal_connect" in sys.modules:
+        from workers.temporal_connect import TemporalConnectError
+
+        if isinstance(exc, TemporalConnectError):
+            return connect_error(exc).code, str(exc)
     if isinstance(exc, KeyMaterialError):  # the converter refused to send it: any comment
         return ExitCode.USAGE, str(exc)
     if isinstance(exc, InventoryError):

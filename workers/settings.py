@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from activities.clients.secrets import SecretRef
 
-__all__ = ["LogLevel", "UcrenewSettings"]
+__all__ = ["LogLevel", "SettingsError", "UcrenewSettings", "load_settings"]
 
 LogLevel = Annotated[
     Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
@@ -150,3 +150,26 @@ class UcrenewSettings(BaseSettings):
         if not sep or not port.isdigit():
             raise ValueError(f"temporal_address {self.temporal_address!r} is not host:port")
         return host.strip("[]"), int(port)
+
+
+class SettingsError(ValueError):
+    """``UCRENEW_*`` variables that do not validate; the message names each variable and why,
+    never the value (it may be a secret pasted where its reference belongs)."""
+
+
+def load_settings() -> UcrenewSettings:
+    """The settings from ``UCRENEW_*`` variables, or one error naming the variables to fix.
+
+    Raises:
+        SettingsError: A variable does not validate, e.g. ``UCRENEW_TEMPORAL_API_KEY_REF``
+            holding a key instead of its reference.
+    """
+    try:
+        return UcrenewSettings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_input=False):
+            loc = error.get("loc") or ()
+            name = f"UCRENEW_{str(loc[0]).upper()}" if loc else "UCRENEW_* settings"
+            problems.append(f"{name}: {error.get('msg', 'invalid')}")
+        raise SettingsError("invalid settings: " + "; ".join(problems)) from None

@@ -7,6 +7,9 @@ tests/e2e/test_temporal_tls_e2e.py.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -208,3 +211,31 @@ def test_settings_come_from_the_environment(pki: Pki, monkeypatch: pytest.Monkey
     assert tls.domain == "localhost"
     assert tls.client_cert is not None
     assert connect_options(s).api_key == API_KEY
+
+
+def _run(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("UCRENEW_")}
+    full.update(env)
+    return subprocess.run(args, env=full, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("program", ["cli", "worker"])
+def test_a_literal_key_in_the_environment_is_one_line_without_the_key(
+    program: str, tmp_path: Path
+) -> None:
+    """``UCRENEW_TEMPORAL_API_KEY_REF`` holding the key itself: the CLI and the worker each
+    exit 1 with one ``error:`` line naming the variable, without a traceback or the key."""
+    args = (
+        [str(Path(sys.executable).parent / "ucrenew"), "admin", "init"]
+        if program == "cli"
+        else [sys.executable, "-m", "workers"]
+    )
+    result = _run(
+        args,
+        UCRENEW_STATE_DIR=str(tmp_path / "state"),
+        UCRENEW_TEMPORAL_API_KEY_REF=API_KEY,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: invalid settings: UCRENEW_TEMPORAL_API_KEY_REF: ")
+    assert result.stderr.count("\n") == 1
+    assert API_KEY not in result.stdout + result.stderr
