@@ -21,6 +21,7 @@ from typer.core import TyperGroup
 
 from activities.catalog import PURPOSES
 from console import completion, optional_lab, service_commands
+from console.admin import admin_app
 from console.campaigns import campaign_app
 from console.checks import check
 from console.common import (
@@ -164,6 +165,7 @@ fleet_app = typer.Typer(
 app.add_typer(fleet_app, name="fleet")
 app.add_typer(service_commands.users_app, name="users")
 app.add_typer(campaign_app, name="campaign")
+app.add_typer(admin_app, name="admin")
 app.command("serve")(service_commands.serve)
 app.command("login")(service_commands.login)
 app.command("logout")(service_commands.logout)

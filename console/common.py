@@ -97,10 +97,14 @@ err_console: Console = _LazyConsole(stderr=True)  # type: ignore[assignment]
 
 
 def settings() -> UcrenewSettings:
-    """Settings from ``UCRENEW_*`` variables."""
-    from workers.settings import UcrenewSettings
+    """Settings from ``UCRENEW_*`` variables.
 
-    return UcrenewSettings()
+    Raises:
+        SettingsError: A variable does not validate (a ``ValueError``; the message names it).
+    """
+    from workers.settings import load_settings
+
+    return load_settings()
 
 
 def principal(given: str | None) -> str:
@@ -109,24 +113,23 @@ def principal(given: str | None) -> str:
 
 
 async def client() -> Client:
-    """Connect to Temporal, with a clear error when nothing answers."""
+    """Connect to Temporal as the settings say (TLS, mTLS, API key), with a clear error when
+    the settings do not resolve, the server refuses, or nothing answers."""
     from workers.converter import make_data_converter
+    from workers.temporal_connect import TemporalConnectError, connect_client
 
     s = settings()
     try:
-        from temporalio.client import Client
+        return await connect_client(s, data_converter=make_data_converter(s))
+    except TemporalConnectError as exc:
+        raise connect_error(exc) from None
 
-        return await Client.connect(
-            s.temporal_address,
-            namespace=s.namespace,
-            data_converter=make_data_converter(s),
-        )
-    except RuntimeError as exc:
-        raise CliError(
-            f"cannot reach Temporal at {s.temporal_address} ({one_line(str(exc))}): start the "
-            "embedded stack with `ucrenew dev up`, or set UCRENEW_TEMPORAL_ADDRESS",
-            ExitCode.UNREACHABLE,
-        ) from None
+
+def connect_error(exc: Exception) -> CliError:
+    """The CLI's error for a :class:`~workers.temporal_connect.TemporalConnectError`:
+    "unreachable" when nothing answered, else "failed" (settings or credentials)."""
+    code = ExitCode.UNREACHABLE if getattr(exc, "unreachable", False) else ExitCode.FAILED
+    return CliError(str(exc), code)
 
 
 async def renewal(change_id: str) -> WorkflowHandle[CertRenewalWorkflow, RenewalStatus]:
@@ -195,6 +198,16 @@ def _classify(exc: BaseException) -> tuple[ExitCode, str]:
 
     if isinstance(exc, CliError):
         return exc.code, str(exc)
+    if "workers.settings" in sys.modules:
+        from workers.settings import SettingsError
+
+        if isinstance(exc, SettingsError):
+            return ExitCode.FAILED, str(exc)
+    if "workers.temporal_connect" in sys.modules:
+        from workers.temporal_connect import TemporalConnectError
+
+        if isinstance(exc, TemporalConnectError):
+            return connect_error(exc).code, str(exc)
     if isinstance(exc, KeyMaterialError):  # the converter refused to send it: any comment
         return ExitCode.USAGE, str(exc)
     if isinstance(exc, InventoryError):

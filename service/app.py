@@ -63,12 +63,9 @@ async def _connect(app: FastAPI, settings: ServiceSettings) -> None:
         try:
             app.state.client = await connect(settings.ucrenew)
         except RuntimeError as err:
-            log.error(
-                "cannot reach Temporal at %s (%s); retrying in %.0f s (UCRENEW_TEMPORAL_ADDRESS)",
-                address,
-                " ".join(str(err).split())[:200],
-                delay,
-            )
+            # A TemporalConnectError names the UCRENEW_TEMPORAL_* setting to fix; retried all
+            # the same, as a mounted secret or a starting frontend can cure it.
+            log.error("%s; retrying in %.0f s", " ".join(str(err).split())[:600], delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
         else:

@@ -44,6 +44,7 @@ from workers.settings import UcrenewSettings
 from workflows.search_attributes import ALL_SEARCH_ATTRIBUTES
 
 __all__ = [
+    "CLI_TYPE_NAMES",
     "DevServer",
     "DevServerError",
     "DevServerInfo",
@@ -67,6 +68,8 @@ _CLI_TYPE_NAMES: Mapping[int, str] = {
     IndexedType.DATETIME: "Datetime",
     IndexedType.KEYWORD_LIST: "KeywordList",
 }
+CLI_TYPE_NAMES: Mapping[int, str] = _CLI_TYPE_NAMES
+"""Search attribute types by the names the ``temporal`` and ``tcld`` command lines use."""
 _SIGKILL = getattr(signal, "SIGKILL", signal.SIGTERM)
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from activities.clients.secrets import SecretRef
 
-__all__ = ["LogLevel", "UcrenewSettings"]
+__all__ = ["LogLevel", "SettingsError", "UcrenewSettings", "load_settings"]
 
 LogLevel = Annotated[
     Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
@@ -33,6 +33,16 @@ class UcrenewSettings(BaseSettings):
         temporal_address: ``host:port`` of the Temporal frontend.
         temporal_ui_port: Web UI port of the embedded dev server.
         namespace: Temporal namespace.
+        temporal_tls: TLS to the Temporal frontend: ``true``, ``false``, or unset (the default)
+            for on as soon as any of the TLS settings below or an API key is given.
+        temporal_tls_ca_file: PEM file of the CA that signed the frontend's certificate; the
+            system's trust store when unset (Temporal Cloud's certificates chain to it).
+        temporal_tls_server_name: Name to check the frontend's certificate against, when it is
+            not the host of ``temporal_address`` (an IP address or a load balancer's name).
+        temporal_tls_client_cert_ref: Reference to the PEM client certificate (chain) for mTLS.
+        temporal_tls_client_key_ref: Reference to its PEM private key; both or neither.
+        temporal_api_key_ref: Reference to an API key (Temporal Cloud, or a self-hosted
+            cluster with an authorizer), sent as ``authorization: Bearer …``; needs TLS.
         task_queue: Task queue the workers poll.
         inventory: Path of ``clusters.yaml``; defaults to ``<state_dir>/clusters.yaml``.
         trust_dir: Where the per-cluster trust files live (the CA certificates of the chains
@@ -81,6 +91,12 @@ class UcrenewSettings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_ui_port: int = Field(default=8233, ge=1, le=65535)
     namespace: str = "default"
+    temporal_tls: bool | None = None
+    temporal_tls_ca_file: Path | None = None
+    temporal_tls_server_name: str | None = Field(default=None, min_length=1)
+    temporal_tls_client_cert_ref: SecretRef | None = None
+    temporal_tls_client_key_ref: SecretRef | None = None
+    temporal_api_key_ref: SecretRef | None = None
     task_queue: str = "ucrenew"
     inventory: Path | None = None
     trust_dir: Path | None = None
@@ -134,3 +150,26 @@ class UcrenewSettings(BaseSettings):
         if not sep or not port.isdigit():
             raise ValueError(f"temporal_address {self.temporal_address!r} is not host:port")
         return host.strip("[]"), int(port)
+
+
+class SettingsError(ValueError):
+    """``UCRENEW_*`` variables that do not validate; the message names each variable and why,
+    never the value (it may be a secret pasted where its reference belongs)."""
+
+
+def load_settings() -> UcrenewSettings:
+    """The settings from ``UCRENEW_*`` variables, or one error naming the variables to fix.
+
+    Raises:
+        SettingsError: A variable does not validate, e.g. ``UCRENEW_TEMPORAL_API_KEY_REF``
+            holding a key instead of its reference.
+    """
+    try:
+        return UcrenewSettings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_input=False):
+            loc = error.get("loc") or ()
+            name = f"UCRENEW_{str(loc[0]).upper()}" if loc else "UCRENEW_* settings"
+            problems.append(f"{name}: {error.get('msg', 'invalid')}")
+        raise SettingsError("invalid settings: " + "; ".join(problems)) from None

@@ -25,6 +25,7 @@ from workers.auto_renew import AutoRenewActivities
 from workers.converter import make_data_converter
 from workers.logs import LogContextInterceptor
 from workers.settings import UcrenewSettings
+from workers.temporal_connect import connect_client
 from workflows.campaign import CampaignWorkflow
 from workflows.cluster_lock import ClusterLockWorkflow
 from workflows.fleet_scan import FleetClusterScanWorkflow, FleetScanWorkflow
@@ -59,12 +60,14 @@ def trust_store(settings: UcrenewSettings) -> TrustStore:
 
 
 async def connect(settings: UcrenewSettings) -> Client:
-    """A Temporal client with the shared data converter."""
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.namespace,
-        data_converter=make_data_converter(settings),
-    )
+    """A Temporal client with the shared data converter, secured as the settings say (TLS,
+    mTLS, API key: :func:`workers.temporal_connect.connect_client`).
+
+    Raises:
+        TemporalConnectError: The settings do not resolve, or Temporal refused or did not
+            answer; the message names the setting to fix.
+    """
+    return await connect_client(settings, data_converter=make_data_converter(settings))
 
 
 def cucm_backoff(settings: UcrenewSettings) -> Backoff:
