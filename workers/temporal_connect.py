@@ -256,6 +256,10 @@ def connect_options(settings: UcrenewSettings, namespace: str | None = None) -> 
     )
 
 
+# How the client reports a connection the server ended, depending on which side notices first.
+_CLOSED = ("connection closed", "connection reset", "broken pipe")
+
+
 def _one_line(text: str, limit: int = 300) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
@@ -298,14 +302,16 @@ def _failed(options: ConnectOptions, err: Exception) -> TemporalConnectError:
             f"(the name in it), and, when the server wants a client certificate, "
             f"{ENV_CLIENT_CERT} and {ENV_CLIENT_KEY}"
         )
-    if tls is not None and tls.client_cert is None and "connection closed" in lowered:
+    if tls is not None and tls.client_cert is None and any(word in lowered for word in _CLOSED):
         # TLS 1.3: the server checks the client's certificate after the handshake and, missing
         # one, closes the connection; the client sees no alert, only the close.
         return TemporalConnectError(
             f"Temporal at {options.describe()} closed the TLS connection ({text}): it probably "
             f"requires a client certificate (mTLS); set {ENV_CLIENT_CERT} and {ENV_CLIENT_KEY}"
         )
-    if tls is None and ("connection reset" in lowered or "broken pipe" in lowered):
+    # A TLS frontend drops a plaintext HTTP/2 preface; the client reports a reset, a broken pipe
+    # or a plain close depending on which side notices first.
+    if tls is None and any(word in lowered for word in _CLOSED):
         return TemporalConnectError(
             f"Temporal at {options.describe()} closed the connection ({text}): if it wants "
             f"TLS, set {ENV_TLS}=true and {ENV_CA_FILE}"

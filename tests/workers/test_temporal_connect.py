@@ -18,7 +18,7 @@ from temporalio.service import TLSConfig
 
 from tests.temporal_front import Pki, make_pki
 from workers.settings import UcrenewSettings
-from workers.temporal_connect import TemporalConnectError, connect_options
+from workers.temporal_connect import TemporalConnectError, _failed, connect_options
 
 API_KEY = "tc-secret-api-key-0123456789"
 
@@ -239,3 +239,21 @@ def test_a_literal_key_in_the_environment_is_one_line_without_the_key(
     assert result.stderr.startswith("error: invalid settings: UCRENEW_TEMPORAL_API_KEY_REF: ")
     assert result.stderr.count("\n") == 1
     assert API_KEY not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("how", ["connection closed", "Connection reset by peer", "Broken pipe"])
+def test_a_closed_connection_is_read_by_what_was_offered(pki: Pki, how: str) -> None:
+    """The client reports a server that hangs up in several words, depending on timing: each
+    one still points plaintext at TLS and a certificate-less TLS client at mTLS, never at the
+    address (which answered)."""
+    err = RuntimeError(f"Failed client connect: get_system_info call error: {how}")
+    plain = _failed(connect_options(UcrenewSettings()), err)
+    assert "UCRENEW_TEMPORAL_TLS=true" in str(plain) and not plain.unreachable
+    tls = _failed(connect_options(UcrenewSettings(temporal_tls_ca_file=pki.ca)), err)
+    assert "UCRENEW_TEMPORAL_TLS_CLIENT_CERT_REF" in str(tls) and not tls.unreachable
+
+
+def test_nothing_listening_is_unreachable() -> None:
+    """A refused TCP connection is the one case reported as unreachable (CLI exit 5)."""
+    err = RuntimeError("Failed client connect: tcp connect error: Connection refused")
+    assert _failed(connect_options(UcrenewSettings()), err).unreachable
