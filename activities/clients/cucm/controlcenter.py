@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from activities.clients.cucm import _soap, inferred
 from activities.clients.cucm.errors import (
+    CucmError,
     CucmServiceError,
     CucmServiceTimeout,
     CucmThrottled,
@@ -171,7 +172,9 @@ class ControlCenterClient(HttpsApi):
 
         A restart is proven when the service is Started and either its start time
         (``now - UpTime``) lies past ``started_after`` by more than the UpTime resolution, or
-        this wait saw it in another state first (Stopping/Stopped/Starting).
+        this wait saw it in another state first (Stopping/Stopped/Starting). A poll that fails
+        with a retryable error (HTTP 5xx, a SOAP fault, a dropped answer) is a missed poll,
+        not the end of the wait.
 
         Args:
             name: Exact service name.
@@ -189,19 +192,31 @@ class ControlCenterClient(HttpsApi):
         Raises:
             CucmServiceError: Not activated or unknown.
             ServiceFailedToStart: The service ended Stopped, "Component is not running".
-            CucmServiceTimeout: Not in ``want`` within ``timeout``.
+            CucmServiceTimeout: Not in ``want`` within ``timeout`` (naming the last poll's
+                error when it failed).
+            CucmAuthError: The node refused the credentials (any error not retryable).
         """
         node = self.endpoint.fqdn
         deadline = time.monotonic() + timeout
         saw_other = False
         last: ServiceStatus | None = None
+        missed: CucmError | None = None
         while True:
             delay = poll_interval
             try:
                 statuses = await self.get_service_status([name])
             except CucmThrottled as exc:
                 delay = max(poll_interval, exc.retry_after)
+            except CucmError as exc:
+                if not exc.retryable:
+                    raise
+                # One poll among the dozens of a restart that found the node busy (a 5xx, a
+                # SOAP fault, a dropped answer) is a missed poll: the service's state is read
+                # again at the next one, and the deadline still bounds the wait.
+                missed = exc
+                delay = max(poll_interval, exc.asked_wait or 0.0)
             else:
+                missed = None
                 status = next((s for s in statuses if s.name == name), None)
                 if status is None or status.status == "Unknown":
                     raise CucmServiceError(
@@ -233,6 +248,8 @@ class ControlCenterClient(HttpsApi):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 seen = f"last {last.status}, uptime {last.uptime}" if last else "never answered"
+                if missed is not None:
+                    seen += f"; the last poll failed: {missed}"
                 raise CucmServiceTimeout(
                     f"{name} not {want} (restart proven) within {timeout:g}s ({seen})",
                     node=node,
