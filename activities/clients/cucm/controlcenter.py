@@ -19,6 +19,7 @@ from lxml import etree
 from pydantic import BaseModel
 
 from activities.clients.cucm import _soap, inferred
+from activities.clients.cucm.backoff import Backoff, step_reads
 from activities.clients.cucm.errors import (
     CucmError,
     CucmServiceError,
@@ -30,6 +31,8 @@ from activities.clients.cucm.transport import BasicAuth, HttpsApi, HttpsClient, 
 
 AST_NS = "http://schemas.cisco.com/ast/soap"
 PATH = "/controlcenterservice2/services/ControlCenterServices"
+#: The one operation that changes the node (starts, stops or restarts services).
+CONTROL_OPERATION = "soapDoControlServices"
 
 #: Reason code of a service that is not activated on the node.
 NOT_ACTIVATED = -1068
@@ -101,11 +104,20 @@ class ControlCenterClient(HttpsApi):
     Args:
         endpoint: The node to talk to (its own endpoint: the safest choice per §4.2).
         auth: The application user with serviceability roles.
+        reads: How a query (every operation but soapDoControlServices) is repeated after a
+            busy or unreached node: ``step`` as
+            :func:`~activities.clients.cucm.backoff.step_reads` says, None: once.
     """
 
-    def __init__(self, endpoint: NodeEndpoint, auth: BasicAuth) -> None:
+    def __init__(
+        self,
+        endpoint: NodeEndpoint,
+        auth: BasicAuth,
+        reads: Backoff | Literal["step"] | None = "step",
+    ) -> None:
         self.endpoint = endpoint
         self._http = HttpsClient(endpoint, endpoint.https_port, auth)
+        self._reads = step_reads() if reads == "step" else reads
 
     # -- operations ---------------------------------------------------------------------
 
@@ -141,14 +153,14 @@ class ControlCenterClient(HttpsApi):
             CucmThrottled: The node's realtime rate limit was exceeded.
             CucmResponseLost: Sent but unanswered: the control may have been applied.
         """
-        req = etree.Element(_q("soapDoControlServices"), nsmap={"soap": AST_NS})
+        req = etree.Element(_q(CONTROL_OPERATION), nsmap={"soap": AST_NS})
         control = etree.SubElement(req, _q("ControlServiceRequest"))
         etree.SubElement(control, _q("NodeName")).text = node_name or ""
         etree.SubElement(control, _q("ControlType")).text = action.capitalize()
         service_list = etree.SubElement(control, _q("ServiceList"))
         for name in names:
             etree.SubElement(service_list, _q("item")).text = name
-        ret = await self._call("soapDoControlServices", req)
+        ret = await self._call(CONTROL_OPERATION, req)
         items = self._service_list(ret)
         if not items and _text(ret, "ReturnCode") != inferred.CONTROL_RETURN_OK:
             raise CucmServiceError(
@@ -290,4 +302,6 @@ class ControlCenterClient(HttpsApi):
             payload,
             _q(operation + "Return"),
             inferred.THROTTLE_RETRY_AFTER,
+            # A status or list query changes nothing; a service control is sent once.
+            reads=None if operation == CONTROL_OPERATION else self._reads,
         )
