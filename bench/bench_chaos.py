@@ -82,7 +82,7 @@ DEFAULT_FAULTS = ("http-error", "soap-fault", "latency", "response-lost")
 #: (``unreachable-flap`` is a per-subscriber toggle of the crash matrix).
 CHAOS_FAULTS = tuple(k for k in FAULT_KINDS if k != "unreachable-flap")
 #: Seconds an armed kill waits for a CUCM effect before it fires anyway.
-KILL_GRACE = 5.0
+KILL_GRACE = 15.0
 #: A new worker lives at least this long before the next kill: it has polled and resumed work.
 MIN_WORKER_UPTIME = 3.0
 #: Seconds between two status polls of one renewal.
@@ -565,8 +565,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--kill-window",
         type=float,
-        default=90.0,
-        help="the kills fall in the first this many seconds (90)",
+        default=120.0,
+        help="the kills fall in the first this many seconds (120)",
     )
     parser.add_argument(
         "--purposes",
