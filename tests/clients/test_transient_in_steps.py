@@ -33,6 +33,7 @@ from activities.clients.cucm.errors import (
     CucmResponseLost,
     CucmUnreachable,
 )
+from activities.clients.cucm.risport import RisPortClient
 from activities.clients.cucm.transport import BasicAuth
 from activities.cluster_models import CsrRequest
 from activities.cucm import CucmActivities, csr_misses
@@ -266,6 +267,33 @@ async def test_a_service_control_is_sent_once_on_a_busy_answer(lab: LabHandle) -
             await cc.control_services("Restart", ["Cisco CallManager"])
     assert waits == []
     assert lab.lab.journal.entries("service.control", since=mark) == []
+
+
+async def test_a_risport_query_is_asked_again_after_a_busy_answer(lab: LabHandle) -> None:
+    """The chaos bench's CallManager change that failed on ``selectCmDeviceExt: HTTP 503``:
+    selectCmDevice changes nothing, so a 503 is waited out (its Retry-After, RFC 9110
+    §10.2.3) and the query sent again; one that persists still reaches the caller."""
+    waits: list[float] = []
+    lab.lab.faults.add(
+        Fault(
+            kind="http-error",
+            node="cucm-pub",
+            target="soap",
+            count=2,
+            params={"status": 503, "retry_after": 1},
+        )
+    )
+    async with RisPortClient(
+        lab.endpoint("cucm-pub"), lab.app_user, sleep=lambda s: _record(waits, s)
+    ) as ris:
+        summary = await ris.registration_summary()
+        assert summary.total > 0 and waits == [1.0, 1.0]
+        lab.lab.faults.add(
+            Fault(kind="http-error", node="cucm-pub", target="soap", params={"status": 503})
+        )
+        with pytest.raises(CucmHttpError, match="503"):
+            await ris.registration_summary()
+    assert waits == [1.0, 1.0, 2.0, 4.0, 8.0, 16.0]
 
 
 async def test_a_read_that_timed_out_is_not_repeated_by_the_client(lab: LabHandle) -> None:
