@@ -622,7 +622,8 @@ class CucmActivities:
         Requests go out in list order, at most ``req.concurrency`` at a time. Names AXL does
         not know end up in ``not_found``; AXL throttling is waited out; a lost answer is read
         back in RisPort (only a registration older than the request means the reset did not
-        arrive, and it is sent again); any other error fails the attempt. The heartbeats
+        arrive, and it is sent again); so is a transient fault answer (a SOAP fault, a 5xx),
+        a few times per phone; any other error fails the attempt. The heartbeats
         carry a :class:`ResetProgress` and a retried attempt resumes from it: phones an
         earlier attempt reset are not reset again (only requests in flight when that attempt
         died may be repeated). A retried attempt also reads the phones it has no answer for

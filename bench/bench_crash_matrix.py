@@ -42,33 +42,36 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus
 
-from bench.crash_journal import duplicated_effects, false_audit_entries, restart_claims
+from bench.renewal_harness import (
+    FAULT_KINDS,
+    PURPOSE,
+    Handle,
+    Scenario,
+    WatchedJournal,
+    completed_activity,
+    fault_rule,
+    judge,
+    open_window,
+    operate,
+    renewal_options,
+    start_worker,
+    topology_data,
+)
 from lab import topology
 from lab.faults import Fault
-from lab.journal import Journal, JournalEntry
+from lab.journal import JournalEntry
 from lab.server import Lab
 from lab.timing import FAST
 from workers.devserver import DevServer, free_loopback_port
 from workflows import search_attributes as sa
-from workflows.models import (
-    TERMINAL_PHASES,
-    ApprovalInput,
-    RenewalInput,
-    RenewalOptions,
-    RenewalStatus,
-    SsoConfirmation,
-)
+from workflows.models import TERMINAL_PHASES, RenewalInput, RenewalStatus
 from workflows.renewal import CertRenewalWorkflow
 
-Scenario = Literal["tomcat", "callmanager"]
-Handle = WorkflowHandle[CertRenewalWorkflow, RenewalStatus]
 TOMCAT = "Cisco Tomcat"
 CALLMANAGER = "Cisco CallManager"
 
@@ -166,17 +169,6 @@ KILL_POINTS: dict[str, KillPoint] = {
     )
 }
 
-#: Transient faults a real cluster shows; each is injected on every node at ``--rate``.
-FAULT_KINDS: dict[str, str] = {
-    "http-error": "HTTP 503 with Retry-After: 1 on every HTTPS interface",
-    "soap-fault": "a SOAP fault (AxisFault) from Control Center, RisPort and AXL",
-    "latency": "--latency seconds (1.5) added to HTTPS requests",
-    "response-lost": "the operation is applied, the connection drops before the answer",
-    "throttle": "the Control Center / RisPort realtime throttle fault",
-    "ssh-auth-fail": "an SSH login refused (the whole connection)",
-    "unreachable-flap": "a subscriber's HTTPS and SSH ports gone for 1 s every 3 s",
-}
-
 #: unreachable-flap: a subscriber goes away this soon after the start (a renewal of the fast
 #: lab takes a few seconds), then for FLAP_DOWN seconds every FLAP_DOWN + FLAP_UP.
 FLAP_FIRST, FLAP_DOWN, FLAP_UP = 0.5, 1.0, 2.0
@@ -210,33 +202,11 @@ class RunResult:
 def _spec(scenario: Scenario, n: int, subnet: int) -> topology.TopologySpec:
     """Lab ``n``: a cluster of its own name, domain and loopback /24, so that runs at the same
     time are different clusters to ucrenew."""
-    data = topology.load().model_dump()
+    data = topology_data(topology.load().model_dump(), scenario)
     data.update(
         network=f"127.{subnet}.{n}.0/24", cluster=f"matrix{n}", domain=f"matrix{n}.example.com"
     )
-    if scenario == "callmanager":
-        data.update(
-            version="12.5.1.14900-63",
-            security_mode=1,
-            sso_enabled=False,
-            phones={"count": 40, "secure_fraction": 0.25},
-        )
     return topology.TopologySpec.model_validate(data)
-
-
-class WatchedJournal(Journal):
-    """The lab's journal, calling ``watch`` synchronously on every entry it records."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.watch: Callable[[JournalEntry], None] | None = None
-
-    def record(self, kind: str, node: str | None = None, /, **data: Any) -> JournalEntry:
-        """Append an entry, then hand it to the watcher."""
-        entry = super().record(kind, node, **data)
-        if self.watch is not None:
-            self.watch(entry)
-        return entry
 
 
 class Matrix:
@@ -252,28 +222,14 @@ class Matrix:
         self.unplanned_restarts = 0
         self.client: Client | None = None
 
-    def _options(self, scenario: Scenario) -> RenewalOptions:
-        opts: dict[str, Any] = {
-            "restart_poll_seconds": 0.1,
-            "verify_timeout_seconds": 60,
-            "restart_heartbeat_seconds": self.args.restart_heartbeat,
-        }
-        if scenario == "callmanager":
-            opts["health_poll_seconds"] = 0.05
-        return RenewalOptions(**opts)
-
     def _worker(self, state: Path, queue: str) -> subprocess.Popen[bytes]:
-        env = dict(os.environ)
-        env.update(
-            UCRENEW_STATE_DIR=str(state),
-            UCRENEW_INVENTORY=str(state / "lab" / "inventory.yaml"),
-            UCRENEW_TEMPORAL_ADDRESS=self.server.address,
-            UCRENEW_TASK_QUEUE=queue,
+        return start_worker(
+            state,
+            state / "lab" / "inventory.yaml",
+            self.server.address,
+            queue,
+            state / "worker.log",
         )
-        with (state / "worker.log").open("ab") as log:
-            return subprocess.Popen(
-                [sys.executable, "-m", "workers"], env=env, stdout=log, stderr=subprocess.STDOUT
-            )
 
     async def _restart_server(self, epoch: int, unplanned: bool = False) -> None:
         """Start the server again (its database kept), unless another run already did since
@@ -341,16 +297,14 @@ class Matrix:
                     change_id=change,
                     cluster=lab.spec.cluster,
                     requested_by="bench-matrix",
-                    purposes=["CallManager"] if scenario == "callmanager" else ["tomcat"],
-                    windows=[_open_window()] if scenario == "callmanager" else [],
-                    options=self._options(scenario),
+                    purposes=[PURPOSE[scenario]],
+                    windows=[open_window()] if scenario == "callmanager" else [],
+                    options=renewal_options(scenario, self.args.restart_heartbeat),
                 ),
                 id=change,
                 task_queue=queue,
                 search_attributes=sa.start_attributes(
-                    lab.spec.cluster,
-                    change,
-                    ["CallManager" if scenario == "callmanager" else "tomcat"],
+                    lab.spec.cluster, change, [PURPOSE[scenario]]
                 ),
             )
             try:
@@ -389,12 +343,7 @@ class Matrix:
                     await asyncio.sleep(FLAP_UP)
 
             return asyncio.create_task(flap())
-        params: dict[str, Any] = {}
-        if case == "http-error":
-            params = {"status": 503, "retry_after": 1}
-        elif case == "latency":
-            params = {"seconds": self.args.latency}
-        await lab.add_fault(Fault.model_validate({"kind": case, "rate": rate, "params": params}))
+        await lab.add_fault(fault_rule(case, rate, self.args.latency))
         return None
 
     async def _drive(
@@ -423,7 +372,7 @@ class Matrix:
             epoch = self._epoch
             try:
                 if point is not None and point.after_activity and not killed_once:
-                    if await _completed(handle, point.after_activity):
+                    if await completed_activity(handle, point.after_activity):
                         killed_once = True
                         kill_now()
                         continue
@@ -449,68 +398,19 @@ class Matrix:
                 continue
             if status.phase in TERMINAL_PHASES:
                 return status
-            await self._operate(handle, lab, status)
+            await operate(handle, lab, status, "crash matrix")
             await asyncio.sleep(0.1)
         where = f"phase {status.phase}" if status else "before its first status"
         return f"still running after {self.args.timeout:.0f} s ({where})"
 
     @staticmethod
-    async def _operate(handle: Handle, lab: Lab, status: RenewalStatus) -> None:
-        with contextlib.suppress(Exception):
-            if status.awaiting == "sso-confirm":
-                if not lab.cluster.sso_enabled:
-                    lab.cluster.sso_enable(origin="bench operator")
-                await handle.execute_update(
-                    CertRenewalWorkflow.confirm_sso, SsoConfirmation(principal="bench-operator")
-                )
-            elif status.awaiting == "approval":
-                await handle.execute_update(
-                    CertRenewalWorkflow.approve,
-                    ApprovalInput(
-                        principal="bench-cab",
-                        comment="crash matrix",
-                        plan_hash=status.plan.plan_hash if status.plan else None,
-                    ),
-                )
-
-    @staticmethod
     def _judge(result: RunResult, status: RenewalStatus | str, entries: list[JournalEntry]) -> None:
-        result.duplicated = duplicated_effects(entries)
-        if isinstance(status, str):
-            result.operator = status
-            return
-        result.phase = status.phase
-        result.false_audit = false_audit_entries(entries, status.audit, restart_claims(status))
-        if status.phase != "done":
-            result.operator = f"{status.phase}: {status.error or status.question or ''}"
-            if status.awaiting == "operator":
-                result.operator = f"asked: {status.question}"
-        elif status.outstanding:
-            result.operator = f"done, outstanding: {status.outstanding[0]}"
-        result.completed = status.phase == "done"
-
-
-async def _completed(handle: Handle, activity: str) -> bool:
-    """Whether the change's history shows ``activity`` completed (no worker needed)."""
-    scheduled: set[int] = set()
-    async for event in handle.fetch_history_events():
-        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            attrs = event.activity_task_scheduled_event_attributes
-            if attrs.activity_type.name == activity:
-                scheduled.add(event.event_id)
-        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-            done = event.activity_task_completed_event_attributes
-            if done.scheduled_event_id in scheduled:
-                return True
-    return False
-
-
-def _open_window() -> dict[str, str]:
-    now = datetime.now(UTC)
-    return {
-        "start": (now - timedelta(hours=1)).isoformat(),
-        "end": (now + timedelta(hours=4)).isoformat(),
-    }
+        verdict = judge(status, entries)
+        result.completed = verdict.completed
+        result.phase = verdict.phase
+        result.duplicated = verdict.duplicated
+        result.false_audit = verdict.false_audit
+        result.operator = verdict.operator
 
 
 def _table(results: list[RunResult]) -> str:

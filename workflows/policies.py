@@ -81,7 +81,10 @@ RESTART_TIMEOUT = timedelta(seconds=600)
 
 #: Discovery: SSH to every node (5-20 s each to the prompt, 60+ s on slow nodes), ``utils
 #: dbreplication runtimestate`` (30-120 s), certificates and health: minutes on a big cluster.
-DISCOVER = ActivityPolicy(timedelta(minutes=5), _retry(3), heartbeat=STEP_HEARTBEAT)
+#: It only reads, and every worker that dies (a deploy, a crash) costs each discovery in
+#: flight an attempt: six attempts outlast a few worker restarts and a transient failure (the
+#: chaos bench lost renewals of 20 to three kills within a slow discovery with three).
+DISCOVER = ActivityPolicy(timedelta(minutes=5), _retry(6), heartbeat=STEP_HEARTBEAT)
 REGISTRY = ActivityPolicy(timedelta(seconds=30), _retry(5))
 #: ``ucrenew plan`` waits for its answer: a dry run fails fast rather than retrying for minutes.
 PLAN_DISCOVER = ActivityPolicy(

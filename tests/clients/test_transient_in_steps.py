@@ -26,12 +26,14 @@ from activities.clients.cucm.axl import AxlClient
 from activities.clients.cucm.backoff import Backoff
 from activities.clients.cucm.certmgr import CertMgrClient
 from activities.clients.cucm.cli import CucmCli
+from activities.clients.cucm.controlcenter import ControlCenterClient
 from activities.clients.cucm.errors import (
     CucmAuthError,
     CucmHttpError,
     CucmResponseLost,
     CucmUnreachable,
 )
+from activities.clients.cucm.risport import RisPortClient
 from activities.clients.cucm.transport import BasicAuth
 from activities.cluster_models import CsrRequest
 from activities.cucm import CucmActivities, csr_misses
@@ -224,6 +226,74 @@ async def test_an_axl_read_is_asked_again_after_a_busy_answer(lab: LabHandle) ->
     async with AxlClient(lab.endpoint("cucm-pub"), lab.app_user, reads=_recording(waits)) as axl:
         assert await axl.list_process_nodes()
     assert waits == [1.0, 1.0]
+
+
+def _soap_503(count: int) -> Fault:
+    return Fault(
+        kind="http-error",
+        node="cucm-sub1",
+        target="soap",
+        count=count,
+        params={"status": 503, "retry_after": 1},
+    )
+
+
+async def test_a_control_center_status_read_is_asked_again_after_a_busy_answer(
+    lab: LabHandle,
+) -> None:
+    """The chaos bench's ``soapGetServiceStatus: HTTP 503`` that made a CallManager restart an
+    operator question: a status query changes nothing (like an AXL get), so a busy node is
+    asked again after its Retry-After (RFC 9110 §15.6.4, §10.2.3)."""
+    waits: list[float] = []
+    lab.lab.faults.add(_soap_503(2))
+    async with ControlCenterClient(
+        lab.endpoint("cucm-sub1"), lab.app_user, reads=_recording(waits)
+    ) as cc:
+        [status] = await cc.get_service_status(["Cisco CallManager"])
+    assert status.status == "Started"
+    assert waits == [1.0, 1.0]
+
+
+async def test_a_service_control_is_sent_once_on_a_busy_answer(lab: LabHandle) -> None:
+    """soapDoControlServices changes the node: the client never repeats it on its own (the
+    restart step reads the service's start time before it tries again)."""
+    waits: list[float] = []
+    lab.lab.faults.add(_soap_503(1))
+    mark = lab.lab.journal.last_seq
+    async with ControlCenterClient(
+        lab.endpoint("cucm-sub1"), lab.app_user, reads=_recording(waits)
+    ) as cc:
+        with pytest.raises(CucmHttpError, match="503"):
+            await cc.control_services("Restart", ["Cisco CallManager"])
+    assert waits == []
+    assert lab.lab.journal.entries("service.control", since=mark) == []
+
+
+async def test_a_risport_query_is_asked_again_after_a_busy_answer(lab: LabHandle) -> None:
+    """The chaos bench's CallManager change that failed on ``selectCmDeviceExt: HTTP 503``:
+    selectCmDevice changes nothing, so a 503 is waited out (its Retry-After, RFC 9110
+    §10.2.3) and the query sent again; one that persists still reaches the caller."""
+    waits: list[float] = []
+    lab.lab.faults.add(
+        Fault(
+            kind="http-error",
+            node="cucm-pub",
+            target="soap",
+            count=2,
+            params={"status": 503, "retry_after": 1},
+        )
+    )
+    async with RisPortClient(
+        lab.endpoint("cucm-pub"), lab.app_user, sleep=lambda s: _record(waits, s)
+    ) as ris:
+        summary = await ris.registration_summary()
+        assert summary.total > 0 and waits == [1.0, 1.0]
+        lab.lab.faults.add(
+            Fault(kind="http-error", node="cucm-pub", target="soap", params={"status": 503})
+        )
+        with pytest.raises(CucmHttpError, match="503"):
+            await ris.registration_summary()
+    assert waits == [1.0, 1.0, 2.0, 4.0, 8.0, 16.0]
 
 
 async def test_a_read_that_timed_out_is_not_repeated_by_the_client(lab: LabHandle) -> None:

@@ -194,6 +194,8 @@ class StubCluster:
     write_back_failures: int = 0
     #: discovery fails for good (the cluster cannot be reached)
     discover_fails: bool = False
+    #: discovery's first this many attempts die (their worker killed) before they answer
+    discover_dies: int = 0
     #: the cluster's notification settings as the change policy carries them
     notifications: NotificationPolicy = field(default_factory=NotificationPolicy)
     #: change_policy.restarts: Cisco Tomcat restarts at once after the publisher
@@ -241,6 +243,9 @@ class StubCluster:
         @activity.defn(name="discover_cluster")
         async def discover_cluster(ref: DiscoverRequest) -> ClusterSnapshot:
             s.calls.append(("discover_cluster", ref))
+            if s.discover_dies:
+                s.discover_dies -= 1
+                raise ApplicationError("activity Heartbeat timeout (the worker died)")
             if s.discover_fails:
                 raise ApplicationError(
                     "cucm-pub.lab.example.com: connection refused",

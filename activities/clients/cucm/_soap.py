@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from lxml import etree
 
 from activities.clients.cucm import inferred
-from activities.clients.cucm.backoff import retry_after_of
+from activities.clients.cucm.backoff import Backoff, retry_after_of
 from activities.clients.cucm.errors import (
     CucmError,
     CucmHttpError,
@@ -72,17 +72,22 @@ async def call_serviceability(
     payload: etree._Element,
     return_tag: str,
     retry_after: float,
+    reads: Backoff | None = None,
 ) -> etree._Element:
     """POST a serviceability operation (Control Center, RisPort) and return its Return element.
 
     The realtime throttle fault (and HTTP 429) becomes CucmThrottled, other faults
     CucmSoapFault, any other non-200 status CucmHttpError; each carries the reply's
-    ``Retry-After`` when there is one (``retry_after`` is the back-off without it).
+    ``Retry-After`` when there is one (``retry_after`` is the back-off without it). With
+    ``reads`` the operation is a query, sent again as it says after a busy answer (429,
+    502-504) or none; without, it is sent once.
     """
     node = http.endpoint.fqdn
     resp = await http.request(
         "POST",
         path,
+        retry=reads,
+        read=reads is not None,
         content=envelope(payload),
         headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": operation},
     )

@@ -19,7 +19,9 @@ from lxml import etree
 from pydantic import BaseModel
 
 from activities.clients.cucm import _soap, inferred
+from activities.clients.cucm.backoff import Backoff, step_reads
 from activities.clients.cucm.errors import (
+    CucmError,
     CucmServiceError,
     CucmServiceTimeout,
     CucmThrottled,
@@ -29,6 +31,8 @@ from activities.clients.cucm.transport import BasicAuth, HttpsApi, HttpsClient, 
 
 AST_NS = "http://schemas.cisco.com/ast/soap"
 PATH = "/controlcenterservice2/services/ControlCenterServices"
+#: The one operation that changes the node (starts, stops or restarts services).
+CONTROL_OPERATION = "soapDoControlServices"
 
 #: Reason code of a service that is not activated on the node.
 NOT_ACTIVATED = -1068
@@ -100,11 +104,20 @@ class ControlCenterClient(HttpsApi):
     Args:
         endpoint: The node to talk to (its own endpoint: the safest choice per §4.2).
         auth: The application user with serviceability roles.
+        reads: How a query (every operation but soapDoControlServices) is repeated after a
+            busy or unreached node: ``step`` as
+            :func:`~activities.clients.cucm.backoff.step_reads` says, None: once.
     """
 
-    def __init__(self, endpoint: NodeEndpoint, auth: BasicAuth) -> None:
+    def __init__(
+        self,
+        endpoint: NodeEndpoint,
+        auth: BasicAuth,
+        reads: Backoff | Literal["step"] | None = "step",
+    ) -> None:
         self.endpoint = endpoint
         self._http = HttpsClient(endpoint, endpoint.https_port, auth)
+        self._reads = step_reads() if reads == "step" else reads
 
     # -- operations ---------------------------------------------------------------------
 
@@ -140,14 +153,14 @@ class ControlCenterClient(HttpsApi):
             CucmThrottled: The node's realtime rate limit was exceeded.
             CucmResponseLost: Sent but unanswered: the control may have been applied.
         """
-        req = etree.Element(_q("soapDoControlServices"), nsmap={"soap": AST_NS})
+        req = etree.Element(_q(CONTROL_OPERATION), nsmap={"soap": AST_NS})
         control = etree.SubElement(req, _q("ControlServiceRequest"))
         etree.SubElement(control, _q("NodeName")).text = node_name or ""
         etree.SubElement(control, _q("ControlType")).text = action.capitalize()
         service_list = etree.SubElement(control, _q("ServiceList"))
         for name in names:
             etree.SubElement(service_list, _q("item")).text = name
-        ret = await self._call("soapDoControlServices", req)
+        ret = await self._call(CONTROL_OPERATION, req)
         items = self._service_list(ret)
         if not items and _text(ret, "ReturnCode") != inferred.CONTROL_RETURN_OK:
             raise CucmServiceError(
@@ -171,7 +184,9 @@ class ControlCenterClient(HttpsApi):
 
         A restart is proven when the service is Started and either its start time
         (``now - UpTime``) lies past ``started_after`` by more than the UpTime resolution, or
-        this wait saw it in another state first (Stopping/Stopped/Starting).
+        this wait saw it in another state first (Stopping/Stopped/Starting). A poll that fails
+        with a retryable error (HTTP 5xx, a SOAP fault, a dropped answer) is a missed poll,
+        not the end of the wait.
 
         Args:
             name: Exact service name.
@@ -189,19 +204,31 @@ class ControlCenterClient(HttpsApi):
         Raises:
             CucmServiceError: Not activated or unknown.
             ServiceFailedToStart: The service ended Stopped, "Component is not running".
-            CucmServiceTimeout: Not in ``want`` within ``timeout``.
+            CucmServiceTimeout: Not in ``want`` within ``timeout`` (naming the last poll's
+                error when it failed).
+            CucmAuthError: The node refused the credentials (any error not retryable).
         """
         node = self.endpoint.fqdn
         deadline = time.monotonic() + timeout
         saw_other = False
         last: ServiceStatus | None = None
+        missed: CucmError | None = None
         while True:
             delay = poll_interval
             try:
                 statuses = await self.get_service_status([name])
             except CucmThrottled as exc:
                 delay = max(poll_interval, exc.retry_after)
+            except CucmError as exc:
+                if not exc.retryable:
+                    raise
+                # One poll among the dozens of a restart that found the node busy (a 5xx, a
+                # SOAP fault, a dropped answer) is a missed poll: the service's state is read
+                # again at the next one, and the deadline still bounds the wait.
+                missed = exc
+                delay = max(poll_interval, exc.asked_wait or 0.0)
             else:
+                missed = None
                 status = next((s for s in statuses if s.name == name), None)
                 if status is None or status.status == "Unknown":
                     raise CucmServiceError(
@@ -233,6 +260,8 @@ class ControlCenterClient(HttpsApi):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 seen = f"last {last.status}, uptime {last.uptime}" if last else "never answered"
+                if missed is not None:
+                    seen += f"; the last poll failed: {missed}"
                 raise CucmServiceTimeout(
                     f"{name} not {want} (restart proven) within {timeout:g}s ({seen})",
                     node=node,
@@ -273,4 +302,6 @@ class ControlCenterClient(HttpsApi):
             payload,
             _q(operation + "Return"),
             inferred.THROTTLE_RETRY_AFTER,
+            # A status or list query changes nothing; a service control is sent once.
+            reads=None if operation == CONTROL_OPERATION else self._reads,
         )

@@ -22,10 +22,24 @@ from pydantic import BaseModel, Field
 
 from activities.clients.cucm import inferred
 from activities.clients.cucm.axl import AxlClient
-from activities.clients.cucm.errors import CucmDeviceNotFound, CucmResponseLost, CucmThrottled
+from activities.clients.cucm.errors import (
+    CucmDeviceNotFound,
+    CucmError,
+    CucmResponseLost,
+    CucmThrottled,
+)
 from activities.clients.cucm.risport import DeviceRegistration, RisPortClient
 from activities.clients.cucm.transport import BasicAuth, NodeEndpoint
 from activities.cluster_models import PhoneResetResult
+
+#: How many times one phone's reset is sent when AXL answers it with a transient fault (a SOAP
+#: fault, a 5xx) and RisPort shows it did not arrive: a batch of hundreds of phones meets a
+#: few such answers on a busy publisher, and each one used to fail the whole attempt. A fault
+#: that persists still ends the batch.
+TRANSIENT_TRIES = 4
+#: Seconds before a phone's reset is sent again after a transient fault, unless the node asked
+#: for longer (Retry-After).
+TRANSIENT_WAIT = 1.0
 
 
 class ResetProgress(BaseModel):
@@ -71,8 +85,9 @@ async def reset_phones(
     Requests go out in list order, at most ``concurrency`` at a time. Names AXL does not know
     end up in ``not_found``; AXL throttling is waited out; a lost answer is read back in
     RisPort (only a registration older than the request means the reset did not arrive, and it
-    is sent again); any other error ends the batch. Phones that ``resume_from`` counts as
-    answered are not reset again.
+    is sent again); a transient fault answer (a SOAP fault, a 5xx) is read back the same way
+    and the reset sent again up to :data:`TRANSIENT_TRIES` times; any other error ends the
+    batch. Phones that ``resume_from`` counts as answered are not reset again.
 
     Args:
         endpoint: The CUCM publisher (AXL and RisPort70).
@@ -91,7 +106,7 @@ async def reset_phones(
 
     Raises:
         CucmError: Any AXL or RisPort error other than throttling, an unknown device or a lost
-            answer.
+            answer, and a transient fault met :data:`TRANSIENT_TRIES` times for one phone.
     """
     total = len(names)
     state = (resume_from or ResetProgress()).clamped(total)
@@ -115,6 +130,7 @@ async def reset_phones(
         # A reset takes the phone off its node at once and it registers again later: only a
         # registration older than the request means the reset never arrived. (AXL also accepts
         # resets of unregistered phones, which nothing can deliver.)
+        failures = 0
         while True:
             try:
                 records = await ris.select_cm_devices(names=[name], ext=True)
@@ -122,10 +138,17 @@ async def reset_phones(
                 beat(f"RisPort throttled; checking {name} again in {exc.retry_after:.0f}s")
                 await asyncio.sleep(exc.retry_after)
                 continue
+            except CucmError as exc:
+                failures += 1
+                if not exc.retryable or failures >= TRANSIENT_TRIES:
+                    raise
+                await asyncio.sleep(max(TRANSIENT_WAIT, exc.asked_wait or 0.0))
+                continue
             return not any(r.status == "Registered" and r.timestamp < int(sent_at) for r in records)
 
     async def reset_one(axl: AxlClient, ris: RisPortClient, index: int) -> None:
         name = names[index]
+        failures = 0
         while True:
             sent_at = time.time()
             try:
@@ -140,6 +163,18 @@ async def reset_phones(
                 # Read back before sending again: a second reset reboots the phone twice.
                 if not await delivered(ris, name, sent_at):
                     beat(f"reset of {name}: answer lost, phone still registered; again")
+                    continue
+                state.reset += 1
+            except CucmError as exc:
+                failures += 1
+                if not exc.retryable or failures >= TRANSIENT_TRIES:
+                    raise
+                # A fault answer does not say whether the reset was applied: read it back
+                # like a lost answer, and send it again only if it did not arrive.
+                if not await delivered(ris, name, sent_at):
+                    wait = max(TRANSIENT_WAIT, exc.asked_wait or 0.0)
+                    beat(f"reset of {name}: {exc}; phone still registered; again in {wait:.0f}s")
+                    await asyncio.sleep(wait)
                     continue
                 state.reset += 1
             else:

@@ -159,7 +159,9 @@ class ServiceRestart:
             ServiceHung: The restart under way is still under way after ``timeout``.
         """
         try:
-            async with ControlCenterClient(self.endpoint, self.app_user) as cc:
+            # Asked once: Control Center does not answer while Tomcat restarts, and the CLI
+            # below then tells what it cannot.
+            async with ControlCenterClient(self.endpoint, self.app_user, reads=None) as cc:
                 statuses = await cc.get_service_status([self.service])
         except CucmError:
             pass

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from activities.clients.cucm import _soap, inferred
 from activities.clients.cucm.backoff import RETRY_AFTER_CAP, Backoff
-from activities.clients.cucm.errors import CucmError, CucmThrottled
+from activities.clients.cucm.errors import CucmError, CucmHttpError, CucmThrottled
 from activities.clients.cucm.transport import BasicAuth, HttpsApi, HttpsClient, NodeEndpoint
 
 AST_NS = "http://schemas.cisco.com/ast/soap"
@@ -91,6 +91,10 @@ def _int(value: str) -> int:
         return 0
 
 
+#: Busy answers (HTTP 5xx) a query is asked again after (see ``RisPortClient.busy_retries``).
+BUSY_RETRIES = 4
+
+
 class RisPortClient(HttpsApi):
     """Async client of one node's RISService70.
 
@@ -102,7 +106,12 @@ class RisPortClient(HttpsApi):
         throttle_retries: How often a throttled call is retried before CucmThrottled reaches
             the caller: after the node's ``Retry-After`` when it sends one, else after
             ``retry_after`` seconds, doubling with each retry.
-        sleep: How to wait between throttle retries (tests pass a fast one).
+        busy_retries: How often a query answered with a 5xx (a busy node) is asked again
+            before the error reaches the caller: after the node's ``Retry-After`` when it
+            sends one, else 2 s doubling. selectCmDevice changes nothing, and a registration
+            wait or a reset batch reads RisPort dozens of times, so one busy answer must not
+            end it.
+        sleep: How to wait between retries (tests pass a fast one).
     """
 
     def __init__(
@@ -113,11 +122,13 @@ class RisPortClient(HttpsApi):
         max_returned: int = inferred.RIS_MAX_RETURNED_DEVICES,
         throttle_retries: int = inferred.RIS_THROTTLE_RETRIES,
         retry_after: float = inferred.THROTTLE_RETRY_AFTER,
+        busy_retries: int = BUSY_RETRIES,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.endpoint = endpoint
         self.max_returned = max_returned
         self.throttle_retries = throttle_retries
+        self.busy_retries = busy_retries
         self.retry_after = retry_after
         self._sleep = sleep
         # The node's Retry-After when it sends one, else doubling from ``retry_after``.
@@ -244,6 +255,7 @@ class RisPortClient(HttpsApi):
 
     async def _call_with_retries(self, operation: str, req: etree._Element) -> etree._Element:
         attempt = 0
+        busy = 0
         while True:
             try:
                 return await self._call(operation, req)
@@ -252,6 +264,11 @@ class RisPortClient(HttpsApi):
                     raise
                 attempt += 1
                 await self._sleep(self._backoff.delay(attempt, exc))
+            except CucmHttpError as exc:
+                if not exc.retryable or busy >= self.busy_retries:
+                    raise
+                busy += 1
+                await self._sleep(self._backoff.delay(busy, exc))
 
     async def _call(self, operation: str, payload: etree._Element) -> etree._Element:
         return await _soap.call_serviceability(
