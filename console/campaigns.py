@@ -224,7 +224,8 @@ async def start(
 ) -> None:
     """Start a campaign: one renewal per selected cluster, with ids CAMPAIGN-CLUSTER.
 
-    A cluster with a renewal already running is skipped (named in `campaign show`).
+    A cluster with another change running on it is waited for (tried again every 15 min for
+    up to a day from the start; then skipped, named in `campaign show`).
     Renewals wait for their approvals and their cluster's windows as any renewal does.
     """
     import re
@@ -276,7 +277,9 @@ async def start(
     from workers.campaigns import CampaignFailed, resolved_status, start_campaign
 
     try:
-        inp = CampaignInput.model_validate({**body, "requested_by": principal(by)})
+        inp = CampaignInput.model_validate(
+            {**body, "requested_by": principal(by), "base_url": settings().service_base_url}
+        )
     except ValidationError as exc:
         first = exc.errors()[0]
         raise CliError(f"campaign: {first['msg']}", ExitCode.USAGE) from None

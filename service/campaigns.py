@@ -204,6 +204,7 @@ async def post_campaign(
         limit=body.limit,
         stop_after_failures=body.stop_after_failures,
         options=body.options,
+        base_url=service_settings(request).base_url,
     )
     settings = service_settings(request)
     try:
