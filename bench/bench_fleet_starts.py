@@ -23,6 +23,7 @@ from collections import Counter
 from datetime import timedelta
 
 from temporalio import activity
+from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -83,6 +84,21 @@ def _activities(names: list[str], starts: list[float]) -> list[object]:
     return [fleet_inventory, discover_cluster, last_renewed_certificates, start_scheduled_renewal]
 
 
+async def _events_per_run(env: WorkflowEnvironment, scan_id: str, run_id: str | None) -> list[int]:
+    """History events of each run of the scan, following its continue-as-new chain."""
+    counts: list[int] = []
+    while run_id:
+        history = await env.client.get_workflow_handle(scan_id, run_id=run_id).fetch_history()
+        counts.append(len(history.events))
+        last = history.events[-1]
+        run_id = (
+            last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+            if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+            else None
+        )
+    return counts
+
+
 async def main(clusters: int, jitter_minutes: int, dry: bool) -> None:
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=make_data_converter(),
@@ -113,7 +129,7 @@ async def main(clusters: int, jitter_minutes: int, dry: bool) -> None:
             )
             result = await handle.result()
             wall = time.perf_counter() - began
-            history = await handle.fetch_history()
+            per_run = await _events_per_run(env, handle.id, handle.result_run_id)
     finally:
         await env.shutdown()
     started = sum(1 for e in result.clusters if e.auto_renew and e.auto_renew.status == "started")
@@ -122,9 +138,10 @@ async def main(clusters: int, jitter_minutes: int, dry: bool) -> None:
     same_second = Counter(int(s) for s in starts)
     size = len(result.model_dump_json())
     print(f"clusters: {clusters}, all due; jitter window {jitter_minutes} min")
-    print(f"renewals started: {started} (one per cluster)")
-    print(f"scan history: {len(history.events)} events ({len(history.events) / clusters:.1f} "
-          "per cluster)")  # fmt: skip
+    print(f"renewals started: {started} (one per cluster); runs: {result.runs}")
+    events = sum(per_run)
+    print(f"scan history: {events} events in {len(per_run)} run(s) ({events / clusters:.1f} "
+          f"per cluster); largest run {max(per_run)} events (warning at 10,240)")  # fmt: skip
     print(f"scan result: {size / 1024:.1f} KiB ({size / clusters:.0f} B per cluster)")
     if starts:
         print(f"starts spread over {(max(starts) - first) / 60:.1f} min; most in one minute: "
