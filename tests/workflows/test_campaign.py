@@ -619,3 +619,25 @@ async def test_unreadable_inventory_fails_the_campaign_with_the_reason(
     assert isinstance(cause, ApplicationError) and cause.type == "InventoryError"
     assert "the inventory could not be read: clusters.yaml line 3" in cause.message
     assert await child_starts(handle) == 0
+
+
+async def test_campaign_renewals_carry_a_renewals_static_summary_and_details(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, task_queue: str
+) -> None:
+    """Each child renewal shows in the Temporal UI what `ucrenew start` gives a renewal
+    (``workflows.ui_metadata``: change, cluster, purposes; requester, CA, gates and the
+    renewal page), and names its campaign. On main it had a campaign line and no details."""
+    client = time_skipping_env.client
+    handle = await start(
+        client, task_queue, limit=1, base_url="https://ucrenew.example.net", ca="manual"
+    )
+    status = await status_when(handle, lambda s: len(started(s)) == 1)
+    c0 = status.clusters[0]
+    desc = await client.get_workflow_handle(c0.change_id).describe()
+    summary = await desc.static_summary()
+    details = await desc.static_details() or ""
+    assert summary == f"{c0.change_id} · c0 · tomcat · campaign {handle.id}"
+    assert f"**Change** {c0.change_id} on cluster c0" in details
+    assert "**Requested by** alice" in details and "**CA** manual" in details
+    assert f"https://ucrenew.example.net/renewals/{c0.change_id}" in details
+    assert details.endswith(f"**Campaign** {handle.id}")
