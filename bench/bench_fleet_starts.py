@@ -134,7 +134,9 @@ async def main(clusters: int, jitter_minutes: int, dry: bool) -> None:
         await env.shutdown()
     started = sum(1 for e in result.clusters if e.auto_renew and e.auto_renew.status == "started")
     first = min(starts, default=0.0)
-    per_minute = Counter(int((s - first) // 60) for s in starts)
+    # Offsets are whole minutes: each start counts in the minute nearest to it (a start a
+    # fraction of a second late is still its minute's).
+    per_minute = Counter(round((s - first) / 60) for s in starts)
     same_second = Counter(int(s) for s in starts)
     size = len(result.model_dump_json())
     print(f"clusters: {clusters}, all due; jitter window {jitter_minutes} min")

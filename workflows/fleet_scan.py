@@ -137,7 +137,9 @@ class FleetScanWorkflow:
 
     async def _run_in_runs(self, req: FleetScanRequest) -> FleetScanResult:
         """The scan, continuing as new after ``req.operations_per_run`` reads and starts."""
-        state = req.state.model_copy(deep=True) if req.state else FleetScanState()
+        # Not copied: the input is this run's own, and a deep copy of thousands of entries
+        # could take longer than a workflow task may.
+        state = req.state if req.state is not None else FleetScanState()
         self._operations = 0
         if not state.read_all:
             await self._read_fleet(req, state)
