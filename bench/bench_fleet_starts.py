@@ -55,7 +55,7 @@ def _activities(names: list[str], starts: list[float]) -> list[object]:
             targets=[
                 FleetTarget(cluster=n, version="14.0.1.13900-155", products=["cucm"],
                             auto_renew=policy)
-                for n in names
+                for n in (req.clusters or names)
             ]
         )  # fmt: skip
 

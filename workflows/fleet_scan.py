@@ -188,7 +188,9 @@ class FleetScanWorkflow:
             )
             for name, error in inventory.unknown.items()
         )
-        targets = inventory.targets
+        # Each cluster once, whatever the look-up returns (an earlier run read some).
+        read = {e.cluster for e in state.entries}
+        targets = [t for t in inventory.targets if t.cluster not in read]
         self._targets.update((t.cluster, t) for t in targets)
         total = len(state.entries) + len(targets)
         for start in range(0, len(targets), req.concurrency):
