@@ -159,7 +159,8 @@ def _print(status: CampaignStatus, json_out: bool, message: str = "") -> None:
     console.print(
         f"campaign {status.campaign_id}: {status.phase} · {', '.join(status.purposes)} on "
         f"{status.selection.describe()} · {c.done} done, {c.failed} failed, {c.skipped} "
-        f"skipped, {c.running} running, {c.pending} pending of {c.total} · limit "
+        f"skipped, {c.running} running, {c.pending} pending"
+        f"{f' ({c.busy} waiting for another change)' if c.busy else ''} of {c.total} · limit "
         f"{status.limit}, pause after {status.stop_after_failures or 'no'} failure(s)"
     )
     if status.paused_reason:
@@ -178,7 +179,7 @@ def _print(status: CampaignStatus, json_out: bool, message: str = "") -> None:
             row.version or "",
             Text(row.state, style=styles.get(row.state, "")),
             row.change_id if row.run_id else "",
-            row.error,
+            row.error or row.waiting,
         )
     console.print(table)
 
@@ -209,6 +210,23 @@ async def start(
             "--stop-after-failures", min=0, help="pause after this many failures (0: never)"
         ),
     ] = 1,
+    busy_retry: Annotated[
+        int,
+        typer.Option(
+            "--busy-retry-minutes",
+            min=1,
+            help="a cluster another change runs on is tried again after this many minutes",
+        ),
+    ] = 15,
+    busy_wait: Annotated[
+        float,
+        typer.Option(
+            "--busy-wait-hours",
+            min=0,
+            help="wait for busy clusters this long from the start; still busy then: skipped "
+            "(0: skip them at once)",
+        ),
+    ] = 24,
     ca: Annotated[
         CampaignCa, typer.Option("--ca", case_sensitive=False, help="who signs")
     ] = CampaignCa.LOCAL,
@@ -224,7 +242,9 @@ async def start(
 ) -> None:
     """Start a campaign: one renewal per selected cluster, with ids CAMPAIGN-CLUSTER.
 
-    A cluster with a renewal already running is skipped (named in `campaign show`).
+    A cluster with another change running on it is waited for: tried again every
+    --busy-retry-minutes, for --busy-wait-hours from the start; then skipped, the change
+    named in `campaign show`.
     Renewals wait for their approvals and their cluster's windows as any renewal does.
     """
     import re
@@ -260,6 +280,8 @@ async def start(
         "limit": limit,
         "stop_after_failures": stop_after_failures,
         "options": options.model_dump(mode="json"),
+        "busy_retry_seconds": busy_retry * 60,
+        "busy_wait_seconds": round(busy_wait * 3600),
     }
     remote = _remote()
     if remote is not None:
@@ -276,7 +298,9 @@ async def start(
     from workers.campaigns import CampaignFailed, resolved_status, start_campaign
 
     try:
-        inp = CampaignInput.model_validate({**body, "requested_by": principal(by)})
+        inp = CampaignInput.model_validate(
+            {**body, "requested_by": principal(by), "base_url": settings().service_base_url}
+        )
     except ValidationError as exc:
         first = exc.errors()[0]
         raise CliError(f"campaign: {first['msg']}", ExitCode.USAGE) from None

@@ -68,6 +68,14 @@ class CampaignStartBody(BaseModel):
     limit: int = Field(default=1, ge=1, le=500)
     stop_after_failures: int = Field(default=1, ge=0)
     options: RenewalOptions = Field(default_factory=RenewalOptions)
+    busy_retry_seconds: int = Field(
+        default=900, ge=1, description="a busy cluster is tried again after this"
+    )
+    busy_wait_seconds: int = Field(
+        default=86400,
+        ge=0,
+        description="busy clusters are waited for this long from the start (0: skipped at once)",
+    )
 
 
 class CampaignActionBody(BaseModel):
@@ -204,6 +212,9 @@ async def post_campaign(
         limit=body.limit,
         stop_after_failures=body.stop_after_failures,
         options=body.options,
+        busy_retry_seconds=body.busy_retry_seconds,
+        busy_wait_seconds=body.busy_wait_seconds,
+        base_url=service_settings(request).base_url,
     )
     settings = service_settings(request)
     try:

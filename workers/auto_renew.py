@@ -99,6 +99,7 @@ class AutoRenewActivities:
                     if again
                     else WorkflowIDReusePolicy.REJECT_DUPLICATE
                 ),
+                why=[f"due at the fleet scan: {r}" for r in req.reasons] or None,
             )
         except WorkflowAlreadyStartedError:
             if again:

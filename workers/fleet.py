@@ -219,10 +219,13 @@ async def latest_fleet_view(client: Client, now: datetime) -> FleetView:
     Without any completed scan, an empty view whose ``notice`` says how to run one; when a
     later scan failed, the view of the last good one with a notice naming the failure.
     """
+    # A run that continued as new is part of a scan still running (or completed later).
     closed = [
         wf
         async for wf in client.list_workflows(
-            f"{_SCAN_QUERY} AND ExecutionStatus != 'Running'", limit=_LOOK_AT
+            f"{_SCAN_QUERY} AND ExecutionStatus != 'Running' "
+            "AND ExecutionStatus != 'ContinuedAsNew'",
+            limit=_LOOK_AT,
         )
     ]
     closed.sort(key=_closed, reverse=True)

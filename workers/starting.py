@@ -27,10 +27,11 @@ async def start_renewal(
     task_queue: str,
     base_url: str | None = None,
     id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    why: list[str] | None = None,
 ) -> WorkflowHandle[CertRenewalWorkflow, RenewalStatus]:
     """Start ``inp`` as workflow ``inp.change_id`` with its search attributes, its static
     summary (change, cluster, purposes) and details (requester, CA, gates, page link when
-    ``base_url`` is set).
+    ``base_url`` is set, and ``why`` it was started when given: the fleet scan's reasons).
 
     Raises:
         temporalio.exceptions.WorkflowAlreadyStartedError: The change id runs already (or
@@ -46,7 +47,8 @@ async def start_renewal(
             inp.cluster, inp.change_id, list(inp.purposes), inp.requested_by
         ),
         static_summary=static_summary(inp),
-        static_details=static_details(inp, base_url),
+        static_details=static_details(inp, base_url)
+        + (f"\n\n**Why** {'; '.join(why)}" if why else ""),
     )
 
 

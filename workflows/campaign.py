@@ -4,26 +4,34 @@ The clusters are resolved once, at the start, from the inventory (by name, tag o
 ``workflows.campaigns``) and recorded in the campaign's state. At most ``limit`` child
 :class:`~workflows.renewal.CertRenewalWorkflow` run at once, with ids
 ``<campaign>-<cluster>``; each waits for its approvals and its cluster's maintenance windows
-as any renewal does (a renewal waiting for its window holds its slot). A cluster that already
-has a running renewal is **skipped**, with that change named: ucrenew never runs two renewals
-on one cluster, and a campaign does not wait for someone else's change. A renewal refused by
-its cluster's lock (``ClusterBusy``: another change holds the cluster, perhaps under another
-inventory name) is skipped the same way, never counted as a failure.
+as any renewal does (a renewal waiting for its window holds its slot).
+
+A **busy** cluster (one with a running renewal, or whose renewal its cluster's lock refused
+with ``ClusterBusy``: another change holds it, perhaps under another inventory name) is never
+a failure: ucrenew never runs two renewals on one cluster, so the campaign waits for it. The
+cluster goes back to pending and is tried again ``busy_retry_seconds`` later, when the limit
+leaves it a slot and the campaign is not paused; once a retry would fall after
+``busy_wait_seconds`` from the campaign's start (its end for busy clusters), the cluster is
+skipped, naming the change that kept it busy. Campaigns recorded before patch
+``campaign-waits-for-busy`` skip a busy cluster at once.
 
 The campaign pauses by itself once ``stop_after_failures`` renewals failed since it started
-or was last resumed; an operator may pause, resume or abort it (updates carrying who and
-why, in its audit). Pausing and aborting never touch running renewals (their parent close
-policy is ABANDON: they outlive the campaign), except ``abort`` with ``cancel_running``,
-which cancels them and waits until they have ended. A long campaign hands over to a new run
-(continue-as-new, carrying its state) after ``children_per_run`` renewals or when Temporal
-suggests it; it lets its running renewals end first, since a new run cannot await children
-of the old one.
+or was last resumed, and tells people (notification event ``campaign-paused``, through the
+channels of the cluster whose failure paused it that get that event, since patch
+``campaign-pause-notifies``; the start is in its audit); an operator may pause, resume or
+abort it (updates carrying who and why, in its audit). Pausing and aborting never touch
+running renewals (their parent close policy is ABANDON: they outlive the campaign), except
+``abort`` with ``cancel_running``, which cancels them and waits until they have ended. A long
+campaign hands over to a new run (continue-as-new, carrying its state) after
+``children_per_run`` renewals or when Temporal suggests it; it lets its running renewals end
+first, since a new run cannot await children of the old one.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+import contextlib
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import (
@@ -48,12 +56,19 @@ with workflow.unsafe.imports_passed_through():
         CampaignState,
         CampaignStatus,
     )
+    from workflows.campaign_notify import pause_notifier
     from workflows.cluster_lock import BUSY as CLUSTER_BUSY
     from workflows.models import RenewalInput
     from workflows.renewal import CertRenewalWorkflow
     from workflows.steps import RenewalStopped, run_activity
+    from workflows.ui_metadata import static_details, static_summary
 
-__all__ = ["CampaignWorkflow"]
+__all__ = ["BUSY_WAIT_PATCH", "CHILD_METADATA_PATCH", "CampaignWorkflow"]
+
+#: Since this patch a busy cluster is waited for (tried again later), not skipped at once.
+BUSY_WAIT_PATCH = "campaign-waits-for-busy"
+#: Since this patch a child renewal carries a renewal's static summary and details.
+CHILD_METADATA_PATCH = "campaign-child-ui-metadata"
 
 
 @workflow.defn
@@ -68,6 +83,7 @@ class CampaignWorkflow:
         self._finished_at: datetime | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._wake = False
+        self._notifier = pause_notifier(inp)
 
     @workflow.run
     async def run(self, inp: CampaignInput) -> CampaignStatus:
@@ -85,9 +101,10 @@ class CampaignWorkflow:
                 or workflow.info().is_continue_as_new_suggested()
             )
             if not handing_over:
-                for cluster in campaigns.next_to_start(state, inp.limit):
+                for cluster in campaigns.next_to_start(state, inp.limit, workflow.now()):
                     cluster.state = "running"
                     cluster.started_at = workflow.now()
+                    cluster.retry_at = None
                     self._tasks[cluster.cluster] = asyncio.create_task(self._renew(cluster))
                     started_this_run += 1
             counts = campaigns.counts(state)
@@ -95,17 +112,32 @@ class CampaignWorkflow:
             if counts.pending == 0 and counts.running == 0:
                 break
             if handing_over and counts.running == 0:
+                await self._notifier.settled()
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 if not state.aborted:
                     state.runs += 1
                     workflow.continue_as_new(inp.model_copy(update={"state": state}))
                 continue
             self._wake = False
-            await workflow.wait_condition(lambda: self._wake)
+            await self._wait_for_wake()
         self._finished_at = workflow.now()
         self._show_progress()
+        await self._notifier.settled()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.get_status()
+
+    async def _wait_for_wake(self) -> None:
+        """Until something changes (a renewal ended, an operator acted), or the earliest busy
+        cluster may be tried again."""
+        retry = campaigns.next_retry(self._state)
+        if retry is None:
+            await workflow.wait_condition(lambda: self._wake)
+            return
+        delay = max(retry - workflow.now(), timedelta(seconds=1))
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: self._wake, timeout=delay, timeout_summary="try busy clusters again"
+            )
 
     async def _resolve(self) -> None:
         """Record the campaign's clusters from the inventory, once."""
@@ -144,7 +176,10 @@ class CampaignWorkflow:
         for cluster in state.clusters:
             if cluster.state == "pending":
                 cluster.state = "skipped"
-                cluster.error = f"campaign aborted: {state.abort_reason}"
+                cluster.error = f"campaign aborted: {state.abort_reason}" + (
+                    f" (it waited: {cluster.waiting})" if cluster.waiting else ""
+                )
+                cluster.retry_at = None
         running = [self._tasks[c.cluster] for c in state.clusters if c.state == "running"]
         if not state.cancel_running:
             for cluster in state.clusters:
@@ -169,13 +204,45 @@ class CampaignWorkflow:
             self._wake = True
 
     def _cancelled(self, cluster: CampaignCluster) -> None:
+        self._finish(
+            cluster,
+            error=f"cancelled by the campaign's abort ({self._state.abort_reason})",
+            error_type="Cancelled",
+        )
+
+    def _finish(self, cluster: CampaignCluster, *, error: str = "", error_type: str = "") -> None:
+        """Record how the cluster's renewal ended; tell people when that paused the campaign
+        (its stop rule)."""
+        state = self._state
+        paused_before = state.paused
         campaigns.finish_child(
-            self._state,
+            state,
             cluster,
             workflow.now(),
             self._input.stop_after_failures,
-            error=f"cancelled by the campaign's abort ({self._state.abort_reason})",
-            error_type="Cancelled",
+            error=error,
+            error_type=error_type,
+        )
+        if state.paused and not paused_before:
+            self._notifier.campaign_paused(state, cluster)
+
+    def _busy(self, cluster: CampaignCluster, why: str) -> None:
+        """Another change keeps the cluster busy: wait for it (try again later) or, past the
+        campaign's end for busy clusters, skip it naming the change."""
+        inp = self._input
+        may_wait = (
+            inp.busy_wait_seconds > 0
+            and not self._state.aborted
+            and workflow.patched(BUSY_WAIT_PATCH)
+        )
+        campaigns.busy_found(
+            self._state,
+            cluster,
+            workflow.now(),
+            why,
+            retry_seconds=inp.busy_retry_seconds,
+            wait_seconds=inp.busy_wait_seconds,
+            may_wait=may_wait,
         )
 
     async def _run_child(self, cluster: CampaignCluster, change_id: str) -> None:
@@ -189,40 +256,40 @@ class CampaignWorkflow:
                 summary=f"renewals running on {cluster.cluster}",
             )
         except RenewalStopped as stop:
-            campaigns.finish_child(
-                state,
+            self._finish(
                 cluster,
-                workflow.now(),
-                inp.stop_after_failures,
                 error=f"could not check for other renewals: {stop.message}",
                 error_type=stop.error_type,
             )
             return
         if others.change_ids:
-            cluster.state = "skipped"
-            cluster.finished_at = workflow.now()
-            cluster.error = (
-                f"{', '.join(others.change_ids)} is running on {cluster.cluster}: skipped "
-                "(never two renewals on one cluster); renew it once that change has ended"
-            )
+            self._busy(cluster, f"{', '.join(others.change_ids)} is running on {cluster.cluster}")
             return
+        cluster.waiting = ""
+        renewal = RenewalInput(
+            change_id=change_id,
+            cluster=cluster.cluster,
+            purposes=list(inp.purposes),
+            ca=inp.ca,
+            ca_name=inp.ca_name,
+            ca_template=inp.ca_template,
+            requested_by=inp.requested_by,
+            options=inp.options,
+        )
+        summary = f"campaign {inp.campaign_id}: {', '.join(inp.purposes)} on {cluster.cluster}"
+        details: str | None = None
+        if workflow.patched(CHILD_METADATA_PATCH):
+            # What `ucrenew start` gives a renewal, and which campaign started it.
+            summary = f"{static_summary(renewal)} · campaign {inp.campaign_id}"
+            details = f"{static_details(renewal, inp.base_url)}\n\n**Campaign** {inp.campaign_id}"
         try:
             handle = await workflow.start_child_workflow(
                 CertRenewalWorkflow.run,
-                RenewalInput(
-                    change_id=change_id,
-                    cluster=cluster.cluster,
-                    purposes=list(inp.purposes),
-                    ca=inp.ca,
-                    ca_name=inp.ca_name,
-                    ca_template=inp.ca_template,
-                    requested_by=inp.requested_by,
-                    options=inp.options,
-                ),
+                renewal,
                 id=change_id,
                 parent_close_policy=ParentClosePolicy.ABANDON,
-                static_summary=f"campaign {inp.campaign_id}: {', '.join(inp.purposes)} on "
-                f"{cluster.cluster}",
+                static_summary=summary,
+                static_details=details,
             )
         except WorkflowAlreadyStartedError:
             cluster.state = "skipped"
@@ -247,27 +314,19 @@ class CampaignWorkflow:
             if kind == CLUSTER_BUSY:
                 # Another change holds the cluster (perhaps under another inventory name):
                 # busy, like a renewal found running before the start, not a failure.
-                cluster.state = "skipped"
-                cluster.finished_at = workflow.now()
-                cluster.error = f"{message}: skipped"
+                self._busy(cluster, message or "another change holds the cluster")
                 return
-            campaigns.finish_child(
-                state,
-                cluster,
-                workflow.now(),
-                inp.stop_after_failures,
-                error=message or kind,
-                error_type=kind,
-            )
+            self._finish(cluster, error=message or kind, error_type=kind)
             return
-        campaigns.finish_child(state, cluster, workflow.now(), inp.stop_after_failures)
+        self._finish(cluster)
 
     def _show_progress(self) -> None:
         c = campaigns.counts(self._state)
         paused = " · **paused**" if self._state.paused else ""
+        busy = f" ({c.busy} waiting for another change)" if c.busy else ""
         workflow.set_current_details(
             f"**Campaign** {c.done} done, {c.failed} failed, {c.skipped} skipped, "
-            f"{c.running} running, {c.pending} pending of {c.total}{paused}"
+            f"{c.running} running, {c.pending} pending{busy} of {c.total}{paused}"
         )
 
     # -- operators ------------------------------------------------------------------------

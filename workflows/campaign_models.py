@@ -80,6 +80,15 @@ class CampaignCluster(BaseModel):
     error_type: str = ""
     started_at: UtcDatetime | None = None
     finished_at: UtcDatetime | None = None
+    waiting: str = Field(
+        default="",
+        description="while pending: the change that kept the cluster busy and when the "
+        "campaign tries it again",
+    )
+    retry_at: UtcDatetime | None = Field(
+        default=None, description="a busy cluster is not started again before this"
+    )
+    busy_tries: int = Field(default=0, description="times the cluster was found busy")
 
 
 class CampaignState(BaseModel):
@@ -121,6 +130,22 @@ class CampaignInput(BaseModel):
         description="renewals a run starts before it hands over to a new run "
         "(continue-as-new), which it also does when Temporal suggests it",
     )
+    base_url: str | None = Field(
+        default=None,
+        description="the service's address, for the renewal page links in the renewals' "
+        "Temporal UI details and the campaign's notifications (None: no link)",
+    )
+    busy_retry_seconds: int = Field(
+        default=900,
+        ge=1,
+        description="a busy cluster (another change runs on it) is tried again after this",
+    )
+    busy_wait_seconds: int = Field(
+        default=86400,
+        ge=0,
+        description="how long after its start the campaign waits for busy clusters (its end "
+        "for them): one still busy then is skipped, naming the change (0: skip at once)",
+    )
     state: CampaignState | None = Field(
         default=None, description="carried by continue-as-new; None when an operator starts it"
     )
@@ -150,6 +175,9 @@ class CampaignCounts(BaseModel):
     failed: int = 0
     skipped: int = 0
     total: int = 0
+    busy: int = Field(
+        default=0, description="of the pending: waiting for another change on their cluster"
+    )
 
 
 class CampaignStatus(BaseModel):

@@ -5,7 +5,7 @@ pauses, and its status. No clocks: the workflow passes ``workflow.now()``, tests
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from activities.fleet_models import FleetTarget
 from workflows.campaign_models import (
@@ -21,9 +21,11 @@ from workflows.campaign_models import (
 
 __all__ = [
     "audit",
+    "busy_found",
     "child_id",
     "counts",
     "finish_child",
+    "next_retry",
     "next_to_start",
     "release_matches",
     "select_clusters",
@@ -77,18 +79,86 @@ def counts(state: CampaignState) -> CampaignCounts:
     c = CampaignCounts(total=len(state.clusters))
     for cluster in state.clusters:
         setattr(c, cluster.state, getattr(c, cluster.state) + 1)
+        if cluster.state == "pending" and cluster.retry_at is not None:
+            c.busy += 1
     return c
 
 
-def next_to_start(state: CampaignState, limit: int) -> list[CampaignCluster]:
+def _ready(cluster: CampaignCluster, now: datetime | None) -> bool:
+    return cluster.state == "pending" and (
+        cluster.retry_at is None or (now is not None and cluster.retry_at <= now)
+    )
+
+
+def next_to_start(
+    state: CampaignState, limit: int, now: datetime | None = None
+) -> list[CampaignCluster]:
     """The pending clusters to start now: none while paused or aborted, else as many as the
-    limit leaves room for, in order."""
+    limit leaves room for, in order; a busy cluster only once its ``retry_at`` has come
+    (never without ``now``)."""
     if state.paused or state.aborted:
         return []
     room = limit - sum(1 for c in state.clusters if c.state == "running")
     if room <= 0:
         return []
-    return [c for c in state.clusters if c.state == "pending"][:room]
+    return [c for c in state.clusters if _ready(c, now)][:room]
+
+
+def next_retry(state: CampaignState) -> datetime | None:
+    """When the earliest busy cluster may be tried again (None: none waits, or the campaign
+    is paused or aborted and starts nothing)."""
+    if state.paused or state.aborted:
+        return None
+    return min(
+        (c.retry_at for c in state.clusters if c.state == "pending" and c.retry_at is not None),
+        default=None,
+    )
+
+
+def busy_found(
+    state: CampaignState,
+    cluster: CampaignCluster,
+    now: datetime,
+    why: str,
+    *,
+    retry_seconds: int,
+    wait_seconds: int,
+    may_wait: bool = True,
+) -> bool:
+    """Another change keeps ``cluster`` busy (``why`` names it). The cluster waits (back to
+    pending, tried again ``retry_seconds`` from ``now``) while that retry falls within
+    ``wait_seconds`` of the campaign's start (its end for busy clusters); otherwise it is
+    skipped, naming the change. Returns whether it waits."""
+    cluster.busy_tries += 1
+    began = state.started_at or now
+    retry_at = now + timedelta(seconds=retry_seconds)
+    if may_wait and wait_seconds > 0 and retry_at <= began + timedelta(seconds=wait_seconds):
+        cluster.state = "pending"
+        cluster.retry_at = retry_at
+        cluster.run_id = ""
+        cluster.started_at = None
+        cluster.waiting = f"{why}; the campaign tries again at {retry_at:%Y-%m-%d %H:%M:%S} UTC"
+        return True
+    cluster.state = "skipped"
+    cluster.finished_at = now
+    cluster.retry_at = None
+    cluster.waiting = ""
+    if may_wait and wait_seconds > 0:
+        cluster.error = (
+            f"{why}: still busy at the campaign's end for busy clusters "
+            f"({_hours(wait_seconds)} after its start, {cluster.busy_tries} tries): skipped "
+            "(never two renewals on one cluster); renew it once that change has ended"
+        )
+    else:
+        cluster.error = (
+            f"{why}: skipped (never two renewals on one cluster); renew it once that change "
+            "has ended"
+        )
+    return False
+
+
+def _hours(seconds: int) -> str:
+    return f"{seconds / 3600:g} h" if seconds >= 3600 else f"{seconds} s"
 
 
 def audit(state: CampaignState, now: datetime, principal: str, action: str, reason: str) -> None:

@@ -29,6 +29,7 @@ __all__ = [
     "FleetScanEntry",
     "FleetScanRequest",
     "FleetScanResult",
+    "FleetScanState",
     "FleetView",
     "days_between",
 ]
@@ -239,6 +240,16 @@ class FleetScanRequest(BaseModel):
     jitter_seconds: int = Field(
         default=0, ge=0, description="starts spread over this window, per cluster by its name"
     )
+    operations_per_run: int = Field(
+        default=500,
+        ge=1,
+        description="cluster reads and renewal starts one run makes before the scan continues "
+        "as a new run (it does sooner when Temporal suggests it), so a scan of thousands of "
+        "clusters stays far below Temporal's history limits",
+    )
+    state: FleetScanState | None = Field(
+        default=None, description="carried by continue-as-new; None when a scan starts"
+    )
 
 
 class FleetClusterScanRequest(BaseModel):
@@ -272,6 +283,22 @@ class FleetScanEntry(BaseModel):
     )
 
 
+class FleetScanState(BaseModel):
+    """A scan's progress, carried to its next run (continue-as-new): the clusters read so
+    far, those left to read, and how far the starts have got."""
+
+    entries: list[FleetScanEntry] = Field(default_factory=list)
+    to_read: list[str] = Field(default_factory=list, description="clusters not read yet")
+    read_all: bool = False
+    starts_from: UtcDatetime | None = Field(
+        default=None, description="the moment each cluster's jitter counts from"
+    )
+    starts_tried: int = Field(
+        default=0, description="due clusters, in start order, whose start was tried"
+    )
+    runs: int = Field(default=1, description="runs of the scan so far")
+
+
 class FleetScanResult(BaseModel):
     """What a fleet scan returns: small, whatever the fleet's size. Each cluster's certificates
     are the result of its own child workflow (a payload each, far below Temporal's 2 MB limit);
@@ -280,3 +307,4 @@ class FleetScanResult(BaseModel):
     scanned_at: UtcDatetime
     warning_days: int
     clusters: list[FleetScanEntry] = Field(default_factory=list)
+    runs: int = Field(default=1, description="runs the scan took (continue-as-new)")

@@ -18,12 +18,21 @@ purposes gets ONE renewal of them all, started after its jitter (a hash of its n
 ``jitter_seconds``) by the ``start_scheduled_renewal`` activity (``workers.auto_renew``), which
 starts nothing while a renewal of the cluster runs. The scan only starts renewals when asked to
 (``start_renewals``: the schedule); otherwise its result says what would start.
+
+A scan of thousands of clusters continues as a new run (continue-as-new) after
+``operations_per_run`` cluster reads and renewal starts, or sooner when Temporal suggests it,
+carrying its progress (:class:`~workflows.fleet_models.FleetScanState`: the entries so far,
+the clusters left to read, the moment the jitter counts from and the starts tried). A new run
+reads the inventory entries of the clusters it still needs (policies are not carried, so the
+state stays a fraction of the result's size). Scans recorded before patch
+``fleet-scan-continue-as-new`` replay the one-run path.
 """
 
 from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import NoReturn
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ChildWorkflowError
@@ -49,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
         FleetScanEntry,
         FleetScanRequest,
         FleetScanResult,
+        FleetScanState,
     )
     from workflows.steps import RenewalStopped, run_activity, stopped
 
@@ -65,6 +75,13 @@ FLEET_SCAN_SCHEDULE_ID = "ucrenew-fleet-scan"
 STARTS_RENEWALS_PATCH = "fleet-scan-starts-renewals"
 #: The activity (``workers.auto_renew.AutoRenewActivities``) that starts a due renewal.
 START_ACTIVITY = "start_scheduled_renewal"
+#: The patch that made the scan continue as new (carrying its progress) at fleet size.
+CONTINUE_AS_NEW_PATCH = "fleet-scan-continue-as-new"
+
+
+def _offset(entry: FleetScanEntry) -> int:
+    """The entry's jitter: seconds after the starts begin."""
+    return entry.auto_renew.start_after_seconds if entry.auto_renew is not None else 0
 
 
 @workflow.defn
@@ -109,10 +126,125 @@ class FleetScanWorkflow:
 
     def __init__(self) -> None:
         self._targets: dict[str, FleetTarget] = {}
+        self._operations = 0
 
     @workflow.run
     async def run(self, req: FleetScanRequest) -> FleetScanResult:
         """Every cluster asked for, read or failed, each by a child workflow."""
+        if req.state is not None or workflow.patched(CONTINUE_AS_NEW_PATCH):
+            return await self._run_in_runs(req)
+        return await self._run_once(req)
+
+    async def _run_in_runs(self, req: FleetScanRequest) -> FleetScanResult:
+        """The scan, continuing as new after ``req.operations_per_run`` reads and starts."""
+        # Not copied: the input is this run's own, and a deep copy of thousands of entries
+        # could take longer than a workflow task may.
+        state = req.state if req.state is not None else FleetScanState()
+        self._operations = 0
+        if not state.read_all:
+            await self._read_fleet(req, state)
+        due = sorted(
+            (e for e in state.entries if e.auto_renew is not None and e.auto_renew.change_id),
+            key=lambda e: (_offset(e), e.cluster),
+        )
+        left = due[state.starts_tried :]
+        if req.start_renewals and left:
+            if state.starts_from is None:
+                state.starts_from = workflow.now()
+            await self._start_due(req, state, left)
+        return FleetScanResult(
+            scanned_at=workflow.now(),
+            warning_days=req.warning_days,
+            clusters=sorted(state.entries, key=lambda e: e.cluster),
+            runs=state.runs,
+        )
+
+    def _hand_over_due(self, req: FleetScanRequest) -> bool:
+        return (
+            self._operations >= req.operations_per_run
+            or workflow.info().is_continue_as_new_suggested()
+        )
+
+    def _continue(self, req: FleetScanRequest, state: FleetScanState) -> NoReturn:
+        """Hand the scan over to a new run with its progress (no handlers to wait for)."""
+        state.runs += 1
+        workflow.continue_as_new(req.model_copy(update={"state": state}))
+
+    async def _read_fleet(self, req: FleetScanRequest, state: FleetScanState) -> None:
+        """Read the clusters left to read, in batches of ``req.concurrency``."""
+        first = req.state is None
+        inventory = await run_activity(
+            FleetActivities.fleet_inventory,
+            FleetInventoryRequest(clusters=req.clusters if first else state.to_read),
+            policies.FLEET_LOOKUP,
+            summary="list the inventory's clusters"
+            if first
+            else f"inventory entries of the {len(state.to_read)} cluster(s) left to read",
+        )
+        why = "" if first else " (removed from the inventory during the scan)"
+        state.entries.extend(
+            FleetScanEntry(
+                cluster=name, status="failed", error=f"{error}{why}", error_type="InventoryError"
+            )
+            for name, error in inventory.unknown.items()
+        )
+        # Each cluster once, whatever the look-up returns (an earlier run read some).
+        read = {e.cluster for e in state.entries}
+        targets = [t for t in inventory.targets if t.cluster not in read]
+        self._targets.update((t.cluster, t) for t in targets)
+        total = len(state.entries) + len(targets)
+        for start in range(0, len(targets), req.concurrency):
+            if self._hand_over_due(req):
+                state.to_read = [t.cluster for t in targets[start:]]
+                self._continue(req, state)
+            batch = targets[start : start + req.concurrency]
+            state.entries.extend(await asyncio.gather(*(self._scan(t, req) for t in batch)))
+            self._operations += len(batch)
+            workflow.set_current_details(
+                f"**Scanned** {len(state.entries)}/{total} cluster(s)"
+                + (f" · run {state.runs}" if state.runs > 1 else "")
+            )
+        state.read_all = True
+        state.to_read = []
+
+    async def _start_due(
+        self, req: FleetScanRequest, state: FleetScanState, left: list[FleetScanEntry]
+    ) -> None:
+        """Start the due renewals in jitter order, each after its offset from
+        ``state.starts_from``; ``req.concurrency`` of one offset at once."""
+        assert state.starts_from is not None
+        missing = sorted({e.cluster for e in left} - set(self._targets))
+        if missing:  # read by an earlier run: its policy comes from the inventory again
+            inventory = await run_activity(
+                FleetActivities.fleet_inventory,
+                FleetInventoryRequest(clusters=missing),
+                policies.FLEET_LOOKUP,
+                summary=f"auto-renew policies of the {len(missing)} cluster(s) left to start",
+            )
+            self._targets.update((t.cluster, t) for t in inventory.targets)
+        workflow.set_current_details(f"**Starting** {len(left)} renewal(s)")
+        i = 0
+        while i < len(left):
+            if self._hand_over_due(req):
+                self._continue(req, state)
+            offset = _offset(left[i])
+            chunk = [left[i]]
+            while (
+                len(chunk) < req.concurrency
+                and i + len(chunk) < len(left)
+                and _offset(left[i + len(chunk)]) == offset
+            ):
+                chunk.append(left[i + len(chunk)])
+            wait = state.starts_from + timedelta(seconds=offset) - workflow.now()
+            if wait > timedelta(0):
+                await workflow.sleep(wait, summary=f"jitter: starts at +{offset} s")
+            await asyncio.gather(*(self._start(e) for e in chunk))
+            i += len(chunk)
+            state.starts_tried += len(chunk)
+            self._operations += len(chunk)
+
+    async def _run_once(self, req: FleetScanRequest) -> FleetScanResult:
+        """The scan as recorded before patch ``fleet-scan-continue-as-new``: one run."""
         inventory = await run_activity(
             FleetActivities.fleet_inventory,
             FleetInventoryRequest(clusters=req.clusters),
@@ -225,8 +357,18 @@ class FleetScanWorkflow:
     async def _start(self, entry: FleetScanEntry) -> None:
         """Start the cluster's renewal (its jitter has passed); the entry says how it went."""
         plan = entry.auto_renew
-        target = self._targets[entry.cluster]
-        if plan is None or plan.change_id is None or target.auto_renew is None:
+        target = self._targets.get(entry.cluster)
+        if plan is None or plan.change_id is None:
+            return
+        if target is None or target.auto_renew is None or not target.auto_renew.enabled:
+            # A later run of the scan found the cluster gone or its auto-renew turned off.
+            entry.auto_renew = plan.model_copy(
+                update={
+                    "status": "off",
+                    "detail": "not started: the cluster left the inventory or its "
+                    "change_policy.auto_renew was turned off during the scan",
+                }
+            )
             return
         policy = target.auto_renew
         # The day of the id is the day of the start, after the jitter.

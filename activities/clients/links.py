@@ -16,3 +16,10 @@ def renewal_link(base_url: str | None, change_id: str) -> str:
     if not base_url or not base_url.strip():
         return ""
     return base_url.strip().rstrip("/") + renewal_path(change_id)
+
+
+def campaign_link(base_url: str | None, campaign_id: str) -> str:
+    """``{base_url}/campaigns/{campaign_id}``, or '' without a base URL."""
+    if not base_url or not base_url.strip():
+        return ""
+    return f"{base_url.strip().rstrip('/')}/campaigns/{quote(campaign_id, safe='')}"

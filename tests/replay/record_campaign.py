@@ -36,10 +36,14 @@ from workers.converter import make_data_converter
 from workers.devserver import ensure_search_attributes
 from workflows.campaign import CampaignWorkflow
 from workflows.campaign_models import CampaignAction
+from workflows.notifications import NotificationWorkflow
 
 HISTORIES = Path(__file__).parent / "campaign_histories"
 
 Scenario = Callable[[Client, str], Awaitable[Handle]]
+
+#: The scenarios' inventory and registry (``busy``: clusters with another change running).
+FLEET = fleet_of(4)
 
 
 async def stop_rule_then_resume(client: Client, tq: str) -> Handle:
@@ -78,10 +82,27 @@ async def continued_as_new(client: Client, tq: str) -> Handle:
     return handle
 
 
+async def busy_waited_and_pause_notified(client: Client, tq: str) -> Handle:
+    """c1 is busy (another change): waited for; c0 fails, the stop rule pauses and notifies;
+    resumed, c1's retry finds it free and the rest are done."""
+    FLEET.busy["c1"] = "CHG0031337"
+    handle = await start(client, tq, limit=2, stop_after_failures=1, busy_retry_seconds=1)
+    status = await status_when(handle, lambda s: started(s) == ["c0", "c2"])
+    await finish(client, status, "c0", "fail")
+    await status_when(handle, lambda s: s.audit[-1].action == "notified")
+    FLEET.busy.clear()
+    await handle.execute_update(
+        CampaignWorkflow.resume, CampaignAction(principal="bob", reason="fixed")
+    )
+    await run_to_end(client, handle, already=("c0",))
+    return handle
+
+
 SCENARIOS: dict[str, Scenario] = {
     "campaign-stop-rule-then-resume": stop_rule_then_resume,
     "campaign-abort-cancel-running": abort_cancel_running,
     "campaign-continued-as-new": continued_as_new,
+    "campaign-busy-waited-and-pause-notified": busy_waited_and_pause_notified,
 }
 
 
@@ -103,8 +124,8 @@ async def main(names: list[str]) -> None:
             async with Worker(
                 env.client,
                 task_queue=tq,
-                workflows=[CampaignWorkflow, StubRenewal],
-                activities=fleet_of(4).activities(),
+                workflows=[CampaignWorkflow, StubRenewal, NotificationWorkflow],
+                activities=FLEET.activities(),
             ):
                 handle = await scenario(env.client, tq)
                 # The first run: for a campaign that continued as new, the run that handed over.

@@ -2,7 +2,8 @@
 
 ``fleet-scan-before-starts`` was recorded with the code before the scan started renewals (run
 from a checkout of that code: this script needs nothing newer), ``fleet-scan-starts-renewals``
-with the starts. Three clusters on stub activities, two due; the scan asks to start renewals,
+with the starts, ``fleet-scan-continued-as-new`` (and its ``-last-run``) with two reads or
+starts per run. Three clusters on stub activities, two due; the scan asks to start renewals,
 with jitter. Like ``record.py``: only after a deliberate change guarded by
 ``workflow.patched()``, never to make a failing replay pass.
 """
@@ -48,7 +49,7 @@ def _activities() -> list[Any]:
                         "auto_renew": POLICY,
                     }
                 )
-                for c in CLUSTERS
+                for c in (req.clusters or CLUSTERS)
             ]
         )
 
@@ -104,18 +105,24 @@ async def main(name: str) -> None:
             workflows=[FleetScanWorkflow, FleetClusterScanWorkflow],
             activities=_activities(),
         ):
-            request = fleet_models.FleetScanRequest.model_validate(
-                {"start_renewals": True, "jitter_seconds": 1800}
-            )
+            body: dict[str, Any] = {"start_renewals": True, "jitter_seconds": 1800}
+            if name == "fleet-scan-continued-as-new":  # two reads or starts per run
+                body.update(operations_per_run=2, concurrency=1)
+            request = fleet_models.FleetScanRequest.model_validate(body)
             handle = await env.client.start_workflow(
                 FleetScanWorkflow.run, request, id=name, task_queue=tq
             )
             await handle.result()
-            history = await handle.fetch_history()
-        data: dict[str, Any] = json.loads(history.to_json())
+            # The first run and, for a scan that continued as new, its last run too.
+            runs = {name: await handle.fetch_history()}
+            last = env.client.get_workflow_handle(name)
+            if (await last.describe()).run_id != handle.result_run_id:
+                runs[f"{name}-last-run"] = await last.fetch_history()
         HISTORIES.mkdir(parents=True, exist_ok=True)
-        (HISTORIES / f"{name}.json").write_text(json.dumps(data, indent=1) + "\n")
-        print(f"{name}: {len(history.events)} events")
+        for file, history in runs.items():
+            data: dict[str, Any] = json.loads(history.to_json())
+            (HISTORIES / f"{file}.json").write_text(json.dumps(data, indent=1) + "\n")
+            print(f"{file}: {len(history.events)} events")
     finally:
         await env.shutdown()
 

@@ -3,7 +3,7 @@ limit, and the stop rule."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
@@ -117,3 +117,40 @@ def test_stop_rule_zero_never_pauses() -> None:
 
 def test_child_id_is_campaign_dash_cluster() -> None:
     assert campaigns.child_id("CMP-7", "lon") == "CMP-7-lon"
+
+
+def test_a_busy_cluster_waits_within_the_campaigns_end_then_is_skipped_naming_it() -> None:
+    state = CampaignState(
+        clusters=[CampaignCluster(cluster="lon", state="running")], started_at=NOW
+    )
+    lon = state.clusters[0]
+    why = "CHG0031337 is running on lon"
+    waits = campaigns.busy_found(state, lon, NOW, why, retry_seconds=600, wait_seconds=1500)
+    assert waits and lon.state == "pending" and lon.retry_at == NOW + timedelta(seconds=600)
+    assert lon.waiting.startswith(f"{why}; the campaign tries again at 2026-11-30 12:10:00")
+    # Not started before its time, nor while paused; the workflow's timer is the earliest.
+    assert campaigns.next_to_start(state, 1, NOW) == []
+    assert campaigns.next_to_start(state, 1, NOW + timedelta(seconds=600)) == [lon]
+    assert campaigns.next_retry(state) == NOW + timedelta(seconds=600)
+    assert campaigns.counts(state).busy == 1
+    state.paused = True
+    assert campaigns.next_retry(state) is None
+    assert campaigns.next_to_start(state, 1, NOW + timedelta(seconds=600)) == []
+    state.paused = False
+    later = NOW + timedelta(seconds=1200)  # a retry at 1,800 s is past the 1,500 s end
+    assert not campaigns.busy_found(state, lon, later, why, retry_seconds=600, wait_seconds=1500)
+    assert lon.state == "skipped" and lon.retry_at is None and lon.busy_tries == 2
+    assert lon.error.startswith(f"{why}: still busy at the campaign's end")
+    assert campaigns.counts(state).skipped == 1 and campaigns.counts(state).busy == 0
+
+
+def test_busy_wait_zero_or_before_the_patch_skips_at_once() -> None:
+    for wait, may_wait in ((0, True), (3600, False)):
+        state = CampaignState(clusters=[CampaignCluster(cluster="lon")], started_at=NOW)
+        lon = state.clusters[0]
+        assert not campaigns.busy_found(
+            state, lon, NOW, "CHG1 is running on lon", retry_seconds=60, wait_seconds=wait,
+            may_wait=may_wait,
+        )  # fmt: skip
+        assert lon.state == "skipped" and "still busy" not in lon.error
+        assert lon.error.startswith("CHG1 is running on lon: skipped")

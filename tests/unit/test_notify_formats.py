@@ -83,6 +83,15 @@ def test_the_change_id_is_encoded_in_the_link() -> None:
     assert compose(odd, BASE + "/").url == "https://ucrenew.example.net/renewals/CHG%201%2F2"
 
 
+def test_a_campaign_pause_links_the_campaigns_page() -> None:
+    """``campaign-paused`` carries the campaign's id as its change: the link is the campaign
+    page, the title says what happened."""
+    paused = EVENT.model_copy(update={"kind": "campaign-paused", "change_id": "CMP-2026/12"})
+    msg = compose(paused, BASE)
+    assert msg.url == "https://ucrenew.example.net/campaigns/CMP-2026%2F12"
+    assert msg.title.endswith("CMP-2026/12: campaign paused by its stop rule")
+
+
 def test_webhook_body_follows_the_documented_schema_and_its_signature_verifies() -> None:
     body = webhook_body(compose(EVENT, BASE))
     assert body["schema"] == "ucrenew.notification/v1"
@@ -215,7 +224,7 @@ def test_cluster_blocks_override_the_defaults_field_by_field(tmp_path: Path) -> 
     assert lab.routes("ca-wait") == ["board"]
     assert lab.routes("done") == ["team-teams", "board"]
     assert lab.policy().events == list(lab.policy().events)  # every event: board takes all
-    assert len(lab.policy().events) == 8
+    assert len(lab.policy().events) == 9  # the renewal events and campaign-paused
     prod = inventory.notification_settings("prod")
     assert [c.name for c in prod.channels] == ["mail"]
     assert prod.ca_wait_threshold_seconds == 86400

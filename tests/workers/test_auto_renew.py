@@ -9,6 +9,7 @@ workflow task) until the test terminates it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 
 import pytest
@@ -173,3 +174,36 @@ async def test_todays_change_that_failed_otherwise_is_not_started_again(
     assert outcome.status == "already-started"
     desc = await client.get_workflow_handle(req.change_id).describe()
     assert desc.status == WorkflowExecutionStatus.FAILED
+
+
+async def test_the_scans_renewal_shows_its_summary_details_and_why_in_the_temporal_ui(
+    dev_server_env: Client,
+) -> None:
+    """An ``AUTO-`` renewal carries the static summary and details every renewal started by
+    the CLI gets (``workflows.ui_metadata``), with the page link, and why the scan started
+    it (the due purposes' drift kinds; on main the details did not say)."""
+    client = dev_server_env
+    cluster = f"scan-{uuid.uuid4().hex[:8]}"
+    acts = AutoRenewActivities(client, f"tq-{uuid.uuid4()}", lambda: "https://ucrenew.example.net")
+    req = AutoRenewStartRequest(
+        cluster=cluster,
+        change_id=f"AUTO-{cluster}-20261130",
+        purposes=["tomcat"],
+        reasons=["tomcat: renewal-due, node-not-in-san"],
+    )
+    try:
+        outcome = await ActivityEnvironment().run(acts.start_scheduled_renewal, req)
+        assert outcome.status == "started"
+        desc = await client.get_workflow_handle(req.change_id).describe()
+        assert await desc.static_summary() == f"{req.change_id} · {cluster} · tomcat"
+        details = await desc.static_details() or ""
+        assert f"**Requested by** {SCAN_REQUESTER}" in details
+        assert f"https://ucrenew.example.net/renewals/{req.change_id}" in details
+        assert details.endswith(
+            "**Why** due at the fleet scan: tomcat: renewal-due, node-not-in-san"
+        )
+    finally:
+        handle = client.get_workflow_handle(req.change_id)
+        with contextlib.suppress(RPCError):
+            if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+                await handle.terminate("test over")

@@ -26,11 +26,19 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.clients.notify.models import (
+    DeliveryRequest,
+    DeliveryResult,
+    NotificationEvent,
+    NotificationRoutes,
+    RoutesRequest,
+)
 from activities.cluster_models import OtherRenewalsRequest, OtherRenewalsResult
 from activities.fleet_models import FleetInventory, FleetInventoryRequest, FleetTarget
 from workflows.campaign import CampaignWorkflow
 from workflows.campaign_models import CampaignAction, CampaignInput, CampaignStatus
 from workflows.models import RenewalInput, RenewalStatus
+from workflows.notifications import NotificationWorkflow
 
 Handle = WorkflowHandle[CampaignWorkflow, CampaignStatus]
 
@@ -81,6 +89,8 @@ class Fleet:
     targets: list[FleetTarget] = field(default_factory=list)
     busy: dict[str, str] = field(default_factory=dict)
     checked: list[str] = field(default_factory=list)
+    routed: list[RoutesRequest] = field(default_factory=list)
+    delivered: list[NotificationEvent] = field(default_factory=list)
 
     def activities(self) -> list[object]:
         @activity.defn(name="fleet_inventory")
@@ -93,7 +103,17 @@ class Fleet:
             other = self.busy.get(req.cluster)
             return OtherRenewalsResult(change_ids=[other] if other else [])
 
-        return [fleet_inventory, find_other_renewals]
+        @activity.defn(name="notification_routes")
+        async def notification_routes(req: RoutesRequest) -> NotificationRoutes:
+            self.routed.append(req)
+            return NotificationRoutes(channels=["voice-team"], retry_for_seconds=60)
+
+        @activity.defn(name="deliver_notification")
+        async def deliver_notification(req: DeliveryRequest) -> DeliveryResult:
+            self.delivered.append(req.event)
+            return DeliveryResult(channel=req.channel, detail="HTTP 200")
+
+        return [fleet_inventory, find_other_renewals, notification_routes, deliver_notification]
 
 
 def fleet_of(n: int) -> Fleet:
@@ -121,6 +141,32 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         yield env
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def clock_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A second server of this module, for the tests that skip time (``env.sleep``): no
+    campaign on it is aborted, so its clock never stops."""
+    from tests.time_skipping import time_skipping_server
+
+    async with time_skipping_server() as env:
+        yield env
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def clock_worker(
+    clock_env: WorkflowEnvironment, fleet: Fleet, task_queue: str
+) -> AsyncIterator[Worker]:
+    async with Worker(
+        clock_env.client,
+        task_queue=task_queue,
+        workflows=[CampaignWorkflow, StubRenewal, NotificationWorkflow],
+        activities=fleet.activities(),
+    ) as w:
+        try:
+            yield w
+        finally:
+            await _end_everything(clock_env.client, fleet)
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def fleet() -> Fleet:
     return fleet_of(5)
@@ -133,7 +179,7 @@ async def worker(
     async with Worker(
         time_skipping_env.client,
         task_queue=task_queue,
-        workflows=[CampaignWorkflow, StubRenewal],
+        workflows=[CampaignWorkflow, StubRenewal, NotificationWorkflow],
         activities=fleet.activities(),
     ) as w:
         try:
@@ -150,6 +196,13 @@ _STARTED: list[str] = []
 
 async def _end_everything(client: Client, fleet: Fleet) -> None:
     ids = [i for c in _STARTED for i in (c, *(f"{c}-{t.cluster}" for t in fleet.targets))]
+    initiated = EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED
+    for campaign_id in _STARTED:  # its notifications too
+        with contextlib.suppress(Exception):
+            async for e in client.get_workflow_handle(campaign_id).fetch_history_events():
+                if e.event_type == initiated:
+                    attrs = e.start_child_workflow_execution_initiated_event_attributes
+                    ids.append(attrs.workflow_id)
     _STARTED.clear()
     for wf_id in ids:
         with contextlib.suppress(Exception):
@@ -195,10 +248,27 @@ async def finish(client: Client, status: CampaignStatus, cluster: str, outcome: 
     await client.get_workflow_handle(change_id).signal("finish", outcome)
 
 
+def _renewal(event: object) -> bool:
+    """Whether a child event is of a renewal (the campaign's notifications are children too)."""
+    for name in (
+        "start_child_workflow_execution_initiated_event_attributes",
+        "child_workflow_execution_started_event_attributes",
+        "child_workflow_execution_completed_event_attributes",
+        "child_workflow_execution_failed_event_attributes",
+        "child_workflow_execution_canceled_event_attributes",
+        "child_workflow_execution_terminated_event_attributes",
+    ):
+        if event.HasField(name):  # type: ignore[attr-defined]
+            return bool(getattr(event, name).workflow_type.name == "CertRenewalWorkflow")
+    return False
+
+
 async def max_in_flight(handle: Handle) -> int:
     """The most child renewals running at once, from the campaign's history."""
     running = peak = 0
     async for event in handle.fetch_history_events():
+        if not _renewal(event):
+            continue
         if event.event_type == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED:
             running += 1
             peak = max(peak, running)
@@ -213,8 +283,15 @@ async def max_in_flight(handle: Handle) -> int:
 
 
 async def child_starts(handle: Handle) -> int:
+    """Child renewals the campaign's run started (its notifications left out)."""
     initiated = EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED
-    return len([e async for e in handle.fetch_history_events() if e.event_type == initiated])
+    return len(
+        [
+            e
+            async for e in handle.fetch_history_events()
+            if e.event_type == initiated and _renewal(e)
+        ]
+    )
 
 
 async def ended(handle: Handle) -> CampaignStatus:
@@ -231,12 +308,14 @@ async def run_to_end(
     """End every renewal the campaign starts (but those ``already`` ended), as it starts
     them, until the campaign (its latest run) ends."""
     latest: Handle = client.get_workflow_handle_for(CampaignWorkflow.run, handle.id)
-    ended_ids = {f"{handle.id}-{c}" for c in already}
+    # By run: a busy cluster's renewal is started again under the same change id.
+    first = await latest.query(CampaignWorkflow.get_status)
+    ended_runs = {c.run_id for c in first.clusters if c.cluster in already and c.run_id}
     while (await latest.describe()).status == WorkflowExecutionStatus.RUNNING:
         status = await latest.query(CampaignWorkflow.get_status)
         for c in status.clusters:
-            if c.state == "running" and c.run_id and c.change_id not in ended_ids:
-                ended_ids.add(c.change_id)
+            if c.state == "running" and c.run_id and c.run_id not in ended_runs:
+                ended_runs.add(c.run_id)
                 await client.get_workflow_handle(c.change_id).signal("finish", "done")
         await asyncio.sleep(0.05)
     assert (await latest.describe()).status == WorkflowExecutionStatus.COMPLETED
@@ -298,7 +377,43 @@ async def test_stop_rule_pauses_then_resume_goes_on(
     actions = [(e.principal, e.action, e.reason) for e in result.audit]
     assert actions[0][:2] == ("alice", "started")
     assert actions[1][:2] == ("campaign", "paused")
-    assert actions[2] == ("bob", "resumed", "c0 fixed by hand")
+    assert actions[2][:2] == ("campaign", "notified")
+    assert actions[3] == ("bob", "resumed", "c0 fixed by hand")
+
+
+async def test_a_stop_rule_pause_is_notified_and_audited(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, fleet: Fleet, task_queue: str
+) -> None:
+    """The stop rule's pause sends ``campaign-paused`` through the notifications of the
+    cluster whose failure paused it (on main it sent nothing); an operator's pause does not."""
+    client = time_skipping_env.client
+    handle = await start(client, task_queue, limit=1, stop_after_failures=1)
+    status = await status_when(handle, lambda s: len(started(s)) == 1)
+    await finish(client, status, "c0", "fail")
+    status = await status_when(handle, lambda s: s.audit[-1].action == "notified")
+    event_id = f"{handle.id}.notify."
+    assert status.phase == "paused"
+    assert status.audit[-1].principal == "campaign"
+    assert "campaign-paused sent to the channels of c0" in status.audit[-1].reason
+    assert event_id in status.audit[-1].reason
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while not fleet.delivered and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+    [event] = fleet.delivered
+    assert (event.kind, event.cluster, event.change_id) == ("campaign-paused", "c0", handle.id)
+    assert event.id.startswith(event_id) and event.id in status.audit[-1].reason
+    assert "Cisco Tomcat did not start on c0-pub" in event.summary
+    assert f"ucrenew campaign resume {handle.id}" in event.asked
+    assert [(r.cluster, r.kind) for r in fleet.routed] == [("c0", "campaign-paused")]
+    await handle.execute_update(
+        CampaignWorkflow.resume, CampaignAction(principal="bob", reason="fixed")
+    )
+    await handle.execute_update(
+        CampaignWorkflow.pause, CampaignAction(principal="bob", reason="freeze")
+    )
+    await asyncio.sleep(0.3)
+    assert len(fleet.delivered) == 1 and len(fleet.routed) == 1
 
 
 async def test_pause_then_abort_leaves_running_renewals_running(
@@ -356,12 +471,62 @@ async def test_abort_cancel_running_cancels_the_renewals(
     assert result.audit[-1].action == "aborted (cancelling running renewals)"
 
 
-async def test_cluster_with_a_running_renewal_is_skipped(
+async def test_a_busy_cluster_is_waited_for_then_renewed(
+    clock_env: WorkflowEnvironment, clock_worker: Worker, fleet: Fleet, task_queue: str
+) -> None:
+    """c1 has another renewal running: the campaign renews the others, waits, looks again
+    after ``busy_retry_seconds`` and renews c1 once that change has ended (on main it was
+    skipped at once)."""
+    fleet.busy["c1"] = "CHG0031337"
+    client = clock_env.client
+    handle = await start(client, task_queue, limit=5, busy_retry_seconds=600)
+    status = await status_when(handle, lambda s: len(started(s)) == 4)
+    for c in started(status):
+        await finish(client, status, c, "done")
+    status = await status_when(handle, lambda s: s.counts.done == 4)
+    c1 = next(c for c in status.clusters if c.cluster == "c1")
+    assert (c1.state, c1.busy_tries) == ("pending", 1)
+    assert "CHG0031337 is running on c1; the campaign tries again at" in c1.waiting
+    assert (status.counts.busy, status.counts.pending, status.phase) == (1, 1, "running")
+    del fleet.busy["c1"]
+    await clock_env.sleep(601)
+    status = await status_when(handle, lambda s: started(s) == ["c1"])
+    await finish(client, status, "c1", "done")
+    result = await ended(handle)
+    assert (result.counts.done, result.counts.skipped) == (5, 0)
+    assert fleet.checked.count("c1") == 2
+    assert await child_starts(handle) == 5
+
+
+async def test_a_cluster_still_busy_at_the_campaigns_end_is_skipped_naming_the_change(
+    clock_env: WorkflowEnvironment, clock_worker: Worker, fleet: Fleet, task_queue: str
+) -> None:
+    fleet.busy["c1"] = "CHG0031337"
+    client = clock_env.client
+    handle = await start(
+        client, task_queue, limit=5, busy_retry_seconds=600, busy_wait_seconds=1500
+    )
+    status = await status_when(handle, lambda s: len(started(s)) == 4)
+    for c in started(status):
+        await finish(client, status, c, "done")
+    for _ in range(3):  # tried at 0, 600 and 1200 s; a retry at 1800 s is past the end
+        await clock_env.sleep(601)
+    result = await ended(handle)
+    by_name = {c.cluster: c for c in result.clusters}
+    assert by_name["c1"].state == "skipped"
+    assert "CHG0031337 is running on c1: still busy at the campaign's end" in by_name["c1"].error
+    assert by_name["c1"].busy_tries == 3 and by_name["c1"].waiting == ""
+    assert result.counts.done == 4 and result.counts.skipped == 1
+    assert fleet.checked.count("c1") == 3
+    assert await child_starts(handle) == 4
+
+
+async def test_busy_wait_zero_skips_a_busy_cluster_at_once(
     time_skipping_env: WorkflowEnvironment, worker: Worker, fleet: Fleet, task_queue: str
 ) -> None:
     fleet.busy["c1"] = "CHG0031337"
     client = time_skipping_env.client
-    handle = await start(client, task_queue, limit=5)
+    handle = await start(client, task_queue, limit=5, busy_wait_seconds=0)
     result = await run_to_end(client, handle)
     by_name = {c.cluster: c for c in result.clusters}
     assert by_name["c1"].state == "skipped"
@@ -371,27 +536,30 @@ async def test_cluster_with_a_running_renewal_is_skipped(
     assert sorted(fleet.checked) == [f"c{i}" for i in range(5)]
 
 
-async def test_a_renewal_refused_by_its_cluster_lock_is_skipped_not_failed(
-    time_skipping_env: WorkflowEnvironment, worker: Worker, task_queue: str
+async def test_a_renewal_refused_by_its_cluster_lock_is_waited_for_not_failed(
+    clock_env: WorkflowEnvironment, clock_worker: Worker, task_queue: str
 ) -> None:
     """Another change holds c0 under another inventory name: visibility (by name) saw
     nothing, the renewal's lock refused it. That is busy, not a failure: the stop rule does
-    not pause the campaign."""
-    client = time_skipping_env.client
-    handle = await start(client, task_queue, limit=1, stop_after_failures=1)
+    not pause the campaign, which goes on with c1 in the slot and starts c0's renewal again
+    (same change id, a new run) once its retry time has come and the slot is free."""
+    client = clock_env.client
+    handle = await start(client, task_queue, limit=1, stop_after_failures=1, busy_retry_seconds=60)
     status = await status_when(handle, lambda s: len(started(s)) == 1)
+    refused_run = status.clusters[0].run_id
     await finish(client, status, "c0", "busy")
-    status = await status_when(
-        handle, lambda s: next(c for c in s.clusters if c.cluster == "c0").state != "running"
-    )
+    status = await status_when(handle, lambda s: started(s) == ["c1"])
     assert status.phase != "paused", status.paused_reason
-    result = await run_to_end(client, handle, already=("c0",))
+    c0 = status.clusters[0]
+    assert c0.state == "pending" and "CHG-OTHER is running on cluster c0-by-address" in c0.waiting
+    await clock_env.sleep(61)
+    result = await run_to_end(client, handle)
     by_name = {c.cluster: c for c in result.clusters}
-    assert by_name["c0"].state == "skipped"
-    assert "CHG-OTHER is running on cluster c0-by-address" in by_name["c0"].error
-    assert (result.counts.done, result.counts.failed, result.counts.skipped) == (4, 0, 1)
+    assert by_name["c0"].state == "done" and by_name["c0"].run_id != refused_run
+    assert (result.counts.done, result.counts.failed, result.counts.skipped) == (5, 0, 0)
     assert result.failures == []
     assert "paused" not in [e.action for e in result.audit]
+    assert await child_starts(handle) == 6
 
 
 async def test_selection_by_tag_release_and_unknown_names(
@@ -441,8 +609,8 @@ async def test_unreadable_inventory_fails_the_campaign_with_the_reason(
     async with Worker(
         client,
         task_queue=task_queue,
-        workflows=[CampaignWorkflow, StubRenewal],
-        activities=[fleet_inventory, fleet.activities()[1]],
+        workflows=[CampaignWorkflow, StubRenewal, NotificationWorkflow],
+        activities=[fleet_inventory, *fleet.activities()[1:]],
     ):
         handle = await start(client, task_queue)
         with pytest.raises(WorkflowFailureError) as failed:
@@ -451,3 +619,25 @@ async def test_unreadable_inventory_fails_the_campaign_with_the_reason(
     assert isinstance(cause, ApplicationError) and cause.type == "InventoryError"
     assert "the inventory could not be read: clusters.yaml line 3" in cause.message
     assert await child_starts(handle) == 0
+
+
+async def test_campaign_renewals_carry_a_renewals_static_summary_and_details(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, task_queue: str
+) -> None:
+    """Each child renewal shows in the Temporal UI what `ucrenew start` gives a renewal
+    (``workflows.ui_metadata``: change, cluster, purposes; requester, CA, gates and the
+    renewal page), and names its campaign. On main it had a campaign line and no details."""
+    client = time_skipping_env.client
+    handle = await start(
+        client, task_queue, limit=1, base_url="https://ucrenew.example.net", ca="manual"
+    )
+    status = await status_when(handle, lambda s: len(started(s)) == 1)
+    c0 = status.clusters[0]
+    desc = await client.get_workflow_handle(c0.change_id).describe()
+    summary = await desc.static_summary()
+    details = await desc.static_details() or ""
+    assert summary == f"{c0.change_id} · c0 · tomcat · campaign {handle.id}"
+    assert f"**Change** {c0.change_id} on cluster c0" in details
+    assert "**Requested by** alice" in details and "**CA** manual" in details
+    assert f"https://ucrenew.example.net/renewals/{c0.change_id}" in details
+    assert details.endswith(f"**Campaign** {handle.id}")

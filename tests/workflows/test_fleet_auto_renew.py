@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest_asyncio
 from temporalio import activity
+from temporalio.api.enums.v1 import EventType
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -353,3 +354,55 @@ async def test_a_cluster_not_read_or_a_start_that_fails_is_said_not_hidden(
     assert failed is not None and failed.status == "failed"
     assert failed.change_id == f"AUTO-due-{now:%Y%m%d}"
     assert "InvalidRequest" in failed.detail and "no such purpose" in failed.detail
+
+
+async def test_a_big_scan_continues_as_new_and_starts_each_due_cluster_once(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, fleet: Fleet, task_queue: str
+) -> None:
+    """With a small threshold (3 reads or starts per run), a scan of 9 clusters, 7 of them
+    due, hands over to new runs carrying its progress: each cluster is read once and in the
+    result once, each due one started exactly once at its jitter from one origin. On main the
+    scan had no continue-as-new: one run, however many clusters (Temporal warns at 10,240
+    events, about 1,150 due clusters)."""
+    now = await time_skipping_env.get_current_time()
+    names = [f"big-{i}" for i in range(9)]
+    for i, name in enumerate(names):
+        nodes = two_nodes(name)
+        fleet.add(name, {n: cert(now, f"{name}-1", 20 if i < 7 else 300, nodes) for n in nodes}, ON)
+    window = 1800
+    offsets = {name: jitter_seconds(name, window) for name in names}
+    handle = await time_skipping_env.client.start_workflow(
+        FleetScanWorkflow.run,
+        FleetScanRequest(
+            start_renewals=True, jitter_seconds=window, concurrency=2, operations_per_run=3
+        ),
+        id=f"fleet-scan-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue,
+        result_type=FleetScanResult,
+    )
+    result = await handle.result()
+
+    assert result.runs >= 4
+    assert [e.cluster for e in result.clusters] == sorted(names)
+    assert all(e.status == "ok" and e.workflow_id for e in result.clusters)
+    started = [req.cluster for req, _ in fleet.starts]
+    assert sorted(started) == names[:7]  # each due cluster once, no healthy one
+    outcome = {e.cluster: e.auto_renew for e in result.clusters}
+    for name in names:
+        o = outcome[name]
+        assert o is not None
+        assert o.status == ("started" if name in started else "not-due"), (name, o)
+    first = min(at for _, at in fleet.starts)
+    base = min(offsets[c] for c in started)
+    for req, at in fleet.starts:
+        assert at - now >= timedelta(seconds=offsets[req.cluster])
+        spread = (at - first) - timedelta(seconds=offsets[req.cluster] - base)
+        assert abs(spread) < timedelta(seconds=60), req.cluster
+    # The first run read 4 clusters (2 batches of 2: the third would pass the threshold)
+    # and handed over.
+    run1 = time_skipping_env.client.get_workflow_handle(handle.id, run_id=handle.result_run_id)
+    events = [e async for e in run1.fetch_history_events()]
+    initiated = EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED
+    assert sum(1 for e in events if e.event_type == initiated) == 4
+    assert events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+    fleet.running.clear()

@@ -20,13 +20,16 @@ NotificationKind = Literal[
     "failed",
     "cancelled",
     "done",
+    "campaign-paused",
     "test",
 ]
 """What happened: an approval gate opened, the CA has taken longer than the threshold, the
 maintenance window opened, an operator is asked a question (stale CSR, health gate, window,
 failed node step, SSO re-enable), the change ended with SSO still disabled, failed, was
-cancelled, or is done; ``test`` is ``ucrenew notify-test`` checking the channels (never
-emitted by a renewal, sent to every channel whatever its ``events``)."""
+cancelled, or is done; ``campaign-paused``: a campaign paused by its stop rule (sent
+through the channels of the cluster whose failure paused it); ``test`` is ``ucrenew
+notify-test`` checking the channels (never emitted by a renewal, sent to every channel
+whatever its ``events``)."""
 
 NOTIFICATION_KINDS: Final[tuple[str, ...]] = tuple(
     k for k in get_args(NotificationKind) if k != "test"
@@ -43,6 +46,7 @@ TITLES: Final[dict[str, str]] = {
     "failed": "renewal failed",
     "cancelled": "renewal cancelled",
     "done": "renewal done",
+    "campaign-paused": "campaign paused by its stop rule",
     "test": "test notification",
 }
 

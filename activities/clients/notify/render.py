@@ -24,7 +24,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Any, Final
 
-from activities.clients.links import renewal_link
+from activities.clients.links import campaign_link, renewal_link
 from activities.clients.notify.models import TITLES, NotificationEvent, utc_text
 
 SCHEMA: Final = "ucrenew.notification/v1"
@@ -76,6 +76,8 @@ def compose(event: NotificationEvent, base_url: str | None) -> Message:
         url = None
     elif event.kind == "test":
         url = base_url.rstrip("/") + "/"  # no renewal behind a test: the service itself
+    elif event.kind == "campaign-paused":
+        url = campaign_link(base_url, event.change_id)  # the change id is the campaign's
     else:
         url = renewal_link(base_url, event.change_id)
     return Message(
