@@ -16,18 +16,35 @@ runner built here names, as passed through, every ucrenew module that defines no
 exactly what the workflow modules already mean to pass through, whatever the import form.
 The modules that define a workflow are still executed again per run and the restrictions
 are unchanged, so the sandbox keeps catching a workflow that reads the clock or the disk.
+
+Executing a module again also unmarshalled its compiled code again: about 80 KiB per parked
+renewal for ``workflows.renewal`` alone. Code objects are immutable, so the runner installs an
+import finder that compiles each workflow module once per file version and hands every run
+the same code to execute in its own fresh module: each run still gets its own functions,
+classes and module state.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.machinery
+import os
 import pkgutil
-from collections.abc import Iterable
-from types import ModuleType
+import sys
+from collections.abc import Iterable, Sequence
+from types import CodeType, ModuleType
+from typing import ClassVar
 
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-__all__ = ["PASSTHROUGH_PACKAGES", "passthrough_modules", "workflow_modules", "workflow_runner"]
+__all__ = [
+    "PASSTHROUGH_PACKAGES",
+    "SharedCodeFinder",
+    "passthrough_modules",
+    "workflow_modules",
+    "workflow_runner",
+]
 
 #: Packages whose modules a workflow may share with the worker: no module of theirs defines
 #: a workflow (activities are called from workflows, never the reverse).
@@ -65,8 +82,64 @@ def passthrough_modules() -> list[str]:
     return sorted([*PASSTHROUGH_PACKAGES, *own])
 
 
+class _SharedCodeLoader(importlib.machinery.SourceFileLoader):
+    """Python's source loader, compiling (or unmarshalling) each file version once."""
+
+    _codes: ClassVar[dict[tuple[str, int, int], CodeType]] = {}
+
+    def get_code(self, fullname: str) -> CodeType:
+        """The module's code: the one already loaded for this file version, else Python's."""
+        path = self.get_filename(fullname)
+        stat = os.stat(path)
+        key = (path, stat.st_mtime_ns, stat.st_size)
+        code = self._codes.get(key)
+        if code is None:
+            code = super().get_code(fullname)
+            assert code is not None  # a source file always has code
+            self._codes[key] = code
+        return code
+
+
+class SharedCodeFinder(importlib.abc.MetaPathFinder):
+    """Finds the named modules as Python's path finder does, loading them with a loader that
+    shares their compiled code between imports (see the module docstring).
+
+    Args:
+        names: the modules it serves; every other import goes on to Python's finders.
+    """
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = frozenset(names)
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        """The module's spec with the sharing loader, for the named source modules."""
+        if fullname not in self.names:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+        if spec is None or type(spec.loader) is not importlib.machinery.SourceFileLoader:
+            return spec
+        assert spec.origin is not None  # a source module has a file
+        spec.loader = _SharedCodeLoader(fullname, spec.origin)
+        return spec
+
+
+def install_shared_code(names: Iterable[str]) -> SharedCodeFinder:
+    """Put a :class:`SharedCodeFinder` for ``names`` first on ``sys.meta_path`` (once)."""
+    wanted = frozenset(names)
+    for finder in sys.meta_path:
+        if isinstance(finder, SharedCodeFinder) and finder.names == wanted:
+            return finder
+    finder = SharedCodeFinder(wanted)
+    sys.meta_path.insert(0, finder)
+    return finder
+
+
 def workflow_runner() -> SandboxedWorkflowRunner:
     """Temporal's sandbox with the default restrictions, passing ucrenew's own workflow-free
-    modules through (see the module docstring)."""
+    modules through and sharing the workflow modules' compiled code between runs (see the
+    module docstring)."""
+    install_shared_code(workflow_modules())
     restrictions = SandboxRestrictions.default.with_passthrough_modules(*passthrough_modules())
     return SandboxedWorkflowRunner(restrictions=restrictions)

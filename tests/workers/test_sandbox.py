@@ -88,6 +88,19 @@ async def test_the_sandbox_still_restricts_the_workflow_module(runner: Any) -> N
         modules["datetime"].date.today()
 
 
+async def test_runs_share_the_workflow_modules_compiled_code(runner: Any) -> None:
+    """Each run executed ``workflows.renewal`` from a fresh unmarshalling of its bytecode
+    (about 80 KiB per parked renewal): two runs now execute the same code objects, each into
+    a module, class and functions of its own."""
+    first: Any = runner["workflow_runner"].create_instance(_details(CertRenewalWorkflow))
+    second: Any = runner["workflow_runner"].create_instance(_details(CertRenewalWorkflow))
+    one = first.importer.new_modules["workflows.renewal"].CertRenewalWorkflow
+    two = second.importer.new_modules["workflows.renewal"].CertRenewalWorkflow
+    assert one is not two
+    assert one._audit is not two._audit
+    assert one._audit.__code__ is two._audit.__code__
+
+
 async def test_the_worker_settings_size_the_cache_and_the_task_slots(
     dev_server_env: Client, task_queue: str, tmp_path: Any
 ) -> None:
