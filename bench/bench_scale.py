@@ -517,7 +517,8 @@ def report(f: Figures) -> str:
     return "\n".join(lines)
 
 
-async def main(args: argparse.Namespace) -> Figures:
+async def main(args: argparse.Namespace, out: list[Figures]) -> Figures:
+    """Run the bench; ``out`` gets its figures at once, so an interrupted run has them too."""
     with tempfile.TemporaryDirectory(prefix="ucrenew-scale-") as tmp:
         root = Path(tmp)
         lab_log = (root / "lab.log").open("wb")
@@ -525,6 +526,7 @@ async def main(args: argparse.Namespace) -> Figures:
         command += [str(root / "lab"), str(args.clusters), args.network]
         lab = subprocess.Popen(command, stdout=lab_log, stderr=subprocess.STDOUT)  # noqa: ASYNC220
         bench = Bench(args, root)
+        out.append(bench.figures)
         try:
             t0 = time.monotonic()
             while not (root / "lab" / "lab.json").exists():
@@ -587,7 +589,14 @@ if __name__ == "__main__":
         asyncio.run(serve_lab(Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]))
     else:
         arguments = _args(sys.argv[1:])
-        figures = asyncio.run(main(arguments))
+        collected: list[Figures] = []
+        try:
+            figures = asyncio.run(main(arguments, collected))
+        except KeyboardInterrupt:
+            if not collected:
+                raise SystemExit(130) from None
+            figures = collected[0]
+            print("interrupted (Ctrl-C): the figures measured so far")
         print(report(figures))
         if arguments.json:
             arguments.json.write_text(json.dumps(asdict(figures), indent=2))
