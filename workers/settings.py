@@ -80,7 +80,9 @@ class UcrenewSettings(BaseSettings):
             ``max_concurrent_workflow_tasks``). They run one at a time on the worker's
             interpreter, so a task taken waits for those before it: more slots than the
             worker clears within the workflow task timeout (10 s) turn a burst of approvals
-            into timed-out tasks, retried from their whole history.
+            into timed-out tasks, retried from their whole history. 20 (Temporal's default is
+            100): with 100, 100 renewals starting at once on 2 cores had 94 workflow tasks
+            over 5 s; with 20, 500 had none (``bench/bench_scale.py``).
         workflow_task_pollers: How many workflow-task polls a worker keeps open at once.
     """
 
@@ -112,7 +114,7 @@ class UcrenewSettings(BaseSettings):
     cucm_throttle_seconds: float = Field(default=30.0, ge=0.0, le=300.0)
     cucm_retry_max_wait_seconds: float = Field(default=60.0, ge=0.0, le=300.0)
     workflow_cache_size: int = Field(default=1600, ge=0)
-    workflow_task_slots: int = Field(default=100, ge=2)
+    workflow_task_slots: int = Field(default=20, ge=2)
     workflow_task_pollers: int = Field(default=5, ge=2)
 
     @model_validator(mode="after")

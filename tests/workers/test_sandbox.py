@@ -113,3 +113,5 @@ async def test_the_worker_settings_size_the_cache_and_the_task_slots(
     assert config["max_cached_workflows"] == 1234
     assert config["max_concurrent_workflow_tasks"] == 7
     assert config["workflow_task_poller_behavior"].maximum == 3
+    defaults = UcrenewSettings(state_dir=tmp_path)
+    assert (defaults.workflow_cache_size, defaults.workflow_task_slots) == (1600, 20)
