@@ -80,6 +80,20 @@ class UcrenewSettings(BaseSettings):
             to come back (the realtime limit counts per minute); doubles likewise.
         cucm_retry_max_wait_seconds: The longest single wait, the node's own ``Retry-After``
             included.
+        workflow_cache_size: How many workflow runs a worker keeps in memory (Temporal's
+            ``max_cached_workflows``). A renewal parked at its approval or CA wait is two runs
+            (the renewal and its cluster lock); a run not in the cache is replayed from its
+            whole history at its next event (an approval, say), which is what makes a burst
+            of approvals slow. The default holds 750 parked renewals beside a scan and a
+            campaign; memory per cached run is in docs/operator-guide.md.
+        workflow_task_slots: How many workflow tasks a worker takes at once (Temporal's
+            ``max_concurrent_workflow_tasks``). They run one at a time on the worker's
+            interpreter, so a task taken waits for those before it: more slots than the
+            worker clears within the workflow task timeout (10 s) turn a burst of approvals
+            into timed-out tasks, retried from their whole history. 20 (Temporal's default is
+            100): with 100, 100 renewals starting at once on 2 cores had 94 workflow tasks
+            over 5 s; with 20, 500 had none (``bench/bench_scale.py``).
+        workflow_task_pollers: How many workflow-task polls a worker keeps open at once.
     """
 
     # hide_input_in_errors: a literal pasted where a reference belongs must not be echoed.
@@ -115,6 +129,9 @@ class UcrenewSettings(BaseSettings):
     cucm_retry_seconds: float = Field(default=2.0, ge=0.0, le=300.0)
     cucm_throttle_seconds: float = Field(default=30.0, ge=0.0, le=300.0)
     cucm_retry_max_wait_seconds: float = Field(default=60.0, ge=0.0, le=300.0)
+    workflow_cache_size: int = Field(default=1600, ge=0)
+    workflow_task_slots: int = Field(default=20, ge=2)
+    workflow_task_pollers: int = Field(default=5, ge=2)
 
     @model_validator(mode="after")
     def _default_inventory(self) -> Self:

@@ -8,7 +8,7 @@ import signal
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
 from activities.ca import CaActivities
 from activities.clients.ca.local import LocalCa
@@ -24,6 +24,7 @@ from activities.trust import TrustActivities
 from workers.auto_renew import AutoRenewActivities
 from workers.converter import make_data_converter
 from workers.logs import LogContextInterceptor
+from workers.sandbox import workflow_runner
 from workers.settings import UcrenewSettings
 from workers.temporal_connect import connect_client
 from workflows.campaign import CampaignWorkflow
@@ -154,6 +155,10 @@ def build_worker(
             notify.deliver_notification,
         ],
         max_concurrent_activities=32,
+        max_cached_workflows=settings.workflow_cache_size,
+        max_concurrent_workflow_tasks=settings.workflow_task_slots,
+        workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(settings.workflow_task_pollers),
+        workflow_runner=workflow_runner(),
         interceptors=[LogContextInterceptor()],
     )
 

@@ -13,6 +13,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from workers.converter import make_data_converter
+from workers.sandbox import workflow_runner
 from workflows.cluster_lock import ClusterLockWorkflow
 from workflows.fleet_scan import FleetClusterScanWorkflow, FleetScanWorkflow
 from workflows.renewal import CertRenewalWorkflow
@@ -35,6 +36,8 @@ async def test_history_replays(path: Path) -> None:
             FleetClusterScanWorkflow,
         ],
         data_converter=make_data_converter(),
+        # the sandbox the workers run them in (shared modules and compiled code)
+        workflow_runner=workflow_runner(),
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None
