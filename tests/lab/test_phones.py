@@ -462,6 +462,36 @@ async def test_ctl_update_first_keeps_secure_phones_and_resets_once(
         assert lab.journal.entries("phone.cscup28852", since=mark) == []
 
 
+async def test_before_14_cucm_leaves_the_phone_resets_to_the_administrator(
+    make_lab: Callable[..., Lab],
+) -> None:
+    """"Phone Interaction on Certificate Update" (phones reset by themselves after a
+    CallManager certificate change) came with 14 (cucm-interfaces.md §11, [DOC S4] CUCM 14
+    release notes); before it, Cisco's procedure resets the phones as a step of its own after
+    the restarts (tech notes 118731 and 214231). On 12.5 a new CallManager certificate served
+    by TFTP and by Cisco CallManager resets no phone; a reset on request (AXL) still gives a
+    phone the new ITL. The same roll on 14 resets every phone
+    (test_ctl_update_first_keeps_secure_phones_and_resets_once)."""
+    async with make_lab(version="12.5.1.14900-63") as lab:
+        mark = lab.journal.last_seq
+        new = install_callmanager_cert(lab)
+        for host in cucm_hosts(lab):
+            await restart(lab, host, "Cisco Tftp")
+        for host in cucm_hosts(lab):
+            await restart(lab, host, CM)
+        await until(
+            lambda: all(p.node == p.members[0] for p in lab.phones.phones),
+            what="every phone back on its primary",
+        )
+        await asyncio.sleep(0.1)
+        assert _count_resets(lab, mark) == 0
+        assert all(new not in p.itl for p in lab.phones.phones)
+        phone = lab.phones.phones[0]
+        assert lab.phones.reset_devices([phone.name]).reset == [phone.name]
+        await until(lambda: phone.node is not None, what="the reset phone back")
+        assert new in phone.itl
+
+
 async def test_cscup28852_resets_phones_periodically(tmp_path: Path) -> None:
     t = timing(cscup28852_interval=0.15)
     async with Lab(lab_spec(phones={"cscup28852": True}), tmp_path / "lab", t) as lab:
