@@ -49,6 +49,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows.windows import WindowSpec, can_start_wave, in_window, next_window
 
 
+#: Ungated resets (the SIP phones of the nodes the next wave stops) go in batches this many
+#: times ``phone_reset_batch``, with this many AXL requests in flight.
+UNGATED_BATCH_FACTOR = 4
+UNGATED_CONCURRENCY = 32
+
+
 def interleave(by_node: dict[str, list[str]]) -> list[str]:
     """Names taken from each node in turn (nodes in name order), so every batch of resets
     spreads its re-registrations over the nodes instead of queueing on one."""
@@ -355,6 +361,10 @@ class Rollout:
         inp = self._input
         ledger = self._ledger
         size = inp.options.phone_reset_batch
+        if not gated:
+            # Every one of these phones must still be booting when the wave stops their node:
+            # bigger batches, more requests in flight, so the last goes out soon after the first.
+            size *= UNGATED_BATCH_FACTOR
         batches = [names[i : i + size] for i in range(0, len(names), size)]
         ledger.audit(
             "ucrenew",
@@ -372,7 +382,11 @@ class Rollout:
                 + (", ..." if len(batch) > 3 else ""),
                 run_activity(
                     CucmActivities.reset_phones,
-                    PhoneResetRequest(cluster=inp.cluster, names=batch),
+                    PhoneResetRequest(
+                        cluster=inp.cluster,
+                        names=batch,
+                        concurrency=8 if gated else UNGATED_CONCURRENCY,
+                    ),
                     policies.PHONE_RESET,
                 ),
             )

@@ -465,7 +465,7 @@ async def test_ctl_update_first_keeps_secure_phones_and_resets_once(
 async def test_before_14_cucm_leaves_the_phone_resets_to_the_administrator(
     make_lab: Callable[..., Lab],
 ) -> None:
-    """"Phone Interaction on Certificate Update" (phones reset by themselves after a
+    """ "Phone Interaction on Certificate Update" (phones reset by themselves after a
     CallManager certificate change) came with 14 (cucm-interfaces.md §11, [DOC S4] CUCM 14
     release notes); before it, Cisco's procedure resets the phones as a step of its own after
     the restarts (tech notes 118731 and 214231). On 12.5 a new CallManager certificate served
