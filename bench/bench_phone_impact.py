@@ -241,7 +241,9 @@ async def main(
             client = await server.connect()
             for i in range(runs):
                 for n, plan in enumerate(plans):
-                    network = f"127.198.{n}.0/24"
+                    # Apart per variant, so that benchmarks of two variants can run at once.
+                    variant = 10 * (groups - 2) + 20 * (release != "12.5") + 40 * mixed
+                    network = f"127.198.{variant + n}.0/24"
                     r = await one_run(
                         client, root / f"run{i}", plan, network, scale, mixed, groups, release
                     )
