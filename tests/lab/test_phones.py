@@ -320,6 +320,36 @@ async def test_failover_walks_the_group_and_falls_back(tmp_path: Path) -> None:
         )
 
 
+async def test_a_sip_phone_reset_just_before_its_primary_stops_boots_onto_its_secondary(
+    tmp_path: Path,
+) -> None:
+    """What ucrenew's resets by primary rely on: a phone that boots while its primary's
+    Cisco CallManager is down registers with the next member of its group (failover walks
+    the CM group's list, cucm-interfaces.md §9, [DOC S17]) at once, instead of noticing the
+    stop through its keepalive (up to 120 s for SIP, operations-facts.md B1), and falls back
+    without a gap once the primary is back."""
+    t = timing(sip_register_delta=0.3, sip_keepalive=0.6, reset_duration=0.3, fallback_delay=0.05)
+    async with Lab(lab_spec(), tmp_path / "lab", t) as lab:
+        cluster = lab.cluster
+        sip = [p.name for p in lab.phones.phones if p.group == "CMG-1" and p.protocol == "SIP"]
+        mark = lab.journal.last_seq
+        assert lab.phones.reset_devices(sip).reset == sip
+        cluster.control(cluster.node("cucm-sub1"), CM, "stop", origin="test")
+        await until(lambda: all(placement(lab)[n] == "cucm-sub2" for n in sip), what="secondary")
+        # Down once, for the reset: the stop found none of them registered there.
+        assert {
+            e.data["reason"]
+            for e in lab.journal.entries("phone.unregistered", since=mark)
+            if set(e.data["phones"]) & set(sip)
+        } == {"reset:axl"}
+        # ... and they came back through the failover path, to the secondary, not home.
+        assert {
+            (node, reason) for _, name, node, reason in registrations(lab, mark) if name in sip
+        } == {("cucm-sub2", "failover")}
+        cluster.control(cluster.node("cucm-sub1"), CM, "start", origin="test")
+        await until(lambda: all(placement(lab)[n] == "cucm-sub1" for n in sip), what="fallback")
+
+
 async def test_registration_rate_is_bounded_per_node(tmp_path: Path) -> None:
     rate_sccp, rate_sip, burst = 200.0, 100.0, 2
     t = timing(
