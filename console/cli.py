@@ -180,6 +180,15 @@ PhoneResets = Annotated[
         "gated (default), or leaves the resets to CUCM",
     ),
 ]
+ResetsByPrimary = Annotated[
+    bool,
+    typer.Option(
+        "--resets-by-primary/--resets-all-first",
+        help="with --phone-resets: reset each CallManager's phones just before it stops, SIP "
+        "phones last so they boot onto their secondary (default), or every phone before the "
+        "first CallManager wave",
+    ),
+]
 RemoveLeftovers = Annotated[
     bool,
     typer.Option(
@@ -787,6 +796,7 @@ async def plan(
     cluster: ClusterArg,
     purpose: Purpose = ["tomcat"],  # noqa: B006 - typer reads the default
     phone_resets: PhoneResets = True,
+    resets_by_primary: ResetsByPrimary = True,
     remove_leftovers: RemoveLeftovers = False,
     distribution: Distribution = None,
     restart_parallel: RestartParallel = None,
@@ -823,6 +833,7 @@ async def plan(
         cluster,
         purposes,
         reset_phones=phone_resets,
+        phone_resets_by_primary=resets_by_primary,
         remove_leftover_certificates=remove_leftovers,
         distribution=distribution.value if distribution else None,
         key_length=key_length,
@@ -875,6 +886,7 @@ async def start(
         ),
     ] = False,
     phone_resets: PhoneResets = True,
+    resets_by_primary: ResetsByPrimary = True,
     phone_reset_batch: Annotated[
         int | None,
         typer.Option(
@@ -926,6 +938,7 @@ async def start(
         purposes,
         local_inventory=remote is None,
         reset_phones=phone_resets,
+        phone_resets_by_primary=resets_by_primary,
         remove_leftover_certificates=remove_leftovers,
         distribution=distribution.value if distribution else None,
         key_length=key_length,

@@ -160,6 +160,21 @@ def dry_run_json(report: DryRun) -> dict[str, Any]:
     }
 
 
+def unverified_lines(plan: RenewalPlan) -> list[Text]:
+    """The unverified CUCM behaviours the plan depends on, one line each with its constant."""
+    if not plan.unverified:
+        return []
+    lines = [
+        Text(
+            "  depends on CUCM behaviour no published source confirms (check it on a lab "
+            "cluster first):",
+            style="yellow",
+        )
+    ]
+    lines += [Text(f"    UNVERIFIED {u.constant}: {u.behaviour}") for u in plan.unverified]
+    return lines
+
+
 def dry_run_view(report: DryRun) -> RenderableType:
     """``ucrenew plan`` for people: steps, rollout stages, notes, findings, health, problems."""
     plan = report.plan
@@ -187,6 +202,7 @@ def dry_run_view(report: DryRun) -> RenderableType:
         )
     if plan.findings:
         parts.append(findings_table(plan.findings))
+    parts += unverified_lines(plan)
     parts.append(health_table(report.snapshot, report.now))
     record_line = change_record_line(report.change_record)
     if record_line is not None:

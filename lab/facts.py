@@ -572,8 +572,13 @@ SCCP_MISSED_KEEPALIVES = (2.0, 3.0)
 ITL_FROM_LATEST_TFTP_START = True
 #: Phones reset to fetch a new ITL when TFTP serves one that lists an *active* CallManager
 #: certificate the phone does not know yet ("Phone Interaction on Certificate Update").
-#: The lab applies it to every version (14+ documents it as an enterprise parameter).
 ITL_RESET_ON_ACTIVE_CHANGE = True
+#: [INF] The first release whose CUCM resets phones by itself after a CallManager certificate
+#: change: 14, which introduced "Phone Interaction on Certificate Update" (cucm-interfaces.md
+#: §9 and §11, [DOC S4]); before it, Cisco's procedure has the administrator reset the phones
+#: after the restarts (tech notes 118731 and 214231). That nothing resets them on 12.5 and
+#: earlier is what no source states outright.
+ITL_AUTO_RESET_SINCE = 14.0
 #: ``utils ctl update CTLFile`` lists each node's installed and active CallManager certificate.
 #: A secure phone accepts a downloaded CTL only when it lists a certificate the phone already
 #: trusts (stands in for the signer check through the ITL/TVS), and registers with a node only

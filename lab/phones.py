@@ -203,7 +203,10 @@ class PhoneSystem:
                 self._schedule(now, "attempt", phone)
 
     def _check_resets(self, now: float) -> None:
-        if not self.cluster.spec.phones.reset_on_certificate_update:
+        spec = self.cluster.spec
+        if not spec.phones.reset_on_certificate_update:
+            return
+        if spec.major_version < facts.ITL_AUTO_RESET_SINCE:
             return
         news = self.served_itl & self._active_fingerprints()
         queued = False

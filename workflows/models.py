@@ -118,6 +118,12 @@ class RenewalOptions(BaseModel):
     phone_reset_batch: int = Field(
         default=200, ge=1, description="phones reset at once; each batch re-registers first"
     )
+    phone_resets_by_primary: bool = Field(
+        default=True,
+        description="with reset_phones: reset each CallManager's phones just before the wave "
+        "that stops it (SIP phones then boot onto their secondary instead of waiting out the "
+        "keepalive); False resets every phone before the first CallManager wave",
+    )
     distribution: Literal["multi-server", "per-node"] | None = Field(
         default=None,
         description="multi-server (one SAN certificate per purpose) or per-node (one "
@@ -211,6 +217,19 @@ class RenewalInput(BaseModel):
     options: RenewalOptions = Field(default_factory=RenewalOptions)
 
 
+class UnverifiedBehaviour(BaseModel):
+    """A CUCM behaviour a plan depends on that no published source confirms (an [INF] fact).
+
+    Attributes:
+        constant: Where the assumption is kept, e.g.
+            ``activities.clients.cucm.inferred.CALLMANAGER_HAPROXY_ONLY_BUILD``.
+        behaviour: What the plan assumes, and what happens if it is wrong.
+    """
+
+    constant: str
+    behaviour: str
+
+
 class Problem(BaseModel):
     """Something that stops a renewal (an error), or that an operator should know before it
     goes on (a warning), said so an operator can act on it."""
@@ -262,6 +281,11 @@ class RenewalPlan(BaseModel):
         default_factory=list,
         description="what the current certificates say (e.g. a re-issue is due); advice that "
         "does not stop the change",
+    )
+    unverified: list[UnverifiedBehaviour] = Field(
+        default_factory=list,
+        description="CUCM behaviours the plan depends on that no published source confirms "
+        "(not part of the plan hash)",
     )
     plan_hash: str = ""
 

@@ -25,8 +25,10 @@ from activities.cluster_models import (
 from workflows.caveats import certificate_notes, reissue_findings
 from workflows.health_checks import health_problems, severity
 from workflows.models import PlanReport, PlanRequest, PlanStep, Problem, RenewalOptions, RenewalPlan
+from workflows.reset_order import describe as describe_resets
 from workflows.restart_models import RestartPlan, RestartWave
 from workflows.restarts import restart_plan_for
+from workflows.unverified import unverified_behaviours
 from workflows.windows import WindowSpec, next_window, parse_windows
 
 
@@ -261,6 +263,7 @@ def compose_plan(
     options: RenewalOptions,
     *,
     staged_phone_resets: bool | None = None,
+    resets_by_primary: bool | None = None,
     legacy_labels: bool = False,
     path: CertificatePath | None = None,
     csr_detail: bool = True,
@@ -275,6 +278,8 @@ def compose_plan(
             the opt-in cleanup step that removes CSCur97909 leftovers).
         staged_phone_resets: overrides ``options.reset_phones`` (the workflow keeps the plan
             that changes started before staged resets existed were approved with).
+        resets_by_primary: overrides ``options.phone_resets_by_primary`` (likewise, for
+            changes started before resets went wave by wave).
         legacy_labels: name trust stores as plans did before cup-xmpp-s2s's was corrected, so
             a change approved then keeps its plan hash.
         path: the interfaces of the certificate steps (:func:`certificate_path_for`); None
@@ -296,6 +301,9 @@ def compose_plan(
         options.max_phone_fraction_per_wave,
         staged_phone_resets=staged,
         tomcat_parallel=tomcat_parallel,
+        resets_by_primary=(
+            options.phone_resets_by_primary if resets_by_primary is None else resets_by_primary
+        ),
     )
     csr = options if csr_detail else None
     plan = build_plan(snapshot, purposes, restarts, legacy_labels=legacy_labels, path=path, csr=csr)
@@ -313,6 +321,8 @@ def compose_plan(
         plan = plan.model_copy(update={"plan_hash": plan_hash(plan)})
     # Advice from the current certificates; not part of what the plan does (nor its hash).
     plan.findings = reissue_findings(snapshot, purposes, options.other_domains)
+    # Likewise what the plan assumes of CUCM without a source to confirm it.
+    plan.unverified = unverified_behaviours(restarts, snapshot.version or "", purposes)
     return plan
 
 
@@ -400,6 +410,15 @@ def build_plan(
                     action="utils ctl update CTLFile",
                     node=snapshot.publisher,
                     detail="mixed mode: the CTL must name the new CallManager certificate first",
+                )
+            )
+        elif stage.kind == "phone-resets" and (stage.nodes or stage.sweep):
+            steps.append(
+                PlanStep(
+                    phase="phone-resets",
+                    action=describe_resets(stage),
+                    node=snapshot.publisher,
+                    detail="AXL doDeviceReset, the phones listed in RisPort at the time",
                 )
             )
         elif stage.kind == "phone-resets":

@@ -322,6 +322,12 @@ class CertRenewalWorkflow:
         self._set_phase("plan")
         # Changes started before staged resets existed keep the plan they were approved with.
         staged = inp.options.reset_phones and workflow.patched("staged-phone-resets")
+        # Likewise for the resets that go wave by wave, each node's just before it stops.
+        by_primary = (
+            staged
+            and inp.options.phone_resets_by_primary
+            and workflow.patched("phone-resets-by-primary")
+        )
         # Changes with cup-xmpp-s2s approved before its trust store was named right keep
         # their plan (and its hash).
         legacy = "cup-xmpp-s2s" in inp.purposes and not workflow.patched("s2s-trust-store")
@@ -334,6 +340,7 @@ class CertRenewalWorkflow:
             inp.purposes,
             inp.options,
             staged_phone_resets=staged,
+            resets_by_primary=by_primary,
             legacy_labels=legacy,
             path=self._path if paths else None,
             csr_detail=csr_detail,

@@ -79,6 +79,16 @@ class RestartPlanInput(BaseModel):
             "restarts Cisco Tftp"
         ),
     )
+    resets_by_primary: bool = Field(
+        default=False,
+        description=(
+            "with staged phone resets: reset the phones of each CallManager a wave stops just "
+            "before that wave (SCCP ones in gated batches, then the SIP ones, the wave right "
+            "after), instead of every phone before the first CallManager wave; a SIP phone "
+            "then comes back on its secondary instead of waiting out its keepalive. Waves "
+            "move at most PRIMARY_WAVE_PHONE_SHARE of the phones unless a cap is given"
+        ),
+    )
     max_nodes_per_wave: int | None = Field(default=None, ge=1)
     tomcat_max_parallel: int = Field(
         default=1,
@@ -169,6 +179,24 @@ class RolloutStage(BaseModel):
 
     kind: StageKind
     wave: int = Field(default=0, description="1-based wave index (wave stages)")
+    nodes: list[str] = Field(
+        default_factory=list,
+        description="phone-resets: only the phones registered with these FQDNs (the nodes "
+        "whose Cisco CallManager the next wave stops); empty: every registered phone",
+    )
+    protocol: Literal["Any", "SCCP", "SIP"] = Field(
+        default="Any", description="phone-resets: only the phones of this protocol"
+    )
+    gated: bool = Field(
+        default=True,
+        description="phone-resets: each batch re-registers before the next; False: the "
+        "batches go out back to back and the next wave starts at once (the phones come back "
+        "on their secondary while their primary restarts)",
+    )
+    sweep: bool = Field(
+        default=False,
+        description="phone-resets: only the registered phones no earlier reset stage reached",
+    )
     health_gate: bool = False
     drain: list[str] = Field(
         default_factory=list,

@@ -58,6 +58,7 @@ from activities.catalog import (
 )
 from activities.clients.cucm import inferred
 from activities.cluster_models import ClusterSnapshot
+from workflows.reset_order import PRIMARY_WAVE_PHONE_SHARE, describe, stages_by_primary
 from workflows.restart_models import (
     CmGroup,
     Failover,
@@ -215,6 +216,9 @@ def plan_restarts(inp: RestartPlanInput) -> RestartPlan:
         services in order, and waits for phones to come back before the next wave.
     """
     staged = _staged_resets_apply(inp)
+    by_primary = staged and inp.resets_by_primary
+    if by_primary and inp.max_phone_fraction_per_wave is None:
+        inp = inp.model_copy(update={"max_phone_fraction_per_wave": PRIMARY_WAVE_PHONE_SHARE})
     split = frozenset({TVS, TFTP}) if staged else frozenset({TFTP})
     if not staged and not inp.tftp_last_cluster_wide:
         split = frozenset()
@@ -235,7 +239,20 @@ def plan_restarts(inp: RestartPlanInput) -> RestartPlan:
         layers.append([n.fqdn for n in facts.nodes if assignment.get(n.fqdn) == w])
     split_layer = [n.fqdn for n in facts.nodes if n.fqdn in facts.split_work]
     split_at: SplitAt = None
-    if split_layer and staged:
+    if split_layer and by_primary:
+        layers.insert(0, split_layer)
+        split_at = "first"
+        notes.append(
+            "Cisco Trust Verification Service and Cisco Tftp restart first, on every node at "
+            "once (no registration moves): TFTP then serves the new ITL. Before each wave "
+            "that stops a CallManager holding phones, ucrenew resets that node's phones: the "
+            "SCCP ones in batches, each back before the next, then the SIP ones just before "
+            "the stop, so they boot onto their secondary instead of waiting out the SIP "
+            "keepalive; phones no stage reached are reset in a last sweep. No wave fails "
+            f"over more than {100 * (inp.max_phone_fraction_per_wave or 1):.0f}% of the phones "
+            "unless one node alone holds more"
+        )
+    elif split_layer and staged:
         layers.insert(0, split_layer)
         split_at = "first"
         notes.append(
@@ -254,7 +271,9 @@ def plan_restarts(inp: RestartPlanInput) -> RestartPlan:
         )
     if not optimal:
         notes.append("search budget reached: the plan is safe but may not have the fewest waves")
-    return _build(inp, facts, layers, "rolling", optimal, notes, split_at=split_at)
+    return _build(
+        inp, facts, layers, "rolling", optimal, notes, split_at=split_at, by_primary=by_primary
+    )
 
 
 def capped_tomcat_layers(facts: Facts, cap: int) -> list[list[str]]:
@@ -324,6 +343,7 @@ def _build(
     notes: list[str],
     *,
     split_at: SplitAt,
+    by_primary: bool = False,
 ) -> RestartPlan:
     by_fqdn = {n.fqdn: n for n in facts.nodes}
     waves: list[RestartWave] = []
@@ -399,7 +419,12 @@ def _build(
         ctl_update_first=mixed_cm,
         reset_phones=reset_phones,
         waves=waves,
-        stages=rollout_stages(waves, ctl_update_first=mixed_cm, reset_phones=reset_phones),
+        stages=rollout_stages(
+            waves,
+            ctl_update_first=mixed_cm,
+            reset_phones=reset_phones,
+            by_primary=by_primary and reset_phones,
+        ),
         unavoidable_impact=unavoidable,
         total_phones=facts.total_phones,
         optimal=optimal,
@@ -412,7 +437,11 @@ def _callmanager_stops(wave: RestartWave) -> list[str]:
 
 
 def rollout_stages(
-    waves: Sequence[RestartWave], *, ctl_update_first: bool, reset_phones: bool
+    waves: Sequence[RestartWave],
+    *,
+    ctl_update_first: bool,
+    reset_phones: bool,
+    by_primary: bool = False,
 ) -> list[RolloutStage]:
     """The rollout in execution order: the one place that orders CTL, waves and resets.
 
@@ -420,8 +449,11 @@ def rollout_stages(
     CallManager certificate before phones see it). Staged phone resets come right before the
     first wave that stops Cisco CallManager, after TFTP serves the new ITL. A wave that moves
     phones is followed by a health gate that also waits until the nodes the next wave stops
-    hold no more phones than at home.
+    hold no more phones than at home. With ``by_primary`` the resets go wave by wave instead
+    (:func:`workflows.reset_order.stages_by_primary`).
     """
+    if by_primary:
+        return stages_by_primary(waves, ctl_update_first=ctl_update_first)
     stages: list[RolloutStage] = []
     if ctl_update_first:
         stages.append(RolloutStage(kind="ctl-update"))
@@ -479,11 +511,7 @@ def explain(plan: RestartPlan) -> list[str]:
             lines.append("before any restart: utils ctl update CTLFile (cluster is in mixed mode)")
             continue
         if stage.kind == "phone-resets":
-            lines.append(
-                "phone resets: every registered phone, in batches taken from each node in "
-                "turn, each batch back before the next (AXL doDeviceReset; phones fetch the "
-                "new ITL and CTL)"
-            )
+            lines.append(describe(stage))
             continue
         if stage.kind != "wave":
             continue
@@ -571,6 +599,7 @@ def restart_plan_for(
     max_phone_fraction_per_wave: float | None = None,
     staged_phone_resets: bool = False,
     tomcat_parallel: int = 1,
+    resets_by_primary: bool = False,
 ) -> RestartPlan:
     """The restart plan of a change, as the renewal workflow and ``ucrenew plan`` both use it.
 
@@ -587,7 +616,10 @@ def restart_plan_for(
         for g in snapshot.cm_groups
         if g.members
     ]
-    options: dict[str, object] = {"staged_phone_resets": staged_phone_resets}
+    options: dict[str, object] = {
+        "staged_phone_resets": staged_phone_resets,
+        "resets_by_primary": resets_by_primary,
+    }
     if not phone_impact(purposes) and tomcat_parallel > 1:  # tomcat (RSA and ECDSA) only
         options["tomcat_max_parallel"] = tomcat_parallel
     elif not phone_impact(purposes):

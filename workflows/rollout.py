@@ -44,9 +44,15 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.node_waits import waiting_on
     from workflows.recovery import NodeStepRecovery
-    from workflows.restart_models import NodeRestart, RestartPlan, RestartWave
+    from workflows.restart_models import NodeRestart, RestartPlan, RestartWave, RolloutStage
     from workflows.steps import RenewalStopped, run_activity
     from workflows.windows import WindowSpec, can_start_wave, in_window, next_window
+
+
+#: Ungated resets (the SIP phones of the nodes the next wave stops) go in batches this many
+#: times ``phone_reset_batch``, with this many AXL requests in flight.
+UNGATED_BATCH_FACTOR = 4
+UNGATED_CONCURRENCY = 32
 
 
 def interleave(by_node: dict[str, list[str]]) -> list[str]:
@@ -95,6 +101,10 @@ class Rollout:
         #: Phones per node (inventory FQDN) before anything moved them: where fallback leads.
         self._home_per_node: dict[str, int] = {}
         self._restarts: RestartPlan | None = None
+        #: Phones reset so far by stages that go node by node (the last sweep skips them).
+        self._reset_names: set[str] = set()
+        #: Registrations counted before a wave's SIP phones were reset: that wave's baseline.
+        self._wave_baseline: int | None = None
 
     async def run(self, plan: RenewalPlan, restarts: RestartPlan) -> None:
         """Window, then every stage in order; a failed step or an abort stops the renewal."""
@@ -134,8 +144,16 @@ class Rollout:
             record_ctl_update(ledger, intent, ctl)
         ledger.phase("restarts")
         started = workflow.now()
-        for stage in stages:
-            if stage.kind == "phone-resets":
+        for position, stage in enumerate(stages):
+            if stage.kind == "phone-resets" and (stage.nodes or stage.sweep):
+                if plan.phone_impact:
+                    await self._gates.wait("impact", plan, recheck=True)
+                    if not stage.gated:
+                        # The wave must start right after these resets: it has to fit now.
+                        following = stages[position + 1]
+                        await self._fit_in_window(f"wave {following.wave}", "restarts")
+                await self._phone_resets_stage(stage)
+            elif stage.kind == "phone-resets":
                 if plan.phone_impact:
                     await self._gates.wait("impact", plan, recheck=True)
                 await self._staged_phone_resets()
@@ -152,7 +170,11 @@ class Rollout:
         self, wave: RestartWave, started: datetime, gated: bool, drain: Sequence[str]
     ) -> None:
         baseline = None
-        if gated:
+        if gated and self._wave_baseline is not None:
+            baseline = self._wave_baseline
+            self._ledger.status.registrations_baseline = baseline
+            self._phones(None, baseline)
+        elif gated:
             baseline = await self._registered_now()
             self._ledger.status.registrations_baseline = baseline
             self._phones(None, baseline)
@@ -166,6 +188,7 @@ class Rollout:
         )
         if self._recovery is not None and self._recovery.rollback_after is not None:
             await self._recovery.roll_back()
+        self._wave_baseline = None
         if baseline is not None:
             await self._health_gate(f"wave {wave.index}", baseline, drain=drain)
         self._ledger.status.waves_done = wave.index
@@ -303,10 +326,45 @@ class Rollout:
             await self._reset_in_batches(names, "late phone" if sweep else "phone")
             reset.update(names)
 
-    async def _reset_in_batches(self, names: list[str], kind: str) -> None:
+    async def _phone_resets_stage(self, stage: RolloutStage) -> None:
+        """One node-by-node reset stage (``workflows.reset_order``): the phones of
+        ``stage.protocol`` registered with ``stage.nodes``, or in the last sweep every
+        registered phone no stage reached.
+
+        An ungated stage records the registrations before its resets as the next wave's
+        baseline and sends its batches back to back: the wave starts at once, while the
+        phones boot, so they register with their secondary.
+        """
+        self._ledger.phase("phone-resets")
+        registered = await run_activity(
+            CucmActivities.registered_phones,
+            RegisteredPhonesRequest(
+                cluster=self._input.cluster, nodes=list(stage.nodes), protocol=stage.protocol
+            ),
+            policies.PHONE_LIST,
+        )
+        by_node = {
+            n: v for n, v in registered.by_node.items() if not stage.nodes or n in stage.nodes
+        }
+        names = [n for n in interleave(by_node) if n not in self._reset_names]
+        if not stage.gated:
+            self._wave_baseline = await self._registered_now()
+        if stage.sweep:
+            kind = "late phone"
+        else:
+            kind = f"{stage.protocol} phone on {', '.join(short_name(n) for n in stage.nodes)}"
+        if names:
+            await self._reset_in_batches(names, kind, gated=stage.gated)
+        self._reset_names.update(names)
+
+    async def _reset_in_batches(self, names: list[str], kind: str, gated: bool = True) -> None:
         inp = self._input
         ledger = self._ledger
         size = inp.options.phone_reset_batch
+        if not gated:
+            # Every one of these phones must still be booting when the wave stops their node:
+            # bigger batches, more requests in flight, so the last goes out soon after the first.
+            size *= UNGATED_BATCH_FACTOR
         batches = [names[i : i + size] for i in range(0, len(names), size)]
         ledger.audit(
             "ucrenew",
@@ -316,7 +374,7 @@ class Rollout:
         for number, batch in enumerate(batches, start=1):
             label = f"{kind} reset batch {number}/{len(batches)}"
             await self._fit_in_window(label, "phone-resets")
-            baseline = await self._registered_now()
+            baseline = await self._registered_now() if gated else 0
             intent, result = await ledger.intents.around(
                 "phone-reset",
                 label,
@@ -324,7 +382,11 @@ class Rollout:
                 + (", ..." if len(batch) > 3 else ""),
                 run_activity(
                     CucmActivities.reset_phones,
-                    PhoneResetRequest(cluster=inp.cluster, names=batch),
+                    PhoneResetRequest(
+                        cluster=inp.cluster,
+                        names=batch,
+                        concurrency=8 if gated else UNGATED_CONCURRENCY,
+                    ),
                     policies.PHONE_RESET,
                 ),
             )
@@ -334,7 +396,8 @@ class Rollout:
             if result.not_found:
                 detail += f"; no longer in the database: {', '.join(result.not_found[:5])}"
             ledger.audit("ucrenew", "phones-reset", detail)
-            await self._health_gate(label, baseline, phase="phone-resets")
+            if gated:
+                await self._health_gate(label, baseline, phase="phone-resets")
 
     async def _registered_now(self) -> int:
         """Phones registered now (RisPort); the first look also records where they live."""

@@ -56,12 +56,13 @@ async def test_callmanager_renewal_in_mixed_mode_keeps_phones_registered(
         ]
         assert len(cm_restarts) == 3  # each CUCM node once
         assert kinds.index("ctl.updated") < kinds.index("service.control")
-        # ucrenew reset the phones itself (AXL doDeviceReset), in gated batches after TFTP
-        # served the new ITL and before any CallManager restart: each phone reset once, none
-        # by CUCM afterwards, and no secure phone met a node its CTL did not list.
+        # ucrenew reset the phones itself (AXL doDeviceReset) after TFTP served the new ITL,
+        # each node's phones before that node's CallManager restart (resets by primary): each
+        # phone reset once, none by CUCM, and no secure phone met a node its CTL did not list.
         assert final.plan is not None and final.plan.restarts is not None
         assert final.plan.restarts.reset_phones
-        first_cm = min(e.at for e in cm_restarts)
+        cm_at = {e.node: e.at for e in cm_restarts}
+        home = {p.name: p.members[0] for p in running.phones.phones}
         resets: dict[str, list[tuple[float, str]]] = {}
         for e in journal.entries("phone.unregistered"):
             if e.data["reason"].startswith("reset:"):
@@ -70,7 +71,7 @@ async def test_callmanager_renewal_in_mixed_mode_keeps_phones_registered(
         assert {name for name, seen in resets.items() if len(seen) > 1} == set()
         assert sorted(resets) == sorted(p.name for p in running.phones.phones)
         assert all(seen == [(seen[0][0], "reset:axl")] for seen in resets.values())
-        assert all(seen[0][0] < first_cm for seen in resets.values())
+        assert all(seen[0][0] < cm_at[home[name]] for name, seen in resets.items())
         assert final.phones_reset == len(running.phones.phones)
         assert journal.entries("phone.rejected") == []
         # every phone, secure ones included, is registered at the end

@@ -320,6 +320,36 @@ async def test_failover_walks_the_group_and_falls_back(tmp_path: Path) -> None:
         )
 
 
+async def test_a_sip_phone_reset_just_before_its_primary_stops_boots_onto_its_secondary(
+    tmp_path: Path,
+) -> None:
+    """What ucrenew's resets by primary rely on: a phone that boots while its primary's
+    Cisco CallManager is down registers with the next member of its group (failover walks
+    the CM group's list, cucm-interfaces.md §9, [DOC S17]) at once, instead of noticing the
+    stop through its keepalive (up to 120 s for SIP, operations-facts.md B1), and falls back
+    without a gap once the primary is back."""
+    t = timing(sip_register_delta=0.3, sip_keepalive=0.6, reset_duration=0.3, fallback_delay=0.05)
+    async with Lab(lab_spec(), tmp_path / "lab", t) as lab:
+        cluster = lab.cluster
+        sip = [p.name for p in lab.phones.phones if p.group == "CMG-1" and p.protocol == "SIP"]
+        mark = lab.journal.last_seq
+        assert lab.phones.reset_devices(sip).reset == sip
+        cluster.control(cluster.node("cucm-sub1"), CM, "stop", origin="test")
+        await until(lambda: all(placement(lab)[n] == "cucm-sub2" for n in sip), what="secondary")
+        # Down once, for the reset: the stop found none of them registered there.
+        assert {
+            e.data["reason"]
+            for e in lab.journal.entries("phone.unregistered", since=mark)
+            if set(e.data["phones"]) & set(sip)
+        } == {"reset:axl"}
+        # ... and they came back through the failover path, to the secondary, not home.
+        assert {
+            (node, reason) for _, name, node, reason in registrations(lab, mark) if name in sip
+        } == {("cucm-sub2", "failover")}
+        cluster.control(cluster.node("cucm-sub1"), CM, "start", origin="test")
+        await until(lambda: all(placement(lab)[n] == "cucm-sub1" for n in sip), what="fallback")
+
+
 async def test_registration_rate_is_bounded_per_node(tmp_path: Path) -> None:
     rate_sccp, rate_sip, burst = 200.0, 100.0, 2
     t = timing(
@@ -460,6 +490,36 @@ async def test_ctl_update_first_keeps_secure_phones_and_resets_once(
         assert _count_resets(lab, mark) == 40  # the ITL already lists the new certificates
         assert lab.journal.entries("phone.rejected", since=mark) == []
         assert lab.journal.entries("phone.cscup28852", since=mark) == []
+
+
+async def test_before_14_cucm_leaves_the_phone_resets_to_the_administrator(
+    make_lab: Callable[..., Lab],
+) -> None:
+    """ "Phone Interaction on Certificate Update" (phones reset by themselves after a
+    CallManager certificate change) came with 14 (cucm-interfaces.md §11, [DOC S4] CUCM 14
+    release notes); before it, Cisco's procedure resets the phones as a step of its own after
+    the restarts (tech notes 118731 and 214231). On 12.5 a new CallManager certificate served
+    by TFTP and by Cisco CallManager resets no phone; a reset on request (AXL) still gives a
+    phone the new ITL. The same roll on 14 resets every phone
+    (test_ctl_update_first_keeps_secure_phones_and_resets_once)."""
+    async with make_lab(version="12.5.1.14900-63") as lab:
+        mark = lab.journal.last_seq
+        new = install_callmanager_cert(lab)
+        for host in cucm_hosts(lab):
+            await restart(lab, host, "Cisco Tftp")
+        for host in cucm_hosts(lab):
+            await restart(lab, host, CM)
+        await until(
+            lambda: all(p.node == p.members[0] for p in lab.phones.phones),
+            what="every phone back on its primary",
+        )
+        await asyncio.sleep(0.1)
+        assert _count_resets(lab, mark) == 0
+        assert all(new not in p.itl for p in lab.phones.phones)
+        phone = lab.phones.phones[0]
+        assert lab.phones.reset_devices([phone.name]).reset == [phone.name]
+        await until(lambda: phone.node is not None, what="the reset phone back")
+        assert new in phone.itl
 
 
 async def test_cscup28852_resets_phones_periodically(tmp_path: Path) -> None:

@@ -52,7 +52,10 @@ async def now(env: WorkflowEnvironment) -> datetime:
 
 
 async def start_cm(env: WorkflowEnvironment, task_queue: str, **kw: Any) -> Handle:
-    return await start(env, task_queue, purposes=["CallManager"], **kw)
+    # These tests follow the resets made before the first CallManager wave; the resets by
+    # primary (the default) have tests of their own (test_phone_resets_by_primary.py).
+    options = {"phone_resets_by_primary": False, **(kw.pop("options", None) or {})}
+    return await start(env, task_queue, purposes=["CallManager"], options=options, **kw)
 
 
 async def approve(handle: Handle, who: str = "bob", **kw: Any) -> None:

@@ -155,6 +155,14 @@ OS_ADMIN_MAX_REDIRECTS = 5
 #: Build of 14SU1 (14.0.1.11900-x): from here on an RSA CallManager certificate needs only
 #: Cisco HAProxy restarted, an ECDSA one CallManager and HAProxy.
 CALLMANAGER_HAPROXY_ONLY_BUILD = 11900
+#: Before 14, CUCM does not reset the phones by itself after a CallManager certificate change:
+#: "Phone Interaction on Certificate Update" (reset phones automatically) came with 14
+#: (cucm-interfaces.md §11, [DOC S4]) and Cisco's earlier procedure resets the phones as a
+#: step of its own (tech notes 118731, 214231). No source says outright that nothing resets
+#: them on 12.5. ucrenew's phone resets by primary rely on it (a phone reset by CUCM early
+#: would fail over again when its primary stops), and a change that leaves the resets to
+#: CUCM (``--no-phone-resets``) leaves the phones on the old ITL.
+NO_AUTOMATIC_PHONE_RESET_BEFORE_14 = True
 #: Build of 14SU2 (14.0.1.12900-x): from here on a tomcat-ECDSA certificate also needs the DRF
 #: restart the 14SU2 Security Guide documents (cucm-interfaces.md §10); the services are taken
 #: as tech note 221070's DRF Master (CUCM publisher) and DRF Local (every node).
