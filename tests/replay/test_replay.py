@@ -15,6 +15,7 @@ from temporalio.worker import Replayer
 from workers.converter import make_data_converter
 from workflows.cluster_lock import ClusterLockWorkflow
 from workflows.fleet_scan import FleetClusterScanWorkflow, FleetScanWorkflow
+from workflows.phone_resets import PhoneResetsWorkflow
 from workflows.renewal import CertRenewalWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
@@ -33,6 +34,7 @@ async def test_history_replays(path: Path) -> None:
             ClusterLockWorkflow,
             FleetScanWorkflow,
             FleetClusterScanWorkflow,
+            PhoneResetsWorkflow,
         ],
         data_converter=make_data_converter(),
     )
