@@ -335,7 +335,7 @@ class Rollout:
         )
         start = PhoneResetsInput(
             cluster=inp.cluster,
-            change_id=workflow.info().workflow_id,
+            change_id=inp.change_id,
             batch_size=opts.phone_reset_batch,
             tolerance=policy.health_tolerance,
             timeout_seconds=policy.health_timeout_seconds,
