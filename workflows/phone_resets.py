@@ -23,13 +23,19 @@ retry resets exactly the phones not yet reset (read back in RisPort), see
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError, ChildWorkflowError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    ChildWorkflowError,
+)
 from temporalio.workflow import ChildWorkflowCancellationType, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -41,11 +47,14 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.cucm import CucmActivities
     from workflows import policies
-    from workflows.steps import RenewalStopped, run_activity
+    from workflows.steps import RenewalStopped, stopped
     from workflows.windows import WindowSpec, can_start_wave
 
 if TYPE_CHECKING:
     from workflows.ledger import Ledger
+
+ArgT = TypeVar("ArgT")
+ResT = TypeVar("ResT")
 
 #: Late candidates (phones not registered when their batch passed) a child carries at most;
 #: beyond it they are counted, and the operator is told to check them.
@@ -141,7 +150,7 @@ class PhoneResetsWorkflow:
         try:
             while True:
                 label = batch_label(state.kind, state.batches + 1)
-                if state.windows and not can_start_wave(
+                if not can_start_wave(
                     state.windows, workflow.now(), timedelta(seconds=state.expected_wave_seconds)
                 ):
                     return _result(state, stopped="window", label=label)
@@ -151,7 +160,7 @@ class PhoneResetsWorkflow:
                 ):
                     state.runs += 1
                     workflow.continue_as_new(state)
-                batch = await run_activity(
+                batch = await _activity(
                     CucmActivities.reset_phone_batch,
                     PhoneBatchRequest(
                         cluster=state.cluster,
@@ -170,7 +179,7 @@ class PhoneResetsWorkflow:
                 state.after = batch.last
                 state.requested += batch.requested
                 state.reset += batch.reset
-                gate = await run_activity(
+                gate = await _activity(
                     CucmActivities.wait_for_registrations,
                     RegistrationGateRequest(
                         cluster=state.cluster,
@@ -202,6 +211,24 @@ class PhoneResetsWorkflow:
                     return _result(state)
         except RenewalStopped as stop:
             raise ApplicationError(stop.message, type=stop.error_type, non_retryable=True) from None
+
+
+async def _activity(
+    method: Callable[[Any, ArgT], Awaitable[ResT]],
+    arg: ArgT,
+    policy: policies.ActivityPolicy,
+    summary: str,
+) -> ResT:
+    """Run an activity; a final failure stops the renewal, a cancellation cancels the child."""
+    try:
+        return await workflow.execute_activity_method(
+            method, arg, summary=summary, **policy.kwargs()
+        )
+    except ActivityError as err:
+        if isinstance(err.cause, CancelledError):
+            # The renewal is being cancelled: the child ends cancelled, not failed.
+            raise err.cause from None
+        raise stopped(method.__name__, err) from None
 
 
 def _add_late(state: PhoneResetsInput, batch: PhoneBatchResult) -> None:
@@ -253,6 +280,9 @@ async def run_sweep(inp: PhoneResetsInput, segment: int) -> PhoneResetsResult:
             static_summary=f"{inp.kind} resets of {inp.cluster} for {inp.change_id}",
         )
     except ChildWorkflowError as err:
+        if isinstance(err.cause, CancelledError):
+            # The renewal is being cancelled (the child stopped first): its own handling applies.
+            raise err.cause from None
         cause = err.cause
         while cause is not None and not isinstance(cause, ApplicationError):
             cause = cause.__cause__
