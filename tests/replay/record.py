@@ -472,6 +472,9 @@ SCENARIOS: dict[str, Scenario] = {
     "cluster-busy-refused": cluster_busy_refused,
 }
 
+#: Scenarios whose first phone-reset child run is recorded too, under this name.
+CHILD_RUNS = {"callmanager-phone-resets-child": "phone-resets-child-run"}
+
 
 async def main(names: list[str]) -> None:
     unknown = sorted(set(names) - set(SCENARIOS))
@@ -510,6 +513,22 @@ async def main(names: list[str]) -> None:
             data: dict[str, Any] = json.loads(history.to_json())
             (HISTORIES / f"{name}.json").write_text(json.dumps(data, indent=1) + "\n")
             print(f"{name}: {len(history.events)} events")
+            if name in CHILD_RUNS:
+                # The first run of the change's first phone-reset child, beside its renewal.
+                started = [
+                    e.child_workflow_execution_started_event_attributes.workflow_execution
+                    for e in history.events
+                    if e.HasField("child_workflow_execution_started_event_attributes")
+                ]
+                first = next(c for c in started if "/phone-resets/" in c.workflow_id)
+                child = await env.client.get_workflow_handle(
+                    first.workflow_id, run_id=first.run_id
+                ).fetch_history()
+                child_name = CHILD_RUNS[name]
+                (HISTORIES / f"{child_name}.json").write_text(
+                    json.dumps(json.loads(child.to_json()), indent=1) + "\n"
+                )
+                print(f"{child_name}: {len(child.events)} events")
     finally:
         await env.shutdown()
 
