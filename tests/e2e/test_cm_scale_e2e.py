@@ -16,7 +16,12 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from bench.crash_journal import AXL_RESET
+from bench.crash_journal import (
+    AXL_RESET,
+    duplicated_effects,
+    false_audit_entries,
+    restart_claims,
+)
 from lab.server import Lab
 from lab.timing import FAST
 from tests.e2e.conftest import FAST_OPTIONS, Stack
@@ -80,6 +85,9 @@ async def test_a_large_cluster_resets_its_phones_in_children_that_continue_as_ne
         )
         assert sorted(resets) == names
         assert max(resets.values()) == 1
+        entries = running.journal.entries()
+        assert duplicated_effects(entries) == []
+        assert false_audit_entries(entries, final.audit, restart_claims(final)) == []
         # The status tells the truth across the child runs: counts and one audit per batch.
         assert final.phones_reset == PHONES
         batches = [a for a in final.audit if a.action == "phones-reset"]
