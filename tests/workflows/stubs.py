@@ -161,8 +161,6 @@ class StubCluster:
     phones_per_node: dict[str, int] = field(default_factory=lambda: {"SCCP": 3, "SIP": 2})
     #: phones that register on the publisher only after the first listing of phones
     late_phones: list[str] = field(default_factory=list)
-    #: reset_phone_batch blocks (heartbeating) from this call on (1 = the first), until cancelled
-    batch_blocks_at: int = 0
     #: pre-change health per node FQDN and the DRS backups as of the server's clock (none: no
     #: readings, as older snapshots), and the inventory's health policy
     node_health: dict[str, NodeHealth] = field(default_factory=dict)
@@ -440,10 +438,6 @@ class StubCluster:
         @activity.defn(name="reset_phone_batch")
         async def reset_phone_batch(req: PhoneBatchRequest) -> PhoneBatchResult:
             s.calls.append(("reset_phone_batch", req))
-            if s.batch_blocks_at and s.names().count("reset_phone_batch") >= s.batch_blocks_at:
-                while True:  # until the renewal's cancellation reaches the activity
-                    activity.heartbeat()
-                    await asyncio.sleep(0.05)
             names = sorted(
                 f"SEP{protocol}{i}{n:02d}"
                 for i in range(3)
