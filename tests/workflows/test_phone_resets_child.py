@@ -1,7 +1,8 @@
 """The staged phone resets of a cluster above ``phone_resets_child_above`` (issue 14: a
 40,000-phone CallManager renewal must stay within Temporal's history limits), on the
 time-skipping server with stub activities: children chosen by cursor, a child run continuing
-as new, a failed gate asked in the renewal, the late sweep, and the status counting every batch across runs."""
+as new, a failed gate asked in the renewal, the late sweep, and the status counting every
+batch across runs."""
 
 from __future__ import annotations
 
