@@ -749,6 +749,44 @@ class PhoneResetResult(BaseModel):
     not_found: list[str] = Field(default_factory=list)
 
 
+class PhoneBatchRequest(ClusterRef):
+    """Select the next batch of registered phones by cursor (RisPort70) and reset it (AXL).
+
+    The names stay on the worker: the workflow's history holds the cursor, not the phones, so
+    a change on a cluster of tens of thousands of phones keeps a small history.
+    """
+
+    after: str = Field(default="", description="cursor: only device names sorting after it")
+    size: int = Field(ge=1, description="phones in the batch at most")
+    candidates: list[str] = Field(
+        default_factory=list,
+        description="only these device names (the late sweep); empty: every registered phone",
+    )
+    concurrency: int = Field(default=8, ge=1, le=32)
+
+
+class PhoneBatchResult(BaseModel):
+    """What a cursor-selected reset batch did, in counts (and the new cursor)."""
+
+    requested: int = Field(description="phones selected (registered, after the cursor)")
+    reset: int
+    not_found: list[str] = Field(default_factory=list, description="at most 5 names")
+    last: str = Field(default="", description="the batch's last name: the next cursor")
+    more: bool = Field(default=False, description="registered phones remain after ``last``")
+    skipped: list[str] = Field(
+        default_factory=list,
+        description="phones of the batch's name range RisPort lists as not registered: the "
+        "late sweep looks for them again",
+    )
+    registered: int = Field(
+        default=0, description="phones registered when the batch was selected (its baseline)"
+    )
+    per_node: dict[str, int] = Field(
+        default_factory=dict, description="node FQDN -> registered phones at selection"
+    )
+    sample: list[str] = Field(default_factory=list, description="the batch's first names (3)")
+
+
 class CtlResult(BaseModel):
     """``utils ctl update CTLFile`` on the publisher."""
 

@@ -73,6 +73,8 @@ from activities.cluster_models import (
     NodeCertState,
     PendingCsrRequest,
     PendingCsrResult,
+    PhoneBatchRequest,
+    PhoneBatchResult,
     PhoneResetRequest,
     PhoneResetResult,
     Purpose,
@@ -107,6 +109,17 @@ def _reset_progress(details: Sequence[Any]) -> ResetProgress:
     except ValidationError:
         activity.logger.warning("reset_phones: unreadable heartbeat details, starting over")
         return ResetProgress()
+
+
+def _batch_progress(details: Sequence[Any]) -> phone_resets.BatchProgress:
+    """What a previous ``reset_phone_batch`` attempt heartbeated, or a fresh start."""
+    if not details:
+        return phone_resets.BatchProgress()
+    try:
+        return phone_resets.BatchProgress.model_validate(details[0])
+    except ValidationError:
+        activity.logger.warning("reset_phone_batch: unreadable heartbeat details, selecting again")
+        return phone_resets.BatchProgress()
 
 
 def csr_misses(exported: Sequence[str], expected: Sequence[str]) -> list[str]:
@@ -655,6 +668,79 @@ class CucmActivities:
                 progress=beat,
                 recheck_since=recheck_since,
             )
+
+    @activity.defn(name="reset_phone_batch")
+    @translated
+    async def reset_phone_batch(self, req: PhoneBatchRequest) -> PhoneBatchResult:
+        """Select the next batch of registered phones after ``req.after`` in RisPort70 and
+        reset them through AXL doDeviceReset; the names never leave the worker.
+
+        The selection is heartbeated before the first reset: a retried attempt resets exactly
+        those phones, resuming as :meth:`reset_phones` does (phones answered, or whose
+        registration changed since the batch began, are not reset again). A retry that finds
+        no selection (the attempt died before its first heartbeat reached Temporal) selects
+        again without the phones whose registration changed since the batch was scheduled:
+        those were that attempt's resets.
+        """
+        inventory, cluster = await self._cluster(req)
+        info = activity.info()
+        ep = self._endpoint(req, cluster, cluster.publisher)
+        auth = credentials(inventory, cluster, "app_user")
+        progress = _batch_progress(info.heartbeat_details)
+        latest: list[object] = [progress.model_dump()]
+
+        def beat_note(note: str) -> None:
+            progress.reset.note = note
+            latest[-1] = progress.model_dump()
+            activity.heartbeat(latest[-1])
+
+        async with heartbeating(latest):
+            selection = progress.selection
+            if selection is None:
+                scheduled = info.scheduled_time.timestamp()
+                async with RisPortClient(ep, auth, throttle_retries=0) as ris:
+                    records = await phone_resets.read_all(ris, beat_note)
+                selection = phone_resets.select_batch(
+                    records,
+                    req.after,
+                    req.size,
+                    candidates=req.candidates,
+                    unchanged_since=int(scheduled) if info.attempt > 1 else None,
+                )
+                progress.selection = selection
+                beat_note(f"selected {len(selection.names)} phones")
+            start = progress.reset.clamped(len(selection.names))
+            recheck_since = None
+            if info.attempt > 1 and start.started_at:
+                recheck_since = start.started_at
+
+            def beat(state: ResetProgress) -> None:
+                progress.reset = state
+                latest[-1] = progress.model_dump()
+                activity.heartbeat(latest[-1])
+
+            result = PhoneResetResult(requested=0, reset=0)
+            if selection.names:
+                result = await phone_resets.reset_phones(
+                    ep,
+                    auth,
+                    selection.names,
+                    concurrency=req.concurrency,
+                    resume_from=start,
+                    progress=beat,
+                    recheck_since=recheck_since,
+                )
+        return PhoneBatchResult(
+            requested=len(selection.names),
+            reset=result.reset,
+            not_found=result.not_found[:5],
+            last=selection.last,
+            more=selection.more,
+            skipped=selection.skipped,
+            registered=selection.registered,
+            per_node={cluster.canonical(node): n for node, n in sorted(selection.per_node.items())},
+            sample=selection.names[:3],
+        )
 
     @activity.defn(name="wait_for_registrations")
     @translated

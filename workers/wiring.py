@@ -31,6 +31,7 @@ from workflows.campaign import CampaignWorkflow
 from workflows.cluster_lock import ClusterLockWorkflow
 from workflows.fleet_scan import FleetClusterScanWorkflow, FleetScanWorkflow
 from workflows.notifications import NotificationWorkflow
+from workflows.phone_resets import PhoneResetsWorkflow
 from workflows.plan_workflow import PlanWorkflow
 from workflows.renewal import CertRenewalWorkflow
 
@@ -117,6 +118,7 @@ def build_worker(
             NotificationWorkflow,
             CampaignWorkflow,
             ClusterLockWorkflow,
+            PhoneResetsWorkflow,
         ],
         activities=[
             cucm.discover_cluster,
@@ -136,6 +138,7 @@ def build_worker(
             cucm.registration_snapshot,
             cucm.registered_phones,
             cucm.reset_phones,
+            cucm.reset_phone_batch,
             cucm.wait_for_registrations,
             cucm.ctl_update,
             cucm.load_change_policy,

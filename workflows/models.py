@@ -124,6 +124,19 @@ class RenewalOptions(BaseModel):
         "that stops it (SIP phones then boot onto their secondary instead of waiting out the "
         "keepalive); False resets every phone before the first CallManager wave",
     )
+    phone_resets_child_above: int = Field(
+        default=5000,
+        ge=0,
+        description="a cluster with more phones than this has them reset by a child workflow "
+        "choosing the batches on the worker (names kept out of the history) and continuing as "
+        "new, so the change stays within Temporal's history limits",
+    )
+    phone_reset_batches_per_run: int = Field(
+        default=100,
+        ge=0,
+        description="that child continues as new after this many batches (0: only when "
+        "Temporal suggests it)",
+    )
     distribution: Literal["multi-server", "per-node"] | None = Field(
         default=None,
         description="multi-server (one SAN certificate per purpose) or per-node (one "

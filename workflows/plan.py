@@ -304,6 +304,7 @@ def compose_plan(
         resets_by_primary=(
             options.phone_resets_by_primary if resets_by_primary is None else resets_by_primary
         ),
+        by_primary_max_phones=options.phone_resets_child_above,
     )
     csr = options if csr_detail else None
     plan = build_plan(snapshot, purposes, restarts, legacy_labels=legacy_labels, path=path, csr=csr)

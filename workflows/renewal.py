@@ -48,7 +48,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.cucm import CucmActivities
     from activities.models import CertificateInfo
     from activities.registry import RegistryActivities
-    from workflows import policies
+    from workflows import phone_resets, policies
     from workflows import search_attributes as sa
     from workflows.acquisition import CertificateAcquisition
     from workflows.caveats import earliest_expiry, leftover_findings, scope
@@ -849,6 +849,11 @@ class CertRenewalWorkflow:
     @approve.validator
     def _validate_approve(self, approval: ApprovalInput) -> None:
         self._gates.check(approval)
+
+    @workflow.signal(name=phone_resets.PROGRESS_SIGNAL)
+    def phone_reset_progress(self, progress: phone_resets.PhoneResetProgress) -> None:
+        """A batch reset by the change's phone-reset child (``workflows.phone_resets``)."""
+        phone_resets.record_batch(self._ledger, progress)
 
     @workflow.signal
     def approve_signal(self, approval: ApprovalInput) -> None:

@@ -600,6 +600,7 @@ def restart_plan_for(
     staged_phone_resets: bool = False,
     tomcat_parallel: int = 1,
     resets_by_primary: bool = False,
+    by_primary_max_phones: int | None = None,
 ) -> RestartPlan:
     """The restart plan of a change, as the renewal workflow and ``ucrenew plan`` both use it.
 
@@ -610,12 +611,25 @@ def restart_plan_for(
     moving at once, and with ``staged_phone_resets`` ucrenew resets the phones itself
     (``RestartPlanInput.staged_phone_resets``). ``naive`` is the all-at-once plan of the manual
     procedure, which leaves the phone resets to CUCM.
+
+    Above ``by_primary_max_phones`` phones the resets do not go by primary: a cluster that
+    large has its phones reset by the phone-reset child workflows (``workflows.phone_resets``),
+    which pick batches in name order on the worker to keep the change's history bounded.
     """
     groups = [
         CmGroup(name=g.name, members=g.members[:3], phones=g.phones)
         for g in snapshot.cm_groups
         if g.members
     ]
+    total = sum(g.phones for g in groups)
+    too_large = (
+        staged_phone_resets
+        and resets_by_primary
+        and by_primary_max_phones is not None
+        and total > by_primary_max_phones
+    )
+    if too_large:
+        resets_by_primary = False
     options: dict[str, object] = {
         "staged_phone_resets": staged_phone_resets,
         "resets_by_primary": resets_by_primary,
@@ -627,4 +641,14 @@ def restart_plan_for(
     elif max_phone_fraction_per_wave is not None:
         options["max_phone_fraction_per_wave"] = max_phone_fraction_per_wave
     planner_input = restart_input_from_snapshot(snapshot, groups, purposes, **options)
-    return naive_plan(planner_input) if strategy == "naive" else plan_restarts(planner_input)
+    if strategy == "naive":
+        return naive_plan(planner_input)
+    plan = plan_restarts(planner_input)
+    if too_large:
+        plan.notes.append(
+            f"{total} phones, more than {by_primary_max_phones} (phone_resets_child_above): "
+            "every phone is reset in name order before the first CallManager wave, by child "
+            "workflows that keep the change's history bounded, not node by node just before "
+            "each wave; SIP phones then fail over when their primary stops"
+        )
+    return plan

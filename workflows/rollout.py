@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         PhoneResetRequest,
         RegisteredPhonesRequest,
         RegistrationGateRequest,
+        RegistrationGateResult,
         RestartRequest,
     )
     from activities.cucm import CucmActivities
@@ -43,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         WaveProgress,
     )
     from workflows.node_waits import waiting_on
+    from workflows.phone_resets import PhoneResetsInput, PhoneResetsResult, child_id, run_sweep
     from workflows.recovery import NodeStepRecovery
     from workflows.restart_models import NodeRestart, RestartPlan, RestartWave, RolloutStage
     from workflows.steps import RenewalStopped, run_activity
@@ -105,6 +107,8 @@ class Rollout:
         self._reset_names: set[str] = set()
         #: Registrations counted before a wave's SIP phones were reset: that wave's baseline.
         self._wave_baseline: int | None = None
+        #: Phone-reset children started so far (each gets its own id).
+        self._reset_children = 0
 
     async def run(self, plan: RenewalPlan, restarts: RestartPlan) -> None:
         """Window, then every stage in order; a failed step or an abort stops the renewal."""
@@ -312,6 +316,15 @@ class Rollout:
         registered when the resets began (a reset cannot reach them) are looked for once
         more at the end, so those back by then are reset too.
         """
+        restarts = self._restarts
+        opts = self._input.options
+        if (
+            restarts is not None
+            and restarts.total_phones > opts.phone_resets_child_above
+            and workflow.patched(PHONE_RESETS_CHILD)
+        ):
+            await self._phone_resets_in_child()
+            return
         self._ledger.phase("phone-resets")
         reset: set[str] = set()
         for sweep in (False, True):
@@ -356,6 +369,85 @@ class Rollout:
         if names:
             await self._reset_in_batches(names, kind, gated=stage.gated)
         self._reset_names.update(names)
+
+    async def _phone_resets_in_child(self) -> None:
+        """The staged resets of a very large cluster, by :mod:`workflows.phone_resets`: the
+        child chooses the batches on the worker and reports each one; a failed gate or a
+        window too short for the next batch comes back here, to ask as the batches in this
+        workflow do, and the next child starts at the cursor."""
+        inp = self._input
+        opts = inp.options
+        ledger = self._ledger
+        policy = self._gates.policy
+        ledger.phase("phone-resets")
+        total = self._restarts.total_phones if self._restarts is not None else 0
+        ledger.audit(
+            "ucrenew",
+            "phone-resets-planned",
+            f"about {total} phones in batches of up to {opts.phone_reset_batch}, chosen on the "
+            "worker in name order (phone-reset child workflows)",
+        )
+        start = PhoneResetsInput(
+            cluster=inp.cluster,
+            change_id=inp.change_id,
+            batch_size=opts.phone_reset_batch,
+            tolerance=policy.health_tolerance,
+            timeout_seconds=policy.health_timeout_seconds,
+            poll_seconds=opts.health_poll_seconds,
+            heartbeat_seconds=opts.step_heartbeat_seconds,
+            windows=self._windows,
+            expected_wave_seconds=opts.expected_wave_seconds,
+            batches_per_run=opts.phone_reset_batches_per_run,
+        )
+        done = await self._child_sweep(start)
+        if done.late_over:
+            ledger.audit(
+                "ucrenew",
+                "phone-resets-unchecked",
+                f"{done.late_over} phones were not registered when their batch passed and are "
+                "past the number looked for again: check that they registered since",
+            )
+        if done.late:
+            late = start.model_copy(update={"kind": "late phone", "candidates": done.late})
+            await self._child_sweep(late)
+
+    async def _child_sweep(self, start: PhoneResetsInput) -> PhoneResetsResult:
+        """One sweep, in as many children as its stops need."""
+        ledger = self._ledger
+        state = start
+        while True:
+            self._reset_children += 1
+            segment = self._reset_children
+            intent, result = await ledger.intents.around(
+                "phone-reset",
+                f"{state.kind} resets from batch {state.batches + 1}",
+                f"child workflow {child_id(state.change_id, state.kind, segment)}",
+                run_sweep(state, segment),
+            )
+            ledger.intents.settle(
+                intent,
+                "done",
+                f"{result.reset - state.reset} of {result.requested - state.requested} reset",
+            )
+            state = state.model_copy(
+                update={
+                    "after": result.after,
+                    "batches": result.batches,
+                    "requested": result.requested,
+                    "reset": result.reset,
+                    "late": result.late,
+                    "late_over": result.late_over,
+                    "runs": 1,
+                }
+            )
+            if result.stopped == "window":
+                await self._fit_in_window(result.label, "phone-resets")
+            elif result.stopped == "gate":
+                await self._health_gate(
+                    result.label, result.baseline, phase="phone-resets", first=result.gate
+                )
+            else:
+                return result
 
     async def _reset_in_batches(self, names: list[str], kind: str, gated: bool = True) -> None:
         inp = self._input
@@ -416,9 +508,11 @@ class Rollout:
         baseline: int,
         phase: Phase = "restarts",
         drain: Sequence[str] = (),
+        first: RegistrationGateResult | None = None,
     ) -> None:
         """Wait until phones are back after ``after`` (and have left the ``drain`` nodes,
-        which the next wave restarts); if they are not, ask the operator."""
+        which the next wave restarts); if they are not, ask the operator. ``first``: a wait
+        already made (by a phone-reset child), asked about before waiting again."""
         policy = self._gates.policy
         while True:
             self._ledger.phase(phase)
@@ -435,16 +529,19 @@ class Rollout:
                 policy.health_timeout_seconds, self._input.options.step_heartbeat_seconds
             )
             plan = self._ledger.status.plan
-            # RisPort on the publisher counts the phones of every node.
-            result = await waiting_on(
-                self._ledger.status,
-                workflow.now(),
-                plan.publisher if plan is not None else "",
-                "phones",
-                run_activity(CucmActivities.wait_for_registrations, request, gate_policy),
-                service=after,
-                on_change=self._ledger.refresh_details,
-            )
+            if first is not None:
+                result, first = first, None
+            else:
+                # RisPort on the publisher counts the phones of every node.
+                result = await waiting_on(
+                    self._ledger.status,
+                    workflow.now(),
+                    plan.publisher if plan is not None else "",
+                    "phones",
+                    run_activity(CucmActivities.wait_for_registrations, request, gate_policy),
+                    service=after,
+                    on_change=self._ledger.refresh_details,
+                )
             self._phones(result.registered, baseline)
             if result.ok:
                 return
@@ -553,6 +650,9 @@ class Rollout:
 def _wave_text(wave: RestartWave) -> str:
     return "; ".join(f"{short_name(nr.node)}: {', '.join(nr.services)}" for nr in wave.nodes)
 
+
+#: Patch: a cluster above ``phone_resets_child_above`` phones has them reset by child workflows.
+PHONE_RESETS_CHILD = "phone-resets-child"
 
 #: Audit action of a CTL that already listed the new certificate before this change updated it.
 CTL_CURRENT = "ctl-current"

@@ -52,6 +52,7 @@ from workflows.models import (
     SsoConfirmation,
 )
 from workflows.notifications import NotificationWorkflow
+from workflows.phone_resets import PhoneResetsWorkflow
 from workflows.renewal import CertRenewalWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -138,6 +139,44 @@ async def callmanager_staged_resets(env: WorkflowEnvironment, stub: StubCluster,
         purposes=["CallManager"],
         windows=[window],
         options={"phone_reset_batch": 4, "reset_phones": True},
+    )
+    waiting = await wait_for(handle, "approval")
+    assert waiting.plan is not None
+    await handle.execute_update(
+        CertRenewalWorkflow.approve,
+        ApprovalInput(principal="bob", plan_hash=waiting.plan.plan_hash),
+    )
+    await wait_for(handle, "operator")
+    await handle.execute_update(
+        CertRenewalWorkflow.decide, OperatorDecision(principal="carol", decision="continue")
+    )
+    await handle.result()
+    return handle
+
+
+async def callmanager_phone_resets_child(
+    env: WorkflowEnvironment, stub: StubCluster, tq: str
+) -> Handle:
+    """The staged resets of a cluster above ``phone_resets_child_above``: phone-reset children
+    chosen by cursor (one health gate answered `continue` between two children, a child run
+    continuing as new), then a late-phone sweep in a child of its own."""
+    stub.sso_enabled = False
+    stub.version = "12.5.1.14900-63"
+    stub.late_phones = ["SEPLATE000001"]
+    stub.gate_answers = [True, False, True]
+    opens = await env.get_current_time() - timedelta(minutes=5)
+    window = {"start": opens.isoformat(), "end": (opens + timedelta(hours=12)).isoformat()}
+    handle = await start(
+        env,
+        tq,
+        purposes=["CallManager"],
+        windows=[window],
+        options={
+            "phone_reset_batch": 4,
+            "reset_phones": True,
+            "phone_resets_child_above": 0,
+            "phone_reset_batches_per_run": 2,
+        },
     )
     waiting = await wait_for(handle, "approval")
     assert waiting.plan is not None
@@ -416,6 +455,7 @@ SCENARIOS: dict[str, Scenario] = {
     "cancelled-after-sso-disable": cancelled_after_sso,
     "callmanager-staged-resets": callmanager_staged_resets,
     "callmanager-purposes": callmanager_purposes,
+    "callmanager-phone-resets-child": callmanager_phone_resets_child,
     "callmanager-cancelled-after-upload": callmanager_cancelled_after_upload,
     "node-step-retry-then-skip": node_step_retry_then_skip,
     "node-step-rollback": node_step_rollback,
@@ -431,6 +471,9 @@ SCENARIOS: dict[str, Scenario] = {
     "cluster-lock-released": cluster_lock_released,
     "cluster-busy-refused": cluster_busy_refused,
 }
+
+#: Scenarios whose first phone-reset child run is recorded too, under this name.
+CHILD_RUNS = {"callmanager-phone-resets-child": "phone-resets-child-run"}
 
 
 async def main(names: list[str]) -> None:
@@ -452,7 +495,12 @@ async def main(names: list[str]) -> None:
             async with Worker(
                 env.client,
                 task_queue=tq,
-                workflows=[CertRenewalWorkflow, NotificationWorkflow, ClusterLockWorkflow],
+                workflows=[
+                    CertRenewalWorkflow,
+                    NotificationWorkflow,
+                    ClusterLockWorkflow,
+                    PhoneResetsWorkflow,
+                ],
                 activities=[
                     *(a for a in stub.activities() if a.__name__ != "cluster_lock_holder"),
                     notification_routes,
@@ -465,6 +513,22 @@ async def main(names: list[str]) -> None:
             data: dict[str, Any] = json.loads(history.to_json())
             (HISTORIES / f"{name}.json").write_text(json.dumps(data, indent=1) + "\n")
             print(f"{name}: {len(history.events)} events")
+            if name in CHILD_RUNS:
+                # The first run of the change's first phone-reset child, beside its renewal.
+                started = [
+                    e.child_workflow_execution_started_event_attributes.workflow_execution
+                    for e in history.events
+                    if e.HasField("child_workflow_execution_started_event_attributes")
+                ]
+                first = next(c for c in started if "/phone-resets/" in c.workflow_id)
+                child = await env.client.get_workflow_handle(
+                    first.workflow_id, run_id=first.run_id
+                ).fetch_history()
+                child_name = CHILD_RUNS[name]
+                (HISTORIES / f"{child_name}.json").write_text(
+                    json.dumps(json.loads(child.to_json()), indent=1) + "\n"
+                )
+                print(f"{child_name}: {len(child.events)} events")
     finally:
         await env.shutdown()
 

@@ -16,6 +16,7 @@ from workers.converter import make_data_converter
 from workers.sandbox import workflow_runner
 from workflows.cluster_lock import ClusterLockWorkflow
 from workflows.fleet_scan import FleetClusterScanWorkflow, FleetScanWorkflow
+from workflows.phone_resets import PhoneResetsWorkflow
 from workflows.renewal import CertRenewalWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
@@ -34,6 +35,7 @@ async def test_history_replays(path: Path) -> None:
             ClusterLockWorkflow,
             FleetScanWorkflow,
             FleetClusterScanWorkflow,
+            PhoneResetsWorkflow,
         ],
         data_converter=make_data_converter(),
         # the sandbox the workers run them in (shared modules and compiled code)

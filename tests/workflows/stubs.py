@@ -59,6 +59,8 @@ from activities.cluster_models import (
     OtherRenewalsResult,
     PendingCsrRequest,
     PendingCsrResult,
+    PhoneBatchRequest,
+    PhoneBatchResult,
     PhoneResetRequest,
     PhoneResetResult,
     RegenerateRequest,
@@ -438,6 +440,31 @@ class StubCluster:
             s.calls.append(("reset_phones", req))
             return PhoneResetResult(requested=len(req.names), reset=len(req.names))
 
+        @activity.defn(name="reset_phone_batch")
+        async def reset_phone_batch(req: PhoneBatchRequest) -> PhoneBatchResult:
+            s.calls.append(("reset_phone_batch", req))
+            names = sorted(
+                f"SEP{protocol}{i}{n:02d}"
+                for i in range(3)
+                for protocol, count in s.phones_per_node.items()
+                for n in range(count)
+            )
+            if req.candidates:
+                names = sorted(set([*names, *s.late_phones]) & set(req.candidates))
+            after = [n for n in names if n > req.after]
+            chosen = after[: req.size]
+            last_batch = len(after) <= req.size
+            return PhoneBatchResult(
+                requested=len(chosen),
+                reset=len(chosen),
+                last=chosen[-1] if chosen else "",
+                more=not last_batch,
+                skipped=list(s.late_phones) if last_batch and not req.candidates else [],
+                registered=s.registered,
+                per_node={FQDNS[1]: 120, FQDNS[2]: s.registered - 120},
+                sample=chosen[:3],
+            )
+
         @activity.defn(name="ctl_update")
         async def ctl_update(ref: ClusterRef) -> CtlResult:
             s.calls.append(("ctl_update", ref))
@@ -728,6 +755,7 @@ class StubCluster:
             wait_for_registrations,
             registered_phones,
             reset_phones,
+            reset_phone_batch,
             ctl_update,
             discover_cluster,
             find_other_renewals,

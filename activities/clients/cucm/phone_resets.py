@@ -14,6 +14,7 @@ since the batch began (still rebooting, or registered again): that was the earli
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -243,3 +244,105 @@ async def reset_phones(
         reset=state.reset,
         not_found=sorted(state.not_found, key=lambda n: position.get(n, total)),
     )
+
+
+class BatchSelection(BaseModel):
+    """The phones a cursor-selected batch resets, as RisPort70 listed them when it was chosen.
+
+    Attributes:
+        names: Registered device names after the cursor, in reset order (nodes interleaved).
+        last: The greatest name selected: the cursor of the next batch ("" when none).
+        more: Registered phones remain after ``last``.
+        skipped: Names in the batch's range RisPort lists as not registered (late candidates).
+        registered: Phones registered at selection (the batch's health-gate baseline).
+        per_node: RisPort node name -> phones registered with it at selection.
+    """
+
+    names: list[str] = Field(default_factory=list)
+    last: str = ""
+    more: bool = False
+    skipped: list[str] = Field(default_factory=list)
+    registered: int = 0
+    per_node: dict[str, int] = Field(default_factory=dict)
+
+
+class BatchProgress(BaseModel):
+    """What a cursor-selected batch heartbeats: its selection, then its reset progress.
+
+    A retried attempt that finds the selection resets exactly those phones (resuming from
+    ``reset``); one that does not (its first heartbeat never reached Temporal) selects again,
+    leaving out every phone whose registration changed since the batch was scheduled.
+    """
+
+    selection: BatchSelection | None = None
+    reset: ResetProgress = Field(default_factory=ResetProgress)
+
+
+def select_batch(
+    records: Sequence[DeviceRegistration],
+    after: str,
+    size: int,
+    *,
+    candidates: Sequence[str] = (),
+    unchanged_since: int | None = None,
+) -> BatchSelection:
+    """The next ``size`` registered phones whose names sort after ``after``.
+
+    Names are taken in name order, so the cursor (the last name taken) is stable while phones
+    move between nodes; inside the batch the requests alternate between nodes, so the
+    re-registrations spread over them.
+
+    Args:
+        records: RisPort70 selectCmDeviceExt records of the whole cluster (latest per device).
+        after: The cursor ("" = from the start).
+        size: Phones in the batch at most.
+        candidates: Only these names (empty: every phone).
+        unchanged_since: Leave out phones whose registration changed after this time (epoch
+            seconds): on a retry whose selection was lost, those are the earlier attempt's
+            resets.
+    """
+    wanted = set(candidates)
+    per_node: dict[str, int] = {}
+    registered: dict[str, str] = {}
+    absent: set[str] = set()
+    for r in records:
+        if r.status == "Registered":
+            per_node[r.node] = per_node.get(r.node, 0) + 1
+        if r.name <= after or (wanted and r.name not in wanted):
+            continue
+        if r.status != "Registered":
+            absent.add(r.name)
+            continue
+        if unchanged_since is not None and r.timestamp > unchanged_since:
+            continue
+        registered[r.name] = r.node
+    ordered = sorted(registered)
+    chosen = ordered[:size]
+    last = chosen[-1] if chosen else ""
+    by_node: dict[str, list[str]] = {}
+    for name in chosen:
+        by_node.setdefault(registered[name], []).append(name)
+    columns = [by_node[node] for node in sorted(by_node)]
+    names = [n for row in itertools.zip_longest(*columns) for n in row if n is not None]
+    # A batch that ends the sweep covers every name after the cursor.
+    skipped = sorted(n for n in absent if not chosen or len(ordered) <= size or n <= last)
+    return BatchSelection(
+        names=names,
+        last=last,
+        more=len(ordered) > size,
+        skipped=skipped,
+        registered=sum(per_node.values()),
+        per_node=per_node,
+    )
+
+
+async def read_all(
+    ris: RisPortClient, progress: Callable[[str], object]
+) -> list[DeviceRegistration]:
+    """Every device record of the cluster (selectCmDeviceExt), throttling waited out."""
+    while True:
+        try:
+            return await ris.select_cm_devices(ext=True)
+        except CucmThrottled as exc:
+            progress(f"RisPort throttled; selecting the batch in {exc.retry_after:.0f}s")
+            await asyncio.sleep(exc.retry_after)
