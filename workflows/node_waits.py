@@ -118,9 +118,20 @@ async def waiting_on(
     if on_change is not None:
         on_change()
     try:
-        return await work
-    finally:
-        # By identity: two waits may be equal (the same step on the same node at once).
-        status.waiting[:] = [w for w in status.waiting if w is not wait]
-        if on_change is not None:
-            on_change()
+        result = await work
+    except GeneratorExit:
+        # The worker is evicting this run from its cache and closes the coroutine outside the
+        # workflow's event loop: no workflow call may be made, and the run's state is dropped.
+        raise
+    except BaseException:
+        _gone(status, wait, on_change)
+        raise
+    _gone(status, wait, on_change)
+    return result
+
+
+def _gone(status: _HasWaits, wait: NodeWait, on_change: Callable[[], None] | None) -> None:
+    # By identity: two waits may be equal (the same step on the same node at once).
+    status.waiting[:] = [w for w in status.waiting if w is not wait]
+    if on_change is not None:
+        on_change()

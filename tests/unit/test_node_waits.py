@@ -89,6 +89,28 @@ async def test_a_failed_step_leaves_no_wait_behind() -> None:
     assert st.waiting == []
 
 
+def test_an_evicted_run_makes_no_workflow_call() -> None:
+    """A worker evicting a cached run closes its coroutine outside the workflow's event loop
+    (GeneratorExit at the await): the wait must then call nothing, or the SDK's
+    "Not in workflow event loop" error escapes as an unraisable exception. A failed step
+    still refreshes the details (above)."""
+    st = status()
+    calls: list[int] = []
+
+    class Suspend:
+        def __await__(self):  # type: ignore[no-untyped-def]
+            yield
+
+    async def step() -> None:
+        await Suspend()
+
+    coro = waiting_on(st, SINCE, SUB1, "restart", step(), "Cisco Tomcat", lambda: calls.append(1))
+    coro.send(None)  # runs up to the step's suspension: the wait is shown
+    assert calls == [1]
+    coro.close()  # what eviction does
+    assert calls == [1]
+
+
 async def test_two_equal_waits_at_once_end_one_by_one() -> None:
     st = status()
     first, second = asyncio.Event(), asyncio.Event()
