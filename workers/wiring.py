@@ -31,7 +31,7 @@ from workflows.campaign import CampaignWorkflow
 from workflows.cluster_lock import ClusterLockWorkflow
 from workflows.fleet_scan import FleetClusterScanWorkflow, FleetScanWorkflow
 from workflows.notifications import NotificationWorkflow
-from workflows.phone_resets import PhoneResetsWorkflow
+from workflows.phone_resets_workflow import PhoneResetsWorkflow
 from workflows.plan_workflow import PlanWorkflow
 from workflows.renewal import CertRenewalWorkflow
 

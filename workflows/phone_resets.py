@@ -4,7 +4,7 @@ A CallManager change resets every registered phone in gated batches (``workflows
 Done inside the renewal, every batch adds its activities to the renewal's history and every
 phone name goes through it: a 40,000-phone cluster would pass Temporal's suggested limit of
 10,240 events. Above ``RenewalOptions.phone_resets_child_above`` phones the renewal hands the
-batches to :class:`PhoneResetsWorkflow` instead:
+batches to :class:`workflows.phone_resets_workflow.PhoneResetsWorkflow` instead:
 
 - the batches are chosen by cursor on the worker (``reset_phone_batch``: RisPort70 read, the
   next ``phone_reset_batch`` registered phones in name order, AXL resets): the history holds
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field
@@ -40,15 +39,12 @@ from temporalio.workflow import ChildWorkflowCancellationType, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.cluster_models import (
-        PhoneBatchRequest,
         PhoneBatchResult,
-        RegistrationGateRequest,
         RegistrationGateResult,
     )
-    from activities.cucm import CucmActivities
     from workflows import policies
     from workflows.steps import RenewalStopped, stopped
-    from workflows.windows import WindowSpec, can_start_wave
+    from workflows.windows import WindowSpec
 
 if TYPE_CHECKING:
     from workflows.ledger import Ledger
@@ -60,6 +56,8 @@ ResT = TypeVar("ResT")
 #: beyond it they are counted, and the operator is told to check them.
 MAX_LATE_CANDIDATES = 5000
 
+#: The child workflow's type (:class:`workflows.phone_resets_workflow.PhoneResetsWorkflow`).
+WORKFLOW_NAME = "PhoneResetsWorkflow"
 #: Signal by which the child reports each batch to its renewal.
 PROGRESS_SIGNAL = "phone_reset_progress"
 
@@ -137,82 +135,6 @@ def progress_detail(p: PhoneResetProgress) -> str:
     return detail
 
 
-@workflow.defn(name="PhoneResetsWorkflow")
-class PhoneResetsWorkflow:
-    """Resets the registered phones of one change's cluster in gated batches, by cursor."""
-
-    @workflow.run
-    async def run(self, inp: PhoneResetsInput) -> PhoneResetsResult:
-        """Batches until none is left, a gate fails or the window is too short; each run
-        continues-as-new when its history grows (see the module docstring)."""
-        state = inp.model_copy(deep=True)
-        done_here = 0
-        try:
-            while True:
-                label = batch_label(state.kind, state.batches + 1)
-                if not can_start_wave(
-                    state.windows, workflow.now(), timedelta(seconds=state.expected_wave_seconds)
-                ):
-                    return _result(state, stopped="window", label=label)
-                if done_here and (
-                    (state.batches_per_run and done_here >= state.batches_per_run)
-                    or workflow.info().is_continue_as_new_suggested()
-                ):
-                    state.runs += 1
-                    workflow.continue_as_new(state)
-                batch = await _activity(
-                    CucmActivities.reset_phone_batch,
-                    PhoneBatchRequest(
-                        cluster=state.cluster,
-                        after=state.after,
-                        size=state.batch_size,
-                        candidates=state.candidates,
-                    ),
-                    policies.with_heartbeat(policies.PHONE_RESET, state.heartbeat_seconds),
-                    summary=label,
-                )
-                _add_late(state, batch)
-                if not batch.requested:
-                    return _result(state)
-                done_here += 1
-                state.batches += 1
-                state.after = batch.last
-                state.requested += batch.requested
-                state.reset += batch.reset
-                gate = await _activity(
-                    CucmActivities.wait_for_registrations,
-                    RegistrationGateRequest(
-                        cluster=state.cluster,
-                        baseline_registered=batch.registered,
-                        tolerance=state.tolerance,
-                        timeout_seconds=state.timeout_seconds,
-                        poll_seconds=state.poll_seconds,
-                    ),
-                    policies.health_gate_policy(state.timeout_seconds, state.heartbeat_seconds),
-                    summary=f"phones back after {label}",
-                )
-                await workflow.get_external_workflow_handle(state.change_id).signal(
-                    PROGRESS_SIGNAL,
-                    PhoneResetProgress(
-                        label=label,
-                        requested=batch.requested,
-                        reset=batch.reset,
-                        sample=batch.sample,
-                        not_found=batch.not_found,
-                        back=gate.registered,
-                        baseline=batch.registered,
-                    ),
-                )
-                if not gate.ok:
-                    return _result(
-                        state, stopped="gate", label=label, baseline=batch.registered, gate=gate
-                    )
-                if not batch.more:
-                    return _result(state)
-        except RenewalStopped as stop:
-            raise ApplicationError(stop.message, type=stop.error_type, non_retryable=True) from None
-
-
 async def _activity(
     method: Callable[[Any, ArgT], Awaitable[ResT]],
     arg: ArgT,
@@ -270,9 +192,12 @@ def child_id(change_id: str, kind: Sweep, segment: int) -> str:
 async def run_sweep(inp: PhoneResetsInput, segment: int) -> PhoneResetsResult:
     """Run one child to its end (or its stop); a failed child stops the renewal."""
     try:
+        # By name: the workflow lives in workflows.phone_resets_workflow so that this module,
+        # which the renewal imports, defines none and is shared by every run in the sandbox.
         return await workflow.execute_child_workflow(
-            PhoneResetsWorkflow.run,
+            WORKFLOW_NAME,
             inp,
+            result_type=PhoneResetsResult,
             id=child_id(inp.change_id, inp.kind, segment),
             parent_close_policy=ParentClosePolicy.TERMINATE,
             cancellation_type=ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,

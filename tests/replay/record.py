@@ -52,7 +52,7 @@ from workflows.models import (
     SsoConfirmation,
 )
 from workflows.notifications import NotificationWorkflow
-from workflows.phone_resets import PhoneResetsWorkflow
+from workflows.phone_resets_workflow import PhoneResetsWorkflow
 from workflows.renewal import CertRenewalWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"

@@ -16,7 +16,7 @@ from workers.converter import make_data_converter
 from workers.sandbox import workflow_runner
 from workflows.cluster_lock import ClusterLockWorkflow
 from workflows.fleet_scan import FleetClusterScanWorkflow, FleetScanWorkflow
-from workflows.phone_resets import PhoneResetsWorkflow
+from workflows.phone_resets_workflow import PhoneResetsWorkflow
 from workflows.renewal import CertRenewalWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))

@@ -18,7 +18,7 @@ from tests.workflows.test_callmanager_workflow import approve, now, start_cm, wi
 from tests.workflows.test_renewal_workflow import wait_for
 from workflows.cluster_lock import ClusterLockWorkflow
 from workflows.models import OperatorDecision
-from workflows.phone_resets import PhoneResetsWorkflow
+from workflows.phone_resets_workflow import PhoneResetsWorkflow
 from workflows.renewal import CertRenewalWorkflow
 
 #: The stub lists 5 phones on each of 3 nodes; one more registers late.
