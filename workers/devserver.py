@@ -16,6 +16,7 @@ import dataclasses
 import ipaddress
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -190,10 +191,28 @@ def _port_in_use(host: str, port: int) -> bool:
     return False
 
 
+# Ports handed out by this process, so two picks in a row never return the same one.
+_HANDED_OUT: set[int] = set()
+# Below the kernel's ephemeral range, where it picks ports for outgoing connections and for
+# bind(0), including the dev server's own picks of its internal ports.
+_PICK_FLOOR = 20000
+
+
+def _ephemeral_floor() -> int:
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default, and below the IANA range other systems use.
+    return low
+
+
 def free_loopback_port(host: str = "127.0.0.1") -> int:
     """Return a TCP port that is free on a loopback address right now.
 
-    Another process may take it before it is used; good enough for tests and the lab.
+    The port is taken below the ephemeral range: a port the kernel could hand to any
+    outgoing connection, or to a server's bind to port 0, between this probe and the caller's
+    bind would fail that bind with "address already in use". Another process may still take
+    it first; good enough for tests, benchmarks and the lab.
 
     Args:
         host: Loopback address to probe.
@@ -201,10 +220,19 @@ def free_loopback_port(host: str = "127.0.0.1") -> int:
     Returns:
         The port number.
     """
+    rng = random.SystemRandom()
+    ceiling = _ephemeral_floor()
+    if ceiling - _PICK_FLOOR > 1000:
+        for _ in range(100):
+            port = rng.randrange(_PICK_FLOOR, ceiling)
+            if port not in _HANDED_OUT and not _port_in_use(host, port):
+                _HANDED_OUT.add(port)
+                return port
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
         sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+        picked: int = sock.getsockname()[1]
+    _HANDED_OUT.add(picked)
+    return picked
 
 
 def _pid_alive(pid: int) -> bool:

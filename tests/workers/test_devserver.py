@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 import time
 import uuid
@@ -23,6 +24,7 @@ from temporalio.worker import Worker
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
+    from workers import devserver
     from workers.binaries import (
         TemporalBinaryNotFoundError,
         find_binary,
@@ -225,3 +227,28 @@ async def test_detached_server_outlives_its_starter_and_stops_by_pid_file(
 def test_dev_server_only_binds_loopback(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="refusing to bind"):
         DevServer(tmp_path, host="192.0.2.10")
+
+
+def test_free_ports_are_distinct_and_below_the_ephemeral_range() -> None:
+    """A port from the ephemeral range can be handed to an outgoing connection, or to the
+    dev server's own bind(0) of its internal ports, before the caller binds it."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = [free_loopback_port() for _ in range(200)]
+    assert len(set(ports)) == len(ports)
+    assert all(1024 < p < low for p in ports)
+
+
+def test_a_listening_port_is_never_handed_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        candidates = iter([port, port, *range(port + 1, port + 100)])
+
+        class Picks:
+            def randrange(self, start: int, stop: int) -> int:
+                return next(candidates)
+
+        monkeypatch.setattr(devserver.random, "SystemRandom", Picks)
+        picked = free_loopback_port()
+    assert picked != port and port < picked < port + 100
