@@ -586,7 +586,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="restart_heartbeat_seconds of the renewals (how soon a killed restart resumes)",
     )
     parser.add_argument(
-        "--subnet", type=int, default=71, help="second octet of the clusters' loopback networks"
+        "--subnet", type=int, default=40, help="second octet of the clusters' loopback networks"
     )
     parser.add_argument("--json", metavar="FILE", help="also write every renewal as JSON")
     args = parser.parse_args(list(argv))

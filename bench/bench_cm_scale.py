@@ -271,7 +271,7 @@ async def main(sizes: list[int], modes: list[str], scale: float, per_run: int) -
             for phones in sizes:
                 for mode in modes:
                     n += 1
-                    network = f"127.{197 - MODES.index(mode)}.{n}.0/24"
+                    network = f"127.{57 - MODES.index(mode)}.{n}.0/24"
                     f = await one_change(client, root, phones, mode, network, scale, per_run)
                     report(f)
     print(

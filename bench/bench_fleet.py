@@ -86,7 +86,7 @@ async def main(runs: int) -> None:
         )
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        spec = topology.load().model_copy(update={"network": "127.199.2.0/24"})
+        spec = topology.load().model_copy(update={"network": "127.59.2.0/24"})
         async with (
             DevServer(root / "temporal", port=free_loopback_port()) as server,
             Lab(spec, root / "state" / "lab", FAST) as lab,

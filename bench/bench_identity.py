@@ -40,7 +40,7 @@ def _ms(samples: list[float]) -> str:
 async def main() -> None:
     """Run the lab, measure, print."""
     with tempfile.TemporaryDirectory() as tmp:
-        spec = topology.load().model_copy(update={"network": "127.77.7.0/24"})
+        spec = topology.load().model_copy(update={"network": "127.50.7.0/24"})
         async with Lab(spec, Path(tmp) / "lab", FAST) as lab:
             inventory = load_inventory(lab.state_dir / "inventory.yaml")
             cluster = inventory.cluster(spec.cluster)

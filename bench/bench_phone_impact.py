@@ -245,7 +245,7 @@ async def main(
                 for n, plan in enumerate(plans):
                     # Apart per variant, so that benchmarks of two variants can run at once.
                     variant = 10 * (groups - 2) + 20 * (release != "12.5") + 40 * mixed
-                    network = f"127.198.{variant + n}.0/24"
+                    network = f"127.58.{variant + n}.0/24"
                     r = await one_run(
                         client, root / f"run{i}", plan, network, scale, mixed, groups, release
                     )

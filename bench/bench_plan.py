@@ -58,7 +58,7 @@ def cli(env: dict[str, str], *args: str) -> float:
 async def main(runs: int = 5) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        spec = topology.load().model_copy(update={"network": "127.210.1.0/24"})
+        spec = topology.load().model_copy(update={"network": "127.62.1.0/24"})
         async with (
             Lab(spec, root / "state" / "lab", FAST),
             DevServer(root / "temporal", port=free_loopback_port()) as server,

@@ -29,7 +29,7 @@ from workflows.renewal import CertRenewalWorkflow
 async def main(runs: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        spec = topology.load().model_copy(update={"network": "127.199.1.0/24"})
+        spec = topology.load().model_copy(update={"network": "127.59.1.0/24"})
         async with (
             DevServer(root / "temporal", port=free_loopback_port()) as server,
             Lab(spec, root / "state" / "lab", FAST) as lab,

@@ -155,7 +155,7 @@ async def main(scale: float, cap: int, sizes: list[int]) -> None:
             for n, (label, (subs, imps)) in enumerate(topologies.items()):
                 print(label)
                 for mode, parallel in (("sequential", 1), (f"capped {cap}", cap)):
-                    spec = spec_of(subs, imps, f"127.198.{10 + n * 2 + (parallel > 1)}.0/24")
+                    spec = spec_of(subs, imps, f"127.58.{10 + n * 2 + (parallel > 1)}.0/24")
                     phase, wall, waves = await run_case(
                         server, root, f"{n}-{parallel}", spec, profile, parallel, scale
                     )

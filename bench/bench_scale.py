@@ -94,7 +94,7 @@ from workflows.renewal import CertRenewalWorkflow
 Handle = WorkflowHandle[CertRenewalWorkflow, RenewalStatus]
 T = TypeVar("T")
 PREFIX = "scale"
-NETWORK = "127.140.0.0/24"
+NETWORK = "127.20.0.0/24"
 
 
 def rss_kib(pid: int) -> int:

@@ -102,7 +102,7 @@ async def kill_case(
 ) -> tuple[float, str]:
     """Seconds from the kill to the next attempt's start, and the timeout type."""
     state = root / f"kill-{n}"
-    async with Lab(spec(f"127.197.{10 + n}.0/24"), state / "lab", FAST) as lab:
+    async with Lab(spec(f"127.57.{10 + n}.0/24"), state / "lab", FAST) as lab:
         client = await server.connect()
         settings = UcrenewSettings(state_dir=state, inventory=state / "lab" / "inventory.yaml")
         queue = f"bench-stalls-{uuid.uuid4()}"
@@ -140,7 +140,7 @@ async def hang_case(
     """(seconds until the status says "waiting on" the hung node, seconds until the change
     asks the operator, restarts of Tomcat the lab was asked for on that node)."""
     state = root / "hang"
-    async with Lab(spec("127.197.30.0/24"), state / "lab", FAST) as lab:
+    async with Lab(spec("127.57.30.0/24"), state / "lab", FAST) as lab:
         client = await server.connect()
         settings = UcrenewSettings(state_dir=state, inventory=state / "lab" / "inventory.yaml")
         queue = f"bench-stalls-{uuid.uuid4()}"

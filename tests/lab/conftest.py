@@ -18,12 +18,15 @@ from lab.server import Lab
 from lab.timing import FAST
 
 _subnets = itertools.count(0)
+# Second octets of the test labs' loopback networks; benchmarks keep out of them, so a bench
+# run beside the tests never takes a test lab's address (tests/unit/test_bench_networks.py).
+TEST_LAB_OCTETS = range(100, 250)
 
 
 def lab_spec(**overrides: object) -> topology.TopologySpec:
     """The default topology on a loopback /24 no other lab of this test run uses."""
     n = next(_subnets)
-    third = 100 + (os.getpid() + n * 7) % 150
+    third = TEST_LAB_OCTETS.start + (os.getpid() + n * 7) % len(TEST_LAB_OCTETS)
     data = topology.load().model_dump()
     data.update({"network": f"127.{third}.{n % 250}.0/24"})
     data.update(overrides)
