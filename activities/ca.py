@@ -37,22 +37,31 @@ class CaActivities:
     """Activities over the certificate authorities of the inventory and the built-in one."""
 
     def __init__(
-        self, local_ca: LocalCa, inventory_loader: Callable[[], Path], state_dir: Path
+        self,
+        local_ca: LocalCa,
+        inventory_loader: Callable[[], Path],
+        state_dir: Path,
+        *,
+        local_disk: bool = True,
     ) -> None:
         """Args:
         local_ca: The built-in CA.
         inventory_loader: Returns the inventory path (CA entries are read at each call).
         state_dir: Where backends keep their state (ACME account keys).
+        local_disk: False on a stateless worker: no backend keeps anything on disk.
         """
         self._local = local_ca
         self._inventory_path = inventory_loader
         self._state_dir = state_dir
+        self._local_disk = local_disk
 
     async def _ca(self, kind: str, name: str | None) -> CertificateAuthority:
         if kind == "local":
             return self._local
         inventory = await load_inventory_async(self._inventory_path())
-        return build_ca(inventory.ca(kind, name), inventory, self._state_dir)
+        return build_ca(
+            inventory.ca(kind, name), inventory, self._state_dir, local_disk=self._local_disk
+        )
 
     @activity.defn(name="submit_csr")
     @translated
@@ -82,7 +91,7 @@ class CaActivities:
     async def await_certificate(self, req: CaPollRequest) -> CaSubmission:
         """Poll the CA once; pending raises a benign retryable error (the retry is the poll)."""
         ca = await self._ca(req.ca, req.ca_name)
-        result = await ca.poll(req.request_ref)
+        result = await ca.poll(req.request_ref, req.csr_pem)
         if result.status == "issued":
             return result
         if result.status == "denied":

@@ -269,6 +269,9 @@ class CaPollRequest(BaseModel):
 
     Attributes:
         poll_seconds: The wait between polls when the CA gives no Retry-After.
+        csr_pem: The CSR that was submitted (public): any worker, with nothing on its disk,
+            can finish the request (ACME finalizes an order with it). None in renewals
+            started before it was carried.
     """
 
     change_id: str
@@ -276,3 +279,4 @@ class CaPollRequest(BaseModel):
     ca_name: str | None = None
     request_ref: str
     poll_seconds: float = 300.0
+    csr_pem: str | None = None

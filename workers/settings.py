@@ -94,6 +94,22 @@ class UcrenewSettings(BaseSettings):
             100): with 100, 100 renewals starting at once on 2 cores had 94 workflow tasks
             over 5 s; with 20, 500 had none (``bench/bench_scale.py``).
         workflow_task_pollers: How many workflow-task polls a worker keeps open at once.
+        stateless: Refuse to keep secrets or renewal state on the worker's disk
+            (``UCRENEW_STATELESS=true``; the setting for several replicas, e.g. on
+            Kubernetes): an ACME CA needs ``account_key`` as a reference, the local CA needs
+            ``local_ca_key_ref`` and ``local_ca_chain_ref``, and open ACME orders are resumed
+            from the renewal's own state. Off by default, for the embedded stack and the lab.
+        local_ca_key_ref: Reference to the local CA's issuing private key (PEM, RSA); with
+            ``local_ca_chain_ref`` the local CA comes from these instead of
+            ``<state_dir>/ca/local``, the same on every worker.
+        local_ca_chain_ref: Reference to the local CA's issuing certificate followed by its
+            root (PEM; public, but kept beside its key).
+        worker_shutdown_seconds: After SIGTERM, how long running activities get to finish
+            before they are cancelled (Temporal's ``graceful_shutdown_timeout``); the worker
+            takes no new task meanwhile. The default covers the longest activity that does
+            not heartbeat (a CA submission or poll: 2 minutes); heartbeating activities are
+            cancelled at the end and retried by another worker. Kubernetes'
+            ``terminationGracePeriodSeconds`` must be longer.
     """
 
     # hide_input_in_errors: a literal pasted where a reference belongs must not be echoed.
@@ -132,6 +148,19 @@ class UcrenewSettings(BaseSettings):
     workflow_cache_size: int = Field(default=1600, ge=0)
     workflow_task_slots: int = Field(default=20, ge=2)
     workflow_task_pollers: int = Field(default=5, ge=2)
+    stateless: bool = False
+    local_ca_key_ref: SecretRef | None = None
+    local_ca_chain_ref: SecretRef | None = None
+    worker_shutdown_seconds: float = Field(default=130.0, ge=0.0, le=3600.0)
+
+    @model_validator(mode="after")
+    def _local_ca_pair(self) -> Self:
+        if (self.local_ca_key_ref is None) != (self.local_ca_chain_ref is None):
+            raise ValueError(
+                "UCRENEW_LOCAL_CA_KEY_REF and UCRENEW_LOCAL_CA_CHAIN_REF go together: "
+                "set both (the issuing key and its certificate chain) or neither"
+            )
+        return self
 
     @model_validator(mode="after")
     def _default_inventory(self) -> Self:

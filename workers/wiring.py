@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
+import os
 import signal
+import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 from temporalio.client import Client
@@ -48,17 +52,37 @@ def inventory_path(settings: UcrenewSettings) -> Path:
 
 
 def local_ca(settings: UcrenewSettings) -> LocalCa:
-    """The built-in CA, persisted under the state dir."""
-    return LocalCa(settings.state_dir / "ca" / "local")
+    """The built-in CA: from ``UCRENEW_LOCAL_CA_*_REF`` when set, else under the state dir
+    (refused on a stateless worker)."""
+    return LocalCa(
+        settings.state_dir / "ca" / "local",
+        key_ref=settings.local_ca_key_ref,
+        chain_ref=settings.local_ca_chain_ref,
+        local_disk=not settings.stateless,
+    )
+
+
+def _local_ca_root(settings: UcrenewSettings) -> TrustFile:
+    """The local CA's certificates as a file every client trusts for the clusters' nodes."""
+    ref = settings.local_ca_chain_ref
+    if ref is None:
+        root = settings.state_dir / "ca" / "local" / "root.pem"
+        return TrustFile(str(root), "root of ucrenew's local CA")
+    scheme, _, target = ref.partition(":")
+    if scheme == "file":
+        return TrustFile(str(Path(target).expanduser().absolute()), "ucrenew's local CA chain")
+    # Certificates only (public); the worker's own copy, removed when it exits.
+    fd, path = tempfile.mkstemp(prefix="ucrenew-local-ca-", suffix=".pem")
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(local_ca(settings).chain_pem)
+    atexit.register(Path(path).unlink, missing_ok=True)
+    return TrustFile(path, f"ucrenew's local CA chain from {ref}")
 
 
 def trust_store(settings: UcrenewSettings) -> TrustStore:
     """What every client trusts for a cluster's nodes besides the inventory's CA file: the
-    cluster's trust file under the trust dir, and the local CA's root once it exists."""
-    root = local_ca(settings).directory / "root.pem"
-    return TrustStore(
-        settings.trust_path, shared=[TrustFile(str(root), "root of ucrenew's local CA")]
-    )
+    cluster's trust file under the trust dir, and the local CA's certificates."""
+    return TrustStore(settings.trust_path, shared=[_local_ca_root(settings)])
 
 
 async def connect(settings: UcrenewSettings) -> Client:
@@ -97,7 +121,9 @@ def build_worker(
         inventory_loader=lambda: inventory_path(settings), trust_store=trust
     )
     trusts = TrustActivities(lambda: inventory_path(settings), trust)
-    cas = CaActivities(ca, lambda: inventory_path(settings), settings.state_dir)
+    cas = CaActivities(
+        ca, lambda: inventory_path(settings), settings.state_dir, local_disk=not settings.stateless
+    )
     registry = RegistryActivities(client)
     fleet = FleetActivities(lambda: inventory_path(settings), client, trust)
     auto_renew = AutoRenewActivities(
@@ -163,11 +189,18 @@ def build_worker(
         workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(settings.workflow_task_pollers),
         workflow_runner=workflow_runner(),
         interceptors=[LogContextInterceptor()],
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_seconds),
     )
 
 
 async def run_worker(settings: UcrenewSettings) -> None:
-    """Run a worker until SIGINT/SIGTERM, then drain and stop."""
+    """Run a worker until SIGINT/SIGTERM, then drain and stop.
+
+    On the signal the worker stops polling and running activities get up to
+    ``worker_shutdown_seconds`` to finish; those still running are then cancelled (a
+    heartbeating one sees the cancellation at its next heartbeat) and Temporal retries them
+    on another worker. Workflow state needs no draining: it lives in Temporal.
+    """
     client = await connect(settings)
     worker = build_worker(client, settings)
     stop = asyncio.Event()
@@ -177,3 +210,8 @@ async def run_worker(settings: UcrenewSettings) -> None:
     log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
     async with worker:
         await stop.wait()
+        log.info(
+            "worker stopping: running activities have %s s to finish",
+            settings.worker_shutdown_seconds,
+        )
+    log.info("worker stopped")

@@ -37,6 +37,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.node_waits import waiting_on
     from workflows.steps import RenewalStopped, run_activity, stopped
 
+#: Patch: the CA poll carries the submitted CSR, so a worker with an empty disk can finish an
+#: ACME order another worker created (issue 15, stateless workers).
+STATELESS_CA_POLL = "stateless-ca-poll"
+
 
 class CertificateAcquisition:
     """The CSR, the CA wait and validation of one change (one purpose at a time).
@@ -272,6 +276,9 @@ class CertificateAcquisition:
                 ca_name=inp.ca_name,
                 request_ref=submitted.request_ref,
                 poll_seconds=opts.ca_poll_seconds,
+                # Changes started earlier poll without it (their recorded inputs replay as
+                # they were); the CSR lets a worker with nothing on its disk finish the order.
+                csr_pem=csr_pem if workflow.patched(STATELESS_CA_POLL) else None,
             )
             policy = policies.ca_wait_policy(opts.ca_poll_seconds, opts.ca_max_wait_days)
             # Changes started before "check now" existed wait for the polls alone.

@@ -47,11 +47,14 @@ class CertificateAuthority(Protocol):
         """
         ...
 
-    async def poll(self, request_ref: str) -> CaSubmission:
+    async def poll(self, request_ref: str, csr_pem: str | None = None) -> CaSubmission:
         """Ask the CA about an earlier request.
 
         Args:
             request_ref: The reference returned by :meth:`submit`.
+            csr_pem: The CSR that was submitted, as the renewal carries it, so that any
+                worker can finish a request another one began (ACME finalizes with it);
+                None from renewals started before it was carried.
 
         Returns:
             The request's current state.

@@ -11,6 +11,11 @@ Directory layout (``<state-dir>/ca/local`` by convention)::
 
 Private key files are mode 0600 and unencrypted (the directory is 0700); they are never logged
 and never leave this module.
+
+A stateless deployment gives the CA's material by secret reference instead
+(``UCRENEW_LOCAL_CA_KEY_REF``: the issuing key, PEM; ``UCRENEW_LOCAL_CA_CHAIN_REF``: the issuing
+certificate then its root, PEM), so that every worker signs with the same CA whatever its disk
+holds; with ``local_disk=False`` nothing is created or recorded in the directory.
 """
 
 from __future__ import annotations
@@ -35,7 +40,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from activities.clients.ca.errors import CaConfigurationError, CaRequestDenied, CaRequestNotFound
-from activities.clients.pki import CertificateParseError, load_csr, public_key_fingerprint
+from activities.clients.pki import (
+    CertificateParseError,
+    load_csr,
+    load_pem_certificates,
+    public_key_fingerprint,
+)
+from activities.clients.secrets import SecretRef, SecretRefError, resolve_secret_ref
 from activities.models import CaProfile, CaSubmission
 
 __all__ = ["LocalCa"]
@@ -145,6 +156,9 @@ class LocalCa:
         name: str = "local",
         key_size: int = 3072,
         clock: Callable[[], datetime] | None = None,
+        key_ref: SecretRef | None = None,
+        chain_ref: SecretRef | None = None,
+        local_disk: bool = True,
     ) -> None:
         """Prepare the CA; nothing is read or created until first use.
 
@@ -153,9 +167,23 @@ class LocalCa:
             name: Short name used in logs and errors.
             key_size: RSA key size for the root and intermediate.
             clock: Source of the current time (timezone-aware); defaults to the system clock.
+            key_ref: Reference to the issuing CA's private key (PEM, RSA); with
+                ``chain_ref``, the material comes from these and never from ``directory``.
+            chain_ref: Reference to the issuing CA's certificate followed by its root (PEM;
+                one self-signed certificate is both).
+            local_disk: False on a stateless worker: the material must come from the
+                references and no issued certificate is recorded in ``directory``.
+
+        Raises:
+            ValueError: Only one of ``key_ref`` and ``chain_ref`` is given.
         """
+        if (key_ref is None) != (chain_ref is None):
+            raise ValueError("the local CA needs both key_ref and chain_ref, or neither")
         self.name = name
         self.directory = Path(directory)
+        self._key_ref = key_ref
+        self._chain_ref = chain_ref
+        self._local_disk = local_disk
         self._key_size = key_size
         self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
@@ -179,7 +207,14 @@ class LocalCa:
     def chain_pem(self) -> str:
         """Intermediate then root, PEM: the chain returned with every leaf."""
         material = self._ensure()
+        if material.intermediate_cert == material.root_cert:
+            return _pem(material.root_cert)
         return _pem(material.intermediate_cert) + _pem(material.root_cert)
+
+    @property
+    def from_references(self) -> bool:
+        """Whether the material comes from secret references rather than the directory."""
+        return self._key_ref is not None
 
     def ensure(self) -> None:
         """Create the CA if the directory holds none yet, otherwise load it.
@@ -266,7 +301,8 @@ class LocalCa:
             # RFC 5280 4.2.1.6: the SAN must be critical when the subject is empty.
             builder = builder.add_extension(san, critical=len(csr.subject) == 0)
         leaf = builder.sign(material.intermediate_key, hashes.SHA256())
-        self._record(leaf)
+        if self._local_disk:
+            self._record(leaf)
         logger.info(
             "%s CA issued serial %x for %s (key sha256 %s)",
             self.name,
@@ -274,7 +310,7 @@ class LocalCa:
             csr.subject.rfc4514_string(),
             public_key_fingerprint(leaf)[:16],
         )
-        return _pem(leaf), _pem(material.intermediate_cert) + _pem(material.root_cert)
+        return _pem(leaf), self.chain_pem
 
     async def submit(self, csr_pem: str, profile: CaProfile) -> CaSubmission:
         """Sign a CSR at once (``CertificateAuthority.submit``).
@@ -300,11 +336,13 @@ class LocalCa:
             message=f"issued by the {self.name} CA, serial {serial}",
         )
 
-    async def poll(self, request_ref: str) -> CaSubmission:
+    async def poll(self, request_ref: str, csr_pem: str | None = None) -> CaSubmission:
         """Return a certificate issued earlier (``CertificateAuthority.poll``).
 
         Args:
             request_ref: The serial (lower-case hex) returned by :meth:`submit`.
+            csr_pem: Unused: :meth:`submit` answers ``issued`` at once, so a renewal never
+                polls this CA; the records read here exist for ``ucrenew`` tools only.
 
         Returns:
             ``issued`` with the recorded leaf and the current chain.
@@ -338,6 +376,17 @@ class LocalCa:
     def _ensure(self) -> _Material:
         with self._lock:
             if self._material is None:
+                if self._key_ref is not None and self._chain_ref is not None:
+                    self._material = self._load_references(self._key_ref, self._chain_ref)
+                    return self._material
+                if not self._local_disk:
+                    raise CaConfigurationError(
+                        f"{self.name} CA: a stateless worker (UCRENEW_STATELESS=true) keeps no "
+                        "CA on its disk; set UCRENEW_LOCAL_CA_KEY_REF (the issuing key, PEM) "
+                        "and UCRENEW_LOCAL_CA_CHAIN_REF (its certificate then the root, PEM) "
+                        "to secret references",
+                        ca=self.name,
+                    )
                 if not self._is_complete():
                     self._create()
                 self._material = self._load()
@@ -442,6 +491,38 @@ class LocalCa:
                 ca=self.name,
             )
         return _Material(root_cert=root, intermediate_cert=intermediate, intermediate_key=key)
+
+    def _load_references(self, key_ref: str, chain_ref: str) -> _Material:
+        try:
+            key_pem = resolve_secret_ref(key_ref)
+            chain_pem = resolve_secret_ref(chain_ref)
+        except SecretRefError as exc:
+            raise CaConfigurationError(f"{self.name} CA: {exc}", ca=self.name) from None
+        try:
+            key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+        except (ValueError, TypeError):
+            # The exception text may quote key material; name only the reference.
+            raise CaConfigurationError(
+                f"{self.name} CA: {key_ref} is not an unencrypted PEM private key",
+                ca=self.name,
+            ) from None
+        try:
+            certs = load_pem_certificates(chain_pem)
+        except CertificateParseError as exc:
+            raise CaConfigurationError(
+                f"{self.name} CA: {chain_ref} holds no PEM certificates ({exc.reason})",
+                ca=self.name,
+            ) from None
+        issuing, root = certs[0], certs[-1]
+        if not isinstance(key, rsa.RSAPrivateKey) or public_key_fingerprint(
+            key.public_key()
+        ) != public_key_fingerprint(issuing):
+            raise CaConfigurationError(
+                f"{self.name} CA: the RSA key of {key_ref} is not the key of the first "
+                f"certificate of {chain_ref}",
+                ca=self.name,
+            )
+        return _Material(root_cert=root, intermediate_cert=issuing, intermediate_key=key)
 
     def _record(self, leaf: x509.Certificate) -> None:
         issued = self.directory / _ISSUED_DIR

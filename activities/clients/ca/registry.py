@@ -79,8 +79,17 @@ def _dns_hook(entry: CaEntry, spec: object) -> DnsHook | None:
     )
 
 
-def build_ca(entry: CaEntry, inventory: Inventory, state_dir: Path) -> CertificateAuthority:
-    """The CertificateAuthority for ``entry`` (secrets resolved here, from references)."""
+def build_ca(
+    entry: CaEntry, inventory: Inventory, state_dir: Path, *, local_disk: bool = True
+) -> CertificateAuthority:
+    """The CertificateAuthority for ``entry`` (secrets resolved here, from references).
+
+    Args:
+        entry: The inventory's CA entry.
+        inventory: The inventory (relative paths are relative to its file).
+        state_dir: The worker's state directory (ACME keeps its orders below it).
+        local_disk: False on a stateless worker: the backend keeps nothing on disk.
+    """
     s = entry.settings
     if entry.type == "acme":
         if s.get("http_hook") is not None:
@@ -102,6 +111,7 @@ def build_ca(entry: CaEntry, inventory: Inventory, state_dir: Path) -> Certifica
             ca_bundle=_path(inventory, s.get("ca_bundle")),
             root_pem=Path(root_file).read_text() if root_file else None,
             name=entry.name,
+            local_disk=local_disk,
         )
     if entry.type == "adcs":
         try:

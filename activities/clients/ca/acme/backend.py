@@ -13,7 +13,13 @@ finalizes it when ``ready`` and downloads the certificate when ``valid``. When e
 authorization is already valid (the CA reused earlier ones) ``submit`` goes straight on to
 finalize. Protocol work (:mod:`~activities.clients.ca.acme.wire`) runs in worker threads;
 hooks are coroutines. The account key and open orders live in a state directory
-(:mod:`~activities.clients.ca.acme.state`).
+(:mod:`~activities.clients.ca.acme.state`), except on a stateless worker.
+
+Any worker can resume an order it did not create: the account key comes from a reference
+(the account URL is found again with ``onlyReturnExisting``, RFC 8555 7.3.1), the renewal
+passes the order URL and the CSR to :meth:`AcmeCa.poll`, and the dns-01 records to clean up
+are computed again from the order's authorizations (each names its challenge token, and the
+TXT value is a digest of the token and the account key, RFC 8555 8.4).
 
 Chain returned with an issued certificate: the certificates the CA served after the leaf
 (intermediates, leaf→root order), followed by the configured ``root_pem`` when the last
@@ -104,6 +110,7 @@ class AcmeCa:
         timeout: float = 30.0,
         poll_interval: float = 10.0,
         agree_terms_of_service: bool = True,
+        local_disk: bool = True,
     ) -> None:
         """Configure the backend; nothing is contacted or created until first use.
 
@@ -125,6 +132,8 @@ class AcmeCa:
             timeout: Seconds allowed for each HTTP request.
             poll_interval: Seconds suggested between polls when the CA sends no Retry-After.
             agree_terms_of_service: Agree to the CA's terms when creating the account.
+            local_disk: False on a stateless worker: ``state_dir`` is never used, the
+                account key must come from ``account_key_ref``.
 
         Raises:
             ValueError: ``timeout`` or ``poll_interval`` is not positive, or ``root_pem`` is
@@ -143,7 +152,7 @@ class AcmeCa:
         self._root = load_pem_certificates(root_pem)[0] if root_pem else None
         self._timeout = timeout
         self._agree = agree_terms_of_service
-        self._state = AcmeState(self.state_dir, name)
+        self._state = AcmeState(self.state_dir, name, local_disk=local_disk)
         self._lock = threading.Lock()
         self._key: tuple[jose.JWK, jose.JWASignature] | None = None
         self._directory: messages.Directory | None = None
@@ -223,11 +232,14 @@ class AcmeCa:
             retry_after_seconds=self.poll_interval,
         )
 
-    async def poll(self, request_ref: str) -> CaSubmission:
+    async def poll(self, request_ref: str, csr_pem: str | None = None) -> CaSubmission:
         """Advance an order: finalize it when ready, download the certificate when valid.
 
         Args:
             request_ref: The order URL returned by :meth:`submit`.
+            csr_pem: The CSR the order was created for, as the renewal carries it: lets a
+                worker that did not create the order (another pod, an empty disk) finalize
+                it and check the issued key.
 
         Returns:
             ``pending`` (with the CA's Retry-After, else ``poll_interval``), ``issued`` with
@@ -235,7 +247,7 @@ class AcmeCa:
 
         Raises:
             CaRequestNotFound: The reference is not an order URL of this CA, or the order is
-                ready but its CSR is not in ``state_dir``.
+                ready and its CSR is neither given nor in ``state_dir``.
             CaUnavailable: The CA cannot be reached, fails, or rate-limits.
             CaConfigurationError: Account or trust problems (another account's order).
             CaProtocolError: The CA answered something unexpected, or issued a certificate
@@ -249,13 +261,15 @@ class AcmeCa:
                 request_ref=request_ref,
             )
         session = await self._run(self._open)
-        return await self._advance(session, order_url)
+        return await self._advance(session, order_url, csr_pem)
 
     # ----------------------------------------------------------------------------------------
     # Order progression
     # ----------------------------------------------------------------------------------------
 
-    async def _advance(self, session: Session, order_url: str) -> CaSubmission:
+    async def _advance(
+        self, session: Session, order_url: str, csr_pem: str | None = None
+    ) -> CaSubmission:
         body, retry = await self._run(
             lambda: session.fetch_order(order_url), session=session, request_ref=order_url
         )
@@ -265,14 +279,25 @@ class AcmeCa:
             # order is still being validated.
             return self._pending(order_url, retry, "waiting for the CA to validate")
         record = self._state.load(order_url)
+        if record is None and csr_pem is not None:
+            # Another worker created the order. Once the CA leaves "pending", that worker (or
+            # this one) cleans the dns-01 records up before finalizing, so only a ready or an
+            # invalid order still has records to remove.
+            cleanup = status in (messages.STATUS_READY, messages.STATUS_INVALID)
+            authz_urls = list(body.authorizations) if cleanup else []
+            record = await self._run(
+                lambda: self._rebuild(session, order_url, csr_pem, authz_urls, not cleanup),
+                session=session,
+                request_ref=order_url,
+            )
         if record is not None and not record.cleaned:
             await self._cleanup(record)
             self._state.save(record)
         if status == messages.STATUS_READY:
             if record is None:
                 raise CaRequestNotFound(
-                    f"{self.name}: order {order_url} is ready but its CSR is not in "
-                    f"{self.state_dir} (workers polling ACME orders must share the state dir)",
+                    f"{self.name}: order {order_url} is ready but its CSR was not given and "
+                    f"is not in {self.state_dir}",
                     ca=self.name,
                     request_ref=order_url,
                 )
@@ -374,6 +399,33 @@ class AcmeCa:
             chain_pem="".join(_pem(c) for c in chain) or None,
             message=f"issued by {self.name}, serial {serial}",
         )
+
+    def _rebuild(
+        self,
+        session: Session,
+        order_url: str,
+        csr_pem: str,
+        authz_urls: list[str],
+        cleaned: bool,
+    ) -> OrderRecord:
+        """The record of an order another worker created, from the CA and the given CSR."""
+        record = OrderRecord(order_url=order_url, csr_pem=csr_pem, cleaned=cleaned)
+        if not authz_urls:
+            return record
+        key, _ = self._account_key()
+        for url in authz_urls:
+            authz = messages.Authorization.from_json(session.post_as_get(url).json())
+            for challb in authz.challenges:
+                if isinstance(challb.chall, challenges.DNS01):
+                    validation = challb.chall.validation(key)
+                    record.challenges.append(Challenge(authz.identifier.value, validation))
+        logger.info(
+            "%s: resuming order %s created elsewhere (%d dns-01 record(s) to clean up)",
+            self.name,
+            order_url,
+            len(record.challenges),
+        )
+        return record
 
     def _failure_reason(self, session: Session, body: messages.Order) -> str:
         # Failed authorizations name the domain; the order's own error often does not.

@@ -6,6 +6,11 @@ State directory layout (given by the caller, e.g. ``<state-dir>/ca/acme/<name>``
                            reference supplies one; never logged
     orders/<sha256>.json   the CSR and presented challenges of each open order, so that any
                            later process can finalize it and clean the challenge records up
+
+On a stateless worker (``local_disk=False``) none of this is kept: the account key comes from
+a secret reference, and an order is resumed from what is not secret and outlives any pod: the
+order URL and the CSR, both in the renewal's workflow state, and the challenges, which the
+CA's authorizations and the account key give back (see ``AcmeCa.poll``).
 """
 
 from __future__ import annotations
@@ -79,15 +84,19 @@ class AcmeState:
         name: The backend's name, used in logs and errors.
     """
 
-    def __init__(self, state_dir: Path, name: str) -> None:
+    def __init__(self, state_dir: Path, name: str, *, local_disk: bool = True) -> None:
         """Point at ``state_dir``; nothing is created until first use.
 
         Args:
             state_dir: The directory.
             name: The backend's name, used in logs and errors.
+            local_disk: False on a stateless worker: nothing is read from or written to
+                ``state_dir``; the account key must come from a reference and an order is
+                resumed from the CA and the CSR the renewal carries.
         """
         self.state_dir = state_dir
         self.name = name
+        self.local_disk = local_disk
 
     def load_account_key(self, ref: SecretRef | None) -> tuple[jose.JWK, jose.JWASignature]:
         """The account key from ``ref``, else from ``account.key`` (generated if missing).
@@ -108,6 +117,14 @@ class AcmeState:
             except SecretRefError as exc:
                 raise CaConfigurationError(f"{self.name}: {exc}", ca=self.name) from None
             source = ref
+        elif not self.local_disk:
+            raise CaConfigurationError(
+                f"{self.name}: a stateless worker (UCRENEW_STATELESS=true) keeps no ACME "
+                "account key on its disk; set account_key on this CA to a secret reference "
+                "(e.g. account_key: vault:secret/data/ucrenew#acme_account_key); the account "
+                "URL is recovered from the key (RFC 8555 7.3.1)",
+                ca=self.name,
+            )
         else:
             path = self.state_dir / _ACCOUNT_KEY
             self._ensure_dirs()
@@ -172,7 +189,10 @@ class AcmeState:
         return self.state_dir / _ORDERS_DIR / f"{digest}.json"
 
     def save(self, record: OrderRecord) -> None:
-        """Write ``record`` atomically, replacing an earlier record of the same order."""
+        """Write ``record`` atomically, replacing an earlier record of the same order (nothing
+        on a stateless worker)."""
+        if not self.local_disk:
+            return
         self._ensure_dirs()
         final = self._record_path(record.order_url)
         fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".", suffix=".tmp")
@@ -190,6 +210,8 @@ class AcmeState:
         Raises:
             CaConfigurationError: The record exists but cannot be read.
         """
+        if not self.local_disk:
+            return None
         path = self._record_path(order_url)
         try:
             record = OrderRecord.from_json(path.read_text(encoding="utf-8"))
@@ -205,6 +227,8 @@ class AcmeState:
 
     def forget(self, order_url: str) -> None:
         """Remove the record of ``order_url`` (a failure is logged, not raised)."""
+        if not self.local_disk:
+            return
         try:
             self._record_path(order_url).unlink(missing_ok=True)
         except OSError as exc:

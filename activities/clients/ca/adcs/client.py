@@ -148,11 +148,12 @@ class AdcsCa:
                 ca=self.name,
             )
 
-    async def poll(self, request_ref: str) -> CaSubmission:
+    async def poll(self, request_ref: str, csr_pem: str | None = None) -> CaSubmission:
         """Ask for a request's certificate with ``certnew.cer`` (``CertificateAuthority.poll``).
 
         Args:
             request_ref: The Request Id returned by :meth:`submit`.
+            csr_pem: Unused: the CA keeps the request, so any worker can ask for it.
 
         Returns:
             ``issued`` with leaf and chain, ``pending``, or ``denied`` with the disposition.
