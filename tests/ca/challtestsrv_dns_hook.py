@@ -4,11 +4,18 @@ Usage: ``challtestsrv_dns_hook.py BASE_URL LOG ACTION DOMAIN VALUE``. ``ACTION D
 are what :class:`~activities.clients.ca.acme.hooks.CommandDnsHook` appends; ``present`` sets
 the ``_acme-challenge`` TXT record, ``cleanup`` clears it, and each run appends
 ``ACTION DOMAIN`` to ``LOG``.
+
+For the stateless-worker test only: when ``UCRENEW_TEST_HOLD_CLEANUP`` names a file, a
+``cleanup`` run creates that file and then waits (as a stuck DNS API would) until the worker
+that ran it is gone, so the test can kill the worker in the middle of a CA poll.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import time
+from pathlib import Path
 
 import httpx
 
@@ -16,6 +23,16 @@ import httpx
 def main(argv: list[str]) -> None:
     """Set or clear the record, then log the run."""
     base, log, action, domain, value = argv
+    hold = os.environ.get("UCRENEW_TEST_HOLD_CLEANUP")
+    if hold and action == "cleanup":
+        parent = os.getppid()
+        Path(hold).touch()
+        # Bounded, and over as soon as the worker that started this run is killed.
+        for _ in range(1200):
+            if os.getppid() != parent:
+                return
+            time.sleep(0.1)
+        return
     host = f"_acme-challenge.{domain}."
     if action == "present":
         path, body = "/set-txt", {"host": host, "value": value}

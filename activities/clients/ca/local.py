@@ -301,7 +301,8 @@ class LocalCa:
             # RFC 5280 4.2.1.6: the SAN must be critical when the subject is empty.
             builder = builder.add_extension(san, critical=len(csr.subject) == 0)
         leaf = builder.sign(material.intermediate_key, hashes.SHA256())
-        if self._local_disk:
+        if self._local_disk and self._key_ref is None:
+            # A CA given by reference has no directory of its own to record into.
             self._record(leaf)
         logger.info(
             "%s CA issued serial %x for %s (key sha256 %s)",
