@@ -81,9 +81,7 @@ async def test_a_stateless_worker_finishes_an_order_another_worker_created(
     # pod-a is gone; pod-b starts with nothing on its disk.
     empty = tmp_path / "pod-b"
     second_hook = RecordingDnsHook(ChallTestSrvDnsHook(pebble.challtestsrv_url))
-    second = acme_ca(
-        pebble, empty, account_key_ref=key_ref, dns_hook=second_hook, local_disk=False
-    )
+    second = acme_ca(pebble, empty, account_key_ref=key_ref, dns_hook=second_hook, local_disk=False)
     await wait_until_ready(second, pending.request_ref)
 
     issued = await poll_with_csr(second, pending, csr_pem)

@@ -37,9 +37,7 @@ def spawn_worker(
     stack: Stack, address: str, state_dir: Path, inventory: Path, log: Path, **env: str
 ) -> subprocess.Popen[bytes]:
     """``python -m workers`` with its own state dir, killed by the stack fixture if left."""
-    environ = {
-        k: v for k, v in os.environ.items() if not k.startswith(("UCRENEW_", "VAULT_"))
-    }
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("UCRENEW_", "VAULT_"))}
     environ.update(
         UCRENEW_STATE_DIR=str(state_dir),
         UCRENEW_INVENTORY=str(inventory),
