@@ -1,4 +1,5 @@
-"""Secret references (``env:NAME``, ``file:PATH``): the one type, and turning them into values.
+"""Secret references (``env:NAME``, ``file:PATH``, ``vault:PATH#KEY``): the one type, and
+turning them into values.
 
 Secrets travel through ucrenew by reference only. :data:`SecretRef` is the field type for
 every reference in configuration (inventory, settings), :func:`check_secret_ref` the one
@@ -7,11 +8,19 @@ path to the file that named it, and :func:`resolve_secret_ref` is the one place 
 becomes a value. Error messages name the reference, never the value, and text that is not a
 reference (it may be a secret pasted by mistake) is never repeated. This module never
 imports temporalio.
+
+Kubernetes secrets are read as ``file:`` references to a Secret mounted as a volume (e.g.
+``file:/var/run/secrets/ucrenew/axl_password``), not through the Kubernetes API: the kubelet
+keeps a mounted Secret current, the worker's service account needs no ``get secrets``
+permission (a credential that would read every Secret of the namespace), and it works under
+the restricted pod security standard with a read-only root file system. A ``k8s:`` reference
+is refused with that advice.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Final
 
@@ -27,8 +36,17 @@ __all__ = [
 ]
 
 _NOT_A_REFERENCE: Final = (
-    "expected 'env:NAME' or 'file:PATH'; put the secret in an environment variable or a "
-    "file and give its reference, never the secret itself"
+    "expected 'env:NAME', 'file:PATH' or 'vault:MOUNT/data/PATH#KEY'; put the secret in an "
+    "environment variable, a file or Vault and give its reference, never the secret itself"
+)
+_SCHEMES: Final = ("env", "file", "vault")
+#: A KV v2 API path and a key, with an optional pinned version; anything else after "vault:"
+#: may be a pasted secret, so it is refused like any non-reference, without being repeated.
+_VAULT_TARGET: Final = re.compile(r"^[^#?\s]+/data/[^#?\s]+#[^#?\s]+(\?version=\d+)?$")
+_K8S_ADVICE: Final = (
+    "k8s: references are not supported: mount the Kubernetes Secret as a volume and give "
+    "file:/<mount path>/<key> (the kubelet keeps it current and the worker needs no API "
+    "access to Secrets)"
 )
 
 
@@ -65,7 +83,11 @@ def check_secret_ref(text: str) -> str:
         SecretRefError: ``text`` is not a reference (its ``ref`` is ``None``).
     """
     scheme, sep, target = text.partition(":")
-    if not sep or scheme not in ("env", "file") or not target.strip():
+    if sep and scheme in ("k8s", "kubernetes") and target.strip():
+        raise SecretRefError(text, _K8S_ADVICE)
+    if not sep or scheme not in _SCHEMES or not target.strip():
+        raise SecretRefError(None, _NOT_A_REFERENCE)
+    if scheme == "vault" and not _VAULT_TARGET.match(target):
         raise SecretRefError(None, _NOT_A_REFERENCE)
     return text
 
@@ -101,7 +123,8 @@ SecretRef = Annotated[
     PlainValidator(_refuse_withheld, json_schema_input_type=str),
     BeforeValidator(_withhold_non_reference),
 ]
-"""A secret reference as a pydantic field type: ``env:NAME`` or ``file:PATH``, never a literal.
+"""A secret reference as a pydantic field type: ``env:NAME``, ``file:PATH`` or
+``vault:PATH#KEY``, never a literal.
 
 Validation refuses anything else with an actionable message, and the refused text never
 appears in the error (pydantic quotes a stand-in instead).
@@ -140,6 +163,9 @@ def resolve_secret_ref(ref: str, base_dir: Path | str | None = None) -> str:
     * ``env:NAME``: the value of environment variable ``NAME``.
     * ``file:PATH``: the content of a file, with one trailing newline removed. A relative
       ``PATH`` is taken relative to ``base_dir`` (the current directory when omitted).
+    * ``vault:MOUNT/data/PATH#KEY``: key ``KEY`` of a HashiCorp Vault KV v2 secret
+      (:mod:`activities.clients.vault_secrets`: address and sign-in from ``VAULT_ADDR`` and
+      ``UCRENEW_VAULT_TOKEN_REF`` or ``UCRENEW_VAULT_K8S_ROLE``).
 
     Args:
         ref: The reference.
@@ -151,11 +177,14 @@ def resolve_secret_ref(ref: str, base_dir: Path | str | None = None) -> str:
 
     Raises:
         SecretRefError: Not a reference (unknown scheme, empty name; the text is not echoed),
-            unset or empty variable, missing, unreadable or empty file.
+            unset or empty variable, missing, unreadable or empty file, or a Vault secret
+            that cannot be read (the reason names the path and the server, never a value).
     """
     scheme, _, target = check_secret_ref(ref).partition(":")
     if scheme == "env":
         return _from_env(ref, target)
+    if scheme == "vault":
+        return _from_vault(ref, target)
     return _from_file(ref, _file_path(target, base_dir))
 
 
@@ -166,6 +195,16 @@ def _from_env(ref: str, name: str) -> str:
     if not value:
         raise SecretRefError(ref, f"environment variable {name} is empty")
     return value
+
+
+def _from_vault(ref: str, target: str) -> str:
+    # Imported on use: hvac (and requests) load only in processes that use Vault.
+    from activities.clients.vault_secrets import VaultSecretError, read_vault_secret
+
+    try:
+        return read_vault_secret(target)
+    except VaultSecretError as exc:
+        raise SecretRefError(ref, str(exc)) from None
 
 
 def _from_file(ref: str, path: Path) -> str:
