@@ -292,6 +292,17 @@ async def adcs_check_now(env: WorkflowEnvironment, stub: StubCluster, tq: str) -
     return handle
 
 
+async def ca_poll_carries_csr(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
+    """A pending ADCS request polled until issued, the poll carrying the CSR (any worker, with
+    nothing on its disk, can finish the request: patch ``stateless-ca-poll``)."""
+    stub.sso_enabled = False
+    now = await env.get_current_time()
+    stub.ca_pending_until = now + timedelta(hours=1)
+    handle = await start(env, tq, ca="adcs", options={"ca_poll_seconds": 600})
+    await handle.result()
+    return handle
+
+
 async def dashboard_attributes(env: WorkflowEnvironment, stub: StubCluster, tq: str) -> Handle:
     """CallManager with the dashboard's attributes: two approvers of a group whose approvals
     expire, a window ahead (deadline), a health gate asking once, restarts counted."""
@@ -460,6 +471,7 @@ SCENARIOS: dict[str, Scenario] = {
     "node-step-retry-then-skip": node_step_retry_then_skip,
     "node-step-rollback": node_step_rollback,
     "adcs-check-now": adcs_check_now,
+    "ca-poll-carries-csr": ca_poll_carries_csr,
     "dashboard-attributes": dashboard_attributes,
     "approvals-bound-four-eyes": approvals_bound_four_eyes,
     "itsm-checked-and-written": itsm_checked_and_written,
