@@ -201,6 +201,9 @@ async def run_worker(settings: UcrenewSettings) -> None:
     heartbeating one sees the cancellation at its next heartbeat) and Temporal retries them
     on another worker. Workflow state needs no draining: it lives in Temporal.
     """
+    if settings.local_ca_key_ref is not None:
+        # A reference that does not resolve is a deployment error: say so before serving.
+        await asyncio.to_thread(local_ca(settings).ensure)
     client = await connect(settings)
     worker = build_worker(client, settings)
     stop = asyncio.Event()

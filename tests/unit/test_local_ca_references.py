@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +16,7 @@ from activities.clients.ca.local import LocalCa
 from activities.models import CaProfile
 from tests.unit.test_local_ca import make_csr
 from workers.settings import SettingsError, UcrenewSettings, load_settings
-from workers.wiring import local_ca
+from workers.wiring import local_ca, trust_store
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +93,38 @@ def test_the_worker_builds_the_local_ca_from_the_settings(
         local_ca_chain_ref=f"file:{chain}",
     )
     assert local_ca(settings).root_pem == ca.root_pem
+
+
+def test_a_chain_not_in_a_file_is_trusted_from_the_workers_own_copy(
+    provisioned: tuple[LocalCa, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ca, key, chain = provisioned
+    monkeypatch.setenv("TEST_LOCAL_CA_KEY", key.read_text())
+    monkeypatch.setenv("TEST_LOCAL_CA_CHAIN", chain.read_text())
+    settings = UcrenewSettings(
+        state_dir=tmp_path / "state",
+        stateless=True,
+        local_ca_key_ref="env:TEST_LOCAL_CA_KEY",
+        local_ca_chain_ref="env:TEST_LOCAL_CA_CHAIN",
+    )
+    [shared] = trust_store(settings).shared
+    assert Path(shared.path).read_text() == ca.chain_pem
+    assert "env:TEST_LOCAL_CA_CHAIN" in shared.label
+    assert not (tmp_path / "state").exists()
+
+
+def test_a_worker_whose_local_ca_reference_fails_exits_1_with_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UCRENEW_", "VAULT_"))}
+    env.update(
+        UCRENEW_STATE_DIR=str(tmp_path),
+        UCRENEW_LOCAL_CA_KEY_REF="env:UNSET_TEST_KEY",
+        UCRENEW_LOCAL_CA_CHAIN_REF="env:UNSET_TEST_CHAIN",
+        # Nothing listens there: the CA error must come first, before any connection.
+        UCRENEW_TEMPORAL_ADDRESS="127.0.0.1:9",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "workers"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "error: local CA: secret reference 'env:UNSET_TEST_KEY'" in done.stderr
