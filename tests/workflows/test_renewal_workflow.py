@@ -370,6 +370,23 @@ async def test_ca_pending_for_30_days_costs_a_bounded_history(
     print(f"\n30-day CA wait: {stub.polls} polls, {events} history events")
 
 
+async def test_every_ca_poll_carries_the_submitted_csr(
+    days_env: WorkflowEnvironment, days_worker: Worker, stub: StubCluster, task_queue: str
+) -> None:
+    """Any worker, with nothing on its disk, can finish the request (an ACME order is
+    finalized with the CSR): the poll carries the CSR the renewal submitted."""
+    stub.sso_enabled = False
+    now = await days_env.get_current_time()
+    stub.ca_pending_until = now + timedelta(hours=2)
+    handle = await start(days_env, task_queue, ca="adcs", options={"ca_poll_seconds": 600})
+    status = await handle.result()
+    assert status.phase == "done"
+    submitted = [req.csr_pem for name, req in stub.calls if name == "submit_csr"]
+    polled = [req.csr_pem for name, req in stub.calls if name == "await_certificate"]
+    assert len(submitted) == 1 and submitted[0]
+    assert len(polled) > 1 and set(polled) == {submitted[0]}
+
+
 async def test_ca_denial_fails_the_renewal_and_reports_sso(
     days_env: WorkflowEnvironment, days_worker: Worker, stub: StubCluster, task_queue: str
 ) -> None:
