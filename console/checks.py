@@ -42,6 +42,7 @@ async def watch_phone_resets(cluster: str, window: float) -> PhoneResetCheck:
     Raises:
         CliError: the inventory or RisPort could not be read.
     """
+    from activities.clients.ca.errors import CaConfigurationError
     from activities.clients.cucm.discovery import endpoint
     from activities.clients.cucm.errors import CucmError
     from activities.clients.cucm.phone_watch import registration_times
@@ -56,7 +57,11 @@ async def watch_phone_resets(cluster: str, window: float) -> PhoneResetCheck:
         entry = inventory.cluster(cluster)
     except (InventoryError, KeyError, OSError) as exc:
         raise CliError(f"cannot read the inventory for cluster {cluster}: {exc}") from None
-    ep = endpoint(entry, entry.publisher_node, [local_ca(s).root_pem])
+    try:
+        roots = [local_ca(s).root_pem]
+    except CaConfigurationError as exc:
+        raise CliError(str(exc)) from None
+    ep = endpoint(entry, entry.publisher_node, roots)
     auth = credentials(inventory, entry, "app_user")
     try:
         before = await registration_times(ep, auth)
