@@ -124,7 +124,8 @@ async def test_sigterm_hands_an_unfinished_restart_to_another_worker(
     await lab.clear_faults(hang.id)
     await stack.reenable_sso(handle)
     status = await asyncio.wait_for(handle.result(), 120)
-    assert status.phase == "done" and all(n.verified for n in status.nodes)
+    assert status.phase == "done" and all(n.verified for n in status.nodes), status.error
     attempts = await sub1_restart_attempts(handle)
     # Completed by the second worker (a retry of the attempt the first one gave up).
-    assert attempts and attempts[-1][1] == "completed" and str(second.pid) in attempts[-1][0]
+    assert attempts and attempts[-1][1] == "completed", attempts
+    assert str(second.pid) in attempts[-1][0], (attempts, first.pid, second.pid)
