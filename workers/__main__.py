@@ -3,6 +3,7 @@
 import asyncio
 import sys
 
+from workers.health import HealthEndpointError
 from workers.logs import configure_logging
 from workers.settings import SettingsError, load_settings
 from workers.temporal_connect import TemporalConnectError
@@ -12,8 +13,8 @@ try:
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level, settings.library_log_level)
     asyncio.run(run_worker(settings))
-except (SettingsError, TemporalConnectError) as err:
-    # One line naming the UCRENEW_TEMPORAL_* setting to fix; the exit status lets the
+except (SettingsError, TemporalConnectError, HealthEndpointError) as err:
+    # One line naming the UCRENEW_* setting to fix; the exit status lets the
     # supervisor (Kubernetes, systemd) restart the worker with backoff.
     sys.stderr.write(f"error: {err}\n")
     sys.exit(1)
