@@ -1,6 +1,7 @@
 """``python -m workers``: run a ucrenew worker with settings from ``UCRENEW_*``."""
 
 import asyncio
+import os
 import sys
 
 from workers.health import HealthEndpointError
@@ -17,4 +18,7 @@ except (SettingsError, TemporalConnectError, HealthEndpointError) as err:
     # One line naming the UCRENEW_* setting to fix; the exit status lets the
     # supervisor (Kubernetes, systemd) restart the worker with backoff.
     sys.stderr.write(f"error: {err}\n")
-    sys.exit(1)
+    sys.stderr.flush()
+    # Not sys.exit: the SDK's runtime threads, left behind by the failed connection, can abort
+    # the interpreter's finalization ("Fatal Python error: PyGILState_Release", exit 134).
+    os._exit(1)

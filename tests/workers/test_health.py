@@ -84,17 +84,20 @@ async def black_hole() -> AsyncIterator[int]:
 
 
 def worker_process(
-    tmp_path: Path, address: str, namespace: str, health: str
+    tmp_path: Path, address: str, namespace: str, health: str | None
 ) -> subprocess.Popen[bytes]:
-    """``python -m workers`` as the image runs it, with the probe endpoint on."""
-    env = dict(os.environ)
+    """``python -m workers`` as the image runs it, with the probe endpoint on (unless
+    ``health`` is ``None``)."""
+    env = {k: v for k, v in os.environ.items() if k != "UCRENEW_WORKER_HEALTH_LISTEN"}
     env.update(
         UCRENEW_STATE_DIR=str(tmp_path / "state"),
         UCRENEW_TEMPORAL_ADDRESS=address,
         UCRENEW_NAMESPACE=namespace,
         UCRENEW_TASK_QUEUE=f"health-{uuid.uuid4()}",
-        UCRENEW_WORKER_HEALTH_LISTEN=health,
     )
+    if health is not None:
+        env["UCRENEW_WORKER_HEALTH_LISTEN"] = health
+    tmp_path.mkdir(parents=True, exist_ok=True)
     log = (tmp_path / "worker.log").open("ab")
     try:
         return subprocess.Popen(
