@@ -184,3 +184,24 @@ def test_the_compose_file_names_what_it_needs_before_the_first_start() -> None:
     text = COMPOSE.read_text()
     assert "${TEMPORAL_POSTGRES_PASSWORD:?" in text
     assert "TEMPORAL_POSTGRES_PASSWORD" in README.read_text()
+
+
+def test_secret_references_and_paths_point_into_what_the_service_mounts() -> None:
+    """``file:`` references name a secret the service is given (/run/secrets/NAME) or a file
+    under one of its volumes; the inventory and users file are under a volume; state dirs
+    are on volumes (the root filesystem is read-only)."""
+    for name, svc in services().items():
+        if not UCRENEW_IMAGE.match(svc["image"]):
+            continue
+        targets = [v.split(":")[1].rstrip("/") + "/" for v in svc.get("volumes", [])]
+        secrets = {f"/run/secrets/{s}" for s in svc.get("secrets", [])}
+        for var, value in svc.get("environment", {}).items():
+            if not var.startswith("UCRENEW_"):
+                continue
+            if value.startswith("file:"):
+                target = value.removeprefix("file:")
+                assert target in secrets or any(target.startswith(t) for t in targets), (
+                    f"{name}: {var}"
+                )
+            if var in ("UCRENEW_INVENTORY", "UCRENEW_SERVICE_USERS_FILE", "UCRENEW_STATE_DIR"):
+                assert any((value + "/").startswith(t) for t in targets), f"{name}: {var}"

@@ -319,3 +319,33 @@ def test_admin_init_runs_as_a_job_and_the_old_script_is_gone() -> None:
     for path in [*K8S.parent.rglob("*"), *(ROOT / "docs").rglob("*.md"), ROOT / "README.md"]:
         if path.is_file() and path.suffix in (".md", ".yaml", ".yml", ".sh", ""):
             assert "register-search-attributes" not in path.read_text(errors="replace"), path
+
+
+#: Settings that name a file or directory the process reads.
+READ_PATHS = {"UCRENEW_INVENTORY", "UCRENEW_TEMPORAL_TLS_CA_FILE", "UCRENEW_SERVICE_USERS_FILE"}
+#: Settings that name a directory the process writes (the root filesystem is read-only).
+WRITE_DIRS = {"UCRENEW_STATE_DIR", "UCRENEW_TRUST_DIR"}
+
+
+def test_every_path_setting_points_into_a_mount_and_state_into_a_writable_one() -> None:
+    """With a read-only root, a path outside the mounts is a file that is not there, and a
+    state dir outside a writable volume is a worker that fails at its first write."""
+    for path, doc in WORKLOADS:
+        spec = pod_spec(doc)
+        assert spec is not None
+        writable_volumes = {
+            v["name"]
+            for v in spec.get("volumes", [])
+            if {"emptyDir", "persistentVolumeClaim"} & set(v)
+        }
+        for c in all_containers(spec):
+            mounts = {m["mountPath"].rstrip("/") + "/": m for m in c.get("volumeMounts", [])}
+            env = {e["name"]: e.get("value", "") for e in c.get("env", [])}
+            assert "UCRENEW_STATE_DIR" in env, f"{path.name}: the image's default, made explicit"
+            for name, value in env.items():
+                inside = [m for root, m in mounts.items() if (value + "/").startswith(root)]
+                if name in READ_PATHS:
+                    assert inside, f"{path.name} {c['name']}: {name}={value} is not mounted"
+                if name in WRITE_DIRS:
+                    assert inside and not inside[0].get("readOnly"), f"{path.name} {name}"
+                    assert inside[0]["name"] in writable_volumes, f"{path.name} {name}"
