@@ -170,6 +170,11 @@ def test_the_grafana_dashboard_shows_every_agreed_metric_and_no_other() -> None:
                     for key in (k.strip() for k in label.split(",")):
                         assert key in agreed[name] | {"le", "__name__"}, (name, key)
     assert used == set(agreed)
+    # Every worker reports the same in-flight counts (from visibility): max, never a sum.
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            if "ucrenew_renewals_in_flight" in target["expr"]:
+                assert "max by (phase, waiting_on) (ucrenew_renewals_in_flight)" in target["expr"]
     provider = yaml.safe_load(
         (DEPLOY / "compose/grafana/provisioning/dashboards/ucrenew.yaml").read_text()
     )
