@@ -271,3 +271,27 @@ async def test_a_port_in_use_is_one_line_naming_the_setting(tmp_path: Path) -> N
     assert code == 1
     assert "error: UCRENEW_WORKER_HEALTH_LISTEN: cannot listen on 127.0.0.1:" in out
     assert "Traceback" not in out
+
+
+async def test_requests_that_are_not_probes_get_a_short_answer() -> None:
+    """Garbage, an oversized header block or a client that sends nothing: 400 or a closed
+    connection, and the endpoint keeps answering probes."""
+    health = WorkerHealth()
+    async with health_endpoint("127.0.0.1:0", health) as bound:
+        assert bound is not None
+        host, port = bound
+        for raw in (b"hello\r\n\r\n", b"GET /healthz HTTP/1.1\r\nX: " + b"a" * 20000 + b"\r\n\r\n"):
+            reader, writer = await asyncio.open_connection(host, port)
+            writer.write(raw)
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
+            try:
+                answer = await asyncio.wait_for(reader.read(), 10)
+            except ConnectionResetError:
+                # The oversized request: closed while the client still sent it.
+                answer = b""
+            writer.close()
+            assert answer.startswith(b"HTTP/1.1 400 ") or (not answer and len(raw) > 8192)
+        status, body = await http_get(host, port, "/healthz", method="HEAD")
+        assert status == 200 and body is None
+        assert (await http_get(host, port, "/healthz"))[0] == 200
