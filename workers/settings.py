@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import BeforeValidator, Field, ValidationError, model_validator
+from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from activities.clients.secrets import SecretRef
+from workers.health import parse_health_listen
 
 __all__ = ["LogLevel", "SettingsError", "UcrenewSettings", "load_settings"]
 
@@ -94,6 +95,9 @@ class UcrenewSettings(BaseSettings):
             100): with 100, 100 renewals starting at once on 2 cores had 94 workflow tasks
             over 5 s; with 20, 500 had none (``bench/bench_scale.py``).
         workflow_task_pollers: How many workflow-task polls a worker keeps open at once.
+        worker_health_listen: ``[host:]port`` of the worker's ``/healthz`` and ``/readyz``
+            endpoint for probes (``workers/health.py``); off when unset, loopback when no
+            host is given (the image sets ``0.0.0.0:8081`` for the kubelet).
     """
 
     # hide_input_in_errors: a literal pasted where a reference belongs must not be echoed.
@@ -132,6 +136,14 @@ class UcrenewSettings(BaseSettings):
     workflow_cache_size: int = Field(default=1600, ge=0)
     workflow_task_slots: int = Field(default=20, ge=2)
     workflow_task_pollers: int = Field(default=5, ge=2)
+    worker_health_listen: str | None = None
+
+    @field_validator("worker_health_listen")
+    @classmethod
+    def _check_health_listen(cls, value: str | None) -> str | None:
+        if value is not None and parse_health_listen(value)[1] == 0:
+            raise ValueError("give the port the probes call, not 0")
+        return value
 
     @model_validator(mode="after")
     def _default_inventory(self) -> Self:

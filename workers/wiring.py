@@ -23,6 +23,7 @@ from activities.registry import RegistryActivities
 from activities.trust import TrustActivities
 from workers.auto_renew import AutoRenewActivities
 from workers.converter import make_data_converter
+from workers.health import WorkerHealth, health_endpoint
 from workers.logs import LogContextInterceptor
 from workers.sandbox import workflow_runner
 from workers.settings import UcrenewSettings
@@ -167,13 +168,25 @@ def build_worker(
 
 
 async def run_worker(settings: UcrenewSettings) -> None:
-    """Run a worker until SIGINT/SIGTERM, then drain and stop."""
-    client = await connect(settings)
-    worker = build_worker(client, settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
-    async with worker:
-        await stop.wait()
+    """Run a worker until SIGINT/SIGTERM, then drain and stop.
+
+    With ``UCRENEW_WORKER_HEALTH_LISTEN`` the probes' endpoint answers from before the
+    connection (alive, not ready) until the worker has drained (not ready from the signal on).
+    """
+    health = WorkerHealth()
+    async with health_endpoint(settings.worker_health_listen, health):
+        client = await connect(settings)
+        worker = build_worker(client, settings)
+        stop = asyncio.Event()
+
+        def begin_shutdown() -> None:
+            health.begin_shutdown()
+            stop.set()
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, begin_shutdown)
+        log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
+        async with worker:
+            health.attach(client, worker)
+            await stop.wait()
