@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
 from activities.ca import CaActivities
@@ -26,6 +27,7 @@ from workers.converter import make_data_converter
 from workers.logs import LogContextInterceptor
 from workers.sandbox import workflow_runner
 from workers.settings import UcrenewSettings
+from workers.telemetry import MetricsInterceptor, in_flight_refresher, metrics_runtime
 from workers.temporal_connect import connect_client
 from workflows.campaign import CampaignWorkflow
 from workflows.cluster_lock import ClusterLockWorkflow
@@ -61,15 +63,18 @@ def trust_store(settings: UcrenewSettings) -> TrustStore:
     )
 
 
-async def connect(settings: UcrenewSettings) -> Client:
+async def connect(settings: UcrenewSettings, runtime: Runtime | None = None) -> Client:
     """A Temporal client with the shared data converter, secured as the settings say (TLS,
-    mTLS, API key: :func:`workers.temporal_connect.connect_client`).
+    mTLS, API key: :func:`workers.temporal_connect.connect_client`), on ``runtime`` (a
+    worker's, serving metrics) when given.
 
     Raises:
         TemporalConnectError: The settings do not resolve, or Temporal refused or did not
             answer; the message names the setting to fix.
     """
-    return await connect_client(settings, data_converter=make_data_converter(settings))
+    return await connect_client(
+        settings, data_converter=make_data_converter(settings), runtime=runtime
+    )
 
 
 def cucm_backoff(settings: UcrenewSettings) -> Backoff:
@@ -162,18 +167,24 @@ def build_worker(
         max_concurrent_workflow_tasks=settings.workflow_task_slots,
         workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(settings.workflow_task_pollers),
         workflow_runner=workflow_runner(),
-        interceptors=[LogContextInterceptor()],
+        interceptors=[LogContextInterceptor(), MetricsInterceptor()],
     )
 
 
 async def run_worker(settings: UcrenewSettings) -> None:
-    """Run a worker until SIGINT/SIGTERM, then drain and stop."""
-    client = await connect(settings)
+    """Run a worker until SIGINT/SIGTERM, then drain and stop; with
+    ``UCRENEW_METRICS_LISTEN`` it serves Prometheus metrics there meanwhile.
+
+    Raises:
+        TemporalConnectError: See :func:`connect`.
+        TelemetryConfigError: The metrics address cannot be bound.
+    """
+    client = await connect(settings, metrics_runtime(settings))
     worker = build_worker(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
-    async with worker:
+    async with worker, in_flight_refresher(client, settings):
         await stop.wait()

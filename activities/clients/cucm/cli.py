@@ -22,6 +22,7 @@ from typing import Literal
 
 import asyncssh
 
+from activities.clients import tracing
 from activities.clients.cucm import inferred, ssh_logins
 from activities.clients.cucm.errors import (
     CucmAuthError,
@@ -260,6 +261,10 @@ class CucmCli:
             CucmHostKeyError: The host key is not the one in known_hosts.
             CucmUnreachable: No connection, or no prompt within ``banner_timeout``.
         """
+        with tracing.call_span("ssh", "login", node=self.node):
+            await self._connect()
+
+    async def _connect(self) -> None:
         known_hosts = self.endpoint.known_hosts
         if self.verify_host_key and not known_hosts:
             raise CucmHostKeyError(
@@ -551,6 +556,16 @@ class CucmCli:
             CucmResponseLost: The session dropped before the prompt came back: the command
                 may or may not have been applied.
         """
+        # The command's first words name it; its arguments (file names, values) stay out.
+        with tracing.call_span("ssh", " ".join(command.split()[:3]), node=self.node):
+            return await self._run(command, answers, timeout)
+
+    async def _run(
+        self,
+        command: str,
+        answers: Mapping[str | re.Pattern[str], str] | None,
+        timeout: float | None,  # noqa: ASYNC109 - the prompt must be back by then
+    ) -> str:
         budget = self.command_timeout if timeout is None else timeout
         try:
             output = await self._exchange(command, answers or {}, budget)
