@@ -494,6 +494,18 @@ class CucmCli:
         timeout: float,  # noqa: ASYNC109 - the prompt must be back by then
         on_line: Callable[[str], object] | None = None,
     ) -> str:
+        # Every command goes through here: one span each, named by the command's first words
+        # (its arguments, a file name or a value, stay out).
+        with tracing.call_span("ssh", " ".join(command.split()[:3]), node=self.node):
+            return await self._converse(command, answers, timeout, on_line)
+
+    async def _converse(
+        self,
+        command: str,
+        answers: Mapping[str | re.Pattern[str], str],
+        timeout: float,  # noqa: ASYNC109 - the prompt must be back by then
+        on_line: Callable[[str], object] | None = None,
+    ) -> str:
         if self._proc is None or self._broken:
             raise CucmCliError("the CLI session is closed", node=self.node, command=command)
         compiled = [(re.compile(p) if isinstance(p, str) else p, r) for p, r in answers.items()]
@@ -556,16 +568,6 @@ class CucmCli:
             CucmResponseLost: The session dropped before the prompt came back: the command
                 may or may not have been applied.
         """
-        # The command's first words name it; its arguments (file names, values) stay out.
-        with tracing.call_span("ssh", " ".join(command.split()[:3]), node=self.node):
-            return await self._run(command, answers, timeout)
-
-    async def _run(
-        self,
-        command: str,
-        answers: Mapping[str | re.Pattern[str], str] | None,
-        timeout: float | None,  # noqa: ASYNC109 - the prompt must be back by then
-    ) -> str:
         budget = self.command_timeout if timeout is None else timeout
         try:
             output = await self._exchange(command, answers or {}, budget)

@@ -1,0 +1,241 @@
+"""Traces and metrics of a lab renewal, on the session's dev server with an in-process worker.
+
+Traces are captured by OpenTelemetry's in-memory exporter on the tracer provider ucrenew
+traces with (``workers.telemetry.use_tracer_provider``); metrics are scraped over HTTP from
+the worker runtime's Prometheus endpoint (``UCRENEW_METRICS_LISTEN``) while the renewal waits
+for its operator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError
+
+from activities.clients.tracing import ATTR_INTERFACE, ATTR_NODE, ATTR_OPERATION, ATTR_OUTCOME
+from lab.faults import Fault
+from tests.e2e.conftest import FAST_OPTIONS, Handle, Stack
+from workers import telemetry
+from workers.converter import make_data_converter
+from workers.devserver import DevServer, free_loopback_port
+from workers.settings import UcrenewSettings
+from workers.starting import start_renewal
+from workers.temporal_connect import connect_client
+from workers.wiring import build_worker
+from workflows.models import RenewalInput
+
+pytestmark = pytest.mark.e2e
+
+_DUMP = False
+
+
+def _dump(finished: tuple[ReadableSpan, ...]) -> None:
+    by_id = {s.context.span_id: s for s in finished}
+    for span in finished:
+        depth = len(_ancestors(span, by_id))
+        print("  " * depth + span.name, dict(span.attributes or {}))
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """ucrenew traces into memory for the test (and not at all after it)."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    telemetry.use_tracer_provider(provider)
+    try:
+        yield exporter
+    finally:
+        telemetry.use_tracer_provider(None)
+        provider.shutdown()
+
+
+async def _end(handle: Handle) -> None:
+    """Terminate the renewal (and its cluster lock) if the test left it running."""
+    try:
+        desc = await handle.describe()
+    except RPCError:
+        return
+    if desc.status == WorkflowExecutionStatus.RUNNING:
+        await handle.terminate("the test ended")
+
+
+def _input(stack: Stack) -> RenewalInput:
+    return RenewalInput(
+        change_id=f"CHG-{uuid.uuid4().hex[:10]}",
+        cluster=stack.lab.cluster_entry.name,
+        requested_by="e2e",
+        options=FAST_OPTIONS,
+    )
+
+
+async def _client(stack: Stack, dev_server: DevServer, **kw: Any) -> Client:
+    settings = UcrenewSettings(temporal_address=dev_server.address)
+    return await connect_client(settings, data_converter=make_data_converter(stack.settings), **kw)
+
+
+def _ancestors(span: ReadableSpan, by_id: dict[int, ReadableSpan]) -> list[str]:
+    names = []
+    parent = span.parent
+    while parent is not None and parent.span_id in by_id:
+        up = by_id[parent.span_id]
+        names.append(up.name)
+        parent = up.parent
+    return names
+
+
+async def test_a_renewal_is_one_trace_with_workflow_activity_and_cucm_call_spans(
+    stack: Stack, dev_server: DevServer, spans: InMemorySpanExporter
+) -> None:
+    """Temporal's tracing interceptor (on the client ucrenew connects, and so on the worker)
+    plus the client layers' call spans: a lab tomcat renewal with the local CA is one trace,
+    rooted at the span of its start; each activity span sits under the workflow's spans, and
+    each CUCM or CA call under its activity, naming node, interface, operation and outcome.
+    No attribute carries a password, a certificate or a key."""
+    lab = stack.lab.lab
+    # One dropped answer: its span must say how the call ended.
+    await lab.add_fault(
+        Fault(kind="response-lost", node="cucm-pub", target="upload-trust", count=1)
+    )
+    client = await _client(stack, dev_server)
+    inp = _input(stack)
+    async with build_worker(client, stack.settings, stack.task_queue):
+        handle = await start_renewal(client, inp, task_queue=stack.task_queue)
+        try:
+            await stack.reenable_sso(handle)
+            status = await handle.result()
+        finally:
+            await _end(handle)
+    assert status.phase == "done"
+
+    finished = spans.get_finished_spans()
+    if _DUMP:
+        _dump(finished)
+    by_id = {s.context.span_id: s for s in finished}
+    [root] = [s for s in finished if s.name == f"renewal {inp.change_id}"]
+    assert root.parent is None
+    trace_id = root.context.trace_id
+    mine = [s for s in finished if s.context.trace_id == trace_id]
+    names = {s.name for s in mine}
+    assert {
+        "StartWorkflow:CertRenewalWorkflow",
+        "RunWorkflow:CertRenewalWorkflow",
+        "StartActivity:discover_cluster",
+        "RunActivity:discover_cluster",
+        "RunActivity:submit_csr",
+        "RunActivity:restart_service",
+        "CompleteWorkflow:CertRenewalWorkflow",
+    } <= names
+    # Every span of the run hangs below the start's root, however many workflow tasks ran.
+    assert all(s is root or "renewal " + inp.change_id in _ancestors(s, by_id) for s in mine)
+    run_activity = next(s for s in mine if s.name == "RunActivity:discover_cluster")
+    assert "StartActivity:discover_cluster" in _ancestors(run_activity, by_id)
+
+    calls = [s for s in mine if s.attributes and ATTR_INTERFACE in s.attributes]
+    interfaces = {str(s.attributes[ATTR_INTERFACE]) for s in calls if s.attributes}
+    assert {"ssh", "controlcenter", "local"} <= interfaces
+    assert interfaces & {"axl", "cmplatform", "rest"}
+    for call in calls:
+        attrs = dict(call.attributes or {})
+        assert {ATTR_INTERFACE, ATTR_OPERATION, ATTR_OUTCOME} <= set(attrs)
+        assert ATTR_NODE in attrs or attrs[ATTR_INTERFACE] == "local"
+        assert any(a.startswith("RunActivity:") for a in _ancestors(call, by_id)), call.name
+    restarts = [
+        s for s in calls if s.attributes and s.attributes[ATTR_OPERATION] == "utils service restart"
+    ]
+    assert {str(s.attributes[ATTR_NODE]) for s in restarts if s.attributes} == {
+        n.fqdn for n in stack.lab.cluster_entry.nodes
+    }
+    submit = next(s for s in calls if s.name == "local submit")
+    assert submit.attributes and submit.attributes[ATTR_OUTCOME] == "issued"
+    lost = [s for s in calls if s.attributes and s.attributes[ATTR_OUTCOME] == "CucmResponseLost"]
+    assert lost and all(s.attributes and s.attributes[ATTR_NODE] for s in lost)
+
+    secrets = [pw for _, pw in lab.credentials.values()]
+    for span in finished:
+        text = span.name + " ".join(f"{k}={v}" for k, v in (span.attributes or {}).items())
+        for secret in secrets:
+            assert secret not in text
+        assert "PRIVATE KEY" not in text and "BEGIN CERTIFICATE" not in text
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def metrics_url(stack: Stack) -> AsyncIterator[str]:
+    address = f"127.0.0.1:{free_loopback_port()}"
+    yield f"http://{address}/metrics"
+
+
+def _sample(text: str, name: str, **labels: str) -> float | None:
+    """The value of the first sample of ``name`` whose labels include ``labels``."""
+    for line in text.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}", 1)[0]))
+        if all(found.get(k) == v for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+async def test_metrics_are_served_during_a_renewal(
+    stack: Stack, dev_server: DevServer, metrics_url: str
+) -> None:
+    """``UCRENEW_METRICS_LISTEN``: the worker runtime's Prometheus endpoint serves the SDK's
+    ``temporal_*`` metrics and ucrenew's own. While the renewal waits for its operator to
+    re-enable SSO, ``ucrenew_renewals_in_flight`` counts it in that phase; afterwards the
+    phase durations, the CA wait of the local CA and the retry of the upload whose answer
+    was lost are there."""
+    lab = stack.lab.lab
+    await lab.add_fault(
+        Fault(kind="response-lost", node="cucm-pub", target="upload-trust", count=1)
+    )
+    listen = metrics_url.removeprefix("http://").removesuffix("/metrics")
+    settings = stack.settings.model_copy(
+        update={"metrics_listen": listen, "metrics_refresh_seconds": 1.0}
+    )
+    client = await _client(stack, dev_server, runtime=telemetry.metrics_runtime(settings))
+    inp = _input(stack)
+    async with (
+        build_worker(client, settings, stack.task_queue),
+        telemetry.in_flight_refresher(client, settings, stack.task_queue) as gauge,
+        httpx.AsyncClient() as http,
+    ):
+        assert gauge is not None
+        handle = await start_renewal(client, inp, task_queue=stack.task_queue)
+        try:
+            await stack.wait_for(handle, "sso-confirm")
+            parked = None
+            for _ in range(200):  # the gauge refreshes every second
+                page = (await http.get(metrics_url)).text
+                parked = _sample(
+                    page, "ucrenew_renewals_in_flight", phase="sso-reenable", waiting_on="operator"
+                )
+                if parked:
+                    break
+                await asyncio.sleep(0.1)
+            assert parked == 1.0
+            await stack.reenable_sso(handle)
+            status = await handle.result()
+        finally:
+            await _end(handle)
+        assert status.phase == "done"
+        await gauge.refresh()
+        page = (await http.get(metrics_url)).text
+
+    assert _sample(page, "ucrenew_renewals_in_flight", phase="sso-reenable") == 0.0
+    assert re.search(r"^temporal_\w+", page, re.MULTILINE)
+    for phase in ("discover", "preflight", "csr", "ca-wait", "restarts", "verify", "sso-reenable"):
+        count = _sample(page, "ucrenew_phase_duration_seconds_count", phase=phase, purpose="tomcat")
+        assert count == 1.0, phase
+    assert _sample(page, "ucrenew_ca_wait_seconds_count", ca_kind="local") == 1.0
+    assert _sample(page, "ucrenew_activity_retries_total", activity="upload_trust") == 1.0
