@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.runtime import MetricBuffer, Runtime, TelemetryConfig
 from temporalio.service import RPCError
 
 from activities.clients.tracing import ATTR_INTERFACE, ATTR_NODE, ATTR_OPERATION, ATTR_OUTCOME
@@ -29,6 +30,7 @@ from tests.e2e.conftest import FAST_OPTIONS, Handle, Stack
 from workers import telemetry
 from workers.converter import make_data_converter
 from workers.devserver import DevServer, free_loopback_port
+from workers.fleet import run_fleet_scan
 from workers.settings import UcrenewSettings
 from workers.starting import start_renewal
 from workers.temporal_connect import connect_client
@@ -36,15 +38,6 @@ from workers.wiring import build_worker
 from workflows.models import RenewalInput
 
 pytestmark = pytest.mark.e2e
-
-_DUMP = False
-
-
-def _dump(finished: tuple[ReadableSpan, ...]) -> None:
-    by_id = {s.context.span_id: s for s in finished}
-    for span in finished:
-        depth = len(_ancestors(span, by_id))
-        print("  " * depth + span.name, dict(span.attributes or {}))
 
 
 @pytest.fixture
@@ -120,8 +113,6 @@ async def test_a_renewal_is_one_trace_with_workflow_activity_and_cucm_call_spans
     assert status.phase == "done"
 
     finished = spans.get_finished_spans()
-    if _DUMP:
-        _dump(finished)
     by_id = {s.context.span_id: s for s in finished}
     [root] = [s for s in finished if s.name == f"renewal {inp.change_id}"]
     assert root.parent is None
@@ -239,3 +230,27 @@ async def test_metrics_are_served_during_a_renewal(
         assert count == 1.0, phase
     assert _sample(page, "ucrenew_ca_wait_seconds_count", ca_kind="local") == 1.0
     assert _sample(page, "ucrenew_activity_retries_total", activity="upload_trust") == 1.0
+
+
+async def test_the_fleet_scan_sets_days_to_expiry_per_cluster_and_purpose(
+    stack: Stack, dev_server: DevServer
+) -> None:
+    """``ucrenew_cert_days_to_expiry{cluster,purpose}``: each cluster scan sets, for each
+    purpose, the days its view shows (through the workflow's replay-safe meter)."""
+    buffer = MetricBuffer(10000)
+    runtime = Runtime(telemetry=TelemetryConfig(metrics=buffer))
+    client = await _client(stack, dev_server, runtime=runtime)
+    async with build_worker(client, stack.settings, stack.task_queue):
+        view = await run_fleet_scan(
+            client, stack.settings, [stack.lab.cluster_entry.name], stack.task_queue
+        )
+    [cluster] = view.clusters
+    assert cluster.status == "ok", cluster.error
+    shown = {p.purpose: p.days_to_expiry for p in cluster.purposes}
+    assert shown and None not in shown.values()
+    set_to = {
+        (u.attributes["cluster"], u.attributes["purpose"]): u.value
+        for u in buffer.retrieve_updates()
+        if u.metric.name == "ucrenew_cert_days_to_expiry"
+    }
+    assert set_to == {(cluster.cluster, p): max(d or 0, 0) for p, d in shown.items()}
