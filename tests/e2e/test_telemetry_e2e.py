@@ -254,3 +254,35 @@ async def test_the_fleet_scan_sets_days_to_expiry_per_cluster_and_purpose(
         if u.metric.name == "ucrenew_cert_days_to_expiry"
     }
     assert set_to == {(cluster.cluster, p): max(d or 0, 0) for p, d in shown.items()}
+
+
+async def test_a_worker_process_serves_metrics_on_the_configured_address(
+    stack: Stack, dev_server: DevServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``python -m workers`` with ``UCRENEW_METRICS_LISTEN``: the process serves the SDK's
+    metrics and counts a renewal parked for its manual CA as waiting on the PKI admins."""
+    address = f"127.0.0.1:{free_loopback_port()}"
+    monkeypatch.setenv("UCRENEW_METRICS_LISTEN", address)
+    monkeypatch.setenv("UCRENEW_METRICS_REFRESH_SECONDS", "1")
+    stack.worker_process(dev_server.address)
+    handle = await stack.start(ca="manual")
+    try:
+        await stack.wait_for(handle, "ca", timeout=120)
+        parked = None
+        page = ""
+        async with httpx.AsyncClient() as http:
+            for _ in range(300):
+                try:
+                    page = (await http.get(f"http://{address}/metrics")).text
+                except httpx.TransportError:
+                    page = ""
+                parked = _sample(
+                    page, "ucrenew_renewals_in_flight", phase="ca-wait", waiting_on="pki-admins"
+                )
+                if parked:
+                    break
+                await asyncio.sleep(0.1)
+        assert parked == 1.0
+        assert re.search(r"^temporal_\w+", page, re.MULTILINE)
+    finally:
+        await _end(handle)
