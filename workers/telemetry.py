@@ -73,6 +73,7 @@ __all__ = [
     "MetricsInterceptor",
     "TelemetryConfigError",
     "configure_tracing",
+    "flush_tracing",
     "in_flight_refresher",
     "metrics_runtime",
     "renewal_span",
@@ -213,6 +214,19 @@ def configure_tracing(environ: Mapping[str, str] | None = None) -> trace.TracerP
     _from_env = True
     log.info("tracing on: OTLP/HTTP export to %s as %s", endpoint, name)
     return provider
+
+
+#: How long a process that ends at once (the CLI's ``os._exit``) waits for its last spans.
+FLUSH_TIMEOUT_MILLIS: Final = 3000
+
+
+def flush_tracing() -> None:
+    """Export the spans still batched, waiting at most ``FLUSH_TIMEOUT_MILLIS``: for a process
+    that ends with ``os._exit``, which skips the exporter's own exit hook (the CLI)."""
+    provider = _provider
+    flush = getattr(provider, "force_flush", None)
+    if _from_env and callable(flush):
+        flush(FLUSH_TIMEOUT_MILLIS)
 
 
 def tracing_interceptor() -> Any | None:

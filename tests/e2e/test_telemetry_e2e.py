@@ -9,9 +9,14 @@ for its operator.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import sys
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from http.server import ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,6 +32,7 @@ from temporalio.service import RPCError
 from activities.clients.tracing import ATTR_INTERFACE, ATTR_NODE, ATTR_OPERATION, ATTR_OUTCOME
 from lab.faults import Fault
 from tests.e2e.conftest import FAST_OPTIONS, Handle, Stack
+from tests.workers.test_telemetry import _Collector
 from workers import telemetry
 from workers.converter import make_data_converter
 from workers.devserver import DevServer, free_loopback_port
@@ -36,6 +42,7 @@ from workers.starting import start_renewal
 from workers.temporal_connect import connect_client
 from workers.wiring import build_worker
 from workflows.models import RenewalInput
+from workflows.renewal import CertRenewalWorkflow
 
 pytestmark = pytest.mark.e2e
 
@@ -286,3 +293,62 @@ async def test_a_worker_process_serves_metrics_on_the_configured_address(
         assert re.search(r"^temporal_\w+", page, re.MULTILINE)
     finally:
         await _end(handle)
+
+
+async def test_a_cli_start_exports_the_renewals_root_span_over_otlp(
+    stack: Stack, dev_server: DevServer, tmp_path: Path
+) -> None:
+    """``ucrenew start`` with ``OTEL_EXPORTER_OTLP_ENDPOINT``: the short-lived CLI process
+    exports, before it exits, the renewal's root span and the start under it, to a loopback
+    OTLP/HTTP collector; the workflow's header carries that trace on."""
+    _Collector.received = []
+    collector = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
+    threading.Thread(target=collector.serve_forever, daemon=True).start()
+    change = f"CHG-{uuid.uuid4().hex[:10]}"
+    env = dict(os.environ)
+    for name in ("UCRENEW_SERVER", "UCRENEW_TOKEN"):
+        env.pop(name, None)
+    env.update(
+        UCRENEW_STATE_DIR=str(stack.settings.state_dir),
+        UCRENEW_INVENTORY=str(stack.settings.inventory_path),
+        UCRENEW_TEMPORAL_ADDRESS=dev_server.address,
+        UCRENEW_TASK_QUEUE=stack.task_queue,
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{collector.server_port}",
+        OTEL_SERVICE_NAME="ucrenew-cli",
+    )
+    handle = stack.client.get_workflow_handle_for(CertRenewalWorkflow.run, change)
+    try:
+        async with stack.worker():
+            proc = await asyncio.create_subprocess_exec(
+                str(Path(sys.executable).parent / "ucrenew"),
+                "start",
+                stack.lab.cluster_entry.name,
+                "--change",
+                change,
+                "--ca",
+                "manual",
+                env=env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+            output, _ = await asyncio.wait_for(proc.communicate(), 120)
+        assert proc.returncode == 0, output.decode()
+    finally:
+        await _end(handle)
+        collector.shutdown()
+        collector.server_close()
+    spans = [
+        (span, {a.key: a.value.string_value for a in resource.resource.attributes})
+        for _, request in _Collector.received
+        for resource in request.resource_spans
+        for scope in resource.scope_spans
+        for span in scope.spans
+    ]
+    [(root, resource)] = [(s, r) for s, r in spans if s.name == f"renewal {change}"]
+    assert resource["service.name"] == "ucrenew-cli"
+    assert not root.parent_span_id
+    [start] = [s for s, _ in spans if s.name == "StartWorkflow:CertRenewalWorkflow"]
+    assert start.trace_id == root.trace_id and start.parent_span_id == root.span_id
+    header = (await handle.fetch_history()).events[0].workflow_execution_started_event_attributes
+    assert "_tracer-data" in header.header.fields
