@@ -371,6 +371,9 @@ class InFlightGauge:
                 await self.refresh()
             except RPCError as err:
                 log.warning("cannot count the renewals in flight: %s", err.message)
+            except Exception:
+                # A metric must never stop the worker: say why and try again next time.
+                log.exception("counting the renewals in flight failed")
             await asyncio.sleep(interval)
 
 
