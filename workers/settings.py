@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
@@ -98,6 +99,12 @@ class UcrenewSettings(BaseSettings):
         worker_health_listen: ``[host:]port`` of the worker's ``/healthz`` and ``/readyz``
             endpoint for probes (``workers/health.py``); off when unset, loopback when no
             host is given (the image sets ``0.0.0.0:8081`` for the kubelet).
+        metrics_listen: ``ip:port`` where a worker serves its Prometheus metrics
+            (``http://<ip>:<port>/metrics``: the SDK's ``temporal_*`` metrics and ucrenew's
+            ``ucrenew_*``), e.g. ``0.0.0.0:9464`` in a pod; unset (the default) serves none.
+            Only workers serve it, never the CLI.
+        metrics_refresh_seconds: How often a worker serving metrics counts the renewals in
+            flight (one visibility listing of the running renewals of its task queue).
     """
 
     # hide_input_in_errors: a literal pasted where a reference belongs must not be echoed.
@@ -143,6 +150,25 @@ class UcrenewSettings(BaseSettings):
     def _check_health_listen(cls, value: str | None) -> str | None:
         if value is not None and parse_health_listen(value)[1] == 0:
             raise ValueError("give the port the probes call, not 0")
+        return value
+
+    metrics_listen: str | None = None
+    metrics_refresh_seconds: float = Field(default=15.0, ge=1.0, le=3600.0)
+
+    @field_validator("metrics_listen")
+    @classmethod
+    def _ip_and_port(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host, sep, port = value.rpartition(":")
+        try:
+            ipaddress.ip_address(host.strip("[]"))
+            ok = bool(sep) and port.isdigit() and 0 < int(port) < 65536
+        except ValueError:
+            ok = False
+        if not ok:
+            # The SDK's metrics server binds an address, not a name.
+            raise ValueError("must be ip:port with an IP address, e.g. 0.0.0.0:9464")
         return value
 
     @model_validator(mode="after")

@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
 from activities.ca import CaActivities
@@ -27,6 +28,7 @@ from workers.health import WorkerHealth, health_endpoint
 from workers.logs import LogContextInterceptor
 from workers.sandbox import workflow_runner
 from workers.settings import UcrenewSettings
+from workers.telemetry import MetricsInterceptor, in_flight_refresher, metrics_runtime
 from workers.temporal_connect import connect_client
 from workflows.campaign import CampaignWorkflow
 from workflows.cluster_lock import ClusterLockWorkflow
@@ -62,15 +64,18 @@ def trust_store(settings: UcrenewSettings) -> TrustStore:
     )
 
 
-async def connect(settings: UcrenewSettings) -> Client:
+async def connect(settings: UcrenewSettings, runtime: Runtime | None = None) -> Client:
     """A Temporal client with the shared data converter, secured as the settings say (TLS,
-    mTLS, API key: :func:`workers.temporal_connect.connect_client`).
+    mTLS, API key: :func:`workers.temporal_connect.connect_client`), on ``runtime`` (a
+    worker's, serving metrics) when given.
 
     Raises:
         TemporalConnectError: The settings do not resolve, or Temporal refused or did not
             answer; the message names the setting to fix.
     """
-    return await connect_client(settings, data_converter=make_data_converter(settings))
+    return await connect_client(
+        settings, data_converter=make_data_converter(settings), runtime=runtime
+    )
 
 
 def cucm_backoff(settings: UcrenewSettings) -> Backoff:
@@ -163,7 +168,7 @@ def build_worker(
         max_concurrent_workflow_tasks=settings.workflow_task_slots,
         workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(settings.workflow_task_pollers),
         workflow_runner=workflow_runner(),
-        interceptors=[LogContextInterceptor()],
+        interceptors=[LogContextInterceptor(), MetricsInterceptor()],
     )
 
 
@@ -172,10 +177,15 @@ async def run_worker(settings: UcrenewSettings) -> None:
 
     With ``UCRENEW_WORKER_HEALTH_LISTEN`` the probes' endpoint answers from before the
     connection (alive, not ready) until the worker has drained (not ready from the signal on).
+    With ``UCRENEW_METRICS_LISTEN`` it serves Prometheus metrics there meanwhile.
+
+    Raises:
+        TemporalConnectError: See :func:`connect`.
+        TelemetryConfigError: The metrics address cannot be bound.
     """
     health = WorkerHealth()
     async with health_endpoint(settings.worker_health_listen, health):
-        client = await connect(settings)
+        client = await connect(settings, metrics_runtime(settings))
         worker = build_worker(client, settings)
         stop = asyncio.Event()
 
@@ -187,6 +197,6 @@ async def run_worker(settings: UcrenewSettings) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, begin_shutdown)
         log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
-        async with worker:
+        async with worker, in_flight_refresher(client, settings):
             health.attach(client, worker)
             await stop.wait()

@@ -15,9 +15,8 @@ from service.settings import ServiceSettings
 from tests.deploy.files import README, ROOT, deploy_env_names, ucrenew_commands, wheel_packages
 from workers.settings import UcrenewSettings
 
-#: Names deploy/ sets for parts of issue 15 built beside this one (the metrics endpoint):
-#: listed in deploy/README.md as reserved; drop them here once the code reads them.
-RESERVED = {"UCRENEW_METRICS_LISTEN"}
+#: Names deploy/ may set before the code reads them (none today).
+RESERVED: set[str] = set()
 
 
 def code_env_names() -> set[str]:
