@@ -15,6 +15,7 @@ from pathlib import Path
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from activities.clients import tracing
 from activities.clients.ca.base import CertificateAuthority
 from activities.clients.ca.errors import CaRequestDenied
 from activities.clients.ca.local import LocalCa
@@ -68,9 +69,11 @@ class CaActivities:
     async def submit_csr(self, req: CaSubmitRequest) -> CaSubmission:
         """Submit the CSR; returns issued or pending (a denial is final)."""
         ca = await self._ca(req.ca, req.ca_name)
-        result = await ca.submit(
-            req.csr_pem, CaProfile(name=req.ca_name or req.ca, template=req.template)
-        )
+        with tracing.call_span(req.ca, "submit", ca=ca.name) as span:
+            result = await ca.submit(
+                req.csr_pem, CaProfile(name=req.ca_name or req.ca, template=req.template)
+            )
+            span.set_outcome(result.status)
         if result.status == "denied":
             raise CaRequestDenied(
                 f"the {ca.name} CA denied the request: {result.message}",
@@ -91,7 +94,9 @@ class CaActivities:
     async def await_certificate(self, req: CaPollRequest) -> CaSubmission:
         """Poll the CA once; pending raises a benign retryable error (the retry is the poll)."""
         ca = await self._ca(req.ca, req.ca_name)
-        result = await ca.poll(req.request_ref, req.csr_pem)
+        with tracing.call_span(req.ca, "poll", ca=ca.name) as span:
+            result = await ca.poll(req.request_ref, req.csr_pem)
+            span.set_outcome(result.status)
         if result.status == "issued":
             return result
         if result.status == "denied":

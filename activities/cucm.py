@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 from temporalio import activity
 
-from activities import catalog
+from activities import catalog, metrics
 from activities.clients import pki
 from activities.clients.cucm import (
     certificates,
@@ -757,19 +757,30 @@ class CucmActivities:
         """
         inventory, cluster = await self._cluster(req)
         progress: list[object] = []
-        async with heartbeating(progress):
-            return await registrations.wait_for_registrations(
-                self._endpoint(req, cluster, cluster.publisher),
-                credentials(inventory, cluster, "app_user"),
-                cluster,
-                baseline=req.baseline_registered,
-                tolerance=req.tolerance,
-                timeout=req.timeout_seconds,
-                poll_interval=req.poll_seconds,
-                drain_nodes=req.drain_nodes,
-                home_per_node=req.home_per_node,
-                progress=progress.append,
-            )
+        baseline = req.baseline_registered
+
+        def looked(snap: RegistrationSnapshot) -> None:
+            metrics.phones_unregistered(cluster.name, baseline - snap.registered)
+
+        try:
+            async with heartbeating(progress):
+                return await registrations.wait_for_registrations(
+                    self._endpoint(req, cluster, cluster.publisher),
+                    credentials(inventory, cluster, "app_user"),
+                    cluster,
+                    baseline=req.baseline_registered,
+                    tolerance=req.tolerance,
+                    timeout=req.timeout_seconds,
+                    poll_interval=req.poll_seconds,
+                    drain_nodes=req.drain_nodes,
+                    home_per_node=req.home_per_node,
+                    progress=progress.append,
+                    looked=looked,
+                )
+        finally:
+            # The gauge says what a wave keeps off line now: nothing once ucrenew stops
+            # watching.
+            metrics.phones_unregistered(cluster.name, 0)
 
     @activity.defn(name="ctl_update")
     @translated

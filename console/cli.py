@@ -1693,6 +1693,10 @@ def main() -> None:
         if os.environ.get("UCRENEW_DEBUG"):
             raise
         code = fail(exc)
+    telemetry = sys.modules.get("workers.telemetry")
+    if telemetry is not None:
+        # os._exit skips the span exporter's exit hook: the start's spans would be lost.
+        telemetry.flush_tracing()
     sys.stdout.flush()
     sys.stderr.flush()
     if isinstance(code, str):

@@ -11,12 +11,14 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from starlette.middleware.sessions import SessionMiddleware
 
 from activities.clients.secrets import SecretRefError, resolve_secret_ref
 from service.errors import install_handlers
 from service.settings import ServiceSettings
 from service.users import LoginThrottle
+from workers.health import TemporalProbe
 
 if TYPE_CHECKING:
     from temporalio.client import Client
@@ -135,6 +137,20 @@ def create_app(settings: ServiceSettings, client: Client | None = None) -> FastA
         """Liveness for probes and `ucrenew dev up`: this process, and whether it has reached
         Temporal yet (it keeps retrying until it has)."""
         return {"status": "ok", "pid": os.getpid(), "temporal": app.state.client is not None}
+
+    probe = TemporalProbe()
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        """Readiness: connected to Temporal, and Temporal answered within a few seconds; 503
+        before, so a rollout waits and a load balancer sends no action that would fail."""
+        client = app.state.client
+        if client is None:
+            return JSONResponse({"status": "connecting"}, status_code=503)
+        answered, error = await probe.answers(client)
+        if not answered:
+            return JSONResponse({"status": "temporal-unreachable", "error": error}, status_code=503)
+        return JSONResponse({"status": "ready"})
 
     from service import api, auth, campaigns, codec, dashboard
     from service.dashboard import campaign_pages

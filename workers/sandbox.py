@@ -39,6 +39,7 @@ from typing import ClassVar
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 __all__ = [
+    "LIBRARY_PASSTHROUGH",
     "PASSTHROUGH_PACKAGES",
     "SharedCodeFinder",
     "passthrough_modules",
@@ -49,6 +50,10 @@ __all__ = [
 #: Packages whose modules a workflow may share with the worker: no module of theirs defines
 #: a workflow (activities are called from workflows, never the reverse).
 PASSTHROUGH_PACKAGES: tuple[str, ...] = ("activities",)
+#: Libraries a workflow run shares with the worker besides the SDK's defaults: OpenTelemetry,
+#: whose context and tracer Temporal's tracing interceptor uses inside every run (re-imported
+#: per run, its context variables would not be the worker's).
+LIBRARY_PASSTHROUGH: tuple[str, ...] = ("opentelemetry",)
 #: The package of ucrenew's workflows: its modules are passed through one by one, all but
 #: those defining a workflow.
 WORKFLOW_PACKAGE = "workflows"
@@ -141,5 +146,7 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     modules through and sharing the workflow modules' compiled code between runs (see the
     module docstring)."""
     install_shared_code(workflow_modules())
-    restrictions = SandboxRestrictions.default.with_passthrough_modules(*passthrough_modules())
+    restrictions = SandboxRestrictions.default.with_passthrough_modules(
+        *passthrough_modules(), *LIBRARY_PASSTHROUGH
+    )
     return SandboxedWorkflowRunner(restrictions=restrictions)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import BeforeValidator, Field, ValidationError, model_validator
+from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from activities.clients.secrets import SecretRef
+from workers.health import parse_health_listen
 
 __all__ = ["LogLevel", "SettingsError", "UcrenewSettings", "load_settings"]
 
@@ -94,6 +96,15 @@ class UcrenewSettings(BaseSettings):
             100): with 100, 100 renewals starting at once on 2 cores had 94 workflow tasks
             over 5 s; with 20, 500 had none (``bench/bench_scale.py``).
         workflow_task_pollers: How many workflow-task polls a worker keeps open at once.
+        worker_health_listen: ``[host:]port`` of the worker's ``/healthz`` and ``/readyz``
+            endpoint for probes (``workers/health.py``); off when unset, loopback when no
+            host is given (the image sets ``0.0.0.0:8081`` for the kubelet).
+        metrics_listen: ``ip:port`` where a worker serves its Prometheus metrics
+            (``http://<ip>:<port>/metrics``: the SDK's ``temporal_*`` metrics and ucrenew's
+            ``ucrenew_*``), e.g. ``0.0.0.0:9464`` in a pod; unset (the default) serves none.
+            Only workers serve it, never the CLI.
+        metrics_refresh_seconds: How often a worker serving metrics counts the renewals in
+            flight (one visibility listing of the running renewals of its task queue).
         stateless: Refuse to keep secrets or renewal state on the worker's disk
             (``UCRENEW_STATELESS=true``; the setting for several replicas, e.g. on
             Kubernetes): an ACME CA needs ``account_key`` as a reference, the local CA needs
@@ -148,6 +159,34 @@ class UcrenewSettings(BaseSettings):
     workflow_cache_size: int = Field(default=1600, ge=0)
     workflow_task_slots: int = Field(default=20, ge=2)
     workflow_task_pollers: int = Field(default=5, ge=2)
+    worker_health_listen: str | None = None
+
+    @field_validator("worker_health_listen")
+    @classmethod
+    def _check_health_listen(cls, value: str | None) -> str | None:
+        if value is not None and parse_health_listen(value)[1] == 0:
+            raise ValueError("give the port the probes call, not 0")
+        return value
+
+    metrics_listen: str | None = None
+    metrics_refresh_seconds: float = Field(default=15.0, ge=1.0, le=3600.0)
+
+    @field_validator("metrics_listen")
+    @classmethod
+    def _ip_and_port(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host, sep, port = value.rpartition(":")
+        try:
+            ipaddress.ip_address(host.strip("[]"))
+            ok = bool(sep) and port.isdigit() and 0 < int(port) < 65536
+        except ValueError:
+            ok = False
+        if not ok:
+            # The SDK's metrics server binds an address, not a name.
+            raise ValueError("must be ip:port with an IP address, e.g. 0.0.0.0:9464")
+        return value
+
     stateless: bool = False
     local_ca_key_ref: SecretRef | None = None
     local_ca_chain_ref: SecretRef | None = None

@@ -12,6 +12,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
+from workers.telemetry import renewal_span
 from workflows import search_attributes as sa
 from workflows.models import RenewalInput, RenewalStatus
 from workflows.renewal import CertRenewalWorkflow
@@ -32,11 +33,24 @@ async def start_renewal(
     """Start ``inp`` as workflow ``inp.change_id`` with its search attributes, its static
     summary (change, cluster, purposes) and details (requester, CA, gates, page link when
     ``base_url`` is set, and ``why`` it was started when given: the fleet scan's reasons).
+    With tracing on, the renewal is a new trace (:func:`workers.telemetry.renewal_span`).
 
     Raises:
         temporalio.exceptions.WorkflowAlreadyStartedError: The change id runs already (or
             ``id_reuse_policy`` refuses a closed one).
     """
+    with renewal_span(inp.change_id, inp.cluster):
+        return await _start(client, inp, task_queue, base_url, id_reuse_policy, why)
+
+
+async def _start(
+    client: Client,
+    inp: RenewalInput,
+    task_queue: str,
+    base_url: str | None,
+    id_reuse_policy: WorkflowIDReusePolicy,
+    why: list[str] | None,
+) -> WorkflowHandle[CertRenewalWorkflow, RenewalStatus]:
     return await client.start_workflow(
         CertRenewalWorkflow.run,
         inp,

@@ -19,9 +19,11 @@ from typing import Any, Final
 
 from temporalio.client import Client, Interceptor
 from temporalio.converter import DataConverter
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from activities.clients.secrets import SecretRefError, resolve_secret_ref
+from workers import telemetry
 from workers.settings import UcrenewSettings
 
 __all__ = [
@@ -329,8 +331,13 @@ async def connect_client(
     data_converter: DataConverter | None = None,
     namespace: str | None = None,
     interceptors: Sequence[Interceptor] = (),
+    runtime: Runtime | None = None,
 ) -> Client:
     """Connect to Temporal as the settings say: plaintext, TLS, mTLS and/or an API key.
+
+    With ``OTEL_EXPORTER_OTLP_ENDPOINT`` set (or a tracer provider installed, see
+    ``workers/telemetry.py``) the client carries Temporal's tracing interceptor, and so does
+    every worker built on it.
 
     Args:
         settings: The process settings (``UCRENEW_TEMPORAL_*``).
@@ -338,18 +345,30 @@ async def connect_client(
             pass the shared one of :func:`workers.converter.make_data_converter`).
         namespace: The namespace, when not the settings' one.
         interceptors: Client interceptors.
+        runtime: The Temporal runtime (a worker's, serving metrics:
+            :func:`workers.telemetry.metrics_runtime`); the SDK's default when ``None``.
 
     Returns:
         The connected client (the SDK checks the connection with a first call).
 
     Raises:
         TemporalConnectError: See :func:`connect_options`; also a TLS handshake failure,
-            refused credentials, or nothing answering (``unreachable``).
+            refused credentials, nothing answering (``unreachable``), or an OTLP setting
+            that cannot be used.
     """
     options = connect_options(settings, namespace)
-    extra: dict[str, Any] = {"interceptors": list(interceptors)}
+    try:
+        telemetry.configure_tracing()
+    except telemetry.TelemetryConfigError as err:
+        raise TemporalConnectError(str(err)) from None
+    tracer = telemetry.tracing_interceptor()
+    extra: dict[str, Any] = {
+        "interceptors": [*interceptors, *([tracer] if tracer is not None else [])]
+    }
     if data_converter is not None:
         extra["data_converter"] = data_converter
+    if runtime is not None:
+        extra["runtime"] = runtime
     try:
         return await Client.connect(**options.kwargs(), **extra)
     except RPCError as err:

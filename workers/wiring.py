@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
 from activities.ca import CaActivities
@@ -27,9 +28,11 @@ from activities.registry import RegistryActivities
 from activities.trust import TrustActivities
 from workers.auto_renew import AutoRenewActivities
 from workers.converter import make_data_converter
+from workers.health import WorkerHealth, health_endpoint
 from workers.logs import LogContextInterceptor
 from workers.sandbox import workflow_runner
 from workers.settings import UcrenewSettings
+from workers.telemetry import MetricsInterceptor, in_flight_refresher, metrics_runtime
 from workers.temporal_connect import connect_client
 from workflows.campaign import CampaignWorkflow
 from workflows.cluster_lock import ClusterLockWorkflow
@@ -85,15 +88,18 @@ def trust_store(settings: UcrenewSettings) -> TrustStore:
     return TrustStore(settings.trust_path, shared=[_local_ca_root(settings)])
 
 
-async def connect(settings: UcrenewSettings) -> Client:
+async def connect(settings: UcrenewSettings, runtime: Runtime | None = None) -> Client:
     """A Temporal client with the shared data converter, secured as the settings say (TLS,
-    mTLS, API key: :func:`workers.temporal_connect.connect_client`).
+    mTLS, API key: :func:`workers.temporal_connect.connect_client`), on ``runtime`` (a
+    worker's, serving metrics) when given.
 
     Raises:
         TemporalConnectError: The settings do not resolve, or Temporal refused or did not
             answer; the message names the setting to fix.
     """
-    return await connect_client(settings, data_converter=make_data_converter(settings))
+    return await connect_client(
+        settings, data_converter=make_data_converter(settings), runtime=runtime
+    )
 
 
 def cucm_backoff(settings: UcrenewSettings) -> Backoff:
@@ -188,7 +194,7 @@ def build_worker(
         max_concurrent_workflow_tasks=settings.workflow_task_slots,
         workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(settings.workflow_task_pollers),
         workflow_runner=workflow_runner(),
-        interceptors=[LogContextInterceptor()],
+        interceptors=[LogContextInterceptor(), MetricsInterceptor()],
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_seconds),
     )
 
@@ -200,21 +206,38 @@ async def run_worker(settings: UcrenewSettings) -> None:
     ``worker_shutdown_seconds`` to finish; those still running are then cancelled (a
     heartbeating one sees the cancellation at its next heartbeat) and Temporal retries them
     on another worker. Workflow state needs no draining: it lives in Temporal.
+
+    With ``UCRENEW_WORKER_HEALTH_LISTEN`` the probes' endpoint answers from before the
+    connection (alive, not ready) until the worker has drained (not ready from the signal on).
+    With ``UCRENEW_METRICS_LISTEN`` it serves Prometheus metrics there meanwhile.
+
+    Raises:
+        TemporalConnectError: See :func:`connect`.
+        TelemetryConfigError: The metrics address cannot be bound.
+        CaConfigurationError: The local CA's references do not resolve or do not match.
     """
     if settings.local_ca_key_ref is not None:
         # A reference that does not resolve is a deployment error: say so before serving.
         await asyncio.to_thread(local_ca(settings).ensure)
-    client = await connect(settings)
-    worker = build_worker(client, settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
-    async with worker:
-        await stop.wait()
-        log.info(
-            "worker stopping: running activities have %s s to finish",
-            settings.worker_shutdown_seconds,
-        )
+    health = WorkerHealth()
+    async with health_endpoint(settings.worker_health_listen, health):
+        client = await connect(settings, metrics_runtime(settings))
+        worker = build_worker(client, settings)
+        stop = asyncio.Event()
+
+        def begin_shutdown() -> None:
+            health.begin_shutdown()
+            stop.set()
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, begin_shutdown)
+        log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
+        async with worker, in_flight_refresher(client, settings):
+            health.attach(client, worker)
+            await stop.wait()
+            log.info(
+                "worker stopping: running activities have %s s to finish",
+                settings.worker_shutdown_seconds,
+            )
     log.info("worker stopped")

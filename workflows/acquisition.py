@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.cluster_models import CsrRequest, CsrResult, ValidateRequest
     from activities.cucm import CucmActivities
     from activities.models import CaPollRequest, CaSubmission, CaSubmitRequest, ValidationReport
-    from workflows import policies
+    from workflows import metrics, policies
     from workflows.caveats import csr_cn_finding
     from workflows.ledger import Ledger
     from workflows.models import (
@@ -114,10 +114,12 @@ class CertificateAcquisition:
         ledger.audit("ucrenew", "csr-generated", f"SAN {', '.join(csr.info.san_dns)}{where}")
 
         ledger.phase("ca-wait")
+        submitted_at = workflow.now()
         if inp.ca == "manual":
             cert_pem, chain_pem = await self._await_manual_certificate()
         else:
             cert_pem, chain_pem = await self._await_ca_certificate(csr.csr_pem)
+        metrics.ca_waited(inp.ca, submitted_at)
 
         ledger.phase("validate")
         report = await run_activity(

@@ -42,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.cucm import CucmActivities
     from activities.fleet import FleetActivities
     from activities.fleet_models import FleetInventoryRequest, FleetTarget
-    from workflows import policies
+    from workflows import metrics, policies
     from workflows.fleet import (
         auto_change_id,
         auto_renew_due,
@@ -114,9 +114,13 @@ class FleetClusterScanWorkflow:
                 error_type=stop.error_type,
                 version=target.version,
             )
-        return fleet_cluster(
+        view = fleet_cluster(
             target, snapshot, last, workflow.now(), req.warning_days, req.auto_renew
         )
+        for purpose in view.purposes:
+            if purpose.days_to_expiry is not None:
+                metrics.days_to_expiry(view.cluster, purpose.purpose, purpose.days_to_expiry)
+        return view
 
 
 @workflow.defn

@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.cluster_models import ChangePolicy
+    from workflows import metrics
     from workflows import search_attributes as sa
     from workflows.approval_models import Approval, ApprovalPolicy
     from workflows.approvals import ApprovalRefused, check_approval, gate_satisfied
@@ -63,6 +64,8 @@ class Ledger:
         #: State-changing calls recorded before they are made (on from patch
         #: "intent-before-effect"): what ucrenew did, even when a worker died in between.
         self.intents = IntentLog(status)
+        #: When the current phase began (workflow time), for its duration metric.
+        self._phase_since: datetime | None = None
 
     def publish(self, values: dict[SearchAttributeKey[Any], Any]) -> None:
         """Upsert those of ``values`` that changed since they were last upserted, in one
@@ -137,6 +140,11 @@ class Ledger:
                 extra={"ucrenew": {"cluster": self.status.cluster, "phase": phase}},
             )
         before = self.status.awaiting
+        if phase != self.status.phase:
+            since = self._phase_since or self.status.started_at
+            if since is not None:
+                metrics.phase_ended(self.status.phase, self.status.purposes, since)
+            self._phase_since = workflow.now()
         self.status.phase = phase
         self.status.awaiting = awaiting
         if phase in ("done", "failed", "cancelled"):

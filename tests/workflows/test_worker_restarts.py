@@ -13,6 +13,7 @@ import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from tests.time_skipping import time_skipping_server
 from tests.workflows.stubs import StubCluster
 from tests.workflows.test_renewal_workflow import start, wait_for
 from workflows.cluster_lock import ClusterLockWorkflow
@@ -25,11 +26,20 @@ async def stub() -> StubCluster:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
+async def own_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of the test's own: the shared one stands its clock still while
+    any workflow an earlier test left behind waits for a worker, and a one-minute skip that
+    does not pass within 30 s fails as a client timeout."""
+    async with time_skipping_server() as env:
+        yield env
+
+
+@pytest_asyncio.fixture(loop_scope="session")
 async def worker(
-    time_skipping_env: WorkflowEnvironment, stub: StubCluster, task_queue: str
+    own_env: WorkflowEnvironment, stub: StubCluster, task_queue: str
 ) -> AsyncIterator[Worker]:
     async with Worker(
-        time_skipping_env.client,
+        own_env.client,
         task_queue=task_queue,
         workflows=[CertRenewalWorkflow, ClusterLockWorkflow],
         activities=stub.activities(),
@@ -38,12 +48,12 @@ async def worker(
 
 
 async def test_discovery_outlasts_four_workers_dying_in_a_row(
-    time_skipping_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
+    own_env: WorkflowEnvironment, worker: Worker, stub: StubCluster, task_queue: str
 ) -> None:
     stub.discover_dies = 4
-    handle = await start(time_skipping_env, task_queue)
+    handle = await start(own_env, task_queue)
     # The retries' back-off (2, 4, 8, 16 s) passes on the test server's clock.
-    await time_skipping_env.sleep(60)
+    await own_env.sleep(60)
     # Past discovery and the change itself, at the SSO confirmation after the restarts.
     status = await wait_for(handle, "sso-confirm")
     assert stub.names().count("discover_cluster") == 5

@@ -150,7 +150,7 @@ class AxlClient(HttpsApi):
     ) -> None:
         self.endpoint = endpoint
         self.version = version
-        self._http = HttpsClient(endpoint, endpoint.https_port, auth)
+        self._http = HttpsClient(endpoint, endpoint.https_port, auth, interface="axl")
         self._reads = step_reads() if reads == "step" else reads
 
     # -- operations ---------------------------------------------------------------------

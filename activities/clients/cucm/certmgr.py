@@ -168,7 +168,7 @@ class CertMgrClient(HttpsApi):
         reads: Backoff | Literal["step"] | None = "step",
     ) -> None:
         self.endpoint = endpoint
-        self._http = HttpsClient(endpoint, endpoint.rest_port, auth)
+        self._http = HttpsClient(endpoint, endpoint.rest_port, auth, interface="rest")
         self._reads = step_reads() if reads == "step" else reads
 
     @property

@@ -22,6 +22,7 @@ from typing import Literal
 
 import asyncssh
 
+from activities.clients import tracing
 from activities.clients.cucm import inferred, ssh_logins
 from activities.clients.cucm.errors import (
     CucmAuthError,
@@ -260,6 +261,10 @@ class CucmCli:
             CucmHostKeyError: The host key is not the one in known_hosts.
             CucmUnreachable: No connection, or no prompt within ``banner_timeout``.
         """
+        with tracing.call_span("ssh", "login", node=self.node):
+            await self._connect()
+
+    async def _connect(self) -> None:
         known_hosts = self.endpoint.known_hosts
         if self.verify_host_key and not known_hosts:
             raise CucmHostKeyError(
@@ -483,6 +488,18 @@ class CucmCli:
         await self.close()
 
     async def _exchange(
+        self,
+        command: str,
+        answers: Mapping[str | re.Pattern[str], str],
+        timeout: float,  # noqa: ASYNC109 - the prompt must be back by then
+        on_line: Callable[[str], object] | None = None,
+    ) -> str:
+        # Every command goes through here: one span each, named by the command's first words
+        # (its arguments, a file name or a value, stay out).
+        with tracing.call_span("ssh", " ".join(command.split()[:3]), node=self.node):
+            return await self._converse(command, answers, timeout, on_line)
+
+    async def _converse(
         self,
         command: str,
         answers: Mapping[str | re.Pattern[str], str],

@@ -116,7 +116,7 @@ class ControlCenterClient(HttpsApi):
         reads: Backoff | Literal["step"] | None = "step",
     ) -> None:
         self.endpoint = endpoint
-        self._http = HttpsClient(endpoint, endpoint.https_port, auth)
+        self._http = HttpsClient(endpoint, endpoint.https_port, auth, interface="controlcenter")
         self._reads = step_reads() if reads == "step" else reads
 
     # -- operations ---------------------------------------------------------------------

@@ -127,7 +127,7 @@ class PlatformAdminClient(HttpsApi):
         self.endpoint = endpoint
         self._auth = auth
         # No HTTP Basic: the password travels in the login form and nowhere else.
-        self._http = HttpsClient(endpoint, endpoint.https_port, None)
+        self._http = HttpsClient(endpoint, endpoint.https_port, None, interface="cmplatform")
         self._logged_in = False
         self._lock = asyncio.Lock()
 

@@ -107,6 +107,7 @@ async def wait_for_registrations(
     drain_nodes: Iterable[str] = (),
     home_per_node: Mapping[str, int] | None = None,
     progress: Callable[[str], object] = lambda _: None,
+    looked: Callable[[RegistrationSnapshot], object] = lambda _: None,
 ) -> RegistrationGateResult:
     """Poll RisPort until at least ``baseline * (1 - tolerance)`` phones are registered, and
     ``drain_nodes`` hold no more phones than at home.
@@ -126,6 +127,7 @@ async def wait_for_registrations(
         drain_nodes: Nodes that must hold no more than ``home_per_node``.
         home_per_node: Phones per node before any restart.
         progress: Called with a line about each look.
+        looked: Called with each look's snapshot (the worker's phone metric).
 
     Returns:
         ``ok=False`` when the time ran out before both conditions held.
@@ -159,6 +161,7 @@ async def wait_for_registrations(
                 progress(f"RisPort throttled; retrying in {exc.retry_after:.0f}s")
                 pause = exc.retry_after
             else:
+                looked(last)
                 waiting = waiting_on(last)
                 progress(
                     f"{last.registered}/{expected} phones registered"

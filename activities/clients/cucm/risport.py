@@ -133,7 +133,7 @@ class RisPortClient(HttpsApi):
         self._sleep = sleep
         # The node's Retry-After when it sends one, else doubling from ``retry_after``.
         self._backoff = Backoff(throttle_initial=retry_after, maximum=RETRY_AFTER_CAP)
-        self._http = HttpsClient(endpoint, endpoint.https_port, auth)
+        self._http = HttpsClient(endpoint, endpoint.https_port, auth, interface="risport")
 
     async def select_cm_devices(
         self,

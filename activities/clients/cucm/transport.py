@@ -20,7 +20,7 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
-from activities.clients import pki
+from activities.clients import pki, tracing
 from activities.clients.cucm.backoff import Backoff, retry_after_of
 from activities.clients.cucm.errors import (
     CucmAuthError,
@@ -228,17 +228,37 @@ def credentials(inventory: Inventory, cluster: ClusterEntry, account: str) -> Ba
     return BasicAuth(acct.username, inventory.password(acct))
 
 
+def _operation(method: str, path: str, headers: Any) -> str:
+    """What a request does, for its span: the SOAP action's operation (AXL's
+    ``"CUCM:DB ver=14.0 getCCMVersion"`` is ``getCCMVersion``), else the method and the path
+    without its query."""
+    action = str(headers.get("SOAPAction", "")).strip('" ') if isinstance(headers, dict) else ""
+    if action:
+        return action.split()[-1]
+    return f"{method.upper()} {path.split('?', 1)[0]}"
+
+
 class HttpsClient:
     """An httpx client bound to one node and port, translating transport errors."""
 
-    def __init__(self, endpoint: NodeEndpoint, port: int, auth: BasicAuth | None) -> None:
+    def __init__(
+        self,
+        endpoint: NodeEndpoint,
+        port: int,
+        auth: BasicAuth | None,
+        *,
+        interface: str = "https",
+    ) -> None:
         """Args:
         endpoint: The node.
         port: Its TLS port.
         auth: HTTP Basic credentials; None for pages a browser opens without (login pages).
+        interface: The node API the client speaks (``axl``, ``risport``, ``controlcenter``,
+            ``cmplatform``, ``rest``…), named in the span of each request.
         """
         self.endpoint = endpoint
         self._port = port
+        self.interface = interface
         self._client = httpx.AsyncClient(
             base_url=f"https://{endpoint.host}:{port}",
             verify=endpoint.ssl_context(),
@@ -314,6 +334,14 @@ class HttpsClient:
             raise
 
     async def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        with tracing.call_span(
+            self.interface, _operation(method, path, kw.get("headers")), node=self.endpoint.fqdn
+        ) as span:
+            resp = await self._exchange(method, path, **kw)
+            span.set_outcome("ok" if resp.status_code < 400 else f"http-{resp.status_code}")
+            return resp
+
+    async def _exchange(self, method: str, path: str, **kw: Any) -> httpx.Response:
         node = self.endpoint.fqdn
         extensions = {"sni_hostname": node}
         try:

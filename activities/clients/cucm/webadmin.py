@@ -76,7 +76,7 @@ async def fetch_login_page(endpoint: NodeEndpoint, port: int, path: str) -> Logi
             redirect off the node or too many, or a page without the login form.
     """
     node = endpoint.fqdn
-    async with HttpsClient(endpoint, port, None) as client:
+    async with HttpsClient(endpoint, port, None, interface="webadmin") as client:
         current = path
         for _ in range(inferred.LOGIN_MAX_REDIRECTS + 1):
             resp = await client.request("GET", current)

@@ -22,6 +22,7 @@ import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from activities.clients import tracing
 from activities.clients.ca.adcs import pages
 from activities.clients.ca.adcs.auth import AdcsAuth, httpx_auth, ssl_context
 from activities.clients.ca.errors import (
@@ -287,6 +288,14 @@ class AdcsCa:
         self, client: httpx.AsyncClient, method: str, page: str, **kw: Any
     ) -> httpx.Response:
         """One exchange with certsrv; transport and HTTP failures become CaError subclasses."""
+        with tracing.call_span("adcs", f"{method} {page}", ca=self.name) as span:
+            resp = await self._exchange(client, method, page, **kw)
+            span.set_outcome("ok" if resp.status_code < 400 else f"http-{resp.status_code}")
+            return resp
+
+    async def _exchange(
+        self, client: httpx.AsyncClient, method: str, page: str, **kw: Any
+    ) -> httpx.Response:
         extensions = {"sni_hostname": self._url.host}
         try:
             resp = await client.request(method, page, extensions=extensions, **kw)
