@@ -1,6 +1,7 @@
 """``python -m workers``: run a ucrenew worker with settings from ``UCRENEW_*``."""
 
 import asyncio
+import logging
 import os
 import sys
 
@@ -8,9 +9,9 @@ from activities.clients.ca.errors import CaConfigurationError
 from workers.health import HealthEndpointError
 from workers.logs import configure_logging
 from workers.settings import SettingsError, load_settings
-from workers.telemetry import TelemetryConfigError
+from workers.telemetry import TelemetryConfigError, flush_tracing
 from workers.temporal_connect import TemporalConnectError
-from workers.wiring import run_worker
+from workers.wiring import remove_temporary_files, run_worker
 
 try:
     settings = load_settings()
@@ -30,3 +31,12 @@ except (
     # Not sys.exit: the SDK's runtime threads, left behind by the failed connection, can abort
     # the interpreter's finalization ("Fatal Python error: PyGILState_Release", exit 134).
     os._exit(1)
+# Drained after SIGTERM. Not a normal return either: the SDK's native threads can outlive the
+# event loop and abort finalization the same way (temporalio/sdk-python#300), turning a clean
+# stop into exit 134 for the supervisor. Flush what the exit hooks would have, then leave.
+flush_tracing()
+remove_temporary_files()
+logging.shutdown()
+sys.stdout.flush()
+sys.stderr.flush()
+os._exit(0)

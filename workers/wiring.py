@@ -78,8 +78,20 @@ def _local_ca_root(settings: UcrenewSettings) -> TrustFile:
     fd, path = tempfile.mkstemp(prefix="ucrenew-local-ca-", suffix=".pem")
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write(local_ca(settings).chain_pem)
-    atexit.register(Path(path).unlink, missing_ok=True)
+    _TEMPORARY_FILES.append(Path(path))
+    atexit.register(remove_temporary_files)
     return TrustFile(path, f"ucrenew's local CA chain from {ref}")
+
+
+#: Files this process made for itself (copies of public certificates), removed at its exit.
+_TEMPORARY_FILES: list[Path] = []
+
+
+def remove_temporary_files() -> None:
+    """Remove the files the worker made for itself; for a process that ends with
+    ``os._exit``, which skips the exit hooks."""
+    while _TEMPORARY_FILES:
+        _TEMPORARY_FILES.pop().unlink(missing_ok=True)
 
 
 def trust_store(settings: UcrenewSettings) -> TrustStore:
