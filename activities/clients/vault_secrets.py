@@ -16,8 +16,11 @@ CLI's own variables:
 * Kubernetes auth: ``UCRENEW_VAULT_K8S_ROLE`` (the Vault role bound to the worker's service
   account), ``UCRENEW_VAULT_K8S_MOUNT`` (the auth mount, ``kubernetes`` by default) and
   ``UCRENEW_VAULT_K8S_JWT_FILE`` (the projected service-account token, by default
-  ``/var/run/secrets/kubernetes.io/serviceaccount/token``). The client token from the login
-  is kept in memory for this process and renewed by logging in again when Vault refuses it.
+  ``/var/run/secrets/kubernetes.io/serviceaccount/token``).
+
+The token (from the login or the reference) is kept in memory for the process; when Vault
+refuses it, the process signs in again once (a new login, or the token reference read again,
+e.g. a file a Vault agent rewrites) before reporting a denial.
 
 Values are never cached: a secret rotated in Vault is used at the next resolution. Errors name
 the reference, the path and the Vault address, never a value or a token.
@@ -202,16 +205,18 @@ def read_vault_secret(target: str) -> str:
     session.sign_in()
     try:
         data = _read(session, ref)
-    except vault_errors.Forbidden:
-        if session._env.get("UCRENEW_VAULT_K8S_ROLE"):
-            # The login's token may have expired: sign in again once.
-            session.sign_in(again=True)
-            try:
-                data = _read(session, ref)
-            except vault_errors.Forbidden:
-                raise VaultSecretError(_denied(session.addr, ref)) from None
-        else:
+    except (vault_errors.Forbidden, vault_errors.Unauthorized):
+        # The token may have expired or been rotated (a new login, a new token file): sign in
+        # again once before calling it a denial.
+        session.sign_in(again=True)
+        try:
+            data = _read(session, ref)
+        except vault_errors.Forbidden:
             raise VaultSecretError(_denied(session.addr, ref)) from None
+        except vault_errors.Unauthorized:
+            raise VaultSecretError(
+                f"Vault at {session.addr} did not accept the token (expired or revoked)"
+            ) from None
     value = data.get(ref.key)
     if value is None:
         raise VaultSecretError(
@@ -241,12 +246,8 @@ def _read(session: _Session, ref: VaultRef) -> dict[str, Any]:
             f"Vault at {session.addr} has no secret at {ref.path}"
             + (f" (version {ref.version})" if ref.version is not None else "")
         ) from None
-    except vault_errors.Forbidden:
+    except (vault_errors.Forbidden, vault_errors.Unauthorized):
         raise
-    except vault_errors.Unauthorized:
-        raise VaultSecretError(
-            f"Vault at {session.addr} did not accept the token (expired or revoked)"
-        ) from None
     except vault_errors.VaultError as exc:
         raise VaultSecretError(_vault_down(session.addr, exc)) from None
     except requests.RequestException as exc:

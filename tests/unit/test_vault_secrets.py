@@ -158,6 +158,19 @@ def test_a_key_of_a_kv2_secret_is_read_with_a_token_by_reference(with_token: Fak
     assert with_token.requests[-1] == ("GET", "/v1/secret/data/ucrenew", TOKEN)
 
 
+def test_a_rotated_token_file_is_read_again_when_vault_refuses_the_old_token(
+    vault: FakeVault, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    token_file = tmp_path / "vault-token"
+    token_file.write_text(TOKEN)
+    monkeypatch.setenv("UCRENEW_VAULT_TOKEN_REF", f"file:{token_file}")
+    assert resolve_secret_ref("vault:secret/data/ucrenew#axl_password") == AXL_PASSWORD
+    vault.tokens = {"s.rotated": vault.tokens[TOKEN]}  # the agent renewed it
+    token_file.write_text("s.rotated")
+    assert resolve_secret_ref("vault:secret/data/ucrenew#axl_password") == AXL_PASSWORD
+    assert vault.requests[-1][2] == "s.rotated"
+
+
 def test_a_pinned_version_is_read(with_token: FakeVault) -> None:
     assert resolve_secret_ref("vault:secret/data/ucrenew#axl_password?version=1") == "old-value"
 
