@@ -16,6 +16,9 @@ No Vault binary exists here, so the server implements the documented endpoints u
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,6 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from activities.clients import vault_secrets
+from activities.clients.ca.local import LocalCa
 from activities.clients.secrets import SecretRefError, check_secret_ref, resolve_secret_ref
 from workers.devserver import free_loopback_port
 
@@ -255,3 +259,50 @@ def test_malformed_vault_references_are_not_references(ref: str, with_token: Fak
 def test_k8s_references_are_refused_with_the_mounted_file_advice() -> None:
     with pytest.raises(SecretRefError, match="mount the Kubernetes Secret as a volume"):
         check_secret_ref("k8s:ucrenew/axl#password")
+
+
+def run_worker_process(env_overrides: dict[str, str], tmp_path: Path) -> tuple[int, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UCRENEW_")}
+    env.update(
+        UCRENEW_STATE_DIR=str(tmp_path / "state"),
+        UCRENEW_STATELESS="true",
+        # Nothing listens there: the worker gets past its CA check, then cannot connect.
+        UCRENEW_TEMPORAL_ADDRESS=f"127.0.0.1:{free_loopback_port()}",
+        **env_overrides,
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "workers"], env=env, capture_output=True, text=True, timeout=60
+    )
+    return done.returncode, done.stderr
+
+
+def test_a_stateless_worker_takes_its_local_ca_from_vault(
+    with_token: FakeVault, tmp_path: Path
+) -> None:
+    ca = LocalCa(tmp_path / "provisioned", key_size=2048)
+    ca.ensure()
+    with_token.secrets["secret/data/ucrenew-ca"] = [
+        {
+            "key": (ca.directory / "intermediate.key").read_text(),
+            "chain": ca.chain_pem,
+        }
+    ]
+    with_token.tokens[TOKEN].add("secret/data/ucrenew-ca")
+    refs = {
+        "VAULT_ADDR": with_token.url,
+        "UCRENEW_VAULT_TOKEN_REF": "env:TEST_VAULT_TOKEN",
+        "UCRENEW_LOCAL_CA_KEY_REF": "vault:secret/data/ucrenew-ca#key",
+        "UCRENEW_LOCAL_CA_CHAIN_REF": "vault:secret/data/ucrenew-ca#chain",
+    }
+    code, stderr = run_worker_process(refs, tmp_path)
+    # Past the CA (read from Vault), stopped by the missing Temporal.
+    assert code == 1 and "cannot reach Temporal" in stderr, stderr
+    reads = [path for method, path, _ in with_token.requests if method == "GET"]
+    assert reads.count("/v1/secret/data/ucrenew-ca") >= 2
+    assert not (tmp_path / "state").exists() or not any((tmp_path / "state").rglob("*.key"))
+
+    with_token.tokens[TOKEN].discard("secret/data/ucrenew-ca")
+    code, stderr = run_worker_process(refs, tmp_path)
+    assert code == 1 and "Traceback" not in stderr
+    assert "vault:secret/data/ucrenew-ca#key" in stderr and "denied reading" in stderr
+    assert "PRIVATE KEY" not in stderr
