@@ -22,8 +22,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.runtime import MetricBuffer, Runtime, TelemetryConfig
@@ -32,6 +31,7 @@ from temporalio.service import RPCError
 from activities.clients.tracing import ATTR_INTERFACE, ATTR_NODE, ATTR_OPERATION, ATTR_OUTCOME
 from lab.faults import Fault
 from tests.e2e.conftest import FAST_OPTIONS, Handle, Stack
+from tests.spans import spans_in_memory
 from tests.workers.test_telemetry import _Collector
 from workers import telemetry
 from workers.converter import make_data_converter
@@ -50,15 +50,8 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
     """ucrenew traces into memory for the test (and not at all after it)."""
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    telemetry.use_tracer_provider(provider)
-    try:
+    with spans_in_memory() as exporter:
         yield exporter
-    finally:
-        telemetry.use_tracer_provider(None)
-        provider.shutdown()
 
 
 async def _end(handle: Handle) -> None:

@@ -6,27 +6,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from activities.clients import tracing
 from activities.models import CaProfile
 from tests.lab.test_adcs import AdcsLab, adcs
+from tests.spans import spans_in_memory
 
 __all__ = ["adcs"]
 
 
 @pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracing.use_tracer_provider(provider)
-    try:
+    """ucrenew traces into memory for the test (and not at all after it)."""
+    with spans_in_memory() as exporter:
         yield exporter
-    finally:
-        tracing.use_tracer_provider(None)
 
 
 async def test_each_exchange_with_certsrv_is_a_span(

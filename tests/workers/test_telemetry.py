@@ -10,13 +10,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from activities.clients import tracing
 from activities.clients.cucm.errors import CucmResponseLost
 from activities.clients.cucm.transport import _operation
+from tests.spans import spans_in_memory
 from workers import telemetry
 from workers.devserver import free_loopback_port
 from workers.settings import SettingsError, UcrenewSettings, load_settings
@@ -24,14 +23,9 @@ from workers.settings import SettingsError, UcrenewSettings, load_settings
 
 @pytest.fixture
 def in_memory() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    telemetry.use_tracer_provider(provider)
-    try:
+    """ucrenew traces into memory for the test (and not at all after it)."""
+    with spans_in_memory() as exporter:
         yield exporter
-    finally:
-        telemetry.use_tracer_provider(None)
 
 
 class _Collector(BaseHTTPRequestHandler):
