@@ -15,7 +15,8 @@ replica reads what another one recorded.
   key. The worker side parses and filters the certificates (CA=true) before the update, so
   this workflow handles plain strings and stays deterministic.
 - **Long-lived.** It waits for updates forever and continues as new, carrying the entries,
-  after :data:`UPDATES_PER_RUN` updates or when Temporal suggests it.
+  after :data:`UPDATES_PER_RUN` updates (the input's ``updates_per_run``) or when Temporal
+  suggests it.
 - **Who starts it.** The first write, with update-with-start and ``USE_EXISTING``
   (``workers.trust_temporal``): no separate start, no race between two replicas.
 
@@ -119,10 +120,12 @@ class ClusterTrustInput(BaseModel):
     Attributes:
         cluster: The inventory name of the cluster.
         entries: The entries it starts with (those of the previous run).
+        updates_per_run: Updates a run takes before it continues as new (carried on).
     """
 
     cluster: str
     entries: list[TrustEntry] = Field(default_factory=list)
+    updates_per_run: int = Field(default=UPDATES_PER_RUN, ge=1)
 
 
 def settle_entries(
@@ -177,18 +180,21 @@ class ClusterTrustWorkflow:
         self._cluster = inp.cluster
         self._entries = list(inp.entries)
         self._updates = 0
+        self._limit = inp.updates_per_run
 
     @workflow.run
     async def run(self, inp: ClusterTrustInput) -> None:
         """Serve updates and queries; continue as new, carrying the entries, when due."""
         self._details()
         await workflow.wait_condition(
-            lambda: (
-                self._updates >= UPDATES_PER_RUN or workflow.info().is_continue_as_new_suggested()
-            )
+            lambda: self._updates >= self._limit or workflow.info().is_continue_as_new_suggested()
         )
         await workflow.wait_condition(workflow.all_handlers_finished)
-        workflow.continue_as_new(ClusterTrustInput(cluster=self._cluster, entries=self._entries))
+        workflow.continue_as_new(
+            ClusterTrustInput(
+                cluster=self._cluster, entries=self._entries, updates_per_run=self._limit
+            )
+        )
 
     @workflow.update
     def settle(self, req: TrustSettle) -> TrustChange:
