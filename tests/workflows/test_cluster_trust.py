@@ -22,6 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from temporalio import activity, workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -29,7 +30,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.clients.trust_store import TrustStore, TrustStoreError
-from workers.trust_temporal import FRESH_SECONDS, TemporalTrust
+from activities.cluster_models import ClusterRef
+from workers.trust_temporal import FRESH_SECONDS, TemporalTrust, TrustRefreshInterceptor
 from workflows.cluster_trust import (
     ClusterTrustInput,
     ClusterTrustWorkflow,
@@ -296,3 +298,56 @@ def test_writes_are_made_from_a_thread(tmp_path: Path) -> None:
             pod.record("lab", "tomcat", [OLD_ROOT])
 
     asyncio.run(on_the_loop())
+
+
+@activity.defn(name="trusted_pems")
+async def trusted_pems(ref: ClusterRef) -> str:
+    """What an activity of this worker would hand its TLS clients for the cluster."""
+    return "".join(Path(f.path).read_text() for f in PROBED.files(ref.cluster))
+
+
+#: The trust the probe activity reads (set by the test that runs it).
+PROBED: TemporalTrust
+
+
+@workflow.defn(sandboxed=False)
+class ProbeWorkflow:
+    """Runs the probe activity once, as a renewal runs a CUCM activity."""
+
+    @workflow.run
+    async def run(self, ref: ClusterRef) -> str:
+        """The probe's answer."""
+        return await workflow.execute_activity(
+            trusted_pems, ref, start_to_close_timeout=timedelta(seconds=30)
+        )
+
+
+async def test_an_activity_naming_a_cluster_sees_the_trust_another_worker_recorded(
+    time_skipping_env: WorkflowEnvironment,
+    worker: Worker,
+    task_queue: str,
+    cluster: str,
+    tmp_path: Path,
+) -> None:
+    """The interceptor refreshes the worker's copy before the activity body runs: no
+    activity has to ask Temporal itself."""
+    global PROBED
+    client = time_skipping_env.client
+    writer = replica(client, task_queue, tmp_path / "pod-a", Clock())
+    await record(writer, cluster, "tomcat", [OLD_ROOT])
+    PROBED = replica(client, task_queue, tmp_path / "pod-b", Clock())
+    probe_queue = f"{task_queue}-probe"
+    async with Worker(
+        client,
+        task_queue=probe_queue,
+        workflows=[ProbeWorkflow],
+        activities=[trusted_pems],
+        interceptors=[TrustRefreshInterceptor(PROBED)],
+    ):
+        seen = await client.execute_workflow(
+            ProbeWorkflow.run,
+            ClusterRef(cluster=cluster),
+            id=f"probe-{uuid.uuid4().hex[:8]}",
+            task_queue=probe_queue,
+        )
+    assert OLD_ROOT in seen
