@@ -5,6 +5,7 @@ renewal")."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
@@ -45,7 +46,7 @@ async def test_every_worker_runs_the_trust_workflow_and_a_stateless_one_refreshe
     client = time_skipping_env.client
     for stateless in (False, True):
         settings = UcrenewSettings(state_dir=tmp_path / str(stateless), stateless=stateless)
-        worker = build_worker(client, settings, "tq")
+        worker = build_worker(client, settings, f"tq-{uuid.uuid4()}")
         config = worker.config()
         assert "ClusterTrustWorkflow" in [w.__name__ for w in config["workflows"]]
         refreshing = [i for i in config["interceptors"] if isinstance(i, TrustRefreshInterceptor)]
