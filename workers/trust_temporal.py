@@ -17,10 +17,11 @@ started with ``UCRENEW_STATELESS=true``.
   workflow, seeded with what this worker last read (nothing is lost if it had been
   terminated). They block until Temporal answers, so callers run them in a thread (the
   activities do).
-- **Failures.** A read that fails keeps the last copy (the activity goes on and its TLS error,
-  if any, is retried); a write that fails raises
-  :class:`~activities.clients.trust_store.TrustStoreError` naming the workflow, which the
-  activities turn into a retryable step error.
+- **Failures.** A read that fails, or takes longer than :data:`READ_SECONDS` (or half the
+  activity's heartbeat timeout), keeps the last copy (the activity goes on and its TLS error,
+  if any, is retried); so does a closed (terminated) trust workflow, which is not replayed.
+  A write that fails raises :class:`~activities.clients.trust_store.TrustStoreError` naming
+  the workflow, which the activities turn into a retryable step error.
 """
 
 from __future__ import annotations
@@ -37,8 +38,14 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio import activity
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowQueryRejectedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import QueryRejectCondition, WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import (
     ActivityInboundInterceptor,
@@ -64,15 +71,18 @@ from workflows.cluster_trust import (
     trust_id,
 )
 
-__all__ = ["FRESH_SECONDS", "TemporalTrust", "TrustRefreshInterceptor"]
+__all__ = ["FRESH_SECONDS", "READ_SECONDS", "TemporalTrust", "TrustRefreshInterceptor"]
 
 log = logging.getLogger("ucrenew.worker.trust")
 
 #: How long a copy read from Temporal is used without asking again (writes of this worker
 #: replace it at once; another replica's write is seen at most this late).
 FRESH_SECONDS = 5.0
-#: How long a read or a write waits for Temporal.
+#: How long a write waits for Temporal.
 RPC_SECONDS = 20.0
+#: How long a refresh before an activity may take (at most half the activity's heartbeat
+#: timeout): past it the activity goes on with the last copy.
+READ_SECONDS = 5.0
 
 
 class TemporalTrust:
@@ -187,19 +197,34 @@ class TemporalTrust:
             except TrustStoreError as exc:
                 log.warning("%s; using the last copy read", exc)
                 return
+            if entries is None:
+                log.warning(
+                    "the trust of cluster %s, Temporal workflow %s, is closed (terminated?): "
+                    "using the last copy read; the next chain recorded starts it again",
+                    cluster,
+                    trust_id(cluster),
+                )
+                self._read_at[cluster] = self._clock()
+                return
             await asyncio.to_thread(self._keep, cluster, entries)
 
-    async def read(self, cluster: str) -> list[TrustEntry]:
-        """The entries Temporal holds for ``cluster``; none when its workflow never started.
+    async def read(self, cluster: str) -> list[TrustEntry] | None:
+        """The entries Temporal holds for ``cluster``: none when its workflow never started,
+        None when it is closed (a closed run is not replayed: its task queue may have no
+        worker any more).
 
         Raises:
             TrustStoreError: Temporal did not answer the query.
         """
         handle = self._client.get_workflow_handle(trust_id(cluster))
         try:
-            return await handle.query(
-                ClusterTrustWorkflow.entries, rpc_timeout=timedelta(seconds=RPC_SECONDS)
+            entries: list[TrustEntry] = await handle.query(
+                ClusterTrustWorkflow.entries,
+                reject_condition=QueryRejectCondition.NOT_OPEN,
+                rpc_timeout=timedelta(seconds=READ_SECONDS),
             )
+        except WorkflowQueryRejectedError:
+            return None
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 return []
@@ -212,6 +237,7 @@ class TemporalTrust:
                 f"cannot read the trust of cluster {cluster} from Temporal workflow "
                 f"{trust_id(cluster)}: {exc}"
             ) from None
+        return entries
 
     async def write(
         self, cluster: str, chains: Mapping[str, Sequence[str]], retire: Collection[str]
@@ -335,8 +361,20 @@ class _Refresh(ActivityInboundInterceptor):
 
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         self._trust.bind(asyncio.get_running_loop())
+        # The activity has not heartbeated yet: a slow read must not time it out.
+        heartbeat = activity.info().heartbeat_timeout
+        bound = READ_SECONDS
+        if heartbeat is not None and heartbeat.total_seconds() > 0:
+            bound = min(bound, heartbeat.total_seconds() / 2)
         for cluster in _clusters(input.args):
-            await self._trust.refresh(cluster)
+            try:
+                await asyncio.wait_for(self._trust.refresh(cluster), bound)
+            except TimeoutError:
+                log.warning(
+                    "the trust of cluster %s was not read within %.1f s: using the last copy",
+                    cluster,
+                    bound,
+                )
         return await super().execute_activity(input)
 
 
