@@ -9,8 +9,10 @@ started with ``UCRENEW_STATELESS=true``.
 - **Reads.** TLS clients load PEM files, and the activities ask for them without awaiting
   (``files``, ``entries``). So the worker keeps a private copy, ``<cluster>.pem`` in a
   temporary directory of its own (removed at exit), that :class:`TrustRefreshInterceptor`
-  brings up to date from the workflow's ``entries`` query before each activity whose input
-  names a cluster. A copy younger than :data:`FRESH_SECONDS` is used as is; a write replaces
+  brings up to date before each activity whose input names a cluster, from the entries the
+  workflow publishes in its memo (a describe, answered by the server: no worker, no sticky
+  queue of a dead one, is waited for; a terminated trust's last entries are read too).
+  A copy younger than :data:`FRESH_SECONDS` is used as is; a write replaces
   it at once with what the update returned (so this worker sees its own writes).
 - **Writes.** ``record`` and ``settle`` parse the chain, keep its CA certificates, and send
   them with update-with-start (``USE_EXISTING``): the first write of a cluster starts its
@@ -19,7 +21,7 @@ started with ``UCRENEW_STATELESS=true``.
   activities do).
 - **Failures.** A read that fails, or takes longer than :data:`READ_SECONDS` (or half the
   activity's heartbeat timeout), keeps the last copy (the activity goes on and its TLS error,
-  if any, is retried); so does a closed (terminated) trust workflow, which is not replayed.
+  if any, is retried).
   A write that fails raises :class:`~activities.clients.trust_store.TrustStoreError` naming
   the workflow, which the activities turn into a retryable step error.
 """
@@ -38,14 +40,10 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from pydantic import ValidationError
 from temporalio import activity
-from temporalio.client import (
-    Client,
-    WithStartWorkflowOperation,
-    WorkflowQueryRejectedError,
-    WorkflowUpdateFailedError,
-)
-from temporalio.common import QueryRejectCondition, WorkflowIDConflictPolicy
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import (
     ActivityInboundInterceptor,
@@ -62,12 +60,14 @@ from activities.clients.trust_store import (
     ca_certificates,
 )
 from workflows.cluster_trust import (
+    MEMO_KEY,
     ClusterTrustInput,
     ClusterTrustWorkflow,
     TrustChain,
     TrustChange,
     TrustEntry,
     TrustSettle,
+    entries_memo,
     trust_id,
 )
 
@@ -199,45 +199,41 @@ class TemporalTrust:
                 return
             if entries is None:
                 log.warning(
-                    "the trust of cluster %s, Temporal workflow %s, is closed (terminated?): "
-                    "using the last copy read; the next chain recorded starts it again",
+                    "the trust of cluster %s, Temporal workflow %s, publishes no entries: "
+                    "using the last copy read",
                     cluster,
                     trust_id(cluster),
                 )
-                self._read_at[cluster] = self._clock()
                 return
             await asyncio.to_thread(self._keep, cluster, entries)
 
     async def read(self, cluster: str) -> list[TrustEntry] | None:
-        """The entries Temporal holds for ``cluster``: none when its workflow never started,
-        None when it is closed (a closed run is not replayed: its task queue may have no
-        worker any more).
+        """The entries Temporal holds for ``cluster``, from the memo of its trust workflow's
+        latest run (a describe: no worker has to answer it); none when that workflow never
+        started, None when its memo names none (the copy is kept then).
 
         Raises:
-            TrustStoreError: Temporal did not answer the query.
+            TrustStoreError: Temporal did not answer, or the memo is not a trust's.
         """
         handle = self._client.get_workflow_handle(trust_id(cluster))
+        where = f"the trust of cluster {cluster} from Temporal workflow {trust_id(cluster)}"
         try:
-            entries: list[TrustEntry] = await handle.query(
-                ClusterTrustWorkflow.entries,
-                reject_condition=QueryRejectCondition.NOT_OPEN,
-                rpc_timeout=timedelta(seconds=READ_SECONDS),
-            )
-        except WorkflowQueryRejectedError:
-            return None
+            described = await handle.describe(rpc_timeout=timedelta(seconds=READ_SECONDS))
+            published = (await described.memo()).get(MEMO_KEY)
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 return []
+            raise TrustStoreError(f"cannot read {where}: {exc.message}") from None
+        except Exception as exc:  # a decoding failure of any kind: the copy stays as it was
+            raise TrustStoreError(f"cannot read {where}: {exc}") from None
+        if published is None:
+            return None
+        try:
+            return [TrustEntry.model_validate(e) for e in published]
+        except (ValidationError, TypeError) as exc:
             raise TrustStoreError(
-                f"cannot read the trust of cluster {cluster} from Temporal workflow "
-                f"{trust_id(cluster)}: {exc.message}"
+                f"cannot read {where}: its memo {MEMO_KEY} is damaged ({exc})"
             ) from None
-        except Exception as exc:  # a query failure of any kind: the copy stays as it was
-            raise TrustStoreError(
-                f"cannot read the trust of cluster {cluster} from Temporal workflow "
-                f"{trust_id(cluster)}: {exc}"
-            ) from None
-        return entries
 
     async def write(
         self, cluster: str, chains: Mapping[str, Sequence[str]], retire: Collection[str]
@@ -265,6 +261,7 @@ class TemporalTrust:
                 task_queue=self._task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 static_summary=f"CA certificates trusted for cluster {cluster}",
+                memo=entries_memo(seed),
             )
             try:
                 change: TrustChange = await self._client.execute_update_with_start_workflow(

@@ -10,7 +10,10 @@ replica reads what another one recorded.
   certificates; idempotent: a certificate already held only gains the purpose) and retires,
   for each purpose named in ``retire``, the certificates recorded for it that are not in its
   chain now; one another purpose still lists stays, as does one without purposes. ``record``
-  is ``settle`` with nothing to retire. The query ``entries`` reads.
+  is ``settle`` with nothing to retire. Every run publishes its entries in its memo
+  (:data:`MEMO_KEY`), which workers read with a describe: the server answers it, so a read
+  never waits for a worker (not even for the sticky queue of one that died). The query
+  ``entries`` says the same, for operators.
 - **Public data only.** Certificates (PEM), their fingerprints, subjects and purposes: never a
   key. The worker side parses and filters the certificates (CA=true) before the update, so
   this workflow handles plain strings and stays deterministic.
@@ -32,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, Field
 
 __all__ = [
+    "MEMO_KEY",
     "TRUST_PREFIX",
     "UPDATES_PER_RUN",
     "ClusterTrustInput",
@@ -40,15 +44,24 @@ __all__ = [
     "TrustChange",
     "TrustEntry",
     "TrustSettle",
+    "entries_memo",
     "settle_entries",
     "trust_id",
 ]
 
 #: Every cluster trust's workflow id starts with it.
 TRUST_PREFIX = "trust"
+#: The memo key under which a run publishes its entries (a list of TrustEntry dicts), so
+#: workers read them with a describe, which no worker has to answer.
+MEMO_KEY = "trust_entries"
 #: Updates a run takes before it continues as new (its history stays small: each update
 #: carries a few certificates).
 UPDATES_PER_RUN = 200
+
+
+def entries_memo(entries: list[TrustEntry]) -> dict[str, object]:
+    """The memo that publishes ``entries``."""
+    return {MEMO_KEY: [e.model_dump() for e in entries]}
 
 
 def trust_id(cluster: str) -> str:
@@ -186,6 +199,8 @@ class ClusterTrustWorkflow:
     async def run(self, inp: ClusterTrustInput) -> None:
         """Serve updates and queries; continue as new, carrying the entries, when due."""
         self._details()
+        if workflow.memo().get(MEMO_KEY) is None:
+            workflow.upsert_memo(entries_memo(self._entries))
         await workflow.wait_condition(
             lambda: self._updates >= self._limit or workflow.info().is_continue_as_new_suggested()
         )
@@ -193,19 +208,23 @@ class ClusterTrustWorkflow:
         workflow.continue_as_new(
             ClusterTrustInput(
                 cluster=self._cluster, entries=self._entries, updates_per_run=self._limit
-            )
+            ),
+            memo=entries_memo(self._entries),
         )
 
     @workflow.update
     def settle(self, req: TrustSettle) -> TrustChange:
         """Record the chains, then retire what only the purposes of ``retire`` used
         (idempotent)."""
+        before = entries_memo(self._entries)
         self._entries, change = settle_entries(
             self._entries, req, workflow.now().isoformat(timespec="seconds")
         )
         self._updates += 1
-        if change.added or change.retired:
+        published = entries_memo(self._entries)
+        if published != before:
             self._details()
+            workflow.upsert_memo(published)
         return change
 
     @settle.validator
