@@ -94,6 +94,9 @@ class TemporalTrust:
         shared: Further PEM bundles trusted for every cluster (the local CA's root).
         copies: Where the local copies go; a new temporary directory when None.
         clock: Monotonic seconds, for the copies' age.
+        former: The trust files used before (a shared ``UCRENEW_TRUST_DIR``): a cluster
+            whose trust workflow never started is trusted with its file, and its first
+            write starts the workflow with those entries.
     """
 
     def __init__(
@@ -103,8 +106,10 @@ class TemporalTrust:
         shared: Sequence[TrustFile] = (),
         copies: Path | None = None,
         clock: Callable[[], float] = time.monotonic,
+        former: TrustStore | None = None,
     ) -> None:
         self._client = client
+        self._former = former
         self._task_queue = task_queue
         directory = copies or Path(tempfile.mkdtemp(prefix="ucrenew-trust-"))
         self.directory = directory
@@ -193,7 +198,7 @@ class TemporalTrust:
             if read_at is not None and self._clock() - read_at < FRESH_SECONDS:
                 return
             try:
-                entries = await self.read(cluster)
+                started, entries = await self._read(cluster)
             except TrustStoreError as exc:
                 log.warning("%s; using the last copy read", exc)
                 return
@@ -205,6 +210,8 @@ class TemporalTrust:
                     trust_id(cluster),
                 )
                 return
+            if not started and self._former is not None:
+                entries = await asyncio.to_thread(self._from_former, cluster)
             await asyncio.to_thread(self._keep, cluster, entries)
 
     async def read(self, cluster: str) -> list[TrustEntry] | None:
@@ -215,6 +222,9 @@ class TemporalTrust:
         Raises:
             TrustStoreError: Temporal did not answer, or the memo is not a trust's.
         """
+        return (await self._read(cluster))[1]
+
+    async def _read(self, cluster: str) -> tuple[bool, list[TrustEntry] | None]:
         handle = self._client.get_workflow_handle(trust_id(cluster))
         where = f"the trust of cluster {cluster} from Temporal workflow {trust_id(cluster)}"
         try:
@@ -222,14 +232,14 @@ class TemporalTrust:
             published = (await described.memo()).get(MEMO_KEY)
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
-                return []
+                return False, []
             raise TrustStoreError(f"cannot read {where}: {exc.message}") from None
         except Exception as exc:  # a decoding failure of any kind: the copy stays as it was
             raise TrustStoreError(f"cannot read {where}: {exc}") from None
         if published is None:
-            return None
+            return True, None
         try:
-            return [TrustEntry.model_validate(e) for e in published]
+            return True, [TrustEntry.model_validate(e) for e in published]
         except (ValidationError, TypeError) as exc:
             raise TrustStoreError(
                 f"cannot read {where}: its memo {MEMO_KEY} is damaged ({exc})"
@@ -288,6 +298,24 @@ class TemporalTrust:
 
     def _lock(self, cluster: str) -> asyncio.Lock:
         return self._locks.setdefault(cluster, asyncio.Lock())
+
+    def _from_former(self, cluster: str) -> list[TrustEntry]:
+        assert self._former is not None
+        try:
+            held = self._former.entries(cluster)
+        except TrustStoreError as exc:
+            log.warning("%s: not carried into Temporal", exc)
+            return []
+        return [
+            TrustEntry(
+                fingerprint=e.fingerprint,
+                subject=e.subject,
+                pem=e.pem,
+                purposes=list(e.purposes),
+                recorded=e.recorded,
+            )
+            for e in held
+        ]
 
     def _seed(self, cluster: str) -> list[TrustEntry]:
         try:

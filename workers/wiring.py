@@ -113,7 +113,9 @@ def cluster_trust(client: Client, settings: UcrenewSettings, task_queue: str) ->
     the trust files under the trust dir (:func:`trust_store`)."""
     if not settings.stateless:
         return trust_store(settings)
-    trust = TemporalTrust(client, task_queue, shared=[_local_ca_root(settings)])
+    # A trust dir shared before this worker was stateless seeds each cluster's workflow.
+    former = TrustStore(settings.trust_path)
+    trust = TemporalTrust(client, task_queue, shared=[_local_ca_root(settings)], former=former)
     _TEMPORARY_FILES.append(trust.directory)
     atexit.register(remove_temporary_files)
     return trust

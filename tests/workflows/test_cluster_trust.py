@@ -354,3 +354,32 @@ async def test_an_activity_naming_a_cluster_sees_the_trust_another_worker_record
             task_queue=probe_queue,
         )
     assert OLD_ROOT in seen
+
+
+async def test_a_former_shared_trust_dir_seeds_the_cluster_trust(
+    time_skipping_env: WorkflowEnvironment,
+    worker: Worker,
+    task_queue: str,
+    cluster: str,
+    tmp_path: Path,
+) -> None:
+    """Upgrading a deployment that shared UCRENEW_TRUST_DIR to stateless workers: a cluster
+    whose trust workflow never started is trusted with its file, and its first write carries
+    the file's entries into Temporal; once started, the workflow alone counts."""
+    client = time_skipping_env.client
+    former = TrustStore(tmp_path / "shared-trust")
+    former.record(cluster, "tomcat", [OLD_ROOT])
+    pod = TemporalTrust(client, task_queue, copies=tmp_path / "pod", clock=Clock(), former=former)
+    pod.bind(asyncio.get_running_loop())
+    await pod.refresh(cluster)
+    assert [e.fingerprint for e in pod.entries(cluster)] == [fingerprint(OLD_ROOT)]
+    await record(pod, cluster, "callmanager", [NEW_ROOT])
+    held = await client.get_workflow_handle(trust_id(cluster)).query(ClusterTrustWorkflow.entries)
+    assert [(e.fingerprint, e.purposes) for e in held] == [
+        (fingerprint(OLD_ROOT), ["tomcat"]),
+        (fingerprint(NEW_ROOT), ["callmanager"]),
+    ]
+    former.record(cluster, "tomcat", [certificate("Written Later To The Old Dir")])
+    fresh = TemporalTrust(client, task_queue, copies=tmp_path / "fresh", former=former)
+    await fresh.refresh(cluster)
+    assert len(fresh.entries(cluster)) == 2
