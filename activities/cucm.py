@@ -54,7 +54,7 @@ from activities.clients.cucm.tls import TlsProbeResult, probe_tls
 from activities.clients.cucm.transport import NodeEndpoint, credentials
 from activities.clients.cucm.webadmin import admin_login_path, fetch_login_page
 from activities.clients.inventory import ClusterEntry, Inventory, NodeEntry, load_inventory_async
-from activities.clients.trust_store import TrustFile, TrustStore
+from activities.clients.trust_store import ClusterTrust, TrustFile
 from activities.cluster_models import (
     AssessRequest,
     CertUploadRequest,
@@ -138,7 +138,7 @@ class CucmActivities:
         self,
         inventory_loader: Callable[[], Path],
         trusted_roots: Callable[[], Sequence[str]] = lambda: (),
-        trust_store: TrustStore | None = None,
+        trust_store: ClusterTrust | None = None,
         backoff: Backoff | None = None,
     ) -> None:
         """Args:

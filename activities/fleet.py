@@ -15,7 +15,7 @@ from temporalio import activity
 from temporalio.client import Client
 
 from activities.clients.inventory import ClusterEntry, load_inventory_async
-from activities.clients.trust_store import TrustStore, TrustStoreError
+from activities.clients.trust_store import ClusterTrust, TrustStoreError
 from activities.cluster_models import ClusterRef
 from activities.errors import translated
 from activities.fleet_models import (
@@ -49,7 +49,7 @@ class FleetActivities:
         self,
         inventory_loader: Callable[[], Path],
         client: Client,
-        trust_store: TrustStore | None = None,
+        trust_store: ClusterTrust | None = None,
     ) -> None:
         self._inventory_path = inventory_loader
         self._client = client

@@ -16,7 +16,7 @@ from temporalio import activity
 
 from activities import catalog
 from activities.clients.inventory import load_inventory_async
-from activities.clients.trust_store import SettleOutcome, TrustStore, TrustStoreError
+from activities.clients.trust_store import ClusterTrust, SettleOutcome, TrustStoreError
 from activities.cluster_models import TrustSettleRequest, TrustSettleResult
 from activities.errors import StepError, translated
 
@@ -32,7 +32,7 @@ def _result(outcome: SettleOutcome, detail: str = "") -> TrustSettleResult:
 
 
 async def record_chain(
-    store: TrustStore, cluster: str, purpose: str, chain_pems: Sequence[str]
+    store: ClusterTrust, cluster: str, purpose: str, chain_pems: Sequence[str]
 ) -> TrustSettleResult:
     """Trust the CA certificates of a chain just installed on ``cluster`` (idempotent).
 
@@ -46,9 +46,10 @@ async def record_chain(
     except TrustStoreError as exc:
         raise StepError(
             f"the {purpose} certificate is installed on cluster {cluster}, but ucrenew could "
-            f"not record its CA certificates as trusted: {exc}. Fix the trust directory "
-            "(UCRENEW_TRUST_DIR, shared by every worker), or add the chain's CA to the "
-            "inventory's tls.ca_file before the nodes restart",
+            f"not record its CA certificates as trusted: {exc}. Fix the trust store (the "
+            "directory UCRENEW_TRUST_DIR shared by every worker; on stateless workers, their "
+            "Temporal connection), or add the chain's CA to the inventory's tls.ca_file "
+            "before the nodes restart",
             error_type="TrustNotRecorded",
             retryable=True,
         ) from None
@@ -62,7 +63,7 @@ async def record_chain(
 class TrustActivities:
     """Activities on the per-cluster trust store."""
 
-    def __init__(self, inventory_loader: Callable[[], Path], store: TrustStore) -> None:
+    def __init__(self, inventory_loader: Callable[[], Path], store: ClusterTrust) -> None:
         """Args:
         inventory_loader: Returns the inventory path (read at each call).
         store: The trust store every worker shares.

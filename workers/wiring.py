@@ -6,6 +6,7 @@ import asyncio
 import atexit
 import logging
 import os
+import shutil
 import signal
 import tempfile
 from datetime import timedelta
@@ -18,7 +19,7 @@ from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 from activities.ca import CaActivities
 from activities.clients.ca.local import LocalCa
 from activities.clients.cucm.backoff import Backoff
-from activities.clients.trust_store import TrustFile, TrustStore
+from activities.clients.trust_store import ClusterTrust, TrustFile, TrustStore
 from activities.cucm import CucmActivities
 from activities.fleet import FleetActivities
 from activities.itsm import ItsmActivities
@@ -34,8 +35,10 @@ from workers.sandbox import workflow_runner
 from workers.settings import UcrenewSettings
 from workers.telemetry import MetricsInterceptor, in_flight_refresher, metrics_runtime
 from workers.temporal_connect import connect_client
+from workers.trust_temporal import TemporalTrust, TrustRefreshInterceptor
 from workflows.campaign import CampaignWorkflow
 from workflows.cluster_lock import ClusterLockWorkflow
+from workflows.cluster_trust import ClusterTrustWorkflow
 from workflows.fleet_scan import FleetClusterScanWorkflow, FleetScanWorkflow
 from workflows.notifications import NotificationWorkflow
 from workflows.phone_resets_workflow import PhoneResetsWorkflow
@@ -91,13 +94,31 @@ def remove_temporary_files() -> None:
     """Remove the files the worker made for itself; for a process that ends with
     ``os._exit``, which skips the exit hooks."""
     while _TEMPORARY_FILES:
-        _TEMPORARY_FILES.pop().unlink(missing_ok=True)
+        made = _TEMPORARY_FILES.pop()
+        if made.is_dir():
+            shutil.rmtree(made, ignore_errors=True)
+        else:
+            made.unlink(missing_ok=True)
 
 
 def trust_store(settings: UcrenewSettings) -> TrustStore:
     """What every client trusts for a cluster's nodes besides the inventory's CA file: the
     cluster's trust file under the trust dir, and the local CA's certificates."""
     return TrustStore(settings.trust_path, shared=[_local_ca_root(settings)])
+
+
+def cluster_trust(client: Client, settings: UcrenewSettings, task_queue: str) -> ClusterTrust:
+    """The per-cluster trust of this worker: held in Temporal on a stateless worker
+    (:class:`~workers.trust_temporal.TemporalTrust`, its local copies removed at exit), else
+    the trust files under the trust dir (:func:`trust_store`)."""
+    if not settings.stateless:
+        return trust_store(settings)
+    # A trust dir shared before this worker was stateless seeds each cluster's workflow.
+    former = TrustStore(settings.trust_path)
+    trust = TemporalTrust(client, task_queue, shared=[_local_ca_root(settings)], former=former)
+    _TEMPORARY_FILES.append(trust.directory)
+    atexit.register(remove_temporary_files)
+    return trust
 
 
 async def connect(settings: UcrenewSettings, runtime: Runtime | None = None) -> Client:
@@ -129,7 +150,8 @@ def build_worker(
 ) -> Worker:
     """A worker running every ucrenew workflow and activity on the task queue."""
     ca = local_ca(settings)
-    trust = trust_store(settings)
+    queue = task_queue or settings.task_queue
+    trust = cluster_trust(client, settings, queue)
     cucm = CucmActivities(
         inventory_loader=lambda: inventory_path(settings),
         trust_store=trust,
@@ -144,16 +166,14 @@ def build_worker(
     )
     registry = RegistryActivities(client)
     fleet = FleetActivities(lambda: inventory_path(settings), client, trust)
-    auto_renew = AutoRenewActivities(
-        client, task_queue or settings.task_queue, lambda: settings.service_base_url
-    )
+    auto_renew = AutoRenewActivities(client, queue, lambda: settings.service_base_url)
     itsm = ItsmActivities(
         lambda: inventory_path(settings), service_base_url=lambda: settings.service_base_url
     )
     notify = NotifyActivities(lambda: inventory_path(settings), settings.service_base_url)
     return Worker(
         client,
-        task_queue=task_queue or settings.task_queue,
+        task_queue=queue,
         workflows=[
             CertRenewalWorkflow,
             PlanWorkflow,
@@ -162,6 +182,7 @@ def build_worker(
             NotificationWorkflow,
             CampaignWorkflow,
             ClusterLockWorkflow,
+            ClusterTrustWorkflow,
             PhoneResetsWorkflow,
         ],
         activities=[
@@ -206,7 +227,11 @@ def build_worker(
         max_concurrent_workflow_tasks=settings.workflow_task_slots,
         workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(settings.workflow_task_pollers),
         workflow_runner=workflow_runner(),
-        interceptors=[LogContextInterceptor(), MetricsInterceptor()],
+        interceptors=[
+            LogContextInterceptor(),
+            MetricsInterceptor(),
+            *([TrustRefreshInterceptor(trust)] if isinstance(trust, TemporalTrust) else []),
+        ],
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_seconds),
     )
 

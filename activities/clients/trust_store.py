@@ -16,10 +16,12 @@ the inventory's CA file.
 - **What it holds.** CA certificates only (basicConstraints CA=true), each after a comment
   block naming its subject, fingerprint and the purposes it was installed for. It never holds a
   private key. A certificate added by hand without a ``# purposes:`` line is never retired.
-- **Who shares it.** Every worker and the CLI (``ucrenew plan``) read the same directory, so
+- **Who shares it.** Every worker reads the same directory (plans are made by workers), so
   a multi-worker deployment keeps it on storage all workers mount (like the local CA's
   directory). Writes take an exclusive ``flock`` on ``<cluster>.lock`` beside the file and
-  replace the file atomically, so readers never see half a file.
+  replace the file atomically, so readers never see half a file. A stateless worker
+  (``UCRENEW_STATELESS``) keeps the same entries in Temporal instead
+  (``workers.trust_temporal``); the activities see either through :class:`ClusterTrust`.
 
 This module never imports temporalio.
 """
@@ -35,12 +37,21 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import quote
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-__all__ = ["SettleOutcome", "TrustFile", "TrustStore", "TrustStoreError", "TrustedCa"]
+__all__ = [
+    "ClusterTrust",
+    "SettleOutcome",
+    "TrustFile",
+    "TrustStore",
+    "TrustStoreError",
+    "TrustedCa",
+    "ca_certificates",
+]
 
 _BLOCK = re.compile(
     r"((?:^#[^\n]*\n)*)(-----BEGIN CERTIFICATE-----\n.*?\n-----END CERTIFICATE-----)",
@@ -129,6 +140,33 @@ class SettleOutcome:
     added: list[str] = field(default_factory=list)
     retired: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
+
+
+class ClusterTrust(Protocol):
+    """What the activities need of a per-cluster trust: :class:`TrustStore` (files) or the
+    Temporal-held one of stateless workers (``workers.trust_temporal``).
+
+    ``files`` and ``entries`` are called on the event loop and never block on the network;
+    ``record`` and ``settle`` may block, so callers run them in a thread.
+    """
+
+    def files(self, cluster: str) -> tuple[TrustFile, ...]:
+        """The PEM bundles a client of ``cluster``'s nodes trusts besides the inventory's."""
+        ...
+
+    def entries(self, cluster: str) -> list[TrustedCa]:
+        """The CA certificates ucrenew trusts for ``cluster``."""
+        ...
+
+    def record(self, cluster: str, purpose: str, ca_pems: Sequence[str]) -> SettleOutcome:
+        """Trust the CA certificates of a chain installed for ``purpose`` (idempotent)."""
+        ...
+
+    def settle(
+        self, cluster: str, chains: Mapping[str, Sequence[str]], retire: Collection[str]
+    ) -> SettleOutcome:
+        """Record ``chains``, then retire what only the purposes of ``retire`` used."""
+        ...
 
 
 class TrustStore:
@@ -229,7 +267,9 @@ class TrustStore:
         Raises:
             TrustStoreError: As :meth:`record`.
         """
-        wanted = {p: _ca_certs(pems, self.path(cluster)) for p, pems in chains.items()}
+        wanted = {
+            p: ca_certificates(pems, f"file {self.path(cluster)}") for p, pems in chains.items()
+        }
         with self._locked(cluster):
             entries = self.entries(cluster)
             original = {e.fingerprint: e for e in entries}
@@ -267,6 +307,16 @@ class TrustStore:
             ]:
                 self._write(cluster, final)
         return outcome
+
+    def replace(self, cluster: str, entries: Sequence[TrustedCa]) -> None:
+        """Make ``cluster``'s trust file hold exactly ``entries`` (atomically, under the lock):
+        for a copy of a trust kept elsewhere.
+
+        Raises:
+            TrustStoreError: The file cannot be written.
+        """
+        with self._locked(cluster):
+            self._write(cluster, entries)
 
     @contextlib.contextmanager
     def _locked(self, cluster: str) -> Iterator[None]:
@@ -308,14 +358,20 @@ class TrustStore:
             raise TrustStoreError(f"cannot write the trust file {path}: {exc}") from None
 
 
-def _ca_certs(pems: Sequence[str], path: Path) -> list[x509.Certificate]:
+def ca_certificates(pems: Sequence[str], where: str) -> list[x509.Certificate]:
+    """The CA certificates (basicConstraints CA=true) among ``pems``, in order.
+
+    Raises:
+        TrustStoreError: A certificate is unreadable; the message names ``where`` the chain
+            was to be recorded.
+    """
     certs: list[x509.Certificate] = []
     for pem in pems:
         try:
             cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
         except (ValueError, UnicodeEncodeError) as exc:
             raise TrustStoreError(
-                f"not recorded in the trust file {path}: a chain certificate is unreadable ({exc})"
+                f"not recorded in the trust {where}: a chain certificate is unreadable ({exc})"
             ) from None
         try:
             constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value

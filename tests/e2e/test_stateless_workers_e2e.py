@@ -1,6 +1,8 @@
 """A renewal continued by a second worker process with an empty disk after the first one is
 SIGKILLed (issue 15, "Done when"): through ACME (pebble) with an order open, and through the
-local CA given by secret reference.
+local CA given by secret reference. Then a third worker process, with another empty disk,
+reads the renewed cluster over TLS: the CA of the chain the second one installed comes from
+the cluster's trust in Temporal (workflow ``trust/<cluster>``), not from a shared directory.
 
 The second worker runs with ``UCRENEW_STATELESS=true``, so it could not fall back on a disk
 even if it had one: what it needs comes from the renewal's workflow state (the order URL and
@@ -10,10 +12,12 @@ the CSR) and from secret references (the ACME account key, the local CA's key an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -21,16 +25,30 @@ import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from temporalio.service import RPCError
 
 from activities.clients.ca.local import LocalCa
+from console.planning import dry_run_report
 from lab.faults import Fault
 from tests.ca.challtestsrv import dns_hook_argv
 from tests.ca.pebble import Pebble
 from tests.e2e.conftest import Stack
+from workflows.cluster_trust import ClusterTrustWorkflow, trust_id
 from workflows.models import CaCheckInput
 from workflows.renewal import CertRenewalWorkflow
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(autouse=True)
+async def _end_the_cluster_trust(stack: Stack) -> AsyncIterator[None]:
+    """A stateless worker starts ``trust/<cluster>`` on the test's task queue: end it, so the
+    next test's workers (another task queue) start their own."""
+    yield
+    with contextlib.suppress(RPCError):
+        await stack.client.get_workflow_handle(trust_id(stack.lab.cluster_entry.name)).terminate(
+            "the test ended"
+        )
 
 
 def spawn_worker(
@@ -147,6 +165,36 @@ async def test_acme_order_is_finished_by_a_second_worker_with_an_empty_disk(
     cleaned = sorted(line.split()[1] for line in log if line.startswith("cleanup "))
     assert presented and cleaned == presented
     assert private_files(empty) == []
+    assert not list(empty.rglob("*.pem")), "a stateless worker keeps the trust in Temporal"
+
+    # A third replica with another empty disk, pod-b gone: it plans the cluster, whose nodes
+    # now serve pebble's chain, which neither the inventory's tls.ca_file nor any disk holds.
+    cluster = stack.lab.cluster_entry.name
+    held = await stack.client.get_workflow_handle(trust_id(cluster)).query(
+        ClusterTrustWorkflow.entries
+    )
+    assert pebble_intermediate.subject.rfc4514_string() in [e.subject for e in held]
+    for proc in stack.workers:
+        if proc.poll() is None:
+            kill(proc)
+    spawn_worker(
+        stack,
+        dev_address,
+        tmp_path / "pod-c",
+        inventory_file,
+        tmp_path / "pod-c.log",
+        UCRENEW_STATELESS="true",
+    )
+    report = await dry_run_report(
+        stack.client, stack.task_queue, cluster, ["tomcat"], wait_seconds=90
+    )
+    snapshot = report.snapshot
+    assert snapshot.axl_error is None, snapshot.axl_error
+    assert snapshot.identity is not None
+    https = {n.fqdn: n.https_error for n in snapshot.nodes}
+    assert https and all(e is None for e in https.values()), https
+    assert not [p for p in report.problems if "certificate verify failed" in p.message]
+    assert private_files(tmp_path / "pod-c") == []
 
 
 async def test_local_ca_renewal_is_finished_by_a_second_worker_with_an_empty_disk(
